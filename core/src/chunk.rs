@@ -1,0 +1,276 @@
+//! Chunking: where a stream of FLV tags is cut into chunks (one per HLS segment), and where a
+//! new publishing session (an HLS discontinuity) begins.
+//!
+//! The ingest node writes each chunk as a standalone FLV file and the offline packager cuts files
+//! with the same [`Chunker`], so both give the same segments. Rules (DESIGN "timing rules"):
+//! - with video, a chunk starts at a keyframe and is cut at the first keyframe at or after the
+//!   target duration; without video, at the first audio frame at or after it;
+//! - a decode time going backwards or a gap longer than [`MAX_GAP_MS`] in a track, or a changed
+//!   sequence header, starts a new session; video then waits for its next keyframe.
+
+use crate::codec::{AacConfig, AvcConfig};
+use crate::flv::Tag;
+use crate::media::{Media, Skip, StreamConfig};
+use crate::timeline::{Millis, Unwrapper};
+
+/// A forward jump in one track longer than this starts a new session.
+pub const MAX_GAP_MS: u64 = 10_000;
+
+/// A closed chunk: what the manifest records of it and what a segment is built from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChunkInfo {
+    /// The publishing session (0, 1, …): each begins with its own init segment, after a
+    /// discontinuity.
+    pub session: u32,
+    /// The chunk's number, counted across sessions: the HLS media sequence number.
+    pub sequence: u64,
+    /// Time of the chunk's first tag on the unwrapped timeline.
+    pub start: Millis,
+    /// Until the next chunk's start (or, for the last chunk, past the last frame).
+    pub duration_ms: u64,
+}
+
+impl ChunkInfo {
+    /// Where the chunk ends.
+    pub fn end(&self) -> Millis {
+        Millis(self.start.0 + self.duration_ms)
+    }
+}
+
+/// What to do with a tag, after closing `close` if it is set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// A chunk that ends before this tag.
+    pub close: Option<ChunkInfo>,
+    /// What to do with the tag itself.
+    pub action: Action,
+}
+
+/// What to do with one tag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Action {
+    /// Append it to the open chunk (opening one, at `at`, if none is open).
+    Append {
+        /// The tag's time on the unwrapped timeline.
+        at: Millis,
+        /// This tag opens a new chunk.
+        opens: bool,
+    },
+    /// A sequence header, now part of [`Chunker::config`]; chunk files repeat the current ones
+    /// at their start instead of carrying them inline.
+    Configure,
+    /// Leave it out: video before its first keyframe, script data, …
+    Drop,
+    /// Leave it out, and tell the user why.
+    Skip(Skip),
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct TrackClock {
+    last: Option<Millis>,
+    step: u64,
+}
+
+impl TrackClock {
+    fn end(&self) -> Option<Millis> {
+        self.last.map(|t| Millis(t.0 + self.step))
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Open {
+    start: Millis,
+}
+
+/// Decides chunk boundaries and sessions for a sequence of tags. Sans-IO: the caller keeps the
+/// tags (in a file or in memory) and acts on each [`Decision`].
+#[derive(Debug, Clone)]
+pub struct Chunker {
+    target_ms: u64,
+    config: StreamConfig,
+    video_header: Option<alloc::vec::Vec<u8>>,
+    audio_header: Option<alloc::vec::Vec<u8>>,
+    unwrapper: Unwrapper,
+    video: TrackClock,
+    audio: TrackClock,
+    waiting_for_keyframe: bool,
+    session: u32,
+    sequence: u64,
+    open: Option<Open>,
+}
+
+impl Chunker {
+    /// A chunker cutting at `target_ms` (≥ 1).
+    pub fn new(target_ms: u64) -> Self {
+        Self {
+            target_ms: target_ms.max(1),
+            config: StreamConfig::default(),
+            video_header: None,
+            audio_header: None,
+            unwrapper: Unwrapper::default(),
+            video: TrackClock::default(),
+            audio: TrackClock::default(),
+            waiting_for_keyframe: true,
+            session: 0,
+            sequence: 0,
+            open: None,
+        }
+    }
+
+    /// The codec configuration in effect.
+    pub fn config(&self) -> &StreamConfig {
+        &self.config
+    }
+
+    /// The current sequence header tag bodies (video, audio), to start chunk files with.
+    pub fn sequence_headers(&self) -> (Option<&[u8]>, Option<&[u8]>) {
+        (self.video_header.as_deref(), self.audio_header.as_deref())
+    }
+
+    /// The current session.
+    pub fn session(&self) -> u32 {
+        self.session
+    }
+
+    /// Decides what to do with the next tag.
+    pub fn push(&mut self, tag: &Tag<'_>) -> Decision {
+        let media = match Media::from_tag(tag) {
+            Ok(m) => m,
+            Err(skip) => return self.decide(None, Action::Skip(skip)),
+        };
+        let at = self.unwrapper.unwrap(tag.timestamp);
+        match media {
+            Media::Ignored => self.decide(None, Action::Drop),
+            Media::VideoConfig(record) => self.configure(tag, record, true),
+            Media::AudioConfig(record) => self.configure(tag, record, false),
+            Media::Video { keyframe, .. } => {
+                if self.config.video.is_none() {
+                    return self.decide(None, Action::Skip(Skip::NoConfig("video")));
+                }
+                let mut close = self.check_jump(at, true);
+                if self.waiting_for_keyframe && !keyframe {
+                    return self.decide(close, Action::Drop);
+                }
+                self.waiting_for_keyframe = false;
+                if close.is_none() && keyframe {
+                    if let Some(open) = self.open {
+                        if at.0 >= open.start.0 + self.target_ms {
+                            close = self.close(at);
+                        }
+                    }
+                }
+                self.video.step = self.video.last.map_or(0, |l| at.0.saturating_sub(l.0));
+                self.video.last = Some(at);
+                self.append(close, at)
+            }
+            Media::Audio(_) => {
+                if self.config.audio.is_none() {
+                    return self.decide(None, Action::Skip(Skip::NoConfig("audio")));
+                }
+                let mut close = self.check_jump(at, false);
+                if close.is_none() && self.config.video.is_none() {
+                    if let Some(open) = self.open {
+                        if at.0 >= open.start.0 + self.target_ms {
+                            close = self.close(at);
+                        }
+                    }
+                }
+                self.audio.step = self.audio.last.map_or(0, |l| at.0.saturating_sub(l.0));
+                self.audio.last = Some(at);
+                self.append(close, at)
+            }
+        }
+    }
+
+    /// Closes the open chunk at the end of the stream (publisher gone, file ended).
+    pub fn finish(&mut self) -> Option<ChunkInfo> {
+        let end = self.tracks_end()?;
+        self.close(end)
+    }
+
+    fn decide(&self, close: Option<ChunkInfo>, action: Action) -> Decision {
+        Decision { close, action }
+    }
+
+    fn append(&mut self, close: Option<ChunkInfo>, at: Millis) -> Decision {
+        let opens = self.open.is_none();
+        if opens {
+            self.open = Some(Open { start: at });
+        }
+        Decision { close, action: Action::Append { at, opens } }
+    }
+
+    fn tracks_end(&self) -> Option<Millis> {
+        match (self.video.end(), self.audio.end()) {
+            (Some(v), Some(a)) => Some(v.max(a)),
+            (v, a) => v.or(a),
+        }
+    }
+
+    fn close(&mut self, end: Millis) -> Option<ChunkInfo> {
+        let open = self.open.take()?;
+        let info = ChunkInfo {
+            session: self.session,
+            sequence: self.sequence,
+            start: open.start,
+            duration_ms: end.0.saturating_sub(open.start.0),
+        };
+        self.sequence += 1;
+        Some(info)
+    }
+
+    /// Starts a new session: the open chunk ends where its tracks end.
+    fn new_session(&mut self) -> Option<ChunkInfo> {
+        let end = self.tracks_end();
+        let closed = end.and_then(|e| self.close(e));
+        self.open = None;
+        if closed.is_some() || self.video.last.is_some() || self.audio.last.is_some() {
+            self.session += 1;
+        }
+        self.video = TrackClock::default();
+        self.audio = TrackClock::default();
+        self.waiting_for_keyframe = true;
+        closed
+    }
+
+    /// A jump backwards or a long gap in one track starts a new session.
+    fn check_jump(&mut self, at: Millis, video: bool) -> Option<ChunkInfo> {
+        let clock = if video { self.video } else { self.audio };
+        let last = clock.last?;
+        let backwards = at < last;
+        let gap = at.0 > last.0 + MAX_GAP_MS;
+        if backwards || gap {
+            self.new_session()
+        } else {
+            None
+        }
+    }
+
+    fn configure(&mut self, tag: &Tag<'_>, record: &[u8], video: bool) -> Decision {
+        let stored = if video { &self.video_header } else { &self.audio_header };
+        if stored.as_deref() == Some(tag.body) {
+            return self.decide(None, Action::Configure); // repeated, unchanged
+        }
+        let replaces = stored.is_some();
+        let parsed = if video {
+            AvcConfig::parse(record).map(|c| self.config.video = Some(c))
+        } else {
+            AacConfig::parse(record).map(|c| self.config.audio = Some(c))
+        };
+        if let Err(e) = parsed {
+            return self.decide(None, Action::Skip(Skip::Config(e)));
+        }
+        // A changed configuration needs a new init segment: a new session, unless nothing has
+        // been chunked under the old one.
+        let had_media = self.open.is_some() || self.video.last.is_some() || self.audio.last.is_some();
+        let close = if replaces && had_media { self.new_session() } else { None };
+        let body = Some(tag.body.to_vec());
+        if video {
+            self.video_header = body;
+        } else {
+            self.audio_header = body;
+        }
+        self.decide(close, Action::Configure)
+    }
+}

@@ -1,0 +1,47 @@
+//! FLV: the file header, tags, audio/video tag headers (legacy and Enhanced RTMP) and AMF0
+//! script data.
+//!
+//! Specifications: Adobe Flash Video File Format Specification v10.1, annex E ("E.2 The FLV
+//! header", "E.4 FLV tags"); Enhanced RTMP v2 (Veovera Software Organization), "ExVideoTagHeader"
+//! and "ExAudioTagHeader"; Action Message Format AMF0 (Adobe, 2007).
+
+mod amf0;
+mod audio;
+mod header;
+mod tag;
+mod video;
+
+pub use amf0::{parse_metadata, Amf0Value, Metadata};
+pub use audio::{AudioCodec, AudioPacket, AudioPacketType, AudioTagHeader};
+pub use header::{FlvHeader, FLV_HEADER_LEN};
+pub use tag::{write_tag_header, Tag, TagKind, TagReader, PREVIOUS_TAG_SIZE_LEN, TAG_HEADER_LEN};
+pub use video::{FrameType, VideoCodec, VideoPacket, VideoPacketType, VideoTagHeader};
+
+/// Why FLV bytes were rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FlvError {
+    /// The file does not start with the `FLV` signature.
+    #[error("not an FLV file: signature is {0:02x?}, expected \"FLV\"")]
+    BadSignature([u8; 3]),
+    /// The header's data offset points inside the header.
+    #[error("FLV header data offset {0} is smaller than the 9-byte header")]
+    BadDataOffset(u32),
+    /// The header's data offset is beyond the named limit.
+    #[error("FLV header data offset {0} exceeds the limit of {max} bytes", max = header::MAX_DATA_OFFSET)]
+    DataOffsetTooLarge(u32),
+    /// A tag header is malformed.
+    #[error("tag at byte {offset}: {reason}")]
+    BadTag {
+        /// Byte offset of the tag header in the input.
+        offset: u64,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// An audio or video tag body is too short for its header.
+    #[error("{0} tag body is truncated")]
+    ShortBody(&'static str),
+    /// A tag body signals a codec or packet type this crate does not know.
+    #[error("{0}")]
+    Unsupported(&'static str),
+}

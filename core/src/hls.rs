@@ -1,0 +1,226 @@
+//! HLS playlists (RFC 8216 and draft-pantos-hls-rfc8216bis): the media playlist of a stream and
+//! the multivariant playlist that names it.
+
+use alloc::{format, string::String, vec::Vec};
+use core::fmt::Write;
+
+/// The name of a session's init segment.
+pub fn init_name(session: u32) -> String {
+    format!("init-{session}.mp4")
+}
+
+/// The name of media segment `sequence` of `session`.
+pub fn segment_name(session: u32, sequence: u64) -> String {
+    format!("seg-{session}-{sequence}.m4s")
+}
+
+/// One `EXTINF` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Segment {
+    /// The segment's URI.
+    pub uri: String,
+    /// Its duration in milliseconds.
+    pub duration_ms: u64,
+    /// An `EXT-X-DISCONTINUITY` precedes it.
+    pub discontinuity: bool,
+    /// An `EXT-X-MAP` with this URI precedes it (the first segment, and after discontinuities).
+    pub map: Option<String>,
+    /// Wall-clock time of its first sample, milliseconds since the Unix epoch
+    /// (`EXT-X-PROGRAM-DATE-TIME`), when known.
+    pub program_date_time_ms: Option<u64>,
+}
+
+/// `EXT-X-PLAYLIST-TYPE` (RFC 8216 §4.3.3.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlaylistType {
+    /// The playlist never changes.
+    Vod,
+    /// Segments are only appended.
+    Event,
+}
+
+/// A media playlist (RFC 8216 §4.3.3).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MediaPlaylist {
+    /// `EXT-X-MEDIA-SEQUENCE`: the sequence number of the first segment.
+    pub media_sequence: u64,
+    /// `EXT-X-DISCONTINUITY-SEQUENCE`: discontinuities before the first segment.
+    pub discontinuity_sequence: u64,
+    /// `EXT-X-PLAYLIST-TYPE`, if any.
+    pub playlist_type: Option<PlaylistType>,
+    /// The segments, in order.
+    pub segments: Vec<Segment>,
+    /// `EXT-X-ENDLIST`: no segment will be added.
+    pub ended: bool,
+}
+
+/// `EXTINF` value: milliseconds as decimal seconds.
+fn seconds(ms: u64) -> String {
+    format!("{}.{:03}", ms / 1000, ms % 1000)
+}
+
+impl MediaPlaylist {
+    /// `EXT-X-TARGETDURATION`: the largest `EXTINF` rounded to the nearest second (at least 1),
+    /// never a configured value, since segments cut at keyframes run long.
+    pub fn target_duration(&self) -> u64 {
+        self.segments.iter().map(|s| (s.duration_ms + 500) / 1000).max().unwrap_or(0).max(1)
+    }
+
+    /// Renders the playlist.
+    pub fn render(&self) -> String {
+        let mut s = String::with_capacity(128 + self.segments.len() * 64);
+        s.push_str("#EXTM3U\n#EXT-X-VERSION:7\n");
+        let _ = writeln!(s, "#EXT-X-TARGETDURATION:{}", self.target_duration());
+        let _ = writeln!(s, "#EXT-X-MEDIA-SEQUENCE:{}", self.media_sequence);
+        let _ = writeln!(s, "#EXT-X-DISCONTINUITY-SEQUENCE:{}", self.discontinuity_sequence);
+        match self.playlist_type {
+            Some(PlaylistType::Vod) => s.push_str("#EXT-X-PLAYLIST-TYPE:VOD\n"),
+            Some(PlaylistType::Event) => s.push_str("#EXT-X-PLAYLIST-TYPE:EVENT\n"),
+            None => {}
+        }
+        s.push_str("#EXT-X-INDEPENDENT-SEGMENTS\n");
+        for seg in &self.segments {
+            if seg.discontinuity {
+                s.push_str("#EXT-X-DISCONTINUITY\n");
+            }
+            if let Some(map) = &seg.map {
+                let _ = writeln!(s, "#EXT-X-MAP:URI=\"{map}\"");
+            }
+            if let Some(t) = seg.program_date_time_ms {
+                let _ = writeln!(s, "#EXT-X-PROGRAM-DATE-TIME:{}", iso8601(t));
+            }
+            let _ = writeln!(s, "#EXTINF:{},\n{}", seconds(seg.duration_ms), seg.uri);
+        }
+        if self.ended {
+            s.push_str("#EXT-X-ENDLIST\n");
+        }
+        s
+    }
+}
+
+/// One `EXT-X-STREAM-INF` entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Variant {
+    /// The media playlist's URI.
+    pub uri: String,
+    /// `BANDWIDTH`: peak segment bit rate, bits per second.
+    pub bandwidth: u64,
+    /// `AVERAGE-BANDWIDTH`, bits per second.
+    pub average_bandwidth: Option<u64>,
+    /// `CODECS` (RFC 6381).
+    pub codecs: String,
+    /// `RESOLUTION`.
+    pub resolution: Option<(u32, u32)>,
+    /// `FRAME-RATE`.
+    pub frame_rate: Option<f64>,
+}
+
+/// Renders a multivariant playlist (RFC 8216 §4.3.4).
+pub fn render_multivariant(variants: &[Variant]) -> String {
+    let mut s = String::from("#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n");
+    for v in variants {
+        let _ = write!(s, "#EXT-X-STREAM-INF:BANDWIDTH={}", v.bandwidth.max(1));
+        if let Some(avg) = v.average_bandwidth {
+            let _ = write!(s, ",AVERAGE-BANDWIDTH={}", avg.max(1));
+        }
+        let _ = write!(s, ",CODECS=\"{}\"", v.codecs);
+        if let Some((w, h)) = v.resolution {
+            let _ = write!(s, ",RESOLUTION={w}x{h}");
+        }
+        if let Some(fps) = v.frame_rate {
+            let _ = write!(s, ",FRAME-RATE={:.3}", fps);
+        }
+        let _ = writeln!(s, "\n{}", v.uri);
+    }
+    s
+}
+
+/// Milliseconds since the Unix epoch as `YYYY-MM-DDThh:mm:ss.sssZ` (proleptic Gregorian).
+pub fn iso8601(ms: u64) -> String {
+    let days = (ms / 86_400_000) as i64;
+    let rem = ms % 86_400_000;
+    // Days to civil date (H. Hinnant, "chrono-Compatible Low-Level Date Algorithms").
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3_600_000,
+        rem / 60_000 % 60,
+        rem / 1000 % 60,
+        rem % 1000
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+
+    fn seg(n: u64, ms: u64) -> Segment {
+        Segment { uri: segment_name(0, n), duration_ms: ms, discontinuity: false, map: None, program_date_time_ms: None }
+    }
+
+    #[test]
+    fn target_duration_is_the_largest_rounded_extinf() {
+        let mut p = MediaPlaylist { segments: vec![seg(0, 2000), seg(1, 3499)], ..Default::default() };
+        assert_eq!(p.target_duration(), 3);
+        p.segments.push(seg(2, 3500));
+        assert_eq!(p.target_duration(), 4);
+    }
+
+    #[test]
+    fn renders_vod_playlist_with_discontinuity_and_map() {
+        let mut s1 = seg(1, 1500);
+        s1.discontinuity = true;
+        s1.map = Some(init_name(1));
+        s1.uri = segment_name(1, 1);
+        let mut s0 = seg(0, 2002);
+        s0.map = Some(init_name(0));
+        s0.program_date_time_ms = Some(1_700_000_000_123);
+        let p = MediaPlaylist {
+            playlist_type: Some(PlaylistType::Vod),
+            segments: vec![s0, s1],
+            ended: true,
+            ..Default::default()
+        };
+        assert_eq!(
+            p.render(),
+            "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:0\n\
+             #EXT-X-DISCONTINUITY-SEQUENCE:0\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-INDEPENDENT-SEGMENTS\n\
+             #EXT-X-MAP:URI=\"init-0.mp4\"\n#EXT-X-PROGRAM-DATE-TIME:2023-11-14T22:13:20.123Z\n\
+             #EXTINF:2.002,\nseg-0-0.m4s\n#EXT-X-DISCONTINUITY\n#EXT-X-MAP:URI=\"init-1.mp4\"\n\
+             #EXTINF:1.500,\nseg-1-1.m4s\n#EXT-X-ENDLIST\n"
+        );
+    }
+
+    #[test]
+    fn multivariant_lists_codecs_resolution_and_rate() {
+        let v = Variant {
+            uri: "index.m3u8".into(),
+            bandwidth: 2_500_000,
+            average_bandwidth: Some(2_000_000),
+            codecs: "avc1.64001F,mp4a.40.2".into(),
+            resolution: Some((1280, 720)),
+            frame_rate: Some(30.0),
+        };
+        assert_eq!(
+            render_multivariant(&[v]),
+            "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n#EXT-X-STREAM-INF:BANDWIDTH=2500000,\
+             AVERAGE-BANDWIDTH=2000000,CODECS=\"avc1.64001F,mp4a.40.2\",RESOLUTION=1280x720,FRAME-RATE=30.000\n\
+             index.m3u8\n"
+        );
+    }
+
+    #[test]
+    fn iso8601_dates() {
+        assert_eq!(iso8601(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(iso8601(951_782_400_000), "2000-02-29T00:00:00.000Z");
+    }
+}

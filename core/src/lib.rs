@@ -1,0 +1,37 @@
+//! The portable packaging core of RapidRTMP: FLV in, CMAF fMP4 segments and HLS playlists out.
+//!
+//! Sans-IO: no sockets, files, clock, threads or randomness. Callers pass bytes (and times) in
+//! and get bytes out, so the same code runs in the ingest node, in a Cloudflare Worker and in the
+//! browser.
+//!
+//! | layer | module | specifications |
+//! |---|---|---|
+//! | container in | [`flv`] | Adobe FLV File Format Spec v10.1 (annex E); Enhanced RTMP v2 (Veovera); AMF0 |
+//! | codec configuration | [`codec`] | ISO/IEC 14496-15 §5.3.3 (avcC); ITU-T H.264 §7.3.2.1 (SPS); ISO/IEC 14496-3 §1.6.2 (AudioSpecificConfig); RFC 6381 |
+//! | timing and cuts | [`timeline`], [`chunk`] | RTMP timestamps (Adobe RTMP spec §5.3.1.1); DESIGN timing rules |
+//! | container out | [`cmaf`] | ISO/IEC 14496-12 (ISOBMFF); ISO/IEC 23000-19 (CMAF) |
+//! | playlists | [`hls`] | RFC 8216 / draft-pantos-hls-rfc8216bis |
+//!
+//! A lower layer never imports a higher one.
+#![no_std]
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+pub mod chunk;
+pub mod cmaf;
+pub mod codec;
+mod error;
+pub mod flv;
+pub mod hls;
+pub mod media;
+#[cfg(feature = "inspect")]
+pub mod inspect;
+pub mod package;
+pub mod segment;
+pub mod timeline;
+
+pub use error::Error;

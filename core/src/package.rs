@@ -1,0 +1,158 @@
+//! Whole-file packaging: an FLV file → an HLS set (media playlist, multivariant playlist, init
+//! segments, media segments), cut by the same [`Chunker`] and built by the same
+//! [`build_segment`] as the live path.
+
+use alloc::{string::String, vec::Vec};
+
+use crate::chunk::{Action, ChunkInfo, Chunker};
+use crate::flv::{FlvError, Tag, TagReader};
+use crate::hls::{self, MediaPlaylist, PlaylistType, Variant};
+use crate::media::StreamConfig;
+use crate::segment::{build_init, build_segment, Warning, Warnings};
+use crate::Error;
+
+/// The media playlist's file name.
+pub const MEDIA_PLAYLIST: &str = "index.m3u8";
+/// The multivariant playlist's file name.
+pub const MULTIVARIANT_PLAYLIST: &str = "master.m3u8";
+
+/// What [`package_flv`] did.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    /// Media segments written.
+    pub segments: u64,
+    /// Sessions (init segments) written.
+    pub sessions: u32,
+    /// Tags left out.
+    pub warnings: Warnings,
+    /// The input ended inside a tag: everything before it was packaged.
+    pub truncated: Option<FlvError>,
+}
+
+/// Why packaging stopped.
+#[derive(Debug)]
+pub enum PackageError<E> {
+    /// The input cannot be packaged.
+    Input(Error),
+    /// The sink refused a file.
+    Sink(E),
+}
+
+impl<E> From<Error> for PackageError<E> {
+    fn from(e: Error) -> Self {
+        Self::Input(e)
+    }
+}
+
+struct Open<'a> {
+    config: StreamConfig,
+    tags: Vec<Result<Tag<'a>, FlvError>>,
+}
+
+struct State<'s, E> {
+    sink: &'s mut dyn FnMut(&str, &[u8]) -> Result<(), E>,
+    playlist: MediaPlaylist,
+    last_session: Option<u32>,
+    out: Vec<u8>,
+    report: Report,
+    peak_bps: u64,
+    total_bytes: u64,
+    total_ms: u64,
+    config: Option<StreamConfig>,
+}
+
+impl<E> State<'_, E> {
+    fn emit(&mut self, info: ChunkInfo, open: &mut Open<'_>) -> Result<(), PackageError<E>> {
+        let new_session = self.last_session != Some(info.session);
+        if new_session {
+            let init = build_init(&open.config)?;
+            (self.sink)(&hls::init_name(info.session), &init).map_err(PackageError::Sink)?;
+            self.report.sessions += 1;
+        }
+        self.out.clear();
+        let summary =
+            build_segment(&mut self.out, &open.config, &info, open.tags.drain(..), &mut self.report.warnings)?;
+        let name = hls::segment_name(info.session, info.sequence);
+        (self.sink)(&name, &self.out).map_err(PackageError::Sink)?;
+        self.playlist.segments.push(hls::Segment {
+            uri: name,
+            duration_ms: info.duration_ms,
+            discontinuity: new_session && self.last_session.is_some(),
+            map: new_session.then(|| hls::init_name(info.session)),
+            program_date_time_ms: None,
+        });
+        let bits = summary.media_bytes * 8;
+        if info.duration_ms > 0 {
+            self.peak_bps = self.peak_bps.max(bits * 1000 / info.duration_ms);
+        }
+        self.total_bytes += summary.media_bytes;
+        self.total_ms += info.duration_ms;
+        self.report.segments += 1;
+        self.last_session = Some(info.session);
+        self.config = Some(open.config.clone());
+        Ok(())
+    }
+}
+
+/// Packages a complete FLV file, handing each output file (name, bytes) to `sink` as soon as it
+/// is built: init segments and media segments in order, then `index.m3u8` and `master.m3u8`.
+pub fn package_flv<E>(
+    input: &[u8],
+    segment_duration_ms: u64,
+    sink: &mut dyn FnMut(&str, &[u8]) -> Result<(), E>,
+) -> Result<Report, PackageError<E>> {
+    let (_, reader) = TagReader::new(input).map_err(Error::from)?;
+    let mut chunker = Chunker::new(segment_duration_ms);
+    let mut st = State {
+        sink,
+        playlist: MediaPlaylist { playlist_type: Some(PlaylistType::Vod), ended: true, ..Default::default() },
+        last_session: None,
+        out: Vec::new(),
+        report: Report::default(),
+        peak_bps: 0,
+        total_bytes: 0,
+        total_ms: 0,
+        config: None,
+    };
+    let mut open = Open { config: StreamConfig::default(), tags: Vec::new() };
+    for tag in reader {
+        let tag = match tag {
+            Ok(t) => t,
+            Err(e @ FlvError::BadTag { .. }) if st.report.segments > 0 || !open.tags.is_empty() => {
+                st.report.truncated = Some(e);
+                break;
+            }
+            Err(e) => return Err(Error::from(e).into()),
+        };
+        let decision = chunker.push(&tag);
+        if let Some(info) = decision.close {
+            st.emit(info, &mut open)?;
+        }
+        match decision.action {
+            Action::Append { opens, .. } => {
+                if opens {
+                    open.config = chunker.config().clone();
+                }
+                open.tags.push(Ok(tag));
+            }
+            Action::Skip(reason) => st.report.warnings.push(Warning { offset: tag.offset, reason }),
+            _ => {}
+        }
+    }
+    if let Some(info) = chunker.finish() {
+        st.emit(info, &mut open)?;
+    }
+    let Some(config) = st.config.take() else { return Err(Error::NoMedia.into()) };
+    let media = st.playlist.render();
+    (st.sink)(MEDIA_PLAYLIST, media.as_bytes()).map_err(PackageError::Sink)?;
+    let variant = Variant {
+        uri: String::from(MEDIA_PLAYLIST),
+        bandwidth: st.peak_bps,
+        average_bandwidth: (st.total_ms > 0).then(|| st.total_bytes * 8 * 1000 / st.total_ms),
+        codecs: config.codecs(),
+        resolution: config.video.as_ref().map(|v| (v.sps.width, v.sps.height)),
+        frame_rate: config.video.as_ref().and_then(|v| v.sps.fps()),
+    };
+    (st.sink)(MULTIVARIANT_PLAYLIST, hls::render_multivariant(&[variant]).as_bytes()).map_err(PackageError::Sink)?;
+    Ok(st.report)
+}

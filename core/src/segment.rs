@@ -1,0 +1,180 @@
+//! Segments: the tags of one chunk → one CMAF media segment; a session's configuration → its
+//! init segment. Every edge (the ingest node's, the Worker, `rapidrtmp package`) runs this.
+
+use alloc::vec::Vec;
+use core::fmt;
+
+use crate::chunk::ChunkInfo;
+use crate::cmaf::{self, Sample, TrackRun, AUDIO_TRACK_ID, VIDEO_TIMESCALE, VIDEO_TRACK_ID};
+use crate::flv::{FlvError, Tag, TagReader};
+use crate::media::{Media, Skip, StreamConfig};
+use crate::Error;
+
+/// At most this many warnings are kept per segment; the rest are counted.
+pub const MAX_WARNINGS: usize = 64;
+
+/// A tag that was left out, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    /// Byte offset of the tag in its input.
+    pub offset: u64,
+    /// Why.
+    pub reason: Skip,
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "tag at byte {}: skipped: {}", self.offset, self.reason)
+    }
+}
+
+/// Warnings, bounded by [`MAX_WARNINGS`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Warnings {
+    /// The first warnings.
+    pub list: Vec<Warning>,
+    /// How many more were not kept.
+    pub dropped: u64,
+}
+
+impl Warnings {
+    /// Records a warning.
+    pub fn push(&mut self, w: Warning) {
+        if self.list.len() < MAX_WARNINGS {
+            self.list.push(w);
+        } else {
+            self.dropped += 1;
+        }
+    }
+}
+
+/// What a built segment holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SegmentSummary {
+    /// Video samples written.
+    pub video_samples: u32,
+    /// Audio samples written.
+    pub audio_samples: u32,
+    /// Media bytes (sum of sample sizes).
+    pub media_bytes: u64,
+}
+
+/// Builds the init segment of a session.
+pub fn build_init(config: &StreamConfig) -> Result<Vec<u8>, Error> {
+    if config.is_empty() {
+        return Err(Error::NoMedia);
+    }
+    let mut out = Vec::with_capacity(1024);
+    cmaf::write_init(&mut out, &config.tracks());
+    Ok(out)
+}
+
+/// Reads the configuration a chunk file starts with (its sequence headers).
+pub fn chunk_config(chunk: &[u8]) -> Result<StreamConfig, Error> {
+    let (_, reader) = TagReader::new(chunk)?;
+    let mut config = StreamConfig::default();
+    for tag in reader {
+        match Media::from_tag(&tag?) {
+            Ok(Media::VideoConfig(r)) => config.video = Some(crate::codec::AvcConfig::parse(r)?),
+            Ok(Media::AudioConfig(r)) => config.audio = Some(crate::codec::AacConfig::parse(r)?),
+            Ok(Media::Video { .. } | Media::Audio(_)) => break,
+            _ => {}
+        }
+    }
+    Ok(config)
+}
+
+/// Builds the media segment of the chunk `info` from its tags and appends it to `out`.
+///
+/// Tag timestamps are read against `info.start` (so chunks across a 2^32 ms wrap are right);
+/// the last video frame lasts until `info.end()`. Tags that cannot be packaged are skipped and
+/// reported in `warnings`; a tag reader error ends the segment where it happened.
+pub fn build_segment<'a>(
+    out: &mut Vec<u8>,
+    config: &StreamConfig,
+    info: &ChunkInfo,
+    tags: impl IntoIterator<Item = Result<Tag<'a>, FlvError>>,
+    warnings: &mut Warnings,
+) -> Result<SegmentSummary, Error> {
+    let mut video: Vec<(u64, i32, bool, &'a [u8])> = Vec::new();
+    let mut audio: Vec<(u64, &'a [u8])> = Vec::new();
+    for tag in tags {
+        let tag = tag?;
+        let media = match Media::from_tag(&tag) {
+            Ok(m) => m,
+            Err(reason) => {
+                warnings.push(Warning { offset: tag.offset, reason });
+                continue;
+            }
+        };
+        let at = info.start.unwrap_near(tag.timestamp);
+        match media {
+            Media::Video { keyframe, composition_time, data } if config.video.is_some() => {
+                if video.is_empty() && !keyframe {
+                    warnings.push(Warning { offset: tag.offset, reason: Skip::NoConfig("video (no keyframe yet)") });
+                    continue;
+                }
+                video.push((at.0, composition_time, keyframe, data));
+            }
+            Media::Audio(data) if config.audio.is_some() => audio.push((at.0, data)),
+            Media::Video { .. } => warnings.push(Warning { offset: tag.offset, reason: Skip::NoConfig("video") }),
+            Media::Audio(_) => warnings.push(Warning { offset: tag.offset, reason: Skip::NoConfig("audio") }),
+            _ => {}
+        }
+    }
+    let mut runs = Vec::with_capacity(2);
+    let mut summary = SegmentSummary::default();
+    if let (Some(first), Some(_)) = (video.first(), &config.video) {
+        let to_ticks = |ms: u64| ms * u64::from(VIDEO_TIMESCALE / 1000);
+        let mut samples = Vec::with_capacity(video.len());
+        let mut last_step = 0;
+        for (i, &(dts, cts, key, data)) in video.iter().enumerate() {
+            let next = video.get(i + 1).map_or(info.end().0, |n| n.0);
+            let step = if next > dts { next - dts } else { last_step };
+            last_step = step;
+            samples.push(Sample {
+                duration: to_ticks(step).min(u64::from(u32::MAX)) as u32,
+                composition_offset: cts.saturating_mul((VIDEO_TIMESCALE / 1000) as i32),
+                flags: if key { cmaf::SAMPLE_FLAGS_SYNC } else { cmaf::SAMPLE_FLAGS_NON_SYNC },
+                data,
+            });
+            summary.media_bytes += data.len() as u64;
+        }
+        summary.video_samples = samples.len() as u32;
+        runs.push(TrackRun { track_id: VIDEO_TRACK_ID, base_decode_time: to_ticks(first.0), samples });
+    }
+    if let (Some(_), Some(aac)) = (audio.first(), &config.audio) {
+        let mut clock = crate::timeline::AudioClock::new(aac.sample_rate, aac.frame_samples);
+        let frame = u64::from(aac.frame_samples);
+        // Sample times counted from the first frame's timestamp; a real gap lengthens the
+        // sample before it, since a trun can only say durations.
+        let mut times = Vec::with_capacity(audio.len());
+        let mut floor = 0;
+        for &(at, _) in &audio {
+            let t = clock.frame_time(crate::timeline::Millis(at)).max(floor);
+            floor = t + frame;
+            times.push(t);
+        }
+        let samples = audio
+            .iter()
+            .enumerate()
+            .map(|(i, &(_, data))| {
+                summary.media_bytes += data.len() as u64;
+                let duration = times.get(i + 1).map_or(frame, |n| n - times[i]);
+                Sample {
+                    duration: duration.min(u64::from(u32::MAX)) as u32,
+                    composition_offset: 0,
+                    flags: cmaf::SAMPLE_FLAGS_SYNC,
+                    data,
+                }
+            })
+            .collect::<Vec<_>>();
+        summary.audio_samples = samples.len() as u32;
+        runs.push(TrackRun { track_id: AUDIO_TRACK_ID, base_decode_time: times[0], samples });
+    }
+    if runs.is_empty() {
+        return Err(Error::NoMedia);
+    }
+    cmaf::write_segment(out, (info.sequence as u32).wrapping_add(1), &runs);
+    Ok(summary)
+}

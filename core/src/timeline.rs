@@ -1,0 +1,118 @@
+//! Time: RTMP's wrapping u32 milliseconds unwrapped once into u64, and AAC sample clocks.
+//!
+//! RTMP timestamps (Adobe RTMP spec §5.3.1.1 and FLV spec E.4.1) are 32-bit milliseconds that
+//! wrap after 49.7 days. Everything past the FLV boundary works on [`Millis`] (u64) or on
+//! sample counts in a track's own timescale.
+
+/// Milliseconds on the unwrapped, 64-bit timeline of one publishing session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Millis(pub u64);
+
+impl Millis {
+    /// The u64 timestamp whose low 32 bits are `ts` and that is nearest to `self`: how a wrapping
+    /// timestamp is read against a known point of the timeline (a chunk's start, the previous
+    /// tag). Saturates at 0 rather than going below the timeline's origin.
+    pub fn unwrap_near(self, ts: u32) -> Millis {
+        let delta = ts.wrapping_sub(self.0 as u32) as i32;
+        Millis(self.0.saturating_add_signed(i64::from(delta)))
+    }
+
+    /// This time in units of `timescale` per second (exact for 1000 and its multiples).
+    pub fn to_timescale(self, timescale: u32) -> u64 {
+        (u128::from(self.0) * u128::from(timescale) / 1000) as u64
+    }
+}
+
+/// Unwraps a sequence of wrapping u32 timestamps, each against the one before.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Unwrapper {
+    last: Option<Millis>,
+}
+
+impl Unwrapper {
+    /// Unwraps `ts`. The first timestamp is taken as is; each next one moves the timeline by
+    /// its signed 32-bit distance from the previous, so a wrap past 2^32 continues upwards and a
+    /// jump backwards stays visible to the caller.
+    pub fn unwrap(&mut self, ts: u32) -> Millis {
+        let t = match self.last {
+            None => Millis(u64::from(ts)),
+            Some(last) => last.unwrap_near(ts),
+        };
+        self.last = Some(t);
+        t
+    }
+}
+
+/// AAC sample times: counted in samples from an anchor taken from the RTMP timestamp, so
+/// rounding of millisecond timestamps never accumulates; re-anchored only on a real gap or jump
+/// (more than half a frame off).
+#[derive(Debug, Clone, Copy)]
+pub struct AudioClock {
+    rate: u32,
+    frame_samples: u32,
+    next: Option<u64>,
+}
+
+impl AudioClock {
+    /// A clock for `rate` Hz with `frame_samples` samples per frame.
+    pub fn new(rate: u32, frame_samples: u32) -> Self {
+        Self { rate, frame_samples, next: None }
+    }
+
+    /// The time (in samples at the clock's rate) of the frame stamped `at`, and advances by one
+    /// frame.
+    pub fn frame_time(&mut self, at: Millis) -> u64 {
+        let measured = at.to_timescale(self.rate);
+        let t = match self.next {
+            Some(expected) if expected.abs_diff(measured) <= u64::from(self.frame_samples / 2) => expected,
+            _ => measured,
+        };
+        self.next = Some(t + u64::from(self.frame_samples));
+        t
+    }
+
+    /// The time right after the last frame given.
+    pub fn end(&self) -> Option<u64> {
+        self.next
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wraps_past_2_pow_32_upwards() {
+        let mut u = Unwrapper::default();
+        assert_eq!(u.unwrap(u32::MAX - 10), Millis(u64::from(u32::MAX) - 10));
+        assert_eq!(u.unwrap(5), Millis(u64::from(u32::MAX) + 6));
+        assert_eq!(u.unwrap(40), Millis(u64::from(u32::MAX) + 41));
+    }
+
+    #[test]
+    fn backward_jumps_stay_visible() {
+        let mut u = Unwrapper::default();
+        u.unwrap(10_000);
+        assert_eq!(u.unwrap(4_000), Millis(4_000));
+        assert_eq!(Millis(100).unwrap_near(u32::MAX), Millis(0));
+    }
+
+    #[test]
+    fn aac_clock_counts_samples_despite_millisecond_rounding() {
+        let mut c = AudioClock::new(48_000, 1024);
+        // ffmpeg stamps AAC at 48 kHz as 0, 21, 43, 64, 85, 107 … ms
+        let stamps = (0..500u64).map(|k| Millis((k * 1024 * 1000 + 24_000) / 48_000));
+        for (k, at) in stamps.enumerate() {
+            assert_eq!(c.frame_time(at), k as u64 * 1024);
+        }
+    }
+
+    #[test]
+    fn aac_clock_resyncs_on_a_gap() {
+        let mut c = AudioClock::new(48_000, 1024);
+        assert_eq!(c.frame_time(Millis(0)), 0);
+        assert_eq!(c.frame_time(Millis(21)), 1024);
+        assert_eq!(c.frame_time(Millis(1000)), 48_000);
+        assert_eq!(c.end(), Some(49_024));
+    }
+}

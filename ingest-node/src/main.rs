@@ -1,0 +1,55 @@
+//! `rapidrtmp`: RTMP ingest, HLS/CMAF packaging and inspection tools.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod inspect_cmd;
+mod package_cmd;
+
+/// RapidRTMP: live RTMP in, HLS with CMAF segments out.
+#[derive(Parser)]
+#[command(name = "rapidrtmp", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Package a whole FLV file into HLS (index.m3u8, init and media segments).
+    Package {
+        /// The FLV file to package.
+        input: PathBuf,
+        /// The folder to write into (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+        /// Target segment duration in seconds; segments cut at the first keyframe at or after it.
+        #[arg(long, default_value_t = 2.0, value_parser = package_cmd::parse_duration)]
+        segment_duration: f64,
+    },
+    /// Show what is inside an FLV or MP4/fMP4 file: tags, boxes, samples.
+    Inspect {
+        /// The file to inspect.
+        file: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Package { input, out, segment_duration } => package_cmd::run(&input, &out, segment_duration),
+        Command::Inspect { file, json } => inspect_cmd::run(&file, json),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
