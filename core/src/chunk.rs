@@ -8,6 +8,10 @@
 //! - a decode time going backwards or a gap longer than [`MAX_GAP_MS`] in a track, or a changed
 //!   sequence header, starts a new session; video then waits for its next keyframe.
 
+mod file;
+
+pub use file::{read_chunk, write_chunk_head, ChunkFile, ChunkHeader, CHUNK_TAG, MAX_SESSION_ID_LEN};
+
 use crate::codec::{AacConfig, AvcConfig};
 use crate::flv::Tag;
 use crate::media::{Media, Skip, StreamConfig};
@@ -116,6 +120,12 @@ impl Chunker {
             sequence: 0,
             open: None,
         }
+    }
+
+    /// Numbers chunks from `sequence` on (a stream that resumes continues its numbering).
+    pub fn with_first_sequence(mut self, sequence: u64) -> Self {
+        self.sequence = sequence;
+        self
     }
 
     /// The codec configuration in effect.

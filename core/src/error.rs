@@ -13,6 +13,9 @@ pub enum Error {
     /// A codec configuration is malformed or unsupported.
     #[error(transparent)]
     Codec(#[from] CodecError),
+    /// A chunk file is not one RapidRTMP wrote.
+    #[error("not a RapidRTMP chunk: {0}")]
+    BadChunk(&'static str),
     /// There is nothing to package.
     #[error("no H.264 or AAC media found (no sequence header, or no frames after one)")]
     NoMedia,

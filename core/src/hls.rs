@@ -4,14 +4,15 @@
 use alloc::{format, string::String, vec::Vec};
 use core::fmt::Write;
 
-/// The name of a session's init segment.
-pub fn init_name(session: u32) -> String {
-    format!("init-{session}.mp4")
+/// The URI of a session's init segment, relative to the media playlist. It names the session's
+/// first chunk, which the init segment is built from.
+pub fn init_uri(session: impl core::fmt::Display, first_sequence: u64) -> String {
+    format!("{session}/init-{first_sequence}.mp4")
 }
 
-/// The name of media segment `sequence` of `session`.
-pub fn segment_name(session: u32, sequence: u64) -> String {
-    format!("seg-{session}-{sequence}.m4s")
+/// The URI of media segment `sequence` of `session`, relative to the media playlist.
+pub fn segment_uri(session: impl core::fmt::Display, sequence: u64) -> String {
+    format!("{session}/{sequence}.m4s")
 }
 
 /// One `EXTINF` entry.
@@ -164,7 +165,7 @@ mod tests {
     use alloc::vec;
 
     fn seg(n: u64, ms: u64) -> Segment {
-        Segment { uri: segment_name(0, n), duration_ms: ms, discontinuity: false, map: None, program_date_time_ms: None }
+        Segment { uri: segment_uri(0, n), duration_ms: ms, discontinuity: false, map: None, program_date_time_ms: None }
     }
 
     #[test]
@@ -179,10 +180,10 @@ mod tests {
     fn renders_vod_playlist_with_discontinuity_and_map() {
         let mut s1 = seg(1, 1500);
         s1.discontinuity = true;
-        s1.map = Some(init_name(1));
-        s1.uri = segment_name(1, 1);
+        s1.map = Some(init_uri(1, 1));
+        s1.uri = segment_uri(1, 1);
         let mut s0 = seg(0, 2002);
-        s0.map = Some(init_name(0));
+        s0.map = Some(init_uri(0, 0));
         s0.program_date_time_ms = Some(1_700_000_000_123);
         let p = MediaPlaylist {
             playlist_type: Some(PlaylistType::Vod),
@@ -194,9 +195,9 @@ mod tests {
             p.render(),
             "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:0\n\
              #EXT-X-DISCONTINUITY-SEQUENCE:0\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-INDEPENDENT-SEGMENTS\n\
-             #EXT-X-MAP:URI=\"init-0.mp4\"\n#EXT-X-PROGRAM-DATE-TIME:2023-11-14T22:13:20.123Z\n\
-             #EXTINF:2.002,\nseg-0-0.m4s\n#EXT-X-DISCONTINUITY\n#EXT-X-MAP:URI=\"init-1.mp4\"\n\
-             #EXTINF:1.500,\nseg-1-1.m4s\n#EXT-X-ENDLIST\n"
+             #EXT-X-MAP:URI=\"0/init-0.mp4\"\n#EXT-X-PROGRAM-DATE-TIME:2023-11-14T22:13:20.123Z\n\
+             #EXTINF:2.002,\n0/0.m4s\n#EXT-X-DISCONTINUITY\n#EXT-X-MAP:URI=\"1/init-1.mp4\"\n\
+             #EXTINF:1.500,\n1/1.m4s\n#EXT-X-ENDLIST\n"
         );
     }
 

@@ -23,10 +23,12 @@ extern crate std;
 
 pub mod chunk;
 pub mod cmaf;
+pub mod edge;
 pub mod codec;
 mod error;
 pub mod flv;
 pub mod hls;
+pub mod manifest;
 pub mod media;
 #[cfg(feature = "inspect")]
 pub mod inspect;

@@ -50,6 +50,7 @@ struct Open<'a> {
 }
 
 struct State<'s, E> {
+    session_start: u64,
     sink: &'s mut dyn FnMut(&str, &[u8]) -> Result<(), E>,
     playlist: MediaPlaylist,
     last_session: Option<u32>,
@@ -65,20 +66,21 @@ impl<E> State<'_, E> {
     fn emit(&mut self, info: ChunkInfo, open: &mut Open<'_>) -> Result<(), PackageError<E>> {
         let new_session = self.last_session != Some(info.session);
         if new_session {
+            self.session_start = info.sequence;
             let init = build_init(&open.config)?;
-            (self.sink)(&hls::init_name(info.session), &init).map_err(PackageError::Sink)?;
+            (self.sink)(&hls::init_uri(info.session, info.sequence), &init).map_err(PackageError::Sink)?;
             self.report.sessions += 1;
         }
         self.out.clear();
         let summary =
             build_segment(&mut self.out, &open.config, &info, open.tags.drain(..), &mut self.report.warnings)?;
-        let name = hls::segment_name(info.session, info.sequence);
+        let name = hls::segment_uri(info.session, info.sequence);
         (self.sink)(&name, &self.out).map_err(PackageError::Sink)?;
         self.playlist.segments.push(hls::Segment {
             uri: name,
             duration_ms: info.duration_ms,
             discontinuity: new_session && self.last_session.is_some(),
-            map: new_session.then(|| hls::init_name(info.session)),
+            map: new_session.then(|| hls::init_uri(info.session, self.session_start)),
             program_date_time_ms: None,
         });
         let bits = summary.media_bytes * 8;
@@ -94,8 +96,8 @@ impl<E> State<'_, E> {
     }
 }
 
-/// Packages a complete FLV file, handing each output file (name, bytes) to `sink` as soon as it
-/// is built: init segments and media segments in order, then `index.m3u8` and `master.m3u8`.
+/// Packages a complete FLV file, handing each output file (its path relative to the playlist, and
+/// its bytes) to `sink` as soon as it is built: init segments and media segments in order, then `index.m3u8` and `master.m3u8`.
 pub fn package_flv<E>(
     input: &[u8],
     segment_duration_ms: u64,
@@ -104,6 +106,7 @@ pub fn package_flv<E>(
     let (_, reader) = TagReader::new(input).map_err(Error::from)?;
     let mut chunker = Chunker::new(segment_duration_ms);
     let mut st = State {
+        session_start: 0,
         sink,
         playlist: MediaPlaylist { playlist_type: Some(PlaylistType::Vod), ended: true, ..Default::default() },
         last_session: None,

@@ -49,6 +49,62 @@ pub struct Metadata {
     pub properties: Vec<(String, Amf0Value)>,
 }
 
+impl Amf0Value {
+    /// Appends this value in AMF0 encoding; objects are written as anonymous objects (0x03).
+    pub fn write(&self, out: &mut Vec<u8>) {
+        match self {
+            Self::Number(n) => {
+                out.push(0x00);
+                out.extend_from_slice(&n.to_be_bytes());
+            }
+            Self::Boolean(b) => out.extend_from_slice(&[0x01, u8::from(*b)]),
+            Self::String(s) if s.len() <= 0xFFFF => {
+                out.push(0x02);
+                write_utf8(out, s);
+            }
+            Self::String(s) => {
+                out.push(0x0C);
+                out.extend_from_slice(&(s.len() as u32).to_be_bytes());
+                out.extend_from_slice(s.as_bytes());
+            }
+            Self::Object(props) => {
+                out.push(0x03);
+                for (k, v) in props {
+                    write_utf8(out, &k[..k.len().min(0xFFFF)]);
+                    v.write(out);
+                }
+                out.extend_from_slice(&[0, 0, 0x09]);
+            }
+            Self::Array(items) => {
+                out.push(0x0A);
+                out.extend_from_slice(&(items.len() as u32).to_be_bytes());
+                for v in items {
+                    v.write(out);
+                }
+            }
+            Self::Date(ms) => {
+                out.push(0x0B);
+                out.extend_from_slice(&ms.to_be_bytes());
+                out.extend_from_slice(&[0, 0]);
+            }
+            Self::Null => out.push(0x05),
+        }
+    }
+
+    /// Reads one value from the start of `buf`.
+    pub fn read(buf: &[u8]) -> Result<(Self, usize), FlvError> {
+        let mut r = Reader { buf };
+        let v = r.value(0)?;
+        Ok((v, buf.len() - r.buf.len()))
+    }
+}
+
+/// A UTF-8 string with a u16 length (AMF0 §2.4 `UTF-8`); callers keep it ≤ 65535 bytes.
+fn write_utf8(out: &mut Vec<u8>, s: &str) {
+    out.extend_from_slice(&(s.len() as u16).to_be_bytes());
+    out.extend_from_slice(s.as_bytes());
+}
+
 /// Parses a script tag body; returns `Ok(None)` when it is not `onMetaData`.
 pub fn parse_metadata(body: &[u8]) -> Result<Option<Metadata>, FlvError> {
     let mut r = Reader { buf: body };
@@ -222,6 +278,18 @@ mod tests {
         assert_eq!(m.width, Some(1280.0));
         assert_eq!(m.encoder.as_deref(), Some("obs"));
         assert_eq!(m.properties.len(), 3);
+    }
+
+    #[test]
+    fn values_round_trip() {
+        let v = Amf0Value::Object(vec![
+            ("session".into(), Amf0Value::String("abc".into())),
+            ("start".into(), Amf0Value::Number(4_294_967_296.0)),
+            ("list".into(), Amf0Value::Array(vec![Amf0Value::Boolean(true), Amf0Value::Null])),
+        ]);
+        let mut out = Vec::new();
+        v.write(&mut out);
+        assert_eq!(Amf0Value::read(&out), Ok((v, out.len())));
     }
 
     #[test]

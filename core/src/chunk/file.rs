@@ -1,0 +1,109 @@
+//! The chunk file: one immutable object per segment in the store (DESIGN "storage layout").
+//!
+//! A chunk is a complete FLV file that plays on its own:
+//!
+//! 1. the FLV header and `PreviousTagSize0`;
+//! 2. a script tag `onRapidRTMPChunk` whose AMF0 object says `version` (1), `session`,
+//!    `sequence`, `start` and `duration` (milliseconds on the session's unwrapped timeline), so a
+//!    segment can be built from the chunk alone;
+//! 3. the session's sequence headers (video, then audio);
+//! 4. the tags as the publisher sent them, from a keyframe up to the next cut.
+
+use alloc::{string::String, vec, vec::Vec};
+
+use super::ChunkInfo;
+use crate::flv::{Amf0Value, FlvHeader, Tag, TagKind, TagReader};
+use crate::media::StreamConfig;
+use crate::segment::chunk_config;
+use crate::timeline::Millis;
+use crate::Error;
+
+/// Name of the script tag that describes a chunk.
+pub const CHUNK_TAG: &str = "onRapidRTMPChunk";
+/// Longest session id accepted in a chunk (ids are short decimal or base-36 strings).
+pub const MAX_SESSION_ID_LEN: usize = 64;
+
+/// What a chunk file says about itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChunkHeader {
+    /// The publishing session's id.
+    pub session: String,
+    /// Sequence number, start and duration (`info.session` is not stored and reads as 0).
+    pub info: ChunkInfo,
+}
+
+/// Appends the head of a chunk file (items 1–3) to `out`; the caller appends the tags.
+pub fn write_chunk_head(out: &mut Vec<u8>, session: &str, info: &ChunkInfo, headers: (Option<&[u8]>, Option<&[u8]>)) {
+    FlvHeader { version: 1, has_audio: headers.1.is_some(), has_video: headers.0.is_some(), data_offset: 9 }.write(out);
+    let mut body = Vec::with_capacity(128);
+    Amf0Value::String(CHUNK_TAG.into()).write(&mut body);
+    Amf0Value::Object(vec![
+        ("version".into(), Amf0Value::Number(1.0)),
+        ("session".into(), Amf0Value::String(session.into())),
+        ("sequence".into(), Amf0Value::Number(info.sequence as f64)),
+        ("start".into(), Amf0Value::Number(info.start.0 as f64)),
+        ("duration".into(), Amf0Value::Number(info.duration_ms as f64)),
+    ])
+    .write(&mut body);
+    let ts = info.start.0 as u32;
+    let script = Tag { kind: TagKind::Script, filtered: false, timestamp: ts, stream_id: 0, body: &body, offset: 0 };
+    script.write(out);
+    for (kind, h) in [(TagKind::Video, headers.0), (TagKind::Audio, headers.1)] {
+        if let Some(body) = h {
+            Tag { kind, filtered: false, timestamp: ts, stream_id: 0, body, offset: 0 }.write(out);
+        }
+    }
+}
+
+/// A chunk file, read.
+#[derive(Debug, Clone)]
+pub struct ChunkFile<'a> {
+    /// What it says about itself.
+    pub header: ChunkHeader,
+    /// Its codec configuration.
+    pub config: StreamConfig,
+    /// Its tags (sequence headers included; segment building skips them).
+    pub tags: TagReader<'a>,
+}
+
+fn number(props: &[(String, Amf0Value)], key: &str) -> Option<u64> {
+    props.iter().find_map(|(k, v)| match v {
+        Amf0Value::Number(n) if k == key && *n >= 0.0 && *n <= 9.007_199_254_740_992e15 => Some(*n as u64),
+        _ => None,
+    })
+}
+
+/// Reads a chunk file.
+pub fn read_chunk(bytes: &[u8]) -> Result<ChunkFile<'_>, Error> {
+    let bad = Error::BadChunk;
+    let (_, mut tags) = TagReader::new(bytes)?;
+    let first = tags.next().ok_or(bad("no tags"))??;
+    if first.kind != TagKind::Script {
+        return Err(bad("does not start with its onRapidRTMPChunk script tag"));
+    }
+    let (name, used) = Amf0Value::read(first.body)?;
+    if name != Amf0Value::String(CHUNK_TAG.into()) {
+        return Err(bad("does not start with its onRapidRTMPChunk script tag"));
+    }
+    let Amf0Value::Object(props) = Amf0Value::read(&first.body[used..])?.0 else {
+        return Err(bad("chunk description is not an object"));
+    };
+    if number(&props, "version") != Some(1) {
+        return Err(bad("unknown chunk version"));
+    }
+    let session = props
+        .iter()
+        .find_map(|(k, v)| match v {
+            Amf0Value::String(s) if k == "session" && !s.is_empty() && s.len() <= MAX_SESSION_ID_LEN => Some(s.clone()),
+            _ => None,
+        })
+        .ok_or(bad("chunk has no valid session id"))?;
+    let info = ChunkInfo {
+        session: 0,
+        sequence: number(&props, "sequence").ok_or(bad("chunk has no sequence"))?,
+        start: Millis(number(&props, "start").ok_or(bad("chunk has no start"))?),
+        duration_ms: number(&props, "duration").ok_or(bad("chunk has no duration"))?,
+    };
+    let config = chunk_config(bytes)?;
+    Ok(ChunkFile { header: ChunkHeader { session, info }, config, tags })
+}

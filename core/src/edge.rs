@@ -1,0 +1,286 @@
+//! The HTTP edge, sans-IO: which object a request needs, and the response built from it.
+//!
+//! Every edge (the ingest node's built-in one, `rapidrtmp edge`, the Cloudflare Worker) parses
+//! the path with [`Route::parse`], fetches [`Route::object_key`] from its store, and answers with
+//! [`respond`], so a URL gives the same bytes wherever it is served.
+//!
+//! | URL (under `/live/{stream}/`) | object | response |
+//! |---|---|---|
+//! | `index.m3u8` | `live/{stream}/manifest.json` | media playlist of the live window |
+//! | `master.m3u8` | the manifest | multivariant playlist |
+//! | `{session}/init-{seq}.mp4` | chunk `live/{stream}/{session}/{seq}.flv` | init segment |
+//! | `{session}/{seq}.m4s` | the same chunk | media segment |
+
+use alloc::{format, string::String, vec::Vec};
+
+use crate::chunk::read_chunk;
+use crate::hls::{self, MediaPlaylist, Variant};
+use crate::manifest::{Manifest, StreamState};
+use crate::segment::{build_init, build_segment, Warnings};
+
+/// Longest stream key or session id in a URL.
+pub const MAX_NAME_LEN: usize = 64;
+
+/// `Cache-Control` of live playlists: they change with every chunk.
+pub const CACHE_PLAYLIST: &str = "public, max-age=1";
+/// `Cache-Control` of init and media segments: a URL's content never changes.
+pub const CACHE_IMMUTABLE: &str = "public, max-age=31536000, immutable";
+/// `Cache-Control` of 404s: the stream may start any moment.
+pub const CACHE_NOT_FOUND: &str = "public, max-age=2";
+/// `Cache-Control` of errors: never cached.
+pub const CACHE_NONE: &str = "no-store";
+
+/// Whether `name` is a valid stream key or session id: `[A-Za-z0-9_-]{1,64}`.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty() && name.len() <= MAX_NAME_LEN && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// The store key of a stream's manifest.
+pub fn manifest_key(stream: &str) -> String {
+    format!("live/{stream}/manifest.json")
+}
+
+/// The store key of a chunk.
+pub fn chunk_key(stream: &str, session: &str, sequence: u64) -> String {
+    format!("live/{stream}/{session}/{sequence}.flv")
+}
+
+/// A playback request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Route {
+    /// The media playlist.
+    MediaPlaylist {
+        /// Stream key.
+        stream: String,
+    },
+    /// The multivariant playlist.
+    Multivariant {
+        /// Stream key.
+        stream: String,
+    },
+    /// A session's init segment, built from chunk `sequence`.
+    Init {
+        /// Stream key.
+        stream: String,
+        /// Session id.
+        session: String,
+        /// The chunk to build it from.
+        sequence: u64,
+    },
+    /// A media segment.
+    Segment {
+        /// Stream key.
+        stream: String,
+        /// Session id.
+        session: String,
+        /// Sequence number.
+        sequence: u64,
+    },
+}
+
+fn parse_sequence(s: &str) -> Option<u64> {
+    if s.is_empty() || s.len() > 20 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+impl Route {
+    /// Parses a request path (`/live/...`, query string already removed).
+    pub fn parse(path: &str) -> Option<Self> {
+        let rest = path.strip_prefix("/live/")?;
+        let mut parts = rest.split('/');
+        let stream = parts.next().filter(|s| valid_name(s))?.into();
+        let (a, b) = (parts.next()?, parts.next());
+        if parts.next().is_some() {
+            return None;
+        }
+        match (a, b) {
+            ("index.m3u8", None) => Some(Self::MediaPlaylist { stream }),
+            ("master.m3u8", None) => Some(Self::Multivariant { stream }),
+            (session, Some(file)) if valid_name(session) => {
+                let session = session.into();
+                if let Some(seq) = file.strip_prefix("init-").and_then(|f| f.strip_suffix(".mp4")) {
+                    Some(Self::Init { stream, session, sequence: parse_sequence(seq)? })
+                } else {
+                    let seq = file.strip_suffix(".m4s")?;
+                    Some(Self::Segment { stream, session, sequence: parse_sequence(seq)? })
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// The stream the request is for.
+    pub fn stream(&self) -> &str {
+        match self {
+            Self::MediaPlaylist { stream }
+            | Self::Multivariant { stream }
+            | Self::Init { stream, .. }
+            | Self::Segment { stream, .. } => stream,
+        }
+    }
+
+    /// The one store object the response is built from.
+    pub fn object_key(&self) -> String {
+        match self {
+            Self::MediaPlaylist { stream } | Self::Multivariant { stream } => manifest_key(stream),
+            Self::Init { stream, session, sequence } | Self::Segment { stream, session, sequence } => {
+                chunk_key(stream, session, *sequence)
+            }
+        }
+    }
+
+    /// A short name of the route, for metrics.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::MediaPlaylist { .. } => "playlist",
+            Self::Multivariant { .. } => "multivariant",
+            Self::Init { .. } => "init",
+            Self::Segment { .. } => "segment",
+        }
+    }
+}
+
+/// An HTTP response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    /// Status code.
+    pub status: u16,
+    /// `Content-Type`.
+    pub content_type: &'static str,
+    /// `Cache-Control`.
+    pub cache_control: &'static str,
+    /// Body.
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    fn ok(content_type: &'static str, cache_control: &'static str, body: Vec<u8>) -> Self {
+        Self { status: 200, content_type, cache_control, body }
+    }
+
+    /// 404 for an unknown stream or object.
+    pub fn not_found() -> Self {
+        Self { status: 404, content_type: "text/plain; charset=utf-8", cache_control: CACHE_NOT_FOUND, body: b"not found\n".to_vec() }
+    }
+
+    fn error(status: u16, message: String) -> Self {
+        let mut body = message.into_bytes();
+        body.push(b'\n');
+        Self { status, content_type: "text/plain; charset=utf-8", cache_control: CACHE_NONE, body }
+    }
+}
+
+/// `Content-Type` of playlists (RFC 8216 §4).
+pub const PLAYLIST_TYPE: &str = "application/vnd.apple.mpegurl";
+
+/// Builds the response to `route` from its object (`None` if the store does not have it).
+pub fn respond(route: &Route, object: Option<&[u8]>) -> Response {
+    let Some(object) = object else { return Response::not_found() };
+    match route {
+        Route::MediaPlaylist { .. } | Route::Multivariant { .. } => match Manifest::parse(object) {
+            Ok(m) if m.chunks.is_empty() => Response::not_found(),
+            Ok(m) => {
+                let body = match route {
+                    Route::MediaPlaylist { .. } => media_playlist(&m),
+                    _ => multivariant_playlist(&m),
+                };
+                Response::ok(PLAYLIST_TYPE, CACHE_PLAYLIST, body.into_bytes())
+            }
+            Err(e) => Response::error(500, format!("manifest of {}: {e}", route.stream())),
+        },
+        Route::Init { session, sequence, .. } | Route::Segment { session, sequence, .. } => {
+            let chunk = match read_chunk(object) {
+                Ok(c) => c,
+                Err(e) => return Response::error(500, format!("chunk {}: {e}", route.object_key())),
+            };
+            if &chunk.header.session != session || chunk.header.info.sequence != *sequence {
+                return Response::not_found();
+            }
+            let result = if matches!(route, Route::Init { .. }) {
+                build_init(&chunk.config)
+            } else {
+                let mut out = Vec::with_capacity(object.len() + 1024);
+                build_segment(&mut out, &chunk.config, &chunk.header.info, chunk.tags, &mut Warnings::default())
+                    .map(|_| out)
+            };
+            match result {
+                Ok(body) => Response::ok("video/mp4", CACHE_IMMUTABLE, body),
+                Err(e) => Response::error(500, format!("chunk {}: {e}", route.object_key())),
+            }
+        }
+    }
+}
+
+/// The media playlist of a manifest's live window.
+pub fn media_playlist(m: &Manifest) -> String {
+    let mut p = MediaPlaylist {
+        media_sequence: m.chunks.first().map_or(m.next_sequence, |c| c.sequence),
+        discontinuity_sequence: m.discontinuity_sequence,
+        playlist_type: None,
+        segments: Vec::with_capacity(m.chunks.len()),
+        ended: m.state == StreamState::Ended,
+    };
+    let mut prev: Option<&str> = None;
+    for c in &m.chunks {
+        let new_session = prev != Some(c.session.as_str());
+        p.segments.push(hls::Segment {
+            uri: hls::segment_uri(&c.session, c.sequence),
+            duration_ms: c.duration_ms,
+            discontinuity: new_session && prev.is_some(),
+            map: new_session.then(|| hls::init_uri(&c.session, c.session_start)),
+            program_date_time_ms: new_session.then_some(c.wall_clock_ms),
+        });
+        prev = Some(&c.session);
+    }
+    p.render()
+}
+
+/// The multivariant playlist naming `index.m3u8`, with the window's peak and average bit rates.
+pub fn multivariant_playlist(m: &Manifest) -> String {
+    let rate = |bytes: u64, ms: u64| if ms == 0 { 0 } else { bytes * 8000 / ms };
+    let peak = m.chunks.iter().map(|c| rate(c.bytes, c.duration_ms)).max().unwrap_or(0);
+    let total: u64 = m.chunks.iter().map(|c| c.bytes).sum();
+    let variant = Variant {
+        uri: "index.m3u8".into(),
+        bandwidth: peak,
+        average_bandwidth: Some(rate(total, m.window_duration_ms())),
+        codecs: m.media.codecs.clone(),
+        resolution: m.media.width.zip(m.media.height),
+        frame_rate: m.media.frame_rate,
+    };
+    hls::render_multivariant(&[variant])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes() {
+        assert_eq!(Route::parse("/live/cam-1/index.m3u8"), Some(Route::MediaPlaylist { stream: "cam-1".into() }));
+        assert_eq!(
+            Route::parse("/live/cam/170/init-12.mp4"),
+            Some(Route::Init { stream: "cam".into(), session: "170".into(), sequence: 12 })
+        );
+        assert_eq!(
+            Route::parse("/live/cam/170/13.m4s").map(|r| r.object_key()),
+            Some("live/cam/170/13.flv".into())
+        );
+        for bad in ["/live/../index.m3u8", "/live/a/b/c/d.m4s", "/live/a/s/x.m4s", "/live/a/s/-1.m4s", "/other", "/live/a"] {
+            assert_eq!(Route::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn missing_objects_are_404_and_garbage_is_500_not_cached() {
+        let r = Route::parse("/live/a/index.m3u8").unwrap();
+        assert_eq!(respond(&r, None).status, 404);
+        let e = respond(&r, Some(b"{"));
+        assert_eq!((e.status, e.cache_control), (500, CACHE_NONE));
+        let s = Route::parse("/live/a/1/2.m4s").unwrap();
+        assert_eq!(respond(&s, Some(b"FLV garbage")).status, 500);
+    }
+}

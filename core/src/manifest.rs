@@ -1,0 +1,191 @@
+//! The stream manifest: the one small, mutable object per stream that says which chunks exist
+//! (DESIGN "storage layout"). It holds the live window only, so writing it is O(1) per chunk.
+
+use alloc::{string::String, vec::Vec};
+
+use serde::{Deserialize, Serialize};
+
+/// The manifest format version this crate writes and reads.
+pub const MANIFEST_VERSION: u32 = 1;
+/// Largest manifest accepted from the store.
+pub const MAX_MANIFEST_LEN: usize = 1 << 20;
+/// Most chunk entries a manifest may list.
+pub const MAX_WINDOW: usize = 1000;
+
+/// Whether a publisher is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StreamState {
+    /// Being published.
+    Live,
+    /// Publisher gone or stopped: the playlist ends with `EXT-X-ENDLIST`.
+    Ended,
+}
+
+/// One chunk in the live window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChunkEntry {
+    /// The publishing session's id.
+    pub session: String,
+    /// The chunk's sequence number (the HLS media sequence number).
+    pub sequence: u64,
+    /// The first sequence number of its session: the chunk its init segment is built from.
+    pub session_start: u64,
+    /// Start on the session's media timeline, milliseconds.
+    pub start_ms: u64,
+    /// Duration, milliseconds.
+    pub duration_ms: u64,
+    /// Size of the chunk object, bytes.
+    pub bytes: u64,
+    /// Wall-clock time of its start at the ingest node, milliseconds since the Unix epoch.
+    pub wall_clock_ms: u64,
+}
+
+/// What a stream's media is, for playlists and the API.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MediaInfo {
+    /// RFC 6381 codecs, e.g. `avc1.64001F,mp4a.40.2`.
+    pub codecs: String,
+    /// Video width, pixels.
+    pub width: Option<u32>,
+    /// Video height, pixels.
+    pub height: Option<u32>,
+    /// Frames per second.
+    pub frame_rate: Option<f64>,
+}
+
+/// The manifest of one stream.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Manifest {
+    /// [`MANIFEST_VERSION`].
+    pub version: u32,
+    /// The stream key.
+    pub stream_key: String,
+    /// Live or ended.
+    pub state: StreamState,
+    /// When the stream was first published, milliseconds since the Unix epoch.
+    pub created_at_ms: u64,
+    /// When this manifest was written.
+    pub updated_at_ms: u64,
+    /// The current session's id.
+    pub session: String,
+    /// Media of the current session.
+    pub media: MediaInfo,
+    /// Session changes (discontinuities) before the first chunk of the window.
+    pub discontinuity_sequence: u64,
+    /// The next chunk's sequence number.
+    pub next_sequence: u64,
+    /// The live window, oldest first.
+    pub chunks: Vec<ChunkEntry>,
+}
+
+/// Why a manifest was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ManifestError {
+    /// Too large.
+    #[error("manifest is {0} bytes, more than the 1 MiB limit")]
+    TooLarge(usize),
+    /// Not valid JSON for this format.
+    #[error("manifest is not valid: {0}")]
+    Invalid(String),
+    /// A format version we do not know.
+    #[error("manifest version {0} is not supported")]
+    Version(u32),
+}
+
+impl Manifest {
+    /// A new, empty manifest.
+    pub fn new(stream_key: &str, now_ms: u64) -> Self {
+        Self {
+            version: MANIFEST_VERSION,
+            stream_key: stream_key.into(),
+            state: StreamState::Live,
+            created_at_ms: now_ms,
+            updated_at_ms: now_ms,
+            session: String::new(),
+            media: MediaInfo::default(),
+            discontinuity_sequence: 0,
+            next_sequence: 0,
+            chunks: Vec::new(),
+        }
+    }
+
+    /// Parses a manifest.
+    pub fn parse(bytes: &[u8]) -> Result<Self, ManifestError> {
+        if bytes.len() > MAX_MANIFEST_LEN {
+            return Err(ManifestError::TooLarge(bytes.len()));
+        }
+        let m: Self = serde_json::from_slice(bytes).map_err(|e| ManifestError::Invalid(alloc::format!("{e}")))?;
+        if m.version != MANIFEST_VERSION {
+            return Err(ManifestError::Version(m.version));
+        }
+        if m.chunks.len() > MAX_WINDOW {
+            return Err(ManifestError::Invalid("more than 1000 chunks listed".into()));
+        }
+        Ok(m)
+    }
+
+    /// Serializes it.
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// Appends a chunk and drops the oldest beyond `window` entries.
+    pub fn push_chunk(&mut self, entry: ChunkEntry, window: usize) {
+        self.next_sequence = entry.sequence + 1;
+        self.chunks.push(entry);
+        let window = window.clamp(1, MAX_WINDOW);
+        while self.chunks.len() > window {
+            let gone = self.chunks.remove(0);
+            if self.chunks.first().is_some_and(|next| next.session != gone.session) {
+                self.discontinuity_sequence += 1;
+            }
+        }
+    }
+
+    /// The total duration of the window, milliseconds.
+    pub fn window_duration_ms(&self) -> u64 {
+        self.chunks.iter().map(|c| c.duration_ms).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(session: &str, sequence: u64) -> ChunkEntry {
+        ChunkEntry {
+            session: session.into(),
+            sequence,
+            session_start: 0,
+            start_ms: sequence * 2000,
+            duration_ms: 2000,
+            bytes: 100,
+            wall_clock_ms: 0,
+        }
+    }
+
+    #[test]
+    fn window_slides_and_counts_discontinuities() {
+        let mut m = Manifest::new("k", 1);
+        m.push_chunk(entry("a", 0), 2);
+        m.push_chunk(entry("b", 1), 2);
+        m.push_chunk(entry("b", 2), 2);
+        assert_eq!(m.chunks.iter().map(|c| c.sequence).collect::<Vec<_>>(), [1, 2]);
+        assert_eq!(m.discontinuity_sequence, 1);
+        assert_eq!(m.next_sequence, 3);
+        assert_eq!(Manifest::parse(&m.to_json()), Ok(m));
+    }
+
+    #[test]
+    fn rejects_garbage_and_other_versions() {
+        assert!(Manifest::parse(b"{").is_err());
+        let mut m = Manifest::new("k", 1);
+        m.version = 9;
+        assert_eq!(Manifest::parse(&m.to_json()), Err(ManifestError::Version(9)));
+    }
+}
