@@ -168,7 +168,10 @@ fn any_fields(any: &Any, raw_flags: u32, out: &mut Fields) {
             );
             out.push("defaultSampleDuration", uint(b.default_sample_duration));
             out.push("defaultSampleSize", uint(b.default_sample_size));
-            out.push("defaultSampleFlags", FieldValue::Hex(b.default_sample_flags));
+            out.push(
+                "defaultSampleFlags",
+                FieldValue::Hex(b.default_sample_flags),
+            );
         }
         Any::Mfhd(b) => out.push("sequenceNumber", uint(b.sequence_number)),
         Any::Tfhd(b) => {
@@ -189,7 +192,10 @@ fn any_fields(any: &Any, raw_flags: u32, out: &mut Fields) {
                 out.push("defaultSampleFlags", FieldValue::Hex(v));
             }
             out.push("durationIsEmpty", FieldValue::Bool(b.duration_is_empty));
-            out.push("defaultBaseIsMoof", FieldValue::Bool(b.default_base_is_moof));
+            out.push(
+                "defaultBaseIsMoof",
+                FieldValue::Bool(b.default_base_is_moof),
+            );
         }
         Any::Tfdt(b) => out.push("baseMediaDecodeTime", uint(b.base_media_decode_time)),
         Any::Trun(b) => {
@@ -208,7 +214,10 @@ fn any_fields(any: &Any, raw_flags: u32, out: &mut Fields) {
         Any::Sidx(b) => {
             out.push("referenceId", uint(b.reference_id));
             out.push("timescale", uint(b.timescale));
-            out.push("earliestPresentationTime", uint(b.earliest_presentation_time));
+            out.push(
+                "earliestPresentationTime",
+                uint(b.earliest_presentation_time),
+            );
             out.push("firstOffset", uint(b.first_offset));
             out.push("referenceCount", uint(b.references.len() as u64));
         }
@@ -222,9 +231,7 @@ fn any_fields(any: &Any, raw_flags: u32, out: &mut Fields) {
             out.push("value", text(&b.value));
             out.push("timescale", uint(b.timescale));
             match b.presentation_time {
-                mp4_atom::EmsgTimestamp::Relative(t) => {
-                    out.push("presentationTimeDelta", uint(t))
-                }
+                mp4_atom::EmsgTimestamp::Relative(t) => out.push("presentationTimeDelta", uint(t)),
                 mp4_atom::EmsgTimestamp::Absolute(t) => out.push("presentationTime", uint(t)),
             }
             out.push("eventDuration", uint(b.event_duration));
@@ -243,7 +250,9 @@ fn any_fields(any: &Any, raw_flags: u32, out: &mut Fields) {
             let arrays = b
                 .arrays
                 .iter()
-                .map(|a| FieldValue::Text(format!("nal type {} x{}", a.nal_unit_type, a.nalus.len())))
+                .map(|a| {
+                    FieldValue::Text(format!("nal type {} x{}", a.nal_unit_type, a.nalus.len()))
+                })
                 .collect();
             out.push("arrays", FieldValue::List(arrays));
         }

@@ -1,0 +1,245 @@
+//! FLV inspection: the file header and every tag, with what its audio/video header says.
+
+use alloc::{format, string::String, vec::Vec};
+
+use serde::Serialize;
+
+use crate::codec::{AacConfig, AvcConfig};
+use crate::flv::{
+    parse_metadata, AudioPacket, AudioPacketType, FlvError, FrameType, TagKind, TagReader, VideoCodec, VideoPacket,
+    VideoPacketType,
+};
+
+/// Most tags listed; the rest are counted.
+pub const MAX_TAGS: usize = 1_000_000;
+
+/// One FLV tag.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TagInfo {
+    /// Tag number, from 0.
+    pub index: u64,
+    /// Byte offset of the tag header.
+    pub offset: u64,
+    /// `audio`, `video`, `script` or `other`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// Timestamp, milliseconds (wrapping u32, as in the file).
+    pub timestamp: u32,
+    /// Body size, bytes.
+    pub size: u32,
+    /// Video: a keyframe.
+    pub keyframe: Option<bool>,
+    /// Codec name (`h264`, `aac`, …).
+    pub codec: Option<String>,
+    /// Packet type (`sequence-start`, `coded-frames`, …).
+    pub packet_type: Option<&'static str>,
+    /// Video: composition time offset, milliseconds.
+    pub composition_time: Option<i32>,
+    /// Enhanced RTMP header.
+    pub enhanced: bool,
+    /// What a sequence header or script tag says, or why the body did not parse.
+    pub detail: Option<String>,
+}
+
+/// The FLV file header.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FlvHeaderInfo {
+    /// Version.
+    pub version: u8,
+    /// Audio flag.
+    pub has_audio: bool,
+    /// Video flag.
+    pub has_video: bool,
+    /// Data offset.
+    pub data_offset: u32,
+}
+
+/// What an FLV file holds.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FlvReport {
+    /// File size, bytes.
+    pub file_size: u64,
+    /// The header.
+    pub header: FlvHeaderInfo,
+    /// The tags.
+    pub tags: Vec<TagInfo>,
+    /// Tags beyond [`MAX_TAGS`], not listed.
+    pub tags_not_listed: u64,
+    /// Where reading stopped early, and why.
+    pub error: Option<String>,
+}
+
+fn describe_video(body: &[u8], info: &mut TagInfo) {
+    let p = match VideoPacket::parse(body) {
+        Ok(p) => p,
+        Err(e) => {
+            info.detail = Some(format!("{e}"));
+            return;
+        }
+    };
+    info.keyframe = Some(p.header.frame_type == FrameType::Key);
+    info.codec = Some(p.header.codec.name());
+    info.packet_type = p.header.packet_type.map(|t| t.name());
+    info.enhanced = p.header.enhanced;
+    if matches!(p.header.packet_type, Some(VideoPacketType::CodedFrames)) {
+        info.composition_time = Some(p.header.composition_time);
+    }
+    if p.header.frame_type == FrameType::Command {
+        info.detail = Some("video info/command frame".into());
+    } else if p.header.codec == VideoCodec::Avc && p.header.packet_type == Some(VideoPacketType::SequenceStart) {
+        info.detail = Some(match AvcConfig::parse(p.payload) {
+            Ok(c) => {
+                let fps = c.sps.fps().map(|f| format!(" {f:.3} fps")).unwrap_or_default();
+                format!("{} {}x{}{fps}", c.codec_string(), c.sps.width, c.sps.height)
+            }
+            Err(e) => format!("invalid: {e}"),
+        });
+    }
+}
+
+fn describe_audio(body: &[u8], info: &mut TagInfo) {
+    let p = match AudioPacket::parse(body) {
+        Ok(p) => p,
+        Err(e) => {
+            info.detail = Some(format!("{e}"));
+            return;
+        }
+    };
+    info.codec = Some(p.header.codec.name());
+    info.packet_type = p.header.packet_type.map(|t| t.name());
+    info.enhanced = p.header.enhanced;
+    if p.header.codec == crate::flv::AudioCodec::Aac && p.header.packet_type == Some(AudioPacketType::SequenceStart) {
+        info.detail = Some(match AacConfig::parse(p.payload) {
+            Ok(c) => format!("{} {} Hz {} ch", c.codec_string(), c.sample_rate, c.channels()),
+            Err(e) => format!("invalid: {e}"),
+        });
+    }
+}
+
+fn describe_script(body: &[u8], info: &mut TagInfo) {
+    match crate::flv::Amf0Value::read(body) {
+        Ok((crate::flv::Amf0Value::String(name), _)) => {
+            let mut d = name.clone();
+            if let Ok(Some(m)) = parse_metadata(body) {
+                if let (Some(w), Some(h)) = (m.width, m.height) {
+                    d.push_str(&format!(" {w}x{h}"));
+                }
+                if let Some(e) = m.encoder {
+                    d.push_str(&format!(" encoder={e}"));
+                }
+            }
+            info.detail = Some(d);
+        }
+        Ok(_) => info.detail = Some("script data".into()),
+        Err(e) => info.detail = Some(format!("{e}")),
+    }
+}
+
+/// Inspects a whole FLV file.
+pub fn inspect_flv(bytes: &[u8]) -> Result<FlvReport, FlvError> {
+    let (header, reader) = TagReader::new(bytes)?;
+    let mut report = FlvReport {
+        file_size: bytes.len() as u64,
+        header: FlvHeaderInfo {
+            version: header.version,
+            has_audio: header.has_audio,
+            has_video: header.has_video,
+            data_offset: header.data_offset,
+        },
+        tags: Vec::new(),
+        tags_not_listed: 0,
+        error: None,
+    };
+    for (index, tag) in reader.enumerate() {
+        let tag = match tag {
+            Ok(t) => t,
+            Err(e) => {
+                report.error = Some(format!("{e}"));
+                break;
+            }
+        };
+        if report.tags.len() >= MAX_TAGS {
+            report.tags_not_listed += 1;
+            continue;
+        }
+        let mut info = TagInfo {
+            index: index as u64,
+            offset: tag.offset,
+            kind: tag.kind.name(),
+            timestamp: tag.timestamp,
+            size: tag.body.len() as u32,
+            keyframe: None,
+            codec: None,
+            packet_type: None,
+            composition_time: None,
+            enhanced: false,
+            detail: None,
+        };
+        if tag.filtered {
+            info.detail = Some("encrypted".into());
+        } else {
+            match tag.kind {
+                TagKind::Video => describe_video(tag.body, &mut info),
+                TagKind::Audio => describe_audio(tag.body, &mut info),
+                TagKind::Script => describe_script(tag.body, &mut info),
+                _ => {}
+            }
+        }
+        report.tags.push(info);
+    }
+    Ok(report)
+}
+
+impl FlvReport {
+    /// Pretty JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// A readable table.
+    pub fn to_text(&self) -> String {
+        use core::fmt::Write;
+        let h = &self.header;
+        let mut s = format!(
+            "FLV v{} audio={} video={} ({} bytes, {} tags)\n",
+            h.version,
+            h.has_audio,
+            h.has_video,
+            self.file_size,
+            self.tags.len() as u64 + self.tags_not_listed
+        );
+        s.push_str("    #     offset  type    timestamp      size  key  codec  packet            cts  detail\n");
+        for t in &self.tags {
+            let key = match t.keyframe {
+                Some(true) => "K",
+                Some(false) => "-",
+                None => "",
+            };
+            let cts = t.composition_time.map(|c| format!("{c}")).unwrap_or_default();
+            let _ = writeln!(
+                s,
+                "{:5} {:10}  {:6} {:10} {:9}  {:3}  {:5}  {:16} {:4}  {}",
+                t.index,
+                t.offset,
+                t.kind,
+                t.timestamp,
+                t.size,
+                key,
+                t.codec.as_deref().unwrap_or(""),
+                t.packet_type.unwrap_or(""),
+                cts,
+                t.detail.as_deref().unwrap_or("")
+            );
+        }
+        if self.tags_not_listed > 0 {
+            let _ = writeln!(s, "… {} more tags not listed", self.tags_not_listed);
+        }
+        if let Some(e) = &self.error {
+            let _ = writeln!(s, "error: {e}");
+        }
+        s
+    }
+}
