@@ -5,19 +5,32 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod app;
+mod config;
+mod http;
 mod inspect_cmd;
+mod metrics;
 mod package_cmd;
+mod publish;
+mod rtmp;
+mod serve;
+mod store;
+mod tokens;
 
-/// RapidRTMP: live RTMP in, HLS with CMAF segments out.
+/// RapidRTMP: live RTMP in, HLS with CMAF segments out. With no subcommand, runs `serve`.
 #[derive(Parser)]
-#[command(name = "rapidrtmp", version, about)]
+#[command(name = "rapidrtmp", version, about, args_conflicts_with_subcommands = true)]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: config::ServeArgs,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the ingest node: RTMP publish → chunks in the store → HLS (the default).
+    Serve(config::ServeArgs),
     /// Package a whole FLV file into HLS (index.m3u8, init and media segments).
     Package {
         /// The FLV file to package.
@@ -42,8 +55,10 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Package { input, out, segment_duration } => package_cmd::run(&input, &out, segment_duration),
-        Command::Inspect { file, json } => inspect_cmd::run(&file, json),
+        None => serve(cli.serve),
+        Some(Command::Serve(args)) => serve(args),
+        Some(Command::Package { input, out, segment_duration }) => package_cmd::run(&input, &out, segment_duration),
+        Some(Command::Inspect { file, json }) => inspect_cmd::run(&file, json),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -52,4 +67,8 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(serve::run(args))
 }

@@ -3,9 +3,10 @@
 //! A chunk is a complete FLV file that plays on its own:
 //!
 //! 1. the FLV header and `PreviousTagSize0`;
-//! 2. a script tag `onRapidRTMPChunk` whose AMF0 object says `version` (1), `session`,
-//!    `sequence`, `start` and `duration` (milliseconds on the session's unwrapped timeline), so a
-//!    segment can be built from the chunk alone;
+//! 2. an `onMetaData` script tag whose AMF0 object has the standard `duration` (seconds) and
+//!    `rapidrtmpVersion` (1), `rapidrtmpSession`, `rapidrtmpSequence`, `rapidrtmpStart` and
+//!    `rapidrtmpDuration` (milliseconds on the session's unwrapped timeline), so a segment can be
+//!    built from the chunk alone (players read it as ordinary metadata);
 //! 3. the session's sequence headers (video, then audio);
 //! 4. the tags as the publisher sent them, from a keyframe up to the next cut.
 
@@ -19,7 +20,7 @@ use crate::timeline::Millis;
 use crate::Error;
 
 /// Name of the script tag that describes a chunk.
-pub const CHUNK_TAG: &str = "onRapidRTMPChunk";
+pub const CHUNK_TAG: &str = "onMetaData";
 /// Longest session id accepted in a chunk (ids are short decimal or base-36 strings).
 pub const MAX_SESSION_ID_LEN: usize = 64;
 
@@ -38,15 +39,17 @@ pub fn write_chunk_head(out: &mut Vec<u8>, session: &str, info: &ChunkInfo, head
     let mut body = Vec::with_capacity(128);
     Amf0Value::String(CHUNK_TAG.into()).write(&mut body);
     Amf0Value::Object(vec![
-        ("version".into(), Amf0Value::Number(1.0)),
-        ("session".into(), Amf0Value::String(session.into())),
-        ("sequence".into(), Amf0Value::Number(info.sequence as f64)),
-        ("start".into(), Amf0Value::Number(info.start.0 as f64)),
-        ("duration".into(), Amf0Value::Number(info.duration_ms as f64)),
+        ("duration".into(), Amf0Value::Number(info.duration_ms as f64 / 1000.0)),
+        ("rapidrtmpVersion".into(), Amf0Value::Number(1.0)),
+        ("rapidrtmpSession".into(), Amf0Value::String(session.into())),
+        ("rapidrtmpSequence".into(), Amf0Value::Number(info.sequence as f64)),
+        ("rapidrtmpStart".into(), Amf0Value::Number(info.start.0 as f64)),
+        ("rapidrtmpDuration".into(), Amf0Value::Number(info.duration_ms as f64)),
     ])
     .write(&mut body);
+    // Timestamp 0: players take metadata at any other time for a subtitle track.
+    let script = Tag { kind: TagKind::Script, filtered: false, timestamp: 0, stream_id: 0, body: &body, offset: 0 };
     let ts = info.start.0 as u32;
-    let script = Tag { kind: TagKind::Script, filtered: false, timestamp: ts, stream_id: 0, body: &body, offset: 0 };
     script.write(out);
     for (kind, h) in [(TagKind::Video, headers.0), (TagKind::Audio, headers.1)] {
         if let Some(body) = h {
@@ -79,30 +82,30 @@ pub fn read_chunk(bytes: &[u8]) -> Result<ChunkFile<'_>, Error> {
     let (_, mut tags) = TagReader::new(bytes)?;
     let first = tags.next().ok_or(bad("no tags"))??;
     if first.kind != TagKind::Script {
-        return Err(bad("does not start with its onRapidRTMPChunk script tag"));
+        return Err(bad("does not start with its onMetaData script tag"));
     }
     let (name, used) = Amf0Value::read(first.body)?;
     if name != Amf0Value::String(CHUNK_TAG.into()) {
-        return Err(bad("does not start with its onRapidRTMPChunk script tag"));
+        return Err(bad("does not start with its onMetaData script tag"));
     }
     let Amf0Value::Object(props) = Amf0Value::read(&first.body[used..])?.0 else {
         return Err(bad("chunk description is not an object"));
     };
-    if number(&props, "version") != Some(1) {
+    if number(&props, "rapidrtmpVersion") != Some(1) {
         return Err(bad("unknown chunk version"));
     }
     let session = props
         .iter()
         .find_map(|(k, v)| match v {
-            Amf0Value::String(s) if k == "session" && !s.is_empty() && s.len() <= MAX_SESSION_ID_LEN => Some(s.clone()),
+            Amf0Value::String(s) if k == "rapidrtmpSession" && !s.is_empty() && s.len() <= MAX_SESSION_ID_LEN => Some(s.clone()),
             _ => None,
         })
         .ok_or(bad("chunk has no valid session id"))?;
     let info = ChunkInfo {
         session: 0,
-        sequence: number(&props, "sequence").ok_or(bad("chunk has no sequence"))?,
-        start: Millis(number(&props, "start").ok_or(bad("chunk has no start"))?),
-        duration_ms: number(&props, "duration").ok_or(bad("chunk has no duration"))?,
+        sequence: number(&props, "rapidrtmpSequence").ok_or(bad("chunk has no sequence"))?,
+        start: Millis(number(&props, "rapidrtmpStart").ok_or(bad("chunk has no start"))?),
+        duration_ms: number(&props, "rapidrtmpDuration").ok_or(bad("chunk has no duration"))?,
     };
     let config = chunk_config(bytes)?;
     Ok(ChunkFile { header: ChunkHeader { session, info }, config, tags })

@@ -1,0 +1,145 @@
+//! The node's shared state: settings, store, metrics, token signer and the streams being
+//! published.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rapidrtmp_core::manifest::MediaInfo;
+use tokio::sync::{watch, Notify};
+
+use crate::config::Settings;
+use crate::metrics::Metrics;
+use crate::store::Store;
+use crate::tokens::TokenSigner;
+
+/// How long a publisher may send nothing before another may take its stream over.
+pub const TAKEOVER_SILENCE_MS: u64 = 5_000;
+/// Viewers counted as recent if they fetched a playlist within this time.
+pub const VIEWER_WINDOW_MS: u64 = 30_000;
+/// Most distinct viewers tracked per stream.
+const MAX_TRACKED_VIEWERS: usize = 10_000;
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+/// What the API shows of a live stream.
+#[derive(Debug, Clone, Default)]
+pub struct StreamStats {
+    /// Codecs, size, frame rate of the current session.
+    pub media: MediaInfo,
+    /// Media bytes received.
+    pub bytes_in: u64,
+    /// Chunks (segments) written in this publish.
+    pub segments: u64,
+}
+
+/// A stream being published.
+pub struct LiveStream {
+    /// Stream key.
+    pub key: String,
+    /// When the publish started, ms since the epoch.
+    pub started_at_ms: u64,
+    /// Id of the connection publishing it.
+    pub connection: u64,
+    /// Last time media arrived, ms since the epoch.
+    pub last_data_ms: AtomicU64,
+    /// Tells the connection to stop publishing.
+    pub stop: Notify,
+    /// Set to true once the stream's last chunk and manifest are written.
+    pub done: watch::Sender<bool>,
+    /// Figures for the API.
+    pub stats: Mutex<StreamStats>,
+}
+
+impl LiveStream {
+    /// Whether the publisher has gone silent long enough to be replaced.
+    pub fn is_silent(&self, now: u64) -> bool {
+        now.saturating_sub(self.last_data_ms.load(Relaxed)) >= TAKEOVER_SILENCE_MS
+    }
+}
+
+/// Everything the listeners share.
+pub struct App {
+    /// Settings.
+    pub settings: Settings,
+    /// Object store.
+    pub store: Store,
+    /// Metrics.
+    pub metrics: Metrics,
+    /// Publish token signer.
+    pub signer: TokenSigner,
+    /// The admin API key.
+    pub admin_key: String,
+    /// Streams being published, by key.
+    pub streams: Mutex<HashMap<String, Arc<LiveStream>>>,
+    /// Recent playlist viewers by stream.
+    viewers: Mutex<HashMap<String, HashMap<IpAddr, u64>>>,
+    /// Set when shutdown begins.
+    pub shutdown: watch::Sender<bool>,
+    /// Listeners are up.
+    pub listening: AtomicBool,
+    next_connection: AtomicU64,
+}
+
+impl App {
+    /// The shared state.
+    pub fn new(settings: Settings, store: Store, admin_key: String) -> Arc<Self> {
+        Arc::new(Self {
+            signer: TokenSigner::from_admin_key(&admin_key),
+            settings,
+            store,
+            metrics: Metrics::default(),
+            admin_key,
+            streams: Mutex::default(),
+            viewers: Mutex::default(),
+            shutdown: watch::channel(false).0,
+            listening: AtomicBool::new(false),
+            next_connection: AtomicU64::new(1),
+        })
+    }
+
+    /// A fresh connection id.
+    pub fn connection_id(&self) -> u64 {
+        self.next_connection.fetch_add(1, Relaxed)
+    }
+
+    /// The live stream under `key`, if any.
+    pub fn live(&self, key: &str) -> Option<Arc<LiveStream>> {
+        self.streams.lock().unwrap_or_else(|e| e.into_inner()).get(key).cloned()
+    }
+
+    /// Records a playlist request from `ip`.
+    pub fn saw_viewer(&self, stream: &str, ip: IpAddr) {
+        let now = now_ms();
+        let mut all = self.viewers.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(v) = all.get_mut(stream) else {
+            if all.len() < MAX_TRACKED_VIEWERS {
+                all.insert(stream.into(), HashMap::from([(ip, now)]));
+            }
+            return;
+        };
+        if v.len() >= MAX_TRACKED_VIEWERS {
+            v.retain(|_, t| now - *t < VIEWER_WINDOW_MS);
+        }
+        if v.len() < MAX_TRACKED_VIEWERS {
+            v.insert(ip, now);
+        }
+    }
+
+    /// Distinct viewers of `stream` in the last [`VIEWER_WINDOW_MS`].
+    pub fn recent_viewers(&self, stream: &str) -> usize {
+        let now = now_ms();
+        let all = self.viewers.lock().unwrap_or_else(|e| e.into_inner());
+        all.get(stream).map_or(0, |v| v.values().filter(|&&t| now - t < VIEWER_WINDOW_MS).count())
+    }
+
+    /// Whether shutdown has begun.
+    pub fn shutting_down(&self) -> bool {
+        *self.shutdown.borrow()
+    }
+}

@@ -1,0 +1,196 @@
+//! `rapidrtmp serve` settings: each one a flag, an environment variable and a config-file key
+//! (flags win over the environment, which wins over the file).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::Args;
+use serde::Deserialize;
+
+/// Flags of `rapidrtmp serve`.
+#[derive(Args, Debug, Default, Clone)]
+pub struct ServeArgs {
+    /// A TOML file with any of the settings below (keys as the flags, with `_`: `rtmp_addr = …`).
+    #[arg(long, env = "RAPIDRTMP_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// RTMP listen address [default: 0.0.0.0:1935].
+    #[arg(long, env = "RAPIDRTMP_RTMP_ADDR")]
+    pub rtmp_addr: Option<SocketAddr>,
+    /// HTTP listen address (API, metrics, HLS, web page) [default: 0.0.0.0:8080].
+    #[arg(long, env = "RAPIDRTMP_HTTP_ADDR")]
+    pub http_addr: Option<SocketAddr>,
+    /// Folder for the admin key and, with the default store, the stream objects [default: ./data].
+    #[arg(long, env = "RAPIDRTMP_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Admin API key (Bearer token). Unset: generated at first start and kept in the data dir.
+    #[arg(long, env = "RAPIDRTMP_ADMIN_KEY", hide_env_values = true)]
+    pub admin_key: Option<String>,
+    /// Object store: `s3://bucket/prefix`, or a folder path [default: the data dir].
+    #[arg(long, env = "RAPIDRTMP_STORE")]
+    pub store: Option<String>,
+    /// S3 endpoint URL for non-AWS services (R2, GCS, MinIO, s3s-fs) [default: AWS].
+    #[arg(long, env = "RAPIDRTMP_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+    /// S3 region [default: AWS_REGION, else us-east-1; R2 uses `auto`].
+    #[arg(long, env = "RAPIDRTMP_S3_REGION")]
+    pub s3_region: Option<String>,
+    /// Path-style S3 URLs (bucket in the path), as most non-AWS services want [default: false].
+    #[arg(long, env = "RAPIDRTMP_S3_PATH_STYLE")]
+    pub s3_path_style: Option<bool>,
+    /// Target segment duration in seconds; segments cut at the first keyframe after it [default: 2].
+    #[arg(long, env = "RAPIDRTMP_SEGMENT_DURATION")]
+    pub segment_duration: Option<f64>,
+    /// Segments listed in the live playlist [default: 10].
+    #[arg(long, env = "RAPIDRTMP_LIVE_WINDOW")]
+    pub live_window: Option<usize>,
+    /// Seconds to keep chunks after they leave the live window; 0 keeps them forever [default: 0].
+    #[arg(long, env = "RAPIDRTMP_RETENTION")]
+    pub retention: Option<u64>,
+    /// Most simultaneous RTMP connections [default: 1000].
+    #[arg(long, env = "RAPIDRTMP_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Log format: `text` or `json` [default: text].
+    #[arg(long, env = "RAPIDRTMP_LOG_FORMAT")]
+    pub log_format: Option<String>,
+}
+
+/// The config file: the same settings, all optional.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    rtmp_addr: Option<SocketAddr>,
+    http_addr: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+    admin_key: Option<String>,
+    store: Option<String>,
+    s3_endpoint: Option<String>,
+    s3_region: Option<String>,
+    s3_path_style: Option<bool>,
+    segment_duration: Option<f64>,
+    live_window: Option<usize>,
+    retention: Option<u64>,
+    max_connections: Option<usize>,
+    log_format: Option<String>,
+}
+
+/// Where stream objects go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreSetting {
+    /// A local folder.
+    Folder(PathBuf),
+    /// An S3 URL `s3://bucket/prefix`.
+    S3(String),
+}
+
+/// The resolved settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// RTMP listen address.
+    pub rtmp_addr: SocketAddr,
+    /// HTTP listen address.
+    pub http_addr: SocketAddr,
+    /// Data folder.
+    pub data_dir: PathBuf,
+    /// Admin key, if configured.
+    pub admin_key: Option<String>,
+    /// Object store.
+    pub store: StoreSetting,
+    /// S3 endpoint.
+    pub s3_endpoint: Option<String>,
+    /// S3 region.
+    pub s3_region: Option<String>,
+    /// Path-style S3 URLs.
+    pub s3_path_style: bool,
+    /// Target segment duration.
+    pub segment_duration: Duration,
+    /// Live window, segments.
+    pub live_window: usize,
+    /// Retention after the live window; `None` keeps chunks forever.
+    pub retention: Option<Duration>,
+    /// Most RTMP connections.
+    pub max_connections: usize,
+    /// JSON logs.
+    pub json_logs: bool,
+}
+
+impl ServeArgs {
+    /// Resolves flags, environment, config file and defaults.
+    pub fn resolve(self) -> anyhow::Result<Settings> {
+        let file = match &self.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+                toml::from_str::<FileSettings>(&text).with_context(|| format!("{}", path.display()))?
+            }
+            None => FileSettings::default(),
+        };
+        let data_dir = self.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from("./data"));
+        let store = match self.store.or(file.store) {
+            Some(s) if s.starts_with("s3://") => StoreSetting::S3(s),
+            Some(s) if s.contains("://") => bail!("--store {s}: expected s3://bucket/prefix or a folder path"),
+            Some(s) => StoreSetting::Folder(PathBuf::from(s)),
+            None => StoreSetting::Folder(data_dir.clone()),
+        };
+        let segment_duration = self.segment_duration.or(file.segment_duration).unwrap_or(2.0);
+        if !(0.1..=60.0).contains(&segment_duration) {
+            bail!("--segment-duration {segment_duration}: expected 0.1 to 60 seconds");
+        }
+        let live_window = self.live_window.or(file.live_window).unwrap_or(10);
+        if !(1..=rapidrtmp_core::manifest::MAX_WINDOW).contains(&live_window) {
+            bail!("--live-window {live_window}: expected 1 to 1000 segments");
+        }
+        let log_format = self.log_format.or(file.log_format).unwrap_or_else(|| "text".into());
+        let json_logs = match log_format.as_str() {
+            "text" => false,
+            "json" => true,
+            other => bail!("--log-format {other}: expected text or json"),
+        };
+        let admin_key = self.admin_key.or(file.admin_key).filter(|k| !k.is_empty());
+        if admin_key.as_ref().is_some_and(|k| k.len() < 16) {
+            bail!("--admin-key: use at least 16 characters");
+        }
+        Ok(Settings {
+            rtmp_addr: self.rtmp_addr.or(file.rtmp_addr).unwrap_or(([0, 0, 0, 0], 1935).into()),
+            http_addr: self.http_addr.or(file.http_addr).unwrap_or(([0, 0, 0, 0], 8080).into()),
+            data_dir,
+            admin_key,
+            store,
+            s3_endpoint: self.s3_endpoint.or(file.s3_endpoint),
+            s3_region: self.s3_region.or(file.s3_region),
+            s3_path_style: self.s3_path_style.or(file.s3_path_style).unwrap_or(false),
+            segment_duration: Duration::from_secs_f64(segment_duration),
+            live_window,
+            retention: self.retention.or(file.retention).filter(|&s| s > 0).map(Duration::from_secs),
+            max_connections: self.max_connections.or(file.max_connections).unwrap_or(1000).max(1),
+            json_logs,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults() {
+        let s = ServeArgs::default().resolve().unwrap();
+        assert_eq!(s.rtmp_addr.to_string(), "0.0.0.0:1935");
+        assert_eq!(s.http_addr.to_string(), "0.0.0.0:8080");
+        assert_eq!(s.store, StoreSetting::Folder("./data".into()));
+        assert_eq!((s.segment_duration, s.live_window, s.retention), (Duration::from_secs(2), 10, None));
+    }
+
+    #[test]
+    fn flags_win_over_the_file() {
+        let path = std::env::temp_dir().join(format!("rapidrtmp-config-{}.toml", std::process::id()));
+        std::fs::write(&path, "live_window = 5\nstore = \"s3://b/p\"\nsegment_duration = 4.0\n").unwrap();
+        let args = ServeArgs { config: Some(path.clone()), live_window: Some(7), ..Default::default() };
+        let s = args.resolve().unwrap();
+        assert_eq!((s.live_window, s.store, s.segment_duration), (7, StoreSetting::S3("s3://b/p".into()), Duration::from_secs(4)));
+        std::fs::write(&path, "nonsense = 1\n").unwrap();
+        let err = ServeArgs { config: Some(path.clone()), ..Default::default() }.resolve().unwrap_err();
+        assert!(format!("{err:#}").contains("nonsense"), "{err:#}");
+        std::fs::remove_file(path).unwrap();
+    }
+}

@@ -1,0 +1,204 @@
+//! The admin API under `/api/v1`: publish tokens, streams, stop. Every call needs
+//! `Authorization: Bearer <admin key>`.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use rapidrtmp_core::edge::{manifest_key, valid_name};
+use rapidrtmp_core::manifest::{Manifest, StreamState};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use subtle::ConstantTimeEq;
+
+use crate::app::{now_ms, App};
+use crate::tokens::{random_id, Grant};
+
+/// Longest token lifetime granted: one year.
+const MAX_TTL_SECONDS: u64 = 365 * 24 * 3600;
+
+/// A JSON error `{"error": …}`.
+pub fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(json!({ "error": message.into() }))).into_response()
+}
+
+/// Checks the bearer token in constant time.
+pub fn authorized(app: &App, headers: &HeaderMap) -> Result<(), Response> {
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if bool::from(given.as_bytes().ct_eq(app.admin_key.as_bytes())) {
+        Ok(())
+    } else {
+        let mut r = error(StatusCode::UNAUTHORIZED, "missing or wrong admin key (Authorization: Bearer …)");
+        r.headers_mut().insert(header::WWW_AUTHENTICATE, "Bearer".parse().expect("static header"));
+        Err(r)
+    }
+}
+
+/// `POST /api/v1/publish` body.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PublishRequest {
+    stream_key: String,
+    #[serde(default = "default_ttl")]
+    ttl_seconds: u64,
+    #[serde(default)]
+    single_use: bool,
+}
+
+fn default_ttl() -> u64 {
+    3600
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PublishResponse {
+    token: String,
+    expires_at: u64,
+    rtmp_url: String,
+    playback_url: String,
+}
+
+/// The host (without port) the request was addressed to, for the URLs handed back.
+fn request_host(headers: &HeaderMap) -> String {
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+    let name = match host.find(']') {
+        Some(end) => &host[..=end],
+        None => host.split(':').next().unwrap_or(host),
+    };
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || ".-[]:".contains(c)) {
+        return "localhost".into();
+    }
+    name.into()
+}
+
+/// Issues a publish token.
+pub async fn publish(State(app): State<Arc<App>>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    if let Err(r) = authorized(&app, &headers) {
+        return r;
+    }
+    let req: PublishRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid request body: {e}")),
+    };
+    if !valid_name(&req.stream_key) {
+        return error(StatusCode::BAD_REQUEST, "streamKey must be 1-64 of [A-Za-z0-9_-]");
+    }
+    if req.ttl_seconds == 0 || req.ttl_seconds > MAX_TTL_SECONDS {
+        return error(StatusCode::BAD_REQUEST, "ttlSeconds must be 1 to 31536000");
+    }
+    let expires_at = now_ms() / 1000 + req.ttl_seconds;
+    let grant = Grant { expires_at, nonce: random_id(16), single_use: req.single_use };
+    let token = app.signer.issue(&req.stream_key, &grant);
+    let host = request_host(&headers);
+    let s = &app.settings;
+    let resp = PublishResponse {
+        rtmp_url: format!("rtmp://{host}:{}/live/{}?token={token}", s.rtmp_addr.port(), req.stream_key),
+        playback_url: format!("http://{host}:{}/live/{}/index.m3u8", s.http_addr.port(), req.stream_key),
+        token,
+        expires_at,
+    };
+    (StatusCode::CREATED, Json(resp)).into_response()
+}
+
+async fn stream_json(app: &App, key: &str) -> Option<serde_json::Value> {
+    let live = app.live(key);
+    let manifest = match app.store.get(&manifest_key(key)).await {
+        Ok(Some(b)) => Manifest::parse(&b).ok(),
+        _ => None,
+    };
+    if live.is_none() && manifest.is_none() {
+        return None;
+    }
+    let now = now_ms();
+    let (state, started_at, media, segments, bytes_in) = match (&live, &manifest) {
+        (Some(l), _) => {
+            let stats = l.stats.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            ("live", l.started_at_ms, stats.media, stats.segments, Some(stats.bytes_in))
+        }
+        (None, Some(m)) => {
+            let state = if m.state == StreamState::Live { "interrupted" } else { "ended" };
+            (state, m.created_at_ms, m.media.clone(), m.chunks.len() as u64, None)
+        }
+        (None, None) => return None,
+    };
+    let duration_ms = match (&live, &manifest) {
+        (Some(_), _) => now.saturating_sub(started_at),
+        (None, Some(m)) => m.updated_at_ms.saturating_sub(m.created_at_ms),
+        _ => 0,
+    };
+    let bitrate = match (&live, bytes_in) {
+        (Some(_), Some(b)) if duration_ms > 0 => Some(b * 8000 / duration_ms),
+        _ => manifest.as_ref().and_then(|m| {
+            let ms = m.window_duration_ms();
+            (ms > 0).then(|| m.chunks.iter().map(|c| c.bytes).sum::<u64>() * 8000 / ms)
+        }),
+    };
+    Some(json!({
+        "streamKey": key,
+        "state": state,
+        "startedAt": started_at,
+        "durationMs": duration_ms,
+        "codecs": media.codecs,
+        "width": media.width,
+        "height": media.height,
+        "frameRate": media.frame_rate,
+        "bitrate": bitrate,
+        "segmentCount": segments,
+        "recentViewers": app.recent_viewers(key),
+        "playbackUrl": format!("/live/{key}/index.m3u8"),
+    }))
+}
+
+/// `GET /api/v1/streams`: live streams and those with a manifest in the store.
+pub async fn list_streams(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    if let Err(r) = authorized(&app, &headers) {
+        return r;
+    }
+    let mut keys: Vec<String> = app.streams.lock().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect();
+    match app.store.list("live/").await {
+        Ok(names) => keys.extend(names.into_iter().filter(|n| valid_name(n))),
+        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, format!("store: {e}")),
+    }
+    keys.sort();
+    keys.dedup();
+    keys.truncate(1000);
+    let mut streams = Vec::with_capacity(keys.len());
+    for k in keys {
+        if let Some(s) = stream_json(&app, &k).await {
+            streams.push(s);
+        }
+    }
+    Json(json!({ "streams": streams })).into_response()
+}
+
+/// `GET /api/v1/streams/{key}`.
+pub async fn stream_status(State(app): State<Arc<App>>, headers: HeaderMap, Path(key): Path<String>) -> Response {
+    if let Err(r) = authorized(&app, &headers) {
+        return r;
+    }
+    if !valid_name(&key) {
+        return error(StatusCode::BAD_REQUEST, "stream keys are 1-64 of [A-Za-z0-9_-]");
+    }
+    match stream_json(&app, &key).await {
+        Some(s) => Json(s).into_response(),
+        None => error(StatusCode::NOT_FOUND, "no such stream"),
+    }
+}
+
+/// `POST /api/v1/streams/{key}/stop`: disconnects the publisher; the stream ends.
+pub async fn stop_stream(State(app): State<Arc<App>>, headers: HeaderMap, Path(key): Path<String>) -> Response {
+    if let Err(r) = authorized(&app, &headers) {
+        return r;
+    }
+    let Some(live) = app.live(&key) else { return error(StatusCode::NOT_FOUND, "stream is not live") };
+    live.stop.notify_one();
+    let mut done = live.done.subscribe();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), done.wait_for(|d| *d)).await;
+    Json(json!({ "streamKey": key, "state": "ended" })).into_response()
+}

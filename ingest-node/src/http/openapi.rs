@@ -1,0 +1,92 @@
+//! `GET /api/v1/openapi.json`: the admin API described as OpenAPI 3.1.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+use crate::app::App;
+
+/// The OpenAPI document (behind the admin key, like every `/api/v1` call).
+pub async fn document(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    if let Err(r) = super::api::authorized(&app, &headers) {
+        return r;
+    }
+    let error = json!({ "$ref": "#/components/schemas/Error" });
+    let auth_error = json!({ "description": "missing or wrong admin key", "content": { "application/json": { "schema": error } } });
+    let key_param = json!({ "name": "key", "in": "path", "required": true,
+        "schema": { "type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$" } });
+    Json(json!({
+        "openapi": "3.1.0",
+        "info": { "title": "RapidRTMP admin API", "version": env!("CARGO_PKG_VERSION") },
+        "components": {
+            "securitySchemes": { "admin": { "type": "http", "scheme": "bearer" } },
+            "schemas": {
+                "Error": { "type": "object", "required": ["error"], "properties": { "error": { "type": "string" } } },
+                "Stream": { "type": "object", "properties": {
+                    "streamKey": { "type": "string" },
+                    "state": { "type": "string", "enum": ["live", "ended", "interrupted"] },
+                    "startedAt": { "type": "integer", "description": "ms since the Unix epoch" },
+                    "durationMs": { "type": "integer" },
+                    "codecs": { "type": "string" },
+                    "width": { "type": ["integer", "null"] },
+                    "height": { "type": ["integer", "null"] },
+                    "frameRate": { "type": ["number", "null"] },
+                    "bitrate": { "type": ["integer", "null"], "description": "bits per second" },
+                    "segmentCount": { "type": "integer" },
+                    "recentViewers": { "type": "integer" },
+                    "playbackUrl": { "type": "string" }
+                } }
+            }
+        },
+        "security": [{ "admin": [] }],
+        "paths": {
+            "/api/v1/publish": { "post": {
+                "summary": "Issue a publish token for a stream key",
+                "requestBody": { "required": true, "content": { "application/json": { "schema": {
+                    "type": "object", "required": ["streamKey"], "additionalProperties": false,
+                    "properties": {
+                        "streamKey": { "type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$" },
+                        "ttlSeconds": { "type": "integer", "minimum": 1, "maximum": 31_536_000, "default": 3600 },
+                        "singleUse": { "type": "boolean", "default": false }
+                    } } } } },
+                "responses": {
+                    "201": { "description": "token issued", "content": { "application/json": { "schema": {
+                        "type": "object", "properties": {
+                            "token": { "type": "string" }, "expiresAt": { "type": "integer" },
+                            "rtmpUrl": { "type": "string" }, "playbackUrl": { "type": "string" } } } } } },
+                    "400": { "description": "invalid request", "content": { "application/json": { "schema": error } } },
+                    "401": auth_error
+                } } },
+            "/api/v1/streams": { "get": {
+                "summary": "List streams (live, and those in the store)",
+                "responses": {
+                    "200": { "description": "streams", "content": { "application/json": { "schema": {
+                        "type": "object", "properties": { "streams": { "type": "array",
+                            "items": { "$ref": "#/components/schemas/Stream" } } } } } } },
+                    "401": auth_error
+                } } },
+            "/api/v1/streams/{key}": { "get": {
+                "summary": "Status of one stream",
+                "parameters": [key_param],
+                "responses": {
+                    "200": { "description": "the stream", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Stream" } } } },
+                    "400": { "description": "invalid key", "content": { "application/json": { "schema": error } } },
+                    "401": auth_error,
+                    "404": { "description": "no such stream", "content": { "application/json": { "schema": error } } }
+                } } },
+            "/api/v1/streams/{key}/stop": { "post": {
+                "summary": "Disconnect the publisher and end the stream",
+                "parameters": [key_param],
+                "responses": {
+                    "200": { "description": "stopped" },
+                    "401": auth_error,
+                    "404": { "description": "stream is not live", "content": { "application/json": { "schema": error } } }
+                } } }
+        }
+    }))
+    .into_response()
+}

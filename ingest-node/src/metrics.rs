@@ -1,0 +1,140 @@
+//! Prometheus metrics, kept in atomics and rendered as the text exposition format.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Upper bounds (seconds) of the latency histograms' buckets.
+const BUCKETS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
+
+/// A latency histogram.
+#[derive(Default)]
+pub struct Histogram {
+    buckets: [AtomicU64; BUCKETS.len()],
+    count: AtomicU64,
+    sum_micros: AtomicU64,
+}
+
+impl Histogram {
+    /// Records one observation.
+    pub fn observe(&self, d: Duration) {
+        let s = d.as_secs_f64();
+        for (b, le) in self.buckets.iter().zip(BUCKETS) {
+            if s <= le {
+                b.fetch_add(1, Relaxed);
+            }
+        }
+        self.count.fetch_add(1, Relaxed);
+        self.sum_micros.fetch_add(d.as_micros() as u64, Relaxed);
+    }
+
+    fn render(&self, out: &mut String, name: &str, help: &str) {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+        for (b, le) in self.buckets.iter().zip(BUCKETS) {
+            let _ = writeln!(out, "{name}_bucket{{le=\"{le}\"}} {}", b.load(Relaxed));
+        }
+        let count = self.count.load(Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
+        let _ = writeln!(out, "{name}_sum {}", self.sum_micros.load(Relaxed) as f64 / 1e6);
+        let _ = writeln!(out, "{name}_count {count}");
+    }
+}
+
+/// Every metric of the node.
+#[derive(Default)]
+pub struct Metrics {
+    /// Streams being published now.
+    pub active_streams: AtomicU64,
+    /// RTMP connections open now.
+    pub rtmp_connections: AtomicU64,
+    /// Publish attempts by result.
+    publish_attempts: Mutex<BTreeMap<&'static str, u64>>,
+    /// Video frames received.
+    pub video_frames_in: AtomicU64,
+    /// Audio frames received.
+    pub audio_frames_in: AtomicU64,
+    /// Media bytes received (tag bodies).
+    pub bytes_in: AtomicU64,
+    /// Chunks written to the store.
+    pub chunks_written: AtomicU64,
+    /// Chunk bytes written.
+    pub chunk_bytes_written: AtomicU64,
+    /// Time to write a chunk (with retries) and its manifest.
+    pub chunk_write: Histogram,
+    /// Failed store operations (each retry counts).
+    pub store_errors: AtomicU64,
+    /// Chunks waiting to be written.
+    pub store_backlog: AtomicU64,
+    /// Chunks given up on at shutdown after the store kept failing.
+    pub chunks_lost: AtomicU64,
+    /// HTTP requests by route and status.
+    http_requests: Mutex<BTreeMap<(&'static str, u16), u64>>,
+    /// Time to build an init or media segment.
+    pub segment_build: Histogram,
+}
+
+impl Metrics {
+    /// Counts a publish attempt.
+    pub fn publish_attempt(&self, result: &'static str) {
+        *self.publish_attempts.lock().unwrap_or_else(|e| e.into_inner()).entry(result).or_default() += 1;
+    }
+
+    /// Counts an HTTP request.
+    pub fn http_request(&self, route: &'static str, status: u16) {
+        *self.http_requests.lock().unwrap_or_else(|e| e.into_inner()).entry((route, status)).or_default() += 1;
+    }
+
+    /// The Prometheus text exposition (format 0.0.4).
+    pub fn render(&self) -> String {
+        let mut out = String::with_capacity(4096);
+        let mut single = |name: &str, kind: &str, help: &str, v: u64| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}");
+        };
+        single("rapidrtmp_active_streams", "gauge", "Streams being published.", self.active_streams.load(Relaxed));
+        single("rapidrtmp_rtmp_connections", "gauge", "Open RTMP connections.", self.rtmp_connections.load(Relaxed));
+        single("rapidrtmp_bytes_in_total", "counter", "Media bytes received over RTMP.", self.bytes_in.load(Relaxed));
+        single("rapidrtmp_chunks_written_total", "counter", "Chunks written to the store.", self.chunks_written.load(Relaxed));
+        single(
+            "rapidrtmp_chunk_bytes_written_total",
+            "counter",
+            "Chunk bytes written to the store.",
+            self.chunk_bytes_written.load(Relaxed),
+        );
+        single("rapidrtmp_store_errors_total", "counter", "Failed store operations.", self.store_errors.load(Relaxed));
+        single("rapidrtmp_store_backlog", "gauge", "Chunks waiting to be written.", self.store_backlog.load(Relaxed));
+        single(
+            "rapidrtmp_chunks_lost_total",
+            "counter",
+            "Chunks given up at shutdown because the store kept failing.",
+            self.chunks_lost.load(Relaxed),
+        );
+        let _ = writeln!(
+            out,
+            "# HELP rapidrtmp_frames_in_total Frames received over RTMP.\n# TYPE rapidrtmp_frames_in_total counter\n\
+             rapidrtmp_frames_in_total{{kind=\"video\"}} {}\nrapidrtmp_frames_in_total{{kind=\"audio\"}} {}",
+            self.video_frames_in.load(Relaxed),
+            self.audio_frames_in.load(Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP rapidrtmp_publish_attempts_total RTMP publish attempts by result.\n\
+             # TYPE rapidrtmp_publish_attempts_total counter"
+        );
+        for (result, n) in self.publish_attempts.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            let _ = writeln!(out, "rapidrtmp_publish_attempts_total{{result=\"{result}\"}} {n}");
+        }
+        let _ = writeln!(
+            out,
+            "# HELP rapidrtmp_http_requests_total HTTP requests by route and status.\n\
+             # TYPE rapidrtmp_http_requests_total counter"
+        );
+        for ((route, status), n) in self.http_requests.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            let _ = writeln!(out, "rapidrtmp_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}");
+        }
+        self.chunk_write.render(&mut out, "rapidrtmp_chunk_write_seconds", "Time to write a chunk and its manifest.");
+        self.segment_build.render(&mut out, "rapidrtmp_segment_build_seconds", "Time to build a segment at the edge.");
+        out
+    }
+}

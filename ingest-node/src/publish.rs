@@ -1,0 +1,268 @@
+//! One publish: RTMP media → chunks (cut by the core's [`Chunker`]) → a writer task that puts
+//! each chunk, then the manifest, into the store, in order and with retries.
+
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use bytes::Bytes;
+use rapidrtmp_core::chunk::{write_chunk_head, Action, ChunkInfo, Chunker};
+use rapidrtmp_core::edge::{chunk_key, manifest_key};
+use rapidrtmp_core::flv::{Tag, TagKind};
+use rapidrtmp_core::manifest::{ChunkEntry, Manifest, MediaInfo, StreamState};
+use rapidrtmp_core::media::StreamConfig;
+use tokio::sync::mpsc;
+use tracing::{error, info, warn};
+
+use crate::app::{now_ms, App, LiveStream};
+use crate::store::StoreError;
+
+/// Chunks that may wait for the store before the publisher is slowed down (about two minutes
+/// of 2-second segments). The publisher is never disconnected and nothing is dropped: when the
+/// backlog is full, reading from its socket waits.
+pub const MAX_BACKLOG: usize = 64;
+/// Largest chunk accepted; a chunk that grows past it is cut at the next frame boundary.
+pub const MAX_CHUNK_BYTES: usize = 64 << 20;
+/// How long the writer keeps retrying a failing store once shutdown has begun.
+const SHUTDOWN_RETRY: Duration = Duration::from_secs(10);
+
+enum Job {
+    Chunk { key: String, bytes: Bytes, entry: ChunkEntry, media: MediaInfo },
+    End,
+}
+
+/// The chunk being filled.
+struct OpenChunk {
+    headers: (Option<Vec<u8>>, Option<Vec<u8>>),
+    config: StreamConfig,
+    tags: Vec<u8>,
+    wall_clock_ms: u64,
+}
+
+/// Turns one publisher's media into chunks.
+pub struct Publisher {
+    app: Arc<App>,
+    stream: Arc<LiveStream>,
+    chunker: Chunker,
+    open: Option<OpenChunk>,
+    /// (chunker session index, session id, first sequence) of the current session.
+    session: Option<(u32, String, u64)>,
+    last_session_id: u64,
+    tx: mpsc::Sender<Job>,
+    writer: tokio::task::JoinHandle<()>,
+}
+
+fn media_info(config: &StreamConfig) -> MediaInfo {
+    MediaInfo {
+        codecs: config.codecs(),
+        width: config.video.as_ref().map(|v| v.sps.width),
+        height: config.video.as_ref().map(|v| v.sps.height),
+        frame_rate: config.video.as_ref().and_then(|v| v.sps.fps()),
+    }
+}
+
+impl Publisher {
+    /// Starts publishing `stream`: reads its manifest (to continue its numbering) and starts
+    /// its writer.
+    pub async fn start(app: Arc<App>, stream: Arc<LiveStream>) -> anyhow::Result<Self> {
+        let key = manifest_key(&stream.key);
+        let manifest = match app.store.get(&key).await.context("reading the stream manifest")? {
+            Some(bytes) => match Manifest::parse(&bytes) {
+                Ok(m) => m,
+                Err(e) => {
+                    warn!(stream = %stream.key, "manifest unreadable ({e}); starting a new one");
+                    Manifest::new(&stream.key, now_ms())
+                }
+            },
+            None => Manifest::new(&stream.key, now_ms()),
+        };
+        let target = app.settings.segment_duration.as_millis() as u64;
+        let chunker = Chunker::new(target).with_first_sequence(manifest.next_sequence);
+        let last_session_id = manifest.session.parse().unwrap_or(0);
+        let (tx, rx) = mpsc::channel(MAX_BACKLOG);
+        let writer = tokio::spawn(write_chunks(app.clone(), stream.clone(), manifest, rx));
+        Ok(Self { app, stream, chunker, open: None, session: None, last_session_id, tx, writer })
+    }
+
+    /// Takes one audio or video message (an FLV tag body) with its RTMP timestamp.
+    pub async fn media(&mut self, kind: TagKind, timestamp: u32, body: &[u8]) {
+        let m = &self.app.metrics;
+        m.bytes_in.fetch_add(body.len() as u64, Relaxed);
+        match kind {
+            TagKind::Video => m.video_frames_in.fetch_add(1, Relaxed),
+            _ => m.audio_frames_in.fetch_add(1, Relaxed),
+        };
+        self.stream.last_data_ms.store(now_ms(), Relaxed);
+        self.stream.stats.lock().unwrap_or_else(|e| e.into_inner()).bytes_in += body.len() as u64;
+        if body.len() > 0xFF_FFFF {
+            warn!(stream = %self.stream.key, "dropped a {}-byte message: larger than an FLV tag can hold", body.len());
+            return;
+        }
+        let tag = Tag { kind, filtered: false, timestamp, stream_id: 0, body, offset: 0 };
+        let mut decision = self.chunker.push(&tag);
+        if decision.close.is_none() && self.open.as_ref().is_some_and(|o| o.tags.len() > MAX_CHUNK_BYTES) {
+            // A runaway chunk (no keyframes): cut it anyway, bounded memory beats a perfect cut.
+            warn!(stream = %self.stream.key, "no keyframe for {MAX_CHUNK_BYTES} bytes; cutting the chunk early");
+            decision.close = self.chunker.finish();
+        }
+        if let Some(info) = decision.close {
+            self.close(info).await;
+        }
+        match decision.action {
+            Action::Append { opens, .. } => {
+                if opens || self.open.is_none() {
+                    let (v, a) = self.chunker.sequence_headers();
+                    let config = self.chunker.config().clone();
+                    self.stream.stats.lock().unwrap_or_else(|e| e.into_inner()).media = media_info(&config);
+                    self.open = Some(OpenChunk {
+                        headers: (v.map(<[u8]>::to_vec), a.map(<[u8]>::to_vec)),
+                        config,
+                        tags: Vec::with_capacity(1 << 20),
+                        wall_clock_ms: now_ms(),
+                    });
+                }
+                if let Some(open) = &mut self.open {
+                    tag.write(&mut open.tags);
+                }
+            }
+            Action::Skip(reason) => warn!(stream = %self.stream.key, "skipped a {} message: {reason}", kind.name()),
+            _ => {}
+        }
+    }
+
+    /// Hands a closed chunk to the writer (waiting if the backlog is full).
+    async fn close(&mut self, info: ChunkInfo) {
+        let Some(open) = self.open.take() else { return };
+        let (session_id, session_start) = match &self.session {
+            Some((idx, id, start)) if *idx == info.session => (id.clone(), *start),
+            _ => {
+                // A new session: ids are increasing milliseconds, unique across reconnects.
+                let id = now_ms().max(self.last_session_id + 1);
+                self.last_session_id = id;
+                self.session = Some((info.session, id.to_string(), info.sequence));
+                (id.to_string(), info.sequence)
+            }
+        };
+        let mut bytes = Vec::with_capacity(open.tags.len() + 512);
+        write_chunk_head(&mut bytes, &session_id, &info, (open.headers.0.as_deref(), open.headers.1.as_deref()));
+        bytes.extend_from_slice(&open.tags);
+        let entry = ChunkEntry {
+            session: session_id.clone(),
+            sequence: info.sequence,
+            session_start,
+            start_ms: info.start.0,
+            duration_ms: info.duration_ms,
+            bytes: bytes.len() as u64,
+            wall_clock_ms: open.wall_clock_ms,
+        };
+        let job = Job::Chunk {
+            key: chunk_key(&self.stream.key, &session_id, info.sequence),
+            bytes: Bytes::from(bytes),
+            entry,
+            media: media_info(&open.config),
+        };
+        self.app.metrics.store_backlog.fetch_add(1, Relaxed);
+        if self.tx.send(job).await.is_err() {
+            error!(stream = %self.stream.key, sequence = info.sequence, "chunk writer is gone; chunk lost");
+            self.app.metrics.chunks_lost.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Ends the publish: writes the last chunk, marks the stream ended and waits for the writer.
+    pub async fn finish(mut self) {
+        if let Some(info) = self.chunker.finish() {
+            self.close(info).await;
+        }
+        let _ = self.tx.send(Job::End).await;
+        drop(self.tx);
+        let _ = self.writer.await;
+    }
+}
+
+/// Puts an object, retrying with backoff; gives up only once shutdown has gone on too long.
+async fn put_retrying(app: &App, key: &str, bytes: Bytes) -> Result<(), StoreError> {
+    let mut delay = Duration::from_millis(100);
+    let mut shutdown_since: Option<Instant> = None;
+    loop {
+        match app.store.put(key, bytes.clone()).await {
+            Ok(()) => return Ok(()),
+            Err(e) => {
+                app.metrics.store_errors.fetch_add(1, Relaxed);
+                if app.shutting_down() && shutdown_since.get_or_insert_with(Instant::now).elapsed() > SHUTDOWN_RETRY {
+                    return Err(e);
+                }
+                warn!("store write failed, retrying in {delay:?}: {e}");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+/// The writer task of one publish: chunk first, manifest second, in order.
+async fn write_chunks(app: Arc<App>, stream: Arc<LiveStream>, mut manifest: Manifest, mut rx: mpsc::Receiver<Job>) {
+    let mkey = manifest_key(&stream.key);
+    let window = app.settings.live_window;
+    let mut expiring: VecDeque<(Instant, String)> = VecDeque::new();
+    let mut wrote_any = false;
+    while let Some(job) = rx.recv().await {
+        match job {
+            Job::Chunk { key, bytes, entry, media } => {
+                let started = Instant::now();
+                let len = bytes.len() as u64;
+                let sequence = entry.sequence;
+                if let Err(e) = put_retrying(&app, &key, bytes).await {
+                    error!(stream = %stream.key, sequence, "chunk lost: the store kept failing at shutdown: {e}");
+                    app.metrics.chunks_lost.fetch_add(1, Relaxed);
+                    app.metrics.store_backlog.fetch_sub(1, Relaxed);
+                    continue;
+                }
+                let evicted: Vec<(String, u64)> = manifest
+                    .chunks
+                    .iter()
+                    .take((manifest.chunks.len() + 1).saturating_sub(window))
+                    .map(|c| (c.session.clone(), c.sequence))
+                    .collect();
+                manifest.session = entry.session.clone();
+                manifest.push_chunk(entry, window);
+                manifest.media = media;
+                manifest.state = StreamState::Live;
+                manifest.updated_at_ms = now_ms();
+                if let Err(e) = put_retrying(&app, &mkey, Bytes::from(manifest.to_json())).await {
+                    error!(stream = %stream.key, "manifest not updated at shutdown: {e}");
+                }
+                wrote_any = true;
+                app.metrics.store_backlog.fetch_sub(1, Relaxed);
+                app.metrics.chunks_written.fetch_add(1, Relaxed);
+                app.metrics.chunk_bytes_written.fetch_add(len, Relaxed);
+                app.metrics.chunk_write.observe(started.elapsed());
+                stream.stats.lock().unwrap_or_else(|e| e.into_inner()).segments += 1;
+                if let Some(keep) = app.settings.retention {
+                    for (session, seq) in evicted {
+                        expiring.push_back((Instant::now() + keep, chunk_key(&stream.key, &session, seq)));
+                    }
+                    while expiring.front().is_some_and(|(at, _)| *at <= Instant::now()) {
+                        if let Some((_, k)) = expiring.pop_front() {
+                            if let Err(e) = app.store.delete(&k).await {
+                                warn!("retention: cannot delete {k}: {e}");
+                            }
+                        }
+                    }
+                }
+            }
+            Job::End => {
+                if wrote_any || manifest.state == StreamState::Live && !manifest.chunks.is_empty() {
+                    manifest.state = StreamState::Ended;
+                    manifest.updated_at_ms = now_ms();
+                    if let Err(e) = put_retrying(&app, &mkey, Bytes::from(manifest.to_json())).await {
+                        error!(stream = %stream.key, "could not mark the stream ended: {e}");
+                    }
+                }
+                info!(stream = %stream.key, "stream ended");
+            }
+        }
+    }
+    let _ = stream.done.send(true);
+}

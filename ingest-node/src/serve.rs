@@ -1,0 +1,133 @@
+//! `rapidrtmp serve`: the ingest node (RTMP in, chunks to the store, HTTP API and edge).
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tracing::{info, warn};
+
+use crate::app::App;
+use crate::config::{ServeArgs, Settings, StoreSetting};
+use crate::store::{LocalStore, S3Options, S3Store, Store};
+use crate::tokens::random_id;
+
+/// The admin key file in the data dir.
+const ADMIN_KEY_FILE: &str = "admin.key";
+/// How long shutdown waits for publishers to flush their last chunks.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
+
+fn init_logging(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RAPIDRTMP_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+/// Opens the configured store.
+pub async fn open_store(s: &Settings) -> anyhow::Result<Store> {
+    Ok(match &s.store {
+        StoreSetting::Folder(dir) => {
+            Store::Local(LocalStore::new(dir).with_context(|| format!("cannot create store folder {}", dir.display()))?)
+        }
+        StoreSetting::S3(url) => {
+            let mut opts = S3Options::from_url(url).map_err(|e| anyhow::anyhow!("--store {url}: {e}"))?;
+            opts.endpoint = s.s3_endpoint.clone();
+            opts.region = s.s3_region.clone();
+            opts.path_style = s.s3_path_style;
+            Store::S3(S3Store::new(opts).await)
+        }
+    })
+}
+
+/// The configured admin key, or the one kept in the data dir, or a new one (then `true`).
+fn admin_key(s: &Settings) -> anyhow::Result<(String, bool)> {
+    if let Some(k) = &s.admin_key {
+        return Ok((k.clone(), false));
+    }
+    let path = s.data_dir.join(ADMIN_KEY_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(k) if k.trim().len() >= 16 => return Ok((k.trim().to_string(), false)),
+        Ok(_) => anyhow::bail!("{} is too short; delete it to have a new key made", path.display()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+    std::fs::create_dir_all(&s.data_dir).with_context(|| format!("cannot create {}", s.data_dir.display()))?;
+    let key = random_id(32);
+    write_private(&path, &key).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok((key, true))
+}
+
+fn write_private(path: &Path, key: &str) -> std::io::Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts.open(path)?;
+    writeln!(f, "{key}")
+}
+
+/// Runs the node until SIGINT or SIGTERM.
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let settings = args.resolve()?;
+    init_logging(settings.json_logs);
+    let store = open_store(&settings).await?;
+    let (key, generated) = admin_key(&settings)?;
+    let rtmp = TcpListener::bind(settings.rtmp_addr).await.with_context(|| format!("cannot listen on {} (RTMP)", settings.rtmp_addr))?;
+    let http = TcpListener::bind(settings.http_addr).await.with_context(|| format!("cannot listen on {} (HTTP)", settings.http_addr))?;
+    let (rtmp_addr, http_addr) = (rtmp.local_addr()?, http.local_addr()?);
+    if generated {
+        // Printed once, when made; it is never logged.
+        println!(
+            "Admin key generated and saved in {}:\n  {key}\nTry: curl -H 'Authorization: Bearer {key}' http://127.0.0.1:{}/api/v1/streams",
+            settings.data_dir.join(ADMIN_KEY_FILE).display(),
+            http_addr.port()
+        );
+    }
+    let app = App::new(settings, store, key);
+    info!(rtmp = %rtmp_addr, http = %http_addr, store = %app.store.describe(), "RapidRTMP listening");
+    let rtmp_task = tokio::spawn(crate::rtmp::serve(app.clone(), rtmp));
+    let http_task = tokio::spawn(crate::http::serve(app.clone(), http));
+    app.listening.store(true, Relaxed);
+
+    shutdown_signal().await;
+    info!("shutting down: closing listeners, flushing streams");
+    app.shutdown.send_replace(true);
+    let _ = rtmp_task.await;
+    let streams: Vec<_> = app.streams.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
+    let flushed = async {
+        for s in streams {
+            let mut done = s.done.subscribe();
+            let _ = done.wait_for(|d| *d).await;
+        }
+    };
+    if tokio::time::timeout(SHUTDOWN_GRACE, flushed).await.is_err() {
+        warn!("some streams did not finish flushing within {SHUTDOWN_GRACE:?}");
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(5), http_task).await;
+    info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => return std::future::pending().await,
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

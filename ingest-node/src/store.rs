@@ -1,0 +1,154 @@
+//! Object storage behind one interface: a local folder (the default) or S3-compatible storage.
+//!
+//! Keys are `/`-separated paths made of `[A-Za-z0-9_.-]` segments (see docs/storage.md); the
+//! store never sees anything a peer chose that has not passed [`valid_key`].
+
+mod local;
+mod s3;
+
+use bytes::Bytes;
+
+pub use local::LocalStore;
+pub use s3::{S3Options, S3Store};
+
+/// Largest object read back from a store; chunks are a few MB, manifests a few KB.
+pub const MAX_OBJECT_LEN: u64 = 256 << 20;
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The key is not one this program writes.
+    #[error("invalid object key {0:?}")]
+    BadKey(String),
+    /// The object is larger than [`MAX_OBJECT_LEN`].
+    #[error("object {0} is larger than the {MAX_OBJECT_LEN}-byte limit")]
+    TooLarge(String),
+    /// A local file system error.
+    #[error("{op} {key}: {source}")]
+    Io {
+        /// What was being done.
+        op: &'static str,
+        /// The key.
+        key: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// An S3 error.
+    #[error("S3 {op} {key}: {message}")]
+    S3 {
+        /// What was being done.
+        op: &'static str,
+        /// The key.
+        key: String,
+        /// The cause, as the SDK tells it.
+        message: String,
+    },
+}
+
+/// Whether `key` is a key we write: non-empty segments of `[A-Za-z0-9_.-]`, none `.` or `..`.
+pub fn valid_key(key: &str) -> bool {
+    !key.is_empty()
+        && key.len() <= 512
+        && key.split('/').all(|seg| {
+            !seg.is_empty()
+                && seg != "."
+                && seg != ".."
+                && seg.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+        })
+}
+
+/// Where the objects live.
+#[derive(Debug, Clone)]
+pub enum Store {
+    /// A local folder.
+    Local(LocalStore),
+    /// An S3-compatible bucket.
+    S3(S3Store),
+}
+
+impl Store {
+    /// Writes (or replaces) an object atomically: readers see the old or the new bytes, never a
+    /// mix.
+    pub async fn put(&self, key: &str, data: Bytes) -> Result<(), StoreError> {
+        check(key)?;
+        match self {
+            Self::Local(s) => s.put(key, data).await,
+            Self::S3(s) => s.put(key, data).await,
+        }
+    }
+
+    /// Creates an object only if none exists under `key`; `Ok(false)` if one did.
+    pub async fn put_if_absent(&self, key: &str, data: Bytes) -> Result<bool, StoreError> {
+        check(key)?;
+        match self {
+            Self::Local(s) => s.put_if_absent(key, data).await,
+            Self::S3(s) => s.put_if_absent(key, data).await,
+        }
+    }
+
+    /// Reads an object; `Ok(None)` if there is none.
+    pub async fn get(&self, key: &str) -> Result<Option<Bytes>, StoreError> {
+        check(key)?;
+        match self {
+            Self::Local(s) => s.get(key).await,
+            Self::S3(s) => s.get(key).await,
+        }
+    }
+
+    /// Deletes an object (no error if it is gone).
+    pub async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        check(key)?;
+        match self {
+            Self::Local(s) => s.delete(key).await,
+            Self::S3(s) => s.delete(key).await,
+        }
+    }
+
+    /// The names directly under `prefix` (which ends with `/`): "folders" and objects alike.
+    pub async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        if !prefix.ends_with('/') || !valid_key(prefix.trim_end_matches('/')) {
+            return Err(StoreError::BadKey(prefix.into()));
+        }
+        match self {
+            Self::Local(s) => s.list(prefix).await,
+            Self::S3(s) => s.list(prefix).await,
+        }
+    }
+
+    /// Checks that the store answers (for `/ready`).
+    pub async fn check(&self) -> Result<(), StoreError> {
+        match self {
+            Self::Local(s) => s.check().await,
+            Self::S3(s) => s.check().await,
+        }
+    }
+
+    /// A description without secrets, for logs.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Local(s) => format!("folder {}", s.root().display()),
+            Self::S3(s) => s.describe(),
+        }
+    }
+}
+
+fn check(key: &str) -> Result<(), StoreError> {
+    if valid_key(key) {
+        Ok(())
+    } else {
+        Err(StoreError::BadKey(key.into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_key;
+
+    #[test]
+    fn keys() {
+        assert!(valid_key("live/cam/1700000000000/12.flv"));
+        for bad in ["", "/a", "a//b", "a/../b", "a/./b", "a b", "a/b/", "ä"] {
+            assert!(!valid_key(bad), "{bad}");
+        }
+    }
+}
