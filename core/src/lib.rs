@@ -23,15 +23,15 @@ extern crate std;
 
 pub mod chunk;
 pub mod cmaf;
-pub mod edge;
 pub mod codec;
+pub mod edge;
 mod error;
 pub mod flv;
 pub mod hls;
-pub mod manifest;
-pub mod media;
 #[cfg(feature = "inspect")]
 pub mod inspect;
+pub mod manifest;
+pub mod media;
 pub mod package;
 pub mod segment;
 pub mod timeline;

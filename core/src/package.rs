@@ -44,6 +44,9 @@ impl<E> From<Error> for PackageError<E> {
     }
 }
 
+/// Receives each output file: its path relative to the playlist, and its bytes.
+pub type Sink<'a, E> = dyn FnMut(&str, &[u8]) -> Result<(), E> + 'a;
+
 struct Open<'a> {
     config: StreamConfig,
     tags: Vec<Result<Tag<'a>, FlvError>>,
@@ -51,7 +54,7 @@ struct Open<'a> {
 
 struct State<'s, E> {
     session_start: u64,
-    sink: &'s mut dyn FnMut(&str, &[u8]) -> Result<(), E>,
+    sink: &'s mut Sink<'s, E>,
     playlist: MediaPlaylist,
     last_session: Option<u32>,
     out: Vec<u8>,
@@ -68,12 +71,18 @@ impl<E> State<'_, E> {
         if new_session {
             self.session_start = info.sequence;
             let init = build_init(&open.config)?;
-            (self.sink)(&hls::init_uri(info.session, info.sequence), &init).map_err(PackageError::Sink)?;
+            (self.sink)(&hls::init_uri(info.session, info.sequence), &init)
+                .map_err(PackageError::Sink)?;
             self.report.sessions += 1;
         }
         self.out.clear();
-        let summary =
-            build_segment(&mut self.out, &open.config, &info, open.tags.drain(..), &mut self.report.warnings)?;
+        let summary = build_segment(
+            &mut self.out,
+            &open.config,
+            &info,
+            open.tags.drain(..),
+            &mut self.report.warnings,
+        )?;
         let name = hls::segment_uri(info.session, info.sequence);
         (self.sink)(&name, &self.out).map_err(PackageError::Sink)?;
         self.playlist.segments.push(hls::Segment {
@@ -84,8 +93,8 @@ impl<E> State<'_, E> {
             program_date_time_ms: None,
         });
         let bits = summary.media_bytes * 8;
-        if info.duration_ms > 0 {
-            self.peak_bps = self.peak_bps.max(bits * 1000 / info.duration_ms);
+        if let Some(bps) = (bits * 1000).checked_div(info.duration_ms) {
+            self.peak_bps = self.peak_bps.max(bps);
         }
         self.total_bytes += summary.media_bytes;
         self.total_ms += info.duration_ms;
@@ -101,14 +110,18 @@ impl<E> State<'_, E> {
 pub fn package_flv<E>(
     input: &[u8],
     segment_duration_ms: u64,
-    sink: &mut dyn FnMut(&str, &[u8]) -> Result<(), E>,
+    sink: &mut Sink<'_, E>,
 ) -> Result<Report, PackageError<E>> {
     let (_, reader) = TagReader::new(input).map_err(Error::from)?;
     let mut chunker = Chunker::new(segment_duration_ms);
     let mut st = State {
         session_start: 0,
         sink,
-        playlist: MediaPlaylist { playlist_type: Some(PlaylistType::Vod), ended: true, ..Default::default() },
+        playlist: MediaPlaylist {
+            playlist_type: Some(PlaylistType::Vod),
+            ended: true,
+            ..Default::default()
+        },
         last_session: None,
         out: Vec::new(),
         report: Report::default(),
@@ -117,7 +130,10 @@ pub fn package_flv<E>(
         total_ms: 0,
         config: None,
     };
-    let mut open = Open { config: StreamConfig::default(), tags: Vec::new() };
+    let mut open = Open {
+        config: StreamConfig::default(),
+        tags: Vec::new(),
+    };
     for tag in reader {
         let tag = match tag {
             Ok(t) => t,
@@ -138,14 +154,19 @@ pub fn package_flv<E>(
                 }
                 open.tags.push(Ok(tag));
             }
-            Action::Skip(reason) => st.report.warnings.push(Warning { offset: tag.offset, reason }),
+            Action::Skip(reason) => st.report.warnings.push(Warning {
+                offset: tag.offset,
+                reason,
+            }),
             _ => {}
         }
     }
     if let Some(info) = chunker.finish() {
         st.emit(info, &mut open)?;
     }
-    let Some(config) = st.config.take() else { return Err(Error::NoMedia.into()) };
+    let Some(config) = st.config.take() else {
+        return Err(Error::NoMedia.into());
+    };
     let media = st.playlist.render();
     (st.sink)(MEDIA_PLAYLIST, media.as_bytes()).map_err(PackageError::Sink)?;
     let variant = Variant {
@@ -156,6 +177,10 @@ pub fn package_flv<E>(
         resolution: config.video.as_ref().map(|v| (v.sps.width, v.sps.height)),
         frame_rate: config.video.as_ref().and_then(|v| v.sps.fps()),
     };
-    (st.sink)(MULTIVARIANT_PLAYLIST, hls::render_multivariant(&[variant]).as_bytes()).map_err(PackageError::Sink)?;
+    (st.sink)(
+        MULTIVARIANT_PLAYLIST,
+        hls::render_multivariant(&[variant]).as_bytes(),
+    )
+    .map_err(PackageError::Sink)?;
     Ok(st.report)
 }

@@ -19,7 +19,12 @@ mod tokens;
 
 /// RapidRTMP: live RTMP in, HLS with CMAF segments out. With no subcommand, runs `serve`.
 #[derive(Parser)]
-#[command(name = "rapidrtmp", version, about, args_conflicts_with_subcommands = true)]
+#[command(
+    name = "rapidrtmp",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -30,7 +35,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the ingest node: RTMP publish → chunks in the store → HLS (the default).
-    Serve(config::ServeArgs),
+    Serve(Box<config::ServeArgs>),
     /// Package a whole FLV file into HLS (index.m3u8, init and media segments).
     Package {
         /// The FLV file to package.
@@ -56,8 +61,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         None => serve(cli.serve),
-        Some(Command::Serve(args)) => serve(args),
-        Some(Command::Package { input, out, segment_duration }) => package_cmd::run(&input, &out, segment_duration),
+        Some(Command::Serve(args)) => serve(*args),
+        Some(Command::Package {
+            input,
+            out,
+            segment_duration,
+        }) => package_cmd::run(&input, &out, segment_duration),
         Some(Command::Inspect { file, json }) => inspect_cmd::run(&file, json),
     };
     match result {
@@ -70,5 +79,8 @@ fn main() -> ExitCode {
 }
 
 fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(serve::run(args))
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(serve::run(args))
 }

@@ -22,7 +22,9 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
 fn init_logging(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("RAPIDRTMP_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if json {
         builder.json().init();
     } else {
@@ -33,11 +35,13 @@ fn init_logging(json: bool) {
 /// Opens the configured store.
 pub async fn open_store(s: &Settings) -> anyhow::Result<Store> {
     Ok(match &s.store {
-        StoreSetting::Folder(dir) => {
-            Store::Local(LocalStore::new(dir).with_context(|| format!("cannot create store folder {}", dir.display()))?)
-        }
+        StoreSetting::Folder(dir) => Store::Local(
+            LocalStore::new(dir)
+                .with_context(|| format!("cannot create store folder {}", dir.display()))?,
+        ),
         StoreSetting::S3(url) => {
-            let mut opts = S3Options::from_url(url).map_err(|e| anyhow::anyhow!("--store {url}: {e}"))?;
+            let mut opts =
+                S3Options::from_url(url).map_err(|e| anyhow::anyhow!("--store {url}: {e}"))?;
             opts.endpoint = s.s3_endpoint.clone();
             opts.region = s.s3_region.clone();
             opts.path_style = s.s3_path_style;
@@ -54,11 +58,15 @@ fn admin_key(s: &Settings) -> anyhow::Result<(String, bool)> {
     let path = s.data_dir.join(ADMIN_KEY_FILE);
     match std::fs::read_to_string(&path) {
         Ok(k) if k.trim().len() >= 16 => return Ok((k.trim().to_string(), false)),
-        Ok(_) => anyhow::bail!("{} is too short; delete it to have a new key made", path.display()),
+        Ok(_) => anyhow::bail!(
+            "{} is too short; delete it to have a new key made",
+            path.display()
+        ),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
     }
-    std::fs::create_dir_all(&s.data_dir).with_context(|| format!("cannot create {}", s.data_dir.display()))?;
+    std::fs::create_dir_all(&s.data_dir)
+        .with_context(|| format!("cannot create {}", s.data_dir.display()))?;
     let key = random_id(32);
     write_private(&path, &key).with_context(|| format!("cannot write {}", path.display()))?;
     Ok((key, true))
@@ -79,8 +87,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     init_logging(settings.json_logs);
     let store = open_store(&settings).await?;
     let (key, generated) = admin_key(&settings)?;
-    let rtmp = TcpListener::bind(settings.rtmp_addr).await.with_context(|| format!("cannot listen on {} (RTMP)", settings.rtmp_addr))?;
-    let http = TcpListener::bind(settings.http_addr).await.with_context(|| format!("cannot listen on {} (HTTP)", settings.http_addr))?;
+    let rtmp = TcpListener::bind(settings.rtmp_addr)
+        .await
+        .with_context(|| format!("cannot listen on {} (RTMP)", settings.rtmp_addr))?;
+    let http = TcpListener::bind(settings.http_addr)
+        .await
+        .with_context(|| format!("cannot listen on {} (HTTP)", settings.http_addr))?;
     let (rtmp_addr, http_addr) = (rtmp.local_addr()?, http.local_addr()?);
     if generated {
         // Printed once, when made; it is never logged.
@@ -100,7 +112,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     info!("shutting down: closing listeners, flushing streams");
     app.shutdown.send_replace(true);
     let _ = rtmp_task.await;
-    let streams: Vec<_> = app.streams.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
+    let streams: Vec<_> = app
+        .streams
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .values()
+        .cloned()
+        .collect();
     let flushed = async {
         for s in streams {
             let mut done = s.done.subscribe();
@@ -119,10 +137,11 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => return std::future::pending().await,
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => return std::future::pending().await,
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

@@ -124,7 +124,9 @@ pub fn parse_metadata(body: &[u8]) -> Result<Option<Metadata>, FlvError> {
     } else {
         return Ok(None);
     };
-    let Amf0Value::Object(properties) = props else { return Ok(None) };
+    let Amf0Value::Object(properties) = props else {
+        return Ok(None);
+    };
     let mut m = Metadata::default();
     for (k, v) in &properties {
         let num = match v {
@@ -178,7 +180,9 @@ impl Reader<'_> {
 
     fn f64(&mut self) -> Result<f64, FlvError> {
         let b = self.take(8)?;
-        Ok(f64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
+        Ok(f64::from_be_bytes([
+            b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
+        ]))
     }
 
     fn string(&mut self, len: usize) -> Result<String, FlvError> {
@@ -204,7 +208,9 @@ impl Reader<'_> {
 
     fn value(&mut self, depth: usize) -> Result<Amf0Value, FlvError> {
         if depth > MAX_DEPTH {
-            return Err(FlvError::Unsupported("AMF0 nesting is deeper than 16 levels"));
+            return Err(FlvError::Unsupported(
+                "AMF0 nesting is deeper than 16 levels",
+            ));
         }
         let marker = self.take(1)?[0];
         Ok(match marker {
@@ -285,7 +291,10 @@ mod tests {
         let v = Amf0Value::Object(vec![
             ("session".into(), Amf0Value::String("abc".into())),
             ("start".into(), Amf0Value::Number(4_294_967_296.0)),
-            ("list".into(), Amf0Value::Array(vec![Amf0Value::Boolean(true), Amf0Value::Null])),
+            (
+                "list".into(),
+                Amf0Value::Array(vec![Amf0Value::Boolean(true), Amf0Value::Null]),
+            ),
         ]);
         let mut out = Vec::new();
         v.write(&mut out);
@@ -296,7 +305,7 @@ mod tests {
     fn deep_nesting_and_huge_arrays_are_refused() {
         let mut b = vec![0x02, 0, 10];
         b.extend_from_slice(b"onMetaData");
-        b.extend(core::iter::repeat([0x0A, 0, 0, 0, 1]).take(40).flatten());
+        b.extend(core::iter::repeat_n([0x0A, 0, 0, 0, 1], 40).flatten());
         assert!(parse_metadata(&b).is_err());
         let mut b = vec![0x02, 0, 10];
         b.extend_from_slice(b"onMetaData");

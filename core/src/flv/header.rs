@@ -63,7 +63,9 @@ mod tests {
 
     #[test]
     fn parses_audio_video_header() {
-        let h = FlvHeader::parse(b"FLV\x01\x05\x00\x00\x00\x09").unwrap().unwrap();
+        let h = FlvHeader::parse(b"FLV\x01\x05\x00\x00\x00\x09")
+            .unwrap()
+            .unwrap();
         assert!(h.has_audio && h.has_video);
         assert_eq!(h.data_offset, 9);
     }
@@ -76,7 +78,10 @@ mod tests {
 
     #[test]
     fn rejects_other_files_and_huge_offsets() {
-        assert!(matches!(FlvHeader::parse(b"RIFF...."), Err(FlvError::BadSignature(_))));
+        assert!(matches!(
+            FlvHeader::parse(b"RIFF...."),
+            Err(FlvError::BadSignature(_))
+        ));
         assert_eq!(
             FlvHeader::parse(b"FLV\x01\x05\xff\xff\xff\xff"),
             Err(FlvError::DataOffsetTooLarge(u32::MAX))
@@ -85,7 +90,12 @@ mod tests {
 
     #[test]
     fn write_round_trips() {
-        let h = FlvHeader { version: 1, has_audio: true, has_video: false, data_offset: 9 };
+        let h = FlvHeader {
+            version: 1,
+            has_audio: true,
+            has_video: false,
+            data_offset: 9,
+        };
         let mut out = alloc::vec::Vec::new();
         h.write(&mut out);
         assert_eq!(out.len(), 13);

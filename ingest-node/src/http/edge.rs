@@ -16,10 +16,22 @@ use crate::app::App;
 /// Adds the CORS headers of playback routes.
 fn cors(r: &mut Response) {
     let h = r.headers_mut();
-    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
-    h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, HEAD, OPTIONS"));
-    h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("Range"));
-    h.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static("Content-Length, Content-Range"));
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, HEAD, OPTIONS"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("Range"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("Content-Length, Content-Range"),
+    );
 }
 
 /// Answers a playback request.
@@ -40,7 +52,11 @@ async fn answer(app: &App, peer: SocketAddr, method: &Method, path: &str) -> Res
     }
     if method != Method::GET && method != Method::HEAD {
         app.metrics.http_request("live", 405);
-        return (StatusCode::METHOD_NOT_ALLOWED, [(header::ALLOW, "GET, HEAD, OPTIONS")]).into_response();
+        return (
+            StatusCode::METHOD_NOT_ALLOWED,
+            [(header::ALLOW, "GET, HEAD, OPTIONS")],
+        )
+            .into_response();
     }
     let Some(route) = Route::parse(path) else {
         app.metrics.http_request("live", 404);
@@ -51,9 +67,17 @@ async fn answer(app: &App, peer: SocketAddr, method: &Method, path: &str) -> Res
         Err(e) => {
             tracing::warn!("edge: store read failed: {e}");
             app.metrics.http_request(route.name(), 503);
-            let mut r = (StatusCode::SERVICE_UNAVAILABLE, "origin store unavailable\n").into_response();
-            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
-            r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(edge::CACHE_NONE));
+            let mut r = (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "origin store unavailable\n",
+            )
+                .into_response();
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+            r.headers_mut().insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static(edge::CACHE_NONE),
+            );
             return r;
         }
     };
@@ -72,11 +96,21 @@ async fn answer(app: &App, peer: SocketAddr, method: &Method, path: &str) -> Res
 fn to_response(r: edge::Response, method: &Method) -> Response {
     let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let len = r.body.len();
-    let body = if method == Method::HEAD { Body::empty() } else { Body::from(r.body) };
+    let body = if method == Method::HEAD {
+        Body::empty()
+    } else {
+        Body::from(r.body)
+    };
     let mut resp = (status, body).into_response();
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(r.content_type));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(r.cache_control));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(r.content_type),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(r.cache_control),
+    );
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     resp
 }

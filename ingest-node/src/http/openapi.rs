@@ -12,7 +12,7 @@ use crate::app::App;
 
 /// The OpenAPI document (behind the admin key, like every `/api/v1` call).
 pub async fn document(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
-    if let Err(r) = super::api::authorized(&app, &headers) {
+    if let Some(r) = super::api::unauthorized(&app, &headers) {
         return r;
     }
     let error = json!({ "$ref": "#/components/schemas/Error" });

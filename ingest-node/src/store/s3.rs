@@ -459,7 +459,13 @@ mod tests {
     /// The s3s-fs program: `$S3S_FS`, else on `PATH`, else in `~/.cargo/bin`.
     fn s3s_fs_program() -> PathBuf {
         if let Some(p) = std::env::var_os("S3S_FS") {
-            return p.into();
+            let p = PathBuf::from(p);
+            assert!(
+                p.is_file(),
+                "S3S_FS={} is no file: run tests/s3s.sh to install s3s-fs",
+                p.display()
+            );
+            return p;
         }
         let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
             .map(|p| std::env::split_paths(&p).collect())
