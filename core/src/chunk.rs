@@ -10,9 +10,7 @@
 
 mod file;
 
-pub use file::{
-    read_chunk, write_chunk_head, ChunkFile, ChunkHeader, CHUNK_TAG, MAX_SESSION_ID_LEN,
-};
+pub use file::{read_chunk, write_chunk_head, ChunkFile, ChunkHeader, CHUNK_TAG, MAX_SESSION_ID_LEN};
 
 use crate::codec::{AacConfig, AvcConfig};
 use crate::flv::Tag;
@@ -210,10 +208,7 @@ impl Chunker {
         if opens {
             self.open = Some(Open { start: at });
         }
-        Decision {
-            close,
-            action: Action::Append { at, opens },
-        }
+        Decision { close, action: Action::Append { at, opens } }
     }
 
     fn tracks_end(&self) -> Option<Millis> {
@@ -263,11 +258,7 @@ impl Chunker {
     }
 
     fn configure(&mut self, tag: &Tag<'_>, record: &[u8], video: bool) -> Decision {
-        let stored = if video {
-            &self.video_header
-        } else {
-            &self.audio_header
-        };
+        let stored = if video { &self.video_header } else { &self.audio_header };
         if stored.as_deref() == Some(tag.body) {
             return self.decide(None, Action::Configure); // repeated, unchanged
         }
@@ -282,13 +273,8 @@ impl Chunker {
         }
         // A changed configuration needs a new init segment: a new session, unless nothing has
         // been chunked under the old one.
-        let had_media =
-            self.open.is_some() || self.video.last.is_some() || self.audio.last.is_some();
-        let close = if replaces && had_media {
-            self.new_session()
-        } else {
-            None
-        };
+        let had_media = self.open.is_some() || self.video.last.is_some() || self.audio.last.is_some();
+        let close = if replaces && had_media { self.new_session() } else { None };
         let body = Some(tag.body.to_vec());
         if video {
             self.video_header = body;

@@ -34,9 +34,7 @@ pub const CACHE_NONE: &str = "no-store";
 pub fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= MAX_NAME_LEN
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// The store key of a stream's manifest.
@@ -105,22 +103,11 @@ impl Route {
             ("master.m3u8", None) => Some(Self::Multivariant { stream }),
             (session, Some(file)) if valid_name(session) => {
                 let session = session.into();
-                if let Some(seq) = file
-                    .strip_prefix("init-")
-                    .and_then(|f| f.strip_suffix(".mp4"))
-                {
-                    Some(Self::Init {
-                        stream,
-                        session,
-                        sequence: parse_sequence(seq)?,
-                    })
+                if let Some(seq) = file.strip_prefix("init-").and_then(|f| f.strip_suffix(".mp4")) {
+                    Some(Self::Init { stream, session, sequence: parse_sequence(seq)? })
                 } else {
                     let seq = file.strip_suffix(".m4s")?;
-                    Some(Self::Segment {
-                        stream,
-                        session,
-                        sequence: parse_sequence(seq)?,
-                    })
+                    Some(Self::Segment { stream, session, sequence: parse_sequence(seq)? })
                 }
             }
             _ => None,
@@ -141,16 +128,9 @@ impl Route {
     pub fn object_key(&self) -> String {
         match self {
             Self::MediaPlaylist { stream } | Self::Multivariant { stream } => manifest_key(stream),
-            Self::Init {
-                stream,
-                session,
-                sequence,
+            Self::Init { stream, session, sequence } | Self::Segment { stream, session, sequence } => {
+                chunk_key(stream, session, *sequence)
             }
-            | Self::Segment {
-                stream,
-                session,
-                sequence,
-            } => chunk_key(stream, session, *sequence),
         }
     }
 
@@ -180,12 +160,7 @@ pub struct Response {
 
 impl Response {
     fn ok(content_type: &'static str, cache_control: &'static str, body: Vec<u8>) -> Self {
-        Self {
-            status: 200,
-            content_type,
-            cache_control,
-            body,
-        }
+        Self { status: 200, content_type, cache_control, body }
     }
 
     /// 404 for an unknown stream or object.
@@ -201,12 +176,7 @@ impl Response {
     fn error(status: u16, message: String) -> Self {
         let mut body = message.into_bytes();
         body.push(b'\n');
-        Self {
-            status,
-            content_type: "text/plain; charset=utf-8",
-            cache_control: CACHE_NONE,
-            body,
-        }
+        Self { status, content_type: "text/plain; charset=utf-8", cache_control: CACHE_NONE, body }
     }
 }
 
@@ -230,17 +200,10 @@ pub fn respond(route: &Route, object: Option<&[u8]>) -> Response {
             }
             Err(e) => Response::error(500, format!("manifest of {}: {e}", route.stream())),
         },
-        Route::Init {
-            session, sequence, ..
-        }
-        | Route::Segment {
-            session, sequence, ..
-        } => {
+        Route::Init { session, sequence, .. } | Route::Segment { session, sequence, .. } => {
             let chunk = match read_chunk(object) {
                 Ok(c) => c,
-                Err(e) => {
-                    return Response::error(500, format!("chunk {}: {e}", route.object_key()))
-                }
+                Err(e) => return Response::error(500, format!("chunk {}: {e}", route.object_key())),
             };
             if &chunk.header.session != session || chunk.header.info.sequence != *sequence {
                 return Response::not_found();
@@ -249,14 +212,8 @@ pub fn respond(route: &Route, object: Option<&[u8]>) -> Response {
                 build_init(&chunk.config)
             } else {
                 let mut out = Vec::with_capacity(object.len() + 1024);
-                build_segment(
-                    &mut out,
-                    &chunk.config,
-                    &chunk.header.info,
-                    chunk.tags,
-                    &mut Warnings::default(),
-                )
-                .map(|_| out)
+                build_segment(&mut out, &chunk.config, &chunk.header.info, chunk.tags, &mut Warnings::default())
+                    .map(|_| out)
             };
             match result {
                 Ok(body) => Response::ok("video/mp4", CACHE_IMMUTABLE, body),
@@ -293,12 +250,7 @@ pub fn media_playlist(m: &Manifest) -> String {
 /// The multivariant playlist naming `index.m3u8`, with the window's peak and average bit rates.
 pub fn multivariant_playlist(m: &Manifest) -> String {
     let rate = |bytes: u64, ms: u64| (bytes * 8000).checked_div(ms).unwrap_or(0);
-    let peak = m
-        .chunks
-        .iter()
-        .map(|c| rate(c.bytes, c.duration_ms))
-        .max()
-        .unwrap_or(0);
+    let peak = m.chunks.iter().map(|c| rate(c.bytes, c.duration_ms)).max().unwrap_or(0);
     let total: u64 = m.chunks.iter().map(|c| c.bytes).sum();
     let variant = Variant {
         uri: "index.m3u8".into(),
@@ -317,32 +269,15 @@ mod tests {
 
     #[test]
     fn routes() {
-        assert_eq!(
-            Route::parse("/live/cam-1/index.m3u8"),
-            Some(Route::MediaPlaylist {
-                stream: "cam-1".into()
-            })
-        );
+        assert_eq!(Route::parse("/live/cam-1/index.m3u8"), Some(Route::MediaPlaylist { stream: "cam-1".into() }));
         assert_eq!(
             Route::parse("/live/cam/170/init-12.mp4"),
-            Some(Route::Init {
-                stream: "cam".into(),
-                session: "170".into(),
-                sequence: 12
-            })
+            Some(Route::Init { stream: "cam".into(), session: "170".into(), sequence: 12 })
         );
-        assert_eq!(
-            Route::parse("/live/cam/170/13.m4s").map(|r| r.object_key()),
-            Some("live/cam/170/13.flv".into())
-        );
-        for bad in [
-            "/live/../index.m3u8",
-            "/live/a/b/c/d.m4s",
-            "/live/a/s/x.m4s",
-            "/live/a/s/-1.m4s",
-            "/other",
-            "/live/a",
-        ] {
+        assert_eq!(Route::parse("/live/cam/170/13.m4s").map(|r| r.object_key()), Some("live/cam/170/13.flv".into()));
+        for bad in
+            ["/live/../index.m3u8", "/live/a/b/c/d.m4s", "/live/a/s/x.m4s", "/live/a/s/-1.m4s", "/other", "/live/a"]
+        {
             assert_eq!(Route::parse(bad), None, "{bad}");
         }
     }

@@ -64,12 +64,7 @@ impl MediaPlaylist {
     /// `EXT-X-TARGETDURATION`: the largest `EXTINF` rounded to the nearest second (at least 1),
     /// never a configured value, since segments cut at keyframes run long.
     pub fn target_duration(&self) -> u64 {
-        self.segments
-            .iter()
-            .map(|s| (s.duration_ms + 500) / 1000)
-            .max()
-            .unwrap_or(0)
-            .max(1)
+        self.segments.iter().map(|s| (s.duration_ms + 500) / 1000).max().unwrap_or(0).max(1)
     }
 
     /// Renders the playlist.
@@ -78,11 +73,7 @@ impl MediaPlaylist {
         s.push_str("#EXTM3U\n#EXT-X-VERSION:7\n");
         let _ = writeln!(s, "#EXT-X-TARGETDURATION:{}", self.target_duration());
         let _ = writeln!(s, "#EXT-X-MEDIA-SEQUENCE:{}", self.media_sequence);
-        let _ = writeln!(
-            s,
-            "#EXT-X-DISCONTINUITY-SEQUENCE:{}",
-            self.discontinuity_sequence
-        );
+        let _ = writeln!(s, "#EXT-X-DISCONTINUITY-SEQUENCE:{}", self.discontinuity_sequence);
         match self.playlist_type {
             Some(PlaylistType::Vod) => s.push_str("#EXT-X-PLAYLIST-TYPE:VOD\n"),
             Some(PlaylistType::Event) => s.push_str("#EXT-X-PLAYLIST-TYPE:EVENT\n"),
@@ -174,21 +165,12 @@ mod tests {
     use alloc::vec;
 
     fn seg(n: u64, ms: u64) -> Segment {
-        Segment {
-            uri: segment_uri(0, n),
-            duration_ms: ms,
-            discontinuity: false,
-            map: None,
-            program_date_time_ms: None,
-        }
+        Segment { uri: segment_uri(0, n), duration_ms: ms, discontinuity: false, map: None, program_date_time_ms: None }
     }
 
     #[test]
     fn target_duration_is_the_largest_rounded_extinf() {
-        let mut p = MediaPlaylist {
-            segments: vec![seg(0, 2000), seg(1, 3499)],
-            ..Default::default()
-        };
+        let mut p = MediaPlaylist { segments: vec![seg(0, 2000), seg(1, 3499)], ..Default::default() };
         assert_eq!(p.target_duration(), 3);
         p.segments.push(seg(2, 3500));
         assert_eq!(p.target_duration(), 4);

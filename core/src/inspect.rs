@@ -393,12 +393,8 @@ impl Report {
 /// Inspects an FLV (starts with `FLV`) or MP4 file.
 pub fn inspect(bytes: &[u8]) -> Result<Report, String> {
     if bytes.starts_with(b"FLV") {
-        inspect_flv(bytes)
-            .map(Report::Flv)
-            .map_err(|e| alloc::format!("{e}"))
+        inspect_flv(bytes).map(Report::Flv).map_err(|e| alloc::format!("{e}"))
     } else {
-        inspect_mp4(bytes)
-            .map(Report::Mp4)
-            .map_err(|e| alloc::format!("{e}"))
+        inspect_mp4(bytes).map(Report::Mp4).map_err(|e| alloc::format!("{e}"))
     }
 }

@@ -119,15 +119,12 @@ impl Manifest {
         if bytes.len() > MAX_MANIFEST_LEN {
             return Err(ManifestError::TooLarge(bytes.len()));
         }
-        let m: Self = serde_json::from_slice(bytes)
-            .map_err(|e| ManifestError::Invalid(alloc::format!("{e}")))?;
+        let m: Self = serde_json::from_slice(bytes).map_err(|e| ManifestError::Invalid(alloc::format!("{e}")))?;
         if m.version != MANIFEST_VERSION {
             return Err(ManifestError::Version(m.version));
         }
         if m.chunks.len() > MAX_WINDOW {
-            return Err(ManifestError::Invalid(
-                "more than 1000 chunks listed".into(),
-            ));
+            return Err(ManifestError::Invalid("more than 1000 chunks listed".into()));
         }
         Ok(m)
     }
@@ -144,11 +141,7 @@ impl Manifest {
         let window = window.clamp(1, MAX_WINDOW);
         while self.chunks.len() > window {
             let gone = self.chunks.remove(0);
-            if self
-                .chunks
-                .first()
-                .is_some_and(|next| next.session != gone.session)
-            {
+            if self.chunks.first().is_some_and(|next| next.session != gone.session) {
                 self.discontinuity_sequence += 1;
             }
         }
@@ -182,10 +175,7 @@ mod tests {
         m.push_chunk(entry("a", 0), 2);
         m.push_chunk(entry("b", 1), 2);
         m.push_chunk(entry("b", 2), 2);
-        assert_eq!(
-            m.chunks.iter().map(|c| c.sequence).collect::<Vec<_>>(),
-            [1, 2]
-        );
+        assert_eq!(m.chunks.iter().map(|c| c.sequence).collect::<Vec<_>>(), [1, 2]);
         assert_eq!(m.discontinuity_sequence, 1);
         assert_eq!(m.next_sequence, 3);
         assert_eq!(Manifest::parse(&m.to_json()), Ok(m));
@@ -196,9 +186,6 @@ mod tests {
         assert!(Manifest::parse(b"{").is_err());
         let mut m = Manifest::new("k", 1);
         m.version = 9;
-        assert_eq!(
-            Manifest::parse(&m.to_json()),
-            Err(ManifestError::Version(9))
-        );
+        assert_eq!(Manifest::parse(&m.to_json()), Err(ManifestError::Version(9)));
     }
 }

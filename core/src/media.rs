@@ -5,8 +5,8 @@ use alloc::{string::String, vec::Vec};
 use crate::cmaf::{Track, TrackKind, AUDIO_TRACK_ID, VIDEO_TRACK_ID};
 use crate::codec::{AacConfig, AvcConfig, CodecError};
 use crate::flv::{
-    AudioCodec, AudioPacket, AudioPacketType, FlvError, FrameType, Tag, TagKind, VideoCodec,
-    VideoPacket, VideoPacketType,
+    AudioCodec, AudioPacket, AudioPacketType, FlvError, FrameType, Tag, TagKind, VideoCodec, VideoPacket,
+    VideoPacketType,
 };
 
 /// What one FLV tag means for packaging.
@@ -73,10 +73,7 @@ impl<'a> Media<'a> {
                     return Ok(Self::Ignored);
                 }
                 if p.header.codec != VideoCodec::Avc {
-                    return Err(Skip::Codec {
-                        kind: "video",
-                        codec: p.header.codec.name(),
-                    });
+                    return Err(Skip::Codec { kind: "video", codec: p.header.codec.name() });
                 }
                 match p.header.packet_type {
                     Some(VideoPacketType::SequenceStart) => Ok(Self::VideoConfig(p.payload)),
@@ -96,16 +93,11 @@ impl<'a> Media<'a> {
             TagKind::Audio => {
                 let p = AudioPacket::parse(tag.body)?;
                 if p.header.codec != AudioCodec::Aac {
-                    return Err(Skip::Codec {
-                        kind: "audio",
-                        codec: p.header.codec.name(),
-                    });
+                    return Err(Skip::Codec { kind: "audio", codec: p.header.codec.name() });
                 }
                 match p.header.packet_type {
                     Some(AudioPacketType::SequenceStart) => Ok(Self::AudioConfig(p.payload)),
-                    Some(AudioPacketType::CodedFrames) if p.payload.is_empty() => {
-                        Err(Skip::Empty("audio"))
-                    }
+                    Some(AudioPacketType::CodedFrames) if p.payload.is_empty() => Err(Skip::Empty("audio")),
                     Some(AudioPacketType::CodedFrames) => Ok(Self::Audio(p.payload)),
                     _ => Ok(Self::Ignored),
                 }
@@ -129,16 +121,10 @@ impl StreamConfig {
     pub fn tracks(&self) -> Vec<Track> {
         let mut t = Vec::with_capacity(2);
         if let Some(v) = &self.video {
-            t.push(Track {
-                id: VIDEO_TRACK_ID,
-                kind: TrackKind::Video(v.clone()),
-            });
+            t.push(Track { id: VIDEO_TRACK_ID, kind: TrackKind::Video(v.clone()) });
         }
         if let Some(a) = &self.audio {
-            t.push(Track {
-                id: AUDIO_TRACK_ID,
-                kind: TrackKind::Audio(a.clone()),
-            });
+            t.push(Track { id: AUDIO_TRACK_ID, kind: TrackKind::Audio(a.clone()) });
         }
         t
     }

@@ -71,18 +71,12 @@ impl<E> State<'_, E> {
         if new_session {
             self.session_start = info.sequence;
             let init = build_init(&open.config)?;
-            (self.sink)(&hls::init_uri(info.session, info.sequence), &init)
-                .map_err(PackageError::Sink)?;
+            (self.sink)(&hls::init_uri(info.session, info.sequence), &init).map_err(PackageError::Sink)?;
             self.report.sessions += 1;
         }
         self.out.clear();
-        let summary = build_segment(
-            &mut self.out,
-            &open.config,
-            &info,
-            open.tags.drain(..),
-            &mut self.report.warnings,
-        )?;
+        let summary =
+            build_segment(&mut self.out, &open.config, &info, open.tags.drain(..), &mut self.report.warnings)?;
         let name = hls::segment_uri(info.session, info.sequence);
         (self.sink)(&name, &self.out).map_err(PackageError::Sink)?;
         self.playlist.segments.push(hls::Segment {
@@ -117,11 +111,7 @@ pub fn package_flv<E>(
     let mut st = State {
         session_start: 0,
         sink,
-        playlist: MediaPlaylist {
-            playlist_type: Some(PlaylistType::Vod),
-            ended: true,
-            ..Default::default()
-        },
+        playlist: MediaPlaylist { playlist_type: Some(PlaylistType::Vod), ended: true, ..Default::default() },
         last_session: None,
         out: Vec::new(),
         report: Report::default(),
@@ -130,10 +120,7 @@ pub fn package_flv<E>(
         total_ms: 0,
         config: None,
     };
-    let mut open = Open {
-        config: StreamConfig::default(),
-        tags: Vec::new(),
-    };
+    let mut open = Open { config: StreamConfig::default(), tags: Vec::new() };
     for tag in reader {
         let tag = match tag {
             Ok(t) => t,
@@ -154,10 +141,7 @@ pub fn package_flv<E>(
                 }
                 open.tags.push(Ok(tag));
             }
-            Action::Skip(reason) => st.report.warnings.push(Warning {
-                offset: tag.offset,
-                reason,
-            }),
+            Action::Skip(reason) => st.report.warnings.push(Warning { offset: tag.offset, reason }),
             _ => {}
         }
     }
@@ -177,10 +161,6 @@ pub fn package_flv<E>(
         resolution: config.video.as_ref().map(|v| (v.sps.width, v.sps.height)),
         frame_rate: config.video.as_ref().and_then(|v| v.sps.fps()),
     };
-    (st.sink)(
-        MULTIVARIANT_PLAYLIST,
-        hls::render_multivariant(&[variant]).as_bytes(),
-    )
-    .map_err(PackageError::Sink)?;
+    (st.sink)(MULTIVARIANT_PLAYLIST, hls::render_multivariant(&[variant]).as_bytes()).map_err(PackageError::Sink)?;
     Ok(st.report)
 }

@@ -103,38 +103,22 @@ pub fn build_segment<'a>(
         let media = match Media::from_tag(&tag) {
             Ok(m) => m,
             Err(reason) => {
-                warnings.push(Warning {
-                    offset: tag.offset,
-                    reason,
-                });
+                warnings.push(Warning { offset: tag.offset, reason });
                 continue;
             }
         };
         let at = info.start.unwrap_near(tag.timestamp);
         match media {
-            Media::Video {
-                keyframe,
-                composition_time,
-                data,
-            } if config.video.is_some() => {
+            Media::Video { keyframe, composition_time, data } if config.video.is_some() => {
                 if video.is_empty() && !keyframe {
-                    warnings.push(Warning {
-                        offset: tag.offset,
-                        reason: Skip::NoConfig("video (no keyframe yet)"),
-                    });
+                    warnings.push(Warning { offset: tag.offset, reason: Skip::NoConfig("video (no keyframe yet)") });
                     continue;
                 }
                 video.push((at.0, composition_time, keyframe, data));
             }
             Media::Audio(data) if config.audio.is_some() => audio.push((at.0, data)),
-            Media::Video { .. } => warnings.push(Warning {
-                offset: tag.offset,
-                reason: Skip::NoConfig("video"),
-            }),
-            Media::Audio(_) => warnings.push(Warning {
-                offset: tag.offset,
-                reason: Skip::NoConfig("audio"),
-            }),
+            Media::Video { .. } => warnings.push(Warning { offset: tag.offset, reason: Skip::NoConfig("video") }),
+            Media::Audio(_) => warnings.push(Warning { offset: tag.offset, reason: Skip::NoConfig("audio") }),
             _ => {}
         }
     }
@@ -151,21 +135,13 @@ pub fn build_segment<'a>(
             samples.push(Sample {
                 duration: to_ticks(step).min(u64::from(u32::MAX)) as u32,
                 composition_offset: cts.saturating_mul((VIDEO_TIMESCALE / 1000) as i32),
-                flags: if key {
-                    cmaf::SAMPLE_FLAGS_SYNC
-                } else {
-                    cmaf::SAMPLE_FLAGS_NON_SYNC
-                },
+                flags: if key { cmaf::SAMPLE_FLAGS_SYNC } else { cmaf::SAMPLE_FLAGS_NON_SYNC },
                 data,
             });
             summary.media_bytes += data.len() as u64;
         }
         summary.video_samples = samples.len() as u32;
-        runs.push(TrackRun {
-            track_id: VIDEO_TRACK_ID,
-            base_decode_time: to_ticks(first.0),
-            samples,
-        });
+        runs.push(TrackRun { track_id: VIDEO_TRACK_ID, base_decode_time: to_ticks(first.0), samples });
     }
     if let (Some(_), Some(aac)) = (audio.first(), &config.audio) {
         let mut clock = crate::timeline::AudioClock::new(aac.sample_rate, aac.frame_samples);
@@ -194,11 +170,7 @@ pub fn build_segment<'a>(
             })
             .collect::<Vec<_>>();
         summary.audio_samples = samples.len() as u32;
-        runs.push(TrackRun {
-            track_id: AUDIO_TRACK_ID,
-            base_decode_time: times[0],
-            samples,
-        });
+        runs.push(TrackRun { track_id: AUDIO_TRACK_ID, base_decode_time: times[0], samples });
     }
     if runs.is_empty() {
         return Err(Error::NoMedia);

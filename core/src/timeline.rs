@@ -56,11 +56,7 @@ pub struct AudioClock {
 impl AudioClock {
     /// A clock for `rate` Hz with `frame_samples` samples per frame.
     pub fn new(rate: u32, frame_samples: u32) -> Self {
-        Self {
-            rate,
-            frame_samples,
-            next: None,
-        }
+        Self { rate, frame_samples, next: None }
     }
 
     /// The time (in samples at the clock's rate) of the frame stamped `at`, and advances by one
@@ -68,9 +64,7 @@ impl AudioClock {
     pub fn frame_time(&mut self, at: Millis) -> u64 {
         let measured = at.to_timescale(self.rate);
         let t = match self.next {
-            Some(expected) if expected.abs_diff(measured) <= u64::from(self.frame_samples / 2) => {
-                expected
-            }
+            Some(expected) if expected.abs_diff(measured) <= u64::from(self.frame_samples / 2) => expected,
             _ => measured,
         };
         self.next = Some(t + u64::from(self.frame_samples));

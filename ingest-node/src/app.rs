@@ -24,9 +24,7 @@ const MAX_TRACKED_VIEWERS: usize = 10_000;
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
 /// What the API shows of a live stream.
@@ -112,11 +110,7 @@ impl App {
 
     /// The live stream under `key`, if any.
     pub fn live(&self, key: &str) -> Option<Arc<LiveStream>> {
-        self.streams
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(key)
-            .cloned()
+        self.streams.lock().unwrap_or_else(|e| e.into_inner()).get(key).cloned()
     }
 
     /// Records a playlist request from `ip`.
@@ -141,9 +135,7 @@ impl App {
     pub fn recent_viewers(&self, stream: &str) -> usize {
         let now = now_ms();
         let all = self.viewers.lock().unwrap_or_else(|e| e.into_inner());
-        all.get(stream).map_or(0, |v| {
-            v.values().filter(|&&t| now - t < VIEWER_WINDOW_MS).count()
-        })
+        all.get(stream).map_or(0, |v| v.values().filter(|&&t| now - t < VIEWER_WINDOW_MS).count())
     }
 
     /// Whether shutdown has begun.

@@ -120,17 +120,12 @@ impl ServeArgs {
     pub fn resolve(self) -> anyhow::Result<Settings> {
         let file = match &self.config {
             Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("cannot read {}", path.display()))?;
-                toml::from_str::<FileSettings>(&text)
-                    .with_context(|| format!("{}", path.display()))?
+                let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+                toml::from_str::<FileSettings>(&text).with_context(|| format!("{}", path.display()))?
             }
             None => FileSettings::default(),
         };
-        let data_dir = self
-            .data_dir
-            .or(file.data_dir)
-            .unwrap_or_else(|| PathBuf::from("./data"));
+        let data_dir = self.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from("./data"));
         let store = match self.store.or(file.store) {
             Some(s) if s.starts_with("s3://") => StoreSetting::S3(s),
             Some(s) if s.contains("://") => {
@@ -139,10 +134,7 @@ impl ServeArgs {
             Some(s) => StoreSetting::Folder(PathBuf::from(s)),
             None => StoreSetting::Folder(data_dir.clone()),
         };
-        let segment_duration = self
-            .segment_duration
-            .or(file.segment_duration)
-            .unwrap_or(2.0);
+        let segment_duration = self.segment_duration.or(file.segment_duration).unwrap_or(2.0);
         if !(0.1..=60.0).contains(&segment_duration) {
             bail!("--segment-duration {segment_duration}: expected 0.1 to 60 seconds");
         }
@@ -150,10 +142,7 @@ impl ServeArgs {
         if !(1..=rapidrtmp_core::manifest::MAX_WINDOW).contains(&live_window) {
             bail!("--live-window {live_window}: expected 1 to 1000 segments");
         }
-        let log_format = self
-            .log_format
-            .or(file.log_format)
-            .unwrap_or_else(|| "text".into());
+        let log_format = self.log_format.or(file.log_format).unwrap_or_else(|| "text".into());
         let json_logs = match log_format.as_str() {
             "text" => false,
             "json" => true,
@@ -164,14 +153,8 @@ impl ServeArgs {
             bail!("--admin-key: use at least 16 characters");
         }
         Ok(Settings {
-            rtmp_addr: self
-                .rtmp_addr
-                .or(file.rtmp_addr)
-                .unwrap_or(([0, 0, 0, 0], 1935).into()),
-            http_addr: self
-                .http_addr
-                .or(file.http_addr)
-                .unwrap_or(([0, 0, 0, 0], 8080).into()),
+            rtmp_addr: self.rtmp_addr.or(file.rtmp_addr).unwrap_or(([0, 0, 0, 0], 1935).into()),
+            http_addr: self.http_addr.or(file.http_addr).unwrap_or(([0, 0, 0, 0], 8080).into()),
             data_dir,
             admin_key,
             store,
@@ -180,16 +163,8 @@ impl ServeArgs {
             s3_path_style: self.s3_path_style.or(file.s3_path_style).unwrap_or(false),
             segment_duration: Duration::from_secs_f64(segment_duration),
             live_window,
-            retention: self
-                .retention
-                .or(file.retention)
-                .filter(|&s| s > 0)
-                .map(Duration::from_secs),
-            max_connections: self
-                .max_connections
-                .or(file.max_connections)
-                .unwrap_or(1000)
-                .max(1),
+            retention: self.retention.or(file.retention).filter(|&s| s > 0).map(Duration::from_secs),
+            max_connections: self.max_connections.or(file.max_connections).unwrap_or(1000).max(1),
             json_logs,
         })
     }
@@ -205,42 +180,21 @@ mod tests {
         assert_eq!(s.rtmp_addr.to_string(), "0.0.0.0:1935");
         assert_eq!(s.http_addr.to_string(), "0.0.0.0:8080");
         assert_eq!(s.store, StoreSetting::Folder("./data".into()));
-        assert_eq!(
-            (s.segment_duration, s.live_window, s.retention),
-            (Duration::from_secs(2), 10, None)
-        );
+        assert_eq!((s.segment_duration, s.live_window, s.retention), (Duration::from_secs(2), 10, None));
     }
 
     #[test]
     fn flags_win_over_the_file() {
-        let path =
-            std::env::temp_dir().join(format!("rapidrtmp-config-{}.toml", std::process::id()));
-        std::fs::write(
-            &path,
-            "live_window = 5\nstore = \"s3://b/p\"\nsegment_duration = 4.0\n",
-        )
-        .unwrap();
-        let args = ServeArgs {
-            config: Some(path.clone()),
-            live_window: Some(7),
-            ..Default::default()
-        };
+        let path = std::env::temp_dir().join(format!("rapidrtmp-config-{}.toml", std::process::id()));
+        std::fs::write(&path, "live_window = 5\nstore = \"s3://b/p\"\nsegment_duration = 4.0\n").unwrap();
+        let args = ServeArgs { config: Some(path.clone()), live_window: Some(7), ..Default::default() };
         let s = args.resolve().unwrap();
         assert_eq!(
             (s.live_window, s.store, s.segment_duration),
-            (
-                7,
-                StoreSetting::S3("s3://b/p".into()),
-                Duration::from_secs(4)
-            )
+            (7, StoreSetting::S3("s3://b/p".into()), Duration::from_secs(4))
         );
         std::fs::write(&path, "nonsense = 1\n").unwrap();
-        let err = ServeArgs {
-            config: Some(path.clone()),
-            ..Default::default()
-        }
-        .resolve()
-        .unwrap_err();
+        let err = ServeArgs { config: Some(path.clone()), ..Default::default() }.resolve().unwrap_err();
         assert!(format!("{err:#}").contains("nonsense"), "{err:#}");
         std::fs::remove_file(path).unwrap();
     }

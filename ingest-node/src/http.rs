@@ -1,7 +1,7 @@
 //! The HTTP server: admin API, health, metrics and the built-in HLS edge, on one listener.
 
 mod api;
-mod edge;
+pub mod edge;
 mod openapi;
 
 use std::sync::atomic::Ordering::Relaxed;
@@ -20,14 +20,11 @@ use crate::app::App;
 pub async fn serve(app: Arc<App>, listener: TcpListener) -> std::io::Result<()> {
     let mut shutdown = app.shutdown.subscribe();
     let router = router(app);
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
-        let _ = shutdown.wait_for(|s| *s).await;
-    })
-    .await
+    axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(async move {
+            let _ = shutdown.wait_for(|s| *s).await;
+        })
+        .await
 }
 
 /// All routes.
@@ -41,7 +38,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/streams", get(api::list_streams))
         .route("/api/v1/streams/{key}", get(api::stream_status))
         .route("/api/v1/streams/{key}/stop", post(api::stop_stream))
-        .route("/live/{*path}", any(edge::serve))
+        .route("/live/{*path}", any(edge::serve::<App>))
         .with_state(app)
 }
 
@@ -51,21 +48,10 @@ async fn ready(State(app): State<Arc<App>>) -> Response {
     }
     match app.store.check().await {
         Ok(()) => "ready\n".into_response(),
-        Err(e) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("store unreachable: {e}\n"),
-        )
-            .into_response(),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("store unreachable: {e}\n")).into_response(),
     }
 }
 
 async fn metrics(State(app): State<Arc<App>>) -> Response {
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        app.metrics.render(),
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], app.metrics.render()).into_response()
 }

@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 mod app;
 mod config;
+mod edge_cmd;
 mod http;
 mod inspect_cmd;
 mod metrics;
@@ -19,12 +20,7 @@ mod tokens;
 
 /// RapidRTMP: live RTMP in, HLS with CMAF segments out. With no subcommand, runs `serve`.
 #[derive(Parser)]
-#[command(
-    name = "rapidrtmp",
-    version,
-    about,
-    args_conflicts_with_subcommands = true
-)]
+#[command(name = "rapidrtmp", version, about, args_conflicts_with_subcommands = true)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -36,6 +32,8 @@ struct Cli {
 enum Command {
     /// Run the ingest node: RTMP publish → chunks in the store → HLS (the default).
     Serve(Box<config::ServeArgs>),
+    /// Serve HLS from a store without ingesting: a stateless edge for any CDN.
+    Edge(edge_cmd::EdgeArgs),
     /// Package a whole FLV file into HLS (index.m3u8, init and media segments).
     Package {
         /// The FLV file to package.
@@ -62,11 +60,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         None => serve(cli.serve),
         Some(Command::Serve(args)) => serve(*args),
-        Some(Command::Package {
-            input,
-            out,
-            segment_duration,
-        }) => package_cmd::run(&input, &out, segment_duration),
+        Some(Command::Edge(args)) => runtime().and_then(|rt| rt.block_on(edge_cmd::run(args))),
+        Some(Command::Package { input, out, segment_duration }) => package_cmd::run(&input, &out, segment_duration),
         Some(Command::Inspect { file, json }) => inspect_cmd::run(&file, json),
     };
     match result {
@@ -78,9 +73,10 @@ fn main() -> ExitCode {
     }
 }
 
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}
+
 fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?
-        .block_on(serve::run(args))
+    runtime()?.block_on(serve::run(args))
 }

@@ -7,9 +7,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 /// Upper bounds (seconds) of the latency histograms' buckets.
-const BUCKETS: [f64; 12] = [
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
-];
+const BUCKETS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
 
 /// A latency histogram.
 #[derive(Default)]
@@ -39,11 +37,7 @@ impl Histogram {
         }
         let count = self.count.load(Relaxed);
         let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
-        let _ = writeln!(
-            out,
-            "{name}_sum {}",
-            self.sum_micros.load(Relaxed) as f64 / 1e6
-        );
+        let _ = writeln!(out, "{name}_sum {}", self.sum_micros.load(Relaxed) as f64 / 1e6);
         let _ = writeln!(out, "{name}_count {count}");
     }
 }
@@ -84,51 +78,23 @@ pub struct Metrics {
 impl Metrics {
     /// Counts a publish attempt.
     pub fn publish_attempt(&self, result: &'static str) {
-        *self
-            .publish_attempts
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(result)
-            .or_default() += 1;
+        *self.publish_attempts.lock().unwrap_or_else(|e| e.into_inner()).entry(result).or_default() += 1;
     }
 
     /// Counts an HTTP request.
     pub fn http_request(&self, route: &'static str, status: u16) {
-        *self
-            .http_requests
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry((route, status))
-            .or_default() += 1;
+        *self.http_requests.lock().unwrap_or_else(|e| e.into_inner()).entry((route, status)).or_default() += 1;
     }
 
     /// The Prometheus text exposition (format 0.0.4).
     pub fn render(&self) -> String {
         let mut out = String::with_capacity(4096);
         let mut single = |name: &str, kind: &str, help: &str, v: u64| {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}"
-            );
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}");
         };
-        single(
-            "rapidrtmp_active_streams",
-            "gauge",
-            "Streams being published.",
-            self.active_streams.load(Relaxed),
-        );
-        single(
-            "rapidrtmp_rtmp_connections",
-            "gauge",
-            "Open RTMP connections.",
-            self.rtmp_connections.load(Relaxed),
-        );
-        single(
-            "rapidrtmp_bytes_in_total",
-            "counter",
-            "Media bytes received over RTMP.",
-            self.bytes_in.load(Relaxed),
-        );
+        single("rapidrtmp_active_streams", "gauge", "Streams being published.", self.active_streams.load(Relaxed));
+        single("rapidrtmp_rtmp_connections", "gauge", "Open RTMP connections.", self.rtmp_connections.load(Relaxed));
+        single("rapidrtmp_bytes_in_total", "counter", "Media bytes received over RTMP.", self.bytes_in.load(Relaxed));
         single(
             "rapidrtmp_chunks_written_total",
             "counter",
@@ -141,18 +107,8 @@ impl Metrics {
             "Chunk bytes written to the store.",
             self.chunk_bytes_written.load(Relaxed),
         );
-        single(
-            "rapidrtmp_store_errors_total",
-            "counter",
-            "Failed store operations.",
-            self.store_errors.load(Relaxed),
-        );
-        single(
-            "rapidrtmp_store_backlog",
-            "gauge",
-            "Chunks waiting to be written.",
-            self.store_backlog.load(Relaxed),
-        );
+        single("rapidrtmp_store_errors_total", "counter", "Failed store operations.", self.store_errors.load(Relaxed));
+        single("rapidrtmp_store_backlog", "gauge", "Chunks waiting to be written.", self.store_backlog.load(Relaxed));
         single(
             "rapidrtmp_chunks_lost_total",
             "counter",
@@ -171,43 +127,19 @@ impl Metrics {
             "# HELP rapidrtmp_publish_attempts_total RTMP publish attempts by result.\n\
              # TYPE rapidrtmp_publish_attempts_total counter"
         );
-        for (result, n) in self
-            .publish_attempts
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-        {
-            let _ = writeln!(
-                out,
-                "rapidrtmp_publish_attempts_total{{result=\"{result}\"}} {n}"
-            );
+        for (result, n) in self.publish_attempts.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            let _ = writeln!(out, "rapidrtmp_publish_attempts_total{{result=\"{result}\"}} {n}");
         }
         let _ = writeln!(
             out,
             "# HELP rapidrtmp_http_requests_total HTTP requests by route and status.\n\
              # TYPE rapidrtmp_http_requests_total counter"
         );
-        for ((route, status), n) in self
-            .http_requests
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-        {
-            let _ = writeln!(
-                out,
-                "rapidrtmp_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}"
-            );
+        for ((route, status), n) in self.http_requests.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            let _ = writeln!(out, "rapidrtmp_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}");
         }
-        self.chunk_write.render(
-            &mut out,
-            "rapidrtmp_chunk_write_seconds",
-            "Time to write a chunk and its manifest.",
-        );
-        self.segment_build.render(
-            &mut out,
-            "rapidrtmp_segment_build_seconds",
-            "Time to build a segment at the edge.",
-        );
+        self.chunk_write.render(&mut out, "rapidrtmp_chunk_write_seconds", "Time to write a chunk and its manifest.");
+        self.segment_build.render(&mut out, "rapidrtmp_segment_build_seconds", "Time to build a segment at the edge.");
         out
     }
 }

@@ -7,9 +7,7 @@ use rapidrtmp_core::package::{package_flv, PackageError};
 
 /// Parses `--segment-duration`: seconds, at least 0.1, at most one hour.
 pub fn parse_duration(s: &str) -> Result<f64, String> {
-    let v: f64 = s
-        .parse()
-        .map_err(|_| format!("`{s}` is not a number of seconds"))?;
+    let v: f64 = s.parse().map_err(|_| format!("`{s}` is not a number of seconds"))?;
     if !(0.1..=3600.0).contains(&v) {
         return Err(format!("{v} s is outside 0.1..=3600 seconds"));
     }
@@ -20,14 +18,8 @@ pub fn parse_duration(s: &str) -> Result<f64, String> {
 pub fn run(input: &Path, out: &Path, segment_duration: f64) -> anyhow::Result<()> {
     let bytes = std::fs::read(input).with_context(|| format!("cannot read {}", input.display()))?;
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
-    let mut sink =
-        |name: &str, data: &[u8]| -> std::io::Result<()> { std::fs::write(out.join(name), data) };
-    let report = package_flv(
-        &bytes,
-        (segment_duration * 1000.0).round() as u64,
-        &mut sink,
-    )
-    .map_err(|e| match e {
+    let mut sink = |name: &str, data: &[u8]| -> std::io::Result<()> { std::fs::write(out.join(name), data) };
+    let report = package_flv(&bytes, (segment_duration * 1000.0).round() as u64, &mut sink).map_err(|e| match e {
         PackageError::Input(e) => anyhow!("{}: {e}", input.display()),
         PackageError::Sink(e) => anyhow!("cannot write into {}: {e}", out.display()),
     })?;
@@ -35,17 +27,10 @@ pub fn run(input: &Path, out: &Path, segment_duration: f64) -> anyhow::Result<()
         eprintln!("warning: {}: {w}", input.display());
     }
     if report.warnings.dropped > 0 {
-        eprintln!(
-            "warning: {}: {} more tags skipped",
-            input.display(),
-            report.warnings.dropped
-        );
+        eprintln!("warning: {}: {} more tags skipped", input.display(), report.warnings.dropped);
     }
     if let Some(e) = &report.truncated {
-        eprintln!(
-            "warning: {}: {e}; packaged everything before it",
-            input.display()
-        );
+        eprintln!("warning: {}: {e}; packaged everything before it", input.display());
     }
     eprintln!(
         "packaged {} segments in {} session(s) into {}",

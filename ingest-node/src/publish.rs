@@ -31,12 +31,7 @@ const MIN_CHUNK_CAPACITY: usize = 64 << 10;
 const SHUTDOWN_RETRY: Duration = Duration::from_secs(10);
 
 enum Job {
-    Chunk {
-        key: String,
-        bytes: Bytes,
-        entry: ChunkEntry,
-        media: MediaInfo,
-    },
+    Chunk { key: String, bytes: Bytes, entry: ChunkEntry, media: MediaInfo },
     End,
 }
 
@@ -78,12 +73,7 @@ impl Publisher {
     /// its writer.
     pub async fn start(app: Arc<App>, stream: Arc<LiveStream>) -> anyhow::Result<Self> {
         let key = manifest_key(&stream.key);
-        let manifest = match app
-            .store
-            .get(&key)
-            .await
-            .context("reading the stream manifest")?
-        {
+        let manifest = match app.store.get(&key).await.context("reading the stream manifest")? {
             Some(bytes) => match Manifest::parse(&bytes) {
                 Ok(m) => m,
                 Err(e) => {
@@ -120,30 +110,14 @@ impl Publisher {
             _ => m.audio_frames_in.fetch_add(1, Relaxed),
         };
         self.stream.last_data_ms.store(now_ms(), Relaxed);
-        self.stream
-            .stats
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .bytes_in += body.len() as u64;
+        self.stream.stats.lock().unwrap_or_else(|e| e.into_inner()).bytes_in += body.len() as u64;
         if body.len() > 0xFF_FFFF {
             warn!(stream = %self.stream.key, "dropped a {}-byte message: larger than an FLV tag can hold", body.len());
             return;
         }
-        let tag = Tag {
-            kind,
-            filtered: false,
-            timestamp,
-            stream_id: 0,
-            body,
-            offset: 0,
-        };
+        let tag = Tag { kind, filtered: false, timestamp, stream_id: 0, body, offset: 0 };
         let mut decision = self.chunker.push(&tag);
-        if decision.close.is_none()
-            && self
-                .open
-                .as_ref()
-                .is_some_and(|o| o.tags.len() > MAX_CHUNK_BYTES)
-        {
+        if decision.close.is_none() && self.open.as_ref().is_some_and(|o| o.tags.len() > MAX_CHUNK_BYTES) {
             // A runaway chunk (no keyframes): cut it anyway, bounded memory beats a perfect cut.
             warn!(stream = %self.stream.key, "no keyframe for {MAX_CHUNK_BYTES} bytes; cutting the chunk early");
             decision.close = self.chunker.finish();
@@ -156,11 +130,7 @@ impl Publisher {
                 if opens || self.open.is_none() {
                     let (v, a) = self.chunker.sequence_headers();
                     let config = self.chunker.config().clone();
-                    self.stream
-                        .stats
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .media = media_info(&config);
+                    self.stream.stats.lock().unwrap_or_else(|e| e.into_inner()).media = media_info(&config);
                     self.open = Some(OpenChunk {
                         headers: (v.map(<[u8]>::to_vec), a.map(<[u8]>::to_vec)),
                         config,
@@ -193,14 +163,8 @@ impl Publisher {
             }
         };
         let mut head = Vec::with_capacity(512);
-        write_chunk_head(
-            &mut head,
-            &session_id,
-            &info,
-            (open.headers.0.as_deref(), open.headers.1.as_deref()),
-        );
-        self.capacity_hint =
-            (open.tags.len() + open.tags.len() / 8 + head.len()).max(MIN_CHUNK_CAPACITY);
+        write_chunk_head(&mut head, &session_id, &info, (open.headers.0.as_deref(), open.headers.1.as_deref()));
+        self.capacity_hint = (open.tags.len() + open.tags.len() / 8 + head.len()).max(MIN_CHUNK_CAPACITY);
         // The head goes in front of the tags in place: one buffer per chunk, never two.
         let mut bytes = open.tags;
         bytes.splice(0..0, head);
@@ -246,9 +210,7 @@ async fn put_retrying(app: &App, key: &str, bytes: Bytes) -> Result<(), StoreErr
             Ok(()) => return Ok(()),
             Err(e) => {
                 app.metrics.store_errors.fetch_add(1, Relaxed);
-                if app.shutting_down()
-                    && shutdown_since.get_or_insert_with(Instant::now).elapsed() > SHUTDOWN_RETRY
-                {
+                if app.shutting_down() && shutdown_since.get_or_insert_with(Instant::now).elapsed() > SHUTDOWN_RETRY {
                     return Err(e);
                 }
                 warn!("store write failed, retrying in {delay:?}: {e}");
@@ -260,24 +222,14 @@ async fn put_retrying(app: &App, key: &str, bytes: Bytes) -> Result<(), StoreErr
 }
 
 /// The writer task of one publish: chunk first, manifest second, in order.
-async fn write_chunks(
-    app: Arc<App>,
-    stream: Arc<LiveStream>,
-    mut manifest: Manifest,
-    mut rx: mpsc::Receiver<Job>,
-) {
+async fn write_chunks(app: Arc<App>, stream: Arc<LiveStream>, mut manifest: Manifest, mut rx: mpsc::Receiver<Job>) {
     let mkey = manifest_key(&stream.key);
     let window = app.settings.live_window;
     let mut expiring: VecDeque<(Instant, String)> = VecDeque::new();
     let mut wrote_any = false;
     while let Some(job) = rx.recv().await {
         match job {
-            Job::Chunk {
-                key,
-                bytes,
-                entry,
-                media,
-            } => {
+            Job::Chunk { key, bytes, entry, media } => {
                 let started = Instant::now();
                 let len = bytes.len() as u64;
                 let sequence = entry.sequence;
@@ -306,22 +258,12 @@ async fn write_chunks(
                 app.metrics.chunks_written.fetch_add(1, Relaxed);
                 app.metrics.chunk_bytes_written.fetch_add(len, Relaxed);
                 app.metrics.chunk_write.observe(started.elapsed());
-                stream
-                    .stats
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .segments += 1;
+                stream.stats.lock().unwrap_or_else(|e| e.into_inner()).segments += 1;
                 if let Some(keep) = app.settings.retention {
                     for (session, seq) in evicted {
-                        expiring.push_back((
-                            Instant::now() + keep,
-                            chunk_key(&stream.key, &session, seq),
-                        ));
+                        expiring.push_back((Instant::now() + keep, chunk_key(&stream.key, &session, seq)));
                     }
-                    while expiring
-                        .front()
-                        .is_some_and(|(at, _)| *at <= Instant::now())
-                    {
+                    while expiring.front().is_some_and(|(at, _)| *at <= Instant::now()) {
                         if let Some((_, k)) = expiring.pop_front() {
                             if let Err(e) = app.store.delete(&k).await {
                                 warn!("retention: cannot delete {k}: {e}");
@@ -334,8 +276,7 @@ async fn write_chunks(
                 if wrote_any || manifest.state == StreamState::Live && !manifest.chunks.is_empty() {
                     manifest.state = StreamState::Ended;
                     manifest.updated_at_ms = now_ms();
-                    if let Err(e) = put_retrying(&app, &mkey, Bytes::from(manifest.to_json())).await
-                    {
+                    if let Err(e) = put_retrying(&app, &mkey, Bytes::from(manifest.to_json())).await {
                         error!(stream = %stream.key, "could not mark the stream ended: {e}");
                     }
                 }

@@ -12,9 +12,7 @@ use bytes::Bytes;
 use rapidrtmp_core::edge::valid_name;
 use rapidrtmp_core::flv::TagKind;
 use rml_rtmp::handshake::{Handshake, HandshakeProcessResult, PeerType};
-use rml_rtmp::sessions::{
-    ServerSession, ServerSessionConfig, ServerSessionEvent, ServerSessionResult,
-};
+use rml_rtmp::sessions::{ServerSession, ServerSessionConfig, ServerSessionEvent, ServerSessionResult};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tracing::{debug, info, warn};
@@ -72,10 +70,7 @@ pub async fn serve(app: Arc<App>, listener: TcpListener) {
 /// Splits `key?token=T&…` into the key and the token.
 fn split_key(raw: &str) -> (&str, &str) {
     let (key, query) = raw.split_once('?').unwrap_or((raw, ""));
-    let token = query
-        .split('&')
-        .find_map(|kv| kv.strip_prefix("token="))
-        .unwrap_or("");
+    let token = query.split('&').find_map(|kv| kv.strip_prefix("token=")).unwrap_or("");
     (key, token)
 }
 
@@ -90,25 +85,12 @@ struct Connection {
 }
 
 impl Connection {
-    async fn run(
-        app: Arc<App>,
-        mut socket: TcpStream,
-        peer: SocketAddr,
-        id: u64,
-    ) -> anyhow::Result<()> {
+    async fn run(app: Arc<App>, mut socket: TcpStream, peer: SocketAddr, id: u64) -> anyhow::Result<()> {
         let remaining = tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake(&mut socket))
             .await
             .map_err(|_| anyhow::anyhow!("handshake timed out"))??;
         let (session, results) = ServerSession::new(ServerSessionConfig::new())?;
-        let mut conn = Self {
-            app,
-            socket,
-            peer,
-            id,
-            session,
-            publishing: None,
-            close: false,
-        };
+        let mut conn = Self { app, socket, peer, id, session, publishing: None, close: false };
         let result = conn.serve(results, remaining).await;
         if let Some((stream, publisher)) = conn.publishing.take() {
             conn.end_publish(stream, publisher).await;
@@ -116,11 +98,7 @@ impl Connection {
         result
     }
 
-    async fn serve(
-        &mut self,
-        first: Vec<ServerSessionResult>,
-        remaining: Vec<u8>,
-    ) -> anyhow::Result<()> {
+    async fn serve(&mut self, first: Vec<ServerSessionResult>, remaining: Vec<u8>) -> anyhow::Result<()> {
         self.handle_results(first).await?;
         let results = self.session.handle_input(&remaining)?;
         self.handle_results(results).await?;
@@ -150,10 +128,7 @@ impl Connection {
                 return Ok(());
             }
             let results = self.session.handle_input(&buf[..n])?;
-            if results
-                .iter()
-                .any(|r| matches!(r, ServerSessionResult::RaisedEvent(_)))
-            {
+            if results.iter().any(|r| matches!(r, ServerSessionResult::RaisedEvent(_))) {
                 pending = 0;
             } else {
                 pending += n;
@@ -197,10 +172,7 @@ impl Connection {
 
     async fn handle_event(&mut self, event: ServerSessionEvent) -> anyhow::Result<()> {
         match event {
-            ServerSessionEvent::ConnectionRequested {
-                request_id,
-                app_name,
-            } => {
+            ServerSessionEvent::ConnectionRequested { request_id, app_name } => {
                 if app_name.split('?').next() == Some(APP_NAME) {
                     let r = self.session.accept_request(request_id);
                     self.reply(r).await?;
@@ -214,18 +186,10 @@ impl Connection {
                     self.close = true;
                 }
             }
-            ServerSessionEvent::PublishStreamRequested {
-                request_id,
-                stream_key,
-                ..
-            } => {
+            ServerSessionEvent::PublishStreamRequested { request_id, stream_key, .. } => {
                 self.publish_requested(request_id, &stream_key).await?;
             }
-            ServerSessionEvent::PlayStreamRequested {
-                request_id,
-                stream_key,
-                ..
-            } => {
+            ServerSessionEvent::PlayStreamRequested { request_id, stream_key, .. } => {
                 let key = split_key(&stream_key).0.to_string();
                 let r = self.session.reject_request(
                     request_id,
@@ -235,14 +199,10 @@ impl Connection {
                 self.reply(r).await?;
                 self.close = true;
             }
-            ServerSessionEvent::VideoDataReceived {
-                data, timestamp, ..
-            } => {
+            ServerSessionEvent::VideoDataReceived { data, timestamp, .. } => {
                 self.media(TagKind::Video, timestamp.value, data).await;
             }
-            ServerSessionEvent::AudioDataReceived {
-                data, timestamp, ..
-            } => {
+            ServerSessionEvent::AudioDataReceived { data, timestamp, .. } => {
                 self.media(TagKind::Audio, timestamp.value, data).await;
             }
             ServerSessionEvent::PublishStreamFinished { .. } => {
@@ -261,13 +221,7 @@ impl Connection {
         }
     }
 
-    async fn reject(
-        &mut self,
-        request_id: u32,
-        code: &str,
-        result: &'static str,
-        why: &str,
-    ) -> anyhow::Result<()> {
+    async fn reject(&mut self, request_id: u32, code: &str, result: &'static str, why: &str) -> anyhow::Result<()> {
         self.app.metrics.publish_attempt(result);
         info!(peer = %self.peer, result, "publish rejected: {why}");
         let r = self.session.reject_request(request_id, code, why);
@@ -281,92 +235,39 @@ impl Connection {
         const UNAUTHORIZED: &str = "NetStream.Publish.Unauthorized";
         let (key, token) = split_key(raw);
         if self.publishing.is_some() {
-            return self
-                .reject(
-                    request_id,
-                    BAD_NAME,
-                    "bad_name",
-                    "this connection is already publishing",
-                )
-                .await;
+            return self.reject(request_id, BAD_NAME, "bad_name", "this connection is already publishing").await;
         }
         if !valid_name(key) {
-            return self
-                .reject(
-                    request_id,
-                    BAD_NAME,
-                    "bad_name",
-                    "stream keys are 1-64 of [A-Za-z0-9_-]",
-                )
-                .await;
+            return self.reject(request_id, BAD_NAME, "bad_name", "stream keys are 1-64 of [A-Za-z0-9_-]").await;
         }
         let now = now_ms();
         let grant = match self.app.signer.verify(key, token, now / 1000) {
             Ok(g) => g,
             Err(e) => {
-                let result = if e == TokenError::Expired {
-                    "expired"
-                } else {
-                    "unauthorized"
-                };
-                return self
-                    .reject(request_id, UNAUTHORIZED, result, &e.to_string())
-                    .await;
+                let result = if e == TokenError::Expired { "expired" } else { "unauthorized" };
+                return self.reject(request_id, UNAUTHORIZED, result, &e.to_string()).await;
             }
         };
         // A live key is busy unless its publisher went silent (OBS reconnecting).
         let previous = self.app.live(key);
         if let Some(prev) = &previous {
             if !prev.is_silent(now) {
-                return self
-                    .reject(
-                        request_id,
-                        BAD_NAME,
-                        "busy",
-                        "stream key is already being published",
-                    )
-                    .await;
+                return self.reject(request_id, BAD_NAME, "busy", "stream key is already being published").await;
             }
         }
         if grant.single_use {
             let marker = format!("tokens/used/{}", grant.nonce);
             if !rapidrtmp_core::edge::valid_name(&grant.nonce) {
-                return self
-                    .reject(
-                        request_id,
-                        UNAUTHORIZED,
-                        "unauthorized",
-                        "invalid publish token",
-                    )
-                    .await;
+                return self.reject(request_id, UNAUTHORIZED, "unauthorized", "invalid publish token").await;
             }
-            match self
-                .app
-                .store
-                .put_if_absent(&marker, Bytes::from(format!("{key}\n")))
-                .await
-            {
+            match self.app.store.put_if_absent(&marker, Bytes::from(format!("{key}\n"))).await {
                 Ok(true) => {}
                 Ok(false) => {
-                    return self
-                        .reject(
-                            request_id,
-                            UNAUTHORIZED,
-                            "reused",
-                            "publish token was already used",
-                        )
-                        .await;
+                    return self.reject(request_id, UNAUTHORIZED, "reused", "publish token was already used").await;
                 }
                 Err(e) => {
                     warn!("cannot record a single-use token: {e}");
-                    return self
-                        .reject(
-                            request_id,
-                            BAD_NAME,
-                            "store_error",
-                            "storage unavailable, try again",
-                        )
-                        .await;
+                    return self.reject(request_id, BAD_NAME, "store_error", "storage unavailable, try again").await;
                 }
             }
         }
@@ -387,41 +288,21 @@ impl Connection {
         });
         let claimed = {
             let mut streams = self.app.streams.lock().unwrap_or_else(|e| e.into_inner());
-            let busy = streams
-                .get(key)
-                .is_some_and(|s| !s.is_silent(now_ms()) && !*s.done.borrow());
+            let busy = streams.get(key).is_some_and(|s| !s.is_silent(now_ms()) && !*s.done.borrow());
             if !busy {
                 streams.insert(key.to_string(), stream.clone());
             }
             !busy
         };
         if !claimed {
-            return self
-                .reject(
-                    request_id,
-                    BAD_NAME,
-                    "busy",
-                    "stream key is already being published",
-                )
-                .await;
+            return self.reject(request_id, BAD_NAME, "busy", "stream key is already being published").await;
         }
         let publisher = match Publisher::start(self.app.clone(), stream.clone()).await {
             Ok(p) => p,
             Err(e) => {
-                self.app
-                    .streams
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .remove(key);
+                self.app.streams.lock().unwrap_or_else(|e| e.into_inner()).remove(key);
                 warn!("cannot start publishing {key}: {e:#}");
-                return self
-                    .reject(
-                        request_id,
-                        BAD_NAME,
-                        "store_error",
-                        "storage unavailable, try again",
-                    )
-                    .await;
+                return self.reject(request_id, BAD_NAME, "store_error", "storage unavailable, try again").await;
             }
         };
         self.app.metrics.publish_attempt("accepted");
@@ -435,10 +316,7 @@ impl Connection {
     async fn end_publish(&mut self, stream: Arc<LiveStream>, publisher: Publisher) {
         publisher.finish().await;
         let mut streams = self.app.streams.lock().unwrap_or_else(|e| e.into_inner());
-        if streams
-            .get(&stream.key)
-            .is_some_and(|s| s.connection == self.id)
-        {
+        if streams.get(&stream.key).is_some_and(|s| s.connection == self.id) {
             streams.remove(&stream.key);
         }
         self.app.metrics.active_streams.fetch_sub(1, Relaxed);
@@ -456,13 +334,8 @@ async fn handshake(socket: &mut TcpStream) -> anyhow::Result<Vec<u8>> {
             anyhow::bail!("closed during the handshake");
         }
         match hs.process_bytes(&buf[..n])? {
-            HandshakeProcessResult::InProgress { response_bytes } => {
-                socket.write_all(&response_bytes).await?
-            }
-            HandshakeProcessResult::Completed {
-                response_bytes,
-                remaining_bytes,
-            } => {
+            HandshakeProcessResult::InProgress { response_bytes } => socket.write_all(&response_bytes).await?,
+            HandshakeProcessResult::Completed { response_bytes, remaining_bytes } => {
                 socket.write_all(&response_bytes).await?;
                 return Ok(remaining_bytes);
             }

@@ -10,8 +10,8 @@ use tokio::net::TcpListener;
 use tracing::{info, warn};
 
 use crate::app::App;
-use crate::config::{ServeArgs, Settings, StoreSetting};
-use crate::store::{LocalStore, S3Options, S3Store, Store};
+use crate::config::{ServeArgs, Settings};
+use crate::store::Store;
 use crate::tokens::random_id;
 
 /// The admin key file in the data dir.
@@ -19,12 +19,10 @@ const ADMIN_KEY_FILE: &str = "admin.key";
 /// How long shutdown waits for publishers to flush their last chunks.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
 
-fn init_logging(json: bool) {
+pub fn init_logging(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("RAPIDRTMP_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     if json {
         builder.json().init();
     } else {
@@ -34,20 +32,7 @@ fn init_logging(json: bool) {
 
 /// Opens the configured store.
 pub async fn open_store(s: &Settings) -> anyhow::Result<Store> {
-    Ok(match &s.store {
-        StoreSetting::Folder(dir) => Store::Local(
-            LocalStore::new(dir)
-                .with_context(|| format!("cannot create store folder {}", dir.display()))?,
-        ),
-        StoreSetting::S3(url) => {
-            let mut opts =
-                S3Options::from_url(url).map_err(|e| anyhow::anyhow!("--store {url}: {e}"))?;
-            opts.endpoint = s.s3_endpoint.clone();
-            opts.region = s.s3_region.clone();
-            opts.path_style = s.s3_path_style;
-            Store::S3(S3Store::new(opts).await)
-        }
-    })
+    crate::store::open(&s.store, s.s3_endpoint.clone(), s.s3_region.clone(), s.s3_path_style).await
 }
 
 /// The configured admin key, or the one kept in the data dir, or a new one (then `true`).
@@ -58,15 +43,11 @@ fn admin_key(s: &Settings) -> anyhow::Result<(String, bool)> {
     let path = s.data_dir.join(ADMIN_KEY_FILE);
     match std::fs::read_to_string(&path) {
         Ok(k) if k.trim().len() >= 16 => return Ok((k.trim().to_string(), false)),
-        Ok(_) => anyhow::bail!(
-            "{} is too short; delete it to have a new key made",
-            path.display()
-        ),
+        Ok(_) => anyhow::bail!("{} is too short; delete it to have a new key made", path.display()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
     }
-    std::fs::create_dir_all(&s.data_dir)
-        .with_context(|| format!("cannot create {}", s.data_dir.display()))?;
+    std::fs::create_dir_all(&s.data_dir).with_context(|| format!("cannot create {}", s.data_dir.display()))?;
     let key = random_id(32);
     write_private(&path, &key).with_context(|| format!("cannot write {}", path.display()))?;
     Ok((key, true))
@@ -112,13 +93,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     info!("shutting down: closing listeners, flushing streams");
     app.shutdown.send_replace(true);
     let _ = rtmp_task.await;
-    let streams: Vec<_> = app
-        .streams
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .values()
-        .cloned()
-        .collect();
+    let streams: Vec<_> = app.streams.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
     let flushed = async {
         for s in streams {
             let mut done = s.done.subscribe();
@@ -133,15 +108,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn shutdown_signal() {
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => return std::future::pending().await,
-            };
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => return std::future::pending().await,
+        };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

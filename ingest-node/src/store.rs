@@ -6,7 +6,10 @@
 mod local;
 mod s3;
 
+use anyhow::Context;
 use bytes::Bytes;
+
+use crate::config::StoreSetting;
 
 pub use local::LocalStore;
 pub use s3::{S3Options, S3Store};
@@ -53,9 +56,7 @@ pub fn valid_key(key: &str) -> bool {
             !seg.is_empty()
                 && seg != "."
                 && seg != ".."
-                && seg
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+                && seg.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
         })
 }
 
@@ -132,6 +133,27 @@ impl Store {
             Self::S3(s) => s.describe(),
         }
     }
+}
+
+/// Opens a store: a folder, or an `s3://bucket/prefix` URL with its connection settings.
+pub async fn open(
+    setting: &StoreSetting,
+    endpoint: Option<String>,
+    region: Option<String>,
+    path_style: bool,
+) -> anyhow::Result<Store> {
+    Ok(match setting {
+        StoreSetting::Folder(dir) => {
+            Store::Local(LocalStore::new(dir).with_context(|| format!("cannot create store folder {}", dir.display()))?)
+        }
+        StoreSetting::S3(url) => {
+            let mut opts = S3Options::from_url(url).map_err(|e| anyhow::anyhow!("--store {url}: {e}"))?;
+            opts.endpoint = endpoint;
+            opts.region = region;
+            opts.path_style = path_style;
+            Store::S3(S3Store::new(opts).await)
+        }
+    })
 }
 
 fn check(key: &str) -> Result<(), StoreError> {

@@ -53,12 +53,9 @@ impl TokenSigner {
     /// A signer whose secret is derived from `admin_key`: nodes sharing the admin key accept
     /// each other's tokens.
     pub fn from_admin_key(admin_key: &str) -> Self {
-        let mut mac =
-            HmacSha256::new_from_slice(admin_key.as_bytes()).expect("HMAC takes any key length");
+        let mut mac = HmacSha256::new_from_slice(admin_key.as_bytes()).expect("HMAC takes any key length");
         mac.update(b"rapidrtmp publish token v1");
-        Self {
-            key: mac.finalize().into_bytes().to_vec(),
-        }
+        Self { key: mac.finalize().into_bytes().to_vec() }
     }
 
     fn mac(&self, stream_key: &str, body: &str) -> HmacSha256 {
@@ -71,12 +68,7 @@ impl TokenSigner {
 
     /// Issues a token for `stream_key`.
     pub fn issue(&self, stream_key: &str, grant: &Grant) -> String {
-        let body = format!(
-            "{}.{}.{}",
-            grant.expires_at,
-            grant.nonce,
-            u8::from(grant.single_use)
-        );
+        let body = format!("{}.{}.{}", grant.expires_at, grant.nonce, u8::from(grant.single_use));
         let sig = B64.encode(self.mac(stream_key, &body).finalize().into_bytes());
         format!("{body}.{sig}")
     }
@@ -92,12 +84,9 @@ impl TokenSigner {
         let (body, sig) = token.rsplit_once('.').ok_or(TokenError::Invalid)?;
         let sig = B64.decode(sig).map_err(|_| TokenError::Invalid)?;
         // verify_slice compares in constant time.
-        self.mac(stream_key, body)
-            .verify_slice(&sig)
-            .map_err(|_| TokenError::Invalid)?;
+        self.mac(stream_key, body).verify_slice(&sig).map_err(|_| TokenError::Invalid)?;
         let mut parts = body.split('.');
-        let (Some(exp), Some(nonce), Some(flags), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
+        let (Some(exp), Some(nonce), Some(flags), None) = (parts.next(), parts.next(), parts.next(), parts.next())
         else {
             return Err(TokenError::Invalid);
         };
@@ -105,11 +94,7 @@ impl TokenSigner {
         if now >= expires_at {
             return Err(TokenError::Expired);
         }
-        Ok(Grant {
-            expires_at,
-            nonce: nonce.into(),
-            single_use: flags == "1",
-        })
+        Ok(Grant { expires_at, nonce: nonce.into(), single_use: flags == "1" })
     }
 }
 
@@ -125,11 +110,7 @@ mod tests {
     use super::*;
 
     fn grant() -> Grant {
-        Grant {
-            expires_at: 1000,
-            nonce: random_id(16),
-            single_use: true,
-        }
+        Grant { expires_at: 1000, nonce: random_id(16), single_use: true }
     }
 
     #[test]
@@ -140,10 +121,7 @@ mod tests {
         assert_eq!(s.verify("cam", &t, 999), Ok(g));
         assert_eq!(s.verify("cam2", &t, 999), Err(TokenError::Invalid));
         assert_eq!(s.verify("cam", &t, 1000), Err(TokenError::Expired));
-        assert_eq!(
-            TokenSigner::from_admin_key("other").verify("cam", &t, 1),
-            Err(TokenError::Invalid)
-        );
+        assert_eq!(TokenSigner::from_admin_key("other").verify("cam", &t, 1), Err(TokenError::Invalid));
     }
 
     #[test]

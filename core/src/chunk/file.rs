@@ -34,64 +34,26 @@ pub struct ChunkHeader {
 }
 
 /// Appends the head of a chunk file (items 1–3) to `out`; the caller appends the tags.
-pub fn write_chunk_head(
-    out: &mut Vec<u8>,
-    session: &str,
-    info: &ChunkInfo,
-    headers: (Option<&[u8]>, Option<&[u8]>),
-) {
-    FlvHeader {
-        version: 1,
-        has_audio: headers.1.is_some(),
-        has_video: headers.0.is_some(),
-        data_offset: 9,
-    }
-    .write(out);
+pub fn write_chunk_head(out: &mut Vec<u8>, session: &str, info: &ChunkInfo, headers: (Option<&[u8]>, Option<&[u8]>)) {
+    FlvHeader { version: 1, has_audio: headers.1.is_some(), has_video: headers.0.is_some(), data_offset: 9 }.write(out);
     let mut body = Vec::with_capacity(128);
     Amf0Value::String(CHUNK_TAG.into()).write(&mut body);
     Amf0Value::Object(vec![
-        (
-            "duration".into(),
-            Amf0Value::Number(info.duration_ms as f64 / 1000.0),
-        ),
+        ("duration".into(), Amf0Value::Number(info.duration_ms as f64 / 1000.0)),
         ("rapidrtmpVersion".into(), Amf0Value::Number(1.0)),
         ("rapidrtmpSession".into(), Amf0Value::String(session.into())),
-        (
-            "rapidrtmpSequence".into(),
-            Amf0Value::Number(info.sequence as f64),
-        ),
-        (
-            "rapidrtmpStart".into(),
-            Amf0Value::Number(info.start.0 as f64),
-        ),
-        (
-            "rapidrtmpDuration".into(),
-            Amf0Value::Number(info.duration_ms as f64),
-        ),
+        ("rapidrtmpSequence".into(), Amf0Value::Number(info.sequence as f64)),
+        ("rapidrtmpStart".into(), Amf0Value::Number(info.start.0 as f64)),
+        ("rapidrtmpDuration".into(), Amf0Value::Number(info.duration_ms as f64)),
     ])
     .write(&mut body);
     // Timestamp 0: players take metadata at any other time for a subtitle track.
-    let script = Tag {
-        kind: TagKind::Script,
-        filtered: false,
-        timestamp: 0,
-        stream_id: 0,
-        body: &body,
-        offset: 0,
-    };
+    let script = Tag { kind: TagKind::Script, filtered: false, timestamp: 0, stream_id: 0, body: &body, offset: 0 };
     let ts = info.start.0 as u32;
     script.write(out);
     for (kind, h) in [(TagKind::Video, headers.0), (TagKind::Audio, headers.1)] {
         if let Some(body) = h {
-            Tag {
-                kind,
-                filtered: false,
-                timestamp: ts,
-                stream_id: 0,
-                body,
-                offset: 0,
-            }
-            .write(out);
+            Tag { kind, filtered: false, timestamp: ts, stream_id: 0, body, offset: 0 }.write(out);
         }
     }
 }
@@ -109,9 +71,7 @@ pub struct ChunkFile<'a> {
 
 fn number(props: &[(String, Amf0Value)], key: &str) -> Option<u64> {
     props.iter().find_map(|(k, v)| match v {
-        Amf0Value::Number(n) if k == key && *n >= 0.0 && *n <= 9.007_199_254_740_992e15 => {
-            Some(*n as u64)
-        }
+        Amf0Value::Number(n) if k == key && *n >= 0.0 && *n <= 9.007_199_254_740_992e15 => Some(*n as u64),
         _ => None,
     })
 }
@@ -137,9 +97,7 @@ pub fn read_chunk(bytes: &[u8]) -> Result<ChunkFile<'_>, Error> {
     let session = props
         .iter()
         .find_map(|(k, v)| match v {
-            Amf0Value::String(s)
-                if k == "rapidrtmpSession" && !s.is_empty() && s.len() <= MAX_SESSION_ID_LEN =>
-            {
+            Amf0Value::String(s) if k == "rapidrtmpSession" && !s.is_empty() && s.len() <= MAX_SESSION_ID_LEN => {
                 Some(s.clone())
             }
             _ => None,
@@ -152,9 +110,5 @@ pub fn read_chunk(bytes: &[u8]) -> Result<ChunkFile<'_>, Error> {
         duration_ms: number(&props, "rapidrtmpDuration").ok_or(bad("chunk has no duration"))?,
     };
     let config = chunk_config(bytes)?;
-    Ok(ChunkFile {
-        header: ChunkHeader { session, info },
-        config,
-        tags,
-    })
+    Ok(ChunkFile { header: ChunkHeader { session, info }, config, tags })
 }

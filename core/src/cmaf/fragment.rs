@@ -87,11 +87,7 @@ pub fn write_segment(out: &mut Vec<u8>, sequence_number: u32, runs: &[TrackRun<'
     }
     moof.end(out);
     let data_len: u64 = runs.iter().map(TrackRun::data_len).sum();
-    let mdat_header = if data_len + 8 > u64::from(u32::MAX) {
-        16
-    } else {
-        8
-    };
+    let mdat_header = if data_len + 8 > u64::from(u32::MAX) { 16 } else { 8 };
     let mut offset = (out.len() - moof_start) as u64 + mdat_header;
     for (at, len) in offset_fields {
         out[at..at + 4].copy_from_slice(&(offset as u32).to_be_bytes());

@@ -80,14 +80,7 @@ fn write_trak(out: &mut Vec<u8>, t: &Track) {
     zeros(out, 4 + 4 + 8); // reserved, duration, reserved
     u16(out, 0); // layer
     u16(out, 0); // alternate_group
-    u16(
-        out,
-        if matches!(t.kind, TrackKind::Audio(_)) {
-            0x0100
-        } else {
-            0
-        },
-    );
+    u16(out, if matches!(t.kind, TrackKind::Audio(_)) { 0x0100 } else { 0 });
     u16(out, 0);
     unity_matrix(out);
     let (w, h) = match &t.kind {
@@ -162,9 +155,7 @@ fn write_trak(out: &mut Vec<u8>, t: &Track) {
 fn display_size(v: &AvcConfig) -> (u32, u32) {
     let (w, h) = (v.sps.width, v.sps.height);
     match v.sps.sample_aspect_ratio {
-        Some((sw, sh)) if sw > 0 && sh > 0 && sw != sh => {
-            ((u64::from(w) * u64::from(sw) / u64::from(sh)) as u32, h)
-        }
+        Some((sw, sh)) if sw > 0 && sh > 0 && sw != sh => ((u64::from(w) * u64::from(sw) / u64::from(sh)) as u32, h),
         _ => (w, h),
     }
 }
@@ -206,14 +197,7 @@ fn write_mp4a(out: &mut Vec<u8>, a: &AacConfig) {
     u16(out, 16); // samplesize
     zeros(out, 4);
     // 16.16 fixed point; rates of 64 kHz and above do not fit and are left to the esds.
-    u32(
-        out,
-        if a.sample_rate < 0x1_0000 {
-            a.sample_rate << 16
-        } else {
-            0
-        },
-    );
+    u32(out, if a.sample_rate < 0x1_0000 { a.sample_rate << 16 } else { 0 });
     let esds = BoxStart::full(out, b"esds", 0, 0);
     // ES_Descriptor (ISO/IEC 14496-1 §7.2.6.5) ⊃ DecoderConfigDescriptor ⊃ DecoderSpecificInfo,
     // then SLConfigDescriptor.

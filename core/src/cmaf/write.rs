@@ -54,12 +54,7 @@ pub(crate) fn unity_matrix(out: &mut Vec<u8>) {
 }
 
 /// `ftyp` or `styp` (§4.3, §8.16.2).
-pub(crate) fn file_type(
-    out: &mut Vec<u8>,
-    fourcc: &[u8; 4],
-    major: &[u8; 4],
-    compatible: &[&[u8; 4]],
-) {
+pub(crate) fn file_type(out: &mut Vec<u8>, fourcc: &[u8; 4], major: &[u8; 4], compatible: &[&[u8; 4]]) {
     let b = BoxStart::new(out, fourcc);
     out.extend_from_slice(major);
     u32(out, 0);

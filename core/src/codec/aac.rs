@@ -6,9 +6,7 @@ use alloc::{string::String, vec::Vec};
 use super::{bits::BitReader, CodecError};
 
 /// Sampling frequencies by `samplingFrequencyIndex` (ISO/IEC 14496-3 Table 1.18).
-const RATES: [u32; 13] = [
-    96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350,
-];
+const RATES: [u32; 13] = [96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350];
 
 /// Longest `AudioSpecificConfig` accepted; real ones are 2 to 7 bytes.
 pub const MAX_ASC_LEN: usize = 64;
@@ -49,9 +47,7 @@ pub struct AacConfig {
 
 fn read_object_type(r: &mut BitReader<'_>) -> Result<AudioObjectType, CodecError> {
     let t = r.bits(5)?;
-    Ok(AudioObjectType(
-        if t == 31 { 32 + r.bits(6)? } else { t } as u8
-    ))
+    Ok(AudioObjectType(if t == 31 { 32 + r.bits(6)? } else { t } as u8))
 }
 
 fn sampling_rate(r: &mut BitReader<'_>) -> Result<u32, CodecError> {
@@ -59,29 +55,18 @@ fn sampling_rate(r: &mut BitReader<'_>) -> Result<u32, CodecError> {
     if index == 0xF {
         let rate = r.bits(24)?;
         if rate == 0 {
-            return Err(CodecError::Invalid {
-                what: "AAC explicit sampling frequency",
-                value: 0,
-            });
+            return Err(CodecError::Invalid { what: "AAC explicit sampling frequency", value: 0 });
         }
         return Ok(rate);
     }
-    RATES
-        .get(index as usize)
-        .copied()
-        .ok_or(CodecError::Invalid {
-            what: "AAC samplingFrequencyIndex",
-            value: index,
-        })
+    RATES.get(index as usize).copied().ok_or(CodecError::Invalid { what: "AAC samplingFrequencyIndex", value: index })
 }
 
 impl AacConfig {
     /// Parses an `AudioSpecificConfig`.
     pub fn parse(record: &[u8]) -> Result<Self, CodecError> {
         if record.len() > MAX_ASC_LEN {
-            return Err(CodecError::Unsupported(
-                "AudioSpecificConfig is longer than 64 bytes",
-            ));
+            return Err(CodecError::Unsupported("AudioSpecificConfig is longer than 64 bytes"));
         }
         let mut r = BitReader::new(record, "AudioSpecificConfig");
         let object_type = read_object_type(&mut r)?;
@@ -96,20 +81,13 @@ impl AacConfig {
             base = read_object_type(&mut r)?;
         }
         if !matches!(base.0, 1..=4 | 6 | 7 | 17 | 19..=23) {
-            return Err(CodecError::Unsupported(
-                "AAC object type has no GASpecificConfig (not AAC)",
-            ));
+            return Err(CodecError::Unsupported("AAC object type has no GASpecificConfig (not AAC)"));
         }
         if channel_configuration == 0 {
-            return Err(CodecError::Unsupported(
-                "AAC program_config_element channel layouts are not supported",
-            ));
+            return Err(CodecError::Unsupported("AAC program_config_element channel layouts are not supported"));
         }
         if channel_configuration > 7 {
-            return Err(CodecError::Invalid {
-                what: "AAC channelConfiguration",
-                value: channel_configuration.into(),
-            });
+            return Err(CodecError::Invalid { what: "AAC channelConfiguration", value: channel_configuration.into() });
         }
         // GASpecificConfig (§4.4.1).
         let frame_length_flag = r.bit()?;
@@ -174,10 +152,7 @@ mod tests {
     #[test]
     fn aac_lc_48k_stereo() {
         let c = AacConfig::parse(&[0x11, 0x90]).unwrap();
-        assert_eq!(
-            (c.object_type, c.sample_rate, c.channels()),
-            (AudioObjectType::AAC_LC, 48000, 2)
-        );
+        assert_eq!((c.object_type, c.sample_rate, c.channels()), (AudioObjectType::AAC_LC, 48000, 2));
         assert_eq!(c.codec_string(), "mp4a.40.2");
         assert_eq!(c.frame_samples, 1024);
     }
@@ -189,10 +164,7 @@ mod tests {
         assert_eq!(c.extension_sample_rate, None);
         // 22050 Hz core, SBR at 44100: 0x2B7, SBR, flag 1, index 4.
         let c = AacConfig::parse(&[0x13, 0x88, 0x56, 0xE5, 0xA0]).unwrap();
-        assert_eq!(
-            (c.sample_rate, c.extension_sample_rate),
-            (22050, Some(44100))
-        );
+        assert_eq!((c.sample_rate, c.extension_sample_rate), (22050, Some(44100)));
     }
 
     #[test]
@@ -203,10 +175,7 @@ mod tests {
         assert_eq!(c.base_object_type, AudioObjectType::AAC_LC);
         assert_eq!(c.codec_string(), "mp4a.40.29");
         assert!(c.ps);
-        assert_eq!(
-            (c.sample_rate, c.extension_sample_rate),
-            (24000, Some(48000))
-        );
+        assert_eq!((c.sample_rate, c.extension_sample_rate), (24000, Some(48000)));
     }
 
     #[test]
@@ -225,10 +194,7 @@ mod tests {
         // index 13 (reserved)
         assert_eq!(
             AacConfig::parse(&[0x16, 0x88]),
-            Err(CodecError::Invalid {
-                what: "AAC samplingFrequencyIndex",
-                value: 13
-            })
+            Err(CodecError::Invalid { what: "AAC samplingFrequencyIndex", value: 13 })
         );
         assert!(AacConfig::parse(&[]).is_err());
     }

@@ -60,29 +60,19 @@ impl AvcConfig {
         const WHAT: &str = "AVCDecoderConfigurationRecord";
         let head = record.get(..6).ok_or(CodecError::Truncated(WHAT))?;
         if head[0] != 1 {
-            return Err(CodecError::Invalid {
-                what: "avcC configurationVersion",
-                value: head[0].into(),
-            });
+            return Err(CodecError::Invalid { what: "avcC configurationVersion", value: head[0].into() });
         }
         let nal_length_size = (head[4] & 0x03) + 1;
         if nal_length_size == 3 {
-            return Err(CodecError::Invalid {
-                what: "avcC lengthSizeMinusOne",
-                value: 2,
-            });
+            return Err(CodecError::Invalid { what: "avcC lengthSizeMinusOne", value: 2 });
         }
         let num_sps = head[5] & 0x1F;
         let mut pos = 6;
         let mut first_sps = None;
         let take = |pos: &mut usize| -> Result<&[u8], CodecError> {
-            let len = record
-                .get(*pos..*pos + 2)
-                .ok_or(CodecError::Truncated(WHAT))?;
+            let len = record.get(*pos..*pos + 2).ok_or(CodecError::Truncated(WHAT))?;
             let len = u16::from_be_bytes([len[0], len[1]]) as usize;
-            let nal = record
-                .get(*pos + 2..*pos + 2 + len)
-                .ok_or(CodecError::Truncated(WHAT))?;
+            let nal = record.get(*pos + 2..*pos + 2 + len).ok_or(CodecError::Truncated(WHAT))?;
             *pos += 2 + len;
             Ok(nal)
         };
@@ -108,12 +98,7 @@ impl AvcConfig {
 
     /// The RFC 6381 codec string, `avc1.PPCCLL`.
     pub fn codec_string(&self) -> String {
-        alloc::format!(
-            "avc1.{:02X}{:02X}{:02X}",
-            self.profile,
-            self.compatibility,
-            self.level
-        )
+        alloc::format!("avc1.{:02X}{:02X}{:02X}", self.profile, self.compatibility, self.level)
     }
 }
 
@@ -154,10 +139,7 @@ impl Sps {
         }
         let &header = nal.first().ok_or(CodecError::Truncated("SPS"))?;
         if header & 0x1F != 7 {
-            return Err(CodecError::Invalid {
-                what: "SPS nal_unit_type",
-                value: (header & 0x1F).into(),
-            });
+            return Err(CodecError::Invalid { what: "SPS nal_unit_type", value: (header & 0x1F).into() });
         }
         let rbsp = unescape(&nal[1..]);
         let mut r = BitReader::new(&rbsp, "SPS");
@@ -168,26 +150,17 @@ impl Sps {
         let mut chroma_format_idc = 1;
         let mut separate_colour_plane = false;
         let mut bit_depth = 8;
-        if matches!(
-            profile_idc,
-            100 | 110 | 122 | 244 | 44 | 83 | 86 | 118 | 128 | 138 | 139 | 134 | 135
-        ) {
+        if matches!(profile_idc, 100 | 110 | 122 | 244 | 44 | 83 | 86 | 118 | 128 | 138 | 139 | 134 | 135) {
             chroma_format_idc = r.ue()?;
             if chroma_format_idc > 3 {
-                return Err(CodecError::Invalid {
-                    what: "SPS chroma_format_idc",
-                    value: chroma_format_idc,
-                });
+                return Err(CodecError::Invalid { what: "SPS chroma_format_idc", value: chroma_format_idc });
             }
             if chroma_format_idc == 3 {
                 separate_colour_plane = r.bit()?;
             }
             bit_depth = r.ue()? + 8;
             if bit_depth > 14 {
-                return Err(CodecError::Invalid {
-                    what: "SPS bit_depth_luma",
-                    value: bit_depth,
-                });
+                return Err(CodecError::Invalid { what: "SPS bit_depth_luma", value: bit_depth });
             }
             r.ue()?; // bit_depth_chroma_minus8
             r.skip(1)?; // qpprime_y_zero_transform_bypass_flag
@@ -221,12 +194,7 @@ impl Sps {
                 }
             }
             2 => {}
-            other => {
-                return Err(CodecError::Invalid {
-                    what: "SPS pic_order_cnt_type",
-                    value: other,
-                })
-            }
+            other => return Err(CodecError::Invalid { what: "SPS pic_order_cnt_type", value: other }),
         }
         r.ue()?; // max_num_ref_frames
         r.skip(1)?; // gaps_in_frame_num_value_allowed_flag
@@ -255,10 +223,7 @@ impl Sps {
         let cut_w = u64::from(crop_x) * (u64::from(crop_l) + u64::from(crop_r));
         let cut_h = u64::from(crop_y) * (u64::from(crop_t) + u64::from(crop_b));
         if cut_w >= full_w || cut_h >= full_h || full_w > 65535 || full_h > 65535 {
-            return Err(CodecError::Invalid {
-                what: "SPS picture size",
-                value: width_mbs,
-            });
+            return Err(CodecError::Invalid { what: "SPS picture size", value: width_mbs });
         }
         let mut sps = Sps {
             profile_idc,
@@ -337,10 +302,9 @@ mod tests {
 
     /// avcC from `ffmpeg -f lavfi -i testsrc2=size=640x360:rate=30 -c:v libx264 -profile:v high`.
     const HIGH_360P: &[u8] = &[
-        0x01, 0x64, 0x00, 0x1E, 0xFF, 0xE1, 0x00, 0x1A, 0x67, 0x64, 0x00, 0x1E, 0xAC, 0xD9, 0x40,
-        0xA0, 0x2F, 0xF9, 0x70, 0x11, 0x00, 0x00, 0x03, 0x00, 0x01, 0x00, 0x00, 0x03, 0x00, 0x3C,
-        0x0F, 0x16, 0x2D, 0x96, 0x01, 0x00, 0x06, 0x68, 0xEB, 0xE3, 0xCB, 0x22, 0xC0, 0xFD, 0xF8,
-        0xF8, 0x00,
+        0x01, 0x64, 0x00, 0x1E, 0xFF, 0xE1, 0x00, 0x1A, 0x67, 0x64, 0x00, 0x1E, 0xAC, 0xD9, 0x40, 0xA0, 0x2F, 0xF9,
+        0x70, 0x11, 0x00, 0x00, 0x03, 0x00, 0x01, 0x00, 0x00, 0x03, 0x00, 0x3C, 0x0F, 0x16, 0x2D, 0x96, 0x01, 0x00,
+        0x06, 0x68, 0xEB, 0xE3, 0xCB, 0x22, 0xC0, 0xFD, 0xF8, 0xF8, 0x00,
     ];
 
     #[test]

@@ -20,10 +20,7 @@ impl<'a> BitReader<'a> {
     }
 
     pub(crate) fn bit(&mut self) -> Result<bool, CodecError> {
-        let byte = *self
-            .buf
-            .get(self.bit / 8)
-            .ok_or(CodecError::Truncated(self.what))?;
+        let byte = *self.buf.get(self.bit / 8).ok_or(CodecError::Truncated(self.what))?;
         let v = (byte >> (7 - self.bit % 8)) & 1;
         self.bit += 1;
         Ok(v == 1)
@@ -56,10 +53,7 @@ impl<'a> BitReader<'a> {
         while !self.bit()? {
             zeros += 1;
             if zeros > 31 {
-                return Err(CodecError::Invalid {
-                    what: "Exp-Golomb code",
-                    value: zeros,
-                });
+                return Err(CodecError::Invalid { what: "Exp-Golomb code", value: zeros });
             }
         }
         let rest = self.bits(zeros)?;
@@ -82,10 +76,7 @@ mod tests {
     fn exp_golomb() {
         // 1 | 010 | 011 | 00100 | 00101 → ue 0,1,2,3,4
         let mut r = BitReader::new(&[0b1010_0110, 0b0100_0010, 0b1000_0000], "t");
-        assert_eq!(
-            [r.ue(), r.ue(), r.ue(), r.ue(), r.ue()].map(Result::unwrap),
-            [0, 1, 2, 3, 4]
-        );
+        assert_eq!([r.ue(), r.ue(), r.ue(), r.ue(), r.ue()].map(Result::unwrap), [0, 1, 2, 3, 4]);
         let mut r = BitReader::new(&[0b0100_1100, 0b1000_0000], "t");
         assert_eq!([r.se(), r.se(), r.se()].map(Result::unwrap), [1, -1, 2]);
     }

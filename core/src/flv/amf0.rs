@@ -180,9 +180,7 @@ impl Reader<'_> {
 
     fn f64(&mut self) -> Result<f64, FlvError> {
         let b = self.take(8)?;
-        Ok(f64::from_be_bytes([
-            b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
-        ]))
+        Ok(f64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
     }
 
     fn string(&mut self, len: usize) -> Result<String, FlvError> {
@@ -208,9 +206,7 @@ impl Reader<'_> {
 
     fn value(&mut self, depth: usize) -> Result<Amf0Value, FlvError> {
         if depth > MAX_DEPTH {
-            return Err(FlvError::Unsupported(
-                "AMF0 nesting is deeper than 16 levels",
-            ));
+            return Err(FlvError::Unsupported("AMF0 nesting is deeper than 16 levels"));
         }
         let marker = self.take(1)?[0];
         Ok(match marker {
@@ -291,10 +287,7 @@ mod tests {
         let v = Amf0Value::Object(vec![
             ("session".into(), Amf0Value::String("abc".into())),
             ("start".into(), Amf0Value::Number(4_294_967_296.0)),
-            (
-                "list".into(),
-                Amf0Value::Array(vec![Amf0Value::Boolean(true), Amf0Value::Null]),
-            ),
+            ("list".into(), Amf0Value::Array(vec![Amf0Value::Boolean(true), Amf0Value::Null])),
         ]);
         let mut out = Vec::new();
         v.write(&mut out);

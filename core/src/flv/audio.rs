@@ -124,23 +124,16 @@ impl<'a> AudioPacket<'a> {
         if format == 9 {
             let packet_type = AudioPacketType::from_code(b0 & 0x0F);
             if let AudioPacketType::Other(5..) = packet_type {
-                return Err(FlvError::Unsupported(
-                    "enhanced audio: multitrack and ModEx packets are not supported",
-                ));
+                return Err(FlvError::Unsupported("enhanced audio: multitrack and ModEx packets are not supported"));
             }
-            let f = body
-                .get(1..5)
-                .ok_or(FlvError::ShortBody("enhanced audio"))?;
+            let f = body.get(1..5).ok_or(FlvError::ShortBody("enhanced audio"))?;
             let header = AudioTagHeader {
                 codec: AudioCodec::from_fourcc([f[0], f[1], f[2], f[3]]),
                 packet_type: Some(packet_type),
                 legacy_flags: 0,
                 enhanced: true,
             };
-            return Ok(Self {
-                header,
-                payload: &body[5..],
-            });
+            return Ok(Self { header, payload: &body[5..] });
         }
         let legacy_flags = b0 & 0x0F;
         if format == 10 {
@@ -151,26 +144,11 @@ impl<'a> AudioPacket<'a> {
                 legacy_flags,
                 enhanced: false,
             };
-            return Ok(Self {
-                header,
-                payload: &body[2..],
-            });
+            return Ok(Self { header, payload: &body[2..] });
         }
-        let codec = if format == 2 {
-            AudioCodec::Mp3
-        } else {
-            AudioCodec::Legacy(format)
-        };
-        let header = AudioTagHeader {
-            codec,
-            packet_type: None,
-            legacy_flags,
-            enhanced: false,
-        };
-        Ok(Self {
-            header,
-            payload: &body[1..],
-        })
+        let codec = if format == 2 { AudioCodec::Mp3 } else { AudioCodec::Legacy(format) };
+        let header = AudioTagHeader { codec, packet_type: None, legacy_flags, enhanced: false };
+        Ok(Self { header, payload: &body[1..] })
     }
 }
 

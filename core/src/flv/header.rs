@@ -42,12 +42,7 @@ impl FlvHeader {
         if data_offset > MAX_DATA_OFFSET {
             return Err(FlvError::DataOffsetTooLarge(data_offset));
         }
-        Ok(Some(Self {
-            version: buf[3],
-            has_audio: buf[4] & 0x04 != 0,
-            has_video: buf[4] & 0x01 != 0,
-            data_offset,
-        }))
+        Ok(Some(Self { version: buf[3], has_audio: buf[4] & 0x04 != 0, has_video: buf[4] & 0x01 != 0, data_offset }))
     }
 
     /// Appends this header (with a 9-byte data offset) and `PreviousTagSize0` to `out`.
@@ -63,9 +58,7 @@ mod tests {
 
     #[test]
     fn parses_audio_video_header() {
-        let h = FlvHeader::parse(b"FLV\x01\x05\x00\x00\x00\x09")
-            .unwrap()
-            .unwrap();
+        let h = FlvHeader::parse(b"FLV\x01\x05\x00\x00\x00\x09").unwrap().unwrap();
         assert!(h.has_audio && h.has_video);
         assert_eq!(h.data_offset, 9);
     }
@@ -78,24 +71,13 @@ mod tests {
 
     #[test]
     fn rejects_other_files_and_huge_offsets() {
-        assert!(matches!(
-            FlvHeader::parse(b"RIFF...."),
-            Err(FlvError::BadSignature(_))
-        ));
-        assert_eq!(
-            FlvHeader::parse(b"FLV\x01\x05\xff\xff\xff\xff"),
-            Err(FlvError::DataOffsetTooLarge(u32::MAX))
-        );
+        assert!(matches!(FlvHeader::parse(b"RIFF...."), Err(FlvError::BadSignature(_))));
+        assert_eq!(FlvHeader::parse(b"FLV\x01\x05\xff\xff\xff\xff"), Err(FlvError::DataOffsetTooLarge(u32::MAX)));
     }
 
     #[test]
     fn write_round_trips() {
-        let h = FlvHeader {
-            version: 1,
-            has_audio: true,
-            has_video: false,
-            data_offset: 9,
-        };
+        let h = FlvHeader { version: 1, has_audio: true, has_video: false, data_offset: 9 };
         let mut out = alloc::vec::Vec::new();
         h.write(&mut out);
         assert_eq!(out.len(), 13);

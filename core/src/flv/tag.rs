@@ -81,10 +81,7 @@ impl<'a> Tag<'a> {
             return Ok(None);
         };
         if h[0] & 0xC0 != 0 {
-            return Err(FlvError::BadTag {
-                offset,
-                reason: "reserved bits of the tag type are set",
-            });
+            return Err(FlvError::BadTag { offset, reason: "reserved bits of the tag type are set" });
         }
         let size = u32::from_be_bytes([0, h[1], h[2], h[3]]) as usize;
         let timestamp = u32::from_be_bytes([h[7], h[4], h[5], h[6]]);
@@ -120,25 +117,10 @@ impl<'a> Tag<'a> {
 /// Appends an 11-byte tag header (stream id 0, not filtered) for a body of `size` bytes.
 /// `size` must fit the 24-bit `DataSize` field; larger bodies are a caller bug.
 pub fn write_tag_header(out: &mut alloc::vec::Vec<u8>, kind: TagKind, timestamp: u32, size: usize) {
-    debug_assert!(
-        size <= 0xFF_FFFF,
-        "FLV tag body of {size} bytes does not fit 24 bits"
-    );
+    debug_assert!(size <= 0xFF_FFFF, "FLV tag body of {size} bytes does not fit 24 bits");
     let s = (size as u32).to_be_bytes();
     let t = timestamp.to_be_bytes();
-    out.extend_from_slice(&[
-        kind.code() & 0x1F,
-        s[1],
-        s[2],
-        s[3],
-        t[1],
-        t[2],
-        t[3],
-        t[0],
-        0,
-        0,
-        0,
-    ]);
+    out.extend_from_slice(&[kind.code() & 0x1F, s[1], s[2], s[3], t[1], t[2], t[3], t[0], 0, 0, 0]);
 }
 
 /// Reads the tags of a complete FLV file held in memory.
@@ -154,20 +136,11 @@ pub struct TagReader<'a> {
 impl<'a> TagReader<'a> {
     /// Parses the file header and positions the reader at the first tag.
     pub fn new(buf: &'a [u8]) -> Result<(FlvHeader, Self), FlvError> {
-        let header = FlvHeader::parse(buf)?.ok_or(FlvError::BadTag {
-            offset: 0,
-            reason: "file ends inside the 9-byte FLV header",
-        })?;
+        let header = FlvHeader::parse(buf)?
+            .ok_or(FlvError::BadTag { offset: 0, reason: "file ends inside the 9-byte FLV header" })?;
         // The body starts with PreviousTagSize0 (E.3).
         let pos = header.data_offset as usize + PREVIOUS_TAG_SIZE_LEN;
-        Ok((
-            header,
-            Self {
-                buf,
-                pos: pos.min(buf.len()),
-                done: false,
-            },
-        ))
+        Ok((header, Self { buf, pos: pos.min(buf.len()), done: false }))
     }
 
     /// Byte offset of the next tag.
@@ -190,10 +163,7 @@ impl<'a> Iterator for TagReader<'a> {
             }
             Ok(None) => {
                 self.done = true;
-                Some(Err(FlvError::BadTag {
-                    offset: self.pos as u64,
-                    reason: "file ends inside this tag (truncated)",
-                }))
+                Some(Err(FlvError::BadTag { offset: self.pos as u64, reason: "file ends inside this tag (truncated)" }))
             }
             Err(e) => {
                 self.done = true;
@@ -210,13 +180,7 @@ mod tests {
 
     fn file(tags: &[Tag<'_>]) -> Vec<u8> {
         let mut out = Vec::new();
-        FlvHeader {
-            version: 1,
-            has_audio: true,
-            has_video: true,
-            data_offset: 9,
-        }
-        .write(&mut out);
+        FlvHeader { version: 1, has_audio: true, has_video: true, data_offset: 9 }.write(&mut out);
         for t in tags {
             t.write(&mut out);
         }
@@ -224,22 +188,12 @@ mod tests {
     }
 
     fn tag(kind: TagKind, timestamp: u32, body: &[u8]) -> Tag<'_> {
-        Tag {
-            kind,
-            filtered: false,
-            timestamp,
-            stream_id: 0,
-            body,
-            offset: 0,
-        }
+        Tag { kind, filtered: false, timestamp, stream_id: 0, body, offset: 0 }
     }
 
     #[test]
     fn reads_tags_with_extended_timestamps() {
-        let bytes = file(&[
-            tag(TagKind::Video, 0x8123_4567, b"abc"),
-            tag(TagKind::Audio, 5, b""),
-        ]);
+        let bytes = file(&[tag(TagKind::Video, 0x8123_4567, b"abc"), tag(TagKind::Audio, 5, b"")]);
         let (_, reader) = TagReader::new(&bytes).unwrap();
         let tags: Vec<_> = reader.collect::<Result<_, _>>().unwrap();
         assert_eq!(tags.len(), 2);
@@ -261,10 +215,7 @@ mod tests {
 
     #[test]
     fn truncated_file_reports_offset_once() {
-        let bytes = file(&[
-            tag(TagKind::Video, 1, b"abcdef"),
-            tag(TagKind::Video, 2, b"xyz"),
-        ]);
+        let bytes = file(&[tag(TagKind::Video, 1, b"abcdef"), tag(TagKind::Video, 2, b"xyz")]);
         let cut = &bytes[..bytes.len() - 2];
         let (_, reader) = TagReader::new(cut).unwrap();
         let items: Vec<_> = reader.collect();

@@ -166,10 +166,7 @@ impl<'a> VideoPacket<'a> {
                 composition_time: 0,
                 enhanced: false,
             };
-            return Ok(Self {
-                header,
-                payload: &body[1..],
-            });
+            return Ok(Self { header, payload: &body[1..] });
         }
         let codec = match codec_id {
             7 => VideoCodec::Avc,
@@ -177,17 +174,8 @@ impl<'a> VideoPacket<'a> {
             id => VideoCodec::Legacy(id),
         };
         if !matches!(codec, VideoCodec::Avc | VideoCodec::Hevc) {
-            let header = VideoTagHeader {
-                frame_type,
-                codec,
-                packet_type: None,
-                composition_time: 0,
-                enhanced: false,
-            };
-            return Ok(Self {
-                header,
-                payload: &body[1..],
-            });
+            let header = VideoTagHeader { frame_type, codec, packet_type: None, composition_time: 0, enhanced: false };
+            return Ok(Self { header, payload: &body[1..] });
         }
         let h = body.get(1..5).ok_or(short)?;
         let header = VideoTagHeader {
@@ -197,10 +185,7 @@ impl<'a> VideoPacket<'a> {
             composition_time: si24(&h[1..4]),
             enhanced: false,
         };
-        Ok(Self {
-            header,
-            payload: &body[5..],
-        })
+        Ok(Self { header, payload: &body[5..] })
     }
 
     fn parse_enhanced(body: &'a [u8]) -> Result<Self, FlvError> {
@@ -208,9 +193,7 @@ impl<'a> VideoPacket<'a> {
         let frame_type = FrameType::from_code((body[0] >> 4) & 0x07);
         let packet_type = VideoPacketType::from_code(body[0] & 0x0F);
         if let VideoPacketType::Other(5..) = packet_type {
-            return Err(FlvError::Unsupported(
-                "enhanced video: multitrack and ModEx packets are not supported",
-            ));
+            return Err(FlvError::Unsupported("enhanced video: multitrack and ModEx packets are not supported"));
         }
         if frame_type == FrameType::Command && packet_type != VideoPacketType::Metadata {
             // ExVideoTagHeader: a command frame carries a one-byte VideoCommand, no FourCC.
@@ -221,29 +204,19 @@ impl<'a> VideoPacket<'a> {
                 composition_time: 0,
                 enhanced: true,
             };
-            return Ok(Self {
-                header,
-                payload: &body[1..],
-            });
+            return Ok(Self { header, payload: &body[1..] });
         }
         let f = body.get(1..5).ok_or(short.clone())?;
         let codec = VideoCodec::from_fourcc([f[0], f[1], f[2], f[3]]);
         let mut payload = &body[5..];
         let mut composition_time = 0;
-        if packet_type == VideoPacketType::CodedFrames
-            && matches!(codec, VideoCodec::Avc | VideoCodec::Hevc)
-        {
+        if packet_type == VideoPacketType::CodedFrames && matches!(codec, VideoCodec::Avc | VideoCodec::Hevc) {
             let ct = payload.get(..3).ok_or(short)?;
             composition_time = si24(ct);
             payload = &payload[3..];
         }
-        let header = VideoTagHeader {
-            frame_type,
-            codec,
-            packet_type: Some(packet_type),
-            composition_time,
-            enhanced: true,
-        };
+        let header =
+            VideoTagHeader { frame_type, codec, packet_type: Some(packet_type), composition_time, enhanced: true };
         Ok(Self { header, payload })
     }
 }
@@ -274,22 +247,13 @@ mod tests {
         assert_eq!(p.header.composition_time, 33);
         assert_eq!(p.payload, b"\xAA");
         let p = VideoPacket::parse(b"\x93av01\xBB").unwrap();
-        assert_eq!(
-            (p.header.codec, p.header.packet_type),
-            (VideoCodec::Av1, Some(VideoPacketType::CodedFramesX))
-        );
+        assert_eq!((p.header.codec, p.header.packet_type), (VideoCodec::Av1, Some(VideoPacketType::CodedFramesX)));
         assert_eq!(p.payload, b"\xBB");
     }
 
     #[test]
     fn short_bodies_are_errors() {
-        for body in [
-            &b""[..],
-            b"\x17",
-            b"\x17\x01\x00",
-            b"\x90hv",
-            b"\x91avc1\x00",
-        ] {
+        for body in [&b""[..], b"\x17", b"\x17\x01\x00", b"\x90hv", b"\x91avc1\x00"] {
             assert!(VideoPacket::parse(body).is_err(), "{body:?}");
         }
     }

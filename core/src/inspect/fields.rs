@@ -9,23 +9,21 @@ use super::{FieldValue, Fields, MAX_ESDS_BYTES};
 /// Full boxes (ISO/IEC 14496-12 §4.2.2) among the leaf boxes: their `version` and `flags` are
 /// listed first.
 const FULL_BOXES: &[&[u8; 4]] = &[
-    b"mvhd", b"tkhd", b"mdhd", b"hdlr", b"vmhd", b"smhd", b"nmhd", b"sthd", b"hmhd", b"dref",
-    b"stts", b"ctts", b"stsc", b"stsz", b"stz2", b"stco", b"co64", b"stss", b"cslg", b"elst",
-    b"mehd", b"trex", b"mfhd", b"tfhd", b"tfdt", b"trun", b"sidx", b"prft", b"emsg", b"esds",
-    b"sgpd", b"sbgp", b"saiz", b"saio", b"subs", b"senc", b"tfra", b"mfro", b"url ", b"urn ",
-    b"elng", b"pdin", b"sdtp", b"leva", b"ssix", b"pssh", b"tenc", b"schm", b"iloc", b"iinf",
-    b"pitm", b"iref",
+    b"mvhd", b"tkhd", b"mdhd", b"hdlr", b"vmhd", b"smhd", b"nmhd", b"sthd", b"hmhd", b"dref", b"stts", b"ctts",
+    b"stsc", b"stsz", b"stz2", b"stco", b"co64", b"stss", b"cslg", b"elst", b"mehd", b"trex", b"mfhd", b"tfhd",
+    b"tfdt", b"trun", b"sidx", b"prft", b"emsg", b"esds", b"sgpd", b"sbgp", b"saiz", b"saio", b"subs", b"senc",
+    b"tfra", b"mfro", b"url ", b"urn ", b"elng", b"pdin", b"sdtp", b"leva", b"ssix", b"pssh", b"tenc", b"schm",
+    b"iloc", b"iinf", b"pitm", b"iref",
 ];
 
 /// Leaf boxes handed to mp4-atom. Only types whose mp4-atom decoder neither recurses into
 /// arbitrary child boxes (a stack risk on crafted input) nor loops on an untrusted count
 /// without consuming bytes.
 const DECODED: &[&[u8; 4]] = &[
-    b"ftyp", b"styp", b"mvhd", b"tkhd", b"mdhd", b"hdlr", b"vmhd", b"smhd", b"nmhd", b"sthd",
-    b"hmhd", b"dref", b"stts", b"ctts", b"stsc", b"stsz", b"stco", b"co64", b"stss", b"cslg",
-    b"elst", b"mehd", b"trex", b"mfhd", b"tfhd", b"tfdt", b"trun", b"sidx", b"prft", b"emsg",
-    b"avcC", b"hvcC", b"av1C", b"vpcC", b"dOps", b"btrt", b"pasp", b"colr", b"esds", b"tfra",
-    b"mfro",
+    b"ftyp", b"styp", b"mvhd", b"tkhd", b"mdhd", b"hdlr", b"vmhd", b"smhd", b"nmhd", b"sthd", b"hmhd", b"dref",
+    b"stts", b"ctts", b"stsc", b"stsz", b"stco", b"co64", b"stss", b"cslg", b"elst", b"mehd", b"trex", b"mfhd",
+    b"tfhd", b"tfdt", b"trun", b"sidx", b"prft", b"emsg", b"avcC", b"hvcC", b"av1C", b"vpcC", b"dOps", b"btrt",
+    b"pasp", b"colr", b"esds", b"tfra", b"mfro",
 ];
 
 /// Edit list entries listed in the `elst` fields at most.
@@ -45,12 +43,7 @@ fn full_box_flags(body: &[u8]) -> u32 {
 
 /// Decodes the leaf box `bytes` (header included) of type `kind` and appends its fields.
 /// Unknown types get no fields and no error.
-pub(super) fn leaf(
-    kind: &[u8; 4],
-    bytes: &[u8],
-    header_size: usize,
-    out: &mut Fields,
-) -> Result<(), String> {
+pub(super) fn leaf(kind: &[u8; 4], bytes: &[u8], header_size: usize, out: &mut Fields) -> Result<(), String> {
     let body = &bytes[header_size..];
     if FULL_BOXES.contains(&kind) {
         full_box_header(body, out);
@@ -59,17 +52,10 @@ pub(super) fn leaf(
         return Ok(());
     }
     if kind == b"esds" && bytes.len() > MAX_ESDS_BYTES {
-        return Err(format!(
-            "esds of {} bytes not decoded (limit {MAX_ESDS_BYTES})",
-            bytes.len()
-        ));
+        return Err(format!("esds of {} bytes not decoded (limit {MAX_ESDS_BYTES})", bytes.len()));
     }
     let any = Any::decode(&mut &bytes[..]).map_err(|e| format!("cannot decode: {e}"))?;
-    let raw_flags = if body.len() >= 4 {
-        full_box_flags(body)
-    } else {
-        0
-    };
+    let raw_flags = if body.len() >= 4 { full_box_flags(body) } else { 0 };
     any_fields(&any, raw_flags, out);
     Ok(())
 }
@@ -162,16 +148,10 @@ fn any_fields(any: &Any, raw_flags: u32, out: &mut Fields) {
         Any::Mehd(b) => out.push("fragmentDuration", uint(b.fragment_duration)),
         Any::Trex(b) => {
             out.push("trackId", uint(b.track_id));
-            out.push(
-                "defaultSampleDescriptionIndex",
-                uint(b.default_sample_description_index),
-            );
+            out.push("defaultSampleDescriptionIndex", uint(b.default_sample_description_index));
             out.push("defaultSampleDuration", uint(b.default_sample_duration));
             out.push("defaultSampleSize", uint(b.default_sample_size));
-            out.push(
-                "defaultSampleFlags",
-                FieldValue::Hex(b.default_sample_flags),
-            );
+            out.push("defaultSampleFlags", FieldValue::Hex(b.default_sample_flags));
         }
         Any::Mfhd(b) => out.push("sequenceNumber", uint(b.sequence_number)),
         Any::Tfhd(b) => {
@@ -192,10 +172,7 @@ fn any_fields(any: &Any, raw_flags: u32, out: &mut Fields) {
                 out.push("defaultSampleFlags", FieldValue::Hex(v));
             }
             out.push("durationIsEmpty", FieldValue::Bool(b.duration_is_empty));
-            out.push(
-                "defaultBaseIsMoof",
-                FieldValue::Bool(b.default_base_is_moof),
-            );
+            out.push("defaultBaseIsMoof", FieldValue::Bool(b.default_base_is_moof));
         }
         Any::Tfdt(b) => out.push("baseMediaDecodeTime", uint(b.base_media_decode_time)),
         Any::Trun(b) => {
@@ -214,10 +191,7 @@ fn any_fields(any: &Any, raw_flags: u32, out: &mut Fields) {
         Any::Sidx(b) => {
             out.push("referenceId", uint(b.reference_id));
             out.push("timescale", uint(b.timescale));
-            out.push(
-                "earliestPresentationTime",
-                uint(b.earliest_presentation_time),
-            );
+            out.push("earliestPresentationTime", uint(b.earliest_presentation_time));
             out.push("firstOffset", uint(b.first_offset));
             out.push("referenceCount", uint(b.references.len() as u64));
         }
@@ -250,9 +224,7 @@ fn any_fields(any: &Any, raw_flags: u32, out: &mut Fields) {
             let arrays = b
                 .arrays
                 .iter()
-                .map(|a| {
-                    FieldValue::Text(format!("nal type {} x{}", a.nal_unit_type, a.nalus.len()))
-                })
+                .map(|a| FieldValue::Text(format!("nal type {} x{}", a.nal_unit_type, a.nalus.len())))
                 .collect();
             out.push("arrays", FieldValue::List(arrays));
         }

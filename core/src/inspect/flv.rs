@@ -6,8 +6,8 @@ use serde::Serialize;
 
 use crate::codec::{AacConfig, AvcConfig};
 use crate::flv::{
-    parse_metadata, AudioPacket, AudioPacketType, FlvError, FrameType, TagKind, TagReader,
-    VideoCodec, VideoPacket, VideoPacketType,
+    parse_metadata, AudioPacket, AudioPacketType, FlvError, FrameType, TagKind, TagReader, VideoCodec, VideoPacket,
+    VideoPacketType,
 };
 
 /// Most tags listed; the rest are counted.
@@ -89,16 +89,10 @@ fn describe_video(body: &[u8], info: &mut TagInfo) {
     }
     if p.header.frame_type == FrameType::Command {
         info.detail = Some("video info/command frame".into());
-    } else if p.header.codec == VideoCodec::Avc
-        && p.header.packet_type == Some(VideoPacketType::SequenceStart)
-    {
+    } else if p.header.codec == VideoCodec::Avc && p.header.packet_type == Some(VideoPacketType::SequenceStart) {
         info.detail = Some(match AvcConfig::parse(p.payload) {
             Ok(c) => {
-                let fps = c
-                    .sps
-                    .fps()
-                    .map(|f| format!(" {f:.3} fps"))
-                    .unwrap_or_default();
+                let fps = c.sps.fps().map(|f| format!(" {f:.3} fps")).unwrap_or_default();
                 format!("{} {}x{}{fps}", c.codec_string(), c.sps.width, c.sps.height)
             }
             Err(e) => format!("invalid: {e}"),
@@ -117,16 +111,9 @@ fn describe_audio(body: &[u8], info: &mut TagInfo) {
     info.codec = Some(p.header.codec.name());
     info.packet_type = p.header.packet_type.map(|t| t.name());
     info.enhanced = p.header.enhanced;
-    if p.header.codec == crate::flv::AudioCodec::Aac
-        && p.header.packet_type == Some(AudioPacketType::SequenceStart)
-    {
+    if p.header.codec == crate::flv::AudioCodec::Aac && p.header.packet_type == Some(AudioPacketType::SequenceStart) {
         info.detail = Some(match AacConfig::parse(p.payload) {
-            Ok(c) => format!(
-                "{} {} Hz {} ch",
-                c.codec_string(),
-                c.sample_rate,
-                c.channels()
-            ),
+            Ok(c) => format!("{} {} Hz {} ch", c.codec_string(), c.sample_rate, c.channels()),
             Err(e) => format!("invalid: {e}"),
         });
     }
@@ -231,10 +218,7 @@ impl FlvReport {
                 Some(false) => "-",
                 None => "",
             };
-            let cts = t
-                .composition_time
-                .map(|c| format!("{c}"))
-                .unwrap_or_default();
+            let cts = t.composition_time.map(|c| format!("{c}")).unwrap_or_default();
             let _ = writeln!(
                 s,
                 "{:5} {:10}  {:6} {:10} {:9}  {:3}  {:5}  {:16} {:4}  {}",

@@ -4,8 +4,8 @@
 use alloc::{collections::BTreeMap, format, string::String, string::ToString, vec::Vec};
 
 use mp4_atom::{
-    Avcc, Co64, Ctts, Decode, Esds, Hdlr, Mdhd, Mfhd, Stco, Stsc, Stss, Stsz, StszSamples, Stts,
-    Tfdt, Tfhd, Tkhd, Trex, Trun,
+    Avcc, Co64, Ctts, Decode, Esds, Hdlr, Mdhd, Mfhd, Stco, Stsc, Stss, Stsz, StszSamples, Stts, Tfdt, Tfhd, Tkhd,
+    Trex, Trun,
 };
 
 use super::fields::{avc_codec, mp4a_codec};
@@ -16,23 +16,13 @@ const NON_SYNC: u32 = 0x0001_0000;
 
 /// Fills `report.tracks`, `report.samples` and `report.samples_truncated` from `report.boxes`.
 pub(super) fn derive(bytes: &[u8], report: &mut Mp4Report) {
-    let mut d = Derive {
-        bytes,
-        tracks: BTreeMap::new(),
-        samples: Vec::new(),
-        truncated: false,
-        warnings: Vec::new(),
-    };
+    let mut d = Derive { bytes, tracks: BTreeMap::new(), samples: Vec::new(), truncated: false, warnings: Vec::new() };
     let moov = report.boxes.iter().find(|b| b.kind == "moov");
     if let Some(moov) = moov {
         for trak in moov.children_of("trak") {
             d.trak(trak);
         }
-        for trex in moov
-            .child("mvex")
-            .iter()
-            .flat_map(|m| m.children_of("trex"))
-        {
+        for trex in moov.child("mvex").iter().flat_map(|m| m.children_of("trex")) {
             if let Some(trex) = decode::<Trex>(bytes, trex) {
                 let id = trex.track_id;
                 d.track(id).trex = Some(trex);
@@ -43,9 +33,8 @@ pub(super) fn derive(bytes: &[u8], report: &mut Mp4Report) {
         d.moof(moof, moov.is_some());
     }
     if d.truncated {
-        d.warnings.push(format!(
-            "only the first {MAX_SAMPLES} samples are listed; track sample counts include the rest"
-        ));
+        d.warnings
+            .push(format!("only the first {MAX_SAMPLES} samples are listed; track sample counts include the rest"));
     }
     report.tracks = d.tracks.into_values().map(|t| t.info).collect();
     report.samples = d.samples;
@@ -116,19 +105,12 @@ impl Derive<'_> {
         };
         let id = tkhd.track_id;
         if self.tracks.contains_key(&id) {
-            self.warnings
-                .push(format!("track id {id} is used by more than one trak"));
+            self.warnings.push(format!("track id {id} is used by more than one trak"));
         }
-        let mdhd = trak
-            .find(&["mdia", "mdhd"])
-            .and_then(|n| decode::<Mdhd>(bytes, n));
-        let hdlr = trak
-            .find(&["mdia", "hdlr"])
-            .and_then(|n| decode::<Hdlr>(bytes, n));
+        let mdhd = trak.find(&["mdia", "mdhd"]).and_then(|n| decode::<Mdhd>(bytes, n));
+        let hdlr = trak.find(&["mdia", "hdlr"]).and_then(|n| decode::<Hdlr>(bytes, n));
         let stbl = trak.find(&["mdia", "minf", "stbl"]);
-        let entry = stbl
-            .and_then(|s| s.child("stsd"))
-            .and_then(|s| s.children.first());
+        let entry = stbl.and_then(|s| s.child("stsd")).and_then(|s| s.children.first());
 
         let info = &mut self.track(id).info;
         info.timescale = mdhd.as_ref().map(|m| m.timescale);
@@ -158,9 +140,8 @@ impl Derive<'_> {
         let get = |kind| stbl.child(kind);
         let Some(stsz) = get("stsz").and_then(|n| decode::<Stsz>(bytes, n)) else {
             if get("stz2").is_some() {
-                self.warnings.push(format!(
-                    "track {id}: compact sample sizes (stz2) are not supported; samples not listed"
-                ));
+                self.warnings
+                    .push(format!("track {id}: compact sample sizes (stz2) are not supported; samples not listed"));
             }
             return;
         };
@@ -180,9 +161,7 @@ impl Derive<'_> {
         let stts = get("stts").and_then(|n| decode::<Stts>(bytes, n));
         let stsc = get("stsc").and_then(|n| decode::<Stsc>(bytes, n));
         let chunks: Option<Vec<u64>> = match (get("stco"), get("co64")) {
-            (Some(n), _) => {
-                decode::<Stco>(bytes, n).map(|s| s.entries.into_iter().map(u64::from).collect())
-            }
+            (Some(n), _) => decode::<Stco>(bytes, n).map(|s| s.entries.into_iter().map(u64::from).collect()),
             (None, Some(n)) => decode::<Co64>(bytes, n).map(|c| c.entries),
             (None, None) => None,
         };
@@ -193,34 +172,21 @@ impl Derive<'_> {
             return;
         };
         let ctts = get("ctts").and_then(|n| decode::<Ctts>(bytes, n));
-        let mut stss = get("stss")
-            .and_then(|n| decode::<Stss>(bytes, n))
-            .map(|s| s.entries);
+        let mut stss = get("stss").and_then(|n| decode::<Stss>(bytes, n)).map(|s| s.entries);
         if let Some(stss) = &mut stss {
             stss.sort_unstable();
         }
 
-        let mut durations = Runs::new(
-            stts.entries
-                .iter()
-                .map(|e| (e.sample_count, e.sample_delta)),
-        );
-        let mut offsets = Runs::new(
-            ctts.iter()
-                .flat_map(|c| c.entries.iter())
-                .map(|e| (e.sample_count, e.sample_offset)),
-        );
+        let mut durations = Runs::new(stts.entries.iter().map(|e| (e.sample_count, e.sample_delta)));
+        let mut offsets =
+            Runs::new(ctts.iter().flat_map(|c| c.entries.iter()).map(|e| (e.sample_count, e.sample_offset)));
         let mut stsc_at = 0;
         let mut sample = 0u64;
         let mut decode_time = 0u64;
         let mut short_stts = false;
         'chunks: for (chunk, &chunk_offset) in chunks.iter().enumerate() {
             let chunk_number = chunk as u64 + 1;
-            while stsc
-                .entries
-                .get(stsc_at + 1)
-                .is_some_and(|e| u64::from(e.first_chunk) <= chunk_number)
-            {
+            while stsc.entries.get(stsc_at + 1).is_some_and(|e| u64::from(e.first_chunk) <= chunk_number) {
                 stsc_at += 1;
             }
             let per_chunk = match stsc.entries.get(stsc_at) {
@@ -242,9 +208,7 @@ impl Derive<'_> {
                     0
                 });
                 let composition_offset = offsets.next().unwrap_or(0);
-                let keyframe = stss
-                    .as_ref()
-                    .is_none_or(|s| s.binary_search(&((sample + 1) as u32)).is_ok());
+                let keyframe = stss.as_ref().is_none_or(|s| s.binary_search(&((sample + 1) as u32)).is_ok());
                 self.samples.push(SampleInfo {
                     track_id: id,
                     index: sample,
@@ -265,14 +229,11 @@ impl Derive<'_> {
         }
         self.track(id).next_index = count;
         if short_stts {
-            self.warnings.push(format!(
-                "track {id}: stts covers fewer samples than stsz; missing durations shown as 0"
-            ));
+            self.warnings
+                .push(format!("track {id}: stts covers fewer samples than stsz; missing durations shown as 0"));
         }
         if sample < count && !self.truncated {
-            self.warnings.push(format!(
-                "track {id}: stsc/stco place only {sample} of the {count} samples in stsz"
-            ));
+            self.warnings.push(format!("track {id}: stsc/stco place only {sample} of the {count} samples in stsz"));
         }
         self.check_in_file(id, stbl.offset, "stbl");
     }
@@ -280,26 +241,19 @@ impl Derive<'_> {
     /// The samples of one movie fragment.
     fn moof(&mut self, moof: &BoxNode, have_moov: bool) {
         let bytes = self.bytes;
-        let fragment = moof
-            .child("mfhd")
-            .and_then(|n| decode::<Mfhd>(bytes, n))
-            .map(|m| m.sequence_number);
+        let fragment = moof.child("mfhd").and_then(|n| decode::<Mfhd>(bytes, n)).map(|m| m.sequence_number);
         // Where the data of the previous traf ended: the implicit base of the next one.
         let mut previous_end = moof.offset;
         for (i, traf) in moof.children_of("traf").enumerate() {
             let Some(tfhd) = traf.child("tfhd").and_then(|n| decode::<Tfhd>(bytes, n)) else {
-                self.warnings.push(format!(
-                    "traf at offset {} has no decodable tfhd; its samples are not listed",
-                    traf.offset
-                ));
+                self.warnings
+                    .push(format!("traf at offset {} has no decodable tfhd; its samples are not listed", traf.offset));
                 continue;
             };
             let id = tfhd.track_id;
             if have_moov && !self.tracks.contains_key(&id) {
-                self.warnings.push(format!(
-                    "tfhd at offset {} names track {id}, which the moov does not have",
-                    traf.offset
-                ));
+                self.warnings
+                    .push(format!("tfhd at offset {} names track {id}, which the moov does not have", traf.offset));
             }
             // ISO/IEC 14496-12 §8.8.7.1: explicit base, else the moof for the first traf (or
             // with default-base-is-moof), else where the previous traf's data ended.
@@ -405,20 +359,15 @@ impl Derive<'_> {
     }
 
     fn check_in_file(&mut self, id: u32, at: u64, what: &str) {
-        let from = self
-            .samples
-            .iter()
-            .position(|s| s.track_id == id && s.fragment.is_none())
-            .unwrap_or(self.samples.len());
+        let from =
+            self.samples.iter().position(|s| s.track_id == id && s.fragment.is_none()).unwrap_or(self.samples.len());
         self.check_range(id, from, at, what);
     }
 }
 
 /// Decode time plus composition offset, clamped to `i64`.
 fn presentation(decode_time: u64, composition_offset: i64) -> i64 {
-    i64::try_from(decode_time)
-        .unwrap_or(i64::MAX)
-        .saturating_add(composition_offset)
+    i64::try_from(decode_time).unwrap_or(i64::MAX).saturating_add(composition_offset)
 }
 
 /// The codec string of a sample entry: derived from `avcC` / `esds` when possible, else the
@@ -448,10 +397,7 @@ struct Runs<I, T> {
 
 impl<I: Iterator<Item = (u32, T)>, T: Copy> Runs<I, T> {
     fn new(entries: I) -> Self {
-        Self {
-            entries,
-            current: None,
-        }
+        Self { entries, current: None }
     }
 
     fn next(&mut self) -> Option<T> {

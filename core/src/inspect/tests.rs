@@ -3,10 +3,9 @@
 use alloc::{string::String, vec, vec::Vec};
 
 use mp4_atom::{
-    Audio, Avc1, Avcc, Codec, Ctts, CttsEntry, Dinf, Dref, DrefEntry, Encode, Esds, Ftyp, Hdlr,
-    Mdat, Mdhd, Mdia, Mfhd, Minf, Moof, Moov, Mp4a, Mvex, Mvhd, Smhd, Stbl, Stco, Stsc, StscEntry,
-    Stsd, Stss, Stsz, StszSamples, Stts, SttsEntry, Styp, Tfdt, Tfhd, Tkhd, Traf, Trak, Trex, Trun,
-    TrunEntry, TrunSamples, Url, Visual, Vmhd,
+    Audio, Avc1, Avcc, Codec, Ctts, CttsEntry, Dinf, Dref, DrefEntry, Encode, Esds, Ftyp, Hdlr, Mdat, Mdhd, Mdia, Mfhd,
+    Minf, Moof, Moov, Mp4a, Mvex, Mvhd, Smhd, Stbl, Stco, Stsc, StscEntry, Stsd, Stss, Stsz, StszSamples, Stts,
+    SttsEntry, Styp, Tfdt, Tfhd, Tkhd, Traf, Trak, Trex, Trun, TrunEntry, TrunSamples, Url, Visual, Vmhd,
 };
 
 use super::*;
@@ -45,12 +44,7 @@ fn esds() -> Esds {
                 stream_type: 5,
                 max_bitrate: 128_000,
                 avg_bitrate: 128_000,
-                dec_specific: Some(DecoderSpecific {
-                    profile: 2,
-                    freq_index: 3,
-                    chan_conf: 2,
-                    raw: vec![0x11, 0x90],
-                }),
+                dec_specific: Some(DecoderSpecific { profile: 2, freq_index: 3, chan_conf: 2, raw: vec![0x11, 0x90] }),
                 ..Default::default()
             },
             ..Default::default()
@@ -62,11 +56,7 @@ fn minf(video: bool, stbl: Stbl) -> Minf {
     Minf {
         vmhd: video.then(Vmhd::default),
         smhd: (!video).then(Smhd::default),
-        dinf: Dinf {
-            dref: Dref {
-                entries: vec![DrefEntry::Url(Url::default())],
-            },
-        },
+        dinf: Dinf { dref: Dref { entries: vec![DrefEntry::Url(Url::default())] } },
         stbl,
         ..Default::default()
     }
@@ -76,12 +66,7 @@ fn video_trak(stbl: Stbl) -> Trak {
     let stbl = Stbl {
         stsd: Stsd {
             codecs: vec![Codec::Avc1(Avc1 {
-                visual: Visual {
-                    data_reference_index: 1,
-                    width: 1280,
-                    height: 720,
-                    ..Default::default()
-                },
+                visual: Visual { data_reference_index: 1, width: 1280, height: 720, ..Default::default() },
                 avcc: avcc(),
                 ..Default::default()
             })],
@@ -98,15 +83,8 @@ fn video_trak(stbl: Stbl) -> Trak {
             ..Default::default()
         },
         mdia: Mdia {
-            mdhd: Mdhd {
-                timescale: 90_000,
-                language: "und".into(),
-                ..Default::default()
-            },
-            hdlr: Hdlr {
-                handler: b"vide".into(),
-                name: "Video".into(),
-            },
+            mdhd: Mdhd { timescale: 90_000, language: "und".into(), ..Default::default() },
+            hdlr: Hdlr { handler: b"vide".into(), name: "Video".into() },
             minf: minf(true, stbl),
         },
         ..Default::default()
@@ -117,12 +95,7 @@ fn audio_trak(stbl: Stbl) -> Trak {
     let stbl = Stbl {
         stsd: Stsd {
             codecs: vec![Codec::Mp4a(Mp4a {
-                audio: Audio {
-                    data_reference_index: 1,
-                    channel_count: 2,
-                    sample_size: 16,
-                    sample_rate: 48_000.into(),
-                },
+                audio: Audio { data_reference_index: 1, channel_count: 2, sample_size: 16, sample_rate: 48_000.into() },
                 esds: esds(),
                 btrt: None,
                 taic: None,
@@ -131,22 +104,10 @@ fn audio_trak(stbl: Stbl) -> Trak {
         ..stbl
     };
     Trak {
-        tkhd: Tkhd {
-            track_id: 2,
-            enabled: true,
-            in_movie: true,
-            ..Default::default()
-        },
+        tkhd: Tkhd { track_id: 2, enabled: true, in_movie: true, ..Default::default() },
         mdia: Mdia {
-            mdhd: Mdhd {
-                timescale: 48_000,
-                language: "und".into(),
-                ..Default::default()
-            },
-            hdlr: Hdlr {
-                handler: b"soun".into(),
-                name: "Audio".into(),
-            },
+            mdhd: Mdhd { timescale: 48_000, language: "und".into(), ..Default::default() },
+            hdlr: Hdlr { handler: b"soun".into(), name: "Audio".into() },
             minf: minf(false, stbl),
         },
         ..Default::default()
@@ -155,17 +116,10 @@ fn audio_trak(stbl: Stbl) -> Trak {
 
 /// A CMAF-style init segment: ftyp + moov (avc1 track 1, mp4a track 2, mvex/trex).
 fn init_segment() -> Vec<u8> {
-    let ftyp = Ftyp {
-        major_brand: b"iso6".into(),
-        minor_version: 0,
-        compatible_brands: vec![b"iso6".into(), b"cmfc".into()],
-    };
+    let ftyp =
+        Ftyp { major_brand: b"iso6".into(), minor_version: 0, compatible_brands: vec![b"iso6".into(), b"cmfc".into()] };
     let moov = Moov {
-        mvhd: Mvhd {
-            timescale: 1000,
-            next_track_id: 3,
-            ..Default::default()
-        },
+        mvhd: Mvhd { timescale: 1000, next_track_id: 3, ..Default::default() },
         mvex: Some(Mvex {
             mehd: None,
             trex: vec![
@@ -193,12 +147,7 @@ fn init_segment() -> Vec<u8> {
 }
 
 fn entry(duration: Option<u32>, size: u32, flags: Option<u32>, cts: Option<i64>) -> TrunEntry {
-    TrunEntry {
-        duration,
-        size: Some(size),
-        flags,
-        cts,
-    }
+    TrunEntry { duration, size: Some(size), flags, cts }
 }
 
 /// A media segment: styp + moof (seq `sequence`, one traf per track, default-base-is-moof)
@@ -213,23 +162,12 @@ fn media_segment(sequence: u32, video_time: u64, audio_time: u64) -> Vec<u8> {
     let video_bytes: u32 = 100 + 40 + 30;
     let audio_bytes: u32 = 10 + 11;
     let moof = |video_offset: i32, audio_offset: i32| Moof {
-        mfhd: Mfhd {
-            sequence_number: sequence,
-        },
+        mfhd: Mfhd { sequence_number: sequence },
         traf: vec![
             Traf {
-                tfhd: Tfhd {
-                    track_id: 1,
-                    default_base_is_moof: true,
-                    ..Default::default()
-                },
-                tfdt: Some(Tfdt {
-                    base_media_decode_time: video_time,
-                }),
-                trun: vec![Trun {
-                    data_offset: Some(video_offset),
-                    samples: TrunSamples::Explicit(video.clone()),
-                }],
+                tfhd: Tfhd { track_id: 1, default_base_is_moof: true, ..Default::default() },
+                tfdt: Some(Tfdt { base_media_decode_time: video_time }),
+                trun: vec![Trun { data_offset: Some(video_offset), samples: TrunSamples::Explicit(video.clone()) }],
                 ..Default::default()
             },
             Traf {
@@ -239,13 +177,8 @@ fn media_segment(sequence: u32, video_time: u64, audio_time: u64) -> Vec<u8> {
                     default_sample_flags: Some(SYNC),
                     ..Default::default()
                 },
-                tfdt: Some(Tfdt {
-                    base_media_decode_time: audio_time,
-                }),
-                trun: vec![Trun {
-                    data_offset: Some(audio_offset),
-                    samples: TrunSamples::Explicit(audio.clone()),
-                }],
+                tfdt: Some(Tfdt { base_media_decode_time: audio_time }),
+                trun: vec![Trun { data_offset: Some(audio_offset), samples: TrunSamples::Explicit(audio.clone()) }],
                 ..Default::default()
             },
         ],
@@ -253,14 +186,9 @@ fn media_segment(sequence: u32, video_time: u64, audio_time: u64) -> Vec<u8> {
     let moof_size = encode(&moof(0, 0)).len() as i32;
     let video_offset = moof_size + 8;
     let moof = encode(&moof(video_offset, video_offset + video_bytes as i32));
-    let styp = Styp {
-        major_brand: b"msdh".into(),
-        minor_version: 0,
-        compatible_brands: vec![b"msdh".into(), b"msix".into()],
-    };
-    let mdat = Mdat {
-        data: (0..video_bytes + audio_bytes).map(|i| i as u8).collect(),
-    };
+    let styp =
+        Styp { major_brand: b"msdh".into(), minor_version: 0, compatible_brands: vec![b"msdh".into(), b"msix".into()] };
+    let mdat = Mdat { data: (0..video_bytes + audio_bytes).map(|i| i as u8).collect() };
     let mut out = encode(&styp);
     out.extend(moof);
     out.extend(encode(&mdat));
@@ -280,9 +208,7 @@ fn kinds(nodes: &[BoxNode]) -> Vec<&str> {
 }
 
 fn field<'a>(node: &'a BoxNode, name: &str) -> &'a FieldValue {
-    node.fields
-        .get(name)
-        .unwrap_or_else(|| panic!("{} has no field {name}: {:?}", node.kind, node.fields))
+    node.fields.get(name).unwrap_or_else(|| panic!("{} has no field {name}: {:?}", node.kind, node.fields))
 }
 
 fn top<'a>(report: &'a Mp4Report, kind: &str) -> &'a BoxNode {
@@ -304,29 +230,14 @@ fn box_tree_of_init_segment_has_offsets_sizes_and_fields() {
     assert_eq!(moov.offset, 24);
     assert_eq!(moov.offset + moov.size, bytes.len() as u64);
     assert_eq!(kinds(&moov.children), ["mvhd", "mvex", "trak", "trak"]);
-    assert_eq!(
-        field(&moov.children[0], "timescale"),
-        &FieldValue::UInt(1000)
-    );
+    assert_eq!(field(&moov.children[0], "timescale"), &FieldValue::UInt(1000));
 
     let trak = &moov.children[2];
-    assert_eq!(
-        field(trak.child("tkhd").unwrap(), "trackId"),
-        &FieldValue::UInt(1)
-    );
-    assert_eq!(
-        field(trak.child("tkhd").unwrap(), "width"),
-        &FieldValue::Float(1280.0)
-    );
+    assert_eq!(field(trak.child("tkhd").unwrap(), "trackId"), &FieldValue::UInt(1));
+    assert_eq!(field(trak.child("tkhd").unwrap(), "width"), &FieldValue::Float(1280.0));
     let mdia = trak.child("mdia").unwrap();
-    assert_eq!(
-        field(mdia.child("mdhd").unwrap(), "timescale"),
-        &FieldValue::UInt(90_000)
-    );
-    assert_eq!(
-        field(mdia.child("hdlr").unwrap(), "handlerType"),
-        &FieldValue::Text("vide".into())
-    );
+    assert_eq!(field(mdia.child("mdhd").unwrap(), "timescale"), &FieldValue::UInt(90_000));
+    assert_eq!(field(mdia.child("hdlr").unwrap(), "handlerType"), &FieldValue::Text("vide".into()));
     let stsd = trak.find(&["mdia", "minf", "stbl", "stsd"]).unwrap();
     assert_eq!(field(stsd, "entryCount"), &FieldValue::UInt(1));
     let avc1 = stsd.child("avc1").unwrap();
@@ -345,28 +256,17 @@ fn box_tree_of_init_segment_has_offsets_sizes_and_fields() {
     let dref = trak.find(&["mdia", "minf", "dinf", "dref"]).unwrap();
     assert_eq!(kinds(&dref.children), ["url "]);
 
-    let mp4a = moov.children[3]
-        .find(&["mdia", "minf", "stbl", "stsd", "mp4a"])
-        .unwrap();
+    let mp4a = moov.children[3].find(&["mdia", "minf", "stbl", "stsd", "mp4a"]).unwrap();
     assert_eq!(field(mp4a, "channelCount"), &FieldValue::UInt(2));
     assert_eq!(field(mp4a, "sampleRate"), &FieldValue::UInt(48_000));
     let esds = mp4a.child("esds").unwrap();
     assert_eq!(field(esds, "objectTypeIndication"), &FieldValue::UInt(0x40));
     assert_eq!(field(esds, "audioObjectType"), &FieldValue::UInt(2));
-    assert_eq!(
-        field(esds, "decoderSpecificInfo"),
-        &FieldValue::Bytes(vec![0x11, 0x90])
-    );
+    assert_eq!(field(esds, "decoderSpecificInfo"), &FieldValue::Bytes(vec![0x11, 0x90]));
 
     let trex = moov.child("mvex").unwrap().child("trex").unwrap();
-    assert_eq!(
-        field(trex, "defaultSampleDuration"),
-        &FieldValue::UInt(3000)
-    );
-    assert_eq!(
-        field(trex, "defaultSampleFlags"),
-        &FieldValue::Hex(NON_SYNC)
-    );
+    assert_eq!(field(trex, "defaultSampleDuration"), &FieldValue::UInt(3000));
+    assert_eq!(field(trex, "defaultSampleFlags"), &FieldValue::Hex(NON_SYNC));
 
     assert_eq!(report.tracks.len(), 2);
     let video = &report.tracks[0];
@@ -387,33 +287,21 @@ fn fragment_samples_have_times_sizes_flags_and_offsets() {
     let report = inspect_mp4(&bytes).expect("inspect");
     assert!(report.fragmented);
     assert!(report.warnings.is_empty(), "{:?}", report.warnings);
-    assert_eq!(
-        kinds(&report.boxes),
-        ["ftyp", "moov", "styp", "moof", "mdat", "styp", "moof", "mdat"]
-    );
+    assert_eq!(kinds(&report.boxes), ["ftyp", "moov", "styp", "moof", "mdat", "styp", "moof", "mdat"]);
 
     let moof = top(&report, "moof");
-    assert_eq!(
-        field(moof.child("mfhd").unwrap(), "sequenceNumber"),
-        &FieldValue::UInt(1)
-    );
+    assert_eq!(field(moof.child("mfhd").unwrap(), "sequenceNumber"), &FieldValue::UInt(1));
     let traf = moof.child("traf").unwrap();
     let tfhd = traf.child("tfhd").unwrap();
     assert_eq!(field(tfhd, "flags"), &FieldValue::Hex(0x02_0000));
     assert_eq!(field(tfhd, "defaultBaseIsMoof"), &FieldValue::Bool(true));
-    assert_eq!(
-        field(traf.child("tfdt").unwrap(), "baseMediaDecodeTime"),
-        &FieldValue::UInt(0)
-    );
+    assert_eq!(field(traf.child("tfdt").unwrap(), "baseMediaDecodeTime"), &FieldValue::UInt(0));
     let trun = traf.child("trun").unwrap();
     assert_eq!(field(trun, "sampleCount"), &FieldValue::UInt(3));
     let mdat = top(&report, "mdat");
     assert_eq!(field(mdat, "dataSize"), &FieldValue::UInt(170 + 21));
     let data_offset = mdat.offset + 8 - moof.offset;
-    assert_eq!(
-        field(trun, "dataOffset"),
-        &FieldValue::Int(data_offset as i64)
-    );
+    assert_eq!(field(trun, "dataOffset"), &FieldValue::Int(data_offset as i64));
 
     assert_eq!(report.samples.len(), 10);
     let video: Vec<_> = report.samples.iter().filter(|s| s.track_id == 1).collect();
@@ -430,15 +318,8 @@ fn fragment_samples_have_times_sizes_flags_and_offsets() {
     assert_eq!(first.flags, Some(SYNC));
     assert!(first.keyframe);
     assert_eq!(first.offset, mdat.offset + 8);
-    assert_eq!(
-        &bytes[first.offset as usize..][..4],
-        &[0, 1, 2, 3],
-        "the offset points at the sample's bytes"
-    );
-    assert_eq!(
-        (video[1].decode_time, video[1].presentation_time),
-        (3000, 3000)
-    );
+    assert_eq!(&bytes[first.offset as usize..][..4], &[0, 1, 2, 3], "the offset points at the sample's bytes");
+    assert_eq!((video[1].decode_time, video[1].presentation_time), (3000, 3000));
     assert_eq!(video[1].flags, Some(NON_SYNC));
     assert!(!video[1].keyframe);
     assert_eq!(video[1].offset, first.offset + 100);
@@ -470,19 +351,10 @@ fn implicit_base_and_missing_tfdt_continue_from_the_previous_data_and_time() {
             default_sample_size: Some(size),
             ..Default::default()
         },
-        trun: vec![Trun {
-            data_offset: None,
-            samples: TrunSamples::Inherited {
-                count: 2,
-                first_flags: Some(SYNC),
-            },
-        }],
+        trun: vec![Trun { data_offset: None, samples: TrunSamples::Inherited { count: 2, first_flags: Some(SYNC) } }],
         ..Default::default()
     };
-    let mut moof = Moof {
-        mfhd: Mfhd { sequence_number: 5 },
-        traf: vec![traf(3), traf(4)],
-    };
+    let mut moof = Moof { mfhd: Mfhd { sequence_number: 5 }, traf: vec![traf(3), traf(4)] };
     let moof_size = encode(&moof).len();
     // Point the first run at the mdat payload; that changes the moof size by 4 bytes.
     moof.traf[0].trun[0].data_offset = Some(moof_size as i32 + 4 + 8);
@@ -492,11 +364,7 @@ fn implicit_base_and_missing_tfdt_continue_from_the_previous_data_and_time() {
     let report = inspect_mp4(&bytes).expect("inspect");
     assert!(report.warnings.is_empty(), "{:?}", report.warnings);
     let payload = bytes.len() as u64 - 14;
-    let got: Vec<_> = report
-        .samples
-        .iter()
-        .map(|s| (s.index, s.decode_time, s.size, s.offset, s.keyframe))
-        .collect();
+    let got: Vec<_> = report.samples.iter().map(|s| (s.index, s.decode_time, s.size, s.offset, s.keyframe)).collect();
     assert_eq!(
         got,
         [
@@ -517,53 +385,23 @@ fn progressive_sample_tables_give_offsets_times_and_sync_samples() {
     // Five video samples in two chunks (3 + 2), B-frame style composition offsets, sync
     // samples 1 and 4.
     let stbl = |chunk_offsets: Vec<u32>| Stbl {
-        stts: Stts {
-            entries: vec![SttsEntry {
-                sample_count: 5,
-                sample_delta: 3000,
-            }],
-        },
+        stts: Stts { entries: vec![SttsEntry { sample_count: 5, sample_delta: 3000 }] },
         ctts: Some(Ctts {
             entries: vec![
-                CttsEntry {
-                    sample_count: 1,
-                    sample_offset: 3000,
-                },
-                CttsEntry {
-                    sample_count: 1,
-                    sample_offset: 6000,
-                },
-                CttsEntry {
-                    sample_count: 3,
-                    sample_offset: 0,
-                },
+                CttsEntry { sample_count: 1, sample_offset: 3000 },
+                CttsEntry { sample_count: 1, sample_offset: 6000 },
+                CttsEntry { sample_count: 3, sample_offset: 0 },
             ],
         }),
-        stss: Some(Stss {
-            entries: vec![1, 4],
-        }),
+        stss: Some(Stss { entries: vec![1, 4] }),
         stsc: Stsc {
             entries: vec![
-                StscEntry {
-                    first_chunk: 1,
-                    samples_per_chunk: 3,
-                    sample_description_index: 1,
-                },
-                StscEntry {
-                    first_chunk: 2,
-                    samples_per_chunk: 2,
-                    sample_description_index: 1,
-                },
+                StscEntry { first_chunk: 1, samples_per_chunk: 3, sample_description_index: 1 },
+                StscEntry { first_chunk: 2, samples_per_chunk: 2, sample_description_index: 1 },
             ],
         },
-        stsz: Stsz {
-            samples: StszSamples::Different {
-                sizes: vec![10, 20, 30, 40, 50],
-            },
-        },
-        stco: Some(Stco {
-            entries: chunk_offsets,
-        }),
+        stsz: Stsz { samples: StszSamples::Different { sizes: vec![10, 20, 30, 40, 50] } },
+        stco: Some(Stco { entries: chunk_offsets }),
         ..Default::default()
     };
     let moov = |chunk_offsets| Moov {
@@ -574,27 +412,14 @@ fn progressive_sample_tables_give_offsets_times_and_sync_samples() {
     let moov_size = encode(&moov(vec![0, 0])).len() as u32;
     let payload = moov_size + 8;
     let mut bytes = encode(&moov(vec![payload, payload + 60 + 7]));
-    bytes.extend(encode(&Mdat {
-        data: vec![0; 60 + 7 + 90],
-    }));
+    bytes.extend(encode(&Mdat { data: vec![0; 60 + 7 + 90] }));
 
     let report = inspect_mp4(&bytes).expect("inspect");
     assert!(!report.fragmented);
     assert!(report.warnings.is_empty(), "{:?}", report.warnings);
     let payload = u64::from(payload);
-    let got: Vec<_> = report
-        .samples
-        .iter()
-        .map(|s| {
-            (
-                s.offset,
-                s.size,
-                s.decode_time,
-                s.presentation_time,
-                s.keyframe,
-            )
-        })
-        .collect();
+    let got: Vec<_> =
+        report.samples.iter().map(|s| (s.offset, s.size, s.decode_time, s.presentation_time, s.keyframe)).collect();
     assert_eq!(
         got,
         [
@@ -605,22 +430,11 @@ fn progressive_sample_tables_give_offsets_times_and_sync_samples() {
             (payload + 107, 50, 12000, 12000, false),
         ]
     );
-    assert!(report
-        .samples
-        .iter()
-        .all(|s| s.flags.is_none() && s.fragment.is_none()));
+    assert!(report.samples.iter().all(|s| s.flags.is_none() && s.fragment.is_none()));
     assert_eq!(report.tracks[0].sample_count, 5);
-    let stbl = report.boxes[0]
-        .find(&["trak", "mdia", "minf", "stbl"])
-        .unwrap();
-    assert_eq!(
-        field(stbl.child("stsz").unwrap(), "sampleCount"),
-        &FieldValue::UInt(5)
-    );
-    assert_eq!(
-        field(stbl.child("stts").unwrap(), "sampleCount"),
-        &FieldValue::UInt(5)
-    );
+    let stbl = report.boxes[0].find(&["trak", "mdia", "minf", "stbl"]).unwrap();
+    assert_eq!(field(stbl.child("stsz").unwrap(), "sampleCount"), &FieldValue::UInt(5));
+    assert_eq!(field(stbl.child("stts").unwrap(), "sampleCount"), &FieldValue::UInt(5));
 }
 
 #[test]
@@ -651,19 +465,12 @@ fn child_larger_than_its_parent_is_reported() {
     let report = inspect_mp4(&bytes).expect("inspect");
     assert_eq!(kinds(&report.boxes), ["moov", "mdat"]);
     let free = &report.boxes[0].children[0];
-    assert_eq!(
-        free.error.as_deref(),
-        Some("box claims 100 bytes, only 8 left")
-    );
+    assert_eq!(free.error.as_deref(), Some("box claims 100 bytes, only 8 left"));
 }
 
 #[test]
 fn unknown_boxes_are_listed_without_fields_and_broken_ones_with_an_error() {
-    let mut bytes = encode(&Ftyp {
-        major_brand: b"isom".into(),
-        minor_version: 0,
-        compatible_brands: vec![],
-    });
+    let mut bytes = encode(&Ftyp { major_brand: b"isom".into(), minor_version: 0, compatible_brands: vec![] });
     // An unknown box.
     bytes.extend(12u32.to_be_bytes());
     bytes.extend(b"zzzz");
@@ -684,11 +491,7 @@ fn unknown_boxes_are_listed_without_fields_and_broken_ones_with_an_error() {
 
 #[test]
 fn largesize_uuid_and_size_zero_headers() {
-    let mut bytes = encode(&Ftyp {
-        major_brand: b"isom".into(),
-        minor_version: 0,
-        compatible_brands: vec![],
-    });
+    let mut bytes = encode(&Ftyp { major_brand: b"isom".into(), minor_version: 0, compatible_brands: vec![] });
     // free with a 64-bit size: 16 header + 4 body.
     bytes.extend(1u32.to_be_bytes());
     bytes.extend(b"free");
@@ -740,18 +543,8 @@ fn listed_samples_are_capped() {
     let moof = Moof {
         mfhd: Mfhd::default(),
         traf: vec![Traf {
-            tfhd: Tfhd {
-                track_id: 1,
-                default_sample_duration: Some(1),
-                ..Default::default()
-            },
-            trun: vec![Trun {
-                data_offset: None,
-                samples: TrunSamples::Inherited {
-                    count,
-                    first_flags: None,
-                },
-            }],
+            tfhd: Tfhd { track_id: 1, default_sample_duration: Some(1), ..Default::default() },
+            trun: vec![Trun { data_offset: None, samples: TrunSamples::Inherited { count, first_flags: None } }],
             ..Default::default()
         }],
     };
@@ -768,10 +561,7 @@ fn non_mp4_input_is_refused() {
     let flv = b"FLV\x01\x05\x00\x00\x00\x09\x00\x00\x00\x00";
     assert!(matches!(inspect_mp4(flv), Err(InspectError::NotMp4 { .. })));
     let tiny = b"\x00\x00\x00\x04moov";
-    assert!(matches!(
-        inspect_mp4(tiny),
-        Err(InspectError::NotMp4 { .. })
-    ));
+    assert!(matches!(inspect_mp4(tiny), Err(InspectError::NotMp4 { .. })));
 }
 
 #[test]
@@ -814,14 +604,8 @@ fn text_shows_tree_tracks_and_samples() {
     assert!(text.contains("\n  moov @24 size "), "{text}");
     assert!(text.contains("avcC @"), "{text}");
     assert!(text.contains("profile=100"), "{text}");
-    assert!(
-        text.contains("track 1: vide avc1.64001f 1280x720"),
-        "{text}"
-    );
-    assert!(
-        text.contains("track 2: soun mp4a.40.2 2 ch 48000 Hz"),
-        "{text}"
-    );
+    assert!(text.contains("track 1: vide avc1.64001f 1280x720"), "{text}");
+    assert!(text.contains("track 2: soun mp4a.40.2 2 ch 48000 Hz"), "{text}");
     assert!(text.contains("samples (10 listed):"), "{text}");
     assert!(text.contains("0x02000000 K"), "{text}");
 }

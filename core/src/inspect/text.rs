@@ -14,11 +14,7 @@ pub(super) fn render(report: &Mp4Report) -> String {
 }
 
 fn write_report(out: &mut String, report: &Mp4Report) -> core::fmt::Result {
-    let kind = if report.fragmented {
-        "fragmented MP4"
-    } else {
-        "MP4"
-    };
+    let kind = if report.fragmented { "fragmented MP4" } else { "MP4" };
     writeln!(out, "file: {} bytes, {kind}", report.file_size)?;
     writeln!(out, "boxes:")?;
     for node in &report.boxes {
@@ -31,25 +27,12 @@ fn write_report(out: &mut String, report: &Mp4Report) -> core::fmt::Result {
         }
     }
     if !report.samples.is_empty() {
-        let truncated = if report.samples_truncated {
-            ", truncated"
-        } else {
-            ""
-        };
+        let truncated = if report.samples_truncated { ", truncated" } else { "" };
         writeln!(out, "samples ({} listed{truncated}):", report.samples.len())?;
         writeln!(
             out,
             "  {:>5} {:>8} {:>6} {:>12} {:>9} {:>12} {:>12} {:>8} {:>8} {:>10} key",
-            "track",
-            "index",
-            "frag",
-            "offset",
-            "size",
-            "decode",
-            "present",
-            "cts",
-            "duration",
-            "flags"
+            "track", "index", "frag", "offset", "size", "decode", "present", "cts", "duration", "flags"
         )?;
         for sample in &report.samples {
             write_sample(out, sample)?;
@@ -65,15 +48,7 @@ fn write_report(out: &mut String, report: &Mp4Report) -> core::fmt::Result {
 }
 
 fn write_box(out: &mut String, node: &BoxNode, depth: usize) -> core::fmt::Result {
-    write!(
-        out,
-        "{:indent$}{} @{} size {}",
-        "",
-        node.kind,
-        node.offset,
-        node.size,
-        indent = depth * 2
-    )?;
+    write!(out, "{:indent$}{} @{} size {}", "", node.kind, node.offset, node.size, indent = depth * 2)?;
     if node.header_size != 8 {
         write!(out, " (header {})", node.header_size)?;
     }

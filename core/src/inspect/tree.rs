@@ -8,25 +8,25 @@ use super::{BoxNode, FieldValue, Fields, InspectError, MAX_BOXES, MAX_DEPTH};
 
 /// Boxes whose body is nothing but child boxes.
 const CONTAINERS: &[&[u8; 4]] = &[
-    b"moov", b"trak", b"mdia", b"minf", b"stbl", b"dinf", b"mvex", b"moof", b"traf", b"edts",
-    b"udta", b"mfra", b"tref", b"sinf", b"schi", b"rinf", b"ipro", b"iprp", b"ipco", b"wave",
-    b"ilst", b"strk", b"strd", b"trgr", b"meco", b"gmhd", b"clip", b"matt", b"tapt",
+    b"moov", b"trak", b"mdia", b"minf", b"stbl", b"dinf", b"mvex", b"moof", b"traf", b"edts", b"udta", b"mfra",
+    b"tref", b"sinf", b"schi", b"rinf", b"ipro", b"iprp", b"ipco", b"wave", b"ilst", b"strk", b"strd", b"trgr",
+    b"meco", b"gmhd", b"clip", b"matt", b"tapt",
 ];
 
 /// Sample entries extending `VisualSampleEntry` (ISO/IEC 14496-12 §12.1.3): 78 body bytes
 /// before the child boxes.
 const VISUAL_ENTRIES: &[&[u8; 4]] = &[
-    b"avc1", b"avc2", b"avc3", b"avc4", b"hvc1", b"hev1", b"hvc2", b"hev2", b"dvh1", b"dvhe",
-    b"dva1", b"dvav", b"vvc1", b"vvi1", b"vp08", b"vp09", b"av01", b"mp4v", b"encv", b"jpeg",
-    b"mjpg", b"uncv", b"s263", b"h263", b"apcn", b"apch", b"apcs", b"apco", b"ap4h", b"resv",
+    b"avc1", b"avc2", b"avc3", b"avc4", b"hvc1", b"hev1", b"hvc2", b"hev2", b"dvh1", b"dvhe", b"dva1", b"dvav",
+    b"vvc1", b"vvi1", b"vp08", b"vp09", b"av01", b"mp4v", b"encv", b"jpeg", b"mjpg", b"uncv", b"s263", b"h263",
+    b"apcn", b"apch", b"apcs", b"apco", b"ap4h", b"resv",
 ];
 
 /// Sample entries extending `AudioSampleEntry` (ISO/IEC 14496-12 §12.2.3): 28 body bytes
 /// (44 or 64 for QuickTime sound description versions 1 and 2) before the child boxes.
 const AUDIO_ENTRIES: &[&[u8; 4]] = &[
-    b"mp4a", b"enca", b"Opus", b"fLaC", b"ac-3", b"ec-3", b"ac-4", b".mp3", b"alac", b"sowt",
-    b"twos", b"lpcm", b"ipcm", b"fpcm", b"in24", b"in32", b"fl32", b"fl64", b"s16l", b"samr",
-    b"sawb", b"ulaw", b"alaw", b"raw ", b"mha1", b"mhm1", b"dtsc", b"dtse", b"dtsh", b"dtsl",
+    b"mp4a", b"enca", b"Opus", b"fLaC", b"ac-3", b"ec-3", b"ac-4", b".mp3", b"alac", b"sowt", b"twos", b"lpcm",
+    b"ipcm", b"fpcm", b"in24", b"in32", b"fl32", b"fl64", b"s16l", b"samr", b"sawb", b"ulaw", b"alaw", b"raw ",
+    b"mha1", b"mhm1", b"dtsc", b"dtse", b"dtsh", b"dtsl",
 ];
 
 /// Sample entries with only the 8-byte `SampleEntry` header before their child boxes.
@@ -46,10 +46,7 @@ pub(super) fn check_first_box(bytes: &[u8]) -> Result<(), InspectError> {
     let kind = &bytes[4..8];
     if !kind.iter().all(|b| (0x20..0x7f).contains(b)) {
         return Err(InspectError::NotMp4 {
-            reason: format!(
-                "the first box type {} is not a printable four-character code",
-                fourcc(kind)
-            ),
+            reason: format!("the first box type {} is not a printable four-character code", fourcc(kind)),
         });
     }
     let size = be32(&bytes[0..4]);
@@ -63,17 +60,9 @@ pub(super) fn check_first_box(bytes: &[u8]) -> Result<(), InspectError> {
 
 /// Walks all top-level boxes of `bytes`.
 pub(super) fn walk(bytes: &[u8]) -> Walked {
-    let mut walker = Walker {
-        data: bytes,
-        boxes: 0,
-        stopped: false,
-        warnings: Vec::new(),
-    };
+    let mut walker = Walker { data: bytes, boxes: 0, stopped: false, warnings: Vec::new() };
     let boxes = walker.level(0, bytes.len(), 0, None);
-    Walked {
-        boxes,
-        warnings: walker.warnings,
-    }
+    Walked { boxes, warnings: walker.warnings }
 }
 
 struct Walker<'a> {
@@ -94,21 +83,13 @@ struct Header {
 
 impl Walker<'_> {
     /// The boxes in `data[start..end]`, `depth` levels below the top, inside `parent`.
-    fn level(
-        &mut self,
-        start: usize,
-        end: usize,
-        depth: usize,
-        parent: Option<[u8; 4]>,
-    ) -> Vec<BoxNode> {
+    fn level(&mut self, start: usize, end: usize, depth: usize, parent: Option<[u8; 4]>) -> Vec<BoxNode> {
         let mut nodes = Vec::new();
         let mut pos = start;
         while pos < end && !self.stopped {
             if self.boxes >= MAX_BOXES {
                 self.stopped = true;
-                self.warnings.push(format!(
-                    "stopped listing boxes at offset {pos}: more than {MAX_BOXES} boxes"
-                ));
+                self.warnings.push(format!("stopped listing boxes at offset {pos}: more than {MAX_BOXES} boxes"));
                 break;
             }
             let left = end - pos;
@@ -135,13 +116,7 @@ impl Walker<'_> {
     }
 
     /// The box at `pos` and where the next one starts (`None`: stop this level).
-    fn one(
-        &mut self,
-        pos: usize,
-        end: usize,
-        depth: usize,
-        parent: Option<[u8; 4]>,
-    ) -> (BoxNode, Option<usize>) {
+    fn one(&mut self, pos: usize, end: usize, depth: usize, parent: Option<[u8; 4]>) -> (BoxNode, Option<usize>) {
         let left = (end - pos) as u64;
         let header = match read_header(&self.data[pos..end]) {
             Ok(header) => header,
@@ -150,11 +125,7 @@ impl Walker<'_> {
                 return (node, None);
             }
         };
-        let Header {
-            kind,
-            size,
-            header_size,
-        } = header;
+        let Header { kind, size, header_size } = header;
         if size > left {
             let error = format!("box claims {size} bytes, only {left} left");
             return (error_node(&kind, pos, size, header_size, error), None);
@@ -197,16 +168,14 @@ impl Walker<'_> {
                     let b = &self.data[body..box_end];
                     fields::full_box_header(b, &mut node.fields);
                     if b.len() >= 8 {
-                        node.fields
-                            .push("entryCount", FieldValue::UInt(be32(&b[4..8]).into()));
+                        node.fields.push("entryCount", FieldValue::UInt(be32(&b[4..8]).into()));
                         children_at = Some(body + 8);
                     } else {
                         node.error = Some(String::from("stsd shorter than its entry count"));
                     }
                 }
                 b"mdat" | b"free" | b"skip" | b"wide" => {
-                    node.fields
-                        .push("dataSize", FieldValue::UInt((box_end - body) as u64));
+                    node.fields.push("dataSize", FieldValue::UInt((box_end - body) as u64));
                 }
                 b"uuid" => {
                     let usertype = self.data[pos + header_size - 16..pos + header_size].to_vec();
@@ -226,9 +195,7 @@ impl Walker<'_> {
 
         if let Some(at) = children_at {
             if depth + 1 >= MAX_DEPTH {
-                node.error = Some(format!(
-                    "boxes nest deeper than {MAX_DEPTH} levels; children not listed"
-                ));
+                node.error = Some(format!("boxes nest deeper than {MAX_DEPTH} levels; children not listed"));
             } else {
                 node.children = self.level(at, box_end, depth + 1, Some(kind));
             }
@@ -265,10 +232,8 @@ impl Walker<'_> {
         match skip {
             Ok(skip) if skip <= bytes.len() => Some(body + skip),
             Ok(skip) => {
-                node.error = Some(format!(
-                    "sample entry has {} body bytes, fewer than its {skip}-byte header",
-                    bytes.len()
-                ));
+                node.error =
+                    Some(format!("sample entry has {} body bytes, fewer than its {skip}-byte header", bytes.len()));
                 None
             }
             Err(error) => {
@@ -308,11 +273,7 @@ fn read_header(bytes: &[u8]) -> Result<Header, ([u8; 4], u64, usize, String)> {
         let error = format!("box header needs {header_size} bytes, only {left} left");
         return Err((kind, size, header_size, error));
     }
-    Ok(Header {
-        kind,
-        size,
-        header_size,
-    })
+    Ok(Header { kind, size, header_size })
 }
 
 fn error_node(kind: &[u8; 4], pos: usize, size: u64, header_size: usize, error: String) -> BoxNode {

@@ -34,14 +34,8 @@ pub fn unauthorized(app: &App, headers: &HeaderMap) -> Option<Response> {
     if bool::from(given.as_bytes().ct_eq(app.admin_key.as_bytes())) {
         return None;
     }
-    let mut r = error(
-        StatusCode::UNAUTHORIZED,
-        "missing or wrong admin key (Authorization: Bearer …)",
-    );
-    r.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        header::HeaderValue::from_static("Bearer"),
-    );
+    let mut r = error(StatusCode::UNAUTHORIZED, "missing or wrong admin key (Authorization: Bearer …)");
+    r.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
     Some(r)
 }
 
@@ -71,71 +65,40 @@ struct PublishResponse {
 
 /// The host (without port) the request was addressed to, for the URLs handed back.
 fn request_host(headers: &HeaderMap) -> String {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost");
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
     let name = match host.find(']') {
         Some(end) => &host[..=end],
         None => host.split(':').next().unwrap_or(host),
     };
-    if name.is_empty()
-        || !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || ".-[]:".contains(c))
-    {
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || ".-[]:".contains(c)) {
         return "localhost".into();
     }
     name.into()
 }
 
 /// Issues a publish token.
-pub async fn publish(
-    State(app): State<Arc<App>>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
+pub async fn publish(State(app): State<Arc<App>>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
     if let Some(r) = unauthorized(&app, &headers) {
         return r;
     }
     let req: PublishRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
-        Err(e) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                format!("invalid request body: {e}"),
-            )
-        }
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid request body: {e}")),
     };
     if !valid_name(&req.stream_key) {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "streamKey must be 1-64 of [A-Za-z0-9_-]",
-        );
+        return error(StatusCode::BAD_REQUEST, "streamKey must be 1-64 of [A-Za-z0-9_-]");
     }
     if req.ttl_seconds == 0 || req.ttl_seconds > MAX_TTL_SECONDS {
         return error(StatusCode::BAD_REQUEST, "ttlSeconds must be 1 to 31536000");
     }
     let expires_at = now_ms() / 1000 + req.ttl_seconds;
-    let grant = Grant {
-        expires_at,
-        nonce: random_id(16),
-        single_use: req.single_use,
-    };
+    let grant = Grant { expires_at, nonce: random_id(16), single_use: req.single_use };
     let token = app.signer.issue(&req.stream_key, &grant);
     let host = request_host(&headers);
     let s = &app.settings;
     let resp = PublishResponse {
-        rtmp_url: format!(
-            "rtmp://{host}:{}/live/{}?token={token}",
-            s.rtmp_addr.port(),
-            req.stream_key
-        ),
-        playback_url: format!(
-            "http://{host}:{}/live/{}/index.m3u8",
-            s.http_addr.port(),
-            req.stream_key
-        ),
+        rtmp_url: format!("rtmp://{host}:{}/live/{}?token={token}", s.rtmp_addr.port(), req.stream_key),
+        playback_url: format!("http://{host}:{}/live/{}/index.m3u8", s.http_addr.port(), req.stream_key),
         token,
         expires_at,
     };
@@ -155,27 +118,11 @@ async fn stream_json(app: &App, key: &str) -> Option<serde_json::Value> {
     let (state, started_at, media, segments, bytes_in) = match (&live, &manifest) {
         (Some(l), _) => {
             let stats = l.stats.lock().unwrap_or_else(|e| e.into_inner()).clone();
-            (
-                "live",
-                l.started_at_ms,
-                stats.media,
-                stats.segments,
-                Some(stats.bytes_in),
-            )
+            ("live", l.started_at_ms, stats.media, stats.segments, Some(stats.bytes_in))
         }
         (None, Some(m)) => {
-            let state = if m.state == StreamState::Live {
-                "interrupted"
-            } else {
-                "ended"
-            };
-            (
-                state,
-                m.created_at_ms,
-                m.media.clone(),
-                m.chunks.len() as u64,
-                None,
-            )
+            let state = if m.state == StreamState::Live { "interrupted" } else { "ended" };
+            (state, m.created_at_ms, m.media.clone(), m.chunks.len() as u64, None)
         }
         (None, None) => return None,
     };
@@ -212,13 +159,7 @@ pub async fn list_streams(State(app): State<Arc<App>>, headers: HeaderMap) -> Re
     if let Some(r) = unauthorized(&app, &headers) {
         return r;
     }
-    let mut keys: Vec<String> = app
-        .streams
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .keys()
-        .cloned()
-        .collect();
+    let mut keys: Vec<String> = app.streams.lock().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect();
     match app.store.list("live/").await {
         Ok(names) => keys.extend(names.into_iter().filter(|n| valid_name(n))),
         Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, format!("store: {e}")),
@@ -236,19 +177,12 @@ pub async fn list_streams(State(app): State<Arc<App>>, headers: HeaderMap) -> Re
 }
 
 /// `GET /api/v1/streams/{key}`.
-pub async fn stream_status(
-    State(app): State<Arc<App>>,
-    headers: HeaderMap,
-    Path(key): Path<String>,
-) -> Response {
+pub async fn stream_status(State(app): State<Arc<App>>, headers: HeaderMap, Path(key): Path<String>) -> Response {
     if let Some(r) = unauthorized(&app, &headers) {
         return r;
     }
     if !valid_name(&key) {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "stream keys are 1-64 of [A-Za-z0-9_-]",
-        );
+        return error(StatusCode::BAD_REQUEST, "stream keys are 1-64 of [A-Za-z0-9_-]");
     }
     match stream_json(&app, &key).await {
         Some(s) => Json(s).into_response(),
@@ -257,11 +191,7 @@ pub async fn stream_status(
 }
 
 /// `POST /api/v1/streams/{key}/stop`: disconnects the publisher; the stream ends.
-pub async fn stop_stream(
-    State(app): State<Arc<App>>,
-    headers: HeaderMap,
-    Path(key): Path<String>,
-) -> Response {
+pub async fn stop_stream(State(app): State<Arc<App>>, headers: HeaderMap, Path(key): Path<String>) -> Response {
     if let Some(r) = unauthorized(&app, &headers) {
         return r;
     }

@@ -16,7 +16,8 @@ pub async fn document(State(app): State<Arc<App>>, headers: HeaderMap) -> Respon
         return r;
     }
     let error = json!({ "$ref": "#/components/schemas/Error" });
-    let auth_error = json!({ "description": "missing or wrong admin key", "content": { "application/json": { "schema": error } } });
+    let auth_error =
+        json!({ "description": "missing or wrong admin key", "content": { "application/json": { "schema": error } } });
     let key_param = json!({ "name": "key", "in": "path", "required": true,
         "schema": { "type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$" } });
     Json(json!({

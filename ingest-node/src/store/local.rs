@@ -18,11 +18,7 @@ pub struct LocalStore {
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 fn io<'a>(op: &'static str, key: &'a str) -> impl FnOnce(std::io::Error) -> StoreError + 'a {
-    move |source| StoreError::Io {
-        op,
-        key: key.into(),
-        source,
-    }
+    move |source| StoreError::Io { op, key: key.into(), source }
 }
 
 impl LocalStore {
@@ -42,14 +38,10 @@ impl LocalStore {
     async fn write_temp(&self, key: &str, data: &[u8]) -> Result<(PathBuf, PathBuf), StoreError> {
         let path = self.root.join(key);
         let dir = path.parent().unwrap_or(&self.root);
-        tokio::fs::create_dir_all(dir)
-            .await
-            .map_err(io("create folder for", key))?;
+        tokio::fs::create_dir_all(dir).await.map_err(io("create folder for", key))?;
         let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
         let temp = dir.join(format!(".tmp-{}-{n}", std::process::id()));
-        tokio::fs::write(&temp, data)
-            .await
-            .map_err(io("write", key))?;
+        tokio::fs::write(&temp, data).await.map_err(io("write", key))?;
         Ok((temp, path))
     }
 
@@ -116,10 +108,7 @@ impl LocalStore {
     }
 
     pub(super) async fn check(&self) -> Result<(), StoreError> {
-        tokio::fs::metadata(&self.root)
-            .await
-            .map(|_| ())
-            .map_err(io("stat", "."))
+        tokio::fs::metadata(&self.root).await.map(|_| ()).map_err(io("stat", "."))
     }
 }
 
@@ -131,25 +120,12 @@ mod tests {
     async fn put_get_create_if_absent_list() {
         let dir = std::env::temp_dir().join(format!("rapidrtmp-local-{}", std::process::id()));
         let s = LocalStore::new(&dir).unwrap();
-        s.put("a/b/c.flv", Bytes::from_static(b"one"))
-            .await
-            .unwrap();
-        s.put("a/b/c.flv", Bytes::from_static(b"two"))
-            .await
-            .unwrap();
-        assert_eq!(
-            s.get("a/b/c.flv").await.unwrap().as_deref(),
-            Some(&b"two"[..])
-        );
+        s.put("a/b/c.flv", Bytes::from_static(b"one")).await.unwrap();
+        s.put("a/b/c.flv", Bytes::from_static(b"two")).await.unwrap();
+        assert_eq!(s.get("a/b/c.flv").await.unwrap().as_deref(), Some(&b"two"[..]));
         assert_eq!(s.get("a/b/none").await.unwrap(), None);
-        assert!(s
-            .put_if_absent("a/t", Bytes::from_static(b"x"))
-            .await
-            .unwrap());
-        assert!(!s
-            .put_if_absent("a/t", Bytes::from_static(b"y"))
-            .await
-            .unwrap());
+        assert!(s.put_if_absent("a/t", Bytes::from_static(b"x")).await.unwrap());
+        assert!(!s.put_if_absent("a/t", Bytes::from_static(b"y")).await.unwrap());
         assert_eq!(s.get("a/t").await.unwrap().as_deref(), Some(&b"x"[..]));
         assert_eq!(s.list("a/").await.unwrap(), ["b", "t"]);
         std::fs::remove_dir_all(dir).unwrap();

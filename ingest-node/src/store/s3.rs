@@ -42,13 +42,9 @@ impl S3Options {
     /// Parses `s3://bucket` or `s3://bucket/some/prefix` (slashes around the prefix are
     /// dropped); the other fields are left at their defaults.
     pub fn from_url(url: &str) -> Result<Self, String> {
-        let rest = url
-            .strip_prefix("s3://")
-            .ok_or_else(|| format!("{url:?} is not an s3://bucket/prefix URL"))?;
+        let rest = url.strip_prefix("s3://").ok_or_else(|| format!("{url:?} is not an s3://bucket/prefix URL"))?;
         if rest.contains(['?', '#']) || rest.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(format!(
-                "{url:?}: an s3:// URL has no query, fragment or spaces"
-            ));
+            return Err(format!("{url:?}: an s3:// URL has no query, fragment or spaces"));
         }
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
         if bucket.is_empty() {
@@ -59,15 +55,9 @@ impl S3Options {
         }
         let prefix = prefix.trim_matches('/');
         if !prefix.is_empty() && !valid_key(prefix) {
-            return Err(format!(
-                "{url:?}: the prefix must be /-separated segments of A-Z a-z 0-9 _ . -"
-            ));
+            return Err(format!("{url:?}: the prefix must be /-separated segments of A-Z a-z 0-9 _ . -"));
         }
-        Ok(Self {
-            bucket: bucket.into(),
-            prefix: prefix.into(),
-            ..Self::default()
-        })
+        Ok(Self { bucket: bucket.into(), prefix: prefix.into(), ..Self::default() })
     }
 }
 
@@ -102,17 +92,11 @@ impl fmt::Debug for S3Store {
 
 /// The error of operation `op` on `key`, with the SDK's whole cause chain.
 fn s3_error(op: &'static str, key: &str, e: impl std::error::Error) -> StoreError {
-    StoreError::S3 {
-        op,
-        key: key.into(),
-        message: DisplayErrorContext(e).to_string(),
-    }
+    StoreError::S3 { op, key: key.into(), message: DisplayErrorContext(e).to_string() }
 }
 
 /// The HTTP status and S3 error code of a failed request, if the service answered.
-fn status_and_code<E: ProvideErrorMetadata>(
-    e: &SdkError<E, HttpResponse>,
-) -> (Option<u16>, Option<&str>) {
+fn status_and_code<E: ProvideErrorMetadata>(e: &SdkError<E, HttpResponse>) -> (Option<u16>, Option<&str>) {
     let status = e.raw_response().map(|r| r.status().as_u16());
     (status, e.as_service_error().and_then(|se| se.code()))
 }
@@ -159,16 +143,13 @@ impl S3Store {
             .connect_timeout(Duration::from_secs(5))
             .operation_attempt_timeout(Duration::from_secs(120))
             .build();
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(region)
-            .timeout_config(timeouts);
+        let mut loader =
+            aws_config::defaults(aws_config::BehaviorVersion::latest()).region(region).timeout_config(timeouts);
         if let Some(credentials) = credentials {
             loader = loader.credentials_provider(credentials);
         }
         let sdk_config = loader.load().await;
-        let region = sdk_config
-            .region()
-            .map_or_else(|| "us-east-1".into(), |r| r.to_string());
+        let region = sdk_config.region().map_or_else(|| "us-east-1".into(), |r| r.to_string());
 
         // Checksums only where an operation requires them: the newer default (a CRC32 on every
         // upload) is refused by several S3-compatible services.
@@ -254,13 +235,7 @@ impl S3Store {
     /// Reads the object; `Ok(None)` on NoSuchKey (or a 404 without an S3 error code; NoSuchBucket
     /// and the other errors are errors). Objects over [`MAX_OBJECT_LEN`] are refused.
     pub(super) async fn get(&self, key: &str) -> Result<Option<Bytes>, StoreError> {
-        let result = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(self.object_key(key))
-            .send()
-            .await;
+        let result = self.client.get_object().bucket(&self.bucket).key(self.object_key(key)).send().await;
         let mut output = match result {
             Ok(output) => output,
             Err(e) => {
@@ -270,9 +245,7 @@ impl S3Store {
                 };
             }
         };
-        let len = output
-            .content_length()
-            .map(|n| u64::try_from(n).unwrap_or(0));
+        let len = output.content_length().map(|n| u64::try_from(n).unwrap_or(0));
         if len.is_some_and(|n| n > self.max_len) {
             return Err(StoreError::TooLarge(key.into()));
         }
@@ -289,13 +262,7 @@ impl S3Store {
     }
 
     pub(super) async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .delete_object()
-            .bucket(&self.bucket)
-            .key(self.object_key(key))
-            .send()
-            .await;
+        let result = self.client.delete_object().bucket(&self.bucket).key(self.object_key(key)).send().await;
         match result {
             Ok(_) => Ok(()),
             Err(e) if status_and_code(&e).1 == Some("NoSuchKey") => Ok(()),
@@ -325,10 +292,7 @@ impl S3Store {
             let folders = page.common_prefixes().iter().filter_map(|p| p.prefix());
             let objects = page.contents().iter().filter_map(|o| o.key());
             for name in folders.chain(objects) {
-                let name = name
-                    .strip_prefix(full.as_str())
-                    .unwrap_or("")
-                    .trim_end_matches('/');
+                let name = name.strip_prefix(full.as_str()).unwrap_or("").trim_end_matches('/');
                 // Skips a "folder" marker object named like the prefix itself.
                 if !name.is_empty() {
                     names.push(name.to_string());
@@ -363,11 +327,7 @@ impl S3Store {
     /// Lists at most one key under the prefix: proves the endpoint, credentials, bucket and
     /// list permission.
     pub(super) async fn check(&self) -> Result<(), StoreError> {
-        let prefix = if self.prefix.is_empty() {
-            String::new()
-        } else {
-            format!("{}/", self.prefix)
-        };
+        let prefix = if self.prefix.is_empty() { String::new() } else { format!("{}/", self.prefix) };
         self.client
             .list_objects_v2()
             .bucket(&self.bucket)
@@ -416,66 +376,41 @@ mod tests {
     #[test]
     fn options_from_url() {
         let o = S3Options::from_url("s3://media/live/edge-1/").unwrap();
-        assert_eq!(
-            (o.bucket.as_str(), o.prefix.as_str()),
-            ("media", "live/edge-1")
-        );
+        assert_eq!((o.bucket.as_str(), o.prefix.as_str()), ("media", "live/edge-1"));
         assert_eq!((o.endpoint, o.region, o.path_style), (None, None, false));
         for url in ["s3://media", "s3://media/", "s3://media//"] {
             let o = S3Options::from_url(url).unwrap();
-            assert_eq!(
-                (o.bucket.as_str(), o.prefix.as_str()),
-                ("media", ""),
-                "{url}"
-            );
+            assert_eq!((o.bucket.as_str(), o.prefix.as_str()), ("media", ""), "{url}");
         }
-        for bad in [
-            "",
-            "s3://",
-            "s3:///p",
-            "http://b/p",
-            "media/p",
-            "s3://b/a//c",
-            "s3://b/a?x=1",
-            "s3://b/..",
-            "s3://u:p@b/",
-        ] {
+        for bad in
+            ["", "s3://", "s3:///p", "http://b/p", "media/p", "s3://b/a//c", "s3://b/a?x=1", "s3://b/..", "s3://u:p@b/"]
+        {
             assert!(S3Options::from_url(bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn userinfo_redacted() {
-        assert_eq!(
-            redact_userinfo("http://127.0.0.1:8014"),
-            "http://127.0.0.1:8014"
-        );
-        assert_eq!(
-            redact_userinfo("https://u:pw@h:1/x@y"),
-            "https://***@h:1/x@y"
-        );
+        assert_eq!(redact_userinfo("http://127.0.0.1:8014"), "http://127.0.0.1:8014");
+        assert_eq!(redact_userinfo("https://u:pw@h:1/x@y"), "https://***@h:1/x@y");
     }
 
     /// The s3s-fs program: `$S3S_FS`, else on `PATH`, else in `~/.cargo/bin`.
     fn s3s_fs_program() -> PathBuf {
         if let Some(p) = std::env::var_os("S3S_FS") {
             let p = PathBuf::from(p);
-            assert!(
-                p.is_file(),
-                "S3S_FS={} is no file: run tests/s3s.sh to install s3s-fs",
-                p.display()
-            );
+            assert!(p.is_file(), "S3S_FS={} is no file: run tests/s3s.sh to install s3s-fs", p.display());
             return p;
         }
-        let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
-            .map(|p| std::env::split_paths(&p).collect())
-            .unwrap_or_default();
+        let mut dirs: Vec<PathBuf> =
+            std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect()).unwrap_or_default();
         if let Some(home) = std::env::var_os("HOME") {
             dirs.push(PathBuf::from(home).join(".cargo/bin"));
         }
-        dirs.into_iter().map(|d| d.join("s3s-fs")).find(|p| p.is_file()).unwrap_or_else(|| {
-            panic!("s3s-fs not found (PATH, ~/.cargo/bin, $S3S_FS): run tests/s3s.sh to install it")
-        })
+        dirs.into_iter()
+            .map(|d| d.join("s3s-fs"))
+            .find(|p| p.is_file())
+            .unwrap_or_else(|| panic!("s3s-fs not found (PATH, ~/.cargo/bin, $S3S_FS): run tests/s3s.sh to install it"))
     }
 
     /// An s3s-fs server over a temporary folder holding an empty bucket; killed on drop.
@@ -488,15 +423,10 @@ mod tests {
     impl S3sFs {
         fn start(name: &str) -> Self {
             let program = s3s_fs_program();
-            let dir =
-                std::env::temp_dir().join(format!("rapidrtmp-s3s-{name}-{}", std::process::id()));
+            let dir = std::env::temp_dir().join(format!("rapidrtmp-s3s-{name}-{}", std::process::id()));
             let _ = std::fs::remove_dir_all(&dir);
             std::fs::create_dir_all(dir.join("data").join(BUCKET)).unwrap();
-            let port = TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
+            let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
             let log = std::fs::File::create(dir.join("s3s-fs.log")).unwrap();
             let child = Command::new(&program)
                 .args(["--host", "127.0.0.1", "--port", &port.to_string()])
@@ -507,22 +437,14 @@ mod tests {
                 .stderr(log)
                 .spawn()
                 .unwrap_or_else(|e| panic!("starting {}: {e}", program.display()));
-            let mut server = Self {
-                child,
-                dir,
-                endpoint: format!("http://127.0.0.1:{port}"),
-            };
+            let mut server = Self { child, dir, endpoint: format!("http://127.0.0.1:{port}") };
             let deadline = Instant::now() + Duration::from_secs(15);
             while TcpStream::connect(("127.0.0.1", port)).is_err() {
-                let log =
-                    std::fs::read_to_string(server.dir.join("s3s-fs.log")).unwrap_or_default();
+                let log = std::fs::read_to_string(server.dir.join("s3s-fs.log")).unwrap_or_default();
                 if let Some(status) = server.child.try_wait().unwrap() {
                     panic!("s3s-fs exited ({status}):\n{log}");
                 }
-                assert!(
-                    Instant::now() < deadline,
-                    "s3s-fs did not listen on {port} in 15 s:\n{log}"
-                );
+                assert!(Instant::now() < deadline, "s3s-fs did not listen on {port} in 15 s:\n{log}");
                 std::thread::sleep(Duration::from_millis(50));
             }
             server
@@ -557,9 +479,7 @@ mod tests {
     }
 
     fn pattern(len: usize, seed: u8) -> Bytes {
-        (0..len)
-            .map(|i| (i as u32).wrapping_mul(2_654_435_761).to_le_bytes()[3] ^ seed)
-            .collect()
+        (0..len).map(|i| (i as u32).wrapping_mul(2_654_435_761).to_le_bytes()[3] ^ seed).collect()
     }
 
     #[tokio::test]
@@ -572,21 +492,14 @@ mod tests {
         store.put("live/cam/1/0.flv", big.clone()).await.unwrap();
         assert!(store.get("live/cam/1/0.flv").await.unwrap() == Some(big.clone()));
         // The object is where the prefix says, byte for byte.
-        let on_disk = server
-            .dir
-            .join("data")
-            .join(BUCKET)
-            .join("pre/fix/live/cam/1/0.flv");
+        let on_disk = server.dir.join("data").join(BUCKET).join("pre/fix/live/cam/1/0.flv");
         assert!(std::fs::read(on_disk).unwrap() == big[..]);
 
         let small = pattern(1000, 2);
         store.put("live/cam/1/0.flv", small.clone()).await.unwrap();
         assert!(store.get("live/cam/1/0.flv").await.unwrap() == Some(small));
         store.put("live/cam/empty", Bytes::new()).await.unwrap();
-        assert_eq!(
-            store.get("live/cam/empty").await.unwrap(),
-            Some(Bytes::new())
-        );
+        assert_eq!(store.get("live/cam/empty").await.unwrap(), Some(Bytes::new()));
 
         assert_eq!(store.get("live/cam/1/none.flv").await.unwrap(), None);
         assert_eq!(store.get("nowhere/at/all").await.unwrap(), None);
@@ -594,49 +507,23 @@ mod tests {
         store.delete("live/cam/1/0.flv").await.unwrap();
         assert_eq!(store.get("live/cam/1/0.flv").await.unwrap(), None);
         store.delete("live/cam/1/0.flv").await.unwrap(); // already gone: no error
-        assert!(store
-            .describe()
-            .starts_with(&format!("s3://rapid/pre/fix at {}", server.endpoint)));
+        assert!(store.describe().starts_with(&format!("s3://rapid/pre/fix at {}", server.endpoint)));
     }
 
     #[tokio::test]
     async fn put_if_absent_creates_once() {
         let server = S3sFs::start("cas");
         let store = server.store("").await;
-        assert!(store
-            .put_if_absent("a/token", Bytes::from_static(b"first"))
-            .await
-            .unwrap());
-        assert!(!store
-            .put_if_absent("a/token", Bytes::from_static(b"second"))
-            .await
-            .unwrap());
-        assert_eq!(
-            store.get("a/token").await.unwrap().as_deref(),
-            Some(&b"first"[..])
-        );
+        assert!(store.put_if_absent("a/token", Bytes::from_static(b"first")).await.unwrap());
+        assert!(!store.put_if_absent("a/token", Bytes::from_static(b"second")).await.unwrap());
+        assert_eq!(store.get("a/token").await.unwrap().as_deref(), Some(&b"first"[..]));
         store.delete("a/token").await.unwrap();
-        assert!(store
-            .put_if_absent("a/token", Bytes::from_static(b"third"))
-            .await
-            .unwrap());
-        assert_eq!(
-            store.get("a/token").await.unwrap().as_deref(),
-            Some(&b"third"[..])
-        );
+        assert!(store.put_if_absent("a/token", Bytes::from_static(b"third")).await.unwrap());
+        assert_eq!(store.get("a/token").await.unwrap().as_deref(), Some(&b"third"[..]));
         // An object written without the condition counts too.
-        store
-            .put("a/plain", Bytes::from_static(b"x"))
-            .await
-            .unwrap();
-        assert!(!store
-            .put_if_absent("a/plain", Bytes::from_static(b"y"))
-            .await
-            .unwrap());
-        assert_eq!(
-            store.get("a/plain").await.unwrap().as_deref(),
-            Some(&b"x"[..])
-        );
+        store.put("a/plain", Bytes::from_static(b"x")).await.unwrap();
+        assert!(!store.put_if_absent("a/plain", Bytes::from_static(b"y")).await.unwrap());
+        assert_eq!(store.get("a/plain").await.unwrap().as_deref(), Some(&b"x"[..]));
     }
 
     #[tokio::test]
@@ -645,30 +532,14 @@ mod tests {
         let mut s3 = server.store_with("p", SECRET_KEY).await;
         s3.page_size = 2; // forces continuation tokens
         let store = Store::S3(s3);
-        for key in [
-            "live/a/1.flv",
-            "live/a/2.flv",
-            "live/a/x/3.flv",
-            "live/b/y/z/4",
-            "live/c",
-            "live/d",
-        ] {
+        for key in ["live/a/1.flv", "live/a/2.flv", "live/a/x/3.flv", "live/b/y/z/4", "live/c", "live/d"] {
             store.put(key, Bytes::from_static(b"1")).await.unwrap();
         }
-        store
-            .put("liveish/e", Bytes::from_static(b"1"))
-            .await
-            .unwrap();
-        store
-            .put("other/f", Bytes::from_static(b"1"))
-            .await
-            .unwrap();
+        store.put("liveish/e", Bytes::from_static(b"1")).await.unwrap();
+        store.put("other/f", Bytes::from_static(b"1")).await.unwrap();
 
         assert_eq!(store.list("live/").await.unwrap(), ["a", "b", "c", "d"]);
-        assert_eq!(
-            store.list("live/a/").await.unwrap(),
-            ["1.flv", "2.flv", "x"]
-        );
+        assert_eq!(store.list("live/a/").await.unwrap(), ["1.flv", "2.flv", "x"]);
         assert_eq!(store.list("live/b/y/").await.unwrap(), ["z"]);
         assert_eq!(store.list("none/").await.unwrap(), Vec::<String>::new());
         store.delete("live/c").await.unwrap();
@@ -676,14 +547,8 @@ mod tests {
 
         // Without a prefix, and nothing outside the store's prefix leaks in.
         let unprefixed = server.store("").await;
-        unprefixed
-            .put("q/1", Bytes::from_static(b"1"))
-            .await
-            .unwrap();
-        assert_eq!(
-            unprefixed.list("p/").await.unwrap(),
-            ["live", "liveish", "other"]
-        );
+        unprefixed.put("q/1", Bytes::from_static(b"1")).await.unwrap();
+        assert_eq!(unprefixed.list("p/").await.unwrap(), ["live", "liveish", "other"]);
         assert_eq!(store.list("q/").await.unwrap(), Vec::<String>::new());
     }
 
@@ -695,10 +560,7 @@ mod tests {
         let store = Store::S3(s3);
         store.put("k/ok", pattern(1000, 3)).await.unwrap();
         store.put("k/big", pattern(1001, 4)).await.unwrap();
-        assert_eq!(
-            store.get("k/ok").await.unwrap().map(|b| b.len()),
-            Some(1000)
-        );
+        assert_eq!(store.get("k/ok").await.unwrap().map(|b| b.len()), Some(1000));
         assert!(matches!(store.get("k/big").await, Err(StoreError::TooLarge(k)) if k == "k/big"));
     }
 
@@ -713,19 +575,10 @@ mod tests {
         assert!(!message.contains("not-the-secret"), "{message}");
         assert!(!format!("{store:?}").contains("not-the-secret"));
         assert!(!store.describe().contains("not-the-secret"));
-        let err = store
-            .put("k/1", Bytes::from_static(b"1"))
-            .await
-            .unwrap_err();
+        let err = store.put("k/1", Bytes::from_static(b"1")).await.unwrap_err();
         assert!(matches!(err, StoreError::S3 { op: "put", .. }), "{err}");
-        assert!(matches!(
-            store.get("k/1").await,
-            Err(StoreError::S3 { op: "get", .. })
-        ));
-        assert!(matches!(
-            store.list("k/").await,
-            Err(StoreError::S3 { op: "list", .. })
-        ));
+        assert!(matches!(store.get("k/1").await, Err(StoreError::S3 { op: "get", .. })));
+        assert!(matches!(store.list("k/").await, Err(StoreError::S3 { op: "list", .. })));
         assert!(!server.dir.join("data").join(BUCKET).join("k").exists());
 
         // A missing bucket is an error, not an empty store.
@@ -759,10 +612,7 @@ mod tests {
                 winners.push(i as u8);
             }
         }
-        eprintln!(
-            "s3s-fs: {} of 8 racing put_if_absent calls succeeded",
-            winners.len()
-        );
+        eprintln!("s3s-fs: {} of 8 racing put_if_absent calls succeeded", winners.len());
         assert!(!winners.is_empty());
         let stored = store.get("race/token").await.unwrap().unwrap();
         assert!(winners.contains(&stored[0]) && stored.iter().all(|&b| b == stored[0]));
