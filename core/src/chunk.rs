@@ -211,11 +211,10 @@ impl Chunker {
         Decision { close, action: Action::Append { at, opens } }
     }
 
+    /// Where the media ends: past the last video frame when there is video (segments are
+    /// timed by their video, as the cuts are), else past the last audio frame.
     fn tracks_end(&self) -> Option<Millis> {
-        match (self.video.end(), self.audio.end()) {
-            (Some(v), Some(a)) => Some(v.max(a)),
-            (v, a) => v.or(a),
-        }
+        self.video.end().or(self.audio.end())
     }
 
     fn close(&mut self, end: Millis) -> Option<ChunkInfo> {

@@ -18,7 +18,13 @@ pub fn parse_duration(s: &str) -> Result<f64, String> {
 pub fn run(input: &Path, out: &Path, segment_duration: f64) -> anyhow::Result<()> {
     let bytes = std::fs::read(input).with_context(|| format!("cannot read {}", input.display()))?;
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
-    let mut sink = |name: &str, data: &[u8]| -> std::io::Result<()> { std::fs::write(out.join(name), data) };
+    let mut sink = |name: &str, data: &[u8]| -> std::io::Result<()> {
+        let path = out.join(name);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(path, data)
+    };
     let report = package_flv(&bytes, (segment_duration * 1000.0).round() as u64, &mut sink).map_err(|e| match e {
         PackageError::Input(e) => anyhow!("{}: {e}", input.display()),
         PackageError::Sink(e) => anyhow!("cannot write into {}: {e}", out.display()),

@@ -219,8 +219,7 @@ impl FlvReport {
                 None => "",
             };
             let cts = t.composition_time.map(|c| format!("{c}")).unwrap_or_default();
-            let _ = writeln!(
-                s,
+            let line = format!(
                 "{:5} {:10}  {:6} {:10} {:9}  {:3}  {:5}  {:16} {:4}  {}",
                 t.index,
                 t.offset,
@@ -233,6 +232,7 @@ impl FlvReport {
                 cts,
                 t.detail.as_deref().unwrap_or("")
             );
+            let _ = writeln!(s, "{}", line.trim_end());
         }
         if self.tags_not_listed > 0 {
             let _ = writeln!(s, "… {} more tags not listed", self.tags_not_listed);
