@@ -11,6 +11,11 @@
 //! | `{session}/init-{seq}.mp4` | chunk `live/{stream}/{session}/{seq}.flv` | init segment |
 //! | `{session}/{seq}.m4s` | the same chunk | media segment |
 
+mod range;
+pub mod sigv4;
+
+pub use range::{parse_range, RangeRequest};
+
 use alloc::{format, string::String, vec::Vec};
 
 use crate::chunk::read_chunk;

@@ -7,9 +7,9 @@ use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
-use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use rapidrtmp_core::edge::{self, Route};
+use rapidrtmp_core::edge::{self, parse_range, RangeRequest, Route};
 
 use crate::app::App;
 use crate::metrics::Metrics;
@@ -54,13 +54,15 @@ pub async fn serve<H: EdgeHost>(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     method: Method,
     uri: Uri,
+    headers: HeaderMap,
 ) -> Response {
-    let mut response = answer(&*app, peer, &method, uri.path()).await;
+    let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+    let mut response = answer(&*app, peer, &method, uri.path(), range).await;
     cors(&mut response);
     response
 }
 
-async fn answer(app: &impl EdgeHost, peer: SocketAddr, method: &Method, path: &str) -> Response {
+async fn answer(app: &impl EdgeHost, peer: SocketAddr, method: &Method, path: &str, range: Option<&str>) -> Response {
     if method == Method::OPTIONS {
         return StatusCode::NO_CONTENT.into_response();
     }
@@ -70,7 +72,7 @@ async fn answer(app: &impl EdgeHost, peer: SocketAddr, method: &Method, path: &s
     }
     let Some(route) = Route::parse(path) else {
         app.metrics().http_request("live", 404);
-        return to_response(edge::Response::not_found(), method);
+        return to_response(edge::Response::not_found(), method, None);
     };
     let object = match app.store().get(&route.object_key()).await {
         Ok(o) => o,
@@ -92,17 +94,42 @@ async fn answer(app: &impl EdgeHost, peer: SocketAddr, method: &Method, path: &s
         app.saw_viewer(route.stream(), peer.ip());
     }
     app.metrics().http_request(route.name(), resp.status);
-    to_response(resp, method)
+    to_response(resp, method, range)
 }
 
-fn to_response(r: edge::Response, method: &Method) -> Response {
-    let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let len = r.body.len();
-    let body = if method == Method::HEAD { Body::empty() } else { Body::from(r.body) };
+/// Turns the core's response into an HTTP one; a `Range` on a 200 makes it 206 or 416.
+fn to_response(r: edge::Response, method: &Method, range: Option<&str>) -> Response {
+    let mut status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let total = r.body.len() as u64;
+    let mut content_range = None;
+    let mut body = r.body;
+    if status == StatusCode::OK {
+        match parse_range(range, total) {
+            RangeRequest::Whole => {}
+            RangeRequest::Part { start, end } => {
+                status = StatusCode::PARTIAL_CONTENT;
+                content_range = Some(format!("bytes {start}-{end}/{total}"));
+                body = body[start as usize..=end as usize].to_vec();
+            }
+            RangeRequest::Unsatisfiable => {
+                status = StatusCode::RANGE_NOT_SATISFIABLE;
+                content_range = Some(format!("bytes */{total}"));
+                body.clear();
+            }
+        }
+    }
+    let len = body.len();
+    let body = if method == Method::HEAD { Body::empty() } else { Body::from(body) };
     let mut resp = (status, body).into_response();
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(r.content_type));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static(r.cache_control));
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    if r.status == 200 {
+        h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    }
+    if let Some(cr) = content_range.and_then(|v| HeaderValue::from_str(&v).ok()) {
+        h.insert(header::CONTENT_RANGE, cr);
+    }
     resp
 }

@@ -1,0 +1,178 @@
+//! RapidRTMP's HLS edge as a Cloudflare Worker.
+//!
+//! Each request is answered by the core's edge logic ([`rapidrtmp_core::edge`]) from one object:
+//! read from the R2 binding `BUCKET` when it is bound, otherwise from the S3-compatible origin at
+//! `ORIGIN_URL` (path-style base URL of the bucket and prefix), signed with SigV4 when
+//! `ORIGIN_ACCESS_KEY_ID` and `ORIGIN_SECRET_ACCESS_KEY` are set (region `ORIGIN_REGION`,
+//! default `us-east-1`). Init and media segments are immutable: they are kept in the Workers
+//! Cache. Errors are never cached.
+
+use rapidrtmp_core::edge::{self, parse_range, sigv4, RangeRequest, Route};
+use worker::{event, Cache, Context, Env, Fetch, Headers, Method, Request, RequestInit, Response, Result};
+
+/// Largest object read from the origin.
+const MAX_OBJECT_LEN: usize = 256 << 20;
+
+/// Why the origin could not answer.
+struct OriginError(String);
+
+async fn read_r2(env: &Env, key: &str) -> std::result::Result<Option<Vec<u8>>, OriginError> {
+    let bucket = env.bucket("BUCKET").map_err(|e| OriginError(format!("R2 binding: {e}")))?;
+    let object = match bucket.get(key).execute().await {
+        Ok(Some(o)) => o,
+        Ok(None) => return Ok(None),
+        Err(e) => return Err(OriginError(format!("R2 get {key}: {e}"))),
+    };
+    if object.size() as usize > MAX_OBJECT_LEN {
+        return Err(OriginError(format!("{key} is larger than {MAX_OBJECT_LEN} bytes")));
+    }
+    let body = object.body().ok_or_else(|| OriginError(format!("R2 object {key} has no body")))?;
+    body.bytes().await.map(Some).map_err(|e| OriginError(format!("R2 read {key}: {e}")))
+}
+
+fn var(env: &Env, name: &str) -> Option<String> {
+    env.var(name).ok().map(|v| v.to_string()).or_else(|| env.secret(name).ok().map(|v| v.to_string()))
+}
+
+async fn read_origin(env: &Env, key: &str) -> std::result::Result<Option<Vec<u8>>, OriginError> {
+    let base = var(env, "ORIGIN_URL").ok_or_else(|| OriginError("neither BUCKET nor ORIGIN_URL is configured".into()))?;
+    let url = worker::Url::parse(&format!("{}/{key}", base.trim_end_matches('/')))
+        .map_err(|e| OriginError(format!("ORIGIN_URL: {e}")))?;
+    let headers = Headers::new();
+    if let (Some(id), Some(secret)) = (var(env, "ORIGIN_ACCESS_KEY_ID"), var(env, "ORIGIN_SECRET_ACCESS_KEY")) {
+        let region = var(env, "ORIGIN_REGION").unwrap_or_else(|| "us-east-1".into());
+        let host = match url.port() {
+            Some(p) => format!("{}:{p}", url.host_str().unwrap_or_default()),
+            None => url.host_str().unwrap_or_default().to_string(),
+        };
+        let date = sigv4::amz_date(worker::Date::now().as_millis());
+        let creds = sigv4::Credentials { access_key_id: &id, secret_access_key: &secret, region: &region };
+        let auth = sigv4::authorization(&creds, &host, url.path(), &date, &[]);
+        let set = |k: &str, v: &str| headers.set(k, v).map_err(|e| OriginError(format!("{e}")));
+        set("x-amz-date", &date)?;
+        set("x-amz-content-sha256", sigv4::EMPTY_SHA256)?;
+        set("authorization", &auth)?;
+    }
+    let mut init = RequestInit::new();
+    init.with_method(Method::Get).with_headers(headers);
+    let request = Request::new_with_init(url.as_str(), &init).map_err(|e| OriginError(format!("{e}")))?;
+    let mut resp = Fetch::Request(request).send().await.map_err(|e| OriginError(format!("origin: {e}")))?;
+    match resp.status_code() {
+        200 => {}
+        404 => return Ok(None),
+        s => return Err(OriginError(format!("origin answered {s} for {key}"))),
+    }
+    let len = resp.headers().get("content-length").ok().flatten().and_then(|l| l.parse::<usize>().ok());
+    if len.is_some_and(|l| l > MAX_OBJECT_LEN) {
+        return Err(OriginError(format!("{key} is larger than {MAX_OBJECT_LEN} bytes")));
+    }
+    let body = resp.bytes().await.map_err(|e| OriginError(format!("origin read {key}: {e}")))?;
+    if body.len() > MAX_OBJECT_LEN {
+        return Err(OriginError(format!("{key} is larger than {MAX_OBJECT_LEN} bytes")));
+    }
+    Ok(Some(body))
+}
+
+async fn read_object(env: &Env, key: &str) -> std::result::Result<Option<Vec<u8>>, OriginError> {
+    if env.bucket("BUCKET").is_ok() {
+        read_r2(env, key).await
+    } else {
+        read_origin(env, key).await
+    }
+}
+
+fn cors(headers: &Headers) -> Result<()> {
+    headers.set("access-control-allow-origin", "*")?;
+    headers.set("access-control-allow-methods", "GET, HEAD, OPTIONS")?;
+    headers.set("access-control-allow-headers", "Range")?;
+    headers.set("access-control-expose-headers", "Content-Length, Content-Range")
+}
+
+/// A response with the edge's headers; a `Range` on a 200 turns it into 206 or 416.
+fn respond(r: edge::Response, method: &Method, range: Option<&str>) -> Result<Response> {
+    let headers = Headers::new();
+    headers.set("content-type", r.content_type)?;
+    headers.set("cache-control", r.cache_control)?;
+    cors(&headers)?;
+    let len = r.body.len() as u64;
+    let (status, body) = if r.status == 200 {
+        headers.set("accept-ranges", "bytes")?;
+        match parse_range(range, len) {
+            RangeRequest::Whole => (200, r.body),
+            RangeRequest::Part { start, end } => {
+                headers.set("content-range", &format!("bytes {start}-{end}/{len}"))?;
+                (206, r.body[start as usize..=end as usize].to_vec())
+            }
+            RangeRequest::Unsatisfiable => {
+                headers.set("content-range", &format!("bytes */{len}"))?;
+                (416, Vec::new())
+            }
+        }
+    } else {
+        (r.status, r.body)
+    };
+    let resp = if *method == Method::Head {
+        headers.set("content-length", &body.len().to_string())?;
+        Response::empty()?
+    } else {
+        Response::from_bytes(body)?
+    };
+    Ok(resp.with_status(status).with_headers(headers))
+}
+
+fn unavailable(message: &str) -> Result<Response> {
+    let headers = Headers::new();
+    headers.set("content-type", "text/plain; charset=utf-8")?;
+    headers.set("cache-control", edge::CACHE_NONE)?;
+    headers.set("retry-after", "2")?;
+    cors(&headers)?;
+    Ok(Response::from_bytes(format!("origin unavailable: {message}\n").into_bytes())?.with_status(503).with_headers(headers))
+}
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    let method = req.method();
+    if method == Method::Options {
+        let headers = Headers::new();
+        cors(&headers)?;
+        return Ok(Response::empty()?.with_status(204).with_headers(headers));
+    }
+    if method != Method::Get && method != Method::Head {
+        let headers = Headers::new();
+        headers.set("allow", "GET, HEAD, OPTIONS")?;
+        return Ok(Response::empty()?.with_status(405).with_headers(headers));
+    }
+    let url = req.url()?;
+    let range = req.headers().get("range")?;
+    let Some(route) = Route::parse(url.path()) else {
+        return respond(edge::Response::not_found(), &method, None);
+    };
+    let immutable = matches!(route, Route::Init { .. } | Route::Segment { .. });
+    let cache = Cache::default();
+    let cache_key = format!("{}://{}{}", url.scheme(), url.host_str().unwrap_or_default(), url.path());
+    if immutable {
+        if let Some(mut hit) = cache.get(cache_key.as_str(), true).await? {
+            let body = hit.bytes().await?;
+            let cached = edge::Response { status: 200, content_type: "video/mp4", cache_control: edge::CACHE_IMMUTABLE, body };
+            return respond(cached, &method, range.as_deref());
+        }
+    }
+    let object = match read_object(&env, &route.object_key()).await {
+        Ok(o) => o,
+        Err(OriginError(message)) => {
+            worker::console_error!("{message}");
+            return unavailable(&message);
+        }
+    };
+    let response = edge::respond(&route, object.as_deref());
+    if immutable && response.status == 200 {
+        let headers = Headers::new();
+        headers.set("content-type", response.content_type)?;
+        headers.set("cache-control", response.cache_control)?;
+        let entry = Response::from_bytes(response.body.clone())?.with_headers(headers);
+        if let Err(e) = cache.put(cache_key.as_str(), entry).await {
+            worker::console_warn!("cache put failed: {e}");
+        }
+    }
+    respond(response, &method, range.as_deref())
+}
