@@ -32,6 +32,9 @@ pub struct ChunkInfo {
     pub start: Millis,
     /// Until the next chunk's start (or, for the last chunk, past the last frame).
     pub duration_ms: u64,
+    /// Time of the session's first audio frame: the origin of its grid of AAC frame times
+    /// ([`crate::timeline::AudioClock`]), so segments built apart join without gap or overlap.
+    pub audio_anchor: Option<Millis>,
 }
 
 impl ChunkInfo {
@@ -72,6 +75,8 @@ pub enum Action {
 
 #[derive(Debug, Clone, Copy, Default)]
 struct TrackClock {
+    /// The session's first frame.
+    first: Option<Millis>,
     last: Option<Millis>,
     step: u64,
 }
@@ -188,6 +193,7 @@ impl Chunker {
                 }
                 self.audio.step = self.audio.last.map_or(0, |l| at.0.saturating_sub(l.0));
                 self.audio.last = Some(at);
+                self.audio.first.get_or_insert(at);
                 self.append(close, at)
             }
         }
@@ -224,6 +230,7 @@ impl Chunker {
             sequence: self.sequence,
             start: open.start,
             duration_ms: end.0.saturating_sub(open.start.0),
+            audio_anchor: self.audio.first,
         };
         self.sequence += 1;
         Some(info)

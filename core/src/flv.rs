@@ -22,13 +22,13 @@ pub use video::{FrameType, VideoCodec, VideoPacket, VideoPacketType, VideoTagHea
 #[non_exhaustive]
 pub enum FlvError {
     /// The file does not start with the `FLV` signature.
-    #[error("not an FLV file: signature is {0:02x?}, expected \"FLV\"")]
+    #[error("byte 0: not an FLV file (starts with {:02x} {:02x} {:02x}, expected \"FLV\")", .0[0], .0[1], .0[2])]
     BadSignature([u8; 3]),
     /// The header's data offset points inside the header.
-    #[error("FLV header data offset {0} is smaller than the 9-byte header")]
+    #[error("byte 5: FLV header data offset {0} is smaller than the 9-byte header")]
     BadDataOffset(u32),
     /// The header's data offset is beyond the named limit.
-    #[error("FLV header data offset {0} exceeds the limit of {max} bytes", max = header::MAX_DATA_OFFSET)]
+    #[error("byte 5: FLV header data offset {0} exceeds the limit of {max} bytes", max = header::MAX_DATA_OFFSET)]
     DataOffsetTooLarge(u32),
     /// A tag header is malformed.
     #[error("tag at byte {offset}: {reason}")]

@@ -75,8 +75,7 @@ impl<E> State<'_, E> {
             self.report.sessions += 1;
         }
         self.out.clear();
-        let summary =
-            build_segment(&mut self.out, &open.config, &info, open.tags.drain(..), &mut self.report.warnings)?;
+        build_segment(&mut self.out, &open.config, &info, open.tags.drain(..), &mut self.report.warnings)?;
         let name = hls::segment_uri(info.session, info.sequence);
         (self.sink)(&name, &self.out).map_err(PackageError::Sink)?;
         self.playlist.segments.push(hls::Segment {
@@ -86,11 +85,12 @@ impl<E> State<'_, E> {
             map: new_session.then(|| hls::init_uri(info.session, self.session_start)),
             program_date_time_ms: None,
         });
-        let bits = summary.media_bytes * 8;
+        // RFC 8216 §4.3.4.2: BANDWIDTH counts whole segments, boxes included.
+        let bits = self.out.len() as u64 * 8;
         if let Some(bps) = (bits * 1000).checked_div(info.duration_ms) {
             self.peak_bps = self.peak_bps.max(bps);
         }
-        self.total_bytes += summary.media_bytes;
+        self.total_bytes += self.out.len() as u64;
         self.total_ms += info.duration_ms;
         self.report.segments += 1;
         self.last_session = Some(info.session);

@@ -144,7 +144,7 @@ pub fn build_segment<'a>(
         runs.push(TrackRun { track_id: VIDEO_TRACK_ID, base_decode_time: to_ticks(first.0), samples });
     }
     if let (Some(_), Some(aac)) = (audio.first(), &config.audio) {
-        let mut clock = crate::timeline::AudioClock::new(aac.sample_rate, aac.frame_samples);
+        let mut clock = crate::timeline::AudioClock::new(aac.sample_rate, aac.frame_samples, info.audio_anchor);
         let frame = u64::from(aac.frame_samples);
         // Sample times counted from the first frame's timestamp; a real gap lengthens the
         // sample before it, since a trun can only say durations.

@@ -4,8 +4,9 @@
 //!
 //! 1. the FLV header and `PreviousTagSize0`;
 //! 2. an `onMetaData` script tag whose AMF0 object has the standard `duration` (seconds) and
-//!    `rapidrtmpVersion` (1), `rapidrtmpSession`, `rapidrtmpSequence`, `rapidrtmpStart` and
-//!    `rapidrtmpDuration` (milliseconds on the session's unwrapped timeline), so a segment can be
+//!    `rapidrtmpVersion` (1), `rapidrtmpSession`, `rapidrtmpSequence`, `rapidrtmpStart`,
+//!    `rapidrtmpDuration` and, with audio, `rapidrtmpAudioAnchor` (milliseconds on the session's
+//!    unwrapped timeline; the anchor is the session's first audio frame), so a segment can be
 //!    built from the chunk alone (players read it as ordinary metadata);
 //! 3. the session's sequence headers (video, then audio);
 //! 4. the tags as the publisher sent them, from a keyframe up to the next cut.
@@ -38,15 +39,18 @@ pub fn write_chunk_head(out: &mut Vec<u8>, session: &str, info: &ChunkInfo, head
     FlvHeader { version: 1, has_audio: headers.1.is_some(), has_video: headers.0.is_some(), data_offset: 9 }.write(out);
     let mut body = Vec::with_capacity(128);
     Amf0Value::String(CHUNK_TAG.into()).write(&mut body);
-    Amf0Value::Object(vec![
+    let mut props = vec![
         ("duration".into(), Amf0Value::Number(info.duration_ms as f64 / 1000.0)),
         ("rapidrtmpVersion".into(), Amf0Value::Number(1.0)),
         ("rapidrtmpSession".into(), Amf0Value::String(session.into())),
         ("rapidrtmpSequence".into(), Amf0Value::Number(info.sequence as f64)),
         ("rapidrtmpStart".into(), Amf0Value::Number(info.start.0 as f64)),
         ("rapidrtmpDuration".into(), Amf0Value::Number(info.duration_ms as f64)),
-    ])
-    .write(&mut body);
+    ];
+    if let Some(anchor) = info.audio_anchor {
+        props.push(("rapidrtmpAudioAnchor".into(), Amf0Value::Number(anchor.0 as f64)));
+    }
+    Amf0Value::Object(props).write(&mut body);
     // Timestamp 0: players take metadata at any other time for a subtitle track.
     let script = Tag { kind: TagKind::Script, filtered: false, timestamp: 0, stream_id: 0, body: &body, offset: 0 };
     let ts = info.start.0 as u32;
@@ -108,6 +112,7 @@ pub fn read_chunk(bytes: &[u8]) -> Result<ChunkFile<'_>, Error> {
         sequence: number(&props, "rapidrtmpSequence").ok_or(bad("chunk has no sequence"))?,
         start: Millis(number(&props, "rapidrtmpStart").ok_or(bad("chunk has no start"))?),
         duration_ms: number(&props, "rapidrtmpDuration").ok_or(bad("chunk has no duration"))?,
+        audio_anchor: number(&props, "rapidrtmpAudioAnchor").map(Millis),
     };
     let config = chunk_config(bytes)?;
     Ok(ChunkFile { header: ChunkHeader { session, info }, config, tags })
