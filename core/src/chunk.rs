@@ -6,11 +6,13 @@
 //! - with video, a chunk starts at a keyframe and is cut at the first keyframe at or after the
 //!   target duration; without video, at the first audio frame at or after it;
 //! - a decode time going backwards or a gap longer than [`MAX_GAP_MS`] in a track, or a changed
-//!   sequence header, starts a new session; video then waits for its next keyframe.
+//!   sequence header, starts a new session; video then waits for its next keyframe. The new
+//!   session's timeline continues where the last one ended (tag times are shifted by the chunk's
+//!   `offset_ms`), so decode times never go backwards, even across a discontinuity.
 
 mod file;
 
-pub use file::{read_chunk, write_chunk_head, ChunkFile, ChunkHeader, CHUNK_TAG, MAX_SESSION_ID_LEN};
+pub use file::{headers_digest, read_chunk, write_chunk_head, ChunkFile, ChunkHeader, CHUNK_TAG, MAX_SESSION_ID_LEN};
 
 use crate::codec::{AacConfig, AvcConfig};
 use crate::flv::Tag;
@@ -32,6 +34,8 @@ pub struct ChunkInfo {
     pub start: Millis,
     /// Until the next chunk's start (or, for the last chunk, past the last frame).
     pub duration_ms: u64,
+    /// Session timeline minus the tags' own (unwrapped) times.
+    pub offset_ms: i64,
     /// Time of the session's first audio frame: the origin of its grid of AAC frame times
     /// ([`crate::timeline::AudioClock`]), so segments built apart join without gap or overlap.
     pub audio_anchor: Option<Millis>,
@@ -101,6 +105,11 @@ pub struct Chunker {
     video_header: Option<alloc::vec::Vec<u8>>,
     audio_header: Option<alloc::vec::Vec<u8>>,
     unwrapper: Unwrapper,
+    /// Session timeline minus unwrapped tag time: each new session continues where the one
+    /// before ended, so decode times never go backwards across a discontinuity.
+    offset: i64,
+    /// Where the first frame is placed on the timeline (a resumed stream), once.
+    resume_at: Option<Millis>,
     video: TrackClock,
     audio: TrackClock,
     waiting_for_keyframe: bool,
@@ -118,6 +127,8 @@ impl Chunker {
             video_header: None,
             audio_header: None,
             unwrapper: Unwrapper::default(),
+            offset: 0,
+            resume_at: None,
             video: TrackClock::default(),
             audio: TrackClock::default(),
             waiting_for_keyframe: true,
@@ -130,6 +141,13 @@ impl Chunker {
     /// Numbers chunks from `sequence` on (a stream that resumes continues its numbering).
     pub fn with_first_sequence(mut self, sequence: u64) -> Self {
         self.sequence = sequence;
+        self
+    }
+
+    /// Places the first frame at `at` on the timeline: a stream published again continues its
+    /// timeline where the last publish ended, as if the publisher had never left.
+    pub fn with_resume_at(mut self, at: Millis) -> Self {
+        self.resume_at = Some(at);
         self
     }
 
@@ -154,7 +172,7 @@ impl Chunker {
             Ok(m) => m,
             Err(skip) => return self.decide(None, Action::Skip(skip)),
         };
-        let at = self.unwrapper.unwrap(tag.timestamp);
+        let raw = self.unwrapper.unwrap(tag.timestamp);
         match media {
             Media::Ignored => self.decide(None, Action::Drop),
             Media::VideoConfig(record) => self.configure(tag, record, true),
@@ -163,7 +181,7 @@ impl Chunker {
                 if self.config.video.is_none() {
                     return self.decide(None, Action::Skip(Skip::NoConfig("video")));
                 }
-                let mut close = self.check_jump(at, true);
+                let (mut close, at) = self.place(raw, true);
                 if self.waiting_for_keyframe && !keyframe {
                     return self.decide(close, Action::Drop);
                 }
@@ -183,7 +201,7 @@ impl Chunker {
                 if self.config.audio.is_none() {
                     return self.decide(None, Action::Skip(Skip::NoConfig("audio")));
                 }
-                let mut close = self.check_jump(at, false);
+                let (mut close, at) = self.place(raw, false);
                 if close.is_none() && self.config.video.is_none() {
                     if let Some(open) = self.open {
                         if at.0 >= open.start.0 + self.target_ms {
@@ -223,6 +241,15 @@ impl Chunker {
         self.video.end().or(self.audio.end())
     }
 
+    /// Where the last frame of any track ends: the next session starts there, so no track
+    /// overlaps itself across a discontinuity.
+    pub fn media_end(&self) -> Option<Millis> {
+        match (self.video.end(), self.audio.end()) {
+            (Some(v), Some(a)) => Some(v.max(a)),
+            (v, a) => v.or(a),
+        }
+    }
+
     fn close(&mut self, end: Millis) -> Option<ChunkInfo> {
         let open = self.open.take()?;
         let info = ChunkInfo {
@@ -231,6 +258,7 @@ impl Chunker {
             start: open.start,
             duration_ms: end.0.saturating_sub(open.start.0),
             audio_anchor: self.audio.first,
+            offset_ms: self.offset,
         };
         self.sequence += 1;
         Some(info)
@@ -250,17 +278,23 @@ impl Chunker {
         closed
     }
 
-    /// A jump backwards or a long gap in one track starts a new session.
-    fn check_jump(&mut self, at: Millis, video: bool) -> Option<ChunkInfo> {
-        let clock = if video { self.video } else { self.audio };
-        let last = clock.last?;
-        let backwards = at < last;
-        let gap = at.0 > last.0 + MAX_GAP_MS;
-        if backwards || gap {
-            self.new_session()
-        } else {
-            None
+    /// Places a frame's unwrapped time on the session timeline. A jump backwards or a long gap
+    /// in one track starts a new session, whose timeline continues where the last one ended.
+    fn place(&mut self, raw: Millis, video: bool) -> (Option<ChunkInfo>, Millis) {
+        if let Some(resume) = self.resume_at.take() {
+            self.offset = resume.0 as i64 - raw.0 as i64;
+            return (None, resume);
         }
+        let at = Millis(raw.0.saturating_add_signed(self.offset));
+        let clock = if video { self.video } else { self.audio };
+        let Some(last) = clock.last else { return (None, at) };
+        if at >= last && at.0 <= last.0 + MAX_GAP_MS {
+            return (None, at);
+        }
+        let resume = self.media_end().unwrap_or(at);
+        let closed = self.new_session();
+        self.offset = resume.0 as i64 - raw.0 as i64;
+        (closed, resume)
     }
 
     fn configure(&mut self, tag: &Tag<'_>, record: &[u8], video: bool) -> Decision {

@@ -20,7 +20,7 @@ use alloc::{format, string::String, vec::Vec};
 
 use crate::chunk::read_chunk;
 use crate::hls::{self, MediaPlaylist, Variant};
-use crate::manifest::{Manifest, StreamState};
+use crate::manifest::{ChunkEntry, Manifest, StreamState};
 use crate::segment::{build_init, build_segment, Warnings};
 
 /// Longest stream key or session id in a URL.
@@ -237,17 +237,20 @@ pub fn media_playlist(m: &Manifest) -> String {
         segments: Vec::with_capacity(m.chunks.len()),
         ended: m.state == StreamState::Ended,
     };
-    let mut prev: Option<&str> = None;
+    let mut prev: Option<&ChunkEntry> = None;
     for c in &m.chunks {
-        let new_session = prev != Some(c.session.as_str());
+        let new_session = prev.is_none_or(|p| p.session != c.session);
+        // RFC 8216 §4.3.2.5: a map holds until the next one, across discontinuities; repeating
+        // an unchanged one makes players (ffmpeg) load the same moov again.
+        let new_init = prev.is_none_or(|p| p.init != c.init);
         p.segments.push(hls::Segment {
             uri: hls::segment_uri(&c.session, c.sequence),
             duration_ms: c.duration_ms,
             discontinuity: new_session && prev.is_some(),
-            map: new_session.then(|| hls::init_uri(&c.session, c.session_start)),
+            map: new_init.then(|| c.init.clone()),
             program_date_time_ms: new_session.then_some(c.wall_clock_ms),
         });
-        prev = Some(&c.session);
+        prev = Some(c);
     }
     p.render()
 }

@@ -24,7 +24,8 @@ pub struct Segment {
     pub duration_ms: u64,
     /// An `EXT-X-DISCONTINUITY` precedes it.
     pub discontinuity: bool,
-    /// An `EXT-X-MAP` with this URI precedes it (the first segment, and after discontinuities).
+    /// An `EXT-X-MAP` with this URI precedes it: the first segment, and wherever the init
+    /// segment changes (a map holds across discontinuities until the next one, §4.3.2.5).
     pub map: Option<String>,
     /// Wall-clock time of its first sample, milliseconds since the Unix epoch
     /// (`EXT-X-PROGRAM-DATE-TIME`), when known.

@@ -30,8 +30,9 @@ pub struct ChunkEntry {
     pub session: String,
     /// The chunk's sequence number (the HLS media sequence number).
     pub sequence: u64,
-    /// The first sequence number of its session: the chunk its init segment is built from.
-    pub session_start: u64,
+    /// The URI of its init segment, relative to the media playlist (a session whose codec
+    /// configuration equals the one before reuses that session's init segment).
+    pub init: String,
     /// Start on the session's media timeline, milliseconds.
     pub start_ms: u64,
     /// Duration, milliseconds.
@@ -78,6 +79,14 @@ pub struct Manifest {
     pub discontinuity_sequence: u64,
     /// The next chunk's sequence number.
     pub next_sequence: u64,
+    /// Digest of the last session's sequence headers ([`crate::chunk::headers_digest`]) and its
+    /// init segment's URI: a new session with the same digest reuses that init segment.
+    #[serde(default)]
+    pub last_init: Option<(String, String)>,
+    /// Where the last publish's media ended on the stream timeline, milliseconds: a new publish
+    /// continues from there.
+    #[serde(default)]
+    pub media_end_ms: Option<u64>,
     /// The live window, oldest first.
     pub chunks: Vec<ChunkEntry>,
 }
@@ -110,6 +119,8 @@ impl Manifest {
             media: MediaInfo::default(),
             discontinuity_sequence: 0,
             next_sequence: 0,
+            media_end_ms: None,
+            last_init: None,
             chunks: Vec::new(),
         }
     }
@@ -161,7 +172,7 @@ mod tests {
         ChunkEntry {
             session: session.into(),
             sequence,
-            session_start: 0,
+            init: "a/init-0.mp4".into(),
             start_ms: sequence * 2000,
             duration_ms: 2000,
             bytes: 100,

@@ -21,7 +21,7 @@ pub const MULTIVARIANT_PLAYLIST: &str = "master.m3u8";
 pub struct Report {
     /// Media segments written.
     pub segments: u64,
-    /// Sessions (init segments) written.
+    /// Sessions (each after a discontinuity) packaged.
     pub sessions: u32,
     /// Tags left out.
     pub warnings: Warnings,
@@ -53,7 +53,8 @@ struct Open<'a> {
 }
 
 struct State<'s, E> {
-    session_start: u64,
+    /// The last session's configuration and init segment URI.
+    init: Option<(StreamConfig, String)>,
     sink: &'s mut Sink<'s, E>,
     playlist: MediaPlaylist,
     last_session: Option<u32>,
@@ -68,11 +69,15 @@ struct State<'s, E> {
 impl<E> State<'_, E> {
     fn emit(&mut self, info: ChunkInfo, open: &mut Open<'_>) -> Result<(), PackageError<E>> {
         let new_session = self.last_session != Some(info.session);
+        let mut new_init = false;
         if new_session {
-            self.session_start = info.sequence;
-            let init = build_init(&open.config)?;
-            (self.sink)(&hls::init_uri(info.session, info.sequence), &init).map_err(PackageError::Sink)?;
             self.report.sessions += 1;
+            if self.init.as_ref().is_none_or(|(config, _)| *config != open.config) {
+                let uri = hls::init_uri(info.session, info.sequence);
+                (self.sink)(&uri, &build_init(&open.config)?).map_err(PackageError::Sink)?;
+                self.init = Some((open.config.clone(), uri));
+                new_init = true;
+            }
         }
         self.out.clear();
         build_segment(&mut self.out, &open.config, &info, open.tags.drain(..), &mut self.report.warnings)?;
@@ -82,7 +87,7 @@ impl<E> State<'_, E> {
             uri: name,
             duration_ms: info.duration_ms,
             discontinuity: new_session && self.last_session.is_some(),
-            map: new_session.then(|| hls::init_uri(info.session, self.session_start)),
+            map: new_init.then(|| self.init.as_ref().map(|(_, uri)| uri.clone())).flatten(),
             program_date_time_ms: None,
         });
         // RFC 8216 §4.3.4.2: BANDWIDTH counts whole segments, boxes included.
@@ -109,7 +114,7 @@ pub fn package_flv<E>(
     let (_, reader) = TagReader::new(input).map_err(Error::from)?;
     let mut chunker = Chunker::new(segment_duration_ms);
     let mut st = State {
-        session_start: 0,
+        init: None,
         sink,
         playlist: MediaPlaylist { playlist_type: Some(PlaylistType::Vod), ended: true, ..Default::default() },
         last_session: None,

@@ -8,6 +8,7 @@ use crate::chunk::ChunkInfo;
 use crate::cmaf::{self, Sample, TrackRun, AUDIO_TRACK_ID, VIDEO_TIMESCALE, VIDEO_TRACK_ID};
 use crate::flv::{FlvError, Tag, TagReader};
 use crate::media::{Media, Skip, StreamConfig};
+use crate::timeline::Millis;
 use crate::Error;
 
 /// At most this many warnings are kept per segment; the rest are counted.
@@ -86,7 +87,8 @@ pub fn chunk_config(chunk: &[u8]) -> Result<StreamConfig, Error> {
 
 /// Builds the media segment of the chunk `info` from its tags and appends it to `out`.
 ///
-/// Tag timestamps are read against `info.start` (so chunks across a 2^32 ms wrap are right);
+/// Tag timestamps are read against `info.start` (so chunks across a 2^32 ms wrap are right) and
+/// shifted by `info.offset_ms` onto the session timeline;
 /// the last video frame lasts until `info.end()`. Tags that cannot be packaged are skipped and
 /// reported in `warnings`; a tag reader error ends the segment where it happened.
 pub fn build_segment<'a>(
@@ -107,7 +109,8 @@ pub fn build_segment<'a>(
                 continue;
             }
         };
-        let at = info.start.unwrap_near(tag.timestamp);
+        let raw_start = Millis(info.start.0.saturating_add_signed(-info.offset_ms));
+        let at = Millis(raw_start.unwrap_near(tag.timestamp).0.saturating_add_signed(info.offset_ms));
         match media {
             Media::Video { keyframe, composition_time, data } if config.video.is_some() => {
                 if video.is_empty() && !keyframe {
@@ -151,7 +154,7 @@ pub fn build_segment<'a>(
         let mut times = Vec::with_capacity(audio.len());
         let mut floor = 0;
         for &(at, _) in &audio {
-            let t = clock.frame_time(crate::timeline::Millis(at)).max(floor);
+            let t = clock.frame_time(Millis(at)).max(floor);
             floor = t + frame;
             times.push(t);
         }

@@ -8,11 +8,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use bytes::Bytes;
-use rapidrtmp_core::chunk::{write_chunk_head, Action, ChunkInfo, Chunker};
+use rapidrtmp_core::chunk::{headers_digest, write_chunk_head, Action, ChunkInfo, Chunker};
 use rapidrtmp_core::edge::{chunk_key, manifest_key};
 use rapidrtmp_core::flv::{Tag, TagKind};
+use rapidrtmp_core::hls::init_uri;
 use rapidrtmp_core::manifest::{ChunkEntry, Manifest, MediaInfo, StreamState};
-use rapidrtmp_core::media::StreamConfig;
+use rapidrtmp_core::media::{Media, StreamConfig};
+use rapidrtmp_core::timeline::Millis;
 use tokio::sync::mpsc;
 use tracing::{error, info, warn};
 
@@ -31,8 +33,17 @@ const MIN_CHUNK_CAPACITY: usize = 64 << 10;
 const SHUTDOWN_RETRY: Duration = Duration::from_secs(10);
 
 enum Job {
-    Chunk { key: String, bytes: Bytes, entry: ChunkEntry, media: MediaInfo },
-    End,
+    Chunk {
+        key: String,
+        bytes: Bytes,
+        entry: ChunkEntry,
+        media: MediaInfo,
+        last_init: Option<(String, String)>,
+    },
+    /// The publish is over; its media ended here on the stream timeline.
+    End {
+        media_end: Option<Millis>,
+    },
 }
 
 /// The chunk being filled.
@@ -49,8 +60,10 @@ pub struct Publisher {
     stream: Arc<LiveStream>,
     chunker: Chunker,
     open: Option<OpenChunk>,
-    /// (chunker session index, session id, first sequence) of the current session.
-    session: Option<(u32, String, u64)>,
+    /// (chunker session index, session id, init segment URI) of the current session.
+    session: Option<(u32, String, String)>,
+    /// Digest of the last session's sequence headers and its init URI, to reuse it.
+    last_init: Option<(String, String)>,
     last_session_id: u64,
     /// Capacity for the next chunk's buffer: the last chunk's size plus room for its head, so
     /// a chunk is built in one allocation of about its own size.
@@ -84,11 +97,18 @@ impl Publisher {
             None => Manifest::new(&stream.key, now_ms()),
         };
         let target = app.settings.segment_duration.as_millis() as u64;
-        let chunker = Chunker::new(target).with_first_sequence(manifest.next_sequence);
+        let mut chunker = Chunker::new(target).with_first_sequence(manifest.next_sequence);
+        // A stream published again continues its timeline: decode times never go back.
+        let last_end = manifest.chunks.last().map(|c| c.start_ms + c.duration_ms);
+        if let Some(end) = manifest.media_end_ms.max(last_end) {
+            chunker = chunker.with_resume_at(Millis(end));
+        }
         let last_session_id = manifest.session.parse().unwrap_or(0);
+        let last_init = manifest.last_init.clone();
         let (tx, rx) = mpsc::channel(MAX_BACKLOG);
         let writer = tokio::spawn(write_chunks(app.clone(), stream.clone(), manifest, rx));
         Ok(Self {
+            last_init,
             app,
             stream,
             chunker,
@@ -105,10 +125,6 @@ impl Publisher {
     pub async fn media(&mut self, kind: TagKind, timestamp: u32, body: &[u8]) {
         let m = &self.app.metrics;
         m.bytes_in.fetch_add(body.len() as u64, Relaxed);
-        match kind {
-            TagKind::Video => m.video_frames_in.fetch_add(1, Relaxed),
-            _ => m.audio_frames_in.fetch_add(1, Relaxed),
-        };
         self.stream.last_data_ms.store(now_ms(), Relaxed);
         self.stream.stats.lock().unwrap_or_else(|e| e.into_inner()).bytes_in += body.len() as u64;
         if body.len() > 0xFF_FFFF {
@@ -116,6 +132,11 @@ impl Publisher {
             return;
         }
         let tag = Tag { kind, filtered: false, timestamp, stream_id: 0, body, offset: 0 };
+        match Media::from_tag(&tag) {
+            Ok(Media::Video { .. }) => m.video_frames_in.fetch_add(1, Relaxed),
+            Ok(Media::Audio(_)) => m.audio_frames_in.fetch_add(1, Relaxed),
+            _ => 0,
+        };
         let mut decision = self.chunker.push(&tag);
         if decision.close.is_none() && self.open.as_ref().is_some_and(|o| o.tags.len() > MAX_CHUNK_BYTES) {
             // A runaway chunk (no keyframes): cut it anyway, bounded memory beats a perfect cut.
@@ -152,14 +173,21 @@ impl Publisher {
     /// Hands a closed chunk to the writer (waiting if the backlog is full).
     async fn close(&mut self, info: ChunkInfo) {
         let Some(open) = self.open.take() else { return };
-        let (session_id, session_start) = match &self.session {
-            Some((idx, id, start)) if *idx == info.session => (id.clone(), *start),
+        let (session_id, init) = match &self.session {
+            Some((idx, id, init)) if *idx == info.session => (id.clone(), init.clone()),
             _ => {
                 // A new session: ids are increasing milliseconds, unique across reconnects.
                 let id = now_ms().max(self.last_session_id + 1);
                 self.last_session_id = id;
-                self.session = Some((info.session, id.to_string(), info.sequence));
-                (id.to_string(), info.sequence)
+                let id = id.to_string();
+                let digest = headers_digest(open.headers.0.as_deref(), open.headers.1.as_deref());
+                let init = match &self.last_init {
+                    Some((d, uri)) if *d == digest => uri.clone(),
+                    _ => init_uri(&id, info.sequence),
+                };
+                self.last_init = Some((digest, init.clone()));
+                self.session = Some((info.session, id.clone(), init.clone()));
+                (id, init)
             }
         };
         let mut head = Vec::with_capacity(512);
@@ -171,7 +199,7 @@ impl Publisher {
         let entry = ChunkEntry {
             session: session_id.clone(),
             sequence: info.sequence,
-            session_start,
+            init,
             start_ms: info.start.0,
             duration_ms: info.duration_ms,
             bytes: bytes.len() as u64,
@@ -182,6 +210,7 @@ impl Publisher {
             bytes: Bytes::from(bytes),
             entry,
             media: media_info(&open.config),
+            last_init: self.last_init.clone(),
         };
         self.app.metrics.store_backlog.fetch_add(1, Relaxed);
         if self.tx.send(job).await.is_err() {
@@ -195,7 +224,7 @@ impl Publisher {
         if let Some(info) = self.chunker.finish() {
             self.close(info).await;
         }
-        let _ = self.tx.send(Job::End).await;
+        let _ = self.tx.send(Job::End { media_end: self.chunker.media_end() }).await;
         drop(self.tx);
         let _ = self.writer.await;
     }
@@ -229,7 +258,7 @@ async fn write_chunks(app: Arc<App>, stream: Arc<LiveStream>, mut manifest: Mani
     let mut wrote_any = false;
     while let Some(job) = rx.recv().await {
         match job {
-            Job::Chunk { key, bytes, entry, media } => {
+            Job::Chunk { key, bytes, entry, media, last_init } => {
                 let started = Instant::now();
                 let len = bytes.len() as u64;
                 let sequence = entry.sequence;
@@ -248,6 +277,7 @@ async fn write_chunks(app: Arc<App>, stream: Arc<LiveStream>, mut manifest: Mani
                 manifest.session = entry.session.clone();
                 manifest.push_chunk(entry, window);
                 manifest.media = media;
+                manifest.last_init = last_init;
                 manifest.state = StreamState::Live;
                 manifest.updated_at_ms = now_ms();
                 if let Err(e) = put_retrying(&app, &mkey, Bytes::from(manifest.to_json())).await {
@@ -272,7 +302,10 @@ async fn write_chunks(app: Arc<App>, stream: Arc<LiveStream>, mut manifest: Mani
                     }
                 }
             }
-            Job::End => {
+            Job::End { media_end } => {
+                if let Some(end) = media_end {
+                    manifest.media_end_ms = Some(end.0);
+                }
                 if wrote_any || manifest.state == StreamState::Live && !manifest.chunks.is_empty() {
                     manifest.state = StreamState::Ended;
                     manifest.updated_at_ms = now_ms();

@@ -54,10 +54,7 @@ pub fn parse(bytes: &[u8]) -> Flv {
         });
         pos = body_end + 4;
     }
-    Flv {
-        header: bytes[..header_len].to_vec(),
-        tags,
-    }
+    Flv { header: bytes[..header_len].to_vec(), tags }
 }
 
 /// One tag as bytes: header, body, previous tag size.
@@ -86,13 +83,7 @@ pub fn write(flv: &Flv) -> Vec<u8> {
 
 impl Tag {
     pub fn new(kind: u8, timestamp: u32, body: Vec<u8>) -> Tag {
-        Tag {
-            kind,
-            timestamp,
-            stream_id: 0,
-            body,
-            offset: 0,
-        }
+        Tag { kind, timestamp, stream_id: 0, body, offset: 0 }
     }
 
     /// AVC sequence header (AVCDecoderConfigurationRecord).
@@ -111,10 +102,7 @@ impl Tag {
 
     /// A coded video frame (not a sequence header) flagged as a keyframe.
     pub fn is_video_keyframe(&self) -> bool {
-        self.kind == VIDEO
-            && !self.body.is_empty()
-            && self.body[0] >> 4 == 1
-            && !self.is_avc_sequence_header()
+        self.kind == VIDEO && !self.body.is_empty() && self.body[0] >> 4 == 1 && !self.is_avc_sequence_header()
     }
 
     pub fn is_media_frame(&self) -> bool {

@@ -5,9 +5,10 @@
 //! 1. the FLV header and `PreviousTagSize0`;
 //! 2. an `onMetaData` script tag whose AMF0 object has the standard `duration` (seconds) and
 //!    `rapidrtmpVersion` (1), `rapidrtmpSession`, `rapidrtmpSequence`, `rapidrtmpStart`,
-//!    `rapidrtmpDuration` and, with audio, `rapidrtmpAudioAnchor` (milliseconds on the session's
-//!    unwrapped timeline; the anchor is the session's first audio frame), so a segment can be
-//!    built from the chunk alone (players read it as ordinary metadata);
+//!    `rapidrtmpDuration`, `rapidrtmpOffset` (when not 0) and, with audio, `rapidrtmpAudioAnchor`
+//!    (milliseconds on the session timeline; a tag's time on it is its unwrapped timestamp plus
+//!    the offset; the anchor is the session's first audio frame), so a segment can be built from
+//!    the chunk alone (players read it as ordinary metadata);
 //! 3. the session's sequence headers (video, then audio);
 //! 4. the tags as the publisher sent them, from a keyframe up to the next cut.
 
@@ -47,6 +48,9 @@ pub fn write_chunk_head(out: &mut Vec<u8>, session: &str, info: &ChunkInfo, head
         ("rapidrtmpStart".into(), Amf0Value::Number(info.start.0 as f64)),
         ("rapidrtmpDuration".into(), Amf0Value::Number(info.duration_ms as f64)),
     ];
+    if info.offset_ms != 0 {
+        props.push(("rapidrtmpOffset".into(), Amf0Value::Number(info.offset_ms as f64)));
+    }
     if let Some(anchor) = info.audio_anchor {
         props.push(("rapidrtmpAudioAnchor".into(), Amf0Value::Number(anchor.0 as f64)));
     }
@@ -60,6 +64,28 @@ pub fn write_chunk_head(out: &mut Vec<u8>, session: &str, info: &ChunkInfo, head
             Tag { kind, filtered: false, timestamp: ts, stream_id: 0, body, offset: 0 }.write(out);
         }
     }
+}
+
+/// A digest of a session's sequence headers: sessions with equal digests share an init segment
+/// (players then need not re-read it after a discontinuity).
+pub fn headers_digest(video: Option<&[u8]>, audio: Option<&[u8]>) -> String {
+    use core::fmt::Write;
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for part in [video, audio] {
+        match part {
+            Some(b) => {
+                h.update((b.len() as u64).to_be_bytes());
+                h.update(b);
+            }
+            None => h.update(u64::MAX.to_be_bytes()),
+        }
+    }
+    let mut out = String::with_capacity(64);
+    for b in h.finalize() {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
 }
 
 /// A chunk file, read.
@@ -113,6 +139,15 @@ pub fn read_chunk(bytes: &[u8]) -> Result<ChunkFile<'_>, Error> {
         start: Millis(number(&props, "rapidrtmpStart").ok_or(bad("chunk has no start"))?),
         duration_ms: number(&props, "rapidrtmpDuration").ok_or(bad("chunk has no duration"))?,
         audio_anchor: number(&props, "rapidrtmpAudioAnchor").map(Millis),
+        offset_ms: props
+            .iter()
+            .find_map(|(k, v)| match v {
+                Amf0Value::Number(n) if k == "rapidrtmpOffset" && n.abs() <= 9.007_199_254_740_992e15 => {
+                    Some(*n as i64)
+                }
+                _ => None,
+            })
+            .unwrap_or(0),
     };
     let config = chunk_config(bytes)?;
     Ok(ChunkFile { header: ChunkHeader { session, info }, config, tags })

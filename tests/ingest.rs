@@ -1,0 +1,469 @@
+//! End-to-end tests of the ingest node (`rapidrtmp serve`) with a local-folder store: ffmpeg
+//! publishes a clip over RTMP, ffprobe/ffmpeg check the HLS the node serves, and the tests look
+//! at the objects in the data dir, the admin API and `/metrics`.
+//!
+//! Every test runs its own node on free 127.0.0.1 ports with its own data dir, so the tests run
+//! in parallel. Needs ffmpeg and ffprobe (`tests/run` installs them).
+
+#[path = "support/mod.rs"]
+mod support;
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use support::checks::{
+    assert_chunks_match, assert_decodes_cleanly, assert_frames_equal, assert_plays_like_the_clip, tree, wait_until,
+};
+use support::hls::Playlist;
+use support::http;
+use support::media::{self, clip, publish, publish_and_wait, FPS};
+use support::node::{Node, NodeOptions};
+use support::proc::TempDir;
+use support::prom;
+
+/// How long publishing the 6-second clip in real time may take on a busy machine.
+const PUBLISH_TIMEOUT: Duration = Duration::from_secs(40);
+/// The first segment is listed this soon after the publish starts (1-second segments).
+const FIRST_SEGMENT_WITHIN: Duration = Duration::from_secs(5);
+/// A refused publish makes ffmpeg give up this soon.
+const REFUSED_WITHIN: Duration = Duration::from_secs(10);
+/// The node exits this soon after SIGTERM.
+const SIGTERM_EXIT_WITHIN: Duration = Duration::from_secs(5);
+
+/// ffmpeg options to read a local playlist whose segments are on HTTP.
+const LOCAL_PLAYLIST: &[&str] = &["-protocol_whitelist", "file,http,tcp"];
+
+/// Publishes with `url` and expects ffmpeg to fail quickly.
+fn assert_publish_refused(what: &str, url: &str, log: &std::path::Path) {
+    let (status, messages, took) = publish_and_wait(url, &[], log, Duration::from_secs(30));
+    assert!(!status.success(), "{what}: ffmpeg published to {url} ({status}); expected a refusal:\n{messages}");
+    assert!(took < REFUSED_WITHIN, "{what}: ffmpeg took {took:?} to give up:\n{messages}");
+}
+
+/// GETs every init and media segment of a playlist.
+fn fetch_all(node: &Node, key: &str, playlist: &Playlist) -> Vec<(String, Vec<u8>)> {
+    playlist
+        .uris()
+        .into_iter()
+        .map(|uri| {
+            let r = node.get(&format!("/live/{key}/{uri}"));
+            assert_eq!(r.status, 200, "GET /live/{key}/{uri}: {}", r.text());
+            (uri, r.body)
+        })
+        .collect()
+}
+
+/// The stream's entry in `GET /api/v1/streams`.
+fn listed_stream(node: &Node, key: &str) -> Value {
+    let r = node.api("GET", "/api/v1/streams", None);
+    assert_eq!(r.status, 200, "GET /api/v1/streams: {}", r.text());
+    let list = r.json();
+    let streams = list["streams"].as_array().unwrap_or_else(|| panic!("no streams array: {list}"));
+    streams.iter().find(|s| s["streamKey"] == key).cloned().unwrap_or_else(|| panic!("{key} not listed: {list}"))
+}
+
+#[test]
+fn published_clip_plays_back_frame_exact_and_its_chunks_decode_alone() {
+    let clip = clip();
+    let dir = TempDir::new("publish");
+    let data = dir.join("data");
+    let node = Node::start(&data, &NodeOptions::standard());
+    let token = node.token("cam", 600, false);
+
+    let mut ffmpeg = publish(&node.rtmp_url("cam", Some(&token)), &[], &[], &dir.join("ffmpeg.log"));
+    let live = node.wait_playlist("cam", "a segment", FIRST_SEGMENT_WITHIN, |p| !p.segments.is_empty());
+    if ffmpeg.status().is_none() {
+        assert!(!live.ended, "the playlist ends while the publisher is still sending:\n{}", live.text);
+    }
+    let status = ffmpeg.wait_timeout(PUBLISH_TIMEOUT).expect("ffmpeg publish did not finish");
+    assert!(status.success(), "ffmpeg publish failed ({status}):\n{}", ffmpeg.log());
+
+    let playlist = assert_plays_like_the_clip(&node, "cam");
+    // 6 s with a keyframe every second, cut at 1 s: six segments covering the clip.
+    assert_eq!(playlist.segments.len(), 6, "{}", playlist.text);
+    let total: f64 = playlist.segments.iter().map(|s| s.duration).sum();
+    let clip_seconds = clip.video_frames as f64 / FPS as f64;
+    assert!((total - clip_seconds).abs() < 0.15, "EXTINFs add up to {total} s for a {clip_seconds} s clip");
+    assert_chunks_match(&data.join("live/cam"), &playlist);
+
+    // Playlists are short-lived; init and media segments are immutable.
+    let r = node.get("/live/cam/index.m3u8");
+    assert_eq!(r.header("cache-control"), Some("public, max-age=1"), "playlist");
+    for uri in [&playlist.maps[0], &playlist.segments[0].uri] {
+        let r = node.get(&format!("/live/cam/{uri}"));
+        assert_eq!(r.status, 200, "{uri}");
+        assert_eq!(r.header("cache-control"), Some("public, max-age=31536000, immutable"), "{uri}");
+    }
+}
+
+#[test]
+fn publish_without_a_valid_token_is_refused_and_writes_nothing() {
+    let dir = TempDir::new("tokens");
+    let data = dir.join("data");
+    let node = Node::start(&data, &NodeOptions::standard());
+    // Issued first: it has expired by the time it is used below.
+    let expiring = node.token("expired", 1, false);
+    let expiring_issued = Instant::now();
+
+    assert_publish_refused("no token", &node.rtmp_url("missing", None), &dir.join("missing.log"));
+
+    let token = node.token("tampered", 600, false);
+    let fields: Vec<&str> = token.split('.').collect();
+    assert_eq!(fields.len(), 4, "token {token}");
+    let later: u64 = fields[0].parse::<u64>().unwrap() + 3600;
+    let forged_expiry = format!("{later}.{}.{}.{}", fields[1], fields[2], fields[3]);
+    assert_publish_refused("forged expiry", &node.rtmp_url("tampered", Some(&forged_expiry)), &dir.join("exp.log"));
+    let mut sig: Vec<char> = fields[3].chars().collect();
+    let mid = sig.len() / 2;
+    sig[mid] = if sig[mid] == 'A' { 'B' } else { 'A' };
+    let sig: String = sig.into_iter().collect();
+    let forged_sig = format!("{}.{}.{}.{sig}", fields[0], fields[1], fields[2]);
+    assert_publish_refused("forged signature", &node.rtmp_url("tampered", Some(&forged_sig)), &dir.join("sig.log"));
+    let other = node.token("other", 600, false);
+    assert_publish_refused("another key's token", &node.rtmp_url("tampered", Some(&other)), &dir.join("other.log"));
+
+    std::thread::sleep(Duration::from_millis(2100).saturating_sub(expiring_issued.elapsed()));
+    assert_publish_refused("expired token", &node.rtmp_url("expired", Some(&expiring)), &dir.join("expired.log"));
+
+    // A single-use token publishes once.
+    let once = node.token("once", 600, true);
+    let url = node.rtmp_url("once", Some(&once));
+    let (status, messages, _) = publish_and_wait(&url, &["-t", "2"], &dir.join("once.log"), PUBLISH_TIMEOUT);
+    assert!(status.success(), "first use of a single-use token failed ({status}):\n{messages}");
+    node.wait_playlist("once", "#EXT-X-ENDLIST", Duration::from_secs(10), |p| p.ended && !p.segments.is_empty());
+    let objects = tree(&data.join("live/once"));
+    let markers = tree(&data.join("tokens/used"));
+    assert!(objects.keys().any(|k| k.ends_with(".flv")), "no chunk after the first publish: {objects:?}");
+    assert_eq!(markers.len(), 1, "one spent single-use token: {markers:?}");
+    assert_publish_refused("reused single-use token", &url, &dir.join("reused.log"));
+    assert_eq!(tree(&data.join("live/once")), objects, "the refused reuse changed the stream's objects");
+    assert_eq!(tree(&data.join("tokens/used")), markers, "the refused reuse changed the spent-token markers");
+
+    for key in ["missing", "tampered", "expired", "other"] {
+        assert!(
+            !data.join("live").join(key).exists(),
+            "a refused publish wrote {}",
+            data.join("live").join(key).display()
+        );
+        let r = node.api("GET", &format!("/api/v1/streams/{key}"), None);
+        assert_eq!(r.status, 404, "GET /api/v1/streams/{key} after a refused publish: {}", r.text());
+    }
+    let m = node.metrics();
+    let attempts = |result: &str| m.value("rapidrtmp_publish_attempts_total", &[("result", result)]).unwrap_or(0.0);
+    assert_eq!(
+        [attempts("unauthorized"), attempts("expired"), attempts("reused"), attempts("accepted")],
+        [4.0, 1.0, 1.0, 1.0],
+        "publish attempts by result (unauthorized, expired, reused, accepted):\n{}",
+        m.text
+    );
+}
+
+#[test]
+fn second_publisher_on_a_live_key_is_refused() {
+    let dir = TempDir::new("busy");
+    let data = dir.join("data");
+    let node = Node::start(&data, &NodeOptions::standard());
+    let token = node.token("cam", 600, false);
+    let url = node.rtmp_url("cam", Some(&token));
+    let mut first = publish(&url, &["-stream_loop", "-1"], &[], &dir.join("first.log"));
+    node.wait_playlist("cam", "a segment", FIRST_SEGMENT_WITHIN, |p| !p.segments.is_empty());
+
+    assert_publish_refused("second publisher", &url, &dir.join("second.log"));
+    assert!(first.status().is_none(), "the first publisher stopped when the second was refused:\n{}", first.log());
+    assert_eq!(node.publish_attempts("busy"), 1.0);
+    assert_eq!(node.publish_attempts("accepted"), 1.0);
+
+    // The first publish goes on undisturbed, and ends when its publisher vanishes.
+    let n = node.playlist("cam").expect("playlist").segments.len();
+    let p = node.wait_playlist("cam", "two more segments", Duration::from_secs(10), |p| p.segments.len() >= n + 2);
+    assert!(!p.ended && p.discontinuities == 0, "{}", p.text);
+    assert!(first.status().is_none(), "first publisher exited:\n{}", first.log());
+    first.kill();
+    node.wait_playlist("cam", "#EXT-X-ENDLIST after the publisher was killed", Duration::from_secs(10), |p| p.ended);
+}
+
+#[test]
+fn reconnect_adds_a_discontinuity_and_both_sessions_play() {
+    let clip = clip();
+    let dir = TempDir::new("reconnect");
+    let data = dir.join("data");
+    let node = Node::start(&data, &NodeOptions::standard());
+    let token = node.token("cam", 600, false);
+    let url = node.rtmp_url("cam", Some(&token));
+
+    let (status, messages, _) = publish_and_wait(&url, &[], &dir.join("first.log"), PUBLISH_TIMEOUT);
+    assert!(status.success(), "first publish ({status}):\n{messages}");
+    let first = node.wait_playlist("cam", "#EXT-X-ENDLIST", Duration::from_secs(10), |p| p.ended);
+    let (status, messages, _) = publish_and_wait(&url, &[], &dir.join("second.log"), PUBLISH_TIMEOUT);
+    assert!(status.success(), "second publish ({status}):\n{messages}");
+    let p = node.wait_playlist("cam", "a second ended session", Duration::from_secs(10), |p| {
+        p.ended && p.discontinuities == 1 && p.segments.len() == 2 * first.segments.len()
+    });
+    p.assert_well_formed();
+    // Same encoder settings, same init segment: the map in effect carries across the
+    // discontinuity (RFC 8216 §4.3.2.5) instead of being repeated.
+    assert_eq!(p.maps.len(), 1, "the second session reuses the first one's init section:\n{}", p.text);
+    let disc = p.text.find("#EXT-X-DISCONTINUITY\n").expect("discontinuity");
+    let second_part = p.text.find(&p.segments[first.segments.len()].uri).expect("second session's first segment");
+    assert!(disc < second_part, "the discontinuity comes before the second session:\n{}", p.text);
+    assert_eq!(&p.segments[..first.segments.len()], &first.segments[..], "the first session's segments are unchanged");
+
+    // Each session alone plays like the clip.
+    for part in 0..2 {
+        let path = dir.join(&format!("part{part}.m3u8"));
+        p.write_part(part, &node.stream_base("cam"), &path);
+        let path = path.to_str().unwrap();
+        assert_decodes_cleanly(path, LOCAL_PLAYLIST);
+        assert_frames_equal(path, LOCAL_PLAYLIST, &clip.hashes);
+    }
+    // The whole playlist plays both, across the discontinuity.
+    let url = node.playlist_url("cam");
+    assert_decodes_cleanly(&url, &[]);
+    let decoded = media::frame_hashes(&url, &[]);
+    assert_eq!(
+        (decoded.hashes.video.len() as u64, decoded.hashes.audio.len() as u64),
+        (2 * clip.video_frames, 2 * clip.audio_frames),
+        "decoded (video, audio) frames of the two-session playlist; ffmpeg printed:\n{}",
+        decoded.stderr
+    );
+    let twice: Vec<String> = clip.hashes.video.iter().chain(&clip.hashes.video).cloned().collect();
+    assert!(decoded.hashes.video == twice, "the two-session playlist's video frames are not the clip's twice");
+}
+
+#[test]
+fn restarted_node_serves_an_ended_stream_from_its_data_dir() {
+    let dir = TempDir::new("restart");
+    let data = dir.join("data");
+    // No --admin-key: the node makes one, keeps it in the data dir and finds it again.
+    let opts = NodeOptions { admin_key: None, ..NodeOptions::standard() };
+    let mut first = Node::start(&data, &opts);
+    assert!(data.join("admin.key").is_file(), "no admin.key in the data dir");
+    let token = first.token("cam", 600, false);
+    let (status, messages, _) =
+        publish_and_wait(&first.rtmp_url("cam", Some(&token)), &[], &dir.join("publish.log"), PUBLISH_TIMEOUT);
+    assert!(status.success(), "publish ({status}):\n{messages}");
+    let before = first.wait_playlist("cam", "#EXT-X-ENDLIST", Duration::from_secs(10), |p| p.ended);
+    let bytes_before = fetch_all(&first, "cam", &before);
+
+    let (status, took) = first.terminate(Duration::from_secs(30));
+    assert_eq!(status.code(), Some(0), "exit status after SIGTERM: {status}\n{}", first.log());
+    assert!(took <= SIGTERM_EXIT_WITHIN, "the node took {took:?} to exit after SIGTERM:\n{}", first.log());
+
+    let second = Node::start(&data, &opts);
+    assert_eq!(second.admin_key, first.admin_key, "the restarted node uses the kept admin key");
+    let status = second.api("GET", "/api/v1/streams/cam", None);
+    assert_eq!(status.status, 200, "{}", status.text());
+    assert_eq!(status.json()["state"], "ended", "{}", status.text());
+    let after = second.playlist("cam").expect("the restarted node has no playlist for the stream");
+    assert_eq!(after.text, before.text, "the playlist changed across the restart");
+    assert!(fetch_all(&second, "cam", &after) == bytes_before, "segment bytes changed across the restart");
+    assert_plays_like_the_clip(&second, "cam");
+}
+
+#[test]
+fn sigterm_during_a_publish_flushes_and_ends_the_stream() {
+    let clip = clip();
+    let dir = TempDir::new("sigterm");
+    let data = dir.join("data");
+    let opts = NodeOptions::standard();
+    let mut node = Node::start(&data, &opts);
+    let token = node.token("cam", 600, false);
+    let mut ffmpeg = publish(&node.rtmp_url("cam", Some(&token)), &["-stream_loop", "-1"], &[], &dir.join("ff.log"));
+    node.wait_playlist("cam", "two segments", Duration::from_secs(10), |p| p.segments.len() >= 2);
+
+    let (status, took) = node.terminate(Duration::from_secs(30));
+    assert_eq!(status.code(), Some(0), "exit status after SIGTERM: {status}\n{}", node.log());
+    assert!(took <= SIGTERM_EXIT_WITHIN, "the node took {took:?} to exit after SIGTERM:\n{}", node.log());
+    assert!(ffmpeg.wait_timeout(Duration::from_secs(10)).is_some(), "the publisher is still connected");
+
+    let node = Node::start(&data, &opts);
+    let p = node.wait_playlist("cam", "#EXT-X-ENDLIST", Duration::from_secs(5), |p| p.ended);
+    p.assert_well_formed();
+    let chunks: Vec<String> = tree(&data.join("live/cam")).into_keys().filter(|k| k.ends_with(".flv")).collect();
+    let mut listed: Vec<String> = p.segments.iter().map(|s| s.uri.replace(".m4s", ".flv")).collect();
+    listed.sort();
+    assert_eq!(chunks, listed, "chunks written vs segments listed:\n{}", p.text);
+    let url = node.playlist_url("cam");
+    assert_decodes_cleanly(&url, &[]);
+    // The frames are the publisher's, up to the cut (B-frames: the last few may be missing).
+    let decoded = media::frame_hashes(&url, &[]);
+    let n = decoded.hashes.video.len();
+    assert!(n as u64 >= FPS * (p.segments.len() as u64 - 1), "{n} video frames for {} segments", p.segments.len());
+    let looped: Vec<&String> = clip.hashes.video.iter().cycle().take(n).collect();
+    let same = decoded.hashes.video.iter().zip(looped).take(n.saturating_sub(3)).all(|(a, b)| a == b);
+    assert!(same, "the video frames served after the SIGTERM are not the published ones");
+    assert!(!decoded.hashes.audio.is_empty(), "no audio");
+}
+
+#[test]
+fn admin_api_needs_the_key_lists_streams_and_stops_a_publish() {
+    let clip = clip();
+    let dir = TempDir::new("api");
+    let data = dir.join("data");
+    let node = Node::start(&data, &NodeOptions::standard());
+    let body = json!({ "streamKey": "cam", "ttlSeconds": 60 });
+    let routes: [(&str, &str, Option<&Value>); 5] = [
+        ("POST", "/api/v1/publish", Some(&body)),
+        ("GET", "/api/v1/streams", None),
+        ("GET", "/api/v1/streams/cam", None),
+        ("POST", "/api/v1/streams/cam/stop", None),
+        ("GET", "/api/v1/openapi.json", None),
+    ];
+    let key = node.admin_key.clone();
+    let wrong = [
+        None,
+        Some("Bearer not-the-admin-key-at-all".to_string()),
+        Some(format!("Bearer {key}x")),
+        Some(format!("Bearer {}", &key[..key.len() - 1])),
+        Some(key.clone()),
+        Some(format!("Basic {key}")),
+    ];
+    for (method, path, body) in routes {
+        for auth in &wrong {
+            let mut headers = vec![("Content-Type", "application/json")];
+            if let Some(a) = auth {
+                headers.push(("Authorization", a.as_str()));
+            }
+            let body = body.map(|b| b.to_string()).unwrap_or_default();
+            let r = http::request(node.http, method, path, &headers, body.as_bytes()).unwrap();
+            assert_eq!(r.status, 401, "{method} {path} with Authorization {auth:?}: {} {}", r.status, r.text());
+            assert!(r.header("www-authenticate").is_some_and(|v| v.starts_with("Bearer")), "{method} {path}: {r:?}");
+            assert!(r.json()["error"].is_string(), "{method} {path}: {}", r.text());
+        }
+    }
+    assert!(!data.join("live").exists(), "unauthorized calls wrote objects");
+
+    let doc = node.api("GET", "/api/v1/openapi.json", None);
+    assert_eq!(doc.status, 200);
+    let doc = doc.json();
+    assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.1")), "{doc}");
+    for path in ["/api/v1/publish", "/api/v1/streams", "/api/v1/streams/{key}", "/api/v1/streams/{key}/stop"] {
+        assert!(doc["paths"][path].is_object(), "openapi.json lacks {path}");
+    }
+    assert_eq!(node.api("GET", "/api/v1/streams/cam", None).status, 404, "a stream never published");
+    assert_eq!(node.api("POST", "/api/v1/streams/cam/stop", None).status, 404, "stopping a stream not live");
+
+    let token = node.token("cam", 600, false);
+    let mut ffmpeg = publish(&node.rtmp_url("cam", Some(&token)), &["-stream_loop", "-1"], &[], &dir.join("ff.log"));
+    node.wait_playlist("cam", "two segments", Duration::from_secs(10), |p| p.segments.len() >= 2);
+    let codecs = format!("{},mp4a.40.2", clip.avc_codec);
+    for (what, s) in
+        [("list", listed_stream(&node, "cam")), ("status", node.api("GET", "/api/v1/streams/cam", None).json())]
+    {
+        assert_eq!(s["streamKey"], "cam", "{what}: {s}");
+        assert_eq!(s["state"], "live", "{what}: {s}");
+        assert_eq!(s["codecs"], codecs.as_str(), "{what}: {s}");
+        assert_eq!((s["width"].as_u64(), s["height"].as_u64()), (Some(640), Some(360)), "{what}: {s}");
+        assert!(s["frameRate"].as_f64().is_some_and(|f| (f - 30.0).abs() < 0.01), "{what}: {s}");
+        assert!(s["segmentCount"].as_u64().is_some_and(|n| n >= 2), "{what}: {s}");
+        assert_eq!(s["playbackUrl"], "/live/cam/index.m3u8", "{what}: {s}");
+    }
+
+    let stop = node.api("POST", "/api/v1/streams/cam/stop", None);
+    assert_eq!(stop.status, 200, "stop: {}", stop.text());
+    let stopped_at = Instant::now();
+    assert!(
+        ffmpeg.wait_timeout(Duration::from_secs(10)).is_some(),
+        "the publisher is still running 10 s after the stop:\n{}",
+        ffmpeg.log()
+    );
+    let p = node.wait_playlist("cam", "#EXT-X-ENDLIST after the stop", Duration::from_secs(10), |p| p.ended);
+    assert!(stopped_at.elapsed() < Duration::from_secs(10));
+    let s = node.api("GET", "/api/v1/streams/cam", None).json();
+    assert_eq!(s["state"], "ended", "{s}");
+    assert_eq!(s["segmentCount"].as_u64(), Some(p.segments.len() as u64), "{s}\n{}", p.text);
+    assert_eq!(node.api("POST", "/api/v1/streams/cam/stop", None).status, 404, "stopping an ended stream");
+    assert_decodes_cleanly(&node.playlist_url("cam"), &[]);
+}
+
+#[test]
+fn metrics_are_prometheus_text_and_count_what_was_published() {
+    let clip = clip();
+    let dir = TempDir::new("metrics");
+    let data = dir.join("data");
+    let node = Node::start(&data, &NodeOptions::standard());
+    let m = node.metrics();
+    assert_eq!(m.get("rapidrtmp_chunks_written_total", &[]), 0.0);
+
+    let token = node.token("cam", 600, false);
+    let (status, messages, _) =
+        publish_and_wait(&node.rtmp_url("cam", Some(&token)), &[], &dir.join("publish.log"), PUBLISH_TIMEOUT);
+    assert!(status.success(), "publish ({status}):\n{messages}");
+    let p = node.wait_playlist("cam", "#EXT-X-ENDLIST", Duration::from_secs(10), |p| p.ended);
+    wait_until("the RTMP connection to close", Duration::from_secs(10), || {
+        node.metrics().get("rapidrtmp_rtmp_connections", &[]) == 0.0
+    });
+    let chunk_bytes: u64 =
+        tree(&data.join("live/cam")).iter().filter(|(k, _)| k.ends_with(".flv")).map(|(_, v)| v.0).sum();
+
+    let m = node.metrics();
+    for family in m.types.keys() {
+        assert!(m.helps.contains_key(family), "{family} has a TYPE but no HELP");
+    }
+    let segments = p.segments.len() as f64;
+    assert_eq!(m.get("rapidrtmp_chunks_written_total", &[]), segments, "chunks written vs segments listed");
+    assert_eq!(m.get("rapidrtmp_chunk_write_seconds_count", &[]), segments, "chunk write timings");
+    assert_eq!(m.get("rapidrtmp_chunk_bytes_written_total", &[]), chunk_bytes as f64, "chunk bytes vs files");
+    assert_eq!(m.get("rapidrtmp_publish_attempts_total", &[("result", "accepted")]), 1.0);
+    for gauge in ["rapidrtmp_active_streams", "rapidrtmp_store_backlog"] {
+        assert_eq!(m.get(gauge, &[]), 0.0, "{gauge} after the publish ended");
+    }
+    for counter in ["rapidrtmp_store_errors_total", "rapidrtmp_chunks_lost_total"] {
+        assert_eq!(m.get(counter, &[]), 0.0, "{counter}");
+    }
+    let tags = media::flv_tags(&clip.path);
+    assert_eq!(
+        m.get("rapidrtmp_bytes_in_total", &[]),
+        tags.body_bytes as f64,
+        "media bytes in vs the clip's tag bodies"
+    );
+    assert!(m.get("rapidrtmp_http_requests_total", &[("route", "playlist"), ("status", "200")]) >= 1.0);
+    let frames_in = (
+        m.get("rapidrtmp_frames_in_total", &[("kind", "video")]),
+        m.get("rapidrtmp_frames_in_total", &[("kind", "audio")]),
+    );
+    assert_eq!(
+        frames_in,
+        (clip.video_frames as f64, clip.audio_frames as f64),
+        "frames received (video, audio) vs the clip's frames (ffprobe -count_packets); the clip has ({}, {}) \
+         video and audio FLV tags, sequence headers and end-of-sequence included",
+        tags.video,
+        tags.audio
+    );
+}
+
+#[test]
+fn prometheus_parser_accepts_valid_text_and_rejects_malformed_text() {
+    let valid = "# HELP a_total A counter.\n# TYPE a_total counter\na_total{k=\"v \\\"q\\\" \\\\ \\n\",j=\"2\"} 3\n\
+                 # HELP g A gauge.\n# TYPE g gauge\ng -1.5e3\n# a comment\n\
+                 # HELP h A histogram.\n# TYPE h histogram\nh_bucket{le=\"0.1\"} 1\nh_bucket{le=\"+Inf\"} 2\n\
+                 h_sum 0.3\nh_count 2\n";
+    let e = prom::parse(valid).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(e.get("a_total", &[("j", "2"), ("k", "v \"q\" \\ \n")]), 3.0);
+    assert_eq!(e.get("g", &[]), -1500.0);
+    let bad = [
+        ("no value", "# TYPE a gauge\na\n"),
+        ("value not a float", "# TYPE a gauge\na one\n"),
+        ("bad metric name", "# TYPE 1a gauge\n1a 1\n"),
+        ("unquoted label", "# TYPE a gauge\na{k=v} 1\n"),
+        ("unterminated labels", "# TYPE a gauge\na{k=\"v\" 1\n"),
+        ("bad escape", "# TYPE a gauge\na{k=\"\\x\"} 1\n"),
+        ("no TYPE", "b 1\n"),
+        ("bad TYPE", "# TYPE a countr\na 1\n"),
+        ("TYPE after samples", "# TYPE a gauge\na 1\n# TYPE a gauge\n"),
+        ("empty HELP", "# HELP a\n# TYPE a gauge\na 1\n"),
+        ("series twice", "# TYPE a gauge\na{k=\"1\"} 1\na{k=\"1\"} 2\n"),
+        ("interleaved families", "# TYPE a gauge\n# TYPE b gauge\na{k=\"1\"} 1\nb 1\na{k=\"2\"} 1\n"),
+        ("negative counter", "# TYPE c_total counter\nc_total -1\n"),
+        (
+            "buckets not cumulative",
+            "# TYPE h histogram\nh_bucket{le=\"1\"} 2\nh_bucket{le=\"+Inf\"} 1\nh_sum 1\nh_count 1\n",
+        ),
+        ("+Inf bucket != count", "# TYPE h histogram\nh_bucket{le=\"+Inf\"} 2\nh_sum 1\nh_count 3\n"),
+        ("no +Inf bucket", "# TYPE h histogram\nh_bucket{le=\"1\"} 2\nh_sum 1\nh_count 2\n"),
+        ("no final newline", "# TYPE a gauge\na 1"),
+    ];
+    for (what, text) in bad {
+        assert!(prom::parse(text).is_err(), "accepted ({what}):\n{text}");
+    }
+}

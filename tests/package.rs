@@ -1,0 +1,275 @@
+//! End-to-end tests of `rapidrtmp package` (docs/cli.md) on ffmpeg-made fixtures.
+//!
+//! For each fixture the output must: package without warnings; decode cleanly in ffmpeg with the
+//! source's stream parameters; reproduce the source's decoded video frames exactly (and in the
+//! same relative timing) and its audio to within one AAC frame; start every segment with an IDR
+//! keyframe; decode completely under mp4-atom's strict mode; keep every track's timeline
+//! contiguous and every EXTINF true; follow the playlist contract; and be byte-identical when
+//! packaged twice.
+
+mod common;
+
+use common::checks::{self, Output};
+use common::fixtures::Fixture;
+use common::{hls, list_files, media, package_ok, Run, TempDir};
+use std::path::PathBuf;
+
+/// The segment target when `--segment-duration` is not given (docs/cli.md).
+const DEFAULT_TARGET: f64 = 2.0;
+
+struct Packaged {
+    _dir: TempDir,
+    out: PathBuf,
+    run: Run,
+}
+
+impl Packaged {
+    fn index(&self) -> PathBuf {
+        self.out.join("index.m3u8")
+    }
+
+    fn decoded(&self) -> Output {
+        let playlist = checks::check_playlist_contract(&self.out);
+        checks::decode_output(&self.out, &playlist)
+    }
+}
+
+/// `rapidrtmp package FIXTURE --out DIR/out EXTRA…` (the output directory does not exist yet).
+fn package_fixture(fixture: Fixture, extra: &[&str]) -> Packaged {
+    let dir = TempDir::new(fixture.name());
+    let out = dir.join("out");
+    let run = package_ok(&fixture.path(), &out, extra);
+    Packaged { _dir: dir, out, run }
+}
+
+fn packages_without_warnings(fixture: Fixture) {
+    let p = package_fixture(fixture, &[]);
+    let noise: Vec<&str> = p
+        .run
+        .stderr_lines()
+        .into_iter()
+        .filter(|l| {
+            let l = l.trim_start().to_ascii_lowercase();
+            l.starts_with("warning") || l.starts_with("error")
+        })
+        .collect();
+    assert!(noise.is_empty(), "a clean input must package without warnings:\n{}", p.run.describe());
+}
+
+fn decodes_cleanly_with_the_source_streams(fixture: Fixture) {
+    let p = package_fixture(fixture, &[]);
+    let reference = media::reference(fixture);
+    let (streams, _) = media::probe(&p.index());
+    let kinds: Vec<&str> = streams.iter().map(|s| s.codec_type.as_str()).collect();
+    let expected_kinds: Vec<&str> =
+        [fixture.video().map(|_| "video"), fixture.audio().map(|_| "audio")].into_iter().flatten().collect();
+    let mut sorted = kinds.clone();
+    sorted.sort_by_key(|k| if *k == "video" { 0 } else { 1 });
+    assert_eq!(sorted, expected_kinds, "ffprobe streams of index.m3u8: {streams:#?}");
+    for s in &streams {
+        let source = reference
+            .streams
+            .iter()
+            .find(|r| r.codec_type == s.codec_type)
+            .expect("the source has this kind of stream");
+        if s.codec_type == "video" {
+            let v = fixture.video().unwrap();
+            assert_eq!(s.codec_name, "h264", "{s:#?}");
+            assert_eq!((s.width, s.height), (Some(u64::from(v.width)), Some(u64::from(v.height))), "{s:#?}");
+            assert_eq!(source.profile.as_deref(), Some(v.ffprobe_profile), "fixture sanity: {source:#?}");
+            assert_eq!(s.profile, source.profile, "H.264 profile: {s:#?}");
+        } else {
+            let a = fixture.audio().unwrap();
+            assert_eq!(s.codec_name, "aac", "{s:#?}");
+            assert_eq!(s.sample_rate, Some(u64::from(a.sample_rate)), "{s:#?}");
+            assert_eq!(s.channels, Some(u64::from(a.channels)), "{s:#?}");
+            assert_eq!(s.profile, source.profile, "AAC profile: {s:#?}");
+        }
+    }
+    media::assert_decodes_cleanly(&p.index());
+    media::assert_decodes_cleanly(&p.out.join("master.m3u8"));
+}
+
+fn decoded_frames_match_the_source(fixture: Fixture) {
+    let p = package_fixture(fixture, &[]);
+    let reference = media::reference(fixture);
+    if let Some(v) = fixture.video() {
+        let source = reference.video.as_ref().expect("source video frames");
+        if v.b_frames > 0 {
+            let s = reference.streams.iter().find(|s| s.codec_type == "video").unwrap();
+            assert!(s.has_b_frames.unwrap_or(0) > 0, "fixture sanity: the source should have B-frames: {s:#?}");
+        }
+        let got = media::video_frames(&p.index());
+        assert_eq!(got.frames.len(), source.frames.len(), "decoded video frame count: packaged vs source");
+        if let Some(i) = (0..got.frames.len()).find(|&i| got.frames[i].hash != source.frames[i].hash) {
+            panic!(
+                "decoded video frame {i} (presentation order) differs from the source's: {:?} vs {:?}",
+                got.frames[i], source.frames[i]
+            );
+        }
+        let (got_pts, src_pts) = (got.relative_pts(), source.relative_pts());
+        for (i, (g, s)) in got_pts.iter().zip(&src_pts).enumerate() {
+            assert!(
+                (g - s).abs() <= 0.0015,
+                "frame {i} is presented at {g:.4} s after the first frame, in the source at {s:.4} s"
+            );
+        }
+    }
+    if let Some(a) = fixture.audio() {
+        let source = reference.audio_samples.expect("source audio samples");
+        let got = media::audio_samples(&p.index(), a.channels);
+        assert!(
+            got.abs_diff(source) <= 1024,
+            "decoded audio: {got} samples per channel, source {source} (more than one AAC frame apart)"
+        );
+    }
+}
+
+fn every_segment_starts_with_a_keyframe(fixture: Fixture) {
+    let p = package_fixture(fixture, &[]);
+    let out = p.decoded();
+    checks::check_tracks(&out, fixture.video(), fixture.audio());
+    checks::check_keyframe_starts(&out);
+}
+
+fn every_file_decodes_strictly_with_the_source_parameters(fixture: Fixture) {
+    let p = package_fixture(fixture, &[]);
+    let out = p.decoded();
+    checks::check_tracks(&out, fixture.video(), fixture.audio());
+    // Every file in the directory was decoded: the playlist contract check compares the listing
+    // with the playlists' URIs.
+    assert_eq!(out.inits.len() + out.segments.len() + 2, list_files(&p.out).len());
+}
+
+fn timelines_are_contiguous_and_match_extinf(fixture: Fixture) {
+    let p = package_fixture(fixture, &[]);
+    checks::check_timelines(&p.decoded());
+}
+
+fn playlists_follow_the_contract(fixture: Fixture) {
+    let p = package_fixture(fixture, &[]);
+    let playlist = checks::check_playlist_contract(&p.out);
+    let text = std::fs::read_to_string(p.index()).unwrap();
+    assert_eq!(
+        playlist.discontinuities, 0,
+        "a continuous source (timestamps wrapping at 2^32 ms included) is one period:\n{text}"
+    );
+    assert_eq!(playlist.maps(), ["0/init-0.mp4"], "one init segment:\n{text}");
+    check_segment_durations(fixture, &playlist, DEFAULT_TARGET, &text);
+    let reference = media::reference(fixture);
+    assert!(
+        (playlist.total_duration() - reference.duration).abs() <= 0.1,
+        "EXTINFs add up to {:.3} s, the source lasts {:.3} s:\n{text}",
+        playlist.total_duration(),
+        reference.duration
+    );
+    checks::check_master(&p.decoded(), fixture.video());
+}
+
+/// Segments cut at the first keyframe at or after the target: all but the last last the nominal
+/// length, TARGETDURATION is its rounding.
+fn check_segment_durations(fixture: Fixture, playlist: &hls::MediaPlaylist, target: f64, text: &str) {
+    let nominal = fixture.nominal_segment_secs(target);
+    let n = playlist.segments.len();
+    for (i, s) in playlist.segments.iter().enumerate() {
+        if i + 1 < n {
+            assert!(
+                (s.duration - nominal).abs() <= 0.1,
+                "segment {} lasts {} s, expected ~{nominal} s (target {target} s, keyframes every {:?} s):\n{text}",
+                s.uri,
+                s.duration,
+                fixture.video().map(|v| v.gop_secs())
+            );
+        } else {
+            assert!(s.duration <= nominal + 0.1, "last segment {} lasts {} s:\n{text}", s.uri, s.duration);
+        }
+    }
+    assert_eq!(
+        playlist.target_duration,
+        Some(nominal.round() as u64),
+        "TARGETDURATION for ~{nominal} s segments:\n{text}"
+    );
+}
+
+fn packaging_twice_gives_identical_files(fixture: Fixture) {
+    let first = package_fixture(fixture, &[]);
+    let second = package_fixture(fixture, &[]);
+    let names = list_files(&first.out);
+    assert_eq!(names, list_files(&second.out), "file names differ between two runs");
+    for name in names {
+        let a = std::fs::read(first.out.join(&name)).unwrap();
+        let b = std::fs::read(second.out.join(&name)).unwrap();
+        if a != b {
+            let at = a.iter().zip(&b).position(|(x, y)| x != y).unwrap_or(a.len().min(b.len()));
+            panic!("{name} differs between two runs at byte {at} ({} vs {} bytes)", a.len(), b.len());
+        }
+    }
+}
+
+macro_rules! fixture_tests {
+    ($($name:ident => $fixture:expr;)*) => {$(
+        mod $name {
+            use super::*;
+
+            #[test]
+            fn packages_without_warnings() {
+                super::packages_without_warnings($fixture);
+            }
+
+            #[test]
+            fn decodes_cleanly_with_the_source_streams() {
+                super::decodes_cleanly_with_the_source_streams($fixture);
+            }
+
+            #[test]
+            fn decoded_frames_match_the_source() {
+                super::decoded_frames_match_the_source($fixture);
+            }
+
+            #[test]
+            fn every_segment_starts_with_a_keyframe() {
+                super::every_segment_starts_with_a_keyframe($fixture);
+            }
+
+            #[test]
+            fn every_file_decodes_strictly_with_the_source_parameters() {
+                super::every_file_decodes_strictly_with_the_source_parameters($fixture);
+            }
+
+            #[test]
+            fn timelines_are_contiguous_and_match_extinf() {
+                super::timelines_are_contiguous_and_match_extinf($fixture);
+            }
+
+            #[test]
+            fn playlists_follow_the_contract() {
+                super::playlists_follow_the_contract($fixture);
+            }
+
+            #[test]
+            fn packaging_twice_gives_identical_files() {
+                super::packaging_twice_gives_identical_files($fixture);
+            }
+        }
+    )*};
+}
+
+fixture_tests! {
+    high_profile_with_b_frames => Fixture::HighBFrames;
+    baseline_with_mono_44k_audio => Fixture::Baseline;
+    three_second_keyframe_interval => Fixture::LongGop;
+    audio_only => Fixture::AudioOnly;
+    video_only => Fixture::VideoOnly;
+    timestamps_wrapping_past_u32 => Fixture::WrappedTimestamps;
+}
+
+/// `--segment-duration 4` with keyframes every second: 4 s segments, TARGETDURATION 4.
+#[test]
+fn segment_duration_option_moves_the_cut_points() {
+    let fixture = Fixture::HighBFrames;
+    let p = package_fixture(fixture, &["--segment-duration", "4"]);
+    let out = checks::check_output(&p.out, fixture.video(), fixture.audio());
+    let text = std::fs::read_to_string(p.index()).unwrap();
+    check_segment_durations(fixture, &out.playlist, 4.0, &text);
+    assert_eq!(out.segments.len(), 2, "6 s in 4 s segments:\n{text}");
+}

@@ -1,0 +1,158 @@
+//! `rapidrtmp package` on broken input: it must never panic or hang. Per docs/cli.md it either
+//! fails with one line `error: …` (non-zero exit, naming the byte offset / tag number) or skips
+//! what it cannot use with a warning on stderr and packages the rest, and then the output must
+//! be as valid as for a clean input.
+
+mod common;
+
+use common::checks;
+use common::fixtures::{self, Fixture};
+use common::{
+    assert_clean_error, assert_error_locates_input, assert_success_with_warning, flv, media, package, TempDir,
+};
+use std::path::{Path, PathBuf};
+
+fn write_input(dir: &TempDir, name: &str, bytes: &[u8]) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+/// Decoded video frames of the output, to compare with the source's.
+fn output_hashes(out: &Path) -> Vec<String> {
+    media::video_frames(&out.join("index.m3u8")).frames.into_iter().map(|f| f.hash).collect()
+}
+
+fn source_hashes() -> Vec<String> {
+    media::reference(Fixture::HighBFrames).video.as_ref().unwrap().frames.iter().map(|f| f.hash.clone()).collect()
+}
+
+#[test]
+fn fixture_editing_round_trips() {
+    let bytes = Fixture::HighBFrames.bytes();
+    let file = flv::parse(&bytes);
+    assert_eq!(flv::write(&file), bytes, "parse + write is the identity");
+    let wrapped = flv::parse(&Fixture::WrappedTimestamps.bytes());
+    assert_eq!(wrapped.tags.len(), file.tags.len());
+    let mut wraps = 0;
+    for (w, t) in wrapped.tags.iter().zip(&file.tags) {
+        assert_eq!(w.timestamp, t.timestamp.wrapping_add(fixtures::WRAP_OFFSET_MS));
+        assert_eq!(w.body, t.body);
+        wraps += usize::from(t.timestamp >= 3000 && w.timestamp < t.timestamp);
+    }
+    assert!(wraps > 0, "the wrapped fixture crosses 2^32 ms");
+    assert!(wrapped.tags[0].timestamp > u32::MAX - 3001, "it starts just before the wrap");
+}
+
+#[test]
+fn truncated_in_the_middle_of_a_tag_packages_the_complete_part_or_fails_cleanly() {
+    let dir = TempDir::new("truncated");
+    let (bytes, complete_frames) = fixtures::truncated_mid_keyframe(&Fixture::HighBFrames.bytes());
+    let input = write_input(&dir, "truncated.flv", &bytes);
+    let out = dir.join("out");
+    let run = package(&input, &out, &[]);
+    if run.success() {
+        assert_success_with_warning(&run);
+        let f = Fixture::HighBFrames;
+        checks::check_output(&out, f.video(), f.audio());
+        let source = source_hashes();
+        let got = output_hashes(&out);
+        assert_eq!(
+            got,
+            source[..complete_frames],
+            "the {complete_frames} complete video frames before the cut, in order (got {})",
+            got.len()
+        );
+    } else {
+        let line = assert_clean_error(&run);
+        assert_error_locates_input(&line, &input);
+    }
+}
+
+#[test]
+fn random_bytes_fail_with_a_one_line_error() {
+    let dir = TempDir::new("random");
+    let input = write_input(&dir, "random.flv", &fixtures::random_bytes(64 * 1024, 0x5eed));
+    let run = package(&input, &dir.join("out"), &[]);
+    let line = assert_clean_error(&run);
+    assert_error_locates_input(&line, &input);
+}
+
+#[test]
+fn empty_file_fails_with_a_one_line_error() {
+    let dir = TempDir::new("empty");
+    let input = write_input(&dir, "empty.flv", &[]);
+    let run = package(&input, &dir.join("out"), &[]);
+    assert_clean_error(&run);
+}
+
+#[test]
+fn missing_input_fails_with_a_one_line_error() {
+    let dir = TempDir::new("missing");
+    let run = package(&dir.join("does-not-exist.flv"), &dir.join("out"), &[]);
+    assert_clean_error(&run);
+}
+
+#[test]
+fn first_tag_claiming_a_16_mib_body_fails_cleanly() {
+    let dir = TempDir::new("huge-tag");
+    let input = write_input(&dir, "huge.flv", &fixtures::huge_first_tag());
+    let run = package(&input, &dir.join("out"), &[]);
+    // Nothing in the file is complete: there is nothing to package.
+    let line = assert_clean_error(&run);
+    assert_error_locates_input(&line, &input);
+}
+
+#[test]
+fn frames_before_any_sequence_header_are_skipped_with_a_warning() {
+    let dir = TempDir::new("no-seq-header");
+    let (bytes, frames_before) = fixtures::frames_before_sequence_headers(&Fixture::HighBFrames.bytes());
+    let input = write_input(&dir, "late-headers.flv", &bytes);
+    let out = dir.join("out");
+    let run = package(&input, &out, &[]);
+    assert_success_with_warning(&run);
+    let f = Fixture::HighBFrames;
+    checks::check_output(&out, f.video(), f.audio());
+    let source = source_hashes();
+    let got = output_hashes(&out);
+    assert!(
+        !got.is_empty() && got.len() >= source.len() - frames_before && got.len() <= source.len(),
+        "{} frames decoded; the source has {}, {frames_before} of them before the sequence headers",
+        got.len(),
+        source.len()
+    );
+    assert_eq!(got, source[source.len() - got.len()..], "the output must be the tail of the source's frames");
+}
+
+#[test]
+fn zero_length_video_frames_are_skipped_with_a_warning() {
+    let dir = TempDir::new("zero-length");
+    let bytes = fixtures::zero_length_video_frames(&Fixture::HighBFrames.bytes());
+    let input = write_input(&dir, "zero-length.flv", &bytes);
+    let out = dir.join("out");
+    let run = package(&input, &out, &[]);
+    assert_success_with_warning(&run);
+    let f = Fixture::HighBFrames;
+    checks::check_output(&out, f.video(), f.audio());
+    assert_eq!(output_hashes(&out), source_hashes(), "every real frame, in order");
+}
+
+#[test]
+fn aac_sequence_header_with_invalid_sampling_index_is_rejected_cleanly() {
+    let dir = TempDir::new("bad-asc");
+    let bytes = fixtures::invalid_aac_sampling_index(&Fixture::HighBFrames.bytes());
+    let input = write_input(&dir, "bad-asc.flv", &bytes);
+    let out = dir.join("out");
+    let run = package(&input, &out, &[]);
+    if run.success() {
+        // Skipping the unusable audio and packaging the video is fine; an audio track whose
+        // sample rate cannot be known is not.
+        assert_success_with_warning(&run);
+        let f = Fixture::HighBFrames;
+        checks::check_output(&out, f.video(), None);
+        assert_eq!(output_hashes(&out), source_hashes(), "all video frames");
+    } else {
+        let line = assert_clean_error(&run);
+        assert_error_locates_input(&line, &input);
+    }
+}
