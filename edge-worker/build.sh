@@ -26,4 +26,6 @@ export WASM_OPT_BIN="$TOOLS/node_modules/binaryen/bin/wasm-opt"
 export ESBUILD_BIN="$(find "$TOOLS/node_modules/@esbuild" -path '*linux-x64/bin/esbuild' | head -n 1)"
 export CARGO_TARGET_DIR="${WORKER_TARGET_DIR:-$HOME/.cache/rapidrtmp/worker-target}"
 worker-build --release
-ls -l build/worker/
+wasm=$(wc -c < build/index_bg.wasm)
+gz=$(cat build/index_bg.wasm build/index.js | gzip -9 | wc -c)
+echo "worker bundle: build/index_bg.wasm ${wasm} bytes; wasm + JS ${gz} bytes gzip"

@@ -35,7 +35,8 @@ fn var(env: &Env, name: &str) -> Option<String> {
 }
 
 async fn read_origin(env: &Env, key: &str) -> std::result::Result<Option<Vec<u8>>, OriginError> {
-    let base = var(env, "ORIGIN_URL").ok_or_else(|| OriginError("neither BUCKET nor ORIGIN_URL is configured".into()))?;
+    let base =
+        var(env, "ORIGIN_URL").ok_or_else(|| OriginError("neither BUCKET nor ORIGIN_URL is configured".into()))?;
     let url = worker::Url::parse(&format!("{}/{key}", base.trim_end_matches('/')))
         .map_err(|e| OriginError(format!("ORIGIN_URL: {e}")))?;
     let headers = Headers::new();
@@ -126,7 +127,9 @@ fn unavailable(message: &str) -> Result<Response> {
     headers.set("cache-control", edge::CACHE_NONE)?;
     headers.set("retry-after", "2")?;
     cors(&headers)?;
-    Ok(Response::from_bytes(format!("origin unavailable: {message}\n").into_bytes())?.with_status(503).with_headers(headers))
+    Ok(Response::from_bytes(format!("origin unavailable: {message}\n").into_bytes())?
+        .with_status(503)
+        .with_headers(headers))
 }
 
 #[event(fetch)]
@@ -153,7 +156,8 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     if immutable {
         if let Some(mut hit) = cache.get(cache_key.as_str(), true).await? {
             let body = hit.bytes().await?;
-            let cached = edge::Response { status: 200, content_type: "video/mp4", cache_control: edge::CACHE_IMMUTABLE, body };
+            let cached =
+                edge::Response { status: 200, content_type: "video/mp4", cache_control: edge::CACHE_IMMUTABLE, body };
             return respond(cached, &method, range.as_deref());
         }
     }

