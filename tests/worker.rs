@@ -31,9 +31,9 @@ fn repo() -> PathBuf {
 }
 
 fn tools() -> PathBuf {
-    std::env::var_os("RAPIDRTMP_TOOLS").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/rapidrtmp/tools")
-    })
+    std::env::var_os("RAPIDRTMP_TOOLS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/rapidrtmp/tools"))
 }
 
 /// The built worker's entry point; panics saying how to build it.
@@ -158,7 +158,12 @@ fn assert_same_bytes(worker: &Worker, node: &Node, p: &Playlist) {
         let ours = node.get(&path);
         let theirs = worker.get(&path, &[]);
         assert_eq!((ours.status, theirs.status), (200, 200), "{path}: node {}, worker {}", ours.status, theirs.status);
-        assert!(ours.body == theirs.body, "{path}: the worker's {} bytes differ from the node's {}", theirs.body.len(), ours.body.len());
+        assert!(
+            ours.body == theirs.body,
+            "{path}: the worker's {} bytes differ from the node's {}",
+            theirs.body.len(),
+            ours.body.len()
+        );
         for h in ["content-type", "cache-control", "access-control-allow-origin"] {
             assert_eq!(ours.header(h), theirs.header(h), "{path}: header {h}");
         }
@@ -199,7 +204,11 @@ fn worker_serves_a_stream_from_local_r2_byte_identical_to_both_native_edges() {
     // Seed local R2 with the node's objects, under the same keys.
     let config = dir.join("wrangler.toml");
     let r2 = format!("[[r2_buckets]]\nbinding = \"BUCKET\"\nbucket_name = \"{BUCKET}\"\n");
-    std::fs::write(&config, format!("name = \"seed\"\nmain = \"{}\"\ncompatibility_date = \"2025-06-01\"\n{r2}", worker_main().display())).unwrap();
+    std::fs::write(
+        &config,
+        format!("name = \"seed\"\nmain = \"{}\"\ncompatibility_date = \"2025-06-01\"\n{r2}", worker_main().display()),
+    )
+    .unwrap();
     let mut seeded = 0;
     for (key, _) in support::checks::tree(&data.join("live")) {
         let key = format!("live/{key}");
