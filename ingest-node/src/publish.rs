@@ -32,14 +32,17 @@ const MIN_CHUNK_CAPACITY: usize = 64 << 10;
 /// How long the writer keeps retrying a failing store once shutdown has begun.
 const SHUTDOWN_RETRY: Duration = Duration::from_secs(10);
 
+/// A closed chunk on its way to the store, with what the manifest will say of it.
+struct ChunkJob {
+    key: String,
+    bytes: Bytes,
+    entry: ChunkEntry,
+    media: MediaInfo,
+    last_init: Option<(String, String)>,
+}
+
 enum Job {
-    Chunk {
-        key: String,
-        bytes: Bytes,
-        entry: ChunkEntry,
-        media: MediaInfo,
-        last_init: Option<(String, String)>,
-    },
+    Chunk(Box<ChunkJob>),
     /// The publish is over; its media ended here on the stream timeline.
     End {
         media_end: Option<Millis>,
@@ -205,13 +208,13 @@ impl Publisher {
             bytes: bytes.len() as u64,
             wall_clock_ms: open.wall_clock_ms,
         };
-        let job = Job::Chunk {
+        let job = Job::Chunk(Box::new(ChunkJob {
             key: chunk_key(&self.stream.key, &session_id, info.sequence),
             bytes: Bytes::from(bytes),
             entry,
             media: media_info(&open.config),
             last_init: self.last_init.clone(),
-        };
+        }));
         self.app.metrics.store_backlog.fetch_add(1, Relaxed);
         if self.tx.send(job).await.is_err() {
             error!(stream = %self.stream.key, sequence = info.sequence, "chunk writer is gone; chunk lost");
@@ -258,7 +261,8 @@ async fn write_chunks(app: Arc<App>, stream: Arc<LiveStream>, mut manifest: Mani
     let mut wrote_any = false;
     while let Some(job) = rx.recv().await {
         match job {
-            Job::Chunk { key, bytes, entry, media, last_init } => {
+            Job::Chunk(job) => {
+                let ChunkJob { key, bytes, entry, media, last_init } = *job;
                 let started = Instant::now();
                 let len = bytes.len() as u64;
                 let sequence = entry.sequence;
