@@ -1,4 +1,5 @@
 //! `rapidrtmp`: RTMP ingest, HLS/CMAF packaging and inspection tools.
+#![deny(unsafe_code)]
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -55,7 +56,25 @@ enum Command {
     },
 }
 
+/// Makes glibc's malloc hand blocks of 128 KiB and more straight back to the OS when freed.
+///
+/// Each stream holds its open chunk (a whole segment, hundreds of KB) in one buffer, freed when
+/// the chunk is written. By default glibc raises its mmap threshold after the first such free and
+/// keeps later buffers on its heap, where freed memory stays resident: about 1.6× the live heap
+/// in RSS with hundreds of streams. A fixed threshold keeps RSS at the live size.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn return_large_frees_to_the_os() {
+    // SAFETY: mallopt only sets an allocator tunable; called first thing in main, before any
+    // other thread exists or any allocation could race with it.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 << 10);
+    }
+}
+
 fn main() -> ExitCode {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    return_large_frees_to_the_os();
     let cli = Cli::parse();
     let result = match cli.command {
         None => serve(cli.serve),

@@ -35,18 +35,26 @@ impl LocalStore {
     }
 
     /// Writes `data` to a new temporary file beside `key`'s path; returns (temp, final) paths.
-    async fn write_temp(&self, key: &str, data: &[u8]) -> Result<(PathBuf, PathBuf), StoreError> {
+    async fn write_temp(&self, key: &str, data: Bytes) -> Result<(PathBuf, PathBuf), StoreError> {
         let path = self.root.join(key);
-        let dir = path.parent().unwrap_or(&self.root);
-        tokio::fs::create_dir_all(dir).await.map_err(io("create folder for", key))?;
+        let dir = path.parent().unwrap_or(&self.root).to_path_buf();
         let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
         let temp = dir.join(format!(".tmp-{}-{n}", std::process::id()));
-        tokio::fs::write(&temp, data).await.map_err(io("write", key))?;
+        let file = temp.clone();
+        // std::fs on a blocking thread writes the shared bytes as they are (tokio::fs::write
+        // would copy them first).
+        tokio::task::spawn_blocking(move || {
+            std::fs::create_dir_all(&dir)?;
+            std::fs::write(&file, &data)
+        })
+        .await
+        .map_err(|e| io("write", key)(std::io::Error::other(e)))?
+        .map_err(io("write", key))?;
         Ok((temp, path))
     }
 
     pub(super) async fn put(&self, key: &str, data: Bytes) -> Result<(), StoreError> {
-        let (temp, path) = self.write_temp(key, &data).await?;
+        let (temp, path) = self.write_temp(key, data).await?;
         if let Err(e) = tokio::fs::rename(&temp, &path).await {
             let _ = tokio::fs::remove_file(&temp).await;
             return Err(io("rename", key)(e));
@@ -55,7 +63,7 @@ impl LocalStore {
     }
 
     pub(super) async fn put_if_absent(&self, key: &str, data: Bytes) -> Result<bool, StoreError> {
-        let (temp, path) = self.write_temp(key, &data).await?;
+        let (temp, path) = self.write_temp(key, data).await?;
         // link(2) fails if the target exists: an atomic create-if-absent.
         let result = tokio::fs::hard_link(&temp, &path).await;
         let _ = tokio::fs::remove_file(&temp).await;

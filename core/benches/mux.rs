@@ -1,0 +1,94 @@
+//! Chunk → segment muxing throughput: the work every edge does per segment request, and
+//! whole-file packaging. Input: `$RAPIDRTMP_BENCH_FLV`, else a 20-second 720p30 H.264 + AAC
+//! FLV made once with ffmpeg into the target folder.
+//!
+//! `cargo bench -p rapidrtmp-core --bench mux`
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use rapidrtmp_core::chunk::{Action, ChunkInfo, Chunker};
+use rapidrtmp_core::flv::{Tag, TagReader};
+use rapidrtmp_core::media::StreamConfig;
+use rapidrtmp_core::package::package_flv;
+use rapidrtmp_core::segment::{build_segment, Warnings};
+
+fn fixture() -> Vec<u8> {
+    let path = std::env::var_os("RAPIDRTMP_BENCH_FLV").map(PathBuf::from).unwrap_or_else(|| {
+        let dir = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| "target".into());
+        let path = dir.join("bench-720p30.flv");
+        if !path.exists() {
+            std::fs::create_dir_all(&dir).expect("target folder");
+            let tmp = dir.join("bench-720p30.tmp.flv");
+            let status = Command::new("ffmpeg")
+                .args(["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30"])
+                .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "20"])
+                .args(["-c:v", "libx264", "-preset", "veryfast", "-b:v", "4M", "-g", "60", "-pix_fmt", "yuv420p"])
+                .args(["-c:a", "aac", "-b:a", "128k", "-f", "flv"])
+                .arg(&tmp)
+                .status()
+                .expect("ffmpeg (install it: apt-get install ffmpeg)");
+            assert!(status.success(), "ffmpeg failed to make the bench fixture");
+            std::fs::rename(&tmp, &path).expect("rename fixture");
+        }
+        path
+    });
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The file cut into chunks exactly as the ingest node cuts a live stream.
+fn chunks(flv: &[u8]) -> Vec<(ChunkInfo, StreamConfig, Vec<Tag<'_>>)> {
+    let (_, reader) = TagReader::new(flv).expect("an FLV file");
+    let mut chunker = Chunker::new(2000);
+    let mut out = Vec::new();
+    let mut open: (StreamConfig, Vec<Tag<'_>>) = Default::default();
+    for tag in reader {
+        let tag = tag.expect("a well-formed fixture");
+        let d = chunker.push(&tag);
+        if let Some(info) = d.close {
+            out.push((info, std::mem::take(&mut open.0), std::mem::take(&mut open.1)));
+        }
+        if let Action::Append { opens, .. } = d.action {
+            if opens {
+                open.0 = chunker.config().clone();
+            }
+            open.1.push(tag);
+        }
+    }
+    out
+}
+
+fn bench(c: &mut Criterion) {
+    let flv = fixture();
+    let chunks = chunks(&flv);
+    let (info, config, tags) = &chunks[chunks.len() / 2];
+    let media: u64 = tags.iter().map(|t| t.body.len() as u64).sum();
+    let mut out = Vec::with_capacity(media as usize + 65536);
+    let mut g = c.benchmark_group("mux");
+    g.throughput(Throughput::Bytes(media));
+    g.bench_function("chunk_to_segment", |b| {
+        b.iter(|| {
+            out.clear();
+            let mut w = Warnings::default();
+            build_segment(&mut out, config, info, tags.iter().map(|t| Ok(*t)), &mut w).expect("segment")
+        })
+    });
+    g.throughput(Throughput::Bytes(flv.len() as u64));
+    g.sample_size(20);
+    g.bench_function("package_whole_file", |b| {
+        b.iter(|| {
+            let mut n = 0usize;
+            let mut sink = |_: &str, d: &[u8]| -> Result<(), ()> {
+                n += d.len();
+                Ok(())
+            };
+            package_flv(&flv, 2000, &mut sink).expect("package");
+            n
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,14 @@
+//! The edge on an arbitrary object: a chunk file read for an init or a media segment, and a
+//! manifest rendered into playlists.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use rapidrtmp_core::edge::{respond, Route};
+
+fuzz_target!(|data: &[u8]| {
+    for path in ["/live/k/1/init-0.mp4", "/live/k/1/0.m4s", "/live/k/index.m3u8", "/live/k/master.m3u8"] {
+        let route = Route::parse(path).expect("a valid route");
+        let r = respond(&route, Some(data));
+        assert!(matches!(r.status, 200 | 404 | 500));
+    }
+});
