@@ -14,9 +14,44 @@ pub fn parse_duration(s: &str) -> Result<f64, String> {
     Ok(v)
 }
 
+/// The input file's bytes: mapped (no copy, no fresh pages) when it is a regular file, else read.
+enum Input {
+    Mapped(memmap2::Mmap),
+    Read(Vec<u8>),
+}
+
+impl Input {
+    fn open(path: &Path) -> std::io::Result<Self> {
+        let file = std::fs::File::open(path)?;
+        if file.metadata()?.is_file() {
+            // SAFETY: the map is read-only and lives only while we package; like any reader of a
+            // file, we assume nobody truncates the input meanwhile (that would raise SIGBUS).
+            #[allow(unsafe_code)]
+            let map = unsafe { memmap2::MmapOptions::new().populate().map(&file) };
+            if let Ok(map) = map {
+                return Ok(Self::Mapped(map));
+            }
+        }
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut &file, &mut bytes)?;
+        Ok(Self::Read(bytes))
+    }
+}
+
+impl std::ops::Deref for Input {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            Self::Mapped(m) => m,
+            Self::Read(v) => v,
+        }
+    }
+}
+
 /// Runs the command.
 pub fn run(input: &Path, out: &Path, segment_duration: f64) -> anyhow::Result<()> {
-    let bytes = std::fs::read(input).with_context(|| format!("cannot read {}", input.display()))?;
+    let bytes = Input::open(input).with_context(|| format!("cannot read {}", input.display()))?;
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let mut sink = |name: &str, data: &[u8]| -> std::io::Result<()> {
         let path = out.join(name);

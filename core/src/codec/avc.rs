@@ -121,7 +121,11 @@ fn skip_scaling_list(r: &mut BitReader<'_>, size: u32) -> Result<(), CodecError>
     let (mut last, mut next) = (8i32, 8i32);
     for _ in 0..size {
         if next != 0 {
+            // delta_scale is -128..=127 (H.264 §7.4.2.1.1.1).
             let delta = r.se()?;
+            if !(-128..=127).contains(&delta) {
+                return Err(CodecError::Invalid { what: "SPS delta_scale", value: delta as u32 });
+            }
             next = (last + delta + 256).rem_euclid(256);
         }
         if next != 0 {
@@ -158,7 +162,7 @@ impl Sps {
             if chroma_format_idc == 3 {
                 separate_colour_plane = r.bit()?;
             }
-            bit_depth = r.ue()? + 8;
+            bit_depth = r.ue()?.saturating_add(8);
             if bit_depth > 14 {
                 return Err(CodecError::Invalid { what: "SPS bit_depth_luma", value: bit_depth });
             }
@@ -325,6 +329,13 @@ mod tests {
         }
         assert!(AvcConfig::parse(&HIGH_360P[..20]).is_err());
         assert!(AvcConfig::parse(&[]).is_err());
+    }
+
+    #[test]
+    fn out_of_range_scaling_deltas_are_errors() {
+        // Found by the codec fuzz target: a delta_scale near 2^31 overflowed.
+        let nal = [0x07, 0x7a, 0x00, 0x07, 0x00, 0xff, 0xff, 0xff, 0x0b, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0x7a, 0x00, 0x9a];
+        assert!(Sps::parse(&nal).is_err());
     }
 
     #[test]
