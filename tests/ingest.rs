@@ -467,3 +467,43 @@ fn prometheus_parser_accepts_valid_text_and_rejects_malformed_text() {
         assert!(prom::parse(text).is_err(), "accepted ({what}):\n{text}");
     }
 }
+
+#[test]
+fn dropped_publisher_keeps_the_stream_live_through_the_reconnect_grace() {
+    let dir = TempDir::new("grace");
+    let data = dir.join("data");
+    let mut opts = NodeOptions::standard();
+    let at = opts.args.iter().position(|a| a == "--reconnect-grace").expect("standard options set a grace");
+    opts.args[at + 1] = "6".into();
+    let node = Node::start(&data, &opts);
+    let token = node.token("cam", 600, false);
+    let url = node.rtmp_url("cam", Some(&token));
+
+    // The connection drops (SIGKILL: no unpublish): the stream stays live…
+    let mut first = publish(&url, &["-stream_loop", "-1"], &[], &dir.join("first.log"));
+    node.wait_playlist("cam", "two segments", Duration::from_secs(10), |p| p.segments.len() >= 2);
+    first.kill();
+    std::thread::sleep(Duration::from_secs(2));
+    let p = node.playlist("cam").expect("playlist");
+    assert!(!p.ended, "the playlist ended at once although the publisher may come back:\n{}", p.text);
+    // …and a publisher coming back within the grace continues it, with no end in between.
+    let (status, messages, _) = publish_and_wait(&url, &[], &dir.join("second.log"), PUBLISH_TIMEOUT);
+    assert!(status.success(), "second publish ({status}):\n{messages}");
+    let p = node.wait_playlist("cam", "#EXT-X-ENDLIST", Duration::from_secs(10), |p| p.ended);
+    assert_eq!(p.discontinuities, 1, "the reconnect is one discontinuity:\n{}", p.text);
+    assert_decodes_cleanly(&node.playlist_url("cam"), &[]);
+
+    // Dropped with nobody coming back: the stream ends once the grace is over.
+    let token = node.token("cam2", 600, false);
+    let mut lone = publish(&node.rtmp_url("cam2", Some(&token)), &["-stream_loop", "-1"], &[], &dir.join("lone.log"));
+    node.wait_playlist("cam2", "a segment", Duration::from_secs(10), |p| !p.segments.is_empty());
+    lone.kill();
+    let dropped = Instant::now();
+    let p = node.wait_playlist("cam2", "#EXT-X-ENDLIST", Duration::from_secs(15), |p| p.ended);
+    assert!(
+        dropped.elapsed() >= Duration::from_secs(5),
+        "ended {:?} after the drop, before the grace:\n{}",
+        dropped.elapsed(),
+        p.text
+    );
+}

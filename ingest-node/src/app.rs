@@ -50,6 +50,8 @@ pub struct LiveStream {
     pub last_data_ms: AtomicU64,
     /// Tells the connection to stop publishing.
     pub stop: Notify,
+    /// Set when a new publisher takes the stream over (the stream goes on, it does not end).
+    pub replaced: std::sync::atomic::AtomicBool,
     /// Set to true once the stream's last chunk and manifest are written.
     pub done: watch::Sender<bool>,
     /// Figures for the API.
@@ -81,6 +83,8 @@ pub struct App {
     viewers: Mutex<HashMap<String, HashMap<IpAddr, u64>>>,
     /// Set when shutdown begins.
     pub shutdown: watch::Sender<bool>,
+    /// Chunk writers still running (shutdown waits for them to flush).
+    pub writers: watch::Sender<usize>,
     /// Listeners are up.
     pub listening: AtomicBool,
     next_connection: AtomicU64,
@@ -98,6 +102,7 @@ impl App {
             streams: Mutex::default(),
             viewers: Mutex::default(),
             shutdown: watch::channel(false).0,
+            writers: watch::channel(0).0,
             listening: AtomicBool::new(false),
             next_connection: AtomicU64::new(1),
         })

@@ -48,6 +48,9 @@ pub struct ServeArgs {
     /// Seconds to keep chunks after they leave the live window; 0 keeps them forever [default: 0].
     #[arg(long, env = "RAPIDRTMP_RETENTION")]
     pub retention: Option<u64>,
+    /// Seconds a stream whose publisher dropped off stays live, for it to reconnect [default: 10].
+    #[arg(long, env = "RAPIDRTMP_RECONNECT_GRACE")]
+    pub reconnect_grace: Option<u64>,
     /// Most simultaneous RTMP connections [default: 1000].
     #[arg(long, env = "RAPIDRTMP_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
@@ -71,6 +74,7 @@ struct FileSettings {
     segment_duration: Option<f64>,
     live_window: Option<usize>,
     retention: Option<u64>,
+    reconnect_grace: Option<u64>,
     max_connections: Option<usize>,
     log_format: Option<String>,
 }
@@ -109,6 +113,8 @@ pub struct Settings {
     pub live_window: usize,
     /// Retention after the live window; `None` keeps chunks forever.
     pub retention: Option<Duration>,
+    /// How long a dropped publisher's stream stays live for it to reconnect.
+    pub reconnect_grace: Duration,
     /// Most RTMP connections.
     pub max_connections: usize,
     /// JSON logs.
@@ -164,6 +170,7 @@ impl ServeArgs {
             segment_duration: Duration::from_secs_f64(segment_duration),
             live_window,
             retention: self.retention.or(file.retention).filter(|&s| s > 0).map(Duration::from_secs),
+            reconnect_grace: Duration::from_secs(self.reconnect_grace.or(file.reconnect_grace).unwrap_or(10).min(3600)),
             max_connections: self.max_connections.or(file.max_connections).unwrap_or(1000).max(1),
             json_logs,
         })

@@ -32,6 +32,18 @@ const MIN_CHUNK_CAPACITY: usize = 64 << 10;
 /// How long the writer keeps retrying a failing store once shutdown has begun.
 const SHUTDOWN_RETRY: Duration = Duration::from_secs(10);
 
+/// How a publish ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// The publisher unpublished, or the stream was stopped: the playlist ends now.
+    Now,
+    /// The publisher dropped off: the stream stays live for the reconnect grace, then ends unless
+    /// it was published again meanwhile (OBS reconnects this way).
+    AfterGrace,
+    /// Another publisher took the stream over: it goes on.
+    Replaced,
+}
+
 /// A closed chunk on its way to the store, with what the manifest will say of it.
 struct ChunkJob {
     key: String,
@@ -46,6 +58,7 @@ enum Job {
     /// The publish is over; its media ended here on the stream timeline.
     End {
         media_end: Option<Millis>,
+        ending: Ending,
     },
 }
 
@@ -109,6 +122,7 @@ impl Publisher {
         let last_session_id = manifest.session.parse().unwrap_or(0);
         let last_init = manifest.last_init.clone();
         let (tx, rx) = mpsc::channel(MAX_BACKLOG);
+        app.writers.send_modify(|n| *n += 1);
         let writer = tokio::spawn(write_chunks(app.clone(), stream.clone(), manifest, rx));
         Ok(Self {
             last_init,
@@ -222,12 +236,13 @@ impl Publisher {
         }
     }
 
-    /// Ends the publish: writes the last chunk, marks the stream ended and waits for the writer.
-    pub async fn finish(mut self) {
+    /// Ends the publish: writes the last chunk, marks the stream ended as `ending` says and waits
+    /// for the writer.
+    pub async fn finish(mut self, ending: Ending) {
         if let Some(info) = self.chunker.finish() {
             self.close(info).await;
         }
-        let _ = self.tx.send(Job::End { media_end: self.chunker.media_end() }).await;
+        let _ = self.tx.send(Job::End { media_end: self.chunker.media_end(), ending }).await;
         drop(self.tx);
         let _ = self.writer.await;
     }
@@ -306,20 +321,42 @@ async fn write_chunks(app: Arc<App>, stream: Arc<LiveStream>, mut manifest: Mani
                     }
                 }
             }
-            Job::End { media_end } => {
+            Job::End { media_end, ending } => {
                 if let Some(end) = media_end {
                     manifest.media_end_ms = Some(end.0);
                 }
-                if wrote_any || manifest.state == StreamState::Live && !manifest.chunks.is_empty() {
+                let mut end_now = ending == Ending::Now;
+                if ending != Ending::Now && wrote_any {
+                    // Where the media ended, for whoever publishes next; the stream stays live.
+                    manifest.updated_at_ms = now_ms();
+                    if let Err(e) = put_retrying(&app, &mkey, Bytes::from(manifest.to_json())).await {
+                        error!(stream = %stream.key, "could not update the manifest: {e}");
+                    }
+                }
+                if ending == Ending::AfterGrace {
+                    let mut shutdown = app.shutdown.subscribe();
+                    tokio::select! {
+                        _ = tokio::time::sleep(app.settings.reconnect_grace) => {}
+                        _ = shutdown.wait_for(|s| *s) => {}
+                    }
+                    end_now = app.live(&stream.key).is_none();
+                    if !end_now {
+                        info!(stream = %stream.key, "publisher came back; the stream goes on");
+                    }
+                }
+                if end_now && (wrote_any || manifest.state == StreamState::Live && !manifest.chunks.is_empty()) {
                     manifest.state = StreamState::Ended;
                     manifest.updated_at_ms = now_ms();
                     if let Err(e) = put_retrying(&app, &mkey, Bytes::from(manifest.to_json())).await {
                         error!(stream = %stream.key, "could not mark the stream ended: {e}");
                     }
                 }
-                info!(stream = %stream.key, "stream ended");
+                if end_now {
+                    info!(stream = %stream.key, "stream ended");
+                }
             }
         }
     }
     let _ = stream.done.send(true);
+    app.writers.send_modify(|n| *n -= 1);
 }

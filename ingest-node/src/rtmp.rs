@@ -18,7 +18,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tracing::{debug, info, warn};
 
 use crate::app::{now_ms, App, LiveStream};
-use crate::publish::Publisher;
+use crate::publish::{Ending, Publisher};
 use crate::tokens::TokenError;
 
 /// The RTMP application publishers connect to.
@@ -82,6 +82,8 @@ struct Connection {
     session: ServerSession,
     publishing: Option<(Arc<LiveStream>, Publisher)>,
     close: bool,
+    /// How the publish ends if the connection does: a dropped connection may come back.
+    ending: Ending,
 }
 
 impl Connection {
@@ -90,10 +92,12 @@ impl Connection {
             .await
             .map_err(|_| anyhow::anyhow!("handshake timed out"))??;
         let (session, results) = ServerSession::new(ServerSessionConfig::new())?;
-        let mut conn = Self { app, socket, peer, id, session, publishing: None, close: false };
+        let mut conn =
+            Self { app, socket, peer, id, session, publishing: None, close: false, ending: Ending::AfterGrace };
         let result = conn.serve(results, remaining).await;
         if let Some((stream, publisher)) = conn.publishing.take() {
-            conn.end_publish(stream, publisher).await;
+            let ending = conn.ending;
+            conn.end_publish(stream, publisher, ending).await;
         }
         result
     }
@@ -119,10 +123,15 @@ impl Connection {
                     Ok(r) => r?,
                 },
                 _ = stop => {
+                    let replaced = self.publishing.as_ref().is_some_and(|(s, _)| s.replaced.load(Relaxed));
+                    self.ending = if replaced { Ending::Replaced } else { Ending::Now };
                     info!(peer = %self.peer, "publish stopped by the API or a takeover");
                     return Ok(());
                 }
-                _ = shutdown.changed() => return Ok(()),
+                _ = shutdown.changed() => {
+                    self.ending = Ending::Now;
+                    return Ok(());
+                }
             };
             if n == 0 {
                 return Ok(());
@@ -207,7 +216,7 @@ impl Connection {
             }
             ServerSessionEvent::PublishStreamFinished { .. } => {
                 if let Some((stream, publisher)) = self.publishing.take() {
-                    self.end_publish(stream, publisher).await;
+                    self.end_publish(stream, publisher, Ending::Now).await;
                 }
             }
             _ => {}
@@ -273,6 +282,7 @@ impl Connection {
         }
         if let Some(prev) = previous {
             info!(stream = key, "taking over from a silent publisher");
+            prev.replaced.store(true, Relaxed);
             prev.stop.notify_one();
             let mut done = prev.done.subscribe();
             let _ = tokio::time::timeout(TAKEOVER_WAIT, done.wait_for(|d| *d)).await;
@@ -283,6 +293,7 @@ impl Connection {
             connection: self.id,
             last_data_ms: now.into(),
             stop: Default::default(),
+            replaced: Default::default(),
             done: tokio::sync::watch::channel(false).0,
             stats: Mutex::default(),
         });
@@ -313,14 +324,17 @@ impl Connection {
         self.reply(r).await
     }
 
-    async fn end_publish(&mut self, stream: Arc<LiveStream>, publisher: Publisher) {
-        publisher.finish().await;
-        let mut streams = self.app.streams.lock().unwrap_or_else(|e| e.into_inner());
-        if streams.get(&stream.key).is_some_and(|s| s.connection == self.id) {
-            streams.remove(&stream.key);
+    async fn end_publish(&mut self, stream: Arc<LiveStream>, publisher: Publisher, ending: Ending) {
+        // Out of the registry first: a publisher reconnecting during the grace is welcome.
+        {
+            let mut streams = self.app.streams.lock().unwrap_or_else(|e| e.into_inner());
+            if streams.get(&stream.key).is_some_and(|s| s.connection == self.id) {
+                streams.remove(&stream.key);
+            }
         }
         self.app.metrics.active_streams.fetch_sub(1, Relaxed);
-        info!(stream = %stream.key, "publish ended");
+        info!(stream = %stream.key, ?ending, "publish ended");
+        publisher.finish(ending).await;
     }
 }
 

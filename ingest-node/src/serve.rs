@@ -93,14 +93,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     info!("shutting down: closing listeners, flushing streams");
     app.shutdown.send_replace(true);
     let _ = rtmp_task.await;
-    let streams: Vec<_> = app.streams.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
-    let flushed = async {
-        for s in streams {
-            let mut done = s.done.subscribe();
-            let _ = done.wait_for(|d| *d).await;
-        }
-    };
-    if tokio::time::timeout(SHUTDOWN_GRACE, flushed).await.is_err() {
+    let mut writers = app.writers.subscribe();
+    if tokio::time::timeout(SHUTDOWN_GRACE, writers.wait_for(|n| *n == 0)).await.is_err() {
         warn!("some streams did not finish flushing within {SHUTDOWN_GRACE:?}");
     }
     let _ = tokio::time::timeout(Duration::from_secs(5), http_task).await;

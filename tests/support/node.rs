@@ -35,7 +35,9 @@ impl NodeOptions {
     pub fn standard() -> NodeOptions {
         NodeOptions {
             admin_key: Some(new_admin_key()),
-            args: ["--segment-duration", "1", "--live-window", "100"].map(String::from).to_vec(),
+            args: ["--segment-duration", "1", "--live-window", "100", "--reconnect-grace", "2"]
+                .map(String::from)
+                .to_vec(),
             env: Vec::new(),
         }
     }
