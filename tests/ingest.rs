@@ -72,8 +72,10 @@ fn published_clip_plays_back_frame_exact_and_its_chunks_decode_alone() {
 
     let mut ffmpeg = publish(&node.rtmp_url("cam", Some(&token)), &[], &[], &dir.join("ffmpeg.log"));
     let live = node.wait_playlist("cam", "a segment", FIRST_SEGMENT_WITHIN, |p| !p.segments.is_empty());
+    let live_cache = node.get("/live/cam/index.m3u8");
     if ffmpeg.status().is_none() {
         assert!(!live.ended, "the playlist ends while the publisher is still sending:\n{}", live.text);
+        assert_eq!(live_cache.header("cache-control"), Some("public, max-age=1"), "live playlist");
     }
     let status = ffmpeg.wait_timeout(PUBLISH_TIMEOUT).expect("ffmpeg publish did not finish");
     assert!(status.success(), "ffmpeg publish failed ({status}):\n{}", ffmpeg.log());
@@ -86,9 +88,10 @@ fn published_clip_plays_back_frame_exact_and_its_chunks_decode_alone() {
     assert!((total - clip_seconds).abs() < 0.15, "EXTINFs add up to {total} s for a {clip_seconds} s clip");
     assert_chunks_match(&data.join("live/cam"), &playlist);
 
-    // Playlists are short-lived; init and media segments are immutable.
+    // Live playlists are short-lived (above), an ended one lives minutes; init and media
+    // segments are immutable.
     let r = node.get("/live/cam/index.m3u8");
-    assert_eq!(r.header("cache-control"), Some("public, max-age=1"), "playlist");
+    assert_eq!(r.header("cache-control"), Some("public, max-age=300"), "ended playlist");
     for uri in [&playlist.maps[0], &playlist.segments[0].uri] {
         let r = node.get(&format!("/live/cam/{uri}"));
         assert_eq!(r.status, 200, "{uri}");

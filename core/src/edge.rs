@@ -6,7 +6,7 @@
 //!
 //! | URL (under `/live/{stream}/`) | object | response |
 //! |---|---|---|
-//! | `index.m3u8` | `live/{stream}/manifest.json` | media playlist of the live window |
+//! | `index.m3u8` | `live/{stream}/manifest.json` | media playlist of the live window (1 s cache; 5 min once ended) |
 //! | `master.m3u8` | the manifest | multivariant playlist |
 //! | `{session}/init-{seq}.mp4` | chunk `live/{stream}/{session}/{seq}.flv` | init segment |
 //! | `{session}/{seq}.m4s` | the same chunk | media segment |
@@ -28,6 +28,10 @@ pub const MAX_NAME_LEN: usize = 64;
 
 /// `Cache-Control` of live playlists: they change with every chunk.
 pub const CACHE_PLAYLIST: &str = "public, max-age=1";
+/// `Cache-Control` of an ended stream's playlists: they change only if the key is published
+/// again, so caches may keep them for minutes, not forever (a year-long cache would hide the
+/// next publish of the key).
+pub const CACHE_ENDED_PLAYLIST: &str = "public, max-age=300";
 /// `Cache-Control` of init and media segments: a URL's content never changes.
 pub const CACHE_IMMUTABLE: &str = "public, max-age=31536000, immutable";
 /// `Cache-Control` of 404s: the stream may start any moment.
@@ -201,7 +205,8 @@ pub fn respond(route: &Route, object: Option<&[u8]>) -> Response {
                     Route::MediaPlaylist { .. } => media_playlist(&m),
                     _ => multivariant_playlist(&m),
                 };
-                Response::ok(PLAYLIST_TYPE, CACHE_PLAYLIST, body.into_bytes())
+                let cache = if m.state == StreamState::Ended { CACHE_ENDED_PLAYLIST } else { CACHE_PLAYLIST };
+                Response::ok(PLAYLIST_TYPE, cache, body.into_bytes())
             }
             Err(e) => Response::error(500, format!("manifest of {}: {e}", route.stream())),
         },
