@@ -155,6 +155,15 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let cache_key = format!("{}://{}{}", url.scheme(), url.host_str().unwrap_or_default(), url.path());
     if immutable {
         if let Some(mut hit) = cache.get(cache_key.as_str(), true).await? {
+            if range.is_none() && method == Method::Get {
+                // The cached body streams straight through, never copied into WASM memory.
+                let headers = Headers::new();
+                headers.set("content-type", "video/mp4")?;
+                headers.set("cache-control", edge::CACHE_IMMUTABLE)?;
+                headers.set("accept-ranges", "bytes")?;
+                cors(&headers)?;
+                return Ok(hit.with_status(200).with_headers(headers));
+            }
             let body = hit.bytes().await?;
             let cached =
                 edge::Response { status: 200, content_type: "video/mp4", cache_control: edge::CACHE_IMMUTABLE, body };
