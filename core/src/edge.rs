@@ -10,6 +10,7 @@
 //! | `master.m3u8` | the manifest | multivariant playlist |
 //! | `{session}/init-{seq}.mp4` | chunk `live/{stream}/{session}/{seq}.flv` | init segment |
 //! | `{session}/{seq}.m4s` | the same chunk | media segment |
+//! | `{session}/{seq}.flv` | the same chunk | the chunk itself, as stored (for inspection) |
 
 mod range;
 pub mod sigv4;
@@ -88,6 +89,15 @@ pub enum Route {
         /// Sequence number.
         sequence: u64,
     },
+    /// A chunk as stored: the FLV a segment is built from.
+    Chunk {
+        /// Stream key.
+        stream: String,
+        /// Session id.
+        session: String,
+        /// Sequence number.
+        sequence: u64,
+    },
 }
 
 fn parse_sequence(s: &str) -> Option<u64> {
@@ -114,9 +124,11 @@ impl Route {
                 let session = session.into();
                 if let Some(seq) = file.strip_prefix("init-").and_then(|f| f.strip_suffix(".mp4")) {
                     Some(Self::Init { stream, session, sequence: parse_sequence(seq)? })
-                } else {
-                    let seq = file.strip_suffix(".m4s")?;
+                } else if let Some(seq) = file.strip_suffix(".m4s") {
                     Some(Self::Segment { stream, session, sequence: parse_sequence(seq)? })
+                } else {
+                    let seq = file.strip_suffix(".flv")?;
+                    Some(Self::Chunk { stream, session, sequence: parse_sequence(seq)? })
                 }
             }
             _ => None,
@@ -129,7 +141,8 @@ impl Route {
             Self::MediaPlaylist { stream }
             | Self::Multivariant { stream }
             | Self::Init { stream, .. }
-            | Self::Segment { stream, .. } => stream,
+            | Self::Segment { stream, .. }
+            | Self::Chunk { stream, .. } => stream,
         }
     }
 
@@ -137,9 +150,23 @@ impl Route {
     pub fn object_key(&self) -> String {
         match self {
             Self::MediaPlaylist { stream } | Self::Multivariant { stream } => manifest_key(stream),
-            Self::Init { stream, session, sequence } | Self::Segment { stream, session, sequence } => {
-                chunk_key(stream, session, *sequence)
-            }
+            Self::Init { stream, session, sequence }
+            | Self::Segment { stream, session, sequence }
+            | Self::Chunk { stream, session, sequence } => chunk_key(stream, session, *sequence),
+        }
+    }
+
+    /// Whether the response never changes (init, segments, chunks), so caches may keep it forever.
+    pub fn is_immutable(&self) -> bool {
+        matches!(self, Self::Init { .. } | Self::Segment { .. } | Self::Chunk { .. })
+    }
+
+    /// The `Content-Type` of a successful response.
+    pub fn content_type(&self) -> &'static str {
+        match self {
+            Self::MediaPlaylist { .. } | Self::Multivariant { .. } => PLAYLIST_TYPE,
+            Self::Init { .. } | Self::Segment { .. } => MP4_TYPE,
+            Self::Chunk { .. } => FLV_TYPE,
         }
     }
 
@@ -150,6 +177,7 @@ impl Route {
             Self::Multivariant { .. } => "multivariant",
             Self::Init { .. } => "init",
             Self::Segment { .. } => "segment",
+            Self::Chunk { .. } => "chunk",
         }
     }
 }
@@ -191,6 +219,10 @@ impl Response {
 
 /// `Content-Type` of playlists (RFC 8216 §4).
 pub const PLAYLIST_TYPE: &str = "application/vnd.apple.mpegurl";
+/// `Content-Type` of init and media segments.
+pub const MP4_TYPE: &str = "video/mp4";
+/// `Content-Type` of chunks.
+pub const FLV_TYPE: &str = "video/x-flv";
 
 /// Builds the response to `route` from its object (`None` if the store does not have it).
 pub fn respond(route: &Route, object: Option<&[u8]>) -> Response {
@@ -206,10 +238,11 @@ pub fn respond(route: &Route, object: Option<&[u8]>) -> Response {
                     _ => multivariant_playlist(&m),
                 };
                 let cache = if m.state == StreamState::Ended { CACHE_ENDED_PLAYLIST } else { CACHE_PLAYLIST };
-                Response::ok(PLAYLIST_TYPE, cache, body.into_bytes())
+                Response::ok(route.content_type(), cache, body.into_bytes())
             }
             Err(e) => Response::error(500, format!("manifest of {}: {e}", route.stream())),
         },
+        Route::Chunk { .. } => Response::ok(route.content_type(), CACHE_IMMUTABLE, object.to_vec()),
         Route::Init { session, sequence, .. } | Route::Segment { session, sequence, .. } => {
             let chunk = match read_chunk(object) {
                 Ok(c) => c,
@@ -226,7 +259,7 @@ pub fn respond(route: &Route, object: Option<&[u8]>) -> Response {
                     .map(|_| out)
             };
             match result {
-                Ok(body) => Response::ok("video/mp4", CACHE_IMMUTABLE, body),
+                Ok(body) => Response::ok(route.content_type(), CACHE_IMMUTABLE, body),
                 Err(e) => Response::error(500, format!("chunk {}: {e}", route.object_key())),
             }
         }
@@ -288,9 +321,16 @@ mod tests {
             Some(Route::Init { stream: "cam".into(), session: "170".into(), sequence: 12 })
         );
         assert_eq!(Route::parse("/live/cam/170/13.m4s").map(|r| r.object_key()), Some("live/cam/170/13.flv".into()));
-        for bad in
-            ["/live/../index.m3u8", "/live/a/b/c/d.m4s", "/live/a/s/x.m4s", "/live/a/s/-1.m4s", "/other", "/live/a"]
-        {
+        assert_eq!(Route::parse("/live/cam/170/13.flv").map(|r| r.object_key()), Some("live/cam/170/13.flv".into()));
+        for bad in [
+            "/live/../index.m3u8",
+            "/live/a/b/c/d.m4s",
+            "/live/a/s/x.m4s",
+            "/live/a/s/-1.m4s",
+            "/live/a/s/1.mp4",
+            "/other",
+            "/live/a",
+        ] {
             assert_eq!(Route::parse(bad), None, "{bad}");
         }
     }

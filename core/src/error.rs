@@ -16,6 +16,15 @@ pub enum Error {
     /// A chunk file is not one RapidRTMP wrote.
     #[error("not a RapidRTMP chunk: {0}")]
     BadChunk(&'static str),
+    /// One MP4 file holds one codec configuration, and the input changes it.
+    #[error(
+        "the codec configuration changes at segment {segment}; one MP4 file holds one configuration \
+         (package as HLS instead, which starts a new init segment there)"
+    )]
+    ConfigChanged {
+        /// The first media segment with the new configuration.
+        segment: u64,
+    },
     /// There is nothing to package.
     #[error("no H.264 or AAC media found (no sequence header, or no frames after one)")]
     NoMedia,

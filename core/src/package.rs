@@ -1,6 +1,6 @@
 //! Whole-file packaging: an FLV file → an HLS set (media playlist, multivariant playlist, init
-//! segments, media segments), cut by the same [`Chunker`] and built by the same
-//! [`build_segment`] as the live path.
+//! segments, media segments) or one fragmented MP4, cut by the same [`Chunker`] and built by the
+//! same [`build_segment`] as the live path.
 
 use alloc::{string::String, vec::Vec};
 
@@ -168,4 +168,35 @@ pub fn package_flv<E>(
     };
     (st.sink)(MULTIVARIANT_PLAYLIST, hls::render_multivariant(&[variant]).as_bytes()).map_err(PackageError::Sink)?;
     Ok(st.report)
+}
+
+/// Packages a complete FLV file as one fragmented MP4: the init segment followed by every media
+/// segment (`styp` `moof` `mdat` …), on one continuous timeline, as [`package_flv`] would cut it.
+///
+/// # Errors
+///
+/// As [`package_flv`], and [`Error::ConfigChanged`] when the codec configuration changes partway
+/// (an MP4 file has one `moov`).
+pub fn package_fmp4(input: &[u8], segment_duration_ms: u64) -> Result<(Vec<u8>, Report), Error> {
+    let mut out = Vec::with_capacity(input.len() + input.len() / 16);
+    let mut inits = 0;
+    let mut segments = 0;
+    let mut sink = |name: &str, data: &[u8]| -> Result<(), Error> {
+        if name.ends_with(".mp4") {
+            inits += 1;
+            if inits > 1 {
+                return Err(Error::ConfigChanged { segment: segments });
+            }
+        } else if name.ends_with(".m4s") {
+            segments += 1;
+        } else {
+            return Ok(()); // the playlists
+        }
+        out.extend_from_slice(data);
+        Ok(())
+    };
+    let report = package_flv(input, segment_duration_ms, &mut sink).map_err(|e| match e {
+        PackageError::Input(e) | PackageError::Sink(e) => e,
+    })?;
+    Ok((out, report))
 }

@@ -150,7 +150,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let Some(route) = Route::parse(url.path()) else {
         return respond(edge::Response::not_found(), &method, None);
     };
-    let immutable = matches!(route, Route::Init { .. } | Route::Segment { .. });
+    let immutable = route.is_immutable();
     let cache = Cache::default();
     let cache_key = format!("{}://{}{}", url.scheme(), url.host_str().unwrap_or_default(), url.path());
     if immutable {
@@ -158,15 +158,19 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
             if range.is_none() && method == Method::Get {
                 // The cached body streams straight through, never copied into WASM memory.
                 let headers = Headers::new();
-                headers.set("content-type", "video/mp4")?;
+                headers.set("content-type", route.content_type())?;
                 headers.set("cache-control", edge::CACHE_IMMUTABLE)?;
                 headers.set("accept-ranges", "bytes")?;
                 cors(&headers)?;
                 return Ok(hit.with_status(200).with_headers(headers));
             }
             let body = hit.bytes().await?;
-            let cached =
-                edge::Response { status: 200, content_type: "video/mp4", cache_control: edge::CACHE_IMMUTABLE, body };
+            let cached = edge::Response {
+                status: 200,
+                content_type: route.content_type(),
+                cache_control: edge::CACHE_IMMUTABLE,
+                body,
+            };
             return respond(cached, &method, range.as_deref());
         }
     }

@@ -91,6 +91,7 @@ pub async fn run(args: EdgeArgs) -> anyhow::Result<()> {
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
         .route("/live/{*path}", any(edge::serve::<EdgeNode>))
+        .fallback(crate::http::www::serve)
         .with_state(node);
     axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(crate::serve::shutdown_signal())

@@ -1,14 +1,17 @@
-//! The HTTP server: admin API, health, metrics and the built-in HLS edge, on one listener.
+//! The HTTP server: admin API, health, metrics, the built-in HLS edge and the web page, on one
+//! listener.
 
 mod api;
 pub mod edge;
 mod openapi;
+pub mod www;
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
-use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::Router;
@@ -29,17 +32,37 @@ pub async fn serve(app: Arc<App>, listener: TcpListener) -> std::io::Result<()> 
 
 /// All routes.
 pub fn router(app: Arc<App>) -> Router {
-    Router::new()
-        .route("/health", get(|| async { "ok\n" }))
-        .route("/ready", get(ready))
-        .route("/metrics", get(metrics))
+    let api = Router::new()
         .route("/api/v1/openapi.json", get(openapi::document))
         .route("/api/v1/publish", post(api::publish))
         .route("/api/v1/streams", get(api::list_streams))
         .route("/api/v1/streams/{key}", get(api::stream_status))
         .route("/api/v1/streams/{key}/stop", post(api::stop_stream))
+        .layer(middleware::from_fn(api_cors));
+    Router::new()
+        .route("/health", get(|| async { "ok\n" }))
+        .route("/ready", get(ready))
+        .route("/metrics", get(metrics))
+        .merge(api)
         .route("/live/{*path}", any(edge::serve::<App>))
+        .fallback(www::serve)
         .with_state(app)
+}
+
+/// CORS for the API, so a copy of the web page on another origin can list streams: the key is
+/// a bearer token sent by the page's script, never a cookie, so any origin may be allowed.
+async fn api_cors(request: Request, next: Next) -> Response {
+    let mut response = if request.method() == Method::OPTIONS {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        next.run(request).await
+    };
+    let h = response.headers_mut();
+    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, POST, OPTIONS"));
+    h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("Authorization, Content-Type"));
+    h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
+    response
 }
 
 async fn ready(State(app): State<Arc<App>>) -> Response {

@@ -35,13 +35,18 @@ enum Command {
     Serve(Box<config::ServeArgs>),
     /// Serve HLS from a store without ingesting: a stateless edge for any CDN.
     Edge(edge_cmd::EdgeArgs),
-    /// Package a whole FLV file into HLS (index.m3u8, init and media segments).
+    /// Package a whole FLV file into HLS (index.m3u8, init and media segments), or into one
+    /// fragmented MP4.
+    #[command(group = clap::ArgGroup::new("output").required(true))]
     Package {
         /// The FLV file to package.
         input: PathBuf,
-        /// The folder to write into (created if missing).
-        #[arg(long)]
-        out: PathBuf,
+        /// The folder to write the HLS set into (created if missing).
+        #[arg(long, group = "output")]
+        out: Option<PathBuf>,
+        /// Write one fragmented MP4 file instead of an HLS set.
+        #[arg(long, group = "output")]
+        mp4: Option<PathBuf>,
         /// Target segment duration in seconds; segments cut at the first keyframe at or after it.
         #[arg(long, default_value_t = 2.0, value_parser = package_cmd::parse_duration)]
         segment_duration: f64,
@@ -80,7 +85,11 @@ fn main() -> ExitCode {
         None => serve(cli.serve),
         Some(Command::Serve(args)) => serve(*args),
         Some(Command::Edge(args)) => runtime().and_then(|rt| rt.block_on(edge_cmd::run(args))),
-        Some(Command::Package { input, out, segment_duration }) => package_cmd::run(&input, &out, segment_duration),
+        Some(Command::Package { input, out, mp4, segment_duration }) => match (out, mp4) {
+            (Some(out), _) => package_cmd::run(&input, &out, segment_duration),
+            (None, Some(mp4)) => package_cmd::run_mp4(&input, &mp4, segment_duration),
+            (None, None) => Err(anyhow::anyhow!("give --out DIR (HLS) or --mp4 FILE")),
+        },
         Some(Command::Inspect { file, json }) => inspect_cmd::run(&file, json),
     };
     match result {

@@ -1,9 +1,9 @@
-//! `rapidrtmp package`: an FLV file → an HLS folder.
+//! `rapidrtmp package`: an FLV file → an HLS folder, or one fragmented MP4.
 
 use std::path::Path;
 
 use anyhow::{anyhow, Context};
-use rapidrtmp_core::package::{package_flv, PackageError};
+use rapidrtmp_core::package::{package_flv, package_fmp4, PackageError, Report};
 
 /// Parses `--segment-duration`: seconds, at least 0.1, at most one hour.
 pub fn parse_duration(s: &str) -> Result<f64, String> {
@@ -60,10 +60,37 @@ pub fn run(input: &Path, out: &Path, segment_duration: f64) -> anyhow::Result<()
         }
         std::fs::write(path, data)
     };
-    let report = package_flv(&bytes, (segment_duration * 1000.0).round() as u64, &mut sink).map_err(|e| match e {
+    let report = package_flv(&bytes, millis(segment_duration), &mut sink).map_err(|e| match e {
         PackageError::Input(e) => anyhow!("{}: {e}", input.display()),
         PackageError::Sink(e) => anyhow!("cannot write into {}: {e}", out.display()),
     })?;
+    warn(input, &report);
+    eprintln!(
+        "packaged {} segments in {} session(s) into {}",
+        report.segments,
+        report.sessions,
+        out.join(rapidrtmp_core::package::MEDIA_PLAYLIST).display()
+    );
+    Ok(())
+}
+
+/// Runs the command with `--mp4`.
+pub fn run_mp4(input: &Path, out: &Path, segment_duration: f64) -> anyhow::Result<()> {
+    let bytes = Input::open(input).with_context(|| format!("cannot read {}", input.display()))?;
+    let (mp4, report) =
+        package_fmp4(&bytes, millis(segment_duration)).map_err(|e| anyhow!("{}: {e}", input.display()))?;
+    std::fs::write(out, mp4).with_context(|| format!("cannot write {}", out.display()))?;
+    warn(input, &report);
+    eprintln!("packaged {} segments into {}", report.segments, out.display());
+    Ok(())
+}
+
+fn millis(seconds: f64) -> u64 {
+    (seconds * 1000.0).round() as u64
+}
+
+/// Prints the tags left out and where the input was cut short.
+fn warn(input: &Path, report: &Report) {
     for w in &report.warnings.list {
         eprintln!("warning: {}: {w}", input.display());
     }
@@ -73,11 +100,4 @@ pub fn run(input: &Path, out: &Path, segment_duration: f64) -> anyhow::Result<()
     if let Some(e) = &report.truncated {
         eprintln!("warning: {}: {e}; packaged everything before it", input.display());
     }
-    eprintln!(
-        "packaged {} segments in {} session(s) into {}",
-        report.segments,
-        report.sessions,
-        out.join(rapidrtmp_core::package::MEDIA_PLAYLIST).display()
-    );
-    Ok(())
 }

@@ -85,6 +85,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     let app = App::new(settings, store, key);
     info!(rtmp = %rtmp_addr, http = %http_addr, store = %app.store.describe(), "RapidRTMP listening");
+    if crate::http::www::ASSETS.is_empty() {
+        tracing::warn!("this binary has no web page: build it with www/build.sh, then build rapidrtmp again");
+    } else {
+        info!("web page at http://{http_addr}/");
+    }
     let rtmp_task = tokio::spawn(crate::rtmp::serve(app.clone(), rtmp));
     let http_task = tokio::spawn(crate::http::serve(app.clone(), http));
     app.listening.store(true, Relaxed);

@@ -1,0 +1,267 @@
+//! End-to-end test of the web page (`www/`, served by the node at `/`) in headless Chromium,
+//! driven by Playwright (`tests/www/browser.mjs`): ffmpeg publishes live; the page lists the
+//! stream from the API and plays it with hls.js; its inspector opens the init segment, a media
+//! segment and a chunk from the live playlist, and a dropped file; its packager turns an FLV
+//! into a ZIP of HLS and into one MP4. Then the checks, against real tools:
+//!
+//! - playback advanced at least 5 s, at the clip's size, with no hls.js ERROR event at all;
+//! - the box tree shows `ftyp`/`moov`/`trak` (init) and `moof`/`mdat` (segment), and the sample
+//!   counts it shows equal ffprobe's packet counts of the same segment;
+//! - every JSON report downloaded from the inspector equals `rapidrtmp inspect --json` on the
+//!   same bytes;
+//! - the packager's files equal `rapidrtmp package` output byte for byte, and decode cleanly in
+//!   ffmpeg, frame for frame like the clip;
+//! - the page requested nothing beyond its own origin, and its WASM is within budget.
+//!
+//! Screenshots of each view are kept in `tests/artefacts/www/`. Needs `www/build.sh` run before
+//! the node is built (tests/run does both), Chromium (`/usr/bin/chromium` or `$CHROMIUM`) and
+//! Node.js.
+
+#[path = "support/mod.rs"]
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::Value;
+use support::checks::{assert_decodes_cleanly, assert_frames_equal};
+use support::media::{clip, publish};
+use support::node::{new_admin_key, Node, NodeOptions, BIN};
+use support::proc::{run, TempDir};
+
+const BROWSER_TIMEOUT: Duration = Duration::from_secs(240);
+const STREAM: &str = "webpage";
+/// The budget of the page's WASM, gzipped.
+const WASM_BUDGET: usize = 250 * 1024;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().unwrap()
+}
+
+/// `rapidrtmp …`; panics unless it exits 0; returns stdout.
+fn rapidrtmp(args: &[&str]) -> Vec<u8> {
+    run(Command::new(BIN).args(args), Duration::from_secs(60)).ok().stdout
+}
+
+#[test]
+fn web_page_plays_inspects_and_packages() {
+    let dist = repo().join("www/dist");
+    assert!(dist.join("index.html").is_file(), "{} is missing: run www/build.sh (tests/run does)", dist.display());
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(Path::new(&chromium).is_file(), "no Chromium at {chromium}: apt-get install chromium (tests/run does)");
+
+    let dir = TempDir::new("www");
+    let opts = NodeOptions {
+        admin_key: Some(new_admin_key()),
+        args: ["--segment-duration", "2", "--live-window", "6"].map(String::from).to_vec(),
+        env: Vec::new(),
+    };
+    let node = Node::start(&dir.join("data"), &opts);
+    let base = format!("http://{}", node.http);
+
+    // The node serves the page it was built with.
+    let page = node.get("/");
+    assert_eq!(page.status, 200, "GET /: {}", page.text());
+    assert_eq!(page.body, std::fs::read(dist.join("index.html")).unwrap(), "GET / is not www/dist/index.html");
+    assert!(page.header("content-security-policy").is_some_and(|c| c.contains("default-src 'self'")));
+    let wasm = node.request("GET", "/pkg/rapidrtmp_www_bg.wasm", None, None);
+    assert_eq!((wasm.status, wasm.header("content-type")), (200, Some("application/wasm")));
+    let wasm_gz = std::fs::read(dist.join("pkg/rapidrtmp_www_bg.wasm.gz")).unwrap();
+    assert!(wasm_gz.len() <= WASM_BUDGET, "the WASM is {} bytes gzipped, over {WASM_BUDGET}", wasm_gz.len());
+
+    let token = node.token(STREAM, 3600, false);
+    let mut publisher =
+        publish(&node.rtmp_url(STREAM, Some(&token)), &["-stream_loop", "-1"], &[], &dir.join("ffmpeg.log"));
+    node.wait_playlist(STREAM, "3 segments", Duration::from_secs(30), |p| p.segments.len() >= 3);
+
+    let out = repo().join("tests/artefacts/www");
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(&out).unwrap();
+    let browser = run(
+        Command::new("node")
+            .arg(repo().join("tests/www/browser.mjs"))
+            .env("BASE", &base)
+            .env("ADMIN_KEY", &node.admin_key)
+            .env("STREAM", STREAM)
+            .env("FLV", &clip().path)
+            .env("OUT", &out)
+            .env("WWW", repo().join("www"))
+            .env("CHROMIUM", &chromium),
+        BROWSER_TIMEOUT,
+    );
+    let result: Value = std::fs::read(out.join("result.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or(Value::Null);
+    assert!(
+        browser.status.success(),
+        "the browser run failed ({}):\n{}\n{}\nwhat it saw: {result:#}",
+        browser.status,
+        browser.stdout_text(),
+        browser.stderr
+    );
+    publisher.kill();
+
+    check_page_health(&result, &base);
+    check_playback(&result["playback"]);
+    let inspected: BTreeMap<&str, &Value> =
+        result["inspected"].as_array().unwrap().iter().map(|i| (i["label"].as_str().unwrap(), i)).collect();
+    check_inspector(&node, &dir, &inspected);
+    check_packager(&result["packaged"], &dir);
+    for shot in ["player", "inspector-init", "inspector-segment", "inspector-chunk", "inspector-file", "packager"] {
+        let png = out.join(format!("{shot}.png"));
+        let bytes = std::fs::read(&png).unwrap_or_else(|e| panic!("no screenshot {}: {e}", png.display()));
+        assert!(bytes.starts_with(b"\x89PNG") && bytes.len() > 10_000, "{} is not a real screenshot", png.display());
+    }
+}
+
+/// No script errors, and no request beyond the page's own origin (which is the stream's too).
+fn check_page_health(result: &Value, base: &str) {
+    assert_eq!(result["pageErrors"], Value::Array(vec![]), "uncaught errors in the page");
+    assert_eq!(result["consoleErrors"], Value::Array(vec![]), "errors on the console");
+    let requests = result["requests"].as_array().unwrap();
+    assert!(!requests.is_empty());
+    for url in requests.iter().map(|u| u.as_str().unwrap()) {
+        let own = url.starts_with(&format!("{base}/")) || url.starts_with("blob:") || url.starts_with("data:");
+        assert!(own, "the page requested {url}, beyond its origin {base}");
+    }
+}
+
+fn check_playback(p: &Value) {
+    let advanced = p["currentTime"].as_f64().unwrap() - p["start"].as_f64().unwrap();
+    assert!(advanced >= 5.0, "playback advanced {advanced} s: {p:#}");
+    assert_eq!((p["videoWidth"].as_u64(), p["videoHeight"].as_u64()), (Some(640), Some(360)), "{p:#}");
+    assert_eq!(p["hlsErrors"], Value::Array(vec![]), "hls.js raised ERROR events: {p:#}");
+    assert_eq!(p["errorLog"], 0, "{p:#}");
+    assert!(p["timeline"].as_u64().unwrap() >= 2, "{p:#}");
+    let stats = &p["stats"];
+    assert_eq!(stats["resolution"].as_str().map(|r| r.replace(' ', "")), Some("640×360".into()), "{stats}");
+    for figure in ["latency", "buffer", "bitrate", "dropped"] {
+        let text = stats[figure].as_str().unwrap_or("");
+        assert!(text.chars().any(|c| c.is_ascii_digit()), "live figure {figure} shows {text:?}");
+    }
+}
+
+fn fetch(url: &str) -> Vec<u8> {
+    let r = support::http::get(url);
+    assert_eq!(r.status, 200, "GET {url}: {}", r.text());
+    r.body
+}
+
+/// The inspector showed the right boxes and sample counts, and its reports equal the CLI's.
+fn check_inspector(node: &Node, dir: &TempDir, inspected: &BTreeMap<&str, &Value>) {
+    let boxes = |label: &str| -> Vec<String> {
+        inspected[label]["boxes"].as_array().unwrap().iter().map(|b| b.as_str().unwrap().to_string()).collect()
+    };
+    for (label, wanted) in [("init", &["ftyp", "moov", "trak", "avcC"][..]), ("segment", &["moof", "mdat", "trun"])] {
+        let seen = boxes(label);
+        for b in wanted {
+            assert!(seen.iter().any(|s| s == b), "the {label} box tree lacks {b}: {seen:?}");
+        }
+    }
+    assert!(inspected["chunk"]["flvTags"].as_u64().unwrap() > 10, "{:#}", inspected["chunk"]);
+
+    // Sample counts shown for the segment = ffprobe's packet counts of init + segment.
+    let base = format!("http://{}", node.http);
+    let url = |label: &str| {
+        let u = inspected[label]["url"].as_str().unwrap();
+        if u.starts_with("http") {
+            u.to_string()
+        } else {
+            format!("{base}{u}")
+        }
+    };
+    let init = fetch(&url("init"));
+    let segment = fetch(&url("segment"));
+    let joined = dir.join("segment.mp4");
+    std::fs::write(&joined, [init.as_slice(), segment.as_slice()].concat()).unwrap();
+    let probe = run(
+        Command::new("ffprobe")
+            .args([
+                "-v",
+                "error",
+                "-count_packets",
+                "-show_entries",
+                "stream=codec_type,nb_read_packets",
+                "-of",
+                "json",
+            ])
+            .arg(&joined),
+        Duration::from_secs(60),
+    )
+    .ok();
+    let probe: Value = serde_json::from_slice(&probe.stdout).unwrap();
+    let packets = |kind: &str| -> u64 {
+        let s = probe["streams"].as_array().unwrap().iter().find(|s| s["codec_type"] == kind).unwrap();
+        s["nb_read_packets"].as_str().unwrap().parse().unwrap()
+    };
+    let counts = &inspected["segment"]["sampleCounts"];
+    assert_eq!(
+        (counts["1"].as_u64(), counts["2"].as_u64()),
+        (Some(packets("video")), Some(packets("audio"))),
+        "samples per track shown for the segment vs ffprobe's packets"
+    );
+    let total = packets("video") + packets("audio");
+    assert_eq!(inspected["segment"]["sampleRows"].as_u64(), Some(total), "sample table rows");
+
+    // Every downloaded report equals `rapidrtmp inspect --json` on the same bytes.
+    let chunk = fetch(&url("chunk"));
+    for (label, bytes) in [("init", Some(init)), ("segment", Some(segment)), ("chunk", Some(chunk)), ("file", None)] {
+        let file = match bytes {
+            Some(b) => {
+                let f = dir.join(&format!("inspected-{label}"));
+                std::fs::write(&f, b).unwrap();
+                f
+            }
+            None => repo().join("tests/artefacts/www/packaged.mp4"),
+        };
+        let cli = rapidrtmp(&["inspect", "--json", file.to_str().unwrap()]);
+        let page = std::fs::read(inspected[label]["json"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&page).trim_end(),
+            String::from_utf8_lossy(&cli).trim_end(),
+            "the page's report of the {label} differs from `rapidrtmp inspect --json`"
+        );
+    }
+}
+
+/// The browser's ZIP and MP4 equal `rapidrtmp package`'s output and play like the clip.
+fn check_packager(packaged: &Value, dir: &TempDir) {
+    let clip = clip();
+    let stem = clip.path.file_stem().unwrap().to_str().unwrap();
+    assert_eq!(packaged["zip"]["suggested"].as_str(), Some(format!("{stem}.zip").as_str()));
+    assert_eq!(packaged["mp4"]["suggested"].as_str(), Some(format!("{stem}.mp4").as_str()));
+
+    let unzipped = dir.join("unzipped");
+    run(
+        Command::new("python3")
+            .args(["-m", "zipfile", "-e"])
+            .arg(packaged["zip"]["path"].as_str().unwrap())
+            .arg(&unzipped),
+        Duration::from_secs(60),
+    )
+    .ok();
+    let cli = dir.join("cli");
+    rapidrtmp(&["package", clip.path.to_str().unwrap(), "--out", cli.to_str().unwrap()]);
+    // Path → (size, content hash) of every file.
+    assert_eq!(
+        support::checks::tree(&unzipped),
+        support::checks::tree(&cli),
+        "the ZIP's files vs `rapidrtmp package`'s"
+    );
+    let playlist = unzipped.join("index.m3u8");
+    assert_decodes_cleanly(playlist.to_str().unwrap(), &[]);
+    assert_frames_equal(playlist.to_str().unwrap(), &[], &clip.hashes);
+
+    let mp4 = packaged["mp4"]["path"].as_str().unwrap();
+    let cli_mp4 = dir.join("cli.mp4");
+    rapidrtmp(&["package", clip.path.to_str().unwrap(), "--mp4", cli_mp4.to_str().unwrap()]);
+    assert!(
+        std::fs::read(mp4).unwrap() == std::fs::read(&cli_mp4).unwrap(),
+        "the MP4 differs from `rapidrtmp package --mp4`'s"
+    );
+    assert_decodes_cleanly(mp4, &[]);
+    assert_frames_equal(mp4, &[], &clip.hashes);
+}
