@@ -5,7 +5,8 @@
 //! same relative timing) and its audio to within one AAC frame; start every segment with an IDR
 //! keyframe; decode completely under mp4-atom's strict mode; keep every track's timeline
 //! contiguous and every EXTINF true; follow the playlist contract; and be byte-identical when
-//! packaged twice.
+//! packaged twice. `--mp4` must give the init and media segments as one file that decodes to
+//! the same frames.
 
 mod common;
 
@@ -206,6 +207,36 @@ fn packaging_twice_gives_identical_files(fixture: Fixture) {
     }
 }
 
+/// `--mp4 FILE` is the HLS set's init segment and media segments, in playlist order, as one
+/// file; it decodes cleanly to the source's video frames.
+fn mp4_output_is_the_segments_in_one_file(fixture: Fixture) {
+    let p = package_fixture(fixture, &[]);
+    let mp4 = p.out.with_extension("mp4");
+    let mut cmd = std::process::Command::new(common::BIN);
+    cmd.arg("package").arg(fixture.path()).arg("--mp4").arg(&mp4);
+    let run = common::run_with_timeout(&mut cmd, common::PACKAGE_TIMEOUT);
+    assert!(run.success(), "package --mp4 failed:\n{}", run.describe());
+    let playlist = std::fs::read_to_string(p.index()).unwrap();
+    let mut expected = Vec::new();
+    for line in playlist.lines() {
+        let uri = match line.strip_prefix("#EXT-X-MAP:URI=\"") {
+            Some(rest) => rest.trim_end_matches('"'),
+            None if !line.starts_with('#') && !line.is_empty() => line,
+            None => continue,
+        };
+        expected.extend(std::fs::read(p.out.join(uri)).unwrap());
+    }
+    assert!(std::fs::read(&mp4).unwrap() == expected, "--mp4 is not the init and segments of the HLS set");
+    media::assert_decodes_cleanly(&mp4);
+    if fixture.video().is_some() {
+        assert_eq!(
+            media::video_frames(&mp4).hashes(),
+            media::video_frames(&fixture.path()).hashes(),
+            "decoded video frames of the MP4 vs the source"
+        );
+    }
+}
+
 macro_rules! fixture_tests {
     ($($name:ident => $fixture:expr;)*) => {$(
         mod $name {
@@ -249,6 +280,11 @@ macro_rules! fixture_tests {
             #[test]
             fn packaging_twice_gives_identical_files() {
                 super::packaging_twice_gives_identical_files($fixture);
+            }
+
+            #[test]
+            fn mp4_output_is_the_segments_in_one_file() {
+                super::mp4_output_is_the_segments_in_one_file($fixture);
             }
         }
     )*};

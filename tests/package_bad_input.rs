@@ -156,3 +156,34 @@ fn aac_sequence_header_with_invalid_sampling_index_is_rejected_cleanly() {
         assert_error_locates_input(&line, &input);
     }
 }
+
+/// A new AAC configuration partway (mono instead of stereo, from the keyframe at 3 s): HLS gets
+/// a second init segment; `--mp4`, which has one `moov`, refuses with a one-line error naming
+/// the segment and pointing to HLS.
+#[test]
+fn a_codec_change_partway_gives_hls_a_new_init_and_mp4_a_clear_error() {
+    let dir = TempDir::new("codec-change");
+    let mut file = flv::parse(&Fixture::HighBFrames.bytes());
+    let asc = file.tags.iter().find(|t| t.is_aac_sequence_header()).unwrap().clone();
+    let at = file.tags.iter().position(|t| t.is_video_keyframe() && t.timestamp >= 3000).unwrap();
+    let mut mono = asc.clone();
+    let channels = mono.body.len() - 1; // AudioSpecificConfig byte 1: channelConfiguration << 3
+    mono.body[channels] = (mono.body[channels] & !0x78) | (1 << 3);
+    assert_ne!(mono.body, asc.body, "fixture sanity: the stereo configuration changed");
+    mono.timestamp = file.tags[at].timestamp;
+    file.tags.insert(at, mono);
+    let input = write_input(&dir, "codec-change.flv", &flv::write(&file));
+
+    let out = dir.join("out");
+    let run = package(&input, &out, &[]);
+    assert!(run.success(), "{}", run.describe());
+    let playlist = std::fs::read_to_string(out.join("index.m3u8")).unwrap();
+    assert_eq!(playlist.matches("#EXT-X-MAP:").count(), 2, "{playlist}");
+
+    let mut cmd = std::process::Command::new(common::BIN);
+    cmd.arg("package").arg(&input).arg("--mp4").arg(dir.join("out.mp4"));
+    let run = common::run_with_timeout(&mut cmd, common::PACKAGE_TIMEOUT);
+    let line = assert_clean_error(&run);
+    assert!(line.contains("codec configuration changes at segment") && line.contains("HLS"), "{line}");
+    assert!(!dir.join("out.mp4").exists(), "no partial MP4 is left behind");
+}
