@@ -1,0 +1,300 @@
+// The player: streams listed by the node's API (or any playlist URL), played by hls.js, with
+// live figures, a segment timeline and every hls.js error in a log.
+import { $, fill, h } from './dom.js';
+import * as fmt from './format.js';
+
+/** The origin of the admin API: this page's, or the one named by `?api=`. */
+const API = apiOrigin();
+/** How many loaded segments the bit rate figure averages over. */
+const BITRATE_SEGMENTS = 5;
+
+const video = $('video');
+let hls = null;
+let source = null;
+let statsTimer = 0;
+let loaded = []; // { bytes, duration } of the last segments loaded
+const segments = new Map(); // sn → { sn, url, initUrl, duration, cc, buffered }
+let playingSn = null;
+const listeners = new Set();
+
+/** Errors hls.js reported for the stream playing (also read by the tests). */
+window.rapidrtmp = { errors: [] };
+
+export function initPlayer() {
+  $('admin-key').value = sessionStorage.getItem('rapidrtmp.adminKey') ?? '';
+  $('streams-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    listStreams();
+  });
+  $('playlist-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const url = $('playlist-url').value.trim();
+    if (url) play(url, url);
+  });
+  $('timeline').addEventListener('click', (e) => {
+    const sn = e.target.closest('[data-sn]')?.dataset.sn;
+    const s = sn && segments.get(Number(sn));
+    if (s) inspectSegment(s.url);
+  });
+  const src = new URLSearchParams(location.hash.split('?')[1] ?? '').get('src');
+  if (src) {
+    $('playlist-url').value = src;
+    play(src, src);
+  } else if ($('admin-key').value) {
+    listStreams();
+  }
+}
+
+/** The segments of the live window: `[{ sn, url, initUrl, chunkUrl, duration }]`, oldest first. */
+export function liveSegments() {
+  return [...segments.values()].map((s) => ({ ...s, chunkUrl: chunkUrl(s.url) }));
+}
+
+/** Calls `fn` whenever the live window changes. */
+export function onSegments(fn) {
+  listeners.add(fn);
+}
+
+/** Opens a segment of the stream in the inspector. */
+function inspectSegment(url) {
+  window.dispatchEvent(new CustomEvent('rapidrtmp:inspect', { detail: { url } }));
+  location.hash = '#inspector';
+}
+
+// --- Streams from the API -----------------------------------------------------------------------
+
+async function listStreams() {
+  const key = $('admin-key').value.trim();
+  const list = $('streams');
+  if (!key) {
+    fill(list, h('li', { class: 'empty' }, 'Enter the admin key to list the streams.'));
+    return;
+  }
+  sessionStorage.setItem('rapidrtmp.adminKey', key);
+  fill(list, h('li', { class: 'empty' }, 'Loading…'));
+  let body;
+  try {
+    const r = await fetch(new URL('/api/v1/streams', API), { headers: { Authorization: `Bearer ${key}` } });
+    body = await r.json().catch(() => ({}));
+    if (!r.ok) throw new Error(body.error ?? `${r.status} ${r.statusText}`);
+  } catch (e) {
+    fill(list, h('li', { class: 'error' }, `Could not list the streams: ${e.message}`));
+    return;
+  }
+  const streams = body.streams ?? [];
+  if (!streams.length) {
+    fill(list, h('li', { class: 'empty' }, 'No streams yet: publish one over RTMP.'));
+    return;
+  }
+  fill(list, streams.map(streamItem));
+}
+
+function streamItem(s) {
+  const url = new URL(s.playbackUrl, API).href;
+  const meta = [
+    (s.codecs ?? []).join(', '),
+    s.width && s.height ? `${s.width}×${s.height}` : null,
+    s.frameRate ? `${Math.round(s.frameRate * 100) / 100} fps` : null,
+    s.bitrate ? fmt.bitrate(s.bitrate) : null,
+    `${s.recentViewers ?? 0} watching`,
+  ].filter(Boolean);
+  return h('li', {},
+    h('button', { type: 'button', dataset: { stream: s.streamKey }, onclick: () => play(url, s.streamKey) },
+      h('span', { class: `badge ${s.state}` }, s.state),
+      h('strong', {}, s.streamKey)),
+    h('span', { class: 'muted' }, meta.join(' · ')));
+}
+
+// --- Playback -----------------------------------------------------------------------------------
+
+async function play(url, label) {
+  stop();
+  source = url;
+  $('now-playing').textContent = `Playing ${label}`;
+  history.replaceState(null, '', `#player?src=${encodeURIComponent(url)}`);
+  let Hls;
+  try {
+    ({ default: Hls } = await import('../vendor/hls.mjs'));
+  } catch (e) {
+    logError({ type: 'load', details: `hls.js did not load: ${e.message}`, fatal: true });
+    return;
+  }
+  if (source !== url) return; // another play() started meanwhile
+  if (!Hls.isSupported()) {
+    if (video.canPlayType('application/vnd.apple.mpegurl')) {
+      video.src = url; // Safari plays HLS itself
+      startStats(null);
+      video.play().catch(() => {});
+    } else {
+      logError({ type: 'unsupported', details: 'this browser has neither Media Source Extensions nor HLS', fatal: true });
+    }
+    return;
+  }
+  hls = new Hls({ backBufferLength: 30 });
+  const player = hls;
+  hls.on(Hls.Events.ERROR, (_, data) => onError(Hls, player, data));
+  hls.on(Hls.Events.LEVEL_LOADED, (_, { details }) => onLevel(details));
+  hls.on(Hls.Events.FRAG_LOADED, (_, { frag, payload }) => {
+    loaded.push({ bytes: payload?.byteLength ?? frag.stats?.total ?? 0, duration: frag.duration });
+    loaded = loaded.slice(-BITRATE_SEGMENTS);
+  });
+  hls.on(Hls.Events.FRAG_BUFFERED, (_, { frag }) => mark(frag.sn, 'buffered'));
+  hls.on(Hls.Events.FRAG_CHANGED, (_, { frag }) => {
+    playingSn = frag.sn;
+    renderTimeline();
+  });
+  hls.on(Hls.Events.MANIFEST_PARSED, () => video.play().catch(() => {}));
+  hls.loadSource(url);
+  hls.attachMedia(video);
+  startStats(hls);
+}
+
+function stop() {
+  clearInterval(statsTimer);
+  hls?.destroy();
+  hls = null;
+  source = null;
+  video.removeAttribute('src');
+  video.load();
+  loaded = [];
+  segments.clear();
+  playingSn = null;
+  window.rapidrtmp.errors = [];
+  fill($('player-errors'));
+  $('player-log-empty').hidden = false;
+  renderTimeline();
+}
+
+function onError(Hls, player, data) {
+  logError(data);
+  if (!data.fatal || player !== hls) return;
+  if (data.type === Hls.ErrorTypes.NETWORK_ERROR) {
+    setTimeout(() => player === hls && player.startLoad(), 2000);
+  } else if (data.type === Hls.ErrorTypes.MEDIA_ERROR) {
+    player.recoverMediaError();
+  } else {
+    player.destroy();
+    hls = null;
+  }
+}
+
+function logError(data) {
+  const entry = {
+    type: data.type,
+    details: data.details,
+    fatal: Boolean(data.fatal),
+    reason: data.reason ?? data.error?.message ?? data.response?.text ?? '',
+    url: data.frag?.url ?? data.url ?? data.context?.url ?? '',
+  };
+  window.rapidrtmp.errors.push(entry);
+  const time = new Date().toLocaleTimeString();
+  $('player-errors').append(h('li', { class: entry.fatal ? 'error' : '' },
+    h('time', {}, time), ` ${entry.fatal ? 'fatal ' : ''}${entry.type} · ${entry.details}`,
+    entry.reason ? h('span', { class: 'muted' }, ` — ${entry.reason}`) : null,
+    entry.url ? h('span', { class: 'muted' }, ` (${fmt.baseName(entry.url)})`) : null));
+  $('player-log-empty').hidden = true;
+}
+
+// --- Live figures -------------------------------------------------------------------------------
+
+function startStats(player) {
+  const tick = () => {
+    $('stat-latency').textContent = fmt.seconds(latency(player), 1);
+    $('stat-buffer').textContent = fmt.seconds(bufferAhead(), 1);
+    const bytes = loaded.reduce((a, s) => a + s.bytes, 0);
+    const duration = loaded.reduce((a, s) => a + s.duration, 0);
+    $('stat-bitrate').textContent = fmt.bitrate(duration > 0 ? (bytes * 8) / duration : NaN);
+    $('stat-resolution').textContent = video.videoWidth ? `${video.videoWidth} × ${video.videoHeight}` : '—';
+    const q = video.getVideoPlaybackQuality?.();
+    $('stat-dropped').textContent = q ? `${q.droppedVideoFrames} of ${fmt.count(q.totalVideoFrames)}` : '—';
+  };
+  tick();
+  statsTimer = setInterval(tick, 500);
+}
+
+/** Seconds behind the live edge. */
+function latency(player) {
+  if (player) return player.latency > 0 ? player.latency : NaN;
+  const seekable = video.seekable;
+  return seekable.length ? seekable.end(seekable.length - 1) - video.currentTime : NaN;
+}
+
+/** Seconds buffered ahead of the playhead. */
+function bufferAhead() {
+  const t = video.currentTime;
+  const b = video.buffered;
+  for (let i = 0; i < b.length; i++) {
+    if (b.start(i) <= t + 0.1 && t < b.end(i)) return b.end(i) - t;
+  }
+  return b.length ? 0 : NaN;
+}
+
+// --- Segment timeline ---------------------------------------------------------------------------
+
+function onLevel(details) {
+  const buffered = new Set([...segments.values()].filter((s) => s.buffered).map((s) => s.sn));
+  segments.clear();
+  for (const f of details.fragments) {
+    segments.set(f.sn, {
+      sn: f.sn,
+      url: f.url,
+      initUrl: f.initSegment?.url ?? null,
+      duration: f.duration,
+      cc: f.cc,
+      buffered: buffered.has(f.sn),
+    });
+  }
+  renderTimeline();
+  for (const fn of listeners) fn();
+}
+
+function mark(sn, state) {
+  const s = segments.get(sn);
+  if (!s) return;
+  s[state] = true;
+  renderTimeline();
+}
+
+function renderTimeline() {
+  const timeline = $('timeline');
+  if (!segments.size) {
+    fill(timeline, h('p', { class: 'empty' }, source ? 'Waiting for the playlist…' : 'Play a stream to see its segments.'));
+    return;
+  }
+  let cc = null;
+  fill(timeline, [...segments.values()].map((s) => {
+    const discontinuity = cc !== null && s.cc !== cc;
+    cc = s.cc;
+    const classes = ['segment', s.buffered && 'buffered', s.sn === playingSn && 'playing', discontinuity && 'discontinuity'];
+    return h('button', {
+      type: 'button',
+      class: classes.filter(Boolean).join(' '),
+      dataset: { sn: s.sn },
+      style: { flexGrow: String(Math.max(s.duration, 0.1)) },
+      title: `${fmt.baseName(s.url)} · ${fmt.seconds(s.duration)}${discontinuity ? ' · after a discontinuity' : ''} · click to inspect`,
+    }, h('span', {}, `#${s.sn}`), h('small', {}, fmt.seconds(s.duration, 1)));
+  }));
+}
+
+// --- Helpers ------------------------------------------------------------------------------------
+
+/** The chunk a RapidRTMP segment is built from: `…/live/{key}/{session}/{seq}.m4s` → `.flv`. */
+function chunkUrl(url) {
+  const u = new URL(url);
+  if (!/^\/live\/[^/]+\/[^/]+\/\d+\.m4s$/.test(u.pathname)) return null;
+  u.pathname = u.pathname.replace(/\.m4s$/, '.flv');
+  return u.href;
+}
+
+function apiOrigin() {
+  const given = new URLSearchParams(location.search).get('api');
+  if (given) {
+    try {
+      const u = new URL(given, location.href);
+      if (u.protocol === 'http:' || u.protocol === 'https:') return u.origin;
+    } catch {
+      // fall through to this page's origin
+    }
+  }
+  return location.origin;
+}
