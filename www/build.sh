@@ -42,6 +42,7 @@ CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="--remap-path-prefix=${CARGO_HOME:
     cargo build -p rapidrtmp-www --target wasm32-unknown-unknown --profile wasm
 
 stage=$(mktemp -d "$PWD/.dist.XXXXXX")
+chmod 755 "$stage"
 trap 'rm -rf "$stage"' EXIT
 wasm-bindgen --target web --no-typescript --out-dir "$stage/pkg" \
     "$CARGO_TARGET_DIR/wasm32-unknown-unknown/wasm/rapidrtmp_www.wasm"
@@ -51,7 +52,8 @@ node_modules/binaryen/bin/wasm-opt -Os --strip-debug --strip-producers \
     --enable-sign-ext --enable-reference-types --enable-multivalue \
     "$stage/pkg/rapidrtmp_www_bg.wasm" -o "$stage/pkg/rapidrtmp_www_bg.wasm"
 mkdir -p "$stage/vendor"
-cp node_modules/hls.js/dist/hls.min.mjs "$stage/vendor/hls.mjs"
+# Without its source map comment: the map is not shipped.
+sed '/^\/\/# sourceMappingURL=/d' node_modules/hls.js/dist/hls.min.mjs >"$stage/vendor/hls.mjs"
 cp node_modules/hls.js/LICENSE "$stage/vendor/hls.LICENSE"
 cp index.html style.css "$stage/"
 cp -r src "$stage/"

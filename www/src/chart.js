@@ -4,7 +4,10 @@ import * as fmt from './format.js';
 
 const PAD = { left: 64, right: 72, top: 12, bottom: 26 };
 
-/** Draws `{ frames: [{t, size, key}], all: [{t, size}], timed }` on `canvas`. */
+/**
+ * Draws `{ frames: [{t, size, key}], all: [{t, size}], timed }` on `canvas`: with `timed`, `all`
+ * is not empty; without, `frames` is not.
+ */
 export function drawChart(canvas, { frames, all, timed }) {
   const dpr = window.devicePixelRatio || 1;
   const width = canvas.clientWidth || 800;
@@ -21,11 +24,6 @@ export function drawChart(canvas, { frames, all, timed }) {
 
   const plotW = width - PAD.left - PAD.right;
   const plotH = height - PAD.top - PAD.bottom;
-  if (!frames.length && !all.length) {
-    g.fillStyle = color('--muted');
-    g.fillText('No media samples.', PAD.left, height / 2);
-    return;
-  }
 
   // X: seconds when every sample has a time, else the frame index.
   const xs = timed ? all.map((s) => s.t) : frames.map((_, i) => i);

@@ -23,6 +23,11 @@ let loads = 0;
 export function initInspector() {
   pick.addEventListener('change', () => pick.value && loadUrl(pick.value));
   $('inspect-refresh').addEventListener('click', fillPicker);
+  $('inspect-url-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const url = $('inspect-url').value.trim();
+    if (url) loadUrl(url);
+  });
   $('inspect-file').addEventListener('change', (e) => {
     const file = e.target.files[0];
     if (file) loadFile(file);
@@ -86,7 +91,8 @@ async function loadFile(file) {
 async function load(name, origin, read) {
   const id = ++loads;
   $('inspect-error').textContent = '';
-  fill($('inspect-summary'), h('p', { class: 'muted' }, `Loading ${name}…`));
+  // Not naming the file yet: the summary names it once its report is shown.
+  fill($('inspect-summary'), h('p', { class: 'muted' }, 'Loading…'));
   try {
     const [{ inspect }, { bytes, initBytes }] = await Promise.all([core(), read()]);
     if (id !== loads) return;
@@ -134,14 +140,17 @@ function show(name, origin, report, init) {
   const isFlv = report.format === 'flv';
   $('mp4-details').hidden = isFlv;
   $('flv-details').hidden = !isFlv;
+  for (const table of ['tracks', 'samples', 'flv-tags']) fill($(table).tBodies[0]);
+  fill($('box-tree'));
   const view = isFlv ? flvView(report) : mp4View(report, init);
   const warnings = [...(report.warnings ?? []), ...(report.error ? [report.error] : [])];
   $('inspect-warnings').hidden = !warnings.length;
   fill($('inspect-warnings').querySelector('ul'), warnings.map((w) => h('li', {}, w)));
 
   const chart = view.chart;
+  $('gop-panel').hidden = chart.empty;
   $('gop-note').textContent = chart.note;
-  redraw = () => drawChart($('gop-chart'), chart);
+  redraw = () => chart.empty || drawChart($('gop-chart'), chart);
   redraw();
   // The summary comes last: once it names the file, everything else is in place.
   fill($('inspect-summary'),
@@ -328,5 +337,7 @@ function chartData(frames, all) {
     if (span > 0) notes.push(`${fmt.bitrate((all.reduce((a, s) => a + s.size, 0) * 8) / span)} on average`);
   }
   if (!timed) notes.push('no timescale known: frames by index');
-  return { frames, all, timed, note: notes.join(' · ') };
+  // Without times, frames are drawn by index, and there is no bit rate.
+  const empty = timed ? !all.length : !frames.length;
+  return { frames, all, timed, empty, note: notes.join(' · ') };
 }

@@ -92,7 +92,7 @@ async function listStreams() {
 function streamItem(s) {
   const url = new URL(s.playbackUrl, API).href;
   const meta = [
-    (s.codecs ?? []).join(', '),
+    s.codecs,
     s.width && s.height ? `${s.width}×${s.height}` : null,
     s.frameRate ? `${Math.round(s.frameRate * 100) / 100} fps` : null,
     s.bitrate ? fmt.bitrate(s.bitrate) : null,
