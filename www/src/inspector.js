@@ -203,7 +203,7 @@ function mp4View(report, init) {
     h('td', { class: 'num' }, fmt.count(s.size)),
     h('td', { class: 'num' }, fmt.count(s.offset)),
     h('td', {}, s.flags === null ? '—' : fmt.hex32(s.flags)),
-    h('td', {}, s.keyframe ? 'key' : ''))));
+    h('td', { class: 'flag' }, s.keyframe ? 'key' : ''))));
   const total = report.samples.length;
   const unknownTimescale = tracks.some((t) => !t.timescale);
   $('samples-note').textContent = [
@@ -279,7 +279,7 @@ function flvView(report) {
     h('td', { class: 'num' }, fmt.count(t.size)),
     h('td', {}, t.codec ?? ''),
     h('td', {}, t.packetType ?? ''),
-    h('td', {}, t.keyframe ? 'key' : ''),
+    h('td', { class: 'flag' }, t.keyframe ? 'key' : ''),
     h('td', { class: 'num' }, t.compositionTime ?? ''),
     h('td', { class: 'detail' }, t.detail ?? ''))));
   const listed = report.tags.length;
