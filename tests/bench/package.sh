@@ -6,18 +6,10 @@
 #   tests/bench/package.sh            # BENCH_DIR (default ~/.cache/rapidrtmp/bench), ROUNDS (5)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
-BENCH_DIR="${BENCH_DIR:-$HOME/.cache/rapidrtmp/bench}"
+export BENCH_DIR="${BENCH_DIR:-$HOME/.cache/rapidrtmp/bench}"
 ROUNDS="${ROUNDS:-5}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/rapidrtmp/target}"
-mkdir -p "$BENCH_DIR"
-input="$BENCH_DIR/package-720p30-5min.flv"
-if [ ! -f "$input" ]; then
-    echo "making $input (5 min of 720p30, ~3 Mbit/s, once)…"
-    ffmpeg -v error -y -f lavfi -i testsrc2=size=1280x720:rate=30 -f lavfi -i sine=frequency=440:sample_rate=48000 \
-        -t 300 -c:v libx264 -preset ultrafast -tune zerolatency -b:v 3M -maxrate 3M -bufsize 6M -g 60 -pix_fmt yuv420p \
-        -c:a aac -b:a 128k -f flv "$input.tmp"
-    mv "$input.tmp" "$input"
-fi
+input=$(tests/bench/input.sh)
 cargo build --release -q -p rapidrtmp
 bin="$CARGO_TARGET_DIR/release/rapidrtmp"
 work="$(mktemp -d "$BENCH_DIR/run.XXXXXX")"
