@@ -7,7 +7,10 @@ use std::path::{Path, PathBuf};
 use std::{env, fs};
 
 fn main() {
-    let www = Path::new(env!("CARGO_MANIFEST_DIR")).join("../www");
+    // At run time, not `env!`: a build script compiled for one checkout may run for another that
+    // shares the target folder.
+    let manifest_dir = env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let www = Path::new(&manifest_dir).join("../www");
     let dist = www.join("dist");
     // A missing folder would rerun this script on every build: watch its parent until it exists.
     let watched = if dist.is_dir() { &dist } else { &www };

@@ -11,6 +11,7 @@
 //!   same bytes;
 //! - the packager's files equal `rapidrtmp package` output byte for byte, and decode cleanly in
 //!   ffmpeg, frame for frame like the clip;
+//! - a file that is not media gets a clear error in both views, and no exception;
 //! - the page requested nothing beyond its own origin, and its WASM is within budget.
 //!
 //! Screenshots of each view are kept in `tests/artefacts/www/`. Needs `www/build.sh` run before
@@ -110,6 +111,7 @@ fn web_page_plays_inspects_and_packages() {
         result["inspected"].as_array().unwrap().iter().map(|i| (i["label"].as_str().unwrap(), i)).collect();
     check_inspector(&node, &dir, &inspected);
     check_packager(&result["packaged"], &dir);
+    check_bad_input(&result["badInput"]);
     for shot in ["player", "inspector-init", "inspector-segment", "inspector-chunk", "inspector-file", "packager"] {
         let png = out.join(format!("{shot}.png"));
         let bytes = std::fs::read(&png).unwrap_or_else(|e| panic!("no screenshot {}: {e}", png.display()));
@@ -264,4 +266,16 @@ fn check_packager(packaged: &Value, dir: &TempDir) {
     );
     assert_decodes_cleanly(mp4, &[]);
     assert_frames_equal(mp4, &[], &clip.hashes);
+}
+
+/// A file that is not media: the inspector lists what is wrong with it (as `rapidrtmp inspect`
+/// does), the packager refuses it with the reason.
+fn check_bad_input(bad: &Value) {
+    let problems = bad["inspector"].as_array().map_or(0, Vec::len);
+    assert!(problems > 0, "the inspector shows nothing wrong with a file that is not media: {bad:#}");
+    let refusal = bad["packager"].as_str().unwrap_or("");
+    assert!(
+        refusal.starts_with("not-media.txt: ") && refusal.len() > "not-media.txt: ".len() + 10,
+        "the packager's error on a file that is not media: {refusal:?}"
+    );
 }

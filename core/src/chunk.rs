@@ -7,8 +7,9 @@
 //!   target duration; without video, at the first audio frame at or after it;
 //! - a decode time going backwards or a gap longer than [`MAX_GAP_MS`] in a track, or a changed
 //!   sequence header, starts a new session; video then waits for its next keyframe. The new
-//!   session's timeline continues where the last one ended (tag times are shifted by the chunk's
-//!   `offset_ms`), so decode times never go backwards, even across a discontinuity.
+//!   session's timeline continues where the last one ended, past its last frame in decode and
+//!   in presentation order (tag times are shifted by the chunk's `offset_ms`), so neither decode
+//!   nor presentation times go backwards, even across a discontinuity.
 
 mod file;
 
@@ -83,11 +84,28 @@ struct TrackClock {
     first: Option<Millis>,
     last: Option<Millis>,
     step: u64,
+    /// The latest presentation time of any frame (decode time plus composition offset): with
+    /// B-frames, a frame decoded before the last one can be shown after it.
+    latest_shown: Option<Millis>,
 }
 
 impl TrackClock {
+    /// Past the last frame in decode order.
     fn end(&self) -> Option<Millis> {
         self.last.map(|t| Millis(t.0 + self.step))
+    }
+
+    /// Past the last frame in decode or presentation order, whichever ends later.
+    fn shown_end(&self) -> Option<Millis> {
+        let shown = self.latest_shown.map(|t| Millis(t.0 + self.step));
+        self.end().max(shown)
+    }
+
+    fn step_to(&mut self, at: Millis, composition_ms: i32) {
+        self.step = self.last.map_or(0, |l| at.0.saturating_sub(l.0));
+        self.last = Some(at);
+        let shown = Millis(at.0.saturating_add_signed(composition_ms.into()));
+        self.latest_shown = self.latest_shown.max(Some(shown));
     }
 }
 
@@ -177,7 +195,7 @@ impl Chunker {
             Media::Ignored => self.decide(None, Action::Drop),
             Media::VideoConfig(record) => self.configure(tag, record, true),
             Media::AudioConfig(record) => self.configure(tag, record, false),
-            Media::Video { keyframe, .. } => {
+            Media::Video { keyframe, composition_time, .. } => {
                 if self.config.video.is_none() {
                     return self.decide(None, Action::Skip(Skip::NoConfig("video")));
                 }
@@ -193,8 +211,7 @@ impl Chunker {
                         }
                     }
                 }
-                self.video.step = self.video.last.map_or(0, |l| at.0.saturating_sub(l.0));
-                self.video.last = Some(at);
+                self.video.step_to(at, composition_time);
                 self.append(close, at)
             }
             Media::Audio(_) => {
@@ -209,8 +226,7 @@ impl Chunker {
                         }
                     }
                 }
-                self.audio.step = self.audio.last.map_or(0, |l| at.0.saturating_sub(l.0));
-                self.audio.last = Some(at);
+                self.audio.step_to(at, 0);
                 self.audio.first.get_or_insert(at);
                 self.append(close, at)
             }
@@ -241,13 +257,11 @@ impl Chunker {
         self.video.end().or(self.audio.end())
     }
 
-    /// Where the last frame of any track ends: the next session starts there, so no track
-    /// overlaps itself across a discontinuity.
+    /// Where the last frame of any track ends, in decode and in presentation order: the next
+    /// session starts there, so no track overlaps itself across a discontinuity, neither in
+    /// decode nor in presentation times.
     pub fn media_end(&self) -> Option<Millis> {
-        match (self.video.end(), self.audio.end()) {
-            (Some(v), Some(a)) => Some(v.max(a)),
-            (v, a) => v.or(a),
-        }
+        self.video.shown_end().max(self.audio.shown_end())
     }
 
     fn close(&mut self, end: Millis) -> Option<ChunkInfo> {
@@ -322,5 +336,45 @@ impl Chunker {
             self.audio_header = body;
         }
         self.decide(close, Action::Configure)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::HIGH_360P;
+    use crate::flv::TagKind;
+
+    fn video(timestamp: u32, body: &[u8]) -> Tag<'_> {
+        Tag { kind: TagKind::Video, filtered: false, timestamp, stream_id: 0, body, offset: 0 }
+    }
+
+    /// An AVC frame tag body: keyframe or not, composition time in milliseconds.
+    fn frame(keyframe: bool, cts: i32) -> alloc::vec::Vec<u8> {
+        let [_, a, b, c] = cts.to_be_bytes();
+        alloc::vec![if keyframe { 0x17 } else { 0x27 }, 0x01, a, b, c, 0, 0, 0, 1, 0x65]
+    }
+
+    #[test]
+    fn a_new_session_starts_after_the_last_frame_shown_not_only_the_last_decoded() {
+        let mut chunker = Chunker::new(1000);
+        let header = [&[0x17, 0x00, 0, 0, 0][..], HIGH_360P].concat();
+        assert_eq!(chunker.push(&video(0, &header)).action, Action::Configure);
+        // Decode order I P B: the P frame decoded at 33 is shown at 133, after the B frame
+        // decoded last (at 67, shown at 67).
+        for (dts, key, cts) in [(0, true, 33), (33, false, 100), (67, false, 0)] {
+            let body = frame(key, cts);
+            assert!(matches!(chunker.push(&video(dts, &body)).action, Action::Append { .. }));
+        }
+        // Shown until 133 + one frame (34 ms), decoded until 67 + 34.
+        assert_eq!(chunker.media_end(), Some(Millis(167)));
+
+        // The publisher restarts its clock: a new session, after everything shown.
+        let body = frame(true, 33);
+        let d = chunker.push(&video(0, &body));
+        let closed = d.close.expect("the open chunk closes");
+        assert_eq!((closed.start, closed.duration_ms), (Millis(0), 101), "chunks are timed by decode time");
+        assert_eq!(d.action, Action::Append { at: Millis(167), opens: true });
+        assert_eq!(chunker.session(), 1);
     }
 }

@@ -6,6 +6,9 @@ mod avc;
 mod bits;
 
 pub use aac::{AacConfig, AudioObjectType, MAX_ASC_LEN};
+/// A real `avcC` (x264, High, 640×360), for tests elsewhere in the crate.
+#[cfg(test)]
+pub(crate) use avc::tests::HIGH_360P;
 pub use avc::{AvcConfig, Sps};
 
 /// Why a codec configuration was rejected.

@@ -83,8 +83,8 @@ pub struct Manifest {
     /// init segment's URI: a new session with the same digest reuses that init segment.
     #[serde(default)]
     pub last_init: Option<(String, String)>,
-    /// Where the last publish's media ended on the stream timeline, milliseconds: a new publish
-    /// continues from there.
+    /// Where the last publish's media ended on the stream timeline (past its last frame in
+    /// decode and in presentation order), milliseconds: a new publish continues from there.
     #[serde(default)]
     pub media_end_ms: Option<u64>,
     /// The live window, oldest first.

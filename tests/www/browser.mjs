@@ -1,8 +1,8 @@
 // Drives the web page in headless Chromium through Playwright, as a user would: plays a live
 // stream, inspects its init segment, a media segment and a chunk, packages an FLV both ways,
-// inspects the packaged MP4, and keeps a screenshot of each view. Writes what it saw to
-// $OUT/result.json (tests/www.rs checks it against ffmpeg and `rapidrtmp`) and exits non-zero,
-// saying why, when the page misbehaves.
+// inspects the packaged MP4, feeds both views a file that is not media, and keeps a screenshot of
+// each view. Writes what it saw to $OUT/result.json (tests/www.rs checks it against ffmpeg and
+// `rapidrtmp`) and exits non-zero, saying why, when the page misbehaves.
 //
 // Environment: BASE (the node's HTTP origin), ADMIN_KEY, STREAM (a live stream key), FLV (a file
 // to package), OUT (a folder for downloads and screenshots), WWW (the www/ folder, for its
@@ -104,6 +104,18 @@ try {
   await page.click('a[href="#inspector"]');
   await page.setInputFiles('#inspect-file', result.packaged.mp4.path);
   result.inspected.push(await inspected(page, 'file', basename(result.packaged.mp4.path)));
+
+  // --- Bad input: a clear error in each view, no exception ------------------------------------
+  const bad = join(OUT, 'not-media.txt');
+  writeFileSync(bad, 'this is not a media file\n'.repeat(100));
+  await page.setInputFiles('#inspect-file', bad);
+  await page.waitForFunction(() => document.querySelector('#inspect-summary').textContent.includes('not-media.txt'));
+  result.badInput = { inspector: await page.$$eval('#inspect-warnings li', (lis) => lis.map((li) => li.textContent)) };
+  await page.click('a[href="#packager"]');
+  await page.setInputFiles('#package-file', bad);
+  await page.click('#package-zip');
+  await page.waitForFunction(() => document.querySelector('#package-error').textContent.trim());
+  result.badInput.packager = (await page.textContent('#package-error')).trim();
 } finally {
   await context.close();
   writeFileSync(join(OUT, 'result.json'), JSON.stringify(result, null, 2));

@@ -143,7 +143,7 @@ function show(name, origin, report, init) {
   for (const table of ['tracks', 'samples', 'flv-tags']) fill($(table).tBodies[0]);
   fill($('box-tree'));
   const view = isFlv ? flvView(report) : mp4View(report, init);
-  const warnings = [...(report.warnings ?? []), ...(report.error ? [report.error] : [])];
+  const warnings = [...boxErrors(report.boxes ?? []), ...(report.warnings ?? []), ...(report.error ? [report.error] : [])];
   $('inspect-warnings').hidden = !warnings.length;
   fill($('inspect-warnings').querySelector('ul'), warnings.map((w) => h('li', {}, w)));
 
@@ -157,6 +157,14 @@ function show(name, origin, report, init) {
     card('File', name, origin),
     card('Format', view.format, fmt.bytes(report.fileSize)),
     ...view.cards);
+}
+
+/** The errors of boxes that did not decode, as `path @offset: error`, in file order. */
+function boxErrors(boxes, path = '') {
+  return boxes.flatMap((b) => {
+    const at = `${path}${path ? '/' : ''}${b.type}`;
+    return [...(b.error ? [`${at} @${b.offset}: ${b.error}`] : []), ...boxErrors(b.children, at)];
+  });
 }
 
 function card(label, value, detail) {
