@@ -29,12 +29,17 @@ fn main() {
         }
         let bytes = fs::read(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
         let gz = PathBuf::from(format!("{}.gz", path.display()));
-        let gzip = if gz.is_file() { format!("Some(include_bytes!({:?}))", gz.display()) } else { "None".into() };
+        let hash = fnv1a(&bytes);
+        // The gzipped body is another representation: another ETag (RFC 9110 §8.8.3).
+        let gzip = if gz.is_file() {
+            format!("Some((include_bytes!({:?}), \"\\\"{hash:016x}-gz\\\"\"))", gz.display())
+        } else {
+            "None".into()
+        };
         let _ = writeln!(
             out,
-            "    Asset {{ path: {rel:?}, body: include_bytes!({:?}), gzip: {gzip}, etag: \"\\\"{:016x}\\\"\" }},",
-            path.display(),
-            fnv1a(&bytes)
+            "    Asset {{ path: {rel:?}, body: include_bytes!({:?}), gzip: {gzip}, etag: \"\\\"{hash:016x}\\\"\" }},",
+            path.display()
         );
     }
     out.push_str("];\n");

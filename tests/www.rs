@@ -67,6 +67,16 @@ fn web_page_plays_inspects_and_packages() {
     assert_eq!(page.status, 200, "GET /: {}", page.text());
     assert_eq!(page.body, std::fs::read(dist.join("index.html")).unwrap(), "GET / is not www/dist/index.html");
     assert!(page.header("content-security-policy").is_some_and(|c| c.contains("default-src 'self'")));
+    // Gzipped and plain bodies are two representations: two ETags, each revalidating only itself.
+    let get_page = |headers: &[(&str, &str)]| support::http::request(node.http, "GET", "/", headers, &[]).unwrap();
+    let gz = get_page(&[("Accept-Encoding", "gzip")]);
+    assert_eq!(gz.header("content-encoding"), Some("gzip"));
+    assert_eq!(gz.body, std::fs::read(dist.join("index.html.gz")).unwrap());
+    let (plain_tag, gz_tag) = (page.header("etag").unwrap(), gz.header("etag").unwrap());
+    assert_ne!(plain_tag, gz_tag);
+    assert_eq!(get_page(&[("Accept-Encoding", "gzip"), ("If-None-Match", gz_tag)]).status, 304);
+    assert_eq!(get_page(&[("Accept-Encoding", "gzip"), ("If-None-Match", plain_tag)]).status, 200);
+    assert_eq!(get_page(&[("If-None-Match", plain_tag)]).status, 304);
     let wasm = node.request("GET", "/pkg/rapidrtmp_www_bg.wasm", None, None);
     assert_eq!((wasm.status, wasm.header("content-type")), (200, Some("application/wasm")));
     let wasm_gz = std::fs::read(dist.join("pkg/rapidrtmp_www_bg.wasm.gz")).unwrap();

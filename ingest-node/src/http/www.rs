@@ -10,8 +10,8 @@ pub struct Asset {
     pub path: &'static str,
     /// The bytes.
     pub body: &'static [u8],
-    /// The same bytes gzipped, when `www/build.sh` made them.
-    pub gzip: Option<&'static [u8]>,
+    /// The same bytes gzipped, when `www/build.sh` made them, and their ETag.
+    pub gzip: Option<(&'static [u8], &'static str)>,
     /// A quoted content hash.
     pub etag: &'static str,
 }
@@ -40,10 +40,14 @@ pub async fn serve(method: Method, uri: Uri, headers: HeaderMap) -> Response {
         let body = if ASSETS.is_empty() && path == "index.html" { NOT_BUILT } else { "not found\n" };
         return (StatusCode::NOT_FOUND, body).into_response();
     };
+    let (body, gzipped, etag) = match asset.gzip {
+        Some((gz, etag)) if accepts_gzip(&headers) => (gz, true, etag),
+        _ => (asset.body, false, asset.etag),
+    };
     let mut h = HeaderMap::new();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type(path)));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    h.insert(header::ETAG, HeaderValue::from_static(asset.etag));
+    h.insert(header::ETAG, HeaderValue::from_static(etag));
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     if path.ends_with(".html") {
         h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
@@ -55,17 +59,13 @@ pub async fn serve(method: Method, uri: Uri, headers: HeaderMap) -> Response {
     let matches_etag = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == asset.etag || t.trim() == "*"));
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
     if matches_etag {
         return (StatusCode::NOT_MODIFIED, h).into_response();
     }
-    let body = match asset.gzip {
-        Some(gz) if accepts_gzip(&headers) => {
-            h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-            gz
-        }
-        _ => asset.body,
-    };
+    if gzipped {
+        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
     let body = if method == Method::HEAD { Body::empty() } else { Body::from(body) };
     (h, body).into_response()
