@@ -185,6 +185,11 @@ function mp4View(report, init) {
     return merged;
   });
   const byId = new Map(tracks.map((t) => [t.trackId, t]));
+  /** `ticks` of sample `s`'s track in seconds; `null` when its timescale is unknown. */
+  const inSeconds = (s, ticks) => {
+    const ts = byId.get(s.trackId)?.timescale;
+    return ts ? ticks / ts : null;
+  };
 
   fill($('tracks').tBodies[0], tracks.map((t) => h('tr', { dataset: { trackId: t.trackId } },
     h('td', {}, t.trackId),
@@ -192,13 +197,13 @@ function mp4View(report, init) {
     h('td', { class: 'mono' }, t.codec ?? t.sampleEntry ?? '—'),
     h('td', {}, trackDetails(t)),
     h('td', { class: 'num' }, t.timescale ?? '—'),
-    h('td', { class: 'num' }, t.duration && t.timescale ? fmt.seconds(t.duration / t.timescale, 3) : '—'),
+    h('td', { class: 'num' }, fmt.seconds(trackSeconds(t) ?? NaN, 3)),
     h('td', { class: 'num', dataset: { sampleCount: '' } }, fmt.count(t.sampleCount)))));
 
   const shown = report.samples.slice(0, MAX_ROWS);
-  const time = (s, v) => {
-    const ts = byId.get(s.trackId)?.timescale;
-    return h('td', { class: 'num', title: `${v} ticks` }, ts ? (v / ts).toFixed(3) : v);
+  const time = (s, ticks) => {
+    const seconds = inSeconds(s, ticks);
+    return h('td', { class: 'num', title: `${ticks} ticks` }, seconds === null ? ticks : seconds.toFixed(3));
   };
   fill($('samples').tBodies[0], shown.map((s) => h('tr', { class: s.keyframe ? 'key' : '' },
     h('td', { class: 'num' }, s.index),
@@ -225,27 +230,26 @@ function mp4View(report, init) {
     boxes.left < 0 ? h('p', { class: 'muted' }, `${fmt.count(-boxes.left)} more boxes are in the JSON download.`) : null);
 
   const video = tracks.find(isVideo);
-  const frames = video ? report.samples.filter((s) => s.trackId === video.trackId) : [];
-  const seconds = (s) => {
-    const ts = byId.get(s.trackId)?.timescale;
-    return ts ? s.decodeTime / ts : null;
-  };
-  const chart = chartData(
-    frames.map((s) => ({ t: seconds(s), size: s.size, key: s.keyframe })),
-    report.samples.map((s) => ({ t: seconds(s), size: s.size })),
-  );
+  const points = report.samples.map((s) => ({ t: inSeconds(s, s.decodeTime), size: s.size, key: s.keyframe, trackId: s.trackId }));
+  const frames = video ? points.filter((p) => p.trackId === video.trackId) : [];
+  const chart = chartData(frames, points);
 
-  const duration = Math.max(0, extent(tracks.map((t) => (t.duration && t.timescale ? t.duration / t.timescale : 0)))[1]);
+  const duration = Math.max(0, extent(tracks.map((t) => trackSeconds(t) ?? 0))[1]);
   return {
     format: report.fragmented ? 'fragmented MP4' : 'MP4',
     chart,
     cards: [
       ...tracks.map((t) => card(`Track ${t.trackId}${t.handler ? ` · ${t.handler}` : ''}`, t.codec ?? t.sampleEntry ?? 'unknown codec', trackDetails(t))),
-      card('Samples', fmt.count(total), `${fmt.count(report.samples.filter((s) => s.keyframe && s.trackId === video?.trackId).length)} keyframes`),
+      card('Samples', fmt.count(total), `${fmt.count(frames.filter((f) => f.key).length)} keyframes`),
       duration ? card('Duration', fmt.seconds(duration, 3), 'from the track headers') : null,
       card('Boxes', fmt.count(report.boxes.length), 'at the top level'),
     ].filter(Boolean),
   };
+}
+
+/** A track's duration in seconds, when its header and timescale say. */
+function trackSeconds(t) {
+  return t.duration && t.timescale ? t.duration / t.timescale : null;
 }
 
 function isVideo(t) {
