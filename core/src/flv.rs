@@ -11,7 +11,7 @@ mod header;
 mod tag;
 mod video;
 
-pub use amf0::{parse_metadata, Amf0Value, Metadata};
+pub use amf0::{parse_metadata, Amf0Value, Metadata, MAX_DEPTH as MAX_AMF0_DEPTH};
 pub use audio::{AudioCodec, AudioPacket, AudioPacketType, AudioTagHeader};
 pub use header::{FlvHeader, FLV_HEADER_LEN};
 pub use tag::{write_tag_header, Tag, TagKind, TagReader, PREVIOUS_TAG_SIZE_LEN, TAG_HEADER_LEN};

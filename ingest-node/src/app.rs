@@ -87,6 +87,9 @@ pub struct App {
     pub writers: watch::Sender<usize>,
     /// Listeners are up.
     pub listening: AtomicBool,
+    /// Set by `POST /api/v1/drain` (Kubernetes' `preStop`): new publishes are refused, `/ready`
+    /// fails, streams already live go on.
+    draining: AtomicBool,
     next_connection: AtomicU64,
 }
 
@@ -104,6 +107,7 @@ impl App {
             shutdown: watch::channel(false).0,
             writers: watch::channel(0).0,
             listening: AtomicBool::new(false),
+            draining: AtomicBool::new(false),
             next_connection: AtomicU64::new(1),
         })
     }
@@ -146,5 +150,21 @@ impl App {
     /// Whether shutdown has begun.
     pub fn shutting_down(&self) -> bool {
         *self.shutdown.borrow()
+    }
+
+    /// Whether the node is draining: it takes no new publishes (the RTMP listener refuses them)
+    /// and reports not ready, while the streams already live go on until they end or shutdown.
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Relaxed)
+    }
+
+    /// Starts draining (there is no way back but a restart); `true` if it was not draining yet.
+    pub fn start_draining(&self) -> bool {
+        !self.draining.swap(true, Relaxed)
+    }
+
+    /// Streams being published now.
+    pub fn live_count(&self) -> usize {
+        self.streams.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 }

@@ -54,6 +54,9 @@ pub struct ServeArgs {
     /// Most simultaneous RTMP connections [default: 1000].
     #[arg(long, env = "RAPIDRTMP_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
+    /// Most simultaneous RTMP connections from one IP address [default: 100].
+    #[arg(long, env = "RAPIDRTMP_MAX_CONNECTIONS_PER_IP")]
+    pub max_connections_per_ip: Option<usize>,
     /// Log format: `text` or `json` [default: text].
     #[arg(long, env = "RAPIDRTMP_LOG_FORMAT")]
     pub log_format: Option<String>,
@@ -76,6 +79,7 @@ struct FileSettings {
     retention: Option<u64>,
     reconnect_grace: Option<u64>,
     max_connections: Option<usize>,
+    max_connections_per_ip: Option<usize>,
     log_format: Option<String>,
 }
 
@@ -117,6 +121,8 @@ pub struct Settings {
     pub reconnect_grace: Duration,
     /// Most RTMP connections.
     pub max_connections: usize,
+    /// Most RTMP connections from one IP address.
+    pub max_connections_per_ip: usize,
     /// JSON logs.
     pub json_logs: bool,
 }
@@ -172,6 +178,7 @@ impl ServeArgs {
             retention: self.retention.or(file.retention).filter(|&s| s > 0).map(Duration::from_secs),
             reconnect_grace: Duration::from_secs(self.reconnect_grace.or(file.reconnect_grace).unwrap_or(10).min(3600)),
             max_connections: self.max_connections.or(file.max_connections).unwrap_or(1000).max(1),
+            max_connections_per_ip: self.max_connections_per_ip.or(file.max_connections_per_ip).unwrap_or(100).max(1),
             json_logs,
         })
     }

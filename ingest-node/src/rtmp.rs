@@ -1,41 +1,45 @@
-//! The RTMP listener: handshake, publish authorization and media intake (rml_rtmp sessions).
+//! The RTMP listener: connection slots, deadlines, publish authorization and media intake. The
+//! protocol itself is the sans-IO session of `rapidrtmp-rtmp`; this file moves its bytes.
 //!
 //! Publish URL: `rtmp://host/live/{streamKey}?token=T`; OBS style works too (server
 //! `rtmp://host/live`, stream key `{streamKey}?token=T`). Playback over RTMP is refused: it is HLS.
+
+mod slots;
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::BytesMut;
 use rapidrtmp_core::edge::valid_name;
 use rapidrtmp_core::flv::TagKind;
-use rml_rtmp::handshake::{Handshake, HandshakeProcessResult, PeerType};
-use rml_rtmp::sessions::{ServerSession, ServerSessionConfig, ServerSessionEvent, ServerSessionResult};
+use rapidrtmp_rtmp::{Config, Connect, Event, ServerSession, StreamRequest};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::time::{Instant, MissedTickBehavior};
 use tracing::{debug, info, warn};
 
+use self::slots::{Refused, Slots};
 use crate::app::{now_ms, App, LiveStream};
 use crate::publish::{Ending, Publisher};
 use crate::tokens::TokenError;
 
 /// The RTMP application publishers connect to.
 pub const APP_NAME: &str = "live";
-/// Time allowed for the handshake and `connect`.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// A connection that sends nothing for this long is closed.
+/// Time from accept to an accepted `publish` (handshake, `connect`, `createStream`, `publish`).
+const SETUP_TIMEOUT: Duration = Duration::from_secs(10);
+/// A connection that sends nothing for this long is closed (checked every [`IDLE_CHECK`]).
 const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
-/// Bytes a peer may send without completing a message: bounds rml_rtmp's reassembly buffers.
-const MAX_PENDING_BYTES: usize = 32 << 20;
-/// Socket read size.
-const READ_BUFFER: usize = 16 << 10;
+const IDLE_CHECK: Duration = Duration::from_secs(5);
+/// Free space kept in a connection's read buffer before each read.
+const READ_BUFFER: usize = 64 << 10;
 /// How long a takeover waits for the old publisher's last chunk to be written.
 const TAKEOVER_WAIT: Duration = Duration::from_secs(15);
 
 /// Accepts RTMP connections until shutdown.
 pub async fn serve(app: Arc<App>, listener: TcpListener) {
+    let slots = Slots::new(app.clone());
     let mut shutdown = app.shutdown.subscribe();
     loop {
         let (socket, peer) = tokio::select! {
@@ -49,21 +53,60 @@ pub async fn serve(app: Arc<App>, listener: TcpListener) {
             },
             _ = shutdown.changed() => return,
         };
-        if app.metrics.rtmp_connections.load(Relaxed) as usize >= app.settings.max_connections {
-            warn!(%peer, "connection limit reached; refusing");
-            drop(socket);
-            continue;
-        }
+        let slot = match slots.take(peer.ip()) {
+            Ok(slot) => slot,
+            Err(Refused::Node(n)) => {
+                warn!(%peer, "connection refused: {n} RTMP connections are open (--max-connections)");
+                continue;
+            }
+            Err(Refused::Address(n)) => {
+                warn!(%peer, "connection refused: {n} RTMP connections are open from this address (--max-connections-per-ip)");
+                continue;
+            }
+        };
         let _ = socket.set_nodelay(true);
         let app = app.clone();
         tokio::spawn(async move {
-            app.metrics.rtmp_connections.fetch_add(1, Relaxed);
+            let _slot = slot; // given back however this task ends
             let id = app.connection_id();
-            if let Err(e) = Connection::run(app.clone(), socket, peer, id).await {
-                debug!(%peer, "RTMP connection closed: {e}");
+            let mut conn = Connection::new(app, peer, id);
+            let result = conn.run(socket).await;
+            if let Some((stream, publisher)) = conn.publishing.take() {
+                let ending = conn.ending;
+                conn.end_publish(stream, publisher, ending).await;
             }
-            app.metrics.rtmp_connections.fetch_sub(1, Relaxed);
+            match result {
+                Ok(()) => debug!(%peer, "RTMP connection closed"),
+                Err(Closed::Io(e)) => debug!(%peer, "RTMP connection closed: {e}"),
+                Err(Closed::Peer(e @ rapidrtmp_rtmp::Error::Limit { .. })) => {
+                    warn!(%peer, "RTMP connection closed: {e}")
+                }
+                Err(Closed::Peer(e)) => info!(%peer, "RTMP connection closed: {e}"),
+                Err(Closed::Timeout(why)) => info!(%peer, "RTMP connection closed: {why}"),
+            }
         });
+    }
+}
+
+/// Why a connection ended.
+enum Closed {
+    /// The socket failed.
+    Io(std::io::Error),
+    /// The peer broke the protocol or a limit.
+    Peer(rapidrtmp_rtmp::Error),
+    /// A deadline passed.
+    Timeout(&'static str),
+}
+
+impl From<std::io::Error> for Closed {
+    fn from(e: std::io::Error) -> Self {
+        Self::Io(e)
+    }
+}
+
+impl From<rapidrtmp_rtmp::Error> for Closed {
+    fn from(e: rapidrtmp_rtmp::Error) -> Self {
+        Self::Peer(e)
     }
 }
 
@@ -74,9 +117,13 @@ fn split_key(raw: &str) -> (&str, &str) {
     (key, token)
 }
 
+/// The codecs the packager turns into HLS, answered to an Enhanced RTMP `connect`.
+fn session_config() -> Config {
+    Config { video_fourccs: &["avc1"], audio_fourccs: &["mp4a"], ..Config::default() }
+}
+
 struct Connection {
     app: Arc<App>,
-    socket: TcpStream,
     peer: SocketAddr,
     id: u64,
     session: ServerSession,
@@ -87,43 +134,60 @@ struct Connection {
 }
 
 impl Connection {
-    async fn run(app: Arc<App>, mut socket: TcpStream, peer: SocketAddr, id: u64) -> anyhow::Result<()> {
-        let remaining = tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake(&mut socket))
-            .await
-            .map_err(|_| anyhow::anyhow!("handshake timed out"))??;
-        let (session, results) = ServerSession::new(ServerSessionConfig::new())?;
-        let mut conn =
-            Self { app, socket, peer, id, session, publishing: None, close: false, ending: Ending::AfterGrace };
-        let result = conn.serve(results, remaining).await;
-        if let Some((stream, publisher)) = conn.publishing.take() {
-            let ending = conn.ending;
-            conn.end_publish(stream, publisher, ending).await;
-        }
-        result
+    fn new(app: Arc<App>, peer: SocketAddr, id: u64) -> Self {
+        let mut seed = [0u8; 32];
+        getrandom::fill(&mut seed).expect("the OS random source works");
+        let session = ServerSession::new(session_config(), seed);
+        Self { app, peer, id, session, publishing: None, close: false, ending: Ending::AfterGrace }
     }
 
-    async fn serve(&mut self, first: Vec<ServerSessionResult>, remaining: Vec<u8>) -> anyhow::Result<()> {
-        self.handle_results(first).await?;
-        let results = self.session.handle_input(&remaining)?;
-        self.handle_results(results).await?;
-        let mut buf = vec![0u8; READ_BUFFER];
-        let mut pending = 0usize;
+    /// Reads, hands the bytes to the session, acts on its events and sends its replies, until
+    /// the peer leaves, a deadline passes or the publish is stopped.
+    async fn run(&mut self, mut socket: TcpStream) -> Result<(), Closed> {
+        let mut buf = BytesMut::with_capacity(READ_BUFFER);
+        let setup = tokio::time::sleep(SETUP_TIMEOUT);
+        tokio::pin!(setup);
+        let mut idle = tokio::time::interval_at(Instant::now() + IDLE_CHECK, IDLE_CHECK);
+        idle.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let (mut reads, mut quiet) = (0u64, Duration::ZERO);
         let mut shutdown = self.app.shutdown.subscribe();
-        while !self.close {
+        loop {
+            while let Some(event) = self.session.poll(&mut buf)? {
+                self.handle(event).await;
+            }
+            if let Some(out) = self.session.take_output() {
+                socket.write_all(&out).await?;
+            }
+            if self.close {
+                return Ok(());
+            }
+            buf.reserve(self.session.wanted().saturating_sub(buf.len()).max(READ_BUFFER));
             let live = self.publishing.as_ref().map(|(s, _)| s.clone());
-            let stop = async move {
-                match live {
+            let stop = async {
+                match &live {
                     Some(s) => s.stop.notified().await,
                     None => std::future::pending().await,
                 }
             };
-            let n = tokio::select! {
-                r = tokio::time::timeout(IDLE_TIMEOUT, self.socket.read(&mut buf)) => match r {
-                    Err(_) => anyhow::bail!("idle for {IDLE_TIMEOUT:?}"),
-                    Ok(r) => r?,
-                },
+            tokio::select! {
+                r = socket.read_buf(&mut buf) => {
+                    if r? == 0 {
+                        return Ok(());
+                    }
+                    reads += 1;
+                }
+                _ = &mut setup, if self.session.publishing().is_none() && self.publishing.is_none() => {
+                    return Err(Closed::Timeout("no accepted publish within 10 s of connecting"));
+                }
+                _ = idle.tick() => {
+                    quiet = if reads == 0 { quiet + IDLE_CHECK } else { Duration::ZERO };
+                    reads = 0;
+                    if quiet >= IDLE_TIMEOUT {
+                        return Err(Closed::Timeout("nothing received for 30 s"));
+                    }
+                }
                 _ = stop => {
-                    let replaced = self.publishing.as_ref().is_some_and(|(s, _)| s.replaced.load(Relaxed));
+                    let replaced = live.as_ref().is_some_and(|s| s.replaced.load(Relaxed));
                     self.ending = if replaced { Ending::Replaced } else { Ending::Now };
                     info!(peer = %self.peer, "publish stopped by the API or a takeover");
                     return Ok(());
@@ -132,151 +196,88 @@ impl Connection {
                     self.ending = Ending::Now;
                     return Ok(());
                 }
-            };
-            if n == 0 {
-                return Ok(());
-            }
-            let results = self.session.handle_input(&buf[..n])?;
-            if results.iter().any(|r| matches!(r, ServerSessionResult::RaisedEvent(_))) {
-                pending = 0;
-            } else {
-                pending += n;
-                if pending > MAX_PENDING_BYTES {
-                    anyhow::bail!("{pending} bytes without a complete message");
-                }
-            }
-            self.handle_results(results).await?;
-        }
-        self.socket.flush().await?;
-        Ok(())
-    }
-
-    async fn send(&mut self, bytes: &[u8]) -> anyhow::Result<()> {
-        self.socket.write_all(bytes).await?;
-        Ok(())
-    }
-
-    async fn handle_results(&mut self, results: Vec<ServerSessionResult>) -> anyhow::Result<()> {
-        for r in results {
-            match r {
-                ServerSessionResult::OutboundResponse(p) => self.send(&p.bytes).await?,
-                ServerSessionResult::RaisedEvent(e) => self.handle_event(e).await?,
-                ServerSessionResult::UnhandleableMessageReceived(_) => {}
             }
         }
-        Ok(())
     }
 
-    async fn reply(
-        &mut self,
-        r: Result<Vec<ServerSessionResult>, rml_rtmp::sessions::ServerSessionError>,
-    ) -> anyhow::Result<()> {
-        for res in r? {
-            if let ServerSessionResult::OutboundResponse(p) = res {
-                self.send(&p.bytes).await?;
-            }
-        }
-        Ok(())
-    }
-
-    async fn handle_event(&mut self, event: ServerSessionEvent) -> anyhow::Result<()> {
+    async fn handle(&mut self, event: Event) {
         match event {
-            ServerSessionEvent::ConnectionRequested { request_id, app_name } => {
-                if app_name.split('?').next() == Some(APP_NAME) {
-                    let r = self.session.accept_request(request_id);
-                    self.reply(r).await?;
-                } else {
-                    let r = self.session.reject_request(
-                        request_id,
-                        "NetConnection.Connect.Rejected",
-                        "unknown application: publish to rtmp://host/live/{streamKey}?token=…",
-                    );
-                    self.reply(r).await?;
-                    self.close = true;
-                }
-            }
-            ServerSessionEvent::PublishStreamRequested { request_id, stream_key, .. } => {
-                self.publish_requested(request_id, &stream_key).await?;
-            }
-            ServerSessionEvent::PlayStreamRequested { request_id, stream_key, .. } => {
-                let key = split_key(&stream_key).0.to_string();
-                let r = self.session.reject_request(
-                    request_id,
-                    "NetStream.Play.Failed",
-                    &format!("playback is over HLS: /live/{key}/index.m3u8"),
-                );
-                self.reply(r).await?;
+            Event::Connect(c) => self.connect_requested(&c),
+            Event::Publish(request) => self.publish_requested(&request).await,
+            Event::Play(request) => {
+                let key = split_key(&request.name).0.to_string();
+                let why = format!("playback is over HLS: /live/{key}/index.m3u8");
+                self.session.reject_stream(&request, "NetStream.Play.Failed", &why);
                 self.close = true;
             }
-            ServerSessionEvent::VideoDataReceived { data, timestamp, .. } => {
-                self.media(TagKind::Video, timestamp.value, data).await;
+            Event::Media { kind: kind @ (TagKind::Audio | TagKind::Video), timestamp, payload } => {
+                if let Some((_, publisher)) = &mut self.publishing {
+                    publisher.media(kind, timestamp, &payload).await;
+                }
             }
-            ServerSessionEvent::AudioDataReceived { data, timestamp, .. } => {
-                self.media(TagKind::Audio, timestamp.value, data).await;
-            }
-            ServerSessionEvent::PublishStreamFinished { .. } => {
+            Event::Unpublish { .. } => {
                 if let Some((stream, publisher)) = self.publishing.take() {
                     self.end_publish(stream, publisher, Ending::Now).await;
                 }
             }
+            // Script data (onMetaData) is informative: the chunks carry their own.
             _ => {}
         }
-        Ok(())
     }
 
-    async fn media(&mut self, kind: TagKind, timestamp: u32, data: Bytes) {
-        if let Some((_, publisher)) = &mut self.publishing {
-            publisher.media(kind, timestamp, &data).await;
+    fn connect_requested(&mut self, c: &Connect) {
+        if c.app.split('?').next().map(|a| a.trim_end_matches('/')) == Some(APP_NAME) {
+            self.session.accept_connect(c);
+        } else {
+            self.session.reject_connect("unknown application: publish to rtmp://host/live/{streamKey}?token=…");
+            self.close = true;
         }
     }
 
-    async fn reject(&mut self, request_id: u32, code: &str, result: &'static str, why: &str) -> anyhow::Result<()> {
+    fn reject(&mut self, request: &StreamRequest, code: &str, result: &'static str, why: &str) {
         self.app.metrics.publish_attempt(result);
         info!(peer = %self.peer, result, "publish rejected: {why}");
-        let r = self.session.reject_request(request_id, code, why);
-        self.reply(r).await?;
+        self.session.reject_stream(request, code, why);
         self.close = true;
-        Ok(())
     }
 
-    async fn publish_requested(&mut self, request_id: u32, raw: &str) -> anyhow::Result<()> {
+    async fn publish_requested(&mut self, request: &StreamRequest) {
         const BAD_NAME: &str = "NetStream.Publish.BadName";
         const UNAUTHORIZED: &str = "NetStream.Publish.Unauthorized";
-        let (key, token) = split_key(raw);
+        let (key, token) = split_key(&request.name);
         if self.publishing.is_some() {
-            return self.reject(request_id, BAD_NAME, "bad_name", "this connection is already publishing").await;
+            return self.reject(request, BAD_NAME, "bad_name", "this connection is already publishing");
+        }
+        if self.app.is_draining() {
+            return self.reject(request, BAD_NAME, "draining", "this node is draining; publish to another node");
         }
         if !valid_name(key) {
-            return self.reject(request_id, BAD_NAME, "bad_name", "stream keys are 1-64 of [A-Za-z0-9_-]").await;
+            return self.reject(request, BAD_NAME, "bad_name", "stream keys are 1-64 of [A-Za-z0-9_-]");
         }
         let now = now_ms();
         let grant = match self.app.signer.verify(key, token, now / 1000) {
             Ok(g) => g,
             Err(e) => {
                 let result = if e == TokenError::Expired { "expired" } else { "unauthorized" };
-                return self.reject(request_id, UNAUTHORIZED, result, &e.to_string()).await;
+                return self.reject(request, UNAUTHORIZED, result, &e.to_string());
             }
         };
         // A live key is busy unless its publisher went silent (OBS reconnecting).
         let previous = self.app.live(key);
-        if let Some(prev) = &previous {
-            if !prev.is_silent(now) {
-                return self.reject(request_id, BAD_NAME, "busy", "stream key is already being published").await;
-            }
+        if previous.as_ref().is_some_and(|prev| !prev.is_silent(now)) {
+            return self.reject(request, BAD_NAME, "busy", "stream key is already being published");
         }
         if grant.single_use {
             let marker = format!("tokens/used/{}", grant.nonce);
-            if !rapidrtmp_core::edge::valid_name(&grant.nonce) {
-                return self.reject(request_id, UNAUTHORIZED, "unauthorized", "invalid publish token").await;
+            if !valid_name(&grant.nonce) {
+                return self.reject(request, UNAUTHORIZED, "unauthorized", "invalid publish token");
             }
-            match self.app.store.put_if_absent(&marker, Bytes::from(format!("{key}\n"))).await {
+            match self.app.store.put_if_absent(&marker, bytes::Bytes::from(format!("{key}\n"))).await {
                 Ok(true) => {}
-                Ok(false) => {
-                    return self.reject(request_id, UNAUTHORIZED, "reused", "publish token was already used").await;
-                }
+                Ok(false) => return self.reject(request, UNAUTHORIZED, "reused", "publish token was already used"),
                 Err(e) => {
                     warn!("cannot record a single-use token: {e}");
-                    return self.reject(request_id, BAD_NAME, "store_error", "storage unavailable, try again").await;
+                    return self.reject(request, BAD_NAME, "store_error", "storage unavailable, try again");
                 }
             }
         }
@@ -287,8 +288,9 @@ impl Connection {
             let mut done = prev.done.subscribe();
             let _ = tokio::time::timeout(TAKEOVER_WAIT, done.wait_for(|d| *d)).await;
         }
+        let key = key.to_string();
         let stream = Arc::new(LiveStream {
-            key: key.to_string(),
+            key: key.clone(),
             started_at_ms: now,
             connection: self.id,
             last_data_ms: now.into(),
@@ -299,29 +301,28 @@ impl Connection {
         });
         let claimed = {
             let mut streams = self.app.streams.lock().unwrap_or_else(|e| e.into_inner());
-            let busy = streams.get(key).is_some_and(|s| !s.is_silent(now_ms()) && !*s.done.borrow());
+            let busy = streams.get(&key).is_some_and(|s| !s.is_silent(now_ms()) && !*s.done.borrow());
             if !busy {
-                streams.insert(key.to_string(), stream.clone());
+                streams.insert(key.clone(), stream.clone());
             }
             !busy
         };
         if !claimed {
-            return self.reject(request_id, BAD_NAME, "busy", "stream key is already being published").await;
+            return self.reject(request, BAD_NAME, "busy", "stream key is already being published");
         }
         let publisher = match Publisher::start(self.app.clone(), stream.clone()).await {
             Ok(p) => p,
             Err(e) => {
-                self.app.streams.lock().unwrap_or_else(|e| e.into_inner()).remove(key);
+                self.app.streams.lock().unwrap_or_else(|e| e.into_inner()).remove(&key);
                 warn!("cannot start publishing {key}: {e:#}");
-                return self.reject(request_id, BAD_NAME, "store_error", "storage unavailable, try again").await;
+                return self.reject(request, BAD_NAME, "store_error", "storage unavailable, try again");
             }
         };
         self.app.metrics.publish_attempt("accepted");
         self.app.metrics.active_streams.fetch_add(1, Relaxed);
-        info!(peer = %self.peer, stream = key, "publishing");
+        info!(peer = %self.peer, stream = %key, "publishing");
         self.publishing = Some((stream, publisher));
-        let r = self.session.accept_request(request_id);
-        self.reply(r).await
+        self.session.accept_publish(request);
     }
 
     async fn end_publish(&mut self, stream: Arc<LiveStream>, publisher: Publisher, ending: Ending) {
@@ -335,25 +336,6 @@ impl Connection {
         self.app.metrics.active_streams.fetch_sub(1, Relaxed);
         info!(stream = %stream.key, ?ending, "publish ended");
         publisher.finish(ending).await;
-    }
-}
-
-/// Runs the server side of the RTMP handshake; returns the bytes that followed it.
-async fn handshake(socket: &mut TcpStream) -> anyhow::Result<Vec<u8>> {
-    let mut hs = Handshake::new(PeerType::Server);
-    let mut buf = [0u8; 4096];
-    loop {
-        let n = socket.read(&mut buf).await?;
-        if n == 0 {
-            anyhow::bail!("closed during the handshake");
-        }
-        match hs.process_bytes(&buf[..n])? {
-            HandshakeProcessResult::InProgress { response_bytes } => socket.write_all(&response_bytes).await?,
-            HandshakeProcessResult::Completed { response_bytes, remaining_bytes } => {
-                socket.write_all(&response_bytes).await?;
-                return Ok(remaining_bytes);
-            }
-        }
     }
 }
 

@@ -5,8 +5,8 @@ use alloc::{string::String, vec::Vec};
 
 use super::FlvError;
 
-/// Deepest nesting of objects and arrays accepted.
-const MAX_DEPTH: usize = 16;
+/// Deepest nesting of objects and arrays accepted (deeper input is an error, not a stack overflow).
+pub const MAX_DEPTH: usize = 16;
 
 /// An AMF0 value (AMF0 §2.2–2.14).
 #[derive(Debug, Clone, PartialEq)]

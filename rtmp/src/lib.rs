@@ -1,0 +1,29 @@
+//! The RTMP layer of RapidRTMP: a sans-IO server session for publishers. Bytes in, events and
+//! reply bytes out; no socket, clock or randomness inside (the caller passes a seed), so the
+//! same code runs in the node and under a fuzzer.
+//!
+//! | layer | module | specification |
+//! |---|---|---|
+//! | handshake | [`handshake`] | Adobe RTMP 1.0 §5.2; the digest handshake of Flash Player 9+ |
+//! | chunk streams | [`chunk`] | RTMP 1.0 §5.3 (per-chunk-stream reassembly, extended timestamps) |
+//! | messages | [`message`] | RTMP 1.0 §5.4 (protocol control), §6.2 and §7.1 (message types, user control) |
+//! | commands | [`session`] | RTMP 1.0 §7.2 (NetConnection, NetStream); AMF0 (Adobe, 2007); Enhanced RTMP v2 `connect` |
+//!
+//! Every size a peer controls is bounded by a constant in [`limits`], checked before anything is
+//! allocated for it.
+#![no_std]
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+extern crate alloc;
+
+pub mod chunk;
+mod command;
+mod error;
+pub mod handshake;
+pub mod limits;
+pub mod message;
+pub mod session;
+
+pub use error::Error;
+pub use session::{Config, Connect, Event, ServerSession, StreamRequest};

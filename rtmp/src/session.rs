@@ -1,0 +1,530 @@
+//! The server session: bytes in, [`Event`]s and reply bytes out.
+//!
+//! It answers what needs no decision on its own (the handshake, acknowledgements, pings,
+//! `releaseStream`, `FCPublish`, `createStream`) and hands the caller the decisions:
+//! [`Event::Connect`], [`Event::Publish`] and [`Event::Play`] wait for an `accept_*` or
+//! `reject*` call, which the caller makes before polling again.
+
+use alloc::collections::VecDeque;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use alloc::{format, vec};
+
+use bytes::{Buf, Bytes, BytesMut};
+use rapidrtmp_core::flv::{Amf0Value, TagKind};
+
+use crate::chunk::writer::ChunkWriter;
+use crate::chunk::ChunkDecoder;
+use crate::command::{self, info, property, string_property, Command};
+use crate::handshake::{Handshake, Random};
+use crate::limits::{Limit, MAX_OUTPUT_BYTES};
+use crate::message::{self, user_control, Message, MessageType};
+use crate::Error;
+
+/// Chunk stream of the protocol control and user control messages we send (§5.4).
+const CONTROL_CHUNK_STREAM: u32 = 2;
+/// Chunk stream of the commands we send.
+const COMMAND_CHUNK_STREAM: u32 = 3;
+
+/// Enhanced RTMP FourCC capability bits (Enhanced RTMP v2, "Enhancing NetConnection connect
+/// Command", `FourCcInfoMask`).
+pub mod fourcc_info {
+    /// The peer can decode this codec.
+    pub const CAN_DECODE: u32 = 0x01;
+    /// The peer can encode this codec.
+    pub const CAN_ENCODE: u32 = 0x02;
+    /// The peer can forward this codec without decoding it (an ingest server).
+    pub const CAN_FORWARD: u32 = 0x04;
+}
+
+/// Settings of a server session.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Chunk size of what we send, announced with Set Chunk Size after `connect`.
+    pub chunk_size: u32,
+    /// Window Acknowledgement Size and Set Peer Bandwidth we announce (§5.4.4, §5.4.5); also
+    /// our acknowledgement window until the peer announces one.
+    pub window_ack_size: u32,
+    /// Video FourCCs we ingest, answered to an Enhanced RTMP `connect` (e.g. `avc1`).
+    pub video_fourccs: &'static [&'static str],
+    /// Audio FourCCs we ingest (e.g. `mp4a`).
+    pub audio_fourccs: &'static [&'static str],
+    /// `capsEx` bits we support (Enhanced RTMP v2 `CapsExMask`).
+    pub caps_ex: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            chunk_size: 4096,
+            window_ack_size: 2_500_000,
+            video_fourccs: &["avc1"],
+            audio_fourccs: &["mp4a"],
+            caps_ex: 0,
+        }
+    }
+}
+
+/// What a client said in `connect` (RTMP 1.0 §7.2.1.1; Enhanced RTMP v2).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Connect {
+    /// `app`: the application, e.g. `live` (some clients append `?query`).
+    pub app: String,
+    /// `tcUrl`: the URL the client connected to.
+    pub tc_url: Option<String>,
+    /// `flashVer`: the client's name and version, e.g. `FMLE/3.0 (compatible; FMSc/1.0)`.
+    pub flash_ver: Option<String>,
+    /// `objectEncoding`: 0 for AMF0, 3 for AMF3.
+    pub object_encoding: f64,
+    /// Enhanced RTMP: `fourCcList` (v1).
+    pub fourcc_list: Vec<String>,
+    /// Enhanced RTMP v2: `videoFourCcInfoMap`, FourCC → [`fourcc_info`] bits.
+    pub video_fourcc_info: Vec<(String, u32)>,
+    /// Enhanced RTMP v2: `audioFourCcInfoMap`.
+    pub audio_fourcc_info: Vec<(String, u32)>,
+    /// Enhanced RTMP v2: `capsEx`.
+    pub caps_ex: Option<u32>,
+}
+
+impl Connect {
+    /// Whether the client speaks Enhanced RTMP.
+    pub fn is_enhanced(&self) -> bool {
+        !self.fourcc_list.is_empty()
+            || !self.video_fourcc_info.is_empty()
+            || !self.audio_fourcc_info.is_empty()
+            || self.caps_ex.is_some()
+    }
+
+    fn from_command(c: &Command) -> Self {
+        let o = &c.object;
+        let number = |key| match property(o, key) {
+            Some(Amf0Value::Number(n)) => Some(*n),
+            _ => None,
+        };
+        let info_map = |key| match property(o, key) {
+            Some(Amf0Value::Object(props)) => props
+                .iter()
+                .filter_map(|(k, v)| match v {
+                    Amf0Value::Number(n) => Some((k.clone(), *n as u32)),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        Self {
+            app: string_property(o, "app").unwrap_or_default(),
+            tc_url: string_property(o, "tcUrl"),
+            flash_ver: string_property(o, "flashVer"),
+            object_encoding: number("objectEncoding").unwrap_or(0.0),
+            fourcc_list: match property(o, "fourCcList") {
+                Some(Amf0Value::Array(items)) => items
+                    .iter()
+                    .filter_map(|v| match v {
+                        Amf0Value::String(s) => Some(s.clone()),
+                        _ => None,
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            },
+            video_fourcc_info: info_map("videoFourCcInfoMap"),
+            audio_fourcc_info: info_map("audioFourCcInfoMap"),
+            caps_ex: number("capsEx").map(|n| n as u32),
+        }
+    }
+}
+
+/// A `publish` or `play` (RTMP 1.0 §7.2.2.6, §7.2.2.1) waiting for the caller's answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamRequest {
+    /// The message stream it was sent on (from `createStream`).
+    pub stream_id: u32,
+    /// The stream name as sent, e.g. `cam?token=…`.
+    pub name: String,
+    /// `publish`'s type (`live`, `record`, `append`); empty for `play`.
+    pub mode: String,
+    transaction: f64,
+}
+
+/// What the session asks of its caller, or hands it.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Event {
+    /// A client asks to connect: answer with [`ServerSession::accept_connect`] or
+    /// [`ServerSession::reject_connect`].
+    Connect(Connect),
+    /// A client asks to publish: answer with [`ServerSession::accept_publish`] or
+    /// [`ServerSession::reject_stream`].
+    Publish(StreamRequest),
+    /// A client asks to play: answer with [`ServerSession::reject_stream`].
+    Play(StreamRequest),
+    /// The published stream ended (`FCUnpublish`, `closeStream` or `deleteStream`).
+    Unpublish {
+        /// Its message stream.
+        stream_id: u32,
+    },
+    /// A message of the published stream, as the body of an FLV tag of `kind`: audio, video,
+    /// or script data (a data message with any `@setDataFrame` taken off, so `onMetaData`
+    /// comes first).
+    Media {
+        /// Audio, Video or Script.
+        kind: TagKind,
+        /// RTMP timestamp in milliseconds, wrapping at 2^32.
+        timestamp: u32,
+        /// The tag body; shares the read buffer when the message came in one chunk.
+        payload: Bytes,
+    },
+}
+
+/// Where the session is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Before `connect`.
+    Connecting,
+    /// `connect` is with the caller.
+    ConnectAsked,
+    /// Connected.
+    Connected,
+}
+
+/// A sans-IO RTMP server session for publishers.
+#[derive(Debug)]
+pub struct ServerSession {
+    config: Config,
+    handshake: Handshake,
+    random: Random,
+    chunks: ChunkDecoder,
+    writer: ChunkWriter,
+    out: BytesMut,
+    events: VecDeque<Event>,
+    phase: Phase,
+    connect_transaction: f64,
+    next_stream_id: u32,
+    publishing: Option<u32>,
+    received: u64,
+    acknowledged: u64,
+    peer_window: Option<u32>,
+}
+
+impl ServerSession {
+    /// A session waiting for C0; `seed` makes the handshake's random bytes.
+    pub fn new(config: Config, seed: [u8; 32]) -> Self {
+        Self {
+            config,
+            handshake: Handshake::new(),
+            random: Random::new(seed),
+            chunks: ChunkDecoder::new(),
+            writer: ChunkWriter::default(),
+            out: BytesMut::new(),
+            events: VecDeque::new(),
+            phase: Phase::Connecting,
+            connect_transaction: 0.0,
+            next_stream_id: 1,
+            publishing: None,
+            received: 0,
+            acknowledged: 0,
+            peer_window: None,
+        }
+    }
+
+    /// Reads what it can of `input` (consuming whole handshake packets and chunks only) and
+    /// returns the next event; `Ok(None)` when it needs more bytes. Replies wait in
+    /// [`Self::take_output`].
+    pub fn poll(&mut self, input: &mut BytesMut) -> Result<Option<Event>, Error> {
+        if let Some(e) = self.events.pop_front() {
+            return Ok(Some(e));
+        }
+        if !self.handshake.done() {
+            self.handshake.advance(input, &mut self.out, &mut self.random)?;
+            if !self.handshake.done() {
+                return Ok(None);
+            }
+        }
+        loop {
+            let before = input.len();
+            let message = self.chunks.next_message(input);
+            self.count(before - input.len());
+            let Some(message) = message? else { return Ok(None) };
+            self.handle(message)?;
+            if self.out.len() > MAX_OUTPUT_BYTES {
+                return Err(Error::limit(Limit::OutputBytes, format!("{} bytes of replies unsent", self.out.len())));
+            }
+            if let Some(e) = self.events.pop_front() {
+                return Ok(Some(e));
+            }
+        }
+    }
+
+    /// The bytes the input must hold for the next step (a hint for sizing the read buffer).
+    pub fn wanted(&self) -> usize {
+        if self.handshake.done() {
+            self.chunks.wanted()
+        } else {
+            self.handshake.wanted()
+        }
+    }
+
+    /// Replies to send, if any.
+    pub fn take_output(&mut self) -> Option<Bytes> {
+        (!self.out.is_empty()).then(|| self.out.split().freeze())
+    }
+
+    /// Whether `connect` was accepted.
+    pub fn is_connected(&self) -> bool {
+        self.phase == Phase::Connected
+    }
+
+    /// The message stream being published, once a publish is accepted.
+    pub fn publishing(&self) -> Option<u32> {
+        self.publishing
+    }
+
+    /// Accepts the pending `connect` (§7.2.1.1): window, bandwidth and chunk size, then
+    /// `_result` with `NetConnection.Connect.Success` and, to an Enhanced RTMP client, the
+    /// codecs and capabilities we ingest.
+    pub fn accept_connect(&mut self, request: &Connect) {
+        if self.phase != Phase::ConnectAsked {
+            return;
+        }
+        let window = self.config.window_ack_size;
+        self.control(MessageType::WindowAckSize, &message::u32_body(window));
+        self.control(MessageType::SetPeerBandwidth, &message::peer_bandwidth_body(window));
+        self.control(MessageType::SetChunkSize, &message::u32_body(self.config.chunk_size));
+        self.writer.set_chunk_size(self.config.chunk_size);
+        let mut props = vec![
+            ("fmsVer".to_string(), Amf0Value::String("FMS/3,5,7,7009".into())),
+            ("capabilities".to_string(), Amf0Value::Number(31.0)),
+            ("mode".to_string(), Amf0Value::Number(1.0)),
+        ];
+        if request.is_enhanced() {
+            let codecs = |list: &[&str]| {
+                Amf0Value::Object(
+                    list.iter()
+                        .map(|c| (c.to_string(), Amf0Value::Number(f64::from(fourcc_info::CAN_FORWARD))))
+                        .collect(),
+                )
+            };
+            let all = self.config.video_fourccs.iter().chain(self.config.audio_fourccs);
+            props.push((
+                "fourCcList".to_string(),
+                Amf0Value::Array(all.map(|c| Amf0Value::String(c.to_string())).collect()),
+            ));
+            props.push(("videoFourCcInfoMap".to_string(), codecs(self.config.video_fourccs)));
+            props.push(("audioFourCcInfoMap".to_string(), codecs(self.config.audio_fourccs)));
+            props.push(("capsEx".to_string(), Amf0Value::Number(f64::from(self.config.caps_ex))));
+        }
+        let extra = vec![("objectEncoding".to_string(), Amf0Value::Number(0.0))];
+        let body = command::write(
+            "_result",
+            self.connect_transaction,
+            &[
+                Amf0Value::Object(props),
+                info("status", "NetConnection.Connect.Success", "Connection succeeded.", extra),
+            ],
+        );
+        self.command(0, &body);
+        self.phase = Phase::Connected;
+    }
+
+    /// Refuses the pending `connect` with `_error` and `NetConnection.Connect.Rejected`; the
+    /// caller then closes the connection.
+    pub fn reject_connect(&mut self, description: &str) {
+        let i = info("error", "NetConnection.Connect.Rejected", description, Vec::new());
+        let body = command::write("_error", self.connect_transaction, &[Amf0Value::Null, i]);
+        self.command(0, &body);
+        self.phase = Phase::Connecting;
+    }
+
+    /// Accepts a `publish`: Stream Begin, then `onStatus` `NetStream.Publish.Start`. Media of
+    /// that stream then comes as [`Event::Media`].
+    pub fn accept_publish(&mut self, request: &StreamRequest) {
+        let begin = message::user_control_body(user_control::STREAM_BEGIN, request.stream_id);
+        self.control(MessageType::UserControl, &begin);
+        let description = format!("{} is now published.", request.name);
+        self.on_status(request, "status", "NetStream.Publish.Start", &description);
+        self.publishing = Some(request.stream_id);
+    }
+
+    /// Refuses a `publish` or `play` with `onStatus` at level `error` and `code` (such as
+    /// `NetStream.Publish.BadName`).
+    pub fn reject_stream(&mut self, request: &StreamRequest, code: &str, description: &str) {
+        self.on_status(request, "error", code, description);
+    }
+
+    fn on_status(&mut self, request: &StreamRequest, level: &str, code: &str, description: &str) {
+        let extra = vec![("details".to_string(), Amf0Value::String(request.name.clone()))];
+        let body =
+            command::write("onStatus", request.transaction, &[Amf0Value::Null, info(level, code, description, extra)]);
+        self.command(request.stream_id, &body);
+    }
+
+    fn control(&mut self, kind: MessageType, body: &[u8]) {
+        self.writer.write(&mut self.out, CONTROL_CHUNK_STREAM, kind, 0, 0, body);
+    }
+
+    fn command(&mut self, stream_id: u32, body: &[u8]) {
+        self.writer.write(&mut self.out, COMMAND_CHUNK_STREAM, MessageType::CommandAmf0, stream_id, 0, body);
+    }
+
+    /// Counts received bytes and acknowledges each window of them (§5.4.3).
+    fn count(&mut self, n: usize) {
+        self.received += n as u64;
+        let window = u64::from(self.peer_window.unwrap_or(self.config.window_ack_size).max(1));
+        if self.received - self.acknowledged >= window {
+            self.acknowledged = self.received;
+            // The sequence number is the byte count so far, wrapping at 2^32.
+            self.control(MessageType::Acknowledgement, &message::u32_body(self.received as u32));
+        }
+    }
+
+    fn handle(&mut self, m: Message) -> Result<(), Error> {
+        match m.kind {
+            MessageType::SetChunkSize => {
+                let size = message::read_u32(&m.payload).ok_or_else(|| Error::protocol("a short Set Chunk Size"))?;
+                self.chunks.set_chunk_size(size)?;
+            }
+            MessageType::Abort => {
+                if let Some(cs) = message::read_u32(&m.payload) {
+                    self.chunks.abort(cs);
+                }
+            }
+            MessageType::WindowAckSize => {
+                if let Some(w) = message::read_u32(&m.payload) {
+                    self.peer_window = Some(w);
+                }
+            }
+            MessageType::UserControl => {
+                let p = &m.payload[..];
+                if p.len() >= 6 && u16::from_be_bytes([p[0], p[1]]) == user_control::PING_REQUEST {
+                    let t = u32::from_be_bytes([p[2], p[3], p[4], p[5]]);
+                    self.control(MessageType::UserControl, &message::user_control_body(user_control::PING_RESPONSE, t));
+                }
+            }
+            MessageType::CommandAmf0 => self.on_command(&m, &m.payload)?,
+            MessageType::CommandAmf3 => self.on_command(&m, amf3_body(&m.payload))?,
+            MessageType::Audio => self.media(&m, TagKind::Audio, m.payload.clone()),
+            MessageType::Video => self.media(&m, TagKind::Video, m.payload.clone()),
+            MessageType::DataAmf0 => self.data(&m, m.payload.clone()),
+            MessageType::DataAmf3 => {
+                let skip = m.payload.len() - amf3_body(&m.payload).len();
+                self.data(&m, m.payload.slice(skip..));
+            }
+            MessageType::Aggregate => self.aggregate(&m)?,
+            // Acknowledgements, Set Peer Bandwidth and shared objects need nothing from a
+            // server that only ingests; unknown types are skipped.
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn media(&mut self, m: &Message, kind: TagKind, payload: Bytes) {
+        if self.publishing == Some(m.stream_id) {
+            self.events.push_back(Event::Media { kind, timestamp: m.timestamp, payload });
+        }
+    }
+
+    /// A data message (§7.1.2): `@setDataFrame` is taken off, so the body is what an FLV
+    /// script tag holds; `@clearDataFrame` and bodies that are not AMF0 are skipped.
+    fn data(&mut self, m: &Message, payload: Bytes) {
+        let Ok((Amf0Value::String(name), used)) = Amf0Value::read(&payload) else { return };
+        let body = match name.as_str() {
+            "@setDataFrame" => payload.slice(used..),
+            "@clearDataFrame" => return,
+            _ => payload,
+        };
+        self.media(m, TagKind::Script, body);
+    }
+
+    /// An aggregate message (§7.1.6): FLV tags whose timestamps are offsets from the first.
+    fn aggregate(&mut self, m: &Message) -> Result<(), Error> {
+        let mut rest = m.payload.clone();
+        let mut first = None;
+        while !rest.is_empty() {
+            let h = rest
+                .get(..11)
+                .ok_or_else(|| Error::protocol("an aggregate message ends inside a sub-message header"))?;
+            let kind = h[0] & 0x1F;
+            let size = u32::from_be_bytes([0, h[1], h[2], h[3]]) as usize;
+            let ts = u32::from_be_bytes([h[7], h[4], h[5], h[6]]);
+            if rest.len() < 11 + size + 4 {
+                return Err(Error::protocol("an aggregate message's sub-message runs past its end"));
+            }
+            let body = rest.slice(11..11 + size);
+            rest.advance(11 + size + 4);
+            let base = *first.get_or_insert(ts);
+            let sub = Message { timestamp: m.timestamp.wrapping_add(ts.wrapping_sub(base)), ..m.clone() };
+            match MessageType::from_id(kind) {
+                MessageType::Audio => self.media(&sub, TagKind::Audio, body),
+                MessageType::Video => self.media(&sub, TagKind::Video, body),
+                MessageType::DataAmf0 => self.data(&sub, body),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn on_command(&mut self, m: &Message, body: &[u8]) -> Result<(), Error> {
+        let c = Command::parse(body)?;
+        let connected = self.phase == Phase::Connected;
+        match c.name.as_str() {
+            "connect" => {
+                if self.phase != Phase::Connecting {
+                    return Err(Error::protocol("a second `connect` on one connection"));
+                }
+                self.phase = Phase::ConnectAsked;
+                self.connect_transaction = c.transaction;
+                self.events.push_back(Event::Connect(Connect::from_command(&c)));
+            }
+            name if !connected => return Err(Error::protocol(format!("`{name}` before an accepted `connect`"))),
+            "releaseStream" | "FCPublish" => self.result(c.transaction, Amf0Value::Null),
+            "createStream" => {
+                let id = self.next_stream_id;
+                self.next_stream_id = self.next_stream_id.saturating_add(1);
+                self.result(c.transaction, Amf0Value::Number(f64::from(id)));
+            }
+            "publish" | "play" => {
+                let request = StreamRequest {
+                    stream_id: m.stream_id,
+                    name: c.string_arg(0).unwrap_or_default().to_string(),
+                    mode: if c.name == "publish" {
+                        c.string_arg(1).unwrap_or("live").to_string()
+                    } else {
+                        String::new()
+                    },
+                    transaction: c.transaction,
+                };
+                self.events.push_back(if c.name == "publish" { Event::Publish(request) } else { Event::Play(request) });
+            }
+            "FCUnpublish" => {
+                self.result(c.transaction, Amf0Value::Null);
+                self.unpublish(self.publishing);
+            }
+            "closeStream" => self.unpublish(Some(m.stream_id)),
+            "deleteStream" => self.unpublish(c.number_arg(0).map(|n| n as u32)),
+            // getStreamLength, _checkbw and the like: nothing to say.
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn result(&mut self, transaction: f64, value: Amf0Value) {
+        if transaction != 0.0 {
+            let body = command::write("_result", transaction, &[Amf0Value::Null, value]);
+            self.command(0, &body);
+        }
+    }
+
+    fn unpublish(&mut self, stream_id: Option<u32>) {
+        if let Some(id) = stream_id.filter(|id| self.publishing == Some(*id)) {
+            self.publishing = None;
+            self.events.push_back(Event::Unpublish { stream_id: id });
+        }
+    }
+}
+
+/// An AMF3 command or data message body is AMF0 after a format byte of 0 (§7.1.1, §7.1.2).
+fn amf3_body(payload: &[u8]) -> &[u8] {
+    match payload.first() {
+        Some(0) => &payload[1..],
+        _ => payload,
+    }
+}
