@@ -528,3 +528,6 @@ fn amf3_body(payload: &[u8]) -> &[u8] {
         _ => payload,
     }
 }
+
+#[cfg(test)]
+mod tests;
