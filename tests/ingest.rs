@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use support::checks::{
-    assert_chunks_match, assert_decodes_cleanly, assert_frames_equal, assert_plays_like_the_clip, tree, wait_until,
+    assert_chunks_match, assert_decodes_cleanly, assert_plays_like_the_clip, assert_sessions_play_like_the_clip, tree,
+    wait_until,
 };
 use support::hls::Playlist;
 use support::http;
@@ -29,9 +30,6 @@ const FIRST_SEGMENT_WITHIN: Duration = Duration::from_secs(5);
 const REFUSED_WITHIN: Duration = Duration::from_secs(10);
 /// The node exits this soon after SIGTERM.
 const SIGTERM_EXIT_WITHIN: Duration = Duration::from_secs(5);
-
-/// ffmpeg options to read a local playlist whose segments are on HTTP.
-const LOCAL_PLAYLIST: &[&str] = &["-protocol_whitelist", "file,http,tcp"];
 
 /// Publishes with `url` and expects ffmpeg to fail quickly.
 fn assert_publish_refused(what: &str, url: &str, log: &std::path::Path) {
@@ -187,7 +185,6 @@ fn second_publisher_on_a_live_key_is_refused() {
 
 #[test]
 fn reconnect_adds_a_discontinuity_and_both_sessions_play() {
-    let clip = clip();
     let dir = TempDir::new("reconnect");
     let data = dir.join("data");
     let node = Node::start(&data, &NodeOptions::standard());
@@ -211,26 +208,8 @@ fn reconnect_adds_a_discontinuity_and_both_sessions_play() {
     assert!(disc < second_part, "the discontinuity comes before the second session:\n{}", p.text);
     assert_eq!(&p.segments[..first.segments.len()], &first.segments[..], "the first session's segments are unchanged");
 
-    // Each session alone plays like the clip.
-    for part in 0..2 {
-        let path = dir.join(&format!("part{part}.m3u8"));
-        p.write_part(part, &node.stream_base("cam"), &path);
-        let path = path.to_str().unwrap();
-        assert_decodes_cleanly(path, LOCAL_PLAYLIST);
-        assert_frames_equal(path, LOCAL_PLAYLIST, &clip.hashes);
-    }
-    // The whole playlist plays both, across the discontinuity.
-    let url = node.playlist_url("cam");
-    assert_decodes_cleanly(&url, &[]);
-    let decoded = media::frame_hashes(&url, &[]);
-    assert_eq!(
-        (decoded.hashes.video.len() as u64, decoded.hashes.audio.len() as u64),
-        (2 * clip.video_frames, 2 * clip.audio_frames),
-        "decoded (video, audio) frames of the two-session playlist; ffmpeg printed:\n{}",
-        decoded.stderr
-    );
-    let twice: Vec<String> = clip.hashes.video.iter().chain(&clip.hashes.video).cloned().collect();
-    assert!(decoded.hashes.video == twice, "the two-session playlist's video frames are not the clip's twice");
+    // Each session alone plays like the clip, and the whole playlist plays both.
+    assert_sessions_play_like_the_clip(&node, "cam", &p, 2, dir.path());
 }
 
 #[test]
@@ -305,12 +284,14 @@ fn admin_api_needs_the_key_lists_streams_and_stops_a_publish() {
     let data = dir.join("data");
     let node = Node::start(&data, &NodeOptions::standard());
     let body = json!({ "streamKey": "cam", "ttlSeconds": 60 });
-    let routes: [(&str, &str, Option<&Value>); 5] = [
+    let routes: [(&str, &str, Option<&Value>); 7] = [
         ("POST", "/api/v1/publish", Some(&body)),
         ("GET", "/api/v1/streams", None),
         ("GET", "/api/v1/streams/cam", None),
         ("POST", "/api/v1/streams/cam/stop", None),
         ("GET", "/api/v1/openapi.json", None),
+        ("POST", "/api/v1/drain", None),
+        ("GET", "/api/v1/drain", None),
     ];
     let key = node.admin_key.clone();
     let wrong = [
@@ -340,7 +321,9 @@ fn admin_api_needs_the_key_lists_streams_and_stops_a_publish() {
     assert_eq!(doc.status, 200);
     let doc = doc.json();
     assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.1")), "{doc}");
-    for path in ["/api/v1/publish", "/api/v1/streams", "/api/v1/streams/{key}", "/api/v1/streams/{key}/stop"] {
+    for path in
+        ["/api/v1/publish", "/api/v1/streams", "/api/v1/streams/{key}", "/api/v1/streams/{key}/stop", "/api/v1/drain"]
+    {
         assert!(doc["paths"][path].is_object(), "openapi.json lacks {path}");
     }
     assert_eq!(node.api("GET", "/api/v1/streams/cam", None).status, 404, "a stream never published");

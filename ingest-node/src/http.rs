@@ -38,6 +38,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/streams", get(api::list_streams))
         .route("/api/v1/streams/{key}", get(api::stream_status))
         .route("/api/v1/streams/{key}/stop", post(api::stop_stream))
+        .route("/api/v1/drain", post(api::drain).get(api::drain_status))
         .layer(middleware::from_fn(api_cors));
     Router::new()
         .route("/health", get(|| async { "ok\n" }))
@@ -68,6 +69,9 @@ async fn api_cors(request: Request, next: Next) -> Response {
 async fn ready(State(app): State<Arc<App>>) -> Response {
     if !app.listening.load(Relaxed) || app.shutting_down() {
         return (StatusCode::SERVICE_UNAVAILABLE, "not listening\n").into_response();
+    }
+    if app.is_draining() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "draining: no new publishes\n").into_response();
     }
     match app.store.check().await {
         Ok(()) => "ready\n".into_response(),

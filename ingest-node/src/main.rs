@@ -8,9 +8,12 @@ use clap::{Parser, Subcommand};
 
 mod app;
 mod config;
+mod drain_cmd;
 mod edge_cmd;
+mod health_cmd;
 mod http;
 mod inspect_cmd;
+mod local_http;
 mod metrics;
 mod package_cmd;
 mod publish;
@@ -51,6 +54,12 @@ enum Command {
         #[arg(long, default_value_t = 2.0, value_parser = package_cmd::parse_duration)]
         segment_duration: f64,
     },
+    /// Check that a running node or edge answers (exit 0) or not (exit 1): the container's
+    /// HEALTHCHECK.
+    Health(health_cmd::HealthArgs),
+    /// Tell a running node to take no new publishes (live streams go on) and wait for its
+    /// streams to end: Kubernetes' preStop.
+    Drain(drain_cmd::DrainArgs),
     /// Show what is inside an FLV or MP4/fMP4 file: tags, boxes, samples.
     Inspect {
         /// The file to inspect.
@@ -91,6 +100,8 @@ fn main() -> ExitCode {
             (None, None) => Err(anyhow::anyhow!("give --out DIR (HLS) or --mp4 FILE")),
         },
         Some(Command::Inspect { file, json }) => inspect_cmd::run(&file, json),
+        Some(Command::Health(args)) => health_cmd::run(&args),
+        Some(Command::Drain(args)) => drain_cmd::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

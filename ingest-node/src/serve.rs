@@ -15,14 +15,16 @@ use crate::store::Store;
 use crate::tokens::random_id;
 
 /// The admin key file in the data dir.
-const ADMIN_KEY_FILE: &str = "admin.key";
+pub const ADMIN_KEY_FILE: &str = "admin.key";
 /// How long shutdown waits for publishers to flush their last chunks.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
 
 pub fn init_logging(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("RAPIDRTMP_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // Colour only on a terminal: files, pipes, `docker logs`, journald get plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
     if json {
         builder.json().init();
     } else {
@@ -88,7 +90,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if crate::http::www::ASSETS.is_empty() {
         tracing::warn!("this binary has no web page: build it with www/build.sh, then build rapidrtmp again");
     } else {
-        info!("web page at http://{http_addr}/");
+        info!("web page at {}", crate::health_cmd::local_base(http_addr));
     }
     let rtmp_task = tokio::spawn(crate::rtmp::serve(app.clone(), rtmp));
     let http_task = tokio::spawn(crate::http::serve(app.clone(), http));

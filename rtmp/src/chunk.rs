@@ -107,7 +107,9 @@ impl ChunkDecoder {
         }
     }
 
-    /// Bytes the input must hold for the next chunk to be read (a hint for the read buffer).
+    /// Bytes the input must hold for the next chunk to be read, after [`Self::next_message`]
+    /// returned `Ok(None)`: more than it holds, and at most a header and one chunk's payload
+    /// (a hint for the read buffer).
     pub fn wanted(&self) -> usize {
         self.wanted
     }
@@ -121,7 +123,10 @@ impl ChunkDecoder {
     /// before that (every whole chunk read so far is kept).
     pub fn next_message(&mut self, input: &mut BytesMut) -> Result<Option<Message>, Error> {
         loop {
-            let Some(h) = self.header(input)? else { return Ok(None) };
+            let Some(h) = self.header(input)? else {
+                self.wanted = input.len() + 1;
+                return Ok(None);
+            };
             let received = h.index.and_then(|i| self.streams[i].partial.as_ref()).map_or(0, BytesMut::len);
             let length = h.length as usize;
             let payload = (length - received).min(self.chunk_size as usize);

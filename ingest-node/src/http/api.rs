@@ -203,3 +203,29 @@ pub async fn stop_stream(State(app): State<Arc<App>>, headers: HeaderMap, Path(k
     let _ = tokio::time::timeout(std::time::Duration::from_secs(10), done.wait_for(|d| *d)).await;
     Json(json!({ "streamKey": key, "state": "ended" })).into_response()
 }
+
+/// The drain state: `{"draining", "liveStreams"}`.
+fn drain_json(app: &App) -> Response {
+    Json(json!({ "draining": app.is_draining(), "liveStreams": app.live_count() })).into_response()
+}
+
+/// `POST /api/v1/drain`: stop taking new publishes (streams already live go on) and fail
+/// `/ready`, so load balancers send new encoders elsewhere. Kubernetes' `preStop` calls it
+/// (`rapidrtmp drain`); only a restart ends it.
+pub async fn drain(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    if let Some(r) = unauthorized(&app, &headers) {
+        return r;
+    }
+    if app.start_draining() {
+        tracing::info!(live_streams = app.live_count(), "draining: new publishes are refused");
+    }
+    drain_json(&app)
+}
+
+/// `GET /api/v1/drain`: whether the node is draining, and how many streams are still live.
+pub async fn drain_status(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    if let Some(r) = unauthorized(&app, &headers) {
+        return r;
+    }
+    drain_json(&app)
+}

@@ -18,6 +18,9 @@ pub async fn document(State(app): State<Arc<App>>, headers: HeaderMap) -> Respon
     let error = json!({ "$ref": "#/components/schemas/Error" });
     let auth_error =
         json!({ "description": "missing or wrong admin key", "content": { "application/json": { "schema": error } } });
+    let drain_state = json!({ "description": "the drain state", "content": { "application/json": { "schema": {
+        "type": "object", "required": ["draining", "liveStreams"], "properties": {
+            "draining": { "type": "boolean" }, "liveStreams": { "type": "integer" } } } } } });
     let key_param = json!({ "name": "key", "in": "path", "required": true,
         "schema": { "type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$" } });
     Json(json!({
@@ -86,7 +89,14 @@ pub async fn document(State(app): State<Arc<App>>, headers: HeaderMap) -> Respon
                     "200": { "description": "stopped" },
                     "401": auth_error,
                     "404": { "description": "stream is not live", "content": { "application/json": { "schema": error } } }
-                } } }
+                } } },
+            "/api/v1/drain": {
+                "post": {
+                    "summary": "Stop taking new publishes (live streams go on) and fail /ready; only a restart ends it",
+                    "responses": { "200": drain_state, "401": auth_error } },
+                "get": {
+                    "summary": "Whether the node is draining, and how many streams are still live",
+                    "responses": { "200": drain_state, "401": auth_error } } }
         }
     }))
     .into_response()
