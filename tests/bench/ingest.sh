@@ -162,7 +162,7 @@ run_one() {
         admin=bench-admin-key-$RANDOM$RANDOM
         RAPIDRTMP_LOG=warn "$RAPIDRTMP" serve --rtmp-addr "127.0.0.1:$rtmp_port" \
             --http-addr "127.0.0.1:$http_port" --data-dir "$dir/data" --admin-key "$admin" \
-            --max-connections $((n + 50)) >"$dir/server.log" 2>&1 &
+            --max-connections $((n + 50)) --max-connections-per-ip $((n + 50)) >"$dir/server.log" 2>&1 &
         pid=$!
         STARTED+=("$pid")
         for _ in $(seq 100); do
