@@ -44,4 +44,7 @@ pub enum FlvError {
     /// A tag body signals a codec or packet type this crate does not know.
     #[error("{0}")]
     Unsupported(&'static str),
+    /// AMF0 objects or arrays nested deeper than [`MAX_AMF0_DEPTH`].
+    #[error("AMF0 nesting is deeper than {MAX_AMF0_DEPTH} levels")]
+    AmfTooDeep,
 }

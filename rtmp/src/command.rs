@@ -5,8 +5,9 @@
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use rapidrtmp_core::flv::Amf0Value;
+use rapidrtmp_core::flv::{Amf0Value, FlvError};
 
+use crate::limits::Limit;
 use crate::Error;
 
 /// A command: its name, transaction id, command object and further arguments (§7.1.1).
@@ -23,8 +24,10 @@ impl Command {
     pub(crate) fn parse(mut body: &[u8]) -> Result<Self, Error> {
         let mut values = Vec::new();
         while !body.is_empty() {
-            let (v, used) =
-                Amf0Value::read(body).map_err(|e| Error::protocol(format!("malformed AMF0 in a command: {e}")))?;
+            let (v, used) = Amf0Value::read(body).map_err(|e| match e {
+                FlvError::AmfTooDeep => Error::limit(Limit::AmfDepth, "a command nests AMF0 values deeper"),
+                e => Error::protocol(format!("malformed AMF0 in a command: {e}")),
+            })?;
             values.push(v);
             body = &body[used..];
         }
@@ -124,6 +127,6 @@ mod tests {
         assert!(Command::parse(&[0x00, 0, 0, 0, 0, 0, 0, 0, 0]).is_err());
         let mut deep = alloc::vec![0x02, 0, 1, b'x', 0, 0, 0, 0, 0, 0, 0, 0, 0];
         deep.extend(core::iter::repeat_n([0x0A, 0, 0, 0, 1], 10_000).flatten());
-        assert!(Command::parse(&deep).is_err());
+        assert!(matches!(Command::parse(&deep), Err(Error::Limit { limit: Limit::AmfDepth, .. })));
     }
 }

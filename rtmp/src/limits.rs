@@ -49,6 +49,8 @@ pub enum Limit {
     ChunkStreams,
     /// [`MAX_COMMAND_SIZE`].
     CommandSize,
+    /// [`MAX_AMF_DEPTH`].
+    AmfDepth,
     /// [`MAX_OUTPUT_BYTES`].
     OutputBytes,
 }
@@ -62,6 +64,7 @@ impl Limit {
             Self::PartialMessages => "MAX_PARTIAL_MESSAGES",
             Self::ChunkStreams => "MAX_CHUNK_STREAMS",
             Self::CommandSize => "MAX_COMMAND_SIZE",
+            Self::AmfDepth => "MAX_AMF_DEPTH",
             Self::OutputBytes => "MAX_OUTPUT_BYTES",
         }
     }
@@ -74,6 +77,7 @@ impl Limit {
             Self::PartialMessages => MAX_PARTIAL_MESSAGES,
             Self::ChunkStreams => MAX_CHUNK_STREAMS,
             Self::CommandSize => MAX_COMMAND_SIZE,
+            Self::AmfDepth => MAX_AMF_DEPTH,
             Self::OutputBytes => MAX_OUTPUT_BYTES,
         }
     }

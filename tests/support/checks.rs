@@ -67,6 +67,37 @@ pub fn assert_plays_like_the_clip(node: &Node, key: &str) -> Playlist {
     playlist
 }
 
+/// ffmpeg options to read a local playlist whose segments are on HTTP.
+pub const LOCAL_PLAYLIST: &[&str] = &["-protocol_whitelist", "file,http,tcp"];
+
+/// A playlist of `sessions` publishes of the clip (one discontinuity between each two): each
+/// session alone (a sub-playlist written under `dir`) decodes cleanly and frame-exact like the
+/// clip, and the whole playlist decodes, across the discontinuities, to the clip's frames
+/// `sessions` times.
+pub fn assert_sessions_play_like_the_clip(node: &Node, key: &str, playlist: &Playlist, sessions: usize, dir: &Path) {
+    let clip = clip();
+    assert_eq!(playlist.discontinuities + 1, sessions, "sessions in the playlist:\n{}", playlist.text);
+    for part in 0..sessions {
+        let path = dir.join(format!("{key}-part{part}.m3u8"));
+        playlist.write_part(part, &node.stream_base(key), &path);
+        let path = path.to_str().unwrap();
+        assert_decodes_cleanly(path, LOCAL_PLAYLIST);
+        assert_frames_equal(path, LOCAL_PLAYLIST, &clip.hashes);
+    }
+    let url = node.playlist_url(key);
+    assert_decodes_cleanly(&url, &[]);
+    let decoded = media::frame_hashes(&url, &[]);
+    let n = sessions as u64;
+    assert_eq!(
+        (decoded.hashes.video.len() as u64, decoded.hashes.audio.len() as u64),
+        (n * clip.video_frames, n * clip.audio_frames),
+        "decoded (video, audio) frames of the {sessions}-session playlist; ffmpeg printed:\n{}",
+        decoded.stderr
+    );
+    let repeated: Vec<String> = (0..sessions).flat_map(|_| clip.hashes.video.iter().cloned()).collect();
+    assert!(decoded.hashes.video == repeated, "the playlist's video frames are not the clip's {sessions} times");
+}
+
 /// Files under `dir` (relative paths) with their sizes and contents' hash.
 pub fn tree(dir: &Path) -> BTreeMap<String, (u64, u64)> {
     fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, (u64, u64)>) {

@@ -16,6 +16,12 @@ use super::prom::{self, Exposition};
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_rapidrtmp");
 
+/// The binary nodes run: [`BIN`], or the build named by `RAPIDRTMP_TEST_NODE_BIN` (to run the
+/// tests against another build of the node, e.g. an older one, side by side).
+pub fn node_bin() -> String {
+    std::env::var("RAPIDRTMP_TEST_NODE_BIN").unwrap_or_else(|_| BIN.to_string())
+}
+
 /// How long a node may take to answer `/ready`.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -68,7 +74,7 @@ impl Node {
             let n = STARTS.fetch_add(1, Ordering::Relaxed);
             let name = data_dir.file_name().and_then(|n| n.to_str()).unwrap_or("data");
             let log = data_dir.with_file_name(format!("{name}.node-{n}.log"));
-            let mut cmd = Command::new(BIN);
+            let mut cmd = Command::new(node_bin());
             cmd.arg("serve")
                 .args(["--rtmp-addr", &rtmp.to_string(), "--http-addr", &http.to_string()])
                 .arg("--data-dir")
@@ -254,6 +260,23 @@ impl Node {
     pub fn pid(&self) -> u32 {
         self.proc.pid()
     }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        self.proc.status().is_none()
+    }
+
+    /// Resident set size in KiB (`VmRSS` of /proc/PID/status), `None` once the process is gone.
+    pub fn rss_kb(&self) -> Option<u64> {
+        rss_kb(self.pid())
+    }
+}
+
+/// `VmRSS` of a process in KiB.
+pub fn rss_kb(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 impl Drop for Node {

@@ -206,7 +206,7 @@ impl Reader<'_> {
 
     fn value(&mut self, depth: usize) -> Result<Amf0Value, FlvError> {
         if depth > MAX_DEPTH {
-            return Err(FlvError::Unsupported("AMF0 nesting is deeper than 16 levels"));
+            return Err(FlvError::AmfTooDeep);
         }
         let marker = self.take(1)?[0];
         Ok(match marker {

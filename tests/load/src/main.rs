@@ -1,9 +1,10 @@
 //! `rapidrtmp-load`: publishes N RTMP streams at once from one FLV file, in real time, for
 //! benchmarks of RapidRTMP (and of other RTMP servers, such as nginx-rtmp, side by side).
 //!
-//! Every stream is one TCP connection driven by rml_rtmp's `ClientSession`: handshake,
-//! `connect` to the application of `--url`, `publish` (live), then the file's audio and video
-//! tag bodies, each sent when its timestamp comes due, the file looped until `--duration`.
+//! Every stream is one TCP connection driven by this crate's sans-IO [`Session`]: handshake,
+//! `connect` to the application of `--url`, `releaseStream`, `FCPublish`, `createStream`,
+//! `publish` (live), then the file's audio and video tag bodies, each sent when its timestamp
+//! comes due, the file looped until `--duration`.
 //! Stream starts are spread over `--ramp` seconds so that N copies of one file do not send
 //! their keyframes in the same millisecond.
 //!
@@ -24,13 +25,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use clap::Parser;
-use rapidrtmp_core::flv::{TagKind, TagReader};
-use rml_rtmp::handshake::{Handshake, HandshakeProcessResult, PeerType};
-use rml_rtmp::rml_amf0::Amf0Value;
-use rml_rtmp::sessions::{
-    ClientSession, ClientSessionConfig, ClientSessionEvent, ClientSessionResult, PublishRequestType,
-};
-use rml_rtmp::time::RtmpTimestamp;
+use rapidrtmp_load::client::{Config, Event, Session};
+use rapidrtmp_load::media::Media;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -86,25 +82,6 @@ struct Args {
     /// Runtime worker threads (1: a single-threaded runtime, leaving the other cores to the server).
     #[arg(long, default_value_t = 1)]
     threads: usize,
-}
-
-/// One audio or video tag of the file.
-#[derive(Clone)]
-struct MediaTag {
-    video: bool,
-    /// Milliseconds from the file's first media tag.
-    time: u32,
-    body: Bytes,
-    keyframe: bool,
-    /// A codec configuration record (sent once, not on every loop).
-    sequence_header: bool,
-}
-
-/// The file, ready to publish.
-struct Media {
-    tags: Vec<MediaTag>,
-    /// Milliseconds one pass of the file lasts (the next pass starts this much later).
-    period: u32,
 }
 
 /// Shared, read-only state of a run.
@@ -180,7 +157,7 @@ async fn run(args: Args) -> Result<bool, String> {
     }
     let (host_port, app) = parse_rtmp_url(&args.url)?;
     let data = std::fs::read(&args.file).map_err(|e| format!("cannot read {}: {e}", args.file.display()))?;
-    let media = load_flv(Bytes::from(data))?;
+    let media = Media::from_flv(Bytes::from(data)).map_err(|e| format!("{}: {e}", args.file.display()))?;
     let keys: Vec<String> = (0..args.streams).map(|i| format!("{}-{i}", args.key_prefix)).collect();
 
     // Publish names: plain keys, or KEY?token=T from the API.
@@ -337,171 +314,59 @@ fn parse_http_url(url: &str) -> Result<(String, String), String> {
     Ok((host_port, path.to_string()))
 }
 
-/// Reads the audio and video tags of an FLV file (script tags are not sent).
-fn load_flv(data: Bytes) -> Result<Media, String> {
-    let (_, reader) = TagReader::new(&data).map_err(|e| format!("not a usable FLV file: {e}"))?;
-    let mut tags = Vec::new();
-    let mut first: Option<u32> = None;
-    for tag in reader {
-        let tag = tag.map_err(|e| format!("bad FLV file: {e}"))?;
-        let video = match tag.kind {
-            TagKind::Video => true,
-            TagKind::Audio => false,
-            _ => continue,
-        };
-        if tag.body.is_empty() {
-            continue;
-        }
-        let start = tag.body.as_ptr() as usize - data.as_ptr() as usize;
-        let body = data.slice(start..start + tag.body.len());
-        let b0 = body[0];
-        let (keyframe, sequence_header) = if video {
-            if b0 & 0x80 != 0 {
-                // Enhanced RTMP: IsExHeader | FrameType(3) | PacketType(4); 0 = SequenceStart.
-                ((b0 >> 4) & 0x07 == 1, b0 & 0x0F == 0)
-            } else {
-                // Legacy: FrameType(4) | CodecID(4); AVC/HEVC packet type 0 = sequence header.
-                let codec = b0 & 0x0F;
-                (b0 >> 4 == 1, matches!(codec, 7 | 12) && body.get(1) == Some(&0))
-            }
-        } else {
-            // AAC (SoundFormat 10): AACPacketType 0 = AudioSpecificConfig.
-            (false, b0 >> 4 == 10 && body.get(1) == Some(&0))
-        };
-        let base = *first.get_or_insert(tag.timestamp);
-        tags.push(MediaTag { video, time: tag.timestamp.wrapping_sub(base), body, keyframe, sequence_header });
-    }
-    if tags.is_empty() {
-        return Err("the FLV file has no audio or video tags".into());
-    }
-    // Tags in send order (interleaving in files is close to, but not always, time order).
-    tags.sort_by_key(|t| t.time);
-    // One pass lasts until the last video frame ends: its time plus one frame interval.
-    let video_times: Vec<u32> = tags.iter().filter(|t| t.video && !t.sequence_header).map(|t| t.time).collect();
-    let last = tags.iter().map(|t| t.time).max().unwrap_or(0);
-    let frame = match video_times.as_slice() {
-        [.., a, b] if b > a => b - a,
-        _ => 40,
-    };
-    let period = video_times.last().map_or(last + 23, |&v| v.max(last) + frame).max(1);
-    Ok(Media { tags, period })
-}
-
 fn stream_start(shared: &Shared, i: usize) -> Instant {
     let offset =
         if shared.streams > 1 { shared.ramp.mul_f64(i as f64 / shared.streams as f64) } else { Duration::ZERO };
     shared.start + offset
 }
 
-/// Writes every outbound packet of `results` to `out`; returns the events raised.
-fn collect(results: Vec<ClientSessionResult>, out: &mut Vec<u8>) -> Vec<ClientSessionEvent> {
-    let mut events = Vec::new();
-    for r in results {
-        match r {
-            ClientSessionResult::OutboundResponse(p) => out.extend_from_slice(&p.bytes),
-            ClientSessionResult::RaisedEvent(e) => events.push(e),
-            ClientSessionResult::UnhandleableMessageReceived(_) => {}
-        }
-    }
-    events
-}
-
-/// `code: description` of an `_error` status object, if `values` starts with one.
-fn error_status(values: &[Amf0Value]) -> Option<String> {
-    let Some(Amf0Value::Object(props)) = values.first() else { return None };
-    let text = |k: &str| match props.get(k) {
-        Some(Amf0Value::Utf8String(s)) => s.as_str(),
-        _ => "",
-    };
-    (text("level") == "_error" || text("level") == "error")
-        .then(|| format!("{}: {}", text("code"), text("description")).trim_end_matches(": ").to_string())
-}
-
 /// Connects, handshakes and asks to publish `name`; returns the socket and the session, publishing.
-async fn setup(shared: &Shared, name: &str) -> Result<(TcpStream, ClientSession), String> {
+async fn setup(shared: &Shared, name: &str) -> Result<(TcpStream, Session), String> {
     let mut socket = TcpStream::connect(&shared.host_port).await.map_err(|e| format!("connect: {e}"))?;
     let _ = socket.set_nodelay(true);
     let mut buf = vec![0u8; 16 << 10];
-
-    // Handshake.
-    let mut hs = Handshake::new(PeerType::Client);
-    let p0p1 = hs.generate_outbound_p0_and_p1().map_err(|e| format!("handshake: {e:?}"))?;
-    socket.write_all(&p0p1).await.map_err(|e| format!("handshake write: {e}"))?;
-    let remaining = loop {
-        let n = socket.read(&mut buf).await.map_err(|e| format!("handshake read: {e}"))?;
-        if n == 0 {
-            return Err("server closed the connection during the handshake".into());
-        }
-        match hs.process_bytes(&buf[..n]).map_err(|e| format!("handshake: {e:?}"))? {
-            HandshakeProcessResult::InProgress { response_bytes } => {
-                socket.write_all(&response_bytes).await.map_err(|e| format!("handshake write: {e}"))?;
-            }
-            HandshakeProcessResult::Completed { response_bytes, remaining_bytes } => {
-                socket.write_all(&response_bytes).await.map_err(|e| format!("handshake write: {e}"))?;
-                break remaining_bytes;
-            }
-        }
-    };
-
-    let mut config = ClientSessionConfig::new();
-    config.tc_url = Some(shared.tc_url.clone());
-    let (mut session, first) = ClientSession::new(config).map_err(|e| format!("session: {e:?}"))?;
-    let mut out = Vec::new();
-    collect(first, &mut out);
-    let r = session.request_connection(shared.app.clone()).map_err(|e| format!("connect request: {e:?}"))?;
-    collect(vec![r], &mut out);
-    let mut pending = remaining;
+    let mut session = Session::new(Config::new(shared.app.clone(), shared.tc_url.clone()));
     let mut publish_requested = false;
     loop {
-        if !pending.is_empty() {
-            let results = session.handle_input(&pending).map_err(|e| format!("RTMP from the server: {e:?}"))?;
-            pending.clear();
-            for event in collect(results, &mut out) {
-                match event {
-                    ClientSessionEvent::ConnectionRequestAccepted if !publish_requested => {
-                        publish_requested = true;
-                        let r = session
-                            .request_publishing(name.to_string(), PublishRequestType::Live)
-                            .map_err(|e| format!("publish request: {e:?}"))?;
-                        collect(vec![r], &mut out);
-                    }
-                    ClientSessionEvent::ConnectionRequestRejected { description } => {
-                        return Err(format!("connect rejected: {description}"));
-                    }
-                    ClientSessionEvent::PublishRequestAccepted => {
-                        if !out.is_empty() {
-                            socket.write_all(&out).await.map_err(|e| format!("write: {e}"))?;
-                        }
-                        return Ok((socket, session));
-                    }
-                    ClientSessionEvent::UnhandleableOnStatusCode { code }
-                        if code.contains("Publish") || code.contains("Failed") || code.contains("Rejected") =>
-                    {
-                        return Err(format!("publish refused: {code}"));
-                    }
-                    // A refused `publish` comes back as `_error` (transaction 0) with a status object.
-                    ClientSessionEvent::UnknownTransactionResultReceived { additional_values, .. } => {
-                        if let Some(status) = error_status(&additional_values) {
-                            return Err(format!("publish refused: {status}"));
-                        }
-                    }
-                    _ => {}
+        while let Some(event) = session.next_event() {
+            match event {
+                Event::HandshakeDone => session.connect().map_err(|e| format!("connect request: {e}"))?,
+                Event::Connected(_) => {
+                    session.release_stream(name).map_err(|e| format!("releaseStream: {e}"))?;
+                    session.fc_publish(name).map_err(|e| format!("FCPublish: {e}"))?;
+                    session.create_stream().map_err(|e| format!("createStream: {e}"))?;
                 }
+                Event::StreamCreated(_) => {
+                    publish_requested = true;
+                    session.publish(name, "live").map_err(|e| format!("publish request: {e}"))?;
+                }
+                Event::PublishStarted(_) => {
+                    let out = session.take_output();
+                    if !out.is_empty() {
+                        socket.write_all(&out).await.map_err(|e| format!("write: {e}"))?;
+                    }
+                    return Ok((socket, session));
+                }
+                Event::Refused { command: "connect", status } => return Err(format!("connect rejected: {status}")),
+                Event::Refused { status, .. } => return Err(format!("publish refused: {status}")),
+                _ => {}
             }
         }
+        let out = session.take_output();
         if !out.is_empty() {
             socket.write_all(&out).await.map_err(|e| format!("write: {e}"))?;
-            out.clear();
         }
         let n = socket.read(&mut buf).await.map_err(|e| format!("read: {e}"))?;
         if n == 0 {
             return Err(if publish_requested {
                 "server closed the connection after the publish request (refused?)".into()
-            } else {
+            } else if session.handshake_done() {
                 "server closed the connection after connect".into()
+            } else {
+                "server closed the connection during the handshake".into()
             });
         }
-        pending.extend_from_slice(&buf[..n]);
+        session.feed(&buf[..n]).map_err(|e| format!("RTMP from the server: {e}"))?;
     }
 }
 
@@ -521,7 +386,6 @@ async fn publish(shared: &Shared, index: usize, name: &str, report: &mut StreamR
     let mut pass: u64 = 0;
     let mut next = 0usize;
     let mut buf = vec![0u8; 4096];
-    let mut out: Vec<u8> = Vec::with_capacity(64 << 10);
     let mut keyframes_in_batch: Vec<u32> = Vec::new();
     loop {
         let tag = &tags[next];
@@ -537,17 +401,17 @@ async fn publish(shared: &Shared, index: usize, name: &str, report: &mut StreamR
                 if n == 0 {
                     return Err(format!("server closed the connection after {:.1} s of publishing", origin.elapsed().as_secs_f64()));
                 }
-                let results = session.handle_input(&buf[..n]).map_err(|e| format!("RTMP from the server: {e:?}"))?;
-                for event in collect(results, &mut out) {
-                    if let ClientSessionEvent::UnhandleableOnStatusCode { code } = event {
+                session.feed(&buf[..n]).map_err(|e| format!("RTMP from the server: {e}"))?;
+                while let Some(event) = session.next_event() {
+                    if let Some(code) = event.status().map(|s| s.code) {
                         if code.contains("Error") || code.contains("Failed") || code.contains("Unpublish") {
                             return Err(format!("server sent {code}"));
                         }
                     }
                 }
-                if !out.is_empty() {
-                    socket.write_all(&out).await.map_err(|e| format!("write: {e}"))?;
-                    out.clear();
+                let replies = session.take_output();
+                if !replies.is_empty() {
+                    socket.write_all(&replies).await.map_err(|e| format!("write: {e}"))?;
                 }
                 continue;
             }
@@ -562,14 +426,10 @@ async fn publish(shared: &Shared, index: usize, name: &str, report: &mut StreamR
                 break;
             }
             if !(pass > 0 && tag.sequence_header) {
-                let ts = RtmpTimestamp::new(media_ms as u32);
-                let r = if tag.video {
-                    session.publish_video_data(tag.body.clone(), ts, false)
-                } else {
-                    session.publish_audio_data(tag.body.clone(), ts, false)
-                }
-                .map_err(|e| format!("publish: {e:?}"))?;
-                collect(vec![r], &mut out);
+                // RTMP timestamps are milliseconds modulo 2^32.
+                let ts = media_ms as u32;
+                if tag.video { session.video(ts, &tag.body) } else { session.audio(ts, &tag.body) }
+                    .map_err(|e| format!("publish: {e}"))?;
                 report.tags += 1;
                 if tag.video && tag.keyframe && !tag.sequence_header {
                     keyframes_in_batch.push(media_ms as u32);
@@ -581,10 +441,10 @@ async fn publish(shared: &Shared, index: usize, name: &str, report: &mut StreamR
                 pass += 1;
             }
         }
-        if !out.is_empty() {
-            socket.write_all(&out).await.map_err(|e| format!("write: {e}"))?;
-            report.bytes += out.len() as u64;
-            out.clear();
+        if !session.output().is_empty() {
+            socket.write_all(session.output()).await.map_err(|e| format!("write: {e}"))?;
+            report.bytes += session.output().len() as u64;
+            session.clear_output();
         }
         let sent = Instant::now();
         let sent_ms = sent.duration_since(shared.t0).as_secs_f64() * 1000.0;
@@ -600,9 +460,8 @@ async fn publish(shared: &Shared, index: usize, name: &str, report: &mut StreamR
         report.ended_ms = sent_ms;
     }
     // Unpublish politely, then close.
-    if let Ok(results) = session.stop_publishing() {
-        collect(results, &mut out);
-        let _ = socket.write_all(&out).await;
+    if session.fc_unpublish(name).and_then(|()| session.delete_stream()).is_ok() {
+        let _ = socket.write_all(&session.take_output()).await;
     }
     let _ = socket.shutdown().await;
     Ok(())
