@@ -88,6 +88,21 @@ pub async fn serve(app: Arc<App>, listener: TcpListener) {
     }
 }
 
+/// Completes when a live stream's publisher is told to stop (the API, a takeover).
+type StopSignal = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+fn stop_signal(stream: Arc<LiveStream>) -> StopSignal {
+    Box::pin(async move { stream.stop.notified().await })
+}
+
+/// Waits for the signal of the stream being published, if any.
+async fn stopped(stop: &mut Option<(Arc<LiveStream>, StopSignal)>) {
+    match stop {
+        Some((_, signal)) => signal.await,
+        None => std::future::pending().await,
+    }
+}
+
 /// Why a connection ended.
 enum Closed {
     /// The socket failed.
@@ -150,7 +165,11 @@ impl Connection {
         let mut idle = tokio::time::interval_at(Instant::now() + IDLE_CHECK, IDLE_CHECK);
         idle.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let (mut reads, mut quiet) = (0u64, Duration::ZERO);
-        let mut shutdown = self.app.shutdown.subscribe();
+        // The futures that outlive a read are made once, not on every read.
+        let mut shutdown_rx = self.app.shutdown.subscribe();
+        let shutdown = shutdown_rx.changed();
+        tokio::pin!(shutdown);
+        let mut stop: Option<(Arc<LiveStream>, StopSignal)> = None;
         loop {
             while let Some(event) = self.session.poll(&mut buf)? {
                 self.handle(event).await;
@@ -162,13 +181,10 @@ impl Connection {
                 return Ok(());
             }
             buf.reserve(self.session.wanted().saturating_sub(buf.len()).max(READ_BUFFER));
-            let live = self.publishing.as_ref().map(|(s, _)| s.clone());
-            let stop = async {
-                match &live {
-                    Some(s) => s.stop.notified().await,
-                    None => std::future::pending().await,
-                }
-            };
+            let live = self.publishing.as_ref().map(|(s, _)| s);
+            if stop.as_ref().map(|(s, _)| Arc::as_ptr(s)) != live.map(Arc::as_ptr) {
+                stop = live.map(|s| (s.clone(), stop_signal(s.clone())));
+            }
             tokio::select! {
                 r = socket.read_buf(&mut buf) => {
                     if r? == 0 {
@@ -186,13 +202,13 @@ impl Connection {
                         return Err(Closed::Timeout("nothing received for 30 s"));
                     }
                 }
-                _ = stop => {
-                    let replaced = live.as_ref().is_some_and(|s| s.replaced.load(Relaxed));
+                _ = stopped(&mut stop) => {
+                    let replaced = self.publishing.as_ref().is_some_and(|(s, _)| s.replaced.load(Relaxed));
                     self.ending = if replaced { Ending::Replaced } else { Ending::Now };
                     info!(peer = %self.peer, "publish stopped by the API or a takeover");
                     return Ok(());
                 }
-                _ = shutdown.changed() => {
+                _ = &mut shutdown => {
                     self.ending = Ending::Now;
                     return Ok(());
                 }
