@@ -1,19 +1,37 @@
-//! Chunking: where a stream of FLV tags is cut into chunks (one per HLS segment), and where a
-//! new publishing session (an HLS discontinuity) begins.
+//! Chunking: where a stream of FLV tags is cut into chunks (one per HLS segment), where a new
+//! publishing session (an HLS discontinuity) begins, and how the chunk files are assembled.
 //!
-//! The ingest node writes each chunk as a standalone FLV file and the offline packager cuts files
-//! with the same [`Chunker`], so both give the same segments. Rules (DESIGN "timing rules"):
+//! [`ChunkWriter`] is the one place that turns tags into chunk files: the ingest node, the offline
+//! packager and the benches all use it. Its [`Chunker`] decides; the writer follows each decision
+//! (it never cuts on its own, so the chunk it holds and the chunk the chunker describes are the
+//! same chunk). Rules (DESIGN "timing rules"):
 //! - with video, a chunk starts at a keyframe and is cut at the first keyframe at or after the
 //!   target duration; without video, at the first audio frame at or after it;
-//! - a decode time going backwards or a gap longer than [`MAX_GAP_MS`] in a track, or a changed
-//!   sequence header, starts a new session; video then waits for its next keyframe. The new
+//! - rare keyframes: a chunk with no keyframe for [`KEYFRAME_WAIT_FACTOR`] × the target, or grown
+//!   to [`MAX_CHUNK_BYTES`], is cut at the next frame anyway; that chunk is not independent
+//!   ([`ChunkInfo::independent`]) and no frame is lost;
+//! - jitter: a decode time stepping back by up to one frame duration (at least [`JITTER_MS`]) is
+//!   smoothed (video is clamped forward, keeping presentation times), as is any forward gap up to
+//!   [`MAX_GAP_MS`];
+//! - a decode time going further backwards, a gap longer than [`MAX_GAP_MS`] in a track, or a
+//!   changed sequence header starts a new session; video then waits for its next keyframe. The new
 //!   session's timeline continues where the last one ended, past its last frame in decode and
 //!   in presentation order (tag times are shifted by the chunk's `offset_ms`), so neither decode
-//!   nor presentation times go backwards, even across a discontinuity.
+//!   nor presentation times go backwards, even across a discontinuity;
+//! - late tracks: a session's tracks are fixed when its first chunk opens. The [`ChunkWriter`]
+//!   holds the first tags back (at most one target duration) while a track that was announced
+//!   lacks its sequence header. A header that arrives later still starts a new session at the next
+//!   video keyframe (its first one, if the late track is the video), whose init segment has both
+//!   tracks; until then that track's frames are left out. No chunk carries a track its session's
+//!   headers lack.
 
 mod file;
+mod writer;
 
 pub use file::{headers_digest, read_chunk, write_chunk_head, ChunkFile, ChunkHeader, CHUNK_TAG, MAX_SESSION_ID_LEN};
+pub use writer::{ChunkWriter, ClosedChunk, Event, MAX_HELD_BYTES};
+
+use alloc::vec::Vec;
 
 use crate::codec::{AacConfig, AvcConfig};
 use crate::flv::Tag;
@@ -22,6 +40,13 @@ use crate::timeline::{Millis, Unwrapper};
 
 /// A forward jump in one track longer than this starts a new session.
 pub const MAX_GAP_MS: u64 = 10_000;
+/// A decode time stepping back by at most this much (or one frame duration, if longer) is
+/// jitter, smoothed; further back starts a new session.
+pub const JITTER_MS: u64 = 50;
+/// Largest chunk: a chunk that would grow past it is cut before the next frame.
+pub const MAX_CHUNK_BYTES: usize = 64 << 20;
+/// With no keyframe for this many target durations, a chunk is cut at the next frame.
+pub const KEYFRAME_WAIT_FACTOR: u64 = 3;
 
 /// A closed chunk: what the manifest records of it and what a segment is built from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +65,9 @@ pub struct ChunkInfo {
     /// Time of the session's first audio frame: the origin of its grid of AAC frame times
     /// ([`crate::timeline::AudioClock`]), so segments built apart join without gap or overlap.
     pub audio_anchor: Option<Millis>,
+    /// Its video starts with a keyframe (or it has no video): it decodes without the chunk
+    /// before it. False only for a chunk cut between keyframes (rare keyframes).
+    pub independent: bool,
 }
 
 impl ChunkInfo {
@@ -64,7 +92,7 @@ pub struct Decision {
 pub enum Action {
     /// Append it to the open chunk (opening one, at `at`, if none is open).
     Append {
-        /// The tag's time on the unwrapped timeline.
+        /// The tag's time on the unwrapped timeline (after smoothing).
         at: Millis,
         /// This tag opens a new chunk.
         opens: bool,
@@ -80,8 +108,6 @@ pub enum Action {
 
 #[derive(Debug, Clone, Copy, Default)]
 struct TrackClock {
-    /// The session's first frame.
-    first: Option<Millis>,
     last: Option<Millis>,
     step: u64,
     /// The latest presentation time of any frame (decode time plus composition offset): with
@@ -101,10 +127,10 @@ impl TrackClock {
         self.end().max(shown)
     }
 
-    fn step_to(&mut self, at: Millis, composition_ms: i32) {
+    fn step_to(&mut self, at: Millis, composition_ms: i64) {
         self.step = self.last.map_or(0, |l| at.0.saturating_sub(l.0));
         self.last = Some(at);
-        let shown = Millis(at.0.saturating_add_signed(composition_ms.into()));
+        let shown = Millis(at.0.saturating_add_signed(composition_ms));
         self.latest_shown = self.latest_shown.max(Some(shown));
     }
 }
@@ -112,16 +138,30 @@ impl TrackClock {
 #[derive(Debug, Clone, Copy)]
 struct Open {
     start: Millis,
+    independent: bool,
+    bytes: usize,
+}
+
+/// Sequence headers and what they configure.
+#[derive(Debug, Clone, Default)]
+struct Headers {
+    config: StreamConfig,
+    video: Option<Vec<u8>>,
+    audio: Option<Vec<u8>>,
 }
 
 /// Decides chunk boundaries and sessions for a sequence of tags. Sans-IO: the caller keeps the
-/// tags (in a file or in memory) and acts on each [`Decision`].
+/// tags and acts on each [`Decision`]; [`ChunkWriter`] is that caller.
 #[derive(Debug, Clone)]
 pub struct Chunker {
     target_ms: u64,
-    config: StreamConfig,
-    video_header: Option<alloc::vec::Vec<u8>>,
-    audio_header: Option<alloc::vec::Vec<u8>>,
+    /// The latest sequence headers.
+    latest: Headers,
+    /// The headers the session's chunks carry, fixed when its first chunk opens.
+    carried: Option<Headers>,
+    /// A header arrived for a track the session does not carry: a new session starts at the
+    /// next video keyframe.
+    late_track: bool,
     unwrapper: Unwrapper,
     /// Session timeline minus unwrapped tag time: each new session continues where the one
     /// before ended, so decode times never go backwards across a discontinuity.
@@ -130,6 +170,8 @@ pub struct Chunker {
     resume_at: Option<Millis>,
     video: TrackClock,
     audio: TrackClock,
+    /// The session's first audio frame.
+    audio_first: Option<Millis>,
     waiting_for_keyframe: bool,
     session: u32,
     sequence: u64,
@@ -141,14 +183,15 @@ impl Chunker {
     pub fn new(target_ms: u64) -> Self {
         Self {
             target_ms: target_ms.max(1),
-            config: StreamConfig::default(),
-            video_header: None,
-            audio_header: None,
+            latest: Headers::default(),
+            carried: None,
+            late_track: false,
             unwrapper: Unwrapper::default(),
             offset: 0,
             resume_at: None,
             video: TrackClock::default(),
             audio: TrackClock::default(),
+            audio_first: None,
             waiting_for_keyframe: true,
             session: 0,
             sequence: 0,
@@ -169,14 +212,34 @@ impl Chunker {
         self
     }
 
-    /// The codec configuration in effect.
-    pub fn config(&self) -> &StreamConfig {
-        &self.config
+    /// The target chunk duration.
+    pub fn target_ms(&self) -> u64 {
+        self.target_ms
     }
 
-    /// The current sequence header tag bodies (video, audio), to start chunk files with.
+    fn headers(&self) -> &Headers {
+        self.carried.as_ref().unwrap_or(&self.latest)
+    }
+
+    /// The codec configuration of the session's chunks (what its init segment says).
+    pub fn config(&self) -> &StreamConfig {
+        &self.headers().config
+    }
+
+    /// The session's sequence header tag bodies (video, audio), to start chunk files with.
     pub fn sequence_headers(&self) -> (Option<&[u8]>, Option<&[u8]>) {
-        (self.video_header.as_deref(), self.audio_header.as_deref())
+        let h = self.headers();
+        (h.video.as_deref(), h.audio.as_deref())
+    }
+
+    /// Whether the current session has opened a chunk (its tracks are then fixed).
+    pub fn session_started(&self) -> bool {
+        self.carried.is_some()
+    }
+
+    /// Which tracks have a sequence header (video, audio).
+    pub fn has_headers(&self) -> (bool, bool) {
+        (self.latest.config.video.is_some(), self.latest.config.audio.is_some())
     }
 
     /// The current session.
@@ -191,44 +254,67 @@ impl Chunker {
             Err(skip) => return self.decide(None, Action::Skip(skip)),
         };
         let raw = self.unwrapper.unwrap(tag.timestamp);
+        let wire = tag.wire_len();
         match media {
             Media::Ignored => self.decide(None, Action::Drop),
             Media::VideoConfig(record) => self.configure(tag, record, true),
             Media::AudioConfig(record) => self.configure(tag, record, false),
             Media::Video { keyframe, composition_time, .. } => {
-                if self.config.video.is_none() {
+                if self.latest.config.video.is_none() {
                     return self.decide(None, Action::Skip(Skip::NoConfig("video")));
                 }
                 let (mut close, at) = self.place(raw, true);
+                // Presentation time is kept where a decode time was clamped forward.
+                let composition = i64::from(composition_time) - (at.0 as i64 - (raw.0 as i64 + self.offset));
+                let carried_video = self.carried.as_ref().map(|h| h.config.video.is_some());
+                if (self.late_track || carried_video == Some(false)) && close.is_none() {
+                    if !keyframe {
+                        return self.decide(None, Action::Drop);
+                    }
+                    // The late track joins here: a new session whose chunks carry every track.
+                    close = self.switch_session(at);
+                }
                 if self.waiting_for_keyframe && !keyframe {
                     return self.decide(close, Action::Drop);
                 }
                 self.waiting_for_keyframe = false;
-                if close.is_none() && keyframe {
+                let mut independent = true;
+                if close.is_none() {
                     if let Some(open) = self.open {
-                        if at.0 >= open.start.0 + self.target_ms {
+                        let due = at.0 >= open.start.0 + self.target_ms;
+                        let overdue = at.0 >= open.start.0 + KEYFRAME_WAIT_FACTOR * self.target_ms;
+                        let full = open.bytes + wire > MAX_CHUNK_BYTES;
+                        if (keyframe && due) || overdue || full {
                             close = self.close(at);
+                            independent = keyframe;
                         }
                     }
                 }
-                self.video.step_to(at, composition_time);
-                self.append(close, at)
+                self.video.step_to(at, composition);
+                self.append(close, at, independent, wire)
             }
             Media::Audio(_) => {
-                if self.config.audio.is_none() {
+                if self.latest.config.audio.is_none() {
                     return self.decide(None, Action::Skip(Skip::NoConfig("audio")));
                 }
+                if self.carried.as_ref().is_some_and(|h| h.config.audio.is_none()) {
+                    // A late audio track: it joins at the next video keyframe.
+                    return self.decide(None, Action::Drop);
+                }
                 let (mut close, at) = self.place(raw, false);
-                if close.is_none() && self.config.video.is_none() {
+                if close.is_none() {
                     if let Some(open) = self.open {
-                        if at.0 >= open.start.0 + self.target_ms {
+                        let due = self.config().video.is_none() && at.0 >= open.start.0 + self.target_ms;
+                        if due || open.bytes + wire > MAX_CHUNK_BYTES {
                             close = self.close(at);
                         }
                     }
                 }
                 self.audio.step_to(at, 0);
-                self.audio.first.get_or_insert(at);
-                self.append(close, at)
+                self.audio_first.get_or_insert(at);
+                // An audio frame opens a chunk only before the session's first video frame, or in
+                // a session without video: the chunk is independent either way.
+                self.append(close, at, true, wire)
             }
         }
     }
@@ -243,10 +329,16 @@ impl Chunker {
         Decision { close, action }
     }
 
-    fn append(&mut self, close: Option<ChunkInfo>, at: Millis) -> Decision {
+    fn append(&mut self, close: Option<ChunkInfo>, at: Millis, independent: bool, bytes: usize) -> Decision {
         let opens = self.open.is_none();
         if opens {
-            self.open = Some(Open { start: at });
+            self.open = Some(Open { start: at, independent, bytes: 0 });
+            if self.carried.is_none() {
+                self.carried = Some(self.latest.clone());
+            }
+        }
+        if let Some(open) = &mut self.open {
+            open.bytes += bytes;
         }
         Decision { close, action: Action::Append { at, opens } }
     }
@@ -271,11 +363,23 @@ impl Chunker {
             sequence: self.sequence,
             start: open.start,
             duration_ms: end.0.saturating_sub(open.start.0),
-            audio_anchor: self.audio.first,
+            audio_anchor: self.audio_first,
             offset_ms: self.offset,
+            independent: open.independent,
         };
         self.sequence += 1;
         Some(info)
+    }
+
+    /// A track joins: the open chunk ends at `at`, and a new session continues the timeline
+    /// without a gap, with every track's headers.
+    fn switch_session(&mut self, at: Millis) -> Option<ChunkInfo> {
+        let closed = self.close(at);
+        self.session += 1;
+        self.carried = None;
+        self.late_track = false;
+        self.audio_first = None;
+        closed
     }
 
     /// Starts a new session: the open chunk ends where its tracks end.
@@ -288,12 +392,17 @@ impl Chunker {
         }
         self.video = TrackClock::default();
         self.audio = TrackClock::default();
+        self.audio_first = None;
+        self.carried = None;
+        self.late_track = false;
         self.waiting_for_keyframe = true;
         closed
     }
 
-    /// Places a frame's unwrapped time on the session timeline. A jump backwards or a long gap
-    /// in one track starts a new session, whose timeline continues where the last one ended.
+    /// Places a frame's unwrapped time on the session timeline. Jitter is smoothed: a small step
+    /// back is clamped forward (video: past the last frame; audio: to it, the sample clock
+    /// times its frames). A real jump backwards or a long gap in one track starts a new session,
+    /// whose timeline continues where the last one ended.
     fn place(&mut self, raw: Millis, video: bool) -> (Option<ChunkInfo>, Millis) {
         if let Some(resume) = self.resume_at.take() {
             self.offset = resume.0 as i64 - raw.0 as i64;
@@ -302,9 +411,20 @@ impl Chunker {
         let at = Millis(raw.0.saturating_add_signed(self.offset));
         let clock = if video { self.video } else { self.audio };
         let Some(last) = clock.last else { return (None, at) };
-        if at >= last && at.0 <= last.0 + MAX_GAP_MS {
-            return (None, at);
+        if at.0 > last.0 + MAX_GAP_MS {
+            return self.jump(raw);
         }
+        if video && at <= last || !video && at < last {
+            if last.0 - at.0 > clock.step.max(JITTER_MS) {
+                return self.jump(raw);
+            }
+            return (None, Millis(last.0 + u64::from(video)));
+        }
+        (None, at)
+    }
+
+    fn jump(&mut self, raw: Millis) -> (Option<ChunkInfo>, Millis) {
+        let at = Millis(raw.0.saturating_add_signed(self.offset));
         let resume = self.media_end().unwrap_or(at);
         let closed = self.new_session();
         self.offset = resume.0 as i64 - raw.0 as i64;
@@ -312,29 +432,35 @@ impl Chunker {
     }
 
     fn configure(&mut self, tag: &Tag<'_>, record: &[u8], video: bool) -> Decision {
-        let stored = if video { &self.video_header } else { &self.audio_header };
+        let stored = if video { &self.latest.video } else { &self.latest.audio };
         if stored.as_deref() == Some(tag.body) {
             return self.decide(None, Action::Configure); // repeated, unchanged
         }
         let replaces = stored.is_some();
         let parsed = if video {
-            AvcConfig::parse(record).map(|c| self.config.video = Some(c))
+            AvcConfig::parse(record).map(|c| self.latest.config.video = Some(c))
         } else {
-            AacConfig::parse(record).map(|c| self.config.audio = Some(c))
+            AacConfig::parse(record).map(|c| self.latest.config.audio = Some(c))
         };
         if let Err(e) = parsed {
             return self.decide(None, Action::Skip(Skip::Config(e)));
         }
-        // A changed configuration needs a new init segment: a new session, unless nothing has
-        // been chunked under the old one.
-        let had_media = self.open.is_some() || self.video.last.is_some() || self.audio.last.is_some();
-        let close = if replaces && had_media { self.new_session() } else { None };
         let body = Some(tag.body.to_vec());
         if video {
-            self.video_header = body;
+            self.latest.video = body;
         } else {
-            self.audio_header = body;
+            self.latest.audio = body;
         }
+        let Some(carried) = &self.carried else {
+            return self.decide(None, Action::Configure); // nothing chunked under the old one
+        };
+        let in_session = if video { carried.config.video.is_some() } else { carried.config.audio.is_some() };
+        if !in_session {
+            self.late_track = true;
+            return self.decide(None, Action::Configure);
+        }
+        // A changed configuration needs a new init segment: a new session.
+        let close = if replaces { self.new_session() } else { None };
         self.decide(close, Action::Configure)
     }
 }

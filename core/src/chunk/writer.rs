@@ -1,0 +1,251 @@
+//! The chunk writer: tags in, finished chunk files out. The one place where the [`Chunker`]'s
+//! decisions become chunk bytes, for the ingest node, the packager and the benches alike.
+
+use alloc::{string::String, vec::Vec};
+
+use super::{headers_digest, write_chunk_head, Action, ChunkInfo, Chunker, MAX_CHUNK_BYTES};
+use crate::flv::{parse_metadata, Amf0Value, Tag, TagKind, TagReader};
+use crate::media::{Media, Skip, StreamConfig};
+
+/// Most bytes of tags held back at the start of a session while a track announced by
+/// `onMetaData` (or by its first tags) waits for its sequence header.
+pub const MAX_HELD_BYTES: usize = 16 << 20;
+/// Smallest buffer a chunk starts with.
+const MIN_CHUNK_CAPACITY: usize = 64 << 10;
+
+/// A closed chunk: its description, its session's headers and its tags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClosedChunk {
+    /// What the manifest records of it.
+    pub info: ChunkInfo,
+    /// The codec configuration of its session (what its init segment says).
+    pub config: StreamConfig,
+    /// The session's video sequence header tag body.
+    pub video_header: Option<Vec<u8>>,
+    /// The session's audio sequence header tag body.
+    pub audio_header: Option<Vec<u8>>,
+    /// The chunk's tags, as FLV tag records (header, body, `PreviousTagSize`), as sent.
+    pub tags: Vec<u8>,
+}
+
+impl ClosedChunk {
+    /// The chunk's tags, read back.
+    pub fn tags(&self) -> TagReader<'_> {
+        TagReader::records(&self.tags)
+    }
+
+    /// The digest of its session's sequence headers ([`headers_digest`]).
+    pub fn headers_digest(&self) -> String {
+        headers_digest(self.video_header.as_deref(), self.audio_header.as_deref())
+    }
+
+    /// The chunk file ([`super::file`]) of session `session_id`: the head goes in front of the
+    /// tags in place, so a chunk is one buffer, never two.
+    pub fn into_file(self, session_id: &str) -> Vec<u8> {
+        let mut head = Vec::with_capacity(512);
+        write_chunk_head(
+            &mut head,
+            session_id,
+            &self.info,
+            (self.video_header.as_deref(), self.audio_header.as_deref()),
+        );
+        let mut bytes = self.tags;
+        bytes.splice(0..0, head);
+        bytes
+    }
+}
+
+/// What happened to a tag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// A chunk was opened (the caller may note the wall-clock time).
+    Opened {
+        /// Its sequence number.
+        sequence: u64,
+    },
+    /// A chunk is finished.
+    Closed(ClosedChunk),
+    /// A tag was left out, and why.
+    Skipped {
+        /// Its `Tag::offset`.
+        offset: u64,
+        /// Why.
+        reason: Skip,
+    },
+}
+
+struct Open {
+    sequence: u64,
+    config: StreamConfig,
+    video_header: Option<Vec<u8>>,
+    audio_header: Option<Vec<u8>>,
+    tags: Vec<u8>,
+}
+
+/// A tag held back, with its place in the input.
+struct Held {
+    kind: TagKind,
+    timestamp: u32,
+    offset: u64,
+    body: Vec<u8>,
+}
+
+/// Cuts tags into chunk files. Sans-IO: tags in ([`ChunkWriter::push`]), [`Event`]s out.
+pub struct ChunkWriter {
+    chunker: Chunker,
+    open: Option<Open>,
+    /// Tags held at a session's start while an announced track lacks its header.
+    held: Vec<Held>,
+    held_bytes: usize,
+    /// Tracks announced by `onMetaData` or by a tag of their kind (video, audio).
+    announced: (bool, bool),
+    /// Capacity for the next chunk's buffer: the last chunk's size plus an eighth.
+    capacity_hint: usize,
+}
+
+impl ChunkWriter {
+    /// A writer following `chunker`'s decisions.
+    pub fn new(chunker: Chunker) -> Self {
+        Self {
+            chunker,
+            open: None,
+            held: Vec::new(),
+            held_bytes: 0,
+            announced: (false, false),
+            capacity_hint: MIN_CHUNK_CAPACITY,
+        }
+    }
+
+    /// The chunker deciding the cuts.
+    pub fn chunker(&self) -> &Chunker {
+        &self.chunker
+    }
+
+    /// Bytes of tags in the open chunk.
+    pub fn open_bytes(&self) -> usize {
+        self.open.as_ref().map_or(0, |o| o.tags.len())
+    }
+
+    /// Takes the next tag; what happened is appended to `events`.
+    pub fn push(&mut self, tag: &Tag<'_>, events: &mut Vec<Event>) {
+        match tag.kind {
+            TagKind::Video => self.announced.0 = true,
+            TagKind::Audio => self.announced.1 = true,
+            TagKind::Script => {
+                if let Ok(Some(m)) = parse_metadata(tag.body) {
+                    let has = |key: &str| {
+                        m.properties
+                            .iter()
+                            .any(|(k, v)| k == key && !matches!(v, Amf0Value::Null | Amf0Value::Boolean(false)))
+                    };
+                    self.announced.0 |= has("videocodecid");
+                    self.announced.1 |= has("audiocodecid");
+                }
+            }
+            _ => {}
+        }
+        if !self.held.is_empty() || self.should_hold(tag) {
+            let is_header = matches!(Media::from_tag(tag), Ok(Media::VideoConfig(_) | Media::AudioConfig(_)));
+            let span = self.held.first().map_or(0, |h| i64::from(tag.timestamp.wrapping_sub(h.timestamp) as i32));
+            if is_header {
+                self.apply(tag, events);
+                if self.chunker.has_headers() == (true, true) {
+                    self.release(events);
+                }
+                return;
+            }
+            let over = span < 0
+                || span as u64 >= self.chunker.target_ms()
+                || self.held_bytes + tag.body.len() > MAX_HELD_BYTES;
+            if !over {
+                self.held_bytes += tag.body.len();
+                self.held.push(Held {
+                    kind: tag.kind,
+                    timestamp: tag.timestamp,
+                    offset: tag.offset,
+                    body: tag.body.to_vec(),
+                });
+                return;
+            }
+            self.release(events);
+        }
+        self.apply(tag, events);
+    }
+
+    /// Ends the stream: the open chunk is closed.
+    pub fn finish(&mut self, events: &mut Vec<Event>) {
+        self.release(events);
+        if let Some(info) = self.chunker.finish() {
+            self.emit(info, events);
+        }
+    }
+
+    /// Whether `tag` waits: the session has not started, both tracks are announced, and one of
+    /// them has its header and the other not.
+    fn should_hold(&self, tag: &Tag<'_>) -> bool {
+        let (v, a) = self.chunker.has_headers();
+        self.announced == (true, true)
+            && v != a
+            && !self.chunker.session_started()
+            && matches!(tag.kind, TagKind::Video | TagKind::Audio)
+    }
+
+    fn release(&mut self, events: &mut Vec<Event>) {
+        let held = core::mem::take(&mut self.held);
+        self.held_bytes = 0;
+        for h in &held {
+            let tag = Tag {
+                kind: h.kind,
+                filtered: false,
+                timestamp: h.timestamp,
+                stream_id: 0,
+                body: &h.body,
+                offset: h.offset,
+            };
+            self.apply(&tag, events);
+        }
+    }
+
+    fn apply(&mut self, tag: &Tag<'_>, events: &mut Vec<Event>) {
+        let decision = self.chunker.push(tag);
+        if let Some(info) = decision.close {
+            self.emit(info, events);
+        }
+        match decision.action {
+            Action::Append { opens, .. } => {
+                if opens || self.open.is_none() {
+                    let (v, a) = self.chunker.sequence_headers();
+                    // The chunker numbers a chunk when it closes it: the open one gets the next number.
+                    let sequence = self.chunker.sequence;
+                    self.open = Some(Open {
+                        sequence,
+                        config: self.chunker.config().clone(),
+                        video_header: v.map(<[u8]>::to_vec),
+                        audio_header: a.map(<[u8]>::to_vec),
+                        tags: Vec::with_capacity(self.capacity_hint.min(MAX_CHUNK_BYTES)),
+                    });
+                    events.push(Event::Opened { sequence });
+                }
+                if let Some(open) = &mut self.open {
+                    tag.write(&mut open.tags);
+                }
+            }
+            Action::Skip(reason) => events.push(Event::Skipped { offset: tag.offset, reason }),
+            _ => {}
+        }
+    }
+
+    fn emit(&mut self, info: ChunkInfo, events: &mut Vec<Event>) {
+        let Some(open) = self.open.take() else { return };
+        debug_assert_eq!(open.sequence, info.sequence, "the writer's chunk is the chunker's chunk");
+        self.capacity_hint = (open.tags.len() + open.tags.len() / 8 + 512).max(MIN_CHUNK_CAPACITY);
+        events.push(Event::Closed(ClosedChunk {
+            info,
+            config: open.config,
+            video_header: open.video_header,
+            audio_header: open.audio_header,
+            tags: open.tags,
+        }));
+    }
+}
