@@ -267,10 +267,10 @@ impl Chunker {
                 // Presentation time is kept where a decode time was clamped forward.
                 let composition = i64::from(composition_time) - (at.0 as i64 - (raw.0 as i64 + self.offset));
                 let carried_video = self.carried.as_ref().map(|h| h.config.video.is_some());
-                if (self.late_track || carried_video == Some(false)) && close.is_none() {
-                    if !keyframe {
-                        return self.decide(None, Action::Drop);
-                    }
+                if close.is_none() && carried_video == Some(false) && !keyframe {
+                    return self.decide(None, Action::Drop); // late video waits for its keyframe
+                }
+                if close.is_none() && keyframe && (self.late_track || carried_video == Some(false)) {
                     // The late track joins here: a new session whose chunks carry every track.
                     close = self.switch_session(at);
                 }
@@ -466,25 +466,242 @@ impl Chunker {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::codec::HIGH_360P;
     use crate::flv::TagKind;
+    use alloc::vec;
 
-    fn video(timestamp: u32, body: &[u8]) -> Tag<'_> {
+    pub(crate) fn video(timestamp: u32, body: &[u8]) -> Tag<'_> {
         Tag { kind: TagKind::Video, filtered: false, timestamp, stream_id: 0, body, offset: 0 }
     }
 
+    pub(crate) fn audio(timestamp: u32, body: &[u8]) -> Tag<'_> {
+        Tag { kind: TagKind::Audio, filtered: false, timestamp, stream_id: 0, body, offset: 0 }
+    }
+
     /// An AVC frame tag body: keyframe or not, composition time in milliseconds.
-    fn frame(keyframe: bool, cts: i32) -> alloc::vec::Vec<u8> {
+    pub(crate) fn frame(keyframe: bool, cts: i32) -> Vec<u8> {
         let [_, a, b, c] = cts.to_be_bytes();
-        alloc::vec![if keyframe { 0x17 } else { 0x27 }, 0x01, a, b, c, 0, 0, 0, 1, 0x65]
+        vec![if keyframe { 0x17 } else { 0x27 }, 0x01, a, b, c, 0, 0, 0, 1, 0x65]
+    }
+
+    /// The AVC sequence header tag body (x264, High, 640×360).
+    pub(crate) fn avc_header() -> Vec<u8> {
+        [&[0x17, 0x00, 0, 0, 0][..], HIGH_360P].concat()
+    }
+
+    /// The AAC sequence header tag body (AAC LC, 48 kHz stereo).
+    pub(crate) const AAC_HEADER: &[u8] = &[0xAF, 0x00, 0x11, 0x90];
+    /// An AAC frame tag body.
+    pub(crate) const AAC_FRAME: &[u8] = &[0xAF, 0x01, 0x21, 0x10, 0x04];
+
+    fn configured(target_ms: u64, with_audio: bool) -> Chunker {
+        let mut c = Chunker::new(target_ms);
+        assert_eq!(c.push(&video(0, &avc_header())).action, Action::Configure);
+        if with_audio {
+            assert_eq!(c.push(&audio(0, AAC_HEADER)).action, Action::Configure);
+        }
+        c
+    }
+
+    /// Pushes 30 fps video (a keyframe every `gop` frames) and 48 kHz AAC up to `until_ms`,
+    /// interleaved by time; returns the chunks closed.
+    fn run(c: &mut Chunker, until_ms: u32, gop: u32, audio_at: impl Fn(u32) -> u32) -> Vec<ChunkInfo> {
+        let key = frame(true, 0);
+        let inter = frame(false, 0);
+        let mut closed = Vec::new();
+        let (mut v, mut a) = (0u32, 0u32);
+        loop {
+            let vt = v * 100 / 3;
+            let at = audio_at(a);
+            if vt >= until_ms && at >= until_ms {
+                break;
+            }
+            let d = if vt <= at {
+                v += 1;
+                c.push(&video(vt, if (v - 1) % gop == 0 { &key } else { &inter }))
+            } else {
+                a += 1;
+                c.push(&audio(at, AAC_FRAME))
+            };
+            closed.extend(d.close);
+        }
+        closed.extend(c.finish());
+        closed
+    }
+
+    fn aac_stamp(k: u32) -> u32 {
+        ((u64::from(k) * 1024 * 1000 + 24_000) / 48_000) as u32
+    }
+
+    #[test]
+    fn cut_rule_cuts_at_the_first_keyframe_at_or_after_the_target() {
+        let mut c = configured(2000, true);
+        // A keyframe every 1.5 s: 0, 1.5, 3.0, 4.5 … the cuts fall on 3.0 and 6.0.
+        let closed = run(&mut c, 7000, 45, aac_stamp);
+        let cuts: Vec<u64> = closed.iter().map(|i| i.start.0).collect();
+        assert_eq!(cuts, [0, 3000, 6000]);
+        assert!(closed.iter().all(|i| i.independent && i.session == 0));
+        assert_eq!(closed.windows(2).filter(|w| w[0].end() != w[1].start).count(), 0, "chunks join");
+    }
+
+    #[test]
+    fn cut_rule_audio_only_streams_cut_at_the_first_audio_frame_after_the_target() {
+        let mut c = Chunker::new(1000);
+        c.push(&audio(0, AAC_HEADER));
+        let mut starts = Vec::new();
+        for k in 0..100 {
+            if let Some(i) = c.push(&audio(aac_stamp(k), AAC_FRAME)).close {
+                starts.push(i.start.0);
+            }
+        }
+        assert_eq!(starts, [0, 1003]);
+    }
+
+    #[test]
+    fn gap_rule_a_small_gap_is_smoothed_a_gap_over_max_gap_starts_a_session() {
+        let mut c = configured(2000, false);
+        let key = frame(true, 0);
+        c.push(&video(0, &key));
+        // 9 s without frames: a stall, not a new session.
+        assert_eq!(c.push(&video(9_000, &key)).action, Action::Append { at: Millis(9_000), opens: true });
+        assert_eq!(c.session(), 0);
+        let d = c.push(&video(9_000 + MAX_GAP_MS as u32 + 1, &key));
+        assert!(d.close.is_some());
+        assert_eq!(c.session(), 1);
+    }
+
+    #[test]
+    fn jitter_rule_audio_stepping_back_1_ms_is_not_a_new_session() {
+        let mut c = configured(2000, true);
+        // Every tenth audio frame is stamped 1 ms before the frame before it.
+        let jittered = |k: u32| if k % 10 == 5 { aac_stamp(k - 1) - 1 } else { aac_stamp(k) };
+        let closed = run(&mut c, 10_000, 60, jittered);
+        assert!(closed.iter().all(|i| i.session == 0), "{closed:?}");
+        assert_eq!(closed.len(), 5);
+    }
+
+    #[test]
+    fn jitter_rule_video_stepping_back_is_clamped_forward_keeping_presentation_time() {
+        let mut c = configured(2000, false);
+        let d = c.push(&video(0, &frame(true, 66)));
+        assert_eq!(d.action, Action::Append { at: Millis(0), opens: true });
+        c.push(&video(33, &frame(false, 66)));
+        // Stamped 20 ms before the frame before it, shown at 13 + 66 = 79.
+        let d = c.push(&video(13, &frame(false, 66)));
+        assert_eq!((d.close, d.action), (None, Action::Append { at: Millis(34), opens: false }));
+        assert_eq!(c.session(), 0);
+        // Presentation order holds: the latest frame shown is still the one shown at 33 + 66.
+        assert_eq!(c.video.latest_shown, Some(Millis(99)));
+    }
+
+    #[test]
+    fn jitter_rule_a_step_back_beyond_one_frame_and_50_ms_starts_a_session() {
+        // One frame is the step between the last two frames (here 33 or 34 ms).
+        let thirty_fps = |c: &mut Chunker| {
+            c.push(&video(0, &frame(true, 0)));
+            for v in 1..=30u32 {
+                c.push(&video(v * 100 / 3, &frame(false, 0)));
+            }
+        };
+        let mut c = configured(2000, false);
+        thirty_fps(&mut c);
+        // 50 ms back is jitter; 51 ms back is a jump.
+        assert_eq!(c.push(&video(950, &frame(false, 0))).close, None);
+        assert_eq!(c.session(), 0);
+        let mut c = configured(2000, false);
+        thirty_fps(&mut c);
+        assert!(c.push(&video(949, &frame(true, 0))).close.is_some());
+        assert_eq!(c.session(), 1);
+    }
+
+    #[test]
+    fn a_changed_sequence_header_starts_a_session() {
+        let mut c = configured(2000, true);
+        c.push(&video(0, &frame(true, 0)));
+        c.push(&audio(0, AAC_FRAME));
+        let d = c.push(&audio(10, &[0xAF, 0x00, 0x12, 0x10]));
+        assert!(d.close.is_some());
+        assert_eq!(c.session(), 1);
+        // Repeating the same header changes nothing.
+        c.push(&video(33, &frame(true, 0)));
+        assert_eq!(c.push(&audio(40, &[0xAF, 0x00, 0x12, 0x10])), Decision { close: None, action: Action::Configure });
+        assert_eq!(c.session(), 1);
+    }
+
+    #[test]
+    fn late_header_rule_a_late_audio_header_starts_a_session_at_the_next_keyframe() {
+        let mut c = configured(2000, false);
+        let (key, inter) = (frame(true, 0), frame(false, 0));
+        for v in 0..90u32 {
+            c.push(&video(v * 100 / 3, if v % 60 == 0 { &key } else { &inter }));
+        }
+        // The audio header comes at 3 s: the session goes on without audio until the keyframe at
+        // 4 s, where a new session with both tracks begins.
+        assert_eq!(c.push(&audio(3000, AAC_HEADER)).action, Action::Configure);
+        assert_eq!(c.config().audio, None, "the session's chunks carry what its init segment has");
+        assert_eq!(c.push(&audio(3010, AAC_FRAME)).action, Action::Drop);
+        for v in 90..120u32 {
+            assert!(matches!(c.push(&video(v * 100 / 3, &inter)).action, Action::Append { .. }));
+        }
+        let d = c.push(&video(4000, &key));
+        let closed = d.close.expect("the video-only chunk closes");
+        assert_eq!((closed.session, closed.end()), (0, Millis(4000)));
+        assert_eq!(d.action, Action::Append { at: Millis(4000), opens: true });
+        assert_eq!(c.session(), 1);
+        assert!(c.config().audio.is_some() && c.config().video.is_some());
+        assert_eq!(c.push(&audio(4001, AAC_FRAME)).action, Action::Append { at: Millis(4001), opens: false });
+    }
+
+    #[test]
+    fn late_header_rule_a_late_video_header_starts_a_session_at_its_first_keyframe() {
+        let mut c = Chunker::new(2000);
+        c.push(&audio(0, AAC_HEADER));
+        for k in 0..47 {
+            c.push(&audio(aac_stamp(k), AAC_FRAME));
+        }
+        c.push(&video(1000, &avc_header()));
+        assert_eq!(c.push(&video(1000, &frame(false, 0))).action, Action::Drop);
+        let d = c.push(&video(1033, &frame(true, 0)));
+        assert_eq!(d.close.map(|i| (i.session, i.end())), Some((0, Millis(1033))));
+        assert_eq!(c.session(), 1);
+        assert!(c.config().video.is_some() && c.config().audio.is_some());
+    }
+
+    #[test]
+    fn runaway_rule_no_keyframe_for_three_targets_cuts_between_keyframes() {
+        let mut c = configured(2000, false);
+        let closed = run(&mut c, 20_000, u32::MAX, |_| u32::MAX);
+        let starts: Vec<(u64, bool)> = closed.iter().map(|i| (i.start.0, i.independent)).collect();
+        assert_eq!(starts, [(0, true), (6000, false), (12000, false), (18000, false)]);
+        assert!(closed.iter().all(|i| i.session == 0));
+    }
+
+    #[test]
+    fn runaway_rule_a_chunk_growing_past_max_chunk_bytes_is_cut_before_the_next_frame() {
+        let mut c = configured(2000, false);
+        let big = [&frame(false, 0)[..], &vec![0u8; 15 << 20]].concat();
+        c.push(&video(0, &frame(true, 0)));
+        let mut cut = None;
+        for k in 1..6u32 {
+            let d = c.push(&video(k * 33, &big));
+            assert!(matches!(d.action, Action::Append { .. }), "no frame is lost");
+            if let Some(i) = d.close {
+                cut = Some((k, i, d.action));
+            }
+        }
+        let (k, info, action) = cut.expect("cut");
+        assert_eq!(k, 5, "four 15 MiB frames fit in 64 MiB, a fifth does not");
+        assert!(info.independent);
+        assert_eq!(action, Action::Append { at: Millis(165), opens: true });
+        assert!(!c.open.expect("open").independent);
     }
 
     #[test]
     fn a_new_session_starts_after_the_last_frame_shown_not_only_the_last_decoded() {
         let mut chunker = Chunker::new(1000);
-        let header = [&[0x17, 0x00, 0, 0, 0][..], HIGH_360P].concat();
+        let header = avc_header();
         assert_eq!(chunker.push(&video(0, &header)).action, Action::Configure);
         // Decode order I P B: the P frame decoded at 33 is shown at 133, after the B frame
         // decoded last (at 67, shown at 67).

@@ -192,3 +192,35 @@ pub fn build_segment<'a>(
     cmaf::write_segment(out, sequence, &runs)?;
     Ok(summary)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chunk::tests::{avc_header, frame, video};
+    use crate::chunk::{ChunkWriter, Chunker, Event};
+
+    #[test]
+    fn jitter_rule_video_decode_times_step_forward_and_presentation_times_hold() {
+        let mut w = ChunkWriter::new(Chunker::new(2000));
+        let mut events = Vec::new();
+        let header = avc_header();
+        w.push(&video(0, &header), &mut events);
+        // The third frame is stamped 20 ms before the second; it is shown at 13 + 66 = 79.
+        for (dts, key) in [(0, true), (33, false), (13, false), (100, false)] {
+            w.push(&video(dts, &frame(key, 66)), &mut events);
+        }
+        w.finish(&mut events);
+        let Some(Event::Closed(chunk)) = events.into_iter().find(|e| matches!(e, Event::Closed(_))) else {
+            panic!("one chunk")
+        };
+        assert_eq!(chunk.info.session, 0, "jitter is not a new session");
+        let mut out = Vec::new();
+        build_segment(&mut out, &chunk.config, &chunk.info, chunk.tags(), &mut Warnings::default()).expect("segment");
+        // Decode times 0, 33, 34, 100; presentation times 66, 99, 79, 166.
+        let trun = out.windows(4).position(|w| w == b"trun").expect("trun") + 4;
+        let field = |i: usize| u32::from_be_bytes(out[trun + i * 4..trun + i * 4 + 4].try_into().unwrap());
+        assert_eq!(field(1), 4, "sample count");
+        let samples: Vec<(u32, i32)> = (0..4).map(|k| (field(3 + k * 4), field(3 + k * 4 + 3) as i32)).collect();
+        assert_eq!(samples[..3], [(33 * 90, 66 * 90), (90, 66 * 90), (66 * 90, 45 * 90)]);
+    }
+}

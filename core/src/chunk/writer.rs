@@ -249,3 +249,183 @@ impl ChunkWriter {
         }));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chunk::tests::{audio, avc_header, frame, video, AAC_FRAME, AAC_HEADER};
+    use crate::chunk::KEYFRAME_WAIT_FACTOR;
+    use crate::flv::{Amf0Value, TagKind};
+    use crate::media::Media;
+    use crate::segment::{build_segment, Warnings};
+    use alloc::vec;
+
+    fn metadata(video: bool, audio: bool) -> Vec<u8> {
+        let mut body = Vec::new();
+        Amf0Value::String("onMetaData".into()).write(&mut body);
+        let mut props = vec![("duration".into(), Amf0Value::Number(0.0))];
+        if video {
+            props.push(("videocodecid".into(), Amf0Value::Number(7.0)));
+        }
+        if audio {
+            props.push(("audiocodecid".into(), Amf0Value::Number(10.0)));
+        }
+        Amf0Value::Object(props).write(&mut body);
+        body
+    }
+
+    fn script(body: &[u8]) -> Tag<'_> {
+        Tag { kind: TagKind::Script, filtered: false, timestamp: 0, stream_id: 0, body, offset: 0 }
+    }
+
+    fn closed(events: &[Event]) -> Vec<&ClosedChunk> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Closed(c) => Some(c),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// (video frames, audio frames) in a chunk.
+    fn frames(c: &ClosedChunk) -> (usize, usize) {
+        let mut n = (0, 0);
+        for t in c.tags() {
+            match Media::from_tag(&t.expect("a tag")) {
+                Ok(Media::Video { .. }) => n.0 += 1,
+                Ok(Media::Audio(_)) => n.1 += 1,
+                other => panic!("a chunk holds frames only, not {other:?}"),
+            }
+        }
+        n
+    }
+
+    #[test]
+    fn late_header_rule_the_first_chunk_waits_for_an_announced_header() {
+        let mut w = ChunkWriter::new(Chunker::new(2000));
+        let mut events = Vec::new();
+        let (meta, avc, key, inter) = (metadata(true, true), avc_header(), frame(true, 0), frame(false, 0));
+        w.push(&script(&meta), &mut events);
+        w.push(&audio(0, AAC_HEADER), &mut events);
+        // Audio for 1 s, then the video header and its first keyframe.
+        for k in 0..47u32 {
+            w.push(&audio(k * 64 / 3, AAC_FRAME), &mut events);
+        }
+        assert!(events.is_empty(), "held while the video header is missing: {events:?}");
+        w.push(&video(1000, &avc), &mut events);
+        for v in 0..60u32 {
+            w.push(&video(1000 + v * 100 / 3, if v == 0 { &key } else { &inter }), &mut events);
+        }
+        w.finish(&mut events);
+        let chunks = closed(&events);
+        assert_eq!(chunks.len(), 1, "one session, one chunk: {chunks:?}");
+        let c = chunks[0];
+        assert!(c.config.video.is_some() && c.config.audio.is_some());
+        assert!(c.video_header.is_some() && c.audio_header.is_some());
+        assert_eq!(frames(c), (60, 47), "every frame from the point its track is present");
+        assert_eq!(c.info.start.0, 0);
+    }
+
+    #[test]
+    fn late_header_rule_the_wait_is_bounded_by_one_target_duration() {
+        let mut w = ChunkWriter::new(Chunker::new(2000));
+        let mut events = Vec::new();
+        let meta = metadata(true, true);
+        w.push(&script(&meta), &mut events);
+        w.push(&audio(0, AAC_HEADER), &mut events);
+        for k in 0..200u32 {
+            w.push(&audio(k * 64 / 3, AAC_FRAME), &mut events);
+        }
+        assert!(events.iter().any(|e| matches!(e, Event::Opened { .. })), "released after 2 s");
+        w.finish(&mut events);
+        let chunks = closed(&events);
+        assert!(chunks.iter().all(|c| c.config.video.is_none()));
+        assert_eq!(chunks.iter().map(|c| frames(c).1).sum::<usize>(), 200);
+    }
+
+    #[test]
+    fn late_header_rule_no_chunk_carries_a_track_its_headers_lack() {
+        let mut w = ChunkWriter::new(Chunker::new(2000));
+        let mut events = Vec::new();
+        let (avc, key, inter) = (avc_header(), frame(true, 0), frame(false, 0));
+        w.push(&video(0, &avc), &mut events);
+        let mut a = 0u32;
+        for v in 0..300u32 {
+            let t = v * 100 / 3;
+            w.push(&video(t, if v % 60 == 0 { &key } else { &inter }), &mut events);
+            if t == 3000 {
+                w.push(&audio(t, AAC_HEADER), &mut events);
+            }
+            while t >= 3000 && a * 64 / 3 <= t {
+                w.push(&audio(a * 64 / 3, AAC_FRAME), &mut events);
+                a += 1;
+            }
+        }
+        w.finish(&mut events);
+        let chunks = closed(&events);
+        for c in &chunks {
+            let (_, audio_frames) = frames(c);
+            assert!(audio_frames == 0 || c.audio_header.is_some(), "chunk {} has audio but no header", c.info.sequence);
+        }
+        assert_eq!(chunks.iter().map(|c| frames(c).0).sum::<usize>(), 300, "every video frame kept");
+        let sessions: Vec<u32> = chunks.iter().map(|c| c.info.session).collect();
+        assert_eq!(sessions, [0, 0, 1, 1, 1], "audio joins at the keyframe at 4 s");
+    }
+
+    #[test]
+    fn runaway_rule_every_frame_is_in_exactly_one_chunk() {
+        let target = 1000;
+        let mut w = ChunkWriter::new(Chunker::new(target));
+        let mut events = Vec::new();
+        let (avc, key, inter) = (avc_header(), frame(true, 0), frame(false, 0));
+        w.push(&video(0, &avc), &mut events);
+        w.push(&audio(0, AAC_HEADER), &mut events);
+        // One keyframe at the start, none after (intra refresh), 20 s.
+        let mut a = 0u32;
+        for v in 0..600u32 {
+            let t = v * 100 / 3;
+            w.push(&video(t, if v == 0 { &key } else { &inter }), &mut events);
+            while a * 64 / 3 <= t {
+                w.push(&audio(a * 64 / 3, AAC_FRAME), &mut events);
+                a += 1;
+            }
+        }
+        w.finish(&mut events);
+        let chunks = closed(&events);
+        let total = chunks.iter().fold((0, 0), |n, c| (n.0 + frames(c).0, n.1 + frames(c).1));
+        assert_eq!(total, (600, a as usize));
+        assert!(chunks[0].info.independent && chunks[1..].iter().all(|c| !c.info.independent));
+        assert!(chunks.iter().all(|c| c.info.duration_ms <= KEYFRAME_WAIT_FACTOR * target + 34));
+        assert!(chunks.iter().all(|c| c.info.session == 0));
+        // Each segment starts where the chunk starts, with the frame after the last one.
+        for c in &chunks {
+            let mut out = Vec::new();
+            let s = build_segment(&mut out, &c.config, &c.info, c.tags(), &mut Warnings::default()).expect("segment");
+            assert_eq!(s.video_samples as usize, frames(c).0);
+        }
+    }
+
+    #[test]
+    fn chunk_files_read_back_as_what_the_writer_closed() {
+        let mut w = ChunkWriter::new(Chunker::new(1000));
+        let mut events = Vec::new();
+        let (avc, key, inter) = (avc_header(), frame(true, 0), frame(false, 0));
+        w.push(&video(0, &avc), &mut events);
+        for v in 0..90u32 {
+            w.push(&video(v * 100 / 3, if v % 30 == 0 { &key } else { &inter }), &mut events);
+        }
+        w.finish(&mut events);
+        let chunks: Vec<ClosedChunk> = closed(&events).into_iter().cloned().collect();
+        assert_eq!(chunks.len(), 3);
+        for c in chunks {
+            let (info, config, n) = (c.info, c.config.clone(), frames(&c));
+            let file = c.into_file("1763900000123");
+            let read = crate::chunk::read_chunk(&file).expect("a chunk");
+            assert_eq!(read.header.info, crate::chunk::ChunkInfo { session: 0, ..info });
+            assert_eq!(read.config, config);
+            let media = read.tags.filter(|t| matches!(Media::from_tag(t.as_ref().unwrap()), Ok(Media::Video { .. })));
+            assert_eq!(media.count(), n.0);
+        }
+    }
+}
