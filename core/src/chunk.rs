@@ -259,10 +259,11 @@ impl Chunker {
             Media::Ignored => self.decide(None, Action::Drop),
             Media::VideoConfig(record) => self.configure(tag, record, true),
             Media::AudioConfig(record) => self.configure(tag, record, false),
-            Media::Video { keyframe, composition_time, .. } => {
-                if self.latest.config.video.is_none() {
+            Media::Video { keyframe, composition_time, data } => {
+                let Some(avc) = &self.latest.config.video else {
                     return self.decide(None, Action::Skip(Skip::NoConfig("video")));
-                }
+                };
+                let keyframe = keyframe && avc.is_idr(data);
                 let (mut close, at) = self.place(raw, true);
                 // Presentation time is kept where a decode time was clamped forward.
                 let composition = i64::from(composition_time) - (at.0 as i64 - (raw.0 as i64 + self.offset));
@@ -696,6 +697,18 @@ pub(crate) mod tests {
         assert!(info.independent);
         assert_eq!(action, Action::Append { at: Millis(165), opens: true });
         assert!(!c.open.expect("open").independent);
+    }
+
+    #[test]
+    fn rare_keyframes_rule_a_recovery_point_flagged_keyframe_is_not_a_cut() {
+        let mut c = configured(1000, false);
+        c.push(&video(0, &frame(true, 0)));
+        // FLV keyframe flag, but a non-IDR slice (nal_unit_type 1): x264 intra refresh.
+        let recovery = [0x17, 0x01, 0, 0, 0, 0, 0, 0, 1, 0x41];
+        for v in 1..60u32 {
+            let body: &[u8] = if v % 30 == 0 { &recovery } else { &frame(false, 0) };
+            assert_eq!(c.push(&video(v * 100 / 3, body)).close, None, "frame {v}");
+        }
     }
 
     #[test]

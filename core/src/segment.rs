@@ -115,7 +115,8 @@ pub fn build_segment<'a>(
             // A chunk cut between keyframes (rare keyframes) starts with a non-sync sample:
             // players decode across the cut from the segment before.
             Media::Video { keyframe, composition_time, data } if config.video.is_some() => {
-                video.push((at.0, composition_time, keyframe, data))
+                let sync = keyframe && config.video.as_ref().is_some_and(|v| v.is_idr(data));
+                video.push((at.0, composition_time, sync, data))
             }
             Media::Audio(data) if config.audio.is_some() => audio.push((at.0, data)),
             Media::Video { .. } => warnings.push(Warning { offset: tag.offset, reason: Skip::NoConfig("video") }),
