@@ -65,10 +65,13 @@ struct State<'s, E> {
 }
 
 impl<E> State<'_, E> {
-    fn on(&mut self, events: &mut Vec<Event>) -> Result<(), PackageError<E>> {
+    fn on(&mut self, writer: &mut ChunkWriter, events: &mut Vec<Event>) -> Result<(), PackageError<E>> {
         for event in events.drain(..) {
             match event {
-                Event::Closed(chunk) => self.emit(&chunk)?,
+                Event::Closed(chunk) => {
+                    self.emit(&chunk)?;
+                    writer.recycle(chunk.tags);
+                }
                 Event::Skipped { offset, reason } => self.report.warnings.push(Warning { offset, reason }),
                 _ => {}
             }
@@ -149,10 +152,10 @@ pub fn package_flv<E>(
             Err(e) => return Err(Error::from(e).into()),
         };
         writer.push(&tag, &mut events);
-        st.on(&mut events)?;
+        st.on(&mut writer, &mut events)?;
     }
     writer.finish(&mut events);
-    st.on(&mut events)?;
+    st.on(&mut writer, &mut events)?;
     st.playlist.independent_segments = !st.dependent;
     let Some(config) = st.config.take() else {
         return Err(Error::NoMedia.into());

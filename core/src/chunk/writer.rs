@@ -102,6 +102,8 @@ pub struct ChunkWriter {
     announced: (bool, bool),
     /// Capacity for the next chunk's buffer: the last chunk's size plus an eighth.
     capacity_hint: usize,
+    /// A finished chunk's buffer handed back ([`ChunkWriter::recycle`]), for the next chunk.
+    spare: Option<Vec<u8>>,
 }
 
 impl ChunkWriter {
@@ -114,6 +116,7 @@ impl ChunkWriter {
             held_bytes: 0,
             announced: (false, false),
             capacity_hint: MIN_CHUNK_CAPACITY,
+            spare: None,
         }
     }
 
@@ -125,6 +128,24 @@ impl ChunkWriter {
     /// Bytes of tags in the open chunk.
     pub fn open_bytes(&self) -> usize {
         self.open.as_ref().map_or(0, |o| o.tags.len())
+    }
+
+    /// Hands back the tag buffer of a chunk that is done with (built into a segment, say): the
+    /// next chunk is written into it instead of a new allocation.
+    pub fn recycle(&mut self, mut buffer: Vec<u8>) {
+        buffer.clear();
+        self.spare = Some(buffer);
+    }
+
+    fn buffer(&mut self) -> Vec<u8> {
+        let want = self.capacity_hint.min(MAX_CHUNK_BYTES);
+        match self.spare.take() {
+            Some(mut b) => {
+                b.reserve(want);
+                b
+            }
+            None => Vec::with_capacity(want),
+        }
     }
 
     /// Takes the next tag; what happened is appended to `events`.
@@ -223,7 +244,7 @@ impl ChunkWriter {
                         config: self.chunker.config().clone(),
                         video_header: v.map(<[u8]>::to_vec),
                         audio_header: a.map(<[u8]>::to_vec),
-                        tags: Vec::with_capacity(self.capacity_hint.min(MAX_CHUNK_BYTES)),
+                        tags: self.buffer(),
                     });
                     events.push(Event::Opened { sequence });
                 }
