@@ -613,28 +613,32 @@ fn jitter_rule_live_audio_stepping_back_1_ms_keeps_every_frame_in_one_session() 
     assert_eq!(Some(frames), expected, "every video frame is kept");
 }
 
-/// Live, the node sees no `onMetaData` (the RTMP layer hands it audio and video only), so a
-/// late header is always a late track: the video header 1 s late starts a second session at the
-/// first keyframe, with both tracks; the audio header 3 s late joins at the next keyframe. No
-/// segment carries a track its init segment lacks, each session decodes cleanly, and every
-/// video frame from the point the video starts is kept.
+/// Live, the node sees no `onMetaData` (the RTMP layer hands it audio and video only), so the
+/// first chunk waits (at most one target duration) whenever one header is missing: the video
+/// header 1 s late (1 s segments) still makes one session with both tracks. The audio header 3 s
+/// late is past the wait: it joins at the next keyframe in a second session whose init segment
+/// has both tracks. No segment carries a track its init segment lacks, each session decodes
+/// cleanly, and every video frame from the point the video starts is kept. (ffmpeg 5.1 cannot
+/// decode the whole playlist across an init segment change: its HLS demuxer skips the second
+/// `moov`, "Found duplicated MOOV Atom"; so each session is decoded on its own.)
 #[test]
 fn late_header_rule_live_late_video_and_audio_headers_keep_every_frame() {
     let source = common::fixtures::Fixture::HighBFrames;
     let source_frames = common::media::reference(source).video.as_ref().map_or(0, |v| v.frames.len());
     let dir = TempDir::new("live-late");
     let node = Node::start(&dir.join("data"), &NodeOptions::standard());
-    for (key, kind, late_ms) in [("latevideo", common::flv::VIDEO, 1000), ("lateaudio", common::flv::AUDIO, 3000)] {
+    let cases = [("latevideo", common::flv::VIDEO, 1000, vec![2]), ("lateaudio", common::flv::AUDIO, 3000, vec![1, 2])];
+    for (key, kind, late_ms, tracks_per_session) in cases {
         let (bytes, _) = common::fixtures::late_sequence_header(&source.bytes(), kind, late_ms);
         let input = dir.join(&format!("{key}.flv"));
         std::fs::write(&input, &bytes).expect("write");
         let expected = if kind == common::flv::VIDEO { clean_video_frames(&input) } else { source_frames };
         let playlist = publish_exactly(&node, key, &bytes);
-        assert_eq!(playlist.discontinuities, 1, "{key}: the late track starts a session:\n{}", playlist.text);
         let files = session_files(&node, key, &playlist, &dir);
+        let tracks: Vec<usize> = files.iter().map(|(_, n)| *n).collect();
+        assert_eq!(tracks, tracks_per_session, "{key}: tracks of each session's init:\n{}", playlist.text);
         let mut frames = 0;
-        for (i, (file, tracks)) in files.iter().enumerate() {
-            assert_eq!(*tracks, if i == 0 { 1 } else { 2 }, "{key} session {i}:\n{}", playlist.text);
+        for (file, _) in &files {
             frames += clean_video_frames(file);
         }
         assert_eq!(frames, expected, "{key}: every video frame is kept");

@@ -19,8 +19,9 @@
 //!   in presentation order (tag times are shifted by the chunk's `offset_ms`), so neither decode
 //!   nor presentation times go backwards, even across a discontinuity;
 //! - late tracks: a session's tracks are fixed when its first chunk opens. The [`ChunkWriter`]
-//!   holds the first tags back (at most one target duration) while a track that was announced
-//!   lacks its sequence header. A header that arrives later still starts a new session at the next
+//!   holds the first tags back (at most one target duration) while one track has its sequence
+//!   header and the other may still come (announced by `onMetaData` or its first tags, or no
+//!   `onMetaData` at all). A header that arrives later still starts a new session at the next
 //!   video keyframe (its first one, if the late track is the video), whose init segment has both
 //!   tracks; until then that track's frames are left out. No chunk carries a track its session's
 //!   headers lack.

@@ -7,8 +7,8 @@ use super::{headers_digest, write_chunk_head, Action, ChunkInfo, Chunker, MAX_CH
 use crate::flv::{parse_metadata, Amf0Value, Tag, TagKind, TagReader};
 use crate::media::{Media, Skip, StreamConfig};
 
-/// Most bytes of tags held back at the start of a session while a track announced by
-/// `onMetaData` (or by its first tags) waits for its sequence header.
+/// Most bytes of tags held back at the start of a session while a track that may be coming
+/// waits for its sequence header.
 pub const MAX_HELD_BYTES: usize = 16 << 20;
 /// Smallest buffer a chunk starts with.
 const MIN_CHUNK_CAPACITY: usize = 64 << 10;
@@ -98,8 +98,10 @@ pub struct ChunkWriter {
     /// Tags held at a session's start while an announced track lacks its header.
     held: Vec<Held>,
     held_bytes: usize,
-    /// Tracks announced by `onMetaData` or by a tag of their kind (video, audio).
-    announced: (bool, bool),
+    /// Tracks seen: a tag of their kind (video, audio).
+    seen: (bool, bool),
+    /// Tracks `onMetaData` announced (video, audio), if it came.
+    metadata: Option<(bool, bool)>,
     /// Capacity for the next chunk's buffer: the last chunk's size plus an eighth.
     capacity_hint: usize,
     /// A finished chunk's buffer handed back ([`ChunkWriter::recycle`]), for the next chunk.
@@ -114,7 +116,8 @@ impl ChunkWriter {
             open: None,
             held: Vec::new(),
             held_bytes: 0,
-            announced: (false, false),
+            seen: (false, false),
+            metadata: None,
             capacity_hint: MIN_CHUNK_CAPACITY,
             spare: None,
         }
@@ -151,8 +154,8 @@ impl ChunkWriter {
     /// Takes the next tag; what happened is appended to `events`.
     pub fn push(&mut self, tag: &Tag<'_>, events: &mut Vec<Event>) {
         match tag.kind {
-            TagKind::Video => self.announced.0 = true,
-            TagKind::Audio => self.announced.1 = true,
+            TagKind::Video => self.seen.0 = true,
+            TagKind::Audio => self.seen.1 = true,
             TagKind::Script => {
                 if let Ok(Some(m)) = parse_metadata(tag.body) {
                     let has = |key: &str| {
@@ -160,8 +163,7 @@ impl ChunkWriter {
                             .iter()
                             .any(|(k, v)| k == key && !matches!(v, Amf0Value::Null | Amf0Value::Boolean(false)))
                     };
-                    self.announced.0 |= has("videocodecid");
-                    self.announced.1 |= has("audiocodecid");
+                    self.metadata = Some((has("videocodecid"), has("audiocodecid")));
                 }
             }
             _ => {}
@@ -202,14 +204,18 @@ impl ChunkWriter {
         }
     }
 
-    /// Whether `tag` waits: the session has not started, both tracks are announced, and one of
-    /// them has its header and the other not.
+    /// Whether `tag` waits: the session has not started, one track has its header and the other
+    /// not, and the other may be coming: `onMetaData` or a tag of its kind announced it, or no
+    /// `onMetaData` said otherwise (the ingest node never sees it). Holding costs no latency:
+    /// the held tags go out as soon as the header comes or the wait ends, before the tag that
+    /// ends it, so the first chunk closes at the same tag as without the wait.
     fn should_hold(&self, tag: &Tag<'_>) -> bool {
         let (v, a) = self.chunker.has_headers();
-        self.announced == (true, true)
-            && v != a
-            && !self.chunker.session_started()
-            && matches!(tag.kind, TagKind::Video | TagKind::Audio)
+        let announced = match self.metadata {
+            Some((mv, ma)) => (mv || self.seen.0) && (ma || self.seen.1),
+            None => true,
+        };
+        announced && v != a && !self.chunker.session_started() && matches!(tag.kind, TagKind::Video | TagKind::Audio)
     }
 
     fn release(&mut self, events: &mut Vec<Event>) {
@@ -346,6 +352,30 @@ mod tests {
         assert!(c.video_header.is_some() && c.audio_header.is_some());
         assert_eq!(frames(c), (60, 47), "every frame from the point its track is present");
         assert_eq!(c.info.start.0, 0);
+    }
+
+    #[test]
+    fn late_header_rule_without_metadata_the_first_chunk_waits_too() {
+        // Live, the node sees no onMetaData: a second header within the wait still makes one
+        // session; an onMetaData naming one track only ends the wait at once.
+        for (meta, sessions) in [(None, 1), (Some(metadata(false, true)), 2)] {
+            let mut w = ChunkWriter::new(Chunker::new(2000));
+            let mut events = Vec::new();
+            if let Some(m) = &meta {
+                w.push(&script(m), &mut events);
+            }
+            let (avc, key) = (avc_header(), frame(true, 0));
+            w.push(&audio(0, AAC_HEADER), &mut events);
+            for k in 0..47u32 {
+                w.push(&audio(k * 64 / 3, AAC_FRAME), &mut events);
+            }
+            w.push(&video(1000, &avc), &mut events);
+            w.push(&video(1000, &key), &mut events);
+            w.finish(&mut events);
+            let chunks = closed(&events);
+            assert_eq!(chunks.last().map(|c| c.info.session + 1), Some(sessions), "{meta:?}");
+            assert_eq!(chunks.iter().map(|c| frames(c).1).sum::<usize>(), 47, "no audio frame lost");
+        }
     }
 
     #[test]
