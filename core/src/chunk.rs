@@ -304,19 +304,23 @@ impl Chunker {
                     return self.decide(None, Action::Drop);
                 }
                 let (mut close, at) = self.place(raw, false);
+                // An audio frame opens an independent chunk in a session without video, or before
+                // its first keyframe; cut anywhere else (a full chunk), the chunk's video starts
+                // between keyframes.
+                let mut independent = true;
                 if close.is_none() {
                     if let Some(open) = self.open {
-                        let due = self.config().video.is_none() && at.0 >= open.start.0 + self.target_ms;
+                        let audio_only = self.config().video.is_none();
+                        let due = audio_only && at.0 >= open.start.0 + self.target_ms;
                         if due || open.bytes + wire > MAX_CHUNK_BYTES {
                             close = self.close(at);
+                            independent = audio_only || self.waiting_for_keyframe;
                         }
                     }
                 }
                 self.audio.step_to(at, 0);
                 self.audio_first.get_or_insert(at);
-                // An audio frame opens a chunk only before the session's first video frame, or in
-                // a session without video: the chunk is independent either way.
-                self.append(close, at, true, wire)
+                self.append(close, at, independent, wire)
             }
         }
     }
