@@ -1,15 +1,16 @@
 //! The chunk file: one immutable object per segment in the store (DESIGN "storage layout").
 //!
-//! A chunk is a complete FLV file that plays on its own:
+//! A chunk is a complete FLV file that plays on its own (one cut between keyframes plays after
+//! the chunk before it):
 //!
 //! 1. the FLV header and `PreviousTagSize0`;
 //! 2. an `onMetaData` script tag whose AMF0 object has the standard `duration` (seconds) and
 //!    `rapidrtmpVersion` (1), `rapidrtmpSession`, `rapidrtmpSequence`, `rapidrtmpStart`,
-//!    `rapidrtmpDuration`, `rapidrtmpOffset` (when not 0) and, with audio, `rapidrtmpAudioAnchor`
-//!    and `rapidrtmpIndependent` (false, only for a chunk cut between keyframes)
-//!    (milliseconds on the session timeline; a tag's time on it is its unwrapped timestamp plus
-//!    the offset; the anchor is the session's first audio frame), so a segment can be built from
-//!    the chunk alone (players read it as ordinary metadata);
+//!    `rapidrtmpDuration`, `rapidrtmpOffset` (when not 0), `rapidrtmpIndependent` (false, only on
+//!    a chunk cut between keyframes) and, with audio, `rapidrtmpAudioAnchor` (milliseconds on the
+//!    session timeline; a tag's time on it is its unwrapped timestamp plus the offset; the anchor
+//!    is the session's first audio frame), so a segment can be built from the chunk alone
+//!    (players read it as ordinary metadata);
 //! 3. the session's sequence headers (video, then audio);
 //! 4. the tags as the publisher sent them, from a keyframe up to the next cut (or, for a chunk cut
 //!    between keyframes, from the frame after the last chunk's end).

@@ -454,6 +454,9 @@ mod tests {
             let mut out = Vec::new();
             let s = build_segment(&mut out, &c.config, &c.info, c.tags(), &mut Warnings::default()).expect("segment");
             assert_eq!(s.video_samples as usize, frames(c).0);
+            // The chunk file says so too (rapidrtmpIndependent), for any edge that reads it.
+            let file = (*c).clone().into_file("1");
+            assert_eq!(crate::chunk::read_chunk(&file).expect("chunk").header.info.independent, c.info.independent);
         }
     }
 
