@@ -7,6 +7,9 @@
 
 #[path = "support/mod.rs"]
 mod support;
+// The edited media fixtures (jitter, late headers, intra refresh) live with the packager's.
+#[path = "common/mod.rs"]
+mod common;
 
 use std::time::{Duration, Instant};
 
@@ -492,4 +495,135 @@ fn dropped_publisher_keeps_the_stream_live_through_the_reconnect_grace() {
         dropped.elapsed(),
         p.text
     );
+}
+
+/// Publishes the FLV file at `path` to `url` in real time, as it is (`ffmpeg -re -c copy`).
+fn publish_file(url: &str, path: &std::path::Path, log: &std::path::Path) -> support::proc::Background {
+    let mut cmd = media::ffmpeg();
+    cmd.args(["-v", "error", "-re", "-i"]).arg(path).args(["-c", "copy", "-f", "flv", url]);
+    support::proc::Background::spawn("ffmpeg publish", &mut cmd, log.to_path_buf())
+}
+
+/// x264 intra refresh published live for 20 s (one IDR, recovery points flagged as keyframes):
+/// the node cuts its chunks anyway at 3× the 1 s target, without losing a frame; every segment
+/// it lists is served, the playlist drops EXT-X-INDEPENDENT-SEGMENTS, and ffmpeg decodes the
+/// stream cleanly with every frame.
+#[test]
+fn rare_keyframes_rule_live_intra_refresh_is_cut_anyway_and_plays_every_frame() {
+    let input = common::fixtures::intra_refresh();
+    let dir = TempDir::new("intra-refresh");
+    let data = dir.join("data");
+    let node = Node::start(&data, &NodeOptions::standard());
+    let token = node.token("ir", 600, false);
+    let mut ffmpeg = publish_file(&node.rtmp_url("ir", Some(&token)), &input, &dir.join("ffmpeg.log"));
+    let status = ffmpeg.wait_timeout(Duration::from_secs(90)).expect("ffmpeg publish did not finish");
+    assert!(status.success(), "ffmpeg publish failed ({status}):\n{}", ffmpeg.log());
+    let playlist = node.wait_playlist("ir", "#EXT-X-ENDLIST", Duration::from_secs(15), |p| p.ended);
+    playlist.assert_well_formed();
+    assert!(!playlist.text.contains("#EXT-X-INDEPENDENT-SEGMENTS"), "{}", playlist.text);
+    assert_eq!(playlist.discontinuities, 0, "{}", playlist.text);
+    assert!(playlist.segments.len() >= 6, "cut every 3 s, not once:\n{}", playlist.text);
+    assert!(playlist.segments.iter().all(|s| s.duration <= 3.1), "{}", playlist.text);
+    fetch_all(&node, "ir", &playlist);
+    let url = node.playlist_url("ir");
+    assert_decodes_cleanly(&url, &[]);
+    let decoded = media::frame_hashes(&url, &[]);
+    assert_eq!(decoded.hashes.video.len(), common::fixtures::INTRA_REFRESH_FRAMES, "every frame is kept");
+}
+
+/// Publishes `flv` with its timestamps exactly as they are, and waits for the playlist to end.
+fn publish_exactly(node: &Node, key: &str, flv: &[u8]) -> Playlist {
+    let token = node.token(key, 600, false);
+    let url = node.rtmp_url(key, Some(&token));
+    support::publisher::publish_exact(&url, flv).unwrap_or_else(|e| panic!("publish to {url}: {e}"));
+    let playlist = node.wait_playlist(key, "#EXT-X-ENDLIST", Duration::from_secs(20), |p| p.ended);
+    playlist.assert_well_formed();
+    playlist
+}
+
+/// Each publishing session of `playlist` (init + its segments, fetched from the node) as one
+/// file in `dir`, with its init segment's track count. Every segment decodes strictly against
+/// its session's init segment (a track the init lacks is an error).
+fn session_files(node: &Node, key: &str, playlist: &Playlist, dir: &TempDir) -> Vec<(std::path::PathBuf, usize)> {
+    let mut files = Vec::new();
+    for part in 0..=playlist.discontinuities {
+        let segments: Vec<&support::hls::Segment> = playlist.segments.iter().filter(|s| s.part == part).collect();
+        let Some(first) = segments.first() else { continue };
+        let get = |uri: &str| {
+            let r = node.get(&format!("/live/{key}/{uri}"));
+            assert_eq!(r.status, 200, "GET {uri}: {}", r.text());
+            r.body
+        };
+        let mut bytes = get(&first.map);
+        let init = common::mp4::parse_init(&bytes).unwrap_or_else(|e| panic!("{key} {}: {e}", first.map));
+        for s in &segments {
+            let segment = get(&s.uri);
+            common::mp4::parse_segment(&segment, &init).unwrap_or_else(|e| panic!("{key} {}: {e}", s.uri));
+            bytes.extend(segment);
+        }
+        let path = dir.join(&format!("{key}-session{part}.mp4"));
+        std::fs::write(&path, bytes).expect("write");
+        files.push((path, init.tracks.len()));
+    }
+    files
+}
+
+/// The video frames of a file, decoded (and that the decode is clean).
+fn clean_video_frames(path: &std::path::Path) -> usize {
+    let url = path.to_str().expect("utf-8 path");
+    assert_decodes_cleanly(url, &[]);
+    if !media::probe_streams(url).iter().any(|s| s["codec_type"] == "video") {
+        return 0;
+    }
+    common::media::video_frames(path).frames.len()
+}
+
+/// 9 audio timestamps 1 ms before the frame before them, published as they are: one session,
+/// every video frame kept.
+#[test]
+fn jitter_rule_live_audio_stepping_back_1_ms_keeps_every_frame_in_one_session() {
+    let source = common::fixtures::Fixture::HighBFrames;
+    let bytes = common::fixtures::jittered_audio(&source.bytes(), 9);
+    let dir = TempDir::new("live-jitter");
+    let node = Node::start(&dir.join("data"), &NodeOptions::standard());
+    let playlist = publish_exactly(&node, "jitter", &bytes);
+    assert_eq!(playlist.discontinuities, 0, "jitter is not a new session:\n{}", playlist.text);
+    assert_eq!(playlist.maps.len(), 1, "{}", playlist.text);
+    let url = node.playlist_url("jitter");
+    assert_decodes_cleanly(&url, &[]);
+    let frames = media::frame_hashes(&url, &[]).hashes.video.len();
+    let expected = common::media::reference(source).video.as_ref().map(|v| v.frames.len());
+    assert_eq!(Some(frames), expected, "every video frame is kept");
+}
+
+/// Live, the node sees no `onMetaData` (the RTMP layer hands it audio and video only), so the
+/// first chunk waits (at most one target duration) whenever one header is missing: the video
+/// header 1 s late (1 s segments) still makes one session with both tracks. The audio header 3 s
+/// late is past the wait: it joins at the next keyframe in a second session whose init segment
+/// has both tracks. No segment carries a track its init segment lacks, each session decodes
+/// cleanly, and every video frame from the point the video starts is kept. (ffmpeg 5.1 cannot
+/// decode the whole playlist across an init segment change: its HLS demuxer skips the second
+/// `moov`, "Found duplicated MOOV Atom"; so each session is decoded on its own.)
+#[test]
+fn late_header_rule_live_late_video_and_audio_headers_keep_every_frame() {
+    let source = common::fixtures::Fixture::HighBFrames;
+    let source_frames = common::media::reference(source).video.as_ref().map_or(0, |v| v.frames.len());
+    let dir = TempDir::new("live-late");
+    let node = Node::start(&dir.join("data"), &NodeOptions::standard());
+    let cases = [("latevideo", common::flv::VIDEO, 1000, vec![2]), ("lateaudio", common::flv::AUDIO, 3000, vec![1, 2])];
+    for (key, kind, late_ms, tracks_per_session) in cases {
+        let (bytes, _) = common::fixtures::late_sequence_header(&source.bytes(), kind, late_ms);
+        let input = dir.join(&format!("{key}.flv"));
+        std::fs::write(&input, &bytes).expect("write");
+        let expected = if kind == common::flv::VIDEO { clean_video_frames(&input) } else { source_frames };
+        let playlist = publish_exactly(&node, key, &bytes);
+        let files = session_files(&node, key, &playlist, &dir);
+        let tracks: Vec<usize> = files.iter().map(|(_, n)| *n).collect();
+        assert_eq!(tracks, tracks_per_session, "{key}: tracks of each session's init:\n{}", playlist.text);
+        let mut frames = 0;
+        for (file, _) in &files {
+            frames += clean_video_frames(file);
+        }
+        assert_eq!(frames, expected, "{key}: every video frame is kept");
+    }
 }

@@ -309,3 +309,120 @@ fn segment_duration_option_moves_the_cut_points() {
     check_segment_durations(fixture, &out.playlist, 4.0, &text);
     assert_eq!(out.segments.len(), 2, "6 s in 4 s segments:\n{text}");
 }
+
+// Real-world stream shapes (issue 10): jitter, late sequence headers, rare keyframes.
+
+/// Packages `bytes` (written to a temp file) with default options.
+fn package_bytes(label: &str, bytes: &[u8], extra: &[&str]) -> Packaged {
+    let dir = TempDir::new(label);
+    let input = dir.join("input.flv");
+    std::fs::write(&input, bytes).expect("write input");
+    let out = dir.join("out");
+    let run = package_ok(&input, &out, extra);
+    Packaged { _dir: dir, out, run }
+}
+
+fn playlist(p: &Packaged) -> (String, hls::MediaPlaylist) {
+    let text = std::fs::read_to_string(p.index()).expect("index.m3u8");
+    let parsed = hls::parse_media(&text).expect("index.m3u8 parses");
+    (text, parsed)
+}
+
+/// No segment carries a track its init segment lacks: each segment decodes strictly against
+/// its own init (a `traf` whose track the init has no `trex` for is an error there).
+fn segments_match_their_inits(p: &Packaged) -> Output {
+    let (_, parsed) = playlist(p);
+    checks::decode_output(&p.out, &parsed)
+}
+
+/// 9 audio timestamps 1 ms before the frame before them: one session, every video frame kept.
+#[test]
+fn jitter_rule_audio_stepping_back_1_ms_keeps_every_frame_in_one_session() {
+    let source = Fixture::HighBFrames;
+    let bytes = common::fixtures::jittered_audio(&source.bytes(), 9);
+    let p = package_bytes("jitter", &bytes, &[]);
+    let (text, parsed) = playlist(&p);
+    assert!(parsed.segments.iter().all(|s| !s.discontinuity_before), "no discontinuity:\n{text}");
+    assert_eq!(parsed.maps().len(), 1, "one session, one init segment:\n{text}");
+    media::assert_decodes_cleanly(&p.index());
+    let frames = media::video_frames(&p.index()).frames.len();
+    let expected = media::reference(source).video.as_ref().map(|v| v.frames.len());
+    assert_eq!(Some(frames), expected, "every video frame is kept");
+    segments_match_their_inits(&p);
+}
+
+/// The video sequence header 1 s late, with `onMetaData` announcing both tracks: the first
+/// chunk waits for it; one session with both tracks; every frame from where each track starts.
+#[test]
+fn late_header_rule_video_header_1s_late_waits_and_keeps_every_frame() {
+    let source = Fixture::HighBFrames;
+    let (bytes, _) = common::fixtures::late_sequence_header(&source.bytes(), common::flv::VIDEO, 1000);
+    let p = package_bytes("late-video", &bytes, &[]);
+    let video_kept = media::video_frames(&p._dir.join("input.flv")).frames.len();
+    let (text, parsed) = playlist(&p);
+    assert!(parsed.segments.iter().all(|s| !s.discontinuity_before), "one session:\n{text}");
+    let out = segments_match_their_inits(&p);
+    checks::check_tracks(&out, source.video(), source.audio());
+    media::assert_decodes_cleanly(&p.index());
+    assert_eq!(media::video_frames(&p.index()).frames.len(), video_kept, "every video frame from the first keyframe");
+    let source_audio = media::reference(source).audio_samples.expect("audio");
+    let audio = media::audio_samples(&p.index(), 2);
+    assert!(audio.abs_diff(source_audio) <= 1024, "every audio frame: {audio} of {source_audio} samples");
+}
+
+/// The audio sequence header 3 s late (beyond the wait): the video goes on alone; audio joins
+/// at the next keyframe in a new session whose init segment has both tracks; no segment carries
+/// a track its init lacks, and every video frame is kept.
+#[test]
+fn late_header_rule_audio_header_3s_late_joins_in_a_new_session_with_both_tracks() {
+    let source = Fixture::HighBFrames;
+    let (bytes, _) = common::fixtures::late_sequence_header(&source.bytes(), common::flv::AUDIO, 3000);
+    let p = package_bytes("late-audio", &bytes, &[]);
+    let (text, parsed) = playlist(&p);
+    let out = segments_match_their_inits(&p);
+    assert_eq!(out.inits.len(), 2, "a video-only init, then one with both tracks:\n{text}");
+    assert_eq!(out.init(0).tracks.len(), 1);
+    assert_eq!(out.init(1).tracks.len(), 2);
+    for s in &out.segments {
+        let tracks = out.init(s.period).tracks.len();
+        assert!(s.media.fragments.iter().all(|f| f.trafs.len() <= tracks), "{}: a track its init lacks", s.name);
+    }
+    // Each session decodes cleanly on its own, and together they hold every video frame.
+    let mut frames = 0;
+    for period in 0..2 {
+        let segments: Vec<&checks::OutSegment> = out.segments.iter().filter(|s| s.period == period).collect();
+        let joined = p.out.join(format!("period{period}.mp4"));
+        let mut bytes = std::fs::read(p.out.join(&out.inits[period].0)).expect("init");
+        for s in &segments {
+            bytes.extend_from_slice(&s.bytes);
+        }
+        std::fs::write(&joined, bytes).expect("write");
+        media::assert_decodes_cleanly(&joined);
+        frames += media::video_frames(&joined).frames.len();
+        std::fs::remove_file(&joined).ok();
+    }
+    let expected = media::reference(source).video.as_ref().map(|v| v.frames.len());
+    assert_eq!(Some(frames), expected, "every video frame is kept");
+    assert!(parsed.segments.iter().filter(|s| s.discontinuity_before).count() == 1, "{text}");
+}
+
+/// x264 intra refresh (one IDR, then none): chunks are cut anyway at 3× the target, between
+/// keyframes, with no frame lost; the playlists drop EXT-X-INDEPENDENT-SEGMENTS, and ffmpeg
+/// decodes across the cuts.
+#[test]
+fn rare_keyframes_rule_intra_refresh_is_cut_anyway_and_keeps_every_frame() {
+    let input = common::fixtures::intra_refresh();
+    let bytes = std::fs::read(&input).expect("fixture");
+    let p = package_bytes("intra-refresh", &bytes, &[]);
+    let (text, parsed) = playlist(&p);
+    assert!(!text.contains("#EXT-X-INDEPENDENT-SEGMENTS"), "segments start between keyframes:\n{text}");
+    let master = std::fs::read_to_string(p.out.join("master.m3u8")).expect("master");
+    assert!(!master.contains("#EXT-X-INDEPENDENT-SEGMENTS"), "{master}");
+    assert!(parsed.segments.len() >= 3, "cut at 3× the target, not once at 20 s:\n{text}");
+    assert!(parsed.segments.iter().all(|s| s.duration <= 3.0 * DEFAULT_TARGET + 0.1), "{text}");
+    assert!(parsed.segments.iter().all(|s| !s.discontinuity_before), "{text}");
+    segments_match_their_inits(&p);
+    media::assert_decodes_cleanly(&p.index());
+    let frames = media::video_frames(&p.index()).frames.len();
+    assert_eq!(frames, common::fixtures::INTRA_REFRESH_FRAMES, "every frame is kept");
+}

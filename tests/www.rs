@@ -20,6 +20,9 @@
 
 #[path = "support/mod.rs"]
 mod support;
+// The packager tests' fixtures (the intra-refresh clip).
+#[path = "common/mod.rs"]
+mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -288,4 +291,48 @@ fn check_bad_input(bad: &Value) {
         refusal.starts_with("not-media.txt: ") && refusal.len() > "not-media.txt: ".len() + 10,
         "the packager's error on a file that is not media: {refusal:?}"
     );
+}
+
+/// Rare keyframes (issue 10): x264 intra refresh (one IDR, then none) packaged by `rapidrtmp
+/// package` is cut between keyframes; hls.js plays it to the end in Chromium, decoding across
+/// the cuts, with no fatal error and about every frame (`tests/www/hls_play.mjs`; Chromium's
+/// frame counter is not exact, so ±3 of 600). The one non-fatal event allowed is hls.js skipping
+/// the gap at 0 before the first B-frame-delayed picture (`bufferSeekOverHole` at the start),
+/// which every B-frame stream gets.
+#[test]
+fn rare_keyframes_rule_hls_js_plays_an_intra_refresh_stream_across_its_cuts() {
+    let www = repo().join("www");
+    assert!(
+        www.join("node_modules/hls.js").is_dir(),
+        "{}/node_modules is missing: run www/build.sh or `npm ci` in www/ (tests/run does)",
+        www.display()
+    );
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(Path::new(&chromium).is_file(), "no Chromium at {chromium}: apt-get install chromium (tests/run does)");
+    let input = common::fixtures::intra_refresh();
+    let dir = TempDir::new("www-intra");
+    let out = dir.join("out");
+    rapidrtmp(&["package", input.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let index = std::fs::read_to_string(out.join("index.m3u8")).unwrap();
+    assert!(!index.contains("#EXT-X-INDEPENDENT-SEGMENTS"), "{index}");
+    let run = run(
+        Command::new("node")
+            .arg(repo().join("tests/www/hls_play.mjs"))
+            .env("DIR", &out)
+            .env("WWW", &www)
+            .env("CHROMIUM", &chromium),
+        BROWSER_TIMEOUT,
+    )
+    .ok();
+    let report: Value = serde_json::from_slice(&run.stdout).unwrap_or_else(|e| panic!("hls_play.mjs output: {e}"));
+    assert_eq!(report["ended"], true, "played to the end: {report}");
+    let errors = report["errors"].as_array().cloned().unwrap_or_default();
+    let unexpected: Vec<&Value> = errors
+        .iter()
+        .filter(|e| !(e["details"] == "bufferSeekOverHole" && e["at"].as_f64().is_some_and(|t| t < 0.2)))
+        .collect();
+    assert!(unexpected.is_empty(), "hls.js errors: {report}");
+    assert_eq!(report["pageErrors"].as_array().map(Vec::len), Some(0), "{report}");
+    let frames = report["totalVideoFrames"].as_i64().unwrap_or(0);
+    assert!((frames - 600).abs() <= 3, "{frames} frames decoded of 600: {report}");
 }

@@ -8,9 +8,8 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use rapidrtmp_core::chunk::{Action, ChunkInfo, Chunker};
-use rapidrtmp_core::flv::{Tag, TagReader};
-use rapidrtmp_core::media::StreamConfig;
+use rapidrtmp_core::chunk::{ChunkWriter, Chunker, ClosedChunk, Event};
+use rapidrtmp_core::flv::TagReader;
 use rapidrtmp_core::package::package_flv;
 use rapidrtmp_core::segment::{build_segment, Warnings};
 
@@ -37,33 +36,29 @@ fn fixture() -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// The file cut into chunks exactly as the ingest node cuts a live stream.
-fn chunks(flv: &[u8]) -> Vec<(ChunkInfo, StreamConfig, Vec<Tag<'_>>)> {
+/// The file cut into chunks by the same writer as the ingest node's.
+fn chunks(flv: &[u8]) -> Vec<ClosedChunk> {
     let (_, reader) = TagReader::new(flv).expect("an FLV file");
-    let mut chunker = Chunker::new(2000);
-    let mut out = Vec::new();
-    let mut open: (StreamConfig, Vec<Tag<'_>>) = Default::default();
+    let mut writer = ChunkWriter::new(Chunker::new(2000));
+    let mut events = Vec::new();
     for tag in reader {
-        let tag = tag.expect("a well-formed fixture");
-        let d = chunker.push(&tag);
-        if let Some(info) = d.close {
-            out.push((info, std::mem::take(&mut open.0), std::mem::take(&mut open.1)));
-        }
-        if let Action::Append { opens, .. } = d.action {
-            if opens {
-                open.0 = chunker.config().clone();
-            }
-            open.1.push(tag);
-        }
+        writer.push(&tag.expect("a well-formed fixture"), &mut events);
     }
-    out
+    writer.finish(&mut events);
+    events
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Closed(c) => Some(c),
+            _ => None,
+        })
+        .collect()
 }
 
 fn bench(c: &mut Criterion) {
     let flv = fixture();
     let chunks = chunks(&flv);
-    let (info, config, tags) = &chunks[chunks.len() / 2];
-    let media: u64 = tags.iter().map(|t| t.body.len() as u64).sum();
+    let chunk = &chunks[chunks.len() / 2];
+    let media: u64 = chunk.tags().map(|t| t.expect("a tag").body.len() as u64).sum();
     let mut out = Vec::with_capacity(media as usize + 65536);
     let mut g = c.benchmark_group("mux");
     g.throughput(Throughput::Bytes(media));
@@ -71,7 +66,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             out.clear();
             let mut w = Warnings::default();
-            build_segment(&mut out, config, info, tags.iter().map(|t| Ok(*t)), &mut w).expect("segment")
+            build_segment(&mut out, &chunk.config, &chunk.info, chunk.tags(), &mut w).expect("segment")
         })
     });
     g.throughput(Throughput::Bytes(flv.len() as u64));

@@ -8,6 +8,8 @@
 
 mod fragment;
 mod init;
+#[cfg(test)]
+mod tests;
 mod write;
 
 pub use fragment::{write_segment, Sample, TrackRun, SAMPLE_FLAGS_NON_SYNC, SAMPLE_FLAGS_SYNC};

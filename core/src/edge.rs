@@ -274,6 +274,7 @@ pub fn media_playlist(m: &Manifest) -> String {
         playlist_type: None,
         segments: Vec::with_capacity(m.chunks.len()),
         ended: m.state == StreamState::Ended,
+        independent_segments: m.chunks.iter().all(|c| c.independent),
     };
     let mut prev: Option<&ChunkEntry> = None;
     for c in &m.chunks {
@@ -306,7 +307,7 @@ pub fn multivariant_playlist(m: &Manifest) -> String {
         resolution: m.media.width.zip(m.media.height),
         frame_rate: m.media.frame_rate,
     };
-    hls::render_multivariant(&[variant])
+    hls::render_multivariant(&[variant], m.chunks.iter().all(|c| c.independent))
 }
 
 #[cfg(test)]

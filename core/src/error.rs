@@ -25,7 +25,23 @@ pub enum Error {
         /// The first media segment with the new configuration.
         segment: u64,
     },
+    /// A value does not fit the field that holds it (a box size, a sample duration, a sequence
+    /// number): the input is too large or too long for the format.
+    #[error("{field} is {value}, more than its field holds")]
+    TooLarge {
+        /// The field.
+        field: &'static str,
+        /// The value that did not fit.
+        value: u64,
+    },
     /// There is nothing to package.
     #[error("no H.264 or AAC media found (no sequence header, or no frames after one)")]
     NoMedia,
+}
+
+impl Error {
+    /// `value` as a u32, or [`Error::TooLarge`] naming `field`.
+    pub(crate) fn fit_u32(field: &'static str, value: u64) -> Result<u32, Error> {
+        u32::try_from(value).map_err(|_| Error::TooLarge { field, value })
+    }
 }

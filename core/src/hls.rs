@@ -42,7 +42,7 @@ pub enum PlaylistType {
 }
 
 /// A media playlist (RFC 8216 §4.3.3).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MediaPlaylist {
     /// `EXT-X-MEDIA-SEQUENCE`: the sequence number of the first segment.
     pub media_sequence: u64,
@@ -54,6 +54,22 @@ pub struct MediaPlaylist {
     pub segments: Vec<Segment>,
     /// `EXT-X-ENDLIST`: no segment will be added.
     pub ended: bool,
+    /// `EXT-X-INDEPENDENT-SEGMENTS` (RFC 8216bis §4.3.5.1): every segment starts with a
+    /// keyframe. False for a stream with rare keyframes, whose chunks are cut between them.
+    pub independent_segments: bool,
+}
+
+impl Default for MediaPlaylist {
+    fn default() -> Self {
+        Self {
+            media_sequence: 0,
+            discontinuity_sequence: 0,
+            playlist_type: None,
+            segments: Vec::new(),
+            ended: false,
+            independent_segments: true,
+        }
+    }
 }
 
 /// `EXTINF` value: milliseconds as decimal seconds.
@@ -80,7 +96,9 @@ impl MediaPlaylist {
             Some(PlaylistType::Event) => s.push_str("#EXT-X-PLAYLIST-TYPE:EVENT\n"),
             None => {}
         }
-        s.push_str("#EXT-X-INDEPENDENT-SEGMENTS\n");
+        if self.independent_segments {
+            s.push_str("#EXT-X-INDEPENDENT-SEGMENTS\n");
+        }
         for seg in &self.segments {
             if seg.discontinuity {
                 s.push_str("#EXT-X-DISCONTINUITY\n");
@@ -117,9 +135,13 @@ pub struct Variant {
     pub frame_rate: Option<f64>,
 }
 
-/// Renders a multivariant playlist (RFC 8216 §4.3.4).
-pub fn render_multivariant(variants: &[Variant]) -> String {
-    let mut s = String::from("#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n");
+/// Renders a multivariant playlist (RFC 8216 §4.3.4). `independent_segments`: every segment
+/// of every variant starts with a keyframe (`EXT-X-INDEPENDENT-SEGMENTS`, RFC 8216bis §4.3.5.1).
+pub fn render_multivariant(variants: &[Variant], independent_segments: bool) -> String {
+    let mut s = String::from("#EXTM3U\n#EXT-X-VERSION:7\n");
+    if independent_segments {
+        s.push_str("#EXT-X-INDEPENDENT-SEGMENTS\n");
+    }
     for v in variants {
         let _ = write!(s, "#EXT-X-STREAM-INF:BANDWIDTH={}", v.bandwidth.max(1));
         if let Some(avg) = v.average_bandwidth {
@@ -213,7 +235,7 @@ mod tests {
             frame_rate: Some(30.0),
         };
         assert_eq!(
-            render_multivariant(&[v]),
+            render_multivariant(&[v], true),
             "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n#EXT-X-STREAM-INF:BANDWIDTH=2500000,\
              AVERAGE-BANDWIDTH=2000000,CODECS=\"avc1.64001F,mp4a.40.2\",RESOLUTION=1280x720,FRAME-RATE=30.000\n\
              index.m3u8\n"

@@ -41,6 +41,19 @@ pub struct ChunkEntry {
     pub bytes: u64,
     /// Wall-clock time of its start at the ingest node, milliseconds since the Unix epoch.
     pub wall_clock_ms: u64,
+    /// It starts with a keyframe (or has no video). False for a chunk cut between keyframes
+    /// (rare keyframes): the playlist then drops `EXT-X-INDEPENDENT-SEGMENTS`. Written only when
+    /// false; absent reads as true.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub independent: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 /// What a stream's media is, for playlists and the API.
@@ -177,6 +190,7 @@ mod tests {
             duration_ms: 2000,
             bytes: 100,
             wall_clock_ms: 0,
+            independent: true,
         }
     }
 

@@ -1,11 +1,11 @@
 //! Whole-file packaging: an FLV file → an HLS set (media playlist, multivariant playlist, init
-//! segments, media segments) or one fragmented MP4, cut by the same [`Chunker`] and built by the
-//! same [`build_segment`] as the live path.
+//! segments, media segments) or one fragmented MP4, cut into chunks by the same [`ChunkWriter`]
+//! and built by the same [`build_segment`] as the live path.
 
 use alloc::{string::String, vec::Vec};
 
-use crate::chunk::{Action, ChunkInfo, Chunker};
-use crate::flv::{FlvError, Tag, TagReader};
+use crate::chunk::{ChunkWriter, Chunker, ClosedChunk, Event};
+use crate::flv::{FlvError, TagReader};
 use crate::hls::{self, MediaPlaylist, PlaylistType, Variant};
 use crate::media::StreamConfig;
 use crate::segment::{build_init, build_segment, Warning, Warnings};
@@ -47,11 +47,6 @@ impl<E> From<Error> for PackageError<E> {
 /// Receives each output file: its path relative to the playlist, and its bytes.
 pub type Sink<'a, E> = dyn FnMut(&str, &[u8]) -> Result<(), E> + 'a;
 
-struct Open<'a> {
-    config: StreamConfig,
-    tags: Vec<Result<Tag<'a>, FlvError>>,
-}
-
 struct State<'s, E> {
     /// The last session's configuration and init segment URI.
     init: Option<(StreamConfig, String)>,
@@ -64,23 +59,43 @@ struct State<'s, E> {
     total_bytes: u64,
     total_ms: u64,
     config: Option<StreamConfig>,
+    /// Some segment starts between keyframes: the playlist cannot say its segments are
+    /// independent.
+    dependent: bool,
 }
 
 impl<E> State<'_, E> {
-    fn emit(&mut self, info: ChunkInfo, open: &mut Open<'_>) -> Result<(), PackageError<E>> {
+    fn on(&mut self, writer: &mut ChunkWriter, events: &mut Vec<Event>) -> Result<(), PackageError<E>> {
+        for event in events.drain(..) {
+            match event {
+                Event::Closed(chunk) => {
+                    self.emit(&chunk)?;
+                    writer.recycle(chunk.tags);
+                }
+                Event::Skipped { offset, reason } => self.report.warnings.push(Warning { offset, reason }),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn emit(&mut self, chunk: &ClosedChunk) -> Result<(), PackageError<E>> {
+        let info = chunk.info;
+        let config = &chunk.config;
         let new_session = self.last_session != Some(info.session);
         let mut new_init = false;
         if new_session {
             self.report.sessions += 1;
-            if self.init.as_ref().is_none_or(|(config, _)| *config != open.config) {
+            if self.init.as_ref().is_none_or(|(c, _)| c != config) {
                 let uri = hls::init_uri(info.session, info.sequence);
-                (self.sink)(&uri, &build_init(&open.config)?).map_err(PackageError::Sink)?;
-                self.init = Some((open.config.clone(), uri));
+                (self.sink)(&uri, &build_init(config)?).map_err(PackageError::Sink)?;
+                self.init = Some((config.clone(), uri));
                 new_init = true;
             }
         }
         self.out.clear();
-        build_segment(&mut self.out, &open.config, &info, open.tags.drain(..), &mut self.report.warnings)?;
+        build_segment(&mut self.out, config, &info, chunk.tags(), &mut self.report.warnings)?;
+        self.dependent |= !info.independent;
         let name = hls::segment_uri(info.session, info.sequence);
         (self.sink)(&name, &self.out).map_err(PackageError::Sink)?;
         self.playlist.segments.push(hls::Segment {
@@ -99,7 +114,7 @@ impl<E> State<'_, E> {
         self.total_ms += info.duration_ms;
         self.report.segments += 1;
         self.last_session = Some(info.session);
-        self.config = Some(open.config.clone());
+        self.config = Some(config.clone());
         Ok(())
     }
 }
@@ -112,7 +127,7 @@ pub fn package_flv<E>(
     sink: &mut Sink<'_, E>,
 ) -> Result<Report, PackageError<E>> {
     let (_, reader) = TagReader::new(input).map_err(Error::from)?;
-    let mut chunker = Chunker::new(segment_duration_ms);
+    let mut writer = ChunkWriter::new(Chunker::new(segment_duration_ms));
     let mut st = State {
         init: None,
         sink,
@@ -124,35 +139,24 @@ pub fn package_flv<E>(
         total_bytes: 0,
         total_ms: 0,
         config: None,
+        dependent: false,
     };
-    let mut open = Open { config: StreamConfig::default(), tags: Vec::new() };
+    let mut events = Vec::new();
     for tag in reader {
         let tag = match tag {
             Ok(t) => t,
-            Err(e @ FlvError::BadTag { .. }) if st.report.segments > 0 || !open.tags.is_empty() => {
+            Err(e @ FlvError::BadTag { .. }) if st.report.segments > 0 || writer.open_bytes() > 0 => {
                 st.report.truncated = Some(e);
                 break;
             }
             Err(e) => return Err(Error::from(e).into()),
         };
-        let decision = chunker.push(&tag);
-        if let Some(info) = decision.close {
-            st.emit(info, &mut open)?;
-        }
-        match decision.action {
-            Action::Append { opens, .. } => {
-                if opens {
-                    open.config = chunker.config().clone();
-                }
-                open.tags.push(Ok(tag));
-            }
-            Action::Skip(reason) => st.report.warnings.push(Warning { offset: tag.offset, reason }),
-            _ => {}
-        }
+        writer.push(&tag, &mut events);
+        st.on(&mut writer, &mut events)?;
     }
-    if let Some(info) = chunker.finish() {
-        st.emit(info, &mut open)?;
-    }
+    writer.finish(&mut events);
+    st.on(&mut writer, &mut events)?;
+    st.playlist.independent_segments = !st.dependent;
     let Some(config) = st.config.take() else {
         return Err(Error::NoMedia.into());
     };
@@ -166,7 +170,8 @@ pub fn package_flv<E>(
         resolution: config.video.as_ref().map(|v| (v.sps.width, v.sps.height)),
         frame_rate: config.video.as_ref().and_then(|v| v.sps.fps()),
     };
-    (st.sink)(MULTIVARIANT_PLAYLIST, hls::render_multivariant(&[variant]).as_bytes()).map_err(PackageError::Sink)?;
+    (st.sink)(MULTIVARIANT_PLAYLIST, hls::render_multivariant(&[variant], !st.dependent).as_bytes())
+        .map_err(PackageError::Sink)?;
     Ok(st.report)
 }
 

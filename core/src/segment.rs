@@ -66,7 +66,7 @@ pub fn build_init(config: &StreamConfig) -> Result<Vec<u8>, Error> {
         return Err(Error::NoMedia);
     }
     let mut out = Vec::with_capacity(1024);
-    cmaf::write_init(&mut out, &config.tracks());
+    cmaf::write_init(&mut out, &config.tracks())?;
     Ok(out)
 }
 
@@ -112,12 +112,11 @@ pub fn build_segment<'a>(
         let raw_start = Millis(info.start.0.saturating_add_signed(-info.offset_ms));
         let at = Millis(raw_start.unwrap_near(tag.timestamp).0.saturating_add_signed(info.offset_ms));
         match media {
+            // A chunk cut between keyframes (rare keyframes) starts with a non-sync sample:
+            // players decode across the cut from the segment before.
             Media::Video { keyframe, composition_time, data } if config.video.is_some() => {
-                if video.is_empty() && !keyframe {
-                    warnings.push(Warning { offset: tag.offset, reason: Skip::NoConfig("video (no keyframe yet)") });
-                    continue;
-                }
-                video.push((at.0, composition_time, keyframe, data));
+                let sync = keyframe && config.video.as_ref().is_some_and(|v| v.is_idr(data));
+                video.push((at.0, composition_time, sync, data))
             }
             Media::Audio(data) if config.audio.is_some() => audio.push((at.0, data)),
             Media::Video { .. } => warnings.push(Warning { offset: tag.offset, reason: Skip::NoConfig("video") }),
@@ -127,24 +126,38 @@ pub fn build_segment<'a>(
     }
     let mut runs = Vec::with_capacity(2);
     let mut summary = SegmentSummary::default();
-    if let (Some(first), Some(_)) = (video.first(), &config.video) {
-        let to_ticks = |ms: u64| ms * u64::from(VIDEO_TIMESCALE / 1000);
+    if let (false, Some(_)) = (video.is_empty(), &config.video) {
+        let ticks_per_ms = u64::from(VIDEO_TIMESCALE / 1000);
+        // Decode times never step back: a frame stamped at or before the one before it (jitter)
+        // is moved just past it, and its composition offset shrinks by as much, so it is shown
+        // when it was meant to be and presentation order holds.
+        let mut decode = Vec::with_capacity(video.len());
+        let mut floor = info.start.0;
+        for &(dts, _, _, _) in &video {
+            let t = dts.max(floor);
+            decode.push(t);
+            floor = t + 1;
+        }
         let mut samples = Vec::with_capacity(video.len());
         let mut last_step = 0;
         for (i, &(dts, cts, key, data)) in video.iter().enumerate() {
-            let next = video.get(i + 1).map_or(info.end().0, |n| n.0);
-            let step = if next > dts { next - dts } else { last_step };
+            let at = decode[i];
+            let next = decode.get(i + 1).copied().unwrap_or(info.end().0);
+            let step = if next > at { next - at } else { last_step };
             last_step = step;
+            let shown = i64::from(cts) - (at - dts) as i64;
+            let composition = i32::try_from(shown * ticks_per_ms as i64)
+                .map_err(|_| Error::TooLarge { field: "composition offset", value: shown.unsigned_abs() })?;
             samples.push(Sample {
-                duration: to_ticks(step).min(u64::from(u32::MAX)) as u32,
-                composition_offset: cts.saturating_mul((VIDEO_TIMESCALE / 1000) as i32),
+                duration: Error::fit_u32("video sample duration", step * ticks_per_ms)?,
+                composition_offset: composition,
                 flags: if key { cmaf::SAMPLE_FLAGS_SYNC } else { cmaf::SAMPLE_FLAGS_NON_SYNC },
                 data,
             });
             summary.media_bytes += data.len() as u64;
         }
-        summary.video_samples = samples.len() as u32;
-        runs.push(TrackRun { track_id: VIDEO_TRACK_ID, base_decode_time: to_ticks(first.0), samples });
+        summary.video_samples = Error::fit_u32("video samples", samples.len() as u64)?;
+        runs.push(TrackRun { track_id: VIDEO_TRACK_ID, base_decode_time: decode[0] * ticks_per_ms, samples });
     }
     if let (Some(_), Some(aac)) = (audio.first(), &config.audio) {
         let mut clock = crate::timeline::AudioClock::new(aac.sample_rate, aac.frame_samples, info.audio_anchor);
@@ -158,26 +171,57 @@ pub fn build_segment<'a>(
             floor = t + frame;
             times.push(t);
         }
-        let samples = audio
-            .iter()
-            .enumerate()
-            .map(|(i, &(_, data))| {
-                summary.media_bytes += data.len() as u64;
-                let duration = times.get(i + 1).map_or(frame, |n| n - times[i]);
-                Sample {
-                    duration: duration.min(u64::from(u32::MAX)) as u32,
-                    composition_offset: 0,
-                    flags: cmaf::SAMPLE_FLAGS_SYNC,
-                    data,
-                }
-            })
-            .collect::<Vec<_>>();
-        summary.audio_samples = samples.len() as u32;
+        let mut samples = Vec::with_capacity(audio.len());
+        for (i, &(_, data)) in audio.iter().enumerate() {
+            summary.media_bytes += data.len() as u64;
+            let duration = times.get(i + 1).map_or(frame, |n| n - times[i]);
+            samples.push(Sample {
+                duration: Error::fit_u32("audio sample duration", duration)?,
+                composition_offset: 0,
+                flags: cmaf::SAMPLE_FLAGS_SYNC,
+                data,
+            });
+        }
+        summary.audio_samples = Error::fit_u32("audio samples", samples.len() as u64)?;
         runs.push(TrackRun { track_id: AUDIO_TRACK_ID, base_decode_time: times[0], samples });
     }
     if runs.is_empty() {
         return Err(Error::NoMedia);
     }
-    cmaf::write_segment(out, (info.sequence as u32).wrapping_add(1), &runs);
+    // mfhd counts from 1 (ISO/IEC 14496-12 §8.8.5.3).
+    let sequence = Error::fit_u32("mfhd sequence_number", info.sequence.saturating_add(1))?;
+    cmaf::write_segment(out, sequence, &runs)?;
     Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chunk::tests::{avc_header, frame, video};
+    use crate::chunk::{ChunkWriter, Chunker, Event};
+
+    #[test]
+    fn jitter_rule_video_decode_times_step_forward_and_presentation_times_hold() {
+        let mut w = ChunkWriter::new(Chunker::new(2000));
+        let mut events = Vec::new();
+        let header = avc_header();
+        w.push(&video(0, &header), &mut events);
+        // The third frame is stamped 20 ms before the second; it is shown at 13 + 66 = 79.
+        for (dts, key) in [(0, true), (33, false), (13, false), (100, false)] {
+            w.push(&video(dts, &frame(key, 66)), &mut events);
+        }
+        w.finish(&mut events);
+        let Some(Event::Closed(chunk)) = events.into_iter().find(|e| matches!(e, Event::Closed(_))) else {
+            panic!("one chunk")
+        };
+        assert_eq!(chunk.info.session, 0, "jitter is not a new session");
+        let mut out = Vec::new();
+        build_segment(&mut out, &chunk.config, &chunk.info, chunk.tags(), &mut Warnings::default()).expect("segment");
+        // Decode times 0, 33, 34, 100; presentation times 66, 99, 79, 166.
+        let trun = out.windows(4).position(|w| w == b"trun").expect("trun") + 4;
+        let field = |i: usize| u32::from_be_bytes(out[trun + i * 4..trun + i * 4 + 4].try_into().unwrap());
+        assert_eq!(field(1), 4, "sample count");
+        let samples: Vec<(u32, i32)> = (0..4).map(|k| (field(3 + k * 4), field(3 + k * 4 + 3) as i32)).collect();
+        assert_eq!(samples[..3], [(33 * 90, 66 * 90), (90, 66 * 90), (66 * 90, 45 * 90)]);
+    }
 }

@@ -1,5 +1,5 @@
-//! One publish: RTMP media → chunks (cut by the core's [`Chunker`]) → a writer task that puts
-//! each chunk, then the manifest, into the store, in order and with retries.
+//! One publish: RTMP media → chunk files (cut and assembled by the core's [`ChunkWriter`]) → a
+//! writer task that puts each chunk, then the manifest, into the store, in order and with retries.
 
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering::Relaxed;
@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use bytes::Bytes;
-use rapidrtmp_core::chunk::{headers_digest, write_chunk_head, Action, ChunkInfo, Chunker};
+use rapidrtmp_core::chunk::{ChunkWriter, Chunker, ClosedChunk, Event};
 use rapidrtmp_core::edge::{chunk_key, manifest_key};
 use rapidrtmp_core::flv::{Tag, TagKind};
 use rapidrtmp_core::hls::init_uri;
@@ -25,10 +25,6 @@ use crate::store::StoreError;
 /// of 2-second segments). The publisher is never disconnected and nothing is dropped: when the
 /// backlog is full, reading from its socket waits.
 pub const MAX_BACKLOG: usize = 64;
-/// Largest chunk accepted; a chunk that grows past it is cut at the next frame boundary.
-pub const MAX_CHUNK_BYTES: usize = 64 << 20;
-/// Smallest buffer a chunk starts with.
-const MIN_CHUNK_CAPACITY: usize = 64 << 10;
 /// How long the writer keeps retrying a failing store once shutdown has begun.
 const SHUTDOWN_RETRY: Duration = Duration::from_secs(10);
 
@@ -62,30 +58,22 @@ enum Job {
     },
 }
 
-/// The chunk being filled.
-struct OpenChunk {
-    headers: (Option<Vec<u8>>, Option<Vec<u8>>),
-    config: StreamConfig,
-    tags: Vec<u8>,
-    wall_clock_ms: u64,
-}
-
 /// Turns one publisher's media into chunks.
 pub struct Publisher {
     app: Arc<App>,
     stream: Arc<LiveStream>,
-    chunker: Chunker,
-    open: Option<OpenChunk>,
+    writer: ChunkWriter,
+    /// Events of the last message, reused.
+    events: Vec<Event>,
+    /// Wall-clock time the open chunk was opened at.
+    opened_at_ms: u64,
     /// (chunker session index, session id, init segment URI) of the current session.
     session: Option<(u32, String, String)>,
     /// Digest of the last session's sequence headers and its init URI, to reuse it.
     last_init: Option<(String, String)>,
     last_session_id: u64,
-    /// Capacity for the next chunk's buffer: the last chunk's size plus room for its head, so
-    /// a chunk is built in one allocation of about its own size.
-    capacity_hint: usize,
     tx: mpsc::Sender<Job>,
-    writer: tokio::task::JoinHandle<()>,
+    store_writer: tokio::task::JoinHandle<()>,
 }
 
 fn media_info(config: &StreamConfig) -> MediaInfo {
@@ -123,18 +111,18 @@ impl Publisher {
         let last_init = manifest.last_init.clone();
         let (tx, rx) = mpsc::channel(MAX_BACKLOG);
         app.writers.send_modify(|n| *n += 1);
-        let writer = tokio::spawn(write_chunks(app.clone(), stream.clone(), manifest, rx));
+        let store_writer = tokio::spawn(write_chunks(app.clone(), stream.clone(), manifest, rx));
         Ok(Self {
             last_init,
             app,
             stream,
-            chunker,
-            open: None,
+            writer: ChunkWriter::new(chunker),
+            events: Vec::new(),
+            opened_at_ms: now_ms(),
             session: None,
             last_session_id,
-            capacity_hint: MIN_CHUNK_CAPACITY,
             tx,
-            writer,
+            store_writer,
         })
     }
 
@@ -154,42 +142,36 @@ impl Publisher {
             Ok(Media::Audio(_)) => m.audio_frames_in.fetch_add(1, Relaxed),
             _ => 0,
         };
-        let mut decision = self.chunker.push(&tag);
-        if decision.close.is_none() && self.open.as_ref().is_some_and(|o| o.tags.len() > MAX_CHUNK_BYTES) {
-            // A runaway chunk (no keyframes): cut it anyway, bounded memory beats a perfect cut.
-            warn!(stream = %self.stream.key, "no keyframe for {MAX_CHUNK_BYTES} bytes; cutting the chunk early");
-            decision.close = self.chunker.finish();
-        }
-        if let Some(info) = decision.close {
-            self.close(info).await;
-        }
-        match decision.action {
-            Action::Append { opens, .. } => {
-                if opens || self.open.is_none() {
-                    let (v, a) = self.chunker.sequence_headers();
-                    let config = self.chunker.config().clone();
-                    self.stream.stats.lock().unwrap_or_else(|e| e.into_inner()).media = media_info(&config);
-                    self.open = Some(OpenChunk {
-                        headers: (v.map(<[u8]>::to_vec), a.map(<[u8]>::to_vec)),
-                        config,
-                        tags: Vec::with_capacity(self.capacity_hint),
-                        wall_clock_ms: now_ms(),
-                    });
+        self.writer.push(&tag, &mut self.events);
+        self.on_events().await;
+    }
+
+    /// Acts on what the chunk writer did: closed chunks go to the store writer.
+    async fn on_events(&mut self) {
+        let mut events = std::mem::take(&mut self.events);
+        for event in events.drain(..) {
+            match event {
+                Event::Opened { .. } => {
+                    self.opened_at_ms = now_ms();
+                    let media = media_info(self.writer.chunker().config());
+                    self.stream.stats.lock().unwrap_or_else(|e| e.into_inner()).media = media;
                 }
-                if let Some(open) = &mut self.open {
-                    tag.write(&mut open.tags);
+                Event::Closed(chunk) => self.close(chunk).await,
+                Event::Skipped { reason, .. } => {
+                    warn!(stream = %self.stream.key, "skipped a message: {reason}")
                 }
+                _ => {}
             }
-            Action::Skip(reason) => {
-                warn!(stream = %self.stream.key, "skipped a {} message: {reason}", kind.name())
-            }
-            _ => {}
         }
+        self.events = events;
     }
 
     /// Hands a closed chunk to the writer (waiting if the backlog is full).
-    async fn close(&mut self, info: ChunkInfo) {
-        let Some(open) = self.open.take() else { return };
+    async fn close(&mut self, chunk: ClosedChunk) {
+        let info = chunk.info;
+        if !info.independent {
+            info!(stream = %self.stream.key, sequence = info.sequence, "no keyframe in time: chunk cut between keyframes");
+        }
         let (session_id, init) = match &self.session {
             Some((idx, id, init)) if *idx == info.session => (id.clone(), init.clone()),
             _ => {
@@ -197,7 +179,7 @@ impl Publisher {
                 let id = now_ms().max(self.last_session_id + 1);
                 self.last_session_id = id;
                 let id = id.to_string();
-                let digest = headers_digest(open.headers.0.as_deref(), open.headers.1.as_deref());
+                let digest = chunk.headers_digest();
                 let init = match &self.last_init {
                     Some((d, uri)) if *d == digest => uri.clone(),
                     _ => init_uri(&id, info.sequence),
@@ -207,12 +189,8 @@ impl Publisher {
                 (id, init)
             }
         };
-        let mut head = Vec::with_capacity(512);
-        write_chunk_head(&mut head, &session_id, &info, (open.headers.0.as_deref(), open.headers.1.as_deref()));
-        self.capacity_hint = (open.tags.len() + open.tags.len() / 8 + head.len()).max(MIN_CHUNK_CAPACITY);
-        // The head goes in front of the tags in place: one buffer per chunk, never two.
-        let mut bytes = open.tags;
-        bytes.splice(0..0, head);
+        let media = media_info(&chunk.config);
+        let bytes = chunk.into_file(&session_id);
         let entry = ChunkEntry {
             session: session_id.clone(),
             sequence: info.sequence,
@@ -220,13 +198,14 @@ impl Publisher {
             start_ms: info.start.0,
             duration_ms: info.duration_ms,
             bytes: bytes.len() as u64,
-            wall_clock_ms: open.wall_clock_ms,
+            wall_clock_ms: self.opened_at_ms,
+            independent: info.independent,
         };
         let job = Job::Chunk(Box::new(ChunkJob {
             key: chunk_key(&self.stream.key, &session_id, info.sequence),
             bytes: Bytes::from(bytes),
             entry,
-            media: media_info(&open.config),
+            media,
             last_init: self.last_init.clone(),
         }));
         self.app.metrics.store_backlog.fetch_add(1, Relaxed);
@@ -239,12 +218,12 @@ impl Publisher {
     /// Ends the publish: writes the last chunk, marks the stream ended as `ending` says and waits
     /// for the writer.
     pub async fn finish(mut self, ending: Ending) {
-        if let Some(info) = self.chunker.finish() {
-            self.close(info).await;
-        }
-        let _ = self.tx.send(Job::End { media_end: self.chunker.media_end(), ending }).await;
+        self.writer.finish(&mut self.events);
+        self.on_events().await;
+        let media_end = self.writer.chunker().media_end();
+        let _ = self.tx.send(Job::End { media_end, ending }).await;
         drop(self.tx);
-        let _ = self.writer.await;
+        let _ = self.store_writer.await;
     }
 }
 

@@ -384,3 +384,121 @@ pub fn invalid_aac_sampling_index(bytes: &[u8]) -> Vec<u8> {
     asc[1] = (asc[1] & 0x7f) | ((index & 1) << 7);
     flv::write(&file)
 }
+
+/// The fixture with `count` of its audio tags, spread over the file, stamped 1 ms before the
+/// audio tag before them, as encoders that round A/V timestamps send them. Returns the bytes.
+pub fn jittered_audio(bytes: &[u8], count: usize) -> Vec<u8> {
+    let mut file = flv::parse(bytes);
+    let audio: Vec<usize> = file
+        .tags
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.kind == flv::AUDIO && t.is_media_frame())
+        .map(|(i, _)| i)
+        .collect();
+    assert!(audio.len() > count * 10, "fixture too short");
+    let every = audio.len() / (count + 1);
+    for k in 1..=count {
+        let (before, at) = (audio[k * every - 1], audio[k * every]);
+        file.tags[at].timestamp = file.tags[before].timestamp - 1;
+    }
+    flv::write(&file)
+}
+
+/// The fixture with one track's sequence header arriving `late_ms` after the start, as from an
+/// encoder whose audio (or video) starts late: that track's tags before it are gone, and its
+/// header comes right before its first frame at or after `late_ms` (for video, a keyframe).
+/// Returns the bytes and the number of that track's frames kept.
+pub fn late_sequence_header(bytes: &[u8], kind: u8, late_ms: u32) -> (Vec<u8>, usize) {
+    let mut file = flv::parse(bytes);
+    let header = file
+        .tags
+        .iter()
+        .find(|t| t.kind == kind && t.is_sequence_header())
+        .cloned()
+        .expect("a sequence header of that kind");
+    let first = file
+        .tags
+        .iter()
+        .position(|t| {
+            t.kind == kind
+                && t.is_media_frame()
+                && t.timestamp >= late_ms
+                && (kind != flv::VIDEO || t.is_video_keyframe())
+        })
+        .expect("a frame after late_ms");
+    let ts = file.tags[first].timestamp;
+    let mut tags = Vec::with_capacity(file.tags.len());
+    for (i, t) in file.tags.drain(..).enumerate() {
+        if i == first {
+            tags.push(flv::Tag { timestamp: ts, ..header.clone() });
+        }
+        if t.kind != kind || i >= first {
+            tags.push(t);
+        }
+    }
+    let kept = tags.iter().filter(|t| t.kind == kind && t.is_media_frame()).count();
+    file.tags = tags;
+    (flv::write(&file), kept)
+}
+
+/// Video frames of an x264 intra-refresh clip: 20 s at 30 fps, one IDR at the start and none
+/// after (`-x264-params intra-refresh=1:keyint=60`), with 48 kHz AAC. Cached like the fixtures.
+pub const INTRA_REFRESH_FRAMES: usize = 600;
+
+/// The intra-refresh clip ([`INTRA_REFRESH_FRAMES`]).
+pub fn intra_refresh() -> PathBuf {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let args: Vec<String> = [
+            "-nostdin",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=30:duration=20",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=48000:duration=20",
+            "-map",
+            "0:v",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-profile:v",
+            "main",
+            "-x264-params",
+            "intra-refresh=1:keyint=60",
+            "-pix_fmt",
+            "yuv420p",
+            "-threads",
+            "1",
+            "-map",
+            "1:a",
+            "-c:a",
+            "aac",
+            "-b:a",
+            "96k",
+            "-ar",
+            "48000",
+            "-ac",
+            "2",
+            "-f",
+            "flv",
+        ]
+        .map(String::from)
+        .to_vec();
+        let key = format!("{}\n{}", args.join(" "), ffmpeg_version());
+        cached("intra-refresh", &key, |tmp| {
+            let mut cmd = Command::new("ffmpeg");
+            cmd.args(&args).arg(tmp);
+            let run = run_with_timeout(&mut cmd, FFMPEG_TIMEOUT);
+            assert!(run.success(), "fixture generation failed:\n{}", run.describe());
+        })
+    })
+    .clone()
+}

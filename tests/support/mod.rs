@@ -11,7 +11,8 @@
 //! - [`prom`]: a strict parser of the Prometheus text format;
 //! - [`media`]: the test clip (made once by ffmpeg, cached) and the ffmpeg/ffprobe checks;
 //! - [`node`]: a `rapidrtmp serve` child process and its API;
-//! - [`checks`]: the checks shared by the local-folder and S3 tests.
+//! - [`checks`]: the checks shared by the local-folder and S3 tests;
+//! - [`publisher`]: an RTMP publisher that sends a file's timestamps exactly (jitter included).
 #![allow(dead_code)]
 
 pub mod checks;
@@ -21,4 +22,5 @@ pub mod media;
 pub mod node;
 pub mod proc;
 pub mod prom;
+pub mod publisher;
 pub mod s3s;

@@ -1,16 +1,19 @@
 //! The chunk file: one immutable object per segment in the store (DESIGN "storage layout").
 //!
-//! A chunk is a complete FLV file that plays on its own:
+//! A chunk is a complete FLV file that plays on its own (one cut between keyframes plays after
+//! the chunk before it):
 //!
 //! 1. the FLV header and `PreviousTagSize0`;
 //! 2. an `onMetaData` script tag whose AMF0 object has the standard `duration` (seconds) and
 //!    `rapidrtmpVersion` (1), `rapidrtmpSession`, `rapidrtmpSequence`, `rapidrtmpStart`,
-//!    `rapidrtmpDuration`, `rapidrtmpOffset` (when not 0) and, with audio, `rapidrtmpAudioAnchor`
-//!    (milliseconds on the session timeline; a tag's time on it is its unwrapped timestamp plus
-//!    the offset; the anchor is the session's first audio frame), so a segment can be built from
-//!    the chunk alone (players read it as ordinary metadata);
+//!    `rapidrtmpDuration`, `rapidrtmpOffset` (when not 0), `rapidrtmpIndependent` (false, only on
+//!    a chunk cut between keyframes) and, with audio, `rapidrtmpAudioAnchor` (milliseconds on the
+//!    session timeline; a tag's time on it is its unwrapped timestamp plus the offset; the anchor
+//!    is the session's first audio frame), so a segment can be built from the chunk alone
+//!    (players read it as ordinary metadata);
 //! 3. the session's sequence headers (video, then audio);
-//! 4. the tags as the publisher sent them, from a keyframe up to the next cut.
+//! 4. the tags as the publisher sent them, from a keyframe up to the next cut (or, for a chunk cut
+//!    between keyframes, from the frame after the last chunk's end).
 
 use alloc::{string::String, vec, vec::Vec};
 
@@ -50,6 +53,9 @@ pub fn write_chunk_head(out: &mut Vec<u8>, session: &str, info: &ChunkInfo, head
     ];
     if info.offset_ms != 0 {
         props.push(("rapidrtmpOffset".into(), Amf0Value::Number(info.offset_ms as f64)));
+    }
+    if !info.independent {
+        props.push(("rapidrtmpIndependent".into(), Amf0Value::Boolean(false)));
     }
     if let Some(anchor) = info.audio_anchor {
         props.push(("rapidrtmpAudioAnchor".into(), Amf0Value::Number(anchor.0 as f64)));
@@ -148,6 +154,7 @@ pub fn read_chunk(bytes: &[u8]) -> Result<ChunkFile<'_>, Error> {
                 _ => None,
             })
             .unwrap_or(0),
+        independent: !props.iter().any(|(k, v)| k == "rapidrtmpIndependent" && *v == Amf0Value::Boolean(false)),
     };
     let config = chunk_config(bytes)?;
     Ok(ChunkFile { header: ChunkHeader { session, info }, config, tags })

@@ -4,6 +4,7 @@
 use alloc::vec::Vec;
 
 use super::write::{file_type, u32, u64, BoxStart};
+use crate::Error;
 
 /// `sample_flags` of a sync sample: `sample_depends_on` = 2 (depends on no other sample).
 pub const SAMPLE_FLAGS_SYNC: u32 = 0x0200_0000;
@@ -49,48 +50,53 @@ const TFHD_DEFAULT_BASE_IS_MOOF: u32 = 0x020000;
 
 /// Appends a media segment holding `runs` (empty runs are left out) to `out`. Sample data is
 /// laid out in `mdat` in the order of `runs`.
-pub fn write_segment(out: &mut Vec<u8>, sequence_number: u32, runs: &[TrackRun<'_>]) {
-    file_type(out, b"styp", b"msdh", &[b"msdh", b"msix", b"cmfs"]);
+///
+/// # Errors
+///
+/// [`Error::TooLarge`] when a count, size or offset does not fit its 32-bit field.
+pub fn write_segment(out: &mut Vec<u8>, sequence_number: u32, runs: &[TrackRun<'_>]) -> Result<(), Error> {
+    file_type(out, b"styp", b"msdh", &[b"msdh", b"msix", b"cmfs"])?;
     let moof_start = out.len();
     let moof = BoxStart::new(out, b"moof");
     let mfhd = BoxStart::full(out, b"mfhd", 0, 0);
     u32(out, sequence_number);
-    mfhd.end(out);
+    mfhd.end(out)?;
     // Each trun's data_offset is patched once the moof size is known.
     let mut offset_fields = Vec::with_capacity(runs.len());
     for run in runs.iter().filter(|r| !r.samples.is_empty()) {
         let traf = BoxStart::new(out, b"traf");
         let tfhd = BoxStart::full(out, b"tfhd", 0, TFHD_DEFAULT_BASE_IS_MOOF);
         u32(out, run.track_id);
-        tfhd.end(out);
+        tfhd.end(out)?;
         let tfdt = BoxStart::full(out, b"tfdt", 1, 0);
         u64(out, run.base_decode_time);
-        tfdt.end(out);
+        tfdt.end(out)?;
         let with_cto = run.samples.iter().any(|s| s.composition_offset != 0);
         let version = u8::from(run.samples.iter().any(|s| s.composition_offset < 0));
         let flags = TRUN_FLAGS | if with_cto { TRUN_CTO } else { 0 };
         let trun = BoxStart::full(out, b"trun", version, flags);
-        u32(out, run.samples.len() as u32);
+        u32(out, Error::fit_u32("trun sample_count", run.samples.len() as u64)?);
         offset_fields.push((out.len(), run.data_len()));
         u32(out, 0);
         out.reserve(run.samples.len() * 16);
         for s in &run.samples {
             u32(out, s.duration);
-            u32(out, s.data.len() as u32);
+            u32(out, Error::fit_u32("trun sample_size", s.data.len() as u64)?);
             u32(out, s.flags);
             if with_cto {
-                u32(out, s.composition_offset as u32);
+                // Two's complement: read as signed in version 1 (negative offsets), §8.8.8.2.
+                u32(out, s.composition_offset.cast_unsigned());
             }
         }
-        trun.end(out);
-        traf.end(out);
+        trun.end(out)?;
+        traf.end(out)?;
     }
-    moof.end(out);
+    moof.end(out)?;
     let data_len: u64 = runs.iter().map(TrackRun::data_len).sum();
     let mdat_header = if data_len + 8 > u64::from(u32::MAX) { 16 } else { 8 };
     let mut offset = (out.len() - moof_start) as u64 + mdat_header;
     for (at, len) in offset_fields {
-        out[at..at + 4].copy_from_slice(&(offset as u32).to_be_bytes());
+        out[at..at + 4].copy_from_slice(&Error::fit_u32("trun data_offset", offset)?.to_be_bytes());
         offset += len;
     }
     if mdat_header == 16 {
@@ -98,7 +104,7 @@ pub fn write_segment(out: &mut Vec<u8>, sequence_number: u32, runs: &[TrackRun<'
         out.extend_from_slice(b"mdat");
         u64(out, data_len + 16);
     } else {
-        u32(out, (data_len + 8) as u32);
+        u32(out, Error::fit_u32("mdat size", data_len + 8)?);
         out.extend_from_slice(b"mdat");
     }
     out.reserve(data_len as usize);
@@ -107,4 +113,5 @@ pub fn write_segment(out: &mut Vec<u8>, sequence_number: u32, runs: &[TrackRun<'
             out.extend_from_slice(s.data);
         }
     }
+    Ok(())
 }

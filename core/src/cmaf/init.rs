@@ -5,6 +5,7 @@ use alloc::vec::Vec;
 use super::write::{file_type, u16, u32, unity_matrix, zeros, BoxStart};
 use super::VIDEO_TIMESCALE;
 use crate::codec::{AacConfig, AvcConfig};
+use crate::Error;
 
 /// One track of a CMAF presentation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,12 +37,16 @@ impl Track {
 }
 
 /// Appends the init segment for `tracks` to `out`.
-pub fn write_init(out: &mut Vec<u8>, tracks: &[Track]) {
-    file_type(out, b"ftyp", b"iso6", &[b"iso6", b"cmfc", b"mp41"]);
+///
+/// # Errors
+///
+/// [`Error::TooLarge`] when a size does not fit its field.
+pub fn write_init(out: &mut Vec<u8>, tracks: &[Track]) -> Result<(), Error> {
+    file_type(out, b"ftyp", b"iso6", &[b"iso6", b"cmfc", b"mp41"])?;
     let moov = BoxStart::new(out, b"moov");
-    write_mvhd(out, tracks.iter().map(|t| t.id).max().unwrap_or(0) + 1);
+    write_mvhd(out, tracks.iter().map(|t| t.id).max().unwrap_or(0).saturating_add(1))?;
     for t in tracks {
-        write_trak(out, t);
+        write_trak(out, t)?;
     }
     let mvex = BoxStart::new(out, b"mvex");
     for t in tracks {
@@ -50,14 +55,14 @@ pub fn write_init(out: &mut Vec<u8>, tracks: &[Track]) {
         u32(out, t.id);
         u32(out, 1); // default_sample_description_index
         zeros(out, 12); // default duration, size, flags
-        trex.end(out);
+        trex.end(out)?;
     }
-    mvex.end(out);
-    moov.end(out);
+    mvex.end(out)?;
+    moov.end(out)
 }
 
 /// `mvhd` (§8.2.2), version 0, duration unknown (fragmented).
-fn write_mvhd(out: &mut Vec<u8>, next_track_id: u32) {
+fn write_mvhd(out: &mut Vec<u8>, next_track_id: u32) -> Result<(), Error> {
     let b = BoxStart::full(out, b"mvhd", 0, 0);
     zeros(out, 8); // creation_time, modification_time
     u32(out, 1000); // timescale
@@ -68,10 +73,10 @@ fn write_mvhd(out: &mut Vec<u8>, next_track_id: u32) {
     unity_matrix(out);
     zeros(out, 24); // pre_defined
     u32(out, next_track_id);
-    b.end(out);
+    b.end(out)
 }
 
-fn write_trak(out: &mut Vec<u8>, t: &Track) {
+fn write_trak(out: &mut Vec<u8>, t: &Track) -> Result<(), Error> {
     let trak = BoxStart::new(out, b"trak");
     // tkhd (§8.3.2): enabled | in movie | in preview.
     let tkhd = BoxStart::full(out, b"tkhd", 0, 0x7);
@@ -84,12 +89,12 @@ fn write_trak(out: &mut Vec<u8>, t: &Track) {
     u16(out, 0);
     unity_matrix(out);
     let (w, h) = match &t.kind {
-        TrackKind::Video(v) => display_size(v),
+        TrackKind::Video(v) => display_size(v)?,
         TrackKind::Audio(_) => (0, 0),
     };
     u32(out, w << 16);
     u32(out, h << 16);
-    tkhd.end(out);
+    tkhd.end(out)?;
 
     let mdia = BoxStart::new(out, b"mdia");
     let mdhd = BoxStart::full(out, b"mdhd", 0, 0); // §8.4.2
@@ -98,7 +103,7 @@ fn write_trak(out: &mut Vec<u8>, t: &Track) {
     u32(out, 0);
     u16(out, 0x55C4); // ISO-639-2/T "und"
     u16(out, 0);
-    mdhd.end(out);
+    mdhd.end(out)?;
     let (handler, name): (&[u8; 4], &[u8]) = match t.kind {
         TrackKind::Video(_) => (b"vide", b"RapidRTMP video\0"),
         TrackKind::Audio(_) => (b"soun", b"RapidRTMP audio\0"),
@@ -108,60 +113,63 @@ fn write_trak(out: &mut Vec<u8>, t: &Track) {
     out.extend_from_slice(handler);
     zeros(out, 12);
     out.extend_from_slice(name);
-    hdlr.end(out);
+    hdlr.end(out)?;
 
     let minf = BoxStart::new(out, b"minf");
     match t.kind {
         TrackKind::Video(_) => {
             let vmhd = BoxStart::full(out, b"vmhd", 0, 1); // §12.1.2
             zeros(out, 8);
-            vmhd.end(out);
+            vmhd.end(out)?;
         }
         TrackKind::Audio(_) => {
             let smhd = BoxStart::full(out, b"smhd", 0, 0); // §12.2.2
             zeros(out, 4);
-            smhd.end(out);
+            smhd.end(out)?;
         }
     }
     let dinf = BoxStart::new(out, b"dinf"); // §8.7.1
     let dref = BoxStart::full(out, b"dref", 0, 0);
     u32(out, 1);
-    BoxStart::full(out, b"url ", 0, 1).end(out); // media in the same file
-    dref.end(out);
-    dinf.end(out);
+    BoxStart::full(out, b"url ", 0, 1).end(out)?; // media in the same file
+    dref.end(out)?;
+    dinf.end(out)?;
     let stbl = BoxStart::new(out, b"stbl");
     let stsd = BoxStart::full(out, b"stsd", 0, 0); // §8.5.2
     u32(out, 1);
     match &t.kind {
-        TrackKind::Video(v) => write_avc1(out, v),
-        TrackKind::Audio(a) => write_mp4a(out, a),
+        TrackKind::Video(v) => write_avc1(out, v)?,
+        TrackKind::Audio(a) => write_mp4a(out, a)?,
     }
-    stsd.end(out);
+    stsd.end(out)?;
     for empty in [b"stts", b"stsc", b"stco"] {
         let b = BoxStart::full(out, empty, 0, 0);
         u32(out, 0);
-        b.end(out);
+        b.end(out)?;
     }
     let stsz = BoxStart::full(out, b"stsz", 0, 0);
     zeros(out, 8); // sample_size, sample_count
-    stsz.end(out);
-    stbl.end(out);
-    minf.end(out);
-    mdia.end(out);
-    trak.end(out);
+    stsz.end(out)?;
+    stbl.end(out)?;
+    minf.end(out)?;
+    mdia.end(out)?;
+    trak.end(out)
 }
 
 /// Width and height for `tkhd`: the coded size stretched by the sample aspect ratio.
-fn display_size(v: &AvcConfig) -> (u32, u32) {
+/// Both are 16.16 fixed point in `tkhd`, so each must be below 65536.
+fn display_size(v: &AvcConfig) -> Result<(u32, u32), Error> {
     let (w, h) = (v.sps.width, v.sps.height);
-    match v.sps.sample_aspect_ratio {
-        Some((sw, sh)) if sw > 0 && sh > 0 && sw != sh => ((u64::from(w) * u64::from(sw) / u64::from(sh)) as u32, h),
-        _ => (w, h),
-    }
+    let w = match v.sps.sample_aspect_ratio {
+        Some((sw, sh)) if sw > 0 && sh > 0 && sw != sh => u64::from(w) * u64::from(sw) / u64::from(sh),
+        _ => u64::from(w),
+    };
+    let fixed = |field, v: u64| if v < 0x1_0000 { Ok(v as u32) } else { Err(Error::TooLarge { field, value: v }) };
+    Ok((fixed("tkhd width", w)?, fixed("tkhd height", u64::from(h))?))
 }
 
 /// `avc1` visual sample entry (§12.1.3, ISO/IEC 14496-15 §5.4.2.1) with `avcC` and `pasp`.
-fn write_avc1(out: &mut Vec<u8>, v: &AvcConfig) {
+fn write_avc1(out: &mut Vec<u8>, v: &AvcConfig) -> Result<(), Error> {
     let entry = BoxStart::new(out, b"avc1");
     zeros(out, 6);
     u16(out, 1); // data_reference_index
@@ -177,18 +185,18 @@ fn write_avc1(out: &mut Vec<u8>, v: &AvcConfig) {
     u16(out, 0xFFFF); // pre_defined = -1
     let avcc = BoxStart::new(out, b"avcC");
     out.extend_from_slice(&v.record);
-    avcc.end(out);
+    avcc.end(out)?;
     if let Some((h, s)) = v.sps.sample_aspect_ratio.filter(|&(h, s)| h > 0 && s > 0) {
         let pasp = BoxStart::new(out, b"pasp");
         u32(out, h.into());
         u32(out, s.into());
-        pasp.end(out);
+        pasp.end(out)?;
     }
-    entry.end(out);
+    entry.end(out)
 }
 
 /// `mp4a` audio sample entry (§12.2.3, ISO/IEC 14496-14 §5.6) with `esds`.
-fn write_mp4a(out: &mut Vec<u8>, a: &AacConfig) {
+fn write_mp4a(out: &mut Vec<u8>, a: &AacConfig) -> Result<(), Error> {
     let entry = BoxStart::new(out, b"mp4a");
     zeros(out, 6);
     u16(out, 1);
@@ -205,27 +213,31 @@ fn write_mp4a(out: &mut Vec<u8>, a: &AacConfig) {
     let dsi_len = 2 + asc.len();
     let dcd_len = 2 + 13 + dsi_len;
     let es_len = 2 + 3 + dcd_len + 3;
-    descriptor(out, 0x03, es_len - 2);
+    descriptor(out, 0x03, es_len - 2)?;
     u16(out, 0); // ES_ID: 0 in files (ISO/IEC 14496-14 §3.1.2)
     out.push(0); // flags
-    descriptor(out, 0x04, dcd_len - 2);
+    descriptor(out, 0x04, dcd_len - 2)?;
     out.push(0x40); // objectTypeIndication: MPEG-4 Audio
     out.push(0x15); // streamType audio (5) << 2 | reserved 1
     zeros(out, 3); // bufferSizeDB
     u32(out, 0); // maxBitrate
     u32(out, 0); // avgBitrate
-    descriptor(out, 0x05, asc.len());
+    descriptor(out, 0x05, asc.len())?;
     out.extend_from_slice(asc);
-    descriptor(out, 0x06, 1);
+    descriptor(out, 0x06, 1)?;
     out.push(0x02); // predefined: MP4
-    esds.end(out);
-    entry.end(out);
+    esds.end(out)?;
+    entry.end(out)
 }
 
 /// A descriptor tag and a one-byte size: every descriptor we write is < 128 bytes, since
 /// [`AacConfig::parse`] bounds the AudioSpecificConfig at [`crate::codec::MAX_ASC_LEN`].
-fn descriptor(out: &mut Vec<u8>, tag: u8, len: usize) {
-    debug_assert!(len < 0x80);
+fn descriptor(out: &mut Vec<u8>, tag: u8, len: usize) -> Result<(), Error> {
+    let size = u8::try_from(len)
+        .ok()
+        .filter(|&n| n < 0x80)
+        .ok_or(Error::TooLarge { field: "esds descriptor size", value: len as u64 })?;
     out.push(tag);
-    out.push(len as u8);
+    out.push(size);
+    Ok(())
 }

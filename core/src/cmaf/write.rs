@@ -2,6 +2,8 @@
 
 use alloc::vec::Vec;
 
+use crate::Error;
+
 /// Where a box started; [`BoxStart::end`] writes its size once its content is in.
 #[must_use = "a box must be ended to get its size"]
 pub(crate) struct BoxStart(usize);
@@ -22,11 +24,12 @@ impl BoxStart {
         b
     }
 
-    /// Back-patches the 32-bit size. Boxes we write are far below 4 GiB except `mdat`, which
-    /// has its own header writer.
-    pub(crate) fn end(self, out: &mut [u8]) {
-        let size = (out.len() - self.0) as u32;
+    /// Back-patches the 32-bit size; a box of 4 GiB or more is an error (`mdat` has its own
+    /// header writer, with a 64-bit size).
+    pub(crate) fn end(self, out: &mut [u8]) -> Result<(), Error> {
+        let size = Error::fit_u32("box size", (out.len() - self.0) as u64)?;
         out[self.0..self.0 + 4].copy_from_slice(&size.to_be_bytes());
+        Ok(())
     }
 }
 
@@ -54,12 +57,17 @@ pub(crate) fn unity_matrix(out: &mut Vec<u8>) {
 }
 
 /// `ftyp` or `styp` (§4.3, §8.16.2).
-pub(crate) fn file_type(out: &mut Vec<u8>, fourcc: &[u8; 4], major: &[u8; 4], compatible: &[&[u8; 4]]) {
+pub(crate) fn file_type(
+    out: &mut Vec<u8>,
+    fourcc: &[u8; 4],
+    major: &[u8; 4],
+    compatible: &[&[u8; 4]],
+) -> Result<(), Error> {
     let b = BoxStart::new(out, fourcc);
     out.extend_from_slice(major);
     u32(out, 0);
     for c in compatible {
         out.extend_from_slice(*c);
     }
-    b.end(out);
+    b.end(out)
 }

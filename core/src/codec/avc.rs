@@ -55,6 +55,25 @@ impl Sps {
 }
 
 impl AvcConfig {
+    /// Whether an access unit (length-prefixed NAL units, ISO/IEC 14496-15 §5.3.2) holds an IDR
+    /// picture (`nal_unit_type` 5, ITU-T H.264 §7.4.1.2.3): where decoding can start. FLV's
+    /// keyframe flag is not enough: encoders with intra refresh (x264 `intra-refresh=1`) flag
+    /// their recovery points as keyframes, and a decoder starting there shows garbage.
+    pub fn is_idr(&self, access_unit: &[u8]) -> bool {
+        let len_size = usize::from(self.nal_length_size.clamp(1, 4));
+        let mut rest = access_unit;
+        while rest.len() > len_size {
+            let len = rest[..len_size].iter().fold(0usize, |n, &b| (n << 8) | usize::from(b));
+            rest = &rest[len_size..];
+            let Some(nal) = rest.get(..len) else { return false };
+            if nal.first().is_some_and(|h| h & 0x1F == 5) {
+                return true;
+            }
+            rest = &rest[len..];
+        }
+        false
+    }
+
     /// Parses an `AVCDecoderConfigurationRecord` (ISO/IEC 14496-15 §5.3.3.1.2).
     pub fn parse(record: &[u8]) -> Result<Self, CodecError> {
         const WHAT: &str = "AVCDecoderConfigurationRecord";

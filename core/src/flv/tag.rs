@@ -143,6 +143,12 @@ impl<'a> TagReader<'a> {
         Ok((header, Self { buf, pos: pos.min(buf.len()), done: false }))
     }
 
+    /// Reads bare tag records (header, body, `PreviousTagSize` each) with no file header in
+    /// front: the body of a chunk as [`crate::chunk::ChunkWriter`] builds it.
+    pub fn records(buf: &'a [u8]) -> Self {
+        Self { buf, pos: 0, done: false }
+    }
+
     /// Byte offset of the next tag.
     pub fn position(&self) -> usize {
         self.pos

@@ -1,12 +1,10 @@
 //! One chunk → one media segment through the edge path (`rapidrtmp_core::edge::respond`), the
 //! same code natively (`src/main.rs`) and in WASM (the exports below, driven by `run.mjs`).
 //!
-//! The chunk is cut from an FLV file exactly as the ingest node cuts it
-//! (`ingest-node/src/publish.rs`): tags go through a [`Chunker`]; an `Append` that opens a chunk
-//! takes the current sequence headers; appended tags are re-serialised with [`Tag::write`]; when
-//! the chunker closes the chunk, [`write_chunk_head`] goes in front of the tags.
+//! The chunk is cut from an FLV file by the core's [`ChunkWriter`], the one the ingest node
+//! (`ingest-node/src/publish.rs`) uses, and written as the node writes it ([`ClosedChunk::into_file`]).
 
-use rapidrtmp_core::chunk::{write_chunk_head, Action, ChunkInfo, Chunker};
+use rapidrtmp_core::chunk::{ChunkInfo, ChunkWriter, Chunker, ClosedChunk, Event};
 use rapidrtmp_core::edge::{respond, Route};
 use rapidrtmp_core::flv::{Tag, TagReader};
 
@@ -27,16 +25,9 @@ pub struct Prepared {
     pub info: ChunkInfo,
 }
 
-struct Open {
-    headers: (Option<Vec<u8>>, Option<Vec<u8>>),
-    tags: Vec<u8>,
-}
-
-fn close(open: Open, info: ChunkInfo) -> Prepared {
-    let mut head = Vec::with_capacity(512);
-    write_chunk_head(&mut head, SESSION, &info, (open.headers.0.as_deref(), open.headers.1.as_deref()));
-    let mut chunk = open.tags;
-    chunk.splice(0..0, head);
+fn prepared(chunk: ClosedChunk) -> Prepared {
+    let info = chunk.info;
+    let chunk = chunk.into_file(SESSION);
     let path = format!("/live/{STREAM}/{SESSION}/{}.m4s", info.sequence);
     let route = Route::parse(&path).expect("valid segment path");
     Prepared { chunk, route, info }
@@ -45,37 +36,28 @@ fn close(open: Open, info: ChunkInfo) -> Prepared {
 /// Cuts the first chunk of an FLV file, as the ingest node does with a publisher's tags.
 pub fn cut_first_chunk(flv: &[u8]) -> Result<Prepared, String> {
     let (_, reader) = TagReader::new(flv).map_err(|e| format!("not an FLV file: {e}"))?;
-    let mut chunker = Chunker::new(SEGMENT_MS);
-    let mut open: Option<Open> = None;
+    let mut writer = ChunkWriter::new(Chunker::new(SEGMENT_MS));
+    let mut events = Vec::new();
     for tag in reader {
         let tag = tag.map_err(|e| format!("FLV: {e}"))?;
         // The node sees RTMP messages: no file offset, stream id 0.
         let tag =
             Tag { kind: tag.kind, filtered: false, timestamp: tag.timestamp, stream_id: 0, body: tag.body, offset: 0 };
-        let decision = chunker.push(&tag);
-        if let Some(info) = decision.close {
-            if let Some(o) = open.take() {
-                return Ok(close(o, info));
-            }
-        }
-        if let Action::Append { opens, .. } = decision.action {
-            if opens || open.is_none() {
-                let (v, a) = chunker.sequence_headers();
-                open = Some(Open {
-                    headers: (v.map(<[u8]>::to_vec), a.map(<[u8]>::to_vec)),
-                    tags: Vec::with_capacity(64 << 10),
-                });
-            }
-            if let Some(o) = &mut open {
-                tag.write(&mut o.tags);
-            }
+        writer.push(&tag, &mut events);
+        if let Some(chunk) = first_closed(&mut events) {
+            return Ok(prepared(chunk));
         }
     }
     // A file shorter than one segment: its only chunk ends with it.
-    match (chunker.finish(), open) {
-        (Some(info), Some(o)) => Ok(close(o, info)),
-        _ => Err("no media to chunk".into()),
-    }
+    writer.finish(&mut events);
+    first_closed(&mut events).map(prepared).ok_or_else(|| "no media to chunk".into())
+}
+
+fn first_closed(events: &mut Vec<Event>) -> Option<ClosedChunk> {
+    events.drain(..).find_map(|e| match e {
+        Event::Closed(c) => Some(c),
+        _ => None,
+    })
 }
 
 /// Builds the media segment of `p` through the edge, as a request for it would.

@@ -1,0 +1,485 @@
+//! The chunk writer: tags in, finished chunk files out. The one place where the [`Chunker`]'s
+//! decisions become chunk bytes, for the ingest node, the packager and the benches alike.
+
+use alloc::{string::String, vec::Vec};
+
+use super::{headers_digest, write_chunk_head, Action, ChunkInfo, Chunker, MAX_CHUNK_BYTES};
+use crate::flv::{parse_metadata, Amf0Value, Tag, TagKind, TagReader};
+use crate::media::{Media, Skip, StreamConfig};
+
+/// Most bytes of tags held back at the start of a session while a track that may be coming
+/// waits for its sequence header.
+pub const MAX_HELD_BYTES: usize = 16 << 20;
+/// Smallest buffer a chunk starts with.
+const MIN_CHUNK_CAPACITY: usize = 64 << 10;
+
+/// A closed chunk: its description, its session's headers and its tags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClosedChunk {
+    /// What the manifest records of it.
+    pub info: ChunkInfo,
+    /// The codec configuration of its session (what its init segment says).
+    pub config: StreamConfig,
+    /// The session's video sequence header tag body.
+    pub video_header: Option<Vec<u8>>,
+    /// The session's audio sequence header tag body.
+    pub audio_header: Option<Vec<u8>>,
+    /// The chunk's tags, as FLV tag records (header, body, `PreviousTagSize`), as sent.
+    pub tags: Vec<u8>,
+}
+
+impl ClosedChunk {
+    /// The chunk's tags, read back.
+    pub fn tags(&self) -> TagReader<'_> {
+        TagReader::records(&self.tags)
+    }
+
+    /// The digest of its session's sequence headers ([`headers_digest`]).
+    pub fn headers_digest(&self) -> String {
+        headers_digest(self.video_header.as_deref(), self.audio_header.as_deref())
+    }
+
+    /// The chunk file ([`super::file`]) of session `session_id`: the head goes in front of the
+    /// tags in place, so a chunk is one buffer, never two.
+    pub fn into_file(self, session_id: &str) -> Vec<u8> {
+        let mut head = Vec::with_capacity(512);
+        write_chunk_head(
+            &mut head,
+            session_id,
+            &self.info,
+            (self.video_header.as_deref(), self.audio_header.as_deref()),
+        );
+        let mut bytes = self.tags;
+        bytes.splice(0..0, head);
+        bytes
+    }
+}
+
+/// What happened to a tag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// A chunk was opened (the caller may note the wall-clock time).
+    Opened {
+        /// Its sequence number.
+        sequence: u64,
+    },
+    /// A chunk is finished.
+    Closed(ClosedChunk),
+    /// A tag was left out, and why.
+    Skipped {
+        /// Its `Tag::offset`.
+        offset: u64,
+        /// Why.
+        reason: Skip,
+    },
+}
+
+struct Open {
+    sequence: u64,
+    config: StreamConfig,
+    video_header: Option<Vec<u8>>,
+    audio_header: Option<Vec<u8>>,
+    tags: Vec<u8>,
+}
+
+/// A tag held back, with its place in the input.
+struct Held {
+    kind: TagKind,
+    timestamp: u32,
+    offset: u64,
+    body: Vec<u8>,
+}
+
+/// Cuts tags into chunk files. Sans-IO: tags in ([`ChunkWriter::push`]), [`Event`]s out.
+pub struct ChunkWriter {
+    chunker: Chunker,
+    open: Option<Open>,
+    /// Tags held at a session's start while an announced track lacks its header.
+    held: Vec<Held>,
+    held_bytes: usize,
+    /// Tracks seen: a tag of their kind (video, audio).
+    seen: (bool, bool),
+    /// Tracks `onMetaData` announced (video, audio), if it came.
+    metadata: Option<(bool, bool)>,
+    /// Capacity for the next chunk's buffer: the last chunk's size plus an eighth.
+    capacity_hint: usize,
+    /// A finished chunk's buffer handed back ([`ChunkWriter::recycle`]), for the next chunk.
+    spare: Option<Vec<u8>>,
+}
+
+impl ChunkWriter {
+    /// A writer following `chunker`'s decisions.
+    pub fn new(chunker: Chunker) -> Self {
+        Self {
+            chunker,
+            open: None,
+            held: Vec::new(),
+            held_bytes: 0,
+            seen: (false, false),
+            metadata: None,
+            capacity_hint: MIN_CHUNK_CAPACITY,
+            spare: None,
+        }
+    }
+
+    /// The chunker deciding the cuts.
+    pub fn chunker(&self) -> &Chunker {
+        &self.chunker
+    }
+
+    /// Bytes of tags in the open chunk.
+    pub fn open_bytes(&self) -> usize {
+        self.open.as_ref().map_or(0, |o| o.tags.len())
+    }
+
+    /// Hands back the tag buffer of a chunk that is done with (built into a segment, say): the
+    /// next chunk is written into it instead of a new allocation.
+    pub fn recycle(&mut self, mut buffer: Vec<u8>) {
+        buffer.clear();
+        self.spare = Some(buffer);
+    }
+
+    fn buffer(&mut self) -> Vec<u8> {
+        let want = self.capacity_hint.min(MAX_CHUNK_BYTES);
+        match self.spare.take() {
+            Some(mut b) => {
+                b.reserve(want);
+                b
+            }
+            None => Vec::with_capacity(want),
+        }
+    }
+
+    /// Takes the next tag; what happened is appended to `events`.
+    pub fn push(&mut self, tag: &Tag<'_>, events: &mut Vec<Event>) {
+        match tag.kind {
+            TagKind::Video => self.seen.0 = true,
+            TagKind::Audio => self.seen.1 = true,
+            TagKind::Script => {
+                if let Ok(Some(m)) = parse_metadata(tag.body) {
+                    let has = |key: &str| {
+                        m.properties
+                            .iter()
+                            .any(|(k, v)| k == key && !matches!(v, Amf0Value::Null | Amf0Value::Boolean(false)))
+                    };
+                    self.metadata = Some((has("videocodecid"), has("audiocodecid")));
+                }
+            }
+            _ => {}
+        }
+        if !self.held.is_empty() || self.should_hold(tag) {
+            let is_header = matches!(Media::from_tag(tag), Ok(Media::VideoConfig(_) | Media::AudioConfig(_)));
+            let span = self.held.first().map_or(0, |h| i64::from(tag.timestamp.wrapping_sub(h.timestamp) as i32));
+            if is_header {
+                self.apply(tag, events);
+                if self.chunker.has_headers() == (true, true) {
+                    self.release(events);
+                }
+                return;
+            }
+            let over = span < 0
+                || span as u64 >= self.chunker.target_ms()
+                || self.held_bytes + tag.body.len() > MAX_HELD_BYTES;
+            if !over {
+                self.held_bytes += tag.body.len();
+                self.held.push(Held {
+                    kind: tag.kind,
+                    timestamp: tag.timestamp,
+                    offset: tag.offset,
+                    body: tag.body.to_vec(),
+                });
+                return;
+            }
+            self.release(events);
+        }
+        self.apply(tag, events);
+    }
+
+    /// Ends the stream: the open chunk is closed.
+    pub fn finish(&mut self, events: &mut Vec<Event>) {
+        self.release(events);
+        if let Some(info) = self.chunker.finish() {
+            self.emit(info, events);
+        }
+    }
+
+    /// Whether `tag` waits: the session has not started, one track has its header and the other
+    /// not, and the other may be coming: `onMetaData` or a tag of its kind announced it, or no
+    /// `onMetaData` said otherwise (the ingest node never sees it). Holding costs no latency:
+    /// the held tags go out as soon as the header comes or the wait ends, before the tag that
+    /// ends it, so the first chunk closes at the same tag as without the wait.
+    fn should_hold(&self, tag: &Tag<'_>) -> bool {
+        let (v, a) = self.chunker.has_headers();
+        let announced = match self.metadata {
+            Some((mv, ma)) => (mv || self.seen.0) && (ma || self.seen.1),
+            None => true,
+        };
+        announced && v != a && !self.chunker.session_started() && matches!(tag.kind, TagKind::Video | TagKind::Audio)
+    }
+
+    fn release(&mut self, events: &mut Vec<Event>) {
+        let held = core::mem::take(&mut self.held);
+        self.held_bytes = 0;
+        for h in &held {
+            let tag = Tag {
+                kind: h.kind,
+                filtered: false,
+                timestamp: h.timestamp,
+                stream_id: 0,
+                body: &h.body,
+                offset: h.offset,
+            };
+            self.apply(&tag, events);
+        }
+    }
+
+    fn apply(&mut self, tag: &Tag<'_>, events: &mut Vec<Event>) {
+        let decision = self.chunker.push(tag);
+        if let Some(info) = decision.close {
+            self.emit(info, events);
+        }
+        match decision.action {
+            Action::Append { opens, .. } => {
+                if opens || self.open.is_none() {
+                    let (v, a) = self.chunker.sequence_headers();
+                    // The chunker numbers a chunk when it closes it: the open one gets the next number.
+                    let sequence = self.chunker.sequence;
+                    self.open = Some(Open {
+                        sequence,
+                        config: self.chunker.config().clone(),
+                        video_header: v.map(<[u8]>::to_vec),
+                        audio_header: a.map(<[u8]>::to_vec),
+                        tags: self.buffer(),
+                    });
+                    events.push(Event::Opened { sequence });
+                }
+                if let Some(open) = &mut self.open {
+                    tag.write(&mut open.tags);
+                }
+            }
+            Action::Skip(reason) => events.push(Event::Skipped { offset: tag.offset, reason }),
+            _ => {}
+        }
+    }
+
+    fn emit(&mut self, info: ChunkInfo, events: &mut Vec<Event>) {
+        let Some(open) = self.open.take() else { return };
+        debug_assert_eq!(open.sequence, info.sequence, "the writer's chunk is the chunker's chunk");
+        self.capacity_hint = (open.tags.len() + open.tags.len() / 8 + 512).max(MIN_CHUNK_CAPACITY);
+        events.push(Event::Closed(ClosedChunk {
+            info,
+            config: open.config,
+            video_header: open.video_header,
+            audio_header: open.audio_header,
+            tags: open.tags,
+        }));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chunk::tests::{audio, avc_header, frame, video, AAC_FRAME, AAC_HEADER};
+    use crate::chunk::KEYFRAME_WAIT_FACTOR;
+    use crate::flv::{Amf0Value, TagKind};
+    use crate::media::Media;
+    use crate::segment::{build_segment, Warnings};
+    use alloc::vec;
+
+    fn metadata(video: bool, audio: bool) -> Vec<u8> {
+        let mut body = Vec::new();
+        Amf0Value::String("onMetaData".into()).write(&mut body);
+        let mut props = vec![("duration".into(), Amf0Value::Number(0.0))];
+        if video {
+            props.push(("videocodecid".into(), Amf0Value::Number(7.0)));
+        }
+        if audio {
+            props.push(("audiocodecid".into(), Amf0Value::Number(10.0)));
+        }
+        Amf0Value::Object(props).write(&mut body);
+        body
+    }
+
+    fn script(body: &[u8]) -> Tag<'_> {
+        Tag { kind: TagKind::Script, filtered: false, timestamp: 0, stream_id: 0, body, offset: 0 }
+    }
+
+    fn closed(events: &[Event]) -> Vec<&ClosedChunk> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Closed(c) => Some(c),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// (video frames, audio frames) in a chunk.
+    fn frames(c: &ClosedChunk) -> (usize, usize) {
+        let mut n = (0, 0);
+        for t in c.tags() {
+            match Media::from_tag(&t.expect("a tag")) {
+                Ok(Media::Video { .. }) => n.0 += 1,
+                Ok(Media::Audio(_)) => n.1 += 1,
+                other => panic!("a chunk holds frames only, not {other:?}"),
+            }
+        }
+        n
+    }
+
+    #[test]
+    fn late_header_rule_the_first_chunk_waits_for_an_announced_header() {
+        let mut w = ChunkWriter::new(Chunker::new(2000));
+        let mut events = Vec::new();
+        let (meta, avc, key, inter) = (metadata(true, true), avc_header(), frame(true, 0), frame(false, 0));
+        w.push(&script(&meta), &mut events);
+        w.push(&audio(0, AAC_HEADER), &mut events);
+        // Audio for 1 s, then the video header and its first keyframe.
+        for k in 0..47u32 {
+            w.push(&audio(k * 64 / 3, AAC_FRAME), &mut events);
+        }
+        assert!(events.is_empty(), "held while the video header is missing: {events:?}");
+        w.push(&video(1000, &avc), &mut events);
+        for v in 0..60u32 {
+            w.push(&video(1000 + v * 100 / 3, if v == 0 { &key } else { &inter }), &mut events);
+        }
+        w.finish(&mut events);
+        let chunks = closed(&events);
+        assert_eq!(chunks.len(), 1, "one session, one chunk: {chunks:?}");
+        let c = chunks[0];
+        assert!(c.config.video.is_some() && c.config.audio.is_some());
+        assert!(c.video_header.is_some() && c.audio_header.is_some());
+        assert_eq!(frames(c), (60, 47), "every frame from the point its track is present");
+        assert_eq!(c.info.start.0, 0);
+    }
+
+    #[test]
+    fn late_header_rule_without_metadata_the_first_chunk_waits_too() {
+        // Live, the node sees no onMetaData: a second header within the wait still makes one
+        // session; an onMetaData naming one track only ends the wait at once.
+        for (meta, sessions) in [(None, 1), (Some(metadata(false, true)), 2)] {
+            let mut w = ChunkWriter::new(Chunker::new(2000));
+            let mut events = Vec::new();
+            if let Some(m) = &meta {
+                w.push(&script(m), &mut events);
+            }
+            let (avc, key) = (avc_header(), frame(true, 0));
+            w.push(&audio(0, AAC_HEADER), &mut events);
+            for k in 0..47u32 {
+                w.push(&audio(k * 64 / 3, AAC_FRAME), &mut events);
+            }
+            w.push(&video(1000, &avc), &mut events);
+            w.push(&video(1000, &key), &mut events);
+            w.finish(&mut events);
+            let chunks = closed(&events);
+            assert_eq!(chunks.last().map(|c| c.info.session + 1), Some(sessions), "{meta:?}");
+            assert_eq!(chunks.iter().map(|c| frames(c).1).sum::<usize>(), 47, "no audio frame lost");
+        }
+    }
+
+    #[test]
+    fn late_header_rule_the_wait_is_bounded_by_one_target_duration() {
+        let mut w = ChunkWriter::new(Chunker::new(2000));
+        let mut events = Vec::new();
+        let meta = metadata(true, true);
+        w.push(&script(&meta), &mut events);
+        w.push(&audio(0, AAC_HEADER), &mut events);
+        for k in 0..200u32 {
+            w.push(&audio(k * 64 / 3, AAC_FRAME), &mut events);
+        }
+        assert!(events.iter().any(|e| matches!(e, Event::Opened { .. })), "released after 2 s");
+        w.finish(&mut events);
+        let chunks = closed(&events);
+        assert!(chunks.iter().all(|c| c.config.video.is_none()));
+        assert_eq!(chunks.iter().map(|c| frames(c).1).sum::<usize>(), 200);
+    }
+
+    #[test]
+    fn late_header_rule_no_chunk_carries_a_track_its_headers_lack() {
+        let mut w = ChunkWriter::new(Chunker::new(2000));
+        let mut events = Vec::new();
+        let (avc, key, inter) = (avc_header(), frame(true, 0), frame(false, 0));
+        w.push(&video(0, &avc), &mut events);
+        let mut a = 0u32;
+        for v in 0..300u32 {
+            let t = v * 100 / 3;
+            w.push(&video(t, if v % 60 == 0 { &key } else { &inter }), &mut events);
+            if t == 3000 {
+                w.push(&audio(t, AAC_HEADER), &mut events);
+            }
+            while t >= 3000 && a * 64 / 3 <= t {
+                w.push(&audio(a * 64 / 3, AAC_FRAME), &mut events);
+                a += 1;
+            }
+        }
+        w.finish(&mut events);
+        let chunks = closed(&events);
+        for c in &chunks {
+            let (_, audio_frames) = frames(c);
+            assert!(audio_frames == 0 || c.audio_header.is_some(), "chunk {} has audio but no header", c.info.sequence);
+        }
+        assert_eq!(chunks.iter().map(|c| frames(c).0).sum::<usize>(), 300, "every video frame kept");
+        let sessions: Vec<u32> = chunks.iter().map(|c| c.info.session).collect();
+        assert_eq!(sessions, [0, 0, 1, 1, 1], "audio joins at the keyframe at 4 s");
+    }
+
+    #[test]
+    fn runaway_rule_every_frame_is_in_exactly_one_chunk() {
+        let target = 1000;
+        let mut w = ChunkWriter::new(Chunker::new(target));
+        let mut events = Vec::new();
+        let (avc, key, inter) = (avc_header(), frame(true, 0), frame(false, 0));
+        w.push(&video(0, &avc), &mut events);
+        w.push(&audio(0, AAC_HEADER), &mut events);
+        // One keyframe at the start, none after (intra refresh), 20 s.
+        let mut a = 0u32;
+        for v in 0..600u32 {
+            let t = v * 100 / 3;
+            w.push(&video(t, if v == 0 { &key } else { &inter }), &mut events);
+            while a * 64 / 3 <= t {
+                w.push(&audio(a * 64 / 3, AAC_FRAME), &mut events);
+                a += 1;
+            }
+        }
+        w.finish(&mut events);
+        let chunks = closed(&events);
+        let total = chunks.iter().fold((0, 0), |n, c| (n.0 + frames(c).0, n.1 + frames(c).1));
+        assert_eq!(total, (600, a as usize));
+        assert!(chunks[0].info.independent && chunks[1..].iter().all(|c| !c.info.independent));
+        assert!(chunks.iter().all(|c| c.info.duration_ms <= KEYFRAME_WAIT_FACTOR * target + 34));
+        assert!(chunks.iter().all(|c| c.info.session == 0));
+        // Each segment starts where the chunk starts, with the frame after the last one.
+        for c in &chunks {
+            let mut out = Vec::new();
+            let s = build_segment(&mut out, &c.config, &c.info, c.tags(), &mut Warnings::default()).expect("segment");
+            assert_eq!(s.video_samples as usize, frames(c).0);
+            // The chunk file says so too (rapidrtmpIndependent), for any edge that reads it.
+            let file = (*c).clone().into_file("1");
+            assert_eq!(crate::chunk::read_chunk(&file).expect("chunk").header.info.independent, c.info.independent);
+        }
+    }
+
+    #[test]
+    fn chunk_files_read_back_as_what_the_writer_closed() {
+        let mut w = ChunkWriter::new(Chunker::new(1000));
+        let mut events = Vec::new();
+        let (avc, key, inter) = (avc_header(), frame(true, 0), frame(false, 0));
+        w.push(&video(0, &avc), &mut events);
+        for v in 0..90u32 {
+            w.push(&video(v * 100 / 3, if v % 30 == 0 { &key } else { &inter }), &mut events);
+        }
+        w.finish(&mut events);
+        let chunks: Vec<ClosedChunk> = closed(&events).into_iter().cloned().collect();
+        assert_eq!(chunks.len(), 3);
+        for c in chunks {
+            let (info, config, n) = (c.info, c.config.clone(), frames(&c));
+            let file = c.into_file("1763900000123");
+            let read = crate::chunk::read_chunk(&file).expect("a chunk");
+            assert_eq!(read.header.info, crate::chunk::ChunkInfo { session: 0, ..info });
+            assert_eq!(read.config, config);
+            let media = read.tags.filter(|t| matches!(Media::from_tag(t.as_ref().unwrap()), Ok(Media::Video { .. })));
+            assert_eq!(media.count(), n.0);
+        }
+    }
+}

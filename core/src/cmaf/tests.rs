@@ -1,0 +1,229 @@
+//! Every box the writers produce, decoded back by mp4-atom (strict) and compared field by field.
+
+extern crate std;
+
+use alloc::{vec, vec::Vec};
+
+use mp4_atom::{Any, Codec, Decode, FourCC, StszSamples, TrunSamples};
+
+use super::*;
+use crate::codec::{AacConfig, AvcConfig, HIGH_360P};
+
+fn tracks() -> Vec<Track> {
+    vec![
+        Track { id: VIDEO_TRACK_ID, kind: TrackKind::Video(AvcConfig::parse(HIGH_360P).expect("avcC")) },
+        Track { id: AUDIO_TRACK_ID, kind: TrackKind::Audio(AacConfig::parse(&[0x11, 0x90]).expect("ASC")) },
+    ]
+}
+
+/// Decodes top-level boxes until the input ends; every byte must belong to a known box.
+fn decode_all(mut bytes: &[u8]) -> Vec<Any> {
+    let mut out = Vec::new();
+    while !bytes.is_empty() {
+        let atom = Any::decode(&mut bytes).expect("mp4-atom (strict) decodes every box");
+        assert!(!matches!(atom, Any::Unknown(..)), "unknown box {atom:?}");
+        out.push(atom);
+    }
+    out
+}
+
+fn brands(list: &[&[u8; 4]]) -> Vec<FourCC> {
+    list.iter().map(|b| FourCC::new(b)).collect()
+}
+
+#[test]
+fn init_segment_decodes_field_by_field() {
+    let tracks = tracks();
+    let mut out = Vec::new();
+    write_init(&mut out, &tracks).expect("init");
+    let boxes = decode_all(&out);
+    let [Any::Ftyp(ftyp), Any::Moov(moov)] = &boxes[..] else { panic!("ftyp + moov, not {boxes:?}") };
+    assert_eq!(ftyp.major_brand, FourCC::new(b"iso6"));
+    assert_eq!(ftyp.minor_version, 0);
+    assert_eq!(ftyp.compatible_brands, brands(&[b"iso6", b"cmfc", b"mp41"]));
+
+    let mvhd = &moov.mvhd;
+    assert_eq!((mvhd.creation_time, mvhd.modification_time, mvhd.timescale, mvhd.duration), (0, 0, 1000, 0));
+    assert_eq!((mvhd.rate.integer(), mvhd.volume.integer()), (1, 1));
+    assert_eq!(mvhd.next_track_id, 3);
+    assert_eq!((mvhd.matrix.a, mvhd.matrix.d, mvhd.matrix.w), (0x0001_0000, 0x0001_0000, 0x4000_0000));
+    assert_eq!(
+        (mvhd.matrix.b, mvhd.matrix.c, mvhd.matrix.u, mvhd.matrix.v, mvhd.matrix.x, mvhd.matrix.y),
+        (0, 0, 0, 0, 0, 0)
+    );
+
+    assert_eq!(moov.trak.len(), 2);
+    for (trak, track) in moov.trak.iter().zip(&tracks) {
+        let tkhd = &trak.tkhd;
+        assert_eq!(tkhd.track_id, track.id);
+        assert!(tkhd.enabled && tkhd.in_movie && !tkhd.size_is_aspect_ratio);
+        assert_eq!((tkhd.duration, tkhd.layer, tkhd.alternate_group), (0, 0, 0));
+        assert_eq!(tkhd.matrix, mvhd.matrix);
+        let mdia = &trak.mdia;
+        assert_eq!(mdia.mdhd.timescale, track.timescale());
+        assert_eq!((mdia.mdhd.duration, mdia.mdhd.language.as_str()), (0, "und"));
+        let stbl = &mdia.minf.stbl;
+        assert!(stbl.stts.entries.is_empty());
+        assert!(stbl.stsc.entries.is_empty());
+        assert_eq!(stbl.stco.as_ref().map(|s| s.entries.len()), Some(0));
+        assert_eq!(stbl.stsz.samples, StszSamples::Different { sizes: vec![] });
+        assert!(stbl.ctts.is_none() && stbl.stss.is_none() && stbl.co64.is_none());
+        assert_eq!(mdia.minf.dinf.dref.entries.len(), 1);
+        assert_eq!(stbl.stsd.codecs.len(), 1);
+        match (&track.kind, &stbl.stsd.codecs[0]) {
+            (TrackKind::Video(v), Codec::Avc1(avc1)) => {
+                assert_eq!(mdia.hdlr.handler, FourCC::new(b"vide"));
+                assert_eq!(mdia.hdlr.name, "RapidRTMP video");
+                assert!(mdia.minf.vmhd.is_some() && mdia.minf.smhd.is_none());
+                assert_eq!((tkhd.width.integer(), tkhd.height.integer(), tkhd.volume.integer()), (640, 360, 0));
+                assert_eq!((avc1.visual.width, avc1.visual.height), (640, 360));
+                assert_eq!(
+                    (avc1.visual.data_reference_index, avc1.visual.frame_count, avc1.visual.depth),
+                    (1, 1, 0x18)
+                );
+                assert_eq!(avc1.visual.horizresolution.integer(), 72);
+                assert_eq!(avc1.visual.vertresolution.integer(), 72);
+                let avcc = &avc1.avcc;
+                assert_eq!(avcc.configuration_version, 1);
+                assert_eq!(avcc.avc_profile_indication, v.record[1]);
+                assert_eq!(avcc.profile_compatibility, v.record[2]);
+                assert_eq!(avcc.avc_level_indication, v.record[3]);
+                assert_eq!(avcc.length_size, 4);
+                assert_eq!(avcc.sequence_parameter_sets.len(), 1);
+                assert_eq!(avcc.picture_parameter_sets.len(), 1);
+                let mut encoded = Vec::new();
+                mp4_atom::Encode::encode(avcc, &mut encoded).expect("avcC encodes");
+                assert_eq!(&encoded[8..], &v.record[..], "the avcC holds the record as sent");
+                assert_eq!(avc1.pasp.is_some(), v.sps.sample_aspect_ratio.is_some_and(|(h, s)| h > 0 && s > 0));
+            }
+            (TrackKind::Audio(a), Codec::Mp4a(mp4a)) => {
+                assert_eq!(mdia.hdlr.handler, FourCC::new(b"soun"));
+                assert_eq!(mdia.hdlr.name, "RapidRTMP audio");
+                assert!(mdia.minf.smhd.is_some() && mdia.minf.vmhd.is_none());
+                assert_eq!((tkhd.width.integer(), tkhd.height.integer(), tkhd.volume.integer()), (0, 0, 1));
+                assert_eq!(mp4a.audio.data_reference_index, 1);
+                assert_eq!(mp4a.audio.channel_count, a.channels());
+                assert_eq!(mp4a.audio.sample_size, 16);
+                assert_eq!(u32::from(mp4a.audio.sample_rate.integer()), a.sample_rate);
+                let es = &mp4a.esds.es_desc;
+                assert_eq!(es.es_id, 0);
+                let dc = &es.dec_config;
+                assert_eq!((dc.object_type_indication, dc.stream_type, dc.up_stream), (0x40, 5, 0));
+                assert_eq!((dc.max_bitrate, dc.avg_bitrate), (0, 0));
+                let dsi = dc.dec_specific.as_ref().expect("DecoderSpecificInfo");
+                assert_eq!((dsi.profile, dsi.freq_index, dsi.chan_conf), (2, 3, 2));
+            }
+            (kind, codec) => panic!("{kind:?} written as {codec:?}"),
+        }
+    }
+    let mvex = moov.mvex.as_ref().expect("mvex");
+    assert!(mvex.mehd.is_none());
+    let trex: Vec<_> = mvex.trex.iter().map(|t| (t.track_id, t.default_sample_description_index)).collect();
+    assert_eq!(trex, [(VIDEO_TRACK_ID, 1), (AUDIO_TRACK_ID, 1)]);
+    assert!(mvex
+        .trex
+        .iter()
+        .all(|t| (t.default_sample_duration, t.default_sample_size, t.default_sample_flags) == (0, 0, 0)));
+}
+
+#[test]
+fn media_segment_decodes_field_by_field() {
+    let (a, b, c, d) = (vec![1u8; 100], vec![2u8; 30], vec![3u8; 20], vec![4u8; 7]);
+    let runs = [
+        TrackRun {
+            track_id: VIDEO_TRACK_ID,
+            base_decode_time: 90_000 * 3600 * 24 * 60, // 60 days: tfdt version 1
+            samples: vec![
+                Sample { duration: 3000, composition_offset: 6000, flags: SAMPLE_FLAGS_SYNC, data: &a },
+                Sample { duration: 3000, composition_offset: -3000, flags: SAMPLE_FLAGS_NON_SYNC, data: &b },
+            ],
+        },
+        TrackRun {
+            track_id: AUDIO_TRACK_ID,
+            base_decode_time: 1024,
+            samples: vec![
+                Sample { duration: 1024, composition_offset: 0, flags: SAMPLE_FLAGS_SYNC, data: &c },
+                Sample { duration: 1024, composition_offset: 0, flags: SAMPLE_FLAGS_SYNC, data: &d },
+            ],
+        },
+    ];
+    let mut out = Vec::new();
+    write_segment(&mut out, 7, &runs).expect("segment");
+    let boxes = decode_all(&out);
+    let [Any::Styp(styp), Any::Moof(moof), Any::Mdat(mdat)] = &boxes[..] else { panic!("styp moof mdat: {boxes:?}") };
+    assert_eq!(styp.major_brand, FourCC::new(b"msdh"));
+    assert_eq!(styp.compatible_brands, brands(&[b"msdh", b"msix", b"cmfs"]));
+    assert_eq!(moof.mfhd.sequence_number, 7);
+    assert_eq!(moof.traf.len(), 2);
+    let moof_len = out.len() - 8 - mdat.data.len() - styp_len(&out);
+    let mut data_at = moof_len as i32 + 8;
+    for (traf, run) in moof.traf.iter().zip(&runs) {
+        assert_eq!(traf.tfhd.track_id, run.track_id);
+        assert!(traf.tfhd.default_base_is_moof && !traf.tfhd.duration_is_empty);
+        assert_eq!(traf.tfhd.base_data_offset, None);
+        assert_eq!(traf.tfdt.as_ref().map(|t| t.base_media_decode_time), Some(run.base_decode_time));
+        assert_eq!(traf.trun.len(), 1);
+        let trun = &traf.trun[0];
+        assert_eq!(trun.data_offset, Some(data_at), "data_offset points at the run's first byte in mdat");
+        let TrunSamples::Explicit(entries) = &trun.samples else { panic!("explicit samples") };
+        assert_eq!(entries.len(), run.samples.len());
+        for (e, s) in entries.iter().zip(&run.samples) {
+            assert_eq!(e.duration, Some(s.duration));
+            assert_eq!(e.size, Some(s.data.len() as u32));
+            assert_eq!(e.flags, Some(s.flags));
+            let cts = (run.track_id == VIDEO_TRACK_ID).then_some(i64::from(s.composition_offset));
+            assert_eq!(e.cts, cts);
+        }
+        data_at += run.samples.iter().map(|s| s.data.len() as i32).sum::<i32>();
+    }
+    assert_eq!(mdat.data, [a, b, c, d].concat());
+}
+
+fn styp_len(bytes: &[u8]) -> usize {
+    u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as usize
+}
+
+#[test]
+fn a_segment_too_large_for_its_fields_is_an_error_not_a_wrapped_number() {
+    let data = [0u8; 4];
+    let run = TrackRun {
+        track_id: 1,
+        base_decode_time: 0,
+        samples: vec![Sample { duration: 1, composition_offset: 0, flags: SAMPLE_FLAGS_SYNC, data: &data }],
+    };
+    let mut out = Vec::new();
+    assert!(write_segment(&mut out, 1, &[run]).is_ok());
+    let mut info = crate::chunk::ChunkInfo {
+        session: 0,
+        sequence: u64::from(u32::MAX),
+        start: crate::timeline::Millis(0),
+        duration_ms: 1000,
+        offset_ms: 0,
+        audio_anchor: None,
+        independent: true,
+    };
+    let config = crate::media::StreamConfig { video: AvcConfig::parse(HIGH_360P).ok(), audio: None };
+    let mut tags = Vec::new();
+    crate::flv::Tag {
+        kind: crate::flv::TagKind::Video,
+        filtered: false,
+        timestamp: 0,
+        stream_id: 0,
+        body: &[0x17, 1, 0, 0, 0, 0, 0, 0, 1, 0x65],
+        offset: 0,
+    }
+    .write(&mut tags);
+    let build = |info: &crate::chunk::ChunkInfo| {
+        let mut out = Vec::new();
+        let mut w = crate::segment::Warnings::default();
+        crate::segment::build_segment(&mut out, &config, info, crate::flv::TagReader::records(&tags), &mut w)
+    };
+    assert_eq!(
+        build(&info),
+        Err(crate::Error::TooLarge { field: "mfhd sequence_number", value: u64::from(u32::MAX) + 1 })
+    );
+    info.sequence = 0;
+    // One frame lasting 14 hours: more ticks at 90 kHz than a trun duration holds.
+    info.duration_ms = 14 * 3600 * 1000;
+    assert!(matches!(build(&info), Err(crate::Error::TooLarge { field: "video sample duration", .. })));
+}
