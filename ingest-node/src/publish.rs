@@ -126,12 +126,14 @@ impl Publisher {
         })
     }
 
-    /// Takes one audio or video message (an FLV tag body) with its RTMP timestamp.
+    /// Takes one audio, video or script data message (an FLV tag body) with its RTMP timestamp.
     pub async fn media(&mut self, kind: TagKind, timestamp: u32, body: &[u8]) {
         let m = &self.app.metrics;
-        m.bytes_in.fetch_add(body.len() as u64, Relaxed);
         self.stream.last_data_ms.store(now_ms(), Relaxed);
-        self.stream.stats.lock().unwrap_or_else(|e| e.into_inner()).bytes_in += body.len() as u64;
+        if matches!(kind, TagKind::Audio | TagKind::Video) {
+            m.bytes_in.fetch_add(body.len() as u64, Relaxed);
+            self.stream.stats.lock().unwrap_or_else(|e| e.into_inner()).bytes_in += body.len() as u64;
+        }
         if body.len() > 0xFF_FFFF {
             warn!(stream = %self.stream.key, "dropped a {}-byte message: larger than an FLV tag can hold", body.len());
             return;

@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use rapidrtmp_core::edge::valid_name;
-use rapidrtmp_core::flv::TagKind;
 use rapidrtmp_rtmp::{Config, Connect, Event, ServerSession, StreamRequest};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -226,7 +225,8 @@ impl Connection {
                 self.session.reject_stream(&request, "NetStream.Play.Failed", &why);
                 self.close = true;
             }
-            Event::Media { kind: kind @ (TagKind::Audio | TagKind::Video), timestamp, payload } => {
+            // Audio, video, and script data: onMetaData says which tracks the stream will have.
+            Event::Media { kind, timestamp, payload } => {
                 if let Some((_, publisher)) = &mut self.publishing {
                     publisher.media(kind, timestamp, &payload).await;
                 }
@@ -236,7 +236,6 @@ impl Connection {
                     self.end_publish(stream, publisher, Ending::Now).await;
                 }
             }
-            // Script data (onMetaData) is informative: the chunks carry their own.
             _ => {}
         }
     }
