@@ -2,17 +2,16 @@
 //! makes of it must match the files in tests/golden/ byte for byte. `UPDATE_GOLDEN=1` rewrites
 //! them.
 
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 fn golden_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/golden")
 }
 
 fn rapidrtmp(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_rapidrtmp")).args(args).output().expect("run rapidrtmp");
-    assert!(out.status.success(), "rapidrtmp {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).expect("UTF-8 output")
+    String::from_utf8(support::cli::rapidrtmp_ok(args)).expect("UTF-8 output")
 }
 
 fn check(name: &str, actual: &str) {

@@ -5,11 +5,7 @@
 //! Every test runs its own node on free 127.0.0.1 ports with its own data dir, so the tests run
 //! in parallel. Needs ffmpeg and ffprobe (`tests/run` installs them).
 
-#[path = "support/mod.rs"]
 mod support;
-// The edited media fixtures (jitter, late headers, intra refresh) live with the packager's.
-#[path = "common/mod.rs"]
-mod common;
 
 use std::time::{Duration, Instant};
 
@@ -24,6 +20,7 @@ use support::media::{self, clip, publish, publish_and_wait, FPS};
 use support::node::{Node, NodeOptions};
 use support::proc::TempDir;
 use support::prom;
+use support::{fixtures, flv, mp4};
 
 /// How long publishing the 6-second clip in real time may take on a busy machine.
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(40);
@@ -400,7 +397,7 @@ fn metrics_are_prometheus_text_and_count_what_was_published() {
     for counter in ["rapidrtmp_store_errors_total", "rapidrtmp_chunks_lost_total"] {
         assert_eq!(m.get(counter, &[]), 0.0, "{counter}");
     }
-    let tags = media::flv_tags(&clip.path);
+    let tags = flv::count_tags(&clip.path);
     assert_eq!(
         m.get("rapidrtmp_bytes_in_total", &[]),
         tags.body_bytes as f64,
@@ -510,7 +507,7 @@ fn publish_file(url: &str, path: &std::path::Path, log: &std::path::Path) -> sup
 /// stream cleanly with every frame.
 #[test]
 fn rare_keyframes_rule_live_intra_refresh_is_cut_anyway_and_plays_every_frame() {
-    let input = common::fixtures::intra_refresh();
+    let input = fixtures::intra_refresh();
     let dir = TempDir::new("intra-refresh");
     let data = dir.join("data");
     let node = Node::start(&data, &NodeOptions::standard());
@@ -528,7 +525,7 @@ fn rare_keyframes_rule_live_intra_refresh_is_cut_anyway_and_plays_every_frame() 
     let url = node.playlist_url("ir");
     assert_decodes_cleanly(&url, &[]);
     let decoded = media::frame_hashes(&url, &[]);
-    assert_eq!(decoded.hashes.video.len(), common::fixtures::INTRA_REFRESH_FRAMES, "every frame is kept");
+    assert_eq!(decoded.hashes.video.len(), fixtures::INTRA_REFRESH_FRAMES, "every frame is kept");
 }
 
 /// Publishes `flv` with its timestamps exactly as they are, and waits for the playlist to end.
@@ -555,10 +552,10 @@ fn session_files(node: &Node, key: &str, playlist: &Playlist, dir: &TempDir) -> 
             r.body
         };
         let mut bytes = get(&first.map);
-        let init = common::mp4::parse_init(&bytes).unwrap_or_else(|e| panic!("{key} {}: {e}", first.map));
+        let init = mp4::parse_init(&bytes).unwrap_or_else(|e| panic!("{key} {}: {e}", first.map));
         for s in &segments {
             let segment = get(&s.uri);
-            common::mp4::parse_segment(&segment, &init).unwrap_or_else(|e| panic!("{key} {}: {e}", s.uri));
+            mp4::parse_segment(&segment, &init).unwrap_or_else(|e| panic!("{key} {}: {e}", s.uri));
             bytes.extend(segment);
         }
         let path = dir.join(&format!("{key}-session{part}.mp4"));
@@ -572,18 +569,18 @@ fn session_files(node: &Node, key: &str, playlist: &Playlist, dir: &TempDir) -> 
 fn clean_video_frames(path: &std::path::Path) -> usize {
     let url = path.to_str().expect("utf-8 path");
     assert_decodes_cleanly(url, &[]);
-    if !media::probe_streams(url).iter().any(|s| s["codec_type"] == "video") {
+    if !media::probe(url).0.iter().any(|s| s.codec_type == "video") {
         return 0;
     }
-    common::media::video_frames(path).frames.len()
+    media::video_frames(path).frames.len()
 }
 
 /// 9 audio timestamps 1 ms before the frame before them, published as they are: one session,
 /// every video frame kept.
 #[test]
 fn jitter_rule_live_audio_stepping_back_1_ms_keeps_every_frame_in_one_session() {
-    let source = common::fixtures::Fixture::HighBFrames;
-    let bytes = common::fixtures::jittered_audio(&source.bytes(), 9);
+    let source = fixtures::Fixture::HighBFrames;
+    let bytes = fixtures::jittered_audio(&source.bytes(), 9);
     let dir = TempDir::new("live-jitter");
     let node = Node::start(&dir.join("data"), &NodeOptions::standard());
     let playlist = publish_exactly(&node, "jitter", &bytes);
@@ -592,7 +589,7 @@ fn jitter_rule_live_audio_stepping_back_1_ms_keeps_every_frame_in_one_session() 
     let url = node.playlist_url("jitter");
     assert_decodes_cleanly(&url, &[]);
     let frames = media::frame_hashes(&url, &[]).hashes.video.len();
-    let expected = common::media::reference(source).video.as_ref().map(|v| v.frames.len());
+    let expected = media::reference(source).video.as_ref().map(|v| v.frames.len());
     assert_eq!(Some(frames), expected, "every video frame is kept");
 }
 
@@ -606,16 +603,16 @@ fn jitter_rule_live_audio_stepping_back_1_ms_keeps_every_frame_in_one_session() 
 /// `moov`, "Found duplicated MOOV Atom"; so each session is decoded on its own.)
 #[test]
 fn late_header_rule_live_late_video_and_audio_headers_keep_every_frame() {
-    let source = common::fixtures::Fixture::HighBFrames;
-    let source_frames = common::media::reference(source).video.as_ref().map_or(0, |v| v.frames.len());
+    let source = fixtures::Fixture::HighBFrames;
+    let source_frames = media::reference(source).video.as_ref().map_or(0, |v| v.frames.len());
     let dir = TempDir::new("live-late");
     let node = Node::start(&dir.join("data"), &NodeOptions::standard());
-    let cases = [("latevideo", common::flv::VIDEO, 1000, vec![2]), ("lateaudio", common::flv::AUDIO, 3000, vec![1, 2])];
+    let cases = [("latevideo", flv::VIDEO, 1000, vec![2]), ("lateaudio", flv::AUDIO, 3000, vec![1, 2])];
     for (key, kind, late_ms, tracks_per_session) in cases {
-        let (bytes, _) = common::fixtures::late_sequence_header(&source.bytes(), kind, late_ms);
+        let (bytes, _) = fixtures::late_sequence_header(&source.bytes(), kind, late_ms);
         let input = dir.join(&format!("{key}.flv"));
         std::fs::write(&input, &bytes).expect("write");
-        let expected = if kind == common::flv::VIDEO { clean_video_frames(&input) } else { source_frames };
+        let expected = if kind == flv::VIDEO { clean_video_frames(&input) } else { source_frames };
         let playlist = publish_exactly(&node, key, &bytes);
         let files = session_files(&node, key, &playlist, &dir);
         let tracks: Vec<usize> = files.iter().map(|(_, n)| *n).collect();

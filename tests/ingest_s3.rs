@@ -6,7 +6,6 @@
 //! Needs ffmpeg, ffprobe and s3s-fs; without s3s-fs the tests fail and say to run
 //! `tests/s3s.sh` (which installs it).
 
-#[path = "support/mod.rs"]
 mod support;
 
 use std::time::Duration;

@@ -8,12 +8,14 @@
 //! packaged twice. `--mp4` must give the init and media segments as one file that decodes to
 //! the same frames.
 
-mod common;
+mod support;
 
-use common::checks::{self, Output};
-use common::fixtures::Fixture;
-use common::{hls, list_files, media, package_ok, Run, TempDir};
 use std::path::PathBuf;
+use support::checks::{self, Output};
+use support::cli::{package_ok, BIN, PACKAGE_TIMEOUT};
+use support::fixtures::{self, Fixture};
+use support::proc::{list_files, run_with_timeout, Run, TempDir};
+use support::{flv, hls, media};
 
 /// The segment target when `--segment-duration` is not given (docs/cli.md).
 const DEFAULT_TARGET: f64 = 2.0;
@@ -87,8 +89,8 @@ fn decodes_cleanly_with_the_source_streams(fixture: Fixture) {
             assert_eq!(s.profile, source.profile, "AAC profile: {s:#?}");
         }
     }
-    media::assert_decodes_cleanly(&p.index());
-    media::assert_decodes_cleanly(&p.out.join("master.m3u8"));
+    checks::assert_decodes_cleanly(&p.index(), &[]);
+    checks::assert_decodes_cleanly(&p.out.join("master.m3u8"), &[]);
 }
 
 fn decoded_frames_match_the_source(fixture: Fixture) {
@@ -155,7 +157,7 @@ fn playlists_follow_the_contract(fixture: Fixture) {
         playlist.discontinuities, 0,
         "a continuous source (timestamps wrapping at 2^32 ms included) is one period:\n{text}"
     );
-    assert_eq!(playlist.maps(), ["0/init-0.mp4"], "one init segment:\n{text}");
+    assert_eq!(playlist.segment_maps(), ["0/init-0.mp4"], "one init segment:\n{text}");
     check_segment_durations(fixture, &playlist, DEFAULT_TARGET, &text);
     let reference = media::reference(fixture);
     assert!(
@@ -169,7 +171,7 @@ fn playlists_follow_the_contract(fixture: Fixture) {
 
 /// Segments cut at the first keyframe at or after the target: all but the last last the nominal
 /// length, TARGETDURATION is its rounding.
-fn check_segment_durations(fixture: Fixture, playlist: &hls::MediaPlaylist, target: f64, text: &str) {
+fn check_segment_durations(fixture: Fixture, playlist: &hls::Playlist, target: f64, text: &str) {
     let nominal = fixture.nominal_segment_secs(target);
     let n = playlist.segments.len();
     for (i, s) in playlist.segments.iter().enumerate() {
@@ -212,9 +214,9 @@ fn packaging_twice_gives_identical_files(fixture: Fixture) {
 fn mp4_output_is_the_segments_in_one_file(fixture: Fixture) {
     let p = package_fixture(fixture, &[]);
     let mp4 = p.out.with_extension("mp4");
-    let mut cmd = std::process::Command::new(common::BIN);
+    let mut cmd = std::process::Command::new(BIN);
     cmd.arg("package").arg(fixture.path()).arg("--mp4").arg(&mp4);
-    let run = common::run_with_timeout(&mut cmd, common::PACKAGE_TIMEOUT);
+    let run = run_with_timeout(&mut cmd, PACKAGE_TIMEOUT);
     assert!(run.success(), "package --mp4 failed:\n{}", run.describe());
     let playlist = std::fs::read_to_string(p.index()).unwrap();
     let mut expected = Vec::new();
@@ -227,7 +229,7 @@ fn mp4_output_is_the_segments_in_one_file(fixture: Fixture) {
         expected.extend(std::fs::read(p.out.join(uri)).unwrap());
     }
     assert!(std::fs::read(&mp4).unwrap() == expected, "--mp4 is not the init and segments of the HLS set");
-    media::assert_decodes_cleanly(&mp4);
+    checks::assert_decodes_cleanly(&mp4, &[]);
     if fixture.video().is_some() {
         assert_eq!(
             media::video_frames(&mp4).hashes(),
@@ -322,7 +324,7 @@ fn package_bytes(label: &str, bytes: &[u8], extra: &[&str]) -> Packaged {
     Packaged { _dir: dir, out, run }
 }
 
-fn playlist(p: &Packaged) -> (String, hls::MediaPlaylist) {
+fn playlist(p: &Packaged) -> (String, hls::Playlist) {
     let text = std::fs::read_to_string(p.index()).expect("index.m3u8");
     let parsed = hls::parse_media(&text).expect("index.m3u8 parses");
     (text, parsed)
@@ -339,12 +341,12 @@ fn segments_match_their_inits(p: &Packaged) -> Output {
 #[test]
 fn jitter_rule_audio_stepping_back_1_ms_keeps_every_frame_in_one_session() {
     let source = Fixture::HighBFrames;
-    let bytes = common::fixtures::jittered_audio(&source.bytes(), 9);
+    let bytes = fixtures::jittered_audio(&source.bytes(), 9);
     let p = package_bytes("jitter", &bytes, &[]);
     let (text, parsed) = playlist(&p);
     assert!(parsed.segments.iter().all(|s| !s.discontinuity_before), "no discontinuity:\n{text}");
-    assert_eq!(parsed.maps().len(), 1, "one session, one init segment:\n{text}");
-    media::assert_decodes_cleanly(&p.index());
+    assert_eq!(parsed.segment_maps().len(), 1, "one session, one init segment:\n{text}");
+    checks::assert_decodes_cleanly(&p.index(), &[]);
     let frames = media::video_frames(&p.index()).frames.len();
     let expected = media::reference(source).video.as_ref().map(|v| v.frames.len());
     assert_eq!(Some(frames), expected, "every video frame is kept");
@@ -356,14 +358,14 @@ fn jitter_rule_audio_stepping_back_1_ms_keeps_every_frame_in_one_session() {
 #[test]
 fn late_header_rule_video_header_1s_late_waits_and_keeps_every_frame() {
     let source = Fixture::HighBFrames;
-    let (bytes, _) = common::fixtures::late_sequence_header(&source.bytes(), common::flv::VIDEO, 1000);
+    let (bytes, _) = fixtures::late_sequence_header(&source.bytes(), flv::VIDEO, 1000);
     let p = package_bytes("late-video", &bytes, &[]);
     let video_kept = media::video_frames(&p._dir.join("input.flv")).frames.len();
     let (text, parsed) = playlist(&p);
     assert!(parsed.segments.iter().all(|s| !s.discontinuity_before), "one session:\n{text}");
     let out = segments_match_their_inits(&p);
     checks::check_tracks(&out, source.video(), source.audio());
-    media::assert_decodes_cleanly(&p.index());
+    checks::assert_decodes_cleanly(&p.index(), &[]);
     assert_eq!(media::video_frames(&p.index()).frames.len(), video_kept, "every video frame from the first keyframe");
     let source_audio = media::reference(source).audio_samples.expect("audio");
     let audio = media::audio_samples(&p.index(), 2);
@@ -376,7 +378,7 @@ fn late_header_rule_video_header_1s_late_waits_and_keeps_every_frame() {
 #[test]
 fn late_header_rule_audio_header_3s_late_joins_in_a_new_session_with_both_tracks() {
     let source = Fixture::HighBFrames;
-    let (bytes, _) = common::fixtures::late_sequence_header(&source.bytes(), common::flv::AUDIO, 3000);
+    let (bytes, _) = fixtures::late_sequence_header(&source.bytes(), flv::AUDIO, 3000);
     let p = package_bytes("late-audio", &bytes, &[]);
     let (text, parsed) = playlist(&p);
     let out = segments_match_their_inits(&p);
@@ -397,7 +399,7 @@ fn late_header_rule_audio_header_3s_late_joins_in_a_new_session_with_both_tracks
             bytes.extend_from_slice(&s.bytes);
         }
         std::fs::write(&joined, bytes).expect("write");
-        media::assert_decodes_cleanly(&joined);
+        checks::assert_decodes_cleanly(&joined, &[]);
         frames += media::video_frames(&joined).frames.len();
         std::fs::remove_file(&joined).ok();
     }
@@ -411,7 +413,7 @@ fn late_header_rule_audio_header_3s_late_joins_in_a_new_session_with_both_tracks
 /// decodes across the cuts.
 #[test]
 fn rare_keyframes_rule_intra_refresh_is_cut_anyway_and_keeps_every_frame() {
-    let input = common::fixtures::intra_refresh();
+    let input = fixtures::intra_refresh();
     let bytes = std::fs::read(&input).expect("fixture");
     let p = package_bytes("intra-refresh", &bytes, &[]);
     let (text, parsed) = playlist(&p);
@@ -422,7 +424,7 @@ fn rare_keyframes_rule_intra_refresh_is_cut_anyway_and_keeps_every_frame() {
     assert!(parsed.segments.iter().all(|s| s.duration <= 3.0 * DEFAULT_TARGET + 0.1), "{text}");
     assert!(parsed.segments.iter().all(|s| !s.discontinuity_before), "{text}");
     segments_match_their_inits(&p);
-    media::assert_decodes_cleanly(&p.index());
+    checks::assert_decodes_cleanly(&p.index(), &[]);
     let frames = media::video_frames(&p.index()).frames.len();
-    assert_eq!(frames, common::fixtures::INTRA_REFRESH_FRAMES, "every frame is kept");
+    assert_eq!(frames, fixtures::INTRA_REFRESH_FRAMES, "every frame is kept");
 }

@@ -3,14 +3,16 @@
 //! what it cannot use with a warning on stderr and packages the rest, and then the output must
 //! be as valid as for a clean input.
 
-mod common;
+mod support;
 
-use common::checks;
-use common::fixtures::{self, Fixture};
-use common::{
-    assert_clean_error, assert_error_locates_input, assert_success_with_warning, flv, media, package, TempDir,
-};
 use std::path::{Path, PathBuf};
+use support::checks;
+use support::cli::{
+    assert_clean_error, assert_error_locates_input, assert_success_with_warning, package, BIN, PACKAGE_TIMEOUT,
+};
+use support::fixtures::{self, Fixture};
+use support::proc::{run_with_timeout, TempDir};
+use support::{flv, media};
 
 fn write_input(dir: &TempDir, name: &str, bytes: &[u8]) -> PathBuf {
     let path = dir.join(name);
@@ -180,9 +182,9 @@ fn a_codec_change_partway_gives_hls_a_new_init_and_mp4_a_clear_error() {
     let playlist = std::fs::read_to_string(out.join("index.m3u8")).unwrap();
     assert_eq!(playlist.matches("#EXT-X-MAP:").count(), 2, "{playlist}");
 
-    let mut cmd = std::process::Command::new(common::BIN);
+    let mut cmd = std::process::Command::new(BIN);
     cmd.arg("package").arg(&input).arg("--mp4").arg(dir.join("out.mp4"));
-    let run = common::run_with_timeout(&mut cmd, common::PACKAGE_TIMEOUT);
+    let run = run_with_timeout(&mut cmd, PACKAGE_TIMEOUT);
     let line = assert_clean_error(&run);
     assert!(line.contains("codec configuration changes at segment") && line.contains("HLS"), "{line}");
     assert!(!dir.join("out.mp4").exists(), "no partial MP4 is left behind");

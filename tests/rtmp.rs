@@ -16,7 +16,6 @@
 //! peer's address. Message types the spec does not define, and Aborts for chunk streams that
 //! hold nothing, are ignored. Needs ffmpeg and ffprobe.
 
-#[path = "support/mod.rs"]
 mod support;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};

@@ -6,7 +6,6 @@
 //! Needs the worker built (`edge-worker/build.sh`, which tests/run calls) and wrangler with
 //! Node 22 in `$RAPIDRTMP_TOOLS` (default `~/.cache/rapidrtmp/tools`, installed by the same script).
 
-#[path = "support/mod.rs"]
 mod support;
 
 use std::net::SocketAddr;
@@ -16,10 +15,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use support::checks::{assert_decodes_cleanly, assert_frames_equal};
+use support::cli::BIN;
 use support::hls::Playlist;
 use support::http::{self, Response};
 use support::media::{clip, publish_and_wait};
-use support::node::{Node, NodeOptions, BIN};
+use support::node::{Node, NodeOptions};
 use support::proc::{free_ports, run, Background, TempDir};
 use support::s3s::{S3sFs, ACCESS_KEY, SECRET_KEY};
 

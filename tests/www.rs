@@ -18,11 +18,7 @@
 //! the node is built (tests/run does both), Chromium (`/usr/bin/chromium` or `$CHROMIUM`) and
 //! Node.js.
 
-#[path = "support/mod.rs"]
 mod support;
-// The packager tests' fixtures (the intra-refresh clip).
-#[path = "common/mod.rs"]
-mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -31,8 +27,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 use support::checks::{assert_decodes_cleanly, assert_frames_equal};
+use support::cli::rapidrtmp_ok;
 use support::media::{clip, publish};
-use support::node::{new_admin_key, Node, NodeOptions, BIN};
+use support::node::{new_admin_key, Node, NodeOptions};
 use support::proc::{run, TempDir};
 
 const BROWSER_TIMEOUT: Duration = Duration::from_secs(240);
@@ -42,11 +39,6 @@ const WASM_BUDGET: usize = 250 * 1024;
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().unwrap()
-}
-
-/// `rapidrtmp …`; panics unless it exits 0; returns stdout.
-fn rapidrtmp(args: &[&str]) -> Vec<u8> {
-    run(Command::new(BIN).args(args), Duration::from_secs(60)).ok().stdout
 }
 
 #[test]
@@ -110,11 +102,10 @@ fn web_page_plays_inspects_and_packages() {
         .and_then(|b| serde_json::from_slice(&b).ok())
         .unwrap_or(Value::Null);
     assert!(
-        browser.status.success(),
-        "the browser run failed ({}):\n{}\n{}\nwhat it saw: {result:#}",
-        browser.status,
-        browser.stdout_text(),
-        browser.stderr
+        browser.success(),
+        "the browser run failed:\n{}\n{}\nwhat it saw: {result:#}",
+        browser.describe(),
+        browser.stdout_text()
     );
     publisher.kill();
 
@@ -232,7 +223,7 @@ fn check_inspector(node: &Node, dir: &TempDir, inspected: &BTreeMap<&str, &Value
             }
             None => repo().join("tests/artefacts/www/packaged.mp4"),
         };
-        let cli = rapidrtmp(&["inspect", "--json", file.to_str().unwrap()]);
+        let cli = rapidrtmp_ok(&["inspect", "--json", file.to_str().unwrap()]);
         let page = std::fs::read(inspected[label]["json"].as_str().unwrap()).unwrap();
         assert_eq!(
             String::from_utf8_lossy(&page).trim_end(),
@@ -259,7 +250,7 @@ fn check_packager(packaged: &Value, dir: &TempDir) {
     )
     .ok();
     let cli = dir.join("cli");
-    rapidrtmp(&["package", clip.path.to_str().unwrap(), "--out", cli.to_str().unwrap()]);
+    rapidrtmp_ok(&["package", clip.path.to_str().unwrap(), "--out", cli.to_str().unwrap()]);
     // Path → (size, content hash) of every file.
     assert_eq!(
         support::checks::tree(&unzipped),
@@ -272,7 +263,7 @@ fn check_packager(packaged: &Value, dir: &TempDir) {
 
     let mp4 = packaged["mp4"]["path"].as_str().unwrap();
     let cli_mp4 = dir.join("cli.mp4");
-    rapidrtmp(&["package", clip.path.to_str().unwrap(), "--mp4", cli_mp4.to_str().unwrap()]);
+    rapidrtmp_ok(&["package", clip.path.to_str().unwrap(), "--mp4", cli_mp4.to_str().unwrap()]);
     assert!(
         std::fs::read(mp4).unwrap() == std::fs::read(&cli_mp4).unwrap(),
         "the MP4 differs from `rapidrtmp package --mp4`'s"
@@ -309,10 +300,10 @@ fn rare_keyframes_rule_hls_js_plays_an_intra_refresh_stream_across_its_cuts() {
     );
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     assert!(Path::new(&chromium).is_file(), "no Chromium at {chromium}: apt-get install chromium (tests/run does)");
-    let input = common::fixtures::intra_refresh();
+    let input = support::fixtures::intra_refresh();
     let dir = TempDir::new("www-intra");
     let out = dir.join("out");
-    rapidrtmp(&["package", input.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    rapidrtmp_ok(&["package", input.to_str().unwrap(), "--out", out.to_str().unwrap()]);
     let index = std::fs::read_to_string(out.join("index.m3u8")).unwrap();
     assert!(!index.contains("#EXT-X-INDEPENDENT-SEGMENTS"), "{index}");
     let run = run(

@@ -5,9 +5,12 @@
 //! processes (nextest) never see a partial fixture.
 //!
 //! Edited variants (wrapped timestamps, truncation, broken headers, …) are built from the bytes
-//! of these fixtures with [`super::flv`].
+//! of these fixtures with [`super::flv`]. The node tests' clip ([`super::media::clip`]) is
+//! cached here too.
 
-use super::{flv, fnv1a, run_with_timeout, tmp_root, unique_name, FFMPEG_TIMEOUT};
+use super::flv;
+use super::media::FFMPEG_TIMEOUT;
+use super::proc::{fnv1a, run_with_timeout, tmp_root, unique_name};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -236,16 +239,7 @@ impl Fixture {
                     std::fs::write(tmp, shift_timestamps(&bytes, WRAP_OFFSET_MS)).expect("write");
                 })
             }
-            _ => {
-                let args = self.ffmpeg_args();
-                let key = format!("{}\n{}", args.join(" "), ffmpeg_version());
-                cached(self.name(), &key, |tmp| {
-                    let mut cmd = Command::new("ffmpeg");
-                    cmd.args(&args).arg(tmp);
-                    let run = run_with_timeout(&mut cmd, FFMPEG_TIMEOUT);
-                    assert!(run.success(), "fixture generation failed:\n{}", run.describe());
-                })
-            }
+            _ => encoded(self.name(), &self.ffmpeg_args()),
         }
     }
 }
@@ -260,8 +254,9 @@ pub fn ffmpeg_version() -> &'static str {
     })
 }
 
-/// Returns `rapidrtmp-fixtures/NAME-HASH.flv`, calling `make(tmp)` to create it first if needed.
-fn cached(name: &str, key: &str, make: impl FnOnce(&Path)) -> PathBuf {
+/// The one fixture cache: returns `rapidrtmp-fixtures/NAME-HASH.flv` (HASH of `key`, which
+/// names everything the file is made from), calling `make(tmp)` to create it first if needed.
+pub fn cached(name: &str, key: &str, make: impl FnOnce(&Path)) -> PathBuf {
     let dir = tmp_root().join("rapidrtmp-fixtures");
     std::fs::create_dir_all(&dir).expect("create fixture dir");
     let path = dir.join(format!("{name}-{:016x}.flv", fnv1a(key.as_bytes())));
@@ -272,6 +267,17 @@ fn cached(name: &str, key: &str, make: impl FnOnce(&Path)) -> PathBuf {
     make(&tmp);
     std::fs::rename(&tmp, &path).expect("move fixture into place");
     path
+}
+
+/// `ffmpeg ARGS… OUTPUT`, cached under `name` (the key: the arguments and the ffmpeg version).
+pub fn encoded(name: &str, args: &[String]) -> PathBuf {
+    let key = format!("{}\n{}", args.join(" "), ffmpeg_version());
+    cached(name, &key, |tmp| {
+        let mut cmd = Command::new("ffmpeg");
+        cmd.args(args).arg(tmp);
+        let run = run_with_timeout(&mut cmd, FFMPEG_TIMEOUT);
+        assert!(run.success(), "fixture generation failed:\n{}", run.describe());
+    })
 }
 
 /// Adds `offset` ms (wrapping at 2^32) to the timestamp of every tag.
@@ -492,13 +498,7 @@ pub fn intra_refresh() -> PathBuf {
         ]
         .map(String::from)
         .to_vec();
-        let key = format!("{}\n{}", args.join(" "), ffmpeg_version());
-        cached("intra-refresh", &key, |tmp| {
-            let mut cmd = Command::new("ffmpeg");
-            cmd.args(&args).arg(tmp);
-            let run = run_with_timeout(&mut cmd, FFMPEG_TIMEOUT);
-            assert!(run.success(), "fixture generation failed:\n{}", run.describe());
-        })
+        encoded("intra-refresh", &args)
     })
     .clone()
 }

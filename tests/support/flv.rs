@@ -1,4 +1,5 @@
-//! A minimal FLV reader/writer, enough to edit fixtures (test code, not the product's demuxer).
+//! A minimal FLV reader/writer, enough to edit fixtures and count tags (test code, independent
+//! of the product's demuxer).
 //!
 //! Layout: 9-byte header ("FLV", version, flags, u32 header size) and a u32 0; then per tag an
 //! 11-byte header (type u8, body size u24, timestamp u24 = low bits, timestamp extension u8 =
@@ -108,4 +109,31 @@ impl Tag {
     pub fn is_media_frame(&self) -> bool {
         (self.kind == VIDEO || self.kind == AUDIO) && !self.is_sequence_header()
     }
+}
+
+/// Audio and video tags of an FLV file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TagCounts {
+    /// Video tags (frames, sequence headers, end of sequence).
+    pub video: u64,
+    /// Audio tags (frames, sequence headers).
+    pub audio: u64,
+    /// Total size of the audio and video tag bodies.
+    pub body_bytes: u64,
+}
+
+/// Counts the audio and video tags of an FLV file (panics if it is not well-formed).
+pub fn count_tags(path: &std::path::Path) -> TagCounts {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let file = parse(&bytes);
+    let mut counts = TagCounts { video: 0, audio: 0, body_bytes: 0 };
+    for tag in file.tags.iter().filter(|t| t.kind == AUDIO || t.kind == VIDEO) {
+        if tag.kind == AUDIO {
+            counts.audio += 1;
+        } else {
+            counts.video += 1;
+        }
+        counts.body_bytes += tag.body.len() as u64;
+    }
+    counts
 }

@@ -1,18 +1,22 @@
-//! The test clip and the ffmpeg/ffprobe wrappers.
+//! ffmpeg / ffprobe as independent decoders (stream details, decoded frame hashes, clean
+//! decodes), the node tests' clip and publishing it with ffmpeg.
 //!
-//! The clip is made once by ffmpeg (cached under `target/tmp/rapidrtmp-ingest-fixtures`, keyed
-//! by the command line and the ffmpeg version): 6 s of 640x360 30 fps H.264 High with B-frames
-//! and a 1 s GOP, AAC-LC 48 kHz stereo, in FLV, encoded with one thread so it is the same
-//! every time. Tests publish it with `ffmpeg -re -c copy`.
+//! The clip is made once by ffmpeg and cached with the fixtures ([`super::fixtures`]): 6 s of
+//! 640x360 30 fps H.264 High with B-frames and a 1 s GOP, AAC-LC 48 kHz stereo, in FLV, encoded
+//! with one thread so it is the same every time. Tests publish it with `ffmpeg -re -c copy`.
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use super::proc::{run, tmp_root, Background};
+use serde_json::Value;
 
-/// How long one ffmpeg/ffprobe check may take.
+use super::fixtures::{self, Fixture};
+use super::proc::{run, Background, Run};
+
+/// How long one ffmpeg/ffprobe call on a small file may take (debug build, busy machine).
 pub const FFMPEG_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Frames per second of the clip.
@@ -90,8 +94,9 @@ pub fn ffmpeg() -> Command {
     c
 }
 
-fn fnv1a(data: &[u8]) -> u64 {
-    data.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+/// Runs `cmd` with [`FFMPEG_TIMEOUT`]; panics unless it exits 0.
+fn run_ok(cmd: &mut Command) -> Run {
+    run(cmd, FFMPEG_TIMEOUT).ok()
 }
 
 /// The clip, made on first use.
@@ -101,36 +106,26 @@ pub fn clip() -> &'static Clip {
 }
 
 fn make_clip() -> Clip {
-    let version = run(Command::new("ffmpeg").arg("-version"), FFMPEG_TIMEOUT).ok().stdout_text();
-    let key = fnv1a(format!("{}\n{}", version.lines().next().unwrap_or(""), CLIP_ARGS.join(" ")).as_bytes());
-    let dir = tmp_root().join("rapidrtmp-ingest-fixtures");
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!("clip-{key:016x}.flv"));
-    if !path.is_file() {
-        // Another test binary may be making it too: write aside, then rename (atomic).
-        let temp = dir.join(format!(".clip-{key:016x}-{}.flv", std::process::id()));
-        run(ffmpeg().args(["-v", "error", "-y"]).args(CLIP_ARGS).arg(&temp), FFMPEG_TIMEOUT).ok();
-        std::fs::rename(&temp, &path).unwrap();
-    }
-    let probe = run(
+    let args: Vec<String> =
+        ["-hide_banner", "-nostdin", "-v", "error", "-y"].iter().chain(CLIP_ARGS).map(|a| a.to_string()).collect();
+    let path = fixtures::encoded("clip", &args);
+    let probe = run_ok(
         Command::new("ffprobe")
             .args(["-v", "error", "-count_packets", "-show_entries"])
             .arg("stream=codec_type,codec_name,profile,level,nb_read_packets")
             .args(["-of", "json"])
             .arg(&path),
-        FFMPEG_TIMEOUT,
-    )
-    .ok();
-    let json: serde_json::Value = serde_json::from_slice(&probe.stdout).expect("ffprobe JSON");
+    );
+    let json: Value = serde_json::from_slice(&probe.stdout).expect("ffprobe JSON");
     let streams = json["streams"].as_array().expect("streams");
     let find = |kind: &str| {
         streams.iter().find(|s| s["codec_type"] == kind).unwrap_or_else(|| panic!("no {kind} in the clip: {json}"))
     };
-    let count = |s: &serde_json::Value| s["nb_read_packets"].as_str().and_then(|n| n.parse::<u64>().ok()).unwrap();
+    let count = |s: &Value| s["nb_read_packets"].as_str().and_then(|n| n.parse::<u64>().ok()).unwrap();
     let video = find("video");
     assert_eq!(video["profile"], "High", "{json}");
     let level = video["level"].as_u64().expect("level");
-    let hashes = frame_hashes(path.to_str().unwrap(), &[]);
+    let hashes = frame_hashes(&path, &[]);
     assert!(hashes.stderr.is_empty(), "decoding the clip warns:\n{}", hashes.stderr);
     let clip = Clip {
         video_frames: count(video),
@@ -144,6 +139,157 @@ fn make_clip() -> Clip {
     clip
 }
 
+#[derive(Clone, Debug, PartialEq)]
+pub struct StreamInfo {
+    pub codec_type: String,
+    pub codec_name: String,
+    pub profile: Option<String>,
+    pub width: Option<u64>,
+    pub height: Option<u64>,
+    pub sample_rate: Option<u64>,
+    pub channels: Option<u64>,
+    pub has_b_frames: Option<u64>,
+}
+
+/// `ffprobe -show_streams -show_format -of json INPUT`: the streams and the format duration.
+pub fn probe(input: &(impl AsRef<OsStr> + ?Sized)) -> (Vec<StreamInfo>, Option<f64>) {
+    let run = run_ok(
+        Command::new("ffprobe").args(["-v", "error", "-show_streams", "-show_format", "-of", "json"]).arg(input),
+    );
+    let json: Value = serde_json::from_slice(&run.stdout).expect("ffprobe JSON");
+    let num = |v: &Value, k: &str| -> Option<u64> {
+        match &v[k] {
+            Value::Number(n) => n.as_u64(),
+            Value::String(s) => s.parse().ok(),
+            _ => None,
+        }
+    };
+    let text = |v: &Value, k: &str| v[k].as_str().map(String::from);
+    let streams = json["streams"]
+        .as_array()
+        .map(|a| a.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .map(|s| StreamInfo {
+            codec_type: text(s, "codec_type").unwrap_or_default(),
+            codec_name: text(s, "codec_name").unwrap_or_default(),
+            profile: text(s, "profile"),
+            width: num(s, "width"),
+            height: num(s, "height"),
+            sample_rate: num(s, "sample_rate"),
+            channels: num(s, "channels"),
+            has_b_frames: num(s, "has_b_frames"),
+        })
+        .collect();
+    let duration = json["format"]["duration"].as_str().and_then(|d| d.parse().ok());
+    (streams, duration)
+}
+
+/// `ffmpeg -v warning [pre_input] -i input -f null -`: a full decode of every stream; returns
+/// what it printed (nothing, for clean media). Panics if ffmpeg fails.
+pub fn decode_messages(input: &(impl AsRef<OsStr> + ?Sized), pre_input: &[&str]) -> String {
+    let mut cmd = ffmpeg();
+    cmd.args(["-v", "warning"]).args(pre_input).arg("-i").arg(input).args(["-f", "null", "-"]);
+    run_ok(&mut cmd).stderr
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Frame {
+    pub pts: i64,
+    pub duration: i64,
+    pub size: u64,
+    pub hash: String,
+}
+
+/// One stream's `-f framemd5` log.
+#[derive(Clone, Debug)]
+pub struct FrameLog {
+    /// Time base (num, den) of pts/duration.
+    pub time_base: (i64, i64),
+    pub frames: Vec<Frame>,
+}
+
+impl FrameLog {
+    pub fn hashes(&self) -> Vec<&str> {
+        self.frames.iter().map(|f| f.hash.as_str()).collect()
+    }
+
+    /// Presentation times in seconds, relative to the first frame.
+    pub fn relative_pts(&self) -> Vec<f64> {
+        let first = self.frames.first().map(|f| f.pts).unwrap_or(0);
+        let (num, den) = self.time_base;
+        self.frames.iter().map(|f| (f.pts - first) as f64 * num as f64 / den as f64).collect()
+    }
+
+    pub fn total_size(&self) -> u64 {
+        self.frames.iter().map(|f| f.size).sum()
+    }
+}
+
+/// The streams of a `-f framemd5` log, by output stream index.
+fn parse_framemd5(text: &str) -> Vec<FrameLog> {
+    let mut logs: Vec<FrameLog> = Vec::new();
+    let mut log = |i: &str| -> usize {
+        let i: usize = i.trim().parse().expect("framemd5 stream index");
+        while logs.len() <= i {
+            logs.push(FrameLog { time_base: (1, 1), frames: Vec::new() });
+        }
+        i
+    };
+    let mut time_bases = Vec::new();
+    let mut frames = Vec::new();
+    for line in text.lines() {
+        if let Some(tb) = line.strip_prefix("#tb ") {
+            let (i, tb) = tb.split_once(':').expect("#tb N: n/d");
+            let (n, d) = tb.trim().split_once('/').expect("time base n/d");
+            time_bases.push((log(i), (n.parse().expect("tb num"), d.parse().expect("tb den"))));
+        } else if !line.starts_with('#') && !line.trim().is_empty() {
+            let cols: Vec<&str> = line.split(',').map(str::trim).collect();
+            assert_eq!(cols.len(), 6, "framemd5 line {line:?}");
+            let frame = Frame {
+                pts: cols[2].parse().expect("pts"),
+                duration: cols[3].parse().expect("duration"),
+                size: cols[4].parse().expect("size"),
+                hash: cols[5].to_string(),
+            };
+            frames.push((log(cols[0]), frame));
+        }
+    }
+    for (i, tb) in time_bases {
+        logs[i].time_base = tb;
+    }
+    for (i, frame) in frames {
+        logs[i].frames.push(frame);
+    }
+    logs
+}
+
+/// `ffmpeg -v warning [pre_input] -i input [args] -f framemd5 -`: every decoded frame of the
+/// mapped streams, and what ffmpeg printed. Panics if ffmpeg fails.
+fn framemd5(input: &(impl AsRef<OsStr> + ?Sized), pre_input: &[&str], args: &[&str]) -> (Vec<FrameLog>, String) {
+    let mut cmd = ffmpeg();
+    cmd.args(["-v", "warning"]).args(pre_input).arg("-i").arg(input).args(args).args(["-f", "framemd5", "-"]);
+    let run = run_ok(&mut cmd);
+    (parse_framemd5(&run.stdout_text()), run.stderr)
+}
+
+/// Decoded video frames of the first video stream, timestamps in the demuxer's time base.
+pub fn video_frames(input: &(impl AsRef<OsStr> + ?Sized)) -> FrameLog {
+    let (logs, _) = framemd5(input, &[], &["-map", "0:v:0", "-enc_time_base", "-1"]);
+    logs.into_iter().next().unwrap_or(FrameLog { time_base: (1, 1), frames: Vec::new() })
+}
+
+/// Decoded audio frames of the first audio stream as s16 PCM.
+pub fn audio_frames(input: &(impl AsRef<OsStr> + ?Sized)) -> FrameLog {
+    let (logs, _) = framemd5(input, &[], &["-map", "0:a:0", "-c:a", "pcm_s16le"]);
+    logs.into_iter().next().unwrap_or(FrameLog { time_base: (1, 1), frames: Vec::new() })
+}
+
+/// Decoded samples (per channel) of the first audio stream.
+pub fn audio_samples(input: &(impl AsRef<OsStr> + ?Sized), channels: u32) -> u64 {
+    audio_frames(input).total_size() / (2 * u64::from(channels))
+}
+
 /// Frame hashes and what ffmpeg printed (at `-v warning`).
 pub struct Decoded {
     pub hashes: Hashes,
@@ -152,58 +298,15 @@ pub struct Decoded {
 
 /// Decodes the first video and the first audio stream of `input` and hashes every frame
 /// (`-f framemd5`); `pre_input` goes before `-i`. Panics if ffmpeg fails.
-pub fn frame_hashes(input: &str, pre_input: &[&str]) -> Decoded {
-    let out = run(
-        ffmpeg().args(["-v", "warning"]).args(pre_input).args([
-            "-i",
-            input,
-            "-map",
-            "0:v:0",
-            "-map",
-            "0:a:0",
-            "-fps_mode",
-            "passthrough",
-            "-f",
-            "framemd5",
-            "-",
-        ]),
-        FFMPEG_TIMEOUT,
-    )
-    .ok();
-    let mut hashes = Hashes { video: Vec::new(), audio: Vec::new() };
-    for line in out.stdout_text().lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
-        let fields: Vec<&str> = line.split(',').map(str::trim).collect();
-        let hash = fields.last().unwrap().to_string();
-        match fields[0] {
-            "0" => hashes.video.push(hash),
-            "1" => hashes.audio.push(hash),
-            other => panic!("framemd5 of {input}: unexpected stream {other}: {line}"),
-        }
-    }
-    Decoded { hashes, stderr: out.stderr }
-}
-
-/// `ffmpeg -v warning [pre_input] -i input -f null -`: a full decode; returns what it printed
-/// (nothing, for clean media). Panics if ffmpeg fails.
-pub fn decode_messages(input: &str, pre_input: &[&str]) -> String {
-    let out =
-        run(ffmpeg().args(["-v", "warning"]).args(pre_input).args(["-i", input, "-f", "null", "-"]), FFMPEG_TIMEOUT);
-    assert!(out.status.success(), "`{}` failed ({}):\n{}", out.cmd, out.status, out.stderr);
-    out.stderr
-}
-
-/// The streams ffprobe sees in `input`.
-pub fn probe_streams(input: &str) -> Vec<serde_json::Value> {
-    let out = run(
-        Command::new("ffprobe")
-            .args(["-v", "error", "-show_entries"])
-            .arg("stream=codec_type,codec_name,profile,width,height,sample_rate,channels")
-            .args(["-of", "json", input]),
-        FFMPEG_TIMEOUT,
-    )
-    .ok();
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("ffprobe JSON");
-    json["streams"].as_array().cloned().unwrap_or_default()
+pub fn frame_hashes(input: &(impl AsRef<OsStr> + ?Sized), pre_input: &[&str]) -> Decoded {
+    let name = input.as_ref().to_string_lossy().into_owned();
+    let args = ["-map", "0:v:0", "-map", "0:a:0", "-fps_mode", "passthrough"];
+    let (logs, stderr) = framemd5(input, pre_input, &args);
+    assert!(logs.len() <= 2, "framemd5 of {name}: unexpected stream {}", logs.len() - 1);
+    let mut logs = logs.into_iter().map(|l| l.frames.into_iter().map(|f| f.hash).collect());
+    let video = logs.next().unwrap_or_default();
+    let audio = logs.next().unwrap_or_default();
+    Decoded { hashes: Hashes { video, audio }, stderr }
 }
 
 /// Starts publishing the clip to `url` in real time (`ffmpeg -re … -c copy -f flv url`);
@@ -234,38 +337,28 @@ pub fn publish_and_wait(
     (status, p.log(), p.age())
 }
 
-/// Audio and video tags of an FLV file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FlvTags {
-    /// Video tags (frames, sequence headers, end of sequence).
-    pub video: u64,
-    /// Audio tags (frames, sequence headers).
-    pub audio: u64,
-    /// Total size of the audio and video tag bodies.
-    pub body_bytes: u64,
+/// What ffmpeg decodes from a fixture's source FLV.
+#[derive(Debug)]
+pub struct Reference {
+    pub streams: Vec<StreamInfo>,
+    pub duration: f64,
+    pub video: Option<FrameLog>,
+    pub audio_samples: Option<u64>,
 }
 
-/// Counts the audio and video tags of an FLV file (panics if it is not well-formed).
-pub fn flv_tags(path: &Path) -> FlvTags {
-    let data = std::fs::read(path).unwrap();
-    assert!(data.starts_with(b"FLV"), "{} is not FLV", path.display());
-    let header = u32::from_be_bytes(data[5..9].try_into().unwrap()) as usize;
-    let mut at = header + 4;
-    let mut tags = FlvTags { video: 0, audio: 0, body_bytes: 0 };
-    while at + 11 <= data.len() {
-        let kind = data[at] & 0x1f;
-        let size = u32::from_be_bytes([0, data[at + 1], data[at + 2], data[at + 3]]) as usize;
-        assert!(at + 11 + size + 4 <= data.len(), "{}: truncated tag at {at}", path.display());
-        match kind {
-            8 => tags.audio += 1,
-            9 => tags.video += 1,
-            _ => {}
+/// The reference decode of `fixture`'s media (computed once per process).
+pub fn reference(fixture: Fixture) -> &'static Reference {
+    static REFS: [OnceLock<Reference>; 6] = [const { OnceLock::new() }; 6];
+    let source = fixture.media_source();
+    let index = fixtures::ALL.iter().position(|f| *f == source).expect("listed");
+    REFS[index].get_or_init(|| {
+        let path = source.path();
+        let (streams, duration) = probe(&path);
+        Reference {
+            streams,
+            duration: duration.expect("source duration"),
+            video: source.video().map(|_| video_frames(&path)),
+            audio_samples: source.audio().map(|a| audio_samples(&path, a.channels)),
         }
-        if kind == 8 || kind == 9 {
-            tags.body_bytes += size as u64;
-        }
-        at += 11 + size + 4;
-    }
-    assert_eq!(at, data.len(), "{}: trailing bytes", path.display());
-    tags
+    })
 }

@@ -8,13 +8,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use super::cli::BIN;
 use super::hls::Playlist;
 use super::http::{self, Response};
 use super::proc::{free_ports, unique_name, Background};
 use super::prom::{self, Exposition};
-
-/// The binary under test.
-pub const BIN: &str = env!("CARGO_BIN_EXE_rapidrtmp");
 
 /// The binary nodes run: [`BIN`], or the build named by `RAPIDRTMP_TEST_NODE_BIN` (to run the
 /// tests against another build of the node, e.g. an older one, side by side).

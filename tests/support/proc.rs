@@ -1,4 +1,5 @@
-//! Child processes (with timeouts, killed by PID on drop), scratch folders and free ports.
+//! Commands with a timeout, child processes (killed by PID on drop), scratch folders, free ports,
+//! and small file helpers (listing a tree, a stable hash).
 
 use std::io::Read;
 use std::net::TcpListener;
@@ -27,7 +28,7 @@ pub struct TempDir {
 
 impl TempDir {
     pub fn new(label: &str) -> TempDir {
-        let path = tmp_root().join("rapidrtmp-ingest").join(unique_name(label));
+        let path = tmp_root().join("rapidrtmp-tests").join(unique_name(label));
         std::fs::create_dir_all(&path).unwrap_or_else(|e| panic!("create {}: {e}", path.display()));
         TempDir { path }
     }
@@ -68,64 +69,140 @@ pub fn describe(cmd: &Command) -> String {
     s
 }
 
-/// What a finished command did.
-pub struct Output {
-    pub cmd: String,
-    pub status: ExitStatus,
+/// What a finished (or killed) command did.
+#[derive(Debug)]
+pub struct Run {
+    pub command: String,
+    pub status: Option<ExitStatus>,
     pub stdout: Vec<u8>,
     pub stderr: String,
     pub elapsed: Duration,
+    pub timed_out: bool,
 }
 
-impl Output {
+impl Run {
+    pub fn success(&self) -> bool {
+        !self.timed_out && self.status.is_some_and(|s| s.success())
+    }
+
+    pub fn code(&self) -> Option<i32> {
+        self.status.and_then(|s| s.code())
+    }
+
     pub fn stdout_text(&self) -> String {
         String::from_utf8_lossy(&self.stdout).into_owned()
     }
 
+    /// Non-empty lines of stderr.
+    pub fn stderr_lines(&self) -> Vec<&str> {
+        self.stderr.lines().filter(|l| !l.trim().is_empty()).collect()
+    }
+
     /// Panics unless the command exited 0.
-    pub fn ok(self) -> Output {
-        assert!(self.status.success(), "`{}` failed ({}):\n{}", self.cmd, self.status, self.stderr);
+    pub fn ok(self) -> Run {
+        assert!(self.success(), "command failed:\n{}", self.describe());
         self
+    }
+
+    /// A description for assertion messages.
+    pub fn describe(&self) -> String {
+        let stderr: String = if self.stderr.chars().count() > 4000 {
+            let head: String = self.stderr.chars().take(4000).collect();
+            format!("{head}…[{} bytes in all]\n", self.stderr.len())
+        } else {
+            self.stderr.clone()
+        };
+        format!(
+            "`{}` → {} in {:.2?}{}\n--- stderr ---\n{}--------------",
+            self.command,
+            match (self.timed_out, self.status) {
+                (true, _) => "TIMED OUT (killed)".to_string(),
+                (false, Some(s)) => s.to_string(),
+                (false, None) => "no status".to_string(),
+            },
+            self.elapsed,
+            if self.stdout.is_empty() { "" } else { " (stdout not shown)" },
+            stderr
+        )
     }
 }
 
-/// Runs `cmd` to completion (stdin closed, output captured); kills it and panics after `timeout`.
-pub fn run(cmd: &mut Command, timeout: Duration) -> Output {
-    let text = describe(cmd);
-    let started = Instant::now();
+/// Runs `cmd` (stdin closed), collecting stdout and stderr, and kills it after `timeout`; a
+/// timeout is reported in [`Run::timed_out`], not as a panic (for tests of hangs).
+pub fn run_with_timeout(cmd: &mut Command, timeout: Duration) -> Run {
+    let command = describe(cmd);
+    let start = Instant::now();
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot start `{text}`: {e}"));
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
+        .unwrap_or_else(|e| panic!("cannot start `{command}`: {e}"));
+    let mut out = child.stdout.take().expect("stdout piped");
+    let mut err = child.stderr.take().expect("stderr piped");
     let out_reader = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = out.read_to_end(&mut v);
-        v
+        let mut buf = Vec::new();
+        let _ = out.read_to_end(&mut buf);
+        buf
     });
     let err_reader = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = err.read_to_end(&mut v);
-        v
+        let mut buf = Vec::new();
+        let _ = err.read_to_end(&mut buf);
+        buf
     });
+    let mut timed_out = false;
     let status = loop {
-        if let Some(s) = child.try_wait().expect("try_wait") {
-            break s;
+        match child.try_wait() {
+            Ok(Some(status)) => break Some(status),
+            Ok(None) if start.elapsed() >= timeout => {
+                timed_out = true;
+                let _ = child.kill();
+                break child.wait().ok();
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+            Err(e) => panic!("waiting for `{command}`: {e}"),
         }
-        if started.elapsed() > timeout {
-            let _ = child.kill();
-            let _ = child.wait();
-            let stderr = String::from_utf8_lossy(&err_reader.join().unwrap_or_default()).into_owned();
-            panic!("`{text}` did not finish within {timeout:?}; killed. stderr:\n{stderr}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
     };
+    let elapsed = start.elapsed();
     let stdout = out_reader.join().unwrap_or_default();
     let stderr = String::from_utf8_lossy(&err_reader.join().unwrap_or_default()).into_owned();
-    Output { cmd: text, status, stdout, stderr, elapsed: started.elapsed() }
+    Run { command, status, stdout, stderr, elapsed, timed_out }
+}
+
+/// Runs `cmd` to completion (stdin closed, output captured); kills it and panics after `timeout`.
+pub fn run(cmd: &mut Command, timeout: Duration) -> Run {
+    let run = run_with_timeout(cmd, timeout);
+    assert!(!run.timed_out, "did not finish within {timeout:?}; killed:\n{}", run.describe());
+    run
+}
+
+/// Sorted paths (relative, `/`-separated) of the regular files under `dir`, recursively.
+pub fn list_files(dir: &Path) -> Vec<String> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+        let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("read_dir {}: {e}", dir.display()));
+        for entry in entries {
+            let entry = entry.expect("dir entry");
+            let path = entry.path();
+            let kind = entry.file_type().expect("file type");
+            if kind.is_dir() {
+                walk(root, &path, out);
+            } else {
+                let rel = path.strip_prefix(root).expect("under root");
+                let rel: Vec<String> = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+                assert!(kind.is_file(), "unexpected non-file {} in {}", rel.join("/"), root.display());
+                out.push(rel.join("/"));
+            }
+        }
+    }
+    let mut names = Vec::new();
+    walk(dir, dir, &mut names);
+    names.sort();
+    names
+}
+
+/// FNV-1a, a stable hash for cache keys and file contents.
+pub fn fnv1a(data: &[u8]) -> u64 {
+    data.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 
 /// A long-running child (node, publisher, s3s-fs) whose stdout and stderr go to a log file;
