@@ -254,6 +254,11 @@ impl Chunker {
             Ok(m) => m,
             Err(skip) => return self.decide(None, Action::Skip(skip)),
         };
+        if matches!(media, Media::Ignored) {
+            // Script data and the like: their timestamps (onMetaData's is often 0) are not on
+            // the media timeline and must not move the unwrapper.
+            return self.decide(None, Action::Drop);
+        }
         let raw = self.unwrapper.unwrap(tag.timestamp);
         let wire = tag.wire_len();
         match media {
@@ -576,6 +581,21 @@ pub(crate) mod tests {
         let d = c.push(&video(9_000 + MAX_GAP_MS as u32 + 1, &key));
         assert!(d.close.is_some());
         assert_eq!(c.session(), 1);
+    }
+
+    #[test]
+    fn script_data_stamped_0_does_not_set_the_timeline_of_media_near_the_wrap() {
+        // `@setDataFrame` at 0 first, as an encoder may send it, then media 3 s before 2^32.
+        let mut c = Chunker::new(2000);
+        let meta = Tag { kind: TagKind::Script, filtered: false, timestamp: 0, stream_id: 0, body: b"", offset: 0 };
+        assert_eq!(c.push(&meta).action, Action::Drop);
+        let start = u32::MAX - 2_999;
+        assert_eq!(c.push(&video(start, &avc_header())).action, Action::Configure);
+        let d = c.push(&video(start, &frame(true, 0)));
+        assert_eq!(d.action, Action::Append { at: Millis(u64::from(start)), opens: true });
+        let d = c.push(&video(start.wrapping_add(5_000), &frame(true, 0)));
+        let closed = d.close.expect("a chunk closes at the keyframe past the wrap");
+        assert_eq!((closed.session, closed.start, closed.duration_ms), (0, Millis(u64::from(start)), 5_000));
     }
 
     #[test]
