@@ -61,6 +61,8 @@ def amf0(*values):
             out += b"\x00" + struct.pack(">d", v)
         elif isinstance(v, str):
             out += b"\x02" + struct.pack(">H", len(v)) + v.encode()
+        elif isinstance(v, list):
+            out += b"\x0a" + struct.pack(">I", len(v)) + amf0(*v)
         elif isinstance(v, dict):
             out += b"\x03"
             for k, x in v.items():
@@ -90,7 +92,17 @@ def chunks(csid, fmt, timestamp, kind, stream_id, body, chunk_size):
 def hand_made(folder):
     handshake = b"\x03" + bytes(1536) + bytes(1536)
     set_chunk_size_1 = chunks(2, 0, 0, 1, 0, struct.pack(">I", 1), 128)
-    connect = {"app": "live", "type": "nonprivate", "flashVer": "FMLE/3.0", "tcUrl": "rtmp://127.0.0.1/live"}
+    connect = {
+        "app": "live",
+        "type": "nonprivate",
+        "flashVer": "FMLE/3.0",
+        "tcUrl": "rtmp://127.0.0.1/live",
+        # Enhanced RTMP v2
+        "fourCcList": ["hvc1", "avc1"],
+        "videoFourCcInfoMap": {"avc1": 7, "hvc1": 4},
+        "audioFourCcInfoMap": {"mp4a": 4},
+        "capsEx": 1,
+    }
     flow = [
         chunks(3, 0, 0, 20, 0, amf0("connect", 1, connect), 1),
         chunks(3, 1, 0, 20, 0, amf0("releaseStream", 2, None, "cam"), 1),
@@ -106,6 +118,8 @@ def hand_made(folder):
         chunks(6, 0, 0x1000000, 9, 1, b"\x27\x01\x00\x00\x00\x00\x00\x00\x02\x41\x9a", 1),
         chunks(8, 0, 0, 20, 1, amf0("FCUnpublish", 6, None, "cam"), 1),
         chunks(8, 1, 0, 20, 1, amf0("deleteStream", 7, None, 1), 1),
+        chunks(3, 1, 0, 20, 0, amf0("createStream", 8, None), 1),
+        chunks(8, 0, 0, 20, 2, amf0("play", 0, None, "cam"), 1),
     ]
     seeds = {
         # Piece-size prefix 00 00: one byte at a time.

@@ -10,7 +10,7 @@
 //! client→server bytes recorded with `fuzz/capture-rtmp.py` between ffmpeg and `rapidrtmp serve`
 //! (the first truncated to 64 KiB); `handshake.bin`, `handshake-chunk-size-1.bin` and
 //! `chunk-size-1-publish.bin` are hand-made (a simple handshake; then Set Chunk Size 1; then a
-//! whole connect/createStream/publish/media flow in 1-byte chunks), written by
+//! whole Enhanced RTMP connect, publish, media, unpublish and play in 1-byte chunks), written by
 //! `fuzz/capture-rtmp.py hand-made`.
 #![no_main]
 
