@@ -103,6 +103,9 @@ cleanup() {
     local status=$?
     for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
     for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    # Then whatever still runs in the namespace, by force: s3s-fs ignores SIGTERM, and a
+    # background `in_ns` job's $! may be the shell that started it, not the process.
+    ip netns pids "$NS" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
     ip netns delete "$NS" 2>/dev/null || true
     if [ "$status" != 0 ]; then
         for log in "$WORK"/*.log; do
