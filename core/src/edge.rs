@@ -296,9 +296,9 @@ pub fn media_playlist(m: &Manifest) -> String {
 
 /// The multivariant playlist naming `index.m3u8`, with the window's peak and average bit rates.
 pub fn multivariant_playlist(m: &Manifest) -> String {
-    let rate = |bytes: u64, ms: u64| (bytes * 8000).checked_div(ms).unwrap_or(0);
+    let rate = |bytes: u64, ms: u64| bytes.saturating_mul(8000).checked_div(ms).unwrap_or(0);
     let peak = m.chunks.iter().map(|c| rate(c.bytes, c.duration_ms)).max().unwrap_or(0);
-    let total: u64 = m.chunks.iter().map(|c| c.bytes).sum();
+    let total = m.chunks.iter().fold(0u64, |sum, c| sum.saturating_add(c.bytes));
     let variant = Variant {
         uri: "index.m3u8".into(),
         bandwidth: peak,
@@ -313,6 +313,7 @@ pub fn multivariant_playlist(m: &Manifest) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::manifest::MAX_FIGURE;
 
     #[test]
     fn routes() {
@@ -344,5 +345,34 @@ mod tests {
         assert_eq!((e.status, e.cache_control), (500, CACHE_NONE));
         let s = Route::parse("/live/a/1/2.m4s").unwrap();
         assert_eq!(respond(&s, Some(b"FLV garbage")).status, 500);
+    }
+
+    /// A manifest is read from the store, so its figures are a peer's: the largest it may hold
+    /// give playlists, not an overflow.
+    #[test]
+    fn playlists_of_a_manifest_with_extreme_figures() {
+        let mut m = Manifest::new("a", 1);
+        for sequence in 0..2 {
+            m.push_chunk(
+                crate::manifest::ChunkEntry {
+                    session: "s".into(),
+                    sequence,
+                    init: "s/init-0.mp4".into(),
+                    start_ms: MAX_FIGURE,
+                    duration_ms: MAX_FIGURE,
+                    bytes: MAX_FIGURE,
+                    wall_clock_ms: MAX_FIGURE,
+                    independent: true,
+                },
+                5,
+            );
+        }
+        let json = m.to_json();
+        for path in ["/live/a/master.m3u8", "/live/a/index.m3u8"] {
+            assert_eq!(respond(&Route::parse(path).unwrap(), Some(&json)).status, 200, "{path}");
+        }
+        let beyond = String::from_utf8(json).unwrap().replace("9007199254740991", "9007199254740992");
+        let r = respond(&Route::parse("/live/a/index.m3u8").unwrap(), Some(beyond.as_bytes()));
+        assert_eq!(r.status, 500);
     }
 }

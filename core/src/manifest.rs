@@ -1,7 +1,7 @@
 //! The stream manifest: the one small, mutable object per stream that says which chunks exist
 //! (DESIGN "storage layout"). It holds the live window only, so writing it is O(1) per chunk.
 
-use alloc::{string::String, vec::Vec};
+use alloc::{string::String, vec, vec::Vec};
 
 use serde::{Deserialize, Serialize};
 
@@ -11,6 +11,10 @@ pub const MANIFEST_VERSION: u32 = 1;
 pub const MAX_MANIFEST_LEN: usize = 1 << 20;
 /// Most chunk entries a manifest may list.
 pub const MAX_WINDOW: usize = 1000;
+/// Largest figure (time, size, sequence number) a manifest may hold: 2^53 − 1, the largest
+/// integer JSON readers such as JavaScript keep exactly. Arithmetic on figures read from the
+/// store stays far from `u64` overflow.
+pub const MAX_FIGURE: u64 = (1 << 53) - 1;
 
 /// Whether a publisher is on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -117,6 +121,9 @@ pub enum ManifestError {
     /// A format version we do not know.
     #[error("manifest version {0} is not supported")]
     Version(u32),
+    /// A figure above [`MAX_FIGURE`].
+    #[error("manifest field {0} is {1}, more than 2^53 - 1")]
+    Figure(&'static str, u64),
 }
 
 impl Manifest {
@@ -150,7 +157,31 @@ impl Manifest {
         if m.chunks.len() > MAX_WINDOW {
             return Err(ManifestError::Invalid("more than 1000 chunks listed".into()));
         }
+        m.check_figures()?;
         Ok(m)
+    }
+
+    fn check_figures(&self) -> Result<(), ManifestError> {
+        let mut figures = vec![
+            ("createdAtMs", self.created_at_ms),
+            ("updatedAtMs", self.updated_at_ms),
+            ("discontinuitySequence", self.discontinuity_sequence),
+            ("nextSequence", self.next_sequence),
+            ("mediaEndMs", self.media_end_ms.unwrap_or(0)),
+        ];
+        for c in &self.chunks {
+            figures.extend([
+                ("chunks.sequence", c.sequence),
+                ("chunks.startMs", c.start_ms),
+                ("chunks.durationMs", c.duration_ms),
+                ("chunks.bytes", c.bytes),
+                ("chunks.wallClockMs", c.wall_clock_ms),
+            ]);
+        }
+        match figures.into_iter().find(|&(_, v)| v > MAX_FIGURE) {
+            Some((field, v)) => Err(ManifestError::Figure(field, v)),
+            None => Ok(()),
+        }
     }
 
     /// Serializes it.
@@ -173,7 +204,7 @@ impl Manifest {
 
     /// The total duration of the window, milliseconds.
     pub fn window_duration_ms(&self) -> u64 {
-        self.chunks.iter().map(|c| c.duration_ms).sum()
+        self.chunks.iter().fold(0, |sum, c| sum.saturating_add(c.duration_ms))
     }
 }
 
@@ -212,5 +243,15 @@ mod tests {
         let mut m = Manifest::new("k", 1);
         m.version = 9;
         assert_eq!(Manifest::parse(&m.to_json()), Err(ManifestError::Version(9)));
+    }
+
+    #[test]
+    fn rejects_figures_beyond_2_pow_53() {
+        let mut m = Manifest::new("k", 1);
+        m.push_chunk(entry("a", 7), 2);
+        m.chunks[0].duration_ms = MAX_FIGURE;
+        assert!(Manifest::parse(&m.to_json()).is_ok());
+        m.chunks[0].duration_ms = MAX_FIGURE + 1;
+        assert_eq!(Manifest::parse(&m.to_json()), Err(ManifestError::Figure("chunks.durationMs", MAX_FIGURE + 1)));
     }
 }
