@@ -60,6 +60,11 @@ pub fn valid_key(key: &str) -> bool {
         })
 }
 
+/// One state of an object, to replace it only if it is unchanged: its ETag in S3, a digest of
+/// its bytes in a folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Version(String);
+
 /// Where the objects live.
 #[derive(Debug, Clone)]
 pub enum Store {
@@ -82,15 +87,33 @@ impl Store {
 
     /// Creates an object only if none exists under `key`; `Ok(false)` if one did.
     pub async fn put_if_absent(&self, key: &str, data: Bytes) -> Result<bool, StoreError> {
+        Ok(self.put_if(key, data, None).await?.is_some())
+    }
+
+    /// Writes an object only if it is still at `expected` (`None`: only if there is none), as
+    /// one atomic step: S3's conditional PutObject (`If-Match` / `If-None-Match: *`), a lock
+    /// file in a folder. `Ok(Some(new version))` if written, `Ok(None)` if the object had
+    /// changed.
+    pub async fn put_if(
+        &self,
+        key: &str,
+        data: Bytes,
+        expected: Option<&Version>,
+    ) -> Result<Option<Version>, StoreError> {
         check(key)?;
         match self {
-            Self::Local(s) => s.put_if_absent(key, data).await,
-            Self::S3(s) => s.put_if_absent(key, data).await,
+            Self::Local(s) => s.put_if(key, data, expected).await,
+            Self::S3(s) => s.put_if(key, data, expected).await,
         }
     }
 
     /// Reads an object; `Ok(None)` if there is none.
     pub async fn get(&self, key: &str) -> Result<Option<Bytes>, StoreError> {
+        Ok(self.get_versioned(key).await?.map(|(data, _)| data))
+    }
+
+    /// Reads an object and its version; `Ok(None)` if there is none.
+    pub async fn get_versioned(&self, key: &str) -> Result<Option<(Bytes, Version)>, StoreError> {
         check(key)?;
         match self {
             Self::Local(s) => s.get(key).await,

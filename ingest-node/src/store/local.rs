@@ -1,13 +1,17 @@
 //! The local-folder store: each object a file, written to a temporary file and renamed into
-//! place (atomic on POSIX file systems).
+//! place (atomic on POSIX file systems). A conditional write holds an exclusive lock on a lock
+//! file beside the object (`.lock-{name}`) while it compares and renames, so it is atomic
+//! between the processes of one machine.
 
-use std::io::ErrorKind;
+use std::fs::{File, Metadata};
+use std::io::{ErrorKind, Read};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 
-use super::{StoreError, MAX_OBJECT_LEN};
+use super::{StoreError, Version, MAX_OBJECT_LEN};
 
 /// Objects as files under a root folder.
 #[derive(Debug, Clone)]
@@ -19,6 +23,31 @@ static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 fn io<'a>(op: &'static str, key: &'a str) -> impl FnOnce(std::io::Error) -> StoreError + 'a {
     move |source| StoreError::Io { op, key: key.into(), source }
+}
+
+/// A file's version: every write renames a new file into place, so (inode, modification time,
+/// length) changes with every write (an inode number freed and reused gets a new time).
+fn version(m: &Metadata) -> Version {
+    Version(format!("{:x}-{:x}.{:09}-{:x}", m.ino(), m.mtime(), m.mtime_nsec(), m.len()))
+}
+
+/// Reads the file at `path` (`None` if there is none) and the version of what was read.
+fn read_versioned(path: &Path) -> std::io::Result<Option<(Bytes, Version)>> {
+    let mut file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let meta = file.metadata()?;
+    if meta.len() > MAX_OBJECT_LEN {
+        return Err(std::io::Error::new(ErrorKind::FileTooLarge, "too large"));
+    }
+    let mut data = Vec::with_capacity(meta.len() as usize);
+    file.by_ref().take(MAX_OBJECT_LEN + 1).read_to_end(&mut data)?;
+    if data.len() as u64 > MAX_OBJECT_LEN {
+        return Err(std::io::Error::new(ErrorKind::FileTooLarge, "too large"));
+    }
+    Ok(Some((Bytes::from(data), version(&meta))))
 }
 
 impl LocalStore {
@@ -62,30 +91,47 @@ impl LocalStore {
         Ok(())
     }
 
-    pub(super) async fn put_if_absent(&self, key: &str, data: Bytes) -> Result<bool, StoreError> {
+    pub(super) async fn put_if(
+        &self,
+        key: &str,
+        data: Bytes,
+        expected: Option<&Version>,
+    ) -> Result<Option<Version>, StoreError> {
         let (temp, path) = self.write_temp(key, data).await?;
-        // link(2) fails if the target exists: an atomic create-if-absent.
-        let result = tokio::fs::hard_link(&temp, &path).await;
-        let _ = tokio::fs::remove_file(&temp).await;
+        let expected = expected.cloned();
+        let cleanup = temp.clone();
+        let swap = move || -> std::io::Result<Option<Version>> {
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("object");
+            let lock = File::create(path.with_file_name(format!(".lock-{name}")))?;
+            lock.lock()?;
+            let current = match std::fs::metadata(&path) {
+                Ok(m) => Some(version(&m)),
+                Err(e) if e.kind() == ErrorKind::NotFound => None,
+                Err(e) => return Err(e),
+            };
+            if current != expected {
+                return Ok(None);
+            }
+            std::fs::rename(&temp, &path)?;
+            Ok(Some(version(&std::fs::metadata(&path)?)))
+        };
+        let result = tokio::task::spawn_blocking(swap).await;
+        // Left behind unless it was renamed into place.
+        let _ = tokio::fs::remove_file(&cleanup).await;
         match result {
-            Ok(()) => Ok(true),
-            Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(false),
-            Err(e) => Err(io("link", key)(e)),
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(io("conditional write", key)(e)),
+            Err(e) => Err(io("conditional write", key)(std::io::Error::other(e))),
         }
     }
 
-    pub(super) async fn get(&self, key: &str) -> Result<Option<Bytes>, StoreError> {
+    pub(super) async fn get(&self, key: &str) -> Result<Option<(Bytes, Version)>, StoreError> {
         let path = self.root.join(key);
-        match tokio::fs::metadata(&path).await {
-            Ok(m) if m.len() > MAX_OBJECT_LEN => return Err(StoreError::TooLarge(key.into())),
-            Ok(_) => {}
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(io("stat", key)(e)),
-        }
-        match tokio::fs::read(&path).await {
-            Ok(data) => Ok(Some(Bytes::from(data))),
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(io("read", key)(e)),
+        match tokio::task::spawn_blocking(move || read_versioned(&path)).await {
+            Ok(Ok(found)) => Ok(found),
+            Ok(Err(e)) if e.kind() == ErrorKind::FileTooLarge => Err(StoreError::TooLarge(key.into())),
+            Ok(Err(e)) => Err(io("read", key)(e)),
+            Err(e) => Err(io("read", key)(std::io::Error::other(e))),
         }
     }
 
@@ -106,7 +152,8 @@ impl LocalStore {
         };
         while let Some(entry) = dir.next_entry().await.map_err(io("list", prefix))? {
             if let Some(name) = entry.file_name().to_str() {
-                if !name.starts_with(".tmp-") {
+                // Temporary and lock files start with a dot; keys never do.
+                if !name.starts_with('.') {
                     names.push(name.to_string());
                 }
             }
@@ -130,12 +177,46 @@ mod tests {
         let s = LocalStore::new(&dir).unwrap();
         s.put("a/b/c.flv", Bytes::from_static(b"one")).await.unwrap();
         s.put("a/b/c.flv", Bytes::from_static(b"two")).await.unwrap();
-        assert_eq!(s.get("a/b/c.flv").await.unwrap().as_deref(), Some(&b"two"[..]));
+        let (data, v1) = s.get("a/b/c.flv").await.unwrap().unwrap();
+        assert_eq!(&data[..], b"two");
         assert_eq!(s.get("a/b/none").await.unwrap(), None);
-        assert!(s.put_if_absent("a/t", Bytes::from_static(b"x")).await.unwrap());
-        assert!(!s.put_if_absent("a/t", Bytes::from_static(b"y")).await.unwrap());
-        assert_eq!(s.get("a/t").await.unwrap().as_deref(), Some(&b"x"[..]));
+        assert!(s.put_if("a/t", Bytes::from_static(b"x"), None).await.unwrap().is_some());
+        assert!(s.put_if("a/t", Bytes::from_static(b"y"), None).await.unwrap().is_none());
+        assert_eq!(s.get("a/t").await.unwrap().unwrap().0, &b"x"[..]);
         assert_eq!(s.list("a/").await.unwrap(), ["b", "t"]);
+        // Replace-if-unchanged: the version read wins once; a stale one (even for the same
+        // bytes) loses.
+        let v2 = s.put_if("a/b/c.flv", Bytes::from_static(b"two"), Some(&v1)).await.unwrap().unwrap();
+        assert_ne!(v1, v2);
+        assert!(s.put_if("a/b/c.flv", Bytes::from_static(b"three"), Some(&v1)).await.unwrap().is_none());
+        assert!(s.put_if("a/none", Bytes::from_static(b"x"), Some(&v1)).await.unwrap().is_none());
+        assert_eq!(s.get("a/b/c.flv").await.unwrap().unwrap(), (Bytes::from_static(b"two"), v2));
+        // Nothing but the objects is left in the folder, and no temporary file.
+        assert_eq!(
+            std::fs::read_dir(dir.join("a"))
+                .unwrap()
+                .filter(|e| !e.as_ref().unwrap().file_name().to_string_lossy().starts_with(".lock-"))
+                .count(),
+            2
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// Many writers racing to replace one version: exactly one wins.
+    #[tokio::test]
+    async fn conditional_replace_is_atomic() {
+        let dir = std::env::temp_dir().join(format!("rapidrtmp-local-race-{}", std::process::id()));
+        let s = LocalStore::new(&dir).unwrap();
+        let v = s.put_if("m", Bytes::from_static(b"0"), None).await.unwrap().unwrap();
+        let tries = (0..16).map(|i| {
+            let (s, v) = (s.clone(), v.clone());
+            tokio::spawn(async move { s.put_if("m", Bytes::from(format!("{i}")), Some(&v)).await.unwrap().is_some() })
+        });
+        let mut won = 0;
+        for t in tries {
+            won += usize::from(t.await.unwrap());
+        }
+        assert_eq!(won, 1);
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -15,7 +15,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
 use bytes::{Bytes, BytesMut};
 
-use super::{valid_key, StoreError, MAX_OBJECT_LEN};
+use super::{valid_key, StoreError, Version, MAX_OBJECT_LEN};
 
 /// Most names [`S3Store::list`] returns; a longer listing is an error rather than a silently
 /// partial answer.
@@ -193,48 +193,66 @@ impl S3Store {
         Ok(())
     }
 
-    /// Creates the object only if none exists, with a conditional PutObject
-    /// (`If-None-Match: *`): `Ok(false)` on 412 Precondition Failed.
+    /// Writes the object only if it is at `expected` (`If-Match: <ETag>`), or only if there is
+    /// none (`If-None-Match: *`): `Ok(None)` on 412 Precondition Failed, or when the object is
+    /// gone (404 to an `If-Match`).
     ///
     /// This is atomic on AWS S3, R2, MinIO and GCS. A 409 ConditionalRequestConflict (another
-    /// conditional write to the key in flight) is retried a few times, then taken as "exists".
+    /// conditional write to the key in flight) is retried a few times, then taken as "changed".
     ///
-    /// Limitations: a service that ignores `If-None-Match` on PutObject overwrites the object
-    /// and this returns `Ok(true)`; nothing on the client side can make that safe. s3s-fs
-    /// 0.14.1 honours the header but checks for the file and then writes it, so two concurrent
-    /// calls can both succeed there (the last write wins); sequential calls behave.
-    pub(super) async fn put_if_absent(&self, key: &str, data: Bytes) -> Result<bool, StoreError> {
+    /// Limitations: a service that ignores the headers overwrites the object; nothing on the
+    /// client side can make that safe. s3s-fs 0.14.1 honours both but checks, then writes, so
+    /// two concurrent calls can both succeed there (the last write wins); sequential calls
+    /// behave.
+    pub(super) async fn put_if(
+        &self,
+        key: &str,
+        data: Bytes,
+        expected: Option<&Version>,
+    ) -> Result<Option<Version>, StoreError> {
         let object_key = self.object_key(key);
         let mut conflicts = 0;
         loop {
-            let result = self
+            let request = self
                 .client
                 .put_object()
                 .bucket(&self.bucket)
                 .key(&object_key)
-                .if_none_match("*")
                 .set_content_type(content_type(key).map(Into::into))
-                .body(ByteStream::from(data.clone()))
-                .send()
-                .await;
-            let Err(e) = result else { return Ok(true) };
+                .body(ByteStream::from(data.clone()));
+            let request = match expected {
+                Some(Version(etag)) => request.if_match(etag),
+                None => request.if_none_match("*"),
+            };
+            let e = match request.send().await {
+                Ok(output) => {
+                    let etag = output.e_tag().ok_or_else(|| StoreError::S3 {
+                        op: "conditional put",
+                        key: key.into(),
+                        message: "the service returned no ETag".into(),
+                    })?;
+                    return Ok(Some(Version(etag.to_string())));
+                }
+                Err(e) => e,
+            };
             match status_and_code(&e) {
-                (Some(412), _) | (_, Some("PreconditionFailed")) => return Ok(false),
+                (Some(412), _) | (_, Some("PreconditionFailed")) => return Ok(None),
+                (_, Some("NoSuchKey")) | (Some(404), None) if expected.is_some() => return Ok(None),
                 (_, Some("ConditionalRequestConflict")) | (Some(409), None) => {
                     conflicts += 1;
                     if conflicts > 3 {
-                        return Ok(false);
+                        return Ok(None);
                     }
                     tokio::time::sleep(Duration::from_millis(100 << conflicts)).await;
                 }
-                _ => return Err(s3_error("put if absent", key, e)),
+                _ => return Err(s3_error("conditional put", key, e)),
             }
         }
     }
 
     /// Reads the object; `Ok(None)` on NoSuchKey (or a 404 without an S3 error code; NoSuchBucket
     /// and the other errors are errors). Objects over [`MAX_OBJECT_LEN`] are refused.
-    pub(super) async fn get(&self, key: &str) -> Result<Option<Bytes>, StoreError> {
+    pub(super) async fn get(&self, key: &str) -> Result<Option<(Bytes, Version)>, StoreError> {
         let result = self.client.get_object().bucket(&self.bucket).key(self.object_key(key)).send().await;
         let mut output = match result {
             Ok(output) => output,
@@ -245,6 +263,9 @@ impl S3Store {
                 };
             }
         };
+        // No ETag only from a service that cannot replace-if-unchanged: such a version matches
+        // nothing.
+        let version = Version(output.e_tag().unwrap_or("").to_string());
         let len = output.content_length().map(|n| u64::try_from(n).unwrap_or(0));
         if len.is_some_and(|n| n > self.max_len) {
             return Err(StoreError::TooLarge(key.into()));
@@ -258,7 +279,7 @@ impl S3Store {
             }
             data.extend_from_slice(&chunk);
         }
-        Ok(Some(data.freeze()))
+        Ok(Some((data.freeze(), version)))
     }
 
     pub(super) async fn delete(&self, key: &str) -> Result<(), StoreError> {
@@ -524,6 +545,20 @@ mod tests {
         store.put("a/plain", Bytes::from_static(b"x")).await.unwrap();
         assert!(!store.put_if_absent("a/plain", Bytes::from_static(b"y")).await.unwrap());
         assert_eq!(store.get("a/plain").await.unwrap().as_deref(), Some(&b"x"[..]));
+    }
+
+    #[tokio::test]
+    async fn replace_if_unchanged() {
+        let server = S3sFs::start("ifmatch");
+        let store = server.store("").await;
+        let v1 = store.put_if("a/m", Bytes::from_static(b"one"), None).await.unwrap().unwrap();
+        assert_eq!(store.get_versioned("a/m").await.unwrap(), Some((Bytes::from_static(b"one"), v1.clone())));
+        let v2 = store.put_if("a/m", Bytes::from_static(b"two"), Some(&v1)).await.unwrap().unwrap();
+        assert_ne!(v1, v2);
+        // A stale version, or one of an object that is gone, writes nothing.
+        assert_eq!(store.put_if("a/m", Bytes::from_static(b"three"), Some(&v1)).await.unwrap(), None);
+        assert_eq!(store.put_if("a/none", Bytes::from_static(b"x"), Some(&v1)).await.unwrap(), None);
+        assert_eq!(store.get_versioned("a/m").await.unwrap(), Some((Bytes::from_static(b"two"), v2)));
     }
 
     #[tokio::test]
