@@ -8,10 +8,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use rapidrtmp_core::manifest::MediaInfo;
-use tokio::sync::{watch, Notify};
+use tokio::sync::{watch, Notify, Semaphore};
 
 use crate::config::Settings;
 use crate::metrics::Metrics;
+use crate::publish::writer::Writers;
 use crate::store::Store;
 use crate::tokens::TokenSigner;
 
@@ -25,6 +26,21 @@ const MAX_TRACKED_VIEWERS: usize = 10_000;
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+/// A name for this run of the node: the host name (when it is a valid name) and 8 random hex
+/// digits.
+fn node_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let host = host.trim();
+    let host = if !host.is_empty() && host.len() <= 64 && host.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.') {
+        host
+    } else {
+        "node"
+    };
+    let mut r = [0u8; 4];
+    let _ = getrandom::fill(&mut r);
+    format!("{host}-{:08x}", u32::from_be_bytes(r))
 }
 
 /// What the API shows of a live stream.
@@ -52,7 +68,7 @@ pub struct LiveStream {
     pub stop: Notify,
     /// Set when a new publisher takes the stream over (the stream goes on, it does not end).
     pub replaced: std::sync::atomic::AtomicBool,
-    /// Set to true once the stream's last chunk and manifest are written.
+    /// Set to true once its publisher has handed its last chunk to the stream's writer.
     pub done: watch::Sender<bool>,
     /// Figures for the API.
     pub stats: Mutex<StreamStats>,
@@ -83,8 +99,15 @@ pub struct App {
     viewers: Mutex<HashMap<String, HashMap<IpAddr, u64>>>,
     /// Set when shutdown begins.
     pub shutdown: watch::Sender<bool>,
-    /// Chunk writers still running (shutdown waits for them to flush).
+    /// Stream writers still running (shutdown waits for them to flush).
     pub writers: watch::Sender<usize>,
+    /// The writers of the streams this node owns.
+    pub stream_writers: Writers,
+    /// Room for closed chunks waiting for the store, all streams together (bytes).
+    pub backlog: Arc<Semaphore>,
+    /// This node's name in the owner records of the streams it writes: host name and a random
+    /// part, new at every start.
+    pub node_id: String,
     /// Listeners are up.
     pub listening: AtomicBool,
     /// Set by `POST /api/v1/drain` (Kubernetes' `preStop`): new publishes are refused, `/ready`
@@ -98,6 +121,7 @@ impl App {
     pub fn new(settings: Settings, store: Store, admin_key: String) -> Arc<Self> {
         Arc::new(Self {
             signer: TokenSigner::from_admin_key(&admin_key),
+            backlog: Arc::new(Semaphore::new(settings.node_backlog)),
             settings,
             store,
             metrics: Metrics::default(),
@@ -106,6 +130,8 @@ impl App {
             viewers: Mutex::default(),
             shutdown: watch::channel(false).0,
             writers: watch::channel(0).0,
+            stream_writers: Writers::default(),
+            node_id: node_id(),
             listening: AtomicBool::new(false),
             draining: AtomicBool::new(false),
             next_connection: AtomicU64::new(1),

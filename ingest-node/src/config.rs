@@ -51,6 +51,17 @@ pub struct ServeArgs {
     /// Seconds a stream whose publisher dropped off stays live, for it to reconnect [default: 10].
     #[arg(long, env = "RAPIDRTMP_RECONNECT_GRACE")]
     pub reconnect_grace: Option<u64>,
+    /// Seconds a node's ownership of a live stream lasts unless renewed; another node may take
+    /// the stream over only once it has expired (the owner died) [default: 30].
+    #[arg(long, env = "RAPIDRTMP_OWNER_LEASE")]
+    pub owner_lease: Option<u64>,
+    /// MiB of closed chunks one stream may have waiting for the store before its publisher is
+    /// read more slowly [default: 64].
+    #[arg(long, env = "RAPIDRTMP_STREAM_BACKLOG_MB")]
+    pub stream_backlog_mb: Option<u64>,
+    /// MiB of closed chunks all streams together may have waiting for the store [default: 512].
+    #[arg(long, env = "RAPIDRTMP_NODE_BACKLOG_MB")]
+    pub node_backlog_mb: Option<u64>,
     /// Most simultaneous RTMP connections [default: 1000].
     #[arg(long, env = "RAPIDRTMP_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
@@ -78,6 +89,9 @@ struct FileSettings {
     live_window: Option<usize>,
     retention: Option<u64>,
     reconnect_grace: Option<u64>,
+    owner_lease: Option<u64>,
+    stream_backlog_mb: Option<u64>,
+    node_backlog_mb: Option<u64>,
     max_connections: Option<usize>,
     max_connections_per_ip: Option<usize>,
     log_format: Option<String>,
@@ -119,6 +133,12 @@ pub struct Settings {
     pub retention: Option<Duration>,
     /// How long a dropped publisher's stream stays live for it to reconnect.
     pub reconnect_grace: Duration,
+    /// How long a node's ownership of a stream lasts unless renewed.
+    pub owner_lease: Duration,
+    /// Bytes of closed chunks one stream may have waiting for the store.
+    pub stream_backlog: usize,
+    /// Bytes of closed chunks all streams may have waiting for the store.
+    pub node_backlog: usize,
     /// Most RTMP connections.
     pub max_connections: usize,
     /// Most RTMP connections from one IP address.
@@ -160,6 +180,19 @@ impl ServeArgs {
             "json" => true,
             other => bail!("--log-format {other}: expected text or json"),
         };
+        let owner_lease = self.owner_lease.or(file.owner_lease).unwrap_or(30);
+        if !(2..=3600).contains(&owner_lease) {
+            bail!("--owner-lease {owner_lease}: expected 2 to 3600 seconds");
+        }
+        let mib = |v: Option<u64>, name: &str, default: u64| -> anyhow::Result<usize> {
+            let v = v.unwrap_or(default);
+            if !(1..=65_536).contains(&v) {
+                bail!("--{name} {v}: expected 1 to 65536 MiB");
+            }
+            Ok((v as usize) << 20)
+        };
+        let stream_backlog = mib(self.stream_backlog_mb.or(file.stream_backlog_mb), "stream-backlog-mb", 64)?;
+        let node_backlog = mib(self.node_backlog_mb.or(file.node_backlog_mb), "node-backlog-mb", 512)?;
         let admin_key = self.admin_key.or(file.admin_key).filter(|k| !k.is_empty());
         if admin_key.as_ref().is_some_and(|k| k.len() < 16) {
             bail!("--admin-key: use at least 16 characters");
@@ -177,6 +210,9 @@ impl ServeArgs {
             live_window,
             retention: self.retention.or(file.retention).filter(|&s| s > 0).map(Duration::from_secs),
             reconnect_grace: Duration::from_secs(self.reconnect_grace.or(file.reconnect_grace).unwrap_or(10).min(3600)),
+            owner_lease: Duration::from_secs(owner_lease),
+            stream_backlog,
+            node_backlog,
             max_connections: self.max_connections.or(file.max_connections).unwrap_or(1000).max(1),
             max_connections_per_ip: self.max_connections_per_ip.or(file.max_connections_per_ip).unwrap_or(100).max(1),
             json_logs,

@@ -15,11 +15,14 @@ mod http;
 mod inspect_cmd;
 mod local_http;
 mod metrics;
+mod owner;
 mod package_cmd;
 mod publish;
+mod retention;
 mod rtmp;
 mod serve;
 mod store;
+mod sweep;
 mod tokens;
 
 /// RapidRTMP: live RTMP in, HLS with CMAF segments out. With no subcommand, runs `serve`.

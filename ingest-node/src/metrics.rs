@@ -67,6 +67,8 @@ pub struct Metrics {
     pub store_errors: AtomicU64,
     /// Chunks waiting to be written.
     pub store_backlog: AtomicU64,
+    /// Bytes of the chunks waiting to be written.
+    pub store_backlog_bytes: AtomicU64,
     /// Chunks given up on at shutdown after the store kept failing.
     pub chunks_lost: AtomicU64,
     /// HTTP requests by route and status.
@@ -110,9 +112,15 @@ impl Metrics {
         single("rapidrtmp_store_errors_total", "counter", "Failed store operations.", self.store_errors.load(Relaxed));
         single("rapidrtmp_store_backlog", "gauge", "Chunks waiting to be written.", self.store_backlog.load(Relaxed));
         single(
+            "rapidrtmp_store_backlog_bytes",
+            "gauge",
+            "Bytes of the chunks waiting to be written.",
+            self.store_backlog_bytes.load(Relaxed),
+        );
+        single(
             "rapidrtmp_chunks_lost_total",
             "counter",
-            "Chunks given up at shutdown because the store kept failing.",
+            "Chunks given up: the store kept failing at shutdown, or another node took the stream over.",
             self.chunks_lost.load(Relaxed),
         );
         let _ = writeln!(

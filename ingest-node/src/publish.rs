@@ -1,32 +1,23 @@
-//! One publish: RTMP media → chunk files (cut and assembled by the core's [`ChunkWriter`]) → a
-//! writer task that puts each chunk, then the manifest, into the store, in order and with retries.
+//! One publish: RTMP media → chunk files (cut and assembled by the core's [`ChunkWriter`]) →
+//! the stream's writer ([`writer`]), which puts them into the store.
 
-use std::collections::VecDeque;
+pub mod writer;
+
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use bytes::Bytes;
 use rapidrtmp_core::chunk::{ChunkWriter, Chunker, ClosedChunk, Event};
-use rapidrtmp_core::edge::{chunk_key, manifest_key};
+use rapidrtmp_core::edge::chunk_key;
 use rapidrtmp_core::flv::{Tag, TagKind};
 use rapidrtmp_core::hls::init_uri;
-use rapidrtmp_core::manifest::{ChunkEntry, Manifest, MediaInfo, StreamState};
+use rapidrtmp_core::manifest::{ChunkEntry, MediaInfo};
 use rapidrtmp_core::media::{Media, StreamConfig};
 use rapidrtmp_core::timeline::Millis;
-use tokio::sync::mpsc;
 use tracing::{error, info, warn};
 
 use crate::app::{now_ms, App, LiveStream};
-use crate::store::StoreError;
-
-/// Chunks that may wait for the store before the publisher is slowed down (about two minutes
-/// of 2-second segments). The publisher is never disconnected and nothing is dropped: when the
-/// backlog is full, reading from its socket waits.
-pub const MAX_BACKLOG: usize = 64;
-/// How long the writer keeps retrying a failing store once shutdown has begun.
-const SHUTDOWN_RETRY: Duration = Duration::from_secs(10);
+use writer::{ChunkJob, Job, StartError, StreamWriter};
 
 /// How a publish ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,25 +31,11 @@ pub enum Ending {
     Replaced,
 }
 
-/// A closed chunk on its way to the store, with what the manifest will say of it.
-struct ChunkJob {
-    key: String,
-    bytes: Bytes,
-    entry: ChunkEntry,
-    media: MediaInfo,
-    last_init: Option<(String, String)>,
-}
-
-enum Job {
-    Chunk(Box<ChunkJob>),
-    /// The publish is over; its media ended here on the stream timeline.
-    End {
-        media_end: Option<Millis>,
-        ending: Ending,
-    },
-}
-
-/// Turns one publisher's media into chunks.
+/// Turns one publisher's media into chunks. However it ends (dropped without [`finish`] too,
+/// when its connection's task fails), it tells its stream's writer, so the stream ends or goes
+/// on as it should.
+///
+/// [`finish`]: Publisher::finish
 pub struct Publisher {
     app: Arc<App>,
     stream: Arc<LiveStream>,
@@ -72,8 +49,10 @@ pub struct Publisher {
     /// Digest of the last session's sequence headers and its init URI, to reuse it.
     last_init: Option<(String, String)>,
     last_session_id: u64,
-    tx: mpsc::Sender<Job>,
-    store_writer: tokio::task::JoinHandle<()>,
+    /// The stream's writer on this node.
+    store_writer: Arc<StreamWriter>,
+    /// How the publish ends, told to the writer on drop.
+    ending: Ending,
 }
 
 fn media_info(config: &StreamConfig) -> MediaInfo {
@@ -86,43 +65,28 @@ fn media_info(config: &StreamConfig) -> MediaInfo {
 }
 
 impl Publisher {
-    /// Starts publishing `stream`: reads its manifest (to continue its numbering) and starts
-    /// its writer.
-    pub async fn start(app: Arc<App>, stream: Arc<LiveStream>) -> anyhow::Result<Self> {
-        let key = manifest_key(&stream.key);
-        let manifest = match app.store.get(&key).await.context("reading the stream manifest")? {
-            Some(bytes) => match Manifest::parse(&bytes) {
-                Ok(m) => m,
-                Err(e) => {
-                    warn!(stream = %stream.key, "manifest unreadable ({e}); starting a new one");
-                    Manifest::new(&stream.key, now_ms())
-                }
-            },
-            None => Manifest::new(&stream.key, now_ms()),
-        };
+    /// Starts publishing `stream`: attaches to its writer (which takes the stream's ownership
+    /// first) and goes on from where the stream's last publish ended.
+    pub async fn start(app: Arc<App>, stream: Arc<LiveStream>) -> Result<Self, StartError> {
+        let store_writer = StreamWriter::attach(&app, &stream.key).await?;
+        let resume = store_writer.resume.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let target = app.settings.segment_duration.as_millis() as u64;
-        let mut chunker = Chunker::new(target).with_first_sequence(manifest.next_sequence);
+        let mut chunker = Chunker::new(target).with_first_sequence(resume.next_sequence);
         // A stream published again continues its timeline: decode times never go back.
-        let last_end = manifest.chunks.last().map(|c| c.start_ms + c.duration_ms);
-        if let Some(end) = manifest.media_end_ms.max(last_end) {
+        if let Some(end) = resume.media_end_ms {
             chunker = chunker.with_resume_at(Millis(end));
         }
-        let last_session_id = manifest.session.parse().unwrap_or(0);
-        let last_init = manifest.last_init.clone();
-        let (tx, rx) = mpsc::channel(MAX_BACKLOG);
-        app.writers.send_modify(|n| *n += 1);
-        let store_writer = tokio::spawn(write_chunks(app.clone(), stream.clone(), manifest, rx));
         Ok(Self {
-            last_init,
+            last_init: resume.last_init,
+            last_session_id: resume.last_session_id,
             app,
             stream,
             writer: ChunkWriter::new(chunker),
             events: Vec::new(),
             opened_at_ms: now_ms(),
             session: None,
-            last_session_id,
-            tx,
             store_writer,
+            ending: Ending::AfterGrace,
         })
     }
 
@@ -168,7 +132,7 @@ impl Publisher {
         self.events = events;
     }
 
-    /// Hands a closed chunk to the writer (waiting if the backlog is full).
+    /// Hands a closed chunk to the writer (waiting while the backlog is full).
     async fn close(&mut self, chunk: ClosedChunk) {
         let info = chunk.info;
         if !info.independent {
@@ -203,141 +167,46 @@ impl Publisher {
             wall_clock_ms: self.opened_at_ms,
             independent: info.independent,
         };
+        {
+            let mut resume = self.store_writer.resume.lock().unwrap_or_else(|e| e.into_inner());
+            resume.next_sequence = info.sequence + 1;
+            resume.last_session_id = self.last_session_id;
+            resume.last_init = self.last_init.clone();
+        }
+        let lost = |app: &App| {
+            error!(stream = %self.stream.key, sequence = info.sequence, "the stream's writer has stopped; chunk lost");
+            app.metrics.chunks_lost.fetch_add(1, Relaxed);
+        };
+        let Some(reservation) = self.store_writer.reserve(&self.app, bytes.len()).await else { return lost(&self.app) };
         let job = Job::Chunk(Box::new(ChunkJob {
             key: chunk_key(&self.stream.key, &session_id, info.sequence),
             bytes: Bytes::from(bytes),
             entry,
             media,
             last_init: self.last_init.clone(),
+            reservation,
         }));
-        self.app.metrics.store_backlog.fetch_add(1, Relaxed);
-        if self.tx.send(job).await.is_err() {
-            error!(stream = %self.stream.key, sequence = info.sequence, "chunk writer is gone; chunk lost");
-            self.app.metrics.chunks_lost.fetch_add(1, Relaxed);
+        if !self.store_writer.send(job) {
+            lost(&self.app);
         }
     }
 
-    /// Ends the publish: writes the last chunk, marks the stream ended as `ending` says and waits
-    /// for the writer.
+    /// Ends the publish: hands the last chunk over and tells the writer how the stream goes on.
     pub async fn finish(mut self, ending: Ending) {
         self.writer.finish(&mut self.events);
         self.on_events().await;
+        self.ending = ending;
+    }
+}
+
+impl Drop for Publisher {
+    fn drop(&mut self) {
         let media_end = self.writer.chunker().media_end();
-        let _ = self.tx.send(Job::End { media_end, ending }).await;
-        drop(self.tx);
-        let _ = self.store_writer.await;
-    }
-}
-
-/// Puts an object, retrying with backoff; gives up only once shutdown has gone on too long.
-async fn put_retrying(app: &App, key: &str, bytes: Bytes) -> Result<(), StoreError> {
-    let mut delay = Duration::from_millis(100);
-    let mut shutdown_since: Option<Instant> = None;
-    loop {
-        match app.store.put(key, bytes.clone()).await {
-            Ok(()) => return Ok(()),
-            Err(e) => {
-                app.metrics.store_errors.fetch_add(1, Relaxed);
-                if app.shutting_down() && shutdown_since.get_or_insert_with(Instant::now).elapsed() > SHUTDOWN_RETRY {
-                    return Err(e);
-                }
-                warn!("store write failed, retrying in {delay:?}: {e}");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(5));
-            }
+        if let Some(end) = media_end {
+            self.store_writer.resume.lock().unwrap_or_else(|e| e.into_inner()).media_end_ms = Some(end.0);
         }
+        self.store_writer.send(Job::End { media_end, ending: self.ending });
+        self.store_writer.detach();
+        let _ = self.stream.done.send(true);
     }
-}
-
-/// The writer task of one publish: chunk first, manifest second, in order.
-async fn write_chunks(app: Arc<App>, stream: Arc<LiveStream>, mut manifest: Manifest, mut rx: mpsc::Receiver<Job>) {
-    let mkey = manifest_key(&stream.key);
-    let window = app.settings.live_window;
-    let mut expiring: VecDeque<(Instant, String)> = VecDeque::new();
-    let mut wrote_any = false;
-    while let Some(job) = rx.recv().await {
-        match job {
-            Job::Chunk(job) => {
-                let ChunkJob { key, bytes, entry, media, last_init } = *job;
-                let started = Instant::now();
-                let len = bytes.len() as u64;
-                let sequence = entry.sequence;
-                if let Err(e) = put_retrying(&app, &key, bytes).await {
-                    error!(stream = %stream.key, sequence, "chunk lost: the store kept failing at shutdown: {e}");
-                    app.metrics.chunks_lost.fetch_add(1, Relaxed);
-                    app.metrics.store_backlog.fetch_sub(1, Relaxed);
-                    continue;
-                }
-                let evicted: Vec<(String, u64)> = manifest
-                    .chunks
-                    .iter()
-                    .take((manifest.chunks.len() + 1).saturating_sub(window))
-                    .map(|c| (c.session.clone(), c.sequence))
-                    .collect();
-                manifest.session = entry.session.clone();
-                manifest.push_chunk(entry, window);
-                manifest.media = media;
-                manifest.last_init = last_init;
-                manifest.state = StreamState::Live;
-                manifest.updated_at_ms = now_ms();
-                if let Err(e) = put_retrying(&app, &mkey, Bytes::from(manifest.to_json())).await {
-                    error!(stream = %stream.key, "manifest not updated at shutdown: {e}");
-                }
-                wrote_any = true;
-                app.metrics.store_backlog.fetch_sub(1, Relaxed);
-                app.metrics.chunks_written.fetch_add(1, Relaxed);
-                app.metrics.chunk_bytes_written.fetch_add(len, Relaxed);
-                app.metrics.chunk_write.observe(started.elapsed());
-                stream.stats.lock().unwrap_or_else(|e| e.into_inner()).segments += 1;
-                if let Some(keep) = app.settings.retention {
-                    for (session, seq) in evicted {
-                        expiring.push_back((Instant::now() + keep, chunk_key(&stream.key, &session, seq)));
-                    }
-                    while expiring.front().is_some_and(|(at, _)| *at <= Instant::now()) {
-                        if let Some((_, k)) = expiring.pop_front() {
-                            if let Err(e) = app.store.delete(&k).await {
-                                warn!("retention: cannot delete {k}: {e}");
-                            }
-                        }
-                    }
-                }
-            }
-            Job::End { media_end, ending } => {
-                if let Some(end) = media_end {
-                    manifest.media_end_ms = Some(end.0);
-                }
-                let mut end_now = ending == Ending::Now;
-                if ending != Ending::Now && wrote_any {
-                    // Where the media ended, for whoever publishes next; the stream stays live.
-                    manifest.updated_at_ms = now_ms();
-                    if let Err(e) = put_retrying(&app, &mkey, Bytes::from(manifest.to_json())).await {
-                        error!(stream = %stream.key, "could not update the manifest: {e}");
-                    }
-                }
-                if ending == Ending::AfterGrace {
-                    let mut shutdown = app.shutdown.subscribe();
-                    tokio::select! {
-                        _ = tokio::time::sleep(app.settings.reconnect_grace) => {}
-                        _ = shutdown.wait_for(|s| *s) => {}
-                    }
-                    end_now = app.live(&stream.key).is_none();
-                    if !end_now {
-                        info!(stream = %stream.key, "publisher came back; the stream goes on");
-                    }
-                }
-                if end_now && (wrote_any || manifest.state == StreamState::Live && !manifest.chunks.is_empty()) {
-                    manifest.state = StreamState::Ended;
-                    manifest.updated_at_ms = now_ms();
-                    if let Err(e) = put_retrying(&app, &mkey, Bytes::from(manifest.to_json())).await {
-                        error!(stream = %stream.key, "could not mark the stream ended: {e}");
-                    }
-                }
-                if end_now {
-                    info!(stream = %stream.key, "stream ended");
-                }
-            }
-        }
-    }
-    let _ = stream.done.send(true);
-    app.writers.send_modify(|n| *n -= 1);
 }

@@ -21,6 +21,7 @@ use tracing::{debug, info, warn};
 
 use self::slots::{Refused, Slots};
 use crate::app::{now_ms, App, LiveStream};
+use crate::publish::writer::StartError;
 use crate::publish::{Ending, Publisher};
 use crate::tokens::TokenError;
 
@@ -329,8 +330,16 @@ impl Connection {
             Ok(p) => p,
             Err(e) => {
                 self.app.streams.lock().unwrap_or_else(|e| e.into_inner()).remove(&key);
-                warn!("cannot start publishing {key}: {e:#}");
-                return self.reject(request, BAD_NAME, "store_error", "storage unavailable, try again");
+                let _ = stream.done.send(true);
+                return match e {
+                    StartError::Busy(holder) => {
+                        self.reject(request, BAD_NAME, "busy", &format!("stream key is already being published on {holder}"))
+                    }
+                    StartError::Store(e) => {
+                        warn!("cannot start publishing {key}: {e}");
+                        self.reject(request, BAD_NAME, "store_error", "storage unavailable, try again")
+                    }
+                };
             }
         };
         self.app.metrics.publish_attempt("accepted");

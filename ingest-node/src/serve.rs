@@ -94,6 +94,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     let rtmp_task = tokio::spawn(crate::rtmp::serve(app.clone(), rtmp));
     let http_task = tokio::spawn(crate::http::serve(app.clone(), http));
+    tokio::spawn(crate::sweep::run(app.clone()));
     app.listening.store(true, Relaxed);
 
     shutdown_signal().await;

@@ -1,0 +1,509 @@
+//! The writer of one stream on this node: it holds the stream's owner lease and its manifest,
+//! and puts each closed chunk into the store, then the manifest, in order and with retries.
+//!
+//! A publisher that reconnects, or one that takes a silent one over, attaches to the same writer:
+//! ownership passes in-process, and numbering and timeline go on from what the previous publisher
+//! handed over, written yet or not. Once no publisher is attached (at once on an unpublish, after
+//! the reconnect grace on a dropped connection) the writer marks the stream ended, releases the
+//! lease and stops. The manifest is replaced only if it is unchanged since this writer last wrote
+//! it: a writer that finds it changed has lost the stream to another node, and stops.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use rapidrtmp_core::edge::{chunk_key, manifest_key};
+use rapidrtmp_core::manifest::{ChunkEntry, Manifest, MediaInfo, StreamState};
+use rapidrtmp_core::timeline::Millis;
+use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
+use tokio::time::{Instant, MissedTickBehavior};
+use tracing::{error, info, warn};
+
+use super::Ending;
+use crate::app::{now_ms, App};
+use crate::owner::{self, Claim, Lease};
+use crate::retention::{self, Schedule};
+use crate::store::{StoreError, Version};
+
+/// How long the writer keeps retrying a failing store once shutdown has begun.
+const SHUTDOWN_RETRY: Duration = Duration::from_secs(10);
+/// How long a new publish waits for the stream's previous writer to finish closing.
+const CLOSING_WAIT: Duration = Duration::from_secs(10);
+
+/// The writers of the streams this node owns, by stream key.
+pub type Writers = Mutex<HashMap<String, Arc<StreamWriter>>>;
+
+/// Where the next publish of a stream goes on from.
+#[derive(Debug, Clone, Default)]
+pub struct Resume {
+    /// The next chunk's sequence number.
+    pub next_sequence: u64,
+    /// Where the media ended on the stream timeline, milliseconds.
+    pub media_end_ms: Option<u64>,
+    /// The last session id (sessions ids only grow).
+    pub last_session_id: u64,
+    /// Digest of the last session's sequence headers and its init segment's URI.
+    pub last_init: Option<(String, String)>,
+}
+
+impl Resume {
+    fn of(m: &Manifest) -> Self {
+        let last_end = m.chunks.last().map(|c| c.start_ms + c.duration_ms);
+        Self {
+            next_sequence: m.next_sequence,
+            media_end_ms: m.media_end_ms.max(last_end),
+            last_session_id: m.session.parse().unwrap_or(0),
+            last_init: m.last_init.clone(),
+        }
+    }
+}
+
+/// Room taken in the stream's and the node's backlog by one chunk until it is written (or given
+/// up); it also keeps the backlog gauges.
+pub struct Reservation {
+    app: Arc<App>,
+    bytes: u64,
+    _stream: OwnedSemaphorePermit,
+    _node: OwnedSemaphorePermit,
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        self.app.metrics.store_backlog.fetch_sub(1, Relaxed);
+        self.app.metrics.store_backlog_bytes.fetch_sub(self.bytes, Relaxed);
+    }
+}
+
+/// A closed chunk on its way to the store, with what the manifest will say of it.
+pub struct ChunkJob {
+    pub key: String,
+    pub bytes: Bytes,
+    pub entry: ChunkEntry,
+    pub media: MediaInfo,
+    pub last_init: Option<(String, String)>,
+    pub reservation: Reservation,
+}
+
+/// What publishers hand their stream's writer.
+pub enum Job {
+    Chunk(Box<ChunkJob>),
+    /// A publish is over; its media ended here on the stream timeline.
+    End { media_end: Option<Millis>, ending: Ending },
+}
+
+/// Why a publish cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Another node holds the stream (or this node is still closing it).
+    #[error("the stream is being published on {0}")]
+    Busy(String),
+    /// The store did not answer.
+    #[error("the store failed: {0}")]
+    Store(#[from] StoreError),
+}
+
+#[derive(Debug, Default)]
+struct Attachments {
+    publishers: usize,
+    closing: bool,
+}
+
+/// The handle publishers use to reach their stream's writer.
+pub struct StreamWriter {
+    stream: String,
+    tx: mpsc::UnboundedSender<Job>,
+    /// Kept by the attached publisher as it hands chunks over.
+    pub resume: Mutex<Resume>,
+    backlog: Arc<Semaphore>,
+    attachments: Mutex<Attachments>,
+    /// Set once the writer has stopped and left [`App::stream_writers`].
+    done: watch::Sender<bool>,
+}
+
+impl StreamWriter {
+    /// Attaches a new publisher of `stream`: to the writer this node runs for it, or to a new one
+    /// once the stream's lease is taken.
+    pub async fn attach(app: &Arc<App>, stream: &str) -> Result<Arc<Self>, StartError> {
+        let deadline = Instant::now() + CLOSING_WAIT;
+        loop {
+            let existing = app.stream_writers.lock().unwrap_or_else(|e| e.into_inner()).get(stream).cloned();
+            let Some(w) = existing else { return Self::start(app, stream).await };
+            if w.try_attach() {
+                return Ok(w);
+            }
+            // It is closing: its last writes go first.
+            let mut done = w.done.subscribe();
+            if tokio::time::timeout_at(deadline, done.wait_for(|d| *d)).await.is_err() {
+                return Err(StartError::Busy("this node (the stream's last publish is still being written)".into()));
+            }
+        }
+    }
+
+    async fn start(app: &Arc<App>, stream: &str) -> Result<Arc<Self>, StartError> {
+        let lease = match owner::claim(&app.store, stream, &app.node_id, app.settings.owner_lease).await? {
+            Claim::Taken(lease) => lease,
+            Claim::Held { node } => return Err(StartError::Busy(format!("node {node}"))),
+        };
+        if let Some(p) = lease.previous.as_ref().filter(|p| p.is_abandoned(now_ms())) {
+            warn!(stream, node = %p.node, "taking the stream over from a node whose lease expired");
+        }
+        let found = app.store.get_versioned(&manifest_key(stream)).await;
+        let next_due = match &found {
+            Ok(_) => retention::delete_due(&app.store, stream, now_ms()).await,
+            Err(_) => Ok(None),
+        };
+        let (found, next_due) = match (found, next_due) {
+            (Ok(found), Ok(next_due)) => (found, next_due),
+            (Err(e), _) | (_, Err(e)) => {
+                let due = lease.previous.as_ref().and_then(|p| p.next_due_ms);
+                if let Err(e) = lease.release(&app.store, due).await {
+                    warn!(stream, "cannot release the stream after a failed start: {e}");
+                }
+                return Err(e.into());
+            }
+        };
+        let (manifest, version) = match found {
+            Some((bytes, version)) => match Manifest::parse(&bytes) {
+                Ok(m) => (m, Some(version)),
+                Err(e) => {
+                    warn!(stream, "manifest unreadable ({e}); starting a new one");
+                    (Manifest::new(stream, now_ms()), Some(version))
+                }
+            },
+            None => (Manifest::new(stream, now_ms()), None),
+        };
+        let (tx, rx) = mpsc::unbounded_channel();
+        let w = Arc::new(Self {
+            stream: stream.into(),
+            tx,
+            resume: Mutex::new(Resume::of(&manifest)),
+            backlog: Arc::new(Semaphore::new(app.settings.stream_backlog)),
+            attachments: Mutex::new(Attachments { publishers: 1, closing: false }),
+            done: watch::channel(false).0,
+        });
+        app.stream_writers.lock().unwrap_or_else(|e| e.into_inner()).insert(stream.into(), w.clone());
+        app.writers.send_modify(|n| *n += 1);
+        let task = Task {
+            app: app.clone(),
+            w: w.clone(),
+            manifest,
+            version,
+            lease,
+            schedule: Schedule::new(stream),
+            next_due,
+            wrote_any: false,
+            grace: None,
+        };
+        tokio::spawn(task.run(rx));
+        Ok(w)
+    }
+
+    fn try_attach(&self) -> bool {
+        let mut a = self.attachments.lock().unwrap_or_else(|e| e.into_inner());
+        if !a.closing {
+            a.publishers += 1;
+        }
+        !a.closing
+    }
+
+    /// Waits for room for a `len`-byte chunk in the stream's backlog, then in the node's: a full
+    /// backlog slows the publisher down, it never drops media.
+    /// (`None` only if a semaphore were closed, which nothing does.)
+    pub async fn reserve(&self, app: &Arc<App>, len: usize) -> Option<Reservation> {
+        let permits = |total: usize| u32::try_from(len.clamp(1, total)).unwrap_or(u32::MAX);
+        let stream = self.backlog.clone().acquire_many_owned(permits(app.settings.stream_backlog)).await.ok()?;
+        let node = app.backlog.clone().acquire_many_owned(permits(app.settings.node_backlog)).await.ok()?;
+        app.metrics.store_backlog.fetch_add(1, Relaxed);
+        app.metrics.store_backlog_bytes.fetch_add(len as u64, Relaxed);
+        Some(Reservation { app: app.clone(), bytes: len as u64, _stream: stream, _node: node })
+    }
+
+    /// Hands a job over; `false` if the writer has stopped (it lost the stream).
+    pub fn send(&self, job: Job) -> bool {
+        self.tx.send(job).is_ok()
+    }
+
+    /// A publisher leaves (after sending its `End`).
+    pub fn detach(&self) {
+        let mut a = self.attachments.lock().unwrap_or_else(|e| e.into_inner());
+        a.publishers = a.publishers.saturating_sub(1);
+    }
+
+    /// Starts closing if no publisher is attached (or `force`); nobody attaches after that.
+    fn try_close(&self, force: bool) -> bool {
+        let mut a = self.attachments.lock().unwrap_or_else(|e| e.into_inner());
+        if force || a.publishers == 0 {
+            a.closing = true;
+        }
+        a.closing
+    }
+}
+
+/// What the writer does after a step.
+#[derive(PartialEq, Eq)]
+enum Flow {
+    Go,
+    /// No publisher is left: the stream ends.
+    Close,
+    /// Another node took the stream over.
+    Lost,
+}
+
+struct Task {
+    app: Arc<App>,
+    w: Arc<StreamWriter>,
+    manifest: Manifest,
+    /// The manifest's version as this writer last read or wrote it (`None`: none existed).
+    version: Option<Version>,
+    lease: Lease,
+    schedule: Schedule,
+    /// When the next retention deletion is due.
+    next_due: Option<u64>,
+    wrote_any: bool,
+    /// When the reconnect grace of a dropped publisher runs out.
+    grace: Option<Instant>,
+}
+
+impl Task {
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Job>) {
+        let every = self.lease.renew_every();
+        let mut renew = tokio::time::interval_at(Instant::now() + every, every);
+        renew.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut shutdown = self.app.shutdown.subscribe();
+        let flow = loop {
+            let grace = self.grace;
+            let flow = tokio::select! {
+                job = rx.recv() => match job {
+                    Some(Job::Chunk(job)) => self.write_chunk(*job).await,
+                    Some(Job::End { media_end, ending }) => self.end(media_end, ending).await,
+                    None => Flow::Close,
+                },
+                _ = renew.tick() => self.renew().await,
+                _ = sleep_until(grace) => self.grace_over(),
+                _ = shutdown_begun(&mut shutdown), if grace.is_some() => self.grace_over(),
+            };
+            if flow != Flow::Go {
+                break flow;
+            }
+        };
+        let stream = self.w.stream.clone();
+        match flow {
+            Flow::Lost => {
+                self.w.try_close(true);
+                error!(stream, "another node took this stream over (this node's lease had expired): publishing here stops");
+                if let Some(live) = self.app.live(&stream) {
+                    live.stop.notify_one();
+                }
+                while let Ok(job) = rx.try_recv() {
+                    if let Job::Chunk(job) = job {
+                        error!(stream, sequence = job.entry.sequence, "chunk lost: the stream belongs to another node");
+                        self.app.metrics.chunks_lost.fetch_add(1, Relaxed);
+                    }
+                }
+            }
+            _ => {
+                // Nothing can be queued once closing, but what was queued is written.
+                while let Ok(job) = rx.try_recv() {
+                    if let Job::Chunk(job) = job {
+                        self.write_chunk(*job).await;
+                    }
+                }
+                self.mark_ended().await;
+                if let Err(e) = self.lease.release(&self.app.store, self.next_due).await {
+                    warn!(stream, "cannot release the stream's ownership (it expires by itself): {e}");
+                }
+            }
+        }
+        let mut writers = self.app.stream_writers.lock().unwrap_or_else(|e| e.into_inner());
+        if writers.get(&stream).is_some_and(|w| Arc::ptr_eq(w, &self.w)) {
+            writers.remove(&stream);
+        }
+        drop(writers);
+        self.app.writers.send_modify(|n| *n -= 1);
+        let _ = self.w.done.send(true);
+    }
+
+    async fn write_chunk(&mut self, job: ChunkJob) -> Flow {
+        let ChunkJob { key, bytes, entry, media, last_init, reservation } = job;
+        let (app, stream) = (self.app.clone(), self.w.stream.clone());
+        let started = std::time::Instant::now();
+        let len = bytes.len() as u64;
+        let sequence = entry.sequence;
+        if let Err(e) = retrying(&app, || app.store.put(&key, bytes.clone())).await {
+            error!(stream, sequence, "chunk lost: the store kept failing at shutdown: {e}");
+            app.metrics.chunks_lost.fetch_add(1, Relaxed);
+            return Flow::Go;
+        }
+        let window = app.settings.live_window;
+        let evicted: Vec<String> = self
+            .manifest
+            .chunks
+            .iter()
+            .take((self.manifest.chunks.len() + 1).saturating_sub(window))
+            .map(|c| chunk_key(&stream, &c.session, c.sequence))
+            .collect();
+        if let (Some(keep), false) = (app.settings.retention, evicted.is_empty()) {
+            // Scheduled before the manifest stops listing them.
+            let at = now_ms() + keep.as_millis() as u64;
+            let mut backoff = Backoff::default();
+            let due = loop {
+                match self.schedule.add(&app.store, evicted.clone(), at).await {
+                    Ok(due) => break Ok(due),
+                    Err(e) => {
+                        if let Err(e) = backoff.wait(&app, e).await {
+                            break Err(e);
+                        }
+                    }
+                }
+            };
+            match due {
+                Ok(due) => self.next_due = Some(self.next_due.map_or(due, |n| n.min(due))),
+                Err(e) => warn!(stream, "retention: chunks that left the window stay: {e}"),
+            }
+        }
+        self.manifest.session = entry.session.clone();
+        self.manifest.push_chunk(entry, window);
+        self.manifest.media = media;
+        self.manifest.last_init = last_init;
+        self.manifest.state = StreamState::Live;
+        let flow = self.put_manifest().await;
+        if flow == Flow::Go {
+            self.wrote_any = true;
+            app.metrics.chunks_written.fetch_add(1, Relaxed);
+            app.metrics.chunk_bytes_written.fetch_add(len, Relaxed);
+            app.metrics.chunk_write.observe(started.elapsed());
+            if let Some(live) = app.live(&stream) {
+                live.stats.lock().unwrap_or_else(|e| e.into_inner()).segments += 1;
+            }
+        }
+        drop(reservation);
+        flow
+    }
+
+    /// Replaces the manifest if it is unchanged since this writer last wrote it.
+    async fn put_manifest(&mut self) -> Flow {
+        self.manifest.updated_at_ms = now_ms();
+        let json = Bytes::from(self.manifest.to_json());
+        let key = manifest_key(&self.w.stream);
+        let app = self.app.clone();
+        let version = self.version.clone();
+        match retrying(&app, || app.store.put_if(&key, json.clone(), version.as_ref())).await {
+            Ok(Some(v)) => {
+                self.version = Some(v);
+                Flow::Go
+            }
+            Ok(None) => Flow::Lost,
+            Err(e) => {
+                error!(stream = %self.w.stream, "manifest not updated at shutdown: {e}");
+                Flow::Go
+            }
+        }
+    }
+
+    async fn end(&mut self, media_end: Option<Millis>, ending: Ending) -> Flow {
+        if let Some(end) = media_end {
+            self.manifest.media_end_ms = Some(end.0);
+        }
+        if ending == Ending::Now {
+            return if self.w.try_close(false) { Flow::Close } else { Flow::Go };
+        }
+        self.grace = Some(Instant::now() + self.app.settings.reconnect_grace);
+        if !self.wrote_any {
+            return Flow::Go;
+        }
+        // Where the media ended, for whoever publishes next; the stream stays live.
+        self.put_manifest().await
+    }
+
+    fn grace_over(&mut self) -> Flow {
+        self.grace = None;
+        if self.w.try_close(false) {
+            Flow::Close
+        } else {
+            info!(stream = %self.w.stream, "publisher came back; the stream goes on");
+            Flow::Go
+        }
+    }
+
+    /// Makes the deletions that are due, then renews the lease (with when the next one is due).
+    async fn renew(&mut self) -> Flow {
+        let (app, stream) = (&self.app, &self.w.stream);
+        let now = now_ms();
+        if self.next_due.is_some_and(|due| due <= now) {
+            match retention::delete_due(&app.store, stream, now).await {
+                Ok(next) => self.next_due = next,
+                Err(e) => warn!(stream, "retention: deletions delayed: {e}"),
+            }
+        }
+        match self.lease.renew(&app.store, self.next_due).await {
+            Ok(true) => Flow::Go,
+            Ok(false) => Flow::Lost,
+            Err(e) => {
+                app.metrics.store_errors.fetch_add(1, Relaxed);
+                warn!(stream, "cannot renew the stream's ownership, retrying: {e}");
+                Flow::Go
+            }
+        }
+    }
+
+    async fn mark_ended(&mut self) {
+        let live = self.manifest.state == StreamState::Live && !self.manifest.chunks.is_empty();
+        if self.wrote_any || live {
+            self.manifest.state = StreamState::Ended;
+            if self.put_manifest().await == Flow::Lost {
+                error!(stream = %self.w.stream, "another node took this stream over before it could be marked ended");
+            }
+        }
+        info!(stream = %self.w.stream, "stream ended");
+    }
+}
+
+async fn shutdown_begun(rx: &mut watch::Receiver<bool>) {
+    let _ = rx.wait_for(|s| *s).await;
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Waits between the tries of a failing store operation: 100 ms, doubling up to 5 s, until
+/// shutdown has gone on for [`SHUTDOWN_RETRY`].
+#[derive(Default)]
+struct Backoff {
+    delay: Option<Duration>,
+    shutdown_since: Option<Instant>,
+}
+
+impl Backoff {
+    /// Counts the failure and waits; `Err` once it is time to give up.
+    async fn wait(&mut self, app: &App, e: StoreError) -> Result<(), StoreError> {
+        app.metrics.store_errors.fetch_add(1, Relaxed);
+        if app.shutting_down() && self.shutdown_since.get_or_insert_with(Instant::now).elapsed() > SHUTDOWN_RETRY {
+            return Err(e);
+        }
+        let delay = self.delay.map_or(Duration::from_millis(100), |d| (d * 2).min(Duration::from_secs(5)));
+        self.delay = Some(delay);
+        warn!("store write failed, retrying in {delay:?}: {e}");
+        tokio::time::sleep(delay).await;
+        Ok(())
+    }
+}
+
+/// Runs a store operation until it succeeds (see [`Backoff`]).
+async fn retrying<T, F>(app: &App, mut op: impl FnMut() -> F) -> Result<T, StoreError>
+where
+    F: std::future::Future<Output = Result<T, StoreError>>,
+{
+    let mut backoff = Backoff::default();
+    loop {
+        match op().await {
+            Ok(v) => return Ok(v),
+            Err(e) => backoff.wait(app, e).await?,
+        }
+    }
+}

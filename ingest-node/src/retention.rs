@@ -1,0 +1,130 @@
+//! Retention kept in the store, so that it survives restarts and outlives the stream: chunks
+//! that left the live window are listed in `live/{stream}/expiring/{minute}.json`, one object
+//! per minute in which they become due, and deleted once it has passed (by the stream's writer,
+//! or by the sweep once no node writes the stream).
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use tracing::warn;
+
+use crate::store::{Store, StoreError};
+
+const MINUTE_MS: u64 = 60_000;
+
+fn folder(stream: &str) -> String {
+    format!("live/{stream}/expiring/")
+}
+
+fn bucket_key(stream: &str, minute: u64) -> String {
+    format!("{}{minute}.json", folder(stream))
+}
+
+/// When the deletions of a minute's bucket are due: once the whole minute has passed.
+fn due_ms(minute: u64) -> u64 {
+    (minute + 1) * MINUTE_MS
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Bucket {
+    keys: Vec<String>,
+}
+
+/// The deletions a stream's writer schedules: the bucket it is filling, kept in memory (it is
+/// the only writer of its stream's buckets).
+#[derive(Debug)]
+pub struct Schedule {
+    stream: String,
+    open: Option<(u64, Bucket)>,
+}
+
+impl Schedule {
+    /// The schedule of `stream`.
+    pub fn new(stream: &str) -> Self {
+        Self { stream: stream.into(), open: None }
+    }
+
+    /// Records that `keys` are to be deleted at `at_ms` (milliseconds since the Unix epoch);
+    /// returns when that is due. Written before the manifest stops listing them, so a crash in
+    /// between leaves them scheduled, not forgotten.
+    pub async fn add(&mut self, store: &Store, keys: Vec<String>, at_ms: u64) -> Result<u64, StoreError> {
+        let minute = at_ms / MINUTE_MS;
+        if self.open.as_ref().is_none_or(|(m, _)| *m != minute) {
+            // The bucket may hold entries of an earlier writer of this stream (a node that died).
+            let earlier = match store.get(&bucket_key(&self.stream, minute)).await? {
+                Some(bytes) => serde_json::from_slice(&bytes).unwrap_or_default(),
+                None => Bucket::default(),
+            };
+            self.open = Some((minute, earlier));
+        }
+        let (_, bucket) = self.open.get_or_insert_with(|| (minute, Bucket::default()));
+        bucket.keys.extend(keys);
+        let bytes = Bytes::from(serde_json::to_vec(bucket).unwrap_or_default());
+        store.put(&bucket_key(&self.stream, minute), bytes).await?;
+        Ok(due_ms(minute))
+    }
+}
+
+/// Deletes what is due at `now` for `stream`; returns when the next deletion is due. A bucket
+/// is removed only once all its keys are gone; one that cannot be read is left for a person.
+pub async fn delete_due(store: &Store, stream: &str, now: u64) -> Result<Option<u64>, StoreError> {
+    let own = format!("live/{stream}/");
+    let mut next = None;
+    for name in store.list(&folder(stream)).await? {
+        let Some(minute) = name.strip_suffix(".json").and_then(|m| m.parse::<u64>().ok()) else { continue };
+        if due_ms(minute) > now {
+            next = Some(next.map_or(due_ms(minute), |n: u64| n.min(due_ms(minute))));
+            continue;
+        }
+        let key = bucket_key(stream, minute);
+        let Some(bytes) = store.get(&key).await? else { continue };
+        let Ok(bucket) = serde_json::from_slice::<Bucket>(&bytes) else {
+            warn!("retention: {key} is not readable; left as it is");
+            continue;
+        };
+        for k in &bucket.keys {
+            // Only this stream's chunks, whatever the object says.
+            if k.starts_with(&own) && k.ends_with(".flv") {
+                store.delete(k).await?;
+            }
+        }
+        store.delete(&key).await?;
+    }
+    Ok(next)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::LocalStore;
+
+    #[tokio::test]
+    async fn scheduled_chunks_are_deleted_once_due_and_only_they() {
+        let dir = std::env::temp_dir().join(format!("rapidrtmp-retention-{}", std::process::id()));
+        let store = Store::Local(LocalStore::new(&dir).unwrap());
+        for k in ["live/a/1/0.flv", "live/a/1/1.flv", "live/a/1/2.flv", "live/b/1/0.flv"] {
+            store.put(k, Bytes::from_static(b"x")).await.unwrap();
+        }
+        let t = 100 * MINUTE_MS + 5;
+        let mut s = Schedule::new("a");
+        assert_eq!(s.add(&store, vec!["live/a/1/0.flv".into()], t).await.unwrap(), 101 * MINUTE_MS);
+        // Another writer's schedule for the same minute keeps the first one's entries.
+        let mut s2 = Schedule::new("a");
+        s2.add(&store, vec!["live/a/1/1.flv".into(), "live/b/1/0.flv".into()], t + 1).await.unwrap();
+        s2.add(&store, vec!["live/a/1/2.flv".into()], t + MINUTE_MS).await.unwrap();
+        assert_eq!(delete_due(&store, "a", t).await.unwrap(), Some(101 * MINUTE_MS));
+        assert_eq!(delete_due(&store, "a", 101 * MINUTE_MS).await.unwrap(), Some(102 * MINUTE_MS));
+        let left: Vec<bool> = exist(&store, &["live/a/1/0.flv", "live/a/1/1.flv", "live/a/1/2.flv", "live/b/1/0.flv"]).await;
+        assert_eq!(left, [false, false, true, true], "another stream's chunk is never deleted");
+        assert_eq!(delete_due(&store, "a", 102 * MINUTE_MS).await.unwrap(), None);
+        assert!(store.list("live/a/expiring/").await.unwrap().is_empty());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    async fn exist(store: &Store, keys: &[&str]) -> Vec<bool> {
+        let mut out = Vec::new();
+        for k in keys {
+            out.push(store.get(k).await.unwrap().is_some());
+        }
+        out
+    }
+}
