@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use support::checks::{
-    assert_chunks_match, assert_decodes_cleanly, assert_plays_like_the_clip, assert_sessions_play_like_the_clip, tree,
-    wait_until,
+    assert_chunks_match, assert_decodes_cleanly, assert_plays_like_the_clip, assert_sessions_play_like_the_clip,
+    media_objects, tree, wait_until,
 };
 use support::hls::Playlist;
 use support::http;
@@ -132,12 +132,12 @@ fn publish_without_a_valid_token_is_refused_and_writes_nothing() {
     let (status, messages, _) = publish_and_wait(&url, &["-t", "2"], &dir.join("once.log"), PUBLISH_TIMEOUT);
     assert!(status.success(), "first use of a single-use token failed ({status}):\n{messages}");
     node.wait_playlist("once", "#EXT-X-ENDLIST", Duration::from_secs(10), |p| p.ended && !p.segments.is_empty());
-    let objects = tree(&data.join("live/once"));
+    let objects = media_objects(&data.join("live/once"));
     let markers = tree(&data.join("tokens/used"));
     assert!(objects.keys().any(|k| k.ends_with(".flv")), "no chunk after the first publish: {objects:?}");
     assert_eq!(markers.len(), 1, "one spent single-use token: {markers:?}");
     assert_publish_refused("reused single-use token", &url, &dir.join("reused.log"));
-    assert_eq!(tree(&data.join("live/once")), objects, "the refused reuse changed the stream's objects");
+    assert_eq!(media_objects(&data.join("live/once")), objects, "the refused reuse changed the stream's objects");
     assert_eq!(tree(&data.join("tokens/used")), markers, "the refused reuse changed the spent-token markers");
 
     for key in ["missing", "tampered", "expired", "other"] {

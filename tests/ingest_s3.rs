@@ -10,7 +10,7 @@ mod support;
 
 use std::time::Duration;
 
-use support::checks::{assert_chunks_match, assert_plays_like_the_clip, tree};
+use support::checks::{assert_chunks_match, assert_plays_like_the_clip, media_objects, tree};
 use support::media::{publish, publish_and_wait};
 use support::node::{Node, NodeOptions};
 use support::proc::TempDir;
@@ -81,7 +81,7 @@ fn single_use_token_reuse_is_refused_through_the_s3_store() {
     node.wait_playlist("once", "#EXT-X-ENDLIST", Duration::from_secs(10), |p| p.ended && !p.segments.is_empty());
 
     let prefix = s3.root.join(BUCKET).join(PREFIX);
-    let objects = tree(&prefix.join("live/once"));
+    let objects = media_objects(&prefix.join("live/once"));
     let markers = tree(&prefix.join("tokens/used"));
     assert!(objects.keys().any(|k| k.ends_with(".flv")), "no chunk in the bucket: {objects:?}");
     assert_eq!(markers.len(), 1, "one spent single-use token in the bucket: {markers:?}");
@@ -99,6 +99,6 @@ fn single_use_token_reuse_is_refused_through_the_s3_store() {
     refused(&other, "reuse-other.log");
     assert_eq!(other.publish_attempts("accepted"), 0.0);
 
-    assert_eq!(tree(&prefix.join("live/once")), objects, "a refused reuse changed the stream's objects");
+    assert_eq!(media_objects(&prefix.join("live/once")), objects, "a refused reuse changed the stream's objects");
     assert_eq!(tree(&prefix.join("tokens/used")), markers, "a refused reuse changed the spent-token markers");
 }

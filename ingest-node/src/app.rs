@@ -33,7 +33,10 @@ pub fn now_ms() -> u64 {
 fn node_id() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
     let host = host.trim();
-    let host = if !host.is_empty() && host.len() <= 64 && host.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.') {
+    let host = if !host.is_empty()
+        && host.len() <= 64
+        && host.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+    {
         host
     } else {
         "node"

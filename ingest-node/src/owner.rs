@@ -146,7 +146,9 @@ mod tests {
         assert!(matches!(claim(&store, "cam", "b", long).await.unwrap(), Claim::Held { node } if node == "a"));
         assert!(a.renew(&store, Some(5)).await.unwrap());
         a.release(&store, Some(5)).await.unwrap();
-        let Claim::Taken(b) = claim(&store, "cam", "b", Duration::from_secs(2)).await.unwrap() else { panic!("b after release") };
+        let Claim::Taken(b) = claim(&store, "cam", "b", Duration::from_secs(2)).await.unwrap() else {
+            panic!("b after release")
+        };
         assert_eq!(b.previous.as_ref().map(|p| (p.node.as_str(), p.next_due_ms)), Some(("", Some(5))));
         // b dies (never renews): once its lease has run out, c takes the stream and sees why.
         assert!(matches!(claim(&store, "cam", "c", long).await.unwrap(), Claim::Held { .. }));

@@ -113,7 +113,8 @@ mod tests {
         s2.add(&store, vec!["live/a/1/2.flv".into()], t + MINUTE_MS).await.unwrap();
         assert_eq!(delete_due(&store, "a", t).await.unwrap(), Some(101 * MINUTE_MS));
         assert_eq!(delete_due(&store, "a", 101 * MINUTE_MS).await.unwrap(), Some(102 * MINUTE_MS));
-        let left: Vec<bool> = exist(&store, &["live/a/1/0.flv", "live/a/1/1.flv", "live/a/1/2.flv", "live/b/1/0.flv"]).await;
+        let left: Vec<bool> =
+            exist(&store, &["live/a/1/0.flv", "live/a/1/1.flv", "live/a/1/2.flv", "live/b/1/0.flv"]).await;
         assert_eq!(left, [false, false, true, true], "another stream's chunk is never deleted");
         assert_eq!(delete_due(&store, "a", 102 * MINUTE_MS).await.unwrap(), None);
         assert!(store.list("live/a/expiring/").await.unwrap().is_empty());

@@ -332,9 +332,12 @@ impl Connection {
                 self.app.streams.lock().unwrap_or_else(|e| e.into_inner()).remove(&key);
                 let _ = stream.done.send(true);
                 return match e {
-                    StartError::Busy(holder) => {
-                        self.reject(request, BAD_NAME, "busy", &format!("stream key is already being published on {holder}"))
-                    }
+                    StartError::Busy(holder) => self.reject(
+                        request,
+                        BAD_NAME,
+                        "busy",
+                        &format!("stream key is already being published on {holder}"),
+                    ),
                     StartError::Store(e) => {
                         warn!("cannot start publishing {key}: {e}");
                         self.reject(request, BAD_NAME, "store_error", "storage unavailable, try again")

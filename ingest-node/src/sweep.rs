@@ -44,7 +44,8 @@ async fn sweep(app: &App) -> Result<(), StoreError> {
         if !record.is_abandoned(now) && record.next_due_ms.is_none_or(|due| due > now) {
             continue;
         }
-        let Claim::Taken(lease) = owner::claim(&app.store, &stream, &app.node_id, app.settings.owner_lease).await? else {
+        let Claim::Taken(lease) = owner::claim(&app.store, &stream, &app.node_id, app.settings.owner_lease).await?
+        else {
             continue;
         };
         let abandoned = lease.previous.as_ref().filter(|p| p.is_abandoned(now_ms())).map(|p| p.node.clone());

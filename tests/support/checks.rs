@@ -460,7 +460,9 @@ pub fn tree(dir: &Path) -> BTreeMap<String, (u64, u64)> {
             let p = e.path();
             if p.is_dir() {
                 walk(root, &p, out);
-            } else {
+            } else if !e.file_name().to_string_lossy().starts_with(".lock-") {
+                // (Lock files are the folder store's own, beside the objects written
+                // conditionally.)
                 let data = std::fs::read(&p).unwrap_or_default();
                 let hash = fnv1a(&data);
                 let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
@@ -471,6 +473,14 @@ pub fn tree(dir: &Path) -> BTreeMap<String, (u64, u64)> {
     let mut out = BTreeMap::new();
     walk(dir, dir, &mut out);
     out
+}
+
+/// A stream's objects but its owner record (which changes as the stream's ownership is taken,
+/// renewed and released): what its publishes wrote.
+pub fn media_objects(stream_dir: &Path) -> BTreeMap<String, (u64, u64)> {
+    let mut t = tree(stream_dir);
+    t.remove("owner.json");
+    t
 }
 
 /// The chunk objects of a stream (`{stream_dir}/{session}/{sequence}.flv`, `stream_dir` being
@@ -491,7 +501,10 @@ pub fn assert_chunks_match(stream_dir: &Path, playlist: &Playlist) -> u64 {
     got.sort();
     want.sort();
     assert_eq!(got, want, "chunk objects under {} vs playlist segments:\n{}", stream_dir.display(), playlist.text);
-    let others: Vec<&String> = files.keys().filter(|k| !k.ends_with(".flv") && *k != "manifest.json").collect();
+    let others: Vec<&String> = files
+        .keys()
+        .filter(|k| !k.ends_with(".flv") && !["manifest.json", "owner.json"].contains(&k.as_str()))
+        .collect();
     assert!(others.is_empty(), "unexpected objects under {}: {others:?}", stream_dir.display());
     let mut all = Hashes { video: Vec::new(), audio: Vec::new() };
     let mut total = 0;

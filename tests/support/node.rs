@@ -255,6 +255,11 @@ impl Node {
         self.proc.log()
     }
 
+    /// Kills the node with SIGKILL (a crash: nothing is flushed) and waits for it to be gone.
+    pub fn kill(&mut self) {
+        self.proc.kill();
+    }
+
     pub fn pid(&self) -> u32 {
         self.proc.pid()
     }

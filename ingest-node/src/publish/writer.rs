@@ -90,7 +90,10 @@ pub struct ChunkJob {
 pub enum Job {
     Chunk(Box<ChunkJob>),
     /// A publish is over; its media ended here on the stream timeline.
-    End { media_end: Option<Millis>, ending: Ending },
+    End {
+        media_end: Option<Millis>,
+        ending: Ending,
+    },
 }
 
 /// Why a publish cannot start.
@@ -292,7 +295,10 @@ impl Task {
         match flow {
             Flow::Lost => {
                 self.w.try_close(true);
-                error!(stream, "another node took this stream over (this node's lease had expired): publishing here stops");
+                error!(
+                    stream,
+                    "another node took this stream over (this node's lease had expired): publishing here stops"
+                );
                 if let Some(live) = self.app.live(&stream) {
                     live.stop.notify_one();
                 }

@@ -1,0 +1,270 @@
+//! Faults: publishes racing for one stream, two nodes on one bucket, a node killed mid-publish,
+//! a store that goes away. Real peers throughout: ffmpeg publishes, s3s-fs is the S3 store, the
+//! nodes are `rapidrtmp serve` processes killed with SIGKILL, and ffmpeg decodes what is served.
+//!
+//! s3s-fs checks a conditional write's precondition and then writes, so two conditional writes
+//! racing there can both succeed (S3, R2 and GCS make them atomic). The two-node test therefore
+//! takes turns: the second node tries the key only while the first holds it, and again after the
+//! first is dead; it never races it.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use support::checks::{assert_decodes_cleanly, tree, wait_until};
+use support::hls::Playlist;
+use support::media::{self, clip, publish, publish_and_wait};
+use support::node::{Node, NodeOptions};
+use support::proc::{Background, TempDir};
+use support::s3s::S3sFs;
+
+const BUCKET: &str = "media";
+const PREFIX: &str = "pfx";
+const PUBLISH_TIMEOUT: Duration = Duration::from_secs(60);
+/// The owner lease of these tests' nodes, seconds (renewed every third of it).
+const LEASE: &str = "3";
+
+/// Sets `flag` to `value` in `opts`.
+fn set_flag(opts: &mut NodeOptions, flag: &str, value: &str) {
+    match opts.args.iter().position(|a| a == flag) {
+        Some(at) => opts.args[at + 1] = value.into(),
+        None => opts.args.extend([flag.to_string(), value.to_string()]),
+    }
+}
+
+/// Node options with a short owner lease, on `s3` if given.
+fn options(s3: Option<&S3sFs>) -> NodeOptions {
+    let mut opts = NodeOptions::standard();
+    set_flag(&mut opts, "--owner-lease", LEASE);
+    if let Some(s3) = s3 {
+        let (args, env) = s3.node_store(BUCKET, PREFIX);
+        opts.args.extend(args);
+        opts.env = env;
+    }
+    opts
+}
+
+/// The media sequence numbers of a playlist's segments (`{session}/{sequence}.m4s`).
+fn sequences(p: &Playlist) -> Vec<u64> {
+    p.segments
+        .iter()
+        .map(|s| {
+            let name = s.uri.rsplit('/').next().and_then(|n| n.strip_suffix(".m4s"));
+            name.and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("segment URI {}", s.uri))
+        })
+        .collect()
+}
+
+/// Sequence numbers follow each other without a gap or a repeat.
+fn assert_contiguous(what: &str, seqs: &[u64], p: &Playlist) {
+    assert!(!seqs.is_empty(), "{what}: no segment:\n{}", p.text);
+    assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "{what}: sequence numbers {seqs:?}:\n{}", p.text);
+}
+
+/// No two chunk objects of a stream (`{session}/{sequence}.flv`) share a sequence number.
+fn assert_no_sequence_reused(stream_dir: &Path) -> usize {
+    let mut by_sequence: BTreeMap<u64, Vec<String>> = BTreeMap::new();
+    for key in tree(stream_dir).into_keys().filter(|k| k.ends_with(".flv")) {
+        let seq = key.rsplit('/').next().and_then(|n| n.strip_suffix(".flv")).and_then(|n| n.parse().ok());
+        by_sequence.entry(seq.unwrap_or_else(|| panic!("chunk key {key}"))).or_default().push(key);
+    }
+    let reused: Vec<_> = by_sequence.values().filter(|keys| keys.len() > 1).collect();
+    assert!(reused.is_empty(), "sequence numbers used twice under {}: {reused:?}", stream_dir.display());
+    by_sequence.len()
+}
+
+/// Publishes with `url` and expects ffmpeg to give up quickly.
+fn assert_publish_refused(what: &str, url: &str, log: &Path) {
+    let (status, messages, took) = publish_and_wait(url, &[], log, Duration::from_secs(30));
+    assert!(!status.success(), "{what}: ffmpeg published to {url} ({status}); expected a refusal:\n{messages}");
+    assert!(took < Duration::from_secs(10), "{what}: ffmpeg took {took:?} to give up:\n{messages}");
+}
+
+/// Starts a looping publisher to `url`, again and again until one is still on 3 s later.
+fn publish_once_accepted(url: &str, dir: &TempDir, within: Duration) -> Background {
+    let deadline = Instant::now() + within;
+    for attempt in 0.. {
+        let mut p = publish(url, &["-stream_loop", "-1"], &[], &dir.join(&format!("attempt-{attempt}.log")));
+        if p.wait_timeout(Duration::from_secs(3)).is_none() {
+            return p;
+        }
+        assert!(Instant::now() < deadline, "no publish to {url} accepted within {within:?}:\n{}", p.log());
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    unreachable!()
+}
+
+/// A dropped publisher (A) comes back (B) within the reconnect grace and drops off again: both
+/// attach to the stream's one writer, the stream ends after B's grace (never on A's, with A's
+/// stale manifest), and the next publish goes on numbering where B stopped.
+#[test]
+fn publishes_within_the_reconnect_grace_share_one_writer_and_never_reuse_a_sequence_number() {
+    let dir = TempDir::new("grace-race");
+    let data = dir.join("data");
+    let mut opts = options(None);
+    set_flag(&mut opts, "--reconnect-grace", "4");
+    let node = Node::start(&data, &opts);
+    let url = node.rtmp_url("cam", Some(&node.token("cam", 600, false)));
+
+    let mut a = publish(&url, &["-stream_loop", "-1"], &[], &dir.join("a.log"));
+    node.wait_playlist("cam", "two segments of A", Duration::from_secs(10), |p| p.segments.len() >= 2);
+    a.kill();
+    let mut b = publish(&url, &["-stream_loop", "-1"], &[], &dir.join("b.log"));
+    node.wait_playlist("cam", "a segment of B", Duration::from_secs(10), |p| {
+        p.discontinuities == 1 && p.segments.last().is_some_and(|s| s.part == 1)
+    });
+    b.kill();
+    let b_dropped = Instant::now();
+    let p = node.wait_playlist("cam", "#EXT-X-ENDLIST", Duration::from_secs(20), |p| p.ended);
+    assert!(
+        b_dropped.elapsed() >= Duration::from_secs(3),
+        "the stream ended {:?} after B dropped off, before B's grace:\n{}",
+        b_dropped.elapsed(),
+        p.text
+    );
+    assert_eq!(p.discontinuities, 1, "A and B are two sessions of one stream:\n{}", p.text);
+    let before = sequences(&p);
+    assert_contiguous("A then B", &before, &p);
+    assert_decodes_cleanly(&node.playlist_url("cam"), &[]);
+
+    let (status, messages, _) = publish_and_wait(&url, &["-t", "2"], &dir.join("c.log"), PUBLISH_TIMEOUT);
+    assert!(status.success(), "publish C ({status}):\n{messages}");
+    let p =
+        node.wait_playlist("cam", "C's session, ended", Duration::from_secs(10), |p| p.ended && p.discontinuities == 2);
+    let after = sequences(&p);
+    assert!(after.starts_with(&before), "C changed what A and B wrote: {before:?} then {after:?}");
+    assert_contiguous("A, B then C", &after, &p);
+    assert_eq!(assert_no_sequence_reused(&data.join("live/cam")), after.len());
+}
+
+/// Two nodes on one bucket: the second refuses a key the first is writing; once the first is
+/// killed (SIGKILL, mid-stream) and its lease has run out, the second takes the key over and goes
+/// on with the stream: a discontinuity, no sequence number used twice, both parts decoding.
+#[test]
+fn two_nodes_on_one_bucket_one_owner_then_a_takeover_after_a_crash() {
+    let dir = TempDir::new("two-nodes");
+    let s3 = S3sFs::start(&dir.join("s3"), &[BUCKET]);
+    let opts = options(Some(&s3));
+    let mut one = Node::start(&dir.join("one"), &opts);
+    let two = Node::start(&dir.join("two"), &opts);
+    let token = one.token("cam", 600, false);
+
+    let mut first = publish(&one.rtmp_url("cam", Some(&token)), &["-stream_loop", "-1"], &[], &dir.join("first.log"));
+    one.wait_playlist("cam", "two segments", Duration::from_secs(10), |p| p.segments.len() >= 2);
+    assert_publish_refused("the key on the second node", &two.rtmp_url("cam", Some(&token)), &dir.join("refused.log"));
+    assert_eq!(two.publish_attempts("busy"), 1.0, "refused as busy:\n{}", two.log());
+    assert!(first.status().is_none(), "the first publisher stopped:\n{}", first.log());
+
+    one.kill();
+    let killed = Instant::now();
+    let listed = sequences(&two.playlist("cam").expect("the second node serves the stream from the bucket"));
+    let _ = first.wait_timeout(Duration::from_secs(10));
+    let mut second = publish_once_accepted(&two.rtmp_url("cam", Some(&token)), &dir, Duration::from_secs(20));
+    assert!(
+        killed.elapsed() >= Duration::from_secs(2),
+        "the second node took the key {:?} after the crash, before the lease could expire",
+        killed.elapsed()
+    );
+    two.wait_playlist("cam", "two segments from the second node", Duration::from_secs(15), |p| {
+        p.discontinuities == 1 && p.segments.iter().filter(|s| s.part == 1).count() >= 2
+    });
+    second.kill();
+    let p = two.wait_playlist("cam", "#EXT-X-ENDLIST", Duration::from_secs(15), |p| p.ended);
+    let seqs = sequences(&p);
+    assert!(seqs.starts_with(&listed), "the takeover lost chunks the first node had listed: {listed:?} then {seqs:?}");
+    assert_contiguous("first node then second", &seqs, &p);
+    assert_eq!(p.discontinuities, 1, "{}", p.text);
+    assert_no_sequence_reused(&s3.root.join(BUCKET).join(PREFIX).join("live/cam"));
+    assert_decodes_cleanly(&two.playlist_url("cam"), &[]);
+    assert!(two.log().contains("taking the stream over from a node whose lease expired"), "{}", two.log());
+}
+
+/// A node killed mid-publish (SIGKILL): every chunk its manifest lists is there and plays; the
+/// node started again serves the stream as ended (once the dead run's lease has expired); a new
+/// publish continues its numbering and timeline.
+#[test]
+fn a_node_killed_mid_publish_comes_back_serving_the_stream_ended_and_a_new_publish_continues_it() {
+    let dir = TempDir::new("kill-9");
+    let data = dir.join("data");
+    let opts = options(None);
+    let mut node = Node::start(&data, &opts);
+    let url = node.rtmp_url("cam", Some(&node.token("cam", 600, false)));
+    let mut publisher = publish(&url, &["-stream_loop", "-1"], &[], &dir.join("first.log"));
+    node.wait_playlist("cam", "three segments", Duration::from_secs(10), |p| p.segments.len() >= 3);
+    node.kill();
+    let _ = publisher.wait_timeout(Duration::from_secs(10));
+    publisher.kill();
+
+    let node = Node::start(&data, &opts);
+    let p = node.wait_playlist("cam", "#EXT-X-ENDLIST after the restart", Duration::from_secs(15), |p| p.ended);
+    let before = sequences(&p);
+    assert_contiguous("before the crash", &before, &p);
+    assert!(before.len() >= 3, "{}", p.text);
+    for uri in p.uris() {
+        let r = node.get(&format!("/live/cam/{uri}"));
+        assert_eq!(r.status, 200, "GET {uri} of a listed chunk: {}", r.text());
+    }
+    assert_decodes_cleanly(&node.playlist_url("cam"), &[]);
+
+    let url = node.rtmp_url("cam", Some(&node.token("cam", 600, false)));
+    let (status, messages, _) = publish_and_wait(&url, &["-t", "2"], &dir.join("second.log"), PUBLISH_TIMEOUT);
+    assert!(status.success(), "publish after the restart ({status}):\n{messages}");
+    let p = node.wait_playlist("cam", "a second session, ended", Duration::from_secs(10), |p| {
+        p.ended && p.discontinuities == 1
+    });
+    let after = sequences(&p);
+    assert!(after.starts_with(&before), "{before:?} then {after:?}");
+    assert_contiguous("across the crash", &after, &p);
+    assert_no_sequence_reused(&data.join("live/cam"));
+    assert_decodes_cleanly(&node.playlist_url("cam"), &[]);
+}
+
+/// s3s-fs stopped for 30 s while a stream publishes: the publisher is never dropped, the backlog
+/// rises and falls, and once the store is back every chunk is written and listed, with every
+/// video frame the node received.
+#[test]
+fn a_30_s_store_outage_loses_no_chunk_and_keeps_the_publisher_on() {
+    let dir = TempDir::new("outage");
+    let mut s3 = S3sFs::start(&dir.join("s3"), &[BUCKET]);
+    let node = Node::start(&dir.join("data"), &options(Some(&s3)));
+    let url = node.rtmp_url("cam", Some(&node.token("cam", 600, false)));
+    // 6 plays of the clip: 36 s in real time.
+    let mut publisher = publish(&url, &["-stream_loop", "5"], &[], &dir.join("ffmpeg.log"));
+    node.wait_playlist("cam", "a segment", Duration::from_secs(10), |p| !p.segments.is_empty());
+
+    s3.stop();
+    let stopped = Instant::now();
+    let mut peak = 0.0f64;
+    while stopped.elapsed() < Duration::from_secs(30) {
+        let m = node.metrics();
+        peak = peak.max(m.value("rapidrtmp_store_backlog", &[]).unwrap_or(0.0));
+        assert!(publisher.status().is_none(), "the publisher was dropped during the outage:\n{}", publisher.log());
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let bytes_waiting = node.metrics().value("rapidrtmp_store_backlog_bytes", &[]).unwrap_or(0.0);
+    assert!(peak >= 20.0, "backlog peaked at {peak} chunks in 30 s of 1-second segments");
+    assert!(bytes_waiting > 0.0, "no backlog bytes during the outage");
+    s3.restart();
+
+    let status = publisher.wait_timeout(PUBLISH_TIMEOUT).expect("the publish did not finish");
+    assert!(status.success(), "publisher ({status}):\n{}", publisher.log());
+    let p = node.wait_playlist("cam", "#EXT-X-ENDLIST", Duration::from_secs(60), |p| p.ended);
+    wait_until("the backlog drains", Duration::from_secs(30), || {
+        node.metrics().value("rapidrtmp_store_backlog", &[]) == Some(0.0)
+    });
+    let m = node.metrics();
+    assert_eq!(m.value("rapidrtmp_chunks_lost_total", &[]), Some(0.0), "{}", m.text);
+    assert_eq!(m.value("rapidrtmp_store_backlog_bytes", &[]), Some(0.0), "{}", m.text);
+    let seqs = sequences(&p);
+    assert_contiguous("through the outage", &seqs, &p);
+    assert_eq!(seqs[0], 0, "{}", p.text);
+    let written = m.value("rapidrtmp_chunks_written_total", &[]).unwrap_or(0.0) as usize;
+    let stored = assert_no_sequence_reused(&s3.root.join(BUCKET).join(PREFIX).join("live/cam"));
+    assert_eq!((written, stored), (seqs.len(), seqs.len()), "chunks written and stored vs listed:\n{}", p.text);
+    let received = m.value("rapidrtmp_frames_in_total", &[("kind", "video")]).unwrap_or(0.0) as u64;
+    let decoded = media::video_frames(&node.playlist_url("cam")).frames.len() as u64;
+    assert_eq!(decoded, received, "video frames decoded from the playlist vs received");
+    assert!(received >= 5 * clip().video_frames, "{received} video frames received");
+}
