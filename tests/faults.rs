@@ -268,3 +268,55 @@ fn a_30_s_store_outage_loses_no_chunk_and_keeps_the_publisher_on() {
     assert_eq!(decoded, received, "video frames decoded from the playlist vs received");
     assert!(received >= 5 * clip().video_frames, "{received} video frames received");
 }
+
+/// Retention kept in the store: chunks that left the live window are deleted `--retention`
+/// later even though the node was killed meanwhile (its next run's sweep does it), and so are
+/// those of a stream that has ended; the window's chunks stay, and play, and so do the chunks
+/// its init segments are built from.
+#[test]
+fn retention_outlives_a_crash_and_the_stream() {
+    let dir = TempDir::new("retention");
+    let data = dir.join("data");
+    let mut opts = options(None);
+    set_flag(&mut opts, "--live-window", "2");
+    set_flag(&mut opts, "--retention", "3");
+    let stream_dir = data.join("live/cam");
+    let chunks = || tree(&stream_dir).into_keys().filter(|k| k.ends_with(".flv")).collect::<Vec<_>>();
+    // The window's chunks, and those its init segments are built from.
+    let listed = |p: &Playlist| {
+        let segments = p.segments.iter().map(|s| s.uri.replace(".m4s", ".flv"));
+        let inits = p.maps.iter().map(|m| m.replace("init-", "").replace(".mp4", ".flv"));
+        segments.chain(inits).collect::<std::collections::BTreeSet<_>>().into_iter().collect::<Vec<_>>()
+    };
+
+    let mut node = Node::start(&data, &opts);
+    let url = node.rtmp_url("cam", Some(&node.token("cam", 600, false)));
+    let mut publisher = publish(&url, &["-stream_loop", "-1"], &[], &dir.join("first.log"));
+    node.wait_playlist("cam", "four chunks out of the window", Duration::from_secs(15), |p| {
+        p.media_sequence >= Some(4)
+    });
+    node.kill();
+    publisher.kill();
+    assert!(chunks().len() > 2, "the chunks that just left the window are kept for now: {:?}", chunks());
+
+    let node = Node::start(&data, &opts);
+    wait_until("only the window's chunks are left after the restart", Duration::from_secs(30), || {
+        node.playlist("cam").is_some_and(|p| p.ended && listed(&p) == chunks())
+    });
+    assert_decodes_cleanly(&node.playlist_url("cam"), &[]);
+
+    let first_run = node.playlist("cam").and_then(|p| p.media_sequence);
+
+    let url = node.rtmp_url("cam", Some(&node.token("cam", 600, false)));
+    let (status, messages, _) = publish_and_wait(&url, &["-t", "5"], &dir.join("second.log"), PUBLISH_TIMEOUT);
+    assert!(status.success(), "second publish ({status}):\n{messages}");
+    // (With a window of two, the playlist holds the second publish alone.)
+    node.wait_playlist("cam", "the second publish, ended", Duration::from_secs(10), |p| {
+        p.ended && p.media_sequence > first_run.map(|s| s + 2)
+    });
+    wait_until("only the window's chunks are left after the stream ended", Duration::from_secs(30), || {
+        node.playlist("cam").is_some_and(|p| listed(&p) == chunks())
+    });
+    assert!(tree(&stream_dir.join("expiring")).is_empty(), "deletions left pending: {:?}", tree(&stream_dir));
+    assert_decodes_cleanly(&node.playlist_url("cam"), &[]);
+}

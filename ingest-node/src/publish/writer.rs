@@ -8,13 +8,13 @@
 //! lease and stops. The manifest is replaced only if it is unchanged since this writer last wrote
 //! it: a writer that finds it changed has lost the stream to another node, and stops.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use rapidrtmp_core::edge::{chunk_key, manifest_key};
+use rapidrtmp_core::edge::{chunk_key, manifest_key, Route};
 use rapidrtmp_core::manifest::{ChunkEntry, Manifest, MediaInfo, StreamState};
 use rapidrtmp_core::timeline::Millis;
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
@@ -194,7 +194,7 @@ impl StreamWriter {
             manifest,
             version,
             lease,
-            schedule: Schedule::new(stream),
+            schedule: Schedule::new(stream, app.settings.retention.unwrap_or_default().as_millis() as u64),
             next_due,
             wrote_any: false,
             grace: None,
@@ -343,37 +343,26 @@ impl Task {
             return Flow::Go;
         }
         let window = app.settings.live_window;
-        let evicted: Vec<String> = self
+        let leaving: Vec<String> = self
             .manifest
             .chunks
             .iter()
             .take((self.manifest.chunks.len() + 1).saturating_sub(window))
             .map(|c| chunk_key(&stream, &c.session, c.sequence))
             .collect();
-        if let (Some(keep), false) = (app.settings.retention, evicted.is_empty()) {
-            // Scheduled before the manifest stops listing them.
-            let at = now_ms() + keep.as_millis() as u64;
-            let mut backoff = Backoff::default();
-            let due = loop {
-                match self.schedule.add(&app.store, evicted.clone(), at).await {
-                    Ok(due) => break Ok(due),
-                    Err(e) => {
-                        if let Err(e) = backoff.wait(&app, e).await {
-                            break Err(e);
-                        }
-                    }
-                }
-            };
-            match due {
-                Ok(due) => self.next_due = Some(self.next_due.map_or(due, |n| n.min(due))),
-                Err(e) => warn!(stream, "retention: chunks that left the window stay: {e}"),
-            }
-        }
+        let sources_before = self.init_sources();
         self.manifest.session = entry.session.clone();
         self.manifest.push_chunk(entry, window);
         self.manifest.media = media;
         self.manifest.last_init = last_init;
         self.manifest.state = StreamState::Live;
+        if let Some(keep) = app.settings.retention {
+            // Scheduled before the manifest stops listing them.
+            let expired = self.expired(leaving, &sources_before);
+            if !expired.is_empty() {
+                self.schedule_deletion(expired, now_ms() + keep.as_millis() as u64).await;
+            }
+        }
         let flow = self.put_manifest().await;
         if flow == Flow::Go {
             self.wrote_any = true;
@@ -386,6 +375,47 @@ impl Task {
         }
         drop(reservation);
         flow
+    }
+
+    /// The chunks that init segments still in use are built from: those the window's entries
+    /// and the next session (`last_init`) name.
+    fn init_sources(&self) -> BTreeSet<String> {
+        let stream = &self.w.stream;
+        let inits = self.manifest.chunks.iter().map(|c| c.init.as_str());
+        let inits = inits.chain(self.manifest.last_init.as_ref().map(|(_, uri)| uri.as_str()));
+        inits.filter_map(|uri| Route::parse(&format!("/live/{stream}/{uri}"))).map(|r| r.object_key()).collect()
+    }
+
+    /// What may go once `leaving` has left the window: those of them no init segment in use is
+    /// built from, and chunks out of the window that were such a source before and are no more.
+    fn expired(&self, leaving: Vec<String>, sources_before: &BTreeSet<String>) -> Vec<String> {
+        let stream = &self.w.stream;
+        let sources = self.init_sources();
+        let in_window: BTreeSet<String> =
+            self.manifest.chunks.iter().map(|c| chunk_key(stream, &c.session, c.sequence)).collect();
+        let unused = sources_before.difference(&sources).filter(|k| !in_window.contains(*k)).cloned();
+        let expired: BTreeSet<String> = leaving.into_iter().filter(|k| !sources.contains(k)).chain(unused).collect();
+        expired.into_iter().collect()
+    }
+
+    /// Adds chunks to the retention schedule in the store (retrying), due at `at` ms.
+    async fn schedule_deletion(&mut self, keys: Vec<String>, at: u64) {
+        let app = self.app.clone();
+        let mut backoff = Backoff::default();
+        loop {
+            match self.schedule.add(&app.store, keys.clone(), at).await {
+                Ok(due) => {
+                    self.next_due = Some(self.next_due.map_or(due, |n| n.min(due)));
+                    return;
+                }
+                Err(e) => {
+                    if let Err(e) = backoff.wait(&app, e).await {
+                        warn!(stream = %self.w.stream, "retention: chunks that left the window stay: {e}");
+                        return;
+                    }
+                }
+            }
+        }
     }
 
     /// Replaces the manifest if it is unchanged since this writer last wrote it.
