@@ -302,7 +302,11 @@ impl Connection {
             prev.replaced.store(true, Relaxed);
             prev.stop.notify_one();
             let mut done = prev.done.subscribe();
-            let _ = tokio::time::timeout(TAKEOVER_WAIT, done.wait_for(|d| *d)).await;
+            // Its last chunks go to the stream's writer before this publish goes on numbering.
+            let finished = tokio::time::timeout(TAKEOVER_WAIT, done.wait_for(|d| *d)).await.is_ok();
+            if !finished {
+                return self.reject(request, BAD_NAME, "busy", "the previous publisher is still finishing; try again");
+            }
         }
         let key = key.to_string();
         let stream = Arc::new(LiveStream {

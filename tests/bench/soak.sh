@@ -4,8 +4,9 @@
 # against one `rapidrtmp serve` for DURATION seconds.
 #
 # Prints the node's RSS slope over the run after the first minute (KB/min, least squares over a
-# sample every 10 s; about 0 means nothing grows), its CPU, and the frames lost per stream: video
-# frames ffmpeg sent (its -progress count) minus those ffprobe counts in the stream's playlist.
+# sample every 10 s; about 0 means nothing grows: the live window is full by then), its CPU, and
+# the frames lost per stream: video frames ffmpeg sent (its -progress count) minus those ffprobe
+# counts in the stream's chunks in the store (all kept: no retention), read in order.
 #
 # Usage: tests/bench/soak.sh
 # Environment: PUBLISHERS (20), VIEWERS (50), DURATION (600 s), BENCH_DIR
@@ -71,7 +72,7 @@ http_port=$(free_port)
 admin=soak-admin-key-$RANDOM$RANDOM
 api=http://127.0.0.1:$http_port
 RAPIDRTMP_LOG=warn "$RAPIDRTMP" serve --rtmp-addr "127.0.0.1:$rtmp_port" --http-addr "127.0.0.1:$http_port" \
-    --data-dir "$WORK/data" --admin-key "$admin" --live-window 1000 >"$WORK/node.log" 2>&1 &
+    --data-dir "$WORK/data" --admin-key "$admin" >"$WORK/node.log" 2>&1 &
 node=$!
 STARTED+=("$node")
 for _ in $(seq 100); do curl -fsS "$api/ready" >/dev/null 2>&1 && break; sleep 0.1; done
@@ -118,8 +119,11 @@ sleep 5 # the last chunks
 lost_total=0 sent_total=0 lines=()
 for i in $(seq 0 $((PUBLISHERS - 1))); do
     sent=$(grep '^frame=' "$WORK/progress-$i.txt" | tail -n 1 | cut -d= -f2)
-    got=$(ffprobe -v error -select_streams v:0 -count_packets -show_entries stream=nb_read_packets \
-        -of csv=p=0 "$api/live/soak-$i/index.m3u8" | grep -m1 '[0-9]' || echo 0)
+    for chunk in $(cd "$WORK/data/live/soak-$i" && ls -d */*.flv | sort -t/ -k1,1n -k2,2n); do
+        echo "file '$WORK/data/live/soak-$i/$chunk'"
+    done >"$WORK/chunks-$i.txt"
+    got=$({ ffprobe -v error -f concat -safe 0 -i "$WORK/chunks-$i.txt" -select_streams v:0 -count_packets \
+        -show_entries stream=nb_read_packets -of csv=p=0 || true; } | grep -m1 '[0-9]' || echo 0)
     lines+=("soak-$i sent=$sent got=$got lost=$((sent - got))")
     sent_total=$((sent_total + sent))
     lost_total=$((lost_total + sent - got))
