@@ -3,7 +3,7 @@
 //! file beside the object (`.lock-{name}`) while it compares and renames, so it is atomic
 //! between the processes of one machine.
 
-use std::fs::{File, Metadata};
+use std::fs::{File, Metadata, OpenOptions};
 use std::io::{ErrorKind, Read};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -29,6 +29,37 @@ fn io<'a>(op: &'static str, key: &'a str) -> impl FnOnce(std::io::Error) -> Stor
 /// length) changes with every write (an inode number freed and reused gets a new time).
 fn version(m: &Metadata) -> Version {
     Version(format!("{:x}-{:x}.{:09}-{:x}", m.ino(), m.mtime(), m.mtime_nsec(), m.len()))
+}
+
+/// Runs a file system operation on a blocking thread (std::fs writes the shared bytes as they
+/// are; tokio::fs would copy them first).
+async fn blocking<T: Send + 'static>(
+    op: &'static str,
+    key: &str,
+    f: impl FnOnce() -> std::io::Result<T> + Send + 'static,
+) -> Result<T, StoreError> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(result) => result.map_err(io(op, key)),
+        Err(e) => Err(io(op, key)(std::io::Error::other(e))),
+    }
+}
+
+/// Writes `data` to a new temporary file beside `path`, then lets `place` rename it into place
+/// (`Ok(Some(_))`) or not (`Ok(None)`); a temporary file left unplaced is removed.
+fn write_and_place<T>(
+    path: &Path,
+    data: &[u8],
+    place: impl FnOnce(&Path) -> std::io::Result<Option<T>>,
+) -> std::io::Result<Option<T>> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+    let temp = dir.join(format!(".tmp-{}-{n}", std::process::id()));
+    let result = std::fs::write(&temp, data).and_then(|()| place(&temp));
+    if !matches!(result, Ok(Some(_))) {
+        let _ = std::fs::remove_file(&temp);
+    }
+    result
 }
 
 /// Reads the file at `path` (`None` if there is none) and the version of what was read.
@@ -63,32 +94,10 @@ impl LocalStore {
         &self.root
     }
 
-    /// Writes `data` to a new temporary file beside `key`'s path; returns (temp, final) paths.
-    async fn write_temp(&self, key: &str, data: Bytes) -> Result<(PathBuf, PathBuf), StoreError> {
-        let path = self.root.join(key);
-        let dir = path.parent().unwrap_or(&self.root).to_path_buf();
-        let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-        let temp = dir.join(format!(".tmp-{}-{n}", std::process::id()));
-        let file = temp.clone();
-        // std::fs on a blocking thread writes the shared bytes as they are (tokio::fs::write
-        // would copy them first).
-        tokio::task::spawn_blocking(move || {
-            std::fs::create_dir_all(&dir)?;
-            std::fs::write(&file, &data)
-        })
-        .await
-        .map_err(|e| io("write", key)(std::io::Error::other(e)))?
-        .map_err(io("write", key))?;
-        Ok((temp, path))
-    }
-
     pub(super) async fn put(&self, key: &str, data: Bytes) -> Result<(), StoreError> {
-        let (temp, path) = self.write_temp(key, data).await?;
-        if let Err(e) = tokio::fs::rename(&temp, &path).await {
-            let _ = tokio::fs::remove_file(&temp).await;
-            return Err(io("rename", key)(e));
-        }
-        Ok(())
+        let path = self.root.join(key);
+        let place = move || write_and_place(&path, &data, |temp| std::fs::rename(temp, &path).map(Some));
+        blocking("write", key, place).await.map(|_| ())
     }
 
     pub(super) async fn put_if(
@@ -97,12 +106,15 @@ impl LocalStore {
         data: Bytes,
         expected: Option<&Version>,
     ) -> Result<Option<Version>, StoreError> {
-        let (temp, path) = self.write_temp(key, data).await?;
+        let path = self.root.join(key);
         let expected = expected.cloned();
-        let cleanup = temp.clone();
-        let swap = move || -> std::io::Result<Option<Version>> {
+        let swap = move |temp: &Path| -> std::io::Result<Option<Version>> {
             let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("object");
-            let lock = File::create(path.with_file_name(format!(".lock-{name}")))?;
+            let lock = OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(path.with_file_name(format!(".lock-{name}")))?;
             lock.lock()?;
             let current = match std::fs::metadata(&path) {
                 Ok(m) => Some(version(&m)),
@@ -112,17 +124,13 @@ impl LocalStore {
             if current != expected {
                 return Ok(None);
             }
-            std::fs::rename(&temp, &path)?;
-            Ok(Some(version(&std::fs::metadata(&path)?)))
+            // A rename keeps the inode, the modification time and the length: the version.
+            let placed = version(&std::fs::metadata(temp)?);
+            std::fs::rename(temp, &path)?;
+            Ok(Some(placed))
         };
-        let result = tokio::task::spawn_blocking(swap).await;
-        // Left behind unless it was renamed into place.
-        let _ = tokio::fs::remove_file(&cleanup).await;
-        match result {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => Err(io("conditional write", key)(e)),
-            Err(e) => Err(io("conditional write", key)(std::io::Error::other(e))),
-        }
+        let path = self.root.join(key);
+        blocking("conditional write", key, move || write_and_place(&path, &data, swap)).await
     }
 
     pub(super) async fn get(&self, key: &str) -> Result<Option<(Bytes, Version)>, StoreError> {
