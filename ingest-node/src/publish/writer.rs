@@ -302,6 +302,8 @@ impl Task {
                 if let Some(live) = self.app.live(&stream) {
                     live.stop.notify_one();
                 }
+                // Closed first: a chunk handed over from now on is counted lost by its publisher.
+                rx.close();
                 while let Ok(job) = rx.try_recv() {
                     if let Job::Chunk(job) = job {
                         error!(stream, sequence = job.entry.sequence, "chunk lost: the stream belongs to another node");
