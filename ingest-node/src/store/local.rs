@@ -1,6 +1,7 @@
 //! The local-folder store: each object a file, written to a temporary file and renamed into
-//! place (atomic on POSIX file systems). A conditional write holds an exclusive lock on a lock
-//! file beside the object (`.lock-{name}`) while it compares and renames, so it is atomic
+//! place (atomic on POSIX file systems). A create-if-absent links the temporary file into place
+//! (`link(2)` fails if the name exists); a replace-if-unchanged holds an exclusive lock on a lock
+//! file beside the object (`.lock-{name}`) while it compares and renames, so both are atomic
 //! between the processes of one machine.
 
 use std::fs::{File, Metadata, OpenOptions};
@@ -109,6 +110,17 @@ impl LocalStore {
         let path = self.root.join(key);
         let expected = expected.cloned();
         let swap = move |temp: &Path| -> std::io::Result<Option<Version>> {
+            let Some(expected) = expected else {
+                // link(2) fails if the target exists: an atomic create-if-absent, with no lock.
+                let placed = version(&std::fs::metadata(temp)?);
+                let linked = std::fs::hard_link(temp, &path);
+                std::fs::remove_file(temp)?;
+                return match linked {
+                    Ok(()) => Ok(Some(placed)),
+                    Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(None),
+                    Err(e) => Err(e),
+                };
+            };
             let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("object");
             let lock = OpenOptions::new()
                 .create(true)
@@ -121,7 +133,7 @@ impl LocalStore {
                 Err(e) if e.kind() == ErrorKind::NotFound => None,
                 Err(e) => return Err(e),
             };
-            if current != expected {
+            if current.as_ref() != Some(&expected) {
                 return Ok(None);
             }
             // A rename keeps the inode, the modification time and the length: the version.
