@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use support::checks::{assert_decodes_cleanly, tree, wait_until};
 use support::hls::Playlist;
-use support::media::{self, clip, publish, publish_and_wait};
+use support::media::{self, assert_publish_refused, clip, publish, publish_and_wait};
 use support::node::{Node, NodeOptions};
 use support::proc::{Background, TempDir};
 use support::s3s::S3sFs;
@@ -26,18 +26,10 @@ const PUBLISH_TIMEOUT: Duration = Duration::from_secs(60);
 /// The owner lease of these tests' nodes, seconds (renewed every third of it).
 const LEASE: &str = "3";
 
-/// Sets `flag` to `value` in `opts`.
-fn set_flag(opts: &mut NodeOptions, flag: &str, value: &str) {
-    match opts.args.iter().position(|a| a == flag) {
-        Some(at) => opts.args[at + 1] = value.into(),
-        None => opts.args.extend([flag.to_string(), value.to_string()]),
-    }
-}
-
 /// Node options with a short owner lease, on `s3` if given.
 fn options(s3: Option<&S3sFs>) -> NodeOptions {
     let mut opts = NodeOptions::standard();
-    set_flag(&mut opts, "--owner-lease", LEASE);
+    opts.set("--owner-lease", LEASE);
     if let Some(s3) = s3 {
         let (args, env) = s3.node_store(BUCKET, PREFIX);
         opts.args.extend(args);
@@ -75,13 +67,6 @@ fn assert_no_sequence_reused(stream_dir: &Path) -> usize {
     by_sequence.len()
 }
 
-/// Publishes with `url` and expects ffmpeg to give up quickly.
-fn assert_publish_refused(what: &str, url: &str, log: &Path) {
-    let (status, messages, took) = publish_and_wait(url, &[], log, Duration::from_secs(30));
-    assert!(!status.success(), "{what}: ffmpeg published to {url} ({status}); expected a refusal:\n{messages}");
-    assert!(took < Duration::from_secs(10), "{what}: ffmpeg took {took:?} to give up:\n{messages}");
-}
-
 /// Starts a looping publisher to `url`, again and again until one is still on 3 s later.
 fn publish_once_accepted(url: &str, dir: &TempDir, within: Duration) -> Background {
     let deadline = Instant::now() + within;
@@ -104,7 +89,7 @@ fn publishes_within_the_reconnect_grace_share_one_writer_and_never_reuse_a_seque
     let dir = TempDir::new("grace-race");
     let data = dir.join("data");
     let mut opts = options(None);
-    set_flag(&mut opts, "--reconnect-grace", "4");
+    opts.set("--reconnect-grace", "4");
     let node = Node::start(&data, &opts);
     let url = node.rtmp_url("cam", Some(&node.token("cam", 600, false)));
 
@@ -283,8 +268,8 @@ fn retention_outlives_a_crash_and_the_stream() {
     let dir = TempDir::new("retention");
     let data = dir.join("data");
     let mut opts = options(None);
-    set_flag(&mut opts, "--live-window", "2");
-    set_flag(&mut opts, "--retention", "3");
+    opts.set("--live-window", "2");
+    opts.set("--retention", "3");
     let stream_dir = data.join("live/cam");
     let chunks = || tree(&stream_dir).into_keys().filter(|k| k.ends_with(".flv")).collect::<Vec<_>>();
     // The window's chunks, and those its init segments are built from.

@@ -16,7 +16,7 @@ use support::checks::{
 };
 use support::hls::Playlist;
 use support::http;
-use support::media::{self, clip, publish, publish_and_wait, FPS};
+use support::media::{self, assert_publish_refused, clip, publish, publish_and_wait, FPS};
 use support::node::{Node, NodeOptions};
 use support::proc::TempDir;
 use support::prom;
@@ -26,17 +26,8 @@ use support::{fixtures, flv, mp4};
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(40);
 /// The first segment is listed this soon after the publish starts (1-second segments).
 const FIRST_SEGMENT_WITHIN: Duration = Duration::from_secs(5);
-/// A refused publish makes ffmpeg give up this soon.
-const REFUSED_WITHIN: Duration = Duration::from_secs(10);
 /// The node exits this soon after SIGTERM.
 const SIGTERM_EXIT_WITHIN: Duration = Duration::from_secs(5);
-
-/// Publishes with `url` and expects ffmpeg to fail quickly.
-fn assert_publish_refused(what: &str, url: &str, log: &std::path::Path) {
-    let (status, messages, took) = publish_and_wait(url, &[], log, Duration::from_secs(30));
-    assert!(!status.success(), "{what}: ffmpeg published to {url} ({status}); expected a refusal:\n{messages}");
-    assert!(took < REFUSED_WITHIN, "{what}: ffmpeg took {took:?} to give up:\n{messages}");
-}
 
 /// GETs every init and media segment of a playlist.
 fn fetch_all(node: &Node, key: &str, playlist: &Playlist) -> Vec<(String, Vec<u8>)> {
@@ -459,8 +450,7 @@ fn dropped_publisher_keeps_the_stream_live_through_the_reconnect_grace() {
     let dir = TempDir::new("grace");
     let data = dir.join("data");
     let mut opts = NodeOptions::standard();
-    let at = opts.args.iter().position(|a| a == "--reconnect-grace").expect("standard options set a grace");
-    opts.args[at + 1] = "6".into();
+    opts.set("--reconnect-grace", "6");
     let node = Node::start(&data, &opts);
     let token = node.token("cam", 600, false);
     let url = node.rtmp_url("cam", Some(&token));

@@ -337,6 +337,16 @@ pub fn publish_and_wait(
     (status, p.log(), p.age())
 }
 
+/// A refused publish makes ffmpeg give up this soon.
+pub const REFUSED_WITHIN: Duration = Duration::from_secs(10);
+
+/// Publishes the clip with `url` and expects ffmpeg to fail within [`REFUSED_WITHIN`].
+pub fn assert_publish_refused(what: &str, url: &str, log: &Path) {
+    let (status, messages, took) = publish_and_wait(url, &[], log, Duration::from_secs(30));
+    assert!(!status.success(), "{what}: ffmpeg published to {url} ({status}); expected a refusal:\n{messages}");
+    assert!(took < REFUSED_WITHIN, "{what}: ffmpeg took {took:?} to give up:\n{messages}");
+}
+
 /// What ffmpeg decodes from a fixture's source FLV.
 #[derive(Debug)]
 pub struct Reference {

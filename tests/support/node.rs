@@ -47,6 +47,16 @@ impl NodeOptions {
     }
 }
 
+impl NodeOptions {
+    /// Sets `flag` to `value`: replaces its value if it is set, adds it if not.
+    pub fn set(&mut self, flag: &str, value: &str) {
+        match self.args.iter().position(|a| a == flag) {
+            Some(at) => self.args[at + 1] = value.into(),
+            None => self.args.extend([flag.to_string(), value.to_string()]),
+        }
+    }
+}
+
 /// A fresh admin key (at least 16 characters).
 pub fn new_admin_key() -> String {
     format!("test-admin-{}", unique_name("key"))
