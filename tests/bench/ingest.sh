@@ -30,13 +30,14 @@ WARMUP=${WARMUP:-6}
 RAMP=${RAMP:-2}
 SERVERS=${SERVERS:-"rapidrtmp nginx"}
 POLL=${POLL:-1}
-FIXTURE=$BENCH_DIR/ingest-720p30.flv
 RESULTS=$BENCH_DIR/ingest-results.txt
 NGINX_RTMP_SO=/usr/lib/nginx/modules/ngx_rtmp_module.so
 CLK_TCK=$(getconf CLK_TCK)
 
 log() { printf '[ingest.sh] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
+# shellcheck source=tests/bench/lib.sh
+. "$ROOT/tests/bench/lib.sh"
 
 (( DURATION > WARMUP + 2 )) || die "DURATION ($DURATION) must exceed WARMUP ($WARMUP) + 2"
 
@@ -55,16 +56,7 @@ if [[ " $SERVERS " == *" nginx "* ]] && { ! command -v nginx >/dev/null || [[ ! 
 fi
 
 # --- fixture (made once) -----------------------------------------------------------------------
-mkdir -p "$BENCH_DIR"
-if [[ ! -s $FIXTURE ]]; then
-    log "making the fixture $FIXTURE (720p30 H.264 2.5 Mbit/s, keyframe every 2 s, AAC, 10 s)"
-    ffmpeg -v error -y -f lavfi -i testsrc2=size=1280x720:rate=30 \
-        -f lavfi -i sine=frequency=440:sample_rate=48000 -t 10 \
-        -c:v libx264 -preset ultrafast -pix_fmt yuv420p -b:v 2500k -maxrate 2500k -bufsize 2500k \
-        -g 60 -keyint_min 60 -sc_threshold 0 -c:a aac -b:a 128k -ac 2 \
-        -f flv "$FIXTURE.tmp"
-    mv "$FIXTURE.tmp" "$FIXTURE"
-fi
+make_fixture
 
 # --- binaries ----------------------------------------------------------------------------------
 if [[ -z ${RAPIDRTMP_BIN:-} || -z ${LOAD_BIN:-} ]]; then
@@ -101,21 +93,6 @@ stop_pid() { # PID: SIGTERM, then SIGKILL after 25 s
     wait "$pid" 2>/dev/null || true
 }
 
-free_port() {
-    local p
-    while :; do
-        p=$((20000 + RANDOM % 40000))
-        [[ -z $(ss -Htan "sport = :$p" 2>/dev/null) ]] && { echo "$p"; return; }
-    done
-}
-
-cpu_ticks() { # utime+stime of PID, in clock ticks (fields 14 and 15 of /proc/PID/stat)
-    local s
-    s=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
-    s=${s##*) }
-    awk '{ print $12 + $13 }' <<<"$s"
-}
-rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 machine_busy() { # busy and total jiffies of all CPUs
     awk '/^cpu / { t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t }' /proc/stat
 }

@@ -21,25 +21,18 @@ BENCH_DIR=${BENCH_DIR:-$HOME/.cache/rapidrtmp/bench}
 PUBLISHERS=${PUBLISHERS:-20}
 VIEWERS=${VIEWERS:-50}
 DURATION=${DURATION:-600}
-FIXTURE=$BENCH_DIR/ingest-720p30.flv
 RESULTS=$BENCH_DIR/soak-results.txt
 CLK_TCK=$(getconf CLK_TCK)
 
 log() { printf '[soak.sh] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
+# shellcheck source=tests/bench/lib.sh
+. "$ROOT/tests/bench/lib.sh"
 
 for tool in ffmpeg ffprobe curl; do
     command -v "$tool" >/dev/null || die "$tool is needed (tests/run installs it)"
 done
-if [[ ! -s $FIXTURE ]]; then
-    log "making the fixture with tests/bench/ingest.sh's recipe"
-    mkdir -p "$BENCH_DIR"
-    ffmpeg -v error -y -f lavfi -i testsrc2=size=1280x720:rate=30 \
-        -f lavfi -i sine=frequency=440:sample_rate=48000 -t 10 \
-        -c:v libx264 -preset ultrafast -pix_fmt yuv420p -b:v 2500k -maxrate 2500k -bufsize 2500k \
-        -g 60 -keyint_min 60 -sc_threshold 0 -c:a aac -b:a 128k -ac 2 -f flv "$FIXTURE.tmp"
-    mv "$FIXTURE.tmp" "$FIXTURE"
-fi
+make_fixture
 if [[ -z ${RAPIDRTMP_BIN:-} ]]; then
     log "building rapidrtmp (release)"
     (cd "$ROOT" && cargo build --release -q -p rapidrtmp)
@@ -56,16 +49,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-free_port() {
-    local p
-    while :; do
-        p=$((20000 + RANDOM % 40000))
-        [[ -z $(ss -Htan "sport = :$p" 2>/dev/null) ]] && { echo "$p"; return; }
-    done
-}
-rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
-cpu_ticks() { local s; s=$(cat "/proc/$1/stat"); s=${s##*) }; awk '{ print $12 + $13 }' <<<"$s"; }
 
 rtmp_port=$(free_port)
 http_port=$(free_port)

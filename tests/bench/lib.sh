@@ -1,0 +1,33 @@
+# Shared by the benchmarks that publish the ingest fixture (ingest.sh, soak.sh): source it after
+# setting BENCH_DIR and defining log().
+
+FIXTURE=$BENCH_DIR/ingest-720p30.flv
+
+make_fixture() { # the 720p30 H.264 2.5 Mbit/s (keyframe every 2 s) + AAC, 10 s FLV, made once
+    mkdir -p "$BENCH_DIR"
+    [[ -s $FIXTURE ]] && return
+    log "making the fixture $FIXTURE (720p30 H.264 2.5 Mbit/s, keyframe every 2 s, AAC, 10 s)"
+    ffmpeg -v error -y -f lavfi -i testsrc2=size=1280x720:rate=30 \
+        -f lavfi -i sine=frequency=440:sample_rate=48000 -t 10 \
+        -c:v libx264 -preset ultrafast -pix_fmt yuv420p -b:v 2500k -maxrate 2500k -bufsize 2500k \
+        -g 60 -keyint_min 60 -sc_threshold 0 -c:a aac -b:a 128k -ac 2 \
+        -f flv "$FIXTURE.tmp"
+    mv "$FIXTURE.tmp" "$FIXTURE"
+}
+
+free_port() { # a TCP port nothing uses now
+    local p
+    while :; do
+        p=$((20000 + RANDOM % 40000))
+        [[ -z $(ss -Htan "sport = :$p" 2>/dev/null) ]] && { echo "$p"; return; }
+    done
+}
+
+cpu_ticks() { # utime+stime of PID, in clock ticks (fields 14 and 15 of /proc/PID/stat)
+    local s
+    s=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
+    s=${s##*) }
+    awk '{ print $12 + $13 }' <<<"$s"
+}
+
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
