@@ -27,10 +27,12 @@
 //!   headers lack.
 
 mod file;
+mod parts;
 mod writer;
 
 pub use file::{headers_digest, read_chunk, write_chunk_head, ChunkFile, ChunkHeader, CHUNK_TAG, MAX_SESSION_ID_LEN};
-pub use writer::{ChunkWriter, ClosedChunk, Event, MAX_HELD_BYTES};
+pub use parts::{PartInfo, MAX_PARTS};
+pub use writer::{ChunkWriter, ClosedChunk, Event, OpenPart, MAX_HELD_BYTES};
 
 use alloc::vec::Vec;
 
@@ -177,6 +179,8 @@ pub struct Chunker {
     session: u32,
     sequence: u64,
     open: Option<Open>,
+    /// Whether a part may start at the last frame appended, and whether it would be independent.
+    part_point: Option<bool>,
 }
 
 impl Chunker {
@@ -197,6 +201,7 @@ impl Chunker {
             session: 0,
             sequence: 0,
             open: None,
+            part_point: None,
         }
     }
 
@@ -246,6 +251,30 @@ impl Chunker {
     /// The current session.
     pub fn session(&self) -> u32 {
         self.session
+    }
+
+    /// Whether a part ([`PartInfo`]) may start at the frame last appended: in a session with
+    /// video at video frames, else at audio frames; `Some(true)` if it would be independent.
+    pub fn part_point(&self) -> Option<bool> {
+        self.part_point
+    }
+
+    /// The open chunk as known so far: everything but its duration (0) is what it closes with.
+    pub fn open_info(&self) -> Option<ChunkInfo> {
+        self.open.map(|open| self.info(open, open.start))
+    }
+
+    /// What the manifest records of the chunk `open`, ending at `end`.
+    fn info(&self, open: Open, end: Millis) -> ChunkInfo {
+        ChunkInfo {
+            session: self.session,
+            sequence: self.sequence,
+            start: open.start,
+            duration_ms: end.0.saturating_sub(open.start.0),
+            audio_anchor: self.audio_first,
+            offset_ms: self.offset,
+            independent: open.independent,
+        }
     }
 
     /// Decides what to do with the next tag.
@@ -298,6 +327,7 @@ impl Chunker {
                     }
                 }
                 self.video.step_to(at, composition);
+                self.part_point = Some(keyframe);
                 self.append(close, at, independent, wire)
             }
             Media::Audio(_) => {
@@ -325,6 +355,7 @@ impl Chunker {
                 }
                 self.audio.step_to(at, 0);
                 self.audio_first.get_or_insert(at);
+                self.part_point = self.config().video.is_none().then_some(true);
                 self.append(close, at, independent, wire)
             }
         }
@@ -369,15 +400,7 @@ impl Chunker {
 
     fn close(&mut self, end: Millis) -> Option<ChunkInfo> {
         let open = self.open.take()?;
-        let info = ChunkInfo {
-            session: self.session,
-            sequence: self.sequence,
-            start: open.start,
-            duration_ms: end.0.saturating_sub(open.start.0),
-            audio_anchor: self.audio_first,
-            offset_ms: self.offset,
-            independent: open.independent,
-        };
+        let info = self.info(open, end);
         self.sequence += 1;
         Some(info)
     }

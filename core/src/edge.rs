@@ -10,19 +10,21 @@
 //! | `master.m3u8` | the manifest | multivariant playlist |
 //! | `{session}/init-{seq}.mp4` | chunk `live/{stream}/{session}/{seq}.flv` | init segment |
 //! | `{session}/{seq}.m4s` | the same chunk | media segment |
+//! | `{session}/{seq}.{part}.m4s` | the same chunk | part `part` of the segment (LL-HLS; the ingest node serves those of the open segment, [`live`]) |
 //! | `{session}/{seq}.flv` | the same chunk | the chunk itself, as stored (for inspection) |
 
+pub mod live;
 mod range;
 pub mod sigv4;
 
 pub use range::{parse_range, RangeRequest};
 
-use alloc::{format, string::String, vec::Vec};
+use alloc::{borrow::Cow, format, string::String, vec::Vec};
 
 use crate::chunk::read_chunk;
 use crate::hls::{self, MediaPlaylist, Variant};
 use crate::manifest::{ChunkEntry, Manifest, StreamState};
-use crate::segment::{build_init, build_segment, Warnings};
+use crate::segment::{build_init, build_part, build_segment, Warnings};
 
 /// Longest stream key or session id in a URL.
 pub const MAX_NAME_LEN: usize = 64;
@@ -89,6 +91,17 @@ pub enum Route {
         /// Sequence number.
         sequence: u64,
     },
+    /// A part of a media segment (LL-HLS).
+    Part {
+        /// Stream key.
+        stream: String,
+        /// Session id.
+        session: String,
+        /// Sequence number of its segment.
+        sequence: u64,
+        /// Its index in the segment.
+        part: u32,
+    },
     /// A chunk as stored: the FLV a segment is built from.
     Chunk {
         /// Stream key.
@@ -124,8 +137,14 @@ impl Route {
                 let session = session.into();
                 if let Some(seq) = file.strip_prefix("init-").and_then(|f| f.strip_suffix(".mp4")) {
                     Some(Self::Init { stream, session, sequence: parse_sequence(seq)? })
-                } else if let Some(seq) = file.strip_suffix(".m4s") {
-                    Some(Self::Segment { stream, session, sequence: parse_sequence(seq)? })
+                } else if let Some(name) = file.strip_suffix(".m4s") {
+                    match name.split_once('.') {
+                        Some((seq, part)) => {
+                            let part = u32::try_from(parse_sequence(part)?).ok()?;
+                            Some(Self::Part { stream, session, sequence: parse_sequence(seq)?, part })
+                        }
+                        None => Some(Self::Segment { stream, session, sequence: parse_sequence(name)? }),
+                    }
                 } else {
                     let seq = file.strip_suffix(".flv")?;
                     Some(Self::Chunk { stream, session, sequence: parse_sequence(seq)? })
@@ -142,6 +161,7 @@ impl Route {
             | Self::Multivariant { stream }
             | Self::Init { stream, .. }
             | Self::Segment { stream, .. }
+            | Self::Part { stream, .. }
             | Self::Chunk { stream, .. } => stream,
         }
     }
@@ -152,20 +172,21 @@ impl Route {
             Self::MediaPlaylist { stream } | Self::Multivariant { stream } => manifest_key(stream),
             Self::Init { stream, session, sequence }
             | Self::Segment { stream, session, sequence }
+            | Self::Part { stream, session, sequence, .. }
             | Self::Chunk { stream, session, sequence } => chunk_key(stream, session, *sequence),
         }
     }
 
     /// Whether the response never changes (init, segments, chunks), so caches may keep it forever.
     pub fn is_immutable(&self) -> bool {
-        matches!(self, Self::Init { .. } | Self::Segment { .. } | Self::Chunk { .. })
+        matches!(self, Self::Init { .. } | Self::Segment { .. } | Self::Part { .. } | Self::Chunk { .. })
     }
 
     /// The `Content-Type` of a successful response.
     pub fn content_type(&self) -> &'static str {
         match self {
             Self::MediaPlaylist { .. } | Self::Multivariant { .. } => PLAYLIST_TYPE,
-            Self::Init { .. } | Self::Segment { .. } => MP4_TYPE,
+            Self::Init { .. } | Self::Segment { .. } | Self::Part { .. } => MP4_TYPE,
             Self::Chunk { .. } => FLV_TYPE,
         }
     }
@@ -177,6 +198,7 @@ impl Route {
             Self::Multivariant { .. } => "multivariant",
             Self::Init { .. } => "init",
             Self::Segment { .. } => "segment",
+            Self::Part { .. } => "part",
             Self::Chunk { .. } => "chunk",
         }
     }
@@ -190,14 +212,15 @@ pub struct Response {
     /// `Content-Type`.
     pub content_type: &'static str,
     /// `Cache-Control`.
-    pub cache_control: &'static str,
+    pub cache_control: Cow<'static, str>,
     /// Body.
     pub body: Vec<u8>,
 }
 
 impl Response {
-    fn ok(content_type: &'static str, cache_control: &'static str, body: Vec<u8>) -> Self {
-        Self { status: 200, content_type, cache_control, body }
+    /// A 200.
+    pub fn ok(content_type: &'static str, cache_control: &'static str, body: Vec<u8>) -> Self {
+        Self { status: 200, content_type, cache_control: Cow::Borrowed(cache_control), body }
     }
 
     /// 404 for an unknown stream or object.
@@ -205,15 +228,16 @@ impl Response {
         Self {
             status: 404,
             content_type: "text/plain; charset=utf-8",
-            cache_control: CACHE_NOT_FOUND,
+            cache_control: Cow::Borrowed(CACHE_NOT_FOUND),
             body: b"not found\n".to_vec(),
         }
     }
 
-    fn error(status: u16, message: String) -> Self {
+    /// An error, never cached.
+    pub fn error(status: u16, message: String) -> Self {
         let mut body = message.into_bytes();
         body.push(b'\n');
-        Self { status, content_type: "text/plain; charset=utf-8", cache_control: CACHE_NONE, body }
+        Self { status, content_type: "text/plain; charset=utf-8", cache_control: Cow::Borrowed(CACHE_NONE), body }
     }
 }
 
@@ -243,7 +267,9 @@ pub fn respond(route: &Route, object: Option<&[u8]>) -> Response {
             Err(e) => Response::error(500, format!("manifest of {}: {e}", route.stream())),
         },
         Route::Chunk { .. } => Response::ok(route.content_type(), CACHE_IMMUTABLE, object.to_vec()),
-        Route::Init { session, sequence, .. } | Route::Segment { session, sequence, .. } => {
+        Route::Init { session, sequence, .. }
+        | Route::Segment { session, sequence, .. }
+        | Route::Part { session, sequence, .. } => {
             let chunk = match read_chunk(object) {
                 Ok(c) => c,
                 Err(e) => return Response::error(500, format!("chunk {}: {e}", route.object_key())),
@@ -251,12 +277,21 @@ pub fn respond(route: &Route, object: Option<&[u8]>) -> Response {
             if &chunk.header.session != session || chunk.header.info.sequence != *sequence {
                 return Response::not_found();
             }
-            let result = if matches!(route, Route::Init { .. }) {
-                build_init(&chunk.config)
-            } else {
-                let mut out = Vec::with_capacity(object.len() + 1024);
-                build_segment(&mut out, &chunk.config, &chunk.header.info, chunk.tags, &mut Warnings::default())
-                    .map(|_| out)
+            let result = match route {
+                Route::Init { .. } => build_init(&chunk.config),
+                Route::Part { part, .. } => {
+                    let Some((part, tags)) = chunk.part(*part) else {
+                        return Response::not_found();
+                    };
+                    let mut out = Vec::with_capacity(object.len() / chunk.header.parts.len().max(1) + 1024);
+                    build_part(&mut out, &chunk.config, &chunk.header.info, &part, tags, &mut Warnings::default())
+                        .map(|_| out)
+                }
+                _ => {
+                    let mut out = Vec::with_capacity(object.len() + 1024);
+                    build_segment(&mut out, &chunk.config, &chunk.header.info, chunk.tags, &mut Warnings::default())
+                        .map(|_| out)
+                }
             };
             match result {
                 Ok(body) => Response::ok(route.content_type(), CACHE_IMMUTABLE, body),
@@ -268,16 +303,28 @@ pub fn respond(route: &Route, object: Option<&[u8]>) -> Response {
 
 /// The media playlist of a manifest's live window.
 pub fn media_playlist(m: &Manifest) -> String {
+    let entries: Vec<&ChunkEntry> = m.chunks.iter().collect();
+    let mut p = manifest_playlist(&entries, m.discontinuity_sequence, m.state == StreamState::Ended);
+    if entries.is_empty() {
+        p.media_sequence = m.next_sequence;
+    }
+    p.render()
+}
+
+/// The media playlist of chunk entries (a manifest's window, and for the live edge the chunks
+/// closed since): a discontinuity where the session changes, a map where the init segment does.
+fn manifest_playlist(entries: &[&ChunkEntry], discontinuity_sequence: u64, ended: bool) -> MediaPlaylist {
     let mut p = MediaPlaylist {
-        media_sequence: m.chunks.first().map_or(m.next_sequence, |c| c.sequence),
-        discontinuity_sequence: m.discontinuity_sequence,
+        media_sequence: entries.first().map_or(0, |c| c.sequence),
+        discontinuity_sequence,
         playlist_type: None,
-        segments: Vec::with_capacity(m.chunks.len()),
-        ended: m.state == StreamState::Ended,
-        independent_segments: m.chunks.iter().all(|c| c.independent),
+        segments: Vec::with_capacity(entries.len() + 1),
+        ended,
+        independent_segments: entries.iter().all(|c| c.independent),
+        low_latency: None,
     };
     let mut prev: Option<&ChunkEntry> = None;
-    for c in &m.chunks {
+    for &c in entries {
         let new_session = prev.is_none_or(|p| p.session != c.session);
         // RFC 8216 §4.3.2.5: a map holds until the next one, across discontinuities; repeating
         // an unchanged one makes players (ffmpeg) load the same moov again.
@@ -288,10 +335,12 @@ pub fn media_playlist(m: &Manifest) -> String {
             discontinuity: new_session && prev.is_some(),
             map: new_init.then(|| c.init.clone()),
             program_date_time_ms: new_session.then_some(c.wall_clock_ms),
+            parts: Vec::new(),
+            open: false,
         });
         prev = Some(c);
     }
-    p.render()
+    p
 }
 
 /// The multivariant playlist naming `index.m3u8`, with the window's peak and average bit rates.
@@ -342,7 +391,7 @@ mod tests {
         let r = Route::parse("/live/a/index.m3u8").unwrap();
         assert_eq!(respond(&r, None).status, 404);
         let e = respond(&r, Some(b"{"));
-        assert_eq!((e.status, e.cache_control), (500, CACHE_NONE));
+        assert_eq!((e.status, &*e.cache_control), (500, CACHE_NONE));
         let s = Route::parse("/live/a/1/2.m4s").unwrap();
         assert_eq!(respond(&s, Some(b"FLV garbage")).status, 500);
     }

@@ -1,5 +1,6 @@
-//! HLS playlists (RFC 8216 and draft-pantos-hls-rfc8216bis): the media playlist of a stream and
-//! the multivariant playlist that names it.
+//! HLS playlists (RFC 8216 and draft-pantos-hls-rfc8216bis): the media playlist of a stream,
+//! with the Low-Latency HLS tags when it lists parts (§4.4.4.9, §4.4.5.2, §4.4.3.7–8), and the
+//! multivariant playlist that names it.
 
 use alloc::{format, string::String, vec::Vec};
 use core::fmt::Write;
@@ -13,6 +14,51 @@ pub fn init_uri(session: impl core::fmt::Display, first_sequence: u64) -> String
 /// The URI of media segment `sequence` of `session`, relative to the media playlist.
 pub fn segment_uri(session: impl core::fmt::Display, sequence: u64) -> String {
     format!("{session}/{sequence}.m4s")
+}
+
+/// The URI of part `index` of media segment `sequence` of `session`, relative to the media
+/// playlist.
+pub fn part_uri(session: impl core::fmt::Display, sequence: u64, index: u32) -> String {
+    format!("{session}/{sequence}.{index}.m4s")
+}
+
+/// One `EXT-X-PART` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Part {
+    /// The part's URI.
+    pub uri: String,
+    /// Its duration in milliseconds.
+    pub duration_ms: u64,
+    /// It starts with a keyframe: `INDEPENDENT=YES`.
+    pub independent: bool,
+}
+
+/// What a Low-Latency HLS playlist says beyond a standard one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LowLatency {
+    /// `EXT-X-PART-INF:PART-TARGET`: no part lasts longer.
+    pub part_target_ms: u64,
+    /// `EXT-X-PRELOAD-HINT:TYPE=PART`: the URI of the next part.
+    pub preload_hint: Option<String>,
+    /// `EXT-X-SKIP:SKIPPED-SEGMENTS`: segments left out in front (a delta update, §6.2.5.1).
+    pub skipped_segments: u64,
+}
+
+impl LowLatency {
+    /// `PART-HOLD-BACK`: three part targets, the least the spec recommends (§4.4.3.8).
+    pub fn part_hold_back_ms(&self) -> u64 {
+        3 * self.part_target_ms
+    }
+}
+
+/// `HOLD-BACK`: three target durations (§4.4.3.8).
+pub fn hold_back_ms(target_duration_s: u64) -> u64 {
+    3 * target_duration_s * 1000
+}
+
+/// `CAN-SKIP-UNTIL`: six target durations, the least the spec allows (§4.4.3.8).
+pub fn can_skip_until_ms(target_duration_s: u64) -> u64 {
+    6 * target_duration_s * 1000
 }
 
 /// One `EXTINF` entry.
@@ -30,6 +76,11 @@ pub struct Segment {
     /// Wall-clock time of its first sample, milliseconds since the Unix epoch
     /// (`EXT-X-PROGRAM-DATE-TIME`), when known.
     pub program_date_time_ms: Option<u64>,
+    /// Its parts (`EXT-X-PART`), listed before it (LL-HLS).
+    pub parts: Vec<Part>,
+    /// It is still being cut: only its parts are listed, without `EXTINF` (LL-HLS; the last
+    /// segment only).
+    pub open: bool,
 }
 
 /// `EXT-X-PLAYLIST-TYPE` (RFC 8216 §4.3.3.5).
@@ -57,6 +108,8 @@ pub struct MediaPlaylist {
     /// `EXT-X-INDEPENDENT-SEGMENTS` (RFC 8216bis §4.3.5.1): every segment starts with a
     /// keyframe. False for a stream with rare keyframes, whose chunks are cut between them.
     pub independent_segments: bool,
+    /// The Low-Latency HLS tags, if it lists parts.
+    pub low_latency: Option<LowLatency>,
 }
 
 impl Default for MediaPlaylist {
@@ -68,6 +121,7 @@ impl Default for MediaPlaylist {
             segments: Vec::new(),
             ended: false,
             independent_segments: true,
+            low_latency: None,
         }
     }
 }
@@ -81,14 +135,27 @@ impl MediaPlaylist {
     /// `EXT-X-TARGETDURATION`: the largest `EXTINF` rounded to the nearest second (at least 1),
     /// never a configured value, since segments cut at keyframes run long.
     pub fn target_duration(&self) -> u64 {
-        self.segments.iter().map(|s| (s.duration_ms + 500) / 1000).max().unwrap_or(0).max(1)
+        let complete = self.segments.iter().filter(|s| !s.open);
+        complete.map(|s| (s.duration_ms + 500) / 1000).max().unwrap_or(0).max(1)
     }
 
     /// Renders the playlist.
     pub fn render(&self) -> String {
-        let mut s = String::with_capacity(128 + self.segments.len() * 64);
-        s.push_str("#EXTM3U\n#EXT-X-VERSION:7\n");
-        let _ = writeln!(s, "#EXT-X-TARGETDURATION:{}", self.target_duration());
+        let mut s = String::with_capacity(256 + self.segments.len() * 64);
+        let target = self.target_duration();
+        // EXT-X-SKIP needs version 9 (§7); a Low-Latency playlist says 9 whether it skips or not.
+        let version = if self.low_latency.is_some() { 9 } else { 7 };
+        let _ = write!(s, "#EXTM3U\n#EXT-X-VERSION:{version}\n#EXT-X-TARGETDURATION:{target}\n");
+        if let Some(ll) = &self.low_latency {
+            let _ = writeln!(
+                s,
+                "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,CAN-SKIP-UNTIL={},HOLD-BACK={},PART-HOLD-BACK={}",
+                seconds(can_skip_until_ms(target)),
+                seconds(hold_back_ms(target)),
+                seconds(ll.part_hold_back_ms())
+            );
+            let _ = writeln!(s, "#EXT-X-PART-INF:PART-TARGET={}", seconds(ll.part_target_ms));
+        }
         let _ = writeln!(s, "#EXT-X-MEDIA-SEQUENCE:{}", self.media_sequence);
         let _ = writeln!(s, "#EXT-X-DISCONTINUITY-SEQUENCE:{}", self.discontinuity_sequence);
         match self.playlist_type {
@@ -98,6 +165,9 @@ impl MediaPlaylist {
         }
         if self.independent_segments {
             s.push_str("#EXT-X-INDEPENDENT-SEGMENTS\n");
+        }
+        if let Some(ll) = self.low_latency.as_ref().filter(|ll| ll.skipped_segments > 0) {
+            let _ = writeln!(s, "#EXT-X-SKIP:SKIPPED-SEGMENTS={}", ll.skipped_segments);
         }
         for seg in &self.segments {
             if seg.discontinuity {
@@ -109,7 +179,16 @@ impl MediaPlaylist {
             if let Some(t) = seg.program_date_time_ms {
                 let _ = writeln!(s, "#EXT-X-PROGRAM-DATE-TIME:{}", iso8601(t));
             }
-            let _ = writeln!(s, "#EXTINF:{},\n{}", seconds(seg.duration_ms), seg.uri);
+            for part in &seg.parts {
+                let _ = write!(s, "#EXT-X-PART:DURATION={},URI=\"{}\"", seconds(part.duration_ms), part.uri);
+                s.push_str(if part.independent { ",INDEPENDENT=YES\n" } else { "\n" });
+            }
+            if !seg.open {
+                let _ = writeln!(s, "#EXTINF:{},\n{}", seconds(seg.duration_ms), seg.uri);
+            }
+        }
+        if let Some(hint) = self.low_latency.as_ref().and_then(|ll| ll.preload_hint.as_ref()) {
+            let _ = writeln!(s, "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"{hint}\"");
         }
         if self.ended {
             s.push_str("#EXT-X-ENDLIST\n");
@@ -188,7 +267,15 @@ mod tests {
     use alloc::vec;
 
     fn seg(n: u64, ms: u64) -> Segment {
-        Segment { uri: segment_uri(0, n), duration_ms: ms, discontinuity: false, map: None, program_date_time_ms: None }
+        Segment {
+            uri: segment_uri(0, n),
+            duration_ms: ms,
+            discontinuity: false,
+            map: None,
+            program_date_time_ms: None,
+            parts: vec![],
+            open: false,
+        }
     }
 
     #[test]

@@ -104,6 +104,8 @@ impl<E> State<'_, E> {
             discontinuity: new_session && self.last_session.is_some(),
             map: new_init.then(|| self.init.as_ref().map(|(_, uri)| uri.clone())).flatten(),
             program_date_time_ms: None,
+            parts: Vec::new(),
+            open: false,
         });
         // RFC 8216 §4.3.4.2: BANDWIDTH counts whole segments, boxes included.
         let bits = self.out.len() as u64 * 8;

@@ -4,7 +4,7 @@
 use alloc::vec::Vec;
 use core::fmt;
 
-use crate::chunk::ChunkInfo;
+use crate::chunk::{ChunkInfo, PartInfo};
 use crate::cmaf::{self, Sample, TrackRun, AUDIO_TRACK_ID, VIDEO_TIMESCALE, VIDEO_TRACK_ID};
 use crate::flv::{FlvError, Tag, TagReader};
 use crate::media::{Media, Skip, StreamConfig};
@@ -192,6 +192,21 @@ pub fn build_segment<'a>(
     let sequence = Error::fit_u32("mfhd sequence_number", info.sequence.saturating_add(1))?;
     cmaf::write_segment(out, sequence, &runs)?;
     Ok(summary)
+}
+
+/// Builds part `part` of the chunk `chunk` from the part's tags and appends it to `out`: a media
+/// segment of its own (a CMAF chunk), whose samples have the timing they have in the chunk's
+/// segment. Any edge builds it the same way, from the open chunk or from the chunk file.
+pub fn build_part<'a>(
+    out: &mut Vec<u8>,
+    config: &StreamConfig,
+    chunk: &ChunkInfo,
+    part: &PartInfo,
+    tags: impl IntoIterator<Item = Result<Tag<'a>, FlvError>>,
+    warnings: &mut Warnings,
+) -> Result<SegmentSummary, Error> {
+    let info = ChunkInfo { start: part.start, duration_ms: part.duration_ms, independent: part.independent, ..*chunk };
+    build_segment(out, config, &info, tags, warnings)
 }
 
 #[cfg(test)]

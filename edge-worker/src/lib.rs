@@ -86,14 +86,14 @@ fn cors(headers: &Headers) -> Result<()> {
     headers.set("access-control-allow-origin", "*")?;
     headers.set("access-control-allow-methods", "GET, HEAD, OPTIONS")?;
     headers.set("access-control-allow-headers", "Range")?;
-    headers.set("access-control-expose-headers", "Content-Length, Content-Range")
+    headers.set("access-control-expose-headers", "Content-Length, Content-Range, Age")
 }
 
 /// A response with the edge's headers; a `Range` on a 200 turns it into 206 or 416.
 fn respond(r: edge::Response, method: &Method, range: Option<&str>) -> Result<Response> {
     let headers = Headers::new();
     headers.set("content-type", r.content_type)?;
-    headers.set("cache-control", r.cache_control)?;
+    headers.set("cache-control", &r.cache_control)?;
     cors(&headers)?;
     let len = r.body.len() as u64;
     let (status, body) = if r.status == 200 {
@@ -168,7 +168,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
             let cached = edge::Response {
                 status: 200,
                 content_type: route.content_type(),
-                cache_control: edge::CACHE_IMMUTABLE,
+                cache_control: edge::CACHE_IMMUTABLE.into(),
                 body,
             };
             return respond(cached, &method, range.as_deref());
@@ -185,7 +185,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     if immutable && response.status == 200 {
         let headers = Headers::new();
         headers.set("content-type", response.content_type)?;
-        headers.set("cache-control", response.cache_control)?;
+        headers.set("cache-control", &response.cache_control)?;
         let entry = Response::from_bytes(response.body.clone())?.with_headers(headers);
         if let Err(e) = cache.put(cache_key.as_str(), entry).await {
             worker::console_warn!("cache put failed: {e}");

@@ -75,6 +75,8 @@ pub struct LiveStream {
     pub done: watch::Sender<bool>,
     /// Figures for the API.
     pub stats: Mutex<StreamStats>,
+    /// Its live edge, with LL-HLS on.
+    pub edge: Option<crate::live_edge::LiveEdge>,
 }
 
 impl LiveStream {

@@ -45,6 +45,10 @@ pub struct ServeArgs {
     /// Segments listed in the live playlist [default: 10].
     #[arg(long, env = "RAPIDRTMP_LIVE_WINDOW")]
     pub live_window: Option<usize>,
+    /// Low-Latency HLS part duration in seconds: the built-in edge lists parts of the open
+    /// segment and answers blocking playlist requests; 0 turns LL-HLS off [default: 0.333].
+    #[arg(long, env = "RAPIDRTMP_PART_DURATION")]
+    pub part_duration: Option<f64>,
     /// Seconds to keep chunks after they leave the live window; 0 keeps them forever [default: 0].
     #[arg(long, env = "RAPIDRTMP_RETENTION")]
     pub retention: Option<u64>,
@@ -87,6 +91,7 @@ struct FileSettings {
     s3_path_style: Option<bool>,
     segment_duration: Option<f64>,
     live_window: Option<usize>,
+    part_duration: Option<f64>,
     retention: Option<u64>,
     reconnect_grace: Option<u64>,
     owner_lease: Option<u64>,
@@ -129,6 +134,8 @@ pub struct Settings {
     pub segment_duration: Duration,
     /// Live window, segments.
     pub live_window: usize,
+    /// LL-HLS part duration; `None`: LL-HLS off.
+    pub part_duration: Option<Duration>,
     /// Retention after the live window; `None` keeps chunks forever.
     pub retention: Option<Duration>,
     /// How long a dropped publisher's stream stays live for it to reconnect.
@@ -174,6 +181,10 @@ impl ServeArgs {
         if !(1..=rapidrtmp_core::manifest::MAX_WINDOW).contains(&live_window) {
             bail!("--live-window {live_window}: expected 1 to 1000 segments");
         }
+        let part_duration = self.part_duration.or(file.part_duration).unwrap_or(0.333);
+        if part_duration != 0.0 && !(0.05..=segment_duration).contains(&part_duration) {
+            bail!("--part-duration {part_duration}: expected 0 (off) or 0.05 seconds up to the segment duration");
+        }
         let log_format = self.log_format.or(file.log_format).unwrap_or_else(|| "text".into());
         let json_logs = match log_format.as_str() {
             "text" => false,
@@ -208,6 +219,7 @@ impl ServeArgs {
             s3_path_style: self.s3_path_style.or(file.s3_path_style).unwrap_or(false),
             segment_duration: Duration::from_secs_f64(segment_duration),
             live_window,
+            part_duration: (part_duration > 0.0).then(|| Duration::from_secs_f64(part_duration)),
             retention: self.retention.or(file.retention).filter(|&s| s > 0).map(Duration::from_secs),
             reconnect_grace: Duration::from_secs(self.reconnect_grace.or(file.reconnect_grace).unwrap_or(10).min(3600)),
             owner_lease: Duration::from_secs(owner_lease),

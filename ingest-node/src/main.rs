@@ -13,6 +13,7 @@ mod edge_cmd;
 mod health_cmd;
 mod http;
 mod inspect_cmd;
+mod live_edge;
 mod local_http;
 mod metrics;
 mod owner;

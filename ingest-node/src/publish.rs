@@ -7,12 +7,13 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use rapidrtmp_core::chunk::{ChunkWriter, Chunker, ClosedChunk, Event};
+use rapidrtmp_core::chunk::{headers_digest, ChunkWriter, Chunker, ClosedChunk, Event, OpenPart};
 use rapidrtmp_core::edge::chunk_key;
 use rapidrtmp_core::flv::{Tag, TagKind};
 use rapidrtmp_core::hls::init_uri;
 use rapidrtmp_core::manifest::{ChunkEntry, MediaInfo};
 use rapidrtmp_core::media::{Media, StreamConfig};
+use rapidrtmp_core::segment::{build_part, Warnings};
 use rapidrtmp_core::timeline::Millis;
 use tracing::{error, info, warn};
 
@@ -71,17 +72,22 @@ impl Publisher {
         let store_writer = StreamWriter::attach(&app, &stream.key).await?;
         let resume = store_writer.resume.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let target = app.settings.segment_duration.as_millis() as u64;
-        let mut chunker = Chunker::new(target).with_first_sequence(resume.next_sequence);
+        // Media sequence numbers start at 1: hls.js does not block for a playlist at msn 0.
+        let mut chunker = Chunker::new(target).with_first_sequence(resume.next_sequence.max(1));
         // A stream published again continues its timeline: decode times never go back.
         if let Some(end) = resume.media_end_ms {
             chunker = chunker.with_resume_at(Millis(end));
+        }
+        let mut writer = ChunkWriter::new(chunker);
+        if let Some(edge) = &stream.edge {
+            writer = writer.with_parts(edge.part_target_ms());
         }
         Ok(Self {
             last_init: resume.last_init,
             last_session_id: resume.last_session_id,
             app,
             stream,
-            writer: ChunkWriter::new(chunker),
+            writer,
             events: Vec::new(),
             opened_at_ms: now_ms(),
             session: None,
@@ -117,11 +123,8 @@ impl Publisher {
         let mut events = std::mem::take(&mut self.events);
         for event in events.drain(..) {
             match event {
-                Event::Opened { .. } => {
-                    self.opened_at_ms = now_ms();
-                    let media = media_info(self.writer.chunker().config());
-                    self.stream.stats.lock().unwrap_or_else(|e| e.into_inner()).media = media;
-                }
+                Event::Opened { sequence } => self.opened(sequence),
+                Event::Part(part) => self.part(part),
                 Event::Closed(chunk) => self.close(chunk).await,
                 Event::Skipped { reason, .. } => {
                     warn!(stream = %self.stream.key, "skipped a message: {reason}")
@@ -132,31 +135,75 @@ impl Publisher {
         self.events = events;
     }
 
+    /// The id and init segment URI of the chunker's session `index`, whose first chunk is
+    /// `sequence` and whose sequence headers have `digest`: a new session gets a new id
+    /// (increasing milliseconds, unique across reconnects), and the last session's init segment
+    /// if its headers are the same.
+    fn session(&mut self, index: u32, sequence: u64, digest: String) -> (String, String) {
+        if let Some((idx, id, init)) = &self.session {
+            if *idx == index {
+                return (id.clone(), init.clone());
+            }
+        }
+        let id = now_ms().max(self.last_session_id + 1);
+        self.last_session_id = id;
+        let id = id.to_string();
+        let init = match &self.last_init {
+            Some((d, uri)) if *d == digest => uri.clone(),
+            _ => init_uri(&id, sequence),
+        };
+        self.last_init = Some((digest, init.clone()));
+        self.session = Some((index, id.clone(), init.clone()));
+        (id, init)
+    }
+
+    /// A chunk was opened: its session is named now, so its parts have URLs at once.
+    fn opened(&mut self, sequence: u64) {
+        self.opened_at_ms = now_ms();
+        let chunker = self.writer.chunker();
+        let config = chunker.config().clone();
+        let (index, info) = (chunker.session(), chunker.open_info());
+        let (v, a) = chunker.sequence_headers();
+        let digest = headers_digest(v, a);
+        self.stream.stats.lock().unwrap_or_else(|e| e.into_inner()).media = media_info(&config);
+        let (session, init) = self.session(index, sequence, digest);
+        if let (Some(edge), Some(info)) = (&self.stream.edge, info) {
+            let entry = ChunkEntry {
+                session,
+                sequence,
+                init,
+                start_ms: info.start.0,
+                duration_ms: 0,
+                bytes: 0,
+                wall_clock_ms: self.opened_at_ms,
+                independent: info.independent,
+            };
+            edge.opened(entry, config);
+        }
+    }
+
+    /// A part of the open chunk is finished: built at once, for the live edge.
+    fn part(&self, part: OpenPart) {
+        let Some(edge) = &self.stream.edge else { return };
+        let mut out = Vec::with_capacity(part.tags.len() + 1024);
+        match build_part(&mut out, &part.config, &part.chunk, &part.part, part.tags(), &mut Warnings::default()) {
+            Ok(_) => edge.part(part.part, Bytes::from(out)),
+            Err(e) => {
+                warn!(stream = %self.stream.key, sequence = part.chunk.sequence, "cannot build part {}: {e}", part.part.index)
+            }
+        }
+    }
+
     /// Hands a closed chunk to the writer (waiting while the backlog is full).
     async fn close(&mut self, chunk: ClosedChunk) {
         let info = chunk.info;
         if !info.independent {
             info!(stream = %self.stream.key, sequence = info.sequence, "no keyframe in time: chunk cut between keyframes");
         }
-        let (session_id, init) = match &self.session {
-            Some((idx, id, init)) if *idx == info.session => (id.clone(), init.clone()),
-            _ => {
-                // A new session: ids are increasing milliseconds, unique across reconnects.
-                let id = now_ms().max(self.last_session_id + 1);
-                self.last_session_id = id;
-                let id = id.to_string();
-                let digest = chunk.headers_digest();
-                let init = match &self.last_init {
-                    Some((d, uri)) if *d == digest => uri.clone(),
-                    _ => init_uri(&id, info.sequence),
-                };
-                self.last_init = Some((digest, init.clone()));
-                self.session = Some((info.session, id.clone(), init.clone()));
-                (id, init)
-            }
-        };
+        let (session_id, init) = self.session(info.session, info.sequence, chunk.headers_digest());
         let media = media_info(&chunk.config);
-        let bytes = chunk.into_file(&session_id);
+        let parts = chunk.parts.clone();
+        let bytes = Bytes::from(chunk.into_file(&session_id));
         let entry = ChunkEntry {
             session: session_id.clone(),
             sequence: info.sequence,
@@ -177,10 +224,13 @@ impl Publisher {
             error!(stream = %self.stream.key, sequence = info.sequence, "the stream's writer has stopped; chunk lost");
             app.metrics.chunks_lost.fetch_add(1, Relaxed);
         };
+        if let Some(edge) = &self.stream.edge {
+            edge.closed(entry.clone(), parts, bytes.clone());
+        }
         let Some(reservation) = self.store_writer.reserve(&self.app, bytes.len()).await else { return lost(&self.app) };
         let job = Job::Chunk(Box::new(ChunkJob {
             key: chunk_key(&self.stream.key, &session_id, info.sequence),
-            bytes: Bytes::from(bytes),
+            bytes,
             entry,
             media,
             last_init: self.last_init.clone(),
@@ -207,6 +257,9 @@ impl Drop for Publisher {
         }
         self.store_writer.send(Job::End { media_end, ending: self.ending });
         self.store_writer.detach();
+        if let Some(edge) = &self.stream.edge {
+            edge.end();
+        }
         let _ = self.stream.done.send(true);
     }
 }

@@ -318,6 +318,7 @@ impl Connection {
             replaced: Default::default(),
             done: tokio::sync::watch::channel(false).0,
             stats: Mutex::default(),
+            edge: self.app.settings.part_duration.map(|d| crate::live_edge::LiveEdge::new(d.as_millis() as u64)),
         });
         let claimed = {
             let mut streams = self.app.streams.lock().unwrap_or_else(|e| e.into_inner());

@@ -10,16 +10,20 @@
 //!    a chunk cut between keyframes) and, with audio, `rapidrtmpAudioAnchor` (milliseconds on the
 //!    session timeline; a tag's time on it is its unwrapped timestamp plus the offset; the anchor
 //!    is the session's first audio frame), so a segment can be built from the chunk alone
-//!    (players read it as ordinary metadata);
+//!    (players read it as ordinary metadata); a chunk cut into parts ([`super::parts`]) also
+//!    has `rapidrtmpParts`, a strict array with one strict array per part: index of its first
+//!    tag (counted from the first tag after the sequence headers), number of tags, start and
+//!    duration (milliseconds), and whether it is independent (boolean);
 //! 3. the session's sequence headers (video, then audio);
 //! 4. the tags as the publisher sent them, from a keyframe up to the next cut (or, for a chunk cut
 //!    between keyframes, from the frame after the last chunk's end).
 
 use alloc::{string::String, vec, vec::Vec};
 
+use super::parts::{PartInfo, MAX_PARTS};
 use super::ChunkInfo;
 use crate::flv::{Amf0Value, FlvHeader, Tag, TagKind, TagReader};
-use crate::media::StreamConfig;
+use crate::media::{Media, StreamConfig};
 use crate::segment::chunk_config;
 use crate::timeline::Millis;
 use crate::Error;
@@ -36,10 +40,18 @@ pub struct ChunkHeader {
     pub session: String,
     /// Sequence number, start and duration (`info.session` is not stored and reads as 0).
     pub info: ChunkInfo,
+    /// Its parts, if it was cut into parts.
+    pub parts: Vec<PartInfo>,
 }
 
 /// Appends the head of a chunk file (items 1–3) to `out`; the caller appends the tags.
-pub fn write_chunk_head(out: &mut Vec<u8>, session: &str, info: &ChunkInfo, headers: (Option<&[u8]>, Option<&[u8]>)) {
+pub fn write_chunk_head(
+    out: &mut Vec<u8>,
+    session: &str,
+    info: &ChunkInfo,
+    parts: &[PartInfo],
+    headers: (Option<&[u8]>, Option<&[u8]>),
+) {
     FlvHeader { version: 1, has_audio: headers.1.is_some(), has_video: headers.0.is_some(), data_offset: 9 }.write(out);
     let mut body = Vec::with_capacity(128);
     Amf0Value::String(CHUNK_TAG.into()).write(&mut body);
@@ -59,6 +71,18 @@ pub fn write_chunk_head(out: &mut Vec<u8>, session: &str, info: &ChunkInfo, head
     }
     if let Some(anchor) = info.audio_anchor {
         props.push(("rapidrtmpAudioAnchor".into(), Amf0Value::Number(anchor.0 as f64)));
+    }
+    if !parts.is_empty() {
+        let part = |p: &PartInfo| {
+            Amf0Value::Array(vec![
+                Amf0Value::Number(f64::from(p.first_tag)),
+                Amf0Value::Number(f64::from(p.tags)),
+                Amf0Value::Number(p.start.0 as f64),
+                Amf0Value::Number(p.duration_ms as f64),
+                Amf0Value::Boolean(p.independent),
+            ])
+        };
+        props.push(("rapidrtmpParts".into(), Amf0Value::Array(parts.iter().map(part).collect())));
     }
     Amf0Value::Object(props).write(&mut body);
     // Timestamp 0: players take metadata at any other time for a subtitle track.
@@ -94,6 +118,52 @@ pub fn headers_digest(video: Option<&[u8]>, audio: Option<&[u8]>) -> String {
     out
 }
 
+/// A chunk file's part list, checked: at most [`MAX_PARTS`], each as written (five fields),
+/// each starting where the one before ends, in time and in tags.
+fn read_parts(props: &[(String, Amf0Value)]) -> Result<Vec<PartInfo>, Error> {
+    let bad = Error::BadChunk;
+    let Some(list) = props.iter().find_map(|(k, v)| (k == "rapidrtmpParts").then_some(v)) else {
+        return Ok(Vec::new());
+    };
+    let Amf0Value::Array(list) = list else { return Err(bad("rapidrtmpParts is not an array")) };
+    if list.len() > MAX_PARTS {
+        return Err(bad("more parts than a chunk may have"));
+    }
+    let figure = |v: &Amf0Value| match v {
+        Amf0Value::Number(n) if *n >= 0.0 && *n <= 9.007_199_254_740_991e15 && (*n as u64) as f64 == *n => {
+            Some(*n as u64)
+        }
+        _ => None,
+    };
+    let mut parts: Vec<PartInfo> = Vec::with_capacity(list.len());
+    for (index, entry) in list.iter().enumerate() {
+        let Amf0Value::Array(fields) = entry else { return Err(bad("a part is not an array")) };
+        let part = match fields.as_slice() {
+            [first, tags, start, duration, Amf0Value::Boolean(independent)] => (|| {
+                Some(PartInfo {
+                    index: u32::try_from(index).ok()?,
+                    first_tag: u32::try_from(figure(first)?).ok()?,
+                    tags: u32::try_from(figure(tags)?).ok()?,
+                    start: Millis(figure(start)?),
+                    duration_ms: figure(duration)?,
+                    independent: *independent,
+                })
+            })(),
+            _ => None,
+        };
+        let part = part.ok_or(bad("a part's fields are not as written"))?;
+        let follows = match parts.last() {
+            Some(p) => p.first_tag.checked_add(p.tags) == Some(part.first_tag) && p.end() == part.start,
+            None => part.first_tag == 0,
+        };
+        if !follows || part.tags == 0 {
+            return Err(bad("parts do not follow one another"));
+        }
+        parts.push(part);
+    }
+    Ok(parts)
+}
+
 /// A chunk file, read.
 #[derive(Debug, Clone)]
 pub struct ChunkFile<'a> {
@@ -110,6 +180,18 @@ fn number(props: &[(String, Amf0Value)], key: &str) -> Option<u64> {
         Amf0Value::Number(n) if k == key && *n >= 0.0 && *n <= 9.007_199_254_740_992e15 => Some(*n as u64),
         _ => None,
     })
+}
+
+impl<'a> ChunkFile<'a> {
+    /// Part `index` and its tags, if the chunk has it.
+    pub fn part(&self, index: u32) -> Option<(PartInfo, impl Iterator<Item = Result<Tag<'a>, crate::flv::FlvError>>)> {
+        let part = *self.header.parts.get(usize::try_from(index).ok()?)?;
+        let headers = |t: &Result<Tag<'_>, _>| {
+            t.as_ref().is_ok_and(|t| matches!(Media::from_tag(t), Ok(Media::VideoConfig(_) | Media::AudioConfig(_))))
+        };
+        let tags = self.tags.clone().skip_while(headers).skip(part.first_tag as usize).take(part.tags as usize);
+        Some((part, tags))
+    }
 }
 
 /// Reads a chunk file.
@@ -156,6 +238,7 @@ pub fn read_chunk(bytes: &[u8]) -> Result<ChunkFile<'_>, Error> {
             .unwrap_or(0),
         independent: !props.iter().any(|(k, v)| k == "rapidrtmpIndependent" && *v == Amf0Value::Boolean(false)),
     };
+    let parts = read_parts(&props)?;
     let config = chunk_config(bytes)?;
-    Ok(ChunkFile { header: ChunkHeader { session, info }, config, tags })
+    Ok(ChunkFile { header: ChunkHeader { session, info, parts }, config, tags })
 }

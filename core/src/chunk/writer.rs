@@ -3,6 +3,7 @@
 
 use alloc::{string::String, vec::Vec};
 
+use super::parts::{PartCutter, PartInfo};
 use super::{headers_digest, write_chunk_head, Action, ChunkInfo, Chunker, MAX_CHUNK_BYTES};
 use crate::flv::{parse_metadata, Amf0Value, Tag, TagKind, TagReader};
 use crate::media::{Media, Skip, StreamConfig};
@@ -26,6 +27,8 @@ pub struct ClosedChunk {
     pub audio_header: Option<Vec<u8>>,
     /// The chunk's tags, as FLV tag records (header, body, `PreviousTagSize`), as sent.
     pub tags: Vec<u8>,
+    /// Its parts, if the writer cuts parts ([`ChunkWriter::with_parts`]).
+    pub parts: Vec<PartInfo>,
 }
 
 impl ClosedChunk {
@@ -47,11 +50,33 @@ impl ClosedChunk {
             &mut head,
             session_id,
             &self.info,
+            &self.parts,
             (self.video_header.as_deref(), self.audio_header.as_deref()),
         );
         let mut bytes = self.tags;
         bytes.splice(0..0, head);
         bytes
+    }
+}
+
+/// A part of the open chunk, closed: what any edge needs to build it ([`crate::segment::build_part`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenPart {
+    /// Its chunk, as known so far: sequence number, start, offset and audio anchor are final,
+    /// its duration is not (0) until the chunk closes.
+    pub chunk: ChunkInfo,
+    /// The codec configuration of its session.
+    pub config: StreamConfig,
+    /// The part.
+    pub part: PartInfo,
+    /// Its tags, as FLV tag records: the same bytes as in the chunk file.
+    pub tags: Vec<u8>,
+}
+
+impl OpenPart {
+    /// The part's tags, read back.
+    pub fn tags(&self) -> TagReader<'_> {
+        TagReader::records(&self.tags)
     }
 }
 
@@ -64,6 +89,8 @@ pub enum Event {
         /// Its sequence number.
         sequence: u64,
     },
+    /// A part of the open chunk is finished (before the chunk's `Closed`, for its last part).
+    Part(OpenPart),
     /// A chunk is finished.
     Closed(ClosedChunk),
     /// A tag was left out, and why.
@@ -81,6 +108,7 @@ struct Open {
     video_header: Option<Vec<u8>>,
     audio_header: Option<Vec<u8>>,
     tags: Vec<u8>,
+    parts: Option<PartCutter>,
 }
 
 /// A tag held back, with its place in the input.
@@ -106,6 +134,8 @@ pub struct ChunkWriter {
     capacity_hint: usize,
     /// A finished chunk's buffer handed back ([`ChunkWriter::recycle`]), for the next chunk.
     spare: Option<Vec<u8>>,
+    /// Part target duration, if chunks are cut into parts.
+    part_target_ms: Option<u64>,
 }
 
 impl ChunkWriter {
@@ -120,7 +150,20 @@ impl ChunkWriter {
             metadata: None,
             capacity_hint: MIN_CHUNK_CAPACITY,
             spare: None,
+            part_target_ms: None,
         }
+    }
+
+    /// Also cuts each chunk into parts of at most `target_ms` ([`super::parts`]): each part is
+    /// an [`Event::Part`] as soon as it is finished, and a closed chunk records its parts.
+    pub fn with_parts(mut self, target_ms: u64) -> Self {
+        self.part_target_ms = Some(target_ms.max(1));
+        self
+    }
+
+    /// The part target duration, if chunks are cut into parts.
+    pub fn part_target_ms(&self) -> Option<u64> {
+        self.part_target_ms
     }
 
     /// The chunker deciding the cuts.
@@ -240,21 +283,29 @@ impl ChunkWriter {
             self.emit(info, events);
         }
         match decision.action {
-            Action::Append { opens, .. } => {
+            Action::Append { opens, at } => {
                 if opens || self.open.is_none() {
                     let (v, a) = self.chunker.sequence_headers();
                     // The chunker numbers a chunk when it closes it: the open one gets the next number.
                     let sequence = self.chunker.sequence;
+                    let independent = self.chunker.open_info().is_none_or(|i| i.independent);
                     self.open = Some(Open {
                         sequence,
                         config: self.chunker.config().clone(),
                         video_header: v.map(<[u8]>::to_vec),
                         audio_header: a.map(<[u8]>::to_vec),
                         tags: self.buffer(),
+                        parts: self.part_target_ms.map(|t| PartCutter::new(t, at, independent)),
                     });
                     events.push(Event::Opened { sequence });
                 }
                 if let Some(open) = &mut self.open {
+                    let cut =
+                        open.parts.as_mut().and_then(|p| p.before_tag(at, self.chunker.part_point(), open.tags.len()));
+                    if let (Some((part, bytes)), Some(chunk)) = (cut, self.chunker.open_info()) {
+                        let tags = open.tags[bytes].to_vec();
+                        events.push(Event::Part(OpenPart { chunk, config: open.config.clone(), part, tags }));
+                    }
                     tag.write(&mut open.tags);
                 }
             }
@@ -267,12 +318,20 @@ impl ChunkWriter {
         let Some(open) = self.open.take() else { return };
         debug_assert_eq!(open.sequence, info.sequence, "the writer's chunk is the chunker's chunk");
         self.capacity_hint = (open.tags.len() + open.tags.len() / 8 + 512).max(MIN_CHUNK_CAPACITY);
+        let mut parts = Vec::new();
+        if let Some(cutter) = open.parts {
+            let ((part, bytes), all) = cutter.finish(info.end(), open.tags.len());
+            let tags = open.tags[bytes].to_vec();
+            events.push(Event::Part(OpenPart { chunk: info, config: open.config.clone(), part, tags }));
+            parts = all;
+        }
         events.push(Event::Closed(ClosedChunk {
             info,
             config: open.config,
             video_header: open.video_header,
             audio_header: open.audio_header,
             tags: open.tags,
+            parts,
         }));
     }
 }
@@ -458,6 +517,79 @@ mod tests {
             let file = (*c).clone().into_file("1");
             assert_eq!(crate::chunk::read_chunk(&file).expect("chunk").header.info.independent, c.info.independent);
         }
+    }
+
+    /// 30 fps video with a keyframe every `gop` frames and AAC audio, interleaved by time, for
+    /// `frames` video frames, through a writer cutting 2 s chunks into 333 ms parts.
+    fn parted(gop: u32, frames: u32) -> Vec<Event> {
+        let mut w = ChunkWriter::new(Chunker::new(2000)).with_parts(333);
+        let mut events = Vec::new();
+        let (avc, key, inter) = (avc_header(), frame(true, 0), frame(false, 0));
+        w.push(&video(0, &avc), &mut events);
+        w.push(&audio(0, AAC_HEADER), &mut events);
+        let mut a = 0u32;
+        for v in 0..frames {
+            let t = v * 100 / 3;
+            w.push(&video(t, if v % gop == 0 { &key } else { &inter }), &mut events);
+            while a * 64 / 3 <= t {
+                w.push(&audio(a * 64 / 3, AAC_FRAME), &mut events);
+                a += 1;
+            }
+        }
+        w.finish(&mut events);
+        events
+    }
+
+    #[test]
+    fn parts_rule_parts_tile_their_chunk_within_the_part_target() {
+        let events = parted(60, 300);
+        let chunks = closed(&events);
+        assert_eq!(chunks.len(), 5);
+        for c in &chunks {
+            let parts = &c.parts;
+            assert!(parts.len() >= 6, "2 s in parts of at most 333 ms: {parts:?}");
+            assert_eq!(parts.iter().map(|p| p.duration_ms).sum::<u64>(), c.info.duration_ms, "parts sum to the chunk");
+            assert_eq!(parts[0].start, c.info.start);
+            assert_eq!(parts.last().unwrap().end(), c.info.end());
+            assert_eq!(parts.iter().map(|p| p.tags as usize).sum::<usize>(), c.tags().count(), "every tag in one part");
+            let tags: Vec<Tag<'_>> = c.tags().map(|t| t.unwrap()).collect();
+            for (i, p) in parts.iter().enumerate() {
+                assert_eq!(p.index as usize, i);
+                assert!(p.duration_ms <= 333, "part {i} of chunk {}: {p:?}", c.info.sequence);
+                if i + 1 < parts.len() && !p.independent {
+                    assert!(p.duration_ms * 100 >= 333 * 85, "part {i} lasts at least 85% of the target: {p:?}");
+                }
+                let first = &tags[p.first_tag as usize];
+                let keyframe = matches!(Media::from_tag(first), Ok(Media::Video { keyframe: true, .. }));
+                assert_eq!(p.independent, keyframe, "INDEPENDENT only, and always, on a keyframe: {p:?}");
+                assert_eq!(first.kind, TagKind::Video, "with video, parts start at video frames");
+            }
+        }
+    }
+
+    #[test]
+    fn parts_rule_a_part_built_open_is_the_part_built_from_the_chunk_file() {
+        use crate::edge::{respond, Route};
+        use crate::segment::build_part;
+        // A keyframe every 300 ms: every part starts with one.
+        let events = parted(9, 200);
+        let files: Vec<(u64, Vec<u8>)> =
+            closed(&events).into_iter().map(|c| (c.info.sequence, c.clone().into_file("1700000000000"))).collect();
+        let mut n = 0;
+        for e in &events {
+            let Event::Part(open) = e else { continue };
+            let mut built = Vec::new();
+            build_part(&mut built, &open.config, &open.chunk, &open.part, open.tags(), &mut Warnings::default())
+                .expect("part");
+            let file = &files.iter().find(|(s, _)| *s == open.chunk.sequence).expect("its chunk").1;
+            let path = alloc::format!("/live/a/1700000000000/{}.{}.m4s", open.chunk.sequence, open.part.index);
+            let served = respond(&Route::parse(&path).unwrap(), Some(file));
+            assert_eq!(served.status, 200, "{path}");
+            assert!(served.body == built, "{path}: the same bytes from the open chunk and from the chunk file");
+            n += 1;
+        }
+        assert_eq!(n, closed(&events).iter().map(|c| c.parts.len()).sum::<usize>(), "one event per part");
+        assert!(closed(&events).iter().all(|c| c.parts.iter().all(|p| p.independent)));
     }
 
     #[test]

@@ -1,17 +1,22 @@
 //! The built-in HLS edge: `/live/...` answered by the core's edge logic from the store, exactly
-//! as the Cloudflare Worker and `rapidrtmp edge` answer it.
+//! as the Cloudflare Worker and `rapidrtmp edge` answer it; on the ingest node, the streams it
+//! publishes also get their live edge (LL-HLS: parts of the open segment, blocking requests).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use rapidrtmp_core::edge::{self, parse_range, RangeRequest, Route};
+use rapidrtmp_core::edge::live::{self, PartState, PlaylistQuery, Readiness};
+use rapidrtmp_core::edge::{self, manifest_key, parse_range, RangeRequest, Route, CACHE_IMMUTABLE, MP4_TYPE};
+use rapidrtmp_core::manifest::Manifest;
+use rapidrtmp_core::segment::build_init;
 
-use crate::app::App;
+use crate::app::{App, LiveStream};
+use crate::live_edge::Held;
 use crate::metrics::Metrics;
 use crate::store::Store;
 
@@ -23,6 +28,10 @@ pub trait EdgeHost: Send + Sync + 'static {
     fn metrics(&self) -> &Metrics;
     /// Records a playlist request (for the API's recent viewers).
     fn saw_viewer(&self, _stream: &str, _ip: std::net::IpAddr) {}
+    /// A stream this process publishes with LL-HLS on, and how long its blocking requests wait.
+    fn live_stream(&self, _stream: &str) -> Option<(Arc<LiveStream>, Duration)> {
+        None
+    }
 }
 
 impl EdgeHost for App {
@@ -37,6 +46,12 @@ impl EdgeHost for App {
     fn saw_viewer(&self, stream: &str, ip: std::net::IpAddr) {
         App::saw_viewer(self, stream, ip);
     }
+
+    fn live_stream(&self, stream: &str) -> Option<(Arc<LiveStream>, Duration)> {
+        let target_s = self.settings.segment_duration.as_secs_f64().ceil() as u64;
+        let live = self.live(stream).filter(|s| s.edge.is_some())?;
+        Some((live, Duration::from_millis(live::block_timeout_ms(target_s))))
+    }
 }
 
 /// Adds the CORS headers of playback routes.
@@ -45,7 +60,7 @@ fn cors(r: &mut Response) {
     h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
     h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, HEAD, OPTIONS"));
     h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("Range"));
-    h.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static("Content-Length, Content-Range"));
+    h.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static("Content-Length, Content-Range, Age"));
 }
 
 /// Answers a playback request.
@@ -57,12 +72,13 @@ pub async fn serve<H: EdgeHost>(
     headers: HeaderMap,
 ) -> Response {
     let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
-    let mut response = answer(&*app, peer, &method, uri.path(), range).await;
+    let mut response = answer(&*app, peer, &method, &uri, range).await;
     cors(&mut response);
     response
 }
 
-async fn answer(app: &impl EdgeHost, peer: SocketAddr, method: &Method, path: &str, range: Option<&str>) -> Response {
+async fn answer(app: &impl EdgeHost, peer: SocketAddr, method: &Method, uri: &Uri, range: Option<&str>) -> Response {
+    let path = uri.path();
     if method == Method::OPTIONS {
         return StatusCode::NO_CONTENT.into_response();
     }
@@ -74,6 +90,15 @@ async fn answer(app: &impl EdgeHost, peer: SocketAddr, method: &Method, path: &s
         app.metrics().http_request("live", 404);
         return to_response(edge::Response::not_found(), method, None);
     };
+    if let Some((stream, wait)) = app.live_stream(route.stream()) {
+        if let Some(resp) = live_answer(app, &stream, wait, &route, uri.query()).await {
+            if matches!(route, Route::MediaPlaylist { .. }) && resp.status == 200 {
+                app.saw_viewer(route.stream(), peer.ip());
+            }
+            app.metrics().http_request(route.name(), resp.status);
+            return to_response(resp, method, range);
+        }
+    }
     let object = match app.store().get(&route.object_key()).await {
         Ok(o) => o,
         Err(e) => {
@@ -95,6 +120,79 @@ async fn answer(app: &impl EdgeHost, peer: SocketAddr, method: &Method, path: &s
     }
     app.metrics().http_request(route.name(), resp.status);
     to_response(resp, method, range)
+}
+
+/// The answer of a stream's live edge, or `None` where the store has the answer. A blocking
+/// request waits for the live edge to change (at most `wait`, then 503).
+async fn live_answer(
+    app: &impl EdgeHost,
+    stream: &LiveStream,
+    wait: Duration,
+    route: &Route,
+    query: Option<&str>,
+) -> Option<edge::Response> {
+    let live = stream.edge.as_ref()?;
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        // Subscribed before looking, so no change between the look and the wait is missed.
+        let mut changed = live.subscribe();
+        if live.ended() {
+            return None;
+        }
+        let ready = match route {
+            Route::MediaPlaylist { stream } => {
+                let query = match PlaylistQuery::parse(query) {
+                    Ok(q) => q,
+                    Err(why) => return Some(edge::Response::error(400, why.into())),
+                };
+                let manifest = match app.store().get(&manifest_key(stream)).await {
+                    Ok(Some(bytes)) => Manifest::parse(&bytes).ok(),
+                    _ => None,
+                };
+                match live.view(|e| e.readiness(manifest.as_ref(), &query)) {
+                    Readiness::Now => return Some(live.view(|e| e.respond(manifest.as_ref(), &query))),
+                    Readiness::Reject(r) => return Some(r),
+                    Readiness::Wait => false,
+                }
+            }
+            Route::Part { session, sequence, part, .. } => match live.view(|e| e.part_state(session, *sequence, *part))
+            {
+                PartState::Open => match live.open_part(*part) {
+                    Some(bytes) => return Some(edge::Response::ok(MP4_TYPE, CACHE_IMMUTABLE, bytes.to_vec())),
+                    None => true, // it just closed: look again
+                },
+                PartState::Next => false,
+                PartState::Future => return Some(live::future_part()),
+                PartState::Closed => return held(live, route),
+            },
+            Route::Init { .. } | Route::Segment { .. } | Route::Chunk { .. } => return held(live, route),
+            Route::Multivariant { .. } => return None,
+            _ => return None,
+        };
+        if !ready && tokio::time::timeout_at(deadline, changed.changed()).await.is_err() {
+            return Some(live::timed_out());
+        }
+    }
+}
+
+/// The answer from what the live edge holds for `route`'s chunk (a chunk file the store may not
+/// have yet; the open chunk's init segment), or `None`.
+fn held(live: &crate::live_edge::LiveEdge, route: &Route) -> Option<edge::Response> {
+    let (session, sequence) = match route {
+        Route::Init { session, sequence, .. }
+        | Route::Segment { session, sequence, .. }
+        | Route::Part { session, sequence, .. }
+        | Route::Chunk { session, sequence, .. } => (session, *sequence),
+        _ => return None,
+    };
+    match live.held(session, sequence)? {
+        Held::Chunk(file) => Some(edge::respond(route, Some(&file))),
+        Held::Config(config) if matches!(route, Route::Init { .. }) => match build_init(&config) {
+            Ok(init) => Some(edge::Response::ok(MP4_TYPE, CACHE_IMMUTABLE, init)),
+            Err(e) => Some(edge::Response::error(500, format!("init segment: {e}"))),
+        },
+        Held::Config(_) => None,
+    }
 }
 
 /// Turns the core's response into an HTTP one; a `Range` on a 200 makes it 206 or 416.
@@ -123,7 +221,8 @@ fn to_response(r: edge::Response, method: &Method, range: Option<&str>) -> Respo
     let mut resp = (status, body).into_response();
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(r.content_type));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(r.cache_control));
+    let cache = HeaderValue::from_str(&r.cache_control).unwrap_or(HeaderValue::from_static(edge::CACHE_NONE));
+    h.insert(header::CACHE_CONTROL, cache);
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     if r.status == 200 {
         h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));

@@ -1,0 +1,127 @@
+//! Parts (LL-HLS partial segments, RFC 8216bis §4.4.4.9): where an open chunk is cut into parts.
+//!
+//! Rules:
+//! - a part ends before the frame after which the next one would reach the part target: a part
+//!   lasts less than the target, unless one frame alone lasts longer;
+//! - in a session with video, parts are cut at video frames only, so a part's last video frame
+//!   lasts until the next part's first one, exactly as in the segment; without video, at audio
+//!   frames;
+//! - a part is independent if it starts with a keyframe (the first part of an independent
+//!   chunk; later parts when a keyframe happens to start them);
+//! - the last part of a chunk ends where the chunk ends.
+//!
+//! A closed chunk records its parts (its `onMetaData`, [`super::file`]), so any edge builds any
+//! part of it from the chunk alone, byte for byte as the ingest node built it while it was open.
+
+use core::ops::Range;
+
+use crate::timeline::Millis;
+
+/// Most parts a chunk may record (a chunk file is a peer's: its part list is bounded).
+pub const MAX_PARTS: usize = 4096;
+
+/// One part of a chunk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartInfo {
+    /// Its index in the chunk (0, 1, …).
+    pub index: u32,
+    /// Time of its first frame on the session timeline.
+    pub start: Millis,
+    /// Until the next part's start (the chunk's end, for the last part).
+    pub duration_ms: u64,
+    /// It starts with a keyframe (or has no video): `INDEPENDENT=YES`.
+    pub independent: bool,
+    /// Index of its first tag among the chunk's tags (the frames after the sequence headers).
+    pub first_tag: u32,
+    /// How many tags it holds.
+    pub tags: u32,
+}
+
+impl PartInfo {
+    /// Where the part ends.
+    pub fn end(&self) -> Millis {
+        Millis(self.start.0 + self.duration_ms)
+    }
+}
+
+/// The part being filled.
+#[derive(Debug, Clone, Copy)]
+struct Current {
+    index: u32,
+    start: Millis,
+    independent: bool,
+    first_tag: u32,
+    first_byte: usize,
+}
+
+/// Cuts one open chunk into parts, as its tags are appended. Sans-IO, like the chunker.
+#[derive(Debug, Clone)]
+pub(super) struct PartCutter {
+    target_ms: u64,
+    current: Current,
+    /// Tags appended to the chunk so far.
+    tags: u32,
+    /// Time of the last frame a part may start at, for the frame interval.
+    last_point: Option<Millis>,
+    /// The chunk's parts closed so far.
+    closed: alloc::vec::Vec<PartInfo>,
+}
+
+impl PartCutter {
+    /// A cutter for a chunk opening at `start` with its first tag.
+    pub(super) fn new(target_ms: u64, start: Millis, independent: bool) -> Self {
+        let current = Current { index: 0, start, independent, first_tag: 0, first_byte: 0 };
+        Self { target_ms: target_ms.max(1), current, tags: 0, last_point: None, closed: alloc::vec::Vec::new() }
+    }
+
+    /// Before a tag at `at` is appended at byte `byte` of the chunk's tags: `point` is
+    /// `Some(sync)` if a part may start at it (`sync`: it is a keyframe, or audio without video).
+    /// Returns the part that ends before it, with its bytes in the chunk's tags.
+    pub(super) fn before_tag(
+        &mut self,
+        at: Millis,
+        point: Option<bool>,
+        byte: usize,
+    ) -> Option<(PartInfo, Range<usize>)> {
+        let mut closed = None;
+        if let Some(sync) = point {
+            // A chunk's part list is bounded: past it, the last part grows.
+            if self.tags > self.current.first_tag && self.closed.len() + 1 < MAX_PARTS {
+                let elapsed = at.0.saturating_sub(self.current.start.0);
+                let step = self.last_point.map_or(0, |p| at.0.saturating_sub(p.0));
+                // The next frame would end the part at or past its target (frame times are in
+                // whole milliseconds, a frame may come one later): it ends here.
+                if elapsed > 0 && elapsed + step >= self.target_ms {
+                    closed = Some(self.cut(at, byte));
+                    self.current.independent = sync;
+                }
+            }
+            self.last_point = Some(at);
+        }
+        self.tags += 1;
+        closed
+    }
+
+    /// Ends the last part at the chunk's `end`, its bytes ending at `byte`. Returns it, and every
+    /// part of the chunk.
+    pub(super) fn finish(mut self, end: Millis, byte: usize) -> ((PartInfo, Range<usize>), alloc::vec::Vec<PartInfo>) {
+        let last = self.cut(end, byte);
+        (last, self.closed)
+    }
+
+    fn cut(&mut self, end: Millis, byte: usize) -> (PartInfo, Range<usize>) {
+        let c = self.current;
+        let part = PartInfo {
+            index: c.index,
+            start: c.start,
+            duration_ms: end.0.saturating_sub(c.start.0),
+            independent: c.independent,
+            first_tag: c.first_tag,
+            tags: self.tags - c.first_tag,
+        };
+        self.closed.push(part);
+        self.current =
+            Current { index: c.index + 1, start: end, independent: false, first_tag: self.tags, first_byte: byte };
+        (part, c.first_byte..byte)
+    }
+}

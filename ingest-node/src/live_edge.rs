@@ -1,0 +1,138 @@
+//! The live edge of a stream this node publishes (LL-HLS): the open chunk, its finished parts
+//! and the chunks closed since the store caught up, for the built-in edge to serve before any
+//! other edge can. Updated by the stream's [`crate::publish::Publisher`]; whoever waits for it
+//! to change (a blocking playlist or part request) is woken by a watch channel, never a poll.
+
+use std::sync::Mutex;
+
+use bytes::Bytes;
+use rapidrtmp_core::chunk::PartInfo;
+use rapidrtmp_core::edge::live::{LiveChunk, LiveEdge as Edge};
+use rapidrtmp_core::manifest::ChunkEntry;
+use rapidrtmp_core::media::StreamConfig;
+use tokio::sync::watch;
+
+/// Closed chunks kept (their entries and part lists, a few hundred bytes each): enough for the
+/// parts of the last three target durations.
+const RECENT_CHUNKS: usize = 4;
+
+/// What the live edge holds.
+#[derive(Default)]
+struct State {
+    /// Recent closed chunks, then the open one.
+    chunks: Vec<LiveChunk>,
+    /// The open chunk's configuration (its session's init segment) and finished parts.
+    open_config: Option<StreamConfig>,
+    open_parts: Vec<Bytes>,
+    /// Chunk files of closed chunks that the stream's writer still holds (not stored yet).
+    files: Vec<(u64, Bytes)>,
+    ended: bool,
+}
+
+/// One stream's live edge.
+pub struct LiveEdge {
+    part_target_ms: u64,
+    state: Mutex<State>,
+    changed: watch::Sender<u64>,
+}
+
+/// What a request for an object of the live edge gets.
+pub enum Held {
+    /// A chunk file the store may not have yet.
+    Chunk(Bytes),
+    /// The open chunk's session configuration (to build its init segment).
+    Config(StreamConfig),
+}
+
+impl LiveEdge {
+    /// An empty live edge cutting parts of `part_target_ms`.
+    pub fn new(part_target_ms: u64) -> Self {
+        Self { part_target_ms, state: Mutex::new(State::default()), changed: watch::Sender::new(0) }
+    }
+
+    fn update(&self, f: impl FnOnce(&mut State)) {
+        f(&mut self.state.lock().unwrap_or_else(|e| e.into_inner()));
+        self.changed.send_modify(|n| *n += 1);
+    }
+
+    /// The part target duration.
+    pub fn part_target_ms(&self) -> u64 {
+        self.part_target_ms
+    }
+
+    /// A receiver that sees the next change (subscribe before reading, so none is missed).
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+
+    /// A chunk was opened: `entry` has all but its duration and size.
+    pub fn opened(&self, entry: ChunkEntry, config: StreamConfig) {
+        self.update(|s| {
+            s.chunks.push(LiveChunk { entry, parts: Vec::new(), open: true });
+            s.open_config = Some(config);
+            s.open_parts.clear();
+        });
+    }
+
+    /// A part of the open chunk is finished.
+    pub fn part(&self, part: PartInfo, bytes: Bytes) {
+        self.update(|s| {
+            if let Some(open) = s.chunks.last_mut().filter(|c| c.open) {
+                open.parts.push(part);
+                s.open_parts.push(bytes);
+            }
+        });
+    }
+
+    /// The open chunk closed: its entry, its parts and its file (shared with the writer).
+    pub fn closed(&self, entry: ChunkEntry, parts: Vec<PartInfo>, file: Bytes) {
+        self.update(|s| {
+            if s.chunks.last().is_some_and(|c| c.open) {
+                s.chunks.pop();
+            }
+            // Files the writer has let go of are in the store.
+            s.files.retain(|(_, f)| !f.is_unique());
+            s.files.push((entry.sequence, file));
+            s.chunks.push(LiveChunk { entry, parts, open: false });
+            let old = s.chunks.len().saturating_sub(RECENT_CHUNKS);
+            s.chunks.drain(..old);
+            s.open_config = None;
+            s.open_parts.clear();
+        });
+    }
+
+    /// The publish ended: requests go to the store from now on.
+    pub fn end(&self) {
+        self.update(|s| {
+            *s = State { ended: true, ..State::default() };
+        });
+    }
+
+    /// Whether the publish ended.
+    pub fn ended(&self) -> bool {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).ended
+    }
+
+    /// Runs `f` on the core's view of the live edge.
+    pub fn view<R>(&self, f: impl FnOnce(&Edge<'_>) -> R) -> R {
+        let s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        f(&Edge { part_target_ms: self.part_target_ms, chunks: &s.chunks })
+    }
+
+    /// Part `index` of the open chunk, if finished.
+    pub fn open_part(&self, index: u32) -> Option<Bytes> {
+        let s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        s.open_parts.get(index as usize).cloned()
+    }
+
+    /// What this edge holds for objects of chunk `sequence` of `session`: its file while the
+    /// store may not have it, or (the open chunk) its configuration.
+    pub fn held(&self, session: &str, sequence: u64) -> Option<Held> {
+        let s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, f)) = s.files.iter().find(|(seq, _)| *seq == sequence) {
+            return Some(Held::Chunk(f.clone()));
+        }
+        s.chunks.last().filter(|c| c.open && c.entry.session == session && c.entry.sequence == sequence)?;
+        s.open_config.clone().map(Held::Config)
+    }
+}
