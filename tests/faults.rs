@@ -244,7 +244,7 @@ fn a_30_s_store_outage_loses_no_chunk_and_keeps_the_publisher_on() {
     assert_eq!(m.value("rapidrtmp_store_backlog_bytes", &[]), Some(0.0), "{}", m.text);
     let seqs = sequences(&p);
     assert_contiguous("through the outage", &seqs, &p);
-    assert_eq!(seqs[0], 0, "{}", p.text);
+    assert_eq!(seqs[0], 1, "media sequence numbers start at 1: {}", p.text);
     let written = m.value("rapidrtmp_chunks_written_total", &[]).unwrap_or(0.0) as usize;
     let stored = assert_no_sequence_reused(&s3.root.join(BUCKET).join(PREFIX).join("live/cam"));
     assert_eq!((written, stored), (seqs.len(), seqs.len()), "chunks written and stored vs listed:\n{}", p.text);
