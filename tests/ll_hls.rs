@@ -1,16 +1,22 @@
 //! End-to-end tests of Low-Latency HLS on the ingest node's built-in edge: ffmpeg publishes in
 //! real time, the tests read the LL playlist, make blocking playlist and part requests, and
 //! check that parts decode and are the same bytes whether the open segment or the stored chunk
-//! was their source. Needs ffmpeg (`tests/run` installs it).
+//! was their source; through nginx as a caching proxy (the CDN stand-in), identical blocking
+//! requests reach the node once and hls.js plays the parts in headless Chromium. Needs ffmpeg,
+//! nginx, Chromium and www/node_modules (`tests/run` installs them).
 
 mod support;
 
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use serde_json::{json, Value};
+use support::cdn::Cdn;
 use support::checks::wait_until;
-use support::media::{decode_messages, publish};
-use support::node::{Node, NodeOptions};
-use support::proc::TempDir;
+use support::media::{decode_messages, publish, publish_live_source};
+use support::node::{Edge, Node, NodeOptions};
+use support::proc::{run, TempDir};
 
 /// The first segment is listed this soon after the publish starts (1-second segments).
 const FIRST_SEGMENT_WITHIN: Duration = Duration::from_secs(5);
@@ -136,4 +142,158 @@ fn ll_playlist_blocking_reload_and_parts_of_the_open_segment() {
     let whitelist = ["-protocol_whitelist", "file,http,tcp"];
     assert_eq!(decode_messages(&copy, &whitelist), "", "ffmpeg decodes the LL playlist's segments");
     ffmpeg.kill();
+}
+
+/// The node's count of answered playlist requests.
+fn playlists_answered(node: &Node) -> f64 {
+    node.metrics().value("rapidrtmp_http_requests_total", &[("route", "playlist"), ("status", "200")]).unwrap_or(0.0)
+}
+
+/// Runs `tests/www/ll_play.mjs` (hls.js in headless Chromium) on `url`.
+fn play(url: &str, low_latency: bool) -> Value {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let www = root.join("www");
+    assert!(
+        www.join("node_modules/hls.js").is_dir(),
+        "{}/node_modules is missing: run www/build.sh (tests/run does)",
+        www.display()
+    );
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(Path::new(&chromium).is_file(), "no Chromium at {chromium}: apt-get install chromium (tests/run does)");
+    let run = run(
+        Command::new("node")
+            .arg(root.join("tests/www/ll_play.mjs"))
+            .env("URL", url)
+            .env("WWW", &www)
+            .env("CHROMIUM", &chromium)
+            .env("LOW_LATENCY", if low_latency { "1" } else { "0" }),
+        Duration::from_secs(120),
+    )
+    .ok();
+    serde_json::from_slice(&run.stdout).unwrap_or_else(|e| panic!("ll_play.mjs output: {e}"))
+}
+
+#[test]
+fn through_a_cdn_blocking_requests_reach_the_node_once_and_hls_js_plays_the_parts() {
+    let dir = TempDir::new("ll-cdn");
+    let node = Node::start(&dir.join("data"), &NodeOptions::standard());
+    let token = node.token("cam", 600, false);
+    let mut ffmpeg = publish_live_source(&node.rtmp_url("cam", Some(&token)), 120, &dir.join("ff.log"));
+    node.wait_playlist("cam", "a segment", FIRST_SEGMENT_WITHIN, |p| !p.segments.is_empty());
+    let cdn = Cdn::start(&dir.join("cdn"), &node.http.to_string());
+
+    // 20 viewers block on the same future part at once: the cache sends one request on.
+    let (_, seq, part) = hint(&playlist(&node, "cam", "").text());
+    let path = format!("/live/cam/index.m3u8?_HLS_msn={seq}&_HLS_part={part}");
+    let before = playlists_answered(&node);
+    let viewers: Vec<_> = (0..20)
+        .map(|_| {
+            let url = cdn.url(&path);
+            std::thread::spawn(move || support::http::get(&url))
+        })
+        .collect();
+    let answers: Vec<_> = viewers.into_iter().map(|v| v.join().expect("a viewer")).collect();
+    assert!(answers.iter().all(|a| a.status == 200 && a.body == answers[0].body), "20 viewers, one answer");
+    assert_eq!(playlists_answered(&node) - before, 1.0, "20 blocking requests through the cache reach the node once");
+    assert!(answers.iter().any(|a| a.header("x-cache") == Some("HIT")), "the others were served from the cache");
+
+    // hls.js (Low-Latency mode, its default) plays through the cache and loads parts.
+    let url = cdn.url("/live/cam/index.m3u8");
+    let ll = play(&url, true);
+    assert_eq!(ll["errors"], json!([]), "no hls.js error: {ll}");
+    assert_eq!(ll["pageErrors"], json!([]), "{ll}");
+    assert_eq!((&ll["lowLatency"], &ll["blockingReload"]), (&json!(true), &json!(true)), "{ll}");
+    assert!(ll["parts"].as_u64().unwrap_or(0) >= 10, "parts were loaded: {ll}");
+    assert!(ll["currentTime"].as_f64().unwrap_or(0.0) >= 6.0, "played on: {ll}");
+
+    // A player without Low-Latency mode plays the same playlist as standard HLS.
+    let standard = play(&url, false);
+    assert_eq!(standard["errors"], json!([]), "no hls.js error: {standard}");
+    assert_eq!(standard["parts"], 0, "{standard}");
+    assert!(standard["currentTime"].as_f64().unwrap_or(0.0) >= 6.0, "played on: {standard}");
+
+    // A stateless edge over the node's store, with the node as its origin, behind its own cache:
+    // the same bytes for every URL, one origin request for 20 blocked viewers, and hls.js plays.
+    let origin = format!("http://{}", node.http);
+    let edge = Edge::start(&node.data_dir, Some(&origin), dir.join("edge.log"));
+    let edge_cdn = Cdn::start(&dir.join("edge-cdn"), &edge.addr.to_string());
+    let (session, seq, part) = hint(&edge.get("/live/cam/index.m3u8").text());
+    let path = format!("/live/cam/index.m3u8?_HLS_msn={seq}&_HLS_part={part}");
+    let before = playlists_answered(&node);
+    let viewers: Vec<_> = (0..20)
+        .map(|_| {
+            let url = edge_cdn.url(&path);
+            std::thread::spawn(move || support::http::get(&url))
+        })
+        .collect();
+    let answers: Vec<_> = viewers.into_iter().map(|v| v.join().expect("a viewer")).collect();
+    assert!(answers.iter().all(|a| a.status == 200 && a.body == answers[0].body), "20 viewers, one answer");
+    assert_eq!(
+        playlists_answered(&node) - before,
+        1.0,
+        "20 blocking requests through the edge's cache reach the node once"
+    );
+    // Parts of the open segment (asked of the origin) and of stored chunks (built from the
+    // store) are the node's bytes.
+    let older = seq.saturating_sub(2).max(1);
+    for path in [format!("/live/cam/{session}/{seq}.0.m4s"), format!("/live/cam/{session}/{older}.1.m4s")] {
+        let (ours, theirs) = (node.get(&path), edge.get(&path));
+        assert!(ours.status == 200 && theirs.status == 200 && ours.body == theirs.body, "{path}: edge and node differ");
+    }
+    let via_edge = play(&edge_cdn.url("/live/cam/index.m3u8"), true);
+    assert_eq!(via_edge["errors"], json!([]), "no hls.js error: {via_edge}");
+    assert!(via_edge["parts"].as_u64().unwrap_or(0) >= 10, "parts were loaded: {via_edge}");
+    ffmpeg.kill();
+}
+
+/// `curl` with HTTP/2 (`--http2-prior-knowledge` for h2c, `--http2 --insecure` for TLS): the
+/// HTTP version, the status and the body.
+fn curl_h2(url: &str) -> (String, String) {
+    let tls = url.starts_with("https:");
+    let mut cmd = Command::new("curl");
+    cmd.args(["-sS", "--max-time", "20", "-w", "\n%{http_version} %{http_code}"]);
+    cmd.args(if tls { &["--http2", "--insecure"][..] } else { &["--http2-prior-knowledge"][..] });
+    let out = run(cmd.arg(url), Duration::from_secs(30)).ok().stdout_text();
+    let (body, line) = out.rsplit_once('\n').expect("curl's -w line");
+    (line.to_string(), body.to_string())
+}
+
+#[test]
+fn blocking_playlists_over_h2c_and_https_with_h2() {
+    let dir = TempDir::new("ll-h2");
+    let node = Node::start(&dir.join("data"), &NodeOptions::standard());
+    let token = node.token("cam", 600, false);
+    let mut ffmpeg = publish(&node.rtmp_url("cam", Some(&token)), &["-stream_loop", "-1"], &[], &dir.join("ff.log"));
+    node.wait_playlist("cam", "a segment", FIRST_SEGMENT_WITHIN, |p| !p.segments.is_empty());
+    let (session, seq, part) = hint(&playlist(&node, "cam", "").text());
+    let url = format!("http://{}/live/cam/index.m3u8?_HLS_msn={seq}&_HLS_part={part}", node.http);
+    let (version, body) = curl_h2(&url);
+    assert_eq!(version, "2 200", "a blocking playlist over h2c");
+    assert!(
+        body.contains(&format!("{session}/{seq}.{part}.m4s")) || body.contains(&format!("{session}/{}.0.m4s", seq + 1)),
+        "{body}"
+    );
+    ffmpeg.kill();
+
+    // HTTPS: h2 by ALPN, from a PEM certificate and key.
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let mut openssl = Command::new("openssl");
+    openssl.args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1"]);
+    openssl
+        .args(["-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert);
+    run(&mut openssl, Duration::from_secs(30)).ok();
+    let [rtmp, http] = support::proc::free_ports(2)[..] else { unreachable!() };
+    let mut serve = Command::new(support::node::node_bin());
+    serve.args(["serve", "--rtmp-addr", &format!("127.0.0.1:{rtmp}"), "--http-addr", &format!("127.0.0.1:{http}")]);
+    serve.arg("--data-dir").arg(dir.join("tls-data")).args(["--admin-key", &support::node::new_admin_key()]);
+    serve.arg("--tls-cert").arg(&cert).arg("--tls-key").arg(&key);
+    let _tls = support::proc::Background::spawn("rapidrtmp serve (TLS)", &mut serve, dir.join("tls.log"));
+    let health = format!("https://127.0.0.1:{http}/health");
+    wait_until("the HTTPS node", Duration::from_secs(20), || {
+        Command::new("curl").args(["-sk", "--max-time", "2", &health]).output().is_ok_and(|o| o.status.success())
+    });
+    assert_eq!(curl_h2(&health), ("2 200".to_string(), "ok\n".to_string()), "h2 over TLS");
 }

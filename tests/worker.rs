@@ -15,12 +15,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use support::checks::{assert_decodes_cleanly, assert_frames_equal};
-use support::cli::BIN;
 use support::hls::Playlist;
 use support::http::{self, Response};
 use support::media::{clip, publish_and_wait};
-use support::node::{Node, NodeOptions};
-use support::proc::{free_ports, run, Background, TempDir};
+use support::node::{Edge, Node, NodeOptions};
+use support::proc::{free_ports, run, TempDir};
 use support::s3s::{S3sFs, ACCESS_KEY, SECRET_KEY};
 
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(40);
@@ -234,18 +233,11 @@ fn worker_serves_a_stream_from_local_r2_byte_identical_to_both_native_edges() {
     assert_ranges(&worker, &playlist);
 
     // `rapidrtmp edge` over the same data dir gives the same bytes too.
-    let port = free_ports(1)[0];
-    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-    let mut cmd = Command::new(BIN);
-    cmd.args(["edge", "--store"]).arg(&data).args(["--http-addr", &addr.to_string()]);
-    let _edge = Background::spawn("rapidrtmp edge", &mut cmd, dir.join("edge.log"));
-    support::checks::wait_until("rapidrtmp edge ready", Duration::from_secs(10), || {
-        http::request(addr, "GET", "/ready", &[], &[]).is_ok_and(|r| r.status == 200)
-    });
+    let edge = Edge::start(&data, None, dir.join("edge.log"));
     for uri in all_uris(&playlist) {
         let path = format!("/live/cam/{uri}");
-        let edge = http::request(addr, "GET", &path, &[], &[]).expect("rapidrtmp edge");
-        assert!(edge.status == 200 && edge.body == worker.get(&path, &[]).body, "{path}: rapidrtmp edge differs");
+        let ours = edge.get(&path);
+        assert!(ours.status == 200 && ours.body == worker.get(&path, &[]).body, "{path}: rapidrtmp edge differs");
     }
 
     let unknown = worker.get("/live/nobody/index.m3u8", &[]);
@@ -293,4 +285,52 @@ fn worker_reads_a_sigv4_origin_and_never_caches_an_outage() {
     let back = worker.get(&missing, &[]);
     assert_eq!(back.status, 200, "after the outage: {}", back.text());
     assert!(back.body == node.get(&missing).body, "after the outage the segment is right");
+}
+
+/// The `URI` of a playlist's `EXT-X-PRELOAD-HINT`: (session, sequence, part).
+fn preload_hint(text: &str) -> (String, u64, u32) {
+    let line =
+        text.lines().find(|l| l.starts_with("#EXT-X-PRELOAD-HINT:")).unwrap_or_else(|| panic!("no hint:\n{text}"));
+    let uri = line.split('"').nth(1).expect("a quoted URI");
+    let (session, file) = uri.split_once('/').expect("session/file");
+    let (seq, part) = file.strip_suffix(".m4s").and_then(|f| f.split_once('.')).expect("seq.part.m4s");
+    (session.to_string(), seq.parse().expect("seq"), part.parse().expect("part"))
+}
+
+#[test]
+fn worker_with_the_node_as_live_origin_serves_its_ll_playlists_and_parts() {
+    let dir = TempDir::new("worker-ll");
+    let node = Node::start(&dir.join("data"), &NodeOptions::standard());
+    let token = node.token("cam", 600, false);
+    let mut ffmpeg =
+        support::media::publish(&node.rtmp_url("cam", Some(&token)), &["-stream_loop", "-1"], &[], &dir.join("ff.log"));
+    node.wait_playlist("cam", "a segment", Duration::from_secs(5), |p| !p.segments.is_empty());
+    let extra = format!(
+        "[[r2_buckets]]\nbinding = \"BUCKET\"\nbucket_name = \"{BUCKET}\"\n[vars]\nORIGIN_LIVE_URL = \"http://{}\"\n",
+        node.http
+    );
+    let worker = Worker::start(dir.path(), &extra);
+
+    // A blocking request held at the worker answers when the part appears.
+    let (session, seq, part) = preload_hint(&worker.get("/live/cam/index.m3u8", &[]).text());
+    let started = Instant::now();
+    let blocked = worker.get(&format!("/live/cam/index.m3u8?_HLS_msn={seq}&_HLS_part={part}"), &[]);
+    assert_eq!(blocked.status, 200, "{}", blocked.text());
+    assert!(started.elapsed() < Duration::from_millis(2500), "held until the part existed: {:?}", started.elapsed());
+    assert!(
+        blocked.text().contains(&format!("{session}/{seq}.{part}.m4s"))
+            || blocked.text().contains(&format!("{session}/{}.0.m4s", seq + 1))
+    );
+
+    // The same LL playlist as the node's (asked for a part that exists: answered at once), and
+    // the same parts.
+    let path = format!("/live/cam/index.m3u8?_HLS_msn={seq}&_HLS_part={part}");
+    let same = (0..10).any(|_| worker.get(&path, &[]).body == node.get(&path).body);
+    assert!(same, "the worker's LL playlist is the node's");
+    for p in [format!("/live/cam/{session}/{seq}.0.m4s"), format!("/live/cam/{session}/{seq}.{part}.m4s")] {
+        let (ours, theirs) = (node.get(&p), worker.get(&p, &[]));
+        assert!(ours.status == 200 && theirs.status == 200 && ours.body == theirs.body, "{p}: worker and node differ");
+        assert_eq!(ours.header("cache-control"), theirs.header("cache-control"), "{p}");
+    }
+    ffmpeg.kill();
 }

@@ -148,6 +148,8 @@ fn check_playback(p: &Value) {
         let text = stats[figure].as_str().unwrap_or("");
         assert!(text.chars().any(|c| c.is_ascii_digit()), "live figure {figure} shows {text:?}");
     }
+    let ll = stats["ll"].as_str().unwrap_or("");
+    assert!(ll.starts_with("on · parts of 0.333 s, blocking reload"), "the page shows LL-HLS is on: {ll:?}");
 }
 
 fn fetch(url: &str) -> Vec<u8> {

@@ -6,6 +6,11 @@
 //! `ORIGIN_ACCESS_KEY_ID` and `ORIGIN_SECRET_ACCESS_KEY` are set (region `ORIGIN_REGION`,
 //! default `us-east-1`). Init and media segments are immutable: they are kept in the Workers
 //! Cache. Errors are never cached.
+//!
+//! With `ORIGIN_LIVE_URL` (the ingest node's HTTP address), the live edge is asked of the node:
+//! media playlists (Low-Latency, blocking requests included) and the init segments, segments and
+//! parts of chunks the store does not have yet (the open segment); its answers are passed on
+//! unchanged. Without it, standard HLS from the store.
 
 use rapidrtmp_core::edge::{self, parse_range, sigv4, RangeRequest, Route};
 use worker::{event, Cache, Context, Env, Fetch, Headers, Method, Request, RequestInit, Response, Result};
@@ -72,6 +77,25 @@ async fn read_origin(env: &Env, key: &str) -> std::result::Result<Option<Vec<u8>
         return Err(OriginError(format!("{key} is larger than {MAX_OBJECT_LEN} bytes")));
     }
     Ok(Some(body))
+}
+
+/// Asks the ingest node at `ORIGIN_LIVE_URL`, if set, for `path_and_query`; `None` without it
+/// or when it cannot be reached.
+async fn read_live(env: &Env, route: &Route, path_and_query: &str) -> Option<edge::Response> {
+    let base = var(env, "ORIGIN_LIVE_URL")?;
+    let url = format!("{}{path_and_query}", base.trim_end_matches('/'));
+    let mut resp = match Fetch::Url(worker::Url::parse(&url).ok()?).send().await {
+        Ok(r) => r,
+        Err(e) => {
+            worker::console_warn!("live origin {url}: {e}");
+            return None;
+        }
+    };
+    let status = resp.status_code();
+    let cache_control = resp.headers().get("cache-control").ok().flatten().unwrap_or_else(|| edge::CACHE_NONE.into());
+    let body = resp.bytes().await.ok().filter(|b| b.len() <= MAX_OBJECT_LEN)?;
+    let content_type = if status == 200 { route.content_type() } else { "text/plain; charset=utf-8" };
+    Some(edge::Response { status, content_type, cache_control: cache_control.into(), body })
 }
 
 async fn read_object(env: &Env, key: &str) -> std::result::Result<Option<Vec<u8>>, OriginError> {
@@ -150,6 +174,15 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let Some(route) = Route::parse(url.path()) else {
         return respond(edge::Response::not_found(), &method, None);
     };
+    let path_and_query = match url.query() {
+        Some(q) => format!("{}?{q}", url.path()),
+        None => url.path().to_string(),
+    };
+    if matches!(route, Route::MediaPlaylist { .. }) {
+        if let Some(live) = read_live(&env, &route, &path_and_query).await {
+            return respond(live, &method, range.as_deref());
+        }
+    }
     let immutable = route.is_immutable();
     let cache = Cache::default();
     let cache_key = format!("{}://{}{}", url.scheme(), url.host_str().unwrap_or_default(), url.path());
@@ -181,7 +214,13 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
             return unavailable(&message);
         }
     };
-    let response = edge::respond(&route, object.as_deref());
+    let from_live = match (&object, &route) {
+        (None, Route::Init { .. } | Route::Segment { .. } | Route::Part { .. }) => {
+            read_live(&env, &route, &path_and_query).await
+        }
+        _ => None,
+    };
+    let response = from_live.unwrap_or_else(|| edge::respond(&route, object.as_deref()));
     if immutable && response.status == 200 {
         let headers = Headers::new();
         headers.set("content-type", response.content_type)?;

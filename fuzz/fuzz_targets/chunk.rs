@@ -1,12 +1,13 @@
-//! The edge on an arbitrary object: a chunk file read for an init or a media segment, and a
-//! manifest rendered into playlists.
+//! The edge on an arbitrary object: a chunk file read for an init segment, a media segment or
+//! one of its parts, and a manifest rendered into playlists.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use rapidrtmp_core::edge::{respond, Route};
 
 fuzz_target!(|data: &[u8]| {
-    for path in ["/live/k/1/init-0.mp4", "/live/k/1/0.m4s", "/live/k/index.m3u8", "/live/k/master.m3u8"] {
+    let paths = ["/live/k/1/init-0.mp4", "/live/k/1/0.m4s", "/live/k/1/0.0.m4s", "/live/k/1/0.2.m4s"];
+    for path in paths.into_iter().chain(["/live/k/index.m3u8", "/live/k/master.m3u8"]) {
         let route = Route::parse(path).expect("a valid route");
         let r = respond(&route, Some(data));
         assert!(matches!(r.status, 200 | 404 | 500));

@@ -18,9 +18,16 @@ pub struct ServeArgs {
     /// RTMP listen address [default: 0.0.0.0:1935].
     #[arg(long, env = "RAPIDRTMP_RTMP_ADDR")]
     pub rtmp_addr: Option<SocketAddr>,
-    /// HTTP listen address (API, metrics, HLS, web page) [default: 0.0.0.0:8080].
+    /// HTTP listen address (API, metrics, HLS, web page) [default: 0.0.0.0:8080]. HTTP/1.1 and
+    /// HTTP/2 (h2c); HTTPS (h2 or HTTP/1.1 by ALPN) with `--tls-cert` and `--tls-key`.
     #[arg(long, env = "RAPIDRTMP_HTTP_ADDR")]
     pub http_addr: Option<SocketAddr>,
+    /// TLS certificate chain (PEM) for HTTPS on the HTTP address; needs `--tls-key`.
+    #[arg(long, env = "RAPIDRTMP_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM) for `--tls-cert`.
+    #[arg(long, env = "RAPIDRTMP_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
     /// Folder for the admin key and, with the default store, the stream objects [default: ./data].
     #[arg(long, env = "RAPIDRTMP_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
@@ -83,6 +90,8 @@ pub struct ServeArgs {
 struct FileSettings {
     rtmp_addr: Option<SocketAddr>,
     http_addr: Option<SocketAddr>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
     data_dir: Option<PathBuf>,
     admin_key: Option<String>,
     store: Option<String>,
@@ -118,6 +127,8 @@ pub struct Settings {
     pub rtmp_addr: SocketAddr,
     /// HTTP listen address.
     pub http_addr: SocketAddr,
+    /// TLS certificate chain and key files (PEM): HTTPS instead of HTTP.
+    pub tls: Option<(PathBuf, PathBuf)>,
     /// Data folder.
     pub data_dir: PathBuf,
     /// Admin key, if configured.
@@ -185,6 +196,11 @@ impl ServeArgs {
         if part_duration != 0.0 && !(0.05..=segment_duration).contains(&part_duration) {
             bail!("--part-duration {part_duration}: expected 0 (off) or 0.05 seconds up to the segment duration");
         }
+        let tls = match (self.tls_cert.or(file.tls_cert), self.tls_key.or(file.tls_key)) {
+            (Some(cert), Some(key)) => Some((cert, key)),
+            (None, None) => None,
+            _ => bail!("--tls-cert and --tls-key go together"),
+        };
         let log_format = self.log_format.or(file.log_format).unwrap_or_else(|| "text".into());
         let json_logs = match log_format.as_str() {
             "text" => false,
@@ -211,6 +227,7 @@ impl ServeArgs {
         Ok(Settings {
             rtmp_addr: self.rtmp_addr.or(file.rtmp_addr).unwrap_or(([0, 0, 0, 0], 1935).into()),
             http_addr: self.http_addr.or(file.http_addr).unwrap_or(([0, 0, 0, 0], 8080).into()),
+            tls,
             data_dir,
             admin_key,
             store,

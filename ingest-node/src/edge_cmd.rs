@@ -16,6 +16,7 @@ use tracing::info;
 
 use crate::config::StoreSetting;
 use crate::http::edge::{self, EdgeHost};
+use crate::http::origin::Origin;
 use crate::metrics::Metrics;
 use crate::store::Store;
 
@@ -40,11 +41,17 @@ pub struct EdgeArgs {
     /// Log format: `text` or `json`.
     #[arg(long, env = "RAPIDRTMP_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
+    /// The ingest node's HTTP address (`http://host:port`), the origin of the live edge: its
+    /// Low-Latency playlists, blocking requests and the parts of open segments are asked of it;
+    /// without it, standard HLS from the store.
+    #[arg(long, env = "RAPIDRTMP_ORIGIN")]
+    pub origin: Option<String>,
 }
 
 struct EdgeNode {
     store: Store,
     metrics: Metrics,
+    origin: Option<Origin>,
 }
 
 impl EdgeHost for EdgeNode {
@@ -54,6 +61,10 @@ impl EdgeHost for EdgeNode {
 
     fn metrics(&self) -> &Metrics {
         &self.metrics
+    }
+
+    fn origin(&self) -> Option<&Origin> {
+        self.origin.as_ref()
     }
 }
 
@@ -81,11 +92,13 @@ pub async fn run(args: EdgeArgs) -> anyhow::Result<()> {
     } else {
         StoreSetting::Folder(args.store.clone().into())
     };
+    let origin = args.origin.as_deref().map(Origin::new).transpose()?;
     let store = crate::store::open(&setting, args.s3_endpoint, args.s3_region, args.s3_path_style).await?;
     let listener =
         TcpListener::bind(args.http_addr).await.with_context(|| format!("cannot listen on {}", args.http_addr))?;
-    info!(http = %listener.local_addr()?, store = %store.describe(), "RapidRTMP edge listening");
-    let node = Arc::new(EdgeNode { store, metrics: Metrics::default() });
+    let live = origin.as_ref().map_or("none (standard HLS)", |o| o.describe()).to_string();
+    info!(http = %listener.local_addr()?, store = %store.describe(), origin = %live, "RapidRTMP edge listening");
+    let node = Arc::new(EdgeNode { store, metrics: Metrics::default(), origin });
     let router = Router::new()
         .route("/health", get(|| async { "ok\n" }))
         .route("/ready", get(ready))

@@ -4,6 +4,8 @@
 mod api;
 pub mod edge;
 mod openapi;
+pub mod origin;
+mod tls;
 pub mod www;
 
 use std::sync::atomic::Ordering::Relaxed;
@@ -19,10 +21,23 @@ use tokio::net::TcpListener;
 
 use crate::app::App;
 
-/// Serves HTTP until shutdown.
-pub async fn serve(app: Arc<App>, listener: TcpListener) -> std::io::Result<()> {
+/// Checks the TLS settings before the node starts: a bad certificate is an error at start.
+pub fn tls_acceptor(app: &App) -> anyhow::Result<Option<tokio_rustls::TlsAcceptor>> {
+    app.settings.tls.as_ref().map(|(cert, key)| tls::acceptor(cert, key)).transpose()
+}
+
+/// Serves HTTP (HTTP/1.1 and h2c), or HTTPS with `tls`, until shutdown.
+pub async fn serve(
+    app: Arc<App>,
+    listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) -> std::io::Result<()> {
     let mut shutdown = app.shutdown.subscribe();
     let router = router(app);
+    if let Some(acceptor) = tls {
+        tls::serve(listener, acceptor, router, shutdown).await;
+        return Ok(());
+    }
     axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(async move {
             let _ = shutdown.wait_for(|s| *s).await;

@@ -7,7 +7,7 @@ use std::sync::Mutex;
 
 use bytes::Bytes;
 use rapidrtmp_core::chunk::PartInfo;
-use rapidrtmp_core::edge::live::{LiveChunk, LiveEdge as Edge};
+use rapidrtmp_core::edge::live::{LiveChunk, LiveEdge as Edge, PartState};
 use rapidrtmp_core::manifest::ChunkEntry;
 use rapidrtmp_core::media::StreamConfig;
 use tokio::sync::watch;
@@ -119,10 +119,16 @@ impl LiveEdge {
         f(&Edge { part_target_ms: self.part_target_ms, chunks: &s.chunks })
     }
 
-    /// Part `index` of the open chunk, if finished.
-    pub fn open_part(&self, index: u32) -> Option<Bytes> {
+    /// Part `index` of segment `sequence` of `session`: its bytes if it is a finished part of
+    /// the open chunk, else what it is ([`PartState`]: the next part, one further ahead, or one
+    /// this edge does not hold).
+    pub fn find_part(&self, session: &str, sequence: u64, index: u32) -> Result<Bytes, PartState> {
         let s = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        s.open_parts.get(index as usize).cloned()
+        let edge = Edge { part_target_ms: self.part_target_ms, chunks: &s.chunks };
+        match edge.part_state(session, sequence, index) {
+            PartState::Open => s.open_parts.get(index as usize).cloned().ok_or(PartState::Closed),
+            state => Err(state),
+        }
     }
 
     /// What this edge holds for objects of chunk `sequence` of `session`: its file while the

@@ -86,6 +86,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         );
     }
     let app = App::new(settings, store, key);
+    let tls = crate::http::tls_acceptor(&app)?;
     info!(rtmp = %rtmp_addr, http = %http_addr, store = %app.store.describe(), "RapidRTMP listening");
     if crate::http::www::ASSETS.is_empty() {
         tracing::warn!("this binary has no web page: build it with www/build.sh, then build rapidrtmp again");
@@ -93,7 +94,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         info!("web page at {}", crate::health_cmd::local_base(http_addr));
     }
     let rtmp_task = tokio::spawn(crate::rtmp::serve(app.clone(), rtmp));
-    let http_task = tokio::spawn(crate::http::serve(app.clone(), http));
+    let http_task = tokio::spawn(crate::http::serve(app.clone(), http, tls));
     tokio::spawn(crate::sweep::run(app.clone()));
     app.listening.store(true, Relaxed);
 

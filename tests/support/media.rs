@@ -323,6 +323,19 @@ pub fn publish(url: &str, pre_input: &[&str], post_input: &[&str], log: &Path) -
     Background::spawn("ffmpeg publish", &mut cmd, log.to_path_buf())
 }
 
+/// Starts publishing a live source to `url` for `seconds`: ffmpeg's test pattern and a tone,
+/// encoded as it goes (x264 `zerolatency`, a keyframe every second, no B-frames; AAC), so its
+/// timeline runs on without the jump back a looped clip has.
+pub fn publish_live_source(url: &str, seconds: u32, log: &Path) -> Background {
+    let mut cmd = ffmpeg();
+    let t = seconds.to_string();
+    cmd.args(["-v", "error", "-re", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30", "-f", "lavfi", "-i"])
+        .arg("sine=frequency=440:sample_rate=48000")
+        .args(["-t", &t, "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "30", "-bf", "0"])
+        .args(["-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "64k", "-f", "flv", url]);
+    Background::spawn("ffmpeg live source", &mut cmd, log.to_path_buf())
+}
+
 /// Publishes the clip to `url` and waits for ffmpeg to exit; returns its status and messages.
 pub fn publish_and_wait(
     url: &str,

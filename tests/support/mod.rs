@@ -8,6 +8,7 @@
 //! folders, so tests run in parallel; every child process is killed (by its PID) when its handle
 //! drops.
 //!
+//! - [`cdn`]: nginx as a caching reverse proxy (the CDN stand-in);
 //! - [`proc`]: commands with a timeout, background processes, temp dirs, free ports, file lists;
 //! - [`cli`]: running `rapidrtmp package` and checking its docs/cli.md error/warning contract;
 //! - [`fixtures`]: the one fixture cache (`target/tmp/rapidrtmp-fixtures`, keyed by the ffmpeg
@@ -27,6 +28,7 @@
 //! - [`publisher`]: an RTMP publisher that sends a file's timestamps exactly (jitter included).
 #![allow(dead_code)]
 
+pub mod cdn;
 pub mod checks;
 pub mod cli;
 pub mod fixtures;

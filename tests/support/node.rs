@@ -304,3 +304,33 @@ impl Drop for Node {
         }
     }
 }
+
+/// A `rapidrtmp edge` child process on a free 127.0.0.1 port; killed (by PID) on drop.
+pub struct Edge {
+    pub addr: SocketAddr,
+    _proc: Background,
+}
+
+impl Edge {
+    /// Starts `rapidrtmp edge --store {store}` (with `--origin {origin}` if given) and waits
+    /// for `/ready`; its log goes to `log`.
+    pub fn start(store: &Path, origin: Option<&str>, log: PathBuf) -> Edge {
+        let addr: SocketAddr = ([127, 0, 0, 1], free_ports(1)[0]).into();
+        let mut cmd = Command::new(node_bin());
+        cmd.args(["edge", "--store"]).arg(store).args(["--http-addr", &addr.to_string()]);
+        if let Some(origin) = origin {
+            cmd.args(["--origin", origin]);
+        }
+        cmd.env_remove("RAPIDRTMP_ORIGIN");
+        let proc = Background::spawn("rapidrtmp edge", &mut cmd, log);
+        super::checks::wait_until("rapidrtmp edge ready", START_TIMEOUT, || {
+            http::request(addr, "GET", "/ready", &[], &[]).is_ok_and(|r| r.status == 200)
+        });
+        Edge { addr, _proc: proc }
+    }
+
+    /// GETs `path`.
+    pub fn get(&self, path: &str) -> Response {
+        http::request(self.addr, "GET", path, &[], &[]).unwrap_or_else(|e| panic!("GET {path} from the edge: {e}"))
+    }
+}

@@ -64,7 +64,7 @@ try {
       hlsErrors: window.rapidrtmp.errors.map((e) => ({ type: e.type, details: e.details, fatal: e.fatal })),
       errorLog: document.querySelectorAll('#player-errors li').length,
       stats: Object.fromEntries(
-        ['latency', 'buffer', 'bitrate', 'resolution', 'dropped'].map((s) => [s, text(`stat-${s}`)]),
+        ['latency', 'll', 'buffer', 'bitrate', 'resolution', 'dropped'].map((s) => [s, text(`stat-${s}`)]),
       ),
       timeline: document.querySelectorAll('#timeline [data-sn]').length,
     };

@@ -160,6 +160,7 @@ function stop() {
   segments.clear();
   playingSn = null;
   window.rapidrtmp.errors = [];
+  $('stat-ll').textContent = '—';
   fill($('player-errors'));
   $('player-log-empty').hidden = false;
   renderTimeline();
@@ -232,6 +233,11 @@ function bufferAhead() {
 // --- Segment timeline ---------------------------------------------------------------------------
 
 function onLevel(details) {
+  // LL-HLS is on when the playlist has parts and hls.js uses them (its lowLatencyMode).
+  const ll = details.partTarget > 0 && hls?.lowLatencyMode;
+  $('stat-ll').textContent = details.partTarget > 0
+    ? `${ll ? 'on' : 'off'} · parts of ${fmt.seconds(details.partTarget, 3)}${details.canBlockReload ? ', blocking reload' : ''}`
+    : 'off · no parts';
   const buffered = new Set([...segments.values()].filter((s) => s.buffered).map((s) => s.sn));
   segments.clear();
   for (const f of details.fragments) {

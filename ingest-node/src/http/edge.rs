@@ -16,6 +16,7 @@ use rapidrtmp_core::manifest::Manifest;
 use rapidrtmp_core::segment::build_init;
 
 use crate::app::{App, LiveStream};
+use crate::http::origin::Origin;
 use crate::live_edge::Held;
 use crate::metrics::Metrics;
 use crate::store::Store;
@@ -30,6 +31,10 @@ pub trait EdgeHost: Send + Sync + 'static {
     fn saw_viewer(&self, _stream: &str, _ip: std::net::IpAddr) {}
     /// A stream this process publishes with LL-HLS on, and how long its blocking requests wait.
     fn live_stream(&self, _stream: &str) -> Option<(Arc<LiveStream>, Duration)> {
+        None
+    }
+    /// The ingest node to ask for the live edge (`rapidrtmp edge --origin`).
+    fn origin(&self) -> Option<&Origin> {
         None
     }
 }
@@ -90,13 +95,26 @@ async fn answer(app: &impl EdgeHost, peer: SocketAddr, method: &Method, uri: &Ur
         app.metrics().http_request("live", 404);
         return to_response(edge::Response::not_found(), method, None);
     };
+    let answered = |resp: edge::Response| {
+        if matches!(route, Route::MediaPlaylist { .. }) && resp.status == 200 {
+            app.saw_viewer(route.stream(), peer.ip());
+        }
+        app.metrics().http_request(route.name(), resp.status);
+        to_response(resp, method, range)
+    };
     if let Some((stream, wait)) = app.live_stream(route.stream()) {
         if let Some(resp) = live_answer(app, &stream, wait, &route, uri.query()).await {
-            if matches!(route, Route::MediaPlaylist { .. }) && resp.status == 200 {
-                app.saw_viewer(route.stream(), peer.ip());
+            return answered(resp);
+        }
+    }
+    let path_and_query = uri.path_and_query().map_or(path, |p| p.as_str());
+    // The origin has the live edge's playlists; without it, the store's standard one is served.
+    if let (Some(origin), Route::MediaPlaylist { .. }) = (app.origin(), &route) {
+        match origin.get(&route, path_and_query).await {
+            Ok(resp) => return answered(resp),
+            Err(e) => {
+                tracing::warn!("edge: origin {} did not answer: {e:#}; serving the stored playlist", origin.describe())
             }
-            app.metrics().http_request(route.name(), resp.status);
-            return to_response(resp, method, range);
         }
     }
     let object = match app.store().get(&route.object_key()).await {
@@ -110,16 +128,21 @@ async fn answer(app: &impl EdgeHost, peer: SocketAddr, method: &Method, uri: &Ur
             return r;
         }
     };
+    // A chunk the store does not have yet may be the open one, or one still being written.
+    if let (None, Some(origin), Route::Init { .. } | Route::Segment { .. } | Route::Part { .. }) =
+        (&object, app.origin(), &route)
+    {
+        match origin.get(&route, path_and_query).await {
+            Ok(resp) => return answered(resp),
+            Err(e) => tracing::warn!("edge: origin {} did not answer: {e:#}", origin.describe()),
+        }
+    }
     let started = Instant::now();
     let resp = edge::respond(&route, object.as_deref());
-    if matches!(route, Route::Init { .. } | Route::Segment { .. }) && resp.status == 200 {
+    if matches!(route, Route::Init { .. } | Route::Segment { .. } | Route::Part { .. }) && resp.status == 200 {
         app.metrics().segment_build.observe(started.elapsed());
     }
-    if matches!(route, Route::MediaPlaylist { .. }) && resp.status == 200 {
-        app.saw_viewer(route.stream(), peer.ip());
-    }
-    app.metrics().http_request(route.name(), resp.status);
-    to_response(resp, method, range)
+    answered(resp)
 }
 
 /// The answer of a stream's live edge, or `None` where the store has the answer. A blocking
@@ -139,7 +162,7 @@ async fn live_answer(
         if live.ended() {
             return None;
         }
-        let ready = match route {
+        match route {
             Route::MediaPlaylist { stream } => {
                 let query = match PlaylistQuery::parse(query) {
                     Ok(q) => q,
@@ -152,24 +175,19 @@ async fn live_answer(
                 match live.view(|e| e.readiness(manifest.as_ref(), &query)) {
                     Readiness::Now => return Some(live.view(|e| e.respond(manifest.as_ref(), &query))),
                     Readiness::Reject(r) => return Some(r),
-                    Readiness::Wait => false,
+                    Readiness::Wait => {}
                 }
             }
-            Route::Part { session, sequence, part, .. } => match live.view(|e| e.part_state(session, *sequence, *part))
-            {
-                PartState::Open => match live.open_part(*part) {
-                    Some(bytes) => return Some(edge::Response::ok(MP4_TYPE, CACHE_IMMUTABLE, bytes.to_vec())),
-                    None => true, // it just closed: look again
-                },
-                PartState::Next => false,
-                PartState::Future => return Some(live::future_part()),
-                PartState::Closed => return held(live, route),
+            Route::Part { session, sequence, part, .. } => match live.find_part(session, *sequence, *part) {
+                Ok(bytes) => return Some(edge::Response::ok(MP4_TYPE, CACHE_IMMUTABLE, bytes.to_vec())),
+                Err(PartState::Next) => {}
+                Err(PartState::Future) => return Some(live::future_part()),
+                Err(_) => return held(live, route),
             },
             Route::Init { .. } | Route::Segment { .. } | Route::Chunk { .. } => return held(live, route),
-            Route::Multivariant { .. } => return None,
             _ => return None,
-        };
-        if !ready && tokio::time::timeout_at(deadline, changed.changed()).await.is_err() {
+        }
+        if tokio::time::timeout_at(deadline, changed.changed()).await.is_err() {
             return Some(live::timed_out());
         }
     }

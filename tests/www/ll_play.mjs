@@ -1,0 +1,80 @@
+// Plays a live HLS stream with hls.js in headless Chromium for a while, Low-Latency mode on or
+// off, and reports what happened as JSON on stdout: how far it played, the parts and segments
+// hls.js loaded, whether the playlist it played was Low-Latency (parts, blocking reload), the
+// latency hls.js measured (seconds behind the live edge, sampled every 250 ms) and every hls.js
+// ERROR event.
+//
+// Environment: URL (the media playlist), WWW (the www/ folder, for its node_modules: hls.js and
+// playwright-core), CHROMIUM (the browser; default /usr/bin/chromium), SECONDS (how long to
+// play; default 8), LOW_LATENCY (1 or 0; default 1).
+import { createServer } from 'node:http';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+const env = (name, fallback) => {
+  const v = process.env[name] ?? fallback;
+  if (v === undefined) throw new Error(`${name} is not set`);
+  return v;
+};
+const URL_ = env('URL');
+const WWW = env('WWW');
+const SECONDS = Number(env('SECONDS', '8'));
+const LOW_LATENCY = env('LOW_LATENCY', '1') === '1';
+
+const page = `<!doctype html><video id=v muted playsinline></video>
+<script src="/hls.js"></script>
+<script>
+window.report = { errors: [], parts: 0, fragments: 0, latency: [], lowLatency: false, blockingReload: false, started: 0 };
+const video = document.getElementById('v');
+const hls = new Hls({ enableWorker: false, lowLatencyMode: ${LOW_LATENCY} });
+window.hls = hls;
+hls.on(Hls.Events.ERROR, (_, d) => window.report.errors.push({ type: d.type, details: d.details, fatal: !!d.fatal, at: video.currentTime }));
+hls.on(Hls.Events.FRAG_LOADED, (_, d) => { if (d.part) window.report.parts++; else window.report.fragments++; });
+hls.on(Hls.Events.LEVEL_LOADED, (_, d) => {
+  window.report.lowLatency ||= (d.details.partList?.length ?? 0) > 0;
+  window.report.blockingReload ||= !!d.details.canBlockReload;
+});
+video.addEventListener('playing', () => { if (!window.report.started) window.report.started = performance.now(); });
+setInterval(() => { if (window.report.started && Number.isFinite(hls.latency)) window.report.latency.push(hls.latency); }, 250);
+hls.loadSource(${JSON.stringify(URL_)});
+hls.attachMedia(video);
+hls.on(Hls.Events.MANIFEST_PARSED, () => video.play());
+</script>`;
+
+const server = createServer((req, res) => {
+  const path = new URL(req.url, 'http://x').pathname;
+  if (path === '/') res.writeHead(200, { 'content-type': 'text/html' }).end(page);
+  else if (path === '/hls.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(readFileSync(join(WWW, 'node_modules/hls.js/dist/hls.js')));
+  else res.writeHead(404).end();
+});
+await new Promise((r) => server.listen(0, '127.0.0.1', r));
+
+const { chromium } = await import(pathToFileURL(join(WWW, 'node_modules/playwright-core/index.mjs')).href);
+const context = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'rapidrtmp-chromium-')), {
+  executablePath: env('CHROMIUM', '/usr/bin/chromium'),
+  headless: true,
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required'],
+});
+let out;
+try {
+  const p = context.pages()[0] ?? (await context.newPage());
+  const pageErrors = [];
+  p.on('pageerror', (e) => pageErrors.push(String(e)));
+  const loaded = Date.now();
+  await p.goto(`http://127.0.0.1:${server.address().port}/`);
+  await p.waitForFunction(() => window.report.started > 0 || window.report.errors.some((e) => e.fatal), null, { timeout: 30_000, polling: 100 });
+  await p.waitForTimeout(SECONDS * 1000);
+  out = await p.evaluate(() => {
+    const v = document.getElementById('v');
+    return { ...window.report, currentTime: v.currentTime, firstFrameMs: window.report.started, targetLatency: window.hls.targetLatency };
+  });
+  out.pageErrors = pageErrors;
+  out.loadedAt = loaded;
+} finally {
+  await context.close();
+  server.close();
+}
+process.stdout.write(JSON.stringify(out) + '\n');
