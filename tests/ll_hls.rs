@@ -149,6 +149,17 @@ fn playlists_answered(node: &Node) -> f64 {
     node.metrics().value("rapidrtmp_http_requests_total", &[("route", "playlist"), ("status", "200")]).unwrap_or(0.0)
 }
 
+/// The hls.js ERROR events of a `ll_play.mjs` report, but for the one every live start may
+/// have: skipping the gap between where playback starts and the first buffered frame (within
+/// a second of the start position).
+fn errors(report: &Value) -> Vec<Value> {
+    let start = report["startPosition"].as_f64().unwrap_or(0.0);
+    let errors = report["errors"].as_array().cloned().unwrap_or_default();
+    let at_start =
+        |e: &Value| e["details"] == "bufferSeekOverHole" && e["at"].as_f64().is_some_and(|t| (t - start).abs() < 1.0);
+    errors.into_iter().filter(|e| !at_start(e)).collect()
+}
+
 /// Runs `tests/www/ll_play.mjs` (hls.js in headless Chromium) on `url`.
 fn play(url: &str, low_latency: bool) -> Value {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
@@ -200,7 +211,7 @@ fn through_a_cdn_blocking_requests_reach_the_node_once_and_hls_js_plays_the_part
     // hls.js (Low-Latency mode, its default) plays through the cache and loads parts.
     let url = cdn.url("/live/cam/index.m3u8");
     let ll = play(&url, true);
-    assert_eq!(ll["errors"], json!([]), "no hls.js error: {ll}");
+    assert_eq!(errors(&ll), Vec::<Value>::new(), "no hls.js error: {ll}");
     assert_eq!(ll["pageErrors"], json!([]), "{ll}");
     assert_eq!((&ll["lowLatency"], &ll["blockingReload"]), (&json!(true), &json!(true)), "{ll}");
     assert!(ll["parts"].as_u64().unwrap_or(0) >= 10, "parts were loaded: {ll}");
@@ -208,7 +219,7 @@ fn through_a_cdn_blocking_requests_reach_the_node_once_and_hls_js_plays_the_part
 
     // A player without Low-Latency mode plays the same playlist as standard HLS.
     let standard = play(&url, false);
-    assert_eq!(standard["errors"], json!([]), "no hls.js error: {standard}");
+    assert_eq!(errors(&standard), Vec::<Value>::new(), "no hls.js error: {standard}");
     assert_eq!(standard["parts"], 0, "{standard}");
     assert!(standard["currentTime"].as_f64().unwrap_or(0.0) >= 6.0, "played on: {standard}");
 
@@ -241,7 +252,7 @@ fn through_a_cdn_blocking_requests_reach_the_node_once_and_hls_js_plays_the_part
         assert!(ours.status == 200 && theirs.status == 200 && ours.body == theirs.body, "{path}: edge and node differ");
     }
     let via_edge = play(&edge_cdn.url("/live/cam/index.m3u8"), true);
-    assert_eq!(via_edge["errors"], json!([]), "no hls.js error: {via_edge}");
+    assert_eq!(errors(&via_edge), Vec::<Value>::new(), "no hls.js error: {via_edge}");
     assert!(via_edge["parts"].as_u64().unwrap_or(0) >= 10, "parts were loaded: {via_edge}");
     ffmpeg.kill();
 }

@@ -1,8 +1,8 @@
 // Plays a live HLS stream with hls.js in headless Chromium for a while, Low-Latency mode on or
 // off, and reports what happened as JSON on stdout: how far it played, the parts and segments
 // hls.js loaded, whether the playlist it played was Low-Latency (parts, blocking reload), the
-// latency hls.js measured (seconds behind the live edge, sampled every 250 ms) and every hls.js
-// ERROR event.
+// latency hls.js measured (seconds behind the live edge, sampled every 250 ms), where playback
+// started (startPosition) and every hls.js ERROR event with the playback time it came at.
 //
 // Environment: URL (the media playlist), WWW (the www/ folder, for its node_modules: hls.js and
 // playwright-core), CHROMIUM (the browser; default /usr/bin/chromium), SECONDS (how long to
@@ -36,7 +36,11 @@ hls.on(Hls.Events.LEVEL_LOADED, (_, d) => {
   window.report.lowLatency ||= (d.details.partList?.length ?? 0) > 0;
   window.report.blockingReload ||= !!d.details.canBlockReload;
 });
-video.addEventListener('playing', () => { if (!window.report.started) window.report.started = performance.now(); });
+video.addEventListener('playing', () => {
+  if (window.report.started) return;
+  window.report.started = performance.now();
+  window.report.startPosition = video.currentTime;
+});
 setInterval(() => { if (window.report.started && Number.isFinite(hls.latency)) window.report.latency.push(hls.latency); }, 250);
 hls.loadSource(${JSON.stringify(URL_)});
 hls.attachMedia(video);

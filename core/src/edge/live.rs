@@ -214,12 +214,13 @@ impl LiveEdge<'_> {
     /// The response to a playlist request that [`Self::readiness`] said can be answered.
     pub fn respond(&self, manifest: Option<&Manifest>, query: &PlaylistQuery) -> Response {
         let playlist = self.playlist(manifest, query.skip);
-        let cache: Cow<'static, str> = if query.blocks() {
-            // The URL names what it waited for: the answer never changes (Appendix B).
-            Cow::Owned(format!("public, max-age={}", 6 * playlist.target_duration()))
-        } else {
-            Cow::Borrowed(super::CACHE_PLAYLIST)
-        };
+        // Appendix B: a blocking response's URL names what it waited for, so it never changes;
+        // a live playlist changes with every part, so it is kept half a target duration (not
+        // at all for 1-second segments: a cache that does not say a copy's `Age` would make
+        // players think the live edge is further on than it is).
+        let target = playlist.target_duration();
+        let max_age = if query.blocks() { 6 * target } else { target / 2 };
+        let cache = Cow::Owned(format!("public, max-age={max_age}"));
         Response {
             status: 200,
             content_type: PLAYLIST_TYPE,
@@ -231,26 +232,24 @@ impl LiveEdge<'_> {
 
 /// Makes `p` a delta update (§6.2.5.1): the segments that end before the skip boundary
 /// (`CAN-SKIP-UNTIL` before the end, `end` ms after the first segment's start) are left out;
-/// the first segment kept carries the map and the wall-clock time that hold for it. Media and
-/// discontinuity sequence numbers stay those of the whole playlist. Returns how many were left
-/// out.
+/// the first segment kept carries the map that holds for it. Media and discontinuity sequence
+/// numbers stay those of the whole playlist, and no wall-clock time is made up for the first
+/// segment kept: the player has the skipped segments' (hls.js, given one, misplaces the live
+/// edge). Returns how many were left out.
 fn skip_until(p: &mut MediaPlaylist, end: u64, target_s: u64) -> u64 {
     let boundary = end.saturating_sub(hls::can_skip_until_ms(target_s));
-    let (mut at, mut map, mut wall_clock) = (0, None, None);
-    let mut skipped = 0;
+    let (mut at, mut map, mut skipped) = (0, None, 0);
     while let Some(first) = p.segments.first() {
         if first.open || at + first.duration_ms > boundary {
             break;
         }
         at += first.duration_ms;
         map = first.map.clone().or(map);
-        wall_clock = first.program_date_time_ms.or(wall_clock).map(|t| t + first.duration_ms);
         p.segments.remove(0);
         skipped += 1;
     }
     if let Some(first) = p.segments.first_mut() {
         first.map = first.map.take().or(map);
-        first.program_date_time_ms = first.program_date_time_ms.or(wall_clock);
     }
     skipped
 }
@@ -476,6 +475,7 @@ mod tests {
         assert!(!delta.contains("s/3.m4s") && delta.contains("s/4.m4s"));
         let after_skip = delta.split("#EXT-X-SKIP:SKIPPED-SEGMENTS=3\n").nth(1).unwrap();
         assert!(after_skip.starts_with("#EXT-X-MAP:URI=\"s/init-1.mp4\"\n"), "the map that holds is repeated");
+        assert!(after_skip.starts_with("#EXT-X-MAP:URI=\"s/init-1.mp4\"\n#EXTINF:"), "and no made-up wall-clock time");
         // Past the skipped segments, the delta update is the full playlist.
         let tail = |t: &str| t.split_once("s/4.m4s").unwrap().1.to_string();
         assert_eq!(tail(&full), tail(&delta));
