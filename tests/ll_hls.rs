@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use support::cdn::Cdn;
-use support::checks::wait_until;
+use support::checks::{unexpected_hls_errors, wait_until};
 use support::media::{decode_messages, publish, publish_live_source};
 use support::node::{Edge, Node, NodeOptions};
 use support::proc::{run, TempDir};
@@ -149,15 +149,10 @@ fn playlists_answered(node: &Node) -> f64 {
     node.metrics().value("rapidrtmp_http_requests_total", &[("route", "playlist"), ("status", "200")]).unwrap_or(0.0)
 }
 
-/// The hls.js ERROR events of a `ll_play.mjs` report, but for the one every live start may
-/// have: skipping the gap between where playback starts and the first buffered frame (within
-/// a second of the start position).
+/// The hls.js ERROR events of a `ll_play.mjs` report that a healthy live playback does not have.
 fn errors(report: &Value) -> Vec<Value> {
-    let start = report["startPosition"].as_f64().unwrap_or(0.0);
     let errors = report["errors"].as_array().cloned().unwrap_or_default();
-    let at_start =
-        |e: &Value| e["details"] == "bufferSeekOverHole" && e["at"].as_f64().is_some_and(|t| (t - start).abs() < 1.0);
-    errors.into_iter().filter(|e| !at_start(e)).collect()
+    unexpected_hls_errors(&errors, report["startPosition"].as_f64())
 }
 
 /// Runs `tests/www/ll_play.mjs` (hls.js in headless Chromium) on `url`.

@@ -533,3 +533,26 @@ pub fn wait_until(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool)
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// The hls.js ERROR events of a live playback that a healthy one does not have. Allowed: the
+/// skip of the gap between where a live start seeks to and the first buffered frame
+/// (`bufferSeekOverHole` within a second of `start`, the playback position it started at), and
+/// one brief stall (a non-fatal `bufferStalledError`, and the `bufferNudgeOnStall` hls.js may
+/// recover from it with): a Low-Latency player plays about a second behind the live edge, and on
+/// a busy machine the next part can come a moment late.
+pub fn unexpected_hls_errors(errors: &[serde_json::Value], start: Option<f64>) -> Vec<serde_json::Value> {
+    let stalls = errors.iter().filter(|e| e["details"] == "bufferStalledError").count();
+    errors
+        .iter()
+        .filter(|e| {
+            let at = e["at"].as_f64();
+            let seek_at_start =
+                e["details"] == "bufferSeekOverHole" && at.zip(start).is_some_and(|(t, s)| (t - s).abs() < 1.0);
+            let one_stall = stalls == 1
+                && e["fatal"] == false
+                && (e["details"] == "bufferStalledError" || e["details"] == "bufferNudgeOnStall");
+            !(seek_at_start || one_stall)
+        })
+        .cloned()
+        .collect()
+}
