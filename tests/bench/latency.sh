@@ -7,7 +7,8 @@
 # off every frame it shows. Prints p50 and p95 latency and the time to the first frame.
 #
 # Usage: tests/bench/latency.sh
-# Environment: SECONDS_MEASURED (30), WARMUP (5 s of playback before measuring),
+# Environment: SECONDS_MEASURED (30), WARMUP (5 s of playback before measuring), NODE_ARGS (more
+# `rapidrtmp serve` flags, e.g. "--segment-duration 1"),
 # RAPIDRTMP_BIN (a prebuilt binary: skip the build), CARGO_TARGET_DIR (~/.cache/rapidrtmp/target),
 # CHROMIUM (/usr/bin/chromium). Needs ffmpeg, nginx with libnginx-mod-rtmp, Chromium and
 # www/node_modules (tests/run installs them; this script installs nginx-rtmp if missing).
@@ -15,6 +16,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/rapidrtmp/target}
+BENCH_DIR=${BENCH_DIR:-$HOME/.cache/rapidrtmp/bench}
 MEASURED=${SECONDS_MEASURED:-30}
 WARMUP=${WARMUP:-5}
 NGINX_RTMP_SO=/usr/lib/nginx/modules/ngx_rtmp_module.so
@@ -49,7 +51,7 @@ trap 'exit 130' INT TERM
 node_rtmp=$(free_port); node_http=$(free_port); ng_rtmp=$(free_port); ng_http=$(free_port)
 admin=latency-admin-key-$RANDOM$RANDOM
 RAPIDRTMP_LOG=warn "$RAPIDRTMP" serve --rtmp-addr "127.0.0.1:$node_rtmp" --http-addr "127.0.0.1:$node_http" \
-    --data-dir "$WORK/data" --admin-key "$admin" >"$WORK/node.log" 2>&1 &
+    --data-dir "$WORK/data" --admin-key "$admin" ${NODE_ARGS:-} >"$WORK/node.log" 2>&1 &
 STARTED+=($!)
 for _ in $(seq 100); do curl -fsS "http://127.0.0.1:$node_http/ready" >/dev/null 2>&1 && break; sleep 0.1; done
 token=$(curl -fsS -H "Authorization: Bearer $admin" -H 'content-type: application/json' \
@@ -104,7 +106,8 @@ sleep 1
 log "publishing the clock source to rapidrtmp and nginx-rtmp"
 python3 "$ROOT/tests/bench/clock_source.py" |
     ffmpeg -hide_banner -v error -f rawvideo -pix_fmt gray -s 640x360 -r 30 -i - \
-        -c:v libx264 -preset veryfast -tune zerolatency -g 30 -bf 0 -pix_fmt yuv420p -map 0:v -f tee \
+        -c:v libx264 -preset veryfast -tune zerolatency -g 30 -bf 0 -pix_fmt yuv420p -flags +global_header \
+        -map 0:v -f tee \
         "[f=flv:onfail=ignore]rtmp://127.0.0.1:$node_rtmp/live/lat?token=$token|[f=flv:onfail=ignore]rtmp://127.0.0.1:$ng_rtmp/live/lat" \
         >"$WORK/ffmpeg.log" 2>&1 &
 STARTED+=($!)
@@ -126,6 +129,7 @@ PY
 }
 echo "Glass-to-glass latency, hls.js (default settings) in headless Chromium through an nginx cache, $(date -u +%Y-%m-%dT%H:%MZ)"
 echo "source: 640x360 30 fps x264 zerolatency, 1 s GOP, no B-frames, wall clock in every frame; ${MEASURED} s measured after ${WARMUP} s"
+echo "rapidrtmp serve ${NODE_ARGS:-(defaults)}"
 printf '%-24s %8s %8s %14s %8s %6s %7s\n' server "p50 ms" "p95 ms" "first frame ms" frames parts errors
 row "rapidrtmp (LL-HLS)" "$ours"
 row "nginx-rtmp (1 s frags)" "$theirs"

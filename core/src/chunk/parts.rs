@@ -3,11 +3,14 @@
 //! Rules:
 //! - a part ends before the frame after which the next one would reach the part target: a part
 //!   lasts less than the target, unless one frame alone lasts longer;
+//! - a keyframe always starts a part, which is independent (`INDEPENDENT=YES`): players start and
+//!   resume there. The part before it may then be short (hls.js, given parts that only start at
+//!   segment boundaries, played across mid-segment keyframes with stalls and holes);
 //! - in a session with video, parts are cut at video frames only, so a part's last video frame
 //!   lasts until the next part's first one, exactly as in the segment; without video, at audio
 //!   frames;
 //! - a part is independent if it starts with a keyframe (the first part of an independent
-//!   chunk; later parts when a keyframe happens to start them);
+//!   chunk, and every part a keyframe starts);
 //! - the last part of a chunk ends where the chunk ends.
 //!
 //! A closed chunk records its parts (its `onMetaData`, [`super::file`]), so any edge builds any
@@ -89,9 +92,10 @@ impl PartCutter {
             if self.tags > self.current.first_tag && self.closed.len() + 1 < MAX_PARTS {
                 let elapsed = at.0.saturating_sub(self.current.start.0);
                 let step = self.last_point.map_or(0, |p| at.0.saturating_sub(p.0));
-                // The next frame would end the part at or past its target (frame times are in
-                // whole milliseconds, a frame may come one later): it ends here.
-                if elapsed > 0 && elapsed + step >= self.target_ms {
+                // A keyframe starts a part; so does a frame after which the next one would end
+                // the part at or past its target (frame times are whole milliseconds: a frame
+                // may come one later).
+                if elapsed > 0 && (sync || elapsed + step >= self.target_ms) {
                     closed = Some(self.cut(at, byte));
                     self.current.independent = sync;
                 }

@@ -556,7 +556,8 @@ mod tests {
             for (i, p) in parts.iter().enumerate() {
                 assert_eq!(p.index as usize, i);
                 assert!(p.duration_ms <= 333, "part {i} of chunk {}: {p:?}", c.info.sequence);
-                if i + 1 < parts.len() && !p.independent {
+                // Short only where a segment or an independent part comes next.
+                if parts.get(i + 1).is_some_and(|next| !next.independent) {
                     assert!(p.duration_ms * 100 >= 333 * 85, "part {i} lasts at least 85% of the target: {p:?}");
                 }
                 let first = &tags[p.first_tag as usize];
@@ -564,6 +565,18 @@ mod tests {
                 assert_eq!(p.independent, keyframe, "INDEPENDENT only, and always, on a keyframe: {p:?}");
                 assert_eq!(first.kind, TagKind::Video, "with video, parts start at video frames");
             }
+        }
+    }
+
+    #[test]
+    fn parts_rule_a_keyframe_starts_an_independent_part() {
+        // A keyframe every second in 2-second chunks: the one in the middle starts a part.
+        let events = parted(30, 300);
+        for c in closed(&events) {
+            let starts: Vec<(u64, bool)> =
+                c.parts.iter().map(|p| (p.start.0 - c.info.start.0, p.independent)).collect();
+            assert!(starts.contains(&(0, true)) && starts.contains(&(1000, true)), "{starts:?}");
+            assert_eq!(starts.iter().filter(|s| s.1).count(), 2, "independent at keyframes only: {starts:?}");
         }
     }
 

@@ -177,6 +177,9 @@ impl LiveEdge<'_> {
         let entries: Vec<&ChunkEntry> = stored.iter().chain(closed.map(|c| &c.entry)).collect();
         let discontinuity_sequence = manifest.map_or(0, |m| m.discontinuity_sequence);
         let mut p = manifest_playlist(&entries, discontinuity_sequence, false);
+        if let (true, Some(open)) = (entries.is_empty(), self.open()) {
+            p.media_sequence = open.entry.sequence; // the open segment is the first one
+        }
         let target = p.target_duration();
         // Parts of the closed segments that end within the last target durations.
         let end: u64 = p.segments.iter().map(|s| s.duration_ms).sum();
@@ -212,8 +215,12 @@ impl LiveEdge<'_> {
     }
 
     /// The response to a playlist request that [`Self::readiness`] said can be answered.
+    /// Nothing to list yet (no segment, no part) is a 404, as from the store.
     pub fn respond(&self, manifest: Option<&Manifest>, query: &PlaylistQuery) -> Response {
         let playlist = self.playlist(manifest, query.skip);
+        if playlist.segments.iter().all(|s| s.open && s.parts.is_empty()) {
+            return Response::not_found();
+        }
         // Appendix B: a blocking response's URL names what it waited for, so it never changes;
         // a live playlist changes with every part, so it is kept half a target duration (not
         // at all for 1-second segments: a cache that does not say a copy's `Age` would make
@@ -406,8 +413,9 @@ mod tests {
         for s in &p.segments {
             for (i, part) in s.parts.iter().enumerate() {
                 assert!(part.duration_ms <= ll.part_target_ms);
-                let last = i + 1 == s.parts.len();
-                assert!(last || part.independent || part.duration_ms * 100 >= ll.part_target_ms * 85);
+                // Short only where a segment or an independent part comes next.
+                let next_starts_afresh = s.parts.get(i + 1).is_none_or(|next| next.independent);
+                assert!(next_starts_afresh || part.duration_ms * 100 >= ll.part_target_ms * 85);
             }
             if !s.open && !s.parts.is_empty() {
                 assert_eq!(s.parts.iter().map(|p| p.duration_ms).sum::<u64>(), s.duration_ms, "parts sum to {}", s.uri);
@@ -479,6 +487,21 @@ mod tests {
         // Past the skipped segments, the delta update is the full playlist.
         let tail = |t: &str| t.split_once("s/4.m4s").unwrap().1.to_string();
         assert_eq!(tail(&full), tail(&delta));
+    }
+
+    #[test]
+    fn a_stream_with_nothing_listed_yet_is_404_and_its_first_open_segment_names_the_sequence() {
+        let nothing = edge(&[]).respond(None, &PlaylistQuery::default());
+        assert_eq!(nothing.status, 404);
+        let first = LiveChunk { entry: ChunkEntry { duration_ms: 0, ..entry(1) }, parts: vec![], open: true };
+        let chunks = [first];
+        assert_eq!(edge(&chunks).respond(None, &PlaylistQuery::default()).status, 404, "no part yet");
+        let mut chunks = chunks;
+        chunks[0].parts = parts_of(0, 1, false);
+        let r = edge(&chunks).respond(None, &PlaylistQuery::default());
+        let text = String::from_utf8(r.body).unwrap();
+        assert_eq!(r.status, 200);
+        assert!(text.contains("#EXT-X-MEDIA-SEQUENCE:1\n") && text.contains("s/1.0.m4s"), "{text}");
     }
 
     #[test]
