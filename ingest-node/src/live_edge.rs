@@ -29,6 +29,13 @@ struct State {
     ended: bool,
 }
 
+impl State {
+    /// Lets go of the chunk files the writer has let go of: they are in the store (or lost).
+    fn drop_stored_files(&mut self) {
+        self.files.retain(|(_, f)| !f.is_unique());
+    }
+}
+
 /// One stream's live edge.
 pub struct LiveEdge {
     part_target_ms: u64,
@@ -81,6 +88,7 @@ impl LiveEdge {
                 open.parts.push(part);
                 s.open_parts.push(bytes);
             }
+            s.drop_stored_files();
         });
     }
 
@@ -90,8 +98,7 @@ impl LiveEdge {
             if s.chunks.last().is_some_and(|c| c.open) {
                 s.chunks.pop();
             }
-            // Files the writer has let go of are in the store.
-            s.files.retain(|(_, f)| !f.is_unique());
+            s.drop_stored_files();
             s.files.push((entry.sequence, file));
             s.chunks.push(LiveChunk { entry, parts, open: false });
             let old = s.chunks.len().saturating_sub(RECENT_CHUNKS);
