@@ -311,12 +311,16 @@ fn worker_with_the_node_as_live_origin_serves_its_ll_playlists_and_parts() {
     );
     let worker = Worker::start(dir.path(), &extra);
 
-    // A blocking request held at the worker answers once the part it names exists. (Under
-    // `wrangler dev` here every subrequest of the worker takes about 5 s, so the time it took
-    // says nothing of the worker: what it answered does.)
+    // A blocking request held at the worker answers once the part it names exists.
     let (session, seq, part) = preload_hint(&worker.get("/live/cam/index.m3u8", &[]).text());
+    let started = Instant::now();
     let blocked = worker.get(&format!("/live/cam/index.m3u8?_HLS_msn={seq}&_HLS_part={part}"), &[]);
     assert_eq!(blocked.status, 200, "{}", blocked.text());
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "answered when the part existed, not after {:?}",
+        started.elapsed()
+    );
     let text = blocked.text();
     let listed = [format!("{session}/{seq}.{part}.m4s"), format!("{session}/{seq}.m4s")];
     assert!(listed.iter().any(|uri| text.contains(uri.as_str())), "{text}");

@@ -52,8 +52,7 @@ pub fn request(
     head.push_str("\r\n");
     stream.write_all(head.as_bytes())?;
     stream.write_all(body)?;
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw)?;
+    let raw = read_response(&mut stream, method == "HEAD")?;
     parse(&raw, method == "HEAD")
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{method} {path}: {e}")))
 }
@@ -113,6 +112,39 @@ fn dechunk(mut data: &[u8]) -> Result<Vec<u8>, String> {
         }
         out.extend_from_slice(&data[..size]);
         data = &data[size + 2..];
+    }
+}
+
+/// Reads one response: up to the end of its body as its headers say (`Content-Length`, chunked,
+/// none for HEAD), or to EOF; servers that keep the connection open despite `Connection: close`
+/// (wrangler dev) are not waited for.
+fn read_response(stream: &mut TcpStream, head_request: bool) -> std::io::Result<Vec<u8>> {
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 64 << 10];
+    loop {
+        if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
+            let body = &raw[end + 4..];
+            let length = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok());
+            let complete = if head_request || head.starts_with("http/1.1 204") || head.starts_with("http/1.1 304") {
+                true
+            } else if head.lines().any(|l| l.starts_with("transfer-encoding:") && l.contains("chunked")) {
+                body.ends_with(b"0\r\n\r\n")
+            } else {
+                length.is_some_and(|n| body.len() >= n)
+            };
+            if complete {
+                return Ok(raw);
+            }
+        }
+        let n = stream.read(&mut buf)?;
+        if n == 0 {
+            return Ok(raw);
+        }
+        raw.extend_from_slice(&buf[..n]);
     }
 }
 
