@@ -14,24 +14,13 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use support::cdn::Cdn;
 use support::checks::{unexpected_hls_errors, wait_until};
+use support::hls::preload_hint;
 use support::media::{decode_messages, publish, publish_live_source};
 use support::node::{Edge, Node, NodeOptions};
 use support::proc::{run, TempDir};
 
 /// The first segment is listed this soon after the publish starts (1-second segments).
 const FIRST_SEGMENT_WITHIN: Duration = Duration::from_secs(5);
-
-/// The `URI` of the playlist's `EXT-X-PRELOAD-HINT`, split into (session, sequence, part).
-fn hint(text: &str) -> (String, u64, u32) {
-    let line = text
-        .lines()
-        .find(|l| l.starts_with("#EXT-X-PRELOAD-HINT:TYPE=PART,URI="))
-        .unwrap_or_else(|| panic!("no hint:\n{text}"));
-    let uri = line.split('"').nth(1).expect("a quoted URI");
-    let (session, file) = uri.split_once('/').expect("session/file");
-    let (seq, part) = file.strip_suffix(".m4s").and_then(|f| f.split_once('.')).expect("seq.part.m4s");
-    (session.to_string(), seq.parse().expect("seq"), part.parse().expect("part"))
-}
 
 fn playlist(node: &Node, key: &str, query: &str) -> support::http::Response {
     node.get(&format!("/live/{key}/index.m3u8{query}"))
@@ -55,7 +44,7 @@ fn ll_playlist_blocking_reload_and_parts_of_the_open_segment() {
     assert!(!text.contains("#EXT-X-MEDIA-SEQUENCE:0\n"), "media sequence numbers start at 1:\n{text}");
 
     // A blocking reload for the hinted part answers once the part exists, with it listed.
-    let (session, seq, part) = hint(&text);
+    let (session, seq, part) = preload_hint(&text);
     let started = Instant::now();
     let blocked = playlist(&node, "cam", &format!("?_HLS_msn={seq}&_HLS_part={part}"));
     let waited = started.elapsed();
@@ -68,7 +57,7 @@ fn ll_playlist_blocking_reload_and_parts_of_the_open_segment() {
     assert_eq!(blocked.header("cache-control"), Some("public, max-age=6"), "6 target durations");
 
     // A blocking part request for the next hint is held until the part is complete.
-    let (session, seq, part) = hint(&body);
+    let (session, seq, part) = preload_hint(&body);
     let path = format!("/live/cam/{session}/{seq}.{part}.m4s");
     let held = node.get(&path);
     assert_eq!(held.status, 200, "{path}: {}", held.text());
@@ -78,9 +67,9 @@ fn ll_playlist_blocking_reload_and_parts_of_the_open_segment() {
 
     // Parts of the open segment, fetched now, and the same URLs once its chunk is stored.
     let open_text = playlist(&node, "cam", "").text();
-    let (session, seq, _) = hint(&open_text);
+    let (session, seq, _) = preload_hint(&open_text);
     wait_until("the open segment to have two parts", Duration::from_secs(3), || {
-        hint(&playlist(&node, "cam", "").text()).2 >= 2
+        preload_hint(&playlist(&node, "cam", "").text()).2 >= 2
     });
     let early: Vec<Vec<u8>> = (0..2).map(|p| node.get(&format!("/live/cam/{session}/{seq}.{p}.m4s")).body).collect();
     let chunk = dir.join(&format!("data/live/cam/{session}/{seq}.flv"));
@@ -149,6 +138,16 @@ fn playlists_answered(node: &Node) -> f64 {
     node.metrics().value("rapidrtmp_http_requests_total", &[("route", "playlist"), ("status", "200")]).unwrap_or(0.0)
 }
 
+/// 20 viewers block on the same blocking playlist `path` at once through `cdn`: they all get
+/// the same answer, and the cache asks the node once.
+fn blocked_viewers(cdn: &Cdn, node: &Node, path: &str) -> Vec<support::http::Response> {
+    let before = playlists_answered(node);
+    let answers = cdn.get_at_once(path, 20);
+    assert!(answers.iter().all(|a| a.status == 200 && a.body == answers[0].body), "20 viewers, one answer");
+    assert_eq!(playlists_answered(node) - before, 1.0, "20 blocking requests through a cache reach the node once");
+    answers
+}
+
 /// The hls.js ERROR events of a `ll_play.mjs` report that a healthy live playback does not have.
 fn errors(report: &Value) -> Vec<Value> {
     let errors = report["errors"].as_array().cloned().unwrap_or_default();
@@ -189,18 +188,9 @@ fn through_a_cdn_blocking_requests_reach_the_node_once_and_hls_js_plays_the_part
     let cdn = Cdn::start(&dir.join("cdn"), &node.http.to_string());
 
     // 20 viewers block on the same future part at once: the cache sends one request on.
-    let (_, seq, part) = hint(&playlist(&node, "cam", "").text());
+    let (_, seq, part) = preload_hint(&playlist(&node, "cam", "").text());
     let path = format!("/live/cam/index.m3u8?_HLS_msn={seq}&_HLS_part={part}");
-    let before = playlists_answered(&node);
-    let viewers: Vec<_> = (0..20)
-        .map(|_| {
-            let url = cdn.url(&path);
-            std::thread::spawn(move || support::http::get(&url))
-        })
-        .collect();
-    let answers: Vec<_> = viewers.into_iter().map(|v| v.join().expect("a viewer")).collect();
-    assert!(answers.iter().all(|a| a.status == 200 && a.body == answers[0].body), "20 viewers, one answer");
-    assert_eq!(playlists_answered(&node) - before, 1.0, "20 blocking requests through the cache reach the node once");
+    let answers = blocked_viewers(&cdn, &node, &path);
     assert!(answers.iter().any(|a| a.header("x-cache") == Some("HIT")), "the others were served from the cache");
 
     // hls.js (Low-Latency mode, its default) plays through the cache and loads parts.
@@ -223,22 +213,9 @@ fn through_a_cdn_blocking_requests_reach_the_node_once_and_hls_js_plays_the_part
     let origin = format!("http://{}", node.http);
     let edge = Edge::start(&node.data_dir, Some(&origin), dir.join("edge.log"));
     let edge_cdn = Cdn::start(&dir.join("edge-cdn"), &edge.addr.to_string());
-    let (session, seq, part) = hint(&edge.get("/live/cam/index.m3u8").text());
+    let (session, seq, part) = preload_hint(&edge.get("/live/cam/index.m3u8").text());
     let path = format!("/live/cam/index.m3u8?_HLS_msn={seq}&_HLS_part={part}");
-    let before = playlists_answered(&node);
-    let viewers: Vec<_> = (0..20)
-        .map(|_| {
-            let url = edge_cdn.url(&path);
-            std::thread::spawn(move || support::http::get(&url))
-        })
-        .collect();
-    let answers: Vec<_> = viewers.into_iter().map(|v| v.join().expect("a viewer")).collect();
-    assert!(answers.iter().all(|a| a.status == 200 && a.body == answers[0].body), "20 viewers, one answer");
-    assert_eq!(
-        playlists_answered(&node) - before,
-        1.0,
-        "20 blocking requests through the edge's cache reach the node once"
-    );
+    blocked_viewers(&edge_cdn, &node, &path);
     // Parts of the open segment (asked of the origin) and of stored chunks (built from the
     // store) are the node's bytes.
     let older = seq.saturating_sub(2).max(1);
@@ -271,7 +248,7 @@ fn blocking_playlists_over_h2c_and_https_with_h2() {
     let token = node.token("cam", 600, false);
     let mut ffmpeg = publish(&node.rtmp_url("cam", Some(&token)), &["-stream_loop", "-1"], &[], &dir.join("ff.log"));
     node.wait_playlist("cam", "a segment", FIRST_SEGMENT_WITHIN, |p| !p.segments.is_empty());
-    let (session, seq, part) = hint(&playlist(&node, "cam", "").text());
+    let (session, seq, part) = preload_hint(&playlist(&node, "cam", "").text());
     let url = format!("http://{}/live/cam/index.m3u8?_HLS_msn={seq}&_HLS_part={part}", node.http);
     let (version, body) = curl_h2(&url);
     assert_eq!(version, "2 200", "a blocking playlist over h2c");

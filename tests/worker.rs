@@ -15,7 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use support::checks::{assert_decodes_cleanly, assert_frames_equal};
-use support::hls::Playlist;
+use support::hls::{preload_hint, Playlist};
 use support::http::{self, Response};
 use support::media::{clip, publish_and_wait};
 use support::node::{Edge, Node, NodeOptions};
@@ -288,15 +288,6 @@ fn worker_reads_a_sigv4_origin_and_never_caches_an_outage() {
 }
 
 /// The `URI` of a playlist's `EXT-X-PRELOAD-HINT`: (session, sequence, part).
-fn preload_hint(text: &str) -> (String, u64, u32) {
-    let line =
-        text.lines().find(|l| l.starts_with("#EXT-X-PRELOAD-HINT:")).unwrap_or_else(|| panic!("no hint:\n{text}"));
-    let uri = line.split('"').nth(1).expect("a quoted URI");
-    let (session, file) = uri.split_once('/').expect("session/file");
-    let (seq, part) = file.strip_suffix(".m4s").and_then(|f| f.split_once('.')).expect("seq.part.m4s");
-    (session.to_string(), seq.parse().expect("seq"), part.parse().expect("part"))
-}
-
 #[test]
 fn worker_with_the_node_as_live_origin_serves_its_ll_playlists_and_parts() {
     let dir = TempDir::new("worker-ll");

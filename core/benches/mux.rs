@@ -48,7 +48,7 @@ fn chunks(flv: &[u8]) -> Vec<ClosedChunk> {
     events
         .into_iter()
         .filter_map(|e| match e {
-            Event::Closed(c) => Some(c),
+            Event::Closed(c) => Some(*c),
             _ => None,
         })
         .collect()

@@ -113,6 +113,18 @@ pub enum Route {
     },
 }
 
+/// When an edge asks the live origin for a route ([`Route::live_origin`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LiveOrigin {
+    /// Always, before the store: only the origin has the live edge's playlists (parts, blocking
+    /// reloads); the store's playlist is the fallback when the origin does not answer.
+    First,
+    /// When the store does not have the chunk: it is the open one, or one still being written.
+    WhenNotStored,
+    /// Never: the store has it or nobody does.
+    Never,
+}
+
 fn parse_sequence(s: &str) -> Option<u64> {
     if s.is_empty() || s.len() > 20 || !s.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -166,14 +178,33 @@ impl Route {
         }
     }
 
+    /// The session and sequence number of the chunk the response is built from, for the
+    /// objects of a chunk (init, segment, part, chunk).
+    pub fn chunk(&self) -> Option<(&str, u64)> {
+        match self {
+            Self::MediaPlaylist { .. } | Self::Multivariant { .. } => None,
+            Self::Init { session, sequence, .. }
+            | Self::Segment { session, sequence, .. }
+            | Self::Part { session, sequence, .. }
+            | Self::Chunk { session, sequence, .. } => Some((session, *sequence)),
+        }
+    }
+
     /// The one store object the response is built from.
     pub fn object_key(&self) -> String {
+        match self.chunk() {
+            Some((session, sequence)) => chunk_key(self.stream(), session, sequence),
+            None => manifest_key(self.stream()),
+        }
+    }
+
+    /// When an edge with a live origin (the ingest node publishing the stream) asks it instead
+    /// of the store.
+    pub fn live_origin(&self) -> LiveOrigin {
         match self {
-            Self::MediaPlaylist { stream } | Self::Multivariant { stream } => manifest_key(stream),
-            Self::Init { stream, session, sequence }
-            | Self::Segment { stream, session, sequence }
-            | Self::Part { stream, session, sequence, .. }
-            | Self::Chunk { stream, session, sequence } => chunk_key(stream, session, *sequence),
+            Self::MediaPlaylist { .. } => LiveOrigin::First,
+            Self::Init { .. } | Self::Segment { .. } | Self::Part { .. } => LiveOrigin::WhenNotStored,
+            Self::Multivariant { .. } | Self::Chunk { .. } => LiveOrigin::Never,
         }
     }
 

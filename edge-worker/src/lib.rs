@@ -12,7 +12,7 @@
 //! parts of chunks the store does not have yet (the open segment); its answers are passed on
 //! unchanged. Without it, standard HLS from the store.
 
-use rapidrtmp_core::edge::{self, parse_range, sigv4, RangeRequest, Route};
+use rapidrtmp_core::edge::{self, parse_range, sigv4, LiveOrigin, RangeRequest, Route};
 use worker::{event, Cache, Context, Env, Fetch, Headers, Method, Request, RequestInit, Response, Result};
 
 /// Largest object read from the origin.
@@ -178,7 +178,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         Some(q) => format!("{}?{q}", url.path()),
         None => url.path().to_string(),
     };
-    if matches!(route, Route::MediaPlaylist { .. }) {
+    if route.live_origin() == LiveOrigin::First {
         if let Some(live) = read_live(&env, &route, &path_and_query).await {
             return respond(live, &method, range.as_deref());
         }
@@ -214,10 +214,8 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
             return unavailable(&message);
         }
     };
-    let from_live = match (&object, &route) {
-        (None, Route::Init { .. } | Route::Segment { .. } | Route::Part { .. }) => {
-            read_live(&env, &route, &path_and_query).await
-        }
+    let from_live = match (&object, route.live_origin()) {
+        (None, LiveOrigin::WhenNotStored) => read_live(&env, &route, &path_and_query).await,
         _ => None,
     };
     let response = from_live.unwrap_or_else(|| edge::respond(&route, object.as_deref()));

@@ -1,15 +1,18 @@
 //! The live edge of a stream this node publishes (LL-HLS): the open chunk, its finished parts
 //! and the chunks closed since the store caught up, for the built-in edge to serve before any
-//! other edge can. Updated by the stream's [`crate::publish::Publisher`]; whoever waits for it
+//! other edge can. A part of the open chunk is built when asked for, from the publisher's chunk
+//! writer, which holds the open chunk's only copy. Updated by the stream's [`crate::publish::Publisher`]; whoever waits for it
 //! to change (a blocking playlist or part request) is woken by a watch channel, never a poll.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use rapidrtmp_core::chunk::PartInfo;
+use rapidrtmp_core::chunk::{ChunkWriter, PartInfo};
 use rapidrtmp_core::edge::live::{LiveChunk, LiveEdge as Edge, PartState};
+use rapidrtmp_core::edge::{self, CACHE_IMMUTABLE, MP4_TYPE};
 use rapidrtmp_core::manifest::ChunkEntry;
 use rapidrtmp_core::media::StreamConfig;
+use rapidrtmp_core::segment::{build_part, Warnings};
 use tokio::sync::watch;
 
 /// Closed chunks kept (their entries and part lists, a few hundred bytes each): enough for the
@@ -21,9 +24,10 @@ const RECENT_CHUNKS: usize = 4;
 struct State {
     /// Recent closed chunks, then the open one.
     chunks: Vec<LiveChunk>,
-    /// The open chunk's configuration (its session's init segment) and finished parts.
+    /// The open chunk's configuration (its session's init segment).
     open_config: Option<StreamConfig>,
-    open_parts: Vec<Bytes>,
+    /// The publisher's chunk writer: the open chunk's parts.
+    writer: Option<Arc<Mutex<ChunkWriter>>>,
     /// Chunk files of closed chunks that the stream's writer still holds (not stored yet).
     files: Vec<(u64, Bytes)>,
     ended: bool,
@@ -72,21 +76,24 @@ impl LiveEdge {
         self.changed.subscribe()
     }
 
+    /// A publisher started: `writer` holds its open chunk.
+    pub fn attach(&self, writer: Arc<Mutex<ChunkWriter>>) {
+        self.update(|s| s.writer = Some(writer));
+    }
+
     /// A chunk was opened: `entry` has all but its duration and size.
     pub fn opened(&self, entry: ChunkEntry, config: StreamConfig) {
         self.update(|s| {
             s.chunks.push(LiveChunk { entry, parts: Vec::new(), open: true });
             s.open_config = Some(config);
-            s.open_parts.clear();
         });
     }
 
-    /// A part of the open chunk is finished.
-    pub fn part(&self, part: PartInfo, bytes: Bytes) {
+    /// Part `part` of the open chunk `sequence` is finished.
+    pub fn part(&self, sequence: u64, part: PartInfo) {
         self.update(|s| {
-            if let Some(open) = s.chunks.last_mut().filter(|c| c.open) {
+            if let Some(open) = s.chunks.last_mut().filter(|c| c.open && c.entry.sequence == sequence) {
                 open.parts.push(part);
-                s.open_parts.push(bytes);
             }
             s.drop_stored_files();
         });
@@ -104,7 +111,6 @@ impl LiveEdge {
             let old = s.chunks.len().saturating_sub(RECENT_CHUNKS);
             s.chunks.drain(..old);
             s.open_config = None;
-            s.open_parts.clear();
         });
     }
 
@@ -120,22 +126,33 @@ impl LiveEdge {
         self.state.lock().unwrap_or_else(|e| e.into_inner()).ended
     }
 
-    /// Runs `f` on the core's view of the live edge.
-    pub fn view<R>(&self, f: impl FnOnce(&Edge<'_>) -> R) -> R {
+    /// Runs `f` on the core's view of the live edge and what it holds.
+    fn look<R>(&self, f: impl FnOnce(&Edge<'_>, &State) -> R) -> R {
         let s = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        f(&Edge { part_target_ms: self.part_target_ms, chunks: &s.chunks })
+        f(&Edge { part_target_ms: self.part_target_ms, chunks: &s.chunks }, &s)
     }
 
-    /// Part `index` of segment `sequence` of `session`: its bytes if it is a finished part of
-    /// the open chunk, else what it is ([`PartState`]: the next part, one further ahead, or one
-    /// this edge does not hold).
-    pub fn find_part(&self, session: &str, sequence: u64, index: u32) -> Result<Bytes, PartState> {
-        let s = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let edge = Edge { part_target_ms: self.part_target_ms, chunks: &s.chunks };
-        match edge.part_state(session, sequence, index) {
-            PartState::Open => s.open_parts.get(index as usize).cloned().ok_or(PartState::Closed),
+    /// Runs `f` on the core's view of the live edge.
+    pub fn view<R>(&self, f: impl FnOnce(&Edge<'_>) -> R) -> R {
+        self.look(|edge, _| f(edge))
+    }
+
+    /// Part `index` of segment `sequence` of `session`, built from the open chunk if it is one
+    /// of its finished parts, else what it is ([`PartState`]: the next part, one further ahead,
+    /// or one this edge does not hold).
+    pub fn open_part(&self, session: &str, sequence: u64, index: u32) -> Result<edge::Response, PartState> {
+        let writer = self.look(|edge, s| match edge.part_state(session, sequence, index) {
+            PartState::Open => s.writer.clone().ok_or(PartState::Closed),
             state => Err(state),
-        }
+        })?;
+        let writer = writer.lock().unwrap_or_else(|e| e.into_inner());
+        // The chunk closed since: this edge hears of it at once, so wait for that.
+        let part = writer.open_part(sequence, index).ok_or(PartState::Next)?;
+        let mut out = Vec::with_capacity(part.tags.len() + 1024);
+        Ok(match build_part(&mut out, part.config, &part.chunk, &part.part, part.tags(), &mut Warnings::default()) {
+            Ok(_) => edge::Response::ok(MP4_TYPE, CACHE_IMMUTABLE, out),
+            Err(e) => edge::Response::error(500, format!("part: {e}")),
+        })
     }
 
     /// What this edge holds for objects of chunk `sequence` of `session`: its file while the

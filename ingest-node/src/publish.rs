@@ -4,16 +4,15 @@
 pub mod writer;
 
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
-use rapidrtmp_core::chunk::{headers_digest, ChunkWriter, Chunker, ClosedChunk, Event, OpenPart};
+use rapidrtmp_core::chunk::{headers_digest, ChunkWriter, Chunker, ClosedChunk, Event, PartInfo};
 use rapidrtmp_core::edge::chunk_key;
 use rapidrtmp_core::flv::{Tag, TagKind};
 use rapidrtmp_core::hls::init_uri;
 use rapidrtmp_core::manifest::{ChunkEntry, MediaInfo};
 use rapidrtmp_core::media::{Media, StreamConfig};
-use rapidrtmp_core::segment::{build_part, Warnings};
 use rapidrtmp_core::timeline::Millis;
 use tracing::{error, info, warn};
 
@@ -40,7 +39,9 @@ pub enum Ending {
 pub struct Publisher {
     app: Arc<App>,
     stream: Arc<LiveStream>,
-    writer: ChunkWriter,
+    /// Cuts the media into chunks; shared with the stream's live edge, which builds the open
+    /// chunk's parts from it.
+    writer: Arc<Mutex<ChunkWriter>>,
     /// Events of the last message, reused.
     events: Vec<Event>,
     /// Wall-clock time the open chunk was opened at.
@@ -82,6 +83,10 @@ impl Publisher {
         if let Some(edge) = &stream.edge {
             writer = writer.with_parts(edge.part_target_ms());
         }
+        let writer = Arc::new(Mutex::new(writer));
+        if let Some(edge) = &stream.edge {
+            edge.attach(writer.clone());
+        }
         Ok(Self {
             last_init: resume.last_init,
             last_session_id: resume.last_session_id,
@@ -94,6 +99,10 @@ impl Publisher {
             store_writer,
             ending: Ending::AfterGrace,
         })
+    }
+
+    fn writer(&self) -> MutexGuard<'_, ChunkWriter> {
+        self.writer.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Takes one audio, video or script data message (an FLV tag body) with its RTMP timestamp.
@@ -114,7 +123,7 @@ impl Publisher {
             Ok(Media::Audio(_)) => m.audio_frames_in.fetch_add(1, Relaxed),
             _ => 0,
         };
-        self.writer.push(&tag, &mut self.events);
+        self.writer.lock().unwrap_or_else(|e| e.into_inner()).push(&tag, &mut self.events);
         self.on_events().await;
     }
 
@@ -124,8 +133,8 @@ impl Publisher {
         for event in events.drain(..) {
             match event {
                 Event::Opened { sequence } => self.opened(sequence),
-                Event::Part(part) => self.part(part),
-                Event::Closed(chunk) => self.close(chunk).await,
+                Event::Part { sequence, part } => self.part(sequence, part),
+                Event::Closed(chunk) => self.close(*chunk).await,
                 Event::Skipped { reason, .. } => {
                     warn!(stream = %self.stream.key, "skipped a message: {reason}")
                 }
@@ -136,15 +145,16 @@ impl Publisher {
     }
 
     /// The id and init segment URI of the chunker's session `index`, whose first chunk is
-    /// `sequence` and whose sequence headers have `digest`: a new session gets a new id
+    /// `sequence` and whose sequence headers have `digest()`: a new session gets a new id
     /// (increasing milliseconds, unique across reconnects), and the last session's init segment
     /// if its headers are the same.
-    fn session(&mut self, index: u32, sequence: u64, digest: String) -> (String, String) {
+    fn session(&mut self, index: u32, sequence: u64, digest: impl FnOnce(&Self) -> String) -> (String, String) {
         if let Some((idx, id, init)) = &self.session {
             if *idx == index {
                 return (id.clone(), init.clone());
             }
         }
+        let digest = digest(self);
         let id = now_ms().max(self.last_session_id + 1);
         self.last_session_id = id;
         let id = id.to_string();
@@ -160,12 +170,17 @@ impl Publisher {
     /// A chunk was opened: its session is named now, so its parts have URLs at once.
     fn opened(&mut self, sequence: u64) {
         self.opened_at_ms = now_ms();
-        let chunker = self.writer.chunker();
-        let config = chunker.config().clone();
-        let (index, info) = (chunker.session(), chunker.open_info());
-        let (v, a) = chunker.sequence_headers();
-        let digest = headers_digest(v, a);
+        let (config, index, info) = {
+            let writer = self.writer();
+            let chunker = writer.chunker();
+            (chunker.config().clone(), chunker.session(), chunker.open_info())
+        };
         self.stream.stats.lock().unwrap_or_else(|e| e.into_inner()).media = media_info(&config);
+        let digest = |p: &Self| {
+            let writer = p.writer();
+            let (v, a) = writer.chunker().sequence_headers();
+            headers_digest(v, a)
+        };
         let (session, init) = self.session(index, sequence, digest);
         if let (Some(edge), Some(info)) = (&self.stream.edge, info) {
             let entry = ChunkEntry {
@@ -182,15 +197,10 @@ impl Publisher {
         }
     }
 
-    /// A part of the open chunk is finished: built at once, for the live edge.
-    fn part(&self, part: OpenPart) {
-        let Some(edge) = &self.stream.edge else { return };
-        let mut out = Vec::with_capacity(part.tags.len() + 1024);
-        match build_part(&mut out, &part.config, &part.chunk, &part.part, part.tags(), &mut Warnings::default()) {
-            Ok(_) => edge.part(part.part, Bytes::from(out)),
-            Err(e) => {
-                warn!(stream = %self.stream.key, sequence = part.chunk.sequence, "cannot build part {}: {e}", part.part.index)
-            }
+    /// Part `part` of the open chunk `sequence` is finished: the live edge serves it from now on.
+    fn part(&self, sequence: u64, part: PartInfo) {
+        if let Some(edge) = &self.stream.edge {
+            edge.part(sequence, part);
         }
     }
 
@@ -200,7 +210,7 @@ impl Publisher {
         if !info.independent {
             info!(stream = %self.stream.key, sequence = info.sequence, "no keyframe in time: chunk cut between keyframes");
         }
-        let (session_id, init) = self.session(info.session, info.sequence, chunk.headers_digest());
+        let (session_id, init) = self.session(info.session, info.sequence, |_| chunk.headers_digest());
         let media = media_info(&chunk.config);
         let parts = chunk.parts.clone();
         let bytes = Bytes::from(chunk.into_file(&session_id));
@@ -243,7 +253,7 @@ impl Publisher {
 
     /// Ends the publish: hands the last chunk over and tells the writer how the stream goes on.
     pub async fn finish(mut self, ending: Ending) {
-        self.writer.finish(&mut self.events);
+        self.writer.lock().unwrap_or_else(|e| e.into_inner()).finish(&mut self.events);
         self.on_events().await;
         self.ending = ending;
     }
@@ -251,7 +261,7 @@ impl Publisher {
 
 impl Drop for Publisher {
     fn drop(&mut self) {
-        let media_end = self.writer.chunker().media_end();
+        let media_end = self.writer().chunker().media_end();
         if let Some(end) = media_end {
             self.store_writer.resume.lock().unwrap_or_else(|e| e.into_inner()).media_end_ms = Some(end.0);
         }

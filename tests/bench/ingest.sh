@@ -67,20 +67,7 @@ RAPIDRTMP=${RAPIDRTMP_BIN:-$CARGO_TARGET_DIR/release/rapidrtmp}
 LOAD=${LOAD_BIN:-$CARGO_TARGET_DIR/release/rapidrtmp-load}
 
 # --- helpers -----------------------------------------------------------------------------------
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/rapidrtmp-bench.XXXXXX")
-STARTED=()   # PIDs this script started, stopped on exit
-cleanup() {
-    local pid
-    for pid in "${STARTED[@]}"; do
-        kill "$pid" 2>/dev/null || true
-    done
-    for pid in "${STARTED[@]}"; do
-        wait "$pid" 2>/dev/null || true
-    done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+start_work bench # $WORK, and STARTED: the PIDs this script started, stopped on exit
 
 stop_pid() { # PID: SIGTERM, then SIGKILL after 25 s
     local pid=$1 i

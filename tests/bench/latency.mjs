@@ -7,17 +7,8 @@
 // Environment: URL (the media playlist), WWW (the www/ folder, for its node_modules), CHROMIUM
 // (default /usr/bin/chromium), MEASURE (seconds measured, default 30), WARMUP (seconds of playback before
 // measuring, default 5), LOW_LATENCY (1 or 0, default 1).
-import { createServer } from 'node:http';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { env, launch, servePage } from '../www/chromium.mjs';
 
-const env = (name, fallback) => {
-  const v = process.env[name] ?? fallback;
-  if (v === undefined) throw new Error(`${name} is not set`);
-  return v;
-};
 const WWW = env('WWW');
 const SECONDS = Number(env('MEASURE', '30'));
 const WARMUP = Number(env('WARMUP', '5'));
@@ -57,24 +48,12 @@ hls.attachMedia(video);
 hls.on(Hls.Events.MANIFEST_PARSED, () => video.play());
 </script>`;
 
-const server = createServer((req, res) => {
-  const path = new URL(req.url, 'http://x').pathname;
-  if (path === '/') res.writeHead(200, { 'content-type': 'text/html' }).end(page);
-  else if (path === '/hls.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(readFileSync(join(WWW, 'node_modules/hls.js/dist/hls.js')));
-  else res.writeHead(404).end();
-});
-await new Promise((r) => server.listen(0, '127.0.0.1', r));
-const { chromium } = await import(pathToFileURL(join(WWW, 'node_modules/playwright-core/index.mjs')).href);
-const context = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'rapidrtmp-chromium-')), {
-  executablePath: env('CHROMIUM', '/usr/bin/chromium'),
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required'],
-});
+const { server, base } = await servePage(WWW, page);
+const context = await launch(WWW);
 let out;
 try {
   const p = context.pages()[0] ?? (await context.newPage());
-  await p.goto(`http://127.0.0.1:${server.address().port}/`);
+  await p.goto(base);
   await p.waitForFunction(() => window.report.firstFrameMs !== null, null, { timeout: 60_000, polling: 100 });
   await p.waitForTimeout((WARMUP + SECONDS) * 1000);
   out = await p.evaluate(() => window.report);

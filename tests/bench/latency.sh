@@ -37,16 +37,7 @@ if [[ -z ${RAPIDRTMP_BIN:-} ]]; then
 fi
 RAPIDRTMP=${RAPIDRTMP_BIN:-$CARGO_TARGET_DIR/release/rapidrtmp}
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/rapidrtmp-latency.XXXXXX")
-STARTED=()
-cleanup() {
-    local pid
-    for pid in "${STARTED[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${STARTED[@]}"; do wait "$pid" 2>/dev/null || true; done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+start_work latency
 
 node_rtmp=$(free_port); node_http=$(free_port); ng_rtmp=$(free_port); ng_http=$(free_port)
 admin=latency-admin-key-$RANDOM$RANDOM

@@ -31,3 +31,17 @@ cpu_ticks() { # utime+stime of PID, in clock ticks (fields 14 and 15 of /proc/PI
 }
 
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+start_work() { # NAME: a work folder in $WORK and the PIDs list STARTED, both cleaned up on exit
+    WORK=$(mktemp -d "${TMPDIR:-/tmp}/rapidrtmp-$1.XXXXXX")
+    STARTED=()
+    trap cleanup_work EXIT
+    trap 'exit 130' INT TERM
+}
+
+cleanup_work() { # stops the PIDs in STARTED and removes $WORK
+    local pid
+    for pid in "${STARTED[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${STARTED[@]}"; do wait "$pid" 2>/dev/null || true; done
+    rm -rf "$WORK"
+}

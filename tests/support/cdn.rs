@@ -69,4 +69,13 @@ impl Cdn {
     pub fn get(&self, path: &str) -> http::Response {
         http::get(&self.url(path))
     }
+
+    /// GETs `path` through the cache from `viewers` clients at once.
+    pub fn get_at_once(&self, path: &str, viewers: usize) -> Vec<http::Response> {
+        let url = self.url(path);
+        std::thread::scope(|s| {
+            let gets: Vec<_> = (0..viewers).map(|_| s.spawn(|| http::get(&url))).collect();
+            gets.into_iter().map(|g| g.join().expect("a viewer")).collect()
+        })
+    }
 }

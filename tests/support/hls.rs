@@ -41,6 +41,18 @@ fn tag_value<'a>(line: &'a str, tag: &str) -> Option<&'a str> {
     line.strip_prefix(tag)?.strip_prefix(':')
 }
 
+/// The part the playlist's `EXT-X-PRELOAD-HINT` names: (session, segment sequence, part index).
+pub fn preload_hint(text: &str) -> (String, u64, u32) {
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("#EXT-X-PRELOAD-HINT:TYPE=PART,URI="))
+        .unwrap_or_else(|| panic!("no hint:\n{text}"));
+    let uri = line.split('"').nth(1).expect("a quoted URI");
+    let (session, file) = uri.split_once('/').expect("session/file");
+    let (seq, part) = file.strip_suffix(".m4s").and_then(|f| f.split_once('.')).expect("seq.part.m4s");
+    (session.to_string(), seq.parse().expect("seq"), part.parse().expect("part"))
+}
+
 /// Parses `NAME=VALUE,NAME="quoted, value",…` into (name, value) pairs, quotes removed.
 pub fn parse_attributes(list: &str) -> Result<Vec<(String, String)>, String> {
     let mut out = Vec::new();

@@ -7,31 +7,17 @@
 // Environment: BASE (the node's HTTP origin), ADMIN_KEY, STREAM (a live stream key), FLV (a file
 // to package), OUT (a folder for downloads and screenshots), WWW (the www/ folder, for its
 // node_modules), CHROMIUM (the browser; default /usr/bin/chromium).
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { env, launch } from './chromium.mjs';
 
-const env = (name, fallback) => {
-  const v = process.env[name] ?? fallback;
-  if (v === undefined) throw new Error(`${name} is not set`);
-  return v;
-};
 const BASE = env('BASE');
 const OUT = env('OUT');
-const { chromium } = await import(pathToFileURL(join(env('WWW'), 'node_modules/playwright-core/index.mjs')).href);
 
 const PLAY_SECONDS = 5;
 const TIMEOUT = 60_000;
 
-const context = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'rapidrtmp-chromium-')), {
-  executablePath: env('CHROMIUM', '/usr/bin/chromium'),
-  headless: true,
-  viewport: { width: 1280, height: 800 },
-  acceptDownloads: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required'],
-});
+const context = await launch(env('WWW'), { viewport: { width: 1280, height: 800 }, acceptDownloads: true });
 const result = { requests: [], pageErrors: [], consoleErrors: [], inspected: [], packaged: {} };
 try {
   const page = context.pages()[0] ?? (await context.newPage());

@@ -6,22 +6,15 @@
 // Environment: DIR (the folder, with index.m3u8), WWW (the www/ folder, for its node_modules:
 // hls.js and playwright-core), CHROMIUM (the browser; default /usr/bin/chromium), RATE (the
 // playback rate; default 2).
-import { createServer } from 'node:http';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { extname, join, normalize } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { env, launch, servePage } from './chromium.mjs';
 
-const env = (name, fallback) => {
-  const v = process.env[name] ?? fallback;
-  if (v === undefined) throw new Error(`${name} is not set`);
-  return v;
-};
 const DIR = env('DIR');
 const WWW = env('WWW');
 const RATE = Number(env('RATE', '2'));
 const TIMEOUT_MS = 120_000;
-const types = { '.m3u8': 'application/vnd.apple.mpegurl', '.mp4': 'video/mp4', '.m4s': 'video/iso.segment', '.js': 'text/javascript' };
+const types = { '.m3u8': 'application/vnd.apple.mpegurl', '.mp4': 'video/mp4', '.m4s': 'video/iso.segment' };
 
 const page = `<!doctype html><video id=v muted playsinline></video>
 <script src="/hls.js"></script>
@@ -37,29 +30,16 @@ hls.on(Hls.Events.MANIFEST_PARSED, () => { video.playbackRate = ${RATE}; video.p
 video.addEventListener('ended', () => { window.report.ended = true; });
 </script>`;
 
-const server = createServer((req, res) => {
-  const url = new URL(req.url, 'http://x');
+const { server, base } = await servePage(WWW, page, (req, res, url) => {
+  if (!url.pathname.startsWith('/media/')) { res.writeHead(404).end(); return; }
+  const rel = normalize(decodeURIComponent(url.pathname.slice(7)));
+  if (rel.startsWith('..')) { res.writeHead(403).end(); return; }
   let body;
-  let type = 'text/html';
-  if (url.pathname === '/') body = page;
-  else if (url.pathname === '/hls.js') { body = readFileSync(join(WWW, 'node_modules/hls.js/dist/hls.js')); type = types['.js']; }
-  else if (url.pathname.startsWith('/media/')) {
-    const rel = normalize(decodeURIComponent(url.pathname.slice(7)));
-    if (rel.startsWith('..')) { res.writeHead(403).end(); return; }
-    try { body = readFileSync(join(DIR, rel)); type = types[extname(rel)] ?? 'application/octet-stream'; } catch { res.writeHead(404).end(); return; }
-  } else { res.writeHead(404).end(); return; }
-  res.writeHead(200, { 'content-type': type }).end(body);
+  try { body = readFileSync(join(DIR, rel)); } catch { res.writeHead(404).end(); return; }
+  res.writeHead(200, { 'content-type': types[extname(rel)] ?? 'application/octet-stream' }).end(body);
 });
-await new Promise((r) => server.listen(0, '127.0.0.1', r));
-const base = `http://127.0.0.1:${server.address().port}/`;
 
-const { chromium } = await import(pathToFileURL(join(WWW, 'node_modules/playwright-core/index.mjs')).href);
-const context = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'rapidrtmp-chromium-')), {
-  executablePath: env('CHROMIUM', '/usr/bin/chromium'),
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required'],
-});
+const context = await launch(WWW);
 let out;
 try {
   const p = context.pages()[0] ?? (await context.newPage());

@@ -7,17 +7,8 @@
 // Environment: URL (the media playlist), WWW (the www/ folder, for its node_modules: hls.js and
 // playwright-core), CHROMIUM (the browser; default /usr/bin/chromium), SECONDS (how long to
 // play; default 8), LOW_LATENCY (1 or 0; default 1).
-import { createServer } from 'node:http';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { env, launch, servePage } from './chromium.mjs';
 
-const env = (name, fallback) => {
-  const v = process.env[name] ?? fallback;
-  if (v === undefined) throw new Error(`${name} is not set`);
-  return v;
-};
 const URL_ = env('URL');
 const WWW = env('WWW');
 const SECONDS = Number(env('SECONDS', '8'));
@@ -47,28 +38,16 @@ hls.attachMedia(video);
 hls.on(Hls.Events.MANIFEST_PARSED, () => video.play());
 </script>`;
 
-const server = createServer((req, res) => {
-  const path = new URL(req.url, 'http://x').pathname;
-  if (path === '/') res.writeHead(200, { 'content-type': 'text/html' }).end(page);
-  else if (path === '/hls.js') res.writeHead(200, { 'content-type': 'text/javascript' }).end(readFileSync(join(WWW, 'node_modules/hls.js/dist/hls.js')));
-  else res.writeHead(404).end();
-});
-await new Promise((r) => server.listen(0, '127.0.0.1', r));
+const { server, base } = await servePage(WWW, page);
 
-const { chromium } = await import(pathToFileURL(join(WWW, 'node_modules/playwright-core/index.mjs')).href);
-const context = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'rapidrtmp-chromium-')), {
-  executablePath: env('CHROMIUM', '/usr/bin/chromium'),
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required'],
-});
+const context = await launch(WWW);
 let out;
 try {
   const p = context.pages()[0] ?? (await context.newPage());
   const pageErrors = [];
   p.on('pageerror', (e) => pageErrors.push(String(e)));
   const loaded = Date.now();
-  await p.goto(`http://127.0.0.1:${server.address().port}/`);
+  await p.goto(base);
   await p.waitForFunction(() => window.report.started > 0 || window.report.errors.some((e) => e.fatal), null, { timeout: 30_000, polling: 100 });
   await p.waitForTimeout(SECONDS * 1000);
   out = await p.evaluate(() => {

@@ -66,8 +66,8 @@ pub(super) struct PartCutter {
     tags: u32,
     /// Time of the last frame a part may start at, for the frame interval.
     last_point: Option<Millis>,
-    /// The chunk's parts closed so far.
-    closed: alloc::vec::Vec<PartInfo>,
+    /// The chunk's parts closed so far, with their bytes in the chunk's tags.
+    closed: alloc::vec::Vec<(PartInfo, Range<usize>)>,
 }
 
 impl PartCutter {
@@ -79,13 +79,8 @@ impl PartCutter {
 
     /// Before a tag at `at` is appended at byte `byte` of the chunk's tags: `point` is
     /// `Some(sync)` if a part may start at it (`sync`: it is a keyframe, or audio without video).
-    /// Returns the part that ends before it, with its bytes in the chunk's tags.
-    pub(super) fn before_tag(
-        &mut self,
-        at: Millis,
-        point: Option<bool>,
-        byte: usize,
-    ) -> Option<(PartInfo, Range<usize>)> {
+    /// Returns the part that ends before it.
+    pub(super) fn before_tag(&mut self, at: Millis, point: Option<bool>, byte: usize) -> Option<PartInfo> {
         let mut closed = None;
         if let Some(sync) = point {
             // A chunk's part list is bounded: past it, the last part grows.
@@ -106,14 +101,19 @@ impl PartCutter {
         closed
     }
 
-    /// Ends the last part at the chunk's `end`, its bytes ending at `byte`. Returns it, and every
-    /// part of the chunk.
-    pub(super) fn finish(mut self, end: Millis, byte: usize) -> ((PartInfo, Range<usize>), alloc::vec::Vec<PartInfo>) {
-        let last = self.cut(end, byte);
-        (last, self.closed)
+    /// Closed part `index`, with its bytes in the chunk's tags.
+    pub(super) fn part(&self, index: u32) -> Option<(PartInfo, Range<usize>)> {
+        self.closed.get(index as usize).cloned()
     }
 
-    fn cut(&mut self, end: Millis, byte: usize) -> (PartInfo, Range<usize>) {
+    /// Ends the last part at the chunk's `end`, its bytes ending at `byte`. Returns every part of
+    /// the chunk.
+    pub(super) fn finish(mut self, end: Millis, byte: usize) -> alloc::vec::Vec<PartInfo> {
+        self.cut(end, byte);
+        self.closed.into_iter().map(|(p, _)| p).collect()
+    }
+
+    fn cut(&mut self, end: Millis, byte: usize) -> PartInfo {
         let c = self.current;
         let part = PartInfo {
             index: c.index,
@@ -123,9 +123,9 @@ impl PartCutter {
             first_tag: c.first_tag,
             tags: self.tags - c.first_tag,
         };
-        self.closed.push(part);
+        self.closed.push((part, c.first_byte..byte));
         self.current =
             Current { index: c.index + 1, start: end, independent: false, first_tag: self.tags, first_byte: byte };
-        (part, c.first_byte..byte)
+        part
     }
 }

@@ -1,7 +1,7 @@
 //! The chunk writer: tags in, finished chunk files out. The one place where the [`Chunker`]'s
 //! decisions become chunk bytes, for the ingest node, the packager and the benches alike.
 
-use alloc::{string::String, vec::Vec};
+use alloc::{boxed::Box, string::String, vec::Vec};
 
 use super::parts::{PartCutter, PartInfo};
 use super::{headers_digest, write_chunk_head, Action, ChunkInfo, Chunker, MAX_CHUNK_BYTES};
@@ -42,7 +42,7 @@ impl ClosedChunk {
         headers_digest(self.video_header.as_deref(), self.audio_header.as_deref())
     }
 
-    /// The chunk file ([`super::file`]) of session `session_id`: the head goes in front of the
+    /// The chunk file (see [`super::read_chunk`]) of session `session_id`: the head goes in front of the
     /// tags in place, so a chunk is one buffer, never two.
     pub fn into_file(self, session_id: &str) -> Vec<u8> {
         let mut head = Vec::with_capacity(512);
@@ -59,24 +59,25 @@ impl ClosedChunk {
     }
 }
 
-/// A part of the open chunk, closed: what any edge needs to build it ([`crate::segment::build_part`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OpenPart {
+/// A finished part of the open chunk, in the writer's buffer: what any edge needs to build it
+/// ([`crate::segment::build_part`]). The open chunk's tags are its only copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpenPart<'a> {
     /// Its chunk, as known so far: sequence number, start, offset and audio anchor are final,
     /// its duration is not (0) until the chunk closes.
     pub chunk: ChunkInfo,
     /// The codec configuration of its session.
-    pub config: StreamConfig,
+    pub config: &'a StreamConfig,
     /// The part.
     pub part: PartInfo,
     /// Its tags, as FLV tag records: the same bytes as in the chunk file.
-    pub tags: Vec<u8>,
+    pub tags: &'a [u8],
 }
 
-impl OpenPart {
+impl OpenPart<'_> {
     /// The part's tags, read back.
     pub fn tags(&self) -> TagReader<'_> {
-        TagReader::records(&self.tags)
+        TagReader::records(self.tags)
     }
 }
 
@@ -89,10 +90,16 @@ pub enum Event {
         /// Its sequence number.
         sequence: u64,
     },
-    /// A part of the open chunk is finished (before the chunk's `Closed`, for its last part).
-    Part(OpenPart),
+    /// A part of the open chunk is finished ([`ChunkWriter::open_part`] has it until the chunk
+    /// closes). A chunk's last part comes with its `Closed` ([`ClosedChunk::parts`]).
+    Part {
+        /// Its chunk's sequence number.
+        sequence: u64,
+        /// The part.
+        part: PartInfo,
+    },
     /// A chunk is finished.
-    Closed(ClosedChunk),
+    Closed(Box<ClosedChunk>),
     /// A tag was left out, and why.
     Skipped {
         /// Its `Tag::offset`.
@@ -154,7 +161,7 @@ impl ChunkWriter {
         }
     }
 
-    /// Also cuts each chunk into parts of at most `target_ms` ([`super::parts`]): each part is
+    /// Also cuts each chunk into parts of at most `target_ms` ([`super::PartInfo`]): each part is
     /// an [`Event::Part`] as soon as it is finished, and a closed chunk records its parts.
     pub fn with_parts(mut self, target_ms: u64) -> Self {
         self.part_target_ms = Some(target_ms.max(1));
@@ -169,6 +176,13 @@ impl ChunkWriter {
     /// The chunker deciding the cuts.
     pub fn chunker(&self) -> &Chunker {
         &self.chunker
+    }
+
+    /// Finished part `index` of the open chunk, if that chunk is `sequence`.
+    pub fn open_part(&self, sequence: u64, index: u32) -> Option<OpenPart<'_>> {
+        let open = self.open.as_ref().filter(|o| o.sequence == sequence)?;
+        let (part, bytes) = open.parts.as_ref()?.part(index)?;
+        Some(OpenPart { chunk: self.chunker.open_info()?, config: &open.config, part, tags: open.tags.get(bytes)? })
     }
 
     /// Bytes of tags in the open chunk.
@@ -302,9 +316,8 @@ impl ChunkWriter {
                 if let Some(open) = &mut self.open {
                     let cut =
                         open.parts.as_mut().and_then(|p| p.before_tag(at, self.chunker.part_point(), open.tags.len()));
-                    if let (Some((part, bytes)), Some(chunk)) = (cut, self.chunker.open_info()) {
-                        let tags = open.tags[bytes].to_vec();
-                        events.push(Event::Part(OpenPart { chunk, config: open.config.clone(), part, tags }));
+                    if let Some(part) = cut {
+                        events.push(Event::Part { sequence: open.sequence, part });
                     }
                     tag.write(&mut open.tags);
                 }
@@ -318,21 +331,15 @@ impl ChunkWriter {
         let Some(open) = self.open.take() else { return };
         debug_assert_eq!(open.sequence, info.sequence, "the writer's chunk is the chunker's chunk");
         self.capacity_hint = (open.tags.len() + open.tags.len() / 8 + 512).max(MIN_CHUNK_CAPACITY);
-        let mut parts = Vec::new();
-        if let Some(cutter) = open.parts {
-            let ((part, bytes), all) = cutter.finish(info.end(), open.tags.len());
-            let tags = open.tags[bytes].to_vec();
-            events.push(Event::Part(OpenPart { chunk: info, config: open.config.clone(), part, tags }));
-            parts = all;
-        }
-        events.push(Event::Closed(ClosedChunk {
+        let parts = open.parts.map_or_else(Vec::new, |cutter| cutter.finish(info.end(), open.tags.len()));
+        events.push(Event::Closed(Box::new(ClosedChunk {
             info,
             config: open.config,
             video_header: open.video_header,
             audio_header: open.audio_header,
             tags: open.tags,
             parts,
-        }));
+        })));
     }
 }
 
@@ -368,7 +375,7 @@ mod tests {
         events
             .iter()
             .filter_map(|e| match e {
-                Event::Closed(c) => Some(c),
+                Event::Closed(c) => Some(&**c),
                 _ => None,
             })
             .collect()
@@ -522,22 +529,43 @@ mod tests {
     /// 30 fps video with a keyframe every `gop` frames and AAC audio, interleaved by time, for
     /// `frames` video frames, through a writer cutting 2 s chunks into 333 ms parts.
     fn parted(gop: u32, frames: u32) -> Vec<Event> {
+        parted_and_built(gop, frames).0
+    }
+
+    /// A part built from the open chunk when its event came: (sequence, index, bytes).
+    type BuiltPart = (u64, u32, Vec<u8>);
+
+    /// [`parted`], and each part as built from the open chunk when its event came.
+    fn parted_and_built(gop: u32, frames: u32) -> (Vec<Event>, Vec<BuiltPart>) {
+        use crate::segment::build_part;
         let mut w = ChunkWriter::new(Chunker::new(2000)).with_parts(333);
-        let mut events = Vec::new();
+        let (mut events, mut built) = (Vec::new(), Vec::new());
+        let mut push = |w: &mut ChunkWriter, tag: &Tag<'_>, events: &mut Vec<Event>| {
+            let from = events.len();
+            w.push(tag, events);
+            for e in &events[from..] {
+                let Event::Part { sequence, part } = e else { continue };
+                let open = w.open_part(*sequence, part.index).expect("a finished part of the open chunk");
+                let mut out = Vec::new();
+                build_part(&mut out, open.config, &open.chunk, &open.part, open.tags(), &mut Warnings::default())
+                    .expect("part");
+                built.push((*sequence, part.index, out));
+            }
+        };
         let (avc, key, inter) = (avc_header(), frame(true, 0), frame(false, 0));
-        w.push(&video(0, &avc), &mut events);
-        w.push(&audio(0, AAC_HEADER), &mut events);
+        push(&mut w, &video(0, &avc), &mut events);
+        push(&mut w, &audio(0, AAC_HEADER), &mut events);
         let mut a = 0u32;
         for v in 0..frames {
             let t = v * 100 / 3;
-            w.push(&video(t, if v % gop == 0 { &key } else { &inter }), &mut events);
+            push(&mut w, &video(t, if v % gop == 0 { &key } else { &inter }), &mut events);
             while a * 64 / 3 <= t {
-                w.push(&audio(a * 64 / 3, AAC_FRAME), &mut events);
+                push(&mut w, &audio(a * 64 / 3, AAC_FRAME), &mut events);
                 a += 1;
             }
         }
         w.finish(&mut events);
-        events
+        (events, built)
     }
 
     #[test]
@@ -583,25 +611,19 @@ mod tests {
     #[test]
     fn parts_rule_a_part_built_open_is_the_part_built_from_the_chunk_file() {
         use crate::edge::{respond, Route};
-        use crate::segment::build_part;
         // A keyframe every 300 ms: every part starts with one.
-        let events = parted(9, 200);
+        let (events, built) = parted_and_built(9, 200);
         let files: Vec<(u64, Vec<u8>)> =
             closed(&events).into_iter().map(|c| (c.info.sequence, c.clone().into_file("1700000000000"))).collect();
-        let mut n = 0;
-        for e in &events {
-            let Event::Part(open) = e else { continue };
-            let mut built = Vec::new();
-            build_part(&mut built, &open.config, &open.chunk, &open.part, open.tags(), &mut Warnings::default())
-                .expect("part");
-            let file = &files.iter().find(|(s, _)| *s == open.chunk.sequence).expect("its chunk").1;
-            let path = alloc::format!("/live/a/1700000000000/{}.{}.m4s", open.chunk.sequence, open.part.index);
+        for (sequence, index, part) in &built {
+            let file = &files.iter().find(|(s, _)| s == sequence).expect("its chunk").1;
+            let path = alloc::format!("/live/a/1700000000000/{sequence}.{index}.m4s");
             let served = respond(&Route::parse(&path).unwrap(), Some(file));
             assert_eq!(served.status, 200, "{path}");
-            assert!(served.body == built, "{path}: the same bytes from the open chunk and from the chunk file");
-            n += 1;
+            assert!(served.body == *part, "{path}: the same bytes from the open chunk and from the chunk file");
         }
-        assert_eq!(n, closed(&events).iter().map(|c| c.parts.len()).sum::<usize>(), "one event per part");
+        // Every part but a chunk's last (which comes with the chunk) was finished open.
+        assert_eq!(built.len(), closed(&events).iter().map(|c| c.parts.len() - 1).sum::<usize>(), "one event per part");
         assert!(closed(&events).iter().all(|c| c.parts.iter().all(|p| p.independent)));
     }
 

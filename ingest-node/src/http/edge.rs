@@ -11,7 +11,9 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use rapidrtmp_core::edge::live::{self, PartState, PlaylistQuery, Readiness};
-use rapidrtmp_core::edge::{self, manifest_key, parse_range, RangeRequest, Route, CACHE_IMMUTABLE, MP4_TYPE};
+use rapidrtmp_core::edge::{
+    self, manifest_key, parse_range, LiveOrigin, RangeRequest, Route, CACHE_IMMUTABLE, MP4_TYPE,
+};
 use rapidrtmp_core::manifest::Manifest;
 use rapidrtmp_core::segment::build_init;
 
@@ -108,8 +110,7 @@ async fn answer(app: &impl EdgeHost, peer: SocketAddr, method: &Method, uri: &Ur
         }
     }
     let path_and_query = uri.path_and_query().map_or(path, |p| p.as_str());
-    // The origin has the live edge's playlists; without it, the store's standard one is served.
-    if let (Some(origin), Route::MediaPlaylist { .. }) = (app.origin(), &route) {
+    if let (Some(origin), LiveOrigin::First) = (app.origin(), route.live_origin()) {
         match origin.get(&route, path_and_query).await {
             Ok(resp) => return answered(resp),
             Err(e) => {
@@ -128,10 +129,7 @@ async fn answer(app: &impl EdgeHost, peer: SocketAddr, method: &Method, uri: &Ur
             return r;
         }
     };
-    // A chunk the store does not have yet may be the open one, or one still being written.
-    if let (None, Some(origin), Route::Init { .. } | Route::Segment { .. } | Route::Part { .. }) =
-        (&object, app.origin(), &route)
-    {
+    if let (None, Some(origin), LiveOrigin::WhenNotStored) = (&object, app.origin(), route.live_origin()) {
         match origin.get(&route, path_and_query).await {
             Ok(resp) => return answered(resp),
             Err(e) => tracing::warn!("edge: origin {} did not answer: {e:#}", origin.describe()),
@@ -156,6 +154,19 @@ async fn live_answer(
 ) -> Option<edge::Response> {
     let live = stream.edge.as_ref()?;
     let deadline = tokio::time::Instant::now() + wait;
+    let read_manifest = || async {
+        match app.store().get(&manifest_key(route.stream())).await {
+            Ok(Some(bytes)) => Manifest::parse(&bytes).ok(),
+            _ => None,
+        }
+    };
+    // The stored window, read again only to answer after a wait: what is ready is the live
+    // edge's to say (its chunks are newer than the store's).
+    let mut manifest = match route {
+        Route::MediaPlaylist { .. } => read_manifest().await,
+        _ => None,
+    };
+    let mut waited = false;
     loop {
         // Subscribed before looking, so no change between the look and the wait is missed.
         let mut changed = live.subscribe();
@@ -163,23 +174,24 @@ async fn live_answer(
             return None;
         }
         match route {
-            Route::MediaPlaylist { stream } => {
+            Route::MediaPlaylist { .. } => {
                 let query = match PlaylistQuery::parse(query) {
                     Ok(q) => q,
                     Err(why) => return Some(edge::Response::error(400, why.into())),
                 };
-                let manifest = match app.store().get(&manifest_key(stream)).await {
-                    Ok(Some(bytes)) => Manifest::parse(&bytes).ok(),
-                    _ => None,
-                };
                 match live.view(|e| e.readiness(manifest.as_ref(), &query)) {
-                    Readiness::Now => return Some(live.view(|e| e.respond(manifest.as_ref(), &query))),
+                    Readiness::Now => {
+                        if waited {
+                            manifest = read_manifest().await;
+                        }
+                        return Some(live.view(|e| e.respond(manifest.as_ref(), &query)));
+                    }
                     Readiness::Reject(r) => return Some(r),
                     Readiness::Wait => {}
                 }
             }
-            Route::Part { session, sequence, part, .. } => match live.find_part(session, *sequence, *part) {
-                Ok(bytes) => return Some(edge::Response::ok(MP4_TYPE, CACHE_IMMUTABLE, bytes.to_vec())),
+            Route::Part { session, sequence, part, .. } => match live.open_part(session, *sequence, *part) {
+                Ok(part) => return Some(part),
                 Err(PartState::Next) => {}
                 Err(PartState::Future) => return Some(live::future_part()),
                 Err(_) => return held(live, route),
@@ -190,19 +202,14 @@ async fn live_answer(
         if tokio::time::timeout_at(deadline, changed.changed()).await.is_err() {
             return Some(live::timed_out());
         }
+        waited = true;
     }
 }
 
 /// The answer from what the live edge holds for `route`'s chunk (a chunk file the store may not
 /// have yet; the open chunk's init segment), or `None`.
 fn held(live: &crate::live_edge::LiveEdge, route: &Route) -> Option<edge::Response> {
-    let (session, sequence) = match route {
-        Route::Init { session, sequence, .. }
-        | Route::Segment { session, sequence, .. }
-        | Route::Part { session, sequence, .. }
-        | Route::Chunk { session, sequence, .. } => (session, *sequence),
-        _ => return None,
-    };
+    let (session, sequence) = route.chunk()?;
     match live.held(session, sequence)? {
         Held::Chunk(file) => Some(edge::respond(route, Some(&file))),
         Held::Config(config) if matches!(route, Route::Init { .. }) => match build_init(&config) {

@@ -55,7 +55,7 @@ pub fn cut_first_chunk(flv: &[u8]) -> Result<Prepared, String> {
 
 fn first_closed(events: &mut Vec<Event>) -> Option<ClosedChunk> {
     events.drain(..).find_map(|e| match e {
-        Event::Closed(c) => Some(c),
+        Event::Closed(c) => Some(*c),
         _ => None,
     })
 }
