@@ -1,15 +1,69 @@
-//! Codec configuration: H.264 `AVCDecoderConfigurationRecord` and SPS, AAC
-//! `AudioSpecificConfig`, and their RFC 6381 codec strings.
+//! Codec configuration and RFC 6381 / codec-registry strings: H.264 and H.265 decoder
+//! configuration records and SPS, AV1 `AV1CodecConfigurationRecord` and sequence header, VP9
+//! `VPCodecConfigurationRecord` and keyframe headers, AAC `AudioSpecificConfig`, Opus `OpusHead`.
+
+use alloc::vec::Vec;
 
 mod aac;
+mod av1;
 mod avc;
 mod bits;
+mod hevc;
+mod opus;
+mod vp9;
 
 pub use aac::{AacConfig, AudioObjectType, MAX_ASC_LEN};
+pub use av1::{Av1Colour, Av1Config, MAX_AV1C_LEN, MAX_LEB128_LEN};
 /// A real `avcC` (x264, High, 640×360), for tests elsewhere in the crate.
 #[cfg(test)]
 pub(crate) use avc::tests::HIGH_360P;
 pub use avc::{AvcConfig, Sps};
+pub use hevc::{looks_like_hevc_record, HevcConfig, HevcSps, VideoSignal};
+pub use opus::{OpusConfig, MAX_OPUS_HEAD_LEN, MAX_OPUS_PACKET_SAMPLES, OPUS_PRE_ROLL_SAMPLES};
+pub use vp9::Vp9Config;
+/// Real HEVC, AV1, VP9 and Opus records and frames (ffmpeg 9), for tests elsewhere in the crate.
+#[cfg(test)]
+#[allow(unused_imports)]
+pub(crate) use {
+    av1::tests as av1_vectors, hevc::tests as hevc_vectors, opus::tests as opus_vectors, vp9::tests as vp9_vectors,
+};
+
+/// Sample aspect ratios by `aspect_ratio_idc` 1..=16 (H.264 and H.265 Table E-1; index 0 is
+/// unspecified).
+pub(crate) const SAMPLE_ASPECT_RATIOS: [(u16, u16); 17] = [
+    (0, 0),
+    (1, 1),
+    (12, 11),
+    (10, 11),
+    (16, 11),
+    (40, 33),
+    (24, 11),
+    (20, 11),
+    (32, 11),
+    (80, 33),
+    (18, 11),
+    (15, 11),
+    (64, 33),
+    (160, 99),
+    (4, 3),
+    (3, 2),
+    (2, 1),
+];
+
+/// Removes emulation prevention bytes (`00 00 03` → `00 00`; ITU-T H.264 §7.4.1, H.265 §7.4.2).
+pub(crate) fn unescape_nal(nal: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(nal.len());
+    let mut zeros = 0u8;
+    for &b in nal {
+        if zeros >= 2 && b == 3 {
+            zeros = 0;
+            continue;
+        }
+        zeros = if b == 0 { zeros.saturating_add(1) } else { 0 };
+        out.push(b);
+    }
+    out
+}
 
 /// Why a codec configuration was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

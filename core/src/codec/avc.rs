@@ -3,7 +3,7 @@
 
 use alloc::{string::String, vec::Vec};
 
-use super::{bits::BitReader, CodecError};
+use super::{bits::BitReader, unescape_nal, CodecError, SAMPLE_ASPECT_RATIOS};
 
 /// Largest decoded SPS accepted; real ones are tens of bytes.
 const MAX_SPS_LEN: usize = 4096;
@@ -121,21 +121,6 @@ impl AvcConfig {
     }
 }
 
-/// Removes emulation prevention bytes (`00 00 03` → `00 00`, H.264 §7.4.1).
-fn unescape(nal: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(nal.len());
-    let mut zeros = 0;
-    for &b in nal {
-        if zeros >= 2 && b == 3 {
-            zeros = 0;
-            continue;
-        }
-        zeros = if b == 0 { zeros + 1 } else { 0 };
-        out.push(b);
-    }
-    out
-}
-
 fn skip_scaling_list(r: &mut BitReader<'_>, size: u32) -> Result<(), CodecError> {
     let (mut last, mut next) = (8i32, 8i32);
     for _ in 0..size {
@@ -164,7 +149,7 @@ impl Sps {
         if header & 0x1F != 7 {
             return Err(CodecError::Invalid { what: "SPS nal_unit_type", value: (header & 0x1F).into() });
         }
-        let rbsp = unescape(&nal[1..]);
+        let rbsp = unescape_nal(&nal[1..]);
         let mut r = BitReader::new(&rbsp, "SPS");
         let profile_idc = r.bits(8)? as u8;
         r.skip(8)?; // constraint flags + reserved
@@ -270,28 +255,8 @@ impl Sps {
 fn parse_vui(r: &mut BitReader<'_>, sps: &mut Sps) -> Result<(), CodecError> {
     if r.bit()? {
         let idc = r.bits(8)?;
-        // Table E-1.
-        const SAR: [(u16, u16); 17] = [
-            (0, 0),
-            (1, 1),
-            (12, 11),
-            (10, 11),
-            (16, 11),
-            (40, 33),
-            (24, 11),
-            (20, 11),
-            (32, 11),
-            (80, 33),
-            (18, 11),
-            (15, 11),
-            (64, 33),
-            (160, 99),
-            (4, 3),
-            (3, 2),
-            (2, 1),
-        ];
         sps.sample_aspect_ratio = match idc {
-            1..=16 => Some(SAR[idc as usize]),
+            1..=16 => SAMPLE_ASPECT_RATIOS.get(idc as usize).copied(),
             255 => Some((r.bits(16)? as u16, r.bits(16)? as u16)),
             _ => None,
         };
@@ -360,6 +325,6 @@ pub(crate) mod tests {
 
     #[test]
     fn emulation_prevention_is_removed() {
-        assert_eq!(unescape(&[0, 0, 3, 1, 0, 0, 3]), [0, 0, 1, 0, 0]);
+        assert_eq!(unescape_nal(&[0, 0, 3, 1, 0, 0, 3]), [0, 0, 1, 0, 0]);
     }
 }
