@@ -36,9 +36,8 @@ pub use writer::{ChunkWriter, ClosedChunk, Event, OpenPart, MAX_HELD_BYTES};
 
 use alloc::vec::Vec;
 
-use crate::codec::{AacConfig, AvcConfig};
 use crate::flv::Tag;
-use crate::media::{Media, Skip, StreamConfig};
+use crate::media::{AudioConfig, Media, Skip, StreamConfig, VideoConfig};
 use crate::timeline::{Millis, Unwrapper};
 
 /// A forward jump in one track longer than this starts a new session.
@@ -238,6 +237,16 @@ impl Chunker {
         (h.video.as_deref(), h.audio.as_deref())
     }
 
+    /// Takes what the video configuration does not say from a keyframe of the session
+    /// ([`VideoConfig::learn_from_keyframe`]).
+    pub(crate) fn learn_from_keyframe(&mut self, frame: &[u8]) {
+        for headers in core::iter::once(&mut self.latest).chain(self.carried.as_mut()) {
+            if let Some(v) = &mut headers.config.video {
+                v.learn_from_keyframe(frame);
+            }
+        }
+    }
+
     /// Whether the current session has opened a chunk (its tracks are then fixed).
     pub fn session_started(&self) -> bool {
         self.carried.is_some()
@@ -292,13 +301,17 @@ impl Chunker {
         let wire = tag.wire_len();
         match media {
             Media::Ignored => self.decide(None, Action::Drop),
-            Media::VideoConfig(record) => self.configure(tag, record, true),
-            Media::AudioConfig(record) => self.configure(tag, record, false),
+            Media::VideoConfig { codec, record } => {
+                self.configure(tag, true, |c| VideoConfig::parse(codec, record).map(|v| c.video = Some(v)))
+            }
+            Media::AudioConfig { codec, record } => {
+                self.configure(tag, false, |c| AudioConfig::parse(codec, record).map(|a| c.audio = Some(a)))
+            }
             Media::Video { keyframe, composition_time, data } => {
-                let Some(avc) = &self.latest.config.video else {
+                let Some(video) = &self.latest.config.video else {
                     return self.decide(None, Action::Skip(Skip::NoConfig("video")));
                 };
-                let keyframe = keyframe && avc.is_idr(data);
+                let keyframe = keyframe && video.is_sync(data);
                 let (mut close, at) = self.place(raw, true);
                 // Presentation time is kept where a decode time was clamped forward.
                 let composition = i64::from(composition_time) - (at.0 as i64 - (raw.0 as i64 + self.offset));
@@ -465,19 +478,21 @@ impl Chunker {
         (closed, resume)
     }
 
-    fn configure(&mut self, tag: &Tag<'_>, record: &[u8], video: bool) -> Decision {
+    /// A sequence header `tag` of the video (`video`) or audio track: unless it repeats the
+    /// last one, `apply` parses it into the latest configuration.
+    fn configure(
+        &mut self,
+        tag: &Tag<'_>,
+        video: bool,
+        apply: impl FnOnce(&mut StreamConfig) -> Result<(), Skip>,
+    ) -> Decision {
         let stored = if video { &self.latest.video } else { &self.latest.audio };
         if stored.as_deref() == Some(tag.body) {
             return self.decide(None, Action::Configure); // repeated, unchanged
         }
         let replaces = stored.is_some();
-        let parsed = if video {
-            AvcConfig::parse(record).map(|c| self.latest.config.video = Some(c))
-        } else {
-            AacConfig::parse(record).map(|c| self.latest.config.audio = Some(c))
-        };
-        if let Err(e) = parsed {
-            return self.decide(None, Action::Skip(Skip::Config(e)));
+        if let Err(skip) = apply(&mut self.latest.config) {
+            return self.decide(None, Action::Skip(skip));
         }
         let body = Some(tag.body.to_vec());
         if video {

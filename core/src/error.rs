@@ -13,6 +13,9 @@ pub enum Error {
     /// A codec configuration is malformed or unsupported.
     #[error(transparent)]
     Codec(#[from] CodecError),
+    /// A tag that cannot be packaged (a codec we do not package, say).
+    #[error(transparent)]
+    Media(#[from] crate::media::Skip),
     /// A chunk file is not one RapidRTMP wrote.
     #[error("not a RapidRTMP chunk: {0}")]
     BadChunk(&'static str),
@@ -35,7 +38,10 @@ pub enum Error {
         value: u64,
     },
     /// There is nothing to package.
-    #[error("no H.264 or AAC media found (no sequence header, or no frames after one)")]
+    #[error(
+        "no media found to package (no sequence header of H.264, H.265, AV1, VP9, AAC or Opus, or no frames \
+         after one)"
+    )]
     NoMedia,
 }
 

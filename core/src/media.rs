@@ -3,7 +3,9 @@
 use alloc::{string::String, vec::Vec};
 
 use crate::cmaf::{Track, TrackKind, AUDIO_TRACK_ID, VIDEO_TRACK_ID};
-use crate::codec::{AacConfig, AvcConfig, CodecError};
+use crate::codec::{
+    looks_like_hevc_record, AacConfig, Av1Config, AvcConfig, CodecError, HevcConfig, OpusConfig, Vp9Config,
+};
 use crate::flv::{
     AudioCodec, AudioPacket, AudioPacketType, FlvError, FrameType, Tag, TagKind, VideoCodec, VideoPacket,
     VideoPacketType,
@@ -12,11 +14,23 @@ use crate::flv::{
 /// What one FLV tag means for packaging.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Media<'a> {
-    /// An H.264 sequence header: the `AVCDecoderConfigurationRecord` bytes.
-    VideoConfig(&'a [u8]),
-    /// An AAC sequence header: the `AudioSpecificConfig` bytes.
-    AudioConfig(&'a [u8]),
-    /// One H.264 access unit (length-prefixed NAL units).
+    /// A video sequence header: the codec's decoder configuration record.
+    VideoConfig {
+        /// The codec the tag names.
+        codec: VideoCodec,
+        /// The record.
+        record: &'a [u8],
+    },
+    /// An audio sequence header: the codec's configuration (AAC `AudioSpecificConfig`,
+    /// `OpusHead`).
+    AudioConfig {
+        /// The codec the tag names.
+        codec: AudioCodec,
+        /// The record.
+        record: &'a [u8],
+    },
+    /// One video frame: an H.264/H.265 access unit (length-prefixed NAL units), an AV1 temporal
+    /// unit, a VP9 frame.
     Video {
         /// A keyframe (IDR): a segment may start here.
         keyframe: bool,
@@ -25,7 +39,7 @@ pub enum Media<'a> {
         /// The access unit.
         data: &'a [u8],
     },
-    /// One raw AAC frame.
+    /// One audio frame: a raw AAC frame, an Opus packet.
     Audio(&'a [u8]),
     /// Nothing to package: script data, end-of-sequence, command frames.
     Ignored,
@@ -39,7 +53,7 @@ pub enum Skip {
     #[error(transparent)]
     Flv(#[from] FlvError),
     /// A codec we do not package (yet).
-    #[error("{kind} codec {codec} is not supported; only H.264 and AAC are packaged")]
+    #[error("{kind} codec {codec} is not supported; H.264, H.265, AV1, VP9, AAC and Opus are packaged")]
     Codec {
         /// `audio` or `video`.
         kind: &'static str,
@@ -72,11 +86,12 @@ impl<'a> Media<'a> {
                 if p.header.frame_type == FrameType::Command {
                     return Ok(Self::Ignored);
                 }
-                if p.header.codec != VideoCodec::Avc {
-                    return Err(Skip::Codec { kind: "video", codec: p.header.codec.name() });
+                let codec = p.header.codec;
+                if !matches!(codec, VideoCodec::Avc | VideoCodec::Hevc | VideoCodec::Av1 | VideoCodec::Vp9) {
+                    return Err(Skip::Codec { kind: "video", codec: codec.name() });
                 }
                 match p.header.packet_type {
-                    Some(VideoPacketType::SequenceStart) => Ok(Self::VideoConfig(p.payload)),
+                    Some(VideoPacketType::SequenceStart) => Ok(Self::VideoConfig { codec, record: p.payload }),
                     Some(VideoPacketType::CodedFrames | VideoPacketType::CodedFramesX) => {
                         if p.payload.is_empty() {
                             return Err(Skip::Empty("video"));
@@ -92,11 +107,12 @@ impl<'a> Media<'a> {
             }
             TagKind::Audio => {
                 let p = AudioPacket::parse(tag.body)?;
-                if p.header.codec != AudioCodec::Aac {
-                    return Err(Skip::Codec { kind: "audio", codec: p.header.codec.name() });
+                let codec = p.header.codec;
+                if !matches!(codec, AudioCodec::Aac | AudioCodec::Opus) {
+                    return Err(Skip::Codec { kind: "audio", codec: codec.name() });
                 }
                 match p.header.packet_type {
-                    Some(AudioPacketType::SequenceStart) => Ok(Self::AudioConfig(p.payload)),
+                    Some(AudioPacketType::SequenceStart) => Ok(Self::AudioConfig { codec, record: p.payload }),
                     Some(AudioPacketType::CodedFrames) if p.payload.is_empty() => Err(Skip::Empty("audio")),
                     Some(AudioPacketType::CodedFrames) => Ok(Self::Audio(p.payload)),
                     _ => Ok(Self::Ignored),
@@ -107,13 +123,162 @@ impl<'a> Media<'a> {
     }
 }
 
+/// A video track's codec configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VideoConfig {
+    /// H.264 (`avc1`).
+    Avc(AvcConfig),
+    /// H.265 (`hvc1`).
+    Hevc(HevcConfig),
+    /// AV1 (`av01`).
+    Av1(Av1Config),
+    /// VP9 (`vp09`), with its frame size: its configuration record has none, so it is read from
+    /// the session's first keyframe.
+    Vp9(Vp9Config, Option<(u32, u32)>),
+}
+
+impl VideoConfig {
+    /// Parses the sequence header `record` of a tag naming `codec`. An H.265 record under the
+    /// H.264 codec id (OBS before 29.1 sent HEVC so) is read as what it is.
+    pub fn parse(codec: VideoCodec, record: &[u8]) -> Result<Self, Skip> {
+        Ok(match codec {
+            VideoCodec::Avc => match AvcConfig::parse(record) {
+                Ok(c) => Self::Avc(c),
+                Err(_) if looks_like_hevc_record(record) => Self::Hevc(HevcConfig::parse(record)?),
+                Err(e) => return Err(e.into()),
+            },
+            VideoCodec::Hevc => Self::Hevc(HevcConfig::parse(record)?),
+            VideoCodec::Av1 => Self::Av1(Av1Config::parse(record)?),
+            VideoCodec::Vp9 => Self::Vp9(Vp9Config::parse(record)?, None),
+            other => return Err(Skip::Codec { kind: "video", codec: other.name() }),
+        })
+    }
+
+    /// The RFC 6381 codec string (`avc1.64001F`, `hvc1.1.6.L93.B0`, `av01.0.04M.08`, `vp09.00.31.08`).
+    pub fn codec_string(&self) -> String {
+        match self {
+            Self::Avc(c) => c.codec_string(),
+            Self::Hevc(c) => c.codec_string(),
+            Self::Av1(c) => c.codec_string(),
+            Self::Vp9(c, _) => c.codec_string(),
+        }
+    }
+
+    /// Whether a frame is one decoding can start at (H.264 IDR, H.265 IRAP, AV1 key frame with
+    /// its sequence header, VP9 keyframe). FLV's keyframe flag alone is not enough: encoders with
+    /// intra refresh flag their recovery points as keyframes.
+    pub fn is_sync(&self, frame: &[u8]) -> bool {
+        match self {
+            Self::Avc(c) => c.is_idr(frame),
+            Self::Hevc(c) => c.is_irap(frame),
+            Self::Av1(c) => c.is_sync(frame),
+            Self::Vp9(..) => Vp9Config::is_keyframe(frame),
+        }
+    }
+
+    /// Whether a keyframe would tell what the configuration record does not (VP9's frame size).
+    pub fn wants_keyframe(&self) -> bool {
+        matches!(self, Self::Vp9(_, None))
+    }
+
+    /// Takes what the configuration record does not say from a keyframe (VP9's frame size).
+    pub fn learn_from_keyframe(&mut self, frame: &[u8]) {
+        if let Self::Vp9(_, size @ None) = self {
+            *size = Vp9Config::frame_size(frame);
+        }
+    }
+
+    /// Displayed width and height in pixels, once known.
+    pub fn size(&self) -> Option<(u32, u32)> {
+        match self {
+            Self::Avc(c) => Some((c.sps.width, c.sps.height)),
+            Self::Hevc(c) => Some((c.sps.width, c.sps.height)),
+            Self::Av1(c) => Some((c.width, c.height)),
+            Self::Vp9(_, size) => *size,
+        }
+    }
+
+    /// The sample aspect ratio, when the bitstream says.
+    pub fn sample_aspect_ratio(&self) -> Option<(u16, u16)> {
+        match self {
+            Self::Avc(c) => c.sps.sample_aspect_ratio,
+            Self::Hevc(c) => c.sps.sample_aspect_ratio,
+            Self::Av1(_) | Self::Vp9(..) => None,
+        }
+    }
+
+    /// Frames per second, when the bitstream's timing information says.
+    pub fn fps(&self) -> Option<f64> {
+        match self {
+            Self::Avc(c) => c.sps.fps(),
+            Self::Hevc(c) => c.sps.fps(),
+            Self::Av1(c) => c.frame_rate.map(|(n, d)| f64::from(n) / f64::from(d.max(1))),
+            Self::Vp9(..) => None,
+        }
+    }
+}
+
+/// An audio track's codec configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AudioConfig {
+    /// AAC (`mp4a.40.*`).
+    Aac(AacConfig),
+    /// Opus (`Opus`).
+    Opus(OpusConfig),
+}
+
+impl AudioConfig {
+    /// Parses the sequence header `record` of a tag naming `codec`.
+    pub fn parse(codec: AudioCodec, record: &[u8]) -> Result<Self, Skip> {
+        Ok(match codec {
+            AudioCodec::Aac => Self::Aac(AacConfig::parse(record)?),
+            AudioCodec::Opus => Self::Opus(OpusConfig::parse(record)?),
+            other => return Err(Skip::Codec { kind: "audio", codec: other.name() }),
+        })
+    }
+
+    /// The RFC 6381 codec string (`mp4a.40.2`, `opus`).
+    pub fn codec_string(&self) -> String {
+        match self {
+            Self::Aac(c) => c.codec_string(),
+            Self::Opus(c) => c.codec_string(),
+        }
+    }
+
+    /// The media timescale: AAC's sampling rate; 48 kHz for Opus, whatever its input rate
+    /// (RFC 7845 §4).
+    pub fn timescale(&self) -> u32 {
+        match self {
+            Self::Aac(c) => c.sample_rate,
+            Self::Opus(_) => 48_000,
+        }
+    }
+
+    /// Output channels.
+    pub fn channels(&self) -> u16 {
+        match self {
+            Self::Aac(c) => c.channels(),
+            Self::Opus(c) => c.channels.into(),
+        }
+    }
+
+    /// Samples (at [`AudioConfig::timescale`]) in `frame`: AAC's frame length; an Opus
+    /// packet's duration from its TOC (20 ms if it does not parse).
+    pub fn frame_samples(&self, frame: &[u8]) -> u32 {
+        match self {
+            Self::Aac(c) => c.frame_samples,
+            Self::Opus(_) => OpusConfig::packet_samples(frame).unwrap_or(960),
+        }
+    }
+}
+
 /// The codec configuration of a publishing session: what its init segment says.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StreamConfig {
-    /// The H.264 configuration, once its sequence header arrived.
-    pub video: Option<AvcConfig>,
-    /// The AAC configuration, once its sequence header arrived.
-    pub audio: Option<AacConfig>,
+    /// The video configuration, once its sequence header arrived.
+    pub video: Option<VideoConfig>,
+    /// The audio configuration, once its sequence header arrived.
+    pub audio: Option<AudioConfig>,
 }
 
 impl StreamConfig {

@@ -169,8 +169,8 @@ pub fn package_flv<E>(
         bandwidth: st.peak_bps,
         average_bandwidth: (st.total_ms > 0).then(|| st.total_bytes * 8 * 1000 / st.total_ms),
         codecs: config.codecs(),
-        resolution: config.video.as_ref().map(|v| (v.sps.width, v.sps.height)),
-        frame_rate: config.video.as_ref().and_then(|v| v.sps.fps()),
+        resolution: config.video.as_ref().and_then(|v| v.size()),
+        frame_rate: config.video.as_ref().and_then(|v| v.fps()),
     };
     (st.sink)(MULTIVARIANT_PLAYLIST, hls::render_multivariant(&[variant], !st.dependent).as_bytes())
         .map_err(PackageError::Sink)?;

@@ -7,7 +7,8 @@ use core::fmt;
 use crate::chunk::{ChunkInfo, PartInfo};
 use crate::cmaf::{self, Sample, TrackRun, AUDIO_TRACK_ID, VIDEO_TIMESCALE, VIDEO_TRACK_ID};
 use crate::flv::{FlvError, Tag, TagReader};
-use crate::media::{Media, Skip, StreamConfig};
+use crate::codec::{Av1Config, OPUS_PRE_ROLL_SAMPLES};
+use crate::media::{AudioConfig, Media, Skip, StreamConfig, VideoConfig};
 use crate::timeline::Millis;
 use crate::Error;
 
@@ -70,15 +71,22 @@ pub fn build_init(config: &StreamConfig) -> Result<Vec<u8>, Error> {
     Ok(out)
 }
 
-/// Reads the configuration a chunk file starts with (its sequence headers).
+/// Reads the configuration a chunk file starts with (its sequence headers, and what its first
+/// keyframe tells that they do not: VP9's frame size).
 pub fn chunk_config(chunk: &[u8]) -> Result<StreamConfig, Error> {
     let (_, reader) = TagReader::new(chunk)?;
     let mut config = StreamConfig::default();
     for tag in reader {
         match Media::from_tag(&tag?) {
-            Ok(Media::VideoConfig(r)) => config.video = Some(crate::codec::AvcConfig::parse(r)?),
-            Ok(Media::AudioConfig(r)) => config.audio = Some(crate::codec::AacConfig::parse(r)?),
-            Ok(Media::Video { .. } | Media::Audio(_)) => break,
+            Ok(Media::VideoConfig { codec, record }) => config.video = Some(VideoConfig::parse(codec, record)?),
+            Ok(Media::AudioConfig { codec, record }) => config.audio = Some(AudioConfig::parse(codec, record)?),
+            Ok(Media::Video { keyframe, data, .. }) => {
+                if let Some(v) = config.video.as_mut().filter(|v| keyframe && v.is_sync(data)) {
+                    v.learn_from_keyframe(data);
+                }
+                break;
+            }
+            Ok(Media::Audio(_)) => break,
             _ => {}
         }
     }
@@ -115,13 +123,26 @@ pub fn build_segment<'a>(
             // A chunk cut between keyframes (rare keyframes) starts with a non-sync sample:
             // players decode across the cut from the segment before.
             Media::Video { keyframe, composition_time, data } if config.video.is_some() => {
-                let sync = keyframe && config.video.as_ref().is_some_and(|v| v.is_idr(data));
+                let sync = keyframe && config.video.as_ref().is_some_and(|v| v.is_sync(data));
                 video.push((at.0, composition_time, sync, data))
             }
             Media::Audio(data) if config.audio.is_some() => audio.push((at.0, data)),
             Media::Video { .. } => warnings.push(Warning { offset: tag.offset, reason: Skip::NoConfig("video") }),
             Media::Audio(_) => warnings.push(Warning { offset: tag.offset, reason: Skip::NoConfig("audio") }),
             _ => {}
+        }
+    }
+    // AV1 samples are temporal units without temporal delimiters, each OBU with its size
+    // (AV1-ISOBMFF §2.4): rewritten into one buffer that the samples then borrow.
+    let mut rewritten = Vec::new();
+    let mut ends = Vec::new();
+    if let Some(VideoConfig::Av1(_)) = &config.video {
+        ends.reserve(video.len());
+        for &(_, _, _, data) in &video {
+            if Av1Config::write_sample(data, &mut rewritten).is_err() {
+                rewritten.extend_from_slice(data); // kept as sent: a decoder will say what is wrong
+            }
+            ends.push(rewritten.len());
         }
     }
     let mut runs = Vec::with_capacity(2);
@@ -141,6 +162,10 @@ pub fn build_segment<'a>(
         let mut samples = Vec::with_capacity(video.len());
         let mut last_step = 0;
         for (i, &(dts, cts, key, data)) in video.iter().enumerate() {
+            let data = match ends.get(i) {
+                Some(&end) => rewritten.get(if i == 0 { 0 } else { ends[i - 1] }..end).unwrap_or_default(),
+                None => data,
+            };
             let at = decode[i];
             let next = decode.get(i + 1).copied().unwrap_or(info.end().0);
             let step = if next > at { next - at } else { last_step };
@@ -157,24 +182,29 @@ pub fn build_segment<'a>(
             summary.media_bytes += data.len() as u64;
         }
         summary.video_samples = Error::fit_u32("video samples", samples.len() as u64)?;
-        runs.push(TrackRun { track_id: VIDEO_TRACK_ID, base_decode_time: decode[0] * ticks_per_ms, samples });
+        runs.push(TrackRun {
+            track_id: VIDEO_TRACK_ID,
+            base_decode_time: decode[0] * ticks_per_ms,
+            samples,
+            roll_distance: None,
+        });
     }
-    if let (Some(_), Some(aac)) = (audio.first(), &config.audio) {
-        let mut clock = crate::timeline::AudioClock::new(aac.sample_rate, aac.frame_samples, info.audio_anchor);
-        let frame = u64::from(aac.frame_samples);
+    if let (Some(&(_, first)), Some(config)) = (audio.first(), &config.audio) {
+        let mut clock = crate::timeline::AudioClock::new(config.timescale(), info.audio_anchor);
         // Sample times counted from the first frame's timestamp; a real gap lengthens the
         // sample before it, since a trun can only say durations.
         let mut times = Vec::with_capacity(audio.len());
         let mut floor = 0;
-        for &(at, _) in &audio {
-            let t = clock.frame_time(Millis(at)).max(floor);
-            floor = t + frame;
+        for &(at, data) in &audio {
+            let frame = config.frame_samples(data);
+            let t = clock.frame_time(Millis(at), frame).max(floor);
+            floor = t + u64::from(frame);
             times.push(t);
         }
         let mut samples = Vec::with_capacity(audio.len());
         for (i, &(_, data)) in audio.iter().enumerate() {
             summary.media_bytes += data.len() as u64;
-            let duration = times.get(i + 1).map_or(frame, |n| n - times[i]);
+            let duration = times.get(i + 1).map_or(u64::from(config.frame_samples(data)), |n| n - times[i]);
             samples.push(Sample {
                 duration: Error::fit_u32("audio sample duration", duration)?,
                 composition_offset: 0,
@@ -183,7 +213,16 @@ pub fn build_segment<'a>(
             });
         }
         summary.audio_samples = Error::fit_u32("audio samples", samples.len() as u64)?;
-        runs.push(TrackRun { track_id: AUDIO_TRACK_ID, base_decode_time: times[0], samples });
+        // Opus decodes right 80 ms after a random access (Opus in ISOBMFF §4.5): the `roll`
+        // group says how many packets before.
+        let roll_distance = match config {
+            AudioConfig::Opus(_) => {
+                let frame = config.frame_samples(first).max(1);
+                Some(-i16::try_from(OPUS_PRE_ROLL_SAMPLES.div_ceil(frame)).unwrap_or(i16::MAX))
+            }
+            AudioConfig::Aac(_) => None,
+        };
+        runs.push(TrackRun { track_id: AUDIO_TRACK_ID, base_decode_time: times[0], samples, roll_distance });
     }
     if runs.is_empty() {
         return Err(Error::NoMedia);

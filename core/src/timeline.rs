@@ -51,37 +51,36 @@ impl Unwrapper {
 #[derive(Debug, Clone, Copy)]
 pub struct AudioClock {
     rate: u32,
-    frame_samples: u32,
     anchor: Option<u64>,
     next: Option<u64>,
 }
 
 impl AudioClock {
-    /// A clock for `rate` Hz with `frame_samples` samples per frame, its grid anchored at
-    /// `anchor` (the session's first audio frame), or at the first frame it is given.
-    pub fn new(rate: u32, frame_samples: u32, anchor: Option<Millis>) -> Self {
-        Self { rate, frame_samples: frame_samples.max(1), anchor: anchor.map(|a| a.to_timescale(rate)), next: None }
+    /// A clock for `rate` Hz, its grid anchored at `anchor` (the session's first audio frame),
+    /// or at the first frame it is given.
+    pub fn new(rate: u32, anchor: Option<Millis>) -> Self {
+        Self { rate, anchor: anchor.map(|a| a.to_timescale(rate)), next: None }
     }
 
-    /// The grid point nearest to `measured` (in samples).
-    fn snap(&self, measured: u64) -> u64 {
+    /// The point nearest to `measured` (in samples) of the grid of `frame_samples`.
+    fn snap(&self, measured: u64, frame_samples: u32) -> u64 {
         let Some(anchor) = self.anchor else { return measured };
-        let frame = i128::from(self.frame_samples);
+        let frame = i128::from(frame_samples.max(1));
         let offset = i128::from(measured) - i128::from(anchor);
         let frames = if offset >= 0 { (offset + frame / 2) / frame } else { -((-offset + frame / 2) / frame) };
         (i128::from(anchor) + frames * frame).max(0) as u64
     }
 
-    /// The time (in samples at the clock's rate) of the frame stamped `at`, and advances by one
-    /// frame.
-    pub fn frame_time(&mut self, at: Millis) -> u64 {
+    /// The time (in samples at the clock's rate) of the frame of `frame_samples` stamped `at`,
+    /// and advances past it.
+    pub fn frame_time(&mut self, at: Millis, frame_samples: u32) -> u64 {
         let measured = at.to_timescale(self.rate);
         self.anchor.get_or_insert(measured);
         let t = match self.next {
-            Some(expected) if expected.abs_diff(measured) <= u64::from(self.frame_samples / 2) => expected,
-            _ => self.snap(measured),
+            Some(expected) if expected.abs_diff(measured) <= u64::from(frame_samples / 2) => expected,
+            _ => self.snap(measured, frame_samples),
         };
-        self.next = Some(t + u64::from(self.frame_samples));
+        self.next = Some(t + u64::from(frame_samples));
         t
     }
 
@@ -113,21 +112,21 @@ mod tests {
 
     #[test]
     fn aac_clock_counts_samples_despite_millisecond_rounding() {
-        let mut c = AudioClock::new(48_000, 1024, None);
+        let mut c = AudioClock::new(48_000, None);
         // ffmpeg stamps AAC at 48 kHz as 0, 21, 43, 64, 85, 107 … ms
         let stamps = (0..500u64).map(|k| Millis((k * 1024 * 1000 + 24_000) / 48_000));
         for (k, at) in stamps.enumerate() {
-            assert_eq!(c.frame_time(at), k as u64 * 1024);
+            assert_eq!(c.frame_time(at, 1024), k as u64 * 1024);
         }
     }
 
     #[test]
     fn aac_clock_resyncs_on_a_gap_to_the_frame_grid() {
-        let mut c = AudioClock::new(48_000, 1024, None);
-        assert_eq!(c.frame_time(Millis(0)), 0);
-        assert_eq!(c.frame_time(Millis(21)), 1024);
+        let mut c = AudioClock::new(48_000, None);
+        assert_eq!(c.frame_time(Millis(0), 1024), 0);
+        assert_eq!(c.frame_time(Millis(21), 1024), 1024);
         // 1000 ms is 46.875 frames: the gap ends on frame 47.
-        assert_eq!(c.frame_time(Millis(1000)), 47 * 1024);
+        assert_eq!(c.frame_time(Millis(1000), 1024), 47 * 1024);
         assert_eq!(c.end(), Some(48 * 1024));
     }
 
@@ -137,11 +136,11 @@ mod tests {
         // stamped with its rounded millisecond time.
         let anchor = Millis(23);
         let stamp = |k: u64| Millis(23 + (k * 1024 * 1000 + 22_050) / 44_100);
-        let mut first = AudioClock::new(44_100, 1024, Some(anchor));
+        let mut first = AudioClock::new(44_100, Some(anchor));
         for k in 0..87 {
-            first.frame_time(stamp(k));
+            first.frame_time(stamp(k), 1024);
         }
-        let mut second = AudioClock::new(44_100, 1024, Some(anchor));
-        assert_eq!(Some(second.frame_time(stamp(87))), first.end());
+        let mut second = AudioClock::new(44_100, Some(anchor));
+        assert_eq!(Some(second.frame_time(stamp(87), 1024)), first.end());
     }
 }

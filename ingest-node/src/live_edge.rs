@@ -24,8 +24,6 @@ const RECENT_CHUNKS: usize = 4;
 struct State {
     /// Recent closed chunks, then the open one.
     chunks: Vec<LiveChunk>,
-    /// The open chunk's configuration (its session's init segment).
-    open_config: Option<StreamConfig>,
     /// The publisher's chunk writer: the open chunk's parts.
     writer: Option<Arc<Mutex<ChunkWriter>>>,
     /// Chunk files of closed chunks that the stream's writer still holds (not stored yet).
@@ -82,11 +80,8 @@ impl LiveEdge {
     }
 
     /// A chunk was opened: `entry` has all but its duration and size.
-    pub fn opened(&self, entry: ChunkEntry, config: StreamConfig) {
-        self.update(|s| {
-            s.chunks.push(LiveChunk { entry, parts: Vec::new(), open: true });
-            s.open_config = Some(config);
-        });
+    pub fn opened(&self, entry: ChunkEntry) {
+        self.update(|s| s.chunks.push(LiveChunk { entry, parts: Vec::new(), open: true }));
     }
 
     /// Part `part` of the open chunk `sequence` is finished.
@@ -110,7 +105,6 @@ impl LiveEdge {
             s.chunks.push(LiveChunk { entry, parts, open: false });
             let old = s.chunks.len().saturating_sub(RECENT_CHUNKS);
             s.chunks.drain(..old);
-            s.open_config = None;
         });
     }
 
@@ -158,11 +152,15 @@ impl LiveEdge {
     /// What this edge holds for objects of chunk `sequence` of `session`: its file while the
     /// store may not have it, or (the open chunk) its configuration.
     pub fn held(&self, session: &str, sequence: u64) -> Option<Held> {
-        let s = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((_, f)) = s.files.iter().find(|(seq, _)| *seq == sequence) {
-            return Some(Held::Chunk(f.clone()));
-        }
-        s.chunks.last().filter(|c| c.open && c.entry.session == session && c.entry.sequence == sequence)?;
-        s.open_config.clone().map(Held::Config)
+        let writer = {
+            let s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((_, f)) = s.files.iter().find(|(seq, _)| *seq == sequence) {
+                return Some(Held::Chunk(f.clone()));
+            }
+            s.chunks.last().filter(|c| c.open && c.entry.session == session && c.entry.sequence == sequence)?;
+            s.writer.clone()?
+        };
+        let writer = writer.lock().unwrap_or_else(|e| e.into_inner());
+        writer.open_config(sequence).cloned().map(Held::Config)
     }
 }

@@ -60,9 +60,9 @@ pub struct Publisher {
 fn media_info(config: &StreamConfig) -> MediaInfo {
     MediaInfo {
         codecs: config.codecs(),
-        width: config.video.as_ref().map(|v| v.sps.width),
-        height: config.video.as_ref().map(|v| v.sps.height),
-        frame_rate: config.video.as_ref().and_then(|v| v.sps.fps()),
+        width: config.video.as_ref().and_then(|v| v.size()).map(|s| s.0),
+        height: config.video.as_ref().and_then(|v| v.size()).map(|s| s.1),
+        frame_rate: config.video.as_ref().and_then(|v| v.fps()),
     }
 }
 
@@ -170,12 +170,12 @@ impl Publisher {
     /// A chunk was opened: its session is named now, so its parts have URLs at once.
     fn opened(&mut self, sequence: u64) {
         self.opened_at_ms = now_ms();
-        let (config, index, info) = {
+        let (media, index, info) = {
             let writer = self.writer();
             let chunker = writer.chunker();
-            (chunker.config().clone(), chunker.session(), chunker.open_info())
+            (media_info(chunker.config()), chunker.session(), chunker.open_info())
         };
-        self.stream.stats.lock().unwrap_or_else(|e| e.into_inner()).media = media_info(&config);
+        self.stream.stats.lock().unwrap_or_else(|e| e.into_inner()).media = media;
         let digest = |p: &Self| {
             let writer = p.writer();
             let (v, a) = writer.chunker().sequence_headers();
@@ -193,7 +193,7 @@ impl Publisher {
                 wall_clock_ms: self.opened_at_ms,
                 independent: info.independent,
             };
-            edge.opened(entry, config);
+            edge.opened(entry);
         }
     }
 
@@ -212,6 +212,8 @@ impl Publisher {
         }
         let (session_id, init) = self.session(info.session, info.sequence, |_| chunk.headers_digest());
         let media = media_info(&chunk.config);
+        // What the closed chunk knows is final (VP9's size comes with its first keyframe).
+        self.stream.stats.lock().unwrap_or_else(|e| e.into_inner()).media = media.clone();
         let parts = chunk.parts.clone();
         let bytes = Bytes::from(chunk.into_file(&session_id));
         let entry = ChunkEntry {

@@ -6,7 +6,7 @@ use alloc::{boxed::Box, string::String, vec::Vec};
 use super::parts::{PartCutter, PartInfo};
 use super::{headers_digest, write_chunk_head, Action, ChunkInfo, Chunker, MAX_CHUNK_BYTES};
 use crate::flv::{parse_metadata, Amf0Value, Tag, TagKind, TagReader};
-use crate::media::{Media, Skip, StreamConfig};
+use crate::media::{Media, Skip, StreamConfig, VideoConfig};
 
 /// Most bytes of tags held back at the start of a session while a track that may be coming
 /// waits for its sequence header.
@@ -178,6 +178,12 @@ impl ChunkWriter {
         &self.chunker
     }
 
+    /// The codec configuration of the open chunk, if it is `sequence` (its session's init
+    /// segment).
+    pub fn open_config(&self, sequence: u64) -> Option<&StreamConfig> {
+        self.open.as_ref().filter(|o| o.sequence == sequence).map(|o| &o.config)
+    }
+
     /// Finished part `index` of the open chunk, if that chunk is `sequence`.
     pub fn open_part(&self, sequence: u64, index: u32) -> Option<OpenPart<'_>> {
         let open = self.open.as_ref().filter(|o| o.sequence == sequence)?;
@@ -226,7 +232,7 @@ impl ChunkWriter {
             _ => {}
         }
         if !self.held.is_empty() || self.should_hold(tag) {
-            let is_header = matches!(Media::from_tag(tag), Ok(Media::VideoConfig(_) | Media::AudioConfig(_)));
+            let is_header = matches!(Media::from_tag(tag), Ok(Media::VideoConfig { .. } | Media::AudioConfig { .. }));
             let span = self.held.first().map_or(0, |h| i64::from(tag.timestamp.wrapping_sub(h.timestamp) as i32));
             if is_header {
                 self.apply(tag, events);
@@ -314,6 +320,14 @@ impl ChunkWriter {
                     events.push(Event::Opened { sequence });
                 }
                 if let Some(open) = &mut self.open {
+                    if open.config.video.as_ref().is_some_and(VideoConfig::wants_keyframe) {
+                        if let Ok(Media::Video { keyframe: true, data, .. }) = Media::from_tag(tag) {
+                            if let Some(v) = open.config.video.as_mut().filter(|v| v.is_sync(data)) {
+                                v.learn_from_keyframe(data);
+                                self.chunker.learn_from_keyframe(data);
+                            }
+                        }
+                    }
                     let cut =
                         open.parts.as_mut().and_then(|p| p.before_tag(at, self.chunker.part_point(), open.tags.len()));
                     if let Some(part) = cut {

@@ -33,6 +33,9 @@ pub struct TrackRun<'a> {
     pub base_decode_time: u64,
     /// The samples in decode order.
     pub samples: Vec<Sample<'a>>,
+    /// For audio that decodes right only after a pre-roll (Opus): how many samples before a
+    /// sample must be decoded first (negative), told as a `roll` sample group in the fragment.
+    pub roll_distance: Option<i16>,
 }
 
 impl TrackRun<'_> {
@@ -47,6 +50,23 @@ const TRUN_FLAGS: u32 = 0x000001 | 0x000100 | 0x000200 | 0x000400;
 const TRUN_CTO: u32 = 0x000800;
 /// tfhd flag (§8.8.7.1): default-base-is-moof.
 const TFHD_DEFAULT_BASE_IS_MOOF: u32 = 0x020000;
+
+/// The `roll` sample group of a track fragment (§10.1): `sbgp` puts all `samples` in the
+/// fragment's own group description (index 0x10001, §8.9.4), `sgpd` says its roll distance.
+fn write_roll_group(out: &mut Vec<u8>, distance: i16, samples: usize) -> Result<(), Error> {
+    let sbgp = BoxStart::full(out, b"sbgp", 0, 0);
+    out.extend_from_slice(b"roll");
+    u32(out, 1); // entry_count
+    u32(out, Error::fit_u32("sbgp sample_count", samples as u64)?);
+    u32(out, 0x1_0001); // group_description_index: the first of this fragment's
+    sbgp.end(out)?;
+    let sgpd = BoxStart::full(out, b"sgpd", 1, 0);
+    out.extend_from_slice(b"roll");
+    u32(out, 2); // default_length
+    u32(out, 1); // entry_count
+    out.extend_from_slice(&distance.to_be_bytes());
+    sgpd.end(out)
+}
 
 /// Appends a media segment holding `runs` (empty runs are left out) to `out`. Sample data is
 /// laid out in `mdat` in the order of `runs`.
@@ -89,6 +109,9 @@ pub fn write_segment(out: &mut Vec<u8>, sequence_number: u32, runs: &[TrackRun<'
             }
         }
         trun.end(out)?;
+        if let Some(distance) = run.roll_distance {
+            write_roll_group(out, distance, run.samples.len())?;
+        }
         traf.end(out)?;
     }
     moof.end(out)?;

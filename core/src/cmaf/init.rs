@@ -4,7 +4,8 @@ use alloc::vec::Vec;
 
 use super::write::{file_type, u16, u32, unity_matrix, zeros, BoxStart};
 use super::VIDEO_TIMESCALE;
-use crate::codec::{AacConfig, AvcConfig};
+use crate::codec::{AacConfig, OpusConfig};
+use crate::media::{AudioConfig, VideoConfig};
 use crate::Error;
 
 /// One track of a CMAF presentation.
@@ -20,10 +21,10 @@ pub struct Track {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TrackKind {
-    /// H.264 video, 90 kHz timescale.
-    Video(AvcConfig),
-    /// AAC audio; timescale = the core sampling rate.
-    Audio(AacConfig),
+    /// Video, 90 kHz timescale.
+    Video(VideoConfig),
+    /// Audio; timescale: AAC's core sampling rate, 48 kHz for Opus.
+    Audio(AudioConfig),
 }
 
 impl Track {
@@ -31,7 +32,7 @@ impl Track {
     pub fn timescale(&self) -> u32 {
         match &self.kind {
             TrackKind::Video(_) => VIDEO_TIMESCALE,
-            TrackKind::Audio(a) => a.sample_rate,
+            TrackKind::Audio(a) => a.timescale(),
         }
     }
 }
@@ -95,6 +96,9 @@ fn write_trak(out: &mut Vec<u8>, t: &Track) -> Result<(), Error> {
     u32(out, w << 16);
     u32(out, h << 16);
     tkhd.end(out)?;
+    if let TrackKind::Audio(AudioConfig::Opus(opus)) = &t.kind {
+        write_pre_skip_edit(out, opus)?;
+    }
 
     let mdia = BoxStart::new(out, b"mdia");
     let mdhd = BoxStart::full(out, b"mdhd", 0, 0); // §8.4.2
@@ -138,8 +142,9 @@ fn write_trak(out: &mut Vec<u8>, t: &Track) -> Result<(), Error> {
     let stsd = BoxStart::full(out, b"stsd", 0, 0); // §8.5.2
     u32(out, 1);
     match &t.kind {
-        TrackKind::Video(v) => write_avc1(out, v)?,
-        TrackKind::Audio(a) => write_mp4a(out, a)?,
+        TrackKind::Video(v) => write_visual_entry(out, v)?,
+        TrackKind::Audio(AudioConfig::Aac(a)) => write_mp4a(out, a)?,
+        TrackKind::Audio(AudioConfig::Opus(o)) => write_opus(out, o)?,
     }
     stsd.end(out)?;
     for empty in [b"stts", b"stsc", b"stco"] {
@@ -158,9 +163,9 @@ fn write_trak(out: &mut Vec<u8>, t: &Track) -> Result<(), Error> {
 
 /// Width and height for `tkhd`: the coded size stretched by the sample aspect ratio.
 /// Both are 16.16 fixed point in `tkhd`, so each must be below 65536.
-fn display_size(v: &AvcConfig) -> Result<(u32, u32), Error> {
-    let (w, h) = (v.sps.width, v.sps.height);
-    let w = match v.sps.sample_aspect_ratio {
+fn display_size(v: &VideoConfig) -> Result<(u32, u32), Error> {
+    let (w, h) = v.size().unwrap_or((0, 0));
+    let w = match v.sample_aspect_ratio() {
         Some((sw, sh)) if sw > 0 && sh > 0 && sw != sh => u64::from(w) * u64::from(sw) / u64::from(sh),
         _ => u64::from(w),
     };
@@ -168,14 +173,24 @@ fn display_size(v: &AvcConfig) -> Result<(u32, u32), Error> {
     Ok((fixed("tkhd width", w)?, fixed("tkhd height", u64::from(h))?))
 }
 
-/// `avc1` visual sample entry (§12.1.3, ISO/IEC 14496-15 §5.4.2.1) with `avcC` and `pasp`.
-fn write_avc1(out: &mut Vec<u8>, v: &AvcConfig) -> Result<(), Error> {
-    let entry = BoxStart::new(out, b"avc1");
+/// The visual sample entry (§12.1.3) of `v`: `avc1` + `avcC` (ISO/IEC 14496-15 §5.4.2.1),
+/// `hvc1` + `hvcC` (§8.4.1; parameter sets in the sample entry, repeats in-band left in the
+/// samples), `av01` + `av1C` (AV1-ISOBMFF §2.2), `vp09` + `vpcC` (VP codec binding §2.2), then
+/// `pasp` when the bitstream gives a sample aspect ratio.
+fn write_visual_entry(out: &mut Vec<u8>, v: &VideoConfig) -> Result<(), Error> {
+    let fourcc = match v {
+        VideoConfig::Avc(_) => b"avc1",
+        VideoConfig::Hevc(_) => b"hvc1",
+        VideoConfig::Av1(_) => b"av01",
+        VideoConfig::Vp9(..) => b"vp09",
+    };
+    let (w, h) = v.size().unwrap_or((0, 0));
+    let entry = BoxStart::new(out, fourcc);
     zeros(out, 6);
     u16(out, 1); // data_reference_index
     zeros(out, 16); // pre_defined, reserved
-    u16(out, v.sps.width.min(0xFFFF) as u16);
-    u16(out, v.sps.height.min(0xFFFF) as u16);
+    u16(out, w.min(0xFFFF) as u16);
+    u16(out, h.min(0xFFFF) as u16);
     u32(out, 0x0048_0000); // 72 dpi
     u32(out, 0x0048_0000);
     u32(out, 0);
@@ -183,10 +198,30 @@ fn write_avc1(out: &mut Vec<u8>, v: &AvcConfig) -> Result<(), Error> {
     zeros(out, 32); // compressorname
     u16(out, 0x0018); // depth
     u16(out, 0xFFFF); // pre_defined = -1
-    let avcc = BoxStart::new(out, b"avcC");
-    out.extend_from_slice(&v.record);
-    avcc.end(out)?;
-    if let Some((h, s)) = v.sps.sample_aspect_ratio.filter(|&(h, s)| h > 0 && s > 0) {
+    match v {
+        VideoConfig::Avc(c) => {
+            let b = BoxStart::new(out, b"avcC");
+            out.extend_from_slice(&c.record);
+            b.end(out)?;
+        }
+        VideoConfig::Hevc(c) => {
+            let b = BoxStart::new(out, b"hvcC");
+            out.extend_from_slice(&c.record);
+            b.end(out)?;
+        }
+        VideoConfig::Av1(c) => {
+            let b = BoxStart::new(out, b"av1C");
+            c.write_av1c(out);
+            b.end(out)?;
+        }
+        VideoConfig::Vp9(c, _) => {
+            // vpcC is a FullBox (version 1): write_vpcc writes its version and flags too.
+            let b = BoxStart::new(out, b"vpcC");
+            c.write_vpcc(out);
+            b.end(out)?;
+        }
+    }
+    if let Some((h, s)) = v.sample_aspect_ratio().filter(|&(h, s)| h > 0 && s > 0) {
         let pasp = BoxStart::new(out, b"pasp");
         u32(out, h.into());
         u32(out, s.into());
@@ -195,17 +230,46 @@ fn write_avc1(out: &mut Vec<u8>, v: &AvcConfig) -> Result<(), Error> {
     entry.end(out)
 }
 
-/// `mp4a` audio sample entry (§12.2.3, ISO/IEC 14496-14 §5.6) with `esds`.
-fn write_mp4a(out: &mut Vec<u8>, a: &AacConfig) -> Result<(), Error> {
-    let entry = BoxStart::new(out, b"mp4a");
+/// The audio sample entry fields (§12.2.3) up to its codec box.
+fn audio_entry_head(out: &mut Vec<u8>, channels: u16, sample_rate: u32) {
     zeros(out, 6);
     u16(out, 1);
     zeros(out, 8);
-    u16(out, a.channels());
+    u16(out, channels);
     u16(out, 16); // samplesize
     zeros(out, 4);
-    // 16.16 fixed point; rates of 64 kHz and above do not fit and are left to the esds.
-    u32(out, if a.sample_rate < 0x1_0000 { a.sample_rate << 16 } else { 0 });
+    // 16.16 fixed point; rates of 64 kHz and above do not fit and are left to the codec box.
+    u32(out, if sample_rate < 0x1_0000 { sample_rate << 16 } else { 0 });
+}
+
+/// `Opus` audio sample entry with `dOps` (Opus in ISOBMFF §4.3).
+fn write_opus(out: &mut Vec<u8>, o: &OpusConfig) -> Result<(), Error> {
+    let entry = BoxStart::new(out, b"Opus");
+    audio_entry_head(out, o.channels.into(), 48_000);
+    let dops = BoxStart::new(out, b"dOps");
+    o.write_dops(out);
+    dops.end(out)?;
+    entry.end(out)
+}
+
+/// `edts` + `elst` (§8.6.6) starting the presentation after Opus's pre-skip (Opus in ISOBMFF
+/// §4.4): one edit of unknown duration (fragmented) from media time `pre_skip`.
+fn write_pre_skip_edit(out: &mut Vec<u8>, o: &OpusConfig) -> Result<(), Error> {
+    let edts = BoxStart::new(out, b"edts");
+    let elst = BoxStart::full(out, b"elst", 0, 0);
+    u32(out, 1); // entry_count
+    u32(out, 0); // segment_duration: the whole (fragmented) track
+    u32(out, o.pre_skip.into()); // media_time
+    u16(out, 1); // media_rate_integer
+    u16(out, 0);
+    elst.end(out)?;
+    edts.end(out)
+}
+
+/// `mp4a` audio sample entry (§12.2.3, ISO/IEC 14496-14 §5.6) with `esds`.
+fn write_mp4a(out: &mut Vec<u8>, a: &AacConfig) -> Result<(), Error> {
+    let entry = BoxStart::new(out, b"mp4a");
+    audio_entry_head(out, a.channels(), a.sample_rate);
     let esds = BoxStart::full(out, b"esds", 0, 0);
     // ES_Descriptor (ISO/IEC 14496-1 §7.2.6.5) ⊃ DecoderConfigDescriptor ⊃ DecoderSpecificInfo,
     // then SLConfigDescriptor.

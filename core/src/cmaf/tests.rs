@@ -8,11 +8,14 @@ use mp4_atom::{Any, Codec, Decode, FourCC, StszSamples, TrunSamples};
 
 use super::*;
 use crate::codec::{AacConfig, AvcConfig, HIGH_360P};
+use crate::media::{AudioConfig, VideoConfig};
 
 fn tracks() -> Vec<Track> {
+    let avc = AvcConfig::parse(HIGH_360P).expect("avcC");
+    let aac = AacConfig::parse(&[0x11, 0x90]).expect("ASC");
     vec![
-        Track { id: VIDEO_TRACK_ID, kind: TrackKind::Video(AvcConfig::parse(HIGH_360P).expect("avcC")) },
-        Track { id: AUDIO_TRACK_ID, kind: TrackKind::Audio(AacConfig::parse(&[0x11, 0x90]).expect("ASC")) },
+        Track { id: VIDEO_TRACK_ID, kind: TrackKind::Video(VideoConfig::Avc(avc)) },
+        Track { id: AUDIO_TRACK_ID, kind: TrackKind::Audio(AudioConfig::Aac(aac)) },
     ]
 }
 
@@ -71,7 +74,7 @@ fn init_segment_decodes_field_by_field() {
         assert_eq!(mdia.minf.dinf.dref.entries.len(), 1);
         assert_eq!(stbl.stsd.codecs.len(), 1);
         match (&track.kind, &stbl.stsd.codecs[0]) {
-            (TrackKind::Video(v), Codec::Avc1(avc1)) => {
+            (TrackKind::Video(VideoConfig::Avc(v)), Codec::Avc1(avc1)) => {
                 assert_eq!(mdia.hdlr.handler, FourCC::new(b"vide"));
                 assert_eq!(mdia.hdlr.name, "RapidRTMP video");
                 assert!(mdia.minf.vmhd.is_some() && mdia.minf.smhd.is_none());
@@ -96,7 +99,7 @@ fn init_segment_decodes_field_by_field() {
                 assert_eq!(&encoded[8..], &v.record[..], "the avcC holds the record as sent");
                 assert_eq!(avc1.pasp.is_some(), v.sps.sample_aspect_ratio.is_some_and(|(h, s)| h > 0 && s > 0));
             }
-            (TrackKind::Audio(a), Codec::Mp4a(mp4a)) => {
+            (TrackKind::Audio(AudioConfig::Aac(a)), Codec::Mp4a(mp4a)) => {
                 assert_eq!(mdia.hdlr.handler, FourCC::new(b"soun"));
                 assert_eq!(mdia.hdlr.name, "RapidRTMP audio");
                 assert!(mdia.minf.smhd.is_some() && mdia.minf.vmhd.is_none());
@@ -137,6 +140,7 @@ fn media_segment_decodes_field_by_field() {
                 Sample { duration: 3000, composition_offset: 6000, flags: SAMPLE_FLAGS_SYNC, data: &a },
                 Sample { duration: 3000, composition_offset: -3000, flags: SAMPLE_FLAGS_NON_SYNC, data: &b },
             ],
+            roll_distance: None,
         },
         TrackRun {
             track_id: AUDIO_TRACK_ID,
@@ -145,6 +149,7 @@ fn media_segment_decodes_field_by_field() {
                 Sample { duration: 1024, composition_offset: 0, flags: SAMPLE_FLAGS_SYNC, data: &c },
                 Sample { duration: 1024, composition_offset: 0, flags: SAMPLE_FLAGS_SYNC, data: &d },
             ],
+            roll_distance: None,
         },
     ];
     let mut out = Vec::new();
@@ -190,6 +195,7 @@ fn a_segment_too_large_for_its_fields_is_an_error_not_a_wrapped_number() {
         track_id: 1,
         base_decode_time: 0,
         samples: vec![Sample { duration: 1, composition_offset: 0, flags: SAMPLE_FLAGS_SYNC, data: &data }],
+        roll_distance: None,
     };
     let mut out = Vec::new();
     assert!(write_segment(&mut out, 1, &[run]).is_ok());
@@ -202,7 +208,7 @@ fn a_segment_too_large_for_its_fields_is_an_error_not_a_wrapped_number() {
         audio_anchor: None,
         independent: true,
     };
-    let config = crate::media::StreamConfig { video: AvcConfig::parse(HIGH_360P).ok(), audio: None };
+    let config = crate::media::StreamConfig { video: AvcConfig::parse(HIGH_360P).ok().map(VideoConfig::Avc), audio: None };
     let mut tags = Vec::new();
     crate::flv::Tag {
         kind: crate::flv::TagKind::Video,
@@ -226,4 +232,75 @@ fn a_segment_too_large_for_its_fields_is_an_error_not_a_wrapped_number() {
     // One frame lasting 14 hours: more ticks at 90 kHz than a trun duration holds.
     info.duration_ms = 14 * 3600 * 1000;
     assert!(matches!(build(&info), Err(crate::Error::TooLarge { field: "video sample duration", .. })));
+}
+
+/// The sample entry of each codec beyond H.264 and AAC decodes (strictly) with the record we
+/// were given in its configuration box, and Opus starts after its pre-skip.
+#[test]
+fn init_segments_of_hevc_av1_vp9_and_opus_decode() {
+    use crate::codec::{av1_vectors, hevc_vectors, opus_vectors, vp9_vectors};
+    use crate::codec::{Av1Config, HevcConfig, OpusConfig, Vp9Config};
+    let hevc = VideoConfig::Hevc(HevcConfig::parse(hevc_vectors::MAIN_360P).expect("hvcC"));
+    let av1 = VideoConfig::Av1(Av1Config::parse(av1_vectors::SVT_10BIT_PQ).expect("av1C"));
+    let vp9 = VideoConfig::Vp9(Vp9Config::parse(vp9_vectors::VP9_P0_VPCC).expect("vpcC"), Some((640, 360)));
+    let opus = OpusConfig::parse(opus_vectors::OPUS_STEREO_HEAD).expect("OpusHead");
+    for video in [hevc, av1, vp9] {
+        let tracks = [
+            Track { id: VIDEO_TRACK_ID, kind: TrackKind::Video(video.clone()) },
+            Track { id: AUDIO_TRACK_ID, kind: TrackKind::Audio(AudioConfig::Opus(opus.clone())) },
+        ];
+        let mut out = Vec::new();
+        write_init(&mut out, &tracks).expect("init");
+        let boxes = decode_all(&out);
+        let [Any::Ftyp(_), Any::Moov(moov)] = &boxes[..] else { panic!("ftyp + moov, not {boxes:?}") };
+        let (v, a) = (&moov.trak[0], &moov.trak[1]);
+        let size = video.size().expect("a size");
+        assert_eq!((v.tkhd.width.integer() as u32, v.tkhd.height.integer() as u32), size);
+        match (&video, &v.mdia.minf.stbl.stsd.codecs[0]) {
+            (VideoConfig::Hevc(c), Codec::Hvc1(e)) => {
+                let mut encoded = Vec::new();
+                mp4_atom::Encode::encode(&e.hvcc, &mut encoded).expect("hvcC encodes");
+                assert_eq!(&encoded[8..], &c.record[..], "the hvcC holds the record as sent");
+                assert_eq!((u32::from(e.visual.width), u32::from(e.visual.height)), size);
+            }
+            (VideoConfig::Av1(c), Codec::Av01(e)) => {
+                assert_eq!((e.av1c.seq_profile, e.av1c.seq_level_idx_0), (c.seq_profile, c.seq_level_idx_0));
+                assert_eq!((u32::from(e.visual.width), u32::from(e.visual.height)), size);
+            }
+            (VideoConfig::Vp9(c, _), Codec::Vp09(e)) => {
+                assert_eq!((e.vpcc.profile, e.vpcc.level, e.vpcc.bit_depth), (c.profile, c.level, c.bit_depth));
+            }
+            (config, entry) => panic!("{config:?} written as {entry:?}"),
+        }
+        let Codec::Opus(entry) = &a.mdia.minf.stbl.stsd.codecs[0] else { panic!("an Opus entry") };
+        assert_eq!(a.mdia.mdhd.timescale, 48_000);
+        assert_eq!((entry.dops.output_channel_count, entry.dops.pre_skip), (opus.channels, opus.pre_skip));
+        assert_eq!(entry.dops.input_sample_rate, opus.input_sample_rate);
+        let edit = a.edts.as_ref().and_then(|e| e.elst.as_ref()).expect("an edit list");
+        assert_eq!(edit.entries.len(), 1);
+        assert_eq!(edit.entries[0].media_time, Some(u64::from(opus.pre_skip)));
+    }
+}
+
+/// An Opus track fragment says its pre-roll as a `roll` sample group of its own.
+#[test]
+fn opus_fragments_carry_their_roll_group() {
+    let packets = [vec![0xFCu8, 1, 2], vec![0xFC, 3, 4]];
+    let run = TrackRun {
+        track_id: AUDIO_TRACK_ID,
+        base_decode_time: 0,
+        samples: packets
+            .iter()
+            .map(|p| Sample { duration: 960, composition_offset: 0, flags: SAMPLE_FLAGS_SYNC, data: p })
+            .collect(),
+        roll_distance: Some(-4),
+    };
+    let mut out = Vec::new();
+    write_segment(&mut out, 1, &[run]).expect("segment");
+    let boxes = decode_all(&out);
+    let [Any::Styp(_), Any::Moof(moof), Any::Mdat(_)] = &boxes[..] else { panic!("styp moof mdat: {boxes:?}") };
+    let traf = &moof.traf[0];
+    assert_eq!((traf.sbgp.len(), traf.sgpd.len()), (1, 1), "{traf:?}");
+    assert_eq!(traf.sbgp[0].grouping_type, FourCC::new(b"roll"));
+    assert_eq!(traf.sgpd[0].grouping_type, FourCC::new(b"roll"));
 }
