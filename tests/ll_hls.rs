@@ -7,16 +7,16 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use support::cdn::Cdn;
-use support::checks::{unexpected_hls_errors, wait_until};
+use support::checks::wait_until;
 use support::hls::preload_hint;
 use support::media::{decode_messages, publish, publish_live_source};
 use support::node::{Edge, Node, NodeOptions};
+use support::player::{errors, play};
 use support::proc::{run, TempDir};
 
 /// The first segment is listed this soon after the publish starts (1-second segments).
@@ -146,36 +146,6 @@ fn blocked_viewers(cdn: &Cdn, node: &Node, path: &str) -> Vec<support::http::Res
     assert!(answers.iter().all(|a| a.status == 200 && a.body == answers[0].body), "20 viewers, one answer");
     assert_eq!(playlists_answered(node) - before, 1.0, "20 blocking requests through a cache reach the node once");
     answers
-}
-
-/// The hls.js ERROR events of a `ll_play.mjs` report that a healthy live playback does not have.
-fn errors(report: &Value) -> Vec<Value> {
-    let errors = report["errors"].as_array().cloned().unwrap_or_default();
-    unexpected_hls_errors(&errors, report["startPosition"].as_f64())
-}
-
-/// Runs `tests/www/ll_play.mjs` (hls.js in headless Chromium) on `url`.
-fn play(url: &str, low_latency: bool) -> Value {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let www = root.join("www");
-    assert!(
-        www.join("node_modules/hls.js").is_dir(),
-        "{}/node_modules is missing: run www/build.sh (tests/run does)",
-        www.display()
-    );
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    assert!(Path::new(&chromium).is_file(), "no Chromium at {chromium}: apt-get install chromium (tests/run does)");
-    let run = run(
-        Command::new("node")
-            .arg(root.join("tests/www/ll_play.mjs"))
-            .env("URL", url)
-            .env("WWW", &www)
-            .env("CHROMIUM", &chromium)
-            .env("LOW_LATENCY", if low_latency { "1" } else { "0" }),
-        Duration::from_secs(120),
-    )
-    .ok();
-    serde_json::from_slice(&run.stdout).unwrap_or_else(|e| panic!("ll_play.mjs output: {e}"))
 }
 
 #[test]

@@ -6,8 +6,8 @@ use core::fmt;
 
 use crate::chunk::{ChunkInfo, PartInfo};
 use crate::cmaf::{self, Sample, TrackRun, AUDIO_TRACK_ID, VIDEO_TIMESCALE, VIDEO_TRACK_ID};
-use crate::flv::{FlvError, Tag, TagReader};
 use crate::codec::{Av1Config, OPUS_PRE_ROLL_SAMPLES};
+use crate::flv::{FlvError, Tag, TagReader};
 use crate::media::{AudioConfig, Media, Skip, StreamConfig, VideoConfig};
 use crate::timeline::Millis;
 use crate::Error;
@@ -86,7 +86,7 @@ pub fn chunk_config(chunk: &[u8]) -> Result<StreamConfig, Error> {
                 }
                 break;
             }
-            Ok(Media::Audio(_)) => break,
+            Ok(Media::Audio(_)) if !config.video.as_ref().is_some_and(VideoConfig::wants_keyframe) => break,
             _ => {}
         }
     }

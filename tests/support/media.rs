@@ -94,6 +94,22 @@ pub fn ffmpeg() -> Command {
     c
 }
 
+/// ffmpeg 9 (`$FFMPEG9`, which tests/run sets; else imageio-ffmpeg's), `-hide_banner -nostdin`:
+/// the publisher of Enhanced RTMP (HEVC, AV1, VP9, Opus), and their decoder.
+pub fn ffmpeg9() -> Command {
+    let path = std::env::var("FFMPEG9").ok().filter(|p| !p.is_empty()).unwrap_or_else(|| {
+        let out = Command::new("python3")
+            .args(["-c", "import imageio_ffmpeg as m; print(m.get_ffmpeg_exe())"])
+            .output()
+            .expect("python3 runs");
+        assert!(out.status.success(), "no ffmpeg 9: pip install imageio-ffmpeg==0.8.1 (tests/run does)");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    });
+    let mut c = Command::new(path);
+    c.args(["-hide_banner", "-nostdin"]);
+    c
+}
+
 /// Runs `cmd` with [`FFMPEG_TIMEOUT`]; panics unless it exits 0.
 fn run_ok(cmd: &mut Command) -> Run {
     run(cmd, FFMPEG_TIMEOUT).ok()

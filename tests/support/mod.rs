@@ -38,6 +38,7 @@ pub mod http;
 pub mod media;
 pub mod mp4;
 pub mod node;
+pub mod player;
 pub mod proc;
 pub mod prom;
 pub mod publisher;

@@ -187,7 +187,8 @@ impl<'a> ChunkFile<'a> {
     pub fn part(&self, index: u32) -> Option<(PartInfo, impl Iterator<Item = Result<Tag<'a>, crate::flv::FlvError>>)> {
         let part = *self.header.parts.get(usize::try_from(index).ok()?)?;
         let headers = |t: &Result<Tag<'_>, _>| {
-            t.as_ref().is_ok_and(|t| matches!(Media::from_tag(t), Ok(Media::VideoConfig { .. } | Media::AudioConfig { .. })))
+            t.as_ref()
+                .is_ok_and(|t| matches!(Media::from_tag(t), Ok(Media::VideoConfig { .. } | Media::AudioConfig { .. })))
         };
         let tags = self.tags.clone().skip_while(headers).skip(part.first_tag as usize).take(part.tags as usize);
         Some((part, tags))

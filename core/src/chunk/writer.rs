@@ -642,6 +642,32 @@ mod tests {
     }
 
     #[test]
+    fn vp9_size_comes_from_the_first_keyframe_even_when_audio_comes_first() {
+        use crate::codec::vp9_vectors::{VP9_TINY_KEY, VP9_TINY_VPCC};
+        use crate::media::VideoConfig;
+        // Enhanced RTMP: SequenceStart and key CodedFrames of FourCC vp09.
+        let enhanced = |head: u8, payload: &[u8]| [&[head][..], b"vp09", payload].concat();
+        let (header, key) = (enhanced(0x90, VP9_TINY_VPCC), enhanced(0x91, VP9_TINY_KEY));
+        let mut w = ChunkWriter::new(Chunker::new(1000));
+        let mut events = Vec::new();
+        w.push(&video(0, &header), &mut events);
+        w.push(&audio(0, AAC_HEADER), &mut events);
+        for k in 0..3u32 {
+            w.push(&audio(k * 21, AAC_FRAME), &mut events);
+        }
+        w.push(&video(40, &key), &mut events);
+        w.push(&audio(64, AAC_FRAME), &mut events);
+        w.finish(&mut events);
+        let chunks = closed(&events);
+        assert_eq!(chunks.len(), 1);
+        let c = chunks[0];
+        assert_eq!(c.config.video.as_ref().and_then(VideoConfig::size), Some((64, 64)), "{:?}", c.config);
+        let file = c.clone().into_file("1700000000000");
+        let read = crate::chunk::read_chunk(&file).expect("a chunk");
+        assert_eq!(read.config, c.config, "the chunk file says what the writer knew");
+    }
+
+    #[test]
     fn chunk_files_read_back_as_what_the_writer_closed() {
         let mut w = ChunkWriter::new(Chunker::new(1000));
         let mut events = Vec::new();

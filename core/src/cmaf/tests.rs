@@ -208,7 +208,8 @@ fn a_segment_too_large_for_its_fields_is_an_error_not_a_wrapped_number() {
         audio_anchor: None,
         independent: true,
     };
-    let config = crate::media::StreamConfig { video: AvcConfig::parse(HIGH_360P).ok().map(VideoConfig::Avc), audio: None };
+    let config =
+        crate::media::StreamConfig { video: AvcConfig::parse(HIGH_360P).ok().map(VideoConfig::Avc), audio: None };
     let mut tags = Vec::new();
     crate::flv::Tag {
         kind: crate::flv::TagKind::Video,

@@ -1,0 +1,150 @@
+//! The Enhanced RTMP codecs end to end: ffmpeg 9 publishes H.265, AV1 and VP9 video with Opus
+//! audio over RTMP, and what the node serves is checked by others: ffmpeg 9 decodes every frame
+//! of it without a word, as many frames as the source has; mp4-atom (strict) reads every box of
+//! its init and media segments; hls.js in headless Chromium plays the AV1 and VP9 streams
+//! (Chromium on Linux has no H.265 decoder).
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::Value;
+use support::hls::{parse_master, Playlist};
+use support::media::ffmpeg9;
+use support::mp4::{parse_init, parse_segment};
+use support::node::{Node, NodeOptions};
+use support::player::{errors, play};
+use support::proc::{run, Background, TempDir};
+
+/// Seconds each source lasts.
+const SECONDS: u32 = 6;
+
+/// One codec's publish.
+struct Case {
+    key: &'static str,
+    /// ffmpeg 9's video encoder and its options.
+    encoder: &'static [&'static str],
+    /// The `CODECS` the multivariant playlist must list, worked out by hand from the encoder's
+    /// choices (640×360 at 30 fps, 8-bit 4:2:0 is level 2.1 in all three; Opus is `opus`).
+    codecs: &'static str,
+    /// The name ffmpeg gives the video codec.
+    ffmpeg_name: &'static str,
+    /// hls.js in Chromium plays it.
+    in_chromium: bool,
+}
+
+const CASES: [Case; 3] = [
+    Case {
+        key: "hevc",
+        encoder: &["-c:v", "libx265", "-x265-params", "log-level=error"],
+        // Main (1), compatible with Main and Main 10 (flags 1 and 2: reversed, 0x6), Main tier,
+        // level 2.1 (63), progressive and frame-only source flags (0x90).
+        codecs: "hvc1.1.6.L63.90,opus",
+        ffmpeg_name: "hevc",
+        in_chromium: false,
+    },
+    Case {
+        key: "av1",
+        encoder: &["-c:v", "libsvtav1", "-preset", "12", "-svtav1-params", "lp=1"],
+        // Main profile (0), seq_level_idx 1 (level 2.1), Main tier, 8 bits; no colour
+        // description, so no optional fields.
+        codecs: "av01.0.01M.08,opus",
+        ffmpeg_name: "av1",
+        in_chromium: true,
+    },
+    Case {
+        key: "vp9",
+        encoder: &["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8"],
+        // Profile 0, level 2.1, 8 bits, then the colour fields because they are not the
+        // defaults: 4:2:0 colocated (01), primaries, transfer and matrix unspecified (02), limited
+        // range (00).
+        codecs: "vp09.00.21.08.01.02.02.02.00,opus",
+        ffmpeg_name: "vp9",
+        in_chromium: true,
+    },
+];
+
+/// ffmpeg 9's arguments for the source: a test pattern and a tone, `SECONDS` long, encoded with
+/// `case`'s video encoder (a keyframe a second) and Opus.
+fn source_args(case: &Case) -> Vec<String> {
+    let mut args: Vec<String> = ["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30", "-f", "lavfi", "-i"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    args.push("sine=frequency=440:sample_rate=48000".into());
+    args.extend(["-t".into(), SECONDS.to_string()]);
+    args.extend(case.encoder.iter().map(|s| s.to_string()));
+    args.extend(["-g", "30", "-pix_fmt", "yuv420p", "-c:a", "libopus", "-b:a", "64k"].iter().map(|s| s.to_string()));
+    args
+}
+
+/// (video frames, audio packets) ffmpeg 9 reads from `input`.
+fn frame_counts(input: &str) -> (usize, usize) {
+    let out =
+        run(ffmpeg9().args(["-v", "error", "-i", input, "-c", "copy", "-f", "framecrc", "-"]), Duration::from_secs(60))
+            .ok()
+            .stdout_text();
+    let count = |stream: &str| out.lines().filter(|l| l.starts_with(&format!("{stream},"))).count();
+    (count("0"), count("1"))
+}
+
+#[test]
+fn hevc_av1_and_vp9_with_opus_over_enhanced_rtmp_are_served_as_cmaf_hls() {
+    let dir = TempDir::new("codecs");
+    let node = Node::start(&dir.join("data"), &NodeOptions::standard());
+    // What the sources hold, written to files by the same encoders.
+    let expected: Vec<(usize, usize)> = CASES
+        .iter()
+        .map(|case| {
+            let file = dir.join(&format!("{}.mkv", case.key));
+            run(ffmpeg9().args(["-v", "error"]).args(source_args(case)).arg(&file), Duration::from_secs(120)).ok();
+            frame_counts(&file.to_string_lossy())
+        })
+        .collect();
+    let mut publishers: Vec<Background> = CASES
+        .iter()
+        .map(|case| {
+            let url = node.rtmp_url(case.key, Some(&node.token(case.key, 600, false)));
+            let mut cmd = ffmpeg9();
+            cmd.args(["-v", "error", "-re"]).args(source_args(case)).args(["-f", "flv", &url]);
+            Background::spawn(case.key, &mut cmd, dir.join(&format!("{}.log", case.key)))
+        })
+        .collect();
+    for p in &mut publishers {
+        let status = p.wait_timeout(Duration::from_secs(90)).unwrap_or_else(|| panic!("{} went on", p.name()));
+        assert!(status.success(), "{} publish: {status}\n{}", p.name(), p.log());
+    }
+    for (case, expected) in CASES.iter().zip(expected) {
+        let key = case.key;
+        node.wait_playlist(key, "the ended playlist", Duration::from_secs(20), |p| p.ended);
+        let master = node.get(&format!("/live/{key}/master.m3u8")).text();
+        let variants = parse_master(&master).unwrap_or_else(|e| panic!("{key}: {e}\n{master}"));
+        assert_eq!(variants.len(), 1, "{master}");
+        assert_eq!(variants[0].attr("CODECS"), Some(case.codecs), "{key}: {master}");
+        assert_eq!(variants[0].attr("RESOLUTION"), Some("640x360"), "{key}: {master}");
+
+        let url = node.playlist_url(key);
+        let probe = run(ffmpeg9().args(["-i", &url]), Duration::from_secs(60)).stderr;
+        let video = format!("Video: {}", case.ffmpeg_name);
+        assert!(probe.contains(&video) && probe.contains("Audio: opus"), "{key}: ffmpeg 9 sees\n{probe}");
+        let decode = run(ffmpeg9().args(["-v", "warning", "-i", &url, "-f", "null", "-"]), Duration::from_secs(120));
+        assert!(decode.success() && decode.stderr.trim().is_empty(), "{key}: ffmpeg 9 decodes\n{}", decode.stderr);
+        assert_eq!(frame_counts(&url), expected, "{key}: (video frames, audio packets) served and in the source");
+
+        let playlist = Playlist::parse(&node.get(&format!("/live/{key}/index.m3u8")).text());
+        for map in playlist.segment_maps() {
+            let init_bytes = node.get(&format!("/live/{key}/{map}")).body;
+            let init = parse_init(&init_bytes).unwrap_or_else(|e| panic!("{key} {map}: {e}"));
+            for s in playlist.segments.iter().filter(|s| s.map == map) {
+                let bytes = node.get(&format!("/live/{key}/{}", s.uri)).body;
+                parse_segment(&bytes, &init).unwrap_or_else(|e| panic!("{key} {}: {e}", s.uri));
+            }
+        }
+        if case.in_chromium {
+            let report: Value = play(&url, false);
+            assert_eq!(errors(&report), Vec::<Value>::new(), "{key}: no hls.js error: {report}");
+            assert_eq!(report["pageErrors"], serde_json::json!([]), "{key}: {report}");
+            assert!(report["currentTime"].as_f64().unwrap_or(0.0) >= 4.0, "{key}: hls.js played on: {report}");
+        }
+    }
+}

@@ -1,0 +1,41 @@
+//! hls.js in headless Chromium (`tests/www/ll_play.mjs`): plays a playlist for a while and
+//! reports what happened.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::checks::unexpected_hls_errors;
+use super::proc::run;
+
+/// Plays `url` with hls.js for 8 s, Low-Latency mode on or off; the report of `ll_play.mjs`.
+pub fn play(url: &str, low_latency: bool) -> Value {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let www = root.join("www");
+    assert!(
+        www.join("node_modules/hls.js").is_dir(),
+        "{}/node_modules is missing: run www/build.sh (tests/run does)",
+        www.display()
+    );
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(Path::new(&chromium).is_file(), "no Chromium at {chromium}: apt-get install chromium (tests/run does)");
+    let run = run(
+        Command::new("node")
+            .arg(root.join("tests/www/ll_play.mjs"))
+            .env("URL", url)
+            .env("WWW", &www)
+            .env("CHROMIUM", &chromium)
+            .env("LOW_LATENCY", if low_latency { "1" } else { "0" }),
+        Duration::from_secs(120),
+    )
+    .ok();
+    serde_json::from_slice(&run.stdout).unwrap_or_else(|e| panic!("ll_play.mjs output: {e}"))
+}
+
+/// The hls.js ERROR events of a [`play`] report that a healthy playback does not have.
+pub fn errors(report: &Value) -> Vec<Value> {
+    let errors = report["errors"].as_array().cloned().unwrap_or_default();
+    unexpected_hls_errors(&errors, report["startPosition"].as_f64())
+}
