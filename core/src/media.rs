@@ -91,6 +91,8 @@ impl<'a> Media<'a> {
                     return Err(Skip::Codec { kind: "video", codec: codec.name() });
                 }
                 match p.header.packet_type {
+                    // ffmpeg 8+ sends an empty SequenceStart before the real one: nothing yet.
+                    Some(VideoPacketType::SequenceStart) if p.payload.is_empty() => Ok(Self::Ignored),
                     Some(VideoPacketType::SequenceStart) => Ok(Self::VideoConfig { codec, record: p.payload }),
                     Some(VideoPacketType::CodedFrames | VideoPacketType::CodedFramesX) => {
                         if p.payload.is_empty() {
@@ -312,5 +314,36 @@ impl StreamConfig {
     /// Whether the stream has any track.
     pub fn is_empty(&self) -> bool {
         self.video.is_none() && self.audio.is_none()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::{av1_vectors, hevc_vectors};
+    use crate::flv::TagKind;
+
+    fn video(body: &[u8]) -> Tag<'_> {
+        Tag { kind: TagKind::Video, filtered: false, timestamp: 0, stream_id: 0, body, offset: 0 }
+    }
+
+    #[test]
+    fn an_empty_sequence_start_is_nothing_yet() {
+        // ffmpeg 8+ (libaom) sends `av01` SequenceStart with no record, then the real one.
+        assert_eq!(Media::from_tag(&video(b"\x90av01")), Ok(Media::Ignored));
+        let real = [&b"\x90av01"[..], av1_vectors::AOM_8BIT].concat();
+        let Ok(Media::VideoConfig { codec, record }) = Media::from_tag(&video(&real)) else { panic!("a config") };
+        assert!(matches!(VideoConfig::parse(codec, record), Ok(VideoConfig::Av1(_))));
+    }
+
+    #[test]
+    fn hevc_under_the_h264_codec_id_is_read_as_hevc() {
+        // OBS before 29.1: FLV codec id 7, AVCPacketType 0, composition time 0, then an hvcC.
+        let body = [&[0x17, 0, 0, 0, 0][..], hevc_vectors::MAIN_360P].concat();
+        let Ok(Media::VideoConfig { codec, record }) = Media::from_tag(&video(&body)) else { panic!("a config") };
+        assert_eq!(codec, VideoCodec::Avc);
+        let config = VideoConfig::parse(codec, record).expect("a configuration");
+        assert!(matches!(config, VideoConfig::Hevc(_)), "{config:?}");
+        assert_eq!(config.codec_string(), "hvc1.1.6.L63.90");
     }
 }

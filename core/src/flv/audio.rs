@@ -122,18 +122,26 @@ impl<'a> AudioPacket<'a> {
         let &b0 = body.first().ok_or(FlvError::ShortBody("audio"))?;
         let format = b0 >> 4;
         if format == 9 {
-            let packet_type = AudioPacketType::from_code(b0 & 0x0F);
+            let (code, body) = match b0 & 0x0F {
+                super::mod_ex::MOD_EX => {
+                    // Modifiers: the nanosecond offset is below the millisecond timeline's precision.
+                    let m = super::mod_ex::read(&body[1..], "enhanced audio")?;
+                    (m.packet_type, m.rest)
+                }
+                code => (code, &body[1..]),
+            };
+            let packet_type = AudioPacketType::from_code(code);
             if let AudioPacketType::Other(5..) = packet_type {
-                return Err(FlvError::Unsupported("enhanced audio: multitrack and ModEx packets are not supported"));
+                return Err(FlvError::Unsupported("enhanced audio: multitrack packets are not supported"));
             }
-            let f = body.get(1..5).ok_or(FlvError::ShortBody("enhanced audio"))?;
+            let f = body.get(..4).ok_or(FlvError::ShortBody("enhanced audio"))?;
             let header = AudioTagHeader {
                 codec: AudioCodec::from_fourcc([f[0], f[1], f[2], f[3]]),
                 packet_type: Some(packet_type),
                 legacy_flags: 0,
                 enhanced: true,
             };
-            return Ok(Self { header, payload: &body[5..] });
+            return Ok(Self { header, payload: &body[4..] });
         }
         let legacy_flags = b0 & 0x0F;
         if format == 10 {
@@ -164,6 +172,13 @@ mod tests {
         assert_eq!(p.payload, &[0x11, 0x90]);
         let p = AudioPacket::parse(&[0xAF, 1, 7]).unwrap();
         assert_eq!(p.header.packet_type, Some(AudioPacketType::CodedFrames));
+    }
+
+    #[test]
+    fn enhanced_mod_ex_modifiers_come_before_the_packet_type_and_fourcc() {
+        let p = AudioPacket::parse(b"\x97\x02\x00\x01\x00\x01Opus\xFC").unwrap();
+        assert_eq!((p.header.codec, p.header.packet_type), (AudioCodec::Opus, Some(AudioPacketType::CodedFrames)));
+        assert_eq!(p.payload, b"\xFC");
     }
 
     #[test]

@@ -191,9 +191,17 @@ impl<'a> VideoPacket<'a> {
     fn parse_enhanced(body: &'a [u8]) -> Result<Self, FlvError> {
         let short = FlvError::ShortBody("enhanced video");
         let frame_type = FrameType::from_code((body[0] >> 4) & 0x07);
-        let packet_type = VideoPacketType::from_code(body[0] & 0x0F);
+        let (code, body) = match body[0] & 0x0F {
+            super::mod_ex::MOD_EX => {
+                // Modifiers: the nanosecond offset is below the millisecond timeline's precision.
+                let m = super::mod_ex::read(&body[1..], "enhanced video")?;
+                (m.packet_type, m.rest)
+            }
+            code => (code, &body[1..]),
+        };
+        let packet_type = VideoPacketType::from_code(code);
         if let VideoPacketType::Other(5..) = packet_type {
-            return Err(FlvError::Unsupported("enhanced video: multitrack and ModEx packets are not supported"));
+            return Err(FlvError::Unsupported("enhanced video: multitrack packets are not supported"));
         }
         if frame_type == FrameType::Command && packet_type != VideoPacketType::Metadata {
             // ExVideoTagHeader: a command frame carries a one-byte VideoCommand, no FourCC.
@@ -204,11 +212,11 @@ impl<'a> VideoPacket<'a> {
                 composition_time: 0,
                 enhanced: true,
             };
-            return Ok(Self { header, payload: &body[1..] });
+            return Ok(Self { header, payload: body });
         }
-        let f = body.get(1..5).ok_or(short.clone())?;
+        let f = body.get(..4).ok_or(short.clone())?;
         let codec = VideoCodec::from_fourcc([f[0], f[1], f[2], f[3]]);
-        let mut payload = &body[5..];
+        let mut payload = &body[4..];
         let mut composition_time = 0;
         if packet_type == VideoPacketType::CodedFrames && matches!(codec, VideoCodec::Avc | VideoCodec::Hevc) {
             let ct = payload.get(..3).ok_or(short)?;
@@ -233,6 +241,16 @@ mod tests {
         assert_eq!(p.header.packet_type, Some(VideoPacketType::CodedFrames));
         assert_eq!(p.header.composition_time, -33);
         assert_eq!(p.payload, &[9, 9]);
+    }
+
+    #[test]
+    fn enhanced_mod_ex_modifiers_come_before_the_packet_type_and_fourcc() {
+        // ModEx (7) with a 3-byte TimestampOffsetNano, then CodedFramesX (3) of av01.
+        let p = VideoPacket::parse(b"\x97\x02\x00\x01\x00\x03av01\x12\x00").unwrap();
+        assert_eq!(p.header.packet_type, Some(VideoPacketType::CodedFramesX));
+        assert_eq!((p.header.codec, p.header.frame_type), (VideoCodec::Av1, FrameType::Key));
+        assert_eq!(p.payload, b"\x12\x00");
+        assert!(VideoPacket::parse(b"\x97\x02\x00").is_err(), "truncated modifier");
     }
 
     #[test]
