@@ -122,6 +122,9 @@ fn hevc_av1_and_vp9_with_opus_over_enhanced_rtmp_are_served_as_cmaf_hls() {
         assert_eq!(variants.len(), 1, "{master}");
         assert_eq!(variants[0].attr("CODECS"), Some(case.codecs), "{key}: {master}");
         assert_eq!(variants[0].attr("RESOLUTION"), Some("640x360"), "{key}: {master}");
+        // H.265's from its VUI; AV1's and VP9's (their encoders here write no timing
+        // information) measured on the first segment.
+        assert_eq!(variants[0].attr("FRAME-RATE"), Some("30.000"), "{key}: {master}");
 
         let url = node.playlist_url(key);
         let probe = run(ffmpeg9().args(["-i", &url]), Duration::from_secs(60)).stderr;

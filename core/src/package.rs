@@ -59,6 +59,8 @@ struct State<'s, E> {
     total_bytes: u64,
     total_ms: u64,
     config: Option<StreamConfig>,
+    /// Video frames per second, from the first chunk that tells.
+    frame_rate: Option<f64>,
     /// Some segment starts between keyframes: the playlist cannot say its segments are
     /// independent.
     dependent: bool,
@@ -82,6 +84,9 @@ impl<E> State<'_, E> {
     fn emit(&mut self, chunk: &ClosedChunk) -> Result<(), PackageError<E>> {
         let info = chunk.info;
         let config = &chunk.config;
+        if self.frame_rate.is_none() {
+            self.frame_rate = chunk.frame_rate();
+        }
         let new_session = self.last_session != Some(info.session);
         let mut new_init = false;
         if new_session {
@@ -141,6 +146,7 @@ pub fn package_flv<E>(
         total_bytes: 0,
         total_ms: 0,
         config: None,
+        frame_rate: None,
         dependent: false,
     };
     let mut events = Vec::new();
@@ -170,7 +176,7 @@ pub fn package_flv<E>(
         average_bandwidth: (st.total_ms > 0).then(|| st.total_bytes * 8 * 1000 / st.total_ms),
         codecs: config.codecs(),
         resolution: config.video.as_ref().and_then(|v| v.size()),
-        frame_rate: config.video.as_ref().and_then(|v| v.fps()),
+        frame_rate: st.frame_rate,
     };
     (st.sink)(MULTIVARIANT_PLAYLIST, hls::render_multivariant(&[variant], !st.dependent).as_bytes())
         .map_err(PackageError::Sink)?;

@@ -51,18 +51,23 @@ pub struct Publisher {
     /// Digest of the last session's sequence headers and its init URI, to reuse it.
     last_init: Option<(String, String)>,
     last_session_id: u64,
+    /// The session's video frame rate, measured on its first chunk when its configuration does
+    /// not say it (a later, shorter last chunk would measure less exactly).
+    frame_rate: Option<f64>,
     /// The stream's writer on this node.
     store_writer: Arc<StreamWriter>,
     /// How the publish ends, told to the writer on drop.
     ending: Ending,
 }
 
-fn media_info(config: &StreamConfig) -> MediaInfo {
+/// What the manifest and the API say of a session's media; `frame_rate` when the configuration
+/// does not say it.
+fn media_info(config: &StreamConfig, frame_rate: Option<f64>) -> MediaInfo {
     MediaInfo {
         codecs: config.codecs(),
         width: config.video.as_ref().and_then(|v| v.size()).map(|s| s.0),
         height: config.video.as_ref().and_then(|v| v.size()).map(|s| s.1),
-        frame_rate: config.video.as_ref().and_then(|v| v.fps()),
+        frame_rate: config.video.as_ref().and_then(|v| v.fps()).or(frame_rate),
     }
 }
 
@@ -90,6 +95,7 @@ impl Publisher {
         Ok(Self {
             last_init: resume.last_init,
             last_session_id: resume.last_session_id,
+            frame_rate: None,
             app,
             stream,
             writer,
@@ -155,6 +161,7 @@ impl Publisher {
             }
         }
         let digest = digest(self);
+        self.frame_rate = None;
         let id = now_ms().max(self.last_session_id + 1);
         self.last_session_id = id;
         let id = id.to_string();
@@ -173,7 +180,7 @@ impl Publisher {
         let (media, index, info) = {
             let writer = self.writer();
             let chunker = writer.chunker();
-            (media_info(chunker.config()), chunker.session(), chunker.open_info())
+            (media_info(chunker.config(), None), chunker.session(), chunker.open_info())
         };
         self.stream.stats.lock().unwrap_or_else(|e| e.into_inner()).media = media;
         let digest = |p: &Self| {
@@ -211,7 +218,10 @@ impl Publisher {
             info!(stream = %self.stream.key, sequence = info.sequence, "no keyframe in time: chunk cut between keyframes");
         }
         let (session_id, init) = self.session(info.session, info.sequence, |_| chunk.headers_digest());
-        let media = media_info(&chunk.config);
+        if self.frame_rate.is_none() {
+            self.frame_rate = chunk.frame_rate();
+        }
+        let media = media_info(&chunk.config, self.frame_rate);
         // What the closed chunk knows is final (VP9's size comes with its first keyframe).
         self.stream.stats.lock().unwrap_or_else(|e| e.into_inner()).media = media.clone();
         let parts = chunk.parts.clone();

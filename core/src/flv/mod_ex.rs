@@ -1,5 +1,7 @@
 //! Enhanced RTMP v2 "ModEx" packets: modifiers (such as a nanosecond timestamp offset) in front
 //! of a video or audio packet's real packet type, in `ExVideoTagHeader` and `ExAudioTagHeader`.
+//! They are read past: the one modifier defined, `TimestampOffsetNano`, is finer than the
+//! millisecond timeline of FLV and of the chunks.
 
 use super::FlvError;
 
@@ -8,12 +10,10 @@ pub(super) const MOD_EX: u8 = 7;
 /// Most modifiers one packet may carry (the specification sets no bound; real ones carry one).
 pub const MAX_MOD_EX: usize = 8;
 
-/// What the modifiers in front of a packet said, and where the packet goes on.
+/// The packet behind the modifiers.
 pub(super) struct ModEx<'a> {
     /// The real packet type.
     pub packet_type: u8,
-    /// `TimestampOffsetNano`: nanoseconds to add to the tag's millisecond timestamp.
-    pub timestamp_offset_ns: u32,
     /// The bytes after the modifiers.
     pub rest: &'a [u8],
 }
@@ -23,7 +23,6 @@ pub(super) struct ModEx<'a> {
 /// (high nibble) and the next packet type (low nibble), until that is not ModEx again.
 pub(super) fn read<'a>(mut body: &'a [u8], what: &'static str) -> Result<ModEx<'a>, FlvError> {
     let short = FlvError::ShortBody(what);
-    let mut timestamp_offset_ns = 0;
     for _ in 0..MAX_MOD_EX {
         let (&size, rest) = body.split_first().ok_or(short.clone())?;
         let (size, rest) = match usize::from(size) + 1 {
@@ -33,17 +32,10 @@ pub(super) fn read<'a>(mut body: &'a [u8], what: &'static str) -> Result<ModEx<'
             }
             n => (n, rest),
         };
-        let data = rest.get(..size).ok_or(short.clone())?;
         let &types = rest.get(size).ok_or(short.clone())?;
         body = &rest[size + 1..];
-        if types >> 4 == 0 {
-            // TimestampOffsetNano: a UI24 of nanoseconds.
-            if let [a, b, c, ..] = *data {
-                timestamp_offset_ns = u32::from_be_bytes([0, a, b, c]);
-            }
-        }
         if types & 0x0F != MOD_EX {
-            return Ok(ModEx { packet_type: types & 0x0F, timestamp_offset_ns, rest: body });
+            return Ok(ModEx { packet_type: types & 0x0F, rest: body });
         }
     }
     Err(FlvError::Unsupported("enhanced RTMP: more ModEx modifiers than one packet may carry"))
@@ -58,7 +50,7 @@ mod tests {
     fn a_nanosecond_offset_then_the_real_packet_type() {
         // Size 3 (UI8 2), 500 000 ns, type 0 (TimestampOffsetNano) with packet type 1.
         let m = read(&[2, 0x07, 0xA1, 0x20, 0x01, b'h', b'v', b'c', b'1'], "video").unwrap();
-        assert_eq!((m.packet_type, m.timestamp_offset_ns, m.rest), (1, 500_000, &b"hvc1"[..]));
+        assert_eq!((m.packet_type, m.rest), (1, &b"hvc1"[..]));
     }
 
     #[test]
