@@ -1,8 +1,8 @@
 //! The Enhanced RTMP codecs end to end: ffmpeg 9 publishes H.265, AV1 and VP9 video with Opus
 //! audio over RTMP, and what the node serves is checked by others: ffmpeg 9 decodes every frame
 //! of it without a word, as many frames as the source has; mp4-atom (strict) reads every box of
-//! its init and media segments; hls.js in headless Chromium plays the AV1 and VP9 streams
-//! (Chromium on Linux has no H.265 decoder).
+//! its init and media segments and LL-HLS parts; `rapidrtmp edge` serves the same bytes; hls.js
+//! in headless Chromium plays the AV1 and VP9 streams (Chromium on Linux has no H.265 decoder).
 
 mod support;
 
@@ -12,7 +12,7 @@ use serde_json::Value;
 use support::hls::{parse_master, Playlist};
 use support::media::ffmpeg9;
 use support::mp4::{parse_init, parse_segment};
-use support::node::{Node, NodeOptions};
+use support::node::{Edge, Node, NodeOptions};
 use support::player::{errors, play};
 use support::proc::{run, Background, TempDir};
 
@@ -114,6 +114,7 @@ fn hevc_av1_and_vp9_with_opus_over_enhanced_rtmp_are_served_as_cmaf_hls() {
         let status = p.wait_timeout(Duration::from_secs(90)).unwrap_or_else(|| panic!("{} went on", p.name()));
         assert!(status.success(), "{} publish: {status}\n{}", p.name(), p.log());
     }
+    let edge = Edge::start(&node.data_dir, None, dir.join("edge.log"));
     for (case, expected) in CASES.iter().zip(expected) {
         let key = case.key;
         node.wait_playlist(key, "the ended playlist", Duration::from_secs(20), |p| p.ended);
@@ -138,10 +139,44 @@ fn hevc_av1_and_vp9_with_opus_over_enhanced_rtmp_are_served_as_cmaf_hls() {
         for map in playlist.segment_maps() {
             let init_bytes = node.get(&format!("/live/{key}/{map}")).body;
             let init = parse_init(&init_bytes).unwrap_or_else(|e| panic!("{key} {map}: {e}"));
+            assert!(init_bytes == edge.get(&format!("/live/{key}/{map}")).body, "{key} {map}: edge and node differ");
             for s in playlist.segments.iter().filter(|s| s.map == map) {
                 let bytes = node.get(&format!("/live/{key}/{}", s.uri)).body;
                 parse_segment(&bytes, &init).unwrap_or_else(|e| panic!("{key} {}: {e}", s.uri));
+                assert!(
+                    bytes == edge.get(&format!("/live/{key}/{}", s.uri)).body,
+                    "{key} {}: edge and node differ",
+                    s.uri
+                );
             }
+            // The LL-HLS parts of the first segment, built from its stored chunk: init and parts
+            // decode as one file, and every edge builds the same bytes.
+            let first = playlist.segments.iter().find(|s| s.map == map).expect("a segment");
+            let stem = first.uri.strip_suffix(".m4s").expect("a .m4s segment");
+            let mut whole = init_bytes.clone();
+            for index in 0.. {
+                let uri = format!("/live/{key}/{stem}.{index}.m4s");
+                let part = node.get(&uri);
+                if part.status == 404 {
+                    assert!(index >= 3, "{key}: segment {stem} has parts 0..{index}");
+                    break;
+                }
+                assert_eq!(part.status, 200, "{uri}");
+                parse_segment(&part.body, &init).unwrap_or_else(|e| panic!("{uri}: {e}"));
+                assert!(part.body == edge.get(&uri).body, "{uri}: edge and node differ");
+                whole.extend_from_slice(&part.body);
+            }
+            let file = dir.join(&format!("{key}-parts.mp4"));
+            std::fs::write(&file, &whole).expect("write");
+            let decode = run(
+                ffmpeg9().args(["-v", "warning", "-i"]).arg(&file).args(["-f", "null", "-"]),
+                Duration::from_secs(60),
+            );
+            assert!(
+                decode.success() && decode.stderr.trim().is_empty(),
+                "{key} parts: ffmpeg 9 decodes\n{}",
+                decode.stderr
+            );
         }
         if case.in_chromium {
             let report: Value = play(&url, false);
