@@ -8,13 +8,16 @@ mod support;
 
 use std::time::Duration;
 
+use rapidrtmp_core::flv::Amf0Value;
 use serde_json::Value;
+use support::flv::{self, Flv, Tag, AUDIO, VIDEO};
 use support::hls::{parse_master, Playlist};
 use support::media::ffmpeg9;
 use support::mp4::{parse_init, parse_segment};
 use support::node::{Edge, Node, NodeOptions};
 use support::player::{errors, play};
 use support::proc::{run, Background, TempDir};
+use support::publisher::publish_exact;
 
 /// Seconds each source lasts.
 const SECONDS: u32 = 6;
@@ -185,4 +188,75 @@ fn hevc_av1_and_vp9_with_opus_over_enhanced_rtmp_are_served_as_cmaf_hls() {
             assert!(report["currentTime"].as_f64().unwrap_or(0.0) >= 4.0, "{key}: hls.js played on: {report}");
         }
     }
+}
+
+/// Rewrites an Enhanced RTMP FLV's video into framings the specification allows and ffmpeg does
+/// not send: a `colorInfo` Metadata packet and an empty SequenceStart before the real one,
+/// CodedFramesX for frames shown when decoded, ModEx (`TimestampOffsetNano`) in front of every
+/// fifth frame and audio packet, a SequenceEnd at the end.
+fn spec_framings(flv: &Flv, fourcc: &[u8; 4]) -> Flv {
+    let mut out = Flv { header: flv.header.clone(), tags: Vec::new() };
+    let mut n = 0;
+    let mod_ex = |head: u8, rest: &[u8]| [&[head & 0xF0 | 7, 2, 0x07, 0xA1, 0x20, head & 0x0F][..], rest].concat();
+    for tag in &flv.tags {
+        let (Some(&head), true) = (tag.body.first(), tag.body.len() >= 5 && head_is_enhanced(&tag.body)) else {
+            out.tags.push(tag.clone());
+            continue;
+        };
+        let (packet_type, rest) = (head & 0x0F, &tag.body[1..]);
+        let mut body = tag.body.clone();
+        match (tag.kind, packet_type) {
+            (VIDEO, 0) => {
+                let mut color = Vec::new();
+                Amf0Value::String("colorInfo".into()).write(&mut color);
+                let props =
+                    vec![("colorConfig".into(), Amf0Value::Object(vec![("bitDepth".into(), Amf0Value::Number(8.0))]))];
+                Amf0Value::Object(props).write(&mut color);
+                out.tags.push(Tag::new(VIDEO, tag.timestamp, [&[0x94][..], fourcc, &color].concat()));
+                out.tags.push(Tag::new(VIDEO, tag.timestamp, [&[0x90][..], fourcc].concat()));
+            }
+            // CodedFrames with composition time 0 → CodedFramesX (no composition time).
+            (VIDEO, 1) if rest.get(4..7) == Some(&[0, 0, 0]) => {
+                body = [&[head & 0xF0 | 3][..], &rest[..4], &rest[7..]].concat();
+            }
+            _ => {}
+        }
+        if matches!((tag.kind, body[0] & 0x0F), (VIDEO | AUDIO, 1 | 3)) {
+            n += 1;
+            if n % 5 == 0 {
+                body = mod_ex(body[0], &body[1..]);
+            }
+        }
+        out.tags.push(Tag { body, ..tag.clone() });
+    }
+    let end = out.tags.iter().filter(|t| t.kind == VIDEO).map(|t| t.timestamp).max().unwrap_or(0);
+    out.tags.push(Tag::new(VIDEO, end, [&[0x92][..], fourcc].concat()));
+    out
+}
+
+/// An Enhanced RTMP audio or video tag body (`IsExHeader`, or SoundFormat 9).
+fn head_is_enhanced(body: &[u8]) -> bool {
+    body[0] & 0x80 != 0
+}
+
+#[test]
+fn the_enhanced_rtmp_framings_the_specification_allows_are_packaged_as_ffmpeg_s_are() {
+    let dir = TempDir::new("codecs-framings");
+    let node = Node::start(&dir.join("data"), &NodeOptions::standard());
+    let case = &CASES[0];
+    let file = dir.join("hevc.flv");
+    run(ffmpeg9().args(["-v", "error"]).args(source_args(case)).arg(&file), Duration::from_secs(120)).ok();
+    let flv = flv::parse(&std::fs::read(&file).expect("the FLV"));
+    let framed = spec_framings(&flv, b"hvc1");
+    let kinds = |f: &Flv, t: u8| f.tags.iter().filter(|x| x.kind == VIDEO && x.body[0] & 0x0F == t).count();
+    assert!(kinds(&framed, 3) > 10 && kinds(&framed, 7) > 10, "CodedFramesX and ModEx were made");
+    let url = node.rtmp_url("framed", Some(&node.token("framed", 600, false)));
+    publish_exact(&url, &flv::write(&framed)).unwrap_or_else(|e| panic!("publish: {e}"));
+    node.wait_playlist("framed", "#EXT-X-ENDLIST", Duration::from_secs(20), |p| p.ended);
+    let served = node.playlist_url("framed");
+    let decode = run(ffmpeg9().args(["-v", "warning", "-i", &served, "-f", "null", "-"]), Duration::from_secs(120));
+    assert!(decode.success() && decode.stderr.trim().is_empty(), "ffmpeg 9 decodes\n{}", decode.stderr);
+    assert_eq!(frame_counts(&served), frame_counts(&file.to_string_lossy()), "every frame of the source");
+    let master = node.get("/live/framed/master.m3u8").text();
+    assert!(master.contains(&format!("CODECS=\"{}\"", case.codecs)), "{master}");
 }
