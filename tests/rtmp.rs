@@ -373,6 +373,23 @@ fn control_header(type_id: u8) -> MessageHeader {
 // ---------------------------------------------------------------------------------------------
 
 #[test]
+fn enhanced_rtmp_connect_is_answered_with_every_codec_the_node_packages() {
+    let dir = TempDir::new("rtmp-fourcc");
+    let node = Node::start(&dir.join("data"), &NodeOptions::standard());
+    let mut config = config(&node);
+    config.fourcc_list = Some(["av01", "vp09", "hvc1", "avc1", "Opus", "mp4a", "fLaC"].map(String::from).to_vec());
+    let mut c = Client::open(node.rtmp, config, ANSWER_WITHIN).expect("handshake");
+    c.connect(ANSWER_WITHIN).expect("connect");
+    let props = c.session().server_properties().cloned().expect("a properties object");
+    let Some(Value::StrictArray(list)) = props.get("fourCcList") else { panic!("no fourCcList in {props:?}") };
+    let list: Vec<&str> = list.iter().filter_map(Value::as_str).collect();
+    assert_eq!(list, ["avc1", "hvc1", "av01", "vp09", "mp4a", "Opus"], "what the node packages, FLAC not");
+    for map in ["videoFourCcInfoMap", "audioFourCcInfoMap"] {
+        assert!(matches!(props.get(map), Some(Value::Object(_) | Value::EcmaArray(_))), "{map} in {props:?}");
+    }
+}
+
+#[test]
 fn rust_client_publish_with_interleaved_chunks_plays_every_frame() {
     // 128-byte chunks, so that most video messages have several, with audio messages between.
     assert_rust_client_publish_plays("interleaved", Order::Interleaved, |c| c.chunk_size = 128);

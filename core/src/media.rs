@@ -11,6 +11,12 @@ use crate::flv::{
     VideoPacketType,
 };
 
+/// The Enhanced RTMP FourCCs of the video codecs packaged (answered to a `connect` that lists
+/// what the encoder can send).
+pub const VIDEO_FOURCCS: &[&str] = &["avc1", "hvc1", "av01", "vp09"];
+/// The Enhanced RTMP FourCCs of the audio codecs packaged.
+pub const AUDIO_FOURCCS: &[&str] = &["mp4a", "Opus"];
+
 /// What one FLV tag means for packaging.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Media<'a> {

@@ -134,7 +134,8 @@ fn split_key(raw: &str) -> (&str, &str) {
 
 /// The codecs the packager turns into HLS, answered to an Enhanced RTMP `connect`.
 fn session_config() -> Config {
-    Config { video_fourccs: &["avc1"], audio_fourccs: &["mp4a"], ..Config::default() }
+    use rapidrtmp_core::media::{AUDIO_FOURCCS, VIDEO_FOURCCS};
+    Config { video_fourccs: VIDEO_FOURCCS, audio_fourccs: AUDIO_FOURCCS, ..Config::default() }
 }
 
 struct Connection {

@@ -276,6 +276,9 @@ pub struct Session {
     events: VecDeque<Event>,
     next_transaction: f64,
     connect_transaction: Option<f64>,
+    /// The properties object of the server's `connect` `_result` (`fmsVer`, Enhanced RTMP's
+    /// `fourCcList`, …).
+    server_properties: Option<Value>,
     create_transaction: Option<f64>,
     publish_requested: bool,
     stream_id: Option<u32>,
@@ -302,6 +305,7 @@ impl Session {
             events: VecDeque::new(),
             next_transaction: 2.0,
             connect_transaction: None,
+            server_properties: None,
             create_transaction: None,
             publish_requested: false,
             stream_id: None,
@@ -447,6 +451,7 @@ impl Session {
                 if Some(transaction) == self.connect_transaction {
                     self.connect_transaction = None;
                     if success {
+                        self.server_properties = rest.first().cloned();
                         return Event::Connected(rest.last().cloned().unwrap_or(Value::Null));
                     }
                     return Event::Refused { command: "connect", status: status() };
@@ -516,6 +521,11 @@ impl Session {
         let csid = self.config.chunk_streams.command;
         self.send_message(csid, MessageHeader { type_id: type_id::COMMAND_AMF0, stream_id, timestamp: 0 }, &payload)?;
         Ok(transaction)
+    }
+
+    /// The properties object of the server's `connect` `_result`, once it came.
+    pub fn server_properties(&self) -> Option<&Value> {
+        self.server_properties.as_ref()
     }
 
     /// The arguments of `connect` after its transaction id: the command object.
