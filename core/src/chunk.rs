@@ -77,6 +77,13 @@ impl ChunkInfo {
     pub fn end(&self) -> Millis {
         Millis(self.start.0 + self.duration_ms)
     }
+
+    /// The session time of a tag of the chunk stamped `timestamp`: read against the chunk's
+    /// start (so chunks across a 2^32 ms wrap are right), shifted by its offset.
+    pub fn time_of(&self, timestamp: u32) -> Millis {
+        let raw_start = Millis(self.start.0.saturating_add_signed(-self.offset_ms));
+        Millis(raw_start.unwrap_near(timestamp).0.saturating_add_signed(self.offset_ms))
+    }
 }
 
 /// What to do with a tag, after closing `close` if it is set.

@@ -117,8 +117,7 @@ pub fn build_segment<'a>(
                 continue;
             }
         };
-        let raw_start = Millis(info.start.0.saturating_add_signed(-info.offset_ms));
-        let at = Millis(raw_start.unwrap_near(tag.timestamp).0.saturating_add_signed(info.offset_ms));
+        let at = info.time_of(tag.timestamp);
         match media {
             // A chunk cut between keyframes (rare keyframes) starts with a non-sync sample:
             // players decode across the cut from the segment before.

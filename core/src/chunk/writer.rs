@@ -7,7 +7,6 @@ use super::parts::{PartCutter, PartInfo};
 use super::{headers_digest, write_chunk_head, Action, ChunkInfo, Chunker, MAX_CHUNK_BYTES};
 use crate::flv::{parse_metadata, Amf0Value, Tag, TagKind, TagReader};
 use crate::media::{Media, Skip, StreamConfig, VideoConfig};
-use crate::timeline::Millis;
 
 /// Most bytes of tags held back at the start of a session while a track that may be coming
 /// waits for its sequence header.
@@ -49,9 +48,7 @@ impl ClosedChunk {
         let mut frames = self.tags().flatten().filter(|t| matches!(Media::from_tag(t), Ok(Media::Video { .. })));
         let first = frames.next()?;
         let count = 1 + frames.count();
-        let raw_start = Millis(self.info.start.0.saturating_add_signed(-self.info.offset_ms));
-        let first_at = raw_start.unwrap_near(first.timestamp).0.saturating_add_signed(self.info.offset_ms);
-        let span = self.info.end().0.saturating_sub(first_at);
+        let span = self.info.end().0.saturating_sub(self.info.time_of(first.timestamp).0);
         (count > 1 && span > 0).then(|| count as f64 * 1000.0 / span as f64)
     }
 
