@@ -8,11 +8,18 @@
 //! | sample entries (`VisualSampleEntry`, `AudioSampleEntry`) | ISO/IEC 14496-12 §8.5.2, §12.1.3, §12.2.3 |
 //! | movie fragments `mvex`/`trex`, `moof`/`mfhd`/`traf`/`tfhd`/`tfdt`/`trun`, sample flags | ISO/IEC 14496-12 §8.8 |
 //! | `avcC` | ISO/IEC 14496-15 §5.3.3 |
+//! | `hvcC` (HEVCDecoderConfigurationRecord) | ISO/IEC 14496-15 §8.3.3.1 |
+//! | `av1C` (AV1CodecConfigurationRecord) | AV1 Codec ISO Media File Format Binding §2.3 |
+//! | `vpcC` (VPCodecConfigurationRecord) | VP Codec ISO Media File Format Binding §2.2 |
+//! | `dOps` (OpusSpecificBox) | Encapsulation of Opus in ISO Base Media File Format §4.3.2 |
 //! | `esds` (ES_Descriptor), AudioSpecificConfig | ISO/IEC 14496-1 §7.2.6; ISO/IEC 14496-3 §1.6.2.1 |
-//! | codec strings | RFC 6381 §3.3 |
+//! | `edts`/`elst` | ISO/IEC 14496-12 §8.6.5–§8.6.6 |
+//! | `sbgp`/`sgpd` sample groups, `roll`/`prol` entries | ISO/IEC 14496-12 §8.9.2–§8.9.4, §10.1 |
+//! | codec strings | RFC 6381 §3.3; ISO/IEC 14496-15 §E.3 (`hvc1`); AV1-ISOBMFF §5; VP binding "Codecs Parameter String" |
 //!
 //! The walker here frames the boxes itself (so every box shows up, known or not, with its
-//! offset, size and header size) and hands each leaf box to [`mp4_atom`] to decode its fields.
+//! offset, size and header size) and hands each leaf box to [`mp4_atom`] to decode its fields
+//! (`stsd` and `sgpd`, whose mp4-atom decoders are unsafe on crafted input, are read by hand).
 //! A box that mp4-atom cannot decode keeps its place in the tree with an `error`; a box that
 //! claims more bytes than its parent holds ends that level with an error entry. Nothing a file
 //! contains can make [`inspect_mp4`] panic, and everything it allocates in proportion to the
@@ -308,7 +315,9 @@ pub struct TrackInfo {
     /// Type of the first sample entry in `stsd` (`avc1`, `mp4a`, …).
     pub sample_entry: Option<String>,
     /// RFC 6381 codec string when derivable: `avc1.PPCCLL` from `avcC`, `mp4a.40.N` from the
-    /// `esds` AudioSpecificConfig; otherwise the sample entry type.
+    /// `esds` AudioSpecificConfig, and from the packager's own parsers `hvc1.…`/`hev1.…` from
+    /// `hvcC`, `av01.…` from `av1C`, `vp09.…` from `vpcC`, `opus` from `dOps`; otherwise the
+    /// sample entry type.
     pub codec: Option<String>,
     /// Visual sample entry width in pixels.
     pub width: Option<u16>,

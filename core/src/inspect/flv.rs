@@ -4,11 +4,12 @@ use alloc::{format, string::String, vec::Vec};
 
 use serde::Serialize;
 
-use crate::codec::{AacConfig, AvcConfig};
+use crate::codec::Vp9Config;
 use crate::flv::{
-    parse_metadata, AudioPacket, AudioPacketType, FlvError, FrameType, TagKind, TagReader, VideoCodec, VideoPacket,
-    VideoPacketType,
+    parse_metadata, AudioCodec, AudioPacket, AudioPacketType, FlvError, FrameType, TagKind, TagReader, VideoCodec,
+    VideoPacket, VideoPacketType,
 };
+use crate::media::{AudioConfig, VideoConfig};
 
 /// Most tags listed; the rest are counted.
 pub const MAX_TAGS: usize = 1_000_000;
@@ -87,17 +88,40 @@ fn describe_video(body: &[u8], info: &mut TagInfo) {
     if matches!(p.header.packet_type, Some(VideoPacketType::CodedFrames)) {
         info.composition_time = Some(p.header.composition_time);
     }
+    let codec = p.header.codec;
+    let packaged = matches!(codec, VideoCodec::Avc | VideoCodec::Hevc | VideoCodec::Av1 | VideoCodec::Vp9);
     if p.header.frame_type == FrameType::Command {
         info.detail = Some("video info/command frame".into());
-    } else if p.header.codec == VideoCodec::Avc && p.header.packet_type == Some(VideoPacketType::SequenceStart) {
-        info.detail = Some(match AvcConfig::parse(p.payload) {
-            Ok(c) => {
-                let fps = c.sps.fps().map(|f| format!(" {f:.3} fps")).unwrap_or_default();
-                format!("{} {}x{}{fps}", c.codec_string(), c.sps.width, c.sps.height)
-            }
+    } else if packaged && p.header.packet_type == Some(VideoPacketType::SequenceStart) {
+        info.detail = Some(match VideoConfig::parse(codec, p.payload) {
+            Ok(c) => video_config_detail(codec, &c),
             Err(e) => format!("invalid: {e}"),
         });
+    } else if codec == VideoCodec::Vp9
+        && p.header.frame_type == FrameType::Key
+        && matches!(p.header.packet_type, Some(VideoPacketType::CodedFrames | VideoPacketType::CodedFramesX))
+    {
+        // VP9's record has no picture size: its keyframes do.
+        if let Some((w, h)) = Vp9Config::frame_size(p.payload) {
+            info.detail = Some(format!("{w}x{h}"));
+        }
     }
+}
+
+/// What a video sequence header says: the codec string, the picture size (VP9's comes from its
+/// keyframes, not its record) and the frame rate when the bitstream gives them.
+fn video_config_detail(codec: VideoCodec, c: &VideoConfig) -> String {
+    let mut d = c.codec_string();
+    if let Some((w, h)) = c.size() {
+        d.push_str(&format!(" {w}x{h}"));
+    }
+    if let Some(fps) = c.fps() {
+        d.push_str(&format!(" {fps:.3} fps"));
+    }
+    if codec == VideoCodec::Avc && matches!(c, VideoConfig::Hevc(_)) {
+        d.push_str(" (H.265 under the H.264 codec id)");
+    }
+    d
 }
 
 fn describe_audio(body: &[u8], info: &mut TagInfo) {
@@ -111,12 +135,32 @@ fn describe_audio(body: &[u8], info: &mut TagInfo) {
     info.codec = Some(p.header.codec.name());
     info.packet_type = p.header.packet_type.map(|t| t.name());
     info.enhanced = p.header.enhanced;
-    if p.header.codec == crate::flv::AudioCodec::Aac && p.header.packet_type == Some(AudioPacketType::SequenceStart) {
-        info.detail = Some(match AacConfig::parse(p.payload) {
-            Ok(c) => format!("{} {} Hz {} ch", c.codec_string(), c.sample_rate, c.channels()),
+    let codec = p.header.codec;
+    if matches!(codec, AudioCodec::Aac | AudioCodec::Opus)
+        && p.header.packet_type == Some(AudioPacketType::SequenceStart)
+    {
+        info.detail = Some(match AudioConfig::parse(codec, p.payload) {
+            Ok(c) => audio_config_detail(&c),
             Err(e) => format!("invalid: {e}"),
         });
     }
+}
+
+/// What an audio sequence header says: the codec string, the rate the track runs at (AAC's
+/// sampling rate; 48 kHz for Opus) and the channels; for Opus also its pre-skip, a mapping
+/// family other than 0 and an input rate other than 48 kHz.
+fn audio_config_detail(c: &AudioConfig) -> String {
+    let mut d = format!("{} {} Hz {} ch", c.codec_string(), c.timescale(), c.channels());
+    if let AudioConfig::Opus(o) = c {
+        d.push_str(&format!(" pre-skip {}", o.pre_skip));
+        if o.mapping_family != 0 {
+            d.push_str(&format!(" mapping family {}", o.mapping_family));
+        }
+        if o.input_sample_rate != 0 && o.input_sample_rate != 48_000 {
+            d.push_str(&format!(" input {} Hz", o.input_sample_rate));
+        }
+    }
+    d
 }
 
 fn describe_script(body: &[u8], info: &mut TagInfo) {

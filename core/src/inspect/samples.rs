@@ -10,6 +10,7 @@ use mp4_atom::{
 
 use super::fields::{avc_codec, mp4a_codec};
 use super::{BoxNode, FieldValue, Mp4Report, SampleInfo, TrackInfo, MAX_SAMPLES};
+use crate::codec::{Av1Config, HevcConfig, OpusConfig, Vp9Config};
 
 /// `sample_is_non_sync_sample` in the sample flags (ISO/IEC 14496-12 §8.8.3.1).
 const NON_SYNC: u32 = 0x0001_0000;
@@ -370,23 +371,64 @@ fn presentation(decode_time: u64, composition_offset: i64) -> i64 {
     i64::try_from(decode_time).unwrap_or(i64::MAX).saturating_add(composition_offset)
 }
 
-/// The codec string of a sample entry: derived from `avcC` / `esds` when possible, else the
-/// entry type.
+/// The body (after the header) of the box `node`, which the walker checked lies in `bytes`;
+/// `None` when the walker found it broken.
+fn body<'a>(bytes: &'a [u8], node: &BoxNode) -> Option<&'a [u8]> {
+    if node.error.is_some() {
+        return None;
+    }
+    let start = usize::try_from(node.offset).ok()?;
+    let end = start.checked_add(usize::try_from(node.size).ok()?)?;
+    bytes.get(start.checked_add(usize::from(node.header_size))?..end)
+}
+
+/// The codec string of a sample entry, derived from its configuration box when that parses:
+/// `avcC` and `esds` read by mp4-atom; `hvcC`, `av1C`, `vpcC` and `dOps` by the packager's own
+/// parsers ([`HevcConfig`], [`Av1Config`], [`Vp9Config`], [`OpusConfig`]). Otherwise the entry
+/// type.
 fn codec(bytes: &[u8], entry: &BoxNode) -> String {
-    match entry.kind.as_str() {
-        kind @ ("avc1" | "avc3") => entry
-            .child("avcC")
-            .and_then(|n| decode::<Avcc>(bytes, n))
-            .map_or_else(|| String::from(kind), |avcc| avc_codec(kind, &avcc)),
+    let record = |kind: &str| entry.child(kind).and_then(|n| body(bytes, n));
+    let derived = match entry.kind.as_str() {
+        kind @ ("avc1" | "avc3") => {
+            entry.child("avcC").and_then(|n| decode::<Avcc>(bytes, n)).map(|avcc| avc_codec(kind, &avcc))
+        }
         "mp4a" => entry
             .child("esds")
             .or_else(|| entry.find(&["wave", "esds"]))
             .and_then(|n| decode::<Esds>(bytes, n))
-            .map_or_else(|| String::from("mp4a"), |esds| mp4a_codec(&esds)),
-        "Opus" => String::from("opus"),
-        "fLaC" => String::from("flac"),
-        kind => String::from(kind),
+            .map(|esds| mp4a_codec(&esds)),
+        // ISO/IEC 14496-15 §E.3: the same string, under the entry's own type.
+        kind @ ("hvc1" | "hev1") => record("hvcC").and_then(|r| HevcConfig::parse(r).ok()).map(|c| {
+            let s = c.codec_string();
+            match s.strip_prefix("hvc1") {
+                Some(rest) => format!("{kind}{rest}"),
+                None => s,
+            }
+        }),
+        "av01" => record("av1C").and_then(|r| Av1Config::parse(r).ok()).map(|c| c.codec_string()),
+        // The `vpcC` body holds its FullBox version and flags, which Vp9Config reads too.
+        "vp09" => record("vpcC").and_then(|r| Vp9Config::parse(r).ok()).map(|c| c.codec_string()),
+        "Opus" => record("dOps").and_then(opus_head).and_then(|h| OpusConfig::parse(&h).ok()).map(|c| c.codec_string()),
+        "fLaC" => Some(String::from("flac")),
+        _ => None,
+    };
+    derived.unwrap_or_else(|| entry.kind.clone())
+}
+
+/// The `OpusHead` (RFC 7845 §5.1, little-endian) that a `dOps` body (Opus in ISOBMFF §4.3.2,
+/// big-endian) stands for: the packager's own parser reads that. `None` for a `dOps` version
+/// other than 0 or one shorter than its fixed fields.
+fn opus_head(dops: &[u8]) -> Option<Vec<u8>> {
+    let (&[version, channels, s0, s1, r0, r1, r2, r3, g0, g1, family], mapping) = dops.split_first_chunk::<11>()?;
+    if version != 0 {
+        return None;
     }
+    let mut head = Vec::with_capacity(19 + mapping.len());
+    head.extend_from_slice(b"OpusHead");
+    // OpusHead version 1 is what dOps version 0 carries (§4.3.2).
+    head.extend_from_slice(&[1, channels, s1, s0, r3, r2, r1, r0, g1, g0, family]);
+    head.extend_from_slice(mapping);
+    Some(head)
 }
 
 /// Expands run-length table entries `(count, value)` (`stts`, `ctts`) one sample at a time.

@@ -649,3 +649,556 @@ fn random_truncated_and_mutated_input_never_panics() {
         let _ = inspect_mp4(&bytes).map(|r| r.to_text());
     }
 }
+
+// --- H.265, AV1, VP9 and Opus, as the packager writes them ---------------------------------------
+
+mod codecs {
+    use alloc::{format, string::String, string::ToString, vec, vec::Vec};
+
+    use super::{field, kinds, Rng};
+    use crate::cmaf::{write_init, write_segment, Sample, Track, TrackKind, TrackRun, SAMPLE_FLAGS_SYNC};
+    use crate::codec::{av1_vectors, hevc_vectors, opus_vectors, vp9_vectors};
+    use crate::codec::{Av1Config, HevcConfig, OpusConfig, Vp9Config};
+    use crate::flv::{Tag, TagKind};
+    use crate::inspect::{inspect, inspect_flv, inspect_mp4, BoxNode, FieldValue, Mp4Report, Report, TrackInfo};
+    use crate::media::{AudioConfig, VideoConfig};
+
+    fn uint(v: u64) -> FieldValue {
+        FieldValue::UInt(v)
+    }
+
+    fn text(v: &str) -> FieldValue {
+        FieldValue::Text(v.into())
+    }
+
+    fn texts(v: &[&str]) -> FieldValue {
+        FieldValue::List(v.iter().map(|s| text(s)).collect())
+    }
+
+    /// Every box of type `kind` in the tree, in file order.
+    fn all<'a>(nodes: &'a [BoxNode], kind: &str, out: &mut Vec<&'a BoxNode>) {
+        for n in nodes {
+            if n.kind == kind {
+                out.push(n);
+            }
+            all(&n.children, kind, out);
+        }
+    }
+
+    fn boxes<'a>(report: &'a Mp4Report, kind: &str) -> Vec<&'a BoxNode> {
+        let mut out = Vec::new();
+        all(&report.boxes, kind, &mut out);
+        out
+    }
+
+    fn one<'a>(report: &'a Mp4Report, kind: &str) -> &'a BoxNode {
+        let found = boxes(report, kind);
+        assert_eq!(found.len(), 1, "one {kind}: {found:?}");
+        found[0]
+    }
+
+    /// No box of the tree has an error, and the report no warning.
+    fn clean(report: &Mp4Report) {
+        fn errors(nodes: &[BoxNode], out: &mut Vec<String>) {
+            for n in nodes {
+                if let Some(e) = &n.error {
+                    out.push(format!("{} @{}: {e}", n.kind, n.offset));
+                }
+                errors(&n.children, out);
+            }
+        }
+        let mut e = Vec::new();
+        errors(&report.boxes, &mut e);
+        assert!(e.is_empty(), "box errors: {e:?}");
+        assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+    }
+
+    fn opus() -> OpusConfig {
+        OpusConfig::parse(opus_vectors::OPUS_STEREO_HEAD).expect("OpusHead")
+    }
+
+    /// An init segment of `video` (track 1) and stereo Opus (track 2), by the packager's writer.
+    fn init_of(video: VideoConfig) -> Vec<u8> {
+        let tracks = [
+            Track { id: 1, kind: TrackKind::Video(video) },
+            Track { id: 2, kind: TrackKind::Audio(AudioConfig::Opus(opus())) },
+        ];
+        let mut out = Vec::new();
+        write_init(&mut out, &tracks).expect("init");
+        out
+    }
+
+    fn inspect_init(video: VideoConfig) -> Mp4Report {
+        let report = inspect_mp4(&init_of(video)).expect("inspect");
+        clean(&report);
+        assert_eq!(kinds(&report.boxes), ["ftyp", "moov"]);
+        assert_eq!(report.tracks.len(), 2);
+        report
+    }
+
+    fn video_track(report: &Mp4Report, entry: &str, codec: &str, size: (u16, u16)) {
+        let t = &report.tracks[0];
+        assert_eq!((t.track_id, t.handler.as_deref(), t.timescale), (1, Some("vide"), Some(90_000)));
+        assert_eq!(t.sample_entry.as_deref(), Some(entry));
+        assert_eq!(t.codec.as_deref(), Some(codec));
+        assert_eq!((t.width, t.height), (Some(size.0), Some(size.1)));
+        opus_track(&report.tracks[1]);
+    }
+
+    fn opus_track(t: &TrackInfo) {
+        assert_eq!((t.track_id, t.handler.as_deref()), (2, Some("soun")));
+        assert_eq!(t.sample_entry.as_deref(), Some("Opus"));
+        assert_eq!(t.codec.as_deref(), Some("opus"));
+        assert_eq!(t.timescale, Some(48_000), "Opus runs at 48 kHz");
+        assert_eq!((t.channels, t.sample_rate), (Some(2), Some(48_000)));
+    }
+
+    #[test]
+    fn hvcc_fields_and_the_hevc_codec_string() {
+        let config = HevcConfig::parse(hevc_vectors::MAIN_360P).expect("hvcC");
+        let report = inspect_init(VideoConfig::Hevc(config));
+        video_track(&report, "hvc1", "hvc1.1.6.L63.90", (640, 360));
+        let hvc1 = one(&report, "hvc1");
+        assert_eq!((field(hvc1, "width"), field(hvc1, "height")), (&uint(640), &uint(360)));
+        let hvcc = hvc1.child("hvcC").expect("hvcC");
+        let expect = [
+            ("configurationVersion", uint(1)),
+            ("generalProfileSpace", uint(0)),
+            ("generalTierFlag", FieldValue::Bool(false)),
+            ("generalProfileIdc", uint(1)),
+            ("generalProfileCompatibilityFlags", FieldValue::Hex(0x6000_0000)),
+            ("generalConstraintIndicatorFlags", FieldValue::Bytes(vec![0x90, 0, 0, 0, 0, 0])),
+            ("generalLevelIdc", uint(63)),
+            ("chromaFormatIdc", uint(1)),
+            ("bitDepthLuma", uint(8)),
+            ("bitDepthChroma", uint(8)),
+            ("numTemporalLayers", uint(1)),
+            ("temporalIdNested", FieldValue::Bool(true)),
+            ("lengthSize", uint(4)),
+            ("arrays", texts(&["VPS (32) x1 complete", "SPS (33) x1 complete", "PPS (34) x1 complete"])),
+        ];
+        for (name, value) in expect {
+            assert_eq!(field(hvcc, name), &value, "hvcC {name}");
+        }
+        let FieldValue::List(sps) = field(hvcc, "sps") else { panic!("sps list") };
+        let FieldValue::Bytes(sps) = &sps[0] else { panic!("sps bytes") };
+        assert_eq!(&sps[..2], [0x42, 0x01], "an SPS NAL unit header");
+        for name in ["vps", "pps"] {
+            assert!(matches!(field(hvcc, name), FieldValue::List(l) if l.len() == 1), "{name}");
+        }
+
+        // Main 10 with an SEI array, and the same record under `hev1`.
+        let main10 = HevcConfig::parse(hevc_vectors::MAIN10_1080P_PQ).expect("hvcC");
+        let report = inspect_init(VideoConfig::Hevc(main10));
+        video_track(&report, "hvc1", "hvc1.2.4.L120.90", (1920, 1080));
+        let FieldValue::List(arrays) = field(one(&report, "hvcC"), "arrays") else { panic!("arrays") };
+        assert!(arrays.iter().any(|a| a.to_string().starts_with("prefix SEI (39) x")), "{arrays:?}");
+        assert_eq!(field(one(&report, "hvcC"), "bitDepthLuma"), &uint(10));
+
+        let config = HevcConfig::parse(hevc_vectors::MAIN_360P).expect("hvcC");
+        let mut bytes = init_of(VideoConfig::Hevc(config));
+        let at = bytes.windows(4).position(|w| w == b"hvc1").expect("hvc1");
+        bytes[at..at + 4].copy_from_slice(b"hev1");
+        let report = inspect_mp4(&bytes).expect("inspect");
+        assert_eq!(report.tracks[0].codec.as_deref(), Some("hev1.1.6.L63.90"));
+    }
+
+    #[test]
+    fn av1c_fields_and_the_av1_codec_string() {
+        let config = Av1Config::parse(av1_vectors::SVT_10BIT_PQ).expect("av1C");
+        let report = inspect_init(VideoConfig::Av1(config));
+        video_track(&report, "av01", "av01.0.01M.10.0.110.09.16.09.0", (640, 360));
+        let av1c = one(&report, "av1C");
+        let expect = [
+            ("seqProfile", uint(0)),
+            ("seqLevelIdx0", uint(1)),
+            ("seqTier0", FieldValue::Bool(false)),
+            ("highBitdepth", FieldValue::Bool(true)),
+            ("twelveBit", FieldValue::Bool(false)),
+            ("bitDepth", uint(10)),
+            ("monochrome", FieldValue::Bool(false)),
+            ("chromaSubsamplingX", FieldValue::Bool(true)),
+            ("chromaSubsamplingY", FieldValue::Bool(true)),
+            ("chromaSamplePosition", uint(0)),
+            ("configObusLength", uint(av1_vectors::SVT_10BIT_PQ.len() as u64 - 4)),
+            ("configObus", FieldValue::Bytes(av1_vectors::SVT_10BIT_PQ[4..].to_vec())),
+        ];
+        for (name, value) in expect {
+            assert_eq!(field(av1c, name), &value, "av1C {name}");
+        }
+        assert!(av1c.fields.get("initialPresentationDelay").is_none());
+
+        // Monochrome, and the High profile's 4:4:4.
+        let mono = inspect_init(VideoConfig::Av1(Av1Config::parse(av1_vectors::AOM_MONO).expect("av1C")));
+        video_track(&mono, "av01", "av01.0.00M.08.1.110.01.01.01.1", (320, 240));
+        assert_eq!(field(one(&mono, "av1C"), "monochrome"), &FieldValue::Bool(true));
+        let high = inspect_init(VideoConfig::Av1(Av1Config::parse(av1_vectors::AOM_444).expect("av1C")));
+        video_track(&high, "av01", "av01.1.00M.08.0.000.01.01.01.0", (320, 240));
+        assert_eq!(field(one(&high, "av1C"), "chromaSubsamplingX"), &FieldValue::Bool(false));
+    }
+
+    #[test]
+    fn vpcc_fields_and_the_vp9_codec_string() {
+        let config = Vp9Config::parse(vp9_vectors::VP9_P0_VPCC).expect("vpcC");
+        let report = inspect_init(VideoConfig::Vp9(config, Some((640, 360))));
+        video_track(&report, "vp09", "vp09.00.21.08.01.02.02.02.00", (640, 360));
+        let vpcc = one(&report, "vpcC");
+        let expect = [
+            ("version", uint(1)),
+            ("flags", FieldValue::Hex(0)),
+            ("profile", uint(0)),
+            ("level", uint(21)),
+            ("bitDepth", uint(8)),
+            ("chromaSubsampling", uint(1)),
+            ("fullRange", FieldValue::Bool(false)),
+            ("colourPrimaries", uint(2)),
+            ("transferCharacteristics", uint(2)),
+            ("matrixCoefficients", uint(2)),
+            ("codecInitializationDataSize", uint(0)),
+        ];
+        for (name, value) in expect {
+            assert_eq!(field(vpcc, name), &value, "vpcC {name}");
+        }
+
+        // Profile 2 HDR, full range: the codec string's optional part.
+        let hdr = Vp9Config::parse(vp9_vectors::VP9_HDR_VPCC).expect("vpcC");
+        let report = inspect_init(VideoConfig::Vp9(hdr, Some((640, 360))));
+        video_track(&report, "vp09", "vp09.02.21.10.01.09.16.09.01", (640, 360));
+        let vpcc = one(&report, "vpcC");
+        assert_eq!((field(vpcc, "bitDepth"), field(vpcc, "fullRange")), (&uint(10), &FieldValue::Bool(true)));
+        assert_eq!(field(vpcc, "transferCharacteristics"), &uint(16));
+    }
+
+    #[test]
+    fn dops_and_the_pre_skip_edit_of_opus() {
+        let config = HevcConfig::parse(hevc_vectors::MAIN_360P).expect("hvcC");
+        let report = inspect_init(VideoConfig::Hevc(config));
+        let opus_entry = one(&report, "Opus");
+        assert_eq!(field(opus_entry, "channelCount"), &uint(2));
+        assert_eq!(field(opus_entry, "sampleRate"), &uint(48_000));
+        let dops = opus_entry.child("dOps").expect("dOps");
+        let expect = [
+            ("outputChannelCount", uint(2)),
+            ("preSkip", uint(312)),
+            ("inputSampleRate", uint(48_000)),
+            ("outputGain", FieldValue::Int(0)),
+            ("channelMappingFamily", uint(0)),
+        ];
+        for (name, value) in expect {
+            assert_eq!(field(dops, name), &value, "dOps {name}");
+        }
+        assert!(dops.fields.get("streamCount").is_none(), "family 0 has no mapping table");
+        // The edit starts the presentation after the pre-skip; only the Opus track has one.
+        let elst = one(&report, "elst");
+        assert_eq!(field(elst, "entryCount"), &uint(1));
+        assert_eq!(field(elst, "entries"), &texts(&["duration 0 mediaTime 312 rate 1"]));
+        let trak = &report.boxes[1].children_of("trak").nth(1).expect("trak 2");
+        assert_eq!(kinds(&trak.children), ["tkhd", "edts", "mdia"]);
+
+        // 5.1: channel mapping family 1 and its table.
+        let surround = OpusConfig::parse(opus_vectors::OPUS_51_HEAD).expect("OpusHead");
+        let tracks = [Track { id: 2, kind: TrackKind::Audio(AudioConfig::Opus(surround)) }];
+        let mut bytes = Vec::new();
+        write_init(&mut bytes, &tracks).expect("init");
+        let report = inspect_mp4(&bytes).expect("inspect");
+        clean(&report);
+        let t = &report.tracks[0];
+        assert_eq!((t.codec.as_deref(), t.channels, t.timescale), (Some("opus"), Some(6), Some(48_000)));
+        let dops = one(&report, "dOps");
+        assert_eq!(field(dops, "channelMappingFamily"), &uint(1));
+        assert_eq!((field(dops, "streamCount"), field(dops, "coupledCount")), (&uint(4), &uint(2)));
+        let mapping = FieldValue::List([0, 4, 1, 2, 3, 5].into_iter().map(uint).collect());
+        assert_eq!(field(dops, "channelMapping"), &mapping);
+    }
+
+    #[test]
+    fn opus_fragments_show_their_roll_group() {
+        let packets = [opus_vectors::OPUS_SILENCE_PACKET; 3];
+        let run = TrackRun {
+            track_id: 2,
+            base_decode_time: 960,
+            samples: packets
+                .iter()
+                .map(|p| Sample { duration: 960, composition_offset: 0, flags: SAMPLE_FLAGS_SYNC, data: p })
+                .collect(),
+            roll_distance: Some(-4),
+        };
+        let config = HevcConfig::parse(hevc_vectors::MAIN_360P).expect("hvcC");
+        let mut bytes = init_of(VideoConfig::Hevc(config));
+        write_segment(&mut bytes, 1, &[run]).expect("segment");
+        let report = inspect_mp4(&bytes).expect("inspect");
+        clean(&report);
+        let traf = one(&report, "traf");
+        assert_eq!(kinds(&traf.children), ["tfhd", "tfdt", "trun", "sbgp", "sgpd"]);
+        let sbgp = traf.child("sbgp").expect("sbgp");
+        assert_eq!(field(sbgp, "groupingType"), &text("roll"));
+        assert_eq!((field(sbgp, "entryCount"), field(sbgp, "sampleCount")), (&uint(1), &uint(3)));
+        assert_eq!(field(sbgp, "entries"), &texts(&["sampleCount 3 groupDescriptionIndex 65537 (fragment-local 1)"]));
+        let sgpd = traf.child("sgpd").expect("sgpd");
+        assert_eq!((field(sgpd, "version"), field(sgpd, "groupingType")), (&uint(1), &text("roll")));
+        assert_eq!((field(sgpd, "defaultLength"), field(sgpd, "entryCount")), (&uint(2), &uint(1)));
+        assert_eq!(field(sgpd, "entries"), &texts(&["rollDistance -4"]));
+        let samples: Vec<_> = report.samples.iter().map(|s| (s.track_id, s.decode_time, s.duration)).collect();
+        assert_eq!(samples, [(2, 960, 960), (2, 1920, 960), (2, 2880, 960)]);
+        assert_eq!(report.tracks[1].sample_count, 3);
+    }
+
+    /// A box of type `kind` around `body`.
+    fn boxed(kind: &[u8; 4], body: &[u8]) -> Vec<u8> {
+        let mut out = ((body.len() + 8) as u32).to_be_bytes().to_vec();
+        out.extend_from_slice(kind);
+        out.extend_from_slice(body);
+        out
+    }
+
+    fn sgpd(body: &[u8]) -> BoxNode {
+        let report = inspect_mp4(&boxed(b"sgpd", body)).expect("inspect");
+        report.boxes[0].clone()
+    }
+
+    #[test]
+    fn sgpd_of_every_version_and_damaged_ones() {
+        // Version 0 `roll`: the entry size is the grouping type's.
+        let b = sgpd(b"\x00\x00\x00\x00roll\x00\x00\x00\x02\xff\xfe\x00\x03");
+        assert_eq!(b.error, None);
+        assert_eq!(field(&b, "entries"), &texts(&["rollDistance -2", "rollDistance 3"]));
+        assert!(b.fields.get("defaultLength").is_none());
+        // Version 1 with per-entry lengths (default_length 0), another grouping type.
+        let b =
+            sgpd(b"\x01\x00\x00\x00abcd\x00\x00\x00\x00\x00\x00\x00\x02\x00\x00\x00\x01\x07\x00\x00\x00\x02\x08\x09");
+        assert_eq!(b.error, None);
+        let entries = FieldValue::List(vec![FieldValue::Bytes(vec![7]), FieldValue::Bytes(vec![8, 9])]);
+        assert_eq!((field(&b, "groupingType"), field(&b, "entries")), (&text("abcd"), &entries));
+        // Version 2: a default group description index.
+        let b = sgpd(b"\x02\x00\x00\x00prol\x00\x00\x00\x02\x00\x00\x00\x01\x00\x00\x00\x01\x00\x05");
+        assert_eq!(field(&b, "defaultGroupDescriptionIndex"), &uint(1));
+        assert_eq!(field(&b, "entries"), &texts(&["rollDistance 5"]));
+        // Version 0 of an unknown type: the entries are not split.
+        let b = sgpd(b"\x00\x00\x00\x00abcd\x00\x00\x00\x02\x01\x02\x03");
+        assert_eq!(field(&b, "entries"), &FieldValue::List(vec![FieldValue::Bytes(vec![1, 2, 3])]));
+        // A count far past the bytes, zero-length entries: listed up to the cap, no hang.
+        let b = sgpd(b"\x01\x00\x00\x00abcd\x00\x00\x00\x00\xff\xff\xff\xff");
+        assert!(b.error.as_deref().is_some_and(|e| e.contains("description_length")), "{b:?}");
+        assert_eq!(field(&b, "entryCount"), &uint(u64::from(u32::MAX)));
+        let b = sgpd(b"\x01\x00\x00\x00abcd\x00\x00\x00\x00\xff\xff\xff\xff\x00\x00\x00\x00\x00\x00\x00\x00");
+        assert_eq!(field(&b, "entries"), &FieldValue::List(vec![FieldValue::Bytes(vec![]); 2]));
+        // A truncated entry keeps the ones before it.
+        let b = sgpd(b"\x01\x00\x00\x00roll\x00\x00\x00\x02\x00\x00\x00\x02\xff\xfc\xff");
+        assert!(b.error.as_deref().is_some_and(|e| e.contains("entry 1")), "{b:?}");
+        assert_eq!(field(&b, "entries"), &texts(&["rollDistance -4"]));
+        // Unknown version, short header.
+        assert!(sgpd(b"\x04\x00\x00\x00roll\x00\x00\x00\x00").error.is_some());
+        assert!(sgpd(b"\x01\x00\x00\x00ro").error.is_some());
+    }
+
+    // --- FLV with Enhanced RTMP tags ------------------------------------------------------------
+
+    /// An FLV file of `tags` (kind, timestamp, body).
+    fn flv(tags: &[(TagKind, u32, Vec<u8>)]) -> Vec<u8> {
+        let mut out = b"FLV\x01\x05\x00\x00\x00\x09\x00\x00\x00\x00".to_vec();
+        for (kind, timestamp, body) in tags {
+            Tag { kind: *kind, filtered: false, timestamp: *timestamp, stream_id: 0, body, offset: 0 }.write(&mut out);
+        }
+        out
+    }
+
+    /// An Enhanced RTMP body: the first byte, the FourCC, then `rest`.
+    fn enhanced(first: u8, fourcc: &[u8; 4], rest: &[u8]) -> Vec<u8> {
+        [&[first][..], fourcc, rest].concat()
+    }
+
+    #[test]
+    fn enhanced_flv_tags_show_codec_details() {
+        use TagKind::{Audio, Video};
+        let tags = vec![
+            (Video, 0, enhanced(0x90, b"hvc1", hevc_vectors::MAIN_360P)),
+            (Video, 0, enhanced(0x91, b"hvc1", &[&[0, 0, 0x21][..], hevc_vectors::IDR_SAMPLE].concat())),
+            (Video, 33, enhanced(0xA3, b"hvc1", hevc_vectors::TRAIL_SAMPLE)),
+            // ffmpeg 8 and later send an empty av1C first, then the real one.
+            (Video, 40, enhanced(0x90, b"av01", &[])),
+            (Video, 40, enhanced(0x90, b"av01", &[0x81, 0, 0, 0])),
+            (Video, 40, enhanced(0x90, b"av01", av1_vectors::SVT_10BIT_PQ)),
+            (Video, 40, enhanced(0x93, b"av01", av1_vectors::AOM_TINY_TU0)),
+            (Video, 50, enhanced(0x90, b"vp09", vp9_vectors::VP9_P0_VPCC)),
+            (Video, 50, enhanced(0x91, b"vp09", vp9_vectors::VP9_TINY_KEY)),
+            (Video, 60, enhanced(0xA1, b"vp09", vp9_vectors::VP9_TINY_INTER)),
+            (Audio, 0, enhanced(0x90, b"Opus", opus_vectors::OPUS_STEREO_HEAD)),
+            (Audio, 0, enhanced(0x91, b"Opus", opus_vectors::OPUS_SILENCE_PACKET)),
+            (Audio, 20, enhanced(0x90, b"Opus", opus_vectors::OPUS_51_HEAD)),
+            (Audio, 20, enhanced(0x90, b"Opus", b"OpusHeaX")),
+            // HEVC under the legacy H.264 codec id, as OBS before 29.1 sent it.
+            (Video, 70, [&[0x17, 0, 0, 0, 0][..], hevc_vectors::MAIN_360P].concat()),
+        ];
+        let report = inspect_flv(&flv(&tags)).expect("flv");
+        assert_eq!(report.error, None);
+        let got: Vec<_> = report
+            .tags
+            .iter()
+            .map(|t| {
+                (
+                    t.keyframe,
+                    t.codec.as_deref().unwrap_or(""),
+                    t.packet_type.unwrap_or(""),
+                    t.enhanced,
+                    t.detail.as_deref(),
+                )
+            })
+            .collect();
+        let (k, i) = (Some(true), Some(false));
+        let expect = [
+            (k, "h265", "sequence-start", true, Some("hvc1.1.6.L63.90 640x360 30.000 fps")),
+            (k, "h265", "coded-frames", true, None),
+            (i, "h265", "coded-frames-x", true, None),
+            (k, "av1", "sequence-start", true, Some("invalid: AV1CodecConfigurationRecord is truncated")),
+            (
+                k,
+                "av1",
+                "sequence-start",
+                true,
+                Some("invalid: av1C holds no sequence header OBU (one is required to describe the stream)"),
+            ),
+            (k, "av1", "sequence-start", true, Some("av01.0.01M.10.0.110.09.16.09.0 640x360")),
+            (k, "av1", "coded-frames-x", true, None),
+            (k, "vp9", "sequence-start", true, Some("vp09.00.21.08.01.02.02.02.00")),
+            (k, "vp9", "coded-frames", true, Some("64x64")),
+            (i, "vp9", "coded-frames", true, None),
+            (None, "opus", "sequence-start", true, Some("opus 48000 Hz 2 ch pre-skip 312")),
+            (None, "opus", "coded-frames", true, None),
+            (None, "opus", "sequence-start", true, Some("opus 48000 Hz 6 ch pre-skip 312 mapping family 1")),
+            (None, "opus", "sequence-start", true, Some("invalid: OpusHead is truncated")),
+            (
+                k,
+                "h264",
+                "sequence-start",
+                false,
+                Some("hvc1.1.6.L63.90 640x360 30.000 fps (H.265 under the H.264 codec id)"),
+            ),
+        ];
+        assert_eq!(got, expect);
+        assert_eq!(report.tags[1].composition_time, Some(33));
+
+        let text = report.to_text();
+        assert!(text.contains("K    h265   sequence-start         hvc1.1.6.L63.90 640x360 30.000 fps"), "{text}");
+        assert!(text.contains("opus   sequence-start         opus 48000 Hz 2 ch pre-skip 312"), "{text}");
+        let json: serde_json::Value = serde_json::from_str(&Report::Flv(report).to_json()).expect("json");
+        assert_eq!(json["format"], "flv");
+        assert_eq!(json["tags"][7]["detail"], "vp09.00.21.08.01.02.02.02.00");
+    }
+
+    /// Two seconds of `fourcc` video at 10 fps (keyframes at 0 and 1 s) and Opus every 20 ms, as
+    /// Enhanced RTMP tags.
+    fn stream(fourcc: &[u8; 4], record: &[u8], key: &[u8], inter: &[u8]) -> Vec<u8> {
+        use TagKind::{Audio, Video};
+        let mut tags = vec![
+            (Video, 0, enhanced(0x90, fourcc, record)),
+            (Audio, 0, enhanced(0x90, b"Opus", opus_vectors::OPUS_STEREO_HEAD)),
+        ];
+        for ms in (0..2000).step_by(20) {
+            if ms % 100 == 0 {
+                let (first, frame) = if ms % 1000 == 0 { (0x93, key) } else { (0xA3, inter) };
+                tags.push((Video, ms, enhanced(first, fourcc, frame)));
+            }
+            tags.push((Audio, ms, enhanced(0x91, b"Opus", opus_vectors::OPUS_SILENCE_PACKET)));
+        }
+        flv(&tags)
+    }
+
+    /// A stream of each new video codec with Opus, and what its video track should be.
+    struct Stream {
+        flv: Vec<u8>,
+        entry: &'static str,
+        codec: &'static str,
+        size: (u16, u16),
+    }
+
+    fn streams() -> [Stream; 3] {
+        [
+            Stream {
+                flv: stream(b"hvc1", hevc_vectors::MAIN_360P, hevc_vectors::IDR_SAMPLE, hevc_vectors::TRAIL_SAMPLE),
+                entry: "hvc1",
+                codec: "hvc1.1.6.L63.90",
+                size: (640, 360),
+            },
+            Stream {
+                flv: stream(b"av01", av1_vectors::AOM_TINY, av1_vectors::AOM_TINY_TU0, av1_vectors::AOM_TINY_TU2),
+                entry: "av01",
+                codec: "av01.0.00M.08",
+                size: (64, 64),
+            },
+            Stream {
+                // VP9's size comes from its first keyframe.
+                flv: stream(
+                    b"vp09",
+                    vp9_vectors::VP9_TINY_VPCC,
+                    vp9_vectors::VP9_TINY_KEY,
+                    vp9_vectors::VP9_TINY_INTER,
+                ),
+                entry: "vp09",
+                codec: "vp09.00.10.08.01.02.02.02.00",
+                size: (64, 64),
+            },
+        ]
+    }
+
+    /// What the packager makes of each stream, inspected: the tracks, their codecs and sizes, a
+    /// `roll` group in every Opus `traf`, and every sample.
+    #[test]
+    fn packaged_enhanced_streams_inspect_with_their_codecs() {
+        for Stream { flv, entry, codec, size } in streams() {
+            let tags = inspect_flv(&flv).expect("flv");
+            assert!(tags.tags.iter().all(|t| t.codec.is_some()), "every frame names its codec");
+            let (mp4, packaged) = crate::package::package_fmp4(&flv, 1000).expect("package");
+            assert!(packaged.warnings.list.is_empty(), "{entry}: {:?}", packaged.warnings);
+            assert_eq!(packaged.segments, 2, "{entry}");
+            let Ok(Report::Mp4(report)) = inspect(&mp4) else { panic!("{entry}: an MP4 report") };
+            clean(&report);
+            video_track(&report, entry, codec, size);
+            assert_eq!(report.tracks[0].sample_count, 20, "{entry}");
+            assert_eq!(report.tracks[1].sample_count, 100, "{entry}");
+            let keys: Vec<_> =
+                report.samples.iter().filter(|s| s.track_id == 1 && s.keyframe).map(|s| s.decode_time).collect();
+            assert_eq!(keys, [0, 90_000], "{entry}: keyframes at 0 and 1 s");
+            let opus: Vec<_> = report.samples.iter().filter(|s| s.track_id == 2).collect();
+            assert!(opus.iter().all(|s| s.duration == 960 && s.size == 3), "{entry}: 20 ms Opus packets");
+            assert_eq!(opus[50].decode_time, 48_000, "{entry}");
+            let trafs = boxes(&report, "traf");
+            let audio: Vec<_> =
+                trafs.iter().filter(|t| t.child("tfhd").is_some_and(|h| field(h, "trackId") == &uint(2))).collect();
+            assert_eq!(audio.len(), 2, "{entry}");
+            for traf in audio {
+                assert_eq!(field(traf.child("sbgp").expect("sbgp"), "sampleCount"), &uint(50));
+                assert_eq!(field(traf.child("sgpd").expect("sgpd"), "entries"), &texts(&["rollDistance -4"]));
+            }
+            assert_eq!(boxes(&report, "sgpd").len(), 2, "{entry}: no roll group for video");
+            let text = report.to_text();
+            let line = format!("track 1: vide {codec} {}x{}", size.0, size.1);
+            assert!(text.contains(&line), "{text}");
+            assert!(text.contains("track 2: soun opus 2 ch 48000 Hz, timescale 48000"), "{text}");
+        }
+    }
+
+    /// Prefixes and byte mutations of the enhanced FLVs and of what the packager makes of them
+    /// (half the mutations inside the init segment, where the codec boxes are).
+    #[test]
+    fn new_codec_files_damaged_never_panic() {
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        for Stream { flv, .. } in streams() {
+            let (mp4, _) = crate::package::package_fmp4(&flv, 1000).expect("package");
+            let init_len = mp4.windows(4).position(|w| w == b"styp").expect("a media segment") - 4;
+            for (file, head) in [(&flv[..400.min(flv.len())], 400), (&mp4[..], init_len)] {
+                for len in (0..file.len()).step_by(7) {
+                    let _ = inspect(&file[..len]).map(|r| (r.to_text(), r.to_json()));
+                }
+                for i in 0..200 {
+                    let mut bytes = file.to_vec();
+                    let span = if i % 2 == 0 { head.min(bytes.len()) } else { bytes.len() };
+                    for _ in 0..1 + rng.next() % 8 {
+                        let at = (rng.next() % span as u64) as usize;
+                        bytes[at] = rng.next() as u8;
+                    }
+                    let _ = inspect(&bytes).map(|r| (r.to_text(), r.to_json()));
+                }
+            }
+        }
+    }
+}
