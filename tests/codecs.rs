@@ -1,18 +1,20 @@
-//! The Enhanced RTMP codecs end to end: ffmpeg 9 publishes H.265, AV1 and VP9 video with Opus
-//! audio over RTMP, and what the node serves is checked by others: ffmpeg 9 decodes every frame
+//! The codecs beyond H.264 and AAC end to end: ffmpeg 9 publishes H.265, AV1 and VP9 video with
+//! Opus audio, and H.264 with AC-3 or E-AC-3, over Enhanced RTMP; Debian's ffmpeg H.264 with MP3
+//! in legacy FLV. What the node serves is checked by others: ffmpeg 9 decodes every frame
 //! of it without a word, as many frames as the source has; mp4-atom (strict) reads every box of
 //! its init and media segments and LL-HLS parts; `rapidrtmp edge` serves the same bytes; hls.js
 //! in headless Chromium plays the AV1 and VP9 streams (Chromium on Linux has no H.265 decoder).
 
 mod support;
 
+use std::process::Command;
 use std::time::Duration;
 
 use rapidrtmp_core::flv::Amf0Value;
 use serde_json::Value;
 use support::flv::{self, Flv, Tag, AUDIO, VIDEO};
 use support::hls::{parse_master, Playlist};
-use support::media::ffmpeg9;
+use support::media::{ffmpeg, ffmpeg9};
 use support::mp4::{parse_init, parse_segment};
 use support::node::{Edge, Node, NodeOptions};
 use support::player::{errors, play};
@@ -25,50 +27,95 @@ const SECONDS: u32 = 6;
 /// One codec's publish.
 struct Case {
     key: &'static str,
-    /// ffmpeg 9's video encoder and its options.
-    encoder: &'static [&'static str],
-    /// The `CODECS` the multivariant playlist must list, worked out by hand from the encoder's
-    /// choices (640×360 at 30 fps, 8-bit 4:2:0 is level 2.1 in all three; Opus is `opus`).
+    /// The publisher: ffmpeg 9 (Enhanced RTMP), or Debian's ffmpeg 5.1 (legacy FLV).
+    ffmpeg: fn() -> Command,
+    /// The video encoder and its options.
+    video: &'static [&'static str],
+    /// The audio encoder and its options.
+    audio: &'static [&'static str],
+    /// The `CODECS` the multivariant playlist must list, worked out by hand from the encoders'
+    /// choices (640×360 at 30 fps).
     codecs: &'static str,
-    /// The name ffmpeg gives the video codec.
-    ffmpeg_name: &'static str,
+    /// The names ffmpeg gives the video and audio codecs.
+    ffmpeg_names: [&'static str; 2],
     /// hls.js in Chromium plays it.
     in_chromium: bool,
 }
 
-const CASES: [Case; 3] = [
+/// Opus at 64 kbit/s.
+const OPUS: &[&str] = &["-c:a", "libopus", "-b:a", "64k"];
+/// H.264 as x264's fastest makes it: Constrained Baseline (0x42, constraint flags 0xC0), level
+/// 3.0 (0x1E).
+const H264: &[&str] = &["-c:v", "libx264", "-preset", "ultrafast"];
+
+const CASES: [Case; 6] = [
     Case {
         key: "hevc",
-        encoder: &["-c:v", "libx265", "-x265-params", "log-level=error"],
+        ffmpeg: ffmpeg9,
+        video: &["-c:v", "libx265", "-x265-params", "log-level=error"],
+        audio: OPUS,
         // Main (1), compatible with Main and Main 10 (flags 1 and 2: reversed, 0x6), Main tier,
         // level 2.1 (63), progressive and frame-only source flags (0x90).
         codecs: "hvc1.1.6.L63.90,opus",
-        ffmpeg_name: "hevc",
+        ffmpeg_names: ["hevc", "opus"],
         in_chromium: false,
     },
     Case {
         key: "av1",
-        encoder: &["-c:v", "libsvtav1", "-preset", "12", "-svtav1-params", "lp=1"],
+        ffmpeg: ffmpeg9,
+        video: &["-c:v", "libsvtav1", "-preset", "12", "-svtav1-params", "lp=1"],
+        audio: OPUS,
         // Main profile (0), seq_level_idx 1 (level 2.1), Main tier, 8 bits; no colour
         // description, so no optional fields.
         codecs: "av01.0.01M.08,opus",
-        ffmpeg_name: "av1",
+        ffmpeg_names: ["av1", "opus"],
         in_chromium: true,
     },
     Case {
         key: "vp9",
-        encoder: &["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8"],
+        ffmpeg: ffmpeg9,
+        video: &["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8"],
+        audio: OPUS,
         // Profile 0, level 2.1, 8 bits, then the colour fields because they are not the
         // defaults: 4:2:0 colocated (01), primaries, transfer and matrix unspecified (02), limited
         // range (00).
         codecs: "vp09.00.21.08.01.02.02.02.00,opus",
-        ffmpeg_name: "vp9",
+        ffmpeg_names: ["vp9", "opus"],
         in_chromium: true,
+    },
+    Case {
+        key: "mp3",
+        // Legacy FLV (SoundFormat 2), as old encoders send it: no sequence header.
+        ffmpeg,
+        video: H264,
+        audio: &["-c:a", "libmp3lame", "-b:a", "64k"],
+        // MPEG-1 Layer III: audio object type 34, as Apple's HLS specification writes MP3.
+        codecs: "avc1.42C01E,mp4a.40.34",
+        ffmpeg_names: ["h264", "mp3"],
+        in_chromium: false,
+    },
+    Case {
+        key: "ac3",
+        ffmpeg: ffmpeg9,
+        video: H264,
+        audio: &["-c:a", "ac3"],
+        codecs: "avc1.42C01E,ac-3",
+        ffmpeg_names: ["h264", "ac3"],
+        in_chromium: false,
+    },
+    Case {
+        key: "eac3",
+        ffmpeg: ffmpeg9,
+        video: H264,
+        audio: &["-c:a", "eac3"],
+        codecs: "avc1.42C01E,ec-3",
+        ffmpeg_names: ["h264", "eac3"],
+        in_chromium: false,
     },
 ];
 
-/// ffmpeg 9's arguments for the source: a test pattern and a tone, `SECONDS` long, encoded with
-/// `case`'s video encoder (a keyframe a second) and Opus.
+/// The ffmpeg arguments of `case`'s source: a test pattern and a tone, `SECONDS` long, a
+/// keyframe a second.
 fn source_args(case: &Case) -> Vec<String> {
     let mut args: Vec<String> = ["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30", "-f", "lavfi", "-i"]
         .iter()
@@ -76,8 +123,8 @@ fn source_args(case: &Case) -> Vec<String> {
         .collect();
     args.push("sine=frequency=440:sample_rate=48000".into());
     args.extend(["-t".into(), SECONDS.to_string()]);
-    args.extend(case.encoder.iter().map(|s| s.to_string()));
-    args.extend(["-g", "30", "-pix_fmt", "yuv420p", "-c:a", "libopus", "-b:a", "64k"].iter().map(|s| s.to_string()));
+    args.extend(case.video.iter().chain(case.audio).map(|s| s.to_string()));
+    args.extend(["-g", "30", "-pix_fmt", "yuv420p"].iter().map(|s| s.to_string()));
     args
 }
 
@@ -92,7 +139,7 @@ fn frame_counts(input: &str) -> (usize, usize) {
 }
 
 #[test]
-fn hevc_av1_and_vp9_with_opus_over_enhanced_rtmp_are_served_as_cmaf_hls() {
+fn hevc_av1_vp9_opus_mp3_ac3_and_eac3_are_served_as_cmaf_hls() {
     let dir = TempDir::new("codecs");
     let node = Node::start(&dir.join("data"), &NodeOptions::standard());
     // What the sources hold, written to files by the same encoders.
@@ -100,7 +147,8 @@ fn hevc_av1_and_vp9_with_opus_over_enhanced_rtmp_are_served_as_cmaf_hls() {
         .iter()
         .map(|case| {
             let file = dir.join(&format!("{}.mkv", case.key));
-            run(ffmpeg9().args(["-v", "error"]).args(source_args(case)).arg(&file), Duration::from_secs(120)).ok();
+            run((case.ffmpeg)().args(["-v", "error"]).args(source_args(case)).arg(&file), Duration::from_secs(120))
+                .ok();
             frame_counts(&file.to_string_lossy())
         })
         .collect();
@@ -108,7 +156,7 @@ fn hevc_av1_and_vp9_with_opus_over_enhanced_rtmp_are_served_as_cmaf_hls() {
         .iter()
         .map(|case| {
             let url = node.rtmp_url(case.key, Some(&node.token(case.key, 600, false)));
-            let mut cmd = ffmpeg9();
+            let mut cmd = (case.ffmpeg)();
             cmd.args(["-v", "error", "-re"]).args(source_args(case)).args(["-f", "flv", &url]);
             Background::spawn(case.key, &mut cmd, dir.join(&format!("{}.log", case.key)))
         })
@@ -132,8 +180,9 @@ fn hevc_av1_and_vp9_with_opus_over_enhanced_rtmp_are_served_as_cmaf_hls() {
 
         let url = node.playlist_url(key);
         let probe = run(ffmpeg9().args(["-i", &url]), Duration::from_secs(60)).stderr;
-        let video = format!("Video: {}", case.ffmpeg_name);
-        assert!(probe.contains(&video) && probe.contains("Audio: opus"), "{key}: ffmpeg 9 sees\n{probe}");
+        let [video, audio] = case.ffmpeg_names.map(|n| n.to_string());
+        let seen = probe.contains(&format!("Video: {video}")) && probe.contains(&format!("Audio: {audio}"));
+        assert!(seen, "{key}: ffmpeg 9 sees\n{probe}");
         let decode = run(ffmpeg9().args(["-v", "warning", "-i", &url, "-f", "null", "-"]), Duration::from_secs(120));
         assert!(decode.success() && decode.stderr.trim().is_empty(), "{key}: ffmpeg 9 decodes\n{}", decode.stderr);
         assert_eq!(frame_counts(&url), expected, "{key}: (video frames, audio packets) served and in the source");

@@ -351,6 +351,9 @@ impl Chunker {
                 self.append(close, at, independent, wire)
             }
             Media::Audio(_) => {
+                if let Err(skip) = self.configure_in_band(tag) {
+                    return self.decide(None, Action::Skip(skip));
+                }
                 if self.latest.config.audio.is_none() {
                     return self.decide(None, Action::Skip(Skip::NoConfig("audio")));
                 }
@@ -483,6 +486,22 @@ impl Chunker {
         let closed = self.new_session();
         self.offset = resume.0 as i64 - raw.0 as i64;
         (closed, resume)
+    }
+
+    /// Configures the audio track from `tag`, if it has no configuration yet and `tag` is a frame
+    /// of a codec that sends no sequence header but says its configuration in every frame (MP3,
+    /// AC-3, E-AC-3): the sequence header [`AudioConfig::in_band`] makes of it stands for one in
+    /// the chunk files; the frame is a frame all the same.
+    pub(crate) fn configure_in_band(&mut self, tag: &Tag<'_>) -> Result<(), Skip> {
+        if self.latest.config.audio.is_some() {
+            return Ok(());
+        }
+        let Some((parsed, header)) = AudioConfig::in_band(tag) else { return Ok(()) };
+        let header = Tag { body: &header, ..*tag };
+        match self.configure(&header, false, |c| parsed.map(|a| c.audio = Some(a))).action {
+            Action::Skip(skip) => Err(skip),
+            _ => Ok(()),
+        }
     }
 
     /// A sequence header `tag` of the video (`video`) or audio track: unless it repeats the

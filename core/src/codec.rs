@@ -1,26 +1,35 @@
 //! Codec configuration and RFC 6381 / codec-registry strings: H.264 and H.265 decoder
 //! configuration records and SPS, AV1 `AV1CodecConfigurationRecord` and sequence header, VP9
-//! `VPCodecConfigurationRecord` and keyframe headers, AAC `AudioSpecificConfig`, Opus `OpusHead`.
+//! `VPCodecConfigurationRecord` and keyframe headers, AAC `AudioSpecificConfig`, Opus `OpusHead`,
+//! MP3 (MPEG audio) frame headers, AC-3 and E-AC-3 syncframes with `dac3` / `dec3`.
 
 use alloc::vec::Vec;
 
 mod aac;
+mod ac3;
 mod av1;
 mod avc;
 mod bits;
 mod hevc;
+mod mp3;
 mod opus;
 mod vp9;
 
 pub use aac::{AacConfig, AudioObjectType, MAX_ASC_LEN};
+pub use ac3::{Ac3Config, Ac3Kind};
 pub use av1::{Av1Colour, Av1Config, MAX_AV1C_LEN, MAX_LEB128_LEN};
 /// A real `avcC` (x264, High, 640×360), for tests elsewhere in the crate.
 #[cfg(test)]
 pub(crate) use avc::tests::HIGH_360P;
 pub use avc::{AvcConfig, Sps};
 pub use hevc::{looks_like_hevc_record, HevcConfig, HevcSps, VideoSignal};
+pub use mp3::{Mp3Config, MpegVersion};
 pub use opus::{OpusConfig, MAX_OPUS_HEAD_LEN, MAX_OPUS_PACKET_SAMPLES, OPUS_PRE_ROLL_SAMPLES};
 pub use vp9::Vp9Config;
+/// Real MP3, AC-3 and E-AC-3 frames (ffmpeg 9), for tests elsewhere in the crate.
+#[cfg(test)]
+#[allow(unused_imports)]
+pub(crate) use {ac3::tests as ac3_vectors, mp3::tests as mp3_vectors};
 /// Real HEVC, AV1, VP9 and Opus records and frames (ffmpeg 9), for tests elsewhere in the crate.
 #[cfg(test)]
 #[allow(unused_imports)]

@@ -4,7 +4,8 @@ use alloc::{string::String, vec::Vec};
 
 use crate::cmaf::{Track, TrackKind, AUDIO_TRACK_ID, VIDEO_TRACK_ID};
 use crate::codec::{
-    looks_like_hevc_record, AacConfig, Av1Config, AvcConfig, CodecError, HevcConfig, OpusConfig, Vp9Config,
+    looks_like_hevc_record, AacConfig, Ac3Config, Av1Config, AvcConfig, CodecError, HevcConfig, Mp3Config, OpusConfig,
+    Vp9Config,
 };
 use crate::flv::{
     AudioCodec, AudioPacket, AudioPacketType, FlvError, FrameType, Tag, TagKind, VideoCodec, VideoPacket,
@@ -15,7 +16,7 @@ use crate::flv::{
 /// what the encoder can send).
 pub const VIDEO_FOURCCS: &[&str] = &["avc1", "hvc1", "av01", "vp09"];
 /// The Enhanced RTMP FourCCs of the audio codecs packaged.
-pub const AUDIO_FOURCCS: &[&str] = &["mp4a", "Opus"];
+pub const AUDIO_FOURCCS: &[&str] = &["mp4a", "Opus", ".mp3", "ac-3", "ec-3"];
 
 /// What one FLV tag means for packaging.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,7 +46,8 @@ pub enum Media<'a> {
         /// The access unit.
         data: &'a [u8],
     },
-    /// One audio frame: a raw AAC frame, an Opus packet.
+    /// One audio frame: a raw AAC frame, an Opus packet, an MPEG audio frame, an AC-3 or E-AC-3
+    /// syncframe.
     Audio(&'a [u8]),
     /// Nothing to package: script data, end-of-sequence, command frames.
     Ignored,
@@ -59,7 +61,9 @@ pub enum Skip {
     #[error(transparent)]
     Flv(#[from] FlvError),
     /// A codec we do not package (yet).
-    #[error("{kind} codec {codec} is not supported; H.264, H.265, AV1, VP9, AAC and Opus are packaged")]
+    #[error(
+        "{kind} codec {codec} is not supported; H.264, H.265, AV1, VP9, AAC, Opus, MP3, AC-3 and E-AC-3 are packaged"
+    )]
     Codec {
         /// `audio` or `video`.
         kind: &'static str,
@@ -116,13 +120,20 @@ impl<'a> Media<'a> {
             TagKind::Audio => {
                 let p = AudioPacket::parse(tag.body)?;
                 let codec = p.header.codec;
-                if !matches!(codec, AudioCodec::Aac | AudioCodec::Opus) {
+                if !matches!(
+                    codec,
+                    AudioCodec::Aac | AudioCodec::Opus | AudioCodec::Mp3 | AudioCodec::Ac3 | AudioCodec::Eac3
+                ) {
                     return Err(Skip::Codec { kind: "audio", codec: codec.name() });
                 }
                 match p.header.packet_type {
+                    // MP3, AC-3 and E-AC-3 carry their configuration in every frame: an Enhanced
+                    // RTMP SequenceStart of theirs is empty.
+                    Some(AudioPacketType::SequenceStart) if p.payload.is_empty() => Ok(Self::Ignored),
                     Some(AudioPacketType::SequenceStart) => Ok(Self::AudioConfig { codec, record: p.payload }),
-                    Some(AudioPacketType::CodedFrames) if p.payload.is_empty() => Err(Skip::Empty("audio")),
-                    Some(AudioPacketType::CodedFrames) => Ok(Self::Audio(p.payload)),
+                    // Legacy MP3 (SoundFormat 2) has no packet type: every tag is a frame.
+                    Some(AudioPacketType::CodedFrames) | None if p.payload.is_empty() => Err(Skip::Empty("audio")),
+                    Some(AudioPacketType::CodedFrames) | None => Ok(Self::Audio(p.payload)),
                     _ => Ok(Self::Ignored),
                 }
             }
@@ -233,32 +244,59 @@ pub enum AudioConfig {
     Aac(AacConfig),
     /// Opus (`Opus`).
     Opus(OpusConfig),
+    /// MPEG-1/2 audio, MP3 above all (`mp4a` with an `esds` of object type 0x6B or 0x69).
+    Mp3(Mp3Config),
+    /// AC-3 (`ac-3`) or E-AC-3 (`ec-3`).
+    Ac3(Ac3Config),
 }
 
 impl AudioConfig {
-    /// Parses the sequence header `record` of a tag naming `codec`.
+    /// Parses the sequence header `record` of a tag naming `codec` (for the codecs without one,
+    /// the frame that configured the track: [`AudioConfig::in_band`]).
     pub fn parse(codec: AudioCodec, record: &[u8]) -> Result<Self, Skip> {
         Ok(match codec {
             AudioCodec::Aac => Self::Aac(AacConfig::parse(record)?),
             AudioCodec::Opus => Self::Opus(OpusConfig::parse(record)?),
+            AudioCodec::Mp3 => Self::Mp3(Mp3Config::parse(record)?),
+            AudioCodec::Ac3 | AudioCodec::Eac3 => Self::Ac3(Ac3Config::parse(record)?),
             other => return Err(Skip::Codec { kind: "audio", codec: other.name() }),
         })
     }
 
-    /// The RFC 6381 codec string (`mp4a.40.2`, `opus`).
+    /// For a frame tag of a codec that sends no sequence header but says its configuration in
+    /// every frame (MP3, AC-3, E-AC-3), that configuration, and the sequence header standing for
+    /// it in chunk files: an Enhanced RTMP SequenceStart of the codec's FourCC with the frame as
+    /// its record. `None` for other codecs and for tags that are not frames.
+    pub fn in_band(tag: &Tag<'_>) -> Option<(Result<Self, Skip>, Vec<u8>)> {
+        if tag.kind != TagKind::Audio {
+            return None;
+        }
+        let p = AudioPacket::parse(tag.body).ok()?;
+        let frame = matches!(p.header.packet_type, Some(AudioPacketType::CodedFrames) | None) && !p.payload.is_empty();
+        let in_band = matches!(p.header.codec, AudioCodec::Mp3 | AudioCodec::Ac3 | AudioCodec::Eac3);
+        let fourcc = p.header.codec.fourcc().filter(|_| frame && in_band)?;
+        let header = [&[0x90][..], &fourcc, p.payload].concat();
+        Some((Self::parse(p.header.codec, p.payload), header))
+    }
+
+    /// The codec string (`mp4a.40.2`, `opus`, `mp4a.40.34`, `ac-3`, `ec-3`).
     pub fn codec_string(&self) -> String {
         match self {
             Self::Aac(c) => c.codec_string(),
             Self::Opus(c) => c.codec_string(),
+            Self::Mp3(c) => c.codec_string(),
+            Self::Ac3(c) => c.codec_string(),
         }
     }
 
-    /// The media timescale: AAC's sampling rate; 48 kHz for Opus, whatever its input rate
+    /// The media timescale: the sampling rate; 48 kHz for Opus, whatever its input rate
     /// (RFC 7845 §4).
     pub fn timescale(&self) -> u32 {
         match self {
             Self::Aac(c) => c.sample_rate,
             Self::Opus(_) => 48_000,
+            Self::Mp3(c) => c.sample_rate,
+            Self::Ac3(c) => c.sample_rate,
         }
     }
 
@@ -267,15 +305,19 @@ impl AudioConfig {
         match self {
             Self::Aac(c) => c.channels(),
             Self::Opus(c) => c.channels.into(),
+            Self::Mp3(c) => c.channels,
+            Self::Ac3(c) => c.channels,
         }
     }
 
-    /// Samples (at [`AudioConfig::timescale`]) in `frame`: AAC's frame length; an Opus
+    /// Samples (at [`AudioConfig::timescale`]) in `frame`: the codec's frame length; an Opus
     /// packet's duration from its TOC (20 ms if it does not parse).
     pub fn frame_samples(&self, frame: &[u8]) -> u32 {
         match self {
             Self::Aac(c) => c.frame_samples,
             Self::Opus(_) => OpusConfig::packet_samples(frame).unwrap_or(960),
+            Self::Mp3(c) => c.samples_per_frame,
+            Self::Ac3(c) => c.samples_per_frame,
         }
     }
 }

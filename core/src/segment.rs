@@ -77,7 +77,8 @@ pub fn chunk_config(chunk: &[u8]) -> Result<StreamConfig, Error> {
     let (_, reader) = TagReader::new(chunk)?;
     let mut config = StreamConfig::default();
     for tag in reader {
-        match Media::from_tag(&tag?) {
+        let tag = tag?;
+        match Media::from_tag(&tag) {
             Ok(Media::VideoConfig { codec, record }) => config.video = Some(VideoConfig::parse(codec, record)?),
             Ok(Media::AudioConfig { codec, record }) => config.audio = Some(AudioConfig::parse(codec, record)?),
             Ok(Media::Video { keyframe, data, .. }) => {
@@ -219,7 +220,7 @@ pub fn build_segment<'a>(
                 let frame = config.frame_samples(first).max(1);
                 Some(-i16::try_from(OPUS_PRE_ROLL_SAMPLES.div_ceil(frame)).unwrap_or(i16::MAX))
             }
-            AudioConfig::Aac(_) => None,
+            AudioConfig::Aac(_) | AudioConfig::Mp3(_) | AudioConfig::Ac3(_) => None,
         };
         runs.push(TrackRun { track_id: AUDIO_TRACK_ID, base_decode_time: times[0], samples, roll_distance });
     }

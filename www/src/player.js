@@ -213,9 +213,12 @@ function startStats(player) {
   statsTimer = setInterval(tick, 500);
 }
 
-/** Seconds behind the live edge. */
+/**
+ * Seconds behind the live edge. hls.js says 0 until it knows; below 0, the player holds media
+ * past the edge its playlist gives (LL-HLS: the hinted part), so it is at the edge.
+ */
 function latency(player) {
-  if (player) return player.latency > 0 ? player.latency : NaN;
+  if (player) return player.latency === 0 ? NaN : Math.max(player.latency, 0);
   const seekable = video.seekable;
   return seekable.length ? seekable.end(seekable.length - 1) - video.currentTime : NaN;
 }

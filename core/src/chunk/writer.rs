@@ -6,7 +6,7 @@ use alloc::{boxed::Box, string::String, vec::Vec};
 use super::parts::{PartCutter, PartInfo};
 use super::{headers_digest, write_chunk_head, Action, ChunkInfo, Chunker, MAX_CHUNK_BYTES};
 use crate::flv::{parse_metadata, Amf0Value, Tag, TagKind, TagReader};
-use crate::media::{Media, Skip, StreamConfig, VideoConfig};
+use crate::media::{AudioConfig, Media, Skip, StreamConfig, VideoConfig};
 
 /// Most bytes of tags held back at the start of a session while a track that may be coming
 /// waits for its sequence header.
@@ -247,6 +247,17 @@ impl ChunkWriter {
             _ => {}
         }
         if !self.held.is_empty() || self.should_hold(tag) {
+            if !self.chunker.has_headers().1 && AudioConfig::in_band(tag).is_some() {
+                // The first frame of a codec without sequence header is its header: the held
+                // tags go out under it, then the frame.
+                if let Err(reason) = self.chunker.configure_in_band(tag) {
+                    events.push(Event::Skipped { offset: tag.offset, reason });
+                    return;
+                }
+                self.release(events);
+                self.apply(tag, events);
+                return;
+            }
             let is_header = matches!(Media::from_tag(tag), Ok(Media::VideoConfig { .. } | Media::AudioConfig { .. }));
             let span = self.held.first().map_or(0, |h| i64::from(tag.timestamp.wrapping_sub(h.timestamp) as i32));
             if is_header {

@@ -4,7 +4,7 @@ use alloc::vec::Vec;
 
 use super::write::{file_type, u16, u32, unity_matrix, zeros, BoxStart};
 use super::VIDEO_TIMESCALE;
-use crate::codec::{AacConfig, OpusConfig};
+use crate::codec::{Ac3Config, Ac3Kind, OpusConfig};
 use crate::media::{AudioConfig, VideoConfig};
 use crate::Error;
 
@@ -143,8 +143,12 @@ fn write_trak(out: &mut Vec<u8>, t: &Track) -> Result<(), Error> {
     u32(out, 1);
     match &t.kind {
         TrackKind::Video(v) => write_visual_entry(out, v)?,
-        TrackKind::Audio(AudioConfig::Aac(a)) => write_mp4a(out, a)?,
+        TrackKind::Audio(AudioConfig::Aac(a)) => write_mp4a(out, a.channels(), a.sample_rate, 0x40, &a.record)?,
+        TrackKind::Audio(AudioConfig::Mp3(m)) => {
+            write_mp4a(out, m.channels, m.sample_rate, m.object_type_indication(), &[])?
+        }
         TrackKind::Audio(AudioConfig::Opus(o)) => write_opus(out, o)?,
+        TrackKind::Audio(AudioConfig::Ac3(a)) => write_ac3(out, a)?,
     }
     stsd.end(out)?;
     for empty in [b"stts", b"stsc", b"stco"] {
@@ -242,6 +246,23 @@ fn audio_entry_head(out: &mut Vec<u8>, channels: u16, sample_rate: u32) {
     u32(out, if sample_rate < 0x1_0000 { sample_rate << 16 } else { 0 });
 }
 
+/// `ac-3` + `dac3` or `ec-3` + `dec3` audio sample entry (ETSI TS 102 366 Annex F).
+fn write_ac3(out: &mut Vec<u8>, a: &Ac3Config) -> Result<(), Error> {
+    let (entry, config) = match a.kind {
+        Ac3Kind::Ac3 => (b"ac-3", b"dac3"),
+        Ac3Kind::Eac3 => (b"ec-3", b"dec3"),
+    };
+    let entry = BoxStart::new(out, entry);
+    audio_entry_head(out, a.channels, a.sample_rate);
+    let b = BoxStart::new(out, config);
+    match a.kind {
+        Ac3Kind::Ac3 => a.write_dac3(out),
+        Ac3Kind::Eac3 => a.write_dec3(out),
+    }
+    b.end(out)?;
+    entry.end(out)
+}
+
 /// `Opus` audio sample entry with `dOps` (Opus in ISOBMFF §4.3).
 fn write_opus(out: &mut Vec<u8>, o: &OpusConfig) -> Result<(), Error> {
     let entry = BoxStart::new(out, b"Opus");
@@ -266,28 +287,37 @@ fn write_pre_skip_edit(out: &mut Vec<u8>, o: &OpusConfig) -> Result<(), Error> {
     edts.end(out)
 }
 
-/// `mp4a` audio sample entry (§12.2.3, ISO/IEC 14496-14 §5.6) with `esds`.
-fn write_mp4a(out: &mut Vec<u8>, a: &AacConfig) -> Result<(), Error> {
+/// `mp4a` audio sample entry (§12.2.3, ISO/IEC 14496-14 §5.6) with `esds`: its decoder is
+/// `object_type` (0x40 MPEG-4 audio, with `specific_info` its AudioSpecificConfig; 0x6B MPEG-1
+/// and 0x69 MPEG-2 audio, MP3, with none).
+fn write_mp4a(
+    out: &mut Vec<u8>,
+    channels: u16,
+    sample_rate: u32,
+    object_type: u8,
+    specific_info: &[u8],
+) -> Result<(), Error> {
     let entry = BoxStart::new(out, b"mp4a");
-    audio_entry_head(out, a.channels(), a.sample_rate);
+    audio_entry_head(out, channels, sample_rate);
     let esds = BoxStart::full(out, b"esds", 0, 0);
     // ES_Descriptor (ISO/IEC 14496-1 §7.2.6.5) ⊃ DecoderConfigDescriptor ⊃ DecoderSpecificInfo,
     // then SLConfigDescriptor.
-    let asc = &a.record;
-    let dsi_len = 2 + asc.len();
+    let dsi_len = if specific_info.is_empty() { 0 } else { 2 + specific_info.len() };
     let dcd_len = 2 + 13 + dsi_len;
     let es_len = 2 + 3 + dcd_len + 3;
     descriptor(out, 0x03, es_len - 2)?;
     u16(out, 0); // ES_ID: 0 in files (ISO/IEC 14496-14 §3.1.2)
     out.push(0); // flags
     descriptor(out, 0x04, dcd_len - 2)?;
-    out.push(0x40); // objectTypeIndication: MPEG-4 Audio
+    out.push(object_type);
     out.push(0x15); // streamType audio (5) << 2 | reserved 1
     zeros(out, 3); // bufferSizeDB
     u32(out, 0); // maxBitrate
     u32(out, 0); // avgBitrate
-    descriptor(out, 0x05, asc.len())?;
-    out.extend_from_slice(asc);
+    if !specific_info.is_empty() {
+        descriptor(out, 0x05, specific_info.len())?;
+        out.extend_from_slice(specific_info);
+    }
     descriptor(out, 0x06, 1)?;
     out.push(0x02); // predefined: MP4
     esds.end(out)?;

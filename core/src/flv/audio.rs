@@ -38,6 +38,20 @@ impl AudioCodec {
         }
     }
 
+    /// Its Enhanced RTMP FourCC, if it has one.
+    pub fn fourcc(&self) -> Option<[u8; 4]> {
+        Some(match self {
+            Self::Aac => *b"mp4a",
+            Self::Mp3 => *b".mp3",
+            Self::Opus => *b"Opus",
+            Self::Flac => *b"fLaC",
+            Self::Ac3 => *b"ac-3",
+            Self::Eac3 => *b"ec-3",
+            Self::FourCc(f) => *f,
+            Self::Legacy(_) => return None,
+        })
+    }
+
     /// A short name (`aac`, `mp3`, `opus`, …).
     pub fn name(&self) -> alloc::string::String {
         use alloc::string::ToString;
