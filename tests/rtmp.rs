@@ -383,7 +383,11 @@ fn enhanced_rtmp_connect_is_answered_with_every_codec_the_node_packages() {
     let props = c.session().server_properties().cloned().expect("a properties object");
     let Some(Value::StrictArray(list)) = props.get("fourCcList") else { panic!("no fourCcList in {props:?}") };
     let list: Vec<&str> = list.iter().filter_map(Value::as_str).collect();
-    assert_eq!(list, ["avc1", "hvc1", "av01", "vp09", "mp4a", "Opus"], "what the node packages, FLAC not");
+    assert_eq!(
+        list,
+        ["avc1", "hvc1", "av01", "vp09", "mp4a", "Opus", ".mp3", "ac-3", "ec-3"],
+        "what the node packages, FLAC not"
+    );
     for map in ["videoFourCcInfoMap", "audioFourCcInfoMap"] {
         assert!(matches!(props.get(map), Some(Value::Object(_) | Value::EcmaArray(_))), "{map} in {props:?}");
     }

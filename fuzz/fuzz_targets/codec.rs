@@ -4,7 +4,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use rapidrtmp_core::codec::{
-    looks_like_hevc_record, AacConfig, Av1Config, AvcConfig, HevcConfig, HevcSps, OpusConfig, Sps, Vp9Config,
+    looks_like_hevc_record, AacConfig, Ac3Config, Av1Config, AvcConfig, HevcConfig, HevcSps, Mp3Config, OpusConfig,
+    Sps, Vp9Config,
 };
 
 fuzz_target!(|data: &[u8]| {
@@ -35,4 +36,13 @@ fuzz_target!(|data: &[u8]| {
         let _ = c.codec_string();
     }
     let _ = OpusConfig::packet_samples(data);
+    if let Ok(c) = Mp3Config::parse(data) {
+        let _ = (c.codec_string(), c.frame_len(), c.object_type_indication());
+    }
+    if let Ok(c) = Ac3Config::parse(data) {
+        let mut out = Vec::new();
+        c.write_dac3(&mut out);
+        c.write_dec3(&mut out);
+        let _ = c.codec_string();
+    }
 });
