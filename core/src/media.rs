@@ -93,7 +93,8 @@ impl<'a> Media<'a> {
         match tag.kind {
             TagKind::Video => {
                 let p = VideoPacket::parse(tag.body)?;
-                if p.header.frame_type == FrameType::Command {
+                // Only the default track of a multitrack publish is packaged (yet).
+                if p.header.frame_type == FrameType::Command || p.header.track != 0 {
                     return Ok(Self::Ignored);
                 }
                 let codec = p.header.codec;
@@ -119,6 +120,9 @@ impl<'a> Media<'a> {
             }
             TagKind::Audio => {
                 let p = AudioPacket::parse(tag.body)?;
+                if p.header.track != 0 {
+                    return Ok(Self::Ignored);
+                }
                 let codec = p.header.codec;
                 if !matches!(
                     codec,

@@ -119,6 +119,9 @@ pub struct AudioTagHeader {
     pub legacy_flags: u8,
     /// Whether the tag uses the Enhanced RTMP `ExAudioTagHeader`.
     pub enhanced: bool,
+    /// The track (Enhanced RTMP multitrack): 0, the default track, unless a multitrack packet
+    /// says another.
+    pub track: u8,
 }
 
 /// An audio tag body split into its header and payload.
@@ -144,18 +147,25 @@ impl<'a> AudioPacket<'a> {
                 }
                 code => (code, &body[1..]),
             };
+            let (code, fourcc, track, body) = if code == super::multitrack::MULTITRACK {
+                let t = super::multitrack::default_track(body, "enhanced audio")?;
+                (t.packet_type, t.fourcc, t.id, t.body)
+            } else {
+                let (f, rest) = body.split_first_chunk::<4>().ok_or(FlvError::ShortBody("enhanced audio"))?;
+                (code, *f, 0, rest)
+            };
             let packet_type = AudioPacketType::from_code(code);
             if let AudioPacketType::Other(5..) = packet_type {
-                return Err(FlvError::Unsupported("enhanced audio: multitrack packets are not supported"));
+                return Err(FlvError::Unsupported("enhanced audio: unknown packet type"));
             }
-            let f = body.get(..4).ok_or(FlvError::ShortBody("enhanced audio"))?;
             let header = AudioTagHeader {
-                codec: AudioCodec::from_fourcc([f[0], f[1], f[2], f[3]]),
+                codec: AudioCodec::from_fourcc(fourcc),
                 packet_type: Some(packet_type),
                 legacy_flags: 0,
                 enhanced: true,
+                track,
             };
-            return Ok(Self { header, payload: &body[4..] });
+            return Ok(Self { header, payload: body });
         }
         let legacy_flags = b0 & 0x0F;
         if format == 10 {
@@ -165,11 +175,12 @@ impl<'a> AudioPacket<'a> {
                 packet_type: Some(AudioPacketType::from_code(t)),
                 legacy_flags,
                 enhanced: false,
+                track: 0,
             };
             return Ok(Self { header, payload: &body[2..] });
         }
         let codec = if format == 2 { AudioCodec::Mp3 } else { AudioCodec::Legacy(format) };
-        let header = AudioTagHeader { codec, packet_type: None, legacy_flags, enhanced: false };
+        let header = AudioTagHeader { codec, packet_type: None, legacy_flags, enhanced: false, track: 0 };
         Ok(Self { header, payload: &body[1..] })
     }
 }

@@ -133,6 +133,9 @@ pub struct VideoTagHeader {
     pub composition_time: i32,
     /// Whether the tag uses the Enhanced RTMP `ExVideoTagHeader`.
     pub enhanced: bool,
+    /// The track (Enhanced RTMP multitrack): 0, the default track, unless a multitrack packet
+    /// says another.
+    pub track: u8,
 }
 
 /// A video tag body split into its header and payload.
@@ -165,6 +168,7 @@ impl<'a> VideoPacket<'a> {
                 packet_type: None,
                 composition_time: 0,
                 enhanced: false,
+                track: 0,
             };
             return Ok(Self { header, payload: &body[1..] });
         }
@@ -174,7 +178,8 @@ impl<'a> VideoPacket<'a> {
             id => VideoCodec::Legacy(id),
         };
         if !matches!(codec, VideoCodec::Avc | VideoCodec::Hevc) {
-            let header = VideoTagHeader { frame_type, codec, packet_type: None, composition_time: 0, enhanced: false };
+            let header =
+                VideoTagHeader { frame_type, codec, packet_type: None, composition_time: 0, enhanced: false, track: 0 };
             return Ok(Self { header, payload: &body[1..] });
         }
         let h = body.get(1..5).ok_or(short)?;
@@ -184,6 +189,7 @@ impl<'a> VideoPacket<'a> {
             packet_type: Some(VideoPacketType::from_code(h[0])),
             composition_time: si24(&h[1..4]),
             enhanced: false,
+            track: 0,
         };
         Ok(Self { header, payload: &body[5..] })
     }
@@ -199,32 +205,45 @@ impl<'a> VideoPacket<'a> {
             }
             code => (code, &body[1..]),
         };
-        let packet_type = VideoPacketType::from_code(code);
-        if let VideoPacketType::Other(5..) = packet_type {
-            return Err(FlvError::Unsupported("enhanced video: multitrack packets are not supported"));
-        }
-        if frame_type == FrameType::Command && packet_type != VideoPacketType::Metadata {
+        if frame_type == FrameType::Command && VideoPacketType::from_code(code) != VideoPacketType::Metadata {
             // ExVideoTagHeader: a command frame carries a one-byte VideoCommand, no FourCC.
             let header = VideoTagHeader {
                 frame_type,
                 codec: VideoCodec::FourCc([0; 4]),
-                packet_type: Some(packet_type),
+                packet_type: Some(VideoPacketType::from_code(code)),
                 composition_time: 0,
                 enhanced: true,
+                track: 0,
             };
             return Ok(Self { header, payload: body });
         }
-        let f = body.get(..4).ok_or(short.clone())?;
-        let codec = VideoCodec::from_fourcc([f[0], f[1], f[2], f[3]]);
-        let mut payload = &body[4..];
+        let (code, fourcc, track, body) = if code == super::multitrack::MULTITRACK {
+            let t = super::multitrack::default_track(body, "enhanced video")?;
+            (t.packet_type, t.fourcc, t.id, t.body)
+        } else {
+            let (f, rest) = body.split_first_chunk::<4>().ok_or(short.clone())?;
+            (code, *f, 0, rest)
+        };
+        let packet_type = VideoPacketType::from_code(code);
+        if let VideoPacketType::Other(5..) = packet_type {
+            return Err(FlvError::Unsupported("enhanced video: unknown packet type"));
+        }
+        let codec = VideoCodec::from_fourcc(fourcc);
+        let mut payload = body;
         let mut composition_time = 0;
         if packet_type == VideoPacketType::CodedFrames && matches!(codec, VideoCodec::Avc | VideoCodec::Hevc) {
             let ct = payload.get(..3).ok_or(short)?;
             composition_time = si24(ct);
             payload = &payload[3..];
         }
-        let header =
-            VideoTagHeader { frame_type, codec, packet_type: Some(packet_type), composition_time, enhanced: true };
+        let header = VideoTagHeader {
+            frame_type,
+            codec,
+            packet_type: Some(packet_type),
+            composition_time,
+            enhanced: true,
+            track,
+        };
         Ok(Self { header, payload })
     }
 }
