@@ -14,7 +14,7 @@ use rapidrtmp_core::flv::Amf0Value;
 use serde_json::Value;
 use support::flv::{self, Flv, Tag, AUDIO, VIDEO};
 use support::hls::{parse_master, Playlist};
-use support::media::{ffmpeg, ffmpeg9};
+use support::media::{ffmpeg, ffmpeg9, test_pattern_inputs};
 use support::mp4::{parse_init, parse_segment};
 use support::node::{Edge, Node, NodeOptions};
 use support::player::{errors, play};
@@ -117,12 +117,7 @@ const CASES: [Case; 6] = [
 /// The ffmpeg arguments of `case`'s source: a test pattern and a tone, `SECONDS` long, a
 /// keyframe a second.
 fn source_args(case: &Case) -> Vec<String> {
-    let mut args: Vec<String> = ["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30", "-f", "lavfi", "-i"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    args.push("sine=frequency=440:sample_rate=48000".into());
-    args.extend(["-t".into(), SECONDS.to_string()]);
+    let mut args = test_pattern_inputs(SECONDS);
     args.extend(case.video.iter().chain(case.audio).map(|s| s.to_string()));
     args.extend(["-g", "30", "-pix_fmt", "yuv420p"].iter().map(|s| s.to_string()));
     args

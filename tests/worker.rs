@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use support::checks::{assert_decodes_cleanly, assert_frames_equal};
 use support::hls::{preload_hint, Playlist};
 use support::http::{self, Response};
-use support::media::{clip, publish_and_wait};
+use support::media::{clip, ffmpeg9, publish_and_wait, test_pattern_inputs};
 use support::node::{Edge, Node, NodeOptions};
 use support::proc::{free_ports, run, TempDir};
 use support::s3s::{S3sFs, ACCESS_KEY, SECRET_KEY};
@@ -80,11 +80,14 @@ impl Worker {
             ),
         )
         .unwrap();
-        let port = free_ports(1)[0];
+        // Its own devtools port too: tests run side by side.
+        let ports = free_ports(2);
+        let (port, inspector) = (ports[0], ports[1]);
         let log = dir.join("wrangler.log");
         let file = std::fs::File::create(&log).unwrap();
         let child = wrangler()
-            .args(["dev", "--ip", "127.0.0.1", "--port", &port.to_string(), "--persist-to"])
+            .args(["dev", "--ip", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--inspector-port", &inspector.to_string(), "--persist-to"])
             .arg(dir.join("state"))
             .arg("-c")
             .arg(&config)
@@ -193,14 +196,9 @@ fn assert_plays_through(worker: &Worker) {
     assert_frames_equal(&url, &[], &clip().hashes);
 }
 
-#[test]
-fn worker_serves_a_stream_from_local_r2_byte_identical_to_both_native_edges() {
-    let dir = TempDir::new("worker-r2");
-    let data = dir.join("data");
-    let node = Node::start(&data, &NodeOptions::standard());
-    let playlist = publish_clip(&node, &dir);
-
-    // Seed local R2 with the node's objects, under the same keys.
+/// Seeds local R2 (under `dir`) with the node's objects in `data`, under the same keys; returns
+/// the R2 binding's configuration. More than `segments` objects must be there.
+fn seed_local_r2(dir: &TempDir, data: &Path, segments: usize) -> String {
     let config = dir.join("wrangler.toml");
     let r2 = format!("[[r2_buckets]]\nbinding = \"BUCKET\"\nbucket_name = \"{BUCKET}\"\n");
     std::fs::write(
@@ -225,7 +223,18 @@ fn worker_serves_a_stream_from_local_r2_byte_identical_to_both_native_edges() {
         .ok();
         seeded += 1;
     }
-    assert!(seeded > playlist.segments.len(), "seeded {seeded} objects");
+    assert!(seeded > segments, "seeded {seeded} objects");
+    r2
+}
+
+#[test]
+fn worker_serves_a_stream_from_local_r2_byte_identical_to_both_native_edges() {
+    let dir = TempDir::new("worker-r2");
+    let data = dir.join("data");
+    let node = Node::start(&data, &NodeOptions::standard());
+    let playlist = publish_clip(&node, &dir);
+
+    let r2 = seed_local_r2(&dir, &data, playlist.segments.len());
     let worker = Worker::start(dir.path(), &r2);
 
     assert_same_bytes(&worker, &node, &playlist);
@@ -327,4 +336,26 @@ fn worker_with_the_node_as_live_origin_serves_its_ll_playlists_and_parts() {
         assert_eq!(ours.header("cache-control"), theirs.header("cache-control"), "{p}");
     }
     ffmpeg.kill();
+}
+
+/// The codecs beyond H.264 and AAC through the Worker: AV1 and Opus that ffmpeg 9 published,
+/// every URL byte for byte as the node serves it, and ffmpeg 9 decodes the Worker's stream.
+#[test]
+fn worker_serves_av1_and_opus_byte_identical_to_the_node() {
+    let dir = TempDir::new("worker-av1");
+    let data = dir.join("data");
+    let node = Node::start(&data, &NodeOptions::standard());
+    let url = node.rtmp_url("cam", Some(&node.token("cam", 600, false)));
+    let mut publish = ffmpeg9();
+    publish.args(["-v", "error", "-re"]).args(test_pattern_inputs(4));
+    publish.args(["-c:v", "libsvtav1", "-preset", "12", "-g", "30", "-pix_fmt", "yuv420p", "-c:a", "libopus"]);
+    let published = run(publish.args(["-f", "flv", &url]), PUBLISH_TIMEOUT);
+    assert!(published.success(), "publish: {}", published.stderr);
+    let playlist = node.wait_playlist("cam", "#EXT-X-ENDLIST", Duration::from_secs(10), |p| p.ended);
+    let r2 = seed_local_r2(&dir, &data, playlist.segments.len());
+    let worker = Worker::start(dir.path(), &r2);
+    assert_same_bytes(&worker, &node, &playlist);
+    let url = worker.url("/live/cam/index.m3u8");
+    let decode = run(ffmpeg9().args(["-v", "warning", "-i", &url, "-f", "null", "-"]), Duration::from_secs(60));
+    assert!(decode.success() && decode.stderr.trim().is_empty(), "ffmpeg 9 decodes the Worker's\n{}", decode.stderr);
 }

@@ -94,6 +94,25 @@ pub fn ffmpeg() -> Command {
     c
 }
 
+/// ffmpeg's inputs for a `seconds`-long source: a 640×360 30 fps test pattern and a 440 Hz tone
+/// at 48 kHz (encoders' options follow them).
+pub fn test_pattern_inputs(seconds: u32) -> Vec<String> {
+    let mut args: Vec<String> = [
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=640x360:rate=30",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:sample_rate=48000",
+    ]
+    .map(String::from)
+    .to_vec();
+    args.extend(["-t".into(), seconds.to_string()]);
+    args
+}
+
 /// ffmpeg 9 (`$FFMPEG9`, which tests/run sets; else imageio-ffmpeg's), `-hide_banner -nostdin`:
 /// the publisher of Enhanced RTMP (HEVC, AV1, VP9, Opus), and their decoder.
 pub fn ffmpeg9() -> Command {
