@@ -1,8 +1,9 @@
 //! The live edge of a stream this node publishes (LL-HLS): the open chunk, its finished parts
 //! and the chunks closed since the store caught up, for the built-in edge to serve before any
 //! other edge can. A part of the open chunk is built when asked for, from the publisher's chunk
-//! writer, which holds the open chunk's only copy. Updated by the stream's [`crate::publish::Publisher`]; whoever waits for it
-//! to change (a blocking playlist or part request) is woken by a watch channel, never a poll.
+//! writer, which holds the open chunk's only copy. Updated by the stream's
+//! [`crate::publish::Publisher`]; whoever waits for it to change (a blocking playlist or part
+//! request) is woken by a watch channel, never a poll.
 
 use std::sync::{Arc, Mutex};
 
