@@ -315,8 +315,9 @@ fn a_multitrack_publish_serves_its_default_track() {
     let split = "[0:v]split=2[a][b];[b]scale=320:180[c]";
     let source = |out: &[&str]| {
         let mut cmd = ffmpeg9();
-        cmd.args(["-v", "error", "-re", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30", "-f", "lavfi", "-i"])
-            .args(["sine=frequency=440:sample_rate=48000", "-t", "4", "-filter_complex", split])
+        cmd.args(["-v", "error", "-re"])
+            .args(test_pattern_inputs(4))
+            .args(["-filter_complex", split])
             .args(["-map", "[a]", "-map", "[c]", "-map", "1:a", "-c:v", "libx264", "-preset", "ultrafast", "-g", "30"])
             .args(["-c:a", "aac", "-f", "flv"])
             .args(out);

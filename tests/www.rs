@@ -30,6 +30,7 @@ use support::checks::{assert_decodes_cleanly, assert_frames_equal};
 use support::cli::rapidrtmp_ok;
 use support::media::{clip, publish};
 use support::node::{new_admin_key, Node, NodeOptions};
+use support::player::browser;
 use support::proc::{run, TempDir};
 
 const BROWSER_TIMEOUT: Duration = Duration::from_secs(240);
@@ -45,8 +46,7 @@ fn repo() -> PathBuf {
 fn web_page_plays_inspects_and_packages() {
     let dist = repo().join("www/dist");
     assert!(dist.join("index.html").is_file(), "{} is missing: run www/build.sh (tests/run does)", dist.display());
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    assert!(Path::new(&chromium).is_file(), "no Chromium at {chromium}: apt-get install chromium (tests/run does)");
+    let (www, chromium) = browser();
 
     let dir = TempDir::new("www");
     let opts = NodeOptions {
@@ -93,7 +93,7 @@ fn web_page_plays_inspects_and_packages() {
             .env("STREAM", STREAM)
             .env("FLV", &clip().path)
             .env("OUT", &out)
-            .env("WWW", repo().join("www"))
+            .env("WWW", &www)
             .env("CHROMIUM", &chromium),
         BROWSER_TIMEOUT,
     );
@@ -296,14 +296,7 @@ fn check_bad_input(bad: &Value) {
 /// which every B-frame stream gets.
 #[test]
 fn rare_keyframes_rule_hls_js_plays_an_intra_refresh_stream_across_its_cuts() {
-    let www = repo().join("www");
-    assert!(
-        www.join("node_modules/hls.js").is_dir(),
-        "{}/node_modules is missing: run www/build.sh or `npm ci` in www/ (tests/run does)",
-        www.display()
-    );
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    assert!(Path::new(&chromium).is_file(), "no Chromium at {chromium}: apt-get install chromium (tests/run does)");
+    let (www, chromium) = browser();
     let input = support::fixtures::intra_refresh();
     let dir = TempDir::new("www-intra");
     let out = dir.join("out");

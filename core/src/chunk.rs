@@ -244,12 +244,12 @@ impl Chunker {
         (h.video.as_deref(), h.audio.as_deref())
     }
 
-    /// Takes what the video configuration does not say from a keyframe of the session
-    /// ([`VideoConfig::learn_from_keyframe`]).
-    pub(crate) fn learn_from_keyframe(&mut self, frame: &[u8]) {
+    /// Takes what the video configuration does not say from a frame of the session
+    /// ([`VideoConfig::learn_from_frame`]).
+    pub(crate) fn learn_from_frame(&mut self, frame: &[u8]) {
         for headers in core::iter::once(&mut self.latest).chain(self.carried.as_mut()) {
             if let Some(v) = &mut headers.config.video {
-                v.learn_from_keyframe(frame);
+                v.learn_from_frame(frame);
             }
         }
     }
@@ -491,16 +491,16 @@ impl Chunker {
     /// Configures the audio track from `tag`, if it has no configuration yet and `tag` is a frame
     /// of a codec that sends no sequence header but says its configuration in every frame (MP3,
     /// AC-3, E-AC-3): the sequence header [`AudioConfig::in_band`] makes of it stands for one in
-    /// the chunk files; the frame is a frame all the same.
-    pub(crate) fn configure_in_band(&mut self, tag: &Tag<'_>) -> Result<(), Skip> {
+    /// the chunk files; the frame is a frame all the same. Says whether it configured the track.
+    pub(crate) fn configure_in_band(&mut self, tag: &Tag<'_>) -> Result<bool, Skip> {
         if self.latest.config.audio.is_some() {
-            return Ok(());
+            return Ok(false);
         }
-        let Some((parsed, header)) = AudioConfig::in_band(tag) else { return Ok(()) };
+        let Some((parsed, header)) = AudioConfig::in_band(tag) else { return Ok(false) };
         let header = Tag { body: &header, ..*tag };
         match self.configure(&header, false, |c| parsed.map(|a| c.audio = Some(a))).action {
             Action::Skip(skip) => Err(skip),
-            _ => Ok(()),
+            _ => Ok(true),
         }
     }
 

@@ -204,8 +204,9 @@ impl VideoConfig {
         matches!(self, Self::Vp9(_, None))
     }
 
-    /// Takes what the configuration record does not say from a keyframe (VP9's frame size).
-    pub fn learn_from_keyframe(&mut self, frame: &[u8]) {
+    /// Takes what the configuration record does not say from `frame` if it is a keyframe (VP9's
+    /// frame size, which only a keyframe's header says; other frames leave it unknown).
+    pub fn learn_from_frame(&mut self, frame: &[u8]) {
         if let Self::Vp9(_, size @ None) = self {
             *size = Vp9Config::frame_size(frame);
         }

@@ -81,9 +81,9 @@ pub fn chunk_config(chunk: &[u8]) -> Result<StreamConfig, Error> {
         match Media::from_tag(&tag) {
             Ok(Media::VideoConfig { codec, record }) => config.video = Some(VideoConfig::parse(codec, record)?),
             Ok(Media::AudioConfig { codec, record }) => config.audio = Some(AudioConfig::parse(codec, record)?),
-            Ok(Media::Video { keyframe, data, .. }) => {
-                if let Some(v) = config.video.as_mut().filter(|v| keyframe && v.is_sync(data)) {
-                    v.learn_from_keyframe(data);
+            Ok(Media::Video { data, .. }) => {
+                if let Some(v) = &mut config.video {
+                    v.learn_from_frame(data);
                 }
                 break;
             }

@@ -22,16 +22,13 @@ pub const FFMPEG_TIMEOUT: Duration = Duration::from_secs(120);
 /// Frames per second of the clip.
 pub const FPS: u64 = 30;
 
-/// The clip's encoding (after the lavfi inputs).
+/// ffmpeg's inputs for every test source: a 640×360 30 fps test pattern and a 440 Hz tone at
+/// 48 kHz.
+const TEST_PATTERN: [&str; 8] =
+    ["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"];
+
+/// The clip's length and encoding (after [`TEST_PATTERN`]).
 const CLIP_ARGS: &[&str] = &[
-    "-f",
-    "lavfi",
-    "-i",
-    "testsrc2=size=640x360:rate=30",
-    "-f",
-    "lavfi",
-    "-i",
-    "sine=frequency=440:sample_rate=48000",
     "-t",
     "6",
     "-map",
@@ -94,21 +91,9 @@ pub fn ffmpeg() -> Command {
     c
 }
 
-/// ffmpeg's inputs for a `seconds`-long source: a 640×360 30 fps test pattern and a 440 Hz tone
-/// at 48 kHz (encoders' options follow them).
+/// ffmpeg's inputs for a `seconds`-long source ([`TEST_PATTERN`]; encoders' options follow).
 pub fn test_pattern_inputs(seconds: u32) -> Vec<String> {
-    let mut args: Vec<String> = [
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc2=size=640x360:rate=30",
-        "-f",
-        "lavfi",
-        "-i",
-        "sine=frequency=440:sample_rate=48000",
-    ]
-    .map(String::from)
-    .to_vec();
+    let mut args: Vec<String> = TEST_PATTERN.map(String::from).to_vec();
     args.extend(["-t".into(), seconds.to_string()]);
     args
 }
@@ -141,8 +126,12 @@ pub fn clip() -> &'static Clip {
 }
 
 fn make_clip() -> Clip {
-    let args: Vec<String> =
-        ["-hide_banner", "-nostdin", "-v", "error", "-y"].iter().chain(CLIP_ARGS).map(|a| a.to_string()).collect();
+    let args: Vec<String> = ["-hide_banner", "-nostdin", "-v", "error", "-y"]
+        .iter()
+        .chain(&TEST_PATTERN)
+        .chain(CLIP_ARGS)
+        .map(|a| a.to_string())
+        .collect();
     let path = fixtures::encoded("clip", &args);
     let probe = run_ok(
         Command::new("ffprobe")
@@ -363,10 +352,9 @@ pub fn publish(url: &str, pre_input: &[&str], post_input: &[&str], log: &Path) -
 /// timeline runs on without the jump back a looped clip has.
 pub fn publish_live_source(url: &str, seconds: u32, log: &Path) -> Background {
     let mut cmd = ffmpeg();
-    let t = seconds.to_string();
-    cmd.args(["-v", "error", "-re", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30", "-f", "lavfi", "-i"])
-        .arg("sine=frequency=440:sample_rate=48000")
-        .args(["-t", &t, "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "30", "-bf", "0"])
+    cmd.args(["-v", "error", "-re"])
+        .args(test_pattern_inputs(seconds))
+        .args(["-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "30", "-bf", "0"])
         .args(["-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "64k", "-f", "flv", url]);
     Background::spawn("ffmpeg live source", &mut cmd, log.to_path_buf())
 }

@@ -10,17 +10,25 @@ use serde_json::Value;
 use super::checks::unexpected_hls_errors;
 use super::proc::run;
 
-/// Plays `url` with hls.js for 8 s, Low-Latency mode on or off; the report of `ll_play.mjs`.
-pub fn play(url: &str, low_latency: bool) -> Value {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let www = root.join("www");
+/// What the browser scripts need: the `www/` folder (its node_modules: hls.js, playwright-core)
+/// and Chromium (`$CHROMIUM`, default /usr/bin/chromium); panics, saying how to get them, if
+/// either is missing.
+pub fn browser() -> (PathBuf, String) {
+    let www = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../www");
     assert!(
         www.join("node_modules/hls.js").is_dir(),
-        "{}/node_modules is missing: run www/build.sh (tests/run does)",
+        "{}/node_modules is missing: run www/build.sh or `npm ci` in www/ (tests/run does)",
         www.display()
     );
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     assert!(Path::new(&chromium).is_file(), "no Chromium at {chromium}: apt-get install chromium (tests/run does)");
+    (www, chromium)
+}
+
+/// Plays `url` with hls.js for 8 s, Low-Latency mode on or off; the report of `ll_play.mjs`.
+pub fn play(url: &str, low_latency: bool) -> Value {
+    let (www, chromium) = browser();
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let run = run(
         Command::new("node")
             .arg(root.join("tests/www/ll_play.mjs"))

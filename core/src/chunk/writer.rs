@@ -6,7 +6,7 @@ use alloc::{boxed::Box, string::String, vec::Vec};
 use super::parts::{PartCutter, PartInfo};
 use super::{headers_digest, write_chunk_head, Action, ChunkInfo, Chunker, MAX_CHUNK_BYTES};
 use crate::flv::{parse_metadata, Amf0Value, Tag, TagKind, TagReader};
-use crate::media::{AudioConfig, Media, Skip, StreamConfig, VideoConfig};
+use crate::media::{Media, Skip, StreamConfig, VideoConfig};
 
 /// Most bytes of tags held back at the start of a session while a track that may be coming
 /// waits for its sequence header.
@@ -247,16 +247,15 @@ impl ChunkWriter {
             _ => {}
         }
         if !self.held.is_empty() || self.should_hold(tag) {
-            if !self.chunker.has_headers().1 && AudioConfig::in_band(tag).is_some() {
-                // The first frame of a codec without sequence header is its header: the held
-                // tags go out under it, then the frame.
-                if let Err(reason) = self.chunker.configure_in_band(tag) {
-                    events.push(Event::Skipped { offset: tag.offset, reason });
-                    return;
+            // The first frame of a codec without sequence header is its header: the held tags go
+            // out under it, then the frame.
+            match self.chunker.configure_in_band(tag) {
+                Err(reason) => return events.push(Event::Skipped { offset: tag.offset, reason }),
+                Ok(true) => {
+                    self.release(events);
+                    return self.apply(tag, events);
                 }
-                self.release(events);
-                self.apply(tag, events);
-                return;
+                Ok(false) => {}
             }
             let is_header = matches!(Media::from_tag(tag), Ok(Media::VideoConfig { .. } | Media::AudioConfig { .. }));
             let span = self.held.first().map_or(0, |h| i64::from(tag.timestamp.wrapping_sub(h.timestamp) as i32));
@@ -347,11 +346,10 @@ impl ChunkWriter {
                 }
                 if let Some(open) = &mut self.open {
                     if open.config.video.as_ref().is_some_and(VideoConfig::wants_keyframe) {
-                        if let Ok(Media::Video { keyframe: true, data, .. }) = Media::from_tag(tag) {
-                            if let Some(v) = open.config.video.as_mut().filter(|v| v.is_sync(data)) {
-                                v.learn_from_keyframe(data);
-                                self.chunker.learn_from_keyframe(data);
-                            }
+                        if let (Ok(Media::Video { data, .. }), Some(v)) = (Media::from_tag(tag), &mut open.config.video)
+                        {
+                            v.learn_from_frame(data);
+                            self.chunker.learn_from_frame(data);
                         }
                     }
                     let cut =
