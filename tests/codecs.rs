@@ -14,7 +14,7 @@ use rapidrtmp_core::flv::Amf0Value;
 use serde_json::Value;
 use support::flv::{self, Flv, Tag, AUDIO, VIDEO};
 use support::hls::{parse_master, Playlist};
-use support::media::{ffmpeg, ffmpeg9, test_pattern_inputs};
+use support::media::{ffmpeg, ffmpeg9, frame_counts, test_pattern_inputs};
 use support::mp4::{parse_init, parse_segment};
 use support::node::{Edge, Node, NodeOptions};
 use support::player::{errors, play};
@@ -121,16 +121,6 @@ fn source_args(case: &Case) -> Vec<String> {
     args.extend(case.video.iter().chain(case.audio).map(|s| s.to_string()));
     args.extend(["-g", "30", "-pix_fmt", "yuv420p"].iter().map(|s| s.to_string()));
     args
-}
-
-/// (video frames, audio packets) ffmpeg 9 reads from `input`.
-fn frame_counts(input: &str) -> (usize, usize) {
-    let out =
-        run(ffmpeg9().args(["-v", "error", "-i", input, "-c", "copy", "-f", "framecrc", "-"]), Duration::from_secs(60))
-            .ok()
-            .stdout_text();
-    let count = |stream: &str| out.lines().filter(|l| l.starts_with(&format!("{stream},"))).count();
-    (count("0"), count("1"))
 }
 
 #[test]
@@ -303,43 +293,4 @@ fn the_enhanced_rtmp_framings_the_specification_allows_are_packaged_as_ffmpeg_s_
     assert_eq!(frame_counts(&served), frame_counts(&file.to_string_lossy()), "every frame of the source");
     let master = node.get("/live/framed/master.m3u8").text();
     assert!(master.contains(&format!("CODECS=\"{}\"", case.codecs)), "{master}");
-}
-
-/// ffmpeg 9 publishes two renditions of one source as an Enhanced RTMP multitrack stream (track
-/// 0 as legacy tags, track 1 as OneTrack multitrack packets): the default track is served, every
-/// frame of it, and the other is passed over without a warning per packet.
-#[test]
-fn a_multitrack_publish_serves_its_default_track() {
-    let dir = TempDir::new("codecs-multitrack");
-    let node = Node::start(&dir.join("data"), &NodeOptions::standard());
-    let split = "[0:v]split=2[a][b];[b]scale=320:180[c]";
-    let source = |out: &[&str]| {
-        let mut cmd = ffmpeg9();
-        cmd.args(["-v", "error", "-re"])
-            .args(test_pattern_inputs(4))
-            .args(["-filter_complex", split])
-            .args(["-map", "[a]", "-map", "[c]", "-map", "1:a", "-c:v", "libx264", "-preset", "ultrafast", "-g", "30"])
-            .args(["-c:a", "aac", "-f", "flv"])
-            .args(out);
-        cmd
-    };
-    let file = dir.join("multitrack.flv");
-    run(source(&[&file.to_string_lossy()]).arg("-y"), Duration::from_secs(60)).ok();
-    let tracks = flv::parse(&std::fs::read(&file).expect("the FLV"));
-    let multitrack = tracks.tags.iter().filter(|t| t.kind == VIDEO && t.body[0] & 0x8F == 0x86).count();
-    assert!(multitrack > 100, "ffmpeg 9 wrote track 1 as multitrack packets ({multitrack})");
-    let url = node.rtmp_url("mt", Some(&node.token("mt", 600, false)));
-    let status = run(&mut source(&[&url]), Duration::from_secs(60));
-    assert!(status.success(), "publish: {}", status.stderr);
-    node.wait_playlist("mt", "#EXT-X-ENDLIST", Duration::from_secs(20), |p| p.ended);
-    let master = node.get("/live/mt/master.m3u8").text();
-    assert!(master.contains("RESOLUTION=640x360"), "the default track: {master}");
-    let served = node.playlist_url("mt");
-    let decode = run(ffmpeg9().args(["-v", "warning", "-i", &served, "-f", "null", "-"]), Duration::from_secs(60));
-    assert!(decode.success() && decode.stderr.trim().is_empty(), "ffmpeg 9 decodes\n{}", decode.stderr);
-    // ffmpeg reads the file's track 0 as its stream 0.
-    let (video, audio) = frame_counts(&served);
-    let (track_0, _) = frame_counts(&file.to_string_lossy());
-    assert_eq!((video, audio > 150), (track_0, true), "every frame of track 0, and the audio");
-    assert!(!node.log().contains("skipped"), "no warning per packet of track 1:\n{}", node.log());
 }

@@ -1,13 +1,14 @@
 //! The HTTP edge, sans-IO: which object a request needs, and the response built from it.
 //!
 //! Every edge (the ingest node's built-in one, `rapidrtmp edge`, the Cloudflare Worker) parses
-//! the path with [`Route::parse`], fetches [`Route::object_key`] from its store, and answers with
-//! [`respond`], so a URL gives the same bytes wherever it is served.
+//! the path with [`Route::parse`], fetches [`Route::object_key`] from its store, then the objects
+//! [`rendition_keys`] names (a multitrack stream's multivariant playlist lists its renditions),
+//! and answers with [`respond`], so a URL gives the same bytes wherever it is served.
 //!
 //! | URL (under `/live/{stream}/`) | object | response |
 //! |---|---|---|
 //! | `index.m3u8` | `live/{stream}/manifest.json` | media playlist of the live window (1 s cache; 5 min once ended) |
-//! | `master.m3u8` | the manifest | multivariant playlist |
+//! | `master.m3u8` | the manifest, and those of its renditions ([`rendition_keys`]) | multivariant playlist |
 //! | `{session}/init-{seq}.mp4` | chunk `live/{stream}/{session}/{seq}.flv` | init segment |
 //! | `{session}/{seq}.m4s` | the same chunk | media segment |
 //! | `{session}/{seq}.{part}.m4s` | the same chunk | part `part` of the segment (LL-HLS; the ingest node serves those of the open segment, [`live`]) |
@@ -22,8 +23,9 @@ pub use range::{parse_range, RangeRequest};
 use alloc::{borrow::Cow, format, string::String, vec::Vec};
 
 use crate::chunk::read_chunk;
-use crate::hls::{self, MediaPlaylist, Variant};
+use crate::hls::{self, AudioRendition, MediaPlaylist, Variant};
 use crate::manifest::{ChunkEntry, Manifest, StreamState};
+use crate::media::VIDEO_FOURCCS;
 use crate::segment::{build_init, build_part, build_segment, Warnings};
 
 /// Longest stream key or session id in a URL.
@@ -279,8 +281,22 @@ pub const MP4_TYPE: &str = "video/mp4";
 /// `Content-Type` of chunks.
 pub const FLV_TYPE: &str = "video/x-flv";
 
-/// Builds the response to `route` from its object (`None` if the store does not have it).
-pub fn respond(route: &Route, object: Option<&[u8]>) -> Response {
+/// The store keys of the other objects `route`'s response is built from, once its object is
+/// fetched: for the multivariant playlist of a multitrack stream, the manifests of its
+/// renditions (at most [`crate::manifest::MAX_RENDITIONS`] of each kind). Fetched in this order,
+/// they go to [`respond`].
+pub fn rendition_keys(route: &Route, object: Option<&[u8]>) -> Vec<String> {
+    match (route, object.map(Manifest::parse)) {
+        (Route::Multivariant { .. }, Some(Ok(m))) => {
+            m.renditions.video.iter().chain(&m.renditions.audio).map(|s| manifest_key(s)).collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// Builds the response to `route` from its object (`None` if the store does not have it) and
+/// the objects of its [`rendition_keys`], in that order (`None` for one the store lacks).
+pub fn respond(route: &Route, object: Option<&[u8]>, renditions: &[Option<&[u8]>]) -> Response {
     let Some(object) = object else {
         return Response::not_found();
     };
@@ -290,7 +306,20 @@ pub fn respond(route: &Route, object: Option<&[u8]>) -> Response {
             Ok(m) => {
                 let body = match route {
                     Route::MediaPlaylist { .. } => media_playlist(&m),
-                    _ => multivariant_playlist(&m),
+                    _ => {
+                        // A rendition that is missing, empty or broken is left out; the stream
+                        // itself still plays.
+                        let parsed: Vec<Option<Manifest>> = renditions
+                            .iter()
+                            .map(|o| o.and_then(|o| Manifest::parse(o).ok()).filter(|r| !r.chunks.is_empty()))
+                            .collect();
+                        let (video, audio) = parsed.split_at(m.renditions.video.len().min(parsed.len()));
+                        multivariant_playlist(
+                            &m,
+                            &video.iter().flatten().collect::<Vec<_>>(),
+                            &audio.iter().flatten().collect::<Vec<_>>(),
+                        )
+                    }
                 };
                 let cache = if m.state == StreamState::Ended { CACHE_ENDED_PLAYLIST } else { CACHE_PLAYLIST };
                 Response::ok(route.content_type(), cache, body.into_bytes())
@@ -374,20 +403,86 @@ fn manifest_playlist(entries: &[&ChunkEntry], discontinuity_sequence: u64, ended
     p
 }
 
-/// The multivariant playlist naming `index.m3u8`, with the window's peak and average bit rates.
-pub fn multivariant_playlist(m: &Manifest) -> String {
+/// The window's peak and average segment bit rates, bits per second.
+fn bit_rates(m: &Manifest) -> (u64, u64) {
     let rate = |bytes: u64, ms: u64| bytes.saturating_mul(8000).checked_div(ms).unwrap_or(0);
     let peak = m.chunks.iter().map(|c| rate(c.bytes, c.duration_ms)).max().unwrap_or(0);
     let total = m.chunks.iter().fold(0u64, |sum, c| sum.saturating_add(c.bytes));
-    let variant = Variant {
-        uri: "index.m3u8".into(),
-        bandwidth: peak,
-        average_bandwidth: Some(rate(total, m.window_duration_ms())),
-        codecs: m.media.codecs.clone(),
-        resolution: m.media.width.zip(m.media.height),
-        frame_rate: m.media.frame_rate,
+    (peak, rate(total, m.window_duration_ms()))
+}
+
+/// The codec strings of `codecs` (RFC 6381, comma-separated) that are not video.
+fn audio_codecs(codecs: &str) -> impl Iterator<Item = &str> {
+    codecs.split(',').filter(|c| !c.is_empty() && video_family(c) == usize::MAX)
+}
+
+/// The rank of a codec string's video codec family, H.264 first ([`VIDEO_FOURCCS`]);
+/// `usize::MAX` if it is not video.
+fn video_family(codecs: &str) -> usize {
+    codecs.split(',').find_map(|c| VIDEO_FOURCCS.iter().position(|f| c.get(..4) == Some(*f))).unwrap_or(usize::MAX)
+}
+
+/// The multivariant playlist: the stream's `index.m3u8`, and for a multitrack stream its other
+/// video tracks' streams as further variants and its other audio tracks' as alternative audio,
+/// each variant with the peak and average bit rates of its window (RFC 8216bis §4.4.6.2).
+/// Variants are listed by codec family, H.264 first: one ladder per family, so a player never
+/// has to switch codecs, and the most widely decoded one is the fallback.
+pub fn multivariant_playlist(m: &Manifest, video: &[&Manifest], audio: &[&Manifest]) -> String {
+    let multitrack = !m.renditions.is_empty();
+    let default_audio = audio_codecs(&m.media.codecs).next().is_some();
+    let group = (multitrack && (default_audio || !audio.is_empty())).then(|| String::from("audio"));
+    // A variant's segments carry the default audio; one of the others may be played beside them.
+    let alternative_peak = audio.iter().map(|a| bit_rates(a)).max().unwrap_or_default();
+    let mut codecs_of_group: Vec<&str> = Vec::new();
+    for a in audio {
+        for c in audio_codecs(&a.media.codecs) {
+            if !codecs_of_group.contains(&c) {
+                codecs_of_group.push(c);
+            }
+        }
+    }
+    let variant = |v: &Manifest, uri: String| {
+        let (peak, average) = bit_rates(v);
+        let mut codecs = v.media.codecs.clone();
+        for c in &codecs_of_group {
+            if !codecs.split(',').any(|have| have == *c) {
+                codecs.push(',');
+                codecs.push_str(c);
+            }
+        }
+        Variant {
+            uri,
+            bandwidth: peak.saturating_add(alternative_peak.0),
+            average_bandwidth: Some(average.saturating_add(alternative_peak.1)),
+            codecs,
+            resolution: v.media.width.zip(v.media.height),
+            frame_rate: v.media.frame_rate,
+            audio: group.clone(),
+        }
     };
-    hls::render_multivariant(&[variant], m.chunks.iter().all(|c| c.independent))
+    let mut variants = Vec::with_capacity(1 + video.len());
+    variants.push(variant(m, "index.m3u8".into()));
+    for v in video {
+        variants.push(variant(v, format!("../{}/index.m3u8", v.stream_key)));
+    }
+    // Stable: within a family, the stream's own tracks in their order.
+    variants.sort_by_key(|v| video_family(&v.codecs));
+    let mut renditions = Vec::with_capacity(1 + audio.len());
+    if let Some(group) = &group {
+        if default_audio {
+            renditions.push(AudioRendition { group: group.clone(), name: "main".into(), uri: None, default: true });
+        }
+        for a in audio {
+            renditions.push(AudioRendition {
+                group: group.clone(),
+                name: a.stream_key.clone(),
+                uri: Some(format!("../{}/index.m3u8", a.stream_key)),
+                default: !default_audio && renditions.is_empty(),
+            });
+        }
+    }
+    let all = core::iter::once(m).chain(video.iter().copied());
+    hls::render_multivariant(&variants, &renditions, all.flat_map(|v| &v.chunks).all(|c| c.independent))
 }
 
 #[cfg(test)]
@@ -420,11 +515,11 @@ mod tests {
     #[test]
     fn missing_objects_are_404_and_garbage_is_500_not_cached() {
         let r = Route::parse("/live/a/index.m3u8").unwrap();
-        assert_eq!(respond(&r, None).status, 404);
-        let e = respond(&r, Some(b"{"));
+        assert_eq!(respond(&r, None, &[]).status, 404);
+        let e = respond(&r, Some(b"{"), &[]);
         assert_eq!((e.status, &*e.cache_control), (500, CACHE_NONE));
         let s = Route::parse("/live/a/1/2.m4s").unwrap();
-        assert_eq!(respond(&s, Some(b"FLV garbage")).status, 500);
+        assert_eq!(respond(&s, Some(b"FLV garbage"), &[]).status, 500);
     }
 
     /// A manifest is read from the store, so its figures are a peer's: the largest it may hold
@@ -449,10 +544,10 @@ mod tests {
         }
         let json = m.to_json();
         for path in ["/live/a/master.m3u8", "/live/a/index.m3u8"] {
-            assert_eq!(respond(&Route::parse(path).unwrap(), Some(&json)).status, 200, "{path}");
+            assert_eq!(respond(&Route::parse(path).unwrap(), Some(&json), &[]).status, 200, "{path}");
         }
         let beyond = String::from_utf8(json).unwrap().replace("9007199254740991", "9007199254740992");
-        let r = respond(&Route::parse("/live/a/index.m3u8").unwrap(), Some(beyond.as_bytes()));
+        let r = respond(&Route::parse("/live/a/index.m3u8").unwrap(), Some(beyond.as_bytes()), &[]);
         assert_eq!(r.status, 500);
     }
 }

@@ -17,7 +17,7 @@ pub use amf0::{parse_metadata, Amf0Value, Metadata, MAX_DEPTH as MAX_AMF0_DEPTH}
 pub use audio::{AudioCodec, AudioPacket, AudioPacketType, AudioTagHeader};
 pub use header::{FlvHeader, FLV_HEADER_LEN};
 pub use mod_ex::MAX_MOD_EX;
-pub use multitrack::MAX_TRACKS;
+pub use multitrack::{split_tracks, TrackPacket, MAX_TRACKS};
 pub use tag::{write_tag_header, Tag, TagKind, TagReader, PREVIOUS_TAG_SIZE_LEN, TAG_HEADER_LEN};
 pub use video::{FrameType, VideoCodec, VideoPacket, VideoPacketType, VideoTagHeader};
 

@@ -212,14 +212,43 @@ pub struct Variant {
     pub resolution: Option<(u32, u32)>,
     /// `FRAME-RATE`.
     pub frame_rate: Option<f64>,
+    /// `AUDIO`: the group of [`AudioRendition`]s it plays with.
+    pub audio: Option<String>,
+}
+
+/// One `EXT-X-MEDIA:TYPE=AUDIO` entry (RFC 8216bis §4.4.6.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AudioRendition {
+    /// `GROUP-ID`.
+    pub group: String,
+    /// `NAME`: unique in the group.
+    pub name: String,
+    /// `URI` of its media playlist; `None` when its audio is in the variants' own segments.
+    pub uri: Option<String>,
+    /// `DEFAULT=YES`: played unless the viewer chooses another.
+    pub default: bool,
 }
 
 /// Renders a multivariant playlist (RFC 8216 §4.3.4). `independent_segments`: every segment
 /// of every variant starts with a keyframe (`EXT-X-INDEPENDENT-SEGMENTS`, RFC 8216bis §4.3.5.1).
-pub fn render_multivariant(variants: &[Variant], independent_segments: bool) -> String {
+pub fn render_multivariant(variants: &[Variant], audio: &[AudioRendition], independent_segments: bool) -> String {
     let mut s = String::from("#EXTM3U\n#EXT-X-VERSION:7\n");
     if independent_segments {
         s.push_str("#EXT-X-INDEPENDENT-SEGMENTS\n");
+    }
+    for a in audio {
+        let yes_no = |b: bool| if b { "YES" } else { "NO" };
+        let _ = write!(
+            s,
+            "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"{}\",NAME=\"{}\",DEFAULT={},AUTOSELECT=YES",
+            a.group,
+            a.name,
+            yes_no(a.default)
+        );
+        if let Some(uri) = &a.uri {
+            let _ = write!(s, ",URI=\"{uri}\"");
+        }
+        s.push('\n');
     }
     for v in variants {
         let _ = write!(s, "#EXT-X-STREAM-INF:BANDWIDTH={}", v.bandwidth.max(1));
@@ -232,6 +261,9 @@ pub fn render_multivariant(variants: &[Variant], independent_segments: bool) -> 
         }
         if let Some(fps) = v.frame_rate {
             let _ = write!(s, ",FRAME-RATE={:.3}", fps);
+        }
+        if let Some(group) = &v.audio {
+            let _ = write!(s, ",AUDIO=\"{group}\"");
         }
         let _ = writeln!(s, "\n{}", v.uri);
     }
@@ -320,12 +352,41 @@ mod tests {
             codecs: "avc1.64001F,mp4a.40.2".into(),
             resolution: Some((1280, 720)),
             frame_rate: Some(30.0),
+            audio: None,
         };
         assert_eq!(
-            render_multivariant(&[v], true),
+            render_multivariant(&[v], &[], true),
             "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n#EXT-X-STREAM-INF:BANDWIDTH=2500000,\
              AVERAGE-BANDWIDTH=2000000,CODECS=\"avc1.64001F,mp4a.40.2\",RESOLUTION=1280x720,FRAME-RATE=30.000\n\
              index.m3u8\n"
+        );
+    }
+
+    #[test]
+    fn multivariant_with_an_audio_group() {
+        let v = |uri: &str| Variant {
+            uri: uri.into(),
+            bandwidth: 800_000,
+            average_bandwidth: None,
+            codecs: "avc1.64001E,mp4a.40.2".into(),
+            resolution: None,
+            frame_rate: None,
+            audio: Some("audio".into()),
+        };
+        let main = AudioRendition { group: "audio".into(), name: "a0".into(), uri: None, default: true };
+        let other = AudioRendition {
+            uri: Some("../cam_a1/index.m3u8".into()),
+            name: "a1".into(),
+            default: false,
+            ..main.clone()
+        };
+        assert_eq!(
+            render_multivariant(&[v("index.m3u8"), v("../cam_v1/index.m3u8")], &[main, other], false),
+            "#EXTM3U\n#EXT-X-VERSION:7\n\
+             #EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"audio\",NAME=\"a0\",DEFAULT=YES,AUTOSELECT=YES\n\
+             #EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"audio\",NAME=\"a1\",DEFAULT=NO,AUTOSELECT=YES,URI=\"../cam_a1/index.m3u8\"\n\
+             #EXT-X-STREAM-INF:BANDWIDTH=800000,CODECS=\"avc1.64001E,mp4a.40.2\",AUDIO=\"audio\"\nindex.m3u8\n\
+             #EXT-X-STREAM-INF:BANDWIDTH=800000,CODECS=\"avc1.64001E,mp4a.40.2\",AUDIO=\"audio\"\n../cam_v1/index.m3u8\n"
         );
     }
 

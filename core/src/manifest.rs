@@ -11,6 +11,8 @@ pub const MANIFEST_VERSION: u32 = 1;
 pub const MAX_MANIFEST_LEN: usize = 1 << 20;
 /// Most chunk entries a manifest may list.
 pub const MAX_WINDOW: usize = 1000;
+/// Most renditions of each kind (video, audio) a manifest may name.
+pub const MAX_RENDITIONS: usize = 16;
 /// Largest figure (time, size, sequence number) a manifest may hold: 2^53 − 1, the largest
 /// integer JSON readers such as JavaScript keep exactly. Arithmetic on figures read from the
 /// store stays far from `u64` overflow.
@@ -74,6 +76,27 @@ pub struct MediaInfo {
     pub frame_rate: Option<f64>,
 }
 
+/// The other tracks of a multitrack publish, each published as a stream of its own (its key
+/// the stream's with `_v{track}` or `_a{track}`): the multivariant playlist lists them beside
+/// the stream itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Renditions {
+    /// Streams of the other video tracks (with the stream's default audio track): variants.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub video: Vec<String>,
+    /// Streams of the other audio tracks: alternative audio renditions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub audio: Vec<String>,
+}
+
+impl Renditions {
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.video.is_empty() && self.audio.is_empty()
+    }
+}
+
 /// The manifest of one stream.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -104,6 +127,9 @@ pub struct Manifest {
     /// decode and in presentation order), milliseconds: a new publish continues from there.
     #[serde(default)]
     pub media_end_ms: Option<u64>,
+    /// The other tracks of the current publish, if it is multitrack.
+    #[serde(default, skip_serializing_if = "Renditions::is_empty")]
+    pub renditions: Renditions,
     /// The live window, oldest first.
     pub chunks: Vec<ChunkEntry>,
 }
@@ -141,6 +167,7 @@ impl Manifest {
             next_sequence: 0,
             media_end_ms: None,
             last_init: None,
+            renditions: Renditions::default(),
             chunks: Vec::new(),
         }
     }
@@ -158,6 +185,13 @@ impl Manifest {
             return Err(ManifestError::Invalid("more than 1000 chunks listed".into()));
         }
         m.check_figures()?;
+        let names = m.renditions.video.iter().chain(&m.renditions.audio);
+        if m.renditions.video.len() > MAX_RENDITIONS || m.renditions.audio.len() > MAX_RENDITIONS {
+            return Err(ManifestError::Invalid("more than 16 renditions of a kind".into()));
+        }
+        if let Some(bad) = names.into_iter().find(|n| !crate::edge::valid_name(n)) {
+            return Err(ManifestError::Invalid(alloc::format!("rendition {bad:?} is not a stream key")));
+        }
         Ok(m)
     }
 
@@ -235,6 +269,18 @@ mod tests {
         assert_eq!(m.discontinuity_sequence, 1);
         assert_eq!(m.next_sequence, 3);
         assert_eq!(Manifest::parse(&m.to_json()), Ok(m));
+    }
+
+    #[test]
+    fn renditions_are_stream_keys_and_bounded() {
+        let mut m = Manifest::new("k", 1);
+        assert!(!String::from_utf8(m.to_json()).unwrap().contains("renditions"));
+        m.renditions.video = vec!["k_v1".into()];
+        assert_eq!(Manifest::parse(&m.to_json()).map(|p| p.renditions), Ok(m.renditions.clone()));
+        m.renditions.audio = vec!["../x".into()];
+        assert!(Manifest::parse(&m.to_json()).is_err());
+        m.renditions.audio = vec!["k_a1".into(); MAX_RENDITIONS + 1];
+        assert!(Manifest::parse(&m.to_json()).is_err());
     }
 
     #[test]

@@ -177,8 +177,9 @@ pub fn package_flv<E>(
         codecs: config.codecs(),
         resolution: config.video.as_ref().and_then(|v| v.size()),
         frame_rate: st.frame_rate,
+        audio: None,
     };
-    (st.sink)(MULTIVARIANT_PLAYLIST, hls::render_multivariant(&[variant], !st.dependent).as_bytes())
+    (st.sink)(MULTIVARIANT_PLAYLIST, hls::render_multivariant(&[variant], &[], !st.dependent).as_bytes())
         .map_err(PackageError::Sink)?;
     Ok(st.report)
 }

@@ -1,6 +1,7 @@
 //! RapidRTMP's HLS edge as a Cloudflare Worker.
 //!
-//! Each request is answered by the core's edge logic ([`rapidrtmp_core::edge`]) from one object:
+//! Each request is answered by the core's edge logic ([`rapidrtmp_core::edge`]) from one object
+//! (and, for a multitrack stream's multivariant playlist, its renditions' manifests):
 //! read from the R2 binding `BUCKET` when it is bound, otherwise from the S3-compatible origin at
 //! `ORIGIN_URL` (path-style base URL of the bucket and prefix), signed with SigV4 when
 //! `ORIGIN_ACCESS_KEY_ID` and `ORIGIN_SECRET_ACCESS_KEY` are set (region `ORIGIN_REGION`,
@@ -218,7 +219,23 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         (None, LiveOrigin::WhenNotStored) => read_live(&env, &route, &path_and_query).await,
         _ => None,
     };
-    let response = from_live.unwrap_or_else(|| edge::respond(&route, object.as_deref()));
+    let response = match from_live {
+        Some(r) => r,
+        None => {
+            let mut renditions = Vec::new();
+            for key in edge::rendition_keys(&route, object.as_deref()) {
+                match read_object(&env, &key).await {
+                    Ok(o) => renditions.push(o),
+                    Err(OriginError(message)) => {
+                        worker::console_error!("{message}");
+                        return unavailable(&message);
+                    }
+                }
+            }
+            let renditions: Vec<Option<&[u8]>> = renditions.iter().map(|o| o.as_deref()).collect();
+            edge::respond(&route, object.as_deref(), &renditions)
+        }
+    };
     if immutable && response.status == 200 {
         let headers = Headers::new();
         headers.set("content-type", response.content_type)?;

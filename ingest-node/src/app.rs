@@ -80,6 +80,22 @@ pub struct LiveStream {
 }
 
 impl LiveStream {
+    /// A stream `connection` starts publishing at `now` (ms since the epoch); it has a live edge
+    /// if LL-HLS is on (`part_duration`).
+    pub fn new(key: String, now: u64, connection: u64, part_duration: Option<std::time::Duration>) -> Arc<Self> {
+        Arc::new(Self {
+            key,
+            started_at_ms: now,
+            connection,
+            last_data_ms: now.into(),
+            stop: Notify::default(),
+            replaced: AtomicBool::default(),
+            done: watch::channel(false).0,
+            stats: Mutex::default(),
+            edge: part_duration.map(|d| crate::live_edge::LiveEdge::new(d.as_millis() as u64)),
+        })
+    }
+
     /// Whether the publisher has gone silent long enough to be replaced.
     pub fn is_silent(&self, now: u64) -> bool {
         now.saturating_sub(self.last_data_ms.load(Relaxed)) >= TAKEOVER_SILENCE_MS
@@ -151,6 +167,25 @@ impl App {
     /// The live stream under `key`, if any.
     pub fn live(&self, key: &str) -> Option<Arc<LiveStream>> {
         self.streams.lock().unwrap_or_else(|e| e.into_inner()).get(key).cloned()
+    }
+
+    /// Registers `stream` as being published, unless its key is published by a publisher that
+    /// is neither silent nor done. Returns whether it did.
+    pub fn claim(&self, stream: &Arc<LiveStream>) -> bool {
+        let mut streams = self.streams.lock().unwrap_or_else(|e| e.into_inner());
+        let busy = streams.get(&stream.key).is_some_and(|s| !s.is_silent(now_ms()) && !*s.done.borrow());
+        if !busy {
+            streams.insert(stream.key.clone(), stream.clone());
+        }
+        !busy
+    }
+
+    /// Takes `stream` out of the registry, if it is still the one registered under its key.
+    pub fn release(&self, stream: &LiveStream) {
+        let mut streams = self.streams.lock().unwrap_or_else(|e| e.into_inner());
+        if streams.get(&stream.key).is_some_and(|s| s.connection == stream.connection) {
+            streams.remove(&stream.key);
+        }
     }
 
     /// Records a playlist request from `ip`.

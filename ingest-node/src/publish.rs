@@ -1,6 +1,7 @@
 //! One publish: RTMP media → chunk files (cut and assembled by the core's [`ChunkWriter`]) →
 //! the stream's writer ([`writer`]), which puts them into the store.
 
+pub mod multitrack;
 pub mod writer;
 
 use std::sync::atomic::Ordering::Relaxed;
@@ -11,8 +12,8 @@ use rapidrtmp_core::chunk::{headers_digest, ChunkWriter, Chunker, ClosedChunk, E
 use rapidrtmp_core::edge::chunk_key;
 use rapidrtmp_core::flv::{Tag, TagKind};
 use rapidrtmp_core::hls::init_uri;
-use rapidrtmp_core::manifest::{ChunkEntry, MediaInfo};
-use rapidrtmp_core::media::{Media, StreamConfig};
+use rapidrtmp_core::manifest::{ChunkEntry, MediaInfo, Renditions};
+use rapidrtmp_core::media::StreamConfig;
 use rapidrtmp_core::timeline::Millis;
 use tracing::{error, info, warn};
 
@@ -54,6 +55,8 @@ pub struct Publisher {
     /// The session's video frame rate, measured on its first chunk when its configuration does
     /// not say it (a later, shorter last chunk would measure less exactly).
     frame_rate: Option<f64>,
+    /// The other tracks' streams of a multitrack publish, for the manifest.
+    renditions: Renditions,
     /// The stream's writer on this node.
     store_writer: Arc<StreamWriter>,
     /// How the publish ends, told to the writer on drop.
@@ -102,6 +105,7 @@ impl Publisher {
             events: Vec::new(),
             opened_at_ms: now_ms(),
             session: None,
+            renditions: Renditions::default(),
             store_writer,
             ending: Ending::AfterGrace,
         })
@@ -113,10 +117,8 @@ impl Publisher {
 
     /// Takes one audio, video or script data message (an FLV tag body) with its RTMP timestamp.
     pub async fn media(&mut self, kind: TagKind, timestamp: u32, body: &[u8]) {
-        let m = &self.app.metrics;
         self.stream.last_data_ms.store(now_ms(), Relaxed);
         if matches!(kind, TagKind::Audio | TagKind::Video) {
-            m.bytes_in.fetch_add(body.len() as u64, Relaxed);
             self.stream.stats.lock().unwrap_or_else(|e| e.into_inner()).bytes_in += body.len() as u64;
         }
         if body.len() > 0xFF_FFFF {
@@ -124,13 +126,18 @@ impl Publisher {
             return;
         }
         let tag = Tag { kind, filtered: false, timestamp, stream_id: 0, body, offset: 0 };
-        match Media::from_tag(&tag) {
-            Ok(Media::Video { .. }) => m.video_frames_in.fetch_add(1, Relaxed),
-            Ok(Media::Audio(_)) => m.audio_frames_in.fetch_add(1, Relaxed),
-            _ => 0,
-        };
         self.writer.lock().unwrap_or_else(|e| e.into_inner()).push(&tag, &mut self.events);
         self.on_events().await;
+    }
+
+    /// The stream this publisher writes.
+    pub fn stream(&self) -> &Arc<LiveStream> {
+        &self.stream
+    }
+
+    /// Names the other tracks' streams in the manifest, from the next chunk on.
+    pub fn set_renditions(&mut self, renditions: Renditions) {
+        self.renditions = renditions;
     }
 
     /// Acts on what the chunk writer did: closed chunks go to the store writer.
@@ -256,6 +263,7 @@ impl Publisher {
             entry,
             media,
             last_init: self.last_init.clone(),
+            renditions: self.renditions.clone(),
             reservation,
         }));
         if !self.store_writer.send(job) {

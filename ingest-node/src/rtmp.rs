@@ -8,7 +8,7 @@ mod slots;
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -21,6 +21,7 @@ use tracing::{debug, info, warn};
 
 use self::slots::{Refused, Slots};
 use crate::app::{now_ms, App, LiveStream};
+use crate::publish::multitrack::Publish;
 use crate::publish::writer::StartError;
 use crate::publish::{Ending, Publisher};
 use crate::tokens::TokenError;
@@ -71,9 +72,9 @@ pub async fn serve(app: Arc<App>, listener: TcpListener) {
             let id = app.connection_id();
             let mut conn = Connection::new(app, peer, id);
             let result = conn.run(socket).await;
-            if let Some((stream, publisher)) = conn.publishing.take() {
+            if let Some((stream, publish)) = conn.publishing.take() {
                 let ending = conn.ending;
-                conn.end_publish(stream, publisher, ending).await;
+                conn.end_publish(stream, publish, ending).await;
             }
             match result {
                 Ok(()) => debug!(%peer, "RTMP connection closed"),
@@ -143,7 +144,7 @@ struct Connection {
     peer: SocketAddr,
     id: u64,
     session: ServerSession,
-    publishing: Option<(Arc<LiveStream>, Publisher)>,
+    publishing: Option<(Arc<LiveStream>, Publish)>,
     close: bool,
     /// How the publish ends if the connection does: a dropped connection may come back.
     ending: Ending,
@@ -229,13 +230,13 @@ impl Connection {
             }
             // Audio, video, and script data: onMetaData says which tracks the stream will have.
             Event::Media { kind, timestamp, payload } => {
-                if let Some((_, publisher)) = &mut self.publishing {
-                    publisher.media(kind, timestamp, &payload).await;
+                if let Some((_, publish)) = &mut self.publishing {
+                    publish.media(kind, timestamp, &payload).await;
                 }
             }
             Event::Unpublish { .. } => {
-                if let Some((stream, publisher)) = self.publishing.take() {
-                    self.end_publish(stream, publisher, Ending::Now).await;
+                if let Some((stream, publish)) = self.publishing.take() {
+                    self.end_publish(stream, publish, Ending::Now).await;
                 }
             }
             _ => {}
@@ -310,32 +311,14 @@ impl Connection {
             }
         }
         let key = key.to_string();
-        let stream = Arc::new(LiveStream {
-            key: key.clone(),
-            started_at_ms: now,
-            connection: self.id,
-            last_data_ms: now.into(),
-            stop: Default::default(),
-            replaced: Default::default(),
-            done: tokio::sync::watch::channel(false).0,
-            stats: Mutex::default(),
-            edge: self.app.settings.part_duration.map(|d| crate::live_edge::LiveEdge::new(d.as_millis() as u64)),
-        });
-        let claimed = {
-            let mut streams = self.app.streams.lock().unwrap_or_else(|e| e.into_inner());
-            let busy = streams.get(&key).is_some_and(|s| !s.is_silent(now_ms()) && !*s.done.borrow());
-            if !busy {
-                streams.insert(key.clone(), stream.clone());
-            }
-            !busy
-        };
-        if !claimed {
+        let stream = LiveStream::new(key.clone(), now, self.id, self.app.settings.part_duration);
+        if !self.app.claim(&stream) {
             return self.reject(request, BAD_NAME, "busy", "stream key is already being published");
         }
         let publisher = match Publisher::start(self.app.clone(), stream.clone()).await {
             Ok(p) => p,
             Err(e) => {
-                self.app.streams.lock().unwrap_or_else(|e| e.into_inner()).remove(&key);
+                self.app.release(&stream);
                 let _ = stream.done.send(true);
                 return match e {
                     StartError::Busy(holder) => self.reject(
@@ -354,21 +337,16 @@ impl Connection {
         self.app.metrics.publish_attempt("accepted");
         self.app.metrics.active_streams.fetch_add(1, Relaxed);
         info!(peer = %self.peer, stream = %key, "publishing");
-        self.publishing = Some((stream, publisher));
+        self.publishing = Some((stream, Publish::new(self.app.clone(), publisher)));
         self.session.accept_publish(request);
     }
 
-    async fn end_publish(&mut self, stream: Arc<LiveStream>, publisher: Publisher, ending: Ending) {
+    async fn end_publish(&mut self, stream: Arc<LiveStream>, publish: Publish, ending: Ending) {
         // Out of the registry first: a publisher reconnecting during the grace is welcome.
-        {
-            let mut streams = self.app.streams.lock().unwrap_or_else(|e| e.into_inner());
-            if streams.get(&stream.key).is_some_and(|s| s.connection == self.id) {
-                streams.remove(&stream.key);
-            }
-        }
+        self.app.release(&stream);
         self.app.metrics.active_streams.fetch_sub(1, Relaxed);
         info!(stream = %stream.key, ?ending, "publish ended");
-        publisher.finish(ending).await;
+        publish.finish(ending).await;
     }
 }
 

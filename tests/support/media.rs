@@ -408,3 +408,12 @@ pub fn reference(fixture: Fixture) -> &'static Reference {
         }
     })
 }
+
+/// (video frames, audio packets) ffmpeg 9 reads from `input` (a file or a URL), copying, not
+/// decoding.
+pub fn frame_counts(input: &str) -> (usize, usize) {
+    let args = ["-v", "error", "-i", input, "-c", "copy", "-f", "framecrc", "-"];
+    let out = run(ffmpeg9().args(args), Duration::from_secs(60)).ok().stdout_text();
+    let count = |stream: &str| out.lines().filter(|l| l.starts_with(&format!("{stream},"))).count();
+    (count("0"), count("1"))
+}

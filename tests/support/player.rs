@@ -1,5 +1,5 @@
-//! hls.js in headless Chromium (`tests/www/ll_play.mjs`): plays a playlist for a while and
-//! reports what happened.
+//! hls.js in headless Chromium (`tests/www/ll_play.mjs`, `tests/www/abr_play.mjs`): plays a
+//! playlist for a while and reports what happened.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -40,6 +40,23 @@ pub fn play(url: &str, low_latency: bool) -> Value {
     )
     .ok();
     serde_json::from_slice(&run.stdout).unwrap_or_else(|e| panic!("ll_play.mjs output: {e}"))
+}
+
+/// Plays the multivariant playlist `url` with hls.js and forces it through every level, lowest
+/// bit rate first; the report of `abr_play.mjs`.
+pub fn play_levels(url: &str) -> Value {
+    let (www, chromium) = browser();
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let run = run(
+        Command::new("node")
+            .arg(root.join("tests/www/abr_play.mjs"))
+            .env("URL", url)
+            .env("WWW", &www)
+            .env("CHROMIUM", &chromium),
+        Duration::from_secs(120),
+    )
+    .ok();
+    serde_json::from_slice(&run.stdout).unwrap_or_else(|e| panic!("abr_play.mjs output: {e}"))
 }
 
 /// The hls.js ERROR events of a [`play`] report that a healthy playback does not have.

@@ -656,7 +656,7 @@ mod tests {
         for (sequence, index, part) in &built {
             let file = &files.iter().find(|(s, _)| s == sequence).expect("its chunk").1;
             let path = alloc::format!("/live/a/1700000000000/{sequence}.{index}.m4s");
-            let served = respond(&Route::parse(&path).unwrap(), Some(file));
+            let served = respond(&Route::parse(&path).unwrap(), Some(file), &[]);
             assert_eq!(served.status, 200, "{path}");
             assert!(served.body == *part, "{path}: the same bytes from the open chunk and from the chunk file");
         }

@@ -1,7 +1,9 @@
 //! Enhanced RTMP v2 multitrack packets: several tracks (OBS Enhanced Broadcasting renditions,
 //! say) in one audio or video tag, each with a track id.
 
-use super::FlvError;
+use alloc::vec::Vec;
+
+use super::{FlvError, TagKind};
 
 /// The packet type that says tracks follow.
 pub(super) const MULTITRACK: u8 = 6;
@@ -27,11 +29,11 @@ pub(super) struct Track<'a> {
     pub body: &'a [u8],
 }
 
-/// Reads a multitrack packet (`body` after the byte whose packet type said Multitrack): the
-/// multitrack type and the tracks' packet type, a FourCC (unless every track has its own), then
-/// per track its FourCC (if so), its id, its size (unless there is one track) and its body.
-/// Returns track 0 if the packet has it, else its first track.
-pub(super) fn default_track<'a>(body: &'a [u8], what: &'static str) -> Result<Track<'a>, FlvError> {
+/// The tracks of a multitrack packet (`body` after the byte whose packet type said Multitrack):
+/// the multitrack type and the tracks' packet type, a FourCC (unless every track has its own),
+/// then per track its FourCC (if so), its id, its size (unless there is one track) and its body.
+/// At most [`MAX_TRACKS`]; a malformed packet ends in an error.
+pub(super) fn tracks<'a>(body: &'a [u8], what: &'static str) -> Result<Tracks<'a>, FlvError> {
     let short = FlvError::ShortBody(what);
     let (&types, mut rest) = body.split_first().ok_or(short.clone())?;
     let (kind, packet_type) = (types >> 4, types & 0x0F);
@@ -41,45 +43,126 @@ pub(super) fn default_track<'a>(body: &'a [u8], what: &'static str) -> Result<Tr
     if packet_type == MULTITRACK || packet_type == super::mod_ex::MOD_EX {
         return Err(FlvError::Unsupported("enhanced RTMP: a multitrack packet inside a multitrack packet"));
     }
-    let fourcc = |rest: &mut &'a [u8]| -> Result<[u8; 4], FlvError> {
-        let (f, r) = rest.split_first_chunk::<4>().ok_or(short.clone())?;
-        *rest = r;
-        Ok(*f)
-    };
-    let shared = if kind == MANY_TRACKS_MANY_CODECS { None } else { Some(fourcc(&mut rest)?) };
-    let mut first = None;
-    for _ in 0..MAX_TRACKS {
-        if rest.is_empty() {
-            break;
-        }
-        let fourcc = match shared {
+    let shared = if kind == MANY_TRACKS_MANY_CODECS { None } else { Some(fourcc(&mut rest, what)?) };
+    Ok(Tracks { kind, packet_type, shared, rest, left: MAX_TRACKS, what })
+}
+
+/// Reads a FourCC off the front of `rest`.
+fn fourcc(rest: &mut &[u8], what: &'static str) -> Result<[u8; 4], FlvError> {
+    let (f, r) = rest.split_first_chunk::<4>().ok_or(FlvError::ShortBody(what))?;
+    *rest = r;
+    Ok(*f)
+}
+
+/// The tracks of one multitrack packet, in order ([`tracks`]).
+pub(super) struct Tracks<'a> {
+    kind: u8,
+    packet_type: u8,
+    shared: Option<[u8; 4]>,
+    rest: &'a [u8],
+    left: usize,
+    what: &'static str,
+}
+
+impl<'a> Tracks<'a> {
+    fn read(&mut self) -> Result<Track<'a>, FlvError> {
+        let short = FlvError::ShortBody(self.what);
+        let fourcc = match self.shared {
             Some(f) => f,
-            None => fourcc(&mut rest)?,
+            None => fourcc(&mut self.rest, self.what)?,
         };
-        let (&id, r) = rest.split_first().ok_or(short.clone())?;
-        rest = r;
-        let body = if kind == ONE_TRACK {
-            core::mem::take(&mut rest)
+        let (&id, r) = self.rest.split_first().ok_or(short.clone())?;
+        self.rest = r;
+        let body = if self.kind == ONE_TRACK {
+            core::mem::take(&mut self.rest)
         } else {
-            let (size, r) = rest.split_first_chunk::<3>().ok_or(short.clone())?;
+            let (size, r) = self.rest.split_first_chunk::<3>().ok_or(short.clone())?;
             let size = usize::try_from(u32::from_be_bytes([0, size[0], size[1], size[2]])).unwrap_or(usize::MAX);
-            let body = r.get(..size).ok_or(short.clone())?;
-            rest = &r[size..];
+            let body = r.get(..size).ok_or(short)?;
+            self.rest = &r[size..];
             body
         };
-        let track = Track { packet_type, fourcc, id, body };
-        if id == 0 {
+        Ok(Track { packet_type: self.packet_type, fourcc, id, body })
+    }
+}
+
+impl<'a> Iterator for Tracks<'a> {
+    type Item = Result<Track<'a>, FlvError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.rest.is_empty() || self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let track = self.read();
+        if track.is_err() {
+            self.rest = &[];
+        }
+        Some(track)
+    }
+}
+
+/// Track 0 of a multitrack packet if it has it, else its first track ([`tracks`]).
+pub(super) fn default_track<'a>(body: &'a [u8], what: &'static str) -> Result<Track<'a>, FlvError> {
+    let mut first = None;
+    for track in tracks(body, what)? {
+        let track = track?;
+        if track.id == 0 {
             return Ok(track);
         }
         first.get_or_insert(track);
     }
-    first.ok_or(short)
+    first.ok_or(FlvError::ShortBody(what))
+}
+
+/// One track's packet of an audio or video tag, as a tag body of its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackPacket {
+    /// Its track id: 0 is the default track.
+    pub track: u8,
+    /// A one-track tag body: the packet as an Enhanced RTMP packet of its track alone (the
+    /// multitrack wrapping, and any ModEx modifiers, taken off; the codec's bytes unchanged).
+    pub body: Vec<u8>,
+}
+
+/// Splits an Enhanced RTMP multitrack audio or video tag body into one body per track
+/// (`out`, cleared first), so each track can be packaged as a stream of its own. Returns
+/// `false`, with `out` empty, for a tag that is not multitrack: it is the default track's (0),
+/// as it is.
+pub fn split_tracks(kind: TagKind, body: &[u8], out: &mut Vec<TrackPacket>) -> Result<bool, FlvError> {
+    out.clear();
+    let (what, ex_header) = match kind {
+        TagKind::Video => ("enhanced video", body.first().is_some_and(|b| b & 0x80 != 0)),
+        TagKind::Audio => ("enhanced audio", body.first().is_some_and(|b| b >> 4 == 9)),
+        _ => return Ok(false),
+    };
+    let Some((&b0, rest)) = body.split_first().filter(|_| ex_header) else { return Ok(false) };
+    let (code, rest) = match b0 & 0x0F {
+        super::mod_ex::MOD_EX => {
+            let m = super::mod_ex::read(rest, what)?;
+            (m.packet_type, m.rest)
+        }
+        code => (code, rest),
+    };
+    if code != MULTITRACK {
+        return Ok(false);
+    }
+    for track in tracks(rest, what)? {
+        let track = track?;
+        // The first byte keeps the tag's ExHeader flag and frame type (video) or sound format
+        // (audio), with the track's packet type.
+        let mut one = Vec::with_capacity(5 + track.body.len());
+        one.push((b0 & 0xF0) | track.packet_type);
+        one.extend_from_slice(&track.fourcc);
+        one.extend_from_slice(track.body);
+        out.push(TrackPacket { track: track.id, body: one });
+    }
+    Ok(true)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use alloc::vec::Vec;
 
     #[test]
     fn one_track() {
@@ -109,5 +192,31 @@ mod tests {
         assert!(default_track(b"\x06avc1\x00", "video").is_err(), "multitrack in multitrack");
         let many: Vec<u8> = [&b"\x11avc1"[..], &[1, 0, 0, 0].repeat(300)].concat();
         assert_eq!(default_track(&many, "video").map(|t| t.id), Ok(1), "bounded, the first track");
+    }
+
+    #[test]
+    fn split_gives_each_track_a_one_track_body() {
+        // Video keyframe (0x90 | Multitrack), ManyTracks of CodedFrames, avc1: tracks 1 and 2.
+        let body = b"\x96\x11avc1\x01\x00\x00\x02ab\x02\x00\x00\x01c";
+        let mut out = Vec::new();
+        assert_eq!(split_tracks(TagKind::Video, body, &mut out), Ok(true));
+        assert_eq!(
+            out,
+            [
+                TrackPacket { track: 1, body: b"\x91avc1ab".to_vec() },
+                TrackPacket { track: 2, body: b"\x91avc1c".to_vec() }
+            ]
+        );
+        // Audio (ExHeader 9 | Multitrack), OneTrack SequenceStart of Opus, track 1.
+        assert_eq!(split_tracks(TagKind::Audio, b"\x96\x00Opus\x01head", &mut out), Ok(true));
+        assert_eq!(out, [TrackPacket { track: 1, body: b"\x90Opushead".to_vec() }]);
+        // Not multitrack: legacy AVC, a plain enhanced packet, script data.
+        for (kind, body) in
+            [(TagKind::Video, &b"\x17\x01\x00\x00\x00"[..]), (TagKind::Video, b"\x91hvc1"), (TagKind::Script, b"\x02")]
+        {
+            assert_eq!(split_tracks(kind, body, &mut out), Ok(false));
+            assert!(out.is_empty());
+        }
+        assert!(split_tracks(TagKind::Video, b"\x96\x11avc1\x01\x00\x00\x09ab", &mut out).is_err());
     }
 }

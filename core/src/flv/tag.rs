@@ -8,7 +8,7 @@ pub const TAG_HEADER_LEN: usize = 11;
 pub const PREVIOUS_TAG_SIZE_LEN: usize = 4;
 
 /// `TagType` (E.4.1), kept open: unknown values are carried, not rejected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[non_exhaustive]
 pub enum TagKind {
     /// 8: audio.

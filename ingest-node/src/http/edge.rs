@@ -118,17 +118,25 @@ async fn answer(app: &impl EdgeHost, peer: SocketAddr, method: &Method, uri: &Ur
             }
         }
     }
+    let unavailable = |e: crate::store::StoreError| {
+        tracing::warn!("edge: store read failed: {e}");
+        app.metrics().http_request(route.name(), 503);
+        let mut r = (StatusCode::SERVICE_UNAVAILABLE, "origin store unavailable\n").into_response();
+        r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+        r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(edge::CACHE_NONE));
+        r
+    };
     let object = match app.store().get(&route.object_key()).await {
         Ok(o) => o,
-        Err(e) => {
-            tracing::warn!("edge: store read failed: {e}");
-            app.metrics().http_request(route.name(), 503);
-            let mut r = (StatusCode::SERVICE_UNAVAILABLE, "origin store unavailable\n").into_response();
-            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
-            r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(edge::CACHE_NONE));
-            return r;
-        }
+        Err(e) => return unavailable(e),
     };
+    let mut renditions = Vec::new();
+    for key in edge::rendition_keys(&route, object.as_deref()) {
+        match app.store().get(&key).await {
+            Ok(o) => renditions.push(o),
+            Err(e) => return unavailable(e),
+        }
+    }
     if let (None, Some(origin), LiveOrigin::WhenNotStored) = (&object, app.origin(), route.live_origin()) {
         match origin.get(&route, path_and_query).await {
             Ok(resp) => return answered(resp),
@@ -136,7 +144,8 @@ async fn answer(app: &impl EdgeHost, peer: SocketAddr, method: &Method, uri: &Ur
         }
     }
     let started = Instant::now();
-    let resp = edge::respond(&route, object.as_deref());
+    let renditions: Vec<Option<&[u8]>> = renditions.iter().map(|o| o.as_deref()).collect();
+    let resp = edge::respond(&route, object.as_deref(), &renditions);
     if matches!(route, Route::Init { .. } | Route::Segment { .. } | Route::Part { .. }) && resp.status == 200 {
         app.metrics().segment_build.observe(started.elapsed());
     }
@@ -211,7 +220,7 @@ async fn live_answer(
 fn held(live: &crate::live_edge::LiveEdge, route: &Route) -> Option<edge::Response> {
     let (session, sequence) = route.chunk()?;
     match live.held(session, sequence)? {
-        Held::Chunk(file) => Some(edge::respond(route, Some(&file))),
+        Held::Chunk(file) => Some(edge::respond(route, Some(&file), &[])),
         Held::Config(config) if matches!(route, Route::Init { .. }) => match build_init(&config) {
             Ok(init) => Some(edge::Response::ok(MP4_TYPE, CACHE_IMMUTABLE, init)),
             Err(e) => Some(edge::Response::error(500, format!("init segment: {e}"))),

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use rapidrtmp_core::edge::{chunk_key, manifest_key, Route};
-use rapidrtmp_core::manifest::{ChunkEntry, Manifest, MediaInfo, StreamState};
+use rapidrtmp_core::manifest::{ChunkEntry, Manifest, MediaInfo, Renditions, StreamState};
 use rapidrtmp_core::timeline::Millis;
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Instant, MissedTickBehavior};
@@ -83,6 +83,7 @@ pub struct ChunkJob {
     pub entry: ChunkEntry,
     pub media: MediaInfo,
     pub last_init: Option<(String, String)>,
+    pub renditions: Renditions,
     pub reservation: Reservation,
 }
 
@@ -334,7 +335,7 @@ impl Task {
     }
 
     async fn write_chunk(&mut self, job: ChunkJob) -> Flow {
-        let ChunkJob { key, bytes, entry, media, last_init, reservation } = job;
+        let ChunkJob { key, bytes, entry, media, last_init, renditions, reservation } = job;
         let (app, stream) = (self.app.clone(), self.w.stream.clone());
         let started = std::time::Instant::now();
         let len = bytes.len() as u64;
@@ -357,6 +358,7 @@ impl Task {
         self.manifest.push_chunk(entry, window);
         self.manifest.media = media;
         self.manifest.last_init = last_init;
+        self.manifest.renditions = renditions;
         self.manifest.state = StreamState::Live;
         if let Some(keep) = app.settings.retention {
             // Scheduled before the manifest stops listing them.

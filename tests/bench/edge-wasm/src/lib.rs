@@ -63,7 +63,7 @@ fn first_closed(events: &mut Vec<Event>) -> Option<ClosedChunk> {
 /// Builds the media segment of `p` through the edge, as a request for it would.
 #[inline(never)]
 pub fn build_segment(p: &Prepared) -> Vec<u8> {
-    let r = respond(&p.route, Some(&p.chunk));
+    let r = respond(&p.route, Some(&p.chunk), &[]);
     assert_eq!(r.status, 200, "edge answered {}: {}", r.status, String::from_utf8_lossy(&r.body));
     r.body
 }

@@ -1,0 +1,155 @@
+//! One connection's publish, multitrack or not (Enhanced RTMP multitrack: OBS Enhanced
+//! Broadcasting, ffmpeg with several video streams). The stream itself gets the default tracks
+//! (video and audio track 0), so a single-track publish is just that. Every other track becomes
+//! a stream of its own: video track `n` is `{key}_v{n}`, with the default audio track beside it
+//! so each plays alone, and audio track `n` is `{key}_a{n}`. The stream's manifest names them,
+//! and its multivariant playlist lists them as variants and alternative audio.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+use rapidrtmp_core::edge::valid_name;
+use rapidrtmp_core::flv::{split_tracks, Tag, TagKind, TrackPacket};
+use rapidrtmp_core::manifest::{Renditions, MAX_RENDITIONS};
+use rapidrtmp_core::media::Media;
+use tracing::{info, warn};
+
+use super::{Ending, Publisher};
+use crate::app::{now_ms, App, LiveStream};
+
+/// A track other than the default ones: video or audio, and its id.
+type TrackId = (TagKind, u8);
+
+/// The publishers of one connection's publish.
+pub struct Publish {
+    app: Arc<App>,
+    /// The stream itself: the default tracks.
+    main: Publisher,
+    /// The other tracks' publishers; `None` for a track whose stream could not start (its key
+    /// is too long or busy, or there are too many): its packets are dropped.
+    others: BTreeMap<TrackId, Option<Publisher>>,
+    /// The default audio track's last sequence header and its timestamp, for a video track that
+    /// starts after it.
+    audio_header: Option<(u32, Vec<u8>)>,
+    /// The packets of the last multitrack message, reused.
+    packets: Vec<TrackPacket>,
+}
+
+impl Publish {
+    /// A publish whose default tracks go to `main`.
+    pub fn new(app: Arc<App>, main: Publisher) -> Self {
+        Self { app, main, others: BTreeMap::new(), audio_header: None, packets: Vec::new() }
+    }
+
+    /// Takes one audio, video or script data message (an FLV tag body) with its RTMP timestamp.
+    pub async fn media(&mut self, kind: TagKind, timestamp: u32, body: &[u8]) {
+        let m = &self.app.metrics;
+        if matches!(kind, TagKind::Audio | TagKind::Video) {
+            m.bytes_in.fetch_add(body.len() as u64, Relaxed);
+        }
+        let tag = Tag { kind, filtered: false, timestamp, stream_id: 0, body, offset: 0 };
+        match Media::from_tag(&tag) {
+            Ok(Media::Video { .. }) => m.video_frames_in.fetch_add(1, Relaxed),
+            Ok(Media::Audio(_)) => m.audio_frames_in.fetch_add(1, Relaxed),
+            _ => 0,
+        };
+        let mut packets = std::mem::take(&mut self.packets);
+        match split_tracks(kind, body, &mut packets) {
+            Ok(true) => {
+                for p in &packets {
+                    match p.track {
+                        0 => self.default_track(kind, timestamp, &p.body).await,
+                        n => self.other_track((kind, n), timestamp, &p.body).await,
+                    }
+                }
+            }
+            // Not multitrack, or broken: the default track's publisher takes it (and says
+            // what is wrong with it).
+            Ok(false) | Err(_) => self.default_track(kind, timestamp, body).await,
+        }
+        self.packets = packets;
+    }
+
+    /// A message of a default track: to the stream itself, and audio to every other video
+    /// track's stream too.
+    async fn default_track(&mut self, kind: TagKind, timestamp: u32, body: &[u8]) {
+        self.main.media(kind, timestamp, body).await;
+        if kind != TagKind::Audio {
+            return;
+        }
+        let tag = Tag { kind, filtered: false, timestamp, stream_id: 0, body, offset: 0 };
+        if matches!(Media::from_tag(&tag), Ok(Media::AudioConfig { .. })) {
+            self.audio_header = Some((timestamp, body.to_vec()));
+        }
+        for ((kind, _), publisher) in &mut self.others {
+            if let (TagKind::Video, Some(p)) = (kind, publisher) {
+                p.media(TagKind::Audio, timestamp, body).await;
+            }
+        }
+    }
+
+    /// A message of another track: to its stream, started at its first message.
+    async fn other_track(&mut self, track: TrackId, timestamp: u32, body: &[u8]) {
+        if !self.others.contains_key(&track) {
+            let publisher = self.start(track).await;
+            self.others.insert(track, publisher);
+            let names = |kind: TagKind| {
+                let of_kind = self.others.iter().filter(|((k, _), _)| *k == kind);
+                of_kind.filter_map(|(_, p)| p.as_ref().map(|p| p.stream().key.clone())).collect()
+            };
+            let renditions = Renditions { video: names(TagKind::Video), audio: names(TagKind::Audio) };
+            self.main.set_renditions(renditions);
+        }
+        if let Some(Some(p)) = self.others.get_mut(&track) {
+            p.media(track.0, timestamp, body).await;
+        }
+    }
+
+    /// Starts the stream of another track, or says why it cannot.
+    async fn start(&mut self, (kind, n): TrackId) -> Option<Publisher> {
+        let main = self.main.stream().clone();
+        let (letter, what) = if kind == TagKind::Video { ('v', "video") } else { ('a', "audio") };
+        let key = format!("{}_{letter}{n}", main.key);
+        let of_kind = self.others.keys().filter(|(k, _)| *k == kind).count();
+        if of_kind >= MAX_RENDITIONS {
+            warn!(stream = %main.key, "{what} track {n} dropped: a stream has at most {MAX_RENDITIONS} other {what} tracks");
+            return None;
+        }
+        if !valid_name(&key) {
+            warn!(stream = %main.key, "{what} track {n} dropped: its stream key {key} would be longer than 64");
+            return None;
+        }
+        let stream = LiveStream::new(key.clone(), now_ms(), main.connection, self.app.settings.part_duration);
+        if !self.app.claim(&stream) {
+            warn!(stream = %main.key, "{what} track {n} dropped: {key} is being published by another publisher");
+            return None;
+        }
+        let mut publisher = match Publisher::start(self.app.clone(), stream.clone()).await {
+            Ok(p) => p,
+            Err(e) => {
+                self.app.release(&stream);
+                let _ = stream.done.send(true);
+                warn!(stream = %main.key, "{what} track {n} dropped: {key}: {e}");
+                return None;
+            }
+        };
+        self.app.metrics.active_streams.fetch_add(1, Relaxed);
+        info!(stream = %main.key, "{what} track {n} is published as {key}");
+        if let (TagKind::Video, Some((timestamp, header))) = (kind, &self.audio_header) {
+            publisher.media(TagKind::Audio, *timestamp, header).await;
+        }
+        Some(publisher)
+    }
+
+    /// Ends the publish: the other tracks' streams first, then the stream itself, each handing
+    /// its last chunk over; a takeover waits for the stream itself, so all are free by then.
+    pub async fn finish(self, ending: Ending) {
+        for publisher in self.others.into_values().flatten() {
+            self.app.release(publisher.stream());
+            self.app.metrics.active_streams.fetch_sub(1, Relaxed);
+            publisher.finish(ending).await;
+        }
+        self.main.finish(ending).await;
+    }
+}

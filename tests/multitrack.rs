@@ -1,0 +1,324 @@
+//! Multitrack publishes (Enhanced RTMP v2 multitrack: OBS Enhanced Broadcasting, ffmpeg 9 with
+//! several video streams) become adaptive-bit-rate ladders with no transcode: each video track
+//! a variant of the stream's multivariant playlist, its own stream (`{key}_v{n}`) with the
+//! default audio track beside it. ffmpeg 9 publishes three renditions of one source live; the
+//! project's own client sends the same tracks in the framings OBS and the specification use
+//! (legacy track 0 and OneTrack packets with `colorInfo` before the sequence start; ManyTracks;
+//! ManyTracksManyCodecs). What the node serves is checked by others: ffmpeg 9 decodes every
+//! variant without a word, every frame of its track; hls.js in Chromium switches through
+//! every level without an error.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::process::Command;
+use std::time::Duration;
+
+use rapidrtmp_core::flv::Amf0Value;
+use serde_json::Value;
+use support::flv::{self, Flv, Tag, AUDIO, VIDEO};
+use support::hls::{parse_master, Playlist};
+use support::media::{ffmpeg9, frame_counts, test_pattern_inputs};
+use support::node::{Node, NodeOptions};
+use support::player::{errors, play_levels};
+use support::proc::{run, TempDir};
+use support::publisher::publish_exact;
+
+/// Seconds the source lasts.
+const SECONDS: u32 = 10;
+/// The renditions, track 0 first: one source scaled three ways, a keyframe a second in each.
+const SIZES: [(u32, u32); 3] = [(640, 360), (426, 240), (320, 180)];
+
+/// ffmpeg 9 encoding the ladder of [`SIZES`] with AAC into one FLV (tracks 1 and 2 as OneTrack
+/// multitrack packets), to `out`.
+fn ladder(out: &str, realtime: bool) -> Command {
+    let mut cmd = ffmpeg9();
+    cmd.args(["-v", "error"]);
+    if realtime {
+        cmd.arg("-re");
+    }
+    let [_, (w1, h1), (w2, h2)] = SIZES;
+    let split = format!("[0:v]split=3[a][b][c];[b]scale={w1}:{h1}[b1];[c]scale={w2}:{h2}[c1]");
+    cmd.args(test_pattern_inputs(SECONDS))
+        .args(["-filter_complex", &split, "-map", "[a]", "-map", "[b1]", "-map", "[c1]", "-map", "1:a"])
+        .args(["-c:v", "libx264", "-preset", "ultrafast", "-g", "30", "-sc_threshold", "0", "-pix_fmt", "yuv420p"])
+        .args(["-c:a", "aac", "-f", "flv", out]);
+    cmd
+}
+
+/// One track's packet of an FLV tag, read independently of the product's demuxer.
+#[derive(Clone, Debug)]
+struct Packet {
+    kind: u8,
+    timestamp: u32,
+    track: u8,
+    /// Video: the frame type (1 key, 2 inter).
+    frame_type: u8,
+    /// Enhanced RTMP packet type: 0 SequenceStart, 1 CodedFrames, 2 SequenceEnd, 4 Metadata.
+    packet_type: u8,
+    fourcc: [u8; 4],
+    /// The body after the FourCC, as in a one-track packet (CodedFrames of AVC: the
+    /// composition time, then the NAL units).
+    body: Vec<u8>,
+}
+
+/// The packets of ffmpeg's FLV: legacy AVC and AAC tags (track 0) and OneTrack multitrack video
+/// (CodedFramesX for the frames of the other tracks).
+fn packets(flv: &Flv) -> Vec<Packet> {
+    let mut out = Vec::new();
+    for tag in &flv.tags {
+        let b = &tag.body;
+        let packet = |track, frame_type, packet_type, fourcc: &[u8; 4], body: &[u8]| Packet {
+            kind: tag.kind,
+            timestamp: tag.timestamp,
+            track,
+            frame_type,
+            packet_type,
+            fourcc: *fourcc,
+            body: body.to_vec(),
+        };
+        match tag.kind {
+            VIDEO if b[0] & 0x80 == 0 => {
+                assert_eq!(b[0] & 0x0F, 7, "legacy AVC");
+                let body = if b[1] == 0 { &b[5..] } else { &b[2..] };
+                out.push(packet(0, b[0] >> 4, b[1], b"avc1", body));
+            }
+            VIDEO => {
+                assert_eq!((b[0] & 0x0F, b[1] >> 4), (6, 0), "OneTrack multitrack");
+                let fourcc: [u8; 4] = b[2..6].try_into().unwrap();
+                let frame_type = (b[0] >> 4) & 7;
+                match b[1] & 0x0F {
+                    // CodedFramesX (composition time 0) as CodedFrames, as track 0 has them.
+                    3 => out.push(packet(b[6], frame_type, 1, &fourcc, &[&[0, 0, 0][..], &b[7..]].concat())),
+                    t => out.push(packet(b[6], frame_type, t, &fourcc, &b[7..])),
+                }
+            }
+            AUDIO => {
+                assert_eq!(b[0] >> 4, 10, "legacy AAC");
+                out.push(packet(0, 0, b[1], b"mp4a", &b[2..]));
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Frames (CodedFrames packets) of each video track, and of the audio.
+fn frames(packets: &[Packet]) -> (BTreeMap<u8, usize>, usize) {
+    let mut video = BTreeMap::new();
+    for p in packets.iter().filter(|p| p.kind == VIDEO && p.packet_type == 1) {
+        *video.entry(p.track).or_insert(0) += 1;
+    }
+    let audio = packets.iter().filter(|p| p.kind == AUDIO && p.packet_type == 1).count();
+    (video, audio)
+}
+
+/// How the client frames the tracks.
+#[derive(Clone, Copy, Debug)]
+enum Framing {
+    /// OBS: track 0 as legacy tags, the others as OneTrack packets, each with a `colorInfo`
+    /// Metadata packet before its SequenceStart.
+    Obs,
+    /// Every video packet of one instant in one ManyTracks packet (one FourCC); audio as a
+    /// OneTrack packet of track 0.
+    ManyTracks,
+    /// The same with ManyTracksManyCodecs (a FourCC per track).
+    ManyTracksManyCodecs,
+}
+
+fn legacy(p: &Packet) -> Vec<u8> {
+    match (p.kind, p.packet_type) {
+        (VIDEO, 0) => [&[p.frame_type << 4 | 7, 0, 0, 0, 0][..], &p.body].concat(),
+        (VIDEO, t) => [&[p.frame_type << 4 | 7, t][..], &p.body].concat(),
+        (_, t) => [&[0xAF, t][..], &p.body].concat(),
+    }
+}
+
+/// A multitrack packet of `packets` (one instant, one frame and packet type): OneTrack for one,
+/// else ManyTracks or ManyTracksManyCodecs.
+fn multitrack(packets: &[&Packet], many_codecs: bool) -> Vec<u8> {
+    let p0 = packets[0];
+    let head = if p0.kind == VIDEO { 0x80 | p0.frame_type << 4 | 6 } else { 0x96 };
+    let kind = if packets.len() == 1 {
+        0
+    } else if many_codecs {
+        2
+    } else {
+        1
+    };
+    let mut out = vec![head, kind << 4 | p0.packet_type];
+    if kind != 2 {
+        out.extend_from_slice(&p0.fourcc);
+    }
+    for p in packets {
+        if kind == 2 {
+            out.extend_from_slice(&p.fourcc);
+        }
+        out.push(p.track);
+        if kind != 0 {
+            out.extend_from_slice(&(p.body.len() as u32).to_be_bytes()[1..]);
+        }
+        out.extend_from_slice(&p.body);
+    }
+    out
+}
+
+/// An AMF0 `colorInfo` Metadata body (Enhanced RTMP v2): 8-bit BT.709.
+fn color_info() -> Vec<u8> {
+    let mut out = Vec::new();
+    Amf0Value::String("colorInfo".into()).write(&mut out);
+    let config = vec![("bitDepth".into(), Amf0Value::Number(8.0)), ("colorPrimaries".into(), Amf0Value::Number(1.0))];
+    Amf0Value::Object(vec![("colorConfig".into(), Amf0Value::Object(config))]).write(&mut out);
+    out
+}
+
+/// The FLV the client sends: `packets` in `framing`.
+fn framed(header: &[u8], packets: &[Packet], framing: Framing) -> Flv {
+    let mut tags = Vec::new();
+    // Packets already sent in a ManyTracks packet of an earlier one.
+    let mut sent = vec![false; packets.len()];
+    for (i, p) in packets.iter().enumerate() {
+        if sent[i] {
+            continue;
+        }
+        let body = match framing {
+            Framing::Obs if p.track == 0 => legacy(p),
+            Framing::Obs => {
+                if p.packet_type == 0 {
+                    let meta = Packet { packet_type: 4, frame_type: 1, body: color_info(), ..p.clone() };
+                    tags.push(Tag::new(VIDEO, p.timestamp, multitrack(&[&meta], false)));
+                }
+                multitrack(&[p], false)
+            }
+            _ if p.kind == AUDIO => multitrack(&[p], false),
+            _ => {
+                // With it, the video packets of the same instant and types that follow (audio
+                // between them stays where it is).
+                let mut group = vec![p];
+                for (j, q) in packets.iter().enumerate().skip(i + 1) {
+                    if q.timestamp != p.timestamp {
+                        break;
+                    }
+                    if q.kind == VIDEO && (q.frame_type, q.packet_type) == (p.frame_type, p.packet_type) {
+                        group.push(q);
+                        sent[j] = true;
+                    }
+                }
+                multitrack(&group, matches!(framing, Framing::ManyTracksManyCodecs))
+            }
+        };
+        tags.push(Tag::new(p.kind, p.timestamp, body));
+    }
+    Flv { header: header.to_vec(), tags }
+}
+
+/// `/live/{name}/…` of a variant URI relative to `/live/{key}/master.m3u8`.
+fn variant_path(key: &str, uri: &str) -> String {
+    match uri.strip_prefix("../") {
+        Some(other) => format!("/live/{other}"),
+        None => format!("/live/{key}/{uri}"),
+    }
+}
+
+/// Checks the ladder the node serves for `key`, published from a source whose packets had
+/// `source` frames: three variants in track order, each decoded by ffmpeg 9 without a word with
+/// every frame of its track and the audio, cut at the same instants, `BANDWIDTH` at least the
+/// peak bit rate of any of its segments as served. Returns the multivariant playlist's URL.
+fn check_ladder(node: &Node, key: &str, source: &(BTreeMap<u8, usize>, usize)) -> String {
+    for (n, _) in SIZES.iter().enumerate() {
+        let name = if n == 0 { key.to_string() } else { format!("{key}_v{n}") };
+        node.wait_playlist(&name, "#EXT-X-ENDLIST", Duration::from_secs(30), |p| p.ended);
+    }
+    let master = node.get(&format!("/live/{key}/master.m3u8")).text();
+    let variants = parse_master(&master).unwrap_or_else(|e| panic!("{e}:\n{master}"));
+    let uris: Vec<&str> = variants.iter().map(|v| v.uri.as_str()).collect();
+    let renditions = [format!("../{key}_v1/index.m3u8"), format!("../{key}_v2/index.m3u8")];
+    assert_eq!(uris, ["index.m3u8", &renditions[0], &renditions[1]], "{master}");
+    assert!(master.contains("#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"audio\""), "the audio group: {master}");
+    let mut cuts = Vec::new();
+    for (n, (v, (w, h))) in variants.iter().zip(SIZES).enumerate() {
+        assert_eq!(v.attr("RESOLUTION"), Some(format!("{w}x{h}").as_str()), "{master}");
+        assert_eq!(v.attr("FRAME-RATE"), Some("30.000"), "{master}");
+        assert_eq!(v.attr("AUDIO"), Some("audio"), "{master}");
+        let codecs = v.attr("CODECS").unwrap_or_default();
+        assert!(codecs.starts_with("avc1.") && codecs.ends_with(",mp4a.40.2"), "{master}");
+        let path = variant_path(key, &v.uri);
+        let playlist = Playlist::parse(&node.get(&path).text());
+        let base = &path[..path.rfind('/').unwrap_or(0) + 1];
+        let peak = playlist
+            .segments
+            .iter()
+            .map(|s| node.get(&format!("{base}{}", s.uri)).body.len() as f64 * 8.0 / s.duration)
+            .fold(0.0, f64::max);
+        let bandwidth: f64 = v.attr("BANDWIDTH").and_then(|b| b.parse().ok()).unwrap_or(0.0);
+        let average: f64 = v.attr("AVERAGE-BANDWIDTH").and_then(|b| b.parse().ok()).unwrap_or(f64::MAX);
+        assert!(
+            bandwidth >= peak && average <= bandwidth,
+            "variant {n}: BANDWIDTH {bandwidth} ≥ peak {peak:.0}: {master}"
+        );
+        cuts.push(playlist.segments.iter().map(|s| s.duration).collect::<Vec<_>>());
+        let url = format!("http://{}{path}", node.http);
+        let decode = run(ffmpeg9().args(["-v", "warning", "-i", &url, "-f", "null", "-"]), Duration::from_secs(60));
+        assert!(decode.success() && decode.stderr.trim().is_empty(), "ffmpeg 9 decodes variant {n}\n{}", decode.stderr);
+        let (video, audio) = frame_counts(&url);
+        assert_eq!(
+            (video, audio),
+            (source.0[&(n as u8)], source.1),
+            "variant {n}: every frame of its track, and the audio"
+        );
+    }
+    assert!(cuts.iter().all(|c| *c == cuts[0]), "every rendition cut at the same instants: {cuts:?}");
+    assert!(!node.log().contains("skipped"), "no warning per packet:\n{}", node.log());
+    format!("http://{}/live/{key}/master.m3u8", node.http)
+}
+
+/// ffmpeg 9 publishes the ladder live; hls.js plays it and switches through every level.
+#[test]
+fn an_ffmpeg_multitrack_publish_is_an_abr_ladder_hls_js_switches_through() {
+    let dir = TempDir::new("multitrack-ffmpeg");
+    let node = Node::start(&dir.join("data"), &NodeOptions::standard());
+    let file = dir.join("ladder.flv");
+    run(ladder(&file.to_string_lossy(), false).arg("-y"), Duration::from_secs(120)).ok();
+    let source = frames(&packets(&flv::parse(&std::fs::read(&file).expect("the FLV"))));
+    assert_eq!(source.0.len(), 3, "ffmpeg 9 wrote three video tracks: {source:?}");
+    let url = node.rtmp_url("ladder", Some(&node.token("ladder", 600, false)));
+    let status = run(&mut ladder(&url, true), Duration::from_secs(120));
+    assert!(status.success(), "publish: {}", status.stderr);
+    let master = check_ladder(&node, "ladder", &source);
+
+    let report: Value = play_levels(&master);
+    assert_eq!(errors(&report), Vec::<Value>::new(), "no hls.js error: {report}");
+    assert_eq!(report["pageErrors"], serde_json::json!([]), "{report}");
+    let mut heights: Vec<u64> =
+        report["levels"].as_array().unwrap().iter().filter_map(|l| l["height"].as_u64()).collect();
+    heights.sort();
+    assert_eq!(heights, [180, 240, 360], "hls.js sees the three levels: {report}");
+    for level in 0..3 {
+        let has = |field: &str| report[field].as_array().unwrap().iter().any(|l| l.as_u64() == Some(level));
+        assert!(has("switched") && has("fragmentLevels"), "hls.js switched to level {level} and buffered it: {report}");
+    }
+    assert!(report["currentTime"].as_f64().unwrap_or(0.0) >= 4.0, "hls.js played on: {report}");
+}
+
+/// The project's client sends the same tracks as OBS frames them, and in ManyTracks and
+/// ManyTracksManyCodecs packets: each is the same ladder.
+#[test]
+fn obs_framing_and_many_tracks_packets_are_the_same_ladder() {
+    let dir = TempDir::new("multitrack-framings");
+    let node = Node::start(&dir.join("data"), &NodeOptions::standard());
+    let file = dir.join("ladder.flv");
+    run(ladder(&file.to_string_lossy(), false).arg("-y"), Duration::from_secs(120)).ok();
+    let flv = flv::parse(&std::fs::read(&file).expect("the FLV"));
+    let packets = packets(&flv);
+    let source = frames(&packets);
+    for (key, framing) in
+        [("obs", Framing::Obs), ("many", Framing::ManyTracks), ("manycodecs", Framing::ManyTracksManyCodecs)]
+    {
+        let sent = framed(&flv.header, &packets, framing);
+        let many = sent.tags.iter().filter(|t| t.kind == VIDEO && t.body[0] & 0x0F == 6 && t.body[1] >> 4 != 0).count();
+        assert_eq!(many > 100, !matches!(framing, Framing::Obs), "{key}: ManyTracks packets ({many})");
+        let url = node.rtmp_url(key, Some(&node.token(key, 600, false)));
+        publish_exact(&url, &flv::write(&sent)).unwrap_or_else(|e| panic!("{key}: publish: {e}"));
+        check_ladder(&node, key, &source);
+    }
+}
