@@ -29,8 +29,8 @@ const SECONDS: u32 = 10;
 /// The renditions, track 0 first: one source scaled three ways, a keyframe a second in each.
 const SIZES: [(u32, u32); 3] = [(640, 360), (426, 240), (320, 180)];
 
-/// ffmpeg 9 encoding the ladder of [`SIZES`] with AAC into one FLV (tracks 1 and 2 as OneTrack
-/// multitrack packets), to `out`.
+/// ffmpeg 9 encoding the ladder of [`SIZES`] and two AAC tracks (128 and 64 kbit/s) into one FLV
+/// (the tracks beyond 0 as OneTrack multitrack packets), to `out`.
 fn ladder(out: &str, realtime: bool) -> Command {
     let mut cmd = ffmpeg9();
     cmd.args(["-v", "error"]);
@@ -40,9 +40,9 @@ fn ladder(out: &str, realtime: bool) -> Command {
     let [_, (w1, h1), (w2, h2)] = SIZES;
     let split = format!("[0:v]split=3[a][b][c];[b]scale={w1}:{h1}[b1];[c]scale={w2}:{h2}[c1]");
     cmd.args(test_pattern_inputs(SECONDS))
-        .args(["-filter_complex", &split, "-map", "[a]", "-map", "[b1]", "-map", "[c1]", "-map", "1:a"])
+        .args(["-filter_complex", &split, "-map", "[a]", "-map", "[b1]", "-map", "[c1]", "-map", "1:a", "-map", "1:a"])
         .args(["-c:v", "libx264", "-preset", "ultrafast", "-g", "30", "-sc_threshold", "0", "-pix_fmt", "yuv420p"])
-        .args(["-c:a", "aac", "-f", "flv", out]);
+        .args(["-c:a", "aac", "-b:a:0", "128k", "-b:a:1", "64k", "-f", "flv", out]);
     cmd
 }
 
@@ -93,9 +93,11 @@ fn packets(flv: &Flv) -> Vec<Packet> {
                     t => out.push(packet(b[6], frame_type, t, &fourcc, &b[7..])),
                 }
             }
+            AUDIO if b[0] >> 4 == 10 => out.push(packet(0, 0, b[1], b"mp4a", &b[2..])),
             AUDIO => {
-                assert_eq!(b[0] >> 4, 10, "legacy AAC");
-                out.push(packet(0, 0, b[1], b"mp4a", &b[2..]));
+                assert_eq!((b[0], b[1] >> 4), (0x95, 0), "OneTrack multitrack");
+                let fourcc: [u8; 4] = b[2..6].try_into().unwrap();
+                out.push(packet(b[6], 0, b[1] & 0x0F, &fourcc, &b[7..]));
             }
             _ => {}
         }
@@ -103,13 +105,14 @@ fn packets(flv: &Flv) -> Vec<Packet> {
     out
 }
 
-/// Frames (CodedFrames packets) of each video track, and of the audio.
-fn frames(packets: &[Packet]) -> (BTreeMap<u8, usize>, usize) {
-    let mut video = BTreeMap::new();
-    for p in packets.iter().filter(|p| p.kind == VIDEO && p.packet_type == 1) {
-        *video.entry(p.track).or_insert(0) += 1;
+/// Frames (CodedFrames packets) of each video track and of each audio track.
+type Frames = (BTreeMap<u8, usize>, BTreeMap<u8, usize>);
+
+fn frames(packets: &[Packet]) -> Frames {
+    let (mut video, mut audio) = (BTreeMap::new(), BTreeMap::new());
+    for p in packets.iter().filter(|p| p.packet_type == 1) {
+        *if p.kind == VIDEO { &mut video } else { &mut audio }.entry(p.track).or_insert(0) += 1;
     }
-    let audio = packets.iter().filter(|p| p.kind == AUDIO && p.packet_type == 1).count();
     (video, audio)
 }
 
@@ -138,7 +141,8 @@ fn legacy(p: &Packet) -> Vec<u8> {
 /// else ManyTracks or ManyTracksManyCodecs.
 fn multitrack(packets: &[&Packet], many_codecs: bool) -> Vec<u8> {
     let p0 = packets[0];
-    let head = if p0.kind == VIDEO { 0x80 | p0.frame_type << 4 | 6 } else { 0x96 };
+    // Multitrack is packet type 6 of video, 5 of audio.
+    let head = if p0.kind == VIDEO { 0x80 | p0.frame_type << 4 | 6 } else { 0x95 };
     let kind = if packets.len() == 1 {
         0
     } else if many_codecs {
@@ -184,7 +188,7 @@ fn framed(header: &[u8], packets: &[Packet], framing: Framing) -> Flv {
         let body = match framing {
             Framing::Obs if p.track == 0 => legacy(p),
             Framing::Obs => {
-                if p.packet_type == 0 {
+                if (p.kind, p.packet_type) == (VIDEO, 0) {
                     let meta = Packet { packet_type: 4, frame_type: 1, body: color_info(), ..p.clone() };
                     tags.push(Tag::new(VIDEO, p.timestamp, multitrack(&[&meta], false)));
                 }
@@ -224,17 +228,27 @@ fn variant_path(key: &str, uri: &str) -> String {
 /// `source` frames: three variants in track order, each decoded by ffmpeg 9 without a word with
 /// every frame of its track and the audio, cut at the same instants, `BANDWIDTH` at least the
 /// peak bit rate of any of its segments as served. Returns the multivariant playlist's URL.
-fn check_ladder(node: &Node, key: &str, source: &(BTreeMap<u8, usize>, usize)) -> String {
+fn check_ladder(node: &Node, key: &str, source: &Frames) -> String {
     for (n, _) in SIZES.iter().enumerate() {
         let name = if n == 0 { key.to_string() } else { format!("{key}_v{n}") };
         node.wait_playlist(&name, "#EXT-X-ENDLIST", Duration::from_secs(30), |p| p.ended);
     }
+    node.wait_playlist(&format!("{key}_a1"), "#EXT-X-ENDLIST", Duration::from_secs(30), |p| p.ended);
     let master = node.get(&format!("/live/{key}/master.m3u8")).text();
     let variants = parse_master(&master).unwrap_or_else(|e| panic!("{e}:\n{master}"));
     let uris: Vec<&str> = variants.iter().map(|v| v.uri.as_str()).collect();
     let renditions = [format!("../{key}_v1/index.m3u8"), format!("../{key}_v2/index.m3u8")];
     assert_eq!(uris, ["index.m3u8", &renditions[0], &renditions[1]], "{master}");
-    assert!(master.contains("#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"audio\""), "the audio group: {master}");
+    // The default audio track is in every variant's segments; the other is a rendition of its own.
+    let group = format!(
+        "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"audio\",NAME=\"main\",DEFAULT=YES,AUTOSELECT=YES\n\
+         #EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"audio\",NAME=\"{key}_a1\",DEFAULT=NO,AUTOSELECT=YES,URI=\"../{key}_a1/index.m3u8\"\n"
+    );
+    assert!(master.contains(&group), "the audio group: {master}");
+    let audio = format!("http://{}/live/{key}_a1/index.m3u8", node.http);
+    let decode = run(ffmpeg9().args(["-v", "warning", "-i", &audio, "-f", "null", "-"]), Duration::from_secs(60));
+    assert!(decode.success() && decode.stderr.trim().is_empty(), "ffmpeg 9 decodes audio track 1\n{}", decode.stderr);
+    assert_eq!(frame_counts(&audio), (source.1[&1], 0), "every frame of audio track 1");
     let mut cuts = Vec::new();
     for (n, (v, (w, h))) in variants.iter().zip(SIZES).enumerate() {
         assert_eq!(v.attr("RESOLUTION"), Some(format!("{w}x{h}").as_str()), "{master}");
@@ -263,7 +277,7 @@ fn check_ladder(node: &Node, key: &str, source: &(BTreeMap<u8, usize>, usize)) -
         let (video, audio) = frame_counts(&url);
         assert_eq!(
             (video, audio),
-            (source.0[&(n as u8)], source.1),
+            (source.0[&(n as u8)], source.1[&0]),
             "variant {n}: every frame of its track, and the audio"
         );
     }

@@ -147,8 +147,8 @@ impl<'a> AudioPacket<'a> {
                 }
                 code => (code, &body[1..]),
             };
-            let (code, fourcc, track, body) = if code == super::multitrack::MULTITRACK {
-                let t = super::multitrack::default_track(body, "enhanced audio")?;
+            let (code, fourcc, track, body) = if code == super::multitrack::AUDIO_MULTITRACK {
+                let t = super::multitrack::default_track(body, super::multitrack::AUDIO_MULTITRACK, "enhanced audio")?;
                 (t.packet_type, t.fourcc, t.id, t.body)
             } else {
                 let (f, rest) = body.split_first_chunk::<4>().ok_or(FlvError::ShortBody("enhanced audio"))?;

@@ -5,8 +5,10 @@ use alloc::vec::Vec;
 
 use super::{FlvError, TagKind};
 
-/// The packet type that says tracks follow.
-pub(super) const MULTITRACK: u8 = 6;
+/// The video packet type that says tracks follow.
+pub(super) const VIDEO_MULTITRACK: u8 = 6;
+/// The audio packet type that says tracks follow.
+pub(super) const AUDIO_MULTITRACK: u8 = 5;
 
 /// `AvMultitrackType` 0: one track, its body to the end of the packet.
 const ONE_TRACK: u8 = 0;
@@ -33,14 +35,15 @@ pub(super) struct Track<'a> {
 /// the multitrack type and the tracks' packet type, a FourCC (unless every track has its own),
 /// then per track its FourCC (if so), its id, its size (unless there is one track) and its body.
 /// At most [`MAX_TRACKS`]; a malformed packet ends in an error.
-pub(super) fn tracks<'a>(body: &'a [u8], what: &'static str) -> Result<Tracks<'a>, FlvError> {
+/// `multitrack` is the packet type that says so ([`VIDEO_MULTITRACK`], [`AUDIO_MULTITRACK`]).
+pub(super) fn tracks<'a>(body: &'a [u8], multitrack: u8, what: &'static str) -> Result<Tracks<'a>, FlvError> {
     let short = FlvError::ShortBody(what);
     let (&types, mut rest) = body.split_first().ok_or(short.clone())?;
     let (kind, packet_type) = (types >> 4, types & 0x0F);
     if kind > MANY_TRACKS_MANY_CODECS {
         return Err(FlvError::Unsupported("enhanced RTMP: unknown multitrack type"));
     }
-    if packet_type == MULTITRACK || packet_type == super::mod_ex::MOD_EX {
+    if packet_type == multitrack || packet_type == super::mod_ex::MOD_EX {
         return Err(FlvError::Unsupported("enhanced RTMP: a multitrack packet inside a multitrack packet"));
     }
     let shared = if kind == MANY_TRACKS_MANY_CODECS { None } else { Some(fourcc(&mut rest, what)?) };
@@ -103,9 +106,9 @@ impl<'a> Iterator for Tracks<'a> {
 }
 
 /// Track 0 of a multitrack packet if it has it, else its first track ([`tracks`]).
-pub(super) fn default_track<'a>(body: &'a [u8], what: &'static str) -> Result<Track<'a>, FlvError> {
+pub(super) fn default_track<'a>(body: &'a [u8], multitrack: u8, what: &'static str) -> Result<Track<'a>, FlvError> {
     let mut first = None;
-    for track in tracks(body, what)? {
+    for track in tracks(body, multitrack, what)? {
         let track = track?;
         if track.id == 0 {
             return Ok(track);
@@ -131,9 +134,9 @@ pub struct TrackPacket {
 /// as it is.
 pub fn split_tracks(kind: TagKind, body: &[u8], out: &mut Vec<TrackPacket>) -> Result<bool, FlvError> {
     out.clear();
-    let (what, ex_header) = match kind {
-        TagKind::Video => ("enhanced video", body.first().is_some_and(|b| b & 0x80 != 0)),
-        TagKind::Audio => ("enhanced audio", body.first().is_some_and(|b| b >> 4 == 9)),
+    let (what, ex_header, multitrack) = match kind {
+        TagKind::Video => ("enhanced video", body.first().is_some_and(|b| b & 0x80 != 0), VIDEO_MULTITRACK),
+        TagKind::Audio => ("enhanced audio", body.first().is_some_and(|b| b >> 4 == 9), AUDIO_MULTITRACK),
         _ => return Ok(false),
     };
     let Some((&b0, rest)) = body.split_first().filter(|_| ex_header) else { return Ok(false) };
@@ -144,10 +147,10 @@ pub fn split_tracks(kind: TagKind, body: &[u8], out: &mut Vec<TrackPacket>) -> R
         }
         code => (code, rest),
     };
-    if code != MULTITRACK {
+    if code != multitrack {
         return Ok(false);
     }
-    for track in tracks(rest, what)? {
+    for track in tracks(rest, multitrack, what)? {
         let track = track?;
         // The first byte keeps the tag's ExHeader flag and frame type (video) or sound format
         // (audio), with the track's packet type.
@@ -167,17 +170,17 @@ mod tests {
     #[test]
     fn one_track() {
         // OneTrack, CodedFrames, hvc1, track 2, then the track body.
-        let t = default_track(b"\x01hvc1\x02\x00\x00\x00\x09", "video").unwrap();
+        let t = default_track(b"\x01hvc1\x02\x00\x00\x00\x09", VIDEO_MULTITRACK, "video").unwrap();
         assert_eq!((t.packet_type, &t.fourcc, t.id, t.body), (1, b"hvc1", 2, &b"\x00\x00\x00\x09"[..]));
     }
 
     #[test]
     fn many_tracks_give_track_0_wherever_it_is() {
         // ManyTracks, SequenceStart, avc1: track 1 (2 bytes), track 0 (1 byte).
-        let t = default_track(b"\x10avc1\x01\x00\x00\x02ab\x00\x00\x00\x01c", "video").unwrap();
+        let t = default_track(b"\x10avc1\x01\x00\x00\x02ab\x00\x00\x00\x01c", VIDEO_MULTITRACK, "video").unwrap();
         assert_eq!((t.id, t.body, &t.fourcc), (0, &b"c"[..], b"avc1"));
         // ManyTracksManyCodecs: each track its FourCC; no track 0, so the first.
-        let t = default_track(b"\x21hvc1\x03\x00\x00\x01xav01\x04\x00\x00\x01y", "video").unwrap();
+        let t = default_track(b"\x21hvc1\x03\x00\x00\x01xav01\x04\x00\x00\x01y", VIDEO_MULTITRACK, "video").unwrap();
         assert_eq!((t.id, t.body, &t.fourcc), (3, &b"x"[..], b"hvc1"));
     }
 
@@ -185,13 +188,16 @@ mod tests {
     fn bad_multitrack_packets_are_errors() {
         let whole = b"\x10avc1\x01\x00\x00\x02ab\x00\x00\x00\x01c";
         for n in 0..whole.len() - 1 {
-            let _ = default_track(&whole[..n], "video"); // never a panic
+            let _ = default_track(&whole[..n], VIDEO_MULTITRACK, "video"); // never a panic
         }
-        assert!(default_track(b"\x10avc1\x01\x00\x00\x09ab", "video").is_err(), "a size beyond the packet");
-        assert!(default_track(b"\x31avc1\x00", "video").is_err(), "multitrack type 3");
-        assert!(default_track(b"\x06avc1\x00", "video").is_err(), "multitrack in multitrack");
+        assert!(
+            default_track(b"\x10avc1\x01\x00\x00\x09ab", VIDEO_MULTITRACK, "video").is_err(),
+            "a size beyond the packet"
+        );
+        assert!(default_track(b"\x31avc1\x00", VIDEO_MULTITRACK, "video").is_err(), "multitrack type 3");
+        assert!(default_track(b"\x06avc1\x00", VIDEO_MULTITRACK, "video").is_err(), "multitrack in multitrack");
         let many: Vec<u8> = [&b"\x11avc1"[..], &[1, 0, 0, 0].repeat(300)].concat();
-        assert_eq!(default_track(&many, "video").map(|t| t.id), Ok(1), "bounded, the first track");
+        assert_eq!(default_track(&many, VIDEO_MULTITRACK, "video").map(|t| t.id), Ok(1), "bounded, the first track");
     }
 
     #[test]
@@ -207,8 +213,8 @@ mod tests {
                 TrackPacket { track: 2, body: b"\x91avc1c".to_vec() }
             ]
         );
-        // Audio (ExHeader 9 | Multitrack), OneTrack SequenceStart of Opus, track 1.
-        assert_eq!(split_tracks(TagKind::Audio, b"\x96\x00Opus\x01head", &mut out), Ok(true));
+        // Audio (ExHeader 9 | Multitrack, 5 for audio), OneTrack SequenceStart of Opus, track 1.
+        assert_eq!(split_tracks(TagKind::Audio, b"\x95\x00Opus\x01head", &mut out), Ok(true));
         assert_eq!(out, [TrackPacket { track: 1, body: b"\x90Opushead".to_vec() }]);
         // Not multitrack: legacy AVC, a plain enhanced packet, script data.
         for (kind, body) in
@@ -218,5 +224,7 @@ mod tests {
             assert!(out.is_empty());
         }
         assert!(split_tracks(TagKind::Video, b"\x96\x11avc1\x01\x00\x00\x09ab", &mut out).is_err());
+        // Packet type 6 of audio is not multitrack.
+        assert_eq!(split_tracks(TagKind::Audio, b"\x96\x00Opus\x01head", &mut out), Ok(false));
     }
 }

@@ -217,8 +217,8 @@ impl<'a> VideoPacket<'a> {
             };
             return Ok(Self { header, payload: body });
         }
-        let (code, fourcc, track, body) = if code == super::multitrack::MULTITRACK {
-            let t = super::multitrack::default_track(body, "enhanced video")?;
+        let (code, fourcc, track, body) = if code == super::multitrack::VIDEO_MULTITRACK {
+            let t = super::multitrack::default_track(body, super::multitrack::VIDEO_MULTITRACK, "enhanced video")?;
             (t.packet_type, t.fourcc, t.id, t.body)
         } else {
             let (f, rest) = body.split_first_chunk::<4>().ok_or(short.clone())?;
