@@ -19,7 +19,7 @@ use serde_json::Value;
 use support::flv::{self, Flv, Tag, AUDIO, VIDEO};
 use support::hls::{parse_master, Playlist};
 use support::media::{ffmpeg9, frame_counts, test_pattern_inputs};
-use support::node::{Node, NodeOptions};
+use support::node::{Edge, Node, NodeOptions};
 use support::player::{errors, play_levels};
 use support::proc::{run, TempDir};
 use support::publisher::publish_exact;
@@ -299,6 +299,10 @@ fn an_ffmpeg_multitrack_publish_is_an_abr_ladder_hls_js_switches_through() {
     let status = run(&mut ladder(&url, true), Duration::from_secs(120));
     assert!(status.success(), "publish: {}", status.stderr);
     let master = check_ladder(&node, "ladder", &source);
+    // `rapidrtmp edge` over the same store builds the same multivariant playlist.
+    let edge = Edge::start(&dir.join("data"), None, dir.join("edge.log"));
+    let path = "/live/ladder/master.m3u8";
+    assert_eq!(edge.get(path).text(), node.get(path).text(), "rapidrtmp edge's multivariant playlist");
 
     let report: Value = play_levels(&master);
     assert_eq!(errors(&report), Vec::<Value>::new(), "no hls.js error: {report}");

@@ -144,7 +144,7 @@ fn publish_clip(node: &Node, dir: &TempDir) -> Playlist {
     node.wait_playlist("cam", "#EXT-X-ENDLIST", Duration::from_secs(10), |p| p.ended)
 }
 
-/// Every URL of the stream, relative to `/live/cam/`.
+/// Every URL of a stream, relative to `/live/{key}/`.
 fn all_uris(p: &Playlist) -> Vec<String> {
     let mut uris = vec!["index.m3u8".to_string(), "master.m3u8".to_string()];
     uris.extend(p.uris());
@@ -153,10 +153,11 @@ fn all_uris(p: &Playlist) -> Vec<String> {
     uris
 }
 
-/// The worker answers every URL with exactly the built-in edge's bytes and headers that matter.
-fn assert_same_bytes(worker: &Worker, node: &Node, p: &Playlist) {
+/// The worker answers every URL of stream `key` with exactly the built-in edge's bytes and the
+/// headers that matter.
+fn assert_same_bytes(worker: &Worker, node: &Node, key: &str, p: &Playlist) {
     for uri in all_uris(p) {
-        let path = format!("/live/cam/{uri}");
+        let path = format!("/live/{key}/{uri}");
         let ours = node.get(&path);
         let theirs = worker.get(&path, &[]);
         assert_eq!((ours.status, theirs.status), (200, 200), "{path}: node {}, worker {}", ours.status, theirs.status);
@@ -237,7 +238,7 @@ fn worker_serves_a_stream_from_local_r2_byte_identical_to_both_native_edges() {
     let r2 = seed_local_r2(&dir, &data, playlist.segments.len());
     let worker = Worker::start(dir.path(), &r2);
 
-    assert_same_bytes(&worker, &node, &playlist);
+    assert_same_bytes(&worker, &node, "cam", &playlist);
     assert_plays_through(&worker);
     assert_ranges(&worker, &playlist);
 
@@ -272,7 +273,7 @@ fn worker_reads_a_sigv4_origin_and_never_caches_an_outage() {
     );
     let worker = Worker::start(dir.path(), &vars);
     assert_plays_through(&worker);
-    assert_same_bytes(&worker, &node, &playlist);
+    assert_same_bytes(&worker, &node, "cam", &playlist);
 
     // The origin goes away: uncached objects are 503 with Retry-After and never cached;
     // a segment already in the Workers Cache is still served. Every segment has been fetched
@@ -339,9 +340,11 @@ fn worker_with_the_node_as_live_origin_serves_its_ll_playlists_and_parts() {
 }
 
 /// The codecs beyond H.264 and AAC through the Worker: AV1 and Opus that ffmpeg 9 published,
-/// every URL byte for byte as the node serves it, and ffmpeg 9 decodes the Worker's stream.
+/// every URL byte for byte as the node serves it, and ffmpeg 9 decodes the Worker's stream. So
+/// is a multitrack ladder (two H.264 tracks): its multivariant playlist, built from the
+/// renditions' manifests, and every URL of each rendition.
 #[test]
-fn worker_serves_av1_and_opus_byte_identical_to_the_node() {
+fn worker_serves_av1_opus_and_a_multitrack_ladder_byte_identical_to_the_node() {
     let dir = TempDir::new("worker-av1");
     let data = dir.join("data");
     let node = Node::start(&data, &NodeOptions::standard());
@@ -352,9 +355,25 @@ fn worker_serves_av1_and_opus_byte_identical_to_the_node() {
     let published = run(publish.args(["-f", "flv", &url]), PUBLISH_TIMEOUT);
     assert!(published.success(), "publish: {}", published.stderr);
     let playlist = node.wait_playlist("cam", "#EXT-X-ENDLIST", Duration::from_secs(10), |p| p.ended);
+    let url = node.rtmp_url("ladder", Some(&node.token("ladder", 600, false)));
+    let mut publish = ffmpeg9();
+    publish.args(["-v", "error"]).args(test_pattern_inputs(3));
+    publish.args(["-filter_complex", "[0:v]split=2[a][b];[b]scale=320:180[c]", "-map", "[a]", "-map", "[c]"]);
+    publish.args(["-map", "1:a", "-c:v", "libx264", "-preset", "ultrafast", "-g", "30", "-c:a", "aac"]);
+    let published = run(publish.args(["-f", "flv", &url]), PUBLISH_TIMEOUT);
+    assert!(published.success(), "publish: {}", published.stderr);
+    let ladder: Vec<(&str, Playlist)> = ["ladder", "ladder_v1"]
+        .into_iter()
+        .map(|key| (key, node.wait_playlist(key, "#EXT-X-ENDLIST", Duration::from_secs(10), |p| p.ended)))
+        .collect();
+    let master = node.get("/live/ladder/master.m3u8").text();
+    assert!(master.contains("../ladder_v1/index.m3u8"), "{master}");
     let r2 = seed_local_r2(&dir, &data, playlist.segments.len());
     let worker = Worker::start(dir.path(), &r2);
-    assert_same_bytes(&worker, &node, &playlist);
+    assert_same_bytes(&worker, &node, "cam", &playlist);
+    for (key, playlist) in &ladder {
+        assert_same_bytes(&worker, &node, key, playlist);
+    }
     let url = worker.url("/live/cam/index.m3u8");
     let decode = run(ffmpeg9().args(["-v", "warning", "-i", &url, "-f", "null", "-"]), Duration::from_secs(60));
     assert!(decode.success() && decode.stderr.trim().is_empty(), "ffmpeg 9 decodes the Worker's\n{}", decode.stderr);
