@@ -6,22 +6,24 @@
 //! (legacy track 0 and OneTrack packets with `colorInfo` before the sequence start; ManyTracks;
 //! ManyTracksManyCodecs). What the node serves is checked by others: ffmpeg 9 decodes every
 //! variant without a word, every frame of its track; hls.js in Chromium switches through
-//! every level without an error.
+//! every level without an error. Publishers that cannot send multitrack publish each rendition
+//! as a stream of its own with a token naming a stream group: the group's multivariant playlist
+//! lists them, one ladder per codec family, H.264 first.
 
 mod support;
 
 use std::collections::BTreeMap;
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rapidrtmp_core::flv::Amf0Value;
 use serde_json::Value;
 use support::flv::{self, Flv, Tag, AUDIO, VIDEO};
 use support::hls::{parse_master, Playlist};
-use support::media::{ffmpeg9, frame_counts, test_pattern_inputs};
+use support::media::{ffmpeg, ffmpeg9, frame_counts, test_pattern_inputs};
 use support::node::{Edge, Node, NodeOptions};
 use support::player::{errors, play_levels};
-use support::proc::{run, TempDir};
+use support::proc::{run, Background, TempDir};
 use support::publisher::publish_exact;
 
 /// Seconds the source lasts.
@@ -339,4 +341,77 @@ fn obs_framing_and_many_tracks_packets_are_the_same_ladder() {
         publish_exact(&url, &flv::write(&sent)).unwrap_or_else(|e| panic!("{key}: publish: {e}"));
         check_ladder(&node, key, &source);
     }
+}
+
+/// A publish token for `key` in stream group `group`.
+fn group_token(node: &Node, key: &str, group: &str) -> String {
+    let body = serde_json::json!({ "streamKey": key, "group": group });
+    let r = node.api("POST", "/api/v1/publish", Some(&body));
+    assert_eq!(r.status, 201, "POST /api/v1/publish: {}", r.text());
+    let j = r.json();
+    let group_url = format!("http://{}/live/{group}/master.m3u8", node.http);
+    assert_eq!(j["groupUrl"].as_str(), Some(group_url.as_str()), "{j}");
+    j["token"].as_str().expect("a token").to_string()
+}
+
+/// Three publishes of one show, each its own stream with a token naming the group `show`: H.265
+/// (ffmpeg 9, joining first) and H.264 at two sizes (Debian's ffmpeg). The group's multivariant
+/// playlist lists H.264 first; hls.js in Chromium (which has no H.265 decoder) gets the H.264
+/// ladder and switches through it. The group's key itself cannot be published.
+#[test]
+fn a_stream_group_of_separate_publishes_is_one_ladder_per_codec_family() {
+    let dir = TempDir::new("multitrack-group");
+    let node = Node::start(&dir.join("data"), &NodeOptions::standard());
+    let publish = |mut cmd: Command, key: &str, video: &[&str], audio: &[&str]| {
+        let url = node.rtmp_url(key, Some(&group_token(&node, key, "show")));
+        cmd.args(["-v", "error", "-re"]).args(test_pattern_inputs(8)).args(video);
+        cmd.args(["-g", "30", "-pix_fmt", "yuv420p"]).args(audio).args(["-f", "flv", &url]);
+        Background::spawn(key, &mut cmd, dir.join(&format!("{key}.log")))
+    };
+    let hevc = ["-c:v", "libx265", "-x265-params", "log-level=error"];
+    let mut publishers = vec![publish(ffmpeg9(), "show_hevc", &hevc, &["-c:a", "libopus"])];
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while node.get("/live/show/master.m3u8").status != 200 {
+        assert!(Instant::now() < deadline, "the H.265 stream joined the group:\n{}", node.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for (key, size) in [("show_hi", "640x360"), ("show_lo", "320x180")] {
+        let video = ["-c:v", "libx264", "-preset", "ultrafast", "-s", size];
+        publishers.push(publish(ffmpeg(), key, &video, &["-c:a", "aac"]));
+    }
+    for p in &mut publishers {
+        let status = p.wait_timeout(Duration::from_secs(60)).expect("the publish ends");
+        assert!(status.success(), "publish failed:\n{}", p.log());
+    }
+    for key in ["show_hevc", "show_hi", "show_lo"] {
+        node.wait_playlist(key, "#EXT-X-ENDLIST", Duration::from_secs(20), |p| p.ended);
+    }
+    let master = node.get("/live/show/master.m3u8").text();
+    let variants = parse_master(&master).unwrap_or_else(|e| panic!("{e}:\n{master}"));
+    let uris: Vec<&str> = variants.iter().map(|v| v.uri.as_str()).collect();
+    assert_eq!(uris, ["../show_hi/index.m3u8", "../show_lo/index.m3u8", "../show_hevc/index.m3u8"], "{master}");
+    let codecs: Vec<&str> = variants.iter().map(|v| v.attr("CODECS").unwrap_or_default()).collect();
+    assert!(
+        codecs[0].starts_with("avc1.") && codecs[1].starts_with("avc1.") && codecs[2].starts_with("hvc1."),
+        "{master}"
+    );
+    let sizes: Vec<&str> = variants.iter().map(|v| v.attr("RESOLUTION").unwrap_or_default()).collect();
+    assert_eq!(sizes, ["640x360", "320x180", "640x360"], "{master}");
+    assert!(!master.contains("#EXT-X-MEDIA"), "each stream carries its own audio: {master}");
+    assert_eq!(node.get("/live/show/index.m3u8").status, 404, "a group has no media playlist");
+
+    let report = play_levels(&format!("http://{}/live/show/master.m3u8", node.http));
+    assert_eq!(errors(&report), Vec::<Value>::new(), "no hls.js error: {report}");
+    let levels = report["levels"].as_array().unwrap();
+    assert!(levels.iter().all(|l| l["codecs"].as_str().unwrap_or_default().starts_with("avc1.")), "{report}");
+    let mut heights: Vec<u64> = levels.iter().filter_map(|l| l["height"].as_u64()).collect();
+    heights.sort();
+    assert_eq!(heights, [180, 360], "hls.js sees the H.264 ladder: {report}");
+    for level in 0..2 {
+        let has = |field: &str| report[field].as_array().unwrap().iter().any(|l| l.as_u64() == Some(level));
+        assert!(has("switched") && has("fragmentLevels"), "hls.js switched to level {level} and buffered it: {report}");
+    }
+
+    let refused = publish_exact(&node.rtmp_url("show", Some(&node.token("show", 600, false))), &[]);
+    assert!(refused.is_err_and(|e| e.contains("stream group")), "the group's key is not a stream");
 }

@@ -8,7 +8,7 @@
 //! | URL (under `/live/{stream}/`) | object | response |
 //! |---|---|---|
 //! | `index.m3u8` | `live/{stream}/manifest.json` | media playlist of the live window (1 s cache; 5 min once ended) |
-//! | `master.m3u8` | the manifest, and those of its renditions ([`rendition_keys`]) | multivariant playlist |
+//! | `master.m3u8` | the manifest (or a stream group's record), and those of its renditions ([`rendition_keys`]) | multivariant playlist |
 //! | `{session}/init-{seq}.mp4` | chunk `live/{stream}/{session}/{seq}.flv` | init segment |
 //! | `{session}/{seq}.m4s` | the same chunk | media segment |
 //! | `{session}/{seq}.{part}.m4s` | the same chunk | part `part` of the segment (LL-HLS; the ingest node serves those of the open segment, [`live`]) |
@@ -301,28 +301,33 @@ pub fn respond(route: &Route, object: Option<&[u8]>, renditions: &[Option<&[u8]>
         return Response::not_found();
     };
     match route {
-        Route::MediaPlaylist { .. } | Route::Multivariant { .. } => match Manifest::parse(object) {
+        Route::MediaPlaylist { .. } => match Manifest::parse(object) {
             Ok(m) if m.chunks.is_empty() => Response::not_found(),
+            Ok(m) => Response::ok(route.content_type(), playlist_cache(&m), media_playlist(&m).into_bytes()),
+            Err(e) => Response::error(500, format!("manifest of {}: {e}", route.stream())),
+        },
+        Route::Multivariant { .. } => match Manifest::parse(object) {
             Ok(m) => {
-                let body = match route {
-                    Route::MediaPlaylist { .. } => media_playlist(&m),
-                    _ => {
-                        // A rendition that is missing, empty or broken is left out; the stream
-                        // itself still plays.
-                        let parsed: Vec<Option<Manifest>> = renditions
-                            .iter()
-                            .map(|o| o.and_then(|o| Manifest::parse(o).ok()).filter(|r| !r.chunks.is_empty()))
-                            .collect();
-                        let (video, audio) = parsed.split_at(m.renditions.video.len().min(parsed.len()));
-                        multivariant_playlist(
-                            &m,
-                            &video.iter().flatten().collect::<Vec<_>>(),
-                            &audio.iter().flatten().collect::<Vec<_>>(),
-                        )
-                    }
-                };
-                let cache = if m.state == StreamState::Ended { CACHE_ENDED_PLAYLIST } else { CACHE_PLAYLIST };
-                Response::ok(route.content_type(), cache, body.into_bytes())
+                // A rendition that is missing, empty or broken is left out; so are ended ones
+                // while others are live (a stream group's member that left).
+                let mut parsed: Vec<Option<Manifest>> = renditions
+                    .iter()
+                    .map(|o| o.and_then(|o| Manifest::parse(o).ok()).filter(|r| !r.chunks.is_empty()))
+                    .collect();
+                if parsed.iter().flatten().any(|r| r.state == StreamState::Live) {
+                    parsed
+                        .iter_mut()
+                        .filter(|r| r.as_ref().is_some_and(|r| r.state == StreamState::Ended))
+                        .for_each(|r| *r = None);
+                }
+                let (video, audio) = parsed.split_at(m.renditions.video.len().min(parsed.len()));
+                let video: Vec<&Manifest> = video.iter().flatten().collect();
+                let audio: Vec<&Manifest> = audio.iter().flatten().collect();
+                if m.chunks.is_empty() && video.is_empty() {
+                    return Response::not_found();
+                }
+                let body = multivariant_playlist(&m, &video, &audio);
+                Response::ok(route.content_type(), playlist_cache(&m), body.into_bytes())
             }
             Err(e) => Response::error(500, format!("manifest of {}: {e}", route.stream())),
         },
@@ -358,6 +363,15 @@ pub fn respond(route: &Route, object: Option<&[u8]>, renditions: &[Option<&[u8]>
                 Err(e) => Response::error(500, format!("chunk {}: {e}", route.object_key())),
             }
         }
+    }
+}
+
+/// The `Cache-Control` of a manifest's playlists.
+fn playlist_cache(m: &Manifest) -> &'static str {
+    if m.state == StreamState::Ended {
+        CACHE_ENDED_PLAYLIST
+    } else {
+        CACHE_PLAYLIST
     }
 }
 
@@ -423,12 +437,15 @@ fn video_family(codecs: &str) -> usize {
 }
 
 /// The multivariant playlist: the stream's `index.m3u8`, and for a multitrack stream its other
-/// video tracks' streams as further variants and its other audio tracks' as alternative audio,
+/// video tracks' streams as further variants and its other audio tracks' as alternative audio
+/// (for a stream group, the streams that joined it, each with its own audio),
 /// each variant with the peak and average bit rates of its window (RFC 8216bis §4.4.6.2).
-/// Variants are listed by codec family, H.264 first: one ladder per family, so a player never
-/// has to switch codecs, and the most widely decoded one is the fallback.
+/// Variants are listed by codec family, H.264 first (one ladder per family, so a player never
+/// has to switch codecs, and the most widely decoded one is the fallback), and in a family by
+/// bit rate, highest first.
 pub fn multivariant_playlist(m: &Manifest, video: &[&Manifest], audio: &[&Manifest]) -> String {
-    let multitrack = !m.renditions.is_empty();
+    // A stream group's streams each carry their own audio: no group of alternatives.
+    let multitrack = !m.renditions.is_empty() && !m.group;
     let default_audio = audio_codecs(&m.media.codecs).next().is_some();
     let group = (multitrack && (default_audio || !audio.is_empty())).then(|| String::from("audio"));
     // A variant's segments carry the default audio; one of the others may be played beside them.
@@ -461,12 +478,14 @@ pub fn multivariant_playlist(m: &Manifest, video: &[&Manifest], audio: &[&Manife
         }
     };
     let mut variants = Vec::with_capacity(1 + video.len());
-    variants.push(variant(m, "index.m3u8".into()));
+    if !m.chunks.is_empty() {
+        variants.push(variant(m, "index.m3u8".into()));
+    }
     for v in video {
         variants.push(variant(v, format!("../{}/index.m3u8", v.stream_key)));
     }
-    // Stable: within a family, the stream's own tracks in their order.
-    variants.sort_by_key(|v| video_family(&v.codecs));
+    // Within a family, the highest bit rate first: where players start without an estimate.
+    variants.sort_by_key(|v| (video_family(&v.codecs), core::cmp::Reverse(v.bandwidth)));
     let mut renditions = Vec::with_capacity(1 + audio.len());
     if let Some(group) = &group {
         if default_audio {

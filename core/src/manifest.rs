@@ -62,6 +62,10 @@ fn is_true(b: &bool) -> bool {
     *b
 }
 
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
 /// What a stream's media is, for playlists and the API.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -78,7 +82,7 @@ pub struct MediaInfo {
 
 /// The other tracks of a multitrack publish, each published as a stream of its own (its key
 /// the stream's with `_v{track}` or `_a{track}`): the multivariant playlist lists them beside
-/// the stream itself.
+/// the stream itself. Of a stream group, the streams that joined it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Renditions {
@@ -127,9 +131,14 @@ pub struct Manifest {
     /// decode and in presentation order), milliseconds: a new publish continues from there.
     #[serde(default)]
     pub media_end_ms: Option<u64>,
-    /// The other tracks of the current publish, if it is multitrack.
+    /// The other tracks of the current publish, if it is multitrack; of a stream group, its
+    /// streams.
     #[serde(default, skip_serializing_if = "Renditions::is_empty")]
     pub renditions: Renditions,
+    /// It is a stream group's record, not a stream's manifest: it has no media of its own, and
+    /// its multivariant playlist lists the streams that joined it (`renditions.video`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub group: bool,
     /// The live window, oldest first.
     pub chunks: Vec<ChunkEntry>,
 }
@@ -168,6 +177,7 @@ impl Manifest {
             media_end_ms: None,
             last_init: None,
             renditions: Renditions::default(),
+            group: false,
             chunks: Vec::new(),
         }
     }

@@ -1,6 +1,7 @@
 //! One publish: RTMP media → chunk files (cut and assembled by the core's [`ChunkWriter`]) →
 //! the stream's writer ([`writer`]), which puts them into the store.
 
+pub mod group;
 pub mod multitrack;
 pub mod writer;
 

@@ -327,6 +327,12 @@ impl Connection {
                         "busy",
                         &format!("stream key is already being published on {holder}"),
                     ),
+                    StartError::Group => self.reject(
+                        request,
+                        BAD_NAME,
+                        "bad_name",
+                        &format!("{key} is a stream group: publish its renditions with a token naming the group"),
+                    ),
                     StartError::Store(e) => {
                         warn!("cannot start publishing {key}: {e}");
                         self.reject(request, BAD_NAME, "store_error", "storage unavailable, try again")
@@ -337,6 +343,10 @@ impl Connection {
         self.app.metrics.publish_attempt("accepted");
         self.app.metrics.active_streams.fetch_add(1, Relaxed);
         info!(peer = %self.peer, stream = %key, "publishing");
+        if let Some(group) = grant.group.filter(|g| valid_name(g)) {
+            let (app, key) = (self.app.clone(), key.clone());
+            tokio::spawn(async move { crate::publish::group::join(&app, &group, &key).await });
+        }
         self.publishing = Some((stream, Publish::new(self.app.clone(), publisher)));
         self.session.accept_publish(request);
     }

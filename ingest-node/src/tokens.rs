@@ -1,6 +1,6 @@
-//! Publish tokens: `{expires}.{nonce}.{flags}.{signature}`, signed with HMAC-SHA256 over the
-//! stream key and those fields, so any node with the same secret can check them, and bound to
-//! one stream key without carrying it.
+//! Publish tokens: `{expires}.{nonce}.{flags}[.{group}].{signature}`, signed with HMAC-SHA256
+//! over the stream key and those fields, so any node with the same secret can check them, and
+//! bound to one stream key without carrying it. `group` puts the stream into a stream group.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
@@ -21,6 +21,8 @@ pub struct Grant {
     pub nonce: String,
     /// The token may be used once only.
     pub single_use: bool,
+    /// The stream group the stream joins: its rendition in the group's multivariant playlist.
+    pub group: Option<String>,
 }
 
 /// Why a token was refused.
@@ -68,7 +70,10 @@ impl TokenSigner {
 
     /// Issues a token for `stream_key`.
     pub fn issue(&self, stream_key: &str, grant: &Grant) -> String {
-        let body = format!("{}.{}.{}", grant.expires_at, grant.nonce, u8::from(grant.single_use));
+        let mut body = format!("{}.{}.{}", grant.expires_at, grant.nonce, u8::from(grant.single_use));
+        if let Some(group) = &grant.group {
+            body = format!("{body}.{group}");
+        }
         let sig = B64.encode(self.mac(stream_key, &body).finalize().into_bytes());
         format!("{body}.{sig}")
     }
@@ -86,7 +91,8 @@ impl TokenSigner {
         // verify_slice compares in constant time.
         self.mac(stream_key, body).verify_slice(&sig).map_err(|_| TokenError::Invalid)?;
         let mut parts = body.split('.');
-        let (Some(exp), Some(nonce), Some(flags), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+        let (Some(exp), Some(nonce), Some(flags), group, None) =
+            (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
         else {
             return Err(TokenError::Invalid);
         };
@@ -94,7 +100,7 @@ impl TokenSigner {
         if now >= expires_at {
             return Err(TokenError::Expired);
         }
-        Ok(Grant { expires_at, nonce: nonce.into(), single_use: flags == "1" })
+        Ok(Grant { expires_at, nonce: nonce.into(), single_use: flags == "1", group: group.map(String::from) })
     }
 }
 
@@ -110,7 +116,16 @@ mod tests {
     use super::*;
 
     fn grant() -> Grant {
-        Grant { expires_at: 1000, nonce: random_id(16), single_use: true }
+        Grant { expires_at: 1000, nonce: random_id(16), single_use: true, group: None }
+    }
+
+    #[test]
+    fn a_group_is_signed_with_the_rest() {
+        let s = TokenSigner::from_admin_key("admin");
+        let g = Grant { group: Some("show".into()), ..grant() };
+        let t = s.issue("show_720p", &g);
+        assert_eq!(s.verify("show_720p", &t, 999), Ok(g));
+        assert_eq!(s.verify("show_720p", &t.replacen(".show.", ".other.", 1), 999), Err(TokenError::Invalid));
     }
 
     #[test]

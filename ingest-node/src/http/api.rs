@@ -48,6 +48,9 @@ pub struct PublishRequest {
     ttl_seconds: u64,
     #[serde(default)]
     single_use: bool,
+    /// The stream group the stream joins.
+    #[serde(default)]
+    group: Option<String>,
 }
 
 fn default_ttl() -> u64 {
@@ -61,6 +64,9 @@ struct PublishResponse {
     expires_at: u64,
     rtmp_url: String,
     playback_url: String,
+    /// The group's multivariant playlist, with a group.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    group_url: Option<String>,
 }
 
 /// The host (without port) the request was addressed to, for the URLs handed back.
@@ -91,14 +97,20 @@ pub async fn publish(State(app): State<Arc<App>>, headers: HeaderMap, body: axum
     if req.ttl_seconds == 0 || req.ttl_seconds > MAX_TTL_SECONDS {
         return error(StatusCode::BAD_REQUEST, "ttlSeconds must be 1 to 31536000");
     }
+    if let Some(group) = &req.group {
+        if !valid_name(group) || *group == req.stream_key {
+            return error(StatusCode::BAD_REQUEST, "group must be 1-64 of [A-Za-z0-9_-], not the stream key");
+        }
+    }
     let expires_at = now_ms() / 1000 + req.ttl_seconds;
-    let grant = Grant { expires_at, nonce: random_id(16), single_use: req.single_use };
+    let grant = Grant { expires_at, nonce: random_id(16), single_use: req.single_use, group: req.group };
     let token = app.signer.issue(&req.stream_key, &grant);
     let host = request_host(&headers);
     let s = &app.settings;
     let resp = PublishResponse {
         rtmp_url: format!("rtmp://{host}:{}/live/{}?token={token}", s.rtmp_addr.port(), req.stream_key),
         playback_url: format!("http://{host}:{}/live/{}/index.m3u8", s.http_addr.port(), req.stream_key),
+        group_url: grant.group.as_ref().map(|g| format!("http://{host}:{}/live/{g}/master.m3u8", s.http_addr.port())),
         token,
         expires_at,
     };
@@ -111,7 +123,8 @@ async fn stream_json(app: &App, key: &str) -> Option<serde_json::Value> {
         Ok(Some(b)) => Manifest::parse(&b).ok(),
         _ => None,
     };
-    if live.is_none() && manifest.is_none() {
+    // A stream group's record is no stream.
+    if (live.is_none() && manifest.is_none()) || manifest.as_ref().is_some_and(|m| m.group) {
         return None;
     }
     let now = now_ms();

@@ -55,13 +55,16 @@ pub async fn document(State(app): State<Arc<App>>, headers: HeaderMap) -> Respon
                     "properties": {
                         "streamKey": { "type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$" },
                         "ttlSeconds": { "type": "integer", "minimum": 1, "maximum": 31_536_000, "default": 3600 },
-                        "singleUse": { "type": "boolean", "default": false }
+                        "singleUse": { "type": "boolean", "default": false },
+                        "group": { "type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$",
+                            "description": "a stream group to join: the stream becomes a variant of /live/{group}/master.m3u8" }
                     } } } } },
                 "responses": {
                     "201": { "description": "token issued", "content": { "application/json": { "schema": {
                         "type": "object", "properties": {
                             "token": { "type": "string" }, "expiresAt": { "type": "integer" },
-                            "rtmpUrl": { "type": "string" }, "playbackUrl": { "type": "string" } } } } } },
+                            "rtmpUrl": { "type": "string" }, "playbackUrl": { "type": "string" },
+                            "groupUrl": { "type": "string" } } } } } },
                     "400": { "description": "invalid request", "content": { "application/json": { "schema": error } } },
                     "401": auth_error
                 } } },

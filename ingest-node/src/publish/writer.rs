@@ -103,6 +103,9 @@ pub enum StartError {
     /// Another node holds the stream (or this node is still closing it).
     #[error("the stream is being published on {0}")]
     Busy(String),
+    /// The key names a stream group, not a stream.
+    #[error("the key names a stream group")]
+    Group,
     /// The store did not answer.
     #[error("the store failed: {0}")]
     Store(#[from] StoreError),
@@ -178,6 +181,12 @@ impl StreamWriter {
             },
             None => (Manifest::new(stream, now_ms()), None),
         };
+        if manifest.group {
+            if let Err(e) = lease.release(&app.store, None).await {
+                warn!(stream, "cannot release the stream after a refused start: {e}");
+            }
+            return Err(StartError::Group);
+        }
         let (tx, rx) = mpsc::unbounded_channel();
         let w = Arc::new(Self {
             stream: stream.into(),
