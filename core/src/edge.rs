@@ -508,6 +508,7 @@ pub fn multivariant_playlist(m: &Manifest, video: &[&Manifest], audio: &[&Manife
 mod tests {
     use super::*;
     use crate::manifest::MAX_FIGURE;
+    use alloc::vec;
 
     #[test]
     fn routes() {
@@ -539,6 +540,88 @@ mod tests {
         assert_eq!((e.status, &*e.cache_control), (500, CACHE_NONE));
         let s = Route::parse("/live/a/1/2.m4s").unwrap();
         assert_eq!(respond(&s, Some(b"FLV garbage"), &[]).status, 500);
+    }
+
+    /// A stream's manifest with one chunk of `bytes` per second, `chunks` of them.
+    fn stream(key: &str, codecs: &str, height: u32, bytes: u64, chunks: u64) -> Manifest {
+        let mut m = Manifest::new(key, 1);
+        m.media = crate::manifest::MediaInfo {
+            codecs: codecs.into(),
+            width: Some(height * 16 / 9),
+            height: Some(height),
+            frame_rate: Some(30.0),
+        };
+        for sequence in 1..=chunks {
+            let entry = ChunkEntry {
+                session: "s".into(),
+                sequence,
+                init: "s/init-1.mp4".into(),
+                start_ms: sequence * 1000,
+                duration_ms: 1000,
+                bytes: bytes * sequence, // the last is the peak
+                wall_clock_ms: 0,
+                independent: true,
+            };
+            m.push_chunk(entry, 10);
+        }
+        m
+    }
+
+    fn multivariant(main: &Manifest, others: &[&Manifest]) -> String {
+        let route = Route::Multivariant { stream: main.stream_key.clone() };
+        let json = main.to_json();
+        let keys = rendition_keys(&route, Some(&json));
+        let objects: Vec<Vec<u8>> = keys
+            .iter()
+            .map(|k| others.iter().find(|o| manifest_key(&o.stream_key) == *k).map(|o| o.to_json()).unwrap_or_default())
+            .collect();
+        let objects: Vec<Option<&[u8]>> = objects.iter().map(|o| Some(&o[..]).filter(|o| !o.is_empty())).collect();
+        let r = respond(&route, Some(&json), &objects);
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        String::from_utf8(r.body).unwrap()
+    }
+
+    #[test]
+    fn a_multitrack_stream_lists_its_tracks_with_an_audio_group() {
+        let mut main = stream("cam", "avc1.64001F,mp4a.40.2", 720, 250_000, 2);
+        main.renditions.video = vec!["cam_v1".into(), "cam_v9".into()];
+        main.renditions.audio = vec!["cam_a1".into()];
+        let v1 = stream("cam_v1", "avc1.64001E,mp4a.40.2", 360, 100_000, 2);
+        let a1 = stream("cam_a1", "opus", 0, 10_000, 2);
+        // cam_v9 is not in the store (yet): left out.
+        assert_eq!(
+            multivariant(&main, &[&v1, &a1]),
+            "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n\
+             #EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"audio\",NAME=\"main\",DEFAULT=YES,AUTOSELECT=YES\n\
+             #EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"audio\",NAME=\"cam_a1\",DEFAULT=NO,AUTOSELECT=YES,URI=\"../cam_a1/index.m3u8\"\n\
+             #EXT-X-STREAM-INF:BANDWIDTH=4160000,AVERAGE-BANDWIDTH=3120000,CODECS=\"avc1.64001F,mp4a.40.2,opus\",\
+             RESOLUTION=1280x720,FRAME-RATE=30.000,AUDIO=\"audio\"\nindex.m3u8\n\
+             #EXT-X-STREAM-INF:BANDWIDTH=1760000,AVERAGE-BANDWIDTH=1320000,CODECS=\"avc1.64001E,mp4a.40.2,opus\",\
+             RESOLUTION=640x360,FRAME-RATE=30.000,AUDIO=\"audio\"\n../cam_v1/index.m3u8\n"
+        );
+    }
+
+    #[test]
+    fn a_group_lists_its_live_streams_by_codec_family_then_bit_rate() {
+        let mut group = Manifest { group: true, ..Manifest::new("show", 1) };
+        group.renditions.video = ["show_av1", "show_lo", "show_hi", "show_gone"].map(String::from).to_vec();
+        let av1 = stream("show_av1", "av01.0.08M.08,opus", 720, 100_000, 1);
+        let lo = stream("show_lo", "avc1.42C01E,mp4a.40.2", 360, 100_000, 1);
+        let hi = stream("show_hi", "avc1.64001F,mp4a.40.2", 720, 300_000, 1);
+        let gone =
+            Manifest { state: StreamState::Ended, ..stream("show_gone", "avc1.64001F,mp4a.40.2", 1080, 900_000, 1) };
+        let text = multivariant(&group, &[&av1, &lo, &hi, &gone]);
+        let uris: Vec<&str> = text.lines().filter(|l| l.starts_with("../")).collect();
+        assert_eq!(uris, ["../show_hi/index.m3u8", "../show_lo/index.m3u8", "../show_av1/index.m3u8"], "{text}");
+        assert!(!text.contains("EXT-X-MEDIA"), "{text}");
+        // No stream of the group live: all of them, ended ones too.
+        let ended = |m: &Manifest| Manifest { state: StreamState::Ended, ..m.clone() };
+        let text = multivariant(&group, &[&ended(&av1), &ended(&lo), &ended(&hi), &gone]);
+        assert_eq!(text.lines().filter(|l| l.starts_with("../")).count(), 4, "{text}");
+        // A group none of whose streams has media: 404; so is its media playlist.
+        let empty = group.to_json();
+        assert_eq!(respond(&Route::parse("/live/show/master.m3u8").unwrap(), Some(&empty), &[None; 4]).status, 404);
+        assert_eq!(respond(&Route::parse("/live/show/index.m3u8").unwrap(), Some(&empty), &[]).status, 404);
     }
 
     /// A manifest is read from the store, so its figures are a peer's: the largest it may hold
