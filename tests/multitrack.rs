@@ -288,7 +288,8 @@ fn check_ladder(node: &Node, key: &str, source: &Frames) -> String {
     format!("http://{}/live/{key}/master.m3u8", node.http)
 }
 
-/// ffmpeg 9 publishes the ladder live; hls.js plays it and switches through every level.
+/// ffmpeg 9 publishes the ladder live (each rendition with its LL-HLS live edge); hls.js plays
+/// it and switches through every level.
 #[test]
 fn an_ffmpeg_multitrack_publish_is_an_abr_ladder_hls_js_switches_through() {
     let dir = TempDir::new("multitrack-ffmpeg");
@@ -298,8 +299,21 @@ fn an_ffmpeg_multitrack_publish_is_an_abr_ladder_hls_js_switches_through() {
     let source = frames(&packets(&flv::parse(&std::fs::read(&file).expect("the FLV"))));
     assert_eq!(source.0.len(), 3, "ffmpeg 9 wrote three video tracks: {source:?}");
     let url = node.rtmp_url("ladder", Some(&node.token("ladder", 600, false)));
-    let status = run(&mut ladder(&url, true), Duration::from_secs(120));
-    assert!(status.success(), "publish: {}", status.stderr);
+    let mut publisher = Background::spawn("ffmpeg", &mut ladder(&url, true), dir.join("ffmpeg.log"));
+    // While live, every rendition has its live edge: LL-HLS parts of its open segment.
+    for key in ["ladder", "ladder_v1", "ladder_v2", "ladder_a1"] {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let r = node.get(&format!("/live/{key}/index.m3u8"));
+            if r.status == 200 && r.text().contains("#EXT-X-PRELOAD-HINT:TYPE=PART") {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{key} lists parts while live: {}", r.text());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    let status = publisher.wait_timeout(Duration::from_secs(120)).expect("the publish ends");
+    assert!(status.success(), "publish:\n{}", publisher.log());
     let master = check_ladder(&node, "ladder", &source);
     // `rapidrtmp edge` over the same store builds the same multivariant playlist.
     let edge = Edge::start(&dir.join("data"), None, dir.join("edge.log"));

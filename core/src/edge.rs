@@ -449,7 +449,8 @@ pub fn multivariant_playlist(m: &Manifest, video: &[&Manifest], audio: &[&Manife
     let default_audio = audio_codecs(&m.media.codecs).next().is_some();
     let group = (multitrack && (default_audio || !audio.is_empty())).then(|| String::from("audio"));
     // A variant's segments carry the default audio; one of the others may be played beside them.
-    let alternative_peak = audio.iter().map(|a| bit_rates(a)).max().unwrap_or_default();
+    let alternative = audio.iter().map(|a| bit_rates(a));
+    let alternative = alternative.fold((0, 0), |(peak, average), (p, a)| (peak.max(p), average.max(a)));
     let mut codecs_of_group: Vec<&str> = Vec::new();
     for a in audio {
         for c in audio_codecs(&a.media.codecs) {
@@ -469,8 +470,8 @@ pub fn multivariant_playlist(m: &Manifest, video: &[&Manifest], audio: &[&Manife
         }
         Variant {
             uri,
-            bandwidth: peak.saturating_add(alternative_peak.0),
-            average_bandwidth: Some(average.saturating_add(alternative_peak.1)),
+            bandwidth: peak.saturating_add(alternative.0),
+            average_bandwidth: Some(average.saturating_add(alternative.1)),
             codecs,
             resolution: v.media.width.zip(v.media.height),
             frame_rate: v.media.frame_rate,

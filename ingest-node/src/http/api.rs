@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
-use crate::app::{now_ms, App};
+use crate::app::{now_ms, App, LiveStream};
 use crate::tokens::{random_id, Grant};
 
 /// Longest token lifetime granted: one year.
@@ -203,7 +203,8 @@ pub async fn stream_status(State(app): State<Arc<App>>, headers: HeaderMap, Path
     }
 }
 
-/// `POST /api/v1/streams/{key}/stop`: disconnects the publisher; the stream ends.
+/// `POST /api/v1/streams/{key}/stop`: disconnects the publisher; the stream ends (with the
+/// other tracks' streams of a multitrack publish: they share its connection).
 pub async fn stop_stream(State(app): State<Arc<App>>, headers: HeaderMap, Path(key): Path<String>) -> Response {
     if let Some(r) = unauthorized(&app, &headers) {
         return r;
@@ -211,7 +212,11 @@ pub async fn stop_stream(State(app): State<Arc<App>>, headers: HeaderMap, Path(k
     let Some(live) = app.live(&key) else {
         return error(StatusCode::NOT_FOUND, "stream is not live");
     };
-    live.stop.notify_one();
+    let streams: Vec<Arc<LiveStream>> =
+        app.streams.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
+    for s in streams.iter().filter(|s| s.connection == live.connection) {
+        s.stop.notify_one();
+    }
     let mut done = live.done.subscribe();
     let _ = tokio::time::timeout(std::time::Duration::from_secs(10), done.wait_for(|d| *d)).await;
     Json(json!({ "streamKey": key, "state": "ended" })).into_response()
