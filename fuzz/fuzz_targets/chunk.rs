@@ -1,15 +1,20 @@
 //! The edge on an arbitrary object: a chunk file read for an init segment, a media segment or
-//! one of its parts, and a manifest rendered into playlists.
+//! one of its parts, and a manifest rendered into playlists (the multivariant playlist with the
+//! same bytes as each of the renditions' manifests it names).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rapidrtmp_core::edge::{respond, Route};
+use rapidrtmp_core::edge::{rendition_keys, respond, Route};
+use rapidrtmp_core::manifest::MAX_RENDITIONS;
 
 fuzz_target!(|data: &[u8]| {
     let paths = ["/live/k/1/init-0.mp4", "/live/k/1/0.m4s", "/live/k/1/0.0.m4s", "/live/k/1/0.2.m4s"];
     for path in paths.into_iter().chain(["/live/k/index.m3u8", "/live/k/master.m3u8"]) {
         let route = Route::parse(path).expect("a valid route");
-        let r = respond(&route, Some(data));
+        let keys = rendition_keys(&route, Some(data));
+        assert!(keys.len() <= 2 * MAX_RENDITIONS);
+        let renditions = vec![Some(data); keys.len()];
+        let r = respond(&route, Some(data), &renditions);
         assert!(matches!(r.status, 200 | 404 | 500));
     }
 });
