@@ -3,7 +3,7 @@
 # looped by rapidrtmp-load) against `rapidrtmp serve` and against nginx-rtmp (`hls on`).
 #
 # For each N and server it reports the server's CPU (utime+stime from /proc/PID/stat over the
-# steady window, as % of one core), its peak RSS (VmRSS) and the RSS added per stream over the
+# steady window, as % of one core, and per stream its user and kernel parts), its peak RSS (VmRSS) and the RSS added per stream over the
 # idle baseline, the load tool's own CPU and the machine's CPU use (both share the cores), and
 # how soon a segment is listed after the keyframe that closes it arrives (one stream's playlist
 # polled every 10 ms: rapidrtmp over HTTP, nginx-rtmp as the file it writes).
@@ -184,10 +184,10 @@ EOF
     STARTED+=("$load")
 
     sleep "$WARMUP"
-    local c0 l0 m0 t0 c1 l1 m1 t1
-    c0=$(cpu_ticks "$pid"); l0=$(cpu_ticks "$load"); m0=$(machine_busy); t0=$(now)
+    local c0 u0 l0 m0 t0 c1 u1 l1 m1 t1
+    c0=$(cpu_ticks "$pid"); u0=$(cpu_user_ticks "$pid"); l0=$(cpu_ticks "$load"); m0=$(machine_busy); t0=$(now)
     sleep $((DURATION - WARMUP))
-    c1=$(cpu_ticks "$pid"); l1=$(cpu_ticks "$load"); m1=$(machine_busy); t1=$(now)
+    c1=$(cpu_ticks "$pid"); u1=$(cpu_user_ticks "$pid"); l1=$(cpu_ticks "$load"); m1=$(machine_busy); t1=$(now)
 
     wait "$load" || log "$server, $n streams: rapidrtmp-load exited with $? (see $dir/load.out)"
     touch "$dir/rss.stop"
@@ -202,7 +202,7 @@ EOF
     local peak_kb result
     peak_kb=$(cat "$dir/rss" 2>/dev/null || echo "$base_kb")
     result=$(grep '^RESULT ' "$dir/load.out" | sed 's/^RESULT //')
-    awk -v ncpu="$(nproc)" -v server="$server" -v n="$n" -v c0="$c0" -v c1="$c1" -v l0="$l0" -v l1="$l1" \
+    awk -v ncpu="$(nproc)" -v server="$server" -v n="$n" -v c0="$c0" -v c1="$c1" -v u0="$u0" -v u1="$u1" -v l0="$l0" -v l1="$l1" \
         -v m0="$m0" -v m1="$m1" -v t0="$t0" -v t1="$t1" -v hz="$CLK_TCK" -v bg="$bg" -v base="$base_kb" \
         -v peak="$peak_kb" -v result="$result" -v chunks="$(awk '/^rapidrtmp_chunks_written_total /{print $2}' <<<"$metrics")" \
         -v lost="$(awk '/^rapidrtmp_chunks_lost_total /{print $2}' <<<"$metrics")" '
@@ -210,8 +210,9 @@ EOF
         wall = t1 - t0
         split(m0, a, " "); split(m1, b, " ")
         mach = (b[1] - a[1]) / (b[2] - a[2]) * 100 * ncpu
-        printf "server=%s n=%d cpu=%.1f cpu_per_stream=%.3f rss_mb=%.1f base_mb=%.1f rss_kb_per_stream=%.0f load_cpu=%.1f machine_cpu=%.1f other_cpu=%.1f bg_cpu=%s window_s=%.1f chunks=%s lost=%s %s\n",
+        printf "server=%s n=%d cpu=%.1f cpu_per_stream=%.3f user_per_stream=%.3f sys_per_stream=%.3f rss_mb=%.1f base_mb=%.1f rss_kb_per_stream=%.0f load_cpu=%.1f machine_cpu=%.1f other_cpu=%.1f bg_cpu=%s window_s=%.1f chunks=%s lost=%s %s\n",
             server, n, (c1 - c0) / hz / wall * 100, (c1 - c0) / hz / wall * 100 / n,
+            (u1 - u0) / hz / wall * 100 / n, ((c1 - c0) - (u1 - u0)) / hz / wall * 100 / n,
             peak / 1024, base / 1024, (peak - base) / n, (l1 - l0) / hz / wall * 100,
             mach, mach - (c1 - c0) / hz / wall * 100 - (l1 - l0) / hz / wall * 100, bg, wall, chunks == "" ? "-" : chunks,
             lost == "" ? "-" : lost, result
@@ -233,17 +234,19 @@ field() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$2"; }
 {
     echo "RTMP ingest benchmark, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores ($(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo))"
     echo "fixture: 1280x720 30 fps H.264 ~2.5 Mbit/s + AAC 128 kbit/s, looped; $DURATION s per run, CPU over ${WARMUP}..$DURATION s"
-    echo "CPU%: of one core ($(( $(nproc) * 100 ))% = all cores). load: rapidrtmp-load; mach: all processes; other: mach - server - load"
+    echo "CPU%: of one core ($(( $(nproc) * 100 ))% = all cores); user/kernel: CPU%/strm in user space and in the kernel (socket"
+    echo "reads, file writes). load: rapidrtmp-load; mach: all processes; other: mach - server - load"
     echo "(other > 10% means something else ran during the window). RSS KB/strm: (peak RSS - idle RSS) / N."
     echo "seg med/p95: closing keyframe sent -> segment in the playlist, one stream, polled every 10 ms."
     echo
-    printf '%5s %-10s %9s %11s %9s %11s %14s %9s %9s %10s %10s %9s %8s\n' \
-        N server "CPU%" "CPU%/strm" "RSS MB" "RSS KB/strm" "seg med/p95" "load CPU%" "mach CPU%" "other CPU%" connected "late tags" "max lag"
+    printf '%5s %-10s %9s %11s %13s %9s %11s %14s %9s %9s %10s %10s %9s %8s\n' \
+        N server "CPU%" "CPU%/strm" "user/kernel" "RSS MB" "RSS KB/strm" "seg med/p95" "load CPU%" "mach CPU%" "other CPU%" connected "late tags" "max lag"
     for line in "${LINES[@]}"; do
         seg="-"
         [[ -n $(field seg_median_ms "$line") ]] && seg="$(field seg_median_ms "$line")/$(field seg_p95_ms "$line") ms"
-        printf '%5s %-10s %9s %11s %9s %11s %14s %9s %9s %10s %10s %9s %8s\n' \
+        printf '%5s %-10s %9s %11s %13s %9s %11s %14s %9s %9s %10s %10s %9s %8s\n' \
             "$(field n "$line")" "$(field server "$line")" "$(field cpu "$line")" "$(field cpu_per_stream "$line")" \
+            "$(field user_per_stream "$line")/$(field sys_per_stream "$line")" \
             "$(field rss_mb "$line")" "$(field rss_kb_per_stream "$line")" "$seg" "$(field load_cpu "$line")" \
             "$(field machine_cpu "$line")" "$(field other_cpu "$line")" "$(field connected "$line")/$(field streams "$line")" \
             "$(field late_tags "$line")" "$(field max_lag_ms "$line") ms"

@@ -30,6 +30,13 @@ cpu_ticks() { # utime+stime of PID, in clock ticks (fields 14 and 15 of /proc/PI
     awk '{ print $12 + $13 }' <<<"$s"
 }
 
+cpu_user_ticks() { # utime of PID alone, in clock ticks: cpu_ticks minus it is the kernel's share
+    local s
+    s=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
+    s=${s##*) }
+    awk '{ print $12 }' <<<"$s"
+}
+
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 
 start_work() { # NAME: a work folder in $WORK and the PIDs list STARTED, both cleaned up on exit
