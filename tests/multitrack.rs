@@ -357,6 +357,35 @@ fn obs_framing_and_many_tracks_packets_are_the_same_ladder() {
     }
 }
 
+/// OBS reconnects after its connection drops: the same multitrack publish again, within the
+/// reconnect grace. Every track's stream goes on (a discontinuity, a new session), every frame
+/// of both publishes in it.
+#[test]
+fn a_multitrack_publisher_that_reconnects_goes_on_in_every_track() {
+    let dir = TempDir::new("multitrack-reconnect");
+    let node = Node::start(&dir.join("data"), &NodeOptions::standard());
+    let file = dir.join("ladder.flv");
+    run(ladder(&file.to_string_lossy(), false).arg("-y"), Duration::from_secs(120)).ok();
+    let flv = flv::parse(&std::fs::read(&file).expect("the FLV"));
+    let packets = packets(&flv);
+    let (video, audio) = frames(&packets);
+    let sent = flv::write(&framed(&flv.header, &packets, Framing::Obs));
+    let url = node.rtmp_url("again", Some(&node.token("again", 600, false)));
+    for _ in 0..2 {
+        // The client drops the connection at the end, as a crashed encoder would.
+        publish_exact(&url, &sent).unwrap_or_else(|e| panic!("publish: {e}"));
+    }
+    for (key, track) in [("again", 0), ("again_v1", 1), ("again_v2", 2)] {
+        let p = node.wait_playlist(key, "#EXT-X-ENDLIST", Duration::from_secs(30), |p| p.ended);
+        assert_eq!(p.discontinuities, 1, "{key}: one new session:\n{}", p.text);
+        let (v, a) = frame_counts(&format!("http://{}/live/{key}/index.m3u8", node.http));
+        assert_eq!((v, a), (2 * video[&track], 2 * audio[&0]), "{key}: every frame of both publishes");
+    }
+    let p = node.wait_playlist("again_a1", "#EXT-X-ENDLIST", Duration::from_secs(30), |p| p.ended);
+    assert_eq!(p.discontinuities, 1, "again_a1: one new session:\n{}", p.text);
+    assert!(!node.log().contains("dropped"), "no track dropped:\n{}", node.log());
+}
+
 /// A publish token for `key` in stream group `group`.
 fn group_token(node: &Node, key: &str, group: &str) -> String {
     let body = serde_json::json!({ "streamKey": key, "group": group });
