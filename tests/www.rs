@@ -30,7 +30,7 @@ use support::checks::{assert_decodes_cleanly, assert_frames_equal};
 use support::cli::rapidrtmp_ok;
 use support::media::{clip, publish};
 use support::node::{new_admin_key, Node, NodeOptions};
-use support::player::browser;
+use support::player::{browser, run_script};
 use support::proc::{run, TempDir};
 
 const BROWSER_TIMEOUT: Duration = Duration::from_secs(240);
@@ -296,23 +296,13 @@ fn check_bad_input(bad: &Value) {
 /// which every B-frame stream gets.
 #[test]
 fn rare_keyframes_rule_hls_js_plays_an_intra_refresh_stream_across_its_cuts() {
-    let (www, chromium) = browser();
     let input = support::fixtures::intra_refresh();
     let dir = TempDir::new("www-intra");
     let out = dir.join("out");
     rapidrtmp_ok(&["package", input.to_str().unwrap(), "--out", out.to_str().unwrap()]);
     let index = std::fs::read_to_string(out.join("index.m3u8")).unwrap();
     assert!(!index.contains("#EXT-X-INDEPENDENT-SEGMENTS"), "{index}");
-    let run = run(
-        Command::new("node")
-            .arg(repo().join("tests/www/hls_play.mjs"))
-            .env("DIR", &out)
-            .env("WWW", &www)
-            .env("CHROMIUM", &chromium),
-        BROWSER_TIMEOUT,
-    )
-    .ok();
-    let report: Value = serde_json::from_slice(&run.stdout).unwrap_or_else(|e| panic!("hls_play.mjs output: {e}"));
+    let report = run_script("hls_play.mjs", &[("DIR", out.to_str().unwrap())]);
     assert_eq!(report["ended"], true, "played to the end: {report}");
     let errors = report["errors"].as_array().cloned().unwrap_or_default();
     let unexpected: Vec<&Value> = errors

@@ -7,7 +7,7 @@
 // Environment: URL (the media playlist), WWW (the www/ folder, for its node_modules), CHROMIUM
 // (default /usr/bin/chromium), MEASURE (seconds measured, default 30), WARMUP (seconds of playback before
 // measuring, default 5), LOW_LATENCY (1 or 0, default 1).
-import { env, launch, servePage } from '../www/chromium.mjs';
+import { env, openPage } from '../www/chromium.mjs';
 
 const WWW = env('WWW');
 const SECONDS = Number(env('MEASURE', '30'));
@@ -48,19 +48,11 @@ hls.attachMedia(video);
 hls.on(Hls.Events.MANIFEST_PARSED, () => video.play());
 </script>`;
 
-const { server, base } = await servePage(WWW, page);
-const context = await launch(WWW);
-let out;
-try {
-  const p = context.pages()[0] ?? (await context.newPage());
-  await p.goto(base);
+const out = await openPage(WWW, page, async (p) => {
   await p.waitForFunction(() => window.report.firstFrameMs !== null, null, { timeout: 60_000, polling: 100 });
   await p.waitForTimeout((WARMUP + SECONDS) * 1000);
-  out = await p.evaluate(() => window.report);
-} finally {
-  await context.close();
-  server.close();
-}
+  return p.evaluate(() => window.report);
+});
 const sorted = [...out.samples].sort((a, b) => a - b);
 const q = (f) => sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(f * sorted.length))] : null;
 process.stdout.write(JSON.stringify({ p50: q(0.5), p95: q(0.95), samples: sorted.length, unreadable: out.unreadable,

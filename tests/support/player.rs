@@ -25,38 +25,27 @@ pub fn browser() -> (PathBuf, String) {
     (www, chromium)
 }
 
-/// Plays `url` with hls.js for 8 s, Low-Latency mode on or off; the report of `ll_play.mjs`.
-pub fn play(url: &str, low_latency: bool) -> Value {
+/// Runs the browser script `tests/www/{script}` with `vars` besides WWW and CHROMIUM (4 minutes
+/// at most); its JSON report.
+pub fn run_script(script: &str, vars: &[(&str, &str)]) -> Value {
     let (www, chromium) = browser();
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let run = run(
-        Command::new("node")
-            .arg(root.join("tests/www/ll_play.mjs"))
-            .env("URL", url)
-            .env("WWW", &www)
-            .env("CHROMIUM", &chromium)
-            .env("LOW_LATENCY", if low_latency { "1" } else { "0" }),
-        Duration::from_secs(120),
-    )
-    .ok();
-    serde_json::from_slice(&run.stdout).unwrap_or_else(|e| panic!("ll_play.mjs output: {e}"))
+    let mut cmd = Command::new("node");
+    cmd.arg(root.join("tests/www").join(script)).env("WWW", &www).env("CHROMIUM", &chromium);
+    cmd.envs(vars.iter().copied());
+    let run = run(&mut cmd, Duration::from_secs(240)).ok();
+    serde_json::from_slice(&run.stdout).unwrap_or_else(|e| panic!("{script} output: {e}"))
+}
+
+/// Plays `url` with hls.js for 8 s, Low-Latency mode on or off; the report of `ll_play.mjs`.
+pub fn play(url: &str, low_latency: bool) -> Value {
+    run_script("ll_play.mjs", &[("URL", url), ("LOW_LATENCY", if low_latency { "1" } else { "0" })])
 }
 
 /// Plays the multivariant playlist `url` with hls.js and forces it through every level, lowest
 /// bit rate first; the report of `abr_play.mjs`.
 pub fn play_levels(url: &str) -> Value {
-    let (www, chromium) = browser();
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let run = run(
-        Command::new("node")
-            .arg(root.join("tests/www/abr_play.mjs"))
-            .env("URL", url)
-            .env("WWW", &www)
-            .env("CHROMIUM", &chromium),
-        Duration::from_secs(120),
-    )
-    .ok();
-    serde_json::from_slice(&run.stdout).unwrap_or_else(|e| panic!("abr_play.mjs output: {e}"))
+    run_script("abr_play.mjs", &[("URL", url)])
 }
 
 /// The hls.js ERROR events of a [`play`] report that a healthy playback does not have.

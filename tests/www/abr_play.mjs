@@ -7,7 +7,7 @@
 // Environment: URL (the multivariant playlist), WWW (the www/ folder, for its node_modules:
 // hls.js and playwright-core), CHROMIUM (the browser; default /usr/bin/chromium), DWELL_MS (time
 // on each level; default 2500).
-import { env, launch, servePage } from './chromium.mjs';
+import { env, openPage } from './chromium.mjs';
 
 const URL_ = env('URL');
 const WWW = env('WWW');
@@ -38,15 +38,7 @@ hls.loadSource(${JSON.stringify(URL_)});
 hls.attachMedia(video);
 </script>`;
 
-const { server, base } = await servePage(WWW, page);
-
-const context = await launch(WWW);
-let out;
-try {
-  const p = context.pages()[0] ?? (await context.newPage());
-  const pageErrors = [];
-  p.on('pageerror', (e) => pageErrors.push(String(e)));
-  await p.goto(base);
+const out = await openPage(WWW, page, async (p) => {
   await p.waitForFunction(() => window.report.started > 0 || window.report.errors.some((e) => e.fatal), null, { timeout: 30_000, polling: 100 });
   const levels = await p.evaluate(() => window.hls.levels.length);
   const order = await p.evaluate(() => window.hls.levels.map((l, i) => [l.bitrate, i]).sort((a, b) => a[0] - b[0]).map(([, i]) => i));
@@ -54,11 +46,7 @@ try {
     await p.evaluate((l) => { window.forcedAt = performance.now(); window.hls.currentLevel = l; }, level);
     await p.waitForTimeout(DWELL_MS);
   }
-  out = await p.evaluate(() => ({ ...window.report, currentTime: document.getElementById('v').currentTime }));
-  out.levelCount = levels;
-  out.pageErrors = pageErrors;
-} finally {
-  await context.close();
-  server.close();
-}
+  const report = await p.evaluate(() => ({ ...window.report, currentTime: document.getElementById('v').currentTime }));
+  return { ...report, levelCount: levels };
+});
 process.stdout.write(JSON.stringify(out) + '\n');

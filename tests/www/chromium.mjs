@@ -41,3 +41,27 @@ export async function servePage(www, page, other) {
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   return { server, base: `http://127.0.0.1:${server.address().port}/` };
 }
+
+/**
+ * Serves `page` (as servePage, with `other`), opens it in headless Chromium and resolves to what
+ * `drive(p, loadedAt)` returns for the Playwright page `p` (`loadedAt`: Date.now() just before
+ * the page was asked for), with `pageErrors` (the page's uncaught errors) added; the browser and
+ * the server are closed however it ends.
+ */
+export async function openPage(www, page, drive, other) {
+  const { server, base } = await servePage(www, page, other);
+  const context = await launch(www);
+  try {
+    const p = context.pages()[0] ?? (await context.newPage());
+    const pageErrors = [];
+    p.on('pageerror', (e) => pageErrors.push(String(e)));
+    const loadedAt = Date.now();
+    await p.goto(base);
+    const out = await drive(p, loadedAt);
+    out.pageErrors = pageErrors;
+    return out;
+  } finally {
+    await context.close();
+    server.close();
+  }
+}

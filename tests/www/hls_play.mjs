@@ -8,7 +8,7 @@
 // playback rate; default 2).
 import { readFileSync } from 'node:fs';
 import { extname, join, normalize } from 'node:path';
-import { env, launch, servePage } from './chromium.mjs';
+import { env, openPage } from './chromium.mjs';
 
 const DIR = env('DIR');
 const WWW = env('WWW');
@@ -30,31 +30,21 @@ hls.on(Hls.Events.MANIFEST_PARSED, () => { video.playbackRate = ${RATE}; video.p
 video.addEventListener('ended', () => { window.report.ended = true; });
 </script>`;
 
-const { server, base } = await servePage(WWW, page, (req, res, url) => {
+const media = (req, res, url) => {
   if (!url.pathname.startsWith('/media/')) { res.writeHead(404).end(); return; }
   const rel = normalize(decodeURIComponent(url.pathname.slice(7)));
   if (rel.startsWith('..')) { res.writeHead(403).end(); return; }
   let body;
   try { body = readFileSync(join(DIR, rel)); } catch { res.writeHead(404).end(); return; }
   res.writeHead(200, { 'content-type': types[extname(rel)] ?? 'application/octet-stream' }).end(body);
-});
+};
 
-const context = await launch(WWW);
-let out;
-try {
-  const p = context.pages()[0] ?? (await context.newPage());
-  const pageErrors = [];
-  p.on('pageerror', (e) => pageErrors.push(String(e)));
-  await p.goto(base);
+const out = await openPage(WWW, page, async (p) => {
   await p.waitForFunction(() => window.report.ended || window.report.errors.some((e) => e.fatal), null, { timeout: TIMEOUT_MS, polling: 250 });
-  out = await p.evaluate(() => {
+  return p.evaluate(() => {
     const v = document.getElementById('v');
     const q = v.getVideoPlaybackQuality();
     return { ...window.report, currentTime: v.currentTime, duration: v.duration, totalVideoFrames: q.totalVideoFrames, droppedVideoFrames: q.droppedVideoFrames };
   });
-  out.pageErrors = pageErrors;
-} finally {
-  await context.close();
-  server.close();
-}
+}, media);
 process.stdout.write(JSON.stringify(out) + '\n');

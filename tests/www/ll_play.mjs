@@ -7,7 +7,7 @@
 // Environment: URL (the media playlist), WWW (the www/ folder, for its node_modules: hls.js and
 // playwright-core), CHROMIUM (the browser; default /usr/bin/chromium), SECONDS (how long to
 // play; default 8), LOW_LATENCY (1 or 0; default 1).
-import { env, launch, servePage } from './chromium.mjs';
+import { env, openPage } from './chromium.mjs';
 
 const URL_ = env('URL');
 const WWW = env('WWW');
@@ -38,26 +38,13 @@ hls.attachMedia(video);
 hls.on(Hls.Events.MANIFEST_PARSED, () => video.play());
 </script>`;
 
-const { server, base } = await servePage(WWW, page);
-
-const context = await launch(WWW);
-let out;
-try {
-  const p = context.pages()[0] ?? (await context.newPage());
-  const pageErrors = [];
-  p.on('pageerror', (e) => pageErrors.push(String(e)));
-  const loaded = Date.now();
-  await p.goto(base);
+const out = await openPage(WWW, page, async (p, loadedAt) => {
   await p.waitForFunction(() => window.report.started > 0 || window.report.errors.some((e) => e.fatal), null, { timeout: 30_000, polling: 100 });
   await p.waitForTimeout(SECONDS * 1000);
-  out = await p.evaluate(() => {
+  const report = await p.evaluate(() => {
     const v = document.getElementById('v');
     return { ...window.report, currentTime: v.currentTime, firstFrameMs: window.report.started, targetLatency: window.hls.targetLatency };
   });
-  out.pageErrors = pageErrors;
-  out.loadedAt = loaded;
-} finally {
-  await context.close();
-  server.close();
-}
+  return { ...report, loadedAt };
+});
 process.stdout.write(JSON.stringify(out) + '\n');
