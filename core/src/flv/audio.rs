@@ -139,14 +139,7 @@ impl<'a> AudioPacket<'a> {
         let &b0 = body.first().ok_or(FlvError::ShortBody("audio"))?;
         let format = b0 >> 4;
         if format == 9 {
-            let (code, body) = match b0 & 0x0F {
-                super::mod_ex::MOD_EX => {
-                    // Modifiers: the nanosecond offset is below the millisecond timeline's precision.
-                    let m = super::mod_ex::read(&body[1..], "enhanced audio")?;
-                    (m.packet_type, m.rest)
-                }
-                code => (code, &body[1..]),
-            };
+            let (code, body) = super::mod_ex::packet_type(b0, &body[1..], "enhanced audio")?;
             let (code, fourcc, track, body) = if code == super::multitrack::AUDIO_MULTITRACK {
                 let t = super::multitrack::default_track(body, super::multitrack::AUDIO_MULTITRACK, "enhanced audio")?;
                 (t.packet_type, t.fourcc, t.id, t.body)

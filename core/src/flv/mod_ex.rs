@@ -11,7 +11,7 @@ pub(super) const MOD_EX: u8 = 7;
 pub const MAX_MOD_EX: usize = 8;
 
 /// The packet behind the modifiers.
-pub(super) struct ModEx<'a> {
+struct ModEx<'a> {
     /// The real packet type.
     pub packet_type: u8,
     /// The bytes after the modifiers.
@@ -21,7 +21,7 @@ pub(super) struct ModEx<'a> {
 /// Reads the modifiers at the start of `body` (after the byte whose packet type said ModEx):
 /// each is a size (UI8 + 1; 256 means UI16 + 1 follows), its data, then a byte of modifier type
 /// (high nibble) and the next packet type (low nibble), until that is not ModEx again.
-pub(super) fn read<'a>(mut body: &'a [u8], what: &'static str) -> Result<ModEx<'a>, FlvError> {
+fn read<'a>(mut body: &'a [u8], what: &'static str) -> Result<ModEx<'a>, FlvError> {
     let short = FlvError::ShortBody(what);
     for _ in 0..MAX_MOD_EX {
         let (&size, rest) = body.split_first().ok_or(short.clone())?;
@@ -39,6 +39,16 @@ pub(super) fn read<'a>(mut body: &'a [u8], what: &'static str) -> Result<ModEx<'
         }
     }
     Err(FlvError::Unsupported("enhanced RTMP: more ModEx modifiers than one packet may carry"))
+}
+
+/// The real packet type of an Enhanced RTMP packet whose first byte is `b0`, and the bytes after
+/// it (`rest`: the packet after that byte), past any modifiers: the one modifier defined,
+/// `TimestampOffsetNano`, is below the millisecond timeline's precision.
+pub(super) fn packet_type<'a>(b0: u8, rest: &'a [u8], what: &'static str) -> Result<(u8, &'a [u8]), FlvError> {
+    match b0 & 0x0F {
+        MOD_EX => read(rest, what).map(|m| (m.packet_type, m.rest)),
+        code => Ok((code, rest)),
+    }
 }
 
 #[cfg(test)]

@@ -140,13 +140,7 @@ pub fn split_tracks(kind: TagKind, body: &[u8], out: &mut Vec<TrackPacket>) -> R
         _ => return Ok(false),
     };
     let Some((&b0, rest)) = body.split_first().filter(|_| ex_header) else { return Ok(false) };
-    let (code, rest) = match b0 & 0x0F {
-        super::mod_ex::MOD_EX => {
-            let m = super::mod_ex::read(rest, what)?;
-            (m.packet_type, m.rest)
-        }
-        code => (code, rest),
-    };
+    let (code, rest) = super::mod_ex::packet_type(b0, rest, what)?;
     if code != multitrack {
         return Ok(false);
     }

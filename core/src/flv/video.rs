@@ -197,14 +197,7 @@ impl<'a> VideoPacket<'a> {
     fn parse_enhanced(body: &'a [u8]) -> Result<Self, FlvError> {
         let short = FlvError::ShortBody("enhanced video");
         let frame_type = FrameType::from_code((body[0] >> 4) & 0x07);
-        let (code, body) = match body[0] & 0x0F {
-            super::mod_ex::MOD_EX => {
-                // Modifiers: the nanosecond offset is below the millisecond timeline's precision.
-                let m = super::mod_ex::read(&body[1..], "enhanced video")?;
-                (m.packet_type, m.rest)
-            }
-            code => (code, &body[1..]),
-        };
+        let (code, body) = super::mod_ex::packet_type(body[0], &body[1..], "enhanced video")?;
         if frame_type == FrameType::Command && VideoPacketType::from_code(code) != VideoPacketType::Metadata {
             // ExVideoTagHeader: a command frame carries a one-byte VideoCommand, no FourCC.
             let header = VideoTagHeader {
