@@ -48,6 +48,15 @@ fn ladder(out: &str, realtime: bool) -> Command {
     cmd
 }
 
+/// The ladder as a file in `dir`, written by ffmpeg 9 as fast as it can, and its packets.
+fn ladder_file(dir: &TempDir) -> (Flv, Vec<Packet>) {
+    let file = dir.join("ladder.flv");
+    run(ladder(&file.to_string_lossy(), false).arg("-y"), Duration::from_secs(120)).ok();
+    let flv = flv::parse(&std::fs::read(&file).expect("the FLV"));
+    let packets = packets(&flv);
+    (flv, packets)
+}
+
 /// One track's packet of an FLV tag, read independently of the product's demuxer.
 #[derive(Clone, Debug)]
 struct Packet {
@@ -294,9 +303,8 @@ fn check_ladder(node: &Node, key: &str, source: &Frames) -> String {
 fn an_ffmpeg_multitrack_publish_is_an_abr_ladder_hls_js_switches_through() {
     let dir = TempDir::new("multitrack-ffmpeg");
     let node = Node::start(&dir.join("data"), &NodeOptions::standard());
-    let file = dir.join("ladder.flv");
-    run(ladder(&file.to_string_lossy(), false).arg("-y"), Duration::from_secs(120)).ok();
-    let source = frames(&packets(&flv::parse(&std::fs::read(&file).expect("the FLV"))));
+    let (_, packets) = ladder_file(&dir);
+    let source = frames(&packets);
     assert_eq!(source.0.len(), 3, "ffmpeg 9 wrote three video tracks: {source:?}");
     let url = node.rtmp_url("ladder", Some(&node.token("ladder", 600, false)));
     let mut publisher = Background::spawn("ffmpeg", &mut ladder(&url, true), dir.join("ffmpeg.log"));
@@ -340,10 +348,7 @@ fn an_ffmpeg_multitrack_publish_is_an_abr_ladder_hls_js_switches_through() {
 fn obs_framing_and_many_tracks_packets_are_the_same_ladder() {
     let dir = TempDir::new("multitrack-framings");
     let node = Node::start(&dir.join("data"), &NodeOptions::standard());
-    let file = dir.join("ladder.flv");
-    run(ladder(&file.to_string_lossy(), false).arg("-y"), Duration::from_secs(120)).ok();
-    let flv = flv::parse(&std::fs::read(&file).expect("the FLV"));
-    let packets = packets(&flv);
+    let (flv, packets) = ladder_file(&dir);
     let source = frames(&packets);
     for (key, framing) in
         [("obs", Framing::Obs), ("many", Framing::ManyTracks), ("manycodecs", Framing::ManyTracksManyCodecs)]
@@ -364,10 +369,7 @@ fn obs_framing_and_many_tracks_packets_are_the_same_ladder() {
 fn a_multitrack_publisher_that_reconnects_goes_on_in_every_track() {
     let dir = TempDir::new("multitrack-reconnect");
     let node = Node::start(&dir.join("data"), &NodeOptions::standard());
-    let file = dir.join("ladder.flv");
-    run(ladder(&file.to_string_lossy(), false).arg("-y"), Duration::from_secs(120)).ok();
-    let flv = flv::parse(&std::fs::read(&file).expect("the FLV"));
-    let packets = packets(&flv);
+    let (flv, packets) = ladder_file(&dir);
     let (video, audio) = frames(&packets);
     let sent = flv::write(&framed(&flv.header, &packets, Framing::Obs));
     let url = node.rtmp_url("again", Some(&node.token("again", 600, false)));

@@ -48,38 +48,41 @@ impl Publish {
         if matches!(kind, TagKind::Audio | TagKind::Video) {
             m.bytes_in.fetch_add(body.len() as u64, Relaxed);
         }
-        let tag = Tag { kind, filtered: false, timestamp, stream_id: 0, body, offset: 0 };
-        match Media::from_tag(&tag) {
+        let media = Media::from_tag(&Tag { kind, filtered: false, timestamp, stream_id: 0, body, offset: 0 });
+        match media {
             Ok(Media::Video { .. }) => m.video_frames_in.fetch_add(1, Relaxed),
             Ok(Media::Audio(_)) => m.audio_frames_in.fetch_add(1, Relaxed),
             _ => 0,
         };
+        // What the message means is what its default track's packet means (a multitrack
+        // message's track 0, when it has one).
+        let audio_header = matches!(media, Ok(Media::AudioConfig { .. }));
         let mut packets = std::mem::take(&mut self.packets);
         match split_tracks(kind, body, &mut packets) {
             Ok(true) => {
                 for p in &packets {
                     match p.track {
-                        0 => self.default_track(kind, timestamp, &p.body).await,
+                        0 => self.default_track(kind, timestamp, &p.body, audio_header).await,
                         n => self.other_track((kind, n), timestamp, &p.body).await,
                     }
                 }
             }
             // Not multitrack, or broken: the default track's publisher takes it (and says
             // what is wrong with it).
-            Ok(false) | Err(_) => self.default_track(kind, timestamp, body).await,
+            Ok(false) | Err(_) => self.default_track(kind, timestamp, body, audio_header).await,
         }
         self.packets = packets;
     }
 
     /// A message of a default track: to the stream itself, and audio to every other video
-    /// track's stream too.
-    async fn default_track(&mut self, kind: TagKind, timestamp: u32, body: &[u8]) {
+    /// track's stream too. `audio_header`: it is the audio's sequence header, kept for the video
+    /// tracks that start later.
+    async fn default_track(&mut self, kind: TagKind, timestamp: u32, body: &[u8], audio_header: bool) {
         self.main.media(kind, timestamp, body).await;
         if kind != TagKind::Audio {
             return;
         }
-        let tag = Tag { kind, filtered: false, timestamp, stream_id: 0, body, offset: 0 };
-        if matches!(Media::from_tag(&tag), Ok(Media::AudioConfig { .. })) {
+        if audio_header {
             self.audio_header = Some((timestamp, body.to_vec()));
         }
         for ((kind, _), publisher) in &mut self.others {
