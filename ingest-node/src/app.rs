@@ -109,7 +109,7 @@ pub struct App {
     /// Object store.
     pub store: Store,
     /// Metrics.
-    pub metrics: Metrics,
+    pub metrics: Arc<Metrics>,
     /// Publish token signer.
     pub signer: TokenSigner,
     /// The admin API key.
@@ -145,7 +145,7 @@ impl App {
             backlog: Arc::new(Semaphore::new(settings.node_backlog)),
             settings,
             store,
-            metrics: Metrics::default(),
+            metrics: Arc::default(),
             admin_key,
             streams: Mutex::default(),
             viewers: Mutex::default(),

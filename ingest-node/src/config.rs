@@ -9,6 +9,9 @@ use anyhow::{bail, Context};
 use clap::Args;
 use serde::Deserialize;
 
+/// Most HTTP connections from one address unless set.
+pub const DEFAULT_MAX_HTTP_CONNECTIONS_PER_IP: usize = 1024;
+
 /// Flags of `rapidrtmp serve`.
 #[derive(Args, Debug, Default, Clone)]
 pub struct ServeArgs {
@@ -79,6 +82,14 @@ pub struct ServeArgs {
     /// Most simultaneous RTMP connections from one IP address [default: 100].
     #[arg(long, env = "RAPIDRTMP_MAX_CONNECTIONS_PER_IP")]
     pub max_connections_per_ip: Option<usize>,
+    /// Most simultaneous HTTP connections [default: what the open-file limit leaves after the
+    /// RTMP connections and the store, at most 4096].
+    #[arg(long, env = "RAPIDRTMP_MAX_HTTP_CONNECTIONS")]
+    pub max_http_connections: Option<usize>,
+    /// Most simultaneous HTTP connections from one IP address (a CDN's edge is one address)
+    /// [default: 1024].
+    #[arg(long, env = "RAPIDRTMP_MAX_HTTP_CONNECTIONS_PER_IP")]
+    pub max_http_connections_per_ip: Option<usize>,
     /// Log format: `text` or `json` [default: text].
     #[arg(long, env = "RAPIDRTMP_LOG_FORMAT")]
     pub log_format: Option<String>,
@@ -108,6 +119,8 @@ struct FileSettings {
     node_backlog_mb: Option<u64>,
     max_connections: Option<usize>,
     max_connections_per_ip: Option<usize>,
+    max_http_connections: Option<usize>,
+    max_http_connections_per_ip: Option<usize>,
     log_format: Option<String>,
 }
 
@@ -161,6 +174,10 @@ pub struct Settings {
     pub max_connections: usize,
     /// Most RTMP connections from one IP address.
     pub max_connections_per_ip: usize,
+    /// Most HTTP connections; `None`: derived from the open-file limit at start.
+    pub max_http_connections: Option<usize>,
+    /// Most HTTP connections from one IP address.
+    pub max_http_connections_per_ip: usize,
     /// JSON logs.
     pub json_logs: bool,
 }
@@ -244,6 +261,12 @@ impl ServeArgs {
             node_backlog,
             max_connections: self.max_connections.or(file.max_connections).unwrap_or(1000).max(1),
             max_connections_per_ip: self.max_connections_per_ip.or(file.max_connections_per_ip).unwrap_or(100).max(1),
+            max_http_connections: self.max_http_connections.or(file.max_http_connections).map(|n| n.max(1)),
+            max_http_connections_per_ip: self
+                .max_http_connections_per_ip
+                .or(file.max_http_connections_per_ip)
+                .unwrap_or(DEFAULT_MAX_HTTP_CONNECTIONS_PER_IP)
+                .max(1),
             json_logs,
         })
     }

@@ -3,10 +3,11 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::Router;
@@ -17,7 +18,9 @@ use tracing::info;
 use crate::config::StoreSetting;
 use crate::http::edge::{self, EdgeHost};
 use crate::http::origin::Origin;
+use crate::http::server;
 use crate::metrics::Metrics;
+use crate::slots::Slots;
 use crate::store::Store;
 
 /// Flags of `rapidrtmp edge`.
@@ -46,11 +49,21 @@ pub struct EdgeArgs {
     /// without it, standard HLS from the store.
     #[arg(long, env = "RAPIDRTMP_ORIGIN")]
     pub origin: Option<String>,
+    /// Most simultaneous HTTP connections [default: what the open-file limit leaves, at most
+    /// 4096].
+    #[arg(long, env = "RAPIDRTMP_MAX_HTTP_CONNECTIONS")]
+    pub max_http_connections: Option<usize>,
+    /// Most simultaneous HTTP connections from one IP address.
+    #[arg(long, env = "RAPIDRTMP_MAX_HTTP_CONNECTIONS_PER_IP", default_value_t = crate::config::DEFAULT_MAX_HTTP_CONNECTIONS_PER_IP)]
+    pub max_http_connections_per_ip: usize,
 }
+
+/// How long shutdown lets open requests finish.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 struct EdgeNode {
     store: Store,
-    metrics: Metrics,
+    metrics: Arc<Metrics>,
     origin: Option<Origin>,
 }
 
@@ -69,10 +82,7 @@ impl EdgeHost for EdgeNode {
 }
 
 async fn ready(State(node): State<Arc<EdgeNode>>) -> Response {
-    match node.store.check().await {
-        Ok(()) => "ready\n".into_response(),
-        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("store unreachable: {e}\n")).into_response(),
-    }
+    crate::http::store_ready(&node.store).await
 }
 
 async fn metrics(State(node): State<Arc<EdgeNode>>) -> Response {
@@ -87,6 +97,7 @@ pub async fn run(args: EdgeArgs) -> anyhow::Result<()> {
         other => anyhow::bail!("--log-format {other}: expected text or json"),
     };
     crate::serve::init_logging(json);
+    let nofile = crate::serve::open_file_limit();
     let setting = if args.store.starts_with("s3://") {
         StoreSetting::S3(args.store.clone())
     } else {
@@ -98,16 +109,21 @@ pub async fn run(args: EdgeArgs) -> anyhow::Result<()> {
         TcpListener::bind(args.http_addr).await.with_context(|| format!("cannot listen on {}", args.http_addr))?;
     let live = origin.as_ref().map_or("none (standard HLS)", |o| o.describe()).to_string();
     info!(http = %listener.local_addr()?, store = %store.describe(), origin = %live, "RapidRTMP edge listening");
-    let node = Arc::new(EdgeNode { store, metrics: Metrics::default(), origin });
+    let node = Arc::new(EdgeNode { store, metrics: Arc::default(), origin });
     let router = Router::new()
         .route("/health", get(|| async { "ok\n" }))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
         .route("/live/{*path}", any(edge::serve::<EdgeNode>))
         .fallback(crate::http::www::serve)
-        .with_state(node);
-    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(crate::serve::shutdown_signal())
-        .await?;
+        .with_state(node.clone());
+    let max = args.max_http_connections.unwrap_or_else(|| crate::fd_limit::http_connection_cap(nofile, 0)).max(1);
+    info!(max_http_connections = max, per_ip = args.max_http_connections_per_ip, "HTTP connection caps");
+    let slots = Slots::new(max, args.max_http_connections_per_ip, node.metrics.http_connections.clone());
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let server = tokio::spawn(server::serve(listener, None, router, slots, node.metrics.clone(), shutdown));
+    crate::serve::shutdown_signal().await;
+    stop.send_replace(true);
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, server).await;
     Ok(())
 }

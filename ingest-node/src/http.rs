@@ -5,44 +5,43 @@ mod api;
 pub mod edge;
 mod openapi;
 pub mod origin;
+pub mod server;
 mod tls;
 pub mod www;
 
+use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
+use std::time::Duration;
 
-use axum::extract::{Request, State};
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::Router;
 use tokio::net::TcpListener;
+use tracing::warn;
 
 use crate::app::App;
+use crate::refusals::Cause;
+use crate::slots::Slots;
+
+/// Largest request body the API reads (a publish-token request is a few hundred bytes).
+pub const MAX_API_BODY: usize = 16 << 10;
+/// A request body must have arrived this soon after its head.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Checks the TLS settings before the node starts: a bad certificate is an error at start.
 pub fn tls_acceptor(app: &App) -> anyhow::Result<Option<tokio_rustls::TlsAcceptor>> {
     app.settings.tls.as_ref().map(|(cert, key)| tls::acceptor(cert, key)).transpose()
 }
 
-/// Serves HTTP (HTTP/1.1 and h2c), or HTTPS with `tls`, until shutdown.
-pub async fn serve(
-    app: Arc<App>,
-    listener: TcpListener,
-    tls: Option<tokio_rustls::TlsAcceptor>,
-) -> std::io::Result<()> {
-    let mut shutdown = app.shutdown.subscribe();
-    let router = router(app);
-    if let Some(acceptor) = tls {
-        tls::serve(listener, acceptor, router, shutdown).await;
-        return Ok(());
-    }
-    axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(async move {
-            let _ = shutdown.wait_for(|s| *s).await;
-        })
-        .await
+/// Serves HTTP (HTTP/1.1 and h2c), or HTTPS with `tls`, within `slots`, until shutdown.
+pub async fn serve(app: Arc<App>, listener: TcpListener, tls: Option<tokio_rustls::TlsAcceptor>, slots: Arc<Slots>) {
+    let (shutdown, metrics) = (app.shutdown.subscribe(), app.metrics.clone());
+    server::serve(listener, tls, router(app.clone()), slots, metrics, shutdown).await;
 }
 
 /// All routes.
@@ -54,7 +53,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/streams/{key}", get(api::stream_status))
         .route("/api/v1/streams/{key}/stop", post(api::stop_stream))
         .route("/api/v1/drain", post(api::drain).get(api::drain_status))
-        .layer(middleware::from_fn(api_cors));
+        .layer(middleware::from_fn_with_state(app.clone(), api_guard));
     Router::new()
         .route("/health", get(|| async { "ok\n" }))
         .route("/ready", get(ready))
@@ -65,20 +64,64 @@ pub fn router(app: Arc<App>) -> Router {
         .with_state(app)
 }
 
-/// CORS for the API, so a copy of the web page on another origin can list streams: the key is
-/// a bearer token sent by the page's script, never a cookie, so any origin may be allowed.
-async fn api_cors(request: Request, next: Next) -> Response {
+/// The API's door: the admin key is checked before any byte of the body is read, then the body
+/// is read within [`MAX_API_BODY`] and [`BODY_TIMEOUT`]. The OpenAPI document is public.
+async fn api_guard(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+    next: Next,
+) -> Response {
     let mut response = if request.method() == Method::OPTIONS {
         StatusCode::NO_CONTENT.into_response()
-    } else {
+    } else if request.uri().path() == "/api/v1/openapi.json" {
         next.run(request).await
+    } else if let Some(refused) = api::unauthorized(&app, request.headers()) {
+        if let Some(count) = app.metrics.refusals.note(Cause::AdminAuth) {
+            warn!(%peer, count, "admin API: missing or wrong key");
+        }
+        refused
+    } else {
+        match read_body(&app, request).await {
+            Ok(request) => next.run(request).await,
+            Err(refused) => refused,
+        }
     };
+    cors(&mut response);
+    response
+}
+
+/// The request with its body read in full, or the error response: 413 over [`MAX_API_BODY`],
+/// 408 after [`BODY_TIMEOUT`].
+async fn read_body(app: &App, request: Request) -> Result<Request, Response> {
+    let too_large =
+        || api::error(StatusCode::PAYLOAD_TOO_LARGE, format!("the request body is larger than {MAX_API_BODY} bytes"));
+    let declared = request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok());
+    if declared.and_then(|v| v.parse::<u64>().ok()).is_some_and(|n| n > MAX_API_BODY as u64) {
+        return Err(too_large());
+    }
+    let (parts, body) = request.into_parts();
+    match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, MAX_API_BODY)).await {
+        Ok(Ok(bytes)) => Ok(Request::from_parts(parts, Body::from(bytes))),
+        Ok(Err(_)) => Err(too_large()),
+        Err(_) => {
+            app.metrics.refusals.note(Cause::HttpBodyTimeout);
+            Err(api::error(
+                StatusCode::REQUEST_TIMEOUT,
+                format!("the request body did not arrive within {BODY_TIMEOUT:?}"),
+            ))
+        }
+    }
+}
+
+/// CORS for the API, so a copy of the web page on another origin can list streams: the key is
+/// a bearer token sent by the page's script, never a cookie, so any origin may be allowed.
+fn cors(response: &mut Response) {
     let h = response.headers_mut();
     h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
     h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, POST, OPTIONS"));
     h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("Authorization, Content-Type"));
     h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
-    response
 }
 
 async fn ready(State(app): State<Arc<App>>) -> Response {
@@ -88,9 +131,18 @@ async fn ready(State(app): State<Arc<App>>) -> Response {
     if app.is_draining() {
         return (StatusCode::SERVICE_UNAVAILABLE, "draining: no new publishes\n").into_response();
     }
-    match app.store.check().await {
+    store_ready(&app.store).await
+}
+
+/// `/ready` of a node that needs its store: 200, or 503 saying in words what failed (the
+/// store's own error text goes to the log, not to whoever asks).
+pub async fn store_ready(store: &crate::store::Store) -> Response {
+    match store.check().await {
         Ok(()) => "ready\n".into_response(),
-        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("store unreachable: {e}\n")).into_response(),
+        Err(e) => {
+            tracing::debug!("not ready: {e}");
+            (StatusCode::SERVICE_UNAVAILABLE, "store unreachable\n").into_response()
+        }
     }
 }
 

@@ -3,8 +3,10 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use crate::refusals::{Cause, Refusals};
 
 /// Upper bounds (seconds) of the latency histograms' buckets.
 const BUCKETS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
@@ -48,7 +50,11 @@ pub struct Metrics {
     /// Streams being published now.
     pub active_streams: AtomicU64,
     /// RTMP connections open now.
-    pub rtmp_connections: AtomicU64,
+    pub rtmp_connections: Arc<AtomicU64>,
+    /// HTTP connections open now.
+    pub http_connections: Arc<AtomicU64>,
+    /// What was turned away, by cause.
+    pub refusals: Refusals,
     /// Publish attempts by result.
     publish_attempts: Mutex<BTreeMap<&'static str, u64>>,
     /// Video frames received.
@@ -96,6 +102,7 @@ impl Metrics {
         };
         single("rapidrtmp_active_streams", "gauge", "Streams being published.", self.active_streams.load(Relaxed));
         single("rapidrtmp_rtmp_connections", "gauge", "Open RTMP connections.", self.rtmp_connections.load(Relaxed));
+        single("rapidrtmp_http_connections", "gauge", "Open HTTP connections.", self.http_connections.load(Relaxed));
         single("rapidrtmp_bytes_in_total", "counter", "Media bytes received over RTMP.", self.bytes_in.load(Relaxed));
         single(
             "rapidrtmp_chunks_written_total",
@@ -145,6 +152,15 @@ impl Metrics {
         );
         for ((route, status), n) in self.http_requests.lock().unwrap_or_else(|e| e.into_inner()).iter() {
             let _ = writeln!(out, "rapidrtmp_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}");
+        }
+        let _ = writeln!(
+            out,
+            "# HELP rapidrtmp_refused_total Connections, requests and accepts turned away, by cause.\n\
+             # TYPE rapidrtmp_refused_total counter"
+        );
+        for cause in Cause::ALL {
+            let _ =
+                writeln!(out, "rapidrtmp_refused_total{{cause=\"{}\"}} {}", cause.label(), self.refusals.count(cause));
         }
         self.chunk_write.render(&mut out, "rapidrtmp_chunk_write_seconds", "Time to write a chunk and its manifest.");
         self.segment_build.render(&mut out, "rapidrtmp_segment_build_seconds", "Time to build a segment at the edge.");

@@ -4,8 +4,6 @@
 //! Publish URL: `rtmp://host/live/{streamKey}?token=T`; OBS style works too (server
 //! `rtmp://host/live`, stream key `{streamKey}?token=T`). Playback over RTMP is refused: it is HLS.
 
-mod slots;
-
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -19,11 +17,12 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::time::{Instant, MissedTickBehavior};
 use tracing::{debug, info, warn};
 
-use self::slots::{Refused, Slots};
 use crate::app::{now_ms, App, LiveStream};
 use crate::publish::multitrack::Publish;
 use crate::publish::writer::StartError;
 use crate::publish::{Ending, Publisher};
+use crate::refusals::Cause;
+use crate::slots::{Refused, Slots};
 use crate::tokens::TokenError;
 
 /// The RTMP application publishers connect to.
@@ -38,17 +37,23 @@ const READ_BUFFER: usize = 64 << 10;
 /// How long a takeover waits for the old publisher's last chunk to be written.
 const TAKEOVER_WAIT: Duration = Duration::from_secs(15);
 
+/// The pause after a failed `accept` (out of file descriptors): the loop waits, never spins.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
 /// Accepts RTMP connections until shutdown.
 pub async fn serve(app: Arc<App>, listener: TcpListener) {
-    let slots = Slots::new(app.clone());
+    let s = &app.settings;
+    let slots = Slots::new(s.max_connections, s.max_connections_per_ip, app.metrics.rtmp_connections.clone());
     let mut shutdown = app.shutdown.subscribe();
     loop {
         let (socket, peer) = tokio::select! {
             r = listener.accept() => match r {
                 Ok(c) => c,
                 Err(e) => {
-                    warn!("RTMP accept failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    if let Some(count) = app.metrics.refusals.note(Cause::RtmpAccept) {
+                        warn!(count, "RTMP accept failed: {e}");
+                    }
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
                     continue;
                 }
             },
@@ -56,12 +61,14 @@ pub async fn serve(app: Arc<App>, listener: TcpListener) {
         };
         let slot = match slots.take(peer.ip()) {
             Ok(slot) => slot,
-            Err(Refused::Node(n)) => {
-                warn!(%peer, "connection refused: {n} RTMP connections are open (--max-connections)");
-                continue;
-            }
-            Err(Refused::Address(n)) => {
-                warn!(%peer, "connection refused: {n} RTMP connections are open from this address (--max-connections-per-ip)");
+            Err(refused) => {
+                let (cause, flag, n) = match refused {
+                    Refused::Node(n) => (Cause::RtmpNodeLimit, "--max-connections", n),
+                    Refused::Address(n) => (Cause::RtmpAddressLimit, "--max-connections-per-ip", n),
+                };
+                if let Some(count) = app.metrics.refusals.note(cause) {
+                    warn!(%peer, count, "RTMP connection refused: {n} are open ({flag})");
+                }
                 continue;
             }
         };

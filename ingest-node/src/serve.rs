@@ -68,6 +68,18 @@ fn write_private(path: &Path, key: &str) -> std::io::Result<()> {
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let settings = args.resolve()?;
     init_logging(settings.json_logs);
+    let nofile = open_file_limit();
+    let max_http = settings
+        .max_http_connections
+        .unwrap_or_else(|| crate::fd_limit::http_connection_cap(nofile, settings.max_connections));
+    let rtmp_room = crate::fd_limit::rtmp_room(nofile, max_http);
+    if rtmp_room < settings.max_connections as u64 {
+        warn!(
+            "the open-file limit ({nofile}) leaves room for about {rtmp_room} RTMP connections, fewer than \
+             --max-connections ({}): raise the hard limit (LimitNOFILE, ulimit -Hn)",
+            settings.max_connections
+        );
+    }
     let store = open_store(&settings).await?;
     let (key, generated) = admin_key(&settings)?;
     let rtmp = TcpListener::bind(settings.rtmp_addr)
@@ -94,7 +106,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         info!("web page at {}", crate::health_cmd::local_base(http_addr));
     }
     let rtmp_task = tokio::spawn(crate::rtmp::serve(app.clone(), rtmp));
-    let http_task = tokio::spawn(crate::http::serve(app.clone(), http, tls));
+    info!(max_http_connections = max_http, per_ip = app.settings.max_http_connections_per_ip, "HTTP connection caps");
+    let slots = crate::slots::Slots::new(
+        max_http,
+        app.settings.max_http_connections_per_ip,
+        app.metrics.http_connections.clone(),
+    );
+    let http_task = tokio::spawn(crate::http::serve(app.clone(), http, tls, slots));
     tokio::spawn(crate::sweep::run(app.clone()));
     app.listening.store(true, Relaxed);
 
@@ -109,6 +127,24 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let _ = tokio::time::timeout(Duration::from_secs(5), http_task).await;
     info!("stopped");
     Ok(())
+}
+
+/// Raises the soft open-file limit to the hard one and logs what the process may open.
+pub fn open_file_limit() -> u64 {
+    match crate::fd_limit::raise() {
+        Ok((n, true)) => {
+            info!(open_files = n, "raised the open-file limit to the hard limit");
+            n
+        }
+        Ok((n, false)) => {
+            info!(open_files = n, "open-file limit");
+            n
+        }
+        Err(e) => {
+            warn!("cannot read the open-file limit: {e}");
+            1024
+        }
+    }
 }
 
 /// Resolves on SIGINT or SIGTERM.

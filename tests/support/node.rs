@@ -74,6 +74,12 @@ pub struct Node {
 impl Node {
     /// Starts a node on `data_dir` and waits for `/ready`; its log goes beside the data dir.
     pub fn start(data_dir: &Path, opts: &NodeOptions) -> Node {
+        Self::start_under(&[], data_dir, opts)
+    }
+
+    /// [`Node::start`] through `wrapper`, a command that runs the node as its last argument
+    /// (`prlimit --nofile=1024:N --`), which must exec it (so the PID is the node's).
+    pub fn start_under(wrapper: &[&str], data_dir: &Path, opts: &NodeOptions) -> Node {
         static STARTS: AtomicU64 = AtomicU64::new(0);
         for attempt in 0..3 {
             let ports = free_ports(2);
@@ -82,7 +88,14 @@ impl Node {
             let n = STARTS.fetch_add(1, Ordering::Relaxed);
             let name = data_dir.file_name().and_then(|n| n.to_str()).unwrap_or("data");
             let log = data_dir.with_file_name(format!("{name}.node-{n}.log"));
-            let mut cmd = Command::new(node_bin());
+            let mut cmd = match wrapper.split_first() {
+                Some((program, args)) => {
+                    let mut c = Command::new(program);
+                    c.args(args).arg(node_bin());
+                    c
+                }
+                None => Command::new(node_bin()),
+            };
             cmd.arg("serve")
                 .args(["--rtmp-addr", &rtmp.to_string(), "--http-addr", &http.to_string()])
                 .arg("--data-dir")

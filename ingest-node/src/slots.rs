@@ -1,0 +1,95 @@
+//! Connection slots of a listener: a cap on the connections open at once and a cap per client
+//! address (RTMP: `--max-connections`, `--max-connections-per-ip`; HTTP:
+//! `--max-http-connections`, `--max-http-connections-per-ip`). A [`Slot`] gives both back when it
+//! drops, however the connection's task ends (a panic unwinds through it too).
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// Why a connection got no slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// The listener's cap is reached: this many connections are open.
+    Node(usize),
+    /// The cap per address is reached: this many connections are open from the address.
+    Address(usize),
+}
+
+/// The slots of one listener.
+pub struct Slots {
+    max: usize,
+    max_per_ip: usize,
+    semaphore: Arc<Semaphore>,
+    per_ip: Mutex<HashMap<IpAddr, usize>>,
+    /// Connections open now (a gauge of the metrics).
+    open: Arc<AtomicU64>,
+}
+
+/// One open connection's hold on the limits.
+pub struct Slot {
+    slots: Arc<Slots>,
+    ip: IpAddr,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Slots {
+    /// Slots for at most `max` connections, `max_per_ip` of them from one address; `open`
+    /// counts the connections holding one.
+    pub fn new(max: usize, max_per_ip: usize, open: Arc<AtomicU64>) -> Arc<Self> {
+        let (max, max_per_ip) = (max.max(1), max_per_ip.max(1));
+        Arc::new(Self { max, max_per_ip, semaphore: Arc::new(Semaphore::new(max)), per_ip: Mutex::default(), open })
+    }
+
+    /// A slot for a connection from `ip`, if the limits allow one.
+    pub fn take(self: &Arc<Self>, ip: IpAddr) -> Result<Slot, Refused> {
+        let permit = self.semaphore.clone().try_acquire_owned().map_err(|_| Refused::Node(self.max))?;
+        {
+            let mut per_ip = self.per_ip.lock().unwrap_or_else(|e| e.into_inner());
+            let n = per_ip.entry(ip).or_default();
+            if *n >= self.max_per_ip {
+                return Err(Refused::Address(self.max_per_ip));
+            }
+            *n += 1;
+        }
+        self.open.fetch_add(1, Relaxed);
+        Ok(Slot { slots: self.clone(), ip, _permit: permit })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.slots.open.fetch_sub(1, Relaxed);
+        let mut per_ip = self.slots.per_ip.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = per_ip.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                per_ip.remove(&self.ip);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn caps_per_listener_and_per_address_and_gives_back_on_drop() {
+        let open = Arc::new(AtomicU64::new(0));
+        let slots = Slots::new(3, 2, open.clone());
+        let (a, b): (IpAddr, IpAddr) = ([127, 0, 0, 1].into(), [127, 0, 0, 2].into());
+        let a1 = slots.take(a).unwrap();
+        let _a2 = slots.take(a).unwrap();
+        assert_eq!(slots.take(a).err(), Some(Refused::Address(2)));
+        let _b1 = slots.take(b).unwrap();
+        assert_eq!(slots.take(b).err(), Some(Refused::Node(3)));
+        assert_eq!(open.load(Relaxed), 3);
+        drop(a1);
+        assert_eq!(open.load(Relaxed), 2);
+        assert!(slots.take(b).is_ok());
+    }
+}
