@@ -127,15 +127,31 @@ pub enum LiveOrigin {
     Never,
 }
 
-fn parse_sequence(s: &str) -> Option<u64> {
-    if s.is_empty() || s.len() > 20 || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
+/// Most digits of a number in a URL: `u64::MAX` has 20.
+pub const MAX_NUMBER_DIGITS: usize = 20;
+
+/// A number of a URL (a sequence number, a part index, `_HLS_msn`): canonical decimal only, the
+/// one spelling `format!("{n}")` gives (digits, no sign, no leading zero, at most
+/// [`MAX_NUMBER_DIGITS`], at most `u64::MAX`), so that every object has one URL and a cache
+/// keeps one copy of it.
+fn parse_number(s: &str) -> Option<u64> {
+    let canonical = match s.as_bytes() {
+        [] => false,
+        [b'0'] => true,
+        [b'0', ..] => false,
+        digits => digits.len() <= MAX_NUMBER_DIGITS && digits.iter().all(u8::is_ascii_digit),
+    };
+    if canonical {
+        s.parse().ok()
+    } else {
+        None
     }
-    s.parse().ok()
 }
 
 impl Route {
-    /// Parses a request path (`/live/...`, query string already removed).
+    /// Parses a request path (`/live/...`, query string already removed). Numbers are
+    /// canonical decimal (no sign, no leading zero): any other spelling is not a route, so
+    /// `Route::parse(p)` is `Some(r)` only where `r.path() == p` ([`Route::path`]).
     pub fn parse(path: &str) -> Option<Self> {
         let rest = path.strip_prefix("/live/")?;
         let mut parts = rest.split('/');
@@ -150,22 +166,37 @@ impl Route {
             (session, Some(file)) if valid_name(session) => {
                 let session = session.into();
                 if let Some(seq) = file.strip_prefix("init-").and_then(|f| f.strip_suffix(".mp4")) {
-                    Some(Self::Init { stream, session, sequence: parse_sequence(seq)? })
+                    Some(Self::Init { stream, session, sequence: parse_number(seq)? })
                 } else if let Some(name) = file.strip_suffix(".m4s") {
                     match name.split_once('.') {
                         Some((seq, part)) => {
-                            let part = u32::try_from(parse_sequence(part)?).ok()?;
-                            Some(Self::Part { stream, session, sequence: parse_sequence(seq)?, part })
+                            let part = u32::try_from(parse_number(part)?).ok()?;
+                            Some(Self::Part { stream, session, sequence: parse_number(seq)?, part })
                         }
-                        None => Some(Self::Segment { stream, session, sequence: parse_sequence(name)? }),
+                        None => Some(Self::Segment { stream, session, sequence: parse_number(name)? }),
                     }
                 } else {
                     let seq = file.strip_suffix(".flv")?;
-                    Some(Self::Chunk { stream, session, sequence: parse_sequence(seq)? })
+                    Some(Self::Chunk { stream, session, sequence: parse_number(seq)? })
                 }
             }
             _ => None,
         }
+    }
+
+    /// The one path of the route (what [`Route::parse`] accepts for it): playlists and the
+    /// URIs they list, under `/live/{stream}/`.
+    pub fn path(&self) -> String {
+        let stream = self.stream();
+        let file = match self {
+            Self::MediaPlaylist { .. } => "index.m3u8".into(),
+            Self::Multivariant { .. } => "master.m3u8".into(),
+            Self::Init { session, sequence, .. } => hls::init_uri(session, *sequence),
+            Self::Segment { session, sequence, .. } => hls::segment_uri(session, *sequence),
+            Self::Part { session, sequence, part, .. } => hls::part_uri(session, *sequence, *part),
+            Self::Chunk { session, sequence, .. } => format!("{session}/{sequence}.flv"),
+        };
+        format!("/live/{stream}/{file}")
     }
 
     /// The stream the request is for.
@@ -291,6 +322,19 @@ pub fn rendition_keys(route: &Route, object: Option<&[u8]>) -> Vec<String> {
             m.renditions.video.iter().chain(&m.renditions.audio).map(|s| manifest_key(s)).collect()
         }
         _ => Vec::new(),
+    }
+}
+
+/// The answer to a request whose query string `route` refuses, before anything is fetched: a
+/// media playlist's blocking-request parameters that [`live::PlaylistQuery::parse`] refuses
+/// (400, with what was wrong), wherever the playlist would come from (a live edge, an origin,
+/// the store), so every edge answers the URL alike. `None` for every other request.
+pub fn refused_query(route: &Route, query: Option<&str>) -> Option<Response> {
+    match route {
+        Route::MediaPlaylist { .. } => {
+            live::PlaylistQuery::parse(query).err().map(|why| Response::error(400, why.into()))
+        }
+        _ => None,
     }
 }
 
@@ -531,6 +575,110 @@ mod tests {
         ] {
             assert_eq!(Route::parse(bad), None, "{bad}");
         }
+    }
+
+    /// One URL per object: every number of every route is canonical decimal, so a cache in
+    /// front never keeps two copies of one segment under two spellings.
+    #[test]
+    fn numbers_in_paths_are_canonical_decimal() {
+        for canonical in [
+            "/live/cam/170/0.m4s",
+            "/live/cam/170/7.m4s",
+            "/live/cam/170/10.m4s",
+            "/live/cam/170/7.0.m4s",
+            "/live/cam/170/7.10.m4s",
+            "/live/cam/170/0.0.m4s",
+            "/live/cam/170/init-0.mp4",
+            "/live/cam/170/init-1.mp4",
+            "/live/cam/170/0.flv",
+            "/live/cam/170/7.flv",
+            "/live/cam/170/18446744073709551615.m4s",
+            "/live/cam/170/18446744073709551615.4294967295.m4s",
+            "/live/cam/007/7.m4s", // a session id is a name, not a number
+            "/live/cam/index.m3u8",
+            "/live/cam/master.m3u8",
+        ] {
+            let route = Route::parse(canonical).unwrap_or_else(|| panic!("{canonical} is a route"));
+            assert_eq!(route.path(), canonical, "the path of the route is the one it was parsed from");
+        }
+        for (number, why) in [
+            ("07", "a leading zero"),
+            ("007", "leading zeros"),
+            ("00", "a leading zero"),
+            ("+7", "a plus sign"),
+            ("-7", "a minus sign"),
+            ("-0", "a minus sign"),
+            (" 7", "a space"),
+            ("7 ", "a space"),
+            ("", "no digits"),
+            ("0x7", "hexadecimal"),
+            ("7e0", "an exponent"),
+            ("\u{0667}", "a non-ASCII digit"),
+            ("18446744073709551616", "u64 overflow"),
+            ("99999999999999999999", "u64 overflow"),
+            ("000000000000000000007", "over-long"),
+            ("123456789012345678901", "over-long"),
+        ] {
+            for path in [
+                format!("/live/cam/170/{number}.m4s"),
+                format!("/live/cam/170/init-{number}.mp4"),
+                format!("/live/cam/170/{number}.flv"),
+                format!("/live/cam/170/{number}.0.m4s"),
+                format!("/live/cam/170/7.{number}.m4s"),
+            ] {
+                assert_eq!(Route::parse(&path), None, "{path}: {why} is not a number of a route");
+            }
+        }
+        // A part index is a u32.
+        assert_eq!(Route::parse("/live/cam/170/7.4294967296.m4s"), None);
+        assert_eq!(Route::parse("/live/cam/170/7.0.0.m4s"), None);
+    }
+
+    /// The blocking-request parameters follow the rule of paths: one spelling of a number, and
+    /// anything else a 400 that says what was wrong.
+    #[test]
+    fn blocking_request_parameters_are_canonical_or_400() {
+        use live::PlaylistQuery;
+        let parse = |q: &str| PlaylistQuery::parse(Some(q));
+        let query = |msn, part, skip| Ok(PlaylistQuery { msn, part, skip });
+        assert_eq!(parse("_HLS_msn=0"), query(Some(0), None, false));
+        assert_eq!(parse("_HLS_msn=7&_HLS_part=0"), query(Some(7), Some(0), false));
+        assert_eq!(
+            parse("_HLS_msn=18446744073709551615&_HLS_part=4294967295"),
+            query(Some(u64::MAX), Some(u32::MAX), false)
+        );
+        assert_eq!(parse("_HLS_skip=YES"), query(None, None, true));
+        assert_eq!(parse("_HLS_skip=v2&token=abc&&x"), query(None, None, true));
+        for number in
+            ["07", "00", "-1", "+7", "-0", "", " 7", "7e0", "0x7", "18446744073709551616", "000000000000000000007"]
+        {
+            let msn = parse(&format!("_HLS_msn={number}"));
+            assert_eq!(
+                msn,
+                Err("_HLS_msn is not a media sequence number (decimal, no sign, no leading zero)"),
+                "{number:?}"
+            );
+            let part = parse(&format!("_HLS_msn=7&_HLS_part={number}"));
+            assert_eq!(part, Err("_HLS_part is not a part index (decimal, no sign, no leading zero)"), "{number:?}");
+        }
+        assert!(parse("_HLS_msn=7&_HLS_part=4294967296").is_err(), "a part index is a u32");
+        assert!(parse("_HLS_msn").is_err(), "no value");
+        for skip in ["yes", "NO", "", "v3", "YES "] {
+            assert_eq!(parse(&format!("_HLS_skip={skip}")), Err("_HLS_skip is neither YES nor v2"), "{skip:?}");
+        }
+        assert_eq!(parse("_HLS_msn=7&_HLS_msn=7"), Err("_HLS_msn is given twice"));
+        assert_eq!(parse("_HLS_msn=7&_HLS_part=1&_HLS_part=1"), Err("_HLS_part is given twice"));
+        assert_eq!(parse("_HLS_skip=YES&_HLS_skip=v2"), Err("_HLS_skip is given twice"));
+        // Refused before anything is fetched, for the media playlist only (where they mean
+        // something).
+        let playlist = Route::parse("/live/cam/index.m3u8").unwrap();
+        let refused = refused_query(&playlist, Some("_HLS_msn=07")).expect("a 400");
+        assert_eq!((refused.status, &*refused.cache_control), (400, CACHE_NONE));
+        assert!(refused.body.starts_with(b"_HLS_msn is not a media sequence number"));
+        assert_eq!(refused_query(&playlist, Some("_HLS_msn=7&token=x")), None);
+        assert_eq!(refused_query(&playlist, None), None);
+        let segment = Route::parse("/live/cam/170/7.m4s").unwrap();
+        assert_eq!(refused_query(&segment, Some("_HLS_msn=07")), None);
     }
 
     #[test]

@@ -175,6 +175,9 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let Some(route) = Route::parse(url.path()) else {
         return respond(edge::Response::not_found(), &method, None);
     };
+    if let Some(refused) = edge::refused_query(&route, url.query()) {
+        return respond(refused, &method, None);
+    }
     let path_and_query = match url.query() {
         Some(q) => format!("{}?{q}", url.path()),
         None => url.path().to_string(),

@@ -58,21 +58,31 @@ pub struct PlaylistQuery {
 }
 
 impl PlaylistQuery {
-    /// Parses a query string (without `?`); other parameters are left alone. A malformed
-    /// number, or `_HLS_part` without `_HLS_msn`, is a 400 (§6.2.5.2).
+    /// Parses a query string (without `?`); other parameters are left alone. Each of these is
+    /// a 400 (§6.2.5.2), with the error as its message: a number that is not canonical decimal
+    /// (as in paths: no sign, no leading zero), `_HLS_skip` other than `YES` or `v2`, one of
+    /// them given twice, `_HLS_part` without `_HLS_msn`.
     pub fn parse(query: Option<&str>) -> Result<Self, &'static str> {
         let mut q = Self::default();
         for pair in query.unwrap_or("").split('&') {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let number =
-                || value.parse::<u64>().ok().filter(|_| value.len() <= 20 && value.bytes().all(|b| b.is_ascii_digit()));
             match key {
-                "_HLS_msn" => q.msn = Some(number().ok_or("_HLS_msn is not a media sequence number")?),
-                "_HLS_part" => {
-                    let part = number().and_then(|n| u32::try_from(n).ok());
-                    q.part = Some(part.ok_or("_HLS_part is not a part index")?);
+                "_HLS_msn" if q.msn.is_some() => return Err("_HLS_msn is given twice"),
+                "_HLS_part" if q.part.is_some() => return Err("_HLS_part is given twice"),
+                "_HLS_skip" if q.skip => return Err("_HLS_skip is given twice"),
+                "_HLS_msn" => {
+                    let msn = super::parse_number(value);
+                    q.msn =
+                        Some(msn.ok_or("_HLS_msn is not a media sequence number (decimal, no sign, no leading zero)")?);
                 }
-                "_HLS_skip" => q.skip = value == "YES" || value == "v2",
+                "_HLS_part" => {
+                    let part = super::parse_number(value).and_then(|n| u32::try_from(n).ok());
+                    q.part = Some(part.ok_or("_HLS_part is not a part index (decimal, no sign, no leading zero)")?);
+                }
+                "_HLS_skip" => match value {
+                    "YES" | "v2" => q.skip = true,
+                    _ => return Err("_HLS_skip is neither YES nor v2"),
+                },
                 _ => {}
             }
         }

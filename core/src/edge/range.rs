@@ -24,8 +24,15 @@ pub fn parse_range(header: Option<&str>, len: u64) -> RangeRequest {
         return RangeRequest::Whole;
     }
     let Some((a, b)) = spec.trim().split_once('-') else { return RangeRequest::Whole };
-    let num =
-        |s: &str| if s.is_empty() || !s.bytes().all(|c| c.is_ascii_digit()) { None } else { s.parse::<u64>().ok() };
+    // `1*DIGIT` (§14.1.1); a position past `u64::MAX` is past the end of any body, as far as
+    // answering goes.
+    let num = |s: &str| {
+        if s.is_empty() || !s.bytes().all(|c| c.is_ascii_digit()) {
+            None
+        } else {
+            Some(s.parse::<u64>().unwrap_or(u64::MAX))
+        }
+    };
     match (a.is_empty(), num(a), num(b)) {
         // bytes=-N: the last N bytes
         (true, _, Some(n)) if n > 0 && len > 0 => RangeRequest::Part { start: len.saturating_sub(n), end: len - 1 },
@@ -59,5 +66,20 @@ mod tests {
         assert_eq!(parse_range(Some("bytes=0-1,4-5"), 10), Whole);
         assert_eq!(parse_range(Some("items=0-1"), 10), Whole);
         assert_eq!(parse_range(Some("bytes=x-1"), 10), Whole);
+        assert_eq!(parse_range(Some("bytes=+1-2"), 10), Whole);
+        assert_eq!(parse_range(Some("bytes=0-3"), 0), Unsatisfiable);
+        assert_eq!(parse_range(Some("bytes=-3"), 0), Unsatisfiable);
+    }
+
+    /// Positions past `u64::MAX` are past the end of any body: the same answers as a position
+    /// just past the end, never a 200 in place of a 206 or a 416.
+    #[test]
+    fn positions_beyond_u64() {
+        let huge = "184467440737095516160000";
+        assert_eq!(parse_range(Some(&alloc::format!("bytes=-{huge}")), 10), Part { start: 0, end: 9 });
+        assert_eq!(parse_range(Some(&alloc::format!("bytes=2-{huge}")), 10), Part { start: 2, end: 9 });
+        assert_eq!(parse_range(Some(&alloc::format!("bytes={huge}-")), 10), Unsatisfiable);
+        assert_eq!(parse_range(Some(&alloc::format!("bytes={huge}-{huge}")), 10), Unsatisfiable);
+        assert_eq!(parse_range(Some("bytes=0000000000000000000000002-3"), 10), Part { start: 2, end: 3 });
     }
 }

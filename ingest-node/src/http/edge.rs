@@ -104,6 +104,9 @@ async fn answer(app: &impl EdgeHost, peer: SocketAddr, method: &Method, uri: &Ur
         app.metrics().http_request(route.name(), resp.status);
         to_response(resp, method, range)
     };
+    if let Some(refused) = edge::refused_query(&route, uri.query()) {
+        return answered(refused);
+    }
     if let Some((stream, wait)) = app.live_stream(route.stream()) {
         if let Some(resp) = live_answer(app, &stream, wait, &route, uri.query()).await {
             return answered(resp);
