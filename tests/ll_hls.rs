@@ -250,3 +250,158 @@ fn blocking_playlists_over_h2c_and_https_with_h2() {
     });
     assert_eq!(curl_h2(&health), ("2 200".to_string(), "ok\n".to_string()), "h2 over TLS");
 }
+
+/// The node's count of a counter without labels.
+fn counter(node: &Node, name: &str) -> f64 {
+    node.metrics().value(name, &[]).unwrap_or(0.0)
+}
+
+/// `n` HTTP/1.1 GETs of `path` sent at once over connections opened beforehand (tokio, one
+/// task each): every response's status, headers and body.
+fn get_at_once(addr: std::net::SocketAddr, path: &str, n: usize) -> Vec<support::http::Response> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    rt.block_on(async {
+        let mut sockets = Vec::with_capacity(n);
+        for _ in 0..n {
+            sockets.push(tokio::net::TcpStream::connect(addr).await.expect("connect"));
+        }
+        let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+        let tasks: Vec<_> = sockets
+            .into_iter()
+            .map(|mut s| {
+                let request = request.clone();
+                tokio::spawn(async move {
+                    s.write_all(request.as_bytes()).await.expect("send");
+                    let mut raw = Vec::new();
+                    tokio::time::timeout(Duration::from_secs(30), s.read_to_end(&mut raw))
+                        .await
+                        .expect("answered")
+                        .unwrap();
+                    raw
+                })
+            })
+            .collect();
+        let mut out = Vec::with_capacity(n);
+        for t in tasks {
+            let raw = t.await.unwrap();
+            let end = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("a response");
+            let head = String::from_utf8_lossy(&raw[..end]).into_owned();
+            let mut lines = head.split("\r\n");
+            let status = lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|s| s.parse().ok()).unwrap();
+            let headers = lines
+                .filter_map(|l| l.split_once(':'))
+                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                .collect();
+            out.push(support::http::Response { status, headers, body: raw[end + 4..].to_vec() });
+        }
+        out
+    })
+}
+
+#[test]
+fn a_thousand_blocking_waiters_get_one_built_part_and_the_publisher_loses_no_frame() {
+    const WAITERS: usize = 1000;
+    /// `MAX_BLOCKING_WAITERS` of the node.
+    const CAP: usize = 512;
+    let dir = TempDir::new("ll-waiters");
+    let mut opts = NodeOptions::standard();
+    // Parts longer than the clip's GOP: a keyframe starts each, so each lasts the GOP (1 s)
+    // and the waiters have a second to arrive.
+    opts.set("--segment-duration", "2");
+    opts.set("--part-duration", "1.5");
+    let node = Node::start(&dir.join("data"), &opts);
+    let token = node.token("cam", 600, false);
+    let mut ffmpeg = publish(&node.rtmp_url("cam", Some(&token)), &[], &[], &dir.join("ff.log"));
+    node.wait_playlist("cam", "a part", FIRST_SEGMENT_WITHIN, |p| p.text.contains("#EXT-X-PART:"));
+
+    // Right after a part is finished (a blocking reload returns then), 1,000 requests for the
+    // next one.
+    let (_, seq, part) = preload_hint(&playlist(&node, "cam", "").text());
+    let blocked = playlist(&node, "cam", &format!("?_HLS_msn={seq}&_HLS_part={part}"));
+    let (session, seq, part) = preload_hint(&blocked.text());
+    let (built, refused) =
+        (counter(&node, "rapidrtmp_ll_parts_built_total"), counter(&node, "rapidrtmp_ll_blocking_refused_total"));
+    let answers = get_at_once(node.http, &format!("/live/cam/{session}/{seq}.{part}.m4s"), WAITERS);
+    let ok: Vec<_> = answers.iter().filter(|a| a.status == 200).collect();
+    let busy: Vec<_> = answers.iter().filter(|a| a.status == 503).collect();
+    assert_eq!(ok.len() + busy.len(), WAITERS, "every waiter gets the part or a 503");
+    assert!(ok.len() >= CAP && !busy.is_empty(), "{} parts, {} refused: the cap is {CAP}", ok.len(), busy.len());
+    assert!(ok.iter().all(|a| a.body == ok[0].body && a.body.windows(4).any(|w| w == b"moof")), "one part for all");
+    for b in &busy {
+        assert_eq!((b.header("retry-after"), b.header("cache-control")), (Some("1"), Some("no-store")));
+    }
+    assert_eq!(counter(&node, "rapidrtmp_ll_parts_built_total") - built, 1.0, "the part is built once");
+    assert_eq!(counter(&node, "rapidrtmp_ll_blocking_refused_total") - refused, busy.len() as f64);
+
+    // Nothing held the publisher up: the stored stream has every frame of the clip.
+    let status = ffmpeg.wait_timeout(Duration::from_secs(30)).expect("the publish ends");
+    assert!(status.success(), "ffmpeg: {}", ffmpeg.log());
+    support::checks::assert_plays_like_the_clip(&node, "cam");
+}
+
+#[test]
+fn the_open_chunk_its_init_and_its_parts_are_served_only_under_the_live_session() {
+    let dir = TempDir::new("ll-bogus");
+    let node = Node::start(&dir.join("data"), &NodeOptions::standard());
+    let token = node.token("cam", 600, false);
+    let mut ffmpeg = publish(&node.rtmp_url("cam", Some(&token)), &["-stream_loop", "-1"], &[], &dir.join("ff.log"));
+    node.wait_playlist("cam", "a segment", FIRST_SEGMENT_WITHIN, |p| !p.segments.is_empty());
+    wait_until("a part of the open segment", Duration::from_secs(3), || {
+        preload_hint(&playlist(&node, "cam", "").text()).2 >= 1
+    });
+    let text = playlist(&node, "cam", "").text();
+    let (session, seq, part) = preload_hint(&text);
+    let init = text.lines().find_map(|l| l.strip_prefix("#EXT-X-MAP:URI=\"")).map(|u| u.trim_end_matches('"')).unwrap();
+    let init_name = init.rsplit('/').next().unwrap();
+    let last = seq - 1;
+    let mut paths = vec![format!("{seq}.flv"), format!("{seq}.m4s"), format!("{last}.flv"), format!("{last}.m4s")];
+    paths.extend([format!("{last}.0.m4s"), init_name.to_string()]);
+    if part > 0 {
+        paths.push(format!("{seq}.0.m4s"));
+    }
+    for path in &paths {
+        let bogus = node.get(&format!("/live/cam/999{session}/{path}"));
+        assert_eq!(bogus.status, 404, "{path} under a bogus session: {}", bogus.text());
+    }
+    // Under the live session, the same objects are there.
+    for path in [format!("{last}.m4s"), format!("{last}.0.m4s"), init_name.to_string()] {
+        assert_eq!(node.get(&format!("/live/cam/{session}/{path}")).status, 200, "{path}");
+    }
+    ffmpeg.kill();
+}
+
+#[test]
+fn following_the_hints_across_segment_boundaries_every_playlist_has_a_hint_and_extends_the_last() {
+    let dir = TempDir::new("ll-boundary");
+    let node = Node::start(&dir.join("data"), &NodeOptions::standard());
+    let token = node.token("cam", 600, false);
+    let mut ffmpeg = publish_live_source(&node.rtmp_url("cam", Some(&token)), 60, &dir.join("ff.log"));
+    node.wait_playlist("cam", "a segment", FIRST_SEGMENT_WITHIN, |p| !p.segments.is_empty());
+    // As hls.js does: block for the hinted part, with delta updates. Each segment's last part
+    // is finished by the segment's close: those requests are answered at the boundary.
+    let mut text = playlist(&node, "cam", "").text();
+    let (_, first, _) = preload_hint(&text);
+    let mut uris = std::collections::BTreeMap::new();
+    while preload_hint(&text).1 < first + 6 {
+        let (_, seq, part) = preload_hint(&text);
+        let next = playlist(&node, "cam", &format!("?_HLS_msn={seq}&_HLS_part={part}&_HLS_skip=YES"));
+        assert_eq!(next.status, 200, "{}", next.text());
+        text = next.text();
+        assert!(text.lines().last().unwrap_or("").starts_with("#EXT-X-PRELOAD-HINT:TYPE=PART"), "a hint:\n{text}");
+        // Segments listed keep their URI under their media sequence number.
+        let media_sequence: u64 =
+            text.lines().find_map(|l| l.strip_prefix("#EXT-X-MEDIA-SEQUENCE:")).unwrap().parse().unwrap();
+        let skipped: u64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix("#EXT-X-SKIP:SKIPPED-SEGMENTS="))
+            .map_or(0, |n| n.parse().unwrap());
+        let listed = text.lines().filter(|l| !l.starts_with('#') && !l.is_empty());
+        for (i, uri) in listed.enumerate() {
+            let sn = media_sequence + skipped + i as u64;
+            let was = uris.insert(sn, uri.to_string());
+            assert!(was.as_deref().is_none_or(|w| w == uri), "segment {sn} was {was:?}, now {uri}:\n{text}");
+        }
+    }
+    ffmpeg.kill();
+}

@@ -1,24 +1,46 @@
 //! The live edge of a stream this node publishes (LL-HLS): the open chunk, its finished parts
 //! and the chunks closed since the store caught up, for the built-in edge to serve before any
-//! other edge can. A part of the open chunk is built when asked for, from the publisher's chunk
-//! writer, which holds the open chunk's only copy. Updated by the stream's
-//! [`crate::publish::Publisher`]; whoever waits for it to change (a blocking playlist or part
-//! request) is woken by a watch channel, never a poll.
+//! other edge can. A part of the open chunk is built when first asked for, once for all who ask
+//! ([`BUILT_PARTS_KEPT`]): its tags are copied out of the publisher's chunk writer (which holds
+//! the open chunk's only copy) and the part is built outside the writer's lock, so viewers never
+//! hold the publisher up. Updated by the stream's [`crate::publish::Publisher`] (and handed the
+//! manifest its writer last stored, so a playlist is one consistent view); whoever waits for it
+//! to change (a blocking playlist or part request, at most [`MAX_BLOCKING_WAITERS`]) is woken by
+//! a watch channel, never a poll.
 
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use rapidrtmp_core::chunk::{ChunkWriter, PartInfo};
 use rapidrtmp_core::edge::live::{LiveChunk, LiveEdge as Edge, PartState};
 use rapidrtmp_core::edge::{self, CACHE_IMMUTABLE, MP4_TYPE};
-use rapidrtmp_core::manifest::ChunkEntry;
+use rapidrtmp_core::flv::TagReader;
+use rapidrtmp_core::manifest::{ChunkEntry, Manifest};
 use rapidrtmp_core::media::StreamConfig;
 use rapidrtmp_core::segment::{build_part, Warnings};
-use tokio::sync::watch;
+use tokio::sync::{watch, OnceCell};
 
-/// Closed chunks kept (their entries and part lists, a few hundred bytes each): enough for the
-/// parts of the last three target durations.
+/// Closed chunks kept once the store has them (their entries and part lists, a few hundred bytes
+/// each): enough for the parts of the last three target durations.
 const RECENT_CHUNKS: usize = 4;
+/// Most closed chunks kept while the store does not list them yet (a stalled store): the
+/// playlist lists them from the live edge until then.
+pub const MAX_UNSTORED_CHUNKS: usize = 64;
+/// Most requests of one stream waiting for its live edge to advance at once (blocking playlist
+/// and part requests): one more gets a 503 with `Retry-After` ([`RETRY_AFTER_S`]). A CDN in
+/// front collapses each blocking URL into one request, so this bounds viewers that come
+/// straight to the node.
+pub const MAX_BLOCKING_WAITERS: usize = 512;
+/// `Retry-After` of a 503 of the live edge, seconds.
+pub const RETRY_AFTER_S: u64 = 1;
+/// Parts of the last chunks built and kept for whoever asks next (each is built once): more
+/// than a chunk's worth, so the parts of a chunk that has just closed stay too.
+const BUILT_PARTS_KEPT: usize = 16;
+
+/// A part of the open chunk, built once for everyone who asks.
+type BuiltPart = Arc<OnceCell<edge::Response>>;
 
 /// What the live edge holds.
 #[derive(Default)]
@@ -27,15 +49,52 @@ struct State {
     chunks: Vec<LiveChunk>,
     /// The publisher's chunk writer: the open chunk's parts.
     writer: Option<Arc<Mutex<ChunkWriter>>>,
-    /// Chunk files of closed chunks that the stream's writer still holds (not stored yet).
-    files: Vec<(u64, Bytes)>,
+    /// Chunk files of closed chunks that the stream's writer still holds (not stored yet), by
+    /// session and sequence.
+    files: Vec<(String, u64, Bytes)>,
+    /// The manifest the stream's writer last stored, once it has stored one for this publish.
+    manifest: Option<Arc<Manifest>>,
+    /// Parts built (or being built) from the open chunk or a held file, by (sequence, index).
+    built: VecDeque<((u64, u32), BuiltPart)>,
     ended: bool,
 }
 
 impl State {
+    /// The place of part `index` of chunk `sequence`, built or not (the oldest place goes past
+    /// [`BUILT_PARTS_KEPT`]).
+    fn built_part(&mut self, sequence: u64, index: u32) -> BuiltPart {
+        if let Some((_, cell)) = self.built.iter().find(|(k, _)| *k == (sequence, index)) {
+            return cell.clone();
+        }
+        if self.built.len() >= BUILT_PARTS_KEPT {
+            self.built.pop_front();
+        }
+        let cell = BuiltPart::default();
+        self.built.push_back(((sequence, index), cell.clone()));
+        cell
+    }
+
     /// Lets go of the chunk files the writer has let go of: they are in the store (or lost).
     fn drop_stored_files(&mut self) {
-        self.files.retain(|(_, f)| !f.is_unique());
+        self.files.retain(|(_, _, f)| !f.is_unique());
+    }
+
+    /// Lets go of the closed chunks the store lists, but the last [`RECENT_CHUNKS`] (at most
+    /// [`MAX_UNSTORED_CHUNKS`] whatever the store lists).
+    fn drop_old_chunks(&mut self) {
+        let stored = self.manifest.as_ref().and_then(|m| m.chunks.last()).map(|c| c.sequence);
+        let closed = self.chunks.iter().filter(|c| !c.open).count();
+        let mut droppable = closed.saturating_sub(RECENT_CHUNKS);
+        let mut over = closed.saturating_sub(MAX_UNSTORED_CHUNKS);
+        self.chunks.retain(|c| {
+            let listed = stored.is_some_and(|s| c.entry.sequence <= s);
+            let drop = !c.open && droppable > 0 && (listed || over > 0);
+            if !c.open && droppable > 0 {
+                droppable -= 1;
+                over = over.saturating_sub(1);
+            }
+            !drop
+        });
     }
 }
 
@@ -44,6 +103,8 @@ pub struct LiveEdge {
     part_target_ms: u64,
     state: Mutex<State>,
     changed: watch::Sender<u64>,
+    /// Requests waiting for a change now.
+    waiters: AtomicUsize,
 }
 
 /// What a request for an object of the live edge gets.
@@ -54,10 +115,34 @@ pub enum Held {
     Config(StreamConfig),
 }
 
+/// A request's place among those waiting on a live edge ([`LiveEdge::wait_slot`]), given back
+/// when dropped.
+pub struct WaitSlot<'a>(&'a AtomicUsize);
+
+impl Drop for WaitSlot<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Relaxed);
+    }
+}
+
+/// A finished part of the open chunk, copied out of the publisher's writer to be built outside
+/// its lock.
+struct PartSource {
+    chunk: rapidrtmp_core::chunk::ChunkInfo,
+    config: StreamConfig,
+    part: PartInfo,
+    tags: Vec<u8>,
+}
+
 impl LiveEdge {
     /// An empty live edge cutting parts of `part_target_ms`.
     pub fn new(part_target_ms: u64) -> Self {
-        Self { part_target_ms, state: Mutex::new(State::default()), changed: watch::Sender::new(0) }
+        Self {
+            part_target_ms,
+            state: Mutex::new(State::default()),
+            changed: watch::Sender::new(0),
+            waiters: AtomicUsize::new(0),
+        }
     }
 
     fn update(&self, f: impl FnOnce(&mut State)) {
@@ -73,6 +158,13 @@ impl LiveEdge {
     /// A receiver that sees the next change (subscribe before reading, so none is missed).
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.changed.subscribe()
+    }
+
+    /// A place among the requests waiting for a change, or `None` if [`MAX_BLOCKING_WAITERS`]
+    /// already wait.
+    pub fn wait_slot(&self) -> Option<WaitSlot<'_>> {
+        self.waiters.fetch_update(Relaxed, Relaxed, |n| (n < MAX_BLOCKING_WAITERS).then_some(n + 1)).ok()?;
+        Some(WaitSlot(&self.waiters))
     }
 
     /// A publisher started: `writer` holds its open chunk.
@@ -95,18 +187,38 @@ impl LiveEdge {
         });
     }
 
-    /// The open chunk closed: its entry, its parts and its file (shared with the writer).
-    pub fn closed(&self, entry: ChunkEntry, parts: Vec<PartInfo>, file: Bytes) {
+    /// The open chunk closed: its entry, its parts and its file (shared with the writer); `next`,
+    /// the chunk opened at the same tag, if one was. Both show at once: nobody sees the edge
+    /// between the two (a playlist without the next part's hint).
+    pub fn closed(&self, entry: ChunkEntry, parts: Vec<PartInfo>, file: Bytes, next: Option<ChunkEntry>) {
         self.update(|s| {
             if s.chunks.last().is_some_and(|c| c.open) {
                 s.chunks.pop();
             }
             s.drop_stored_files();
-            s.files.push((entry.sequence, file));
+            s.files.push((entry.session.clone(), entry.sequence, file));
             s.chunks.push(LiveChunk { entry, parts, open: false });
-            let old = s.chunks.len().saturating_sub(RECENT_CHUNKS);
-            s.chunks.drain(..old);
+            s.drop_old_chunks();
+            if let Some(next) = next {
+                s.chunks.push(LiveChunk { entry: next, parts: Vec::new(), open: true });
+            }
         });
+    }
+
+    /// The stream's writer stored `manifest`: playlists list the stored window from it, and the
+    /// closed chunks it lists may go.
+    pub fn stored(&self, manifest: &Manifest) {
+        self.update(|s| {
+            s.manifest = Some(Arc::new(manifest.clone()));
+            s.drop_old_chunks();
+            s.drop_stored_files();
+        });
+    }
+
+    /// Whether the edge has the manifest its stream's writer last stored (else a playlist
+    /// needs the store's).
+    pub fn has_manifest(&self) -> bool {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).manifest.is_some()
     }
 
     /// The publish ended: requests go to the store from now on.
@@ -121,41 +233,87 @@ impl LiveEdge {
         self.state.lock().unwrap_or_else(|e| e.into_inner()).ended
     }
 
-    /// Runs `f` on the core's view of the live edge and what it holds.
-    fn look<R>(&self, f: impl FnOnce(&Edge<'_>, &State) -> R) -> R {
+    /// Runs `f` on the core's view of the live edge, with the manifest the stream's writer last
+    /// stored (`stored`, read from the store, until there is one): one consistent view.
+    pub fn view<R>(&self, stored: Option<&Manifest>, f: impl FnOnce(&Edge<'_>, Option<&Manifest>) -> R) -> R {
         let s = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        f(&Edge { part_target_ms: self.part_target_ms, chunks: &s.chunks }, &s)
+        let manifest = s.manifest.as_deref().or(stored);
+        f(&Edge { part_target_ms: self.part_target_ms, chunks: &s.chunks }, manifest)
     }
 
-    /// Runs `f` on the core's view of the live edge.
-    pub fn view<R>(&self, f: impl FnOnce(&Edge<'_>) -> R) -> R {
-        self.look(|edge, _| f(edge))
+    /// Part `index` of segment `sequence` of `session`, if it is one of the open chunk's
+    /// finished parts, else what it is ([`PartState`]: the next part, one further ahead, or one
+    /// this edge does not hold). Built once for all who ask (`built` counts it), outside the
+    /// publisher's lock.
+    pub async fn open_part(
+        &self,
+        session: &str,
+        sequence: u64,
+        index: u32,
+        built: &std::sync::atomic::AtomicU64,
+    ) -> Result<edge::Response, PartState> {
+        let (cell, writer) = {
+            let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            let state =
+                Edge { part_target_ms: self.part_target_ms, chunks: &s.chunks }.part_state(session, sequence, index);
+            if state != PartState::Open {
+                return Err(state);
+            }
+            let writer = s.writer.clone().ok_or(PartState::Closed)?;
+            (s.built_part(sequence, index), writer)
+        };
+        let build = || async {
+            // The publisher's lock is held only to copy the part's tags out.
+            let source = {
+                let writer = writer.lock().unwrap_or_else(|e| e.into_inner());
+                // The chunk closed since: this edge hears of it at once, so wait for that.
+                let part = writer.open_part(sequence, index).ok_or(PartState::Next)?;
+                PartSource { chunk: part.chunk, config: part.config.clone(), part: part.part, tags: part.tags.to_vec() }
+            };
+            let mut out = Vec::with_capacity(source.tags.len() + 1024);
+            let tags = TagReader::records(&source.tags);
+            Ok::<_, PartState>(
+                match build_part(&mut out, &source.config, &source.chunk, &source.part, tags, &mut Warnings::default())
+                {
+                    Ok(_) => {
+                        built.fetch_add(1, Relaxed);
+                        edge::Response::ok(MP4_TYPE, CACHE_IMMUTABLE, out)
+                    }
+                    Err(e) => edge::Response::error(500, format!("part: {e}")),
+                },
+            )
+        };
+        cell.get_or_try_init(build).await.cloned()
     }
 
-    /// Part `index` of segment `sequence` of `session`, built from the open chunk if it is one
-    /// of its finished parts, else what it is ([`PartState`]: the next part, one further ahead,
-    /// or one this edge does not hold).
-    pub fn open_part(&self, session: &str, sequence: u64, index: u32) -> Result<edge::Response, PartState> {
-        let writer = self.look(|edge, s| match edge.part_state(session, sequence, index) {
-            PartState::Open => s.writer.clone().ok_or(PartState::Closed),
-            state => Err(state),
-        })?;
-        let writer = writer.lock().unwrap_or_else(|e| e.into_inner());
-        // The chunk closed since: this edge hears of it at once, so wait for that.
-        let part = writer.open_part(sequence, index).ok_or(PartState::Next)?;
-        let mut out = Vec::with_capacity(part.tags.len() + 1024);
-        Ok(match build_part(&mut out, part.config, &part.chunk, &part.part, part.tags(), &mut Warnings::default()) {
-            Ok(_) => edge::Response::ok(MP4_TYPE, CACHE_IMMUTABLE, out),
-            Err(e) => edge::Response::error(500, format!("part: {e}")),
-        })
+    /// Part `index` of chunk `sequence` of `session`, a closed chunk whose file this edge
+    /// still holds (its last part comes with the close): built once for all who ask, like the
+    /// open chunk's; `None` if the edge does not hold the file.
+    pub async fn held_part(
+        &self,
+        route: &rapidrtmp_core::edge::Route,
+        (session, sequence, index): (&str, u64, u32),
+        built: &std::sync::atomic::AtomicU64,
+    ) -> Option<edge::Response> {
+        let Some(Held::Chunk(file)) = self.held(session, sequence) else { return None };
+        let cell = self.state.lock().unwrap_or_else(|e| e.into_inner()).built_part(sequence, index);
+        let build = || async {
+            let part = edge::respond(route, Some(&file), &[]);
+            if part.status == 200 {
+                built.fetch_add(1, Relaxed);
+            }
+            part
+        };
+        Some(cell.get_or_init(build).await.clone())
     }
 
     /// What this edge holds for objects of chunk `sequence` of `session`: its file while the
-    /// store may not have it, or (the open chunk) its configuration.
+    /// store may not have it, or (the open chunk) its configuration. Only under the session's
+    /// own id: any other is not this edge's (the store answers, a 404).
     pub fn held(&self, session: &str, sequence: u64) -> Option<Held> {
         let writer = {
             let s = self.state.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some((_, f)) = s.files.iter().find(|(seq, _)| *seq == sequence) {
+            if let Some((_, _, f)) = s.files.iter().find(|(id, seq, _)| *seq == sequence && id == session) {
                 return Some(Held::Chunk(f.clone()));
             }
             s.chunks.last().filter(|c| c.open && c.entry.session == session && c.entry.sequence == sequence)?;

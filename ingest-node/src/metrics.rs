@@ -81,6 +81,10 @@ pub struct Metrics {
     http_requests: Mutex<BTreeMap<(&'static str, u16), u64>>,
     /// Time to build an init or media segment.
     pub segment_build: Histogram,
+    /// Parts of open chunks built by the live edge (each once, whoever asks).
+    pub parts_built: AtomicU64,
+    /// Blocking LL-HLS requests refused: as many as a stream lets wait were waiting.
+    pub blocking_refused: AtomicU64,
 }
 
 impl Metrics {
@@ -123,6 +127,18 @@ impl Metrics {
             "gauge",
             "Bytes of the chunks waiting to be written.",
             self.store_backlog_bytes.load(Relaxed),
+        );
+        single(
+            "rapidrtmp_ll_parts_built_total",
+            "counter",
+            "Parts of open segments built by the live edge (each once, for all its viewers).",
+            self.parts_built.load(Relaxed),
+        );
+        single(
+            "rapidrtmp_ll_blocking_refused_total",
+            "counter",
+            "Blocking LL-HLS requests refused with a 503: the stream had as many waiting as it allows.",
+            self.blocking_refused.load(Relaxed),
         );
         single(
             "rapidrtmp_chunks_lost_total",

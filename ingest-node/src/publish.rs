@@ -144,17 +144,32 @@ impl Publisher {
     /// Acts on what the chunk writer did: closed chunks go to the store writer.
     async fn on_events(&mut self) {
         let mut events = std::mem::take(&mut self.events);
-        for event in events.drain(..) {
+        let mut events_iter = events.drain(..).peekable();
+        while let Some(event) = events_iter.next() {
             match event {
-                Event::Opened { sequence } => self.opened(sequence),
+                Event::Opened { sequence } => {
+                    let entry = self.opened(sequence);
+                    if let (Some(edge), Some(entry)) = (&self.stream.edge, entry) {
+                        edge.opened(entry);
+                    }
+                }
                 Event::Part { sequence, part } => self.part(sequence, part),
-                Event::Closed(chunk) => self.close(*chunk).await,
+                Event::Closed(chunk) => {
+                    // The next chunk opens at the same tag (at a segment boundary): the live edge
+                    // gets both at once.
+                    let next = match events_iter.next_if(|e| matches!(e, Event::Opened { .. })) {
+                        Some(Event::Opened { sequence }) => Some(sequence),
+                        _ => None,
+                    };
+                    self.close(*chunk, next).await
+                }
                 Event::Skipped { reason, .. } => {
                     warn!(stream = %self.stream.key, "skipped a message: {reason}")
                 }
                 _ => {}
             }
         }
+        drop(events_iter);
         self.events = events;
     }
 
@@ -182,8 +197,9 @@ impl Publisher {
         (id, init)
     }
 
-    /// A chunk was opened: its session is named now, so its parts have URLs at once.
-    fn opened(&mut self, sequence: u64) {
+    /// A chunk was opened: its session is named now, so its parts have URLs at once. Returns
+    /// its live edge entry, with LL-HLS on.
+    fn opened(&mut self, sequence: u64) -> Option<ChunkEntry> {
         self.opened_at_ms = now_ms();
         let (media, index, info) = {
             let writer = self.writer();
@@ -197,19 +213,17 @@ impl Publisher {
             headers_digest(v, a)
         };
         let (session, init) = self.session(index, sequence, digest);
-        if let (Some(edge), Some(info)) = (&self.stream.edge, info) {
-            let entry = ChunkEntry {
-                session,
-                sequence,
-                init,
-                start_ms: info.start.0,
-                duration_ms: 0,
-                bytes: 0,
-                wall_clock_ms: self.opened_at_ms,
-                independent: info.independent,
-            };
-            edge.opened(entry);
-        }
+        let info = info.filter(|_| self.stream.edge.is_some())?;
+        Some(ChunkEntry {
+            session,
+            sequence,
+            init,
+            start_ms: info.start.0,
+            duration_ms: 0,
+            bytes: 0,
+            wall_clock_ms: self.opened_at_ms,
+            independent: info.independent,
+        })
     }
 
     /// Part `part` of the open chunk `sequence` is finished: the live edge serves it from now on.
@@ -219,8 +233,9 @@ impl Publisher {
         }
     }
 
-    /// Hands a closed chunk to the writer (waiting while the backlog is full).
-    async fn close(&mut self, chunk: ClosedChunk) {
+    /// Hands a closed chunk to the writer (waiting while the backlog is full); `next`: the
+    /// chunk opened at the same tag.
+    async fn close(&mut self, chunk: ClosedChunk, next: Option<u64>) {
         let info = chunk.info;
         if !info.independent {
             info!(stream = %self.stream.key, sequence = info.sequence, "no keyframe in time: chunk cut between keyframes");
@@ -250,12 +265,15 @@ impl Publisher {
             resume.last_session_id = self.last_session_id;
             resume.last_init = self.last_init.clone();
         }
+        let last_init = self.last_init.clone();
+        // Named after the closed chunk's session, so that a new one gets a new id.
+        let next = next.and_then(|sequence| self.opened(sequence));
         let lost = |app: &App| {
             error!(stream = %self.stream.key, sequence = info.sequence, "the stream's writer has stopped; chunk lost");
             app.metrics.chunks_lost.fetch_add(1, Relaxed);
         };
         if let Some(edge) = &self.stream.edge {
-            edge.closed(entry.clone(), parts, bytes.clone());
+            edge.closed(entry.clone(), parts, bytes.clone(), next);
         }
         let Some(reservation) = self.store_writer.reserve(&self.app, bytes.len()).await else { return lost(&self.app) };
         let job = Job::Chunk(Box::new(ChunkJob {
@@ -263,7 +281,7 @@ impl Publisher {
             bytes,
             entry,
             media,
-            last_init: self.last_init.clone(),
+            last_init,
             renditions: self.renditions.clone(),
             reservation,
         }));

@@ -146,8 +146,16 @@ impl LiveEdge<'_> {
     /// Whether a request with `query` can be answered now (§6.2.5.2): at once without `_HLS_msn`;
     /// once the playlist has segment `msn` (with `_HLS_part`: part `part` of it, or a later
     /// one); 400 for a segment more than two ahead, or a part beyond the Advance Part Limit.
+    ///
+    /// Between the close of one chunk and the open of the next (a new session's chunk opens at
+    /// its first keyframe, a tag later), every request waits: a playlist shown then would end
+    /// with a complete segment and no part nor hint of the next, which the next playlist
+    /// contradicts (hls.js: `media sequence mismatch` on its next delta update).
     pub fn readiness(&self, manifest: Option<&Manifest>, query: &PlaylistQuery) -> Readiness {
-        let Some(msn) = query.msn else { return Readiness::Now };
+        let between_chunks = !self.chunks.is_empty() && self.open().is_none();
+        let Some(msn) = query.msn else {
+            return if between_chunks { Readiness::Wait } else { Readiness::Now };
+        };
         let last_msn = self.open().map(|c| c.entry.sequence).max(self.last_complete(manifest)).unwrap_or(0);
         let last_part = self.last_part();
         let reject = |why: String| Readiness::Reject(Response::error(400, why));
@@ -155,7 +163,7 @@ impl LiveEdge<'_> {
             return reject(format!("_HLS_msn={msn} is more than two segments ahead of {last_msn}"));
         }
         let Some(part) = query.part else {
-            return if self.last_complete(manifest).is_some_and(|s| s >= msn) {
+            return if !between_chunks && self.last_complete(manifest).is_some_and(|s| s >= msn) {
                 Readiness::Now
             } else {
                 Readiness::Wait
@@ -169,7 +177,7 @@ impl LiveEdge<'_> {
         if ahead > advance_part_limit(self.part_target_ms) {
             return reject(format!("_HLS_part={part} of segment {msn} is beyond the advance part limit"));
         }
-        if last_part.is_some_and(|last| last >= (msn, part)) {
+        if !between_chunks && last_part.is_some_and(|last| last >= (msn, part)) {
             Readiness::Now
         } else {
             Readiness::Wait
@@ -185,9 +193,10 @@ impl LiveEdge<'_> {
         let after = stored.last().map(|c| c.sequence);
         let closed = self.chunks.iter().filter(|c| !c.open && after.is_none_or(|a| c.entry.sequence > a));
         let entries: Vec<&ChunkEntry> = stored.iter().chain(closed.map(|c| &c.entry)).collect();
+        let open = self.open();
         let discontinuity_sequence = manifest.map_or(0, |m| m.discontinuity_sequence);
         let mut p = manifest_playlist(&entries, discontinuity_sequence, false);
-        if let (true, Some(open)) = (entries.is_empty(), self.open()) {
+        if let (true, Some(open)) = (entries.is_empty(), open) {
             p.media_sequence = open.entry.sequence; // the open segment is the first one
         }
         let target = p.target_duration();
@@ -203,7 +212,7 @@ impl LiveEdge<'_> {
             }
         }
         let mut hint = None;
-        if let Some(open) = self.open() {
+        if let Some(open) = open {
             let prev = entries.last().copied();
             let new_session = prev.is_none_or(|p| p.session != open.entry.session);
             p.segments.push(hls::Segment {
@@ -217,7 +226,7 @@ impl LiveEdge<'_> {
             });
             hint = Some(hls::part_uri(&open.entry.session, open.entry.sequence, open.parts.len() as u32));
         }
-        p.independent_segments = p.independent_segments && self.open().is_none_or(|o| o.entry.independent);
+        p.independent_segments = p.independent_segments && open.is_none_or(|o| o.entry.independent);
         let skipped = if skip { skip_until(&mut p, end, target) } else { 0 };
         p.low_latency =
             Some(LowLatency { part_target_ms: self.part_target_ms, preload_hint: hint, skipped_segments: skipped });
@@ -320,6 +329,12 @@ pub fn future_part() -> Response {
 /// A 503 for a blocking request that waited too long.
 pub fn timed_out() -> Response {
     Response::error(503, "the live edge did not advance in time".into())
+}
+
+/// A 503 for a blocking request that finds as many requests waiting on the stream as the host
+/// lets wait (the host adds when to retry).
+pub fn too_many_waiters() -> Response {
+    Response::error(503, "too many requests are waiting for this stream's live edge; retry shortly".into())
 }
 
 #[cfg(test)]
@@ -512,6 +527,48 @@ mod tests {
         let text = String::from_utf8(r.body).unwrap();
         assert_eq!(r.status, 200);
         assert!(text.contains("#EXT-X-MEDIA-SEQUENCE:1\n") && text.contains("s/1.0.m4s"), "{text}");
+    }
+
+    #[test]
+    fn at_a_segment_boundary_no_playlist_lacks_the_next_part() {
+        let (m, mut chunks) = stream();
+        // Segment 10 has just closed (its last part, 10.6, with it); 11 is not open yet.
+        let closed = |s: u64| LiveChunk { entry: entry(s), parts: parts_of((s - 1) * 2000, 7, true), open: false };
+        chunks.pop();
+        chunks.push(closed(10));
+        let e = edge(&chunks);
+        let query = |q: &str| PlaylistQuery::parse(Some(q)).unwrap();
+        for q in
+            ["", "_HLS_skip=YES", "_HLS_msn=10&_HLS_part=6", "_HLS_msn=10&_HLS_part=6&_HLS_skip=YES", "_HLS_msn=10"]
+        {
+            assert_eq!(e.readiness(Some(&m), &query(q)), Readiness::Wait, "{q:?} between two chunks");
+        }
+        // 11 opens: every request is answered, with the hint of its first part.
+        let before = e.playlist(Some(&m), true).render();
+        chunks.push(LiveChunk {
+            entry: ChunkEntry { duration_ms: 0, bytes: 0, ..entry(11) },
+            parts: vec![],
+            open: true,
+        });
+        let e = edge(&chunks);
+        for q in ["", "_HLS_skip=YES", "_HLS_msn=10&_HLS_part=6", "_HLS_msn=10"] {
+            assert_eq!(e.readiness(Some(&m), &query(q)), Readiness::Now, "{q:?} once the next chunk is open");
+            let text = String::from_utf8(e.respond(Some(&m), &query(q)).body).unwrap();
+            assert!(text.ends_with("#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"s/11.0.m4s\"\n"), "{q:?}:\n{text}");
+        }
+        // The delta update extends the one before: the same segments, then the open one.
+        let after = e.playlist(Some(&m), true).render();
+        let body = |t: &str| {
+            t.split_once("#EXT-X-SKIP")
+                .unwrap()
+                .1
+                .lines()
+                .filter(|l| !l.starts_with("#EXT-X-PRELOAD"))
+                .map(String::from)
+                .collect::<Vec<_>>()
+        };
+        let (b, a) = (body(&before), body(&after));
+        assert_eq!(a[..b.len()], b[..], "the delta update extends the one before:\n{before}\n{after}");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! publishes also get their live edge (LL-HLS: parts of the open segment, blocking requests).
 
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,7 +20,7 @@ use rapidrtmp_core::segment::build_init;
 
 use crate::app::{App, LiveStream};
 use crate::http::origin::Origin;
-use crate::live_edge::Held;
+use crate::live_edge::{Held, RETRY_AFTER_S};
 use crate::metrics::Metrics;
 use crate::store::Store;
 
@@ -156,7 +157,8 @@ async fn answer(app: &impl EdgeHost, peer: SocketAddr, method: &Method, uri: &Ur
 }
 
 /// The answer of a stream's live edge, or `None` where the store has the answer. A blocking
-/// request waits for the live edge to change (at most `wait`, then 503).
+/// request waits for the live edge to change (at most `wait`, then 503), unless
+/// [`crate::live_edge::MAX_BLOCKING_WAITERS`] already wait (503 at once).
 async fn live_answer(
     app: &impl EdgeHost,
     stream: &LiveStream,
@@ -166,52 +168,78 @@ async fn live_answer(
 ) -> Option<edge::Response> {
     let live = stream.edge.as_ref()?;
     let deadline = tokio::time::Instant::now() + wait;
+    // The stored window, until the live edge has the manifest its stream's writer last stored
+    // (then a playlist is the live edge's alone: one consistent view, no store read).
     let read_manifest = || async {
+        if live.has_manifest() {
+            return None;
+        }
         match app.store().get(&manifest_key(route.stream())).await {
             Ok(Some(bytes)) => Manifest::parse(&bytes).ok(),
             _ => None,
         }
     };
-    // The stored window, read again only to answer after a wait: what is ready is the live
-    // edge's to say (its chunks are newer than the store's).
-    let mut manifest = match route {
-        Route::MediaPlaylist { .. } => read_manifest().await,
+    let query = match route {
+        Route::MediaPlaylist { .. } => match PlaylistQuery::parse(query) {
+            Ok(q) => Some(q),
+            Err(why) => return Some(edge::Response::error(400, why.into())),
+        },
         _ => None,
     };
-    let mut waited = false;
+    let mut stored = match query {
+        Some(_) => read_manifest().await,
+        None => None,
+    };
+    let (mut slot, mut waited) = (None, false);
     loop {
         // Subscribed before looking, so no change between the look and the wait is missed.
         let mut changed = live.subscribe();
         if live.ended() {
             return None;
         }
-        match route {
-            Route::MediaPlaylist { .. } => {
-                let query = match PlaylistQuery::parse(query) {
-                    Ok(q) => q,
-                    Err(why) => return Some(edge::Response::error(400, why.into())),
-                };
-                match live.view(|e| e.readiness(manifest.as_ref(), &query)) {
-                    Readiness::Now => {
-                        if waited {
-                            manifest = read_manifest().await;
-                        }
-                        return Some(live.view(|e| e.respond(manifest.as_ref(), &query)));
-                    }
-                    Readiness::Reject(r) => return Some(r),
-                    Readiness::Wait => {}
+        match (route, &query) {
+            (Route::MediaPlaylist { .. }, Some(query)) => {
+                // Read again only to answer after a wait: what is ready is the live edge's to say.
+                if std::mem::take(&mut waited)
+                    && live.view(stored.as_ref(), |e, m| e.readiness(m, query)) != Readiness::Wait
+                {
+                    stored = read_manifest().await.or(stored);
+                }
+                let answer = live.view(stored.as_ref(), |e, m| match e.readiness(m, query) {
+                    Readiness::Now => Some(e.respond(m, query)),
+                    Readiness::Reject(r) => Some(r),
+                    Readiness::Wait => None,
+                });
+                if answer.is_some() {
+                    return answer;
                 }
             }
-            Route::Part { session, sequence, part, .. } => match live.open_part(session, *sequence, *part) {
-                Ok(part) => return Some(part),
-                Err(PartState::Next) => {}
-                Err(PartState::Future) => return Some(live::future_part()),
-                Err(_) => return held(live, route),
-            },
-            Route::Init { .. } | Route::Segment { .. } | Route::Chunk { .. } => return held(live, route),
+            (Route::Part { session, sequence, part, .. }, _) => {
+                match live.open_part(session, *sequence, *part, &app.metrics().parts_built).await {
+                    Ok(part) => return Some(part),
+                    Err(PartState::Next) => {}
+                    Err(PartState::Future) => return Some(live::future_part()),
+                    Err(_) => {
+                        return live.held_part(route, (session, *sequence, *part), &app.metrics().parts_built).await
+                    }
+                }
+            }
+            (Route::Init { .. } | Route::Segment { .. } | Route::Chunk { .. }, _) => return held(live, route),
             _ => return None,
         }
+        if slot.is_none() {
+            slot = live.wait_slot();
+            if slot.is_none() {
+                app.metrics().blocking_refused.fetch_add(1, Relaxed);
+                return Some(live::too_many_waiters());
+            }
+        }
         if tokio::time::timeout_at(deadline, changed.changed()).await.is_err() {
+            // A request that does not block waited only for the next chunk to open: it gets
+            // what there is.
+            if let Some(query) = query.as_ref().filter(|q| !q.blocks()) {
+                return Some(live.view(stored.as_ref(), |e, m| e.respond(m, query)));
+            }
             return Some(live::timed_out());
         }
         waited = true;
@@ -266,6 +294,9 @@ fn to_response(r: edge::Response, method: &Method, range: Option<&str>) -> Respo
     }
     if let Some(cr) = content_range.and_then(|v| HeaderValue::from_str(&v).ok()) {
         h.insert(header::CONTENT_RANGE, cr);
+    }
+    if r.status == 503 {
+        h.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_S));
     }
     resp
 }

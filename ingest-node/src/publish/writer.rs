@@ -384,6 +384,9 @@ impl Task {
             app.metrics.chunk_write.observe(started.elapsed());
             if let Some(live) = app.live(&stream) {
                 live.stats.lock().unwrap_or_else(|e| e.into_inner()).segments += 1;
+                if let Some(edge) = &live.edge {
+                    edge.stored(&self.manifest);
+                }
             }
         }
         drop(reservation);
