@@ -101,16 +101,25 @@ fn publish_without_a_valid_token_is_refused_and_writes_nothing() {
     assert_publish_refused("no token", &node.rtmp_url("missing", None), &dir.join("missing.log"));
 
     let token = node.token("tampered", 600, false);
+    // v2.{expires}.{nonce}.{flags}.{generation}.{signature}
     let fields: Vec<&str> = token.split('.').collect();
-    assert_eq!(fields.len(), 4, "token {token}");
-    let later: u64 = fields[0].parse::<u64>().unwrap() + 3600;
-    let forged_expiry = format!("{later}.{}.{}.{}", fields[1], fields[2], fields[3]);
+    assert_eq!((fields.len(), fields[0], fields[4]), (6, "v2", "0"), "token {token}");
+    let forged = |at: usize, value: &str| {
+        let mut f = fields.clone();
+        f[at] = value;
+        f.join(".")
+    };
+    let later = (fields[1].parse::<u64>().unwrap() + 3600).to_string();
+    let forged_expiry = forged(1, &later);
     assert_publish_refused("forged expiry", &node.rtmp_url("tampered", Some(&forged_expiry)), &dir.join("exp.log"));
-    let mut sig: Vec<char> = fields[3].chars().collect();
+    let forged_generation = forged(4, "7");
+    let url = node.rtmp_url("tampered", Some(&forged_generation));
+    assert_publish_refused("forged generation", &url, &dir.join("generation.log"));
+    let mut sig: Vec<char> = fields[5].chars().collect();
     let mid = sig.len() / 2;
     sig[mid] = if sig[mid] == 'A' { 'B' } else { 'A' };
     let sig: String = sig.into_iter().collect();
-    let forged_sig = format!("{}.{}.{}.{sig}", fields[0], fields[1], fields[2]);
+    let forged_sig = forged(5, &sig);
     assert_publish_refused("forged signature", &node.rtmp_url("tampered", Some(&forged_sig)), &dir.join("sig.log"));
     let other = node.token("other", 600, false);
     assert_publish_refused("another key's token", &node.rtmp_url("tampered", Some(&other)), &dir.join("other.log"));
@@ -145,7 +154,7 @@ fn publish_without_a_valid_token_is_refused_and_writes_nothing() {
     let attempts = |result: &str| m.value("rapidrtmp_publish_attempts_total", &[("result", result)]).unwrap_or(0.0);
     assert_eq!(
         [attempts("unauthorized"), attempts("expired"), attempts("reused"), attempts("accepted")],
-        [4.0, 1.0, 1.0, 1.0],
+        [5.0, 1.0, 1.0, 1.0],
         "publish attempts by result (unauthorized, expired, reused, accepted):\n{}",
         m.text
     );
@@ -276,11 +285,14 @@ fn admin_api_needs_the_key_lists_streams_and_stops_a_publish() {
     let data = dir.join("data");
     let node = Node::start(&data, &NodeOptions::standard());
     let body = json!({ "streamKey": "cam", "ttlSeconds": 60 });
-    let routes: [(&str, &str, Option<&Value>); 7] = [
+    let revoke = json!({ "revoke": true });
+    let routes: [(&str, &str, Option<&Value>); 9] = [
         ("POST", "/api/v1/publish", Some(&body)),
         ("GET", "/api/v1/streams", None),
         ("GET", "/api/v1/streams/cam", None),
         ("POST", "/api/v1/streams/cam/stop", None),
+        ("POST", "/api/v1/streams/cam/stop", Some(&revoke)),
+        ("POST", "/api/v1/streams/cam/revoke", None),
         ("GET", "/api/v1/openapi.json", None),
         ("POST", "/api/v1/drain", None),
         ("GET", "/api/v1/drain", None),
@@ -307,15 +319,20 @@ fn admin_api_needs_the_key_lists_streams_and_stops_a_publish() {
             assert!(r.json()["error"].is_string(), "{method} {path}: {}", r.text());
         }
     }
-    assert!(!data.join("live").exists(), "unauthorized calls wrote objects");
+    assert!(!data.join("live").exists() && !data.join("tokens").exists(), "unauthorized calls wrote objects");
 
     let doc = node.api("GET", "/api/v1/openapi.json", None);
     assert_eq!(doc.status, 200);
     let doc = doc.json();
     assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.1")), "{doc}");
-    for path in
-        ["/api/v1/publish", "/api/v1/streams", "/api/v1/streams/{key}", "/api/v1/streams/{key}/stop", "/api/v1/drain"]
-    {
+    for path in [
+        "/api/v1/publish",
+        "/api/v1/streams",
+        "/api/v1/streams/{key}",
+        "/api/v1/streams/{key}/stop",
+        "/api/v1/streams/{key}/revoke",
+        "/api/v1/drain",
+    ] {
         assert!(doc["paths"][path].is_object(), "openapi.json lacks {path}");
     }
     assert_eq!(node.api("GET", "/api/v1/streams/cam", None).status, 404, "a stream never published");

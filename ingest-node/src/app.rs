@@ -188,6 +188,16 @@ impl App {
         }
     }
 
+    /// Tells the publisher of connection `connection` to stop: every stream it publishes (the
+    /// other tracks' streams of a multitrack publish share it) ends.
+    pub fn stop_connection(&self, connection: u64) {
+        let streams: Vec<Arc<LiveStream>> =
+            self.streams.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
+        for s in streams.iter().filter(|s| s.connection == connection) {
+            s.stop.notify_one();
+        }
+    }
+
     /// Records a playlist request from `ip`.
     pub fn saw_viewer(&self, stream: &str, ip: IpAddr) {
         let now = now_ms();

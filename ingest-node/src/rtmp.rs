@@ -18,12 +18,12 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tracing::{debug, info, warn};
 
 use crate::app::{now_ms, App, LiveStream};
-use crate::publish::multitrack::Publish;
+use crate::publish::multitrack::{is_rendition_key, Publish};
 use crate::publish::writer::StartError;
 use crate::publish::{Ending, Publisher};
 use crate::refusals::Cause;
 use crate::slots::{Refused, Slots};
-use crate::tokens::TokenError;
+use crate::tokens::{self, TokenError};
 
 /// The RTMP application publishers connect to.
 pub const APP_NAME: &str = "live";
@@ -279,6 +279,10 @@ impl Connection {
         if !valid_name(key) {
             return self.reject(request, BAD_NAME, "bad_name", "stream keys are 1-64 of [A-Za-z0-9_-]");
         }
+        if is_rendition_key(key) {
+            let why = "stream keys ending in _v or _a and a number are the tracks of a multitrack publish: publish the key before them";
+            return self.reject(request, BAD_NAME, "reserved", why);
+        }
         let now = now_ms();
         let grant = match self.app.signer.verify(key, token, now / 1000) {
             Ok(g) => g,
@@ -291,6 +295,17 @@ impl Connection {
         let previous = self.app.live(key);
         if previous.as_ref().is_some_and(|prev| !prev.is_silent(now)) {
             return self.reject(request, BAD_NAME, "busy", "stream key is already being published");
+        }
+        // Revoked on any node: the store's generation for the key has moved past the token's.
+        match tokens::generation(&self.app.store, key).await {
+            Ok(current) if grant.generation < current => {
+                return self.reject(request, UNAUTHORIZED, "revoked", "publish token was revoked");
+            }
+            Ok(_) => {}
+            Err(e) => {
+                warn!("cannot read the token generation of {key}: {e}");
+                return self.reject(request, BAD_NAME, "store_error", "storage unavailable, try again");
+            }
         }
         if grant.single_use {
             let marker = format!("tokens/used/{}", grant.nonce);
@@ -350,7 +365,8 @@ impl Connection {
         self.app.metrics.publish_attempt("accepted");
         self.app.metrics.active_streams.fetch_add(1, Relaxed);
         info!(peer = %self.peer, stream = %key, "publishing");
-        if let Some(group) = grant.group.filter(|g| valid_name(g)) {
+        tokio::spawn(tokens::watch_revocation(self.app.clone(), stream.clone(), grant.generation));
+        if let Some(group) = grant.group.filter(|g| valid_name(g) && !is_rendition_key(g)) {
             let (app, key) = (self.app.clone(), key.clone());
             tokio::spawn(async move { crate::publish::group::join(&app, &group, &key).await });
         }

@@ -1,4 +1,4 @@
-//! The admin API under `/api/v1`: publish tokens, streams, stop. Every call needs
+//! The admin API under `/api/v1`: publish tokens, streams, stop, revoke. Every call needs
 //! `Authorization: Bearer <admin key>`.
 
 use std::sync::Arc;
@@ -13,11 +13,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
-use crate::app::{now_ms, App, LiveStream};
-use crate::tokens::{random_id, Grant};
+use crate::app::{now_ms, App};
+use crate::publish::multitrack::is_rendition_key;
+use crate::tokens::{self, random_id, Grant};
 
 /// Longest token lifetime granted: one year.
 const MAX_TTL_SECONDS: u64 = 365 * 24 * 3600;
+
+/// Why a key ending in `_v` or `_a` and a number gets no token.
+const RESERVED: &str = "keys ending in _v or _a and a number are reserved: they name the tracks of a multitrack publish of the key before them (cam_v1 is video track 1 of cam)";
 
 /// A JSON error `{"error": …}`.
 pub fn error(status: StatusCode, message: impl Into<String>) -> Response {
@@ -97,13 +101,30 @@ pub async fn publish(State(app): State<Arc<App>>, headers: HeaderMap, body: axum
     if req.ttl_seconds == 0 || req.ttl_seconds > MAX_TTL_SECONDS {
         return error(StatusCode::BAD_REQUEST, "ttlSeconds must be 1 to 31536000");
     }
+    if is_rendition_key(&req.stream_key) {
+        return error(StatusCode::BAD_REQUEST, RESERVED);
+    }
     if let Some(group) = &req.group {
         if !valid_name(group) || *group == req.stream_key {
             return error(StatusCode::BAD_REQUEST, "group must be 1-64 of [A-Za-z0-9_-], not the stream key");
         }
+        if is_rendition_key(group) {
+            return error(StatusCode::BAD_REQUEST, format!("group: {RESERVED}"));
+        }
     }
+    let generation = match tokens::generation(&app.store, &req.stream_key).await {
+        Ok(g) => g,
+        Err(e) => {
+            tracing::warn!(stream = %req.stream_key, "cannot read the token generation: {e}");
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "cannot read the stream key's token generation from the store",
+            );
+        }
+    };
     let expires_at = now_ms() / 1000 + req.ttl_seconds;
-    let grant = Grant { expires_at, nonce: random_id(16), single_use: req.single_use, group: req.group };
+    let (nonce, single_use, group) = (random_id(16), req.single_use, req.group);
+    let grant = Grant { expires_at, nonce, single_use, generation, group };
     let token = app.signer.issue(&req.stream_key, &grant);
     let host = request_host(&headers);
     let s = &app.settings;
@@ -203,23 +224,81 @@ pub async fn stream_status(State(app): State<Arc<App>>, headers: HeaderMap, Path
     }
 }
 
+/// `POST /api/v1/streams/{key}/stop` body (optional).
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct StopRequest {
+    /// Revoke the key's tokens too, as `…/revoke` does.
+    #[serde(default)]
+    revoke: bool,
+}
+
+/// Disconnects the publisher of `key` if it is live on this node, and waits (up to 10 s) for
+/// it to hand its last chunk over; whether it was live here.
+async fn stop_live(app: &App, key: &str) -> bool {
+    let Some(live) = app.live(key) else { return false };
+    app.stop_connection(live.connection);
+    let mut done = live.done.subscribe();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), done.wait_for(|d| *d)).await;
+    true
+}
+
 /// `POST /api/v1/streams/{key}/stop`: disconnects the publisher; the stream ends (with the
-/// other tracks' streams of a multitrack publish: they share its connection).
-pub async fn stop_stream(State(app): State<Arc<App>>, headers: HeaderMap, Path(key): Path<String>) -> Response {
+/// other tracks' streams of a multitrack publish: they share its connection). With
+/// `{"revoke": true}` it revokes the key's tokens too (see [`revoke_stream`]).
+pub async fn stop_stream(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(key): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
     if let Some(r) = unauthorized(&app, &headers) {
         return r;
     }
-    let Some(live) = app.live(&key) else {
-        return error(StatusCode::NOT_FOUND, "stream is not live");
+    let req = match body.is_empty() {
+        true => StopRequest::default(),
+        false => match serde_json::from_slice(&body) {
+            Ok(r) => r,
+            Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid request body: {e}")),
+        },
     };
-    let streams: Vec<Arc<LiveStream>> =
-        app.streams.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
-    for s in streams.iter().filter(|s| s.connection == live.connection) {
-        s.stop.notify_one();
+    if req.revoke {
+        return revoke_key(&app, &key).await;
     }
-    let mut done = live.done.subscribe();
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), done.wait_for(|d| *d)).await;
+    if !stop_live(&app, &key).await {
+        return error(StatusCode::NOT_FOUND, "stream is not live");
+    }
     Json(json!({ "streamKey": key, "state": "ended" })).into_response()
+}
+
+/// `POST /api/v1/streams/{key}/revoke`: every token issued for `key` so far is refused, on
+/// every node sharing the store (its token generation is bumped), and its publisher is
+/// disconnected: at once on this node, within a third of the owner lease on another. Tokens
+/// issued afterwards work.
+pub async fn revoke_stream(State(app): State<Arc<App>>, headers: HeaderMap, Path(key): Path<String>) -> Response {
+    if let Some(r) = unauthorized(&app, &headers) {
+        return r;
+    }
+    revoke_key(&app, &key).await
+}
+
+async fn revoke_key(app: &App, key: &str) -> Response {
+    if !valid_name(key) {
+        return error(StatusCode::BAD_REQUEST, "stream keys are 1-64 of [A-Za-z0-9_-]");
+    }
+    if is_rendition_key(key) {
+        return error(StatusCode::BAD_REQUEST, format!("{RESERVED}: revoke that key"));
+    }
+    let generation = match tokens::revoke(&app.store, key).await {
+        Ok(g) => g,
+        Err(e) => {
+            tracing::warn!(stream = key, "cannot revoke the stream key's tokens: {e}");
+            return error(StatusCode::SERVICE_UNAVAILABLE, "cannot record the revocation in the store; try again");
+        }
+    };
+    tracing::info!(stream = key, generation, "publish tokens revoked");
+    let stopped = stop_live(app, key).await;
+    Json(json!({ "streamKey": key, "generation": generation, "stopped": stopped })).into_response()
 }
 
 /// The drain state: `{"draining", "liveStreams"}`.

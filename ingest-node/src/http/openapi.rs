@@ -21,6 +21,8 @@ pub async fn document(State(app): State<Arc<App>>, headers: HeaderMap) -> Respon
     let drain_state = json!({ "description": "the drain state", "content": { "application/json": { "schema": {
         "type": "object", "required": ["draining", "liveStreams"], "properties": {
             "draining": { "type": "boolean" }, "liveStreams": { "type": "integer" } } } } } });
+    let store_error =
+        json!({ "description": "the store did not answer", "content": { "application/json": { "schema": error } } });
     let key_param = json!({ "name": "key", "in": "path", "required": true,
         "schema": { "type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$" } });
     Json(json!({
@@ -50,6 +52,7 @@ pub async fn document(State(app): State<Arc<App>>, headers: HeaderMap) -> Respon
         "paths": {
             "/api/v1/publish": { "post": {
                 "summary": "Issue a publish token for a stream key",
+                "description": "Keys ending in _v or _a and a number are reserved for the tracks of a multitrack publish. The token carries the key's token generation: /revoke refuses it.",
                 "requestBody": { "required": true, "content": { "application/json": { "schema": {
                     "type": "object", "required": ["streamKey"], "additionalProperties": false,
                     "properties": {
@@ -65,8 +68,9 @@ pub async fn document(State(app): State<Arc<App>>, headers: HeaderMap) -> Respon
                             "token": { "type": "string" }, "expiresAt": { "type": "integer" },
                             "rtmpUrl": { "type": "string" }, "playbackUrl": { "type": "string" },
                             "groupUrl": { "type": "string" } } } } } },
-                    "400": { "description": "invalid request", "content": { "application/json": { "schema": error } } },
-                    "401": auth_error
+                    "400": { "description": "invalid request, or a reserved key (ending in _v or _a and a number: the tracks of a multitrack publish)", "content": { "application/json": { "schema": error } } },
+                    "401": auth_error,
+                    "503": store_error
                 } } },
             "/api/v1/streams": { "get": {
                 "summary": "List streams (live, and those in the store)",
@@ -88,10 +92,30 @@ pub async fn document(State(app): State<Arc<App>>, headers: HeaderMap) -> Respon
             "/api/v1/streams/{key}/stop": { "post": {
                 "summary": "Disconnect the publisher and end the stream",
                 "parameters": [key_param],
+                "requestBody": { "required": false, "content": { "application/json": { "schema": {
+                    "type": "object", "additionalProperties": false, "properties": {
+                        "revoke": { "type": "boolean", "default": false,
+                            "description": "revoke the key's tokens too, and answer as /revoke does" } } } } } },
                 "responses": {
-                    "200": { "description": "stopped" },
+                    "200": { "description": "stopped (with revoke: revoked)" },
+                    "400": { "description": "invalid body or key", "content": { "application/json": { "schema": error } } },
                     "401": auth_error,
-                    "404": { "description": "stream is not live", "content": { "application/json": { "schema": error } } }
+                    "404": { "description": "stream is not live", "content": { "application/json": { "schema": error } } },
+                    "503": store_error
+                } } },
+            "/api/v1/streams/{key}/revoke": { "post": {
+                "summary": "Refuse every token issued for the key so far, on every node, and disconnect its publisher",
+                "description": "Bumps the key's token generation in the store. A publisher on this node is disconnected at once, on another node within a third of its owner lease (10 s by default). Tokens issued afterwards work.",
+                "parameters": [key_param],
+                "responses": {
+                    "200": { "description": "revoked", "content": { "application/json": { "schema": {
+                        "type": "object", "required": ["streamKey", "generation", "stopped"], "properties": {
+                            "streamKey": { "type": "string" },
+                            "generation": { "type": "integer", "description": "the key's token generation now" },
+                            "stopped": { "type": "boolean", "description": "a publisher was live on this node and was disconnected" } } } } } },
+                    "400": { "description": "invalid key, or the key of a multitrack publish's track", "content": { "application/json": { "schema": error } } },
+                    "401": auth_error,
+                    "503": store_error
                 } } },
             "/api/v1/drain": {
                 "post": {

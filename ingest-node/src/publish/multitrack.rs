@@ -4,6 +4,10 @@
 //! a stream of its own: video track `n` is `{key}_v{n}`, with the default audio track beside it
 //! so each plays alone, and audio track `n` is `{key}_a{n}`. The stream's manifest names them,
 //! and its multivariant playlist lists them as variants and alternative audio.
+//!
+//! Those names are reserved ([`is_rendition_key`]): no token is issued for a key ending in `_v`
+//! or `_a` and a number, and no such key is published on its own, so a publish token for `cam`
+//! covers `cam` and its tracks' streams only, never a key issued to someone else.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering::Relaxed;
@@ -20,6 +24,21 @@ use crate::app::{now_ms, App, LiveStream};
 
 /// A track other than the default ones: video or audio, and its id.
 type TrackId = (TagKind, u8);
+
+/// The stream key of track `n` (video or audio) of a multitrack publish of `key`.
+pub fn rendition_key(key: &str, kind: TagKind, n: u8) -> String {
+    let letter = if kind == TagKind::Video { 'v' } else { 'a' };
+    format!("{key}_{letter}{n}")
+}
+
+/// Whether `key` is reserved for a track of a multitrack publish: it ends in `_v` or `_a` and a
+/// number (any digits, so the rule is easy to tell). Such keys are the tracks' streams of the
+/// key before them; they get no token and are not published on their own.
+pub fn is_rendition_key(key: &str) -> bool {
+    let digits = key.bytes().rev().take_while(u8::is_ascii_digit).count();
+    let rest = &key.as_bytes()[..key.len() - digits];
+    digits > 0 && (rest.ends_with(b"_v") || rest.ends_with(b"_a")) && rest.len() > 2
+}
 
 /// The publishers of one connection's publish.
 pub struct Publish {
@@ -112,8 +131,8 @@ impl Publish {
     /// Starts the stream of another track, or says why it cannot.
     async fn start(&mut self, (kind, n): TrackId) -> Option<Publisher> {
         let main = self.main.stream().clone();
-        let (letter, what) = if kind == TagKind::Video { ('v', "video") } else { ('a', "audio") };
-        let key = format!("{}_{letter}{n}", main.key);
+        let what = if kind == TagKind::Video { "video" } else { "audio" };
+        let key = rendition_key(&main.key, kind, n);
         let of_kind = self.others.keys().filter(|(k, _)| *k == kind).count();
         if of_kind >= MAX_RENDITIONS {
             warn!(stream = %main.key, "{what} track {n} dropped: a stream has at most {MAX_RENDITIONS} other {what} tracks");
@@ -154,5 +173,22 @@ impl Publish {
             publisher.finish(ending).await;
         }
         self.main.finish(ending).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_track_key_is_reserved_and_nothing_else() {
+        for n in [1, 2, 16, 255] {
+            assert!(is_rendition_key(&rendition_key("cam", TagKind::Video, n)));
+            assert!(is_rendition_key(&rendition_key("cam_v1x", TagKind::Audio, n)));
+        }
+        for free in ["cam", "cam_v", "cam_a", "_v1", "cam_v1x", "cam_video2", "cam-v1", "camv1", "cam_x1", "v1"] {
+            assert!(!is_rendition_key(free), "{free}");
+        }
+        assert!(is_rendition_key("cam_v01") && is_rendition_key("a_a0"));
     }
 }
