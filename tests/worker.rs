@@ -1,7 +1,8 @@
 //! End-to-end tests of the Cloudflare Worker edge under `wrangler dev` (workerd) on 127.0.0.1:
 //! ffmpeg publishes to a node; the worker serves the stream from local R2 (seeded with the node's
 //! objects) or from s3s-fs over SigV4; ffmpeg decodes through the worker; every URL's bytes equal
-//! the built-in edge's and `rapidrtmp edge`'s; ranges; an origin outage gives 503 and is not cached.
+//! the built-in edge's and `rapidrtmp edge`'s; ranges; an origin outage gives 503 (its body says
+//! so in words, the cause goes to the Worker's log) and is not cached.
 //!
 //! Needs the worker built (`edge-worker/build.sh`, which tests/run calls) and wrangler with
 //! Node 22 in `$RAPIDRTMP_TOOLS` (default `~/.cache/rapidrtmp/tools`, installed by the same script).
@@ -14,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::checks::{assert_decodes_cleanly, assert_frames_equal};
+use support::checks::{assert_decodes_cleanly, assert_frames_equal, wait_until};
 use support::hls::{preload_hint, Playlist};
 use support::http::{self, Response};
 use support::media::{clip, ffmpeg9, publish_and_wait, test_pattern_inputs};
@@ -287,7 +288,14 @@ fn worker_reads_a_sigv4_origin_and_never_caches_an_outage() {
     assert_eq!(down.status, 503, "segment during the outage: {}", down.text());
     assert!(down.header("retry-after").is_some(), "503 without Retry-After");
     assert_eq!(down.header("cache-control"), Some("no-store"));
-    assert_eq!(worker.get("/live/cam/index.m3u8", &[]).status, 503, "playlist during the outage");
+    // The body says what failed in words, as the node's edge does; what the fetch said is logged.
+    assert_eq!(down.text(), "origin store unavailable\n", "the 503's body");
+    let playlist_down = worker.get("/live/cam/index.m3u8", &[]);
+    assert_eq!(playlist_down.status, 503, "playlist during the outage");
+    assert_eq!(playlist_down.text(), "origin store unavailable\n", "the 503's body");
+    wait_until("the outage's cause in the Worker's log", Duration::from_secs(10), || {
+        worker.log_text().contains("origin store read failed: ")
+    });
     let hit = worker.get(&cached, &[]);
     assert!(hit.status == 200 && hit.body == expected, "a cached segment is served during the outage");
 

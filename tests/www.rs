@@ -14,6 +14,9 @@
 //! - a file that is not media gets a clear error in both views, and no exception;
 //! - the page requested nothing beyond its own origin, and its WASM is within budget.
 //!
+//! And, opened with `?api=` naming another origin, the page sends that origin nothing before the
+//! user confirms it, and never the key entered for its own origin (`tests/www/api_origin.mjs`).
+//!
 //! Screenshots of each view are kept in `tests/artefacts/www/`. Needs `www/build.sh` run before
 //! the node is built (tests/run does both), Chromium (`/usr/bin/chromium` or `$CHROMIUM`) and
 //! Node.js.
@@ -286,6 +289,78 @@ fn check_bad_input(bad: &Value) {
         refusal.starts_with("not-media.txt: ") && refusal.len() > "not-media.txt: ".len() + 10,
         "the packager's error on a file that is not media: {refusal:?}"
     );
+}
+
+/// The page sends the admin key only to the origin it was entered for. In one tab where the key
+/// was entered on the node's own page, the page opened as `/?api=<another origin>` (a listener
+/// on 127.0.0.1 that records every request, answers CORS preflights and lists a stream,
+/// `tests/www/api_origin.mjs`) sends that origin nothing until the user confirms it on the page,
+/// and then only a key entered for it: no request it receives, preflight or not, carries the
+/// node's key. On the node's own origin the page still lists the node's streams with its key.
+#[test]
+fn web_page_sends_the_admin_key_only_to_its_own_origin_and_asks_before_another() {
+    let dir = TempDir::new("www-api-origin");
+    let node = Node::start(&dir.join("data"), &NodeOptions::standard());
+    let stream = "ownorigin";
+    let token = node.token(stream, 3600, false);
+    let mut publisher = publish(&node.rtmp_url(stream, Some(&token)), &[], &[], &dir.join("ffmpeg.log"));
+    node.wait_playlist(stream, "a segment", Duration::from_secs(30), |p| !p.segments.is_empty());
+    publisher.kill();
+
+    let listener_key = "key-entered-for-the-other-origin";
+    let base = format!("http://{}", node.http);
+    let r = run_script(
+        "api_origin.mjs",
+        &[("BASE", &base), ("ADMIN_KEY", &node.admin_key), ("STREAM", stream), ("LISTENER_KEY", listener_key)],
+    );
+    // Whatever else happened: the other origin never got a key but the one entered for it.
+    let bearer = format!("Bearer {listener_key}");
+    for q in r["received"].as_array().unwrap() {
+        let headers = q["headers"].to_string();
+        assert!(!headers.contains(&node.admin_key), "the node's admin key reached the other origin: {q}");
+        let auth = &q["headers"]["authorization"];
+        assert!(auth.is_null() || *auth == bearer.as_str(), "the other origin got Authorization {auth}: {q}");
+    }
+    assert!(r["failure"].is_null(), "the browser run failed: {r:#}");
+    assert_eq!(r["pageErrors"], Value::Array(vec![]), "uncaught errors in the page: {r:#}");
+    assert_eq!(r["own"]["listed"], true, "the page lists the node's streams with its key: {r:#}");
+
+    // Nothing reaches the other origin before it is confirmed, and the node's key is not shown.
+    let api = r["api"].as_str().unwrap();
+    for step in ["beforeConfirm", "reloaded"] {
+        let seen = &r[step];
+        assert_eq!(seen["requests"], Value::Array(vec![]), "{step}: the other origin was sent requests: {r:#}");
+        assert_eq!(seen["keyField"], "", "{step}: the key field shows a key: {r:#}");
+        assert_eq!((&seen["formHidden"], &seen["confirmHidden"]), (&Value::Bool(true), &Value::Bool(false)), "{step}");
+        let text = seen["confirmText"].as_str().unwrap();
+        assert!(text.contains(api), "{step}: the confirm step does not name {api}: {text:?}");
+    }
+    // Confirmed, with no key entered for it yet: no key goes there.
+    assert_eq!(r["confirmed"]["keyField"], "", "{r:#}");
+    assert!(r["confirmed"]["requests"].as_array().unwrap().iter().all(|q| q["headers"]["authorization"].is_null()));
+
+    // The key entered for it, and only that one, is what it gets: through a preflight (which
+    // Chromium then caches for a few seconds), then the list, on entry and again after the reload
+    // and a new confirmation.
+    let preflight = r["enteredForIt"]["requests"].as_array().unwrap().iter().any(|q| {
+        q["method"] == "OPTIONS"
+            && q["headers"]["access-control-request-headers"].as_str().is_some_and(|h| h.contains("authorization"))
+    });
+    assert!(preflight, "no CORS preflight for the key: {r:#}");
+    for step in ["enteredForIt", "reconfirmed"] {
+        let requests = r[step]["requests"].as_array().unwrap();
+        let listed = requests.iter().any(|q| {
+            q["method"] == "GET" && q["path"] == "/api/v1/streams" && q["headers"]["authorization"] == bearer.as_str()
+        });
+        assert!(listed, "{step}: the list was not asked with the key entered for it: {requests:#?}");
+        assert_eq!(r[step]["streams"], serde_json::json!(["elsewhere"]), "{step}: {r:#}");
+    }
+
+    // Back on its own origin: the node's key, kept apart, lists the node's streams at once.
+    let home = &r["backHome"];
+    assert_eq!(home["keyField"], node.admin_key.as_str(), "{r:#}");
+    assert_eq!(home["streams"], serde_json::json!([stream]), "{r:#}");
+    assert_eq!(home["requests"], Value::Array(vec![]), "{r:#}");
 }
 
 /// Rare keyframes (issue 10): x264 intra refresh (one IDR, then none) packaged by `rapidrtmp

@@ -12,6 +12,10 @@
 //! media playlists (Low-Latency, blocking requests included) and the init segments, segments and
 //! parts of chunks the store does not have yet (the open segment); its answers are passed on
 //! unchanged. Without it, standard HLS from the store.
+//!
+//! An error answer says what failed in words (`STORE_UNAVAILABLE`, `INTERNAL_ERROR`); what
+//! the store, the runtime or the SDK said goes to the Worker's log (`console.error`), never to
+//! the client.
 
 use rapidrtmp_core::edge::{self, parse_range, sigv4, LiveOrigin, RangeRequest, Route};
 use worker::{event, Cache, Context, Env, Fetch, Headers, Method, Request, RequestInit, Response, Result};
@@ -19,7 +23,12 @@ use worker::{event, Cache, Context, Env, Fetch, Headers, Method, Request, Reques
 /// Largest object read from the origin.
 const MAX_OBJECT_LEN: usize = 256 << 20;
 
-/// Why the origin could not answer.
+/// The body of a 503 when the origin store cannot be read (the node's edge says the same).
+const STORE_UNAVAILABLE: &str = "origin store unavailable\n";
+/// The body of a 500 when the Worker itself failed to answer.
+const INTERNAL_ERROR: &str = "edge internal error\n";
+
+/// Why the origin could not answer: for the log only.
 struct OriginError(String);
 
 async fn read_r2(env: &Env, key: &str) -> std::result::Result<Option<Vec<u8>>, OriginError> {
@@ -146,19 +155,36 @@ fn respond(r: edge::Response, method: &Method, range: Option<&str>) -> Result<Re
     Ok(resp.with_status(status).with_headers(headers))
 }
 
-fn unavailable(message: &str) -> Result<Response> {
+/// An uncached error answer: `status` with `body` (words, never an error's own text).
+fn failure(status: u16, body: &str) -> Result<Response> {
     let headers = Headers::new();
     headers.set("content-type", "text/plain; charset=utf-8")?;
     headers.set("cache-control", edge::CACHE_NONE)?;
-    headers.set("retry-after", "2")?;
+    if status == 503 {
+        headers.set("retry-after", "2")?;
+    }
     cors(&headers)?;
-    Ok(Response::from_bytes(format!("origin unavailable: {message}\n").into_bytes())?
-        .with_status(503)
-        .with_headers(headers))
+    Ok(Response::from_bytes(body.as_bytes().to_vec())?.with_status(status).with_headers(headers))
+}
+
+/// Logs why the origin store could not be read; the client gets a 503 that says only that.
+fn unavailable(OriginError(detail): OriginError) -> Result<Response> {
+    worker::console_error!("origin store read failed: {detail}");
+    failure(503, STORE_UNAVAILABLE)
 }
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    match serve(req, &env).await {
+        Ok(r) => Ok(r),
+        Err(e) => {
+            worker::console_error!("request failed: {e}");
+            failure(500, INTERNAL_ERROR)
+        }
+    }
+}
+
+async fn serve(req: Request, env: &Env) -> Result<Response> {
     let method = req.method();
     if method == Method::Options {
         let headers = Headers::new();
@@ -183,7 +209,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         None => url.path().to_string(),
     };
     if route.live_origin() == LiveOrigin::First {
-        if let Some(live) = read_live(&env, &route, &path_and_query).await {
+        if let Some(live) = read_live(env, &route, &path_and_query).await {
             return respond(live, &method, range.as_deref());
         }
     }
@@ -191,7 +217,11 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let cache = Cache::default();
     let cache_key = format!("{}://{}{}", url.scheme(), url.host_str().unwrap_or_default(), url.path());
     if immutable {
-        if let Some(mut hit) = cache.get(cache_key.as_str(), true).await? {
+        let hit = cache.get(cache_key.as_str(), true).await.unwrap_or_else(|e| {
+            worker::console_warn!("cache get failed: {e}");
+            None
+        });
+        if let Some(mut hit) = hit {
             if range.is_none() && method == Method::Get {
                 // The cached body streams straight through, never copied into WASM memory.
                 let headers = Headers::new();
@@ -211,15 +241,12 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
             return respond(cached, &method, range.as_deref());
         }
     }
-    let object = match read_object(&env, &route.object_key()).await {
+    let object = match read_object(env, &route.object_key()).await {
         Ok(o) => o,
-        Err(OriginError(message)) => {
-            worker::console_error!("{message}");
-            return unavailable(&message);
-        }
+        Err(e) => return unavailable(e),
     };
     let from_live = match (&object, route.live_origin()) {
-        (None, LiveOrigin::WhenNotStored) => read_live(&env, &route, &path_and_query).await,
+        (None, LiveOrigin::WhenNotStored) => read_live(env, &route, &path_and_query).await,
         _ => None,
     };
     let response = match from_live {
@@ -227,12 +254,9 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         None => {
             let mut renditions = Vec::new();
             for key in edge::rendition_keys(&route, object.as_deref()) {
-                match read_object(&env, &key).await {
+                match read_object(env, &key).await {
                     Ok(o) => renditions.push(o),
-                    Err(OriginError(message)) => {
-                        worker::console_error!("{message}");
-                        return unavailable(&message);
-                    }
+                    Err(e) => return unavailable(e),
                 }
             }
             let renditions: Vec<Option<&[u8]>> = renditions.iter().map(|o| o.as_deref()).collect();

@@ -5,6 +5,18 @@ import * as fmt from './format.js';
 
 /** The origin of the admin API: this page's, or the one named by `?api=`. */
 const API = apiOrigin();
+/**
+ * Whether the admin key may be sent to API: always for this page's own origin; for another one
+ * (`?api=`) only once the user has confirmed it on the page, on each load.
+ */
+let apiConfirmed = API === location.origin;
+/**
+ * Where the admin key of API is kept (sessionStorage: this tab only), one entry per origin: a
+ * key entered for one origin is never sent to another.
+ */
+const KEY_ITEM = `rapidrtmp.adminKey ${API}`;
+/** Where an earlier page kept one key for whatever origin it talked to; never read, removed. */
+const UNSCOPED_KEY_ITEM = 'rapidrtmp.adminKey';
 /** How many loaded segments the bit rate figure averages over. */
 const BITRATE_SEGMENTS = 5;
 
@@ -21,7 +33,7 @@ const listeners = new Set();
 window.rapidrtmp = { errors: [] };
 
 export function initPlayer() {
-  $('admin-key').value = sessionStorage.getItem('rapidrtmp.adminKey') ?? '';
+  sessionStorage.removeItem(UNSCOPED_KEY_ITEM);
   $('streams-form').addEventListener('submit', (e) => {
     e.preventDefault();
     listStreams();
@@ -40,9 +52,9 @@ export function initPlayer() {
   if (src) {
     $('playlist-url').value = src;
     play(src, src);
-  } else if ($('admin-key').value) {
-    listStreams();
   }
+  if (apiConfirmed) useApi(!src);
+  else askToConfirmApi(!src);
 }
 
 /** The segments of the live window: `[{ sn, url, initUrl, chunkUrl, duration }]`, oldest first. */
@@ -63,14 +75,46 @@ function inspectSegment(url) {
 
 // --- Streams from the API -----------------------------------------------------------------------
 
+/**
+ * `?api=` names another origin: shows it, and sends nothing there until the user confirms it
+ * (then lists its streams if `list` and a key was entered for it before).
+ */
+function askToConfirmApi(list) {
+  $('streams-form').hidden = true;
+  $('api-confirm-origin').textContent = API;
+  const own = new URL(location.href);
+  own.searchParams.delete('api');
+  $('api-confirm-own').href = own.href;
+  fill($('streams'), h('li', { class: 'empty' }, 'Confirm the origin above to list its streams.'));
+  $('api-confirm-use').addEventListener('click', () => {
+    apiConfirmed = true;
+    $('api-confirm').hidden = true;
+    $('streams-form').hidden = false;
+    useApi(list);
+  }, { once: true });
+  $('api-confirm').hidden = false;
+}
+
+/** Shows API's own key (if one was entered for it in this tab), and lists its streams if `list`. */
+function useApi(list) {
+  if (API !== location.origin) {
+    $('api-origin').textContent = `of ${API}`;
+    $('admin-key').placeholder = `Admin key for ${new URL(API).host}`;
+  }
+  $('admin-key').value = sessionStorage.getItem(KEY_ITEM) ?? '';
+  if (list && $('admin-key').value) listStreams();
+  else fill($('streams'), h('li', { class: 'empty' }, 'Enter the admin key to list the streams.'));
+}
+
 async function listStreams() {
   const key = $('admin-key').value.trim();
   const list = $('streams');
+  if (!apiConfirmed) return;
   if (!key) {
     fill(list, h('li', { class: 'empty' }, 'Enter the admin key to list the streams.'));
     return;
   }
-  sessionStorage.setItem('rapidrtmp.adminKey', key);
+  sessionStorage.setItem(KEY_ITEM, key);
   fill(list, h('li', { class: 'empty' }, 'Loading…'));
   let body;
   try {
