@@ -66,7 +66,7 @@ pub fn router(app: Arc<App>) -> Router {
 }
 
 /// The API's door: the admin key is checked before any byte of the body is read, then the body
-/// is read within [`MAX_API_BODY`] and [`BODY_TIMEOUT`]. The OpenAPI document is public.
+/// is read within [`MAX_API_BODY`] and [`BODY_TIMEOUT`].
 async fn api_guard(
     State(app): State<Arc<App>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -75,8 +75,6 @@ async fn api_guard(
 ) -> Response {
     let mut response = if request.method() == Method::OPTIONS {
         StatusCode::NO_CONTENT.into_response()
-    } else if request.uri().path() == "/api/v1/openapi.json" {
-        next.run(request).await
     } else if let Some(refused) = api::unauthorized(&app, request.headers()) {
         if let Some(count) = app.metrics.refusals.note(Cause::AdminAuth) {
             warn!(%peer, count, "admin API: missing or wrong key");

@@ -1,5 +1,5 @@
 //! The admin API under `/api/v1`: publish tokens, streams, stop, revoke. Every call needs
-//! `Authorization: Bearer <admin key>`.
+//! `Authorization: Bearer <admin key>`, checked by the router before a handler runs.
 
 use std::sync::Arc;
 
@@ -29,6 +29,7 @@ pub fn error(status: StatusCode, message: impl Into<String>) -> Response {
 }
 
 /// Checks the bearer token in constant time: `Some(401 response)` when it is missing or wrong.
+/// Every API route is behind it (`api_guard` in http.rs), before its body is read.
 pub fn unauthorized(app: &App, headers: &HeaderMap) -> Option<Response> {
     let given = headers
         .get(header::AUTHORIZATION)
@@ -88,9 +89,6 @@ fn request_host(headers: &HeaderMap) -> String {
 
 /// Issues a publish token.
 pub async fn publish(State(app): State<Arc<App>>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
-    if let Some(r) = unauthorized(&app, &headers) {
-        return r;
-    }
     let req: PublishRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid request body: {e}")),
@@ -189,10 +187,7 @@ async fn stream_json(app: &App, key: &str) -> Option<serde_json::Value> {
 }
 
 /// `GET /api/v1/streams`: live streams and those with a manifest in the store.
-pub async fn list_streams(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
-    if let Some(r) = unauthorized(&app, &headers) {
-        return r;
-    }
+pub async fn list_streams(State(app): State<Arc<App>>) -> Response {
     let mut keys: Vec<String> = app.streams.lock().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect();
     match app.store.list("live/").await {
         Ok(names) => keys.extend(names.into_iter().filter(|n| valid_name(n))),
@@ -211,10 +206,7 @@ pub async fn list_streams(State(app): State<Arc<App>>, headers: HeaderMap) -> Re
 }
 
 /// `GET /api/v1/streams/{key}`.
-pub async fn stream_status(State(app): State<Arc<App>>, headers: HeaderMap, Path(key): Path<String>) -> Response {
-    if let Some(r) = unauthorized(&app, &headers) {
-        return r;
-    }
+pub async fn stream_status(State(app): State<Arc<App>>, Path(key): Path<String>) -> Response {
     if !valid_name(&key) {
         return error(StatusCode::BAD_REQUEST, "stream keys are 1-64 of [A-Za-z0-9_-]");
     }
@@ -246,15 +238,7 @@ async fn stop_live(app: &App, key: &str) -> bool {
 /// `POST /api/v1/streams/{key}/stop`: disconnects the publisher; the stream ends (with the
 /// other tracks' streams of a multitrack publish: they share its connection). With
 /// `{"revoke": true}` it revokes the key's tokens too (see [`revoke_stream`]).
-pub async fn stop_stream(
-    State(app): State<Arc<App>>,
-    headers: HeaderMap,
-    Path(key): Path<String>,
-    body: axum::body::Bytes,
-) -> Response {
-    if let Some(r) = unauthorized(&app, &headers) {
-        return r;
-    }
+pub async fn stop_stream(State(app): State<Arc<App>>, Path(key): Path<String>, body: axum::body::Bytes) -> Response {
     let req = match body.is_empty() {
         true => StopRequest::default(),
         false => match serde_json::from_slice(&body) {
@@ -275,10 +259,7 @@ pub async fn stop_stream(
 /// every node sharing the store (its token generation is bumped), and its publisher is
 /// disconnected: at once on this node, within a third of the owner lease on another. Tokens
 /// issued afterwards work.
-pub async fn revoke_stream(State(app): State<Arc<App>>, headers: HeaderMap, Path(key): Path<String>) -> Response {
-    if let Some(r) = unauthorized(&app, &headers) {
-        return r;
-    }
+pub async fn revoke_stream(State(app): State<Arc<App>>, Path(key): Path<String>) -> Response {
     revoke_key(&app, &key).await
 }
 
@@ -309,10 +290,7 @@ fn drain_json(app: &App) -> Response {
 /// `POST /api/v1/drain`: stop taking new publishes (streams already live go on) and fail
 /// `/ready`, so load balancers send new encoders elsewhere. Kubernetes' `preStop` calls it
 /// (`rapidrtmp drain`); only a restart ends it.
-pub async fn drain(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
-    if let Some(r) = unauthorized(&app, &headers) {
-        return r;
-    }
+pub async fn drain(State(app): State<Arc<App>>) -> Response {
     if app.start_draining() {
         tracing::info!(live_streams = app.live_count(), "draining: new publishes are refused");
     }
@@ -320,9 +298,6 @@ pub async fn drain(State(app): State<Arc<App>>, headers: HeaderMap) -> Response 
 }
 
 /// `GET /api/v1/drain`: whether the node is draining, and how many streams are still live.
-pub async fn drain_status(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
-    if let Some(r) = unauthorized(&app, &headers) {
-        return r;
-    }
+pub async fn drain_status(State(app): State<Arc<App>>) -> Response {
     drain_json(&app)
 }
