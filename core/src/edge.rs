@@ -41,6 +41,9 @@ pub const CACHE_ENDED_PLAYLIST: &str = "public, max-age=300";
 pub const CACHE_IMMUTABLE: &str = "public, max-age=31536000, immutable";
 /// `Cache-Control` of 404s: the stream may start any moment.
 pub const CACHE_NOT_FOUND: &str = "public, max-age=2";
+/// The body of a `503` when the store does not answer: what failed, in words (the store's own
+/// error text goes to the edge's log, never to the client).
+pub const STORE_UNAVAILABLE: &str = "origin store unavailable\n";
 /// `Cache-Control` of errors: never cached.
 pub const CACHE_NONE: &str = "no-store";
 

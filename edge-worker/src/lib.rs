@@ -17,14 +17,13 @@
 //! the store, the runtime or the SDK said goes to the Worker's log (`console.error`), never to
 //! the client.
 
-use rapidrtmp_core::edge::{self, parse_range, sigv4, LiveOrigin, RangeRequest, Route};
+use rapidrtmp_core::edge::{self, parse_range, sigv4, LiveOrigin, RangeRequest, Route, STORE_UNAVAILABLE};
 use worker::{event, Cache, Context, Env, Fetch, Headers, Method, Request, RequestInit, Response, Result};
 
 /// Largest object read from the origin.
 const MAX_OBJECT_LEN: usize = 256 << 20;
 
 /// The body of a 503 when the origin store cannot be read (the node's edge says the same).
-const STORE_UNAVAILABLE: &str = "origin store unavailable\n";
 /// The body of a 500 when the Worker itself failed to answer.
 const INTERNAL_ERROR: &str = "edge internal error\n";
 

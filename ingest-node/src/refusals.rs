@@ -1,5 +1,5 @@
 //! Refusals: what the node turns away (a failed accept, a connection over a cap, a deadline
-//! passed, a wrong admin key). Each cause is counted for the metrics and logged at most once per
+//! passed, a wrong admin key, a request the edge cannot answer for want of its store). Each cause is counted for the metrics and logged at most once per
 //! [`LOG_EVERY`], with how many happened since, so a flood cannot flood the log.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -35,11 +35,15 @@ pub enum Cause {
     TlsHandshake,
     /// An admin API request came with a missing or wrong key.
     AdminAuth,
+    /// The edge answered `503`: the store did not answer.
+    EdgeStore,
+    /// The edge's live origin (`rapidrtmp edge --origin`) did not answer.
+    EdgeOrigin,
 }
 
 impl Cause {
     /// Every cause, in the order the metrics list them.
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 13] = [
         Self::RtmpAccept,
         Self::RtmpNodeLimit,
         Self::RtmpAddressLimit,
@@ -51,6 +55,8 @@ impl Cause {
         Self::HttpBodyTimeout,
         Self::TlsHandshake,
         Self::AdminAuth,
+        Self::EdgeStore,
+        Self::EdgeOrigin,
     ];
 
     /// The cause's label value in the metrics.
@@ -67,6 +73,8 @@ impl Cause {
             Self::HttpBodyTimeout => "http_body_timeout",
             Self::TlsHandshake => "tls_handshake",
             Self::AdminAuth => "admin_auth",
+            Self::EdgeStore => "edge_store_error",
+            Self::EdgeOrigin => "edge_origin_error",
         }
     }
 

@@ -191,7 +191,10 @@ pub async fn list_streams(State(app): State<Arc<App>>) -> Response {
     let mut keys: Vec<String> = app.streams.lock().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect();
     match app.store.list("live/").await {
         Ok(names) => keys.extend(names.into_iter().filter(|n| valid_name(n))),
-        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, format!("store: {e}")),
+        Err(e) => {
+            tracing::warn!("listing streams: the store did not answer: {e}");
+            return error(StatusCode::SERVICE_UNAVAILABLE, "the store did not answer; try again");
+        }
     }
     keys.sort();
     keys.dedup();

@@ -22,6 +22,7 @@ use crate::app::{App, LiveStream};
 use crate::http::origin::Origin;
 use crate::live_edge::{Held, RETRY_AFTER_S};
 use crate::metrics::Metrics;
+use crate::refusals::Cause;
 use crate::store::Store;
 
 /// What an edge needs from the process it runs in: the ingest node, or `rapidrtmp edge`.
@@ -118,14 +119,19 @@ async fn answer(app: &impl EdgeHost, peer: SocketAddr, method: &Method, uri: &Ur
         match origin.get(&route, path_and_query).await {
             Ok(resp) => return answered(resp),
             Err(e) => {
-                tracing::warn!("edge: origin {} did not answer: {e:#}; serving the stored playlist", origin.describe())
+                if let Some(count) = app.metrics().refusals.note(Cause::EdgeOrigin) {
+                    let origin = origin.describe();
+                    tracing::warn!(count, "edge: origin {origin} did not answer: {e:#}; serving the stored playlist");
+                }
             }
         }
     }
     let unavailable = |e: crate::store::StoreError| {
-        tracing::warn!("edge: store read failed: {e}");
+        if let Some(count) = app.metrics().refusals.note(Cause::EdgeStore) {
+            tracing::warn!(count, "edge: store read failed: {e}");
+        }
         app.metrics().http_request(route.name(), 503);
-        let mut r = (StatusCode::SERVICE_UNAVAILABLE, "origin store unavailable\n").into_response();
+        let mut r = (StatusCode::SERVICE_UNAVAILABLE, edge::STORE_UNAVAILABLE).into_response();
         r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
         r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(edge::CACHE_NONE));
         r
@@ -144,7 +150,11 @@ async fn answer(app: &impl EdgeHost, peer: SocketAddr, method: &Method, uri: &Ur
     if let (None, Some(origin), LiveOrigin::WhenNotStored) = (&object, app.origin(), route.live_origin()) {
         match origin.get(&route, path_and_query).await {
             Ok(resp) => return answered(resp),
-            Err(e) => tracing::warn!("edge: origin {} did not answer: {e:#}", origin.describe()),
+            Err(e) => {
+                if let Some(count) = app.metrics().refusals.note(Cause::EdgeOrigin) {
+                    tracing::warn!(count, "edge: origin {} did not answer: {e:#}", origin.describe());
+                }
+            }
         }
     }
     let started = Instant::now();
