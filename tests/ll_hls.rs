@@ -316,17 +316,25 @@ fn a_thousand_blocking_waiters_get_one_built_part_and_the_publisher_loses_no_fra
     node.wait_playlist("cam", "a part", FIRST_SEGMENT_WITHIN, |p| p.text.contains("#EXT-X-PART:"));
 
     // Right after a part is finished (a blocking reload returns then), 1,000 requests for the
-    // next one.
+    // next one. The publisher is paused meanwhile (SIGSTOP), so the part cannot be finished
+    // before they have all arrived, however slow the machine: all of them wait, or are refused.
     let (_, seq, part) = preload_hint(&playlist(&node, "cam", "").text());
     let blocked = playlist(&node, "cam", &format!("?_HLS_msn={seq}&_HLS_part={part}"));
+    ffmpeg.signal("STOP");
     let (session, seq, part) = preload_hint(&blocked.text());
     let (built, refused) =
         (counter(&node, "rapidrtmp_ll_parts_built_total"), counter(&node, "rapidrtmp_ll_blocking_refused_total"));
-    let answers = get_at_once(node.http, &format!("/live/cam/{session}/{seq}.{part}.m4s"), WAITERS);
+    let (addr, path) = (node.http, format!("/live/cam/{session}/{seq}.{part}.m4s"));
+    let waiters = std::thread::spawn(move || get_at_once(addr, &path, WAITERS));
+    wait_until("the waiters beyond the cap are refused", Duration::from_secs(4), || {
+        counter(&node, "rapidrtmp_ll_blocking_refused_total") - refused >= (WAITERS - CAP) as f64
+    });
+    ffmpeg.signal("CONT");
+    let answers = waiters.join().expect("the waiters' thread");
     let ok: Vec<_> = answers.iter().filter(|a| a.status == 200).collect();
     let busy: Vec<_> = answers.iter().filter(|a| a.status == 503).collect();
     assert_eq!(ok.len() + busy.len(), WAITERS, "every waiter gets the part or a 503");
-    assert!(ok.len() >= CAP && !busy.is_empty(), "{} parts, {} refused: the cap is {CAP}", ok.len(), busy.len());
+    assert_eq!((ok.len(), busy.len()), (CAP, WAITERS - CAP), "parts and refusals: the cap is {CAP}");
     assert!(ok.iter().all(|a| a.body == ok[0].body && a.body.windows(4).any(|w| w == b"moof")), "one part for all");
     for b in &busy {
         assert_eq!((b.header("retry-after"), b.header("cache-control")), (Some("1"), Some("no-store")));
