@@ -19,9 +19,11 @@
 //!   in presentation order (tag times are shifted by the chunk's `offset_ms`), so neither decode
 //!   nor presentation times go backwards, even across a discontinuity;
 //! - late tracks: a session's tracks are fixed when its first chunk opens. The [`ChunkWriter`]
-//!   holds the first tags back (at most one target duration) while one track has its sequence
-//!   header and the other may still come (announced by `onMetaData` or its first tags, or no
-//!   `onMetaData` at all). A header that arrives later still starts a new session at the next
+//!   holds the first tags back while one track has its sequence header and the other may still
+//!   come: up to [`MAX_ANNOUNCED_WAIT_MS`] when `onMetaData` announced it, so that the session's
+//!   one init segment declares every track (players that read a playlist's first init segment
+//!   only, as ffmpeg does, then see the late track too); one target duration when only its
+//!   first tags, or nothing, announced it. A header that arrives later still starts a new session at the next
 //!   video keyframe (its first one, if the late track is the video), whose init segment has both
 //!   tracks; until then that track's frames are left out. No chunk carries a track its session's
 //!   headers lack.
@@ -32,7 +34,7 @@ mod writer;
 
 pub use file::{headers_digest, read_chunk, write_chunk_head, ChunkFile, ChunkHeader, CHUNK_TAG, MAX_SESSION_ID_LEN};
 pub use parts::{PartInfo, MAX_PARTS};
-pub use writer::{ChunkWriter, ClosedChunk, Event, OpenPart, MAX_HELD_BYTES};
+pub use writer::{ChunkWriter, ClosedChunk, Event, OpenPart, MAX_ANNOUNCED_WAIT_MS, MAX_HELD_BYTES};
 
 use alloc::vec::Vec;
 
