@@ -272,7 +272,8 @@ impl Chunker {
     }
 
     /// Whether a part ([`PartInfo`]) may start at the frame last appended: in a session with
-    /// video at video frames, else at audio frames; `Some(true)` if it would be independent.
+    /// video at video frames (at audio frames before its first one), else at audio frames;
+    /// `Some(true)` if it would be independent.
     pub fn part_point(&self) -> Option<bool> {
         self.part_point
     }
@@ -380,7 +381,9 @@ impl Chunker {
                 }
                 self.audio.step_to(at, 0);
                 self.audio_first.get_or_insert(at);
-                self.part_point = self.config().video.is_none().then_some(true);
+                // Audio frames are part points until the session's video starts (a late video
+                // track), so no part outlasts the part target.
+                self.part_point = (self.config().video.is_none() || self.video.last.is_none()).then_some(true);
                 self.append(close, at, independent, wire)
             }
         }

@@ -559,6 +559,38 @@ mod tests {
     }
 
     #[test]
+    fn late_header_rule_an_announced_video_header_3s_late_cuts_the_audio_before_it_into_parts() {
+        // Audio from 0, the announced video header and its keyframe 3 s late: one session with
+        // both tracks; the audio before the video is cut into parts within the target.
+        let mut w = ChunkWriter::new(Chunker::new(1000)).with_parts(333);
+        let mut events = Vec::new();
+        let (meta, avc, key, inter) = (metadata(true, true), avc_header(), frame(true, 0), frame(false, 0));
+        w.push(&script(&meta), &mut events);
+        w.push(&audio(0, AAC_HEADER), &mut events);
+        let mut a = 0u32;
+        for v in 0..150u32 {
+            let t = 3000 + v * 100 / 3;
+            while a * 64 / 3 < t {
+                w.push(&audio(a * 64 / 3, AAC_FRAME), &mut events);
+                a += 1;
+            }
+            if v == 0 {
+                w.push(&video(t, &avc), &mut events);
+            }
+            w.push(&video(t, if v % 30 == 0 { &key } else { &inter }), &mut events);
+        }
+        w.finish(&mut events);
+        let chunks = closed(&events);
+        assert!(chunks.iter().all(|c| c.info.session == 0 && c.config.video.is_some()), "one session, video declared");
+        let total = chunks.iter().fold((0, 0), |n, c| (n.0 + frames(c).0, n.1 + frames(c).1));
+        assert_eq!(total, (150, a as usize), "every frame kept");
+        assert_eq!(chunks[0].info.end().0, 3000, "the audio before the video is the first segment");
+        for c in &chunks {
+            assert!(c.parts.iter().all(|p| p.duration_ms <= 333), "chunk {}: {:?}", c.info.sequence, c.parts);
+        }
+    }
+
+    #[test]
     fn late_header_rule_no_chunk_carries_a_track_its_headers_lack() {
         let mut w = ChunkWriter::new(Chunker::new(2000));
         let mut events = Vec::new();
