@@ -11,13 +11,14 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use support::checks::{
-    assert_chunks_match, assert_decodes_cleanly, assert_plays_like_the_clip, assert_sessions_play_like_the_clip,
-    media_objects, tree, wait_until,
+    assert_chunks_match, assert_decodes_cleanly, assert_every_ffmpeg_reads, assert_plays_like_the_clip,
+    assert_sessions_play_like_the_clip, media_objects, tree, wait_until,
 };
 use support::hls::Playlist;
 use support::http;
 use support::media::{self, assert_publish_refused, clip, publish, publish_and_wait, FPS};
 use support::node::{Node, NodeOptions};
+use support::player;
 use support::proc::TempDir;
 use support::prom;
 use support::{fixtures, flv, mp4};
@@ -583,6 +584,37 @@ fn clean_video_frames(path: &std::path::Path) -> usize {
     media::video_frames(path).frames.len()
 }
 
+/// Live, a track the encoder's `onMetaData` announces whose sequence header comes 3 s late
+/// (the audio; then the video): one session whose one init segment declares both tracks, so
+/// ffmpeg 5.1 and ffmpeg 9 (and ffplay, mpv and OBS, which read HLS through them) read the
+/// node's whole playlist with every packet published and print nothing; hls.js plays it.
+#[test]
+fn late_header_rule_live_an_announced_track_3s_late_every_ffmpeg_reads_the_playlist() {
+    let source = fixtures::Fixture::HighBFrames;
+    let dir = TempDir::new("live-late-ffmpeg");
+    let node = Node::start(&dir.join("data"), &NodeOptions::standard());
+    for (key, kind) in [("lateaudio", flv::AUDIO), ("latevideo", flv::VIDEO)] {
+        let (bytes, _) = fixtures::late_sequence_header(&source.bytes(), kind, 3000);
+        let playlist = publish_exactly(&node, key, &bytes);
+        assert_eq!(playlist.discontinuities, 0, "{key}: one session:\n{}", playlist.text);
+        assert_eq!(playlist.maps.len(), 1, "{key}: one init segment:\n{}", playlist.text);
+        let files = session_files(&node, key, &playlist, &dir);
+        assert_eq!(files.iter().map(|(_, n)| *n).collect::<Vec<_>>(), [2], "{key}: the init declares both tracks");
+        assert_every_ffmpeg_reads(&node.playlist_url(key), fixtures::frame_counts(&bytes));
+        // hls.js (Chromium's MSE) plays it too, from the start to the end. Before the late track
+        // starts, a segment has one of the two tracks its init segment declares: Chromium's
+        // buffer of both counts only the time every track covers, so hls.js says such a segment
+        // did not extend it (non-fatal) and plays on; nothing else.
+        let report = player::play(&node.playlist_url(key), false);
+        let before_the_late_track =
+            |e: &Value| e["details"] == "bufferAppendNoProgress" && e["fatal"] == false && e["at"].as_f64() < Some(3.0);
+        let errors: Vec<Value> = player::errors(&report).into_iter().filter(|e| !before_the_late_track(e)).collect();
+        assert_eq!(errors, Vec::<Value>::new(), "{key}: no other hls.js error: {report}");
+        assert_eq!(report["pageErrors"], json!([]), "{key}: {report}");
+        assert!(report["currentTime"].as_f64().unwrap_or(0.0) >= 5.0, "{key}: hls.js played on: {report}");
+    }
+}
+
 /// 9 audio timestamps 1 ms before the frame before them, published as they are: one session,
 /// every video frame kept.
 #[test]
@@ -601,25 +633,29 @@ fn jitter_rule_live_audio_stepping_back_1_ms_keeps_every_frame_in_one_session() 
     assert_eq!(Some(frames), expected, "every video frame is kept");
 }
 
-/// Live, the node sees no `onMetaData` (the RTMP layer hands it audio and video only), so the
-/// first chunk waits (at most one target duration) whenever one header is missing: the video
-/// header 1 s late (1 s segments) still makes one session with both tracks. The audio header 3 s
-/// late is past the wait: it joins at the next keyframe in a second session whose init segment
-/// has both tracks. No segment carries a track its init segment lacks, each session decodes
-/// cleanly, and every video frame from the point the video starts is kept. (ffmpeg 5.1 cannot
-/// decode the whole playlist across an init segment change: its HLS demuxer skips the second
+/// Live, with the encoder's `onMetaData` announcing both tracks: the video header 1 s late and
+/// the audio header 3 s late are waited for (1 s segments), so each stream is one session whose
+/// init segment has both tracks. The audio header 5.5 s late is past the wait
+/// (`MAX_ANNOUNCED_WAIT_MS`): it joins at the next keyframe (6 s) in a second session whose init
+/// segment has both tracks. No segment carries a track its init segment lacks, each session
+/// decodes cleanly, and every video frame from the point the video starts is kept. (ffmpeg
+/// cannot read a playlist across an init segment change: its HLS demuxer skips the second
 /// `moov`, "Found duplicated MOOV Atom"; so each session is decoded on its own.)
 #[test]
 fn late_header_rule_live_late_video_and_audio_headers_keep_every_frame() {
-    let source = fixtures::Fixture::HighBFrames;
-    let source_frames = media::reference(source).video.as_ref().map_or(0, |v| v.frames.len());
+    use fixtures::Fixture::{HighBFrames, LongGop};
     let dir = TempDir::new("live-late");
     let node = Node::start(&dir.join("data"), &NodeOptions::standard());
-    let cases = [("latevideo", flv::VIDEO, 1000, vec![2]), ("lateaudio", flv::AUDIO, 3000, vec![1, 2])];
-    for (key, kind, late_ms, tracks_per_session) in cases {
+    let cases = [
+        ("latevideo", HighBFrames, flv::VIDEO, 1000, vec![2]),
+        ("lateaudio", HighBFrames, flv::AUDIO, 3000, vec![2]),
+        ("lateraudio", LongGop, flv::AUDIO, 5500, vec![1, 2]),
+    ];
+    for (key, source, kind, late_ms, tracks_per_session) in cases {
         let (bytes, _) = fixtures::late_sequence_header(&source.bytes(), kind, late_ms);
         let input = dir.join(&format!("{key}.flv"));
         std::fs::write(&input, &bytes).expect("write");
+        let source_frames = media::reference(source).video.as_ref().map_or(0, |v| v.frames.len());
         let expected = if kind == flv::VIDEO { clean_video_frames(&input) } else { source_frames };
         let playlist = publish_exactly(&node, key, &bytes);
         let files = session_files(&node, key, &playlist, &dir);

@@ -19,9 +19,11 @@
 //!   in presentation order (tag times are shifted by the chunk's `offset_ms`), so neither decode
 //!   nor presentation times go backwards, even across a discontinuity;
 //! - late tracks: a session's tracks are fixed when its first chunk opens. The [`ChunkWriter`]
-//!   holds the first tags back (at most one target duration) while one track has its sequence
-//!   header and the other may still come (announced by `onMetaData` or its first tags, or no
-//!   `onMetaData` at all). A header that arrives later still starts a new session at the next
+//!   holds the first tags back while one track has its sequence header and the other may still
+//!   come: up to [`MAX_ANNOUNCED_WAIT_MS`] when `onMetaData` announced it, so that the session's
+//!   one init segment declares every track (players that read a playlist's first init segment
+//!   only, as ffmpeg does, then see the late track too); one target duration when only its
+//!   first tags, or nothing, announced it. A header that arrives later still starts a new session at the next
 //!   video keyframe (its first one, if the late track is the video), whose init segment has both
 //!   tracks; until then that track's frames are left out. No chunk carries a track its session's
 //!   headers lack.
@@ -32,7 +34,7 @@ mod writer;
 
 pub use file::{headers_digest, read_chunk, write_chunk_head, ChunkFile, ChunkHeader, CHUNK_TAG, MAX_SESSION_ID_LEN};
 pub use parts::{PartInfo, MAX_PARTS};
-pub use writer::{ChunkWriter, ClosedChunk, Event, OpenPart, MAX_HELD_BYTES};
+pub use writer::{ChunkWriter, ClosedChunk, Event, OpenPart, MAX_ANNOUNCED_WAIT_MS, MAX_HELD_BYTES};
 
 use alloc::vec::Vec;
 
@@ -270,7 +272,8 @@ impl Chunker {
     }
 
     /// Whether a part ([`PartInfo`]) may start at the frame last appended: in a session with
-    /// video at video frames, else at audio frames; `Some(true)` if it would be independent.
+    /// video at video frames (at audio frames before its first one), else at audio frames;
+    /// `Some(true)` if it would be independent.
     pub fn part_point(&self) -> Option<bool> {
         self.part_point
     }
@@ -378,7 +381,9 @@ impl Chunker {
                 }
                 self.audio.step_to(at, 0);
                 self.audio_first.get_or_insert(at);
-                self.part_point = self.config().video.is_none().then_some(true);
+                // Audio frames are part points until the session's video starts (a late video
+                // track), so no part outlasts the part target.
+                self.part_point = (self.config().video.is_none() || self.video.last.is_none()).then_some(true);
                 self.append(close, at, independent, wire)
             }
         }

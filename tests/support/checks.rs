@@ -14,7 +14,7 @@ use super::hls::{self, Playlist};
 use super::media::{self, clip, Hashes};
 use super::mp4::{self, Init, MediaSegment};
 use super::node::Node;
-use super::proc::{fnv1a, list_files};
+use super::proc::{fnv1a, list_files, run};
 
 pub struct OutSegment {
     pub name: String,
@@ -385,6 +385,37 @@ pub fn assert_decodes_cleanly(input: &(impl AsRef<OsStr> + ?Sized), pre_input: &
     let messages = media::decode_messages(input, pre_input);
     let input = input.to_string_lossy();
     assert!(messages.is_empty(), "`ffmpeg -v warning -i {input} -f null -` printed:\n{messages}");
+}
+
+/// What ffmpeg 5.1 and ffmpeg 9 each read from `input` (a file, a playlist or a URL), as a
+/// player built on them (ffplay, mpv, OBS) would: a full decode prints nothing at `-v warning`
+/// (no skipped `moov`, no track without its `trex`, no packet decoded as another track's), and a
+/// copy has `expected` packets (video, audio).
+pub fn assert_every_ffmpeg_reads(input: &str, expected: (usize, usize)) {
+    for (name, make) in [("ffmpeg 5.1", media::ffmpeg as fn() -> std::process::Command), ("ffmpeg 9", media::ffmpeg9)] {
+        let decode = run(make().args(["-v", "warning", "-i", input, "-f", "null", "-"]), media::FFMPEG_TIMEOUT).ok();
+        let printed = decode.stderr;
+        assert!(printed.is_empty(), "{name} decoding {input} printed:\n{printed}");
+        let copy = ["-v", "warning", "-i", input, "-c", "copy", "-f", "framecrc", "-"];
+        let out = run(make().args(copy), media::FFMPEG_TIMEOUT).ok().stdout_text();
+        // framecrc names each stream's type in its header: `#media_type 0: video`.
+        let mut kinds = BTreeMap::new();
+        for line in out.lines().filter_map(|l| l.strip_prefix("#media_type ")) {
+            if let Some((index, kind)) = line.split_once(": ") {
+                kinds.insert(index.to_string(), kind.to_string());
+            }
+        }
+        let count = |kind: &str| {
+            let of_kind =
+                |l: &&str| l.split_once(',').is_some_and(|(i, _)| kinds.get(i.trim()).is_some_and(|k| k == kind));
+            out.lines().filter(|l| !l.starts_with('#')).filter(of_kind).count()
+        };
+        assert_eq!(
+            (count("video"), count("audio")),
+            expected,
+            "{name} copying {input}: (video, audio) packets; streams {kinds:?}"
+        );
+    }
 }
 
 /// Every decoded frame of `url` equals the clip's (video and audio, in order).

@@ -411,6 +411,18 @@ pub fn jittered_audio(bytes: &[u8], count: usize) -> Vec<u8> {
     flv::write(&file)
 }
 
+/// The media frames (video, audio) of an FLV file: the packet counts a player must read from
+/// everything made of it.
+pub fn frame_counts(bytes: &[u8]) -> (usize, usize) {
+    let file = flv::parse(bytes);
+    // An AVC end of sequence (AVCPacketType 2) is no frame.
+    let end_of_sequence =
+        |t: &flv::Tag| t.kind == flv::VIDEO && t.body.first().map(|b| b & 0x0f) == Some(7) && t.body.get(1) == Some(&2);
+    let count =
+        |kind: u8| file.tags.iter().filter(|t| t.kind == kind && t.is_media_frame() && !end_of_sequence(t)).count();
+    (count(flv::VIDEO), count(flv::AUDIO))
+}
+
 /// The fixture with one track's sequence header arriving `late_ms` after the start, as from an
 /// encoder whose audio (or video) starts late: that track's tags before it are gone, and its
 /// header comes right before its first frame at or after `late_ms` (for video, a keyframe).

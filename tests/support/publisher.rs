@@ -1,4 +1,4 @@
-//! An RTMP publisher that sends an FLV file's audio and video tags with their timestamps exactly
+//! An RTMP publisher that sends an FLV file's `onMetaData`, audio and video tags with their timestamps exactly
 //! as they are in the file: ffmpeg (`-c copy`) rewrites a timestamp that steps back, so it cannot
 //! send the jitter real encoders send. The project's own test client (`rapidrtmp-load`), over a
 //! blocking socket.
@@ -7,12 +7,13 @@ use std::net::ToSocketAddrs;
 use std::time::Duration;
 
 use rapidrtmp_core::flv::{TagKind, TagReader};
+use rapidrtmp_load::amf0;
 use rapidrtmp_load::client::{Client, Config};
 
 /// How long the node may take to answer the handshake, `connect` and `publish`.
 const ANSWER_WITHIN: Duration = Duration::from_secs(10);
 
-/// Publishes the tags of `flv` to `url` (`rtmp://host:port/app/key?query`), as fast as the
+/// Publishes the tags of `flv` (its `onMetaData`, audio and video) to `url` (`rtmp://host:port/app/key?query`), as fast as the
 /// node reads them, then closes the connection (the node treats it as a dropped publisher).
 /// Returns how many tags were sent.
 pub fn publish_exact(url: &str, flv: &[u8]) -> Result<usize, String> {
@@ -31,6 +32,13 @@ pub fn publish_exact(url: &str, flv: &[u8]) -> Result<usize, String> {
         let r = match tag.kind {
             TagKind::Video => client.session().video(tag.timestamp, tag.body),
             TagKind::Audio => client.session().audio(tag.timestamp, tag.body),
+            // `onMetaData`, sent as encoders send it: `@setDataFrame`.
+            TagKind::Script => match amf0::decode_all(tag.body).map_err(|e| format!("script tag: {e}"))?.as_slice() {
+                [name, metadata, ..] if name.as_str() == Some("onMetaData") => {
+                    client.session().set_data_frame(metadata)
+                }
+                _ => continue,
+            },
             _ => continue,
         };
         r.map_err(|e| format!("send: {e}"))?;

@@ -11,6 +11,11 @@ use crate::media::{Media, Skip, StreamConfig, VideoConfig};
 /// Most bytes of tags held back at the start of a session while a track that may be coming
 /// waits for its sequence header.
 pub const MAX_HELD_BYTES: usize = 16 << 20;
+/// Longest wait at a session's start for the sequence header of a track that `onMetaData`
+/// announced (one target duration when nothing announced it). A header within it makes one
+/// session whose init segment declares every track, the one ffmpeg reads for the whole playlist
+/// (its HLS demuxer skips any later `moov`); a header after it starts a new session.
+pub const MAX_ANNOUNCED_WAIT_MS: u64 = 5_000;
 /// Smallest buffer a chunk starts with.
 const MIN_CHUNK_CAPACITY: usize = 64 << 10;
 
@@ -266,9 +271,7 @@ impl ChunkWriter {
                 }
                 return;
             }
-            let over = span < 0
-                || span as u64 >= self.chunker.target_ms()
-                || self.held_bytes + tag.body.len() > MAX_HELD_BYTES;
+            let over = span < 0 || span as u64 >= self.wait_ms() || self.held_bytes + tag.body.len() > MAX_HELD_BYTES;
             if !over {
                 self.held_bytes += tag.body.len();
                 self.held.push(Held {
@@ -294,9 +297,10 @@ impl ChunkWriter {
 
     /// Whether `tag` waits: the session has not started, one track has its header and the other
     /// not, and the other may be coming: `onMetaData` or a tag of its kind announced it, or no
-    /// `onMetaData` said otherwise (the ingest node never sees it). Holding costs no latency:
-    /// the held tags go out as soon as the header comes or the wait ends, before the tag that
-    /// ends it, so the first chunk closes at the same tag as without the wait.
+    /// `onMetaData` said otherwise. The wait lasts [`ChunkWriter::wait_ms`]. Holding costs no
+    /// latency once the stream has started: the held tags go out as soon as the header comes or
+    /// the wait ends, before the tag that ends it, so the first chunk closes at the same tag as
+    /// without the wait.
     fn should_hold(&self, tag: &Tag<'_>) -> bool {
         let (v, a) = self.chunker.has_headers();
         let announced = match self.metadata {
@@ -304,6 +308,22 @@ impl ChunkWriter {
             None => true,
         };
         announced && v != a && !self.chunker.session_started() && matches!(tag.kind, TagKind::Video | TagKind::Audio)
+    }
+
+    /// How long the session's start waits for the missing header: [`MAX_ANNOUNCED_WAIT_MS`] (at
+    /// least one target duration) if `onMetaData` announced that track, else one target duration.
+    fn wait_ms(&self) -> u64 {
+        let target = self.chunker.target_ms();
+        let announced = match (self.metadata, self.chunker.has_headers()) {
+            (Some((video, _)), (false, true)) => video,
+            (Some((_, audio)), (true, false)) => audio,
+            _ => false,
+        };
+        if announced {
+            target.max(MAX_ANNOUNCED_WAIT_MS)
+        } else {
+            target
+        }
     }
 
     fn release(&mut self, events: &mut Vec<Event>) {
@@ -460,7 +480,7 @@ mod tests {
 
     #[test]
     fn late_header_rule_without_metadata_the_first_chunk_waits_too() {
-        // Live, the node sees no onMetaData: a second header within the wait still makes one
+        // Without onMetaData (an encoder that sends none): a second header within the wait still makes one
         // session; an onMetaData naming one track only ends the wait at once.
         for (meta, sessions) in [(None, 1), (Some(metadata(false, true)), 2)] {
             let mut w = ChunkWriter::new(Chunker::new(2000));
@@ -483,20 +503,91 @@ mod tests {
     }
 
     #[test]
-    fn late_header_rule_the_wait_is_bounded_by_one_target_duration() {
-        let mut w = ChunkWriter::new(Chunker::new(2000));
-        let mut events = Vec::new();
-        let meta = metadata(true, true);
-        w.push(&script(&meta), &mut events);
-        w.push(&audio(0, AAC_HEADER), &mut events);
-        for k in 0..200u32 {
-            w.push(&audio(k * 64 / 3, AAC_FRAME), &mut events);
+    fn late_header_rule_the_wait_is_bounded() {
+        // Announced by onMetaData: up to MAX_ANNOUNCED_WAIT_MS; otherwise one target duration.
+        for (meta, wait) in [(Some(metadata(true, true)), MAX_ANNOUNCED_WAIT_MS), (None, 2000)] {
+            let mut w = ChunkWriter::new(Chunker::new(2000));
+            let mut events = Vec::new();
+            if let Some(m) = &meta {
+                w.push(&script(m), &mut events);
+            }
+            w.push(&audio(0, AAC_HEADER), &mut events);
+            let mut released = None;
+            for k in 0..400u32 {
+                w.push(&audio(k * 64 / 3, AAC_FRAME), &mut events);
+                if released.is_none() && events.iter().any(|e| matches!(e, Event::Opened { .. })) {
+                    released = Some(k * 64 / 3);
+                }
+            }
+            let at = u64::from(released.expect("released"));
+            assert!(at >= wait && at < wait + 22, "{meta:?}: released at {at} ms, the wait is {wait} ms");
+            w.finish(&mut events);
+            let chunks = closed(&events);
+            assert!(chunks.iter().all(|c| c.config.video.is_none()));
+            assert_eq!(chunks.iter().map(|c| frames(c).1).sum::<usize>(), 400);
         }
-        assert!(events.iter().any(|e| matches!(e, Event::Opened { .. })), "released after 2 s");
+    }
+
+    #[test]
+    fn late_header_rule_an_announced_header_within_the_wait_makes_one_session_with_every_track() {
+        // Video from 0, the announced audio header 3 s late: one session, both tracks declared
+        // from its first chunk on; every frame kept.
+        let mut w = ChunkWriter::new(Chunker::new(1000));
+        let mut events = Vec::new();
+        let (meta, avc, key, inter) = (metadata(true, true), avc_header(), frame(true, 0), frame(false, 0));
+        w.push(&script(&meta), &mut events);
+        w.push(&video(0, &avc), &mut events);
+        let mut a = 0u32;
+        for v in 0..300u32 {
+            let t = v * 100 / 3;
+            w.push(&video(t, if v % 30 == 0 { &key } else { &inter }), &mut events);
+            if t == 3000 {
+                w.push(&audio(t, AAC_HEADER), &mut events);
+            }
+            while t >= 3000 && 3000 + a * 64 / 3 <= t {
+                w.push(&audio(3000 + a * 64 / 3, AAC_FRAME), &mut events);
+                a += 1;
+            }
+        }
         w.finish(&mut events);
         let chunks = closed(&events);
-        assert!(chunks.iter().all(|c| c.config.video.is_none()));
-        assert_eq!(chunks.iter().map(|c| frames(c).1).sum::<usize>(), 200);
+        assert!(chunks.iter().all(|c| c.info.session == 0), "one session");
+        assert!(chunks.iter().all(|c| c.audio_header.is_some() && c.config.audio.is_some()), "audio declared");
+        let total = chunks.iter().fold((0, 0), |n, c| (n.0 + frames(c).0, n.1 + frames(c).1));
+        assert_eq!(total, (300, a as usize), "every frame kept");
+        assert_eq!(chunks[0].info.start.0, 0);
+    }
+
+    #[test]
+    fn late_header_rule_an_announced_video_header_3s_late_cuts_the_audio_before_it_into_parts() {
+        // Audio from 0, the announced video header and its keyframe 3 s late: one session with
+        // both tracks; the audio before the video is cut into parts within the target.
+        let mut w = ChunkWriter::new(Chunker::new(1000)).with_parts(333);
+        let mut events = Vec::new();
+        let (meta, avc, key, inter) = (metadata(true, true), avc_header(), frame(true, 0), frame(false, 0));
+        w.push(&script(&meta), &mut events);
+        w.push(&audio(0, AAC_HEADER), &mut events);
+        let mut a = 0u32;
+        for v in 0..150u32 {
+            let t = 3000 + v * 100 / 3;
+            while a * 64 / 3 < t {
+                w.push(&audio(a * 64 / 3, AAC_FRAME), &mut events);
+                a += 1;
+            }
+            if v == 0 {
+                w.push(&video(t, &avc), &mut events);
+            }
+            w.push(&video(t, if v % 30 == 0 { &key } else { &inter }), &mut events);
+        }
+        w.finish(&mut events);
+        let chunks = closed(&events);
+        assert!(chunks.iter().all(|c| c.info.session == 0 && c.config.video.is_some()), "one session, video declared");
+        let total = chunks.iter().fold((0, 0), |n, c| (n.0 + frames(c).0, n.1 + frames(c).1));
+        assert_eq!(total, (150, a as usize), "every frame kept");
+        assert_eq!(chunks[0].info.end().0, 3000, "the audio before the video is the first segment");
+        for c in &chunks {
+            assert!(c.parts.iter().all(|p| p.duration_ms <= 333), "chunk {}: {:?}", c.info.sequence, c.parts);
+        }
     }
 
     #[test]
