@@ -1,6 +1,7 @@
-//! Faults: publishes racing for one stream, two nodes on one bucket, a node killed mid-publish,
-//! a store that goes away. Real peers throughout: ffmpeg publishes, s3s-fs is the S3 store, the
-//! nodes are `rapidrtmp serve` processes killed with SIGKILL, and ffmpeg decodes what is served.
+//! Faults: publishes racing for one stream, two nodes on one bucket, a node killed mid-publish
+//! or mid-write, a store that goes away. Real peers throughout: ffmpeg publishes, s3s-fs is the
+//! S3 store, the nodes are `rapidrtmp serve` processes killed with SIGKILL, and ffmpeg decodes
+//! what is served.
 //!
 //! s3s-fs checks a conditional write's precondition and then writes, so two conditional writes
 //! racing there can both succeed (S3, R2 and GCS make them atomic). The two-node test therefore
@@ -309,4 +310,82 @@ fn retention_outlives_a_crash_and_the_stream() {
     });
     assert!(tree(&stream_dir.join("expiring")).is_empty(), "deletions left pending: {:?}", tree(&stream_dir));
     assert_decodes_cleanly(&node.playlist_url("cam"), &[]);
+}
+
+/// The chunk files `{session}/{sequence}.flv` a stream's manifest (in a folder store) lists.
+fn listed_chunks(stream_dir: &Path) -> Vec<String> {
+    let path = stream_dir.join("manifest.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let m: serde_json::Value =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON ({e}):\n{text}", path.display()));
+    let chunks = m["chunks"].as_array().unwrap_or_else(|| panic!("no chunks in {text}"));
+    chunks
+        .iter()
+        .map(|c| {
+            format!("{}/{}.flv", c["session"].as_str().expect("session"), c["sequence"].as_u64().expect("sequence"))
+        })
+        .collect()
+}
+
+/// Every chunk the manifest lists is a file that decodes on its own without a message.
+fn assert_listed_chunks_decode(stream_dir: &Path) -> usize {
+    let listed = listed_chunks(stream_dir);
+    for name in &listed {
+        let path = stream_dir.join(name);
+        let data = std::fs::read(&path).unwrap_or_else(|e| panic!("listed chunk {name}: {e}"));
+        assert!(data.starts_with(b"FLV\x01"), "listed chunk {name} is not an FLV file ({} bytes)", data.len());
+        assert_decodes_cleanly(&path, &[]);
+    }
+    listed.len()
+}
+
+/// The node is killed with SIGKILL during a publish's writes to a folder store, three times at
+/// different moments: each time, every chunk the manifest lists is there and decodes on its own,
+/// before and after the node is started again on the same folder. The temporary file of a write
+/// the killed run left unfinished (planted, named as the store names them, with the dead
+/// process's PID) is removed at the next start, which says how many it removed; a dot file that
+/// is not the store's stays.
+#[test]
+fn a_node_killed_during_writes_leaves_every_listed_chunk_whole_and_its_temporary_files_are_removed() {
+    let dir = TempDir::new("kill-writes");
+    let data = dir.join("data");
+    let opts = options(None);
+    let stream_dir = data.join("live/cam");
+    let not_ours = stream_dir.join(".tmp-notes");
+    let mut planted = None;
+    for round in 0..4u64 {
+        let mut node = Node::start(&data, &opts);
+        if let Some(leftover) = planted.take() {
+            wait_until("the leftover temporary files removed at start", Duration::from_secs(10), || {
+                node.log().contains("store folder: 1 leftover temporary files of interrupted writes removed")
+            });
+            assert!(!Path::new(&leftover).exists(), "the killed run's temporary file {leftover:?} is still there");
+            assert!(not_ours.exists(), "a dot file that is not the store's was removed");
+            let p = node.wait_playlist("cam", "#EXT-X-ENDLIST after the restart", Duration::from_secs(15), |p| p.ended);
+            assert_contiguous("after the restart", &sequences(&p), &p);
+            assert_decodes_cleanly(&node.playlist_url("cam"), &[]);
+        }
+        if round == 3 {
+            break;
+        }
+        let before = if round == 0 { 0 } else { listed_chunks(&stream_dir).len() };
+        let url = node.rtmp_url("cam", Some(&node.token("cam", 600, false)));
+        let mut publisher = publish_once_accepted(&url, &dir, Duration::from_secs(20));
+        wait_until("three more chunks listed", Duration::from_secs(20), || {
+            stream_dir.join("manifest.json").exists() && listed_chunks(&stream_dir).len() >= before + 3
+        });
+        // A different moment of the writes each time.
+        std::thread::sleep(Duration::from_millis(350 * round));
+        let pid = node.pid();
+        node.kill();
+        publisher.kill();
+        let listed = assert_listed_chunks_decode(&stream_dir);
+        assert!(listed >= before + 3, "round {round}: {listed} chunks listed after the kill");
+        let leftover = stream_dir.join(format!(".tmp-{pid}-{}", 1000 + round));
+        std::fs::write(&leftover, b"FLV\x01 cut short").unwrap();
+        std::fs::write(&not_ours, b"kept").unwrap();
+        planted = Some(leftover.to_string_lossy().into_owned());
+        eprintln!("round {round}: killed node {pid}; {listed} chunks listed, each decodes");
+    }
+    assert_no_sequence_reused(&stream_dir);
 }

@@ -96,6 +96,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let rtmp_task = tokio::spawn(crate::rtmp::serve(app.clone(), rtmp));
     let http_task = tokio::spawn(crate::http::serve(app.clone(), http, tls));
     tokio::spawn(crate::sweep::run(app.clone()));
+    let store = app.store.clone();
+    tokio::spawn(async move { store.remove_leftovers().await });
     app.listening.store(true, Relaxed);
 
     shutdown_signal().await;
