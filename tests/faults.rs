@@ -393,23 +393,24 @@ fn a_node_killed_during_writes_leaves_every_listed_chunk_whole_and_its_temporary
     assert_no_sequence_reused(&stream_dir);
 }
 
-/// The owner lease of the stalled-store test, seconds: renewed every 4 s, each attempt given up
-/// after 2 s (a sixth).
-const STALL_LEASE: &str = "12";
+/// The owner lease of the stalled-store test, seconds: renewed every 5 s, each attempt given up
+/// after 2.5 s (a sixth).
+const STALL_LEASE: &str = "15";
 /// How long the store holds the media PUTs.
 const STALL: Duration = Duration::from_secs(60);
-/// Within it, how long every PUT stalls, owner records' too (less than the lease has left after
-/// a renewal is due: it is tried again, and kept).
-const STALL_ALL: Duration = Duration::from_secs(5);
+/// Within it, how long every PUT stalls, owner records' too: long enough for a renewal attempt to
+/// be given up (a renewal is due every 5 s, given up after 2.5 s), short enough for the lease to
+/// be kept (the renewal is tried again while it has 10 s or more left).
+const STALL_ALL: Duration = Duration::from_secs(8);
 
 /// Milliseconds since the Unix epoch.
 fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
 }
 
-/// A store that stalls for 60 s every PUT of a publish's media (chunks, manifest) and, for 5 s
+/// A store that stalls for 60 s every PUT of a publish's media (chunks, manifest) and, for 8 s
 /// of it, every PUT (the owner record's too), through a proxy in front of s3s-fs; the lease is
-/// 12 s. The lease is kept throughout: the owner record in the bucket names the first node,
+/// 15 s. The lease is kept throughout: the owner record in the bucket names the first node,
 /// keeps being renewed and never expires; a second node on the same bucket, reaching it directly,
 /// refuses the stream as busy (twice, after several lease periods) and its sweep leaves it alone;
 /// the publisher stays on. Once the store answers again nothing is lost: every chunk is written
@@ -475,8 +476,8 @@ fn a_store_stalling_every_put_for_60_s_keeps_the_lease_and_loses_nothing() {
     assert!(peak >= 30.0, "backlog peaked at {peak} chunks in 60 s of 1-second segments: the store did not stall");
     // A chunk PUT's attempts are each given up after 10 s, and tried again.
     assert!(held >= 5, "only {held} requests held in 60 s");
-    // Renewed every 4 s for 60 s: 15 renewals (a few may fall between two looks).
-    assert!(renewals.len() >= 10, "the owner record was renewed {} times during the stall", renewals.len() - 1);
+    // Renewed every 5 s for 60 s: 12 renewals (a few may fall between two looks).
+    assert!(renewals.len() >= 8, "the owner record was renewed {} times during the stall", renewals.len() - 1);
 
     let status = publisher.wait_timeout(Duration::from_secs(90)).expect("the publish did not finish");
     assert!(status.success(), "publisher ({status}):\n{}", publisher.log());
@@ -501,6 +502,13 @@ fn a_store_stalling_every_put_for_60_s_keeps_the_lease_and_loses_nothing() {
         assert_decodes_cleanly(&stream_dir.join(&chunk), &[]);
     }
     assert!(!a.log().contains("another node took this stream over"), "{}", a.log());
+    // A renewal fell in the 8 s when every PUT stalled: given up after 2.5 s, tried again, renewed.
+    let log = a.log();
+    assert!(
+        log.contains("cannot renew the stream's ownership, retrying") && log.contains("no answer within 2.5s"),
+        "{log}"
+    );
+    assert!(log.contains("the stream's ownership is renewed again"), "{log}");
     assert_eq!(b.publish_attempts("accepted"), 0.0);
     eprintln!(
         "stall of {STALL:?} ({STALL_ALL:?} of it for every PUT): {held} requests held, owner record renewed {} times, \
