@@ -114,6 +114,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     );
     let http_task = tokio::spawn(crate::http::serve(app.clone(), http, tls, slots));
     tokio::spawn(crate::sweep::run(app.clone()));
+    let store = app.store.clone();
+    tokio::spawn(async move { store.remove_leftovers().await });
     app.listening.store(true, Relaxed);
 
     shutdown_signal().await;

@@ -8,6 +8,7 @@ mod s3;
 
 use anyhow::Context;
 use bytes::Bytes;
+use tracing::{info, warn};
 
 use crate::config::StoreSetting;
 
@@ -146,6 +147,18 @@ impl Store {
         match self {
             Self::Local(s) => s.check().await,
             Self::S3(s) => s.check().await,
+        }
+    }
+
+    /// Removes what processes killed mid-write left in the store, and logs how many: a folder's
+    /// temporary files (an unfinished S3 upload never becomes an object: nothing to do there).
+    /// Walks the whole folder: run once, at start.
+    pub async fn remove_leftovers(&self) {
+        if let Self::Local(s) = self {
+            match s.remove_leftover_temps().await {
+                Ok(n) => info!(removed = n, "store folder: {n} leftover temporary files of interrupted writes removed"),
+                Err(e) => warn!("store folder: cannot remove the leftover temporary files of interrupted writes: {e}"),
+            }
         }
     }
 

@@ -6,7 +6,9 @@
 # steady window, as % of one core, and per stream its user and kernel parts), its peak RSS (VmRSS) and the RSS added per stream over the
 # idle baseline, the load tool's own CPU and the machine's CPU use (both share the cores), and
 # how soon a segment is listed after the keyframe that closes it arrives (one stream's playlist
-# polled every 10 ms: rapidrtmp over HTTP, nginx-rtmp as the file it writes).
+# polled every 10 ms: rapidrtmp over HTTP, nginx-rtmp as the file it writes), and for rapidrtmp the
+# time to write a chunk and its manifest to the store (mean, and the histogram bucket holding the
+# 95th percentile; the default folder store fsyncs each object and its folder).
 #
 # Usage: tests/bench/ingest.sh
 # Environment: STREAMS ("50 200"), DURATION (30 s), WARMUP (6 s before the CPU window opens),
@@ -92,6 +94,18 @@ sample_rss() { # PID OUT: peak VmRSS (kB) every 100 ms until PID exits or OUT.st
         (( r > peak )) && peak=$r && echo "$peak" >"$out"
         sleep 0.1
     done
+}
+
+chunk_write_stats() { # METRICS: "MEAN_MS P95_MS" of rapidrtmp_chunk_write_seconds ("- -" if none)
+    awk '
+        /^rapidrtmp_chunk_write_seconds_bucket/ { split($0, q, "\""); le[n] = q[2]; c[n++] = $NF }
+        /^rapidrtmp_chunk_write_seconds_sum / { sum = $2 }
+        /^rapidrtmp_chunk_write_seconds_count / { count = $2 }
+        END {
+            if (count == 0) { print "- -"; exit }
+            for (i = 0; i < n; i++) if (c[i] >= 0.95 * count) { p = le[i]; break }
+            printf "%.2f %s\n", sum / count * 1000, (p == "+Inf" ? "inf" : p * 1000)
+        }' <<<"$1"
 }
 
 wait_tcp() { # PORT [seconds]: until something listens
@@ -199,23 +213,25 @@ EOF
     stop_pid "$pid"
     cat "$dir/load.out" >&2
 
-    local peak_kb result
+    local peak_kb result write_stats
     peak_kb=$(cat "$dir/rss" 2>/dev/null || echo "$base_kb")
+    write_stats=$(chunk_write_stats "$metrics")
     result=$(grep '^RESULT ' "$dir/load.out" | sed 's/^RESULT //')
     awk -v ncpu="$(nproc)" -v server="$server" -v n="$n" -v c0="$c0" -v c1="$c1" -v u0="$u0" -v u1="$u1" -v l0="$l0" -v l1="$l1" \
         -v m0="$m0" -v m1="$m1" -v t0="$t0" -v t1="$t1" -v hz="$CLK_TCK" -v bg="$bg" -v base="$base_kb" \
         -v peak="$peak_kb" -v result="$result" -v chunks="$(awk '/^rapidrtmp_chunks_written_total /{print $2}' <<<"$metrics")" \
-        -v lost="$(awk '/^rapidrtmp_chunks_lost_total /{print $2}' <<<"$metrics")" '
+        -v lost="$(awk '/^rapidrtmp_chunks_lost_total /{print $2}' <<<"$metrics")" \
+        -v write_mean="${write_stats% *}" -v write_p95="${write_stats#* }" '
     BEGIN {
         wall = t1 - t0
         split(m0, a, " "); split(m1, b, " ")
         mach = (b[1] - a[1]) / (b[2] - a[2]) * 100 * ncpu
-        printf "server=%s n=%d cpu=%.1f cpu_per_stream=%.3f user_per_stream=%.3f sys_per_stream=%.3f rss_mb=%.1f base_mb=%.1f rss_kb_per_stream=%.0f load_cpu=%.1f machine_cpu=%.1f other_cpu=%.1f bg_cpu=%s window_s=%.1f chunks=%s lost=%s %s\n",
+        printf "server=%s n=%d cpu=%.1f cpu_per_stream=%.3f user_per_stream=%.3f sys_per_stream=%.3f rss_mb=%.1f base_mb=%.1f rss_kb_per_stream=%.0f load_cpu=%.1f machine_cpu=%.1f other_cpu=%.1f bg_cpu=%s window_s=%.1f chunks=%s lost=%s chunk_write_mean_ms=%s chunk_write_p95_ms=%s %s\n",
             server, n, (c1 - c0) / hz / wall * 100, (c1 - c0) / hz / wall * 100 / n,
             (u1 - u0) / hz / wall * 100 / n, ((c1 - c0) - (u1 - u0)) / hz / wall * 100 / n,
             peak / 1024, base / 1024, (peak - base) / n, (l1 - l0) / hz / wall * 100,
             mach, mach - (c1 - c0) / hz / wall * 100 - (l1 - l0) / hz / wall * 100, bg, wall, chunks == "" ? "-" : chunks,
-            lost == "" ? "-" : lost, result
+            lost == "" ? "-" : lost, write_mean, write_p95, result
     }' >>"$WORK/lines"
     log "$(tail -n 1 "$WORK/lines")"
 }
@@ -238,16 +254,19 @@ field() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$2"; }
     echo "reads, file writes). load: rapidrtmp-load; mach: all processes; other: mach - server - load"
     echo "(other > 10% means something else ran during the window). RSS KB/strm: (peak RSS - idle RSS) / N."
     echo "seg med/p95: closing keyframe sent -> segment in the playlist, one stream, polled every 10 ms."
+    echo "write mean/p95: a chunk and its manifest written to the store (p95: the histogram bucket's bound)."
     echo
-    printf '%5s %-10s %9s %11s %13s %9s %11s %14s %9s %9s %10s %10s %9s %8s\n' \
-        N server "CPU%" "CPU%/strm" "user/kernel" "RSS MB" "RSS KB/strm" "seg med/p95" "load CPU%" "mach CPU%" "other CPU%" connected "late tags" "max lag"
+    printf '%5s %-10s %9s %11s %13s %9s %11s %14s %16s %9s %9s %10s %10s %9s %8s\n' \
+        N server "CPU%" "CPU%/strm" "user/kernel" "RSS MB" "RSS KB/strm" "seg med/p95" "write mean/p95" "load CPU%" "mach CPU%" "other CPU%" connected "late tags" "max lag"
     for line in "${LINES[@]}"; do
         seg="-"
         [[ -n $(field seg_median_ms "$line") ]] && seg="$(field seg_median_ms "$line")/$(field seg_p95_ms "$line") ms"
-        printf '%5s %-10s %9s %11s %13s %9s %11s %14s %9s %9s %10s %10s %9s %8s\n' \
+        write="-"
+        [[ $(field chunk_write_mean_ms "$line") != - ]] && write="$(field chunk_write_mean_ms "$line")/$(field chunk_write_p95_ms "$line") ms"
+        printf '%5s %-10s %9s %11s %13s %9s %11s %14s %16s %9s %9s %10s %10s %9s %8s\n' \
             "$(field n "$line")" "$(field server "$line")" "$(field cpu "$line")" "$(field cpu_per_stream "$line")" \
             "$(field user_per_stream "$line")/$(field sys_per_stream "$line")" \
-            "$(field rss_mb "$line")" "$(field rss_kb_per_stream "$line")" "$seg" "$(field load_cpu "$line")" \
+            "$(field rss_mb "$line")" "$(field rss_kb_per_stream "$line")" "$seg" "$write" "$(field load_cpu "$line")" \
             "$(field machine_cpu "$line")" "$(field other_cpu "$line")" "$(field connected "$line")/$(field streams "$line")" \
             "$(field late_tags "$line")" "$(field max_lag_ms "$line") ms"
     done

@@ -1,8 +1,12 @@
-//! s3s-fs, a real S3 server over a folder (checks SigV4), on a free 127.0.0.1 port.
+//! s3s-fs, a real S3 server over a folder (checks SigV4), on a free 127.0.0.1 port; and
+//! [`StallingProxy`], a TCP proxy in front of it that can hold PUT requests (a slow store).
 
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::proc::{free_ports, Background};
@@ -73,11 +77,17 @@ impl S3sFs {
 
     /// The node flags and environment for `s3://{bucket}/{prefix}` on this server.
     pub fn node_store(&self, bucket: &str, prefix: &str) -> (Vec<String>, Vec<(String, String)>) {
+        self.node_store_via(&self.endpoint, bucket, prefix)
+    }
+
+    /// [`S3sFs::node_store`] reaching this server through `endpoint` (a proxy in front of it).
+    pub fn node_store_via(&self, endpoint: &str, bucket: &str, prefix: &str) -> (Vec<String>, Vec<(String, String)>) {
+        let endpoint = endpoint.to_string();
         let args = vec![
             "--store".to_string(),
             format!("s3://{bucket}/{prefix}"),
             "--s3-endpoint".into(),
-            self.endpoint.clone(),
+            endpoint,
             "--s3-region".into(),
             "us-east-1".into(),
             "--s3-path-style".into(),
@@ -130,4 +140,159 @@ impl Drop for S3sFs {
             eprintln!("---- s3s-fs log ----\n{}\n----", self.proc.log_tail(40));
         }
     }
+}
+
+/// Which PUT requests a [`StallingProxy`] holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Stall {
+    /// None: everything passes.
+    None,
+    /// Every PUT but those of owner records (`…/owner.json`): chunks, manifests, retention
+    /// lists, token markers.
+    Media,
+    /// Every PUT.
+    All,
+}
+
+/// Largest request body the proxy reads (a chunk is a few MB).
+const PROXY_MAX_BODY: usize = 64 << 20;
+
+/// A TCP proxy on a free 127.0.0.1 port in front of an HTTP/1.1 server (s3s-fs) that holds the
+/// PUT requests [`Stall`] names, whole, until it is switched back: the store stalls. A held
+/// request whose client gives up (closes the connection) is dropped, never forwarded. The other
+/// requests, and every response, pass unchanged. Stops accepting on drop.
+pub struct StallingProxy {
+    pub endpoint: String,
+    stall: Arc<AtomicU8>,
+    held: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+    addr: SocketAddr,
+}
+
+impl StallingProxy {
+    /// Starts a proxy to `upstream` (`http://127.0.0.1:PORT`), passing everything.
+    pub fn start(upstream: &str) -> StallingProxy {
+        let upstream: SocketAddr = upstream.trim_start_matches("http://").parse().expect("upstream 127.0.0.1:PORT");
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
+        let addr = listener.local_addr().unwrap();
+        let stall = Arc::new(AtomicU8::new(Stall::None as u8));
+        let held = Arc::new(AtomicU64::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (s, h, st) = (stall.clone(), held.clone(), stop.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                if st.load(Ordering::Relaxed) {
+                    break;
+                }
+                let Ok(client) = client else { continue };
+                let (s, h) = (s.clone(), h.clone());
+                std::thread::spawn(move || {
+                    if let Err(e) = proxy_connection(client, upstream, &s, &h) {
+                        eprintln!("stalling proxy: connection ended: {e}");
+                    }
+                });
+            }
+        });
+        StallingProxy { endpoint: format!("http://{addr}"), stall, held, stop, addr }
+    }
+
+    /// Holds the PUT requests `stall` names from now on (and releases those it no longer names).
+    pub fn set(&self, stall: Stall) {
+        self.stall.store(stall as u8, Ordering::Relaxed);
+    }
+
+    /// How many requests have been held so far.
+    pub fn held(&self) -> u64 {
+        self.held.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for StallingProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = TcpStream::connect(self.addr); // wakes the accept loop
+        self.set(Stall::None);
+    }
+}
+
+/// Whether `stall` holds a `method` request for `path`.
+fn holds(stall: u8, method: &str, path: &str) -> bool {
+    let path = path.split('?').next().unwrap_or(path);
+    method == "PUT" && (stall == Stall::All as u8 || (stall == Stall::Media as u8 && !path.ends_with("/owner.json")))
+}
+
+/// Relays one client connection: responses are copied as they come; requests are read whole
+/// (head and `Content-Length` body) and held while the switch says so.
+fn proxy_connection(
+    client: TcpStream,
+    upstream: SocketAddr,
+    stall: &AtomicU8,
+    held: &AtomicU64,
+) -> std::io::Result<()> {
+    let mut server = TcpStream::connect(upstream)?;
+    let (mut from_server, mut to_client) = (server.try_clone()?, client.try_clone()?);
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut from_server, &mut to_client);
+        let _ = to_client.shutdown(std::net::Shutdown::Both);
+    });
+    let mut reader = BufReader::new(client.try_clone()?);
+    loop {
+        let mut head = Vec::new();
+        let mut content_length = 0usize;
+        loop {
+            let before = head.len();
+            if reader.read_until(b'\n', &mut head)? == 0 {
+                let _ = server.shutdown(std::net::Shutdown::Both);
+                return Ok(()); // the client closed the connection
+            }
+            let line = String::from_utf8_lossy(&head[before..]).to_ascii_lowercase();
+            if line == "\r\n" {
+                break;
+            }
+            if let Some(v) = line.strip_prefix("content-length:") {
+                content_length = v.trim().parse().map_err(|_| std::io::Error::other(format!("bad {line:?}")))?;
+            }
+            if line.starts_with("transfer-encoding:") || line.starts_with("expect:") {
+                // (The S3 client sends neither; this proxy does not implement them.)
+                return Err(std::io::Error::other(format!("unsupported request header {line:?}")));
+            }
+        }
+        if content_length > PROXY_MAX_BODY {
+            return Err(std::io::Error::other(format!("request body of {content_length} bytes")));
+        }
+        let mut body = vec![0; content_length];
+        reader.read_exact(&mut body)?;
+        let request_line =
+            String::from_utf8_lossy(&head[..head.iter().position(|&b| b == b'\r').unwrap_or(0)]).into_owned();
+        let mut parts = request_line.split(' ');
+        let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+        if holds(stall.load(Ordering::Relaxed), method, path) {
+            held.fetch_add(1, Ordering::Relaxed);
+            while holds(stall.load(Ordering::Relaxed), method, path) {
+                if client_gone(&client)? {
+                    let _ = server.shutdown(std::net::Shutdown::Both);
+                    return Ok(());
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        server.write_all(&head)?;
+        server.write_all(&body)?;
+    }
+}
+
+/// Whether the client closed its connection (it sends nothing more while it waits for an
+/// answer: a read would see the end).
+fn client_gone(client: &TcpStream) -> std::io::Result<bool> {
+    client.set_read_timeout(Some(Duration::from_millis(5)))?;
+    let mut byte = [0u8; 1];
+    let gone = match client.peek(&mut byte) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => false,
+        Err(_) => true,
+    };
+    client.set_read_timeout(None)?;
+    Ok(gone)
 }

@@ -7,8 +7,14 @@
 //! the reconnect grace on a dropped connection) the writer marks the stream ended, releases the
 //! lease and stops. The manifest is replaced only if it is unchanged since this writer last wrote
 //! it: a writer that finds it changed has lost the stream to another node, and stops.
+//!
+//! The lease is renewed by its own task ([`Keeper`]), whatever a store write is doing. Every
+//! store write runs only while the lease lets this node write: it waits while the lease is not
+//! renewed, is cut short when the lease would run out first, and is never made once another node
+//! has taken the stream.
 
 use std::collections::{BTreeSet, HashMap};
+use std::future::Future;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -23,11 +29,12 @@ use tracing::{error, info, warn};
 
 use super::Ending;
 use crate::app::{now_ms, App};
-use crate::owner::{self, Claim, Lease};
+use crate::owner::{self, Claim, Hold, Keeper};
 use crate::retention::{self, Schedule};
 use crate::store::{StoreError, Version};
 
-/// How long the writer keeps retrying a failing store once shutdown has begun.
+/// How long the writer keeps retrying a failing store (or waiting for its lease to be renewed)
+/// once shutdown has begun.
 const SHUTDOWN_RETRY: Duration = Duration::from_secs(10);
 /// How long a new publish waits for the stream's previous writer to finish closing.
 const CLOSING_WAIT: Duration = Duration::from_secs(10);
@@ -156,6 +163,15 @@ impl StreamWriter {
         if let Some(p) = lease.previous.as_ref().filter(|p| p.is_abandoned(now_ms())) {
             warn!(stream, node = %p.node, "taking the stream over from a node whose lease expired");
         }
+        let previous_due = lease.previous.as_ref().and_then(|p| p.next_due_ms);
+        let failed = {
+            let app = app.clone();
+            move || {
+                app.metrics.store_errors.fetch_add(1, Relaxed);
+            }
+        };
+        // Renewed from now on, however long the reads below take.
+        let keeper = Keeper::start(app.store.clone(), lease, previous_due, failed);
         let found = app.store.get_versioned(&manifest_key(stream)).await;
         let next_due = match &found {
             Ok(_) => retention::delete_due(&app.store, stream, now_ms()).await,
@@ -164,13 +180,11 @@ impl StreamWriter {
         let (found, next_due) = match (found, next_due) {
             (Ok(found), Ok(next_due)) => (found, next_due),
             (Err(e), _) | (_, Err(e)) => {
-                let due = lease.previous.as_ref().and_then(|p| p.next_due_ms);
-                if let Err(e) = lease.release(&app.store, due).await {
-                    warn!(stream, "cannot release the stream after a failed start: {e}");
-                }
+                release(app, stream, keeper, previous_due, " after a failed start").await;
                 return Err(e.into());
             }
         };
+        keeper.set_next_due(next_due);
         let (manifest, version) = match found {
             Some((bytes, version)) => match Manifest::parse(&bytes) {
                 Ok(m) => (m, Some(version)),
@@ -182,9 +196,7 @@ impl StreamWriter {
             None => (Manifest::new(stream, now_ms()), None),
         };
         if manifest.group {
-            if let Err(e) = lease.release(&app.store, None).await {
-                warn!(stream, "cannot release the stream after a refused start: {e}");
-            }
+            release(app, stream, keeper, None, " after a refused start").await;
             return Err(StartError::Group);
         }
         let (tx, rx) = mpsc::unbounded_channel();
@@ -203,7 +215,8 @@ impl StreamWriter {
             w: w.clone(),
             manifest,
             version,
-            lease,
+            hold: keeper.hold(),
+            keeper,
             schedule: Schedule::new(stream, app.settings.retention.unwrap_or_default().as_millis() as u64),
             next_due,
             wrote_any: false,
@@ -270,7 +283,10 @@ struct Task {
     manifest: Manifest,
     /// The manifest's version as this writer last read or wrote it (`None`: none existed).
     version: Option<Version>,
-    lease: Lease,
+    /// Renews the stream's lease.
+    keeper: Keeper,
+    /// Until when the lease lets this node write.
+    hold: watch::Receiver<Hold>,
     schedule: Schedule,
     /// When the next retention deletion is due.
     next_due: Option<u64>,
@@ -281,9 +297,10 @@ struct Task {
 
 impl Task {
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Job>) {
-        let every = self.lease.renew_every();
-        let mut renew = tokio::time::interval_at(Instant::now() + every, every);
-        renew.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        // Due retention deletions are looked for every third of the lease.
+        let every = self.app.settings.owner_lease / 3;
+        let mut retention = tokio::time::interval_at(Instant::now() + every, every);
+        retention.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut shutdown = self.app.shutdown.subscribe();
         let flow = loop {
             let grace = self.grace;
@@ -293,7 +310,8 @@ impl Task {
                     Some(Job::End { media_end, ending }) => self.end(media_end, ending).await,
                     None => Flow::Close,
                 },
-                _ = renew.tick() => self.renew().await,
+                _ = retention.tick() => self.delete_due().await,
+                _ = lost(self.hold.clone()) => Flow::Lost,
                 _ = sleep_until(grace) => self.grace_over(),
                 _ = shutdown_begun(&mut shutdown), if grace.is_some() => self.grace_over(),
             };
@@ -304,6 +322,8 @@ impl Task {
         let stream = self.w.stream.clone();
         match flow {
             Flow::Lost => {
+                // The record is another node's: nothing to release.
+                drop(self.keeper.stop().await);
                 self.w.try_close(true);
                 error!(
                     stream,
@@ -329,9 +349,7 @@ impl Task {
                     }
                 }
                 self.mark_ended().await;
-                if let Err(e) = self.lease.release(&self.app.store, self.next_due).await {
-                    warn!(stream, "cannot release the stream's ownership (it expires by itself): {e}");
-                }
+                release(&self.app, &stream, self.keeper, self.next_due, "").await;
             }
         }
         let mut writers = self.app.stream_writers.lock().unwrap_or_else(|e| e.into_inner());
@@ -349,10 +367,19 @@ impl Task {
         let started = std::time::Instant::now();
         let len = bytes.len() as u64;
         let sequence = entry.sequence;
-        if let Err(e) = retrying(&app, || app.store.put(&key, bytes.clone())).await {
-            error!(stream, sequence, "chunk lost: the store kept failing at shutdown: {e}");
-            app.metrics.chunks_lost.fetch_add(1, Relaxed);
-            return Flow::Go;
+        let hold = self.hold.clone();
+        match retrying(&app, &hold, || app.store.put(&key, bytes.clone())).await {
+            Ok(()) => {}
+            Err(Stop::Lost) => {
+                error!(stream, sequence, "chunk lost: the stream belongs to another node");
+                app.metrics.chunks_lost.fetch_add(1, Relaxed);
+                return Flow::Lost;
+            }
+            Err(e) => {
+                error!(stream, sequence, "chunk lost at shutdown: {e}");
+                app.metrics.chunks_lost.fetch_add(1, Relaxed);
+                return Flow::Go;
+            }
         }
         let window = app.settings.live_window;
         let leaving: Vec<String> = self
@@ -416,12 +443,20 @@ impl Task {
 
     /// Adds chunks to the retention schedule in the store (retrying), due at `at` ms.
     async fn schedule_deletion(&mut self, keys: Vec<String>, at: u64) {
-        let app = self.app.clone();
+        let (app, hold) = (self.app.clone(), self.hold.clone());
         let mut backoff = Backoff::default();
         loop {
-            match self.schedule.add(&app.store, keys.clone(), at).await {
+            let result = match under_lease(&app, &hold, self.schedule.add(&app.store, keys.clone(), at)).await {
+                Ok(Some(result)) => result,
+                Ok(None) => continue,
+                Err(e) => {
+                    warn!(stream = %self.w.stream, "retention: chunks that left the window stay: {e}");
+                    return;
+                }
+            };
+            match result {
                 Ok(due) => {
-                    self.next_due = Some(self.next_due.map_or(due, |n| n.min(due)));
+                    self.set_next_due(Some(self.next_due.map_or(due, |n| n.min(due))));
                     return;
                 }
                 Err(e) => {
@@ -434,19 +469,32 @@ impl Task {
         }
     }
 
+    /// When the next retention deletion is due, here and in the owner record's next renewals.
+    fn set_next_due(&mut self, next_due: Option<u64>) {
+        self.next_due = next_due;
+        self.keeper.set_next_due(next_due);
+    }
+
     /// Replaces the manifest if it is unchanged since this writer last wrote it.
     async fn put_manifest(&mut self) -> Flow {
         self.manifest.updated_at_ms = now_ms();
         let json = Bytes::from(self.manifest.to_json());
         let key = manifest_key(&self.w.stream);
-        let app = self.app.clone();
-        let version = self.version.clone();
-        match retrying(&app, || app.store.put_if(&key, json.clone(), version.as_ref())).await {
+        let (app, hold, version) = (self.app.clone(), self.hold.clone(), self.version.clone());
+        let written = match retrying(&app, &hold, || app.store.put_if(&key, json.clone(), version.as_ref())).await {
+            // Refused: another node wrote it, or a try of ours whose answer was lost (cut short,
+            // or retried by the store's client) landed after all: then it holds these bytes.
+            Ok(None) => retrying(&app, &hold, || app.store.get_versioned(&key))
+                .await
+                .map(|found| found.filter(|(bytes, _)| *bytes == json).map(|(_, v)| v)),
+            written => written,
+        };
+        match written {
             Ok(Some(v)) => {
                 self.version = Some(v);
                 Flow::Go
             }
-            Ok(None) => Flow::Lost,
+            Ok(None) | Err(Stop::Lost) => Flow::Lost,
             Err(e) => {
                 error!(stream = %self.w.stream, "manifest not updated at shutdown: {e}");
                 Flow::Go
@@ -479,25 +527,23 @@ impl Task {
         }
     }
 
-    /// Makes the deletions that are due, then renews the lease (with when the next one is due).
-    async fn renew(&mut self) -> Flow {
-        let (app, stream) = (&self.app, &self.w.stream);
+    /// Makes the retention deletions that are due.
+    async fn delete_due(&mut self) -> Flow {
+        let (app, hold) = (self.app.clone(), self.hold.clone());
         let now = now_ms();
-        if self.next_due.is_some_and(|due| due <= now) {
-            match retention::delete_due(&app.store, stream, now).await {
-                Ok(next) => self.next_due = next,
-                Err(e) => warn!(stream, "retention: deletions delayed: {e}"),
-            }
+        if self.next_due.is_none_or(|due| due > now) {
+            return Flow::Go;
         }
-        match self.lease.renew(&app.store, self.next_due).await {
-            Ok(true) => Flow::Go,
-            Ok(false) => Flow::Lost,
-            Err(e) => {
+        match under_lease(&app, &hold, retention::delete_due(&app.store, &self.w.stream, now)).await {
+            Ok(Some(Ok(next))) => self.set_next_due(next),
+            Ok(Some(Err(e))) => {
                 app.metrics.store_errors.fetch_add(1, Relaxed);
-                warn!(stream, "cannot renew the stream's ownership, retrying: {e}");
-                Flow::Go
+                warn!(stream = %self.w.stream, "retention: deletions delayed: {e}");
             }
+            Ok(None) | Err(Stop::Lapsed | Stop::Store(_)) => {}
+            Err(Stop::Lost) => return Flow::Lost,
         }
+        Flow::Go
     }
 
     async fn mark_ended(&mut self) {
@@ -510,6 +556,20 @@ impl Task {
         }
         info!(stream = %self.w.stream, "stream ended");
     }
+}
+
+/// Stops renewing the lease and releases it (unless it was lost meanwhile).
+async fn release(app: &App, stream: &str, keeper: Keeper, next_due: Option<u64>, when: &str) {
+    if let Some(lease) = keeper.stop().await {
+        if let Err(e) = lease.release(&app.store, next_due).await {
+            warn!(stream, "cannot release the stream's ownership{when} (it expires by itself): {e}");
+        }
+    }
+}
+
+/// Resolves once another node has taken the stream (or the lease's keeper is gone).
+async fn lost(mut hold: watch::Receiver<Hold>) {
+    let _ = hold.wait_for(|h| *h == Hold::Lost).await;
 }
 
 async fn shutdown_begun(rx: &mut watch::Receiver<bool>) {
@@ -546,16 +606,86 @@ impl Backoff {
     }
 }
 
-/// Runs a store operation until it succeeds (see [`Backoff`]).
-async fn retrying<T, F>(app: &App, mut op: impl FnMut() -> F) -> Result<T, StoreError>
+/// Why the writer gives a store operation up.
+#[derive(Debug, thiserror::Error)]
+enum Stop {
+    /// The store kept failing once shutdown had begun.
+    #[error("the store kept failing: {0}")]
+    Store(StoreError),
+    /// Shutdown began while the lease was not renewed, and it was not renewed in time.
+    #[error("the stream's ownership could not be renewed")]
+    Lapsed,
+    /// Another node took the stream.
+    #[error("another node took the stream over")]
+    Lost,
+}
+
+/// Waits until the lease lets this node write: `Err(Lost)` once another node has taken the
+/// stream, `Err(Lapsed)` when shutdown has gone on for [`SHUTDOWN_RETRY`] without a renewal.
+async fn writable(app: &App, hold: &mut watch::Receiver<Hold>) -> Result<(), Stop> {
+    let mut shutdown_since = None;
+    loop {
+        match *hold.borrow_and_update() {
+            Hold::Lost => return Err(Stop::Lost),
+            Hold::Until(t) if t > Instant::now() => return Ok(()),
+            Hold::Until(_) => {}
+        }
+        if app.shutting_down() && shutdown_since.get_or_insert_with(Instant::now).elapsed() > SHUTDOWN_RETRY {
+            return Err(Stop::Lapsed);
+        }
+        // (Woken each second to notice a shutdown.)
+        if let Ok(Err(_)) = tokio::time::timeout(Duration::from_secs(1), hold.changed()).await {
+            return Err(Stop::Lost); // the keeper is gone
+        }
+    }
+}
+
+/// Resolves when the lease runs out without having been renewed, or is lost.
+async fn lapse(hold: &mut watch::Receiver<Hold>) {
+    loop {
+        let Hold::Until(until) = *hold.borrow_and_update() else { return };
+        if until <= Instant::now() {
+            return;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep_until(until) => {}
+            changed = hold.changed() => {
+                if changed.is_err() {
+                    tokio::time::sleep_until(until).await;
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Runs one store operation while the lease lets this node write: it starts once the lease is
+/// held, and is cut short (`Ok(None)`) if the lease would run out before it ends.
+async fn under_lease<T>(
+    app: &App,
+    hold: &watch::Receiver<Hold>,
+    op: impl Future<Output = Result<T, StoreError>>,
+) -> Result<Option<Result<T, StoreError>>, Stop> {
+    let mut hold = hold.clone();
+    writable(app, &mut hold).await?;
+    tokio::select! {
+        result = op => Ok(Some(result)),
+        _ = lapse(&mut hold) => Ok(None),
+    }
+}
+
+/// Runs a store operation until it succeeds (see [`Backoff`]), under the lease (see
+/// [`under_lease`]).
+async fn retrying<T, F>(app: &App, hold: &watch::Receiver<Hold>, mut op: impl FnMut() -> F) -> Result<T, Stop>
 where
-    F: std::future::Future<Output = Result<T, StoreError>>,
+    F: Future<Output = Result<T, StoreError>>,
 {
     let mut backoff = Backoff::default();
     loop {
-        match op().await {
-            Ok(v) => return Ok(v),
-            Err(e) => backoff.wait(app, e).await?,
+        match under_lease(app, hold, op()).await? {
+            Some(Ok(v)) => return Ok(v),
+            Some(Err(e)) => backoff.wait(app, e).await.map_err(Stop::Store)?,
+            None => warn!("a store write was cut short: the stream's ownership was not renewed in time"),
         }
     }
 }

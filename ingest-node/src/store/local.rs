@@ -3,12 +3,19 @@
 //! (`link(2)` fails if the name exists); a replace-if-unchanged holds an exclusive lock on a lock
 //! file beside the object (`.lock-{name}`) while it compares and renames, so both are atomic
 //! between the processes of one machine.
+//!
+//! Durable: the temporary file is `fsync`ed before it is renamed or linked into place, and its
+//! folder after (and the parent of every folder created for it), so after a power cut an object
+//! is either absent or complete, and a manifest never lists a chunk that is empty. Temporary
+//! files (`.tmp-{pid}-{n}`) that a killed process left behind are removed at start
+//! ([`LocalStore::remove_leftover_temps`]).
 
 use std::fs::{File, Metadata, OpenOptions};
-use std::io::{ErrorKind, Read};
+use std::io::{ErrorKind, Read, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 
@@ -21,6 +28,73 @@ pub struct LocalStore {
 }
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// The prefix of the store's temporary files: `.tmp-{pid}-{n}` (keys never start with a dot).
+const TEMP_PREFIX: &str = ".tmp-";
+
+/// A temporary file older than this is a leftover even if a process with its writer's PID runs
+/// (PIDs are reused); a write's temporary file lives for milliseconds.
+const LEFTOVER_TEMP_AGE: Duration = Duration::from_secs(3600);
+
+/// Deepest folder nesting the leftover sweep walks (keys are a few segments deep).
+const MAX_SWEEP_DEPTH: usize = 16;
+
+/// The name of this process's `n`th temporary file.
+fn temp_name(n: u64) -> String {
+    format!("{TEMP_PREFIX}{}-{n}", std::process::id())
+}
+
+/// The writer's PID if `name` is one of the store's temporary files (`.tmp-{pid}-{n}`).
+fn temp_writer(name: &str) -> Option<u32> {
+    let (pid, n) = name.strip_prefix(TEMP_PREFIX)?.split_once('-')?;
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(pid) || !digits(n) {
+        return None;
+    }
+    pid.parse().ok()
+}
+
+/// Whether a temporary file of process `pid`, last written at `modified`, was left behind: its
+/// writer is gone (or it is older than [`LEFTOVER_TEMP_AGE`]). This process's own are in use.
+fn is_leftover(pid: u32, modified: Option<SystemTime>) -> bool {
+    if pid == std::process::id() {
+        return false;
+    }
+    let old = modified.and_then(|m| m.elapsed().ok()).is_some_and(|age| age > LEFTOVER_TEMP_AGE);
+    old || !process_runs(pid)
+}
+
+/// Whether a process `pid` runs (on Linux, `/proc/{pid}` exists; elsewhere assumed, so only the
+/// age tells).
+fn process_runs(pid: u32) -> bool {
+    if cfg!(target_os = "linux") {
+        Path::new("/proc").join(pid.to_string()).exists()
+    } else {
+        true
+    }
+}
+
+/// `fsync` of a folder: makes the names created, renamed or removed in it durable.
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Creates `dir` and any missing parent up to `root`, each made durable in its parent.
+fn create_dir_durable(root: &Path, dir: &Path) -> std::io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    if dir == root {
+        return std::fs::create_dir_all(root);
+    }
+    let parent = dir.parent().unwrap_or(root);
+    create_dir_durable(root, parent)?;
+    match std::fs::create_dir(dir) {
+        Ok(()) => sync_dir(parent),
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
 
 fn io<'a>(op: &'static str, key: &'a str) -> impl FnOnce(std::io::Error) -> StoreError + 'a {
     move |source| StoreError::Io { op, key: key.into(), source }
@@ -45,22 +119,56 @@ async fn blocking<T: Send + 'static>(
     }
 }
 
-/// Writes `data` to a new temporary file beside `path`, then lets `place` rename it into place
-/// (`Ok(Some(_))`) or not (`Ok(None)`); a temporary file left unplaced is removed.
+/// Writes `data` to a new temporary file beside `path` and `fsync`s it, then lets `place` rename
+/// it into place (`Ok(Some(_))`, then the folder is `fsync`ed) or not (`Ok(None)`); a temporary
+/// file left unplaced is removed.
 fn write_and_place<T>(
+    root: &Path,
     path: &Path,
     data: &[u8],
     place: impl FnOnce(&Path) -> std::io::Result<Option<T>>,
 ) -> std::io::Result<Option<T>> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-    let temp = dir.join(format!(".tmp-{}-{n}", std::process::id()));
-    let result = std::fs::write(&temp, data).and_then(|()| place(&temp));
+    let dir = path.parent().unwrap_or(root);
+    create_dir_durable(root, dir)?;
+    let temp = dir.join(temp_name(TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)));
+    let write = || {
+        let mut file = OpenOptions::new().write(true).create_new(true).open(&temp)?;
+        file.write_all(data)?;
+        file.sync_all()
+    };
+    let result = write().and_then(|()| place(&temp));
     if !matches!(result, Ok(Some(_))) {
         let _ = std::fs::remove_file(&temp);
     }
+    if matches!(result, Ok(Some(_))) {
+        sync_dir(dir)?;
+    }
     result
+}
+
+/// Removes the leftover temporary files under `dir` (see [`is_leftover`]), walking at most
+/// `depth` folders deep; returns how many.
+fn remove_leftovers(dir: &Path, depth: usize) -> std::io::Result<usize> {
+    let mut removed = 0;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        let name = entry.file_name();
+        if kind.is_dir() && depth > 0 {
+            removed += remove_leftovers(&entry.path(), depth - 1)?;
+        } else if kind.is_file() {
+            let Some(pid) = name.to_str().and_then(temp_writer) else { continue };
+            let modified = entry.metadata().ok().and_then(|m| m.modified().ok());
+            if is_leftover(pid, modified) {
+                match std::fs::remove_file(entry.path()) {
+                    Ok(()) => removed += 1,
+                    Err(e) if e.kind() == ErrorKind::NotFound => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+    }
+    Ok(removed)
 }
 
 /// Reads the file at `path` (`None` if there is none) and the version of what was read.
@@ -75,7 +183,7 @@ fn read_versioned(path: &Path) -> std::io::Result<Option<(Bytes, Version)>> {
         return Err(std::io::Error::new(ErrorKind::FileTooLarge, "too large"));
     }
     let mut data = Vec::with_capacity(meta.len() as usize);
-    file.by_ref().take(MAX_OBJECT_LEN + 1).read_to_end(&mut data)?;
+    Read::by_ref(&mut file).take(MAX_OBJECT_LEN + 1).read_to_end(&mut data)?;
     if data.len() as u64 > MAX_OBJECT_LEN {
         return Err(std::io::Error::new(ErrorKind::FileTooLarge, "too large"));
     }
@@ -95,9 +203,17 @@ impl LocalStore {
         &self.root
     }
 
+    /// Removes the temporary files that processes killed mid-write left in the folder (the
+    /// store's own `.tmp-{pid}-{n}` files whose process is gone, or older than an hour; nothing
+    /// else); returns how many. Walks the whole folder: run it once, at start.
+    pub async fn remove_leftover_temps(&self) -> Result<usize, StoreError> {
+        let root = self.root.clone();
+        blocking("remove leftover temporary files in", ".", move || remove_leftovers(&root, MAX_SWEEP_DEPTH)).await
+    }
+
     pub(super) async fn put(&self, key: &str, data: Bytes) -> Result<(), StoreError> {
-        let path = self.root.join(key);
-        let place = move || write_and_place(&path, &data, |temp| std::fs::rename(temp, &path).map(Some));
+        let (root, path) = (self.root.clone(), self.root.join(key));
+        let place = move || write_and_place(&root, &path, &data, |temp| std::fs::rename(temp, &path).map(Some));
         blocking("write", key, place).await.map(|_| ())
     }
 
@@ -141,8 +257,8 @@ impl LocalStore {
             std::fs::rename(temp, &path)?;
             Ok(Some(placed))
         };
-        let path = self.root.join(key);
-        blocking("conditional write", key, move || write_and_place(&path, &data, swap)).await
+        let (root, path) = (self.root.clone(), self.root.join(key));
+        blocking("conditional write", key, move || write_and_place(&root, &path, &data, swap)).await
     }
 
     pub(super) async fn get(&self, key: &str) -> Result<Option<(Bytes, Version)>, StoreError> {
@@ -219,6 +335,43 @@ mod tests {
                 .count(),
             2
         );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// At start, the store's temporary files of processes that are gone (or of an hour ago) are
+    /// removed, in every folder; this process's own, fresh ones of running processes, and other
+    /// dot files stay.
+    #[tokio::test]
+    async fn leftover_temps_are_removed_and_nothing_else() {
+        let dir = std::env::temp_dir().join(format!("rapidrtmp-local-leftovers-{}", std::process::id()));
+        let s = LocalStore::new(&dir).unwrap();
+        s.put("live/cam/1/0.flv", Bytes::from_static(b"chunk")).await.unwrap();
+        let sub = dir.join("live/cam/1");
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let removed = [sub.join(format!(".tmp-{dead}-3")), dir.join(format!(".tmp-{dead}-4")), sub.join(".tmp-1-5")];
+        let kept = [
+            sub.join(temp_name(99)),
+            sub.join(".tmp-1-6"),
+            sub.join(".tmp-x-1"),
+            sub.join(".tmp-12"),
+            sub.join(".lock-0.flv"),
+        ];
+        for path in removed.iter().chain(&kept) {
+            std::fs::write(path, b"x").unwrap();
+        }
+        // PID 1 runs, but this one of its files is two hours old.
+        let old = SystemTime::now() - Duration::from_secs(7200);
+        File::options().write(true).open(&removed[2]).unwrap().set_modified(old).unwrap();
+        assert_eq!(s.remove_leftover_temps().await.unwrap(), 3);
+        for path in &removed {
+            assert!(!path.exists(), "{} left", path.display());
+        }
+        for path in &kept {
+            assert!(path.exists(), "{} removed", path.display());
+        }
+        assert_eq!(s.get("live/cam/1/0.flv").await.unwrap().unwrap().0, &b"chunk"[..]);
         std::fs::remove_dir_all(dir).unwrap();
     }
 

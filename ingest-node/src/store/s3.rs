@@ -9,6 +9,8 @@ use std::fmt;
 use std::time::Duration;
 
 use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::config::retry::RetryConfig;
+use aws_sdk_s3::config::timeout::TimeoutConfig;
 use aws_sdk_s3::config::{Credentials, Region, RequestChecksumCalculation};
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
@@ -20,6 +22,41 @@ use super::{valid_key, StoreError, Version, MAX_OBJECT_LEN};
 /// Most names [`S3Store::list`] returns; a longer listing is an error rather than a silently
 /// partial answer.
 const MAX_LIST_ENTRIES: usize = 100_000;
+
+/// Longest the opening of a connection to the service may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Longest one attempt of a request may take (an upload gets [`MIN_UPLOAD_RATE`]'s time for its
+/// bytes on top): well under the owner lease (30 s by default), so that a stalled request is
+/// given up and tried again instead of hanging.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The slowest upload, in bytes per second, an attempt is given time for: a 6 MiB chunk gets 6 s
+/// more than [`ATTEMPT_TIMEOUT`].
+const MIN_UPLOAD_RATE: u64 = 1 << 20;
+
+/// Attempts of one request (the SDK's standard retry, with its backoff between them); the
+/// callers retry further.
+const MAX_ATTEMPTS: u32 = 3;
+
+/// Room for the SDK's backoff between attempts, in the whole request's time limit.
+const RETRY_PAUSES: Duration = Duration::from_secs(5);
+
+/// The time limits of a request that uploads `len` bytes (0 for the others): per attempt, and
+/// for all its attempts.
+fn timeouts(len: usize) -> TimeoutConfig {
+    let attempt = ATTEMPT_TIMEOUT + Duration::from_millis(len as u64 * 1000 / MIN_UPLOAD_RATE);
+    TimeoutConfig::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .operation_attempt_timeout(attempt)
+        .operation_timeout(attempt * MAX_ATTEMPTS + RETRY_PAUSES)
+        .build()
+}
+
+/// The configuration of one upload of `len` bytes: its time limits.
+fn upload_config(len: usize) -> aws_sdk_s3::config::Builder {
+    aws_sdk_s3::config::Builder::default().timeout_config(timeouts(len))
+}
 
 /// Where the objects live: a bucket, a key prefix, and how to reach the service.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -139,12 +176,10 @@ impl S3Store {
         let region = RegionProviderChain::first_try(opts.region.clone().map(Region::new))
             .or_default_provider()
             .or_else(Region::from_static("us-east-1"));
-        let timeouts = aws_sdk_s3::config::timeout::TimeoutConfig::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .operation_attempt_timeout(Duration::from_secs(120))
-            .build();
-        let mut loader =
-            aws_config::defaults(aws_config::BehaviorVersion::latest()).region(region).timeout_config(timeouts);
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(region)
+            .timeout_config(timeouts(0))
+            .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS));
         if let Some(credentials) = credentials {
             loader = loader.credentials_provider(credentials);
         }
@@ -181,12 +216,15 @@ impl S3Store {
     }
 
     pub(super) async fn put(&self, key: &str, data: Bytes) -> Result<(), StoreError> {
+        let config = upload_config(data.len());
         self.client
             .put_object()
             .bucket(&self.bucket)
             .key(self.object_key(key))
             .set_content_type(content_type(key).map(Into::into))
             .body(ByteStream::from(data))
+            .customize()
+            .config_override(config)
             .send()
             .await
             .map_err(|e| s3_error("put", key, e))?;
@@ -224,7 +262,7 @@ impl S3Store {
                 Some(Version(etag)) => request.if_match(etag),
                 None => request.if_none_match("*"),
             };
-            let e = match request.send().await {
+            let e = match request.customize().config_override(upload_config(data.len())).send().await {
                 Ok(output) => {
                     let etag = output.e_tag().ok_or_else(|| StoreError::S3 {
                         op: "conditional put",
