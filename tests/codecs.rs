@@ -4,6 +4,7 @@
 //! of it without a word, as many frames as the source has; mp4-atom (strict) reads every box of
 //! its init and media segments and LL-HLS parts; `rapidrtmp edge` serves the same bytes; hls.js
 //! in headless Chromium plays the AV1 and VP9 streams (Chromium on Linux has no H.265 decoder).
+//! Every Opus packet is kept, packaged and live, whether the stream ends on audio or on video.
 
 mod support;
 
@@ -293,4 +294,95 @@ fn the_enhanced_rtmp_framings_the_specification_allows_are_packaged_as_ffmpeg_s_
     assert_eq!(frame_counts(&served), frame_counts(&file.to_string_lossy()), "every frame of the source");
     let master = node.get("/live/framed/master.m3u8").text();
     assert!(master.contains(&format!("CODECS=\"{}\"", case.codecs)), "{master}");
+}
+
+/// The packets ffmpeg 9 reads from `input` (a file or a URL), copying, not decoding.
+#[derive(Debug, PartialEq)]
+struct Packets {
+    /// Audio packets, in order: size and CRC.
+    audio: Vec<String>,
+    /// How many video packets.
+    video: usize,
+    /// The last packet is audio.
+    ends_on_audio: bool,
+}
+
+fn packets(input: &str) -> Packets {
+    let args = ["-v", "error", "-i", input, "-c", "copy", "-f", "framecrc", "-"];
+    let out = run(ffmpeg9().args(args), Duration::from_secs(60)).ok().stdout_text();
+    let fields = |l: &str| l.split(',').map(str::trim).map(String::from).collect::<Vec<_>>();
+    Packets {
+        audio: out.lines().filter(|l| l.starts_with("1,")).map(|l| fields(l)[4..6].join(" ")).collect(),
+        video: out.lines().filter(|l| l.starts_with("0,")).count(),
+        ends_on_audio: out.lines().rfind(|l| !l.starts_with('#')).is_some_and(|l| l.starts_with("1,")),
+    }
+}
+
+/// Opus at 48 kHz in 20 ms packets (mono and stereo; ffmpeg 9 sends the Enhanced RTMP
+/// MultichannelConfig after the SequenceStart) with AV1 or VP9 video, of lengths that end the
+/// stream on an audio packet or on a video frame: `rapidrtmp package` and a live publish
+/// (`ffmpeg -c copy` of the same file) keep every Opus packet, byte for byte and in order, and
+/// every video frame.
+#[test]
+fn every_opus_packet_is_kept_packaged_and_live_whether_the_stream_ends_on_audio_or_on_video() {
+    let dir = TempDir::new("codecs-opus-end");
+    let node = Node::start(&dir.join("data"), &NodeOptions::standard());
+    const AV1: &[&str] = &["-c:v", "libsvtav1", "-preset", "12", "-svtav1-params", "lp=1"];
+    const VP9: &[&str] = &["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8"];
+    // (key, video encoder, video seconds, audio seconds, channels)
+    let cases: [(&str, &[&str], &str, &str, &str); 4] = [
+        ("av1-ends-on-audio", AV1, "3", "3.55", "1"),
+        ("av1-ends-on-video", AV1, "3.5", "2.71", "2"),
+        ("vp9-ends-on-audio", VP9, "2.2", "2.93", "2"),
+        ("vp9-ends-on-video", VP9, "4.1", "3.37", "1"),
+    ];
+    let mut sources = Vec::new();
+    for &(key, video, video_s, audio_s, channels) in &cases {
+        let file = dir.join(&format!("{key}.flv"));
+        let made = run(
+            ffmpeg9()
+                .args(["-v", "error", "-f", "lavfi", "-i", &format!("testsrc=size=320x240:rate=30:duration={video_s}")])
+                .args(["-f", "lavfi", "-i", &format!("sine=frequency=440:sample_rate=48000:duration={audio_s}")])
+                .args(video)
+                .args(["-g", "30", "-pix_fmt", "yuv420p", "-c:a", "libopus", "-b:a", "64k", "-frame_duration", "20"])
+                .args(["-ac", channels, "-ar", "48000"])
+                .arg(&file),
+            Duration::from_secs(120),
+        );
+        assert!(made.success(), "{key}: {}", made.describe());
+        let source = packets(&file.to_string_lossy());
+        let ends_on = if source.ends_on_audio { "audio" } else { "video" };
+        assert!(key.ends_with(&format!("on-{ends_on}")), "{key}: the source ends on {ends_on}");
+        let wanted = 50.0 * audio_s.parse::<f64>().expect("seconds") - 1.0;
+        assert!(source.audio.len() as f64 >= wanted, "{key}: {} Opus packets in the source", source.audio.len());
+        sources.push((key, file, source));
+    }
+    let publishers: Vec<Background> = sources
+        .iter()
+        .map(|(key, file, _)| {
+            let url = node.rtmp_url(key, Some(&node.token(key, 600, false)));
+            let mut cmd = ffmpeg9();
+            cmd.args(["-v", "error", "-re", "-i"]).arg(file).args(["-c", "copy", "-f", "flv", &url]);
+            Background::spawn(key, &mut cmd, dir.join(&format!("{key}.log")))
+        })
+        .collect();
+    for ((key, file, source), mut publisher) in sources.iter().zip(publishers) {
+        let out = dir.join(&format!("{key}-packaged"));
+        let packaged = support::cli::package_ok(file, &out, &[]);
+        let warnings = support::cli::warning_lines(&packaged);
+        assert!(warnings.is_empty(), "{key}: package warned\n{}", packaged.describe());
+        assert_same_packets(key, "packaged", &packets(&out.join("index.m3u8").to_string_lossy()), source);
+
+        let status = publisher.wait_timeout(Duration::from_secs(60)).unwrap_or_else(|| panic!("{key} went on"));
+        assert!(status.success(), "{key} publish: {status}\n{}", publisher.log());
+        node.wait_playlist(key, "the ended playlist", Duration::from_secs(20), |p| p.ended);
+        assert_same_packets(key, "live", &packets(&node.playlist_url(key)), source);
+    }
+}
+
+/// Every Opus packet of `source`, byte for byte and in order, and as many video frames.
+fn assert_same_packets(key: &str, what: &str, got: &Packets, source: &Packets) {
+    let (n, of) = (got.audio.len(), source.audio.len());
+    assert!(got.audio == source.audio, "{key} {what}: {n} Opus packets of {of}, or not the same");
+    assert_eq!(got.video, source.video, "{key} {what}: video frames");
 }

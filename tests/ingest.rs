@@ -380,6 +380,35 @@ fn metrics_are_prometheus_text_and_count_what_was_published() {
     let node = Node::start(&data, &NodeOptions::standard());
     let m = node.metrics();
     assert_eq!(m.get("rapidrtmp_chunks_written_total", &[]), 0.0);
+    // A fresh node exports its labelled counters at 0 for every label value it knows, so rates
+    // and alerts work before the first event: every publish result (docs/operations.md) and
+    // every playback route, served and not found.
+    let results = [
+        "accepted",
+        "unauthorized",
+        "expired",
+        "reused",
+        "revoked",
+        "reserved",
+        "busy",
+        "bad_name",
+        "draining",
+        "store_error",
+    ];
+    for result in results {
+        let series = m.value("rapidrtmp_publish_attempts_total", &[("result", result)]);
+        assert_eq!(series, Some(0.0), "rapidrtmp_publish_attempts_total{{result={result:?}}} on a fresh node");
+    }
+    for route in ["playlist", "multivariant", "init", "segment", "part", "chunk", "live"] {
+        for status in ["200", "404"] {
+            let series = m.value("rapidrtmp_http_requests_total", &[("route", route), ("status", status)]);
+            assert_eq!(
+                series,
+                Some(0.0),
+                "rapidrtmp_http_requests_total{{route={route:?},status={status}}} on a fresh node"
+            );
+        }
+    }
 
     let token = node.token("cam", 600, false);
     let (status, messages, _) =

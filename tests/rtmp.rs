@@ -2,7 +2,8 @@
 //! (`rapidrtmp_load::client`, written from Adobe's RTMP 1.0 spec): publishes no encoder makes
 //! (interleaved chunks, chunk size 1, extended and wrapping timestamps, 2- and 3-byte chunk
 //! stream ids), an OBS-style publish with a reconnect that takes over, and a catalogue of
-//! hostile peers.
+//! hostile peers; ffmpeg and GStreamer (rtmp2sink, rtmpsink) stop a publish cleanly, the node idle
+//! or busy with 50 other publishers.
 //!
 //! Every test ends the same way: the node is still running, its log has no panic, and a real
 //! ffmpeg publish with a valid token plays back frame-exact. The hostile tests also watch the
@@ -33,7 +34,7 @@ use rapidrtmp_load::message::{self, type_id, MessageHeader};
 use support::checks::{assert_plays_like_the_clip, assert_sessions_play_like_the_clip};
 use support::media::{clip, publish_and_wait};
 use support::node::{Node, NodeOptions};
-use support::proc::TempDir;
+use support::proc::{Background, TempDir};
 
 /// How long the client waits for a handshake or a command's answer.
 const ANSWER_WITHIN: Duration = Duration::from_secs(10);
@@ -477,6 +478,228 @@ fn obs_style_publish_then_a_reconnect_after_the_connection_is_cut_takes_over() {
     p.assert_well_formed();
     assert_sessions_play_like_the_clip(&node, "cam", &p, 2, dir.path());
     drop((first, second));
+    assert_node_still_serves(&mut node, &dir);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Clean stops
+// ---------------------------------------------------------------------------------------------
+
+/// The node closes a connection this long after its publish ended, if the client has not.
+const UNPUBLISH_LINGER: Duration = Duration::from_secs(5);
+/// A stopped publish's playlist has `#EXT-X-ENDLIST` this soon.
+const ENDLIST_WITHIN: Duration = Duration::from_secs(1);
+/// Passes of the 6-second clip a clean-stop publisher sends: longer than the deadline for an
+/// accepted publish ([`UNPUBLISHED_DEADLINE`]), which must not apply once a publish ended.
+const CLEAN_STOP_PASSES: u32 = 2;
+/// How long a clean-stop publisher may take, the node busy or not.
+const CLEAN_STOP_TIMEOUT: Duration = Duration::from_secs(60);
+/// The other publishers that keep the node busy.
+const LOAD_PUBLISHERS: usize = 50;
+
+/// Other publishers keeping the node busy: clients of our own, each publishing the clip in real
+/// time, looped, until [`Load::stop`].
+struct Load {
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<Result<(), String>>>,
+}
+
+impl Load {
+    /// Starts `n` publishers and waits until every one is publishing.
+    fn start(node: &Node, n: usize) -> Load {
+        let stop = Arc::new(AtomicBool::new(false));
+        let publishing = Arc::new(AtomicU64::new(0));
+        let threads = (0..n)
+            .map(|i| {
+                let key = format!("busy-{i}");
+                let name = format!("{key}?token={}", node.token(&key, 600, false));
+                let (server, config, stop, publishing) = (node.rtmp, config(node), stop.clone(), publishing.clone());
+                std::thread::spawn(move || {
+                    let e = |what: &'static str| {
+                        let key = key.clone();
+                        move |e: ClientError| format!("{key}: {what}: {e}")
+                    };
+                    let mut c = Client::open(server, config, ANSWER_WITHIN).map_err(e("handshake"))?;
+                    c.connect(ANSWER_WITHIN).map_err(e("connect"))?;
+                    c.publish(&name, ANSWER_WITHIN).map_err(e("publish"))?;
+                    c.set_data_frame(&metadata()).map_err(e("@setDataFrame"))?;
+                    publishing.fetch_add(1, Ordering::Relaxed);
+                    let (media, start) = (clip_media(), Instant::now());
+                    for pass in 0u32.. {
+                        for tag in &media.tags {
+                            if stop.load(Ordering::Relaxed) {
+                                return c.unpublish(&name).map_err(e("unpublish"));
+                            }
+                            let ms = pass * media.period + tag.time;
+                            let due = start + Duration::from_millis(ms.into());
+                            std::thread::sleep(due.saturating_duration_since(Instant::now()));
+                            let sent = if tag.video { c.video(ms, &tag.body) } else { c.audio(ms, &tag.body) };
+                            sent.map_err(e("sending"))?;
+                        }
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        let load = Load { stop, threads };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while publishing.load(Ordering::Relaxed) < n as u64 {
+            assert!(load.threads.iter().all(|t| !t.is_finished()), "a load publisher failed: {:?}", load.stop());
+            assert!(Instant::now() < deadline, "{} of {n} load publishers publish", publishing.load(Ordering::Relaxed));
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        load
+    }
+
+    /// Stops the publishers; what went wrong with any of them.
+    fn stop(self) -> Vec<String> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.threads.into_iter().filter_map(|t| t.join().unwrap_or_else(|_| Err("panicked".into())).err()).collect()
+    }
+}
+
+/// A publisher that stops cleanly at the end of its input: ffmpeg, GStreamer's rtmp2sink, or
+/// GStreamer's rtmpsink (librtmp).
+#[derive(Debug, Clone, Copy)]
+enum Encoder {
+    Ffmpeg,
+    Rtmp2Sink,
+    RtmpSink,
+}
+
+impl Encoder {
+    /// Publishes `file` (H.264 + AAC FLV) to `url` in real time.
+    fn command(self, file: &std::path::Path, url: &str) -> std::process::Command {
+        // gst-launch-1.0 reads one element or property per argument (spaces inside one are kept).
+        let gst = |sink: &str, location: String| {
+            let mut c = std::process::Command::new("gst-launch-1.0");
+            c.args(["-e", "filesrc"]).arg(format!("location={}", file.display()));
+            c.args(["!", "flvdemux", "name=d", "!", "queue", "!", "h264parse", "!"]);
+            c.args(["flvmux", "name=m", "streamable=true", "!", sink, &location]);
+            c.args(["d.", "!", "queue", "!", "aacparse", "!", "m."]);
+            c
+        };
+        match self {
+            Encoder::Ffmpeg => {
+                let mut c = support::media::ffmpeg();
+                c.args(["-v", "error", "-re", "-i"]).arg(file).args(["-c", "copy", "-f", "flv", url]);
+                c
+            }
+            Encoder::Rtmp2Sink => gst("rtmp2sink", format!("location={url}")),
+            // librtmp's URL options follow the URL, space-separated.
+            Encoder::RtmpSink => gst("rtmpsink", format!("location={url} live=1")),
+        }
+    }
+}
+
+/// ffmpeg and both GStreamer sinks publish the clip at once, each to its own key, and stop at
+/// the end of it: each exits 0 and prints no error, and its stream has `#EXT-X-ENDLIST` within
+/// [`ENDLIST_WITHIN`] of the publisher's exit and holds the whole clip.
+fn assert_encoders_stop_cleanly(node: &Node, dir: &TempDir, file: &std::path::Path, label: &str) {
+    let mut running: Vec<(Encoder, String, Background)> = [Encoder::Ffmpeg, Encoder::Rtmp2Sink, Encoder::RtmpSink]
+        .into_iter()
+        .map(|encoder| {
+            let key = format!("{label}-{encoder:?}").to_lowercase();
+            let url = node.rtmp_url(&key, Some(&node.token(&key, 600, false)));
+            let log = dir.join(&format!("{key}.log"));
+            let p = Background::spawn(&key, &mut encoder.command(file, &url), log);
+            (encoder, key, p)
+        })
+        .collect();
+    // (exit, ENDLIST seen) per publisher, polled together.
+    let mut times: Vec<(Option<Instant>, Option<Instant>)> = vec![(None, None); running.len()];
+    let start = Instant::now();
+    while times.iter().any(|(exit, ended)| ended.is_none() || exit.is_none()) {
+        for ((encoder, key, p), (exit, ended)) in running.iter_mut().zip(&mut times) {
+            if exit.is_none() {
+                if let Some(status) = p.status() {
+                    *exit = Some(Instant::now());
+                    let log = p.log();
+                    assert!(status.success(), "{encoder:?} stopped with {status}:\n{log}");
+                    let errors: Vec<&str> =
+                        log.lines().filter(|l| l.to_lowercase().contains("error") || l.contains("rror")).collect();
+                    assert!(errors.is_empty(), "{encoder:?} printed errors:\n{log}");
+                }
+            }
+            if ended.is_none() && node.playlist(key).is_some_and(|p| p.ended) {
+                *ended = Some(Instant::now());
+            }
+            if let (Some(exit), None) = (*exit, *ended) {
+                assert!(
+                    exit.elapsed() <= ENDLIST_WITHIN,
+                    "{encoder:?} exited {:?} ago; {key} has no ENDLIST",
+                    exit.elapsed()
+                );
+            }
+        }
+        assert!(start.elapsed() < CLEAN_STOP_TIMEOUT, "the publishers went on: {times:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let whole = f64::from(CLEAN_STOP_PASSES * clip_media().period) / 1000.0;
+    for (encoder, key, _) in &running {
+        let p = node.playlist(key).expect("the playlist");
+        p.assert_well_formed();
+        assert!(
+            (p.total_duration() - whole).abs() < 0.5,
+            "{encoder:?}: {} s of {whole} s:\n{}",
+            p.total_duration(),
+            p.text
+        );
+    }
+}
+
+#[test]
+fn ffmpeg_and_gstreamer_publishers_stop_with_exit_status_0_also_on_a_busy_node() {
+    let dir = TempDir::new("clean-stop");
+    let mut node = Node::start(&dir.join("data"), &NodeOptions::standard());
+    let file = dir.join("clip-twice.flv");
+    let passes = (CLEAN_STOP_PASSES - 1).to_string();
+    let make = support::media::ffmpeg()
+        .args(["-v", "error", "-stream_loop", &passes, "-i"])
+        .arg(&clip().path)
+        .args(["-c", "copy"])
+        .arg(&file)
+        .status()
+        .expect("ffmpeg runs");
+    assert!(make.success(), "ffmpeg made the clip played {CLEAN_STOP_PASSES} times");
+
+    assert_encoders_stop_cleanly(&node, &dir, &file, "quiet");
+    let load = Load::start(&node, LOAD_PUBLISHERS);
+    assert_encoders_stop_cleanly(&node, &dir, &file, "busy");
+    assert_eq!(load.stop(), Vec::<String>::new(), "the load publishers");
+    assert_node_still_serves(&mut node, &dir);
+}
+
+#[test]
+fn a_publisher_that_stays_connected_after_unpublishing_hears_success_its_stream_ends_at_once_and_the_node_closes_after_5_s(
+) {
+    let dir = TempDir::new("linger");
+    let mut node = Node::start(&dir.join("data"), &NodeOptions::standard());
+    let name = format!("cam?token={}", node.token("cam", 600, false));
+    let mut c = Client::open(node.rtmp, config(&node), ANSWER_WITHIN).expect("handshake");
+    publish_clip(&mut c, &name, Order::InOrder, false);
+    // FCUnpublish and deleteStream, as encoders end, but no close.
+    c.session().fc_unpublish(&name).expect("FCUnpublish");
+    c.session().delete_stream().expect("deleteStream");
+    c.flush().expect("send");
+    let stopped = Instant::now();
+    const SUCCESS: &str = "NetStream.Unpublish.Success";
+    let status = c
+        .wait_for("onStatus NetStream.Unpublish.Success", ANSWER_WITHIN, |e| match e {
+            Event::Status(s) if s.code == SUCCESS => Some(Ok(s.clone())),
+            _ => None,
+        })
+        .unwrap_or_else(|e| panic!("{e}; the client saw {:?}", c.seen()));
+    assert_eq!(status.level, "status");
+    let on_fc = c.seen().iter().find(|e| matches!(e, Event::Command { name, .. } if name == "onFCUnpublish"));
+    assert_eq!(on_fc.and_then(Event::status).map(|s| s.code), Some(SUCCESS.into()), "{:?}", c.seen());
+
+    node.wait_playlist("cam", "#EXT-X-ENDLIST", ENDLIST_WITHIN.saturating_sub(stopped.elapsed()), |p| p.ended);
+    assert!(!c.is_closed(), "the node closed the connection before the client did");
+    let closed = c.wait_closed(UNPUBLISH_LINGER + SLACK).expect("read");
+    let after = stopped.elapsed();
+    assert!(closed && after >= UNPUBLISH_LINGER - SLACK, "closed: {closed}, {after:?} after the unpublish");
+    assert_plays_like_the_clip(&node, "cam");
     assert_node_still_serves(&mut node, &dir);
 }
 

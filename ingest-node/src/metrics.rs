@@ -11,6 +11,28 @@ use crate::refusals::{Cause, Refusals};
 /// Upper bounds (seconds) of the latency histograms' buckets.
 const BUCKETS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
 
+/// Every `result` a publish attempt is counted under (`ingest-node/src/rtmp.rs`): each is
+/// exported from the start, at 0, so rates and alerts work on a node that has seen none.
+pub const PUBLISH_RESULTS: [&str; 10] = [
+    "accepted",
+    "unauthorized",
+    "expired",
+    "reused",
+    "revoked",
+    "reserved",
+    "busy",
+    "bad_name",
+    "draining",
+    "store_error",
+];
+
+/// The `route` names of HTTP requests (`rapidrtmp_core::edge::Route::name`, and `live` for a
+/// path no route matches).
+pub const HTTP_ROUTES: [&str; 7] = ["playlist", "multivariant", "init", "segment", "part", "chunk", "live"];
+
+/// The statuses every route is exported with from the start, at 0: served and not found.
+pub const HTTP_STATUSES: [u16; 2] = [200, 404];
+
 /// A latency histogram.
 #[derive(Default)]
 pub struct Histogram {
@@ -158,7 +180,11 @@ impl Metrics {
             "# HELP rapidrtmp_publish_attempts_total RTMP publish attempts by result.\n\
              # TYPE rapidrtmp_publish_attempts_total counter"
         );
-        for (result, n) in self.publish_attempts.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        let mut attempts = self.publish_attempts.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        for result in PUBLISH_RESULTS {
+            attempts.entry(result).or_default();
+        }
+        for (result, n) in &attempts {
             let _ = writeln!(out, "rapidrtmp_publish_attempts_total{{result=\"{result}\"}} {n}");
         }
         let _ = writeln!(
@@ -166,7 +192,13 @@ impl Metrics {
             "# HELP rapidrtmp_http_requests_total HTTP requests by route and status.\n\
              # TYPE rapidrtmp_http_requests_total counter"
         );
-        for ((route, status), n) in self.http_requests.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        let mut requests = self.http_requests.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        for route in HTTP_ROUTES {
+            for status in HTTP_STATUSES {
+                requests.entry((route, status)).or_default();
+            }
+        }
+        for ((route, status), n) in &requests {
             let _ = writeln!(out, "rapidrtmp_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}");
         }
         let _ = writeln!(
@@ -181,5 +213,30 @@ impl Metrics {
         self.chunk_write.render(&mut out, "rapidrtmp_chunk_write_seconds", "Time to write a chunk and its manifest.");
         self.segment_build.render(&mut out, "rapidrtmp_segment_build_seconds", "Time to build a segment at the edge.");
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rapidrtmp_core::edge::Route;
+
+    #[test]
+    fn every_route_name_is_exported_from_the_start() {
+        let paths = ["index.m3u8", "master.m3u8", "1/init-0.mp4", "1/2.m4s", "1/2.0.m4s", "1/2.flv"];
+        for path in paths {
+            let route = Route::parse(&format!("/live/cam/{path}")).unwrap_or_else(|| panic!("{path} is a route"));
+            assert!(HTTP_ROUTES.contains(&route.name()), "{path}: {}", route.name());
+        }
+        let text = Metrics::default().render();
+        for route in HTTP_ROUTES {
+            for status in HTTP_STATUSES {
+                let line = format!("rapidrtmp_http_requests_total{{route=\"{route}\",status=\"{status}\"}} 0\n");
+                assert!(text.contains(&line), "{line}");
+            }
+        }
+        for result in PUBLISH_RESULTS {
+            assert!(text.contains(&format!("rapidrtmp_publish_attempts_total{{result=\"{result}\"}} 0\n")), "{result}");
+        }
     }
 }

@@ -29,6 +29,9 @@ use crate::tokens::{self, TokenError};
 pub const APP_NAME: &str = "live";
 /// Time from accept to an accepted `publish` (handshake, `connect`, `createStream`, `publish`).
 const SETUP_TIMEOUT: Duration = Duration::from_secs(10);
+/// After a publish ends (`FCUnpublish`, `deleteStream`), the client closes the connection: it
+/// may still send its closing commands and read the answers. The node closes it after this long.
+const UNPUBLISH_LINGER: Duration = Duration::from_secs(5);
 /// A connection that sends nothing for this long is closed (checked every [`IDLE_CHECK`]).
 const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 const IDLE_CHECK: Duration = Duration::from_secs(5);
@@ -155,6 +158,9 @@ struct Connection {
     close: bool,
     /// How the publish ends if the connection does: a dropped connection may come back.
     ending: Ending,
+    /// When the node closes the connection if the client has not: [`UNPUBLISH_LINGER`] after
+    /// its publish ended; `None` before a publish ends and while one is live.
+    linger_until: Option<Instant>,
 }
 
 impl Connection {
@@ -162,7 +168,7 @@ impl Connection {
         let mut seed = [0u8; 32];
         getrandom::fill(&mut seed).expect("the OS random source works");
         let session = ServerSession::new(session_config(), seed);
-        Self { app, peer, id, session, publishing: None, close: false, ending: Ending::AfterGrace }
+        Self { app, peer, id, session, publishing: None, close: false, ending: Ending::AfterGrace, linger_until: None }
     }
 
     /// Reads, hands the bytes to the session, acts on its events and sends its replies, until
@@ -179,8 +185,15 @@ impl Connection {
         let shutdown = shutdown_rx.changed();
         tokio::pin!(shutdown);
         let mut stop: Option<(Arc<LiveStream>, StopSignal)> = None;
+        let linger = tokio::time::sleep(Duration::ZERO);
+        tokio::pin!(linger);
+        let mut lingering = None;
         loop {
             while let Some(event) = self.session.poll(&mut buf)? {
+                // Replies first (`NetStream.Unpublish.Success` before the last chunk is stored).
+                if let Some(out) = self.session.take_output() {
+                    socket.write_all(&out).await?;
+                }
                 self.handle(event).await;
             }
             if let Some(out) = self.session.take_output() {
@@ -194,6 +207,13 @@ impl Connection {
             if stop.as_ref().map(|(s, _)| Arc::as_ptr(s)) != live.map(Arc::as_ptr) {
                 stop = live.map(|s| (s.clone(), stop_signal(s.clone())));
             }
+            if self.linger_until != lingering {
+                lingering = self.linger_until;
+                if let Some(at) = lingering {
+                    linger.as_mut().reset(at);
+                }
+            }
+            let idle_since_publish = self.session.publishing().is_none() && self.publishing.is_none();
             tokio::select! {
                 r = socket.read_buf(&mut buf) => {
                     if r? == 0 {
@@ -201,8 +221,11 @@ impl Connection {
                     }
                     reads += 1;
                 }
-                _ = &mut setup, if self.session.publishing().is_none() && self.publishing.is_none() => {
+                _ = &mut setup, if idle_since_publish && lingering.is_none() => {
                     return Err(Closed::Timeout("no accepted publish within 10 s of connecting"));
+                }
+                _ = &mut linger, if idle_since_publish && lingering.is_some() => {
+                    return Err(Closed::Timeout("the client kept the connection 5 s after its publish ended"));
                 }
                 _ = idle.tick() => {
                     quiet = if reads == 0 { quiet + IDLE_CHECK } else { Duration::ZERO };
@@ -228,7 +251,12 @@ impl Connection {
     async fn handle(&mut self, event: Event) {
         match event {
             Event::Connect(c) => self.connect_requested(&c),
-            Event::Publish(request) => self.publish_requested(&request).await,
+            Event::Publish(request) => {
+                self.publish_requested(&request).await;
+                if self.publishing.is_some() {
+                    self.linger_until = None;
+                }
+            }
             Event::Play(request) => {
                 let key = split_key(&request.name).0.to_string();
                 let why = format!("playback is over HLS: /live/{key}/index.m3u8");
@@ -241,7 +269,9 @@ impl Connection {
                     publish.media(kind, timestamp, &payload).await;
                 }
             }
+            // The stream ends now; the client closes the connection, within UNPUBLISH_LINGER.
             Event::Unpublish { .. } => {
+                self.linger_until = Some(Instant::now() + UNPUBLISH_LINGER);
                 if let Some((stream, publish)) = self.publishing.take() {
                     self.end_publish(stream, publish, Ending::Now).await;
                 }

@@ -25,6 +25,8 @@ use crate::Error;
 const CONTROL_CHUNK_STREAM: u32 = 2;
 /// Chunk stream of the commands we send.
 const COMMAND_CHUNK_STREAM: u32 = 3;
+/// The `onStatus` code of a publish that ended (`FCUnpublish`, `closeStream`, `deleteStream`).
+const UNPUBLISH_SUCCESS: &str = "NetStream.Unpublish.Success";
 
 /// Enhanced RTMP FourCC capability bits (Enhanced RTMP v2, "Enhancing NetConnection connect
 /// Command", `FourCcInfoMask`).
@@ -199,7 +201,8 @@ pub struct ServerSession {
     phase: Phase,
     connect_transaction: f64,
     next_stream_id: u32,
-    publishing: Option<u32>,
+    /// The accepted `publish` while it lasts: its `onStatus` replies name it.
+    published: Option<StreamRequest>,
     received: u64,
     acknowledged: u64,
     peer_window: Option<u32>,
@@ -219,7 +222,7 @@ impl ServerSession {
             phase: Phase::Connecting,
             connect_transaction: 0.0,
             next_stream_id: 1,
-            publishing: None,
+            published: None,
             received: 0,
             acknowledged: 0,
             peer_window: None,
@@ -275,7 +278,7 @@ impl ServerSession {
 
     /// The message stream being published, once a publish is accepted.
     pub fn publishing(&self) -> Option<u32> {
-        self.publishing
+        self.published.as_ref().map(|r| r.stream_id)
     }
 
     /// Accepts the pending `connect` (§7.2.1.1): window, bandwidth and chunk size, then
@@ -341,7 +344,7 @@ impl ServerSession {
         self.control(MessageType::UserControl, &begin);
         let description = format!("{} is now published.", request.name);
         self.on_status(request, "status", "NetStream.Publish.Start", &description);
-        self.publishing = Some(request.stream_id);
+        self.published = Some(request.clone());
     }
 
     /// Refuses a `publish` or `play` with `onStatus` at level `error` and `code` (such as
@@ -417,7 +420,7 @@ impl ServerSession {
     }
 
     fn media(&mut self, m: &Message, kind: TagKind, payload: Bytes) {
-        if self.publishing == Some(m.stream_id) {
+        if self.publishing() == Some(m.stream_id) {
             self.events.push_back(Event::Media { kind, timestamp: m.timestamp, payload });
         }
     }
@@ -494,9 +497,17 @@ impl ServerSession {
                 };
                 self.events.push_back(if c.name == "publish" { Event::Publish(request) } else { Event::Play(request) });
             }
+            // As Flash Media Server and the common servers answer: `onFCUnpublish`, then the
+            // `_result`, then the stream's `onStatus` (see `unpublish`).
             "FCUnpublish" => {
+                if let Some(request) = &self.published {
+                    let description = format!("{} is now unpublished.", request.name);
+                    let extra = vec![("details".to_string(), Amf0Value::String(request.name.clone()))];
+                    let i = info("status", UNPUBLISH_SUCCESS, &description, extra);
+                    self.command(0, &command::write("onFCUnpublish", 0.0, &[Amf0Value::Null, i]));
+                }
                 self.result(c.transaction, Amf0Value::Null);
-                self.unpublish(self.publishing);
+                self.unpublish(self.publishing());
             }
             "closeStream" => self.unpublish(Some(m.stream_id)),
             "deleteStream" => self.unpublish(c.number_arg(0).map(|n| n as u32)),
@@ -513,9 +524,14 @@ impl ServerSession {
         }
     }
 
+    /// Ends the publish of `stream_id` if it is the one published: `onStatus`
+    /// `NetStream.Unpublish.Success` on its stream, then [`Event::Unpublish`]. The connection
+    /// stays open: the client closes it.
     fn unpublish(&mut self, stream_id: Option<u32>) {
-        if let Some(id) = stream_id.filter(|id| self.publishing == Some(*id)) {
-            self.publishing = None;
+        if let Some(request) = self.published.take_if(|r| stream_id == Some(r.stream_id)) {
+            let description = format!("{} is now unpublished.", request.name);
+            let id = request.stream_id;
+            self.on_status(&StreamRequest { transaction: 0.0, ..request }, "status", UNPUBLISH_SUCCESS, &description);
             self.events.push_back(Event::Unpublish { stream_id: id });
         }
     }

@@ -136,6 +136,55 @@ fn an_encoder_connects_creates_a_stream_and_publishes() {
 }
 
 #[test]
+fn an_ended_publish_is_answered_unpublish_success_and_the_connection_stays_open() {
+    // FCUnpublish (ffmpeg, OBS, GStreamer): onFCUnpublish, its _result, then the stream's
+    // onStatus; the deleteStream that follows ends nothing more and gets no answer.
+    let mut c = Client::new();
+    c.publish();
+    c.replies();
+    c.command(0, "FCUnpublish", 6.0, &[Amf0Value::Null, Amf0Value::String("cam".into())]).unwrap();
+    let r = c.replies();
+    let codes: Vec<(String, Option<String>, u32)> = r
+        .iter()
+        .map(|m| {
+            let (name, code) = reply_code(m);
+            (name, code, m.stream_id)
+        })
+        .collect();
+    let success = Some(String::from("NetStream.Unpublish.Success"));
+    assert_eq!(
+        codes,
+        [
+            ("onFCUnpublish".into(), success.clone(), 0),
+            ("_result".into(), None, 0),
+            ("onStatus".into(), success.clone(), 1)
+        ]
+    );
+    assert_eq!(c.events.drain(..).collect::<Vec<_>>(), [Event::Unpublish { stream_id: 1 }]);
+    assert_eq!(c.session.publishing(), None);
+    c.command(0, "deleteStream", 7.0, &[Amf0Value::Null, Amf0Value::Number(1.0)]).unwrap();
+    assert!(c.replies().is_empty() && c.events.is_empty());
+
+    // deleteStream alone (librtmp): the stream's onStatus, once; media after it is dropped.
+    let mut c = Client::new();
+    c.publish();
+    c.replies();
+    c.command(0, "deleteStream", 6.0, &[Amf0Value::Null, Amf0Value::Number(1.0)]).unwrap();
+    let r = c.replies();
+    assert_eq!(r.len(), 1);
+    assert_eq!((reply_code(&r[0]), r[0].stream_id), (("onStatus".into(), success.clone()), 1));
+    c.send(4, MessageType::Video, 1, 40, b"video").unwrap();
+    c.command(1, "closeStream", 0.0, &[Amf0Value::Null]).unwrap();
+    assert_eq!(c.events.drain(..).collect::<Vec<_>>(), [Event::Unpublish { stream_id: 1 }]);
+    assert!(c.replies().is_empty());
+
+    // The connection goes on: a new stream publishes again.
+    c.command(0, "createStream", 8.0, &[Amf0Value::Null]).unwrap();
+    c.command(2, "publish", 9.0, &[Amf0Value::Null, Amf0Value::String("cam?token=t".into())]).unwrap();
+    assert!(matches!(c.events.pop(), Some(Event::Publish(StreamRequest { stream_id: 2, .. }))));
+}
+
+#[test]
 fn commands_before_connect_and_a_second_connect_are_errors() {
     let mut c = Client::new();
     let err = c.command(1, "publish", 0.0, &[Amf0Value::Null, Amf0Value::String("cam".into())]).unwrap_err();
