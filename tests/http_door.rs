@@ -268,6 +268,85 @@ mod h2 {
     }
 }
 
+/// Reads an HTTP/2 connection until the node closes it (or `within` runs out), answering its
+/// pings as a live client does; returns the streams it reset, whether it closed, and when.
+fn answer_pings_until_closed(mut s: TcpStream, within: Duration) -> (usize, bool, Duration) {
+    let started = Instant::now();
+    let (mut buf, mut resets) = (Vec::new(), 0);
+    let mut chunk = [0u8; 16 << 10];
+    loop {
+        let left = within.saturating_sub(started.elapsed());
+        if left.is_zero() {
+            return (resets, false, started.elapsed());
+        }
+        s.set_read_timeout(Some(left.min(Duration::from_secs(1)))).unwrap();
+        match s.read(&mut chunk) {
+            Ok(0) => return (resets, true, started.elapsed()),
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => continue,
+            Err(_) => return (resets, true, started.elapsed()),
+        }
+        while buf.len() >= 9 {
+            let len = (usize::from(buf[0]) << 16) | (usize::from(buf[1]) << 8) | usize::from(buf[2]);
+            if buf.len() < 9 + len {
+                break;
+            }
+            let (kind, flags) = (buf[3], buf[4]);
+            if kind == 0x6 && flags & 1 == 0 {
+                let _ = s.write_all(&h2::frame(0x6, 1, 0, &buf[9..9 + len]));
+            }
+            resets += usize::from(kind == 0x3);
+            buf.drain(..9 + len);
+        }
+    }
+}
+
+#[test]
+fn h2c_a_client_that_grants_no_flow_control_credit_is_let_go() {
+    let dir = TempDir::new("door-h2-credit");
+    let node = Node::start(&dir.join("data"), &NodeOptions::standard());
+    let token = node.token("src", 600, false);
+    let (status, log, _) = publish_and_wait(
+        &node.rtmp_url("src", Some(&token)),
+        &[],
+        &dir.join("src.ffmpeg.log"),
+        Duration::from_secs(60),
+    );
+    assert!(status.success(), "{log}");
+    let segment = a_segment(&node, "src");
+    let authority = node.http.to_string();
+    let idle = node.rss_kb().expect("RSS");
+    // Each connection opens the stream limit of segment requests with a stream window of 0,
+    // and answers pings: its socket never stalls, its streams never move.
+    const CONNECTIONS: usize = 4;
+    let clients: Vec<_> = (0..CONNECTIONS)
+        .map(|_| {
+            let mut s = TcpStream::connect(node.http).unwrap();
+            let mut out = h2::PREFACE.to_vec();
+            out.extend(h2::settings(&[(0x4, 0)])); // INITIAL_WINDOW_SIZE 0
+            for i in 0..64u32 {
+                out.extend(h2::get(1 + 2 * i, &authority, &segment));
+            }
+            s.write_all(&out).unwrap();
+            std::thread::spawn(move || answer_pings_until_closed(s, Duration::from_secs(90)))
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(25));
+    let held = node.rss_kb().expect("RSS");
+    eprintln!(
+        "h2c without flow-control credit: RSS {idle} KiB idle, {held} KiB after 25 s with {CONNECTIONS} x 64 streams"
+    );
+    // At most two 64 KiB pieces of each stalled response are held (hyper's send buffer and the
+    // hand-over), whatever the segment's size.
+    assert!(held.saturating_sub(idle) < 64 << 10, "RSS grew by {} KiB", held.saturating_sub(idle));
+    for client in clients {
+        let (resets, closed, after) = client.join().unwrap();
+        eprintln!("a client without credit: {resets} streams reset, closed: {closed} after {after:?}");
+        assert!(closed, "a connection whose streams never move is closed once idle");
+    }
+    assert_still_serves(&node, "after", &dir);
+}
+
 /// An ended stream's largest segment path (a few hundred KB), to make responses worth holding.
 fn a_segment(node: &Node, key: &str) -> String {
     let playlist = node.playlist(key).expect("playlist");

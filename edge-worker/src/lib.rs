@@ -23,7 +23,6 @@ use worker::{event, Cache, Context, Env, Fetch, Headers, Method, Request, Reques
 /// Largest object read from the origin.
 const MAX_OBJECT_LEN: usize = 256 << 20;
 
-/// The body of a 503 when the origin store cannot be read (the node's edge says the same).
 /// The body of a 500 when the Worker itself failed to answer.
 const INTERNAL_ERROR: &str = "edge internal error\n";
 

@@ -9,8 +9,14 @@ use anyhow::{bail, Context};
 use clap::Args;
 use serde::Deserialize;
 
-/// Most HTTP connections from one address unless set.
+/// Most HTTP connections from one address unless set: a quarter of the node's cap, so that no
+/// one client can take them all, and at most this.
 pub const DEFAULT_MAX_HTTP_CONNECTIONS_PER_IP: usize = 1024;
+
+/// The HTTP connections one address may hold under a cap of `max_http`, unless set.
+pub fn http_per_ip_cap(max_http: usize) -> usize {
+    (max_http / 4).clamp(1, DEFAULT_MAX_HTTP_CONNECTIONS_PER_IP)
+}
 
 /// Flags of `rapidrtmp serve`.
 #[derive(Args, Debug, Default, Clone)]
@@ -86,8 +92,8 @@ pub struct ServeArgs {
     /// RTMP connections and the store, at most 4096].
     #[arg(long, env = "RAPIDRTMP_MAX_HTTP_CONNECTIONS")]
     pub max_http_connections: Option<usize>,
-    /// Most simultaneous HTTP connections from one IP address (a CDN's edge is one address)
-    /// [default: 1024].
+    /// Most simultaneous HTTP connections from one IP address (an IPv6 /64) [default: a quarter
+    /// of `--max-http-connections`, at most 1024].
     #[arg(long, env = "RAPIDRTMP_MAX_HTTP_CONNECTIONS_PER_IP")]
     pub max_http_connections_per_ip: Option<usize>,
     /// Log format: `text` or `json` [default: text].
@@ -176,8 +182,8 @@ pub struct Settings {
     pub max_connections_per_ip: usize,
     /// Most HTTP connections; `None`: derived from the open-file limit at start.
     pub max_http_connections: Option<usize>,
-    /// Most HTTP connections from one IP address.
-    pub max_http_connections_per_ip: usize,
+    /// Most HTTP connections from one IP address; `None`: [`http_per_ip_cap`] of the cap.
+    pub max_http_connections_per_ip: Option<usize>,
     /// JSON logs.
     pub json_logs: bool,
 }
@@ -265,8 +271,7 @@ impl ServeArgs {
             max_http_connections_per_ip: self
                 .max_http_connections_per_ip
                 .or(file.max_http_connections_per_ip)
-                .unwrap_or(DEFAULT_MAX_HTTP_CONNECTIONS_PER_IP)
-                .max(1),
+                .map(|n| n.max(1)),
             json_logs,
         })
     }

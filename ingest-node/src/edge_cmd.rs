@@ -53,9 +53,10 @@ pub struct EdgeArgs {
     /// 4096].
     #[arg(long, env = "RAPIDRTMP_MAX_HTTP_CONNECTIONS")]
     pub max_http_connections: Option<usize>,
-    /// Most simultaneous HTTP connections from one IP address.
-    #[arg(long, env = "RAPIDRTMP_MAX_HTTP_CONNECTIONS_PER_IP", default_value_t = crate::config::DEFAULT_MAX_HTTP_CONNECTIONS_PER_IP)]
-    pub max_http_connections_per_ip: usize,
+    /// Most simultaneous HTTP connections from one IP address (an IPv6 /64) [default: a quarter
+    /// of `--max-http-connections`, at most 1024].
+    #[arg(long, env = "RAPIDRTMP_MAX_HTTP_CONNECTIONS_PER_IP")]
+    pub max_http_connections_per_ip: Option<usize>,
 }
 
 /// How long shutdown lets open requests finish.
@@ -118,8 +119,9 @@ pub async fn run(args: EdgeArgs) -> anyhow::Result<()> {
         .fallback(crate::http::www::serve)
         .with_state(node.clone());
     let max = args.max_http_connections.unwrap_or_else(|| crate::fd_limit::http_connection_cap(nofile, 0)).max(1);
-    info!(max_http_connections = max, per_ip = args.max_http_connections_per_ip, "HTTP connection caps");
-    let slots = Slots::new(max, args.max_http_connections_per_ip, node.metrics.http_connections.clone());
+    let per_ip = args.max_http_connections_per_ip.unwrap_or_else(|| crate::config::http_per_ip_cap(max));
+    info!(max_http_connections = max, per_ip, "HTTP connection caps");
+    let slots = Slots::new(max, per_ip, node.metrics.http_connections.clone());
     let (stop, shutdown) = tokio::sync::watch::channel(false);
     let server = tokio::spawn(server::serve(listener, None, router, slots, node.metrics.clone(), shutdown));
     crate::serve::shutdown_signal().await;

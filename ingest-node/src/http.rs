@@ -102,15 +102,30 @@ async fn read_body(app: &App, request: Request) -> Result<Request, Response> {
     let (parts, body) = request.into_parts();
     match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, MAX_API_BODY)).await {
         Ok(Ok(bytes)) => Ok(Request::from_parts(parts, Body::from(bytes))),
-        Ok(Err(_)) => Err(too_large()),
+        Ok(Err(e)) if is_length_limit(&e) => Err(too_large()),
+        Ok(Err(_)) => Err(api::error(StatusCode::BAD_REQUEST, "the request body did not arrive whole")),
         Err(_) => {
-            app.metrics.refusals.note(Cause::HttpBodyTimeout);
+            if let Some(count) = app.metrics.refusals.note(Cause::HttpBodyTimeout) {
+                warn!(count, "admin API: a request body did not arrive within {BODY_TIMEOUT:?}");
+            }
             Err(api::error(
                 StatusCode::REQUEST_TIMEOUT,
                 format!("the request body did not arrive within {BODY_TIMEOUT:?}"),
             ))
         }
     }
+}
+
+/// Whether reading a body failed on [`MAX_API_BODY`] (and not on the connection).
+fn is_length_limit(e: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if err.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = err.source();
+    }
+    false
 }
 
 /// CORS for the API, so a copy of the web page on another origin can list streams: the key is

@@ -78,8 +78,10 @@ impl Cause {
         }
     }
 
+    /// Its place in [`Cause::ALL`], which lists the causes in the order they are declared
+    /// (a unit test checks it).
     fn index(self) -> usize {
-        Self::ALL.iter().position(|c| *c == self).unwrap_or(0)
+        self as usize
     }
 }
 
@@ -120,6 +122,15 @@ impl Refusals {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_cause_is_listed_in_its_place() {
+        for (i, cause) in Cause::ALL.iter().enumerate() {
+            assert_eq!(cause.index(), i, "{cause:?}");
+        }
+        let labels: std::collections::BTreeSet<_> = Cause::ALL.iter().map(|c| c.label()).collect();
+        assert_eq!(labels.len(), Cause::ALL.len(), "labels are distinct");
+    }
 
     #[test]
     fn logs_once_a_second_with_the_count_since() {

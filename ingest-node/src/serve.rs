@@ -106,12 +106,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         info!("web page at {}", crate::health_cmd::local_base(http_addr));
     }
     let rtmp_task = tokio::spawn(crate::rtmp::serve(app.clone(), rtmp));
-    info!(max_http_connections = max_http, per_ip = app.settings.max_http_connections_per_ip, "HTTP connection caps");
-    let slots = crate::slots::Slots::new(
-        max_http,
-        app.settings.max_http_connections_per_ip,
-        app.metrics.http_connections.clone(),
-    );
+    let per_ip = app.settings.max_http_connections_per_ip.unwrap_or_else(|| crate::config::http_per_ip_cap(max_http));
+    info!(max_http_connections = max_http, per_ip, "HTTP connection caps");
+    let slots = crate::slots::Slots::new(max_http, per_ip, app.metrics.http_connections.clone());
     let http_task = tokio::spawn(crate::http::serve(app.clone(), http, tls, slots));
     tokio::spawn(crate::sweep::run(app.clone()));
     let store = app.store.clone();

@@ -46,6 +46,7 @@ impl Slots {
 
     /// A slot for a connection from `ip`, if the limits allow one.
     pub fn take(self: &Arc<Self>, ip: IpAddr) -> Result<Slot, Refused> {
+        let ip = client(ip);
         let permit = self.semaphore.clone().try_acquire_owned().map_err(|_| Refused::Node(self.max))?;
         {
             let mut per_ip = self.per_ip.lock().unwrap_or_else(|e| e.into_inner());
@@ -57,6 +58,18 @@ impl Slots {
         }
         self.open.fetch_add(1, Relaxed);
         Ok(Slot { slots: self.clone(), ip, _permit: permit })
+    }
+}
+
+/// The client an address counts for: an IPv4 address (IPv4-mapped IPv6 too) as it is, an IPv6
+/// address as its /64, the smallest network one host is given.
+fn client(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6((u128::from(v6) & !u128::from(u64::MAX)).into()),
+        },
     }
 }
 
@@ -91,5 +104,15 @@ mod tests {
         drop(a1);
         assert_eq!(open.load(Relaxed), 2);
         assert!(slots.take(b).is_ok());
+    }
+
+    #[test]
+    fn an_ipv6_client_is_its_64() {
+        let slots = Slots::new(10, 1, Arc::default());
+        let _one = slots.take("2001:db8:1:2::1".parse().unwrap()).unwrap();
+        assert_eq!(slots.take("2001:db8:1:2:ffff::9".parse().unwrap()).err(), Some(Refused::Address(1)));
+        assert!(slots.take("2001:db8:1:3::1".parse().unwrap()).is_ok());
+        let _v4 = slots.take("192.0.2.1".parse().unwrap()).unwrap();
+        assert_eq!(slots.take("::ffff:192.0.2.1".parse().unwrap()).err(), Some(Refused::Address(1)));
     }
 }

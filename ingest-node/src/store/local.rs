@@ -7,7 +7,7 @@
 //! Durable: the temporary file is `fsync`ed before it is renamed or linked into place, and its
 //! folder after (and the parent of every folder created for it), so after a power cut an object
 //! is either absent or complete, and a manifest never lists a chunk that is empty. Temporary
-//! files (`.tmp-{pid}-{n}`) that a killed process left behind are removed at start
+//! files (`.tmp-{pid}-{run}-{n}`) that a killed process left behind are removed at start
 //! ([`LocalStore::remove_leftover_temps`]).
 
 use std::fs::{File, Metadata, OpenOptions};
@@ -29,7 +29,19 @@ pub struct LocalStore {
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
-/// The prefix of the store's temporary files: `.tmp-{pid}-{n}` (keys never start with a dot).
+/// This run of the process, in its temporary files' names: a container's process is PID 1 at
+/// every start, so the PID alone cannot tell this run's files from a killed run's.
+fn this_run() -> &'static str {
+    static RUN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    RUN.get_or_init(|| {
+        let mut r = [0u8; 4];
+        let _ = getrandom::fill(&mut r);
+        format!("{:08x}", u32::from_be_bytes(r))
+    })
+}
+
+/// The prefix of the store's temporary files: `.tmp-{pid}-{run}-{n}` (keys never start with a
+/// dot).
 const TEMP_PREFIX: &str = ".tmp-";
 
 /// A temporary file older than this is a leftover even if a process with its writer's PID runs
@@ -39,29 +51,34 @@ const LEFTOVER_TEMP_AGE: Duration = Duration::from_secs(3600);
 /// Deepest folder nesting the leftover sweep walks (keys are a few segments deep).
 const MAX_SWEEP_DEPTH: usize = 16;
 
-/// The name of this process's `n`th temporary file.
+/// The name of this run's `n`th temporary file.
 fn temp_name(n: u64) -> String {
-    format!("{TEMP_PREFIX}{}-{n}", std::process::id())
+    format!("{TEMP_PREFIX}{}-{}-{n}", std::process::id(), this_run())
 }
 
-/// The writer's PID if `name` is one of the store's temporary files (`.tmp-{pid}-{n}`).
-fn temp_writer(name: &str) -> Option<u32> {
-    let (pid, n) = name.strip_prefix(TEMP_PREFIX)?.split_once('-')?;
+/// The writer's PID and run if `name` is one of the store's temporary files
+/// (`.tmp-{pid}-{run}-{n}`).
+fn temp_writer(name: &str) -> Option<(u32, &str)> {
+    let mut fields = name.strip_prefix(TEMP_PREFIX)?.split('-');
+    let (pid, run, n) = (fields.next()?, fields.next()?, fields.next()?);
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    if !digits(pid) || !digits(n) {
+    let hex = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit());
+    if fields.next().is_some() || !digits(pid) || !hex(run) || !digits(n) {
         return None;
     }
-    pid.parse().ok()
+    Some((pid.parse().ok()?, run))
 }
 
-/// Whether a temporary file of process `pid`, last written at `modified`, was left behind: its
-/// writer is gone (or it is older than [`LEFTOVER_TEMP_AGE`]). This process's own are in use.
-fn is_leftover(pid: u32, modified: Option<SystemTime>) -> bool {
-    if pid == std::process::id() {
+/// Whether a temporary file of run `run` of process `pid`, last written at `modified`, was left
+/// behind: its writer is gone (another run of this PID, or no such process) or it is older than
+/// [`LEFTOVER_TEMP_AGE`]. This run's own are in use.
+fn is_leftover((pid, run): (u32, &str), modified: Option<SystemTime>) -> bool {
+    let own_pid = pid == std::process::id();
+    if own_pid && run == this_run() {
         return false;
     }
     let old = modified.and_then(|m| m.elapsed().ok()).is_some_and(|age| age > LEFTOVER_TEMP_AGE);
-    old || !process_runs(pid)
+    old || own_pid || !process_runs(pid)
 }
 
 /// Whether a process `pid` runs (on Linux, `/proc/{pid}` exists; elsewhere assumed, so only the
@@ -141,7 +158,12 @@ fn write_and_place<T>(
         let _ = std::fs::remove_file(&temp);
     }
     if matches!(result, Ok(Some(_))) {
-        sync_dir(dir)?;
+        // The object is in place: a failed folder sync makes it less durable, not absent, and
+        // the caller must not take it for a failed write (a create-if-absent retried would then
+        // find its own object and think it lost).
+        if let Err(e) = sync_dir(dir) {
+            tracing::warn!("store folder: cannot fsync {}: {e}", dir.display());
+        }
     }
     result
 }
@@ -157,9 +179,9 @@ fn remove_leftovers(dir: &Path, depth: usize) -> std::io::Result<usize> {
         if kind.is_dir() && depth > 0 {
             removed += remove_leftovers(&entry.path(), depth - 1)?;
         } else if kind.is_file() {
-            let Some(pid) = name.to_str().and_then(temp_writer) else { continue };
+            let Some(writer) = name.to_str().and_then(temp_writer) else { continue };
             let modified = entry.metadata().ok().and_then(|m| m.modified().ok());
-            if is_leftover(pid, modified) {
+            if is_leftover(writer, modified) {
                 match std::fs::remove_file(entry.path()) {
                     Ok(()) => removed += 1,
                     Err(e) if e.kind() == ErrorKind::NotFound => {}
@@ -204,7 +226,7 @@ impl LocalStore {
     }
 
     /// Removes the temporary files that processes killed mid-write left in the folder (the
-    /// store's own `.tmp-{pid}-{n}` files whose process is gone, or older than an hour; nothing
+    /// store's own `.tmp-{pid}-{run}-{n}` files whose run is over, or older than an hour; nothing
     /// else); returns how many. Walks the whole folder: run it once, at start.
     pub async fn remove_leftover_temps(&self) -> Result<usize, StoreError> {
         let root = self.root.clone();
@@ -350,12 +372,19 @@ mod tests {
         let mut child = std::process::Command::new("true").spawn().unwrap();
         let dead = child.id();
         child.wait().unwrap();
-        let removed = [sub.join(format!(".tmp-{dead}-3")), dir.join(format!(".tmp-{dead}-4")), sub.join(".tmp-1-5")];
+        let me = std::process::id();
+        let removed = [
+            sub.join(format!(".tmp-{dead}-0a1b-3")),
+            dir.join(format!(".tmp-{dead}-0a1b-4")),
+            // An earlier run of this PID (a container's process is PID 1 every time).
+            sub.join(format!(".tmp-{me}-{}-7", if this_run() == "0" { "1" } else { "0" })),
+            sub.join(".tmp-1-0a1b-5"),
+        ];
         let kept = [
             sub.join(temp_name(99)),
-            sub.join(".tmp-1-6"),
-            sub.join(".tmp-x-1"),
-            sub.join(".tmp-12"),
+            sub.join(".tmp-1-0a1b-6"),
+            sub.join(".tmp-x-0a1b-1"),
+            sub.join(".tmp-12-3"),
             sub.join(".lock-0.flv"),
         ];
         for path in removed.iter().chain(&kept) {
@@ -363,8 +392,8 @@ mod tests {
         }
         // PID 1 runs, but this one of its files is two hours old.
         let old = SystemTime::now() - Duration::from_secs(7200);
-        File::options().write(true).open(&removed[2]).unwrap().set_modified(old).unwrap();
-        assert_eq!(s.remove_leftover_temps().await.unwrap(), 3);
+        File::options().write(true).open(&removed[3]).unwrap().set_modified(old).unwrap();
+        assert_eq!(s.remove_leftover_temps().await.unwrap(), 4);
         for path in &removed {
             assert!(!path.exists(), "{} left", path.display());
         }
