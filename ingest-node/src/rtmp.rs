@@ -21,8 +21,7 @@ use crate::app::{now_ms, App, LiveStream};
 use crate::publish::multitrack::{is_rendition_key, Publish};
 use crate::publish::writer::StartError;
 use crate::publish::{Ending, Publisher};
-use crate::refusals::Cause;
-use crate::slots::{Refused, Slots};
+use crate::slots::{Listener, Slots};
 use crate::tokens::{self, TokenError};
 
 /// The RTMP application publishers connect to.
@@ -40,9 +39,6 @@ const READ_BUFFER: usize = 64 << 10;
 /// How long a takeover waits for the old publisher's last chunk to be written.
 const TAKEOVER_WAIT: Duration = Duration::from_secs(15);
 
-/// The pause after a failed `accept` (out of file descriptors): the loop waits, never spins.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
-
 /// Accepts RTMP connections until shutdown.
 pub async fn serve(app: Arc<App>, listener: TcpListener) {
     let s = &app.settings;
@@ -53,10 +49,7 @@ pub async fn serve(app: Arc<App>, listener: TcpListener) {
             r = listener.accept() => match r {
                 Ok(c) => c,
                 Err(e) => {
-                    if let Some(count) = app.metrics.refusals.note(Cause::RtmpAccept) {
-                        warn!(count, "RTMP accept failed: {e}");
-                    }
-                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                    Listener::Rtmp.accept_failed(&app.metrics, &e).await;
                     continue;
                 }
             },
@@ -65,13 +58,7 @@ pub async fn serve(app: Arc<App>, listener: TcpListener) {
         let slot = match slots.take(peer.ip()) {
             Ok(slot) => slot,
             Err(refused) => {
-                let (cause, flag, n) = match refused {
-                    Refused::Node(n) => (Cause::RtmpNodeLimit, "--max-connections", n),
-                    Refused::Address(n) => (Cause::RtmpAddressLimit, "--max-connections-per-ip", n),
-                };
-                if let Some(count) = app.metrics.refusals.note(cause) {
-                    warn!(%peer, count, "RTMP connection refused: {n} are open ({flag})");
-                }
+                Listener::Rtmp.refused(&app.metrics, peer, refused);
                 continue;
             }
         };

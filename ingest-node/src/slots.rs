@@ -4,11 +4,63 @@
 //! drops, however the connection's task ends (a panic unwinds through it too).
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tracing::warn;
+
+use crate::metrics::Metrics;
+use crate::refusals::Cause;
+
+/// The pause after a failed `accept` (out of file descriptors): a listener waits, never spins.
+pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// A listener of the node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listener {
+    /// RTMP ingest.
+    Rtmp,
+    /// HTTP: API, metrics, edge, page.
+    Http,
+}
+
+impl Listener {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Rtmp => "RTMP",
+            Self::Http => "HTTP",
+        }
+    }
+
+    /// A failed `accept`: counted, logged at most once a second, then a pause of
+    /// [`ACCEPT_BACKOFF`].
+    pub async fn accept_failed(self, metrics: &Metrics, e: &std::io::Error) {
+        let cause = match self {
+            Self::Rtmp => Cause::RtmpAccept,
+            Self::Http => Cause::HttpAccept,
+        };
+        if let Some(count) = metrics.refusals.note(cause) {
+            warn!(count, "{} accept failed: {e}", self.name());
+        }
+        tokio::time::sleep(ACCEPT_BACKOFF).await;
+    }
+
+    /// A connection turned away by the slots: counted and logged at most once a second.
+    pub fn refused(self, metrics: &Metrics, peer: SocketAddr, refused: Refused) {
+        let (cause, flag, n) = match (self, refused) {
+            (Self::Rtmp, Refused::Node(n)) => (Cause::RtmpNodeLimit, "--max-connections", n),
+            (Self::Rtmp, Refused::Address(n)) => (Cause::RtmpAddressLimit, "--max-connections-per-ip", n),
+            (Self::Http, Refused::Node(n)) => (Cause::HttpNodeLimit, "--max-http-connections", n),
+            (Self::Http, Refused::Address(n)) => (Cause::HttpAddressLimit, "--max-http-connections-per-ip", n),
+        };
+        if let Some(count) = metrics.refusals.note(cause) {
+            warn!(%peer, count, "{} connection refused: {n} are open ({flag})", self.name());
+        }
+    }
+}
 
 /// Why a connection got no slot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

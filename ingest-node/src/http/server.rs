@@ -41,11 +41,11 @@ use tokio::sync::{mpsc, watch, Notify};
 use tokio::time::{Instant, Sleep};
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
-use tracing::{info, warn};
+use tracing::info;
 
 use crate::metrics::Metrics;
 use crate::refusals::Cause;
-use crate::slots::{Refused, Slots};
+use crate::slots::{Listener, Refused, Slots};
 
 /// A client must have sent a complete request head this soon after connecting (the TLS
 /// handshake included), and, on a kept-alive HTTP/1.1 connection, after the last response: it
@@ -75,8 +75,6 @@ const IDLE_CHECK: Duration = Duration::from_secs(1);
 const PACED_OVER: usize = 64 << 10;
 /// The pieces of a paced body.
 const PACED_PIECE: usize = 64 << 10;
-/// The pause after a failed `accept` (out of file descriptors): the loop waits, never spins.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// What the listener shares with each connection.
 struct Shared {
@@ -103,10 +101,7 @@ pub async fn serve(
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,
                 Err(e) => {
-                    if let Some(n) = shared.metrics.refusals.note(Cause::HttpAccept) {
-                        warn!(count = n, "HTTP accept failed: {e}");
-                    }
-                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                    Listener::Http.accept_failed(&shared.metrics, &e).await;
                     continue;
                 }
             },
@@ -140,13 +135,7 @@ fn refuse(metrics: &Metrics, socket: TcpStream, peer: SocketAddr, refused: Refus
     if clear_text {
         let _ = socket.try_write(BUSY);
     }
-    let (cause, flag, n) = match refused {
-        Refused::Node(n) => (Cause::HttpNodeLimit, "--max-http-connections", n),
-        Refused::Address(n) => (Cause::HttpAddressLimit, "--max-http-connections-per-ip", n),
-    };
-    if let Some(count) = metrics.refusals.note(cause) {
-        warn!(%peer, count, "HTTP connection refused: {n} are open ({flag})");
-    }
+    Listener::Http.refused(metrics, peer, refused);
 }
 
 /// The hyper settings every connection is served with.
