@@ -37,7 +37,7 @@ fn ll_playlist_blocking_reload_and_parts_of_the_open_segment() {
     let live = playlist(&node, "cam", "");
     let text = live.text();
     assert_eq!(live.status, 200);
-    for tag in ["#EXT-X-VERSION:9", "#EXT-X-PART-INF:PART-TARGET=0.333", "CAN-BLOCK-RELOAD=YES", "PART-HOLD-BACK=0.999"]
+    for tag in ["#EXT-X-VERSION:9", "#EXT-X-PART-INF:PART-TARGET=0.333", "CAN-BLOCK-RELOAD=YES", "PART-HOLD-BACK=0.666"]
     {
         assert!(text.contains(tag), "{tag} in:\n{text}");
     }
