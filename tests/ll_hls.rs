@@ -2,8 +2,10 @@
 //! real time, the tests read the LL playlist, make blocking playlist and part requests, and
 //! check that parts decode and are the same bytes whether the open segment or the stored chunk
 //! was their source; through nginx as a caching proxy (the CDN stand-in), identical blocking
-//! requests reach the node once and hls.js plays the parts in headless Chromium. Needs ffmpeg,
-//! nginx, Chromium and www/node_modules (`tests/run` installs them).
+//! requests reach the node once and hls.js plays the parts in headless Chromium, for a minute
+//! with its defaults, audio and video, with no error event of any kind near the live edge;
+//! shaka-player plays the live stream at full frame rate. Needs ffmpeg, nginx, Chromium and
+//! www/node_modules (`tests/run` installs them).
 
 mod support;
 
@@ -37,7 +39,7 @@ fn ll_playlist_blocking_reload_and_parts_of_the_open_segment() {
     let live = playlist(&node, "cam", "");
     let text = live.text();
     assert_eq!(live.status, 200);
-    for tag in ["#EXT-X-VERSION:9", "#EXT-X-PART-INF:PART-TARGET=0.333", "CAN-BLOCK-RELOAD=YES", "PART-HOLD-BACK=0.999"]
+    for tag in ["#EXT-X-VERSION:9", "#EXT-X-PART-INF:PART-TARGET=0.333", "CAN-BLOCK-RELOAD=YES", "PART-HOLD-BACK=0.666"]
     {
         assert!(text.contains(tag), "{tag} in:\n{text}");
     }
@@ -410,6 +412,80 @@ fn following_the_hints_across_segment_boundaries_every_playlist_has_a_hint_and_e
             let was = uris.insert(sn, uri.to_string());
             assert!(was.as_deref().is_none_or(|w| w == uri), "segment {sn} was {was:?}, now {uri}:\n{text}");
         }
+    }
+    ffmpeg.kill();
+}
+
+/// hls.js and shaka-player play this long in the tests below.
+const PLAY_FOR: Duration = Duration::from_secs(60);
+/// The most hls.js may estimate it is behind the live edge after [`PLAY_FOR`] (seconds): its
+/// target, PART-HOLD-BACK (0.666 s), plus what starting took.
+const MAX_HLS_JS_LATENCY_S: f64 = 1.3;
+
+#[test]
+fn hls_js_with_its_defaults_plays_audio_and_video_through_a_cdn_for_a_minute_with_no_error_near_the_edge() {
+    let dir = TempDir::new("ll-minute");
+    let node = Node::start(&dir.join("data"), &NodeOptions::standard());
+    let token = node.token("cam", 600, false);
+    let mut ffmpeg = publish_live_source(&node.rtmp_url("cam", Some(&token)), 100, &dir.join("ff.log"));
+    node.wait_playlist("cam", "a segment", FIRST_SEGMENT_WITHIN, |p| !p.segments.is_empty());
+    let cdn = Cdn::start(&dir.join("cdn"), &node.http.to_string());
+    // Another viewer loads the playlist through the cache just before: the player must not get
+    // a copy older than the live edge.
+    assert_eq!(cdn.get("/live/cam/index.m3u8").status, 200);
+    let seconds = PLAY_FOR.as_secs().to_string();
+    let url = cdn.url("/live/cam/index.m3u8");
+    let r = support::player::run_script("hls_live.mjs", &[("URL", &url), ("SECONDS", &seconds)]);
+    // No error event of any kind, fatal or not (a stall, a nudge, a hole skipped at the start).
+    assert_eq!(r["errors"], json!([]), "hls.js errors: {r}");
+    assert_eq!(r["pageErrors"], json!([]), "{r}");
+    let played = r["currentTime"].as_f64().unwrap_or(0.0) - r["startPosition"].as_f64().unwrap_or(f64::MAX);
+    assert!(played >= PLAY_FOR.as_secs_f64() - 2.0, "played {played:.1} s of media in {}: {r}", r["playedSeconds"]);
+    let latency = r["latency"].as_f64().expect("hls.js's latency estimate");
+    assert!(latency <= MAX_HLS_JS_LATENCY_S, "hls.js is {latency:.3} s behind the live edge after a minute: {r}");
+    ffmpeg.kill();
+}
+
+/// Plays `url` with shaka-player for `seconds` (its low-latency mode on or off); the report of
+/// `shaka_play.mjs`.
+fn shaka(url: &str, seconds: u64, low_latency: bool) -> Value {
+    let seconds = seconds.to_string();
+    let ll = if low_latency { "1" } else { "0" };
+    support::player::run_script("shaka_play.mjs", &[("URL", url), ("SECONDS", &seconds), ("LOW_LATENCY", ll)])
+}
+
+/// The frame rate of the live source ([`publish_live_source`]).
+const SOURCE_FPS: f64 = 30.0;
+/// A player plays at full frame rate if it decodes at least this share of the source's frames.
+const FULL_FRAME_RATE: f64 = 0.9;
+
+#[test]
+fn shaka_player_plays_the_live_stream_at_full_frame_rate_with_its_defaults_and_in_low_latency_mode() {
+    const SECONDS: u64 = 20;
+    let dir = TempDir::new("ll-shaka");
+    let node = Node::start(&dir.join("data"), &NodeOptions::standard());
+    let token = node.token("cam", 600, false);
+    let mut ffmpeg = publish_live_source(&node.rtmp_url("cam", Some(&token)), 100, &dir.join("ff.log"));
+    node.wait_playlist("cam", "a segment", FIRST_SEGMENT_WITHIN, |p| !p.segments.is_empty());
+    let url = format!("http://{}/live/cam/index.m3u8", node.http);
+    for low_latency in [false, true] {
+        let r = shaka(&url, SECONDS, low_latency);
+        let mode = if low_latency { "low-latency mode" } else { "defaults" };
+        assert_eq!((&r["errors"], &r["pageErrors"]), (&json!([]), &json!([])), "shaka ({mode}): {r}");
+        assert_eq!(r["isLive"], json!(true), "{r}");
+        let (frames, elapsed) =
+            (r["decodedFrames"].as_f64().unwrap_or(0.0), r["playedSeconds"].as_f64().unwrap_or(0.0));
+        assert!(
+            elapsed >= SECONDS as f64 && frames >= FULL_FRAME_RATE * SOURCE_FPS * elapsed,
+            "shaka ({mode}) decoded {frames} frames in {elapsed:.1} s: {r}"
+        );
+        // Buffering only until the first frame, never after.
+        let started = r["firstFrameMs"].as_f64().unwrap_or(0.0);
+        let rebuffered: Vec<&Value> = r["buffering"]
+            .as_array()
+            .map(|b| b.iter().filter(|e| e["buffering"] == true && e["t"].as_f64().unwrap_or(0.0) > started).collect())
+            .unwrap_or_default();
+        assert!(rebuffered.is_empty(), "shaka ({mode}) rebuffered after the start: {r}");
     }
     ffmpeg.kill();
 }

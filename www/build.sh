@@ -8,7 +8,7 @@
 #
 # Installs what is missing, once: the wasm32 target, wasm-bindgen-cli (the crate's exact
 # version, ~10 min to build), and the npm packages (hls.js, binaryen's wasm-opt, playwright-core
-# for the tests). Fails if the WASM is over its budget (250 KB gzipped).
+# and shaka-player for the tests). Fails if the WASM is over its budget (250 KB gzipped).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")"

@@ -1,7 +1,9 @@
 //! nginx (Debian's) as the CDN stand-in: a caching reverse proxy on a free 127.0.0.1 port in
 //! front of an edge, keyed by the whole request URI (query string included, as LL-HLS blocking
 //! requests need), with `proxy_cache_lock` collapsing identical misses into one upstream request,
-//! and the upstream's `Cache-Control` deciding what is kept and for how long.
+//! and the upstream's `Cache-Control` deciding what is kept and for how long. nginx wakes a
+//! request waiting on its cache lock every 500 ms only: a viewer that is not the first to ask a
+//! URL gets it up to that late, so the player tests play one viewer per URL.
 
 use std::path::Path;
 use std::process::Command;

@@ -11,7 +11,11 @@
 //!   frames;
 //! - a part is independent if it starts with a keyframe (the first part of an independent
 //!   chunk, and every part a keyframe starts);
-//! - the last part of a chunk ends where the chunk ends.
+//! - the last part of a chunk ends where the chunk ends;
+//! - a part holds at least one frame it may be cut at: audio that opens a chunk before its first
+//!   video frame goes into the first part with that frame, never into a part of its own (a part of
+//!   audio alone, then one whose video starts later, is a hole at the start that players skip or
+//!   stall on).
 //!
 //! A closed chunk records its parts (its `onMetaData`, [`super::file`]), so any edge builds any
 //! part of it from the chunk alone, byte for byte as the ingest node built it while it was open.
@@ -55,6 +59,8 @@ struct Current {
     independent: bool,
     first_tag: u32,
     first_byte: usize,
+    /// It holds a frame a part may start at (a video frame; an audio frame without video).
+    has_point: bool,
 }
 
 /// Cuts one open chunk into parts, as its tags are appended. Sans-IO, like the chunker.
@@ -73,7 +79,7 @@ pub(super) struct PartCutter {
 impl PartCutter {
     /// A cutter for a chunk opening at `start` with its first tag.
     pub(super) fn new(target_ms: u64, start: Millis, independent: bool) -> Self {
-        let current = Current { index: 0, start, independent, first_tag: 0, first_byte: 0 };
+        let current = Current { index: 0, start, independent, first_tag: 0, first_byte: 0, has_point: false };
         Self { target_ms: target_ms.max(1), current, tags: 0, last_point: None, closed: alloc::vec::Vec::new() }
     }
 
@@ -84,7 +90,7 @@ impl PartCutter {
         let mut closed = None;
         if let Some(sync) = point {
             // A chunk's part list is bounded: past it, the last part grows.
-            if self.tags > self.current.first_tag && self.closed.len() + 1 < MAX_PARTS {
+            if self.current.has_point && self.closed.len() + 1 < MAX_PARTS {
                 let elapsed = at.0.saturating_sub(self.current.start.0);
                 let step = self.last_point.map_or(0, |p| at.0.saturating_sub(p.0));
                 // A keyframe starts a part; so does a frame after which the next one would end
@@ -96,6 +102,7 @@ impl PartCutter {
                 }
             }
             self.last_point = Some(at);
+            self.current.has_point = true;
         }
         self.tags += 1;
         closed
@@ -124,8 +131,36 @@ impl PartCutter {
             tags: self.tags - c.first_tag,
         };
         self.closed.push((part, c.first_byte..byte));
-        self.current =
-            Current { index: c.index + 1, start: end, independent: false, first_tag: self.tags, first_byte: byte };
+        self.current = Current {
+            index: c.index + 1,
+            start: end,
+            independent: false,
+            first_tag: self.tags,
+            first_byte: byte,
+            has_point: false,
+        };
         part
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn audio_before_the_first_video_frame_is_in_the_first_part_with_it() {
+        // A chunk opening with 21 ms of audio, then a keyframe and frames every 33 ms.
+        let mut cutter = PartCutter::new(333, Millis(0), true);
+        let (mut byte, mut cuts) = (0, alloc::vec::Vec::new());
+        assert_eq!(cutter.before_tag(Millis(0), None, byte), None, "audio in a session with video");
+        byte += 100;
+        for frame in 0..12u64 {
+            cuts.extend(cutter.before_tag(Millis(21 + frame * 33), Some(frame == 0), byte));
+            byte += 100;
+        }
+        let first = cuts.first().expect("a part after 10 frames");
+        assert_eq!((first.index, first.start, first.first_tag), (0, Millis(0), 0), "the audio and the keyframe");
+        assert!(first.independent && first.tags > 1, "{first:?}");
+        assert_eq!(cuts.len(), 1, "{cuts:?}");
     }
 }

@@ -21,6 +21,9 @@ pub const DEFAULT_PART_TARGET_MS: u64 = 333;
 pub const PARTS_LISTED_FOR_TARGETS: u64 = 3;
 /// A blocking request not answered within this many target durations gets a 503 (§6.2.5.2).
 pub const BLOCK_TIMEOUT_TARGETS: u64 = 3;
+/// `Cache-Control` of a Low-Latency playlist that does not block: a cache in front asks again
+/// every time (see [`LiveEdge::respond`]).
+pub const CACHE_LIVE_PLAYLIST: &str = "no-cache";
 /// `Cache-Control` of a 404 for a part that does not exist yet: short, so a cache in front is
 /// never poisoned by a future part's 404.
 pub const CACHE_FUTURE_PART: &str = "public, max-age=1";
@@ -240,13 +243,16 @@ impl LiveEdge<'_> {
         if playlist.segments.iter().all(|s| s.open && s.parts.is_empty()) {
             return Response::not_found();
         }
-        // Appendix B: a blocking response's URL names what it waited for, so it never changes;
-        // a live playlist changes with every part, so it is kept half a target duration (not
-        // at all for 1-second segments: a cache that does not say a copy's `Age` would make
-        // players think the live edge is further on than it is).
-        let target = playlist.target_duration();
-        let max_age = if query.blocks() { 6 * target } else { target / 2 };
-        let cache = Cow::Owned(format!("public, max-age={max_age}"));
+        // Appendix B: a blocking response's URL names what it waited for, so it never changes.
+        // A live playlist changes with every part, and a player starts from the first one it
+        // gets, PART-HOLD-BACK behind its last part: a cached copy (nginx says no `Age`) starts
+        // a viewer as far further behind as the copy is old, and at its default playback rate
+        // it never catches up.
+        let cache = if query.blocks() {
+            Cow::Owned(format!("public, max-age={}", 6 * playlist.target_duration()))
+        } else {
+            Cow::Borrowed(CACHE_LIVE_PLAYLIST)
+        };
         Response {
             status: 200,
             content_type: PLAYLIST_TYPE,
@@ -402,7 +408,7 @@ mod tests {
         assert!(lines.contains(&"#EXT-X-VERSION:9"));
         assert!(lines.contains(&"#EXT-X-PART-INF:PART-TARGET=0.333"));
         assert!(lines.contains(
-            &"#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,CAN-SKIP-UNTIL=12.000,HOLD-BACK=6.000,PART-HOLD-BACK=0.999"
+            &"#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,CAN-SKIP-UNTIL=12.000,HOLD-BACK=6.000,PART-HOLD-BACK=0.666"
         ));
         assert!(lines.contains(&"#EXT-X-MEDIA-SEQUENCE:1"), "the stored window, from 1");
         let segments: Vec<&str> =
@@ -434,7 +440,7 @@ mod tests {
         let (m, chunks) = stream();
         let p = edge(&chunks).playlist(Some(&m), false);
         let ll = p.low_latency.as_ref().unwrap();
-        assert!(ll.part_hold_back_ms() >= 3 * ll.part_target_ms);
+        assert!(ll.part_hold_back_ms() >= 2 * ll.part_target_ms, "§4.4.3.8: at least twice the part target");
         for s in &p.segments {
             for (i, part) in s.parts.iter().enumerate() {
                 assert!(part.duration_ms <= ll.part_target_ms);
@@ -491,7 +497,7 @@ mod tests {
         let blocking = e.respond(Some(&m), &PlaylistQuery { msn: Some(10), part: Some(1), skip: false });
         assert_eq!((blocking.status, &*blocking.cache_control), (200, "public, max-age=12"));
         let live = e.respond(Some(&m), &PlaylistQuery::default());
-        assert_eq!(&*live.cache_control, crate::edge::CACHE_PLAYLIST);
+        assert_eq!(&*live.cache_control, "no-cache", "a player starts from it: never a stale copy");
         assert_eq!(future_part().cache_control, CACHE_FUTURE_PART);
         assert_eq!((timed_out().status, &*timed_out().cache_control), (503, crate::edge::CACHE_NONE));
     }
