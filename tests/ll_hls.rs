@@ -441,8 +441,24 @@ fn hls_js_with_its_defaults_plays_audio_and_video_through_a_cdn_for_a_minute_wit
     assert_eq!(r["pageErrors"], json!([]), "{r}");
     let played = r["currentTime"].as_f64().unwrap_or(0.0) - r["startPosition"].as_f64().unwrap_or(f64::MAX);
     assert!(played >= PLAY_FOR.as_secs_f64() - 2.0, "played {played:.1} s of media in {}: {r}", r["playedSeconds"]);
-    let latency = r["latency"].as_f64().expect("hls.js's latency estimate");
-    assert!(latency <= MAX_HLS_JS_LATENCY_S, "hls.js is {latency:.3} s behind the live edge after a minute: {r}");
+    // hls.js's estimate over the last ten seconds (sampled each second): one reading taken while
+    // a busy machine held a frame back says less than where the player settled.
+    let mut last: Vec<f64> = r["latencies"]
+        .as_array()
+        .expect("latency samples")
+        .iter()
+        .rev()
+        .take(10)
+        .filter_map(|s| s[1].as_f64())
+        .collect();
+    assert!(last.len() >= 5, "latency samples: {r}");
+    last.sort_by(f64::total_cmp);
+    let latency = last[last.len() / 2];
+    assert!(
+        latency <= MAX_HLS_JS_LATENCY_S,
+        "hls.js is {latency:.3} s behind the live edge after a minute (median of the last {} s): {r}",
+        last.len()
+    );
     ffmpeg.kill();
 }
 
