@@ -44,6 +44,8 @@ pub const CACHE_NOT_FOUND: &str = "public, max-age=2";
 /// The body of a `503` when the store does not answer: what failed, in words (the store's own
 /// error text goes to the edge's log, never to the client).
 pub const STORE_UNAVAILABLE: &str = "origin store unavailable\n";
+/// `Retry-After` of every `503` an edge answers, in seconds.
+pub const RETRY_AFTER_S: u64 = 1;
 /// `Cache-Control` of errors: never cached.
 pub const CACHE_NONE: &str = "no-store";
 
@@ -305,6 +307,13 @@ impl Response {
         let mut body = message.into_bytes();
         body.push(b'\n');
         Self { status, content_type: "text/plain; charset=utf-8", cache_control: Cow::Borrowed(CACHE_NONE), body }
+    }
+
+    /// The `503` of a store that does not answer ([`STORE_UNAVAILABLE`]); every edge adds
+    /// `Retry-After` ([`RETRY_AFTER_S`]) to its 503s.
+    pub fn store_unavailable() -> Self {
+        let body = STORE_UNAVAILABLE.as_bytes().to_vec();
+        Self { status: 503, content_type: "text/plain; charset=utf-8", cache_control: Cow::Borrowed(CACHE_NONE), body }
     }
 }
 

@@ -142,6 +142,9 @@ fn respond(r: edge::Response, method: &Method, range: Option<&str>) -> Result<Re
             }
         }
     } else {
+        if r.status == 503 {
+            headers.set("retry-after", &edge::RETRY_AFTER_S.to_string())?;
+        }
         (r.status, r.body)
     };
     let resp = if *method == Method::Head {
@@ -159,7 +162,7 @@ fn failure(status: u16, body: &str) -> Result<Response> {
     headers.set("content-type", "text/plain; charset=utf-8")?;
     headers.set("cache-control", edge::CACHE_NONE)?;
     if status == 503 {
-        headers.set("retry-after", "2")?;
+        headers.set("retry-after", &edge::RETRY_AFTER_S.to_string())?;
     }
     cors(&headers)?;
     Ok(Response::from_bytes(body.as_bytes().to_vec())?.with_status(status).with_headers(headers))

@@ -29,12 +29,10 @@ const RECENT_CHUNKS: usize = 4;
 /// playlist lists them from the live edge until then.
 pub const MAX_UNSTORED_CHUNKS: usize = 64;
 /// Most requests of one stream waiting for its live edge to advance at once (blocking playlist
-/// and part requests): one more gets a 503 with `Retry-After` ([`RETRY_AFTER_S`]). A CDN in
+/// and part requests): one more gets a 503 with `Retry-After` ([`edge::RETRY_AFTER_S`]). A CDN in
 /// front collapses each blocking URL into one request, so this bounds viewers that come
 /// straight to the node.
 pub const MAX_BLOCKING_WAITERS: usize = 512;
-/// `Retry-After` of a 503 of the live edge, seconds.
-pub const RETRY_AFTER_S: u64 = 1;
 /// Parts of the last chunks built and kept for whoever asks next (each is built once): more
 /// than a chunk's worth, so the parts of a chunk that has just closed stay too.
 const BUILT_PARTS_KEPT: usize = 16;
@@ -279,7 +277,10 @@ impl LiveEdge {
                         built.fetch_add(1, Relaxed);
                         edge::Response::ok(MP4_TYPE, CACHE_IMMUTABLE, out)
                     }
-                    Err(e) => edge::Response::error(500, format!("part: {e}")),
+                    Err(e) => {
+                        tracing::warn!("live edge: part {sequence}.{index} could not be built: {e}");
+                        edge::Response::error(500, "the part could not be built".into())
+                    }
                 },
             )
         };

@@ -20,7 +20,7 @@ use rapidrtmp_core::segment::build_init;
 
 use crate::app::{App, LiveStream};
 use crate::http::origin::Origin;
-use crate::live_edge::{Held, RETRY_AFTER_S};
+use crate::live_edge::Held;
 use crate::metrics::Metrics;
 use crate::refusals::Cause;
 use crate::store::Store;
@@ -131,10 +131,7 @@ async fn answer(app: &impl EdgeHost, peer: SocketAddr, method: &Method, uri: &Ur
             tracing::warn!(count, "edge: store read failed: {e}");
         }
         app.metrics().http_request(route.name(), 503);
-        let mut r = (StatusCode::SERVICE_UNAVAILABLE, edge::STORE_UNAVAILABLE).into_response();
-        r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
-        r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(edge::CACHE_NONE));
-        r
+        to_response(edge::Response::store_unavailable(), method, None)
     };
     let object = match app.store().get(&route.object_key()).await {
         Ok(o) => o,
@@ -264,7 +261,10 @@ fn held(live: &crate::live_edge::LiveEdge, route: &Route) -> Option<edge::Respon
         Held::Chunk(file) => Some(edge::respond(route, Some(&file), &[])),
         Held::Config(config) if matches!(route, Route::Init { .. }) => match build_init(&config) {
             Ok(init) => Some(edge::Response::ok(MP4_TYPE, CACHE_IMMUTABLE, init)),
-            Err(e) => Some(edge::Response::error(500, format!("init segment: {e}"))),
+            Err(e) => {
+                tracing::warn!("live edge: the init segment of {session}/{sequence} could not be built: {e}");
+                Some(edge::Response::error(500, "the init segment could not be built".into()))
+            }
         },
         Held::Config(_) => None,
     }
@@ -306,7 +306,7 @@ fn to_response(r: edge::Response, method: &Method, range: Option<&str>) -> Respo
         h.insert(header::CONTENT_RANGE, cr);
     }
     if r.status == 503 {
-        h.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_S));
+        h.insert(header::RETRY_AFTER, HeaderValue::from(edge::RETRY_AFTER_S));
     }
     resp
 }
