@@ -16,7 +16,7 @@ use support::checks::{
 };
 use support::hls::Playlist;
 use support::http;
-use support::media::{self, assert_publish_refused, clip, publish, publish_and_wait, FPS};
+use support::media::{self, assert_publish_refused, clip, publish, publish_and_wait, publish_held, FPS};
 use support::node::{Node, NodeOptions};
 use support::player;
 use support::proc::TempDir;
@@ -60,14 +60,15 @@ fn published_clip_plays_back_frame_exact_and_its_chunks_decode_alone() {
     let node = Node::start(&data, &NodeOptions::standard());
     let token = node.token("cam", 600, false);
 
-    let mut ffmpeg = publish(&node.rtmp_url("cam", Some(&token)), &[], &[], &dir.join("ffmpeg.log"));
+    // Its input held open, ffmpeg is still publishing when the live playlist is read.
+    let mut held = publish_held(&node.rtmp_url("cam", Some(&token)), &dir.join("ffmpeg.log"));
     let live = node.wait_playlist("cam", "a segment", FIRST_SEGMENT_WITHIN, |p| !p.segments.is_empty());
     let live_cache = node.get("/live/cam/index.m3u8");
-    if ffmpeg.status().is_none() {
-        assert!(!live.ended, "the playlist ends while the publisher is still sending:\n{}", live.text);
-        // LL-HLS (on by default): never a stale copy, a player starts from it.
-        assert_eq!(live_cache.header("cache-control"), Some("no-cache"), "live playlist");
-    }
+    assert!(held.ffmpeg.status().is_none(), "ffmpeg exited with its input held open:\n{}", held.ffmpeg.log());
+    assert!(!live.ended, "the playlist ends while the publisher is still sending:\n{}", live.text);
+    // LL-HLS (on by default): never a stale copy, a player starts from it.
+    assert_eq!(live_cache.header("cache-control"), Some("no-cache"), "live playlist");
+    let mut ffmpeg = held.release();
     let status = ffmpeg.wait_timeout(PUBLISH_TIMEOUT).expect("ffmpeg publish did not finish");
     assert!(status.success(), "ffmpeg publish failed ({status}):\n{}", ffmpeg.log());
 

@@ -11,7 +11,7 @@ mod support;
 use std::time::Duration;
 
 use support::checks::{assert_chunks_match, assert_plays_like_the_clip, media_objects, tree};
-use support::media::{publish, publish_and_wait};
+use support::media::{publish_and_wait, publish_held};
 use support::node::{Node, NodeOptions};
 use support::proc::TempDir;
 use support::s3s::S3sFs;
@@ -37,11 +37,12 @@ fn publish_through_the_s3_store_plays_frame_exact_and_survives_a_restart() {
     let mut node = Node::start(&dir.join("data"), &opts);
     let token = node.token("cam", 600, true);
 
-    let mut ffmpeg = publish(&node.rtmp_url("cam", Some(&token)), &[], &[], &dir.join("ffmpeg.log"));
+    // Its input held open, ffmpeg is still publishing when the live playlist is read.
+    let mut held = publish_held(&node.rtmp_url("cam", Some(&token)), &dir.join("ffmpeg.log"));
     let live = node.wait_playlist("cam", "a segment", Duration::from_secs(5), |p| !p.segments.is_empty());
-    if ffmpeg.status().is_none() {
-        assert!(!live.ended, "the playlist ends while the publisher is still sending:\n{}", live.text);
-    }
+    assert!(held.ffmpeg.status().is_none(), "ffmpeg exited with its input held open:\n{}", held.ffmpeg.log());
+    assert!(!live.ended, "the playlist ends while the publisher is still sending:\n{}", live.text);
+    let mut ffmpeg = held.release();
     let status = ffmpeg.wait_timeout(PUBLISH_TIMEOUT).expect("ffmpeg publish did not finish");
     assert!(status.success(), "ffmpeg publish failed ({status}):\n{}", ffmpeg.log());
 

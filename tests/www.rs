@@ -2,15 +2,24 @@
 //! driven by Playwright (`tests/www/browser.mjs`): ffmpeg publishes live; the page lists the
 //! stream from the API and plays it with hls.js; its inspector opens the init segment, a media
 //! segment and a chunk from the live playlist, and a dropped file; its packager turns an FLV
-//! into a ZIP of HLS and into one MP4. Then the checks, against real tools:
+//! into a ZIP of HLS and into one MP4. Then the checks. Against independent tools (hls.js,
+//! ffprobe, ffmpeg):
 //!
 //! - playback advanced at least 5 s, at the clip's size, with no hls.js ERROR event at all;
 //! - the box tree shows `ftyp`/`moov`/`trak` (init) and `moof`/`mdat` (segment), and the sample
 //!   counts it shows equal ffprobe's packet counts of the same segment;
+//! - the packager's files decode cleanly in ffmpeg, frame for frame like the clip.
+//!
+//! Against our own code (the same core, built natively for the CLI instead of as WASM for the
+//! page): these prove that the page and the CLI agree, not that either is right (elsewhere the
+//! golden dumps pin the inspector's output, and mp4-atom and ffmpeg check the packager's):
+//!
 //! - every JSON report downloaded from the inspector equals `rapidrtmp inspect --json` on the
 //!   same bytes;
-//! - the packager's files equal `rapidrtmp package` output byte for byte, and decode cleanly in
-//!   ffmpeg, frame for frame like the clip;
+//! - the packager's files equal `rapidrtmp package` output byte for byte.
+//!
+//! And:
+//!
 //! - a file that is not media gets a clear error in both views, and no exception;
 //! - the page requested nothing beyond its own origin, and its WASM is within budget.
 //!
@@ -163,7 +172,9 @@ fn fetch(url: &str) -> Vec<u8> {
     r.body
 }
 
-/// The inspector showed the right boxes and sample counts, and its reports equal the CLI's.
+/// The inspector showed the right boxes, and sample counts equal to ffprobe's; its reports
+/// equal the CLI's (a check that the WASM build agrees with the native one, not an independent
+/// one).
 fn check_inspector(node: &Node, dir: &TempDir, inspected: &BTreeMap<&str, &Value>) {
     let boxes = |label: &str| -> Vec<String> {
         inspected[label]["boxes"].as_array().unwrap().iter().map(|b| b.as_str().unwrap().to_string()).collect()
@@ -219,7 +230,8 @@ fn check_inspector(node: &Node, dir: &TempDir, inspected: &BTreeMap<&str, &Value
     let total = packets("video") + packets("audio");
     assert_eq!(inspected["segment"]["sampleRows"].as_u64(), Some(total), "sample table rows");
 
-    // Every downloaded report equals `rapidrtmp inspect --json` on the same bytes.
+    // Every downloaded report equals `rapidrtmp inspect --json` on the same bytes: the page's
+    // WASM and the CLI run the same inspector code, so this checks that they agree.
     let chunk = fetch(&url("chunk"));
     for (label, bytes) in [("init", Some(init)), ("segment", Some(segment)), ("chunk", Some(chunk)), ("file", None)] {
         let file = match bytes {
@@ -240,7 +252,8 @@ fn check_inspector(node: &Node, dir: &TempDir, inspected: &BTreeMap<&str, &Value
     }
 }
 
-/// The browser's ZIP and MP4 equal `rapidrtmp package`'s output and play like the clip.
+/// The browser's ZIP and MP4 equal `rapidrtmp package`'s output (the same packager, as WASM:
+/// they agree) and decode in ffmpeg frame for frame like the clip (the independent check).
 fn check_packager(packaged: &Value, dir: &TempDir) {
     let clip = clip();
     let stem = clip.path.file_stem().unwrap().to_str().unwrap();

@@ -2,6 +2,8 @@
 """Checks of deploy/ for tests/deploy/run.sh, one subcommand each (the shell script runs the tools).
 
   check.py kustomization DIR                 the kustomization lists every manifest in DIR
+  check.py rendered DIR RENDERED             what `kubectl kustomize DIR` rendered: every manifest's
+                                             objects, in the kustomization's namespace, with its images
   check.py split RENDERED CORE CRD           splits rendered manifests: Kubernetes kinds, CRD kinds
   check.py rules PROMETHEUSRULE OUT          the PrometheusRule's rule groups as a Prometheus rule file
   check.py dashboard JSON                    the dashboard loads as Grafana's dashboard model, losslessly
@@ -67,6 +69,31 @@ def cmd_kustomization(folder):
             if not {"apiVersion", "kind", "metadata"} <= doc.keys():
                 fail(f"{name}: a document without apiVersion, kind and metadata")
     print(f"kustomization.yaml lists all {len(present)} manifests")
+
+
+def cmd_rendered(folder, rendered):
+    folder = Path(folder)
+    k = yaml.safe_load((folder / "kustomization.yaml").read_text())
+    sources = [doc for name in k["resources"] for doc in load_all(folder / name)]
+    objects = load_all(rendered)
+    ids = lambda docs: sorted((d["kind"], d["metadata"]["name"]) for d in docs)
+    if ids(objects) != ids(sources):
+        fail(f"rendered {ids(objects)}, the manifests hold {ids(sources)}")
+    for o in objects:
+        where = f"{o['kind']} {o['metadata']['name']}"
+        if o["kind"] != "Namespace" and o["metadata"].get("namespace") != k["namespace"]:
+            fail(f"{where}: namespace {o['metadata'].get('namespace')!r}, not {k['namespace']!r}")
+    images = {i["name"]: f"{i['newName']}:{i['newTag']}" for i in k.get("images", [])}
+    used = []
+    for o in objects:
+        pod = o.get("spec", {}).get("template", {}).get("spec", {})
+        for c in pod.get("containers", []) + pod.get("initContainers", []):
+            used.append(c["image"])
+            if c["image"] not in images.values():
+                fail(f"{o['kind']} {o['metadata']['name']}: image {c['image']!r}, not one of {sorted(images.values())}")
+    if not used:
+        fail("no container in the rendered manifests")
+    print(f"kubectl kustomize: {len(objects)} objects in namespace {k['namespace']}; images {sorted(set(used))}")
 
 
 def cmd_split(rendered, core_out, crd_out):
@@ -393,7 +420,7 @@ def cmd_live(prom, dashboard_path, rules_path, metrics_path, metrics_rs):
 
 def main():
     commands = {
-        "kustomization": cmd_kustomization, "split": cmd_split, "rules": cmd_rules,
+        "kustomization": cmd_kustomization, "rendered": cmd_rendered, "split": cmd_split, "rules": cmd_rules,
         "dashboard": cmd_dashboard, "settings": cmd_settings, "runtime-stage": cmd_runtime_stage,
         "image": cmd_image, "image-env": cmd_image_env, "compose-env": cmd_compose_env, "live": cmd_live,
     }

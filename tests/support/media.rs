@@ -347,6 +347,43 @@ pub fn publish(url: &str, pre_input: &[&str], post_input: &[&str], log: &Path) -
     Background::spawn("ffmpeg publish", &mut cmd, log.to_path_buf())
 }
 
+/// A publish of the clip whose input is held open: ffmpeg reads the clip from a pipe in real
+/// time (`-re`) and, when it has sent it all, waits for more, still connected, so the stream is
+/// live until [`HeldPublish::release`] closes the pipe. What it sends is what [`publish`] sends.
+pub struct HeldPublish {
+    /// The ffmpeg process.
+    pub ffmpeg: Background,
+    /// Dropped to let the feeding thread close ffmpeg's input once all of the clip is written.
+    release: std::sync::mpsc::Sender<()>,
+}
+
+impl HeldPublish {
+    /// Lets ffmpeg reach the end of the clip (and end the publish); returns the process.
+    pub fn release(self) -> Background {
+        drop(self.release);
+        self.ffmpeg
+    }
+}
+
+/// Starts publishing the clip to `url` in real time with its input held open (see
+/// [`HeldPublish`]).
+pub fn publish_held(url: &str, log: &Path) -> HeldPublish {
+    let bytes = std::fs::read(&clip().path).unwrap_or_else(|e| panic!("{}: {e}", clip().path.display()));
+    let mut cmd = ffmpeg();
+    cmd.args(["-v", "error", "-re", "-f", "flv", "-i", "pipe:0", "-c", "copy", "-f", "flv", url]);
+    let (ffmpeg, mut stdin) = Background::spawn_with_stdin("ffmpeg publish (held)", &mut cmd, log.to_path_buf());
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        use std::io::Write;
+        // ffmpeg takes the clip at its pace; an error means it has gone (the test says why).
+        if stdin.write_all(&bytes).is_ok() {
+            let _ = released.recv();
+        }
+        drop(stdin);
+    });
+    HeldPublish { ffmpeg, release }
+}
+
 /// Starts publishing a live source to `url` for `seconds`: ffmpeg's test pattern and a tone,
 /// encoded as it goes (x264 `zerolatency`, a keyframe every second, no B-frames; AAC), so its
 /// timeline runs on without the jump back a looped clip has.

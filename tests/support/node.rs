@@ -258,9 +258,10 @@ impl Node {
         prom::parse(&r.text()).unwrap_or_else(|e| panic!("/metrics is not valid Prometheus text: {e}\n{}", r.text()))
     }
 
-    /// `rapidrtmp_publish_attempts_total{result}` (0 if the series is absent).
+    /// `rapidrtmp_publish_attempts_total{result}`. Every result is exported from the start, at
+    /// 0: an absent series fails the test (so a check for 0 cannot pass on a missing metric).
     pub fn publish_attempts(&self, result: &str) -> f64 {
-        self.metrics().value("rapidrtmp_publish_attempts_total", &[("result", result)]).unwrap_or(0.0)
+        self.metrics().get("rapidrtmp_publish_attempts_total", &[("result", result)])
     }
 
     /// Sends SIGTERM and waits up to `within` for the exit.

@@ -4,7 +4,7 @@
 use std::io::Read;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -217,10 +217,21 @@ pub struct Background {
 
 impl Background {
     pub fn spawn(name: &str, cmd: &mut Command, log: PathBuf) -> Background {
+        Background::start(name, cmd.stdin(Stdio::null()), log)
+    }
+
+    /// [`Background::spawn`] with its standard input a pipe, returned to write to (the child
+    /// reads end of file once it is dropped).
+    pub fn spawn_with_stdin(name: &str, cmd: &mut Command, log: PathBuf) -> (Background, ChildStdin) {
+        let mut b = Background::start(name, cmd.stdin(Stdio::piped()), log);
+        let stdin = b.child.stdin.take().expect("a piped stdin");
+        (b, stdin)
+    }
+
+    fn start(name: &str, cmd: &mut Command, log: PathBuf) -> Background {
         let file = std::fs::File::create(&log).unwrap_or_else(|e| panic!("create {}: {e}", log.display()));
         let text = describe(cmd);
         let child = cmd
-            .stdin(Stdio::null())
             .stdout(file.try_clone().unwrap())
             .stderr(file)
             .spawn()

@@ -664,10 +664,14 @@ mod tests {
         // bucket's folder: only the listing tells.)
     }
 
-    /// What s3s-fs does with racing conditional writes: it checks for the file, then writes it,
-    /// so several may "win" (AWS S3 and R2 let exactly one). Asserts only what holds either way.
+    /// Racing conditional creates on s3s-fs. AWS S3 and R2 let exactly one of them win; s3s-fs
+    /// checks for the file, then writes it, so several are told they won (7 of 8 in one
+    /// measured run): "exactly one winner" is a property of the server, which s3s-fs does not have, and
+    /// the count is printed, not asserted. What holds on any server is asserted: some call won,
+    /// the object is whole and is the body of a call that was told it won (never a loser's,
+    /// never a mix), and once the race is over the key is taken.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn put_if_absent_racing() {
+    async fn put_if_absent_racing_stores_one_winners_whole_body() {
         let server = S3sFs::start("race");
         let store = server.store("").await;
         let writers: Vec<_> = (0u8..8)
@@ -686,8 +690,15 @@ mod tests {
             }
         }
         eprintln!("s3s-fs: {} of 8 racing put_if_absent calls succeeded", winners.len());
-        assert!(!winners.is_empty());
-        let stored = store.get("race/token").await.unwrap().unwrap();
-        assert!(winners.contains(&stored[0]) && stored.iter().all(|&b| b == stored[0]));
+        assert!(!winners.is_empty(), "no racing put_if_absent call won");
+        let stored = store.get("race/token").await.unwrap().expect("the raced object");
+        assert_eq!(stored.len(), 256 << 10, "the stored body's length");
+        assert!(
+            winners.contains(&stored[0]) && stored.iter().all(|&b| b == stored[0]),
+            "the object holds call {}'s body (winners {winners:?}) or a mix",
+            stored[0]
+        );
+        assert!(!store.put_if_absent("race/token", Bytes::from_static(b"late")).await.unwrap(), "a later create won");
+        assert_eq!(store.get("race/token").await.unwrap(), Some(stored), "a later create changed the object");
     }
 }
