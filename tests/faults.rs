@@ -397,7 +397,7 @@ fn a_node_killed_during_writes_leaves_every_listed_chunk_whole_and_its_temporary
         publisher.kill();
         let listed = assert_listed_chunks_decode(&stream_dir);
         assert!(listed >= before + 3, "round {round}: {listed} chunks listed after the kill");
-        let leftover = stream_dir.join(format!(".tmp-{pid}-{}", 1000 + round));
+        let leftover = stream_dir.join(format!(".tmp-{pid}-0a1b2c3d-{}", 1000 + round));
         std::fs::write(&leftover, b"FLV\x01 cut short").unwrap();
         std::fs::write(&not_ours, b"kept").unwrap();
         planted = Some(leftover.to_string_lossy().into_owned());
