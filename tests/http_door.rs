@@ -304,15 +304,7 @@ fn answer_pings_until_closed(mut s: TcpStream, within: Duration) -> (usize, bool
 #[test]
 fn h2c_a_client_that_grants_no_flow_control_credit_is_let_go() {
     let dir = TempDir::new("door-h2-credit");
-    let node = Node::start(&dir.join("data"), &NodeOptions::standard());
-    let token = node.token("src", 600, false);
-    let (status, log, _) = publish_and_wait(
-        &node.rtmp_url("src", Some(&token)),
-        &[],
-        &dir.join("src.ffmpeg.log"),
-        Duration::from_secs(60),
-    );
-    assert!(status.success(), "{log}");
+    let node = node_with_an_ended_stream(&dir, "src");
     let segment = a_segment(&node, "src");
     let authority = node.http.to_string();
     let idle = node.rss_kb().expect("RSS");
@@ -347,6 +339,17 @@ fn h2c_a_client_that_grants_no_flow_control_credit_is_let_go() {
     assert_still_serves(&node, "after", &dir);
 }
 
+/// A node on `dir` with the clip published under `key` and ended, played like the clip.
+fn node_with_an_ended_stream(dir: &TempDir, key: &str) -> Node {
+    let node = Node::start(&dir.join("data"), &NodeOptions::standard());
+    let token = node.token(key, 600, false);
+    let log = dir.join(&format!("{key}.ffmpeg.log"));
+    let (status, messages, _) = publish_and_wait(&node.rtmp_url(key, Some(&token)), &[], &log, Duration::from_secs(60));
+    assert!(status.success(), "{messages}");
+    assert_plays_like_the_clip(&node, key);
+    node
+}
+
 /// An ended stream's largest segment path (a few hundred KB), to make responses worth holding.
 fn a_segment(node: &Node, key: &str) -> String {
     let playlist = node.playlist(key).expect("playlist");
@@ -358,16 +361,7 @@ fn a_segment(node: &Node, key: &str) -> String {
 fn h2c_slow_readers_and_stream_floods_are_closed_and_bounded() {
     raise_own_file_limit();
     let dir = TempDir::new("door-h2");
-    let node = Node::start(&dir.join("data"), &NodeOptions::standard());
-    let token = node.token("src", 600, false);
-    let (status, log, _) = publish_and_wait(
-        &node.rtmp_url("src", Some(&token)),
-        &[],
-        &dir.join("src.ffmpeg.log"),
-        Duration::from_secs(60),
-    );
-    assert!(status.success(), "{log}");
-    assert_plays_like_the_clip(&node, "src");
+    let node = node_with_an_ended_stream(&dir, "src");
     let segment = a_segment(&node, "src");
     let authority = node.http.to_string();
     let idle = node.rss_kb().expect("RSS");

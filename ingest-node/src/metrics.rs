@@ -112,6 +112,7 @@ pub struct Metrics {
 impl Metrics {
     /// Counts a publish attempt.
     pub fn publish_attempt(&self, result: &'static str) {
+        debug_assert!(PUBLISH_RESULTS.contains(&result), "publish result {result:?} is not in PUBLISH_RESULTS");
         *self.publish_attempts.lock().unwrap_or_else(|e| e.into_inner()).entry(result).or_default() += 1;
     }
 
