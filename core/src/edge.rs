@@ -23,13 +23,11 @@ pub use range::{parse_range, RangeRequest};
 use alloc::{borrow::Cow, format, string::String, vec::Vec};
 
 use crate::chunk::read_chunk;
-use crate::hls::{self, AudioRendition, MediaPlaylist, Variant};
+use crate::hls::{self, parse_uri_number, AudioRendition, MediaPlaylist, Variant};
+use crate::layout::{chunk_key, manifest_key, valid_name};
 use crate::manifest::{ChunkEntry, Manifest, StreamState};
 use crate::media::VIDEO_FOURCCS;
 use crate::segment::{build_init, build_part, build_segment, Warnings};
-
-/// Longest stream key or session id in a URL.
-pub const MAX_NAME_LEN: usize = 64;
 
 /// `Cache-Control` of live playlists: they change with every chunk.
 pub const CACHE_PLAYLIST: &str = "public, max-age=1";
@@ -48,23 +46,6 @@ pub const STORE_UNAVAILABLE: &str = "origin store unavailable\n";
 pub const RETRY_AFTER_S: u64 = 1;
 /// `Cache-Control` of errors: never cached.
 pub const CACHE_NONE: &str = "no-store";
-
-/// Whether `name` is a valid stream key or session id: `[A-Za-z0-9_-]{1,64}`.
-pub fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= MAX_NAME_LEN
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-}
-
-/// The store key of a stream's manifest.
-pub fn manifest_key(stream: &str) -> String {
-    format!("live/{stream}/manifest.json")
-}
-
-/// The store key of a chunk.
-pub fn chunk_key(stream: &str, session: &str, sequence: u64) -> String {
-    format!("live/{stream}/{session}/{sequence}.flv")
-}
 
 /// A playback request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,27 +113,6 @@ pub enum LiveOrigin {
     Never,
 }
 
-/// Most digits of a number in a URL: `u64::MAX` has 20.
-pub const MAX_NUMBER_DIGITS: usize = 20;
-
-/// A number of a URL (a sequence number, a part index, `_HLS_msn`): canonical decimal only, the
-/// one spelling `format!("{n}")` gives (digits, no sign, no leading zero, at most
-/// [`MAX_NUMBER_DIGITS`], at most `u64::MAX`), so that every object has one URL and a cache
-/// keeps one copy of it.
-fn parse_number(s: &str) -> Option<u64> {
-    let canonical = match s.as_bytes() {
-        [] => false,
-        [b'0'] => true,
-        [b'0', ..] => false,
-        digits => digits.len() <= MAX_NUMBER_DIGITS && digits.iter().all(u8::is_ascii_digit),
-    };
-    if canonical {
-        s.parse().ok()
-    } else {
-        None
-    }
-}
-
 impl Route {
     /// Parses a request path (`/live/...`, query string already removed). Numbers are
     /// canonical decimal (no sign, no leading zero): any other spelling is not a route, so
@@ -171,18 +131,18 @@ impl Route {
             (session, Some(file)) if valid_name(session) => {
                 let session = session.into();
                 if let Some(seq) = file.strip_prefix("init-").and_then(|f| f.strip_suffix(".mp4")) {
-                    Some(Self::Init { stream, session, sequence: parse_number(seq)? })
+                    Some(Self::Init { stream, session, sequence: parse_uri_number(seq)? })
                 } else if let Some(name) = file.strip_suffix(".m4s") {
                     match name.split_once('.') {
                         Some((seq, part)) => {
-                            let part = u32::try_from(parse_number(part)?).ok()?;
-                            Some(Self::Part { stream, session, sequence: parse_number(seq)?, part })
+                            let part = u32::try_from(parse_uri_number(part)?).ok()?;
+                            Some(Self::Part { stream, session, sequence: parse_uri_number(seq)?, part })
                         }
-                        None => Some(Self::Segment { stream, session, sequence: parse_number(name)? }),
+                        None => Some(Self::Segment { stream, session, sequence: parse_uri_number(name)? }),
                     }
                 } else {
                     let seq = file.strip_suffix(".flv")?;
-                    Some(Self::Chunk { stream, session, sequence: parse_number(seq)? })
+                    Some(Self::Chunk { stream, session, sequence: parse_uri_number(seq)? })
                 }
             }
             _ => None,

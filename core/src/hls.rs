@@ -22,6 +22,34 @@ pub fn part_uri(session: impl core::fmt::Display, sequence: u64, index: u32) -> 
     format!("{session}/{sequence}.{index}.m4s")
 }
 
+/// Most digits of a number in a URI: `u64::MAX` has 20.
+pub const MAX_NUMBER_DIGITS: usize = 20;
+
+/// A number of a URI (a sequence number, a part index, `_HLS_msn`): canonical decimal only, the
+/// one spelling `format!("{n}")` gives (digits, no sign, no leading zero, at most
+/// [`MAX_NUMBER_DIGITS`], at most `u64::MAX`), so that every object has one URL and a cache
+/// keeps one copy of it.
+pub fn parse_uri_number(s: &str) -> Option<u64> {
+    let canonical = match s.as_bytes() {
+        [] => false,
+        [b'0'] => true,
+        [b'0', ..] => false,
+        digits => digits.len() <= MAX_NUMBER_DIGITS && digits.iter().all(u8::is_ascii_digit),
+    };
+    if canonical {
+        s.parse().ok()
+    } else {
+        None
+    }
+}
+
+/// The session and first chunk an [`init_uri`] names; `None` for any other URI.
+pub fn parse_init_uri(uri: &str) -> Option<(&str, u64)> {
+    let (session, file) = uri.split_once('/')?;
+    let sequence = file.strip_prefix("init-")?.strip_suffix(".mp4")?;
+    Some((session, parse_uri_number(sequence)?))
+}
+
 /// One `EXT-X-PART` entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Part {

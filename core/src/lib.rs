@@ -30,6 +30,7 @@ pub mod flv;
 pub mod hls;
 #[cfg(feature = "inspect")]
 pub mod inspect;
+pub mod layout;
 pub mod manifest;
 pub mod media;
 pub mod package;

@@ -199,7 +199,7 @@ impl Manifest {
         if m.renditions.video.len() > MAX_RENDITIONS || m.renditions.audio.len() > MAX_RENDITIONS {
             return Err(ManifestError::Invalid("more than 16 renditions of a kind".into()));
         }
-        if let Some(bad) = names.into_iter().find(|n| !crate::edge::valid_name(n)) {
+        if let Some(bad) = names.into_iter().find(|n| !crate::layout::valid_name(n)) {
             return Err(ManifestError::Invalid(alloc::format!("rendition {bad:?} is not a stream key")));
         }
         Ok(m)

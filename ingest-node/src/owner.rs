@@ -18,6 +18,8 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tracing::{info, warn};
 
+use rapidrtmp_core::layout::owner_key;
+
 use crate::app::now_ms;
 use crate::store::{Store, StoreError, Version};
 
@@ -35,11 +37,6 @@ const RENEW_RETRY_DELAY: Duration = Duration::from_millis(250);
 /// Most renewal attempts whose answer never came (cut short, timed out) that a lease remembers,
 /// to recognise its own write when one of them landed after all.
 const MAX_UNANSWERED: usize = 64;
-
-/// The key of a stream's owner record.
-pub fn owner_key(stream: &str) -> String {
-    format!("live/{stream}/owner.json")
-}
 
 /// The owner record.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -10,9 +10,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
 use rapidrtmp_core::chunk::{headers_digest, ChunkWriter, Chunker, ClosedChunk, Event, PartInfo};
-use rapidrtmp_core::edge::chunk_key;
 use rapidrtmp_core::flv::{Tag, TagKind};
 use rapidrtmp_core::hls::init_uri;
+use rapidrtmp_core::layout::chunk_key;
 use rapidrtmp_core::manifest::{ChunkEntry, MediaInfo, Renditions};
 use rapidrtmp_core::media::StreamConfig;
 use rapidrtmp_core::timeline::Millis;

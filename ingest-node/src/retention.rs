@@ -5,6 +5,7 @@
 //! writes the stream.
 
 use bytes::Bytes;
+use rapidrtmp_core::layout::{expiring_due, expiring_key, expiring_prefix, stream_prefix};
 use serde::{Deserialize, Serialize};
 use tracing::warn;
 
@@ -12,14 +13,6 @@ use crate::store::{Store, StoreError};
 
 /// The shortest and the longest slot of deletions written as one object, milliseconds.
 const SLOT_MS: (u64, u64) = (1_000, 60_000);
-
-fn folder(stream: &str) -> String {
-    format!("live/{stream}/expiring/")
-}
-
-fn bucket_key(stream: &str, due_ms: u64) -> String {
-    format!("{}{due_ms}.json", folder(stream))
-}
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Bucket {
@@ -49,7 +42,7 @@ impl Schedule {
         let due = at_ms.div_ceil(self.slot_ms).saturating_mul(self.slot_ms);
         if self.open.as_ref().is_none_or(|(d, _)| *d != due) {
             // The bucket may hold entries of an earlier writer of this stream (a node that died).
-            let earlier = match store.get(&bucket_key(&self.stream, due)).await? {
+            let earlier = match store.get(&expiring_key(&self.stream, due)).await? {
                 Some(bytes) => serde_json::from_slice(&bytes).unwrap_or_default(),
                 None => Bucket::default(),
             };
@@ -58,7 +51,7 @@ impl Schedule {
         let (_, bucket) = self.open.get_or_insert_with(|| (due, Bucket::default()));
         bucket.keys.extend(keys);
         let bytes = Bytes::from(serde_json::to_vec(bucket).unwrap_or_default());
-        store.put(&bucket_key(&self.stream, due), bytes).await?;
+        store.put(&expiring_key(&self.stream, due), bytes).await?;
         Ok(due)
     }
 }
@@ -66,15 +59,15 @@ impl Schedule {
 /// Deletes what is due at `now` for `stream`; returns when the next deletion is due. A bucket
 /// is removed only once all its keys are gone; one that cannot be read is left for a person.
 pub async fn delete_due(store: &Store, stream: &str, now: u64) -> Result<Option<u64>, StoreError> {
-    let own = format!("live/{stream}/");
+    let own = stream_prefix(stream);
     let mut next = None;
-    for name in store.list(&folder(stream)).await? {
-        let Some(due) = name.strip_suffix(".json").and_then(|m| m.parse::<u64>().ok()) else { continue };
+    for name in store.list(&expiring_prefix(stream)).await? {
+        let Some(due) = expiring_due(&name) else { continue };
         if due > now {
             next = Some(next.map_or(due, |n: u64| n.min(due)));
             continue;
         }
-        let key = bucket_key(stream, due);
+        let key = expiring_key(stream, due);
         let Some(bytes) = store.get(&key).await? else { continue };
         let Ok(bucket) = serde_json::from_slice::<Bucket>(&bytes) else {
             warn!("retention: {key} is not readable; left as it is");

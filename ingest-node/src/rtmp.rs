@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use rapidrtmp_core::edge::valid_name;
+use rapidrtmp_core::layout::{used_token_key, valid_name};
 use rapidrtmp_rtmp::{Config, Connect, Event, ServerSession, StreamRequest};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -325,7 +325,7 @@ impl Connection {
             }
         }
         if grant.single_use {
-            let marker = format!("tokens/used/{}", grant.nonce);
+            let marker = used_token_key(&grant.nonce);
             if !valid_name(&grant.nonce) {
                 return self.reject(request, UNAUTHORIZED, "unauthorized", "invalid publish token");
             }

@@ -6,12 +6,12 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use rapidrtmp_core::edge::{manifest_key, valid_name};
+use rapidrtmp_core::layout::{self, manifest_key, owner_key, valid_name};
 use rapidrtmp_core::manifest::{Manifest, StreamState};
 use tracing::warn;
 
 use crate::app::{now_ms, App};
-use crate::owner::{self, owner_key, Claim, OwnerRecord};
+use crate::owner::{self, Claim, OwnerRecord};
 use crate::retention;
 use crate::store::StoreError;
 
@@ -32,7 +32,7 @@ pub async fn run(app: Arc<App>) {
 }
 
 async fn sweep(app: &App) -> Result<(), StoreError> {
-    for stream in app.store.list("live/").await? {
+    for stream in app.store.list(layout::STREAMS).await? {
         let ours = app.stream_writers.lock().unwrap_or_else(|e| e.into_inner()).contains_key(&stream);
         if !valid_name(&stream) || ours {
             continue;

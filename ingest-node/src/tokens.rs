@@ -18,6 +18,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
 use bytes::Bytes;
 use hmac::{Hmac, Mac};
+use rapidrtmp_core::layout::token_generation_key;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use tokio::time::{Instant, MissedTickBehavior};
@@ -143,11 +144,6 @@ impl TokenSigner {
 /// How many times a revocation re-reads the generation after another node changed it meanwhile.
 const REVOKE_ATTEMPTS: usize = 8;
 
-/// The key of a stream key's token generation record.
-pub fn generation_key(stream_key: &str) -> String {
-    format!("tokens/generation/{stream_key}.json")
-}
-
 /// A stream key's token generation record.
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -180,7 +176,7 @@ pub enum GenerationError {
 
 /// The token generation of `stream_key`: 0 until it is first revoked.
 pub async fn generation(store: &Store, stream_key: &str) -> Result<u64, GenerationError> {
-    let key = generation_key(stream_key);
+    let key = token_generation_key(stream_key);
     match store.get(&key).await? {
         Some(bytes) => Ok(GenerationRecord::parse(&key, &bytes)?.generation),
         None => Ok(0),
@@ -190,7 +186,7 @@ pub async fn generation(store: &Store, stream_key: &str) -> Result<u64, Generati
 /// Revokes every token issued for `stream_key` so far: bumps its generation with a conditional
 /// write (two nodes revoking at once both bump it) and returns the new one.
 pub async fn revoke(store: &Store, stream_key: &str) -> Result<u64, GenerationError> {
-    let key = generation_key(stream_key);
+    let key = token_generation_key(stream_key);
     for _ in 0..REVOKE_ATTEMPTS {
         let current = store.get_versioned(&key).await?;
         let generation = match &current {

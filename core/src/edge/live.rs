@@ -74,12 +74,12 @@ impl PlaylistQuery {
                 "_HLS_part" if q.part.is_some() => return Err("_HLS_part is given twice"),
                 "_HLS_skip" if q.skip => return Err("_HLS_skip is given twice"),
                 "_HLS_msn" => {
-                    let msn = super::parse_number(value);
+                    let msn = crate::hls::parse_uri_number(value);
                     q.msn =
                         Some(msn.ok_or("_HLS_msn is not a media sequence number (decimal, no sign, no leading zero)")?);
                 }
                 "_HLS_part" => {
-                    let part = super::parse_number(value).and_then(|n| u32::try_from(n).ok());
+                    let part = crate::hls::parse_uri_number(value).and_then(|n| u32::try_from(n).ok());
                     q.part = Some(part.ok_or("_HLS_part is not a part index (decimal, no sign, no leading zero)")?);
                 }
                 "_HLS_skip" => match value {

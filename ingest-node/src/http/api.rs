@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use rapidrtmp_core::edge::{manifest_key, valid_name};
+use rapidrtmp_core::layout::{self, manifest_key, valid_name};
 use rapidrtmp_core::manifest::{Manifest, StreamState};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -189,7 +189,7 @@ async fn stream_json(app: &App, key: &str) -> Option<serde_json::Value> {
 /// `GET /api/v1/streams`: live streams and those with a manifest in the store.
 pub async fn list_streams(State(app): State<Arc<App>>) -> Response {
     let mut keys: Vec<String> = app.streams.lock().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect();
-    match app.store.list("live/").await {
+    match app.store.list(layout::STREAMS).await {
         Ok(names) => keys.extend(names.into_iter().filter(|n| valid_name(n))),
         Err(e) => {
             tracing::warn!("listing streams: the store did not answer: {e}");

@@ -12,9 +12,8 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use rapidrtmp_core::edge::live::{self, PartState, PlaylistQuery, Readiness};
-use rapidrtmp_core::edge::{
-    self, manifest_key, parse_range, LiveOrigin, RangeRequest, Route, CACHE_IMMUTABLE, MP4_TYPE,
-};
+use rapidrtmp_core::edge::{self, parse_range, LiveOrigin, RangeRequest, Route, CACHE_IMMUTABLE, MP4_TYPE};
+use rapidrtmp_core::layout::manifest_key;
 use rapidrtmp_core::manifest::Manifest;
 use rapidrtmp_core::segment::build_init;
 

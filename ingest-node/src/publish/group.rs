@@ -6,7 +6,7 @@
 //! leaves it out once it has ended while others are live).
 
 use bytes::Bytes;
-use rapidrtmp_core::edge::manifest_key;
+use rapidrtmp_core::layout::manifest_key;
 use rapidrtmp_core::manifest::{Manifest, MAX_RENDITIONS};
 use tracing::{info, warn};
 

@@ -13,8 +13,8 @@ use std::collections::BTreeMap;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
-use rapidrtmp_core::edge::valid_name;
 use rapidrtmp_core::flv::{split_tracks, Tag, TagKind, TrackPacket};
+use rapidrtmp_core::layout::valid_name;
 use rapidrtmp_core::manifest::{Renditions, MAX_RENDITIONS};
 use rapidrtmp_core::media::Media;
 use tracing::{info, warn};

@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use rapidrtmp_core::edge::{chunk_key, manifest_key, Route};
+use rapidrtmp_core::layout::{chunk_key, init_source_key, manifest_key};
 use rapidrtmp_core::manifest::{ChunkEntry, Manifest, MediaInfo, Renditions, StreamState};
 use rapidrtmp_core::timeline::Millis;
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
@@ -426,7 +426,7 @@ impl Task {
         let stream = &self.w.stream;
         let inits = self.manifest.chunks.iter().map(|c| c.init.as_str());
         let inits = inits.chain(self.manifest.last_init.as_ref().map(|(_, uri)| uri.as_str()));
-        inits.filter_map(|uri| Route::parse(&format!("/live/{stream}/{uri}"))).map(|r| r.object_key()).collect()
+        inits.filter_map(|uri| init_source_key(stream, uri)).collect()
     }
 
     /// What may go once `leaving` has left the window: those of them no init segment in use is

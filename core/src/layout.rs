@@ -1,0 +1,116 @@
+//! The storage layout: the key of every object in the store, the contract between the ingest
+//! node (the only writer) and the edges (the readers). Every writer and every edge names objects
+//! through these functions; nothing formats a key by hand. `docs/storage.md` describes what each
+//! object holds.
+//!
+//! | key | object |
+//! |---|---|
+//! | `live/{stream}/manifest.json` | [`manifest_key`]: the stream's manifest (or a stream group's record) |
+//! | `live/{stream}/{session}/{sequence}.flv` | [`chunk_key`]: a chunk |
+//! | `live/{stream}/owner.json` | [`owner_key`]: which node writes the stream |
+//! | `live/{stream}/expiring/{due}.json` | [`expiring_key`]: chunks to delete at `due` |
+//! | `tokens/used/{nonce}` | [`used_token_key`]: a spent single-use publish token |
+//! | `tokens/generation/{stream}.json` | [`token_generation_key`]: the stream key's token generation |
+
+use alloc::{format, string::String};
+
+use crate::hls;
+
+/// Longest stream key or session id.
+pub const MAX_NAME_LEN: usize = 64;
+
+/// Whether `name` is a valid stream key or session id: `[A-Za-z0-9_-]{1,64}`.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_NAME_LEN
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// The folder of all streams: listing it gives the stream keys the store holds.
+pub const STREAMS: &str = "live/";
+
+/// The folder of everything a stream has: its manifest, owner record, sessions and deletions.
+pub fn stream_prefix(stream: &str) -> String {
+    format!("{STREAMS}{stream}/")
+}
+
+/// The key of a stream's manifest.
+pub fn manifest_key(stream: &str) -> String {
+    format!("{STREAMS}{stream}/manifest.json")
+}
+
+/// The key of a chunk.
+pub fn chunk_key(stream: &str, session: &str, sequence: u64) -> String {
+    format!("{STREAMS}{stream}/{session}/{sequence}.flv")
+}
+
+/// The key of the chunk an init segment URI of a stream's playlist (`{session}/init-{seq}.mp4`,
+/// as a manifest records it) is built from; `None` for anything else.
+pub fn init_source_key(stream: &str, init_uri: &str) -> Option<String> {
+    let (session, sequence) = hls::parse_init_uri(init_uri)?;
+    valid_name(session).then(|| chunk_key(stream, session, sequence))
+}
+
+/// The key of a stream's owner record.
+pub fn owner_key(stream: &str) -> String {
+    format!("{STREAMS}{stream}/owner.json")
+}
+
+/// The folder of a stream's scheduled deletions.
+pub fn expiring_prefix(stream: &str) -> String {
+    format!("{STREAMS}{stream}/expiring/")
+}
+
+/// The key of the deletions of `stream` due at `due_ms` (milliseconds since the Unix epoch).
+pub fn expiring_key(stream: &str, due_ms: u64) -> String {
+    format!("{STREAMS}{stream}/expiring/{due_ms}.json")
+}
+
+/// When the deletions named `name` (an entry of [`expiring_prefix`]) are due; `None` for a name
+/// that is not one of them.
+pub fn expiring_due(name: &str) -> Option<u64> {
+    name.strip_suffix(".json")?.parse().ok()
+}
+
+/// The key that marks the single-use publish token `nonce` as spent.
+pub fn used_token_key(nonce: &str) -> String {
+    format!("tokens/used/{nonce}")
+}
+
+/// The key of a stream key's token generation record.
+pub fn token_generation_key(stream: &str) -> String {
+    format!("tokens/generation/{stream}.json")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_the_documented_ones() {
+        assert_eq!(manifest_key("cam"), "live/cam/manifest.json");
+        assert_eq!(chunk_key("cam", "17", 3), "live/cam/17/3.flv");
+        assert_eq!(owner_key("cam"), "live/cam/owner.json");
+        assert_eq!(expiring_key("cam", 5), "live/cam/expiring/5.json");
+        assert!(expiring_key("cam", 5).starts_with(&expiring_prefix("cam")));
+        assert!(chunk_key("cam", "1", 0).starts_with(&stream_prefix("cam")));
+        assert_eq!(used_token_key("n1"), "tokens/used/n1");
+        assert_eq!(token_generation_key("cam"), "tokens/generation/cam.json");
+    }
+
+    #[test]
+    fn init_uris_name_their_chunk() {
+        let uri = hls::init_uri("17", 3);
+        assert_eq!(init_source_key("cam", &uri).as_deref(), Some("live/cam/17/3.flv"));
+        assert_eq!(init_source_key("cam", "17/3.m4s"), None);
+        assert_eq!(init_source_key("cam", "../init-3.mp4"), None);
+        assert_eq!(init_source_key("cam", "17/init-03.mp4"), None);
+    }
+
+    #[test]
+    fn expiring_names_give_their_due_time() {
+        assert_eq!(expiring_due("5.json"), Some(5));
+        assert_eq!(expiring_due("x.json"), None);
+        assert_eq!(expiring_due("5"), None);
+    }
+}
