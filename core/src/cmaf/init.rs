@@ -173,7 +173,10 @@ fn display_size(v: &VideoConfig) -> Result<(u32, u32), Error> {
         Some((sw, sh)) if sw > 0 && sh > 0 && sw != sh => u64::from(w) * u64::from(sw) / u64::from(sh),
         _ => u64::from(w),
     };
-    let fixed = |field, v: u64| if v < 0x1_0000 { Ok(v as u32) } else { Err(Error::TooLarge { field, value: v }) };
+    let fixed = |field, v: u64| match u32::try_from(v) {
+        Ok(fits) if fits < 0x1_0000 => Ok(fits),
+        _ => Err(Error::TooLarge { field, value: v }),
+    };
     Ok((fixed("tkhd width", w)?, fixed("tkhd height", u64::from(h))?))
 }
 
