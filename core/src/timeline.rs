@@ -1,4 +1,4 @@
-//! Time: RTMP's wrapping u32 milliseconds unwrapped once into u64, and AAC sample clocks.
+//! Time: RTMP's wrapping u32 milliseconds unwrapped once into u64, and audio sample clocks.
 //!
 //! RTMP timestamps (Adobe RTMP spec §5.3.1.1 and FLV spec E.4.1) are 32-bit milliseconds that
 //! wrap after 49.7 days. Everything past the FLV boundary works on [`Millis`] (u64) or on
@@ -46,7 +46,8 @@ impl Unwrapper {
     }
 }
 
-/// AAC sample times: counted in samples, on a grid of whole frames anchored at the session's
+/// Audio sample times (every audio codec: its frames hold a known number of samples, 1024 for
+/// AAC): counted in samples, on a grid of whole frames anchored at the session's
 /// first audio frame, so millisecond rounding never accumulates and every segment of a session
 /// continues exactly where the one before ended, though each is built on its own. A frame more
 /// than half a frame away from where counting puts it (a real gap or jump) is re-anchored to the

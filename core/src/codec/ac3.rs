@@ -383,7 +383,7 @@ impl Ac3Config {
             rate_x1536 += next.rate_x1536;
             rest = rest.get(next.len..).unwrap_or_default();
         }
-        let data_rate = ((rate_x1536 + 768_000) / 1_536_000).min(8191) as u16;
+        let data_rate = u16::try_from(((rate_x1536 + 768_000) / 1_536_000).min(8191)).unwrap_or(8191);
         Ok(Self {
             kind,
             sample_rate: first.sample_rate,

@@ -251,7 +251,7 @@ fn protocol_errors() {
 
 #[test]
 fn what_the_writer_writes_reads_back() {
-    let payload: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+    let payload: Vec<u8> = (0..10_000u32).map(|i| u8::try_from(i % 251).unwrap()).collect();
     for (chunk_size, ts, id) in [(128, 5, 3), (1, 0x0100_0000, 64), (4096, 0xFFFF_FFFF, 400)] {
         let mut w = ChunkEncoder::default();
         w.set_chunk_size(chunk_size);
