@@ -93,3 +93,15 @@ pub enum CodecError {
     #[error("{0}")]
     Unsupported(&'static str),
 }
+
+impl CodecError {
+    /// `value` in the narrower type `T`, or [`CodecError::Invalid`] naming `what` (with the value,
+    /// saturated to `u32`). For a field already checked against a smaller range it never fails;
+    /// it replaces an `as` cast that would wrap silently if the check were ever loosened.
+    pub(crate) fn fit<T: TryFrom<U>, U: Copy>(what: &'static str, value: U) -> Result<T, Self>
+    where
+        u32: TryFrom<U>,
+    {
+        T::try_from(value).map_err(|_| Self::Invalid { what, value: u32::try_from(value).unwrap_or(u32::MAX) })
+    }
+}

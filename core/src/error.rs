@@ -50,4 +50,13 @@ impl Error {
     pub(crate) fn fit_u32(field: &'static str, value: u64) -> Result<u32, Error> {
         u32::try_from(value).map_err(|_| Error::TooLarge { field, value })
     }
+
+    /// `value` in the type `T`, or [`Error::TooLarge`] naming `field` (with the value, saturated
+    /// to `u64`): a length or count narrowed to the field that holds it, checked, never cast.
+    pub(crate) fn fit<T: TryFrom<U>, U: Copy>(field: &'static str, value: U) -> Result<T, Error>
+    where
+        u64: TryFrom<U>,
+    {
+        T::try_from(value).map_err(|_| Error::TooLarge { field, value: u64::try_from(value).unwrap_or(u64::MAX) })
+    }
 }

@@ -8,7 +8,7 @@
 //! |---|---|---|
 //! | container in | [`flv`] | Adobe FLV File Format Spec v10.1 (annex E); Enhanced RTMP v2 (Veovera); AMF0 |
 //! | codec configuration | [`codec`] | ISO/IEC 14496-15 §5.3.3 (avcC); ITU-T H.264 §7.3.2.1 (SPS); ISO/IEC 14496-3 §1.6.2 (AudioSpecificConfig); RFC 6381 |
-//! | timing and cuts | [`timeline`], [`chunk`] | RTMP timestamps (Adobe RTMP spec §5.3.1.1); DESIGN timing rules |
+//! | timing and cuts | [`timeline`], [`chunk`] | RTMP timestamps (Adobe RTMP spec §5.3.1.1); where chunks are cut and sessions begin: docs/storage.md |
 //! | container out | [`cmaf`] | ISO/IEC 14496-12 (ISOBMFF); ISO/IEC 23000-19 (CMAF) |
 //! | playlists | [`hls`] | RFC 8216 / draft-pantos-hls-rfc8216bis |
 //!

@@ -1,4 +1,4 @@
-//! Time: RTMP's wrapping u32 milliseconds unwrapped once into u64, and AAC sample clocks.
+//! Time: RTMP's wrapping u32 milliseconds unwrapped once into u64, and audio sample clocks.
 //!
 //! RTMP timestamps (Adobe RTMP spec §5.3.1.1 and FLV spec E.4.1) are 32-bit milliseconds that
 //! wrap after 49.7 days. Everything past the FLV boundary works on [`Millis`] (u64) or on
@@ -13,13 +13,16 @@ impl Millis {
     /// timestamp is read against a known point of the timeline (a chunk's start, the previous
     /// tag). Saturates at 0 rather than going below the timeline's origin.
     pub fn unwrap_near(self, ts: u32) -> Millis {
-        let delta = ts.wrapping_sub(self.0 as u32) as i32;
+        // The wrapping distance from our low 32 bits to `ts`, read as signed: ±2^31 ms.
+        let [b0, b1, b2, b3, ..] = self.0.to_le_bytes();
+        let delta = ts.wrapping_sub(u32::from_le_bytes([b0, b1, b2, b3])).cast_signed();
         Millis(self.0.saturating_add_signed(i64::from(delta)))
     }
 
-    /// This time in units of `timescale` per second (exact for 1000 and its multiples).
+    /// This time in units of `timescale` per second (exact for 1000 and its multiples),
+    /// saturating at `u64::MAX` (past 5 million years at 90 kHz).
     pub fn to_timescale(self, timescale: u32) -> u64 {
-        (u128::from(self.0) * u128::from(timescale) / 1000) as u64
+        u64::try_from(u128::from(self.0) * u128::from(timescale) / 1000).unwrap_or(u64::MAX)
     }
 }
 
@@ -43,7 +46,8 @@ impl Unwrapper {
     }
 }
 
-/// AAC sample times: counted in samples, on a grid of whole frames anchored at the session's
+/// Audio sample times (every audio codec: its frames hold a known number of samples, 1024 for
+/// AAC): counted in samples, on a grid of whole frames anchored at the session's
 /// first audio frame, so millisecond rounding never accumulates and every segment of a session
 /// continues exactly where the one before ended, though each is built on its own. A frame more
 /// than half a frame away from where counting puts it (a real gap or jump) is re-anchored to the
@@ -68,7 +72,8 @@ impl AudioClock {
         let frame = i128::from(frame_samples.max(1));
         let offset = i128::from(measured) - i128::from(anchor);
         let frames = if offset >= 0 { (offset + frame / 2) / frame } else { -((-offset + frame / 2) / frame) };
-        (i128::from(anchor) + frames * frame).max(0) as u64
+        // A grid point before 0 is 0; one past u64::MAX (within a frame of it) is u64::MAX.
+        u64::try_from((i128::from(anchor) + frames * frame).max(0)).unwrap_or(u64::MAX)
     }
 
     /// The time (in samples at the clock's rate) of the frame of `frame_samples` stamped `at`,

@@ -1,12 +1,19 @@
-//! A minimal blocking HTTP/1.1 client for the node's own endpoints (`rapidrtmp health`,
-//! `rapidrtmp drain`): the container image is `scratch`, with no curl, so the binary checks and
-//! drains itself. Plain `http://` only, one request per connection, bounded in time and size.
+//! The HTTP client of `rapidrtmp health` and `rapidrtmp drain`, which ask the node's own
+//! endpoints: the container image is `scratch`, with no curl, so the binary checks and drains
+//! itself. hyper's HTTP/1.1 client connection, one request per connection, on a small runtime of
+//! its own; plain `http://` only, bounded in time (one deadline for resolving, connecting,
+//! sending and reading) and in size.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
-use std::time::{Duration, Instant};
+use std::net::SocketAddr;
+use std::time::Duration;
 
 use anyhow::{bail, Context};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty, Limited};
+use hyper::http::{header, HeaderValue, Method, Request, Uri};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+use tokio::time::Instant;
 
 /// Largest response read, head and body together.
 const MAX_RESPONSE_BYTES: usize = 1 << 20;
@@ -25,26 +32,26 @@ pub struct Url {
 impl Url {
     /// Parses a plain-HTTP URL; anything else is an error that says why.
     pub fn parse(url: &str) -> anyhow::Result<Self> {
-        let Some(rest) = url.strip_prefix("http://") else {
+        if !url.starts_with("http://") {
             bail!("{url:?}: expected an http:// URL (this client speaks plain HTTP to the node itself)");
+        }
+        let uri: Uri = url.parse().with_context(|| format!("{url:?}: expected http://host[:port]/path"))?;
+        let Some(authority) = uri.authority() else {
+            bail!("{url:?}: expected http://host[:port]/path");
         };
-        let (authority, path) = match rest.find('/') {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, "/"),
-        };
-        if authority.is_empty() || authority.contains('@') {
+        if authority.as_str().contains('@') {
             bail!("{url:?}: expected http://host[:port]/path");
         }
-        let (host, port) = match authority.rfind(':') {
-            Some(i) if !authority[i..].contains(']') => {
-                let port = authority[i + 1..].parse().with_context(|| format!("{url:?}: bad port"))?;
-                (&authority[..i], port)
-            }
-            _ => (authority, 80),
-        };
+        let host = authority.host();
         if host.is_empty() || host.chars().any(|c| c.is_whitespace() || c.is_control()) {
             bail!("{url:?}: bad host");
         }
+        let port = match authority.as_str().strip_prefix(host) {
+            Some("") => 80,
+            _ => authority.port_u16().with_context(|| format!("{url:?}: bad port"))?,
+        };
+        let path = uri.path_and_query().map_or("/", |p| p.as_str());
+        let path = if path.is_empty() { "/" } else { path };
         Ok(Self { host: host.into(), port, path: path.into() })
     }
 
@@ -53,10 +60,12 @@ impl Url {
         Self { path: path.into(), ..self.clone() }
     }
 
-    fn socket_addrs(&self) -> anyhow::Result<Vec<SocketAddr>> {
+    async fn socket_addrs(&self) -> anyhow::Result<Vec<SocketAddr>> {
         let name = self.host.trim_start_matches('[').trim_end_matches(']');
-        let addrs: Vec<_> =
-            (name, self.port).to_socket_addrs().with_context(|| format!("cannot resolve {}", self.host))?.collect();
+        let addrs: Vec<_> = tokio::net::lookup_host((name, self.port))
+            .await
+            .with_context(|| format!("cannot resolve {}", self.host))?
+            .collect();
         if addrs.is_empty() {
             bail!("{} resolves to no address", self.host);
         }
@@ -82,134 +91,107 @@ pub struct Response {
 /// Sends `method url` (with a bearer token when given) and reads the whole response, all
 /// within `timeout`.
 pub fn request(method: &str, url: &Url, bearer: Option<&str>, timeout: Duration) -> anyhow::Result<Response> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(request_async(method, url, bearer, timeout))
+}
+
+async fn request_async(method: &str, url: &Url, bearer: Option<&str>, timeout: Duration) -> anyhow::Result<Response> {
     let deadline = Instant::now() + timeout;
+    let method = Method::from_bytes(method.as_bytes()).with_context(|| format!("{method:?}: not an HTTP method"))?;
+    let host = HeaderValue::from_str(&format!("{}:{}", url.host, url.port)).context("bad host")?;
+    let mut request = Request::builder()
+        .method(method)
+        .uri(url.path.as_str())
+        .header(header::HOST, host)
+        .header(header::USER_AGENT, concat!("rapidrtmp/", env!("CARGO_PKG_VERSION")))
+        .header(header::CONNECTION, "close")
+        .header(header::CONTENT_LENGTH, "0");
+    if let Some(token) = bearer {
+        let value = HeaderValue::from_str(&format!("Bearer {token}")).context("the token is not a header value")?;
+        request = request.header(header::AUTHORIZATION, value);
+    }
+    let request = request.body(Empty::<Bytes>::new()).with_context(|| format!("{url}: bad request"))?;
+
+    let addrs = tokio::time::timeout_at(deadline, url.socket_addrs())
+        .await
+        .with_context(|| format!("cannot resolve {} within {timeout:?}", url.host))??;
     let mut last_error = None;
     let mut socket = None;
-    for addr in url.socket_addrs()? {
+    for addr in addrs {
         let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
-        match TcpStream::connect_timeout(&addr, left) {
-            Ok(s) => {
+        match tokio::time::timeout(left, TcpStream::connect(addr)).await {
+            Ok(Ok(s)) => {
                 socket = Some(s);
                 break;
             }
-            Err(e) => last_error = Some(e),
+            Ok(Err(e)) => last_error = Some(e.to_string()),
+            Err(_) => last_error = Some("connection timed out".into()),
         }
     }
-    let Some(mut socket) = socket else {
-        let e = last_error.map_or_else(|| "no address".to_string(), |e| e.to_string());
-        bail!("cannot connect to {url}: {e}");
+    let Some(socket) = socket else {
+        bail!("cannot connect to {url}: {}", last_error.as_deref().unwrap_or("no address"));
     };
-    let mut head = format!(
-        "{method} {} HTTP/1.1\r\nHost: {}:{}\r\nUser-Agent: rapidrtmp/{}\r\nConnection: close\r\nContent-Length: 0\r\n",
-        url.path,
-        url.host,
-        url.port,
-        env!("CARGO_PKG_VERSION")
-    );
-    if let Some(token) = bearer {
-        head.push_str(&format!("Authorization: Bearer {token}\r\n"));
-    }
-    head.push_str("\r\n");
-    let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
-    socket.set_write_timeout(Some(left))?;
-    socket.write_all(head.as_bytes()).with_context(|| format!("cannot send the request to {url}"))?;
-    let mut raw = Vec::new();
-    let mut buf = [0u8; 8192];
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            bail!("{url}: no complete answer within {timeout:?}");
-        }
-        socket.set_read_timeout(Some(left))?;
-        match socket.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => {
-                raw.extend_from_slice(&buf[..n]);
-                if raw.len() > MAX_RESPONSE_BYTES {
-                    bail!("{url}: the response is larger than {MAX_RESPONSE_BYTES} bytes");
-                }
-                if let Some(r) = parse_response(&raw, false)? {
-                    return Ok(r);
-                }
+
+    let exchange = async {
+        let (mut sender, connection) = hyper::client::conn::http1::Builder::new()
+            .max_buf_size(MAX_RESPONSE_BYTES)
+            .handshake(TokioIo::new(socket))
+            .await
+            .with_context(|| format!("{url}: starting HTTP/1.1"))?;
+        // The connection answers this one request, then closes; its errors reach the response.
+        tokio::spawn(connection);
+        let response = sender.send_request(request).await.map_err(|e| head_error(url, &e))?;
+        let status = response.status().as_u16();
+        // The head as it came on the wire: status line, each header line, the empty line.
+        let head: usize = 17
+            + response.headers().iter().map(|(name, value)| name.as_str().len() + value.len() + 4).sum::<usize>()
+            + 2;
+        let room = MAX_RESPONSE_BYTES.saturating_sub(head);
+        let body = Limited::new(response.into_body(), room).collect().await.map_err(|e| {
+            match e.downcast::<hyper::Error>() {
+                Ok(e) if closed_early(&e) => anyhow::anyhow!("{url}: the connection closed mid-response"),
+                Ok(e) => anyhow::Error::new(e).context(format!("{url}: reading the response")),
+                Err(_) => anyhow::anyhow!("{url}: the response is larger than {MAX_RESPONSE_BYTES} bytes"),
             }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e).with_context(|| format!("{url}: reading the response")),
-        }
-    }
-    match parse_response(&raw, true)? {
-        Some(r) => Ok(r),
-        None if raw.is_empty() => bail!("{url}: the connection closed with no answer"),
-        None => bail!("{url}: the connection closed mid-response"),
-    }
+        })?;
+        anyhow::Ok(Response { status, body: body.to_bytes().to_vec() })
+    };
+    tokio::time::timeout_at(deadline, exchange)
+        .await
+        .map_err(|_| anyhow::anyhow!("{url}: no complete answer within {timeout:?}"))?
 }
 
-/// Parses a complete response; `Ok(None)` while more bytes are needed. A body without a length
-/// ends with the connection: `closed` says it has.
-fn parse_response(raw: &[u8], closed: bool) -> anyhow::Result<Option<Response>> {
-    let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
-        return Ok(None);
-    };
-    let head = std::str::from_utf8(&raw[..end]).context("the response head is not UTF-8")?;
-    let mut lines = head.split("\r\n");
-    let status_line = lines.next().unwrap_or("");
-    let status = match status_line.split(' ').collect::<Vec<_>>()[..] {
-        [v, code, ..] if v.starts_with("HTTP/1.") => code.parse::<u16>().ok(),
-        _ => None,
-    };
-    let Some(status) = status else {
-        bail!("not an HTTP/1.x response: {status_line:?}");
-    };
-    let mut length = None;
-    let mut chunked = false;
-    for line in lines {
-        let Some((name, value)) = line.split_once(':') else { continue };
-        let value = value.trim();
-        if name.eq_ignore_ascii_case("content-length") {
-            length = Some(value.parse::<usize>().context("bad Content-Length")?);
-        } else if name.eq_ignore_ascii_case("transfer-encoding") && value.eq_ignore_ascii_case("chunked") {
-            chunked = true;
+/// Whether a body could not be read because the connection ended before it did.
+fn closed_early(e: &hyper::Error) -> bool {
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        if c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::UnexpectedEof) {
+            return true;
         }
+        cause = c.source();
     }
-    let body = &raw[end + 4..];
-    if chunked {
-        return Ok(dechunk(body)?.map(|body| Response { status, body }));
-    }
-    match length {
-        Some(n) if body.len() >= n => Ok(Some(Response { status, body: body[..n].to_vec() })),
-        Some(_) => Ok(None),
-        // No length: the body runs to the end of the connection.
-        None if closed => Ok(Some(Response { status, body: body.to_vec() })),
-        None => Ok(None),
-    }
+    e.is_incomplete_message()
 }
 
-/// Decodes a chunked body; `Ok(None)` until the last chunk has arrived.
-fn dechunk(mut data: &[u8]) -> anyhow::Result<Option<Vec<u8>>> {
-    let mut out = Vec::new();
-    loop {
-        let Some(eol) = data.windows(2).position(|w| w == b"\r\n") else {
-            return Ok(None);
-        };
-        let size_text = std::str::from_utf8(&data[..eol]).context("bad chunk size")?;
-        let size_text = size_text.split(';').next().unwrap_or("").trim();
-        let size = usize::from_str_radix(size_text, 16).with_context(|| format!("bad chunk size {size_text:?}"))?;
-        if size > MAX_RESPONSE_BYTES {
-            bail!("a chunk of {size} bytes is larger than {MAX_RESPONSE_BYTES}");
-        }
-        let rest = &data[eol + 2..];
-        if size == 0 {
-            return Ok(Some(out));
-        }
-        if rest.len() < size + 2 {
-            return Ok(None);
-        }
-        out.extend_from_slice(&rest[..size]);
-        data = &rest[size + 2..];
+/// What went wrong before the response head was read, in words.
+fn head_error(url: &Url, e: &hyper::Error) -> anyhow::Error {
+    if e.is_incomplete_message() {
+        anyhow::anyhow!("{url}: the connection closed with no answer")
+    } else if e.is_parse_too_large() {
+        anyhow::anyhow!("{url}: the response is larger than {MAX_RESPONSE_BYTES} bytes")
+    } else if e.is_parse() || e.is_parse_status() {
+        anyhow::anyhow!("{url}: not an HTTP/1.x response ({e})")
+    } else {
+        anyhow::anyhow!("{url}: {e}")
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+    use std::thread::JoinHandle;
+
     use super::*;
 
     #[test]
@@ -227,18 +209,105 @@ mod tests {
     }
 
     #[test]
-    fn reads_length_and_chunked_bodies() {
-        let r = parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n", false).unwrap().unwrap();
+    fn an_empty_or_too_large_port_is_refused() {
+        for bad in ["http://h:/", "http://h:65536/", "http://[::1]:/"] {
+            let e = format!("{:#}", Url::parse(bad).unwrap_err());
+            assert!(e.ends_with("bad port"), "{bad}: {e}");
+        }
+    }
+
+    /// A peer on 127.0.0.1 that reads one request head, answers `reply` (then waits `hold`)
+    /// and hands back the request it read.
+    fn peer(reply: Vec<u8>, hold: Duration) -> (Url, JoinHandle<String>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = Url::parse(&format!("http://{}/api/v1/drain", listener.local_addr().unwrap())).unwrap();
+        let handle = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut head = Vec::new();
+            let mut byte = [0u8];
+            while !head.ends_with(b"\r\n\r\n") && s.read(&mut byte).unwrap() == 1 {
+                head.push(byte[0]);
+            }
+            let _ = s.write_all(&reply);
+            std::thread::sleep(hold);
+            String::from_utf8(head).unwrap()
+        });
+        (url, handle)
+    }
+
+    fn ask(reply: &[u8]) -> anyhow::Result<Response> {
+        let (url, peer) = peer(reply.to_vec(), Duration::ZERO);
+        let r = request("GET", &url, None, Duration::from_secs(5));
+        peer.join().unwrap();
+        r
+    }
+
+    #[test]
+    fn sends_one_request_with_its_token_and_reads_length_chunked_and_closed_bodies() {
+        let (url, peer) = peer(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n".to_vec(), Duration::ZERO);
+        let r = request("POST", &url, Some("k3y"), Duration::from_secs(5)).unwrap();
         assert_eq!((r.status, r.body.as_slice()), (200, &b"ok\n"[..]));
-        assert!(parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok", true).unwrap().is_none());
-        assert!(parse_response(b"HTTP/1.0 200 OK\r\n\r\nto the end", false).unwrap().is_none());
-        let r = parse_response(b"HTTP/1.0 200 OK\r\n\r\nto the end", true).unwrap().unwrap();
+        let head = peer.join().unwrap().to_ascii_lowercase();
+        let port = url.port;
+        for line in [
+            "post /api/v1/drain http/1.1\r\n".to_string(),
+            format!("host: 127.0.0.1:{port}\r\n"),
+            "authorization: bearer k3y\r\n".into(),
+            "connection: close\r\n".into(),
+            "content-length: 0\r\n".into(),
+            format!("user-agent: rapidrtmp/{}\r\n", env!("CARGO_PKG_VERSION")),
+        ] {
+            assert!(head.contains(&line), "{line:?} not in {head:?}");
+        }
+
+        let r = ask(b"HTTP/1.0 200 OK\r\n\r\nto the end").unwrap();
         assert_eq!(r.body, b"to the end");
         let chunked =
             b"HTTP/1.1 503 Service Unavailable\r\ntransfer-encoding: chunked\r\n\r\n2\r\nno\r\n1\r\n!\r\n0\r\n\r\n";
-        let r = parse_response(chunked, false).unwrap().unwrap();
+        let r = ask(chunked).unwrap();
         assert_eq!((r.status, r.body.as_slice()), (503, &b"no!"[..]));
-        assert!(parse_response(&chunked[..chunked.len() - 7], false).unwrap().is_none());
-        assert!(parse_response(b"SSH-2.0-x\r\n\r\n", true).is_err());
+    }
+
+    #[test]
+    fn a_short_odd_or_oversized_answer_is_an_error_in_words() {
+        let text = |r: anyhow::Result<Response>| format!("{:#}", r.unwrap_err());
+        let e = text(ask(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok"));
+        assert!(e.ends_with("the connection closed mid-response"), "{e}");
+        let e = text(ask(b""));
+        assert!(e.ends_with("the connection closed with no answer"), "{e}");
+        let e = text(ask(b"SSH-2.0-x\r\n\r\n"));
+        assert!(e.contains("not an HTTP/1.x response"), "{e}");
+        let big = MAX_RESPONSE_BYTES - 40;
+        let mut reply = format!("HTTP/1.1 200 OK\r\nContent-Length: {big}\r\n\r\n").into_bytes();
+        reply.resize(reply.len() + big, b'x');
+        let e = text(ask(&reply));
+        assert!(e.ends_with(&format!("the response is larger than {MAX_RESPONSE_BYTES} bytes")), "{e}");
+        let mut reply = b"HTTP/1.1 200 OK\r\nX-Fill: ".to_vec();
+        reply.resize(reply.len() + MAX_RESPONSE_BYTES, b'x');
+        let e = text(ask(&reply));
+        assert!(e.ends_with(&format!("the response is larger than {MAX_RESPONSE_BYTES} bytes")), "{e}");
+        // Just under the limit, head and body together, is read whole.
+        let mut reply = b"HTTP/1.1 200 OK\r\nContent-Length: 1048000\r\n\r\n".to_vec();
+        reply.resize(reply.len() + 1_048_000, b'x');
+        assert_eq!(ask(&reply).unwrap().body.len(), 1_048_000);
+    }
+
+    #[test]
+    fn one_deadline_bounds_the_whole_exchange() {
+        // The peer sends the head and part of the body, then holds the connection open.
+        let (url, peer) = peer(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhalf".to_vec(), Duration::from_secs(3));
+        let started = std::time::Instant::now();
+        let e = format!("{:#}", request("GET", &url, None, Duration::from_millis(500)).unwrap_err());
+        let took = started.elapsed();
+        assert!(e.ends_with("no complete answer within 500ms"), "{e}");
+        assert!(took >= Duration::from_millis(500) && took < Duration::from_secs(2), "{took:?}");
+        peer.join().unwrap();
+
+        // Nothing listens: the connection is refused, in words.
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = Url::parse(&format!("http://{}/health", listener.local_addr().unwrap())).unwrap();
+        drop(listener);
+        let e = format!("{:#}", request("GET", &url, None, Duration::from_secs(2)).unwrap_err());
+        assert!(e.starts_with(&format!("cannot connect to {url}: ")), "{e}");
     }
 }

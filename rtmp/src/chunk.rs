@@ -1,10 +1,10 @@
 //! Chunk streams (RTMP 1.0 §5.3): inbound chunks reassembled into messages, each chunk stream
-//! on its own, so a sender may interleave them (§5.3.1); see [`writer`] for the way out.
+//! on its own, so a sender may interleave them (§5.3.1); see [`encoder`] for the way out.
 //!
 //! Only whole chunks are consumed: a call that lacks bytes leaves the input as it was, and says
 //! how many bytes the next chunk needs ([`ChunkDecoder::wanted`]).
 
-pub mod writer;
+pub mod encoder;
 
 use alloc::format;
 use alloc::vec::Vec;

@@ -203,7 +203,7 @@ mod tests {
     fn digest_c1(scheme: Scheme) -> vec::Vec<u8> {
         let mut c1 = vec![0u8; HANDSHAKE_LEN];
         for (i, b) in c1.iter_mut().enumerate() {
-            *b = (i * 7 + 3) as u8;
+            *b = (i * 7 + 3).to_le_bytes()[0];
         }
         c1[4..8].copy_from_slice(&[9, 0, 124, 2]);
         let at = digest_offset(&c1, scheme);

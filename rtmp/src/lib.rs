@@ -13,6 +13,8 @@
 //! allocated for it.
 #![no_std]
 #![deny(unsafe_code)]
+// No silent narrowing: a number a peer sent is converted with a check that returns an error.
+#![deny(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_possible_wrap)]
 #![warn(missing_docs)]
 
 extern crate alloc;

@@ -13,7 +13,7 @@ use alloc::{format, vec};
 use bytes::{Buf, Bytes, BytesMut};
 use rapidrtmp_core::flv::{Amf0Value, TagKind};
 
-use crate::chunk::writer::ChunkWriter;
+use crate::chunk::encoder::ChunkEncoder;
 use crate::chunk::ChunkDecoder;
 use crate::command::{self, info, property, string_property, Command};
 use crate::handshake::{Handshake, Random};
@@ -97,7 +97,9 @@ impl Connect {
             || self.caps_ex.is_some()
     }
 
-    fn from_command(c: &Command) -> Self {
+    /// Reads the command object of `connect`; a capability that is a number but not a whole
+    /// `u32` is refused.
+    fn from_command(c: &Command) -> Result<Self, Error> {
         let o = &c.object;
         let number = |key| match property(o, key) {
             Some(Amf0Value::Number(n)) => Some(*n),
@@ -107,13 +109,15 @@ impl Connect {
             Some(Amf0Value::Object(props)) => props
                 .iter()
                 .filter_map(|(k, v)| match v {
-                    Amf0Value::Number(n) => Some((k.clone(), *n as u32)),
+                    Amf0Value::Number(n) => {
+                        Some(u32_number(*n, || format!("`connect`'s {key}.{k}")).map(|n| (k.clone(), n)))
+                    }
                     _ => None,
                 })
-                .collect(),
-            _ => Vec::new(),
+                .collect::<Result<Vec<_>, _>>(),
+            _ => Ok(Vec::new()),
         };
-        Self {
+        Ok(Self {
             app: string_property(o, "app").unwrap_or_default(),
             tc_url: string_property(o, "tcUrl"),
             flash_ver: string_property(o, "flashVer"),
@@ -128,10 +132,10 @@ impl Connect {
                     .collect(),
                 _ => Vec::new(),
             },
-            video_fourcc_info: info_map("videoFourCcInfoMap"),
-            audio_fourcc_info: info_map("audioFourCcInfoMap"),
-            caps_ex: number("capsEx").map(|n| n as u32),
-        }
+            video_fourcc_info: info_map("videoFourCcInfoMap")?,
+            audio_fourcc_info: info_map("audioFourCcInfoMap")?,
+            caps_ex: number("capsEx").map(|n| u32_number(n, || "`connect`'s capsEx".into())).transpose()?,
+        })
     }
 }
 
@@ -195,7 +199,7 @@ pub struct ServerSession {
     handshake: Handshake,
     random: Random,
     chunks: ChunkDecoder,
-    writer: ChunkWriter,
+    encoder: ChunkEncoder,
     out: BytesMut,
     events: VecDeque<Event>,
     phase: Phase,
@@ -216,7 +220,7 @@ impl ServerSession {
             handshake: Handshake::new(),
             random: Random::new(seed),
             chunks: ChunkDecoder::new(),
-            writer: ChunkWriter::default(),
+            encoder: ChunkEncoder::default(),
             out: BytesMut::new(),
             events: VecDeque::new(),
             phase: Phase::Connecting,
@@ -292,7 +296,7 @@ impl ServerSession {
         self.control(MessageType::WindowAckSize, &message::u32_body(window));
         self.control(MessageType::SetPeerBandwidth, &message::peer_bandwidth_body(window));
         self.control(MessageType::SetChunkSize, &message::u32_body(self.config.chunk_size));
-        self.writer.set_chunk_size(self.config.chunk_size);
+        self.encoder.set_chunk_size(self.config.chunk_size);
         let mut props = vec![
             ("fmsVer".to_string(), Amf0Value::String("FMS/3,5,7,7009".into())),
             ("capabilities".to_string(), Amf0Value::Number(31.0)),
@@ -361,11 +365,11 @@ impl ServerSession {
     }
 
     fn control(&mut self, kind: MessageType, body: &[u8]) {
-        self.writer.write(&mut self.out, CONTROL_CHUNK_STREAM, kind, 0, 0, body);
+        self.encoder.write(&mut self.out, CONTROL_CHUNK_STREAM, kind, 0, 0, body);
     }
 
     fn command(&mut self, stream_id: u32, body: &[u8]) {
-        self.writer.write(&mut self.out, COMMAND_CHUNK_STREAM, MessageType::CommandAmf0, stream_id, 0, body);
+        self.encoder.write(&mut self.out, COMMAND_CHUNK_STREAM, MessageType::CommandAmf0, stream_id, 0, body);
     }
 
     /// Counts received bytes and acknowledges each window of them (§5.4.3).
@@ -374,8 +378,9 @@ impl ServerSession {
         let window = u64::from(self.peer_window.unwrap_or(self.config.window_ack_size).max(1));
         if self.received - self.acknowledged >= window {
             self.acknowledged = self.received;
-            // The sequence number is the byte count so far, wrapping at 2^32.
-            self.control(MessageType::Acknowledgement, &message::u32_body(self.received as u32));
+            // The sequence number is the byte count so far, wrapping at 2^32: its low 32 bits.
+            let [.., b4, b5, b6, b7] = self.received.to_be_bytes();
+            self.control(MessageType::Acknowledgement, &message::u32_body(u32::from_be_bytes([b4, b5, b6, b7])));
         }
     }
 
@@ -473,9 +478,10 @@ impl ServerSession {
                 if self.phase != Phase::Connecting {
                     return Err(Error::protocol("a second `connect` on one connection"));
                 }
+                let connect = Connect::from_command(&c)?;
                 self.phase = Phase::ConnectAsked;
                 self.connect_transaction = c.transaction;
-                self.events.push_back(Event::Connect(Connect::from_command(&c)));
+                self.events.push_back(Event::Connect(connect));
             }
             name if !connected => return Err(Error::protocol(format!("`{name}` before an accepted `connect`"))),
             "releaseStream" | "FCPublish" => self.result(c.transaction, Amf0Value::Null),
@@ -510,7 +516,10 @@ impl ServerSession {
                 self.unpublish(self.publishing());
             }
             "closeStream" => self.unpublish(Some(m.stream_id)),
-            "deleteStream" => self.unpublish(c.number_arg(0).map(|n| n as u32)),
+            "deleteStream" => {
+                let id = c.number_arg(0).map(|n| u32_number(n, || "`deleteStream`'s stream id".into())).transpose()?;
+                self.unpublish(id);
+            }
             // getStreamLength, _checkbw and the like: nothing to say.
             _ => {}
         }
@@ -535,6 +544,15 @@ impl ServerSession {
             self.events.push_back(Event::Unpublish { stream_id: id });
         }
     }
+}
+
+/// An AMF0 number the peer sent where RTMP means a `u32` (a message stream id, capability
+/// bits), named by `what`: refused unless it is whole and within `0 ..= 2^32 - 1`, so a -1, a
+/// 1.5, a NaN or a 2^40 is never taken as some other value.
+fn u32_number(n: f64, what: impl FnOnce() -> String) -> Result<u32, Error> {
+    Amf0Value::whole_number(n)
+        .and_then(|v| u32::try_from(v).ok())
+        .ok_or_else(|| Error::protocol(format!("{} is {n}, not a whole number from 0 to 4294967295", what())))
 }
 
 /// An AMF3 command or data message body is AMF0 after a format byte of 0 (§7.1.1, §7.1.2).

@@ -130,7 +130,7 @@ pub fn write_segment(out: &mut Vec<u8>, sequence_number: u32, runs: &[TrackRun<'
         u32(out, Error::fit_u32("mdat size", data_len + 8)?);
         out.extend_from_slice(b"mdat");
     }
-    out.reserve(data_len as usize);
+    out.reserve(Error::fit("mdat size", data_len)?);
     for run in runs {
         for s in &run.samples {
             out.extend_from_slice(s.data);

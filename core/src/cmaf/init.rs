@@ -173,7 +173,10 @@ fn display_size(v: &VideoConfig) -> Result<(u32, u32), Error> {
         Some((sw, sh)) if sw > 0 && sh > 0 && sw != sh => u64::from(w) * u64::from(sw) / u64::from(sh),
         _ => u64::from(w),
     };
-    let fixed = |field, v: u64| if v < 0x1_0000 { Ok(v as u32) } else { Err(Error::TooLarge { field, value: v }) };
+    let fixed = |field, v: u64| match u32::try_from(v) {
+        Ok(fits) if fits < 0x1_0000 => Ok(fits),
+        _ => Err(Error::TooLarge { field, value: v }),
+    };
     Ok((fixed("tkhd width", w)?, fixed("tkhd height", u64::from(h))?))
 }
 
@@ -193,8 +196,9 @@ fn write_visual_entry(out: &mut Vec<u8>, v: &VideoConfig) -> Result<(), Error> {
     zeros(out, 6);
     u16(out, 1); // data_reference_index
     zeros(out, 16); // pre_defined, reserved
-    u16(out, w.min(0xFFFF) as u16);
-    u16(out, h.min(0xFFFF) as u16);
+                    // A visual sample entry's width and height are 16-bit: larger sides are written as 65535.
+    u16(out, u16::try_from(w).unwrap_or(u16::MAX));
+    u16(out, u16::try_from(h).unwrap_or(u16::MAX));
     u32(out, 0x0048_0000); // 72 dpi
     u32(out, 0x0048_0000);
     u32(out, 0);

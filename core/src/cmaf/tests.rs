@@ -161,7 +161,7 @@ fn media_segment_decodes_field_by_field() {
     assert_eq!(moof.mfhd.sequence_number, 7);
     assert_eq!(moof.traf.len(), 2);
     let moof_len = out.len() - 8 - mdat.data.len() - styp_len(&out);
-    let mut data_at = moof_len as i32 + 8;
+    let mut data_at = i32::try_from(moof_len).unwrap() + 8;
     for (traf, run) in moof.traf.iter().zip(&runs) {
         assert_eq!(traf.tfhd.track_id, run.track_id);
         assert!(traf.tfhd.default_base_is_moof && !traf.tfhd.duration_is_empty);
@@ -174,12 +174,12 @@ fn media_segment_decodes_field_by_field() {
         assert_eq!(entries.len(), run.samples.len());
         for (e, s) in entries.iter().zip(&run.samples) {
             assert_eq!(e.duration, Some(s.duration));
-            assert_eq!(e.size, Some(s.data.len() as u32));
+            assert_eq!(e.size, Some(u32::try_from(s.data.len()).unwrap()));
             assert_eq!(e.flags, Some(s.flags));
             let cts = (run.track_id == VIDEO_TRACK_ID).then_some(i64::from(s.composition_offset));
             assert_eq!(e.cts, cts);
         }
-        data_at += run.samples.iter().map(|s| s.data.len() as i32).sum::<i32>();
+        data_at += run.samples.iter().map(|s| i32::try_from(s.data.len()).unwrap()).sum::<i32>();
     }
     assert_eq!(mdat.data, [a, b, c, d].concat());
 }

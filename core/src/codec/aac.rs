@@ -46,8 +46,8 @@ pub struct AacConfig {
 }
 
 fn read_object_type(r: &mut BitReader<'_>) -> Result<AudioObjectType, CodecError> {
-    let t = r.bits(5)?;
-    Ok(AudioObjectType(if t == 31 { 32 + r.bits(6)? } else { t } as u8))
+    let t = r.u8(5)?;
+    Ok(AudioObjectType(if t == 31 { 32 + r.u8(6)? } else { t }))
 }
 
 fn sampling_rate(r: &mut BitReader<'_>) -> Result<u32, CodecError> {
@@ -71,7 +71,7 @@ impl AacConfig {
         let mut r = BitReader::new(record, "AudioSpecificConfig");
         let object_type = read_object_type(&mut r)?;
         let sample_rate = sampling_rate(&mut r)?;
-        let channel_configuration = r.bits(4)? as u8;
+        let channel_configuration = r.u8(4)?;
         let mut base = object_type;
         let mut ext_rate = None;
         let mut ps = false;

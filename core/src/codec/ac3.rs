@@ -129,7 +129,8 @@ fn acmod_locations(acmod: u8, lfeon: bool) -> u16 {
 
 /// Channels at `locations`, pairs counting two.
 fn channel_count(locations: u16) -> u16 {
-    (locations.count_ones() + (locations & PAIRS).count_ones()) as u16
+    // Two counts of the bits of a u16: at most 32.
+    u16::try_from(locations.count_ones() + (locations & PAIRS).count_ones()).unwrap_or(u16::MAX)
 }
 
 /// `chan_loc` bits (Table F.6.1, from the least significant) from a `chanmap` (Table E.1.4, from
@@ -161,16 +162,16 @@ fn syncframe(buf: &[u8]) -> Result<Syncframe, CodecError> {
 fn ac3_syncframe(buf: &[u8]) -> Result<Syncframe, CodecError> {
     let mut r = BitReader::new(buf, "AC-3 syncframe");
     r.skip(32)?; // syncword, crc1
-    let fscod = r.bits(2)? as u8;
+    let fscod = r.u8(2)?;
     let sample_rate =
         *RATES.get(usize::from(fscod)).ok_or(CodecError::Invalid { what: "AC-3 fscod", value: fscod.into() })?;
-    let frmsizecod = r.bits(6)?;
+    let frmsizecod = r.u8(6)?;
     let kbps = *BIT_RATES
-        .get(frmsizecod as usize / 2)
-        .ok_or(CodecError::Invalid { what: "AC-3 frmsizecod", value: frmsizecod })?;
-    let bsid = r.bits(5)? as u8;
-    let bsmod = r.bits(3)? as u8;
-    let acmod = r.bits(3)? as u8;
+        .get(usize::from(frmsizecod / 2))
+        .ok_or(CodecError::Invalid { what: "AC-3 frmsizecod", value: frmsizecod.into() })?;
+    let bsid = r.u8(5)?;
+    let bsmod = r.u8(3)?;
+    let acmod = r.u8(3)?;
     if acmod & 1 == 1 && acmod != 1 {
         r.skip(2)?; // cmixlev
     }
@@ -194,7 +195,7 @@ fn ac3_syncframe(buf: &[u8]) -> Result<Syncframe, CodecError> {
         bsmod,
         acmod,
         lfeon,
-        bit_rate_code: Some((frmsizecod / 2) as u8),
+        bit_rate_code: Some(frmsizecod / 2),
         rate_x1536: u64::from(kbps) * 1000 * 1536,
         chanmap: None,
         complexity_index_type_a: None,
@@ -208,13 +209,13 @@ fn eac3_syncframe(buf: &[u8], head: [u8; 6]) -> Result<Syncframe, CodecError> {
     let len = (frmsiz + 1) * 2;
     let mut r = BitReader::new(buf.get(..len).unwrap_or(buf), "E-AC-3 syncframe");
     r.skip(16)?; // syncword
-    let strmtyp = r.bits(2)? as u8;
+    let strmtyp = r.u8(2)?;
     if strmtyp == 3 {
         return Err(CodecError::Invalid { what: "E-AC-3 strmtyp", value: 3 });
     }
-    let substreamid = r.bits(3)? as u8;
+    let substreamid = r.u8(3)?;
     r.skip(11)?; // frmsiz
-    let fscod = r.bits(2)? as u8;
+    let fscod = r.u8(2)?;
     let (sample_rate, numblkscod) = match RATES.get(usize::from(fscod)) {
         Some(&rate) => (rate, r.bits(2)?),
         None => {
@@ -225,9 +226,9 @@ fn eac3_syncframe(buf: &[u8], head: [u8; 6]) -> Result<Syncframe, CodecError> {
         }
     };
     let blocks = BLOCKS.get(numblkscod as usize).copied().unwrap_or(6);
-    let acmod = r.bits(3)? as u8;
+    let acmod = r.u8(3)?;
     let lfeon = r.bit()?;
-    let bsid = r.bits(5)? as u8;
+    let bsid = r.u8(5)?;
     let programs = if acmod == 0 { 2 } else { 1 }; // 1+1: two of dialnorm, compr, pgmscl, …
     for _ in 0..programs {
         r.skip(5)?; // dialnorm
@@ -235,7 +236,7 @@ fn eac3_syncframe(buf: &[u8], head: [u8; 6]) -> Result<Syncframe, CodecError> {
             r.skip(8)?; // compr
         }
     }
-    let chanmap = if strmtyp == 1 && r.bit()? { Some(r.bits(16)? as u16) } else { None };
+    let chanmap = if strmtyp == 1 && r.bit()? { Some(r.u16(16)?) } else { None };
     if r.bit()? {
         // mixmdate
         if acmod > 2 {
@@ -292,7 +293,7 @@ fn eac3_syncframe(buf: &[u8], head: [u8; 6]) -> Result<Syncframe, CodecError> {
     let mut bsmod = 0;
     if r.bit()? {
         // infomdate
-        bsmod = r.bits(3)? as u8;
+        bsmod = r.u8(3)?;
         r.skip(2)?; // copyrightb, origbs
         if acmod == 2 {
             r.skip(4)?; // dsurmod, dheadphonmod
@@ -320,7 +321,7 @@ fn eac3_syncframe(buf: &[u8], head: [u8; 6]) -> Result<Syncframe, CodecError> {
         // addbsie: addbsil + 1 bytes, the first ending in flag_ec3_extension_type_a.
         let addbsil = r.bits(6)?;
         if r.bits(8)? & 1 == 1 && addbsil >= 1 {
-            complexity_index_type_a = Some(r.bits(8)? as u8);
+            complexity_index_type_a = Some(r.u8(8)?);
         }
     }
     Ok(Syncframe {
@@ -382,7 +383,7 @@ impl Ac3Config {
             rate_x1536 += next.rate_x1536;
             rest = rest.get(next.len..).unwrap_or_default();
         }
-        let data_rate = ((rate_x1536 + 768_000) / 1_536_000).min(8191) as u16;
+        let data_rate = u16::try_from(((rate_x1536 + 768_000) / 1_536_000).min(8191)).unwrap_or(8191);
         Ok(Self {
             kind,
             sample_rate: first.sample_rate,

@@ -106,7 +106,7 @@ fn leb128(buf: &[u8]) -> Result<(u64, usize), CodecError> {
         }
     }
     if buf.len() >= MAX_LEB128_LEN {
-        Err(CodecError::Invalid { what: "leb128 length", value: MAX_LEB128_LEN as u32 + 1 })
+        Err(CodecError::Invalid { what: "leb128 length", value: u32::try_from(MAX_LEB128_LEN + 1).unwrap_or(u32::MAX) })
     } else {
         Err(CodecError::Truncated("leb128"))
     }
@@ -115,7 +115,7 @@ fn leb128(buf: &[u8]) -> Result<(u64, usize), CodecError> {
 /// Writes `value` as the shortest `leb128()`.
 fn write_leb128(mut value: usize, out: &mut Vec<u8>) {
     loop {
-        let byte = (value & 0x7F) as u8;
+        let byte = value.to_le_bytes()[0] & 0x7F;
         value >>= 7;
         if value == 0 {
             out.push(byte);
@@ -180,7 +180,8 @@ fn uvlc(r: &mut BitReader<'_>) -> Result<u32, CodecError> {
         return Ok(u32::MAX);
     }
     let value = r.bits(zeros)?;
-    Ok(((1u64 << zeros) - 1 + u64::from(value)) as u32)
+    // zeros < 32, value < 2^zeros: at most 2^32 - 2.
+    Ok((1u32 << zeros) - 1 + value)
 }
 
 /// What a sequence header OBU says (AV1 §5.5), in [`Av1Config`]'s terms.
@@ -206,7 +207,7 @@ struct SequenceHeader {
 /// Parses a sequence header OBU's payload (`sequence_header_obu()`, AV1 §5.5.1).
 fn parse_sequence_header(payload: &[u8]) -> Result<SequenceHeader, CodecError> {
     let mut r = BitReader::new(payload, "AV1 sequence header");
-    let profile = r.bits(3)? as u8;
+    let profile = r.u8(3)?;
     if profile > 2 {
         return Err(CodecError::Invalid { what: "AV1 seq_profile", value: profile.into() });
     }
@@ -214,7 +215,7 @@ fn parse_sequence_header(payload: &[u8]) -> Result<SequenceHeader, CodecError> {
     let reduced = r.bit()?;
     let mut frame_rate = None;
     let (level_idx_0, tier_0) = if reduced {
-        (r.bits(5)? as u8, false)
+        (r.u8(5)?, false)
     } else {
         // `buffer_delay_length_minus_1 + 1` when decoder_model_info is present.
         let mut buffer_delay_len = None;
@@ -239,7 +240,7 @@ fn parse_sequence_header(payload: &[u8]) -> Result<SequenceHeader, CodecError> {
         let mut first = (0, false);
         for i in 0..operating_points {
             r.skip(12)?; // operating_point_idc
-            let level = r.bits(5)? as u8;
+            let level = r.u8(5)?;
             let tier = level > 7 && r.bit()?;
             if i == 0 {
                 first = (level, tier);
@@ -290,11 +291,8 @@ fn parse_sequence_header(payload: &[u8]) -> Result<SequenceHeader, CodecError> {
         (false, false) => 8,
     };
     let monochrome = profile != 1 && r.bit()?;
-    let colour = if r.bit()? {
-        Some(Av1Colour { primaries: r.bits(8)? as u8, transfer: r.bits(8)? as u8, matrix: r.bits(8)? as u8 })
-    } else {
-        None
-    };
+    let colour =
+        if r.bit()? { Some(Av1Colour { primaries: r.u8(8)?, transfer: r.u8(8)?, matrix: r.u8(8)? }) } else { None };
     let (full_range, subsampling_x, subsampling_y, chroma_sample_position);
     if monochrome {
         (full_range, subsampling_x, subsampling_y, chroma_sample_position) = (r.bit()?, true, true, 0);
@@ -313,7 +311,7 @@ fn parse_sequence_header(payload: &[u8]) -> Result<SequenceHeader, CodecError> {
             }
             _ => (true, false),
         };
-        chroma_sample_position = if subsampling_x && subsampling_y { r.bits(2)? as u8 } else { 0 };
+        chroma_sample_position = if subsampling_x && subsampling_y { r.u8(2)? } else { 0 };
         r.skip(1)?; // separate_uv_delta_q
     }
     r.skip(1)?; // film_grain_params_present

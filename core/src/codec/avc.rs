@@ -128,7 +128,7 @@ fn skip_scaling_list(r: &mut BitReader<'_>, size: u32) -> Result<(), CodecError>
             // delta_scale is -128..=127 (H.264 §7.4.2.1.1.1).
             let delta = r.se()?;
             if !(-128..=127).contains(&delta) {
-                return Err(CodecError::Invalid { what: "SPS delta_scale", value: delta as u32 });
+                return Err(CodecError::Invalid { what: "SPS delta_scale", value: delta.cast_unsigned() });
             }
             next = (last + delta + 256).rem_euclid(256);
         }
@@ -151,9 +151,9 @@ impl Sps {
         }
         let rbsp = unescape_nal(&nal[1..]);
         let mut r = BitReader::new(&rbsp, "SPS");
-        let profile_idc = r.bits(8)? as u8;
+        let profile_idc = r.u8(8)?;
         r.skip(8)?; // constraint flags + reserved
-        let level_idc = r.bits(8)? as u8;
+        let level_idc = r.u8(8)?;
         r.ue()?; // seq_parameter_set_id
         let mut chroma_format_idc = 1;
         let mut separate_colour_plane = false;
@@ -236,10 +236,11 @@ impl Sps {
         let mut sps = Sps {
             profile_idc,
             level_idc,
-            chroma_format_idc: chroma_format_idc as u8,
-            bit_depth: bit_depth as u8,
-            width: (full_w - cut_w) as u32,
-            height: (full_h - cut_h) as u32,
+            // All four were checked above: chroma_format_idc ≤ 3, bit_depth ≤ 14, sides ≤ 65535.
+            chroma_format_idc: CodecError::fit("SPS chroma_format_idc", chroma_format_idc)?,
+            bit_depth: CodecError::fit("SPS bit_depth_luma", bit_depth)?,
+            width: CodecError::fit("SPS picture size", full_w - cut_w)?,
+            height: CodecError::fit("SPS picture size", full_h - cut_h)?,
             sample_aspect_ratio: None,
             frame_rate: None,
         };
@@ -257,7 +258,7 @@ fn parse_vui(r: &mut BitReader<'_>, sps: &mut Sps) -> Result<(), CodecError> {
         let idc = r.bits(8)?;
         sps.sample_aspect_ratio = match idc {
             1..=16 => SAMPLE_ASPECT_RATIOS.get(idc as usize).copied(),
-            255 => Some((r.bits(16)? as u16, r.bits(16)? as u16)),
+            255 => Some((r.u16(16)?, r.u16(16)?)),
             _ => None,
         };
     }

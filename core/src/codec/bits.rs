@@ -32,11 +32,37 @@ impl<'a> BitReader<'a> {
         if self.bits_left() < n as usize {
             return Err(CodecError::Truncated(self.what));
         }
-        let mut v = 0u64;
+        let mut v = 0u32;
         for _ in 0..n {
-            v = (v << 1) | u64::from(self.bit()?);
+            v = (v << 1) | u32::from(self.bit()?);
         }
-        Ok(v as u32)
+        Ok(v)
+    }
+
+    /// Reads a field of `n` ≤ 8 bits (a 3-bit `acmod`, an 8-bit `profile_idc`) as a `u8`.
+    pub(crate) fn u8(&mut self, n: u32) -> Result<u8, CodecError> {
+        debug_assert!(n <= 8);
+        if self.bits_left() < n as usize {
+            return Err(CodecError::Truncated(self.what));
+        }
+        let mut v = 0u8;
+        for _ in 0..n.min(8) {
+            v = (v << 1) | u8::from(self.bit()?);
+        }
+        Ok(v)
+    }
+
+    /// Reads a field of `n` ≤ 16 bits as a `u16`.
+    pub(crate) fn u16(&mut self, n: u32) -> Result<u16, CodecError> {
+        debug_assert!(n <= 16);
+        if self.bits_left() < n as usize {
+            return Err(CodecError::Truncated(self.what));
+        }
+        let mut v = 0u16;
+        for _ in 0..n.min(16) {
+            v = (v << 1) | u16::from(self.bit()?);
+        }
+        Ok(v)
     }
 
     pub(crate) fn skip(&mut self, n: usize) -> Result<(), CodecError> {
@@ -57,13 +83,16 @@ impl<'a> BitReader<'a> {
             }
         }
         let rest = self.bits(zeros)?;
-        Ok(((1u64 << zeros) - 1 + u64::from(rest)) as u32)
+        // zeros ≤ 31, rest < 2^zeros: at most 2^32 - 2, within a u32.
+        Ok((1u32 << zeros) - 1 + rest)
     }
 
     /// `se(v)`: signed Exp-Golomb.
     pub(crate) fn se(&mut self) -> Result<i32, CodecError> {
         let k = self.ue()?;
-        let magnitude = k.div_ceil(2) as i32;
+        // k ≤ 2^32 - 2 (see `ue`), so the magnitude is at most 2^31 - 1.
+        let magnitude =
+            i32::try_from(k.div_ceil(2)).map_err(|_| CodecError::Invalid { what: "Exp-Golomb code", value: k })?;
         Ok(if k % 2 == 1 { magnitude } else { -magnitude })
     }
 }
@@ -87,5 +116,26 @@ mod tests {
         assert!(r.ue().is_err());
         let mut r = BitReader::new(&[0xFF], "t");
         assert!(r.bits(9).is_err());
+        let mut r = BitReader::new(&[0xFF], "t");
+        assert!(r.u16(9).is_err());
+    }
+
+    #[test]
+    fn fields_read_as_u8_and_u16_hold_what_bits_reads() {
+        let bytes = [0b1011_0011, 0b1100_0101, 0b0110_1001, 0xFF, 0xFF, 0xFF, 0xFF];
+        let mut a = BitReader::new(&bytes, "t");
+        let mut b = BitReader::new(&bytes, "t");
+        for n in [3, 5, 8, 1, 7] {
+            assert_eq!(u32::from(a.u8(n).unwrap()), b.bits(n).unwrap(), "{n} bits");
+        }
+        assert_eq!(u32::from(a.u16(16).unwrap()), b.bits(16).unwrap());
+        assert_eq!(a.bits(8).unwrap(), 0xFF);
+        // The longest Exp-Golomb codes: 31 leading zeros give 2^32 - 2 at most, ±(2^31 - 1).
+        let mut r = BitReader::new(&[0, 0, 0, 1, 0xFF, 0xFF, 0xFF, 0xFE], "t");
+        assert_eq!(r.ue().unwrap(), u32::MAX - 1);
+        let mut r = BitReader::new(&[0, 0, 0, 1, 0xFF, 0xFF, 0xFF, 0xFE], "t");
+        assert_eq!(r.se().unwrap(), -(i32::MAX));
+        let mut r = BitReader::new(&[0, 0, 0, 1, 0xFF, 0xFF, 0xFF, 0xFC], "t");
+        assert_eq!(r.se().unwrap(), i32::MAX);
     }
 }

@@ -243,7 +243,7 @@ fn ue_max(r: &mut BitReader<'_>, what: &'static str, max: u32) -> Result<u32, Co
 fn se_in(r: &mut BitReader<'_>, what: &'static str, range: core::ops::RangeInclusive<i32>) -> Result<i32, CodecError> {
     let v = r.se()?;
     if !range.contains(&v) {
-        return Err(CodecError::Invalid { what, value: v as u32 });
+        return Err(CodecError::Invalid { what, value: v.cast_unsigned() });
     }
     Ok(v)
 }
@@ -333,18 +333,25 @@ impl HevcSps {
         let cut_h = sub_height * (top + bottom);
         for side in [pic_width, pic_height] {
             if side == 0 || side > MAX_PICTURE_SIDE {
-                return Err(CodecError::Invalid { what: "SPS picture size", value: side as u32 });
+                return Err(CodecError::Invalid {
+                    what: "SPS picture size",
+                    value: u32::try_from(side).unwrap_or(u32::MAX),
+                });
             }
         }
         if cut_w >= pic_width || cut_h >= pic_height {
-            return Err(CodecError::Invalid { what: "SPS conformance window", value: cut_w.max(cut_h) as u32 });
+            return Err(CodecError::Invalid {
+                what: "SPS conformance window",
+                value: u32::try_from(cut_w.max(cut_h)).unwrap_or(u32::MAX),
+            });
         }
         let mut sps = HevcSps {
-            chroma_format_idc: chroma_format_idc as u8,
-            bit_depth_luma: bit_depth_luma as u8,
-            bit_depth_chroma: bit_depth_chroma as u8,
-            width: (pic_width - cut_w) as u32,
-            height: (pic_height - cut_h) as u32,
+            // All five were checked above (the sides against MAX_PICTURE_SIDE).
+            chroma_format_idc: CodecError::fit("SPS chroma_format_idc", chroma_format_idc)?,
+            bit_depth_luma: CodecError::fit("SPS bit_depth_luma", bit_depth_luma)?,
+            bit_depth_chroma: CodecError::fit("SPS bit_depth_chroma", bit_depth_chroma)?,
+            width: CodecError::fit("SPS picture size", pic_width - cut_w)?,
+            height: CodecError::fit("SPS picture size", pic_height - cut_h)?,
             sample_aspect_ratio: None,
             frame_rate: None,
             video_signal: None,
@@ -446,7 +453,7 @@ fn parse_vui(r: &mut BitReader<'_>, sps: &mut HevcSps) -> Result<(), CodecError>
             1..=16 => SAMPLE_ASPECT_RATIOS.get(idc as usize).copied(),
             255 => {
                 // Extended_SAR; a zero side means unspecified (§E.3.1).
-                let (w, h) = (r.bits(16)? as u16, r.bits(16)? as u16);
+                let (w, h) = (r.u16(16)?, r.u16(16)?);
                 (w != 0 && h != 0).then_some((w, h))
             }
             _ => None,
@@ -458,11 +465,11 @@ fn parse_vui(r: &mut BitReader<'_>, sps: &mut HevcSps) -> Result<(), CodecError>
     if r.bit()? {
         r.skip(3)?; // video_format
         let video_full_range_flag = r.bit()?;
-        let (p, t, m) = if r.bit()? { (r.bits(8)?, r.bits(8)?, r.bits(8)?) } else { (2, 2, 2) };
+        let (p, t, m) = if r.bit()? { (r.u8(8)?, r.u8(8)?, r.u8(8)?) } else { (2, 2, 2) };
         sps.video_signal = Some(VideoSignal {
-            colour_primaries: p as u8,
-            transfer_characteristics: t as u8,
-            matrix_coeffs: m as u8,
+            colour_primaries: p,
+            transfer_characteristics: t,
+            matrix_coeffs: m,
             video_full_range_flag,
         });
     }

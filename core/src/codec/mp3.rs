@@ -76,9 +76,9 @@ impl Mp3Config {
             3 => MpegVersion::Mpeg1,
             v => return Err(CodecError::Invalid { what: "MPEG audio version (ID)", value: v }),
         };
-        let layer = match r.bits(2)? {
+        let layer = match r.u8(2)? {
             0 => return Err(CodecError::Invalid { what: "MPEG audio layer", value: 0 }),
-            code => 4 - code as u8,
+            code => 4 - code,
         };
         if version == MpegVersion::Mpeg25 && layer != 3 {
             return Err(CodecError::Unsupported("MPEG 2.5 audio other than Layer III"));

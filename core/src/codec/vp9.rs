@@ -265,10 +265,10 @@ pub(crate) mod tests {
 
     /// `frames` packed into a superframe with one-byte sizes (VP9 annex B).
     fn superframe(frames: &[&[u8]]) -> Vec<u8> {
-        let marker = 0xC0 | (frames.len() as u8 - 1);
+        let marker = 0xC0 | (u8::try_from(frames.len()).unwrap() - 1);
         let mut out = frames.concat();
         out.push(marker);
-        out.extend(frames.iter().map(|f| f.len() as u8));
+        out.extend(frames.iter().map(|f| u8::try_from(f.len()).unwrap()));
         out.push(marker);
         out
     }

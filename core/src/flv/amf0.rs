@@ -63,22 +63,28 @@ impl Amf0Value {
                 write_utf8(out, s);
             }
             Self::String(s) => {
+                // A long string holds at most 2^32 - 1 bytes: the rest is left off, so the
+                // length written is always the length that follows.
+                let len = u32::try_from(s.len()).unwrap_or(u32::MAX);
                 out.push(0x0C);
-                out.extend_from_slice(&(s.len() as u32).to_be_bytes());
-                out.extend_from_slice(s.as_bytes());
+                out.extend_from_slice(&len.to_be_bytes());
+                out.extend_from_slice(&s.as_bytes()[..s.len().min(0xFFFF_FFFF)]);
             }
             Self::Object(props) => {
                 out.push(0x03);
                 for (k, v) in props {
-                    write_utf8(out, &k[..k.len().min(0xFFFF)]);
+                    write_utf8(out, k);
                     v.write(out);
                 }
                 out.extend_from_slice(&[0, 0, 0x09]);
             }
             Self::Array(items) => {
+                // A strict array holds at most 2^32 - 1 values: the rest is left off, so the
+                // count written is always the count that follows.
+                let count = u32::try_from(items.len()).unwrap_or(u32::MAX);
                 out.push(0x0A);
-                out.extend_from_slice(&(items.len() as u32).to_be_bytes());
-                for v in items {
+                out.extend_from_slice(&count.to_be_bytes());
+                for v in items.iter().take(0xFFFF_FFFF) {
                     v.write(out);
                 }
             }
@@ -91,6 +97,36 @@ impl Amf0Value {
         }
     }
 
+    /// An AMF0 number (a double, AMF0 §2.2) as the whole number it carries: `None` when it is
+    /// negative, fractional, NaN, infinite or 2^64 or more. Protocols send ids, sizes and flags
+    /// as AMF0 numbers; a reader turns them into integers with this, never with a cast that
+    /// would round, wrap or saturate what a peer sent.
+    pub fn whole_number(n: f64) -> Option<u64> {
+        if n == 0.0 {
+            return Some(0); // +0 and -0
+        }
+        // IEEE 754 binary64: sign, 11-bit biased exponent, 52-bit fraction with an implicit 1;
+        // the value is `mantissa * 2^(exponent - 1075)`.
+        let bits = n.to_bits();
+        let exponent = (bits >> 52) & 0x7FF;
+        if bits >> 63 != 0 || exponent == 0 || exponent == 0x7FF {
+            return None; // negative, subnormal (below 1), NaN or infinite
+        }
+        let mantissa = (bits & 0xF_FFFF_FFFF_FFFF) | 1 << 52;
+        if exponent <= 1075 {
+            let shift = 1075 - exponent;
+            // A shift of 53 or more leaves a value below 1 (the mantissa has 53 bits): not whole.
+            if shift >= 53 || mantissa & ((1 << shift) - 1) != 0 {
+                return None;
+            }
+            Some(mantissa >> shift)
+        } else {
+            // 53 significant bits shifted by up to 11 still fit in 64.
+            let shift = exponent - 1075;
+            (shift <= 11).then(|| mantissa << shift)
+        }
+    }
+
     /// Reads one value from the start of `buf`.
     pub fn read(buf: &[u8]) -> Result<(Self, usize), FlvError> {
         let mut r = Reader { buf };
@@ -99,10 +135,12 @@ impl Amf0Value {
     }
 }
 
-/// A UTF-8 string with a u16 length (AMF0 §2.4 `UTF-8`); callers keep it ≤ 65535 bytes.
+/// A UTF-8 string with a u16 length (AMF0 §2.4 `UTF-8`): at most 65535 bytes, the rest is left
+/// off, so the length written is always the length that follows.
 fn write_utf8(out: &mut Vec<u8>, s: &str) {
-    out.extend_from_slice(&(s.len() as u16).to_be_bytes());
-    out.extend_from_slice(s.as_bytes());
+    let len = u16::try_from(s.len()).unwrap_or(u16::MAX);
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(&s.as_bytes()[..usize::from(len)]);
 }
 
 /// Parses a script tag body; returns `Ok(None)` when it is not `onMetaData`.
@@ -258,8 +296,7 @@ mod tests {
     use alloc::vec;
 
     fn prop(out: &mut Vec<u8>, key: &str) {
-        out.extend_from_slice(&(key.len() as u16).to_be_bytes());
-        out.extend_from_slice(key.as_bytes());
+        write_utf8(out, key);
     }
 
     #[test]
@@ -304,5 +341,30 @@ mod tests {
         b.extend_from_slice(b"onMetaData");
         b.extend_from_slice(&[0x0A, 0xFF, 0xFF, 0xFF, 0xFF]);
         assert!(parse_metadata(&b).is_err());
+    }
+
+    #[test]
+    fn whole_numbers_are_read_exactly_and_the_rest_refused() {
+        for (n, want) in [
+            (0.0, Some(0)),
+            (-0.0, Some(0)),
+            (1.0, Some(1)),
+            (7.0, Some(7)),
+            (4_294_967_295.0, Some(4_294_967_295)),
+            (4_294_967_296.0, Some(4_294_967_296)),
+            (9_007_199_254_740_993.0, Some(9_007_199_254_740_992)), // the double nearest 2^53 + 1
+            (18_446_744_073_709_549_568.0, Some(18_446_744_073_709_549_568)), // the largest below 2^64
+            (18_446_744_073_709_551_616.0, None),                   // 2^64
+            (-1.0, None),
+            (0.5, None),
+            (1.5, None),
+            (4_294_967_295.5, None),
+            (f64::MIN_POSITIVE / 2.0, None),
+            (f64::NAN, None),
+            (f64::INFINITY, None),
+            (f64::NEG_INFINITY, None),
+        ] {
+            assert_eq!(Amf0Value::whole_number(n), want, "{n}");
+        }
     }
 }

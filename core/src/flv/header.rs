@@ -36,7 +36,7 @@ impl FlvHeader {
             return Ok(None);
         }
         let data_offset = u32::from_be_bytes([buf[5], buf[6], buf[7], buf[8]]);
-        if data_offset < FLV_HEADER_LEN as u32 {
+        if usize::try_from(data_offset).is_ok_and(|offset| offset < FLV_HEADER_LEN) {
             return Err(FlvError::BadDataOffset(data_offset));
         }
         if data_offset > MAX_DATA_OFFSET {

@@ -473,7 +473,7 @@ fn sgpd_fields(body: &[u8], out: &mut Fields) -> Result<(), String> {
     let roll = matches!(&grouping_type, b"roll" | b"prol");
     let mut entries = Vec::new();
     let mut result = Ok(());
-    for i in 0..count.min(MAX_LISTED_GROUP_ENTRIES as u32) {
+    for i in (0..count).take(MAX_LISTED_GROUP_ENTRIES) {
         let length = match default_length {
             Some(0) => match u32_field(&mut rest, "description_length") {
                 Ok(length) => Some(length),

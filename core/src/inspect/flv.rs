@@ -214,7 +214,8 @@ pub fn inspect_flv(bytes: &[u8]) -> Result<FlvReport, FlvError> {
             offset: tag.offset,
             kind: tag.kind.name(),
             timestamp: tag.timestamp,
-            size: tag.body.len() as u32,
+            // An FLV tag's DataSize is a 24-bit field: its body always fits.
+            size: u32::try_from(tag.body.len()).unwrap_or(u32::MAX),
             keyframe: None,
             codec: None,
             packet_type: None,

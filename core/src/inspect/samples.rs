@@ -156,7 +156,10 @@ impl Derive<'_> {
         self.track(id).info.sample_count += count;
         let size_of = |i: u64| match &stsz.samples {
             StszSamples::Identical { size, .. } => *size,
-            StszSamples::Different { sizes } => sizes[i as usize],
+            // Only asked for samples below `count`, which is `sizes.len()` here.
+            StszSamples::Different { sizes } => {
+                usize::try_from(i).ok().and_then(|i| sizes.get(i)).copied().unwrap_or(0)
+            }
         };
 
         let stts = get("stts").and_then(|n| decode::<Stts>(bytes, n));
@@ -209,7 +212,9 @@ impl Derive<'_> {
                     0
                 });
                 let composition_offset = offsets.next().unwrap_or(0);
-                let keyframe = stss.as_ref().is_none_or(|s| s.binary_search(&((sample + 1) as u32)).is_ok());
+                // `stss` numbers samples from 1 in a u32: a sample past that is in no list.
+                let number = u32::try_from(sample + 1);
+                let keyframe = stss.as_ref().is_none_or(|s| number.is_ok_and(|n| s.binary_search(&n).is_ok()));
                 self.samples.push(SampleInfo {
                     track_id: id,
                     index: sample,

@@ -183,12 +183,12 @@ fn media_segment(sequence: u32, video_time: u64, audio_time: u64) -> Vec<u8> {
             },
         ],
     };
-    let moof_size = encode(&moof(0, 0)).len() as i32;
+    let moof_size = i32::try_from(encode(&moof(0, 0)).len()).unwrap();
     let video_offset = moof_size + 8;
-    let moof = encode(&moof(video_offset, video_offset + video_bytes as i32));
+    let moof = encode(&moof(video_offset, video_offset + i32::try_from(video_bytes).unwrap()));
     let styp =
         Styp { major_brand: b"msdh".into(), minor_version: 0, compatible_brands: vec![b"msdh".into(), b"msix".into()] };
-    let mdat = Mdat { data: (0..video_bytes + audio_bytes).map(|i| i as u8).collect() };
+    let mdat = Mdat { data: (0..video_bytes + audio_bytes).map(|i| i.to_le_bytes()[0]).collect() };
     let mut out = encode(&styp);
     out.extend(moof);
     out.extend(encode(&mdat));
@@ -301,7 +301,7 @@ fn fragment_samples_have_times_sizes_flags_and_offsets() {
     let mdat = top(&report, "mdat");
     assert_eq!(field(mdat, "dataSize"), &FieldValue::UInt(170 + 21));
     let data_offset = mdat.offset + 8 - moof.offset;
-    assert_eq!(field(trun, "dataOffset"), &FieldValue::Int(data_offset as i64));
+    assert_eq!(field(trun, "dataOffset"), &FieldValue::Int(i64::try_from(data_offset).unwrap()));
 
     assert_eq!(report.samples.len(), 10);
     let video: Vec<_> = report.samples.iter().filter(|s| s.track_id == 1).collect();
@@ -318,7 +318,11 @@ fn fragment_samples_have_times_sizes_flags_and_offsets() {
     assert_eq!(first.flags, Some(SYNC));
     assert!(first.keyframe);
     assert_eq!(first.offset, mdat.offset + 8);
-    assert_eq!(&bytes[first.offset as usize..][..4], &[0, 1, 2, 3], "the offset points at the sample's bytes");
+    assert_eq!(
+        &bytes[usize::try_from(first.offset).unwrap()..][..4],
+        &[0, 1, 2, 3],
+        "the offset points at the sample's bytes"
+    );
     assert_eq!((video[1].decode_time, video[1].presentation_time), (3000, 3000));
     assert_eq!(video[1].flags, Some(NON_SYNC));
     assert!(!video[1].keyframe);
@@ -357,7 +361,7 @@ fn implicit_base_and_missing_tfdt_continue_from_the_previous_data_and_time() {
     let mut moof = Moof { mfhd: Mfhd { sequence_number: 5 }, traf: vec![traf(3), traf(4)] };
     let moof_size = encode(&moof).len();
     // Point the first run at the mdat payload; that changes the moof size by 4 bytes.
-    moof.traf[0].trun[0].data_offset = Some(moof_size as i32 + 4 + 8);
+    moof.traf[0].trun[0].data_offset = Some(i32::try_from(moof_size).unwrap() + 4 + 8);
     let mut bytes = encode(&moof);
     bytes.extend(encode(&Mdat { data: vec![0; 14] }));
 
@@ -409,7 +413,7 @@ fn progressive_sample_tables_give_offsets_times_and_sync_samples() {
         trak: vec![video_trak(stbl(chunk_offsets))],
         ..Default::default()
     };
-    let moov_size = encode(&moov(vec![0, 0])).len() as u32;
+    let moov_size = u32::try_from(encode(&moov(vec![0, 0])).len()).unwrap();
     let payload = moov_size + 8;
     let mut bytes = encode(&moov(vec![payload, payload + 60 + 7]));
     bytes.extend(encode(&Mdat { data: vec![0; 60 + 7 + 90] }));
@@ -523,7 +527,7 @@ fn nesting_is_capped_at_max_depth() {
     let levels = 40;
     let mut bytes = Vec::new();
     for i in 0..levels {
-        bytes.extend((((levels - i) * 8) as u32).to_be_bytes());
+        bytes.extend(u32::try_from((levels - i) * 8).unwrap().to_be_bytes());
         bytes.extend(b"moov");
     }
     let report = inspect_mp4(&bytes).expect("inspect");
@@ -539,7 +543,7 @@ fn nesting_is_capped_at_max_depth() {
 
 #[test]
 fn listed_samples_are_capped() {
-    let count = MAX_SAMPLES as u32 + 5;
+    let count = u32::try_from(MAX_SAMPLES).unwrap() + 5;
     let moof = Moof {
         mfhd: Mfhd::default(),
         traf: vec![Traf {
@@ -634,15 +638,15 @@ fn random_truncated_and_mutated_input_never_panics() {
     for _ in 0..2000 {
         let mut bytes = file.clone();
         for _ in 0..1 + rng.next() % 8 {
-            let at = (rng.next() % bytes.len() as u64) as usize;
-            bytes[at] = rng.next() as u8;
+            let at = usize::try_from(rng.next() % bytes.len() as u64).unwrap();
+            bytes[at] = rng.next().to_le_bytes()[0];
         }
         let _ = inspect_mp4(&bytes).map(|r| (r.to_text(), r.to_json()));
     }
     // Plain random bytes, with a plausible first header half the time.
     for i in 0..2000 {
         let len = (rng.next() % 512) as usize;
-        let mut bytes: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+        let mut bytes: Vec<u8> = (0..len).map(|_| rng.next().to_le_bytes()[0]).collect();
         if i % 2 == 0 && len >= 8 {
             bytes[..8].copy_from_slice(b"\x00\x00\x00\x00moov");
         }
@@ -945,7 +949,7 @@ mod codecs {
 
     /// A box of type `kind` around `body`.
     fn boxed(kind: &[u8; 4], body: &[u8]) -> Vec<u8> {
-        let mut out = ((body.len() + 8) as u32).to_be_bytes().to_vec();
+        let mut out = u32::try_from(body.len() + 8).unwrap().to_be_bytes().to_vec();
         out.extend_from_slice(kind);
         out.extend_from_slice(body);
         out
@@ -1193,8 +1197,8 @@ mod codecs {
                     let mut bytes = file.to_vec();
                     let span = if i % 2 == 0 { head.min(bytes.len()) } else { bytes.len() };
                     for _ in 0..1 + rng.next() % 8 {
-                        let at = (rng.next() % span as u64) as usize;
-                        bytes[at] = rng.next() as u8;
+                        let at = usize::try_from(rng.next() % span as u64).unwrap();
+                        bytes[at] = rng.next().to_le_bytes()[0];
                     }
                     let _ = inspect(&bytes).map(|r| (r.to_text(), r.to_json()));
                 }

@@ -126,18 +126,19 @@ impl Walker<'_> {
             }
         };
         let Header { kind, size, header_size } = header;
-        if size > left {
-            let error = format!("box claims {size} bytes, only {left} left");
-            return (error_node(&kind, pos, size, header_size, error), None);
-        }
-        // `size <= left <= usize::MAX` here.
-        let box_end = pos + size as usize;
+        let box_end = match usize::try_from(size) {
+            Ok(len) if size <= left => pos + len,
+            _ => {
+                let error = format!("box claims {size} bytes, only {left} left");
+                return (error_node(&kind, pos, size, header_size, error), None);
+            }
+        };
         let body = pos + header_size;
         let mut node = BoxNode {
             kind: fourcc(&kind),
             offset: pos as u64,
             size,
-            header_size: header_size as u8,
+            header_size: header_len(header_size),
             fields: Fields::default(),
             error: None,
             children: Vec::new(),
@@ -276,12 +277,17 @@ fn read_header(bytes: &[u8]) -> Result<Header, ([u8; 4], u64, usize, String)> {
     Ok(Header { kind, size, header_size })
 }
 
+/// A header's length for [`BoxNode::header_size`]: 8 or 16 bytes, 16 more for `uuid`.
+fn header_len(header_size: usize) -> u8 {
+    u8::try_from(header_size).unwrap_or(u8::MAX)
+}
+
 fn error_node(kind: &[u8; 4], pos: usize, size: u64, header_size: usize, error: String) -> BoxNode {
     BoxNode {
         kind: fourcc(kind),
         offset: pos as u64,
         size,
-        header_size: header_size as u8,
+        header_size: header_len(header_size),
         fields: Fields::default(),
         error: Some(error),
         children: Vec::new(),

@@ -1,7 +1,7 @@
 use alloc::vec;
 use alloc::vec::Vec;
 
-use super::writer::ChunkWriter;
+use super::encoder::ChunkEncoder;
 use super::*;
 
 /// Hand-made chunks, to write what the writer never does.
@@ -13,10 +13,14 @@ impl Chunks {
     }
 
     fn basic(&mut self, fmt: u8, id: u32) -> &mut Self {
+        // The low bytes of a value each arm's range keeps within them.
         match id {
-            2..=63 => self.0.push(fmt << 6 | id as u8),
-            64..=319 => self.0.extend_from_slice(&[fmt << 6, (id - 64) as u8]),
-            _ => self.0.extend_from_slice(&[fmt << 6 | 1, ((id - 64) & 0xFF) as u8, ((id - 64) >> 8) as u8]),
+            2..=63 => self.0.push(fmt << 6 | id.to_le_bytes()[0]),
+            64..=319 => self.0.extend_from_slice(&[fmt << 6, (id - 64).to_le_bytes()[0]]),
+            _ => {
+                let [low, high, ..] = (id - 64).to_le_bytes();
+                self.0.extend_from_slice(&[fmt << 6 | 1, low, high]);
+            }
         }
         self
     }
@@ -58,7 +62,7 @@ fn all(decoder: &mut ChunkDecoder, input: &mut BytesMut) -> Vec<Message> {
 #[test]
 fn interleaved_chunk_streams_are_reassembled_each_on_its_own() {
     // A 300-byte video message in 128-byte chunks, with whole audio messages between them.
-    let video: Vec<u8> = (0..300u32).map(|i| i as u8).collect();
+    let video: Vec<u8> = (0..300u32).map(|i| i.to_le_bytes()[0]).collect(); // 0, 1, … 255, 0, 1, …
     let mut c = Chunks::new();
     c.type0(6, 1000, 300, 9, 1).bytes(&video[..128]);
     c.type0(4, 1000, 3, 8, 1).bytes(b"aa1");
@@ -247,9 +251,9 @@ fn protocol_errors() {
 
 #[test]
 fn what_the_writer_writes_reads_back() {
-    let payload: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+    let payload: Vec<u8> = (0..10_000u32).map(|i| u8::try_from(i % 251).unwrap()).collect();
     for (chunk_size, ts, id) in [(128, 5, 3), (1, 0x0100_0000, 64), (4096, 0xFFFF_FFFF, 400)] {
-        let mut w = ChunkWriter::default();
+        let mut w = ChunkEncoder::default();
         w.set_chunk_size(chunk_size);
         let mut out = BytesMut::new();
         w.write(&mut out, id, MessageType::Video, 1, ts, &payload);

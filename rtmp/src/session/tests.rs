@@ -7,7 +7,7 @@ use crate::handshake::HANDSHAKE_LEN;
 struct Client {
     session: ServerSession,
     input: BytesMut,
-    writer: ChunkWriter,
+    writer: ChunkEncoder,
     replies: ChunkDecoder,
     events: Vec<Event>,
 }
@@ -18,7 +18,7 @@ impl Client {
         let mut c = Self {
             session: ServerSession::new(Config::default(), [3; 32]),
             input: BytesMut::new(),
-            writer: ChunkWriter::default(),
+            writer: ChunkEncoder::default(),
             replies: ChunkDecoder::new(),
             events: Vec::new(),
         };
@@ -253,12 +253,12 @@ fn aggregate_messages_are_split_with_their_offsets() {
     let mut agg = Vec::new();
     for (kind, ts, body) in [(9u8, 500u32, &b"v1"[..]), (8, 510, b"a1"), (9, 533, b"v2")] {
         agg.push(kind);
-        agg.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+        agg.extend_from_slice(&u32::try_from(body.len()).unwrap().to_be_bytes()[1..]);
         agg.extend_from_slice(&ts.to_be_bytes()[1..]);
-        agg.push((ts >> 24) as u8);
+        agg.push(ts.to_be_bytes()[0]);
         agg.extend_from_slice(&[0, 0, 0]);
         agg.extend_from_slice(body);
-        agg.extend_from_slice(&(11 + body.len() as u32).to_be_bytes());
+        agg.extend_from_slice(&u32::try_from(11 + body.len()).unwrap().to_be_bytes());
     }
     c.send(4, MessageType::Aggregate, 1, 1000, &agg).unwrap();
     let times: Vec<(TagKind, u32)> = c
@@ -305,6 +305,62 @@ fn an_enhanced_connect_is_answered_with_the_codecs_we_ingest() {
     let Some(Amf0Value::Object(video)) = property(&result.object, "videoFourCcInfoMap") else { panic!() };
     assert_eq!(video[0], ("avc1".into(), Amf0Value::Number(f64::from(fourcc_info::CAN_FORWARD))));
     assert!(property(&result.object, "fourCcList").is_some());
+}
+
+/// Numbers that are not a whole `u32`: each would have become another value under a cast.
+const NOT_U32: [f64; 7] = [-1.0, 1.5, f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 4_294_967_296.0, 1e300];
+
+#[test]
+fn a_connect_whose_capabilities_are_not_whole_u32_numbers_is_refused() {
+    let connect = |c: &mut Client, key: &str, value: Amf0Value| {
+        let object = Amf0Value::Object(vec![("app".into(), Amf0Value::String("live".into())), (key.into(), value)]);
+        c.command(0, "connect", 1.0, &[object])
+    };
+    let map = |n| Amf0Value::Object(vec![("hvc1".into(), Amf0Value::Number(n))]);
+    for n in NOT_U32 {
+        for (key, value, named) in [
+            ("capsEx", Amf0Value::Number(n), "`connect`'s capsEx is "),
+            ("videoFourCcInfoMap", map(n), "`connect`'s videoFourCcInfoMap.hvc1 is "),
+            ("audioFourCcInfoMap", map(n), "`connect`'s audioFourCcInfoMap.hvc1 is "),
+        ] {
+            let mut c = Client::new();
+            let err = connect(&mut c, key, value).unwrap_err();
+            let Error::Protocol(what) = &err else { panic!("{key} = {n}: {err}") };
+            assert!(what.starts_with(named) && what.ends_with("not a whole number from 0 to 4294967295"), "{what}");
+            assert!(c.events.is_empty() && !c.session.is_connected(), "{key} = {n}");
+        }
+    }
+    // The ends of the range are taken as sent; a value that is not a number is left out, as
+    // before.
+    let mut c = Client::new();
+    connect(&mut c, "videoFourCcInfoMap", map(4_294_967_295.0)).unwrap();
+    let Some(Event::Connect(req)) = c.events.pop() else { panic!("no connect event") };
+    assert_eq!(req.video_fourcc_info, [("hvc1".into(), u32::MAX)]);
+    let mut c = Client::new();
+    connect(&mut c, "capsEx", Amf0Value::Number(-0.0)).unwrap();
+    let Some(Event::Connect(req)) = c.events.pop() else { panic!("no connect event") };
+    assert_eq!(req.caps_ex, Some(0));
+    let mut c = Client::new();
+    connect(&mut c, "capsEx", Amf0Value::String("1".into())).unwrap();
+    let Some(Event::Connect(req)) = c.events.pop() else { panic!("no connect event") };
+    assert_eq!(req.caps_ex, None);
+}
+
+#[test]
+fn a_delete_stream_whose_id_is_not_a_whole_u32_number_is_refused() {
+    for n in NOT_U32 {
+        let mut c = Client::new();
+        c.publish();
+        c.replies();
+        let err = c.command(0, "deleteStream", 6.0, &[Amf0Value::Null, Amf0Value::Number(n)]).unwrap_err();
+        assert_eq!(
+            err,
+            Error::Protocol(format!("`deleteStream`'s stream id is {n}, not a whole number from 0 to 4294967295"))
+        );
+        // Nothing was unpublished on the way.
+        assert!(c.events.is_empty() && c.replies().is_empty(), "{n}");
+        assert_eq!(c.session.publishing(), Some(1));
+    }
 }
 
 #[test]

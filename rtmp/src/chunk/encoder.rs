@@ -7,19 +7,19 @@ use bytes::{BufMut, BytesMut};
 use super::{DEFAULT_CHUNK_SIZE, EXTENDED};
 use crate::message::MessageType;
 
-/// Splits outbound messages into chunks.
+/// Splits outbound messages into chunks (the way out; [`super::ChunkDecoder`] is the way in).
 #[derive(Debug)]
-pub struct ChunkWriter {
+pub struct ChunkEncoder {
     chunk_size: usize,
 }
 
-impl Default for ChunkWriter {
+impl Default for ChunkEncoder {
     fn default() -> Self {
         Self { chunk_size: DEFAULT_CHUNK_SIZE as usize }
     }
 }
 
-impl ChunkWriter {
+impl ChunkEncoder {
     /// The outbound chunk size; change it only right after writing a Set Chunk Size message.
     pub fn set_chunk_size(&mut self, size: u32) {
         self.chunk_size = (size as usize).max(1);
@@ -59,19 +59,25 @@ impl ChunkWriter {
     }
 }
 
-/// The basic header (§5.3.1.1) in the shortest form that holds the id.
+/// The basic header (§5.3.1.1) in the shortest form that holds the id. The id is ours (a
+/// constant of the session), never a peer's; one out of range is clamped into 2 ..= 65599.
 fn basic_header(out: &mut BytesMut, fmt: u8, id: u32) {
+    // Each arm writes the low bytes of a value its range keeps within them.
     match id {
-        2..=63 => out.put_u8(fmt << 6 | id as u8),
+        2..=63 => {
+            let [low, ..] = id.to_le_bytes();
+            out.put_u8(fmt << 6 | low);
+        }
         64..=319 => {
+            let [low, ..] = (id - 64).to_le_bytes();
             out.put_u8(fmt << 6);
-            out.put_u8((id - 64) as u8);
+            out.put_u8(low);
         }
         _ => {
-            let v = id.clamp(64, 65599) - 64;
+            let [low, high, ..] = (id.clamp(64, 65599) - 64).to_le_bytes();
             out.put_u8(fmt << 6 | 1);
-            out.put_u8((v & 0xFF) as u8);
-            out.put_u8((v >> 8) as u8);
+            out.put_u8(low);
+            out.put_u8(high);
         }
     }
 }
