@@ -407,3 +407,16 @@ pub fn inspect(bytes: &[u8]) -> Result<Report, String> {
         inspect_mp4(bytes).map(Report::Mp4).map_err(|e| alloc::format!("{e}"))
     }
 }
+
+/// A four-character code for display: printable ASCII as is, `0xA9` as `©`, else `\xNN`.
+fn fourcc(bytes: &[u8]) -> String {
+    let mut s = String::new();
+    for &b in bytes {
+        match b {
+            0x20..=0x7e => s.push(char::from(b)),
+            0xa9 => s.push('©'),
+            _ => s.push_str(&alloc::format!("\\x{b:02x}")),
+        }
+    }
+    s
+}

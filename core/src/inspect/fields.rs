@@ -459,7 +459,7 @@ fn sgpd_fields(body: &[u8], out: &mut Fields) -> Result<(), String> {
         return Err(format!("cannot decode: sgpd version {version} is unknown"));
     }
     let grouping_type = u32_field(&mut rest, "grouping_type")?.to_be_bytes();
-    out.push("groupingType", FieldValue::Text(super::tree::fourcc(&grouping_type)));
+    out.push("groupingType", FieldValue::Text(super::fourcc(&grouping_type)));
     let default_length = if version >= 1 { Some(u32_field(&mut rest, "default_length")?) } else { None };
     if let Some(length) = default_length {
         out.push("defaultLength", uint(length));

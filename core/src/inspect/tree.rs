@@ -4,7 +4,7 @@
 use alloc::{format, string::String, vec::Vec};
 
 use super::fields;
-use super::{BoxNode, FieldValue, Fields, InspectError, MAX_BOXES, MAX_DEPTH};
+use super::{fourcc, BoxNode, FieldValue, Fields, InspectError, MAX_BOXES, MAX_DEPTH};
 
 /// Boxes whose body is nothing but child boxes.
 const CONTAINERS: &[&[u8; 4]] = &[
@@ -299,19 +299,6 @@ fn inside(parent: Option<[u8; 4]>) -> String {
         Some(kind) => format!(" inside {}", fourcc(&kind)),
         None => String::new(),
     }
-}
-
-/// A four-character code for display: printable ASCII as is, `0xA9` as `©`, else `\xNN`.
-pub(super) fn fourcc(bytes: &[u8]) -> String {
-    let mut s = String::new();
-    for &b in bytes {
-        match b {
-            0x20..=0x7e => s.push(char::from(b)),
-            0xa9 => s.push('©'),
-            _ => s.push_str(&format!("\\x{b:02x}")),
-        }
-    }
-    s
 }
 
 pub(super) fn be32(b: &[u8]) -> u32 {
