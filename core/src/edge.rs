@@ -23,15 +23,19 @@
 //! | `{session}/{seq}.{part}.m4s` | the same chunk | part `part` of the segment (LL-HLS; the ingest node serves those of the open segment, [`live`]) |
 //! | `{session}/{seq}.flv` | the same chunk | the chunk itself, as stored (for inspection) |
 
+pub mod driver;
 pub mod live;
 mod range;
 pub mod response;
 pub mod route;
 pub mod sigv4;
 
+pub use driver::{
+    refused_query, Answer, EdgeDriver, Fetched, Method, OriginAnswer, PlaybackRequest, Report, Sources, Step,
+};
 pub use range::{parse_range, RangeRequest};
 pub use response::{
-    refused_query, rendition_keys, respond, Response, CACHE_IMMUTABLE, CACHE_NONE, CACHE_NOT_FOUND, FLV_TYPE, MP4_TYPE,
-    PLAYLIST_TYPE, RETRY_AFTER_S, STORE_UNAVAILABLE,
+    rendition_keys, respond, Response, CACHE_IMMUTABLE, CACHE_NONE, CACHE_NOT_FOUND, RETRY_AFTER_S, STORE_UNAVAILABLE,
+    TEXT_TYPE,
 };
-pub use route::{LiveOrigin, Route};
+pub use route::{LiveOrigin, Route, FLV_TYPE, MP4_TYPE, PLAYLIST_TYPE};

@@ -9,7 +9,8 @@
 
 use alloc::{borrow::Cow, format, string::String, vec::Vec};
 
-use super::{Response, PLAYLIST_TYPE};
+use super::response::Response;
+use super::route::PLAYLIST_TYPE;
 use crate::chunk::PartInfo;
 use crate::hls::{self, LowLatency, MediaPlaylist};
 use crate::manifest::{ChunkEntry, Manifest};

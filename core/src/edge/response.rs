@@ -5,7 +5,6 @@
 
 use alloc::{borrow::Cow, format, string::String, vec::Vec};
 
-use super::live;
 use super::route::Route;
 use crate::chunk::read_chunk;
 use crate::layout::manifest_key;
@@ -24,6 +23,9 @@ pub const STORE_UNAVAILABLE: &str = "origin store unavailable\n";
 pub const RETRY_AFTER_S: u64 = 1;
 /// `Cache-Control` of errors: never cached.
 pub const CACHE_NONE: &str = "no-store";
+
+/// `Content-Type` of error answers: words.
+pub const TEXT_TYPE: &str = "text/plain; charset=utf-8";
 
 /// An HTTP response.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,7 +50,7 @@ impl Response {
     pub fn not_found() -> Self {
         Self {
             status: 404,
-            content_type: "text/plain; charset=utf-8",
+            content_type: TEXT_TYPE,
             cache_control: Cow::Borrowed(CACHE_NOT_FOUND),
             body: b"not found\n".to_vec(),
         }
@@ -58,23 +60,16 @@ impl Response {
     pub fn error(status: u16, message: String) -> Self {
         let mut body = message.into_bytes();
         body.push(b'\n');
-        Self { status, content_type: "text/plain; charset=utf-8", cache_control: Cow::Borrowed(CACHE_NONE), body }
+        Self { status, content_type: TEXT_TYPE, cache_control: Cow::Borrowed(CACHE_NONE), body }
     }
 
     /// The `503` of a store that does not answer ([`STORE_UNAVAILABLE`]); every edge adds
     /// `Retry-After` ([`RETRY_AFTER_S`]) to its 503s.
     pub fn store_unavailable() -> Self {
         let body = STORE_UNAVAILABLE.as_bytes().to_vec();
-        Self { status: 503, content_type: "text/plain; charset=utf-8", cache_control: Cow::Borrowed(CACHE_NONE), body }
+        Self { status: 503, content_type: TEXT_TYPE, cache_control: Cow::Borrowed(CACHE_NONE), body }
     }
 }
-
-/// `Content-Type` of playlists (RFC 8216 §4).
-pub const PLAYLIST_TYPE: &str = "application/vnd.apple.mpegurl";
-/// `Content-Type` of init and media segments.
-pub const MP4_TYPE: &str = "video/mp4";
-/// `Content-Type` of chunks.
-pub const FLV_TYPE: &str = "video/x-flv";
 
 /// The store keys of the other objects `route`'s response is built from, once its object is
 /// fetched: for the multivariant playlist of a multitrack stream, the manifests of its
@@ -86,19 +81,6 @@ pub fn rendition_keys(route: &Route, object: Option<&[u8]>) -> Vec<String> {
             m.renditions.video.iter().chain(&m.renditions.audio).map(|s| manifest_key(s)).collect()
         }
         _ => Vec::new(),
-    }
-}
-
-/// The answer to a request whose query string `route` refuses, before anything is fetched: a
-/// media playlist's blocking-request parameters that [`live::PlaylistQuery::parse`] refuses
-/// (400, with what was wrong), wherever the playlist would come from (a live edge, an origin,
-/// the store), so every edge answers the URL alike. `None` for every other request.
-pub fn refused_query(route: &Route, query: Option<&str>) -> Option<Response> {
-    match route {
-        Route::MediaPlaylist { .. } => {
-            live::PlaylistQuery::parse(query).err().map(|why| Response::error(400, why.into()))
-        }
-        _ => None,
     }
 }
 
@@ -168,52 +150,6 @@ mod tests {
     use super::*;
     use crate::manifest::{ChunkEntry, StreamState, MAX_FIGURE};
     use alloc::vec;
-
-    /// The blocking-request parameters follow the rule of paths: one spelling of a number, and
-    #[test]
-    fn blocking_request_parameters_are_canonical_or_400() {
-        use live::PlaylistQuery;
-        let parse = |q: &str| PlaylistQuery::parse(Some(q));
-        let query = |msn, part, skip| Ok(PlaylistQuery { msn, part, skip });
-        assert_eq!(parse("_HLS_msn=0"), query(Some(0), None, false));
-        assert_eq!(parse("_HLS_msn=7&_HLS_part=0"), query(Some(7), Some(0), false));
-        assert_eq!(
-            parse("_HLS_msn=18446744073709551615&_HLS_part=4294967295"),
-            query(Some(u64::MAX), Some(u32::MAX), false)
-        );
-        assert_eq!(parse("_HLS_skip=YES"), query(None, None, true));
-        assert_eq!(parse("_HLS_skip=v2&token=abc&&x"), query(None, None, true));
-        for number in
-            ["07", "00", "-1", "+7", "-0", "", " 7", "7e0", "0x7", "18446744073709551616", "000000000000000000007"]
-        {
-            let msn = parse(&format!("_HLS_msn={number}"));
-            assert_eq!(
-                msn,
-                Err("_HLS_msn is not a media sequence number (decimal, no sign, no leading zero)"),
-                "{number:?}"
-            );
-            let part = parse(&format!("_HLS_msn=7&_HLS_part={number}"));
-            assert_eq!(part, Err("_HLS_part is not a part index (decimal, no sign, no leading zero)"), "{number:?}");
-        }
-        assert!(parse("_HLS_msn=7&_HLS_part=4294967296").is_err(), "a part index is a u32");
-        assert!(parse("_HLS_msn").is_err(), "no value");
-        for skip in ["yes", "NO", "", "v3", "YES "] {
-            assert_eq!(parse(&format!("_HLS_skip={skip}")), Err("_HLS_skip is neither YES nor v2"), "{skip:?}");
-        }
-        assert_eq!(parse("_HLS_msn=7&_HLS_msn=7"), Err("_HLS_msn is given twice"));
-        assert_eq!(parse("_HLS_msn=7&_HLS_part=1&_HLS_part=1"), Err("_HLS_part is given twice"));
-        assert_eq!(parse("_HLS_skip=YES&_HLS_skip=v2"), Err("_HLS_skip is given twice"));
-        // Refused before anything is fetched, for the media playlist only (where they mean
-        // something).
-        let playlist = Route::parse("/live/cam/index.m3u8").unwrap();
-        let refused = refused_query(&playlist, Some("_HLS_msn=07")).expect("a 400");
-        assert_eq!((refused.status, &*refused.cache_control), (400, CACHE_NONE));
-        assert!(refused.body.starts_with(b"_HLS_msn is not a media sequence number"));
-        assert_eq!(refused_query(&playlist, Some("_HLS_msn=7&token=x")), None);
-        assert_eq!(refused_query(&playlist, None), None);
-        let segment = Route::parse("/live/cam/170/7.m4s").unwrap();
-        assert_eq!(refused_query(&segment, Some("_HLS_msn=07")), None);
-    }
 
     #[test]
     fn missing_objects_are_404_and_garbage_is_500_not_cached() {

@@ -4,9 +4,15 @@
 
 use alloc::{format, string::String};
 
-use super::response::{FLV_TYPE, MP4_TYPE, PLAYLIST_TYPE};
 use crate::hls::{self, parse_uri_number};
 use crate::layout::{chunk_key, manifest_key, valid_name};
+
+/// `Content-Type` of playlists (RFC 8216 §4).
+pub const PLAYLIST_TYPE: &str = "application/vnd.apple.mpegurl";
+/// `Content-Type` of init and media segments.
+pub const MP4_TYPE: &str = "video/mp4";
+/// `Content-Type` of chunks.
+pub const FLV_TYPE: &str = "video/x-flv";
 
 /// A playback request.
 #[derive(Debug, Clone, PartialEq, Eq)]
