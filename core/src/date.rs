@@ -1,5 +1,5 @@
 //! Calendar dates of Unix times, for what the core writes in words: a playlist's
-//! `EXT-X-PROGRAM-DATE-TIME` ([`crate::hls`]) and a SigV4 request date ([`crate::edge::sigv4`]).
+//! `EXT-X-PROGRAM-DATE-TIME` ([`crate::hls`]) and the date of a signed (SigV4) store request.
 
 use alloc::{format, string::String};
 

@@ -1,6 +1,7 @@
-//! HLS playlists (RFC 8216 and draft-pantos-hls-rfc8216bis): the media playlist of a stream,
-//! with the Low-Latency HLS tags when it lists parts (§4.4.4.9, §4.4.5.2, §4.4.3.7–8), and the
-//! multivariant playlist that names it.
+//! How HLS playlists are written (RFC 8216 and draft-pantos-hls-rfc8216bis): the text of a
+//! media playlist, with the Low-Latency HLS tags when it lists parts (§4.4.4.9, §4.4.5.2,
+//! §4.4.3.7–8), and of a multivariant playlist; the URIs they list. What a stream's playlists
+//! list is decided above this module, by playlist policy.
 
 use alloc::{format, string::String, vec::Vec};
 use core::fmt::Write;

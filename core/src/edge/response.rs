@@ -63,8 +63,8 @@ impl Response {
         Self { status, content_type: TEXT_TYPE, cache_control: Cow::Borrowed(CACHE_NONE), body }
     }
 
-    /// The `503` of a store that does not answer ([`STORE_UNAVAILABLE`]); every edge adds
-    /// `Retry-After` ([`RETRY_AFTER_S`]) to its 503s.
+    /// The `503` of a store that does not answer ([`STORE_UNAVAILABLE`]); the edge driver adds
+    /// `Retry-After` ([`RETRY_AFTER_S`]) to every 503.
     pub fn store_unavailable() -> Self {
         let body = STORE_UNAVAILABLE.as_bytes().to_vec();
         Self { status: 503, content_type: TEXT_TYPE, cache_control: Cow::Borrowed(CACHE_NONE), body }
