@@ -116,7 +116,7 @@ async fn read_object(env: &Env, key: &str) -> std::result::Result<Option<Vec<u8>
 }
 
 /// Writes the driver's answer; `cached`, a Workers Cache hit that goes out as it is, is its body.
-fn write(answer: Answer, cached: Option<Response>) -> Result<Response> {
+fn worker_response(answer: Answer, cached: Option<Response>) -> Result<Response> {
     let headers = Headers::new();
     for (name, value) in &answer.headers {
         headers.set(name, value)?;
@@ -137,7 +137,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         Err(e) => {
             worker::console_error!("request failed: {e}");
             let failed = edge::Response::error(500, INTERNAL_ERROR.into());
-            write(http_answer(failed, Method::Get, None, Report::default()), None)
+            worker_response(http_answer(failed, Method::Get, None, Report::default()), None)
         }
     }
 }
@@ -202,5 +202,5 @@ async fn answer(req: Request, env: &Env) -> Result<Response> {
             worker::console_warn!("cache put failed: {e}");
         }
     }
-    write(answer, hit)
+    worker_response(answer, hit)
 }

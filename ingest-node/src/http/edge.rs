@@ -133,7 +133,7 @@ pub async fn playback<H: EdgeHost>(
     if let Some(stream) = &report.viewer_of {
         app.saw_viewer(stream, peer.ip());
     }
-    write(answer)
+    http_response(answer)
 }
 
 /// The live origin's answer to `path_and_query`, or `None` (logged) when it does not answer.
@@ -262,7 +262,7 @@ fn held(live: &crate::live_edge::LiveEdge, route: &Route) -> Option<edge::Respon
 
 /// Writes the driver's answer: its status, headers and the bytes it sends (a range of the
 /// body, taken without a copy).
-fn write(answer: Answer) -> Response {
+fn http_response(answer: Answer) -> Response {
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let body = Body::from(Bytes::from(answer.body).slice(answer.send));
     let mut response = (status, body).into_response();
