@@ -1,9 +1,12 @@
-//! HLS playlists (RFC 8216 and draft-pantos-hls-rfc8216bis): the media playlist of a stream,
-//! with the Low-Latency HLS tags when it lists parts (§4.4.4.9, §4.4.5.2, §4.4.3.7–8), and the
-//! multivariant playlist that names it.
+//! How HLS playlists are written (RFC 8216 and draft-pantos-hls-rfc8216bis): the text of a
+//! media playlist, with the Low-Latency HLS tags when it lists parts (§4.4.4.9, §4.4.5.2,
+//! §4.4.3.7–8), and of a multivariant playlist; the URIs they list. What a stream's playlists
+//! list is decided above this module, by playlist policy.
 
 use alloc::{format, string::String, vec::Vec};
 use core::fmt::Write;
+
+use crate::date::iso8601;
 
 /// The URI of a session's init segment, relative to the media playlist. It names the session's
 /// first chunk, which the init segment is built from.
@@ -306,29 +309,6 @@ pub fn render_multivariant(variants: &[Variant], audio: &[AudioRendition], indep
     s
 }
 
-/// Milliseconds since the Unix epoch as `YYYY-MM-DDThh:mm:ss.sssZ` (proleptic Gregorian).
-pub fn iso8601(ms: u64) -> String {
-    let days = (ms / 86_400_000) as i64;
-    let rem = ms % 86_400_000;
-    // Days to civil date (H. Hinnant, "chrono-Compatible Low-Level Date Algorithms").
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3_600_000,
-        rem / 60_000 % 60,
-        rem / 1000 % 60,
-        rem % 1000
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -424,11 +404,5 @@ mod tests {
              #EXT-X-STREAM-INF:BANDWIDTH=800000,CODECS=\"avc1.64001E,mp4a.40.2\",AUDIO=\"audio\"\nindex.m3u8\n\
              #EXT-X-STREAM-INF:BANDWIDTH=800000,CODECS=\"avc1.64001E,mp4a.40.2\",AUDIO=\"audio\"\n../cam_v1/index.m3u8\n"
         );
-    }
-
-    #[test]
-    fn iso8601_dates() {
-        assert_eq!(iso8601(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(iso8601(951_782_400_000), "2000-02-29T00:00:00.000Z");
     }
 }

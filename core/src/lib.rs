@@ -10,7 +10,9 @@
 //! | codec configuration | [`codec`] | ISO/IEC 14496-15 §5.3.3 (avcC); ITU-T H.264 §7.3.2.1 (SPS); ISO/IEC 14496-3 §1.6.2 (AudioSpecificConfig); RFC 6381 |
 //! | timing and cuts | [`timeline`], [`chunk`] | RTMP timestamps (Adobe RTMP spec §5.3.1.1); where chunks are cut and sessions begin: docs/storage.md |
 //! | container out | [`cmaf`] | ISO/IEC 14496-12 (ISOBMFF); ISO/IEC 23000-19 (CMAF) |
-//! | playlists | [`hls`] | RFC 8216 / draft-pantos-hls-rfc8216bis |
+//! | playlists | [`playlist`] (what they list), [`hls`] (how they are written) | RFC 8216 / draft-pantos-hls-rfc8216bis |
+//! | storage keys | [`layout`] | the store layout (`docs/storage.md`) |
+//! | HTTP edge | [`edge`] | RFC 9110 (ranges, methods); the request flow every edge runs |
 //!
 //! A lower layer never imports a higher one.
 #![no_std]
@@ -24,6 +26,7 @@ extern crate std;
 pub mod chunk;
 pub mod cmaf;
 pub mod codec;
+pub mod date;
 pub mod edge;
 mod error;
 pub mod flv;
@@ -34,6 +37,7 @@ pub mod layout;
 pub mod manifest;
 pub mod media;
 pub mod package;
+pub mod playlist;
 pub mod segment;
 pub mod timeline;
 

@@ -1,10 +1,13 @@
 //! The edge on an arbitrary object: a chunk file read for an init segment, a media segment or
 //! one of its parts, and a manifest rendered into playlists (the multivariant playlist with the
-//! same bytes as each of the renditions' manifests it names).
+//! same bytes as each of the renditions' manifests it names), through the edge driver: every
+//! object the store has is those bytes.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rapidrtmp_core::edge::{rendition_keys, respond, Route};
+use rapidrtmp_core::edge::{
+    rendition_keys, respond, EdgeDriver, Fetched, Method, PlaybackRequest, Route, Sources, Step,
+};
 use rapidrtmp_core::manifest::MAX_RENDITIONS;
 
 fuzz_target!(|data: &[u8]| {
@@ -16,5 +19,11 @@ fuzz_target!(|data: &[u8]| {
         let renditions = vec![Some(data); keys.len()];
         let r = respond(&route, Some(data), &renditions);
         assert!(matches!(r.status, 200 | 404 | 500));
+        let mut driver = EdgeDriver::new(&PlaybackRequest::new(Method::Get, path, None), Sources::default());
+        while let Step::Fetch { .. } = driver.next() {
+            driver.fetched(Fetched::Found(data.to_vec()));
+        }
+        let answer = driver.finish();
+        assert_eq!((answer.status, answer.sent()), (r.status, &r.body[..]), "{path}: the driver answers as respond");
     }
 });

@@ -115,7 +115,7 @@ pub async fn run(args: EdgeArgs) -> anyhow::Result<()> {
         .route("/health", get(|| async { "ok\n" }))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
-        .route("/live/{*path}", any(edge::serve::<EdgeNode>))
+        .route("/live/{*path}", any(edge::playback::<EdgeNode>))
         .fallback(crate::http::www::serve)
         .with_state(node.clone());
     let max = args.max_http_connections.unwrap_or_else(|| crate::fd_limit::http_connection_cap(nofile, 0)).max(1);

@@ -60,7 +60,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
         .merge(api)
-        .route("/live/{*path}", any(edge::serve::<App>))
+        .route("/live/{*path}", any(edge::playback::<App>))
         .fallback(www::serve)
         .with_state(app)
 }

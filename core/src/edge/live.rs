@@ -9,10 +9,12 @@
 
 use alloc::{borrow::Cow, format, string::String, vec::Vec};
 
-use super::{manifest_playlist, Response, PLAYLIST_TYPE};
+use super::response::Response;
+use super::route::PLAYLIST_TYPE;
 use crate::chunk::PartInfo;
 use crate::hls::{self, LowLatency, MediaPlaylist};
 use crate::manifest::{ChunkEntry, Manifest};
+use crate::playlist::manifest_playlist;
 
 /// Default part target duration (`--part-duration`), milliseconds.
 pub const DEFAULT_PART_TARGET_MS: u64 = 333;
@@ -458,7 +460,7 @@ mod tests {
     fn an_ended_stream_has_no_parts_nor_hint() {
         let (mut m, _) = stream();
         m.state = StreamState::Ended;
-        let text = crate::edge::media_playlist(&m);
+        let text = crate::playlist::media_playlist(&m);
         assert!(text.ends_with("#EXT-X-ENDLIST\n"));
         assert!(!text.contains("#EXT-X-PART") && !text.contains("#EXT-X-PRELOAD-HINT"));
     }

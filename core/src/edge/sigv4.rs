@@ -38,7 +38,7 @@ fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
 
 /// `YYYYMMDDTHHMMSSZ` for milliseconds since the Unix epoch.
 pub fn amz_date(unix_ms: u64) -> String {
-    crate::hls::iso8601(unix_ms).chars().filter(|c| c.is_ascii_digit() || *c == 'T').take(15).collect::<String>() + "Z"
+    crate::date::iso8601(unix_ms).chars().filter(|c| c.is_ascii_digit() || *c == 'T').take(15).collect::<String>() + "Z"
 }
 
 /// The `Authorization` header of a GET of `path` (already URI-encoded, starting with `/`) at

@@ -1,18 +1,23 @@
-//! The built-in HLS edge: `/live/...` answered by the core's edge logic from the store, exactly
-//! as the Cloudflare Worker and `rapidrtmp edge` answer it; on the ingest node, the streams it
-//! publishes also get their live edge (LL-HLS: parts of the open segment, blocking requests).
+//! The node's HLS edge (the ingest node's built-in one and `rapidrtmp edge`): an adapter of the
+//! core's edge driver ([`EdgeDriver`]), which decides every answer exactly as the Cloudflare
+//! Worker's; this file fetches what it asks for (store objects, the live origin of
+//! `rapidrtmp edge --origin`) and writes the answer. On the ingest node, the streams it publishes
+//! also get their live edge (LL-HLS: parts of the open segment, blocking requests: [`live_answer`]),
+//! which the driver asks first.
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, State};
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use rapidrtmp_core::edge::live::{self, PartState, PlaylistQuery, Readiness};
-use rapidrtmp_core::edge::{self, parse_range, LiveOrigin, RangeRequest, Route, CACHE_IMMUTABLE, MP4_TYPE};
+use rapidrtmp_core::edge::{
+    self, Answer, EdgeDriver, Fetched, OriginAnswer, PlaybackRequest, Route, Sources, Step, CACHE_IMMUTABLE, MP4_TYPE,
+};
 use rapidrtmp_core::layout::manifest_key;
 use rapidrtmp_core::manifest::Manifest;
 use rapidrtmp_core::segment::build_init;
@@ -62,104 +67,90 @@ impl EdgeHost for App {
     }
 }
 
-/// Adds the CORS headers of playback routes.
-fn cors(r: &mut Response) {
-    let h = r.headers_mut();
-    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
-    h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, HEAD, OPTIONS"));
-    h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("Range"));
-    h.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static("Content-Length, Content-Range, Age"));
-}
-
-/// Answers a playback request.
-pub async fn serve<H: EdgeHost>(
+/// Answers a playback request: the core's edge driver decides, this adapter fetches what it
+/// asks for and writes its answer.
+pub async fn playback<H: EdgeHost>(
     State(app): State<Arc<H>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
-    let mut response = answer(&*app, peer, &method, &uri, range).await;
-    cors(&mut response);
-    response
-}
-
-async fn answer(app: &impl EdgeHost, peer: SocketAddr, method: &Method, uri: &Uri, range: Option<&str>) -> Response {
-    let path = uri.path();
-    if method == Method::OPTIONS {
-        return StatusCode::NO_CONTENT.into_response();
-    }
-    if method != Method::GET && method != Method::HEAD {
-        app.metrics().http_request("live", 405);
-        return (StatusCode::METHOD_NOT_ALLOWED, [(header::ALLOW, "GET, HEAD, OPTIONS")]).into_response();
-    }
-    let Some(route) = Route::parse(path) else {
-        app.metrics().http_request("live", 404);
-        return to_response(edge::Response::not_found(), method, None);
+    let header = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
+    let request = PlaybackRequest {
+        method: edge::Method::from_name(method.as_str()),
+        path: uri.path(),
+        query: uri.query(),
+        range: header(header::RANGE),
+        if_none_match: header(header::IF_NONE_MATCH),
+        origin: header(header::ORIGIN),
     };
-    let answered = |resp: edge::Response| {
-        if matches!(route, Route::MediaPlaylist { .. }) && resp.status == 200 {
-            app.saw_viewer(route.stream(), peer.ip());
-        }
-        app.metrics().http_request(route.name(), resp.status);
-        to_response(resp, method, range)
-    };
-    if let Some(refused) = edge::refused_query(&route, uri.query()) {
-        return answered(refused);
-    }
-    if let Some((stream, wait)) = app.live_stream(route.stream()) {
-        if let Some(resp) = live_answer(app, &stream, wait, &route, uri.query()).await {
-            return answered(resp);
-        }
-    }
-    let path_and_query = uri.path_and_query().map_or(path, |p| p.as_str());
-    if let (Some(origin), LiveOrigin::First) = (app.origin(), route.live_origin()) {
-        match origin.get(&route, path_and_query).await {
-            Ok(resp) => return answered(resp),
-            Err(e) => {
-                if let Some(count) = app.metrics().refusals.note(Cause::EdgeOrigin) {
-                    let origin = origin.describe();
-                    tracing::warn!(count, "edge: origin {origin} did not answer: {e:#}; serving the stored playlist");
-                }
+    let sources = Sources { live_edge: true, live_origin: app.origin().is_some(), cache: false };
+    let mut driver = EdgeDriver::new(&request, sources);
+    loop {
+        match driver.next() {
+            Step::LiveEdge { route, query } => {
+                let answer = match app.live_stream(route.stream()) {
+                    Some((stream, wait)) => live_answer(&*app, &stream, wait, route, query).await,
+                    None => None,
+                };
+                driver.live_edge_answered(answer);
             }
-        }
-    }
-    let unavailable = |e: crate::store::StoreError| {
-        if let Some(count) = app.metrics().refusals.note(Cause::EdgeStore) {
-            tracing::warn!(count, "edge: store read failed: {e}");
-        }
-        app.metrics().http_request(route.name(), 503);
-        to_response(edge::Response::store_unavailable(), method, None)
-    };
-    let object = match app.store().get(&route.object_key()).await {
-        Ok(o) => o,
-        Err(e) => return unavailable(e),
-    };
-    let mut renditions = Vec::new();
-    for key in edge::rendition_keys(&route, object.as_deref()) {
-        match app.store().get(&key).await {
-            Ok(o) => renditions.push(o),
-            Err(e) => return unavailable(e),
-        }
-    }
-    if let (None, Some(origin), LiveOrigin::WhenNotStored) = (&object, app.origin(), route.live_origin()) {
-        match origin.get(&route, path_and_query).await {
-            Ok(resp) => return answered(resp),
-            Err(e) => {
-                if let Some(count) = app.metrics().refusals.note(Cause::EdgeOrigin) {
-                    tracing::warn!(count, "edge: origin {} did not answer: {e:#}", origin.describe());
-                }
+            Step::LiveOrigin { path_and_query } => {
+                let answer = match app.origin() {
+                    Some(origin) => ask_origin(&*app, origin, path_and_query).await,
+                    None => None,
+                };
+                driver.origin_answered(answer);
             }
+            Step::Cache => driver.cached(None),
+            Step::Fetch { key } => {
+                let fetched = match app.store().get(key).await {
+                    // Without a copy where the store read the object into a buffer of its own.
+                    Ok(object) => Fetched::from(object.map(Vec::from)),
+                    Err(e) => {
+                        if let Some(count) = app.metrics().refusals.note(Cause::EdgeStore) {
+                            tracing::warn!(count, "edge: store read failed: {e}");
+                        }
+                        Fetched::Unavailable
+                    }
+                };
+                driver.fetched(fetched);
+            }
+            Step::Done => break,
         }
     }
+    // The response is built here, from what was fetched.
     let started = Instant::now();
-    let renditions: Vec<Option<&[u8]>> = renditions.iter().map(|o| o.as_deref()).collect();
-    let resp = edge::respond(&route, object.as_deref(), &renditions);
-    if matches!(route, Route::Init { .. } | Route::Segment { .. } | Route::Part { .. }) && resp.status == 200 {
+    let answer = driver.finish();
+    let report = &answer.report;
+    if report.segment_built {
         app.metrics().segment_build.observe(started.elapsed());
     }
-    answered(resp)
+    if let Some(route) = report.route {
+        app.metrics().http_request(route, report.status);
+    }
+    if let Some(stream) = &report.viewer_of {
+        app.saw_viewer(stream, peer.ip());
+    }
+    http_response(answer)
+}
+
+/// The live origin's answer to `path_and_query`, or `None` (logged) when it does not answer.
+async fn ask_origin(app: &impl EdgeHost, origin: &Origin, path_and_query: &str) -> Option<OriginAnswer> {
+    match origin.get(path_and_query).await {
+        Ok(answer) => Some(answer),
+        Err(e) => {
+            if let Some(count) = app.metrics().refusals.note(Cause::EdgeOrigin) {
+                tracing::warn!(
+                    count,
+                    "edge: origin {} did not answer: {e:#}; serving from the store",
+                    origin.describe()
+                );
+            }
+            None
+        }
+    }
 }
 
 /// The answer of a stream's live edge, or `None` where the store has the answer. A blocking
@@ -269,43 +260,17 @@ fn held(live: &crate::live_edge::LiveEdge, route: &Route) -> Option<edge::Respon
     }
 }
 
-/// Turns the core's response into an HTTP one; a `Range` on a 200 makes it 206 or 416.
-fn to_response(r: edge::Response, method: &Method, range: Option<&str>) -> Response {
-    let mut status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let total = r.body.len() as u64;
-    let mut content_range = None;
-    let mut body = r.body;
-    if status == StatusCode::OK {
-        match parse_range(range, total) {
-            RangeRequest::Whole => {}
-            RangeRequest::Part { start, end } => {
-                status = StatusCode::PARTIAL_CONTENT;
-                content_range = Some(format!("bytes {start}-{end}/{total}"));
-                body = body[start as usize..=end as usize].to_vec();
-            }
-            RangeRequest::Unsatisfiable => {
-                status = StatusCode::RANGE_NOT_SATISFIABLE;
-                content_range = Some(format!("bytes */{total}"));
-                body.clear();
-            }
+/// Writes the driver's answer: its status, headers and the bytes it sends (a range of the
+/// body, taken without a copy).
+fn http_response(answer: Answer) -> Response {
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = Body::from(Bytes::from(answer.body).slice(answer.send));
+    let mut response = (status, body).into_response();
+    let h = response.headers_mut();
+    for (name, value) in answer.headers {
+        if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(&value)) {
+            h.insert(name, value);
         }
     }
-    let len = body.len();
-    let body = if method == Method::HEAD { Body::empty() } else { Body::from(body) };
-    let mut resp = (status, body).into_response();
-    let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(r.content_type));
-    let cache = HeaderValue::from_str(&r.cache_control).unwrap_or(HeaderValue::from_static(edge::CACHE_NONE));
-    h.insert(header::CACHE_CONTROL, cache);
-    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
-    if r.status == 200 {
-        h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    }
-    if let Some(cr) = content_range.and_then(|v| HeaderValue::from_str(&v).ok()) {
-        h.insert(header::CONTENT_RANGE, cr);
-    }
-    if r.status == 503 {
-        h.insert(header::RETRY_AFTER, HeaderValue::from(edge::RETRY_AFTER_S));
-    }
-    resp
+    response
 }

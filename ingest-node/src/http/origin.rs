@@ -1,9 +1,8 @@
 //! The origin of the live edge, for a stateless edge (`rapidrtmp edge --origin`): what only the
 //! ingest node publishing a stream can answer (its Low-Latency playlists, blocking requests,
-//! parts of the open segment, chunks not stored yet) is asked of the node, and its answer is
-//! passed on unchanged, so every edge answers a URL with the same bytes.
+//! parts of the open segment, chunks not stored yet) is asked of the node; the edge driver passes
+//! its answer on unchanged, so every edge answers a URL with the same bytes.
 
-use std::borrow::Cow;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
@@ -12,7 +11,7 @@ use http_body_util::{BodyExt, Empty, Limited};
 use hyper::http::{header, Uri};
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
-use rapidrtmp_core::edge::{self, Route};
+use rapidrtmp_core::edge::OriginAnswer;
 
 use crate::store::MAX_OBJECT_LEN;
 
@@ -45,18 +44,17 @@ impl Origin {
         &self.base
     }
 
-    /// Asks the origin for `route` (`path_and_query` as the player sent it).
-    pub async fn get(&self, route: &Route, path_and_query: &str) -> anyhow::Result<edge::Response> {
+    /// Asks the origin for `path_and_query` (as the player sent it).
+    pub async fn get(&self, path_and_query: &str) -> anyhow::Result<OriginAnswer> {
         let uri: Uri = format!("{}{path_and_query}", self.base).parse()?;
         let fetch = async {
             let response = self.client.get(uri).await?;
             let status = response.status().as_u16();
             let cache = response.headers().get(header::CACHE_CONTROL).and_then(|v| v.to_str().ok());
-            let cache_control = Cow::Owned(cache.unwrap_or(edge::CACHE_NONE).to_string());
+            let cache_control = cache.map(String::from);
             let body = Limited::new(response.into_body(), MAX_OBJECT_LEN as usize).collect().await;
             let body = body.map_err(|e| anyhow::anyhow!("{e}"))?.to_bytes().to_vec();
-            let content_type = if status == 200 { route.content_type() } else { "text/plain; charset=utf-8" };
-            anyhow::Ok(edge::Response { status, content_type, cache_control, body })
+            anyhow::Ok(OriginAnswer { status, cache_control, body })
         };
         tokio::time::timeout(ORIGIN_TIMEOUT, fetch).await.context("origin did not answer in time")?
     }

@@ -1,5 +1,5 @@
-//! One chunk → one media segment through the edge path (`rapidrtmp_core::edge::respond`), the
-//! same code natively (`src/main.rs`) and in WASM (the exports below, driven by `run.mjs`).
+//! One chunk → one media segment through the edge path (`rapidrtmp_core::edge::respond`, the
+//! build step of every edge's driver, `rapidrtmp_core::edge::EdgeDriver`), the same code natively (`src/main.rs`) and in WASM (the exports below, driven by `run.mjs`).
 //!
 //! The chunk is cut from an FLV file by the core's [`ChunkWriter`], the one the ingest node
 //! (`ingest-node/src/publish.rs`) uses, and written as the node writes it ([`ClosedChunk::into_file`]).

@@ -1,0 +1,1103 @@
+//! The request flow of every edge, sans-IO: one [`EdgeDriver`] per playback request says what
+//! it needs next ([`Step`]), takes what the adapter fetched, and returns the complete HTTP
+//! answer ([`Answer`]: status, every header, body), ranges and `HEAD` included.
+//!
+//! An adapter (the ingest node's edge, `rapidrtmp edge`, the Cloudflare Worker) only fetches and
+//! writes:
+//!
+//! ```text
+//! let mut driver = EdgeDriver::new(&request, sources);
+//! loop {
+//!     match driver.next() {
+//!         Step::LiveEdge { route, query } => driver.live_edge_answered(/* this process's live edge */),
+//!         Step::LiveOrigin { path_and_query } => driver.origin_answered(/* GET from the origin */),
+//!         Step::Cache => driver.cached(/* the adapter's cache of immutable answers */),
+//!         Step::Fetch { key } => driver.fetched(/* the store object */),
+//!         Step::Done => break,
+//!     }
+//! }
+//! let answer = driver.finish();
+//! ```
+//!
+//! The flow, in order (each step only where it applies):
+//!
+//! 1. `OPTIONS` is a 204 (CORS preflight); a method other than `GET` and `HEAD` a 405 with
+//!    `Allow`; a path that is no [`Route`] a 404; refused blocking-request parameters a 400.
+//! 2. [`Step::LiveEdge`]: the LL-HLS live edge of a stream this process publishes, asked first.
+//! 3. [`Step::LiveOrigin`] for the routes the live origin has first ([`LiveOrigin::First`]).
+//! 4. [`Step::Cache`] for immutable routes, where the adapter keeps a cache.
+//! 5. [`Step::Fetch`] of the route's object, then of its renditions' manifests, one at a time.
+//! 6. [`Step::LiveOrigin`] when the store lacks the object ([`LiveOrigin::WhenNotStored`]).
+//! 7. The response built from the objects ([`respond`]); a store that does not answer is a 503.
+
+use alloc::{borrow::Cow, string::String, string::ToString, vec::Vec};
+use core::ops::Range;
+
+use super::live::PlaylistQuery;
+use super::range::{parse_range, RangeRequest};
+use super::response::{rendition_keys, respond, Response, CACHE_IMMUTABLE, CACHE_NONE, RETRY_AFTER_S, TEXT_TYPE};
+use super::route::{LiveOrigin, Route};
+
+/// The `route` name of requests that are no route (for metrics).
+pub const UNROUTED: &str = "live";
+/// The methods of playback (`Allow` of a 405, and of CORS).
+pub const ALLOWED_METHODS: &str = "GET, HEAD, OPTIONS";
+/// The CORS headers of every playback answer: any page may play (Fetch standard, §3.2.3).
+pub const CORS_HEADERS: [(&str, &str); 4] = [
+    ("access-control-allow-origin", "*"),
+    ("access-control-allow-methods", ALLOWED_METHODS),
+    ("access-control-allow-headers", "Range"),
+    ("access-control-expose-headers", "Content-Length, Content-Range, Age"),
+];
+
+/// The method of a request, as far as playback goes (RFC 9110 §9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Method {
+    /// `GET`.
+    Get,
+    /// `HEAD`: the answer to `GET` without its body.
+    Head,
+    /// `OPTIONS`: a CORS preflight.
+    Options,
+    /// Any other method: 405.
+    Other,
+}
+
+impl Method {
+    /// The method named `name` (method names are case-sensitive, RFC 9110 §9.1).
+    pub fn from_name(name: &str) -> Self {
+        match name {
+            "GET" => Self::Get,
+            "HEAD" => Self::Head,
+            "OPTIONS" => Self::Options,
+            _ => Self::Other,
+        }
+    }
+}
+
+/// A playback request: what of it the answer depends on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlaybackRequest<'a> {
+    /// The method.
+    pub method: Method,
+    /// The path (`/live/...`), without the query.
+    pub path: &'a str,
+    /// The query string, without `?`.
+    pub query: Option<&'a str>,
+    /// The `Range` header (RFC 9110 §14.2).
+    pub range: Option<&'a str>,
+    /// The `If-None-Match` header. No answer carries an `ETag`, so it never matches: the
+    /// request is answered in full (RFC 9110 §13.1.2).
+    pub if_none_match: Option<&'a str>,
+    /// The `Origin` header. Any origin may play ([`CORS_HEADERS`]), so the answer does not
+    /// depend on it.
+    pub origin: Option<&'a str>,
+}
+
+impl<'a> PlaybackRequest<'a> {
+    /// A request of `method` for `path` and `query`, with none of the headers.
+    pub fn new(method: Method, path: &'a str, query: Option<&'a str>) -> Self {
+        Self { method, path, query, range: None, if_none_match: None, origin: None }
+    }
+}
+
+/// What an adapter can ask besides its store.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Sources {
+    /// A live edge of its own: the ingest node, for the streams it publishes.
+    pub live_edge: bool,
+    /// A live origin to forward to (`rapidrtmp edge --origin`, the Worker's `ORIGIN_LIVE_URL`).
+    pub live_origin: bool,
+    /// A cache of immutable answers (the Worker's Workers Cache).
+    pub cache: bool,
+}
+
+/// What the driver needs next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step<'d> {
+    /// Ask this process's live edge for `route` (the node, for a stream it publishes): answer
+    /// with [`EdgeDriver::live_edge_answered`] (`None` where the store has the answer).
+    LiveEdge {
+        /// The route.
+        route: &'d Route,
+        /// The query string.
+        query: Option<&'d str>,
+    },
+    /// Forward the request to the live origin (`GET` of `path_and_query`): answer with
+    /// [`EdgeDriver::origin_answered`].
+    LiveOrigin {
+        /// The path and query to ask for.
+        path_and_query: &'d str,
+    },
+    /// Look the request up in the adapter's cache of immutable answers: answer with
+    /// [`EdgeDriver::cached`] (or [`EdgeDriver::cached_whole`]).
+    Cache,
+    /// Fetch the store object `key`: answer with [`EdgeDriver::fetched`].
+    Fetch {
+        /// The store key.
+        key: &'d str,
+    },
+    /// Everything is known: [`EdgeDriver::finish`] gives the answer.
+    Done,
+}
+
+/// A store read's result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fetched {
+    /// The object's bytes.
+    Found(Vec<u8>),
+    /// The store does not have it.
+    Missing,
+    /// The store did not answer (the adapter logs why).
+    Unavailable,
+}
+
+impl From<Option<Vec<u8>>> for Fetched {
+    fn from(object: Option<Vec<u8>>) -> Self {
+        object.map_or(Self::Missing, Self::Found)
+    }
+}
+
+/// The live origin's answer, passed on unchanged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OriginAnswer {
+    /// Its status.
+    pub status: u16,
+    /// Its `Cache-Control` (`no-store` when absent).
+    pub cache_control: Option<String>,
+    /// Its body.
+    pub body: Vec<u8>,
+}
+
+/// What the adapter counts of an answer (the node's metrics and recent viewers).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    /// The route's name ([`Route::name`], [`UNROUTED`] for a path that is none or a refused
+    /// method); `None` for a CORS preflight, which is not counted.
+    pub route: Option<&'static str>,
+    /// The status of the response before a range was taken from it.
+    pub status: u16,
+    /// An init segment, segment or part was built from a stored chunk (a 200).
+    pub segment_built: bool,
+    /// The stream whose media playlist was served (a 200): a viewer.
+    pub viewer_of: Option<String>,
+    /// A 200 of an immutable route that did not come from the adapter's cache: the adapter may
+    /// keep [`Answer::body`] (with its `content-type` and `cache-control`).
+    pub cacheable: bool,
+}
+
+/// The complete HTTP answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    /// The status.
+    pub status: u16,
+    /// Every header, lowercase names, in the order they are written.
+    pub headers: Vec<(&'static str, Cow<'static, str>)>,
+    /// The whole response body, before a range is taken from it.
+    pub body: Vec<u8>,
+    /// The bytes of [`Answer::body`] to send (a range of it; empty for `HEAD` and 416).
+    pub send: Range<usize>,
+    /// What the adapter counts.
+    pub report: Report,
+}
+
+impl Answer {
+    /// The value of header `name` (lowercase).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| *n == name).map(|(_, v)| &**v)
+    }
+
+    /// The bytes to send.
+    pub fn sent(&self) -> &[u8] {
+        self.body.get(self.send.clone()).unwrap_or_default()
+    }
+
+    /// The bytes to send, owned: the body cut to its range in place, with no second copy.
+    pub fn into_sent(self) -> Vec<u8> {
+        let Range { start, end } = self.send;
+        let mut body = self.body;
+        body.truncate(end);
+        body.drain(..start.min(body.len()));
+        body
+    }
+}
+
+/// Where the driver is.
+#[derive(Debug)]
+enum State {
+    /// Ask the live edge.
+    LiveEdge,
+    /// Ask the live origin before the store.
+    OriginFirst,
+    /// Ask the adapter's cache.
+    Cache,
+    /// Fetch the route's object.
+    Object,
+    /// Fetch rendition `n`.
+    Rendition(usize),
+    /// Ask the live origin: the store lacks the object.
+    OriginNotStored,
+    /// Build the response from the objects.
+    Build,
+    /// The response is known.
+    Answered(Response),
+    /// A cached body goes out as it is.
+    CachedWhole,
+    /// A CORS preflight.
+    Preflight,
+    /// A method playback does not allow.
+    NotAllowed,
+}
+
+/// The request flow of one playback request (see the [module](self) documentation).
+#[derive(Debug)]
+pub struct EdgeDriver {
+    method: Method,
+    range: Option<String>,
+    query: Option<String>,
+    path_and_query: String,
+    sources: Sources,
+    route: Option<Route>,
+    object_key: String,
+    state: State,
+    object: Option<Vec<u8>>,
+    rendition_keys: Vec<String>,
+    renditions: Vec<Option<Vec<u8>>>,
+    from_cache: bool,
+}
+
+impl EdgeDriver {
+    /// The driver of `request` at an adapter with `sources`.
+    pub fn new(request: &PlaybackRequest<'_>, sources: Sources) -> Self {
+        let path_and_query = match request.query {
+            Some(q) => alloc::format!("{}?{q}", request.path),
+            None => request.path.to_string(),
+        };
+        let mut driver = Self {
+            method: request.method,
+            range: request.range.map(String::from),
+            query: request.query.map(String::from),
+            path_and_query,
+            sources,
+            route: None,
+            object_key: String::new(),
+            state: State::Build,
+            object: None,
+            rendition_keys: Vec::new(),
+            renditions: Vec::new(),
+            from_cache: false,
+        };
+        driver.state = match request.method {
+            Method::Options => State::Preflight,
+            Method::Other => State::NotAllowed,
+            Method::Get | Method::Head => match Route::parse(request.path) {
+                None => State::Answered(Response::not_found()),
+                Some(route) => {
+                    let refused = refused_query(&route, request.query);
+                    driver.object_key = route.object_key();
+                    driver.route = Some(route);
+                    match refused {
+                        Some(refused) => State::Answered(refused),
+                        None => driver.after(State::LiveEdge),
+                    }
+                }
+            },
+        };
+        driver
+    }
+
+    /// The route of the request, once parsed (`None` for a path that is no route).
+    pub fn route(&self) -> Option<&Route> {
+        self.route.as_ref()
+    }
+
+    /// What the driver needs next.
+    pub fn next(&self) -> Step<'_> {
+        match (&self.state, &self.route) {
+            (State::LiveEdge, Some(route)) => Step::LiveEdge { route, query: self.query.as_deref() },
+            (State::OriginFirst | State::OriginNotStored, _) => {
+                Step::LiveOrigin { path_and_query: &self.path_and_query }
+            }
+            (State::Cache, _) => Step::Cache,
+            (State::Object, _) => Step::Fetch { key: &self.object_key },
+            (State::Rendition(n), _) => match self.rendition_keys.get(*n) {
+                Some(key) => Step::Fetch { key },
+                None => Step::Done,
+            },
+            _ => Step::Done,
+        }
+    }
+
+    /// The answer of this process's live edge to [`Step::LiveEdge`]; `None` where the store has
+    /// the answer (or the process does not publish the stream).
+    pub fn live_edge_answered(&mut self, answer: Option<Response>) {
+        if matches!(self.state, State::LiveEdge) {
+            self.state = match answer {
+                Some(response) => State::Answered(response),
+                None => self.after(State::OriginFirst),
+            };
+        }
+    }
+
+    /// The live origin's answer to [`Step::LiveOrigin`]; `None` when it did not answer (the
+    /// adapter logs why): the store's answer is given instead.
+    pub fn origin_answered(&mut self, answer: Option<OriginAnswer>) {
+        let next = match self.state {
+            State::OriginFirst => State::Cache,
+            State::OriginNotStored => State::Build,
+            _ => return,
+        };
+        self.state = match (answer, &self.route) {
+            (Some(answer), Some(route)) => State::Answered(passed_on(route, answer)),
+            _ => self.after(next),
+        };
+    }
+
+    /// The adapter's cache's answer to [`Step::Cache`]: the whole body of the cached 200, or
+    /// `None` on a miss.
+    pub fn cached(&mut self, hit: Option<Vec<u8>>) {
+        if !matches!(self.state, State::Cache) {
+            return;
+        }
+        self.state = match (hit, &self.route) {
+            (Some(body), Some(route)) => {
+                self.from_cache = true;
+                State::Answered(Response::ok(route.content_type(), CACHE_IMMUTABLE, body))
+            }
+            _ => self.after(State::Object),
+        };
+    }
+
+    /// On a cache hit, whether the cached body can go out as it is (a `GET` without `Range`):
+    /// then the answer has no body and no `content-length`, and the adapter sends the cached
+    /// body (its length with it), never copying it. `false` when the driver needs the bytes
+    /// ([`EdgeDriver::cached`]).
+    pub fn cached_whole(&mut self) -> bool {
+        let whole = matches!(self.state, State::Cache) && self.method == Method::Get && self.range.is_none();
+        if whole {
+            self.from_cache = true;
+            self.state = State::CachedWhole;
+        }
+        whole
+    }
+
+    /// The store's answer to [`Step::Fetch`].
+    pub fn fetched(&mut self, fetched: Fetched) {
+        let object = match fetched {
+            Fetched::Found(bytes) => Some(bytes),
+            Fetched::Missing => None,
+            Fetched::Unavailable => {
+                if matches!(self.state, State::Object | State::Rendition(_)) {
+                    self.state = State::Answered(Response::store_unavailable());
+                }
+                return;
+            }
+        };
+        match (&self.state, &self.route) {
+            (State::Object, Some(route)) => {
+                self.rendition_keys = rendition_keys(route, object.as_deref());
+                self.object = object;
+                self.state = self.after(State::Rendition(0));
+            }
+            (State::Rendition(n), _) => {
+                let n = n.saturating_add(1);
+                self.renditions.push(object);
+                self.state = self.after(State::Rendition(n));
+            }
+            _ => {}
+        }
+    }
+
+    /// The complete answer, once [`EdgeDriver::next`] says [`Step::Done`] (before, the answer
+    /// is built from what was given so far).
+    pub fn finish(self) -> Answer {
+        let route = self.route.as_ref();
+        let name = route.map_or(UNROUTED, Route::name);
+        let mut segment_built = false;
+        let response = match self.state {
+            State::Preflight => {
+                // RFC 9110 §15.3.5: a 204 has no content, and no Content-Length.
+                let headers = CORS_HEADERS.iter().map(|&(n, v)| (n, Cow::Borrowed(v))).collect();
+                let report = Report { route: None, status: 204, ..Report::default() };
+                return Answer { status: 204, headers, body: Vec::new(), send: 0..0, report };
+            }
+            State::NotAllowed => {
+                let mut headers =
+                    alloc::vec![("allow", Cow::Borrowed(ALLOWED_METHODS)), ("content-length", "0".into())];
+                headers.extend(CORS_HEADERS.iter().map(|&(n, v)| (n, Cow::Borrowed(v))));
+                let report = Report { route: Some(UNROUTED), status: 405, ..Report::default() };
+                return Answer { status: 405, headers, body: Vec::new(), send: 0..0, report };
+            }
+            State::CachedWhole => {
+                let content_type = route.map_or(TEXT_TYPE, Route::content_type);
+                let mut headers = alloc::vec![
+                    ("content-type", Cow::Borrowed(content_type)),
+                    ("cache-control", Cow::Borrowed(CACHE_IMMUTABLE)),
+                    ("accept-ranges", Cow::Borrowed("bytes")),
+                ];
+                headers.extend(CORS_HEADERS.iter().map(|&(n, v)| (n, Cow::Borrowed(v))));
+                let report = Report { route: Some(name), status: 200, ..Report::default() };
+                return Answer { status: 200, headers, body: Vec::new(), send: 0..0, report };
+            }
+            State::Answered(response) => response,
+            // What is left to build is built from what was given: a step not taken is an
+            // object not found.
+            _ => match route {
+                Some(route) => {
+                    let renditions: Vec<Option<&[u8]>> = self.renditions.iter().map(|o| o.as_deref()).collect();
+                    let response = respond(route, self.object.as_deref(), &renditions);
+                    segment_built = response.status == 200
+                        && matches!(route, Route::Init { .. } | Route::Segment { .. } | Route::Part { .. });
+                    response
+                }
+                None => Response::not_found(),
+            },
+        };
+        let report = Report {
+            route: Some(name),
+            status: response.status,
+            segment_built,
+            viewer_of: route
+                .filter(|r| matches!(r, Route::MediaPlaylist { .. }) && response.status == 200)
+                .map(|r| r.stream().into()),
+            cacheable: response.status == 200 && route.is_some_and(Route::is_immutable) && !self.from_cache,
+        };
+        http_answer(response, self.method, self.range.as_deref(), report)
+    }
+
+    /// `state`, or the first state after it that applies to this request.
+    fn after(&self, state: State) -> State {
+        let Some(route) = &self.route else { return State::Build };
+        let mut state = state;
+        loop {
+            state = match state {
+                State::LiveEdge if !self.sources.live_edge => State::OriginFirst,
+                State::OriginFirst if !(self.sources.live_origin && route.live_origin() == LiveOrigin::First) => {
+                    State::Cache
+                }
+                State::Cache if !(self.sources.cache && route.is_immutable()) => State::Object,
+                State::Rendition(n) if n >= self.rendition_keys.len() => State::OriginNotStored,
+                State::OriginNotStored
+                    if !(self.object.is_none()
+                        && self.sources.live_origin
+                        && route.live_origin() == LiveOrigin::WhenNotStored) =>
+                {
+                    State::Build
+                }
+                state => return state,
+            };
+        }
+    }
+}
+
+/// The answer to a request whose query string `route` refuses, before anything is fetched: a
+/// media playlist's blocking-request parameters that [`PlaylistQuery::parse`] refuses (400,
+/// with what was wrong), wherever the playlist would come from (a live edge, an origin, the
+/// store), so every edge answers the URL alike. `None` for every other request.
+pub fn refused_query(route: &Route, query: Option<&str>) -> Option<Response> {
+    match route {
+        Route::MediaPlaylist { .. } => PlaylistQuery::parse(query).err().map(|why| Response::error(400, why.into())),
+        _ => None,
+    }
+}
+
+/// The live origin's answer as a response of `route`: its status, `Cache-Control` and body.
+fn passed_on(route: &Route, answer: OriginAnswer) -> Response {
+    let content_type = if answer.status == 200 { route.content_type() } else { TEXT_TYPE };
+    // A header value is visible ASCII, spaces and tabs (RFC 9110 §5.5).
+    let cache_control = answer
+        .cache_control
+        .filter(|v| v.bytes().all(|b| b == b'\t' || (b' '..=b'~').contains(&b)))
+        .map_or(Cow::Borrowed(CACHE_NONE), Cow::Owned);
+    Response { status: answer.status, content_type, cache_control, body: answer.body }
+}
+
+/// The HTTP answer of `response` to a `method` request with `range`: a range of a 200 is a 206
+/// or a 416 (RFC 9110 §14), `HEAD` has no body and the `Content-Length` of the `GET` (§9.3.2),
+/// every 503 a `Retry-After`, every answer the CORS headers.
+pub fn http_answer(response: Response, method: Method, range: Option<&str>, report: Report) -> Answer {
+    let Response { status: built, content_type, cache_control, body } = response;
+    let total = body.len();
+    let mut status = built;
+    let mut send = 0..total;
+    let mut content_range = None;
+    if built == 200 {
+        let len = u64::try_from(total).unwrap_or(u64::MAX);
+        match parse_range(range, len) {
+            RangeRequest::Whole => {}
+            RangeRequest::Part { start, end } => {
+                status = 206;
+                content_range = Some(alloc::format!("bytes {start}-{end}/{total}"));
+                // Both are below the body's length, a usize.
+                let start = usize::try_from(start).unwrap_or(total);
+                let end = usize::try_from(end).map_or(total, |e| e.saturating_add(1).min(total));
+                send = start.min(end)..end;
+            }
+            RangeRequest::Unsatisfiable => {
+                status = 416;
+                content_range = Some(alloc::format!("bytes */{total}"));
+                send = 0..0;
+            }
+        }
+    }
+    let mut headers = alloc::vec![("content-type", Cow::Borrowed(content_type)), ("cache-control", cache_control)];
+    headers.push(("content-length", send.len().to_string().into()));
+    if built == 200 {
+        headers.push(("accept-ranges", Cow::Borrowed("bytes")));
+    }
+    if let Some(content_range) = content_range {
+        headers.push(("content-range", content_range.into()));
+    }
+    if status == 503 {
+        headers.push(("retry-after", RETRY_AFTER_S.to_string().into()));
+    }
+    headers.extend(CORS_HEADERS.iter().map(|&(n, v)| (n, Cow::Borrowed(v))));
+    if method == Method::Head {
+        send = 0..0;
+    }
+    Answer { status, headers, body, send, report }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chunk::tests::{avc_header, frame, video};
+    use crate::chunk::{ChunkWriter, Chunker, Event};
+    use crate::edge::{CACHE_NOT_FOUND, STORE_UNAVAILABLE};
+    use crate::layout::{chunk_key, manifest_key};
+    use crate::manifest::{ChunkEntry, Manifest};
+    use alloc::{format, vec};
+
+    /// What the driver asked, in order.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    enum Asked {
+        LiveEdge(String),
+        Origin(String),
+        Cache,
+        Fetch(String),
+    }
+
+    /// The peers of a driven request: the store, this process's live edge, the live origin,
+    /// the cache.
+    struct Peers<'a> {
+        store: &'a dyn Fn(&str) -> Fetched,
+        live_edge: &'a dyn Fn(&Route) -> Option<Response>,
+        origin: &'a dyn Fn(&str) -> Option<OriginAnswer>,
+        cache: Option<Vec<u8>>,
+    }
+
+    fn store_of(objects: &[(String, Vec<u8>)]) -> impl Fn(&str) -> Fetched + '_ {
+        move |key| objects.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()).into()
+    }
+
+    fn drive(request: &PlaybackRequest<'_>, sources: Sources, peers: &Peers<'_>) -> (Vec<Asked>, Answer) {
+        let mut driver = EdgeDriver::new(request, sources);
+        let mut asked = Vec::new();
+        for _ in 0..100 {
+            match driver.next() {
+                Step::LiveEdge { route, .. } => {
+                    asked.push(Asked::LiveEdge(route.path()));
+                    let answer = (peers.live_edge)(route);
+                    driver.live_edge_answered(answer);
+                }
+                Step::LiveOrigin { path_and_query } => {
+                    asked.push(Asked::Origin(path_and_query.into()));
+                    let answer = (peers.origin)(path_and_query);
+                    driver.origin_answered(answer);
+                }
+                Step::Cache => {
+                    asked.push(Asked::Cache);
+                    driver.cached(peers.cache.clone());
+                }
+                Step::Fetch { key } => {
+                    asked.push(Asked::Fetch(key.into()));
+                    let fetched = (peers.store)(key);
+                    driver.fetched(fetched);
+                }
+                Step::Done => return (asked, driver.finish()),
+            }
+        }
+        panic!("the driver never finished: {asked:?}");
+    }
+
+    fn nothing_live(_: &Route) -> Option<Response> {
+        None
+    }
+
+    fn no_origin(path: &str) -> Option<OriginAnswer> {
+        panic!("the origin was asked for {path}")
+    }
+
+    fn get(path: &str) -> PlaybackRequest<'_> {
+        PlaybackRequest::new(Method::Get, path, None)
+    }
+
+    /// A GET of `path` from a store of `objects` alone.
+    fn from_store(request: &PlaybackRequest<'_>, objects: &[(String, Vec<u8>)]) -> (Vec<Asked>, Answer) {
+        let store = store_of(objects);
+        let peers = Peers { store: &store, live_edge: &nothing_live, origin: &no_origin, cache: None };
+        drive(request, Sources::default(), &peers)
+    }
+
+    const CHUNK: &str = "/live/cam/170/7.flv";
+    /// The chunk route answers the stored bytes as they are: what the ranges below are cut from.
+    const STORED: &[u8] = b"0123456789";
+
+    fn stored_chunk() -> Vec<(String, Vec<u8>)> {
+        vec![(chunk_key("cam", "170", 7), STORED.to_vec())]
+    }
+
+    fn cors_of(a: &Answer) -> Vec<(&str, &str)> {
+        a.headers.iter().filter(|(n, _)| n.starts_with("access-control-")).map(|(n, v)| (*n, &**v)).collect()
+    }
+
+    /// Every answer carries the CORS headers that let any page play (Fetch standard §3.2.3).
+    fn assert_cors(a: &Answer) {
+        assert_eq!(
+            cors_of(a),
+            [
+                ("access-control-allow-origin", "*"),
+                ("access-control-allow-methods", "GET, HEAD, OPTIONS"),
+                ("access-control-allow-headers", "Range"),
+                ("access-control-expose-headers", "Content-Length, Content-Range, Age"),
+            ],
+            "{:?}",
+            a.headers
+        );
+    }
+
+    #[test]
+    fn options_is_a_cors_preflight_204_without_content() {
+        let request = PlaybackRequest::new(Method::from_name("OPTIONS"), "/live/cam/index.m3u8", None);
+        let (asked, a) = from_store(&request, &[]);
+        assert_eq!(asked, [], "a preflight fetches nothing");
+        assert_eq!(a.status, 204);
+        assert_cors(&a);
+        // RFC 9110 §8.6: no Content-Length in a 204.
+        assert_eq!(a.header("content-length"), None);
+        assert!(a.sent().is_empty());
+        assert_eq!(a.report.route, None, "a preflight is not counted");
+    }
+
+    #[test]
+    fn other_methods_are_405_with_allow() {
+        for method in ["POST", "PUT", "DELETE", "PATCH", "get", "head", "Options"] {
+            let request = PlaybackRequest::new(Method::from_name(method), "/live/cam/170/7.flv", None);
+            let (asked, a) = from_store(&request, &stored_chunk());
+            assert_eq!(asked, [], "{method}: nothing is fetched");
+            // RFC 9110 §15.5.6: a 405 names the allowed methods; §9.1: names are case-sensitive.
+            assert_eq!((a.status, a.header("allow")), (405, Some("GET, HEAD, OPTIONS")), "{method}");
+            assert_eq!(a.header("content-length"), Some("0"));
+            assert!(a.sent().is_empty());
+            assert_cors(&a);
+            assert_eq!((a.report.route, a.report.status), (Some(UNROUTED), 405));
+        }
+    }
+
+    #[test]
+    fn a_path_that_is_no_route_is_404_and_fetches_nothing() {
+        for path in ["/live/cam", "/live/cam/170/07.m4s", "/other", "/live/../index.m3u8"] {
+            let (asked, a) = from_store(&get(path), &[]);
+            assert_eq!(asked, [], "{path}");
+            assert_eq!((a.status, a.header("cache-control")), (404, Some(CACHE_NOT_FOUND)), "{path}");
+            assert_eq!(a.sent(), b"not found\n");
+            assert_eq!((a.report.route, a.report.status), (Some(UNROUTED), 404));
+            assert_cors(&a);
+        }
+    }
+
+    #[test]
+    fn every_route_fetches_the_object_the_layout_names() {
+        for (path, key, name) in [
+            ("/live/cam/index.m3u8", manifest_key("cam"), "playlist"),
+            ("/live/cam/master.m3u8", manifest_key("cam"), "multivariant"),
+            ("/live/cam/170/init-7.mp4", chunk_key("cam", "170", 7), "init"),
+            ("/live/cam/170/7.m4s", chunk_key("cam", "170", 7), "segment"),
+            ("/live/cam/170/7.2.m4s", chunk_key("cam", "170", 7), "part"),
+            ("/live/cam/170/7.flv", chunk_key("cam", "170", 7), "chunk"),
+        ] {
+            let (asked, a) = from_store(&get(path), &[]);
+            assert_eq!(asked, [Asked::Fetch(key)], "{path}");
+            assert_eq!((a.status, a.report.route), (404, Some(name)), "{path}: not stored");
+            assert_cors(&a);
+        }
+    }
+
+    #[test]
+    fn a_whole_answer_has_its_length_type_and_cache_time() {
+        let (_, a) = from_store(&get(CHUNK), &stored_chunk());
+        assert_eq!(a.status, 200);
+        assert_eq!(a.sent(), STORED);
+        assert_eq!(a.header("content-type"), Some("video/x-flv"));
+        assert_eq!(a.header("cache-control"), Some("public, max-age=31536000, immutable"));
+        assert_eq!(a.header("content-length"), Some("10"));
+        assert_eq!(a.header("accept-ranges"), Some("bytes"), "RFC 9110 §14.3: ranges are supported");
+        assert_eq!(a.header("content-range"), None);
+        assert_cors(&a);
+        assert!(a.report.cacheable && !a.report.segment_built);
+    }
+
+    /// RFC 9110 §14.1.2 (byte ranges), §15.3.7 (206), §15.5.17 (416), §14.4 (Content-Range).
+    #[test]
+    fn ranges_of_a_200_are_206_or_416() {
+        for (range, status, sent, content_range) in [
+            ("bytes=2-5", 206, &b"2345"[..], Some("bytes 2-5/10")),
+            ("bytes=0-0", 206, b"0", Some("bytes 0-0/10")),
+            ("bytes=7-", 206, b"789", Some("bytes 7-9/10")),
+            ("bytes=-3", 206, b"789", Some("bytes 7-9/10")),
+            // A last position past the end means the end (§14.1.2).
+            ("bytes=8-100", 206, b"89", Some("bytes 8-9/10")),
+            // A suffix longer than the body is the whole body (§14.1.2).
+            ("bytes=-20", 206, STORED, Some("bytes 0-9/10")),
+            // A first position at or past the end cannot be satisfied.
+            ("bytes=10-", 416, b"", Some("bytes */10")),
+            ("bytes=10-12", 416, b"", Some("bytes */10")),
+            ("bytes=-0", 416, b"", Some("bytes */10")),
+            // An invalid range is ignored (§14.2), as are an unknown unit and several ranges
+            // (a server may ignore Range).
+            ("bytes=5-2", 200, STORED, None),
+            ("bytes=a-b", 200, STORED, None),
+            ("pages=1-2", 200, STORED, None),
+            ("bytes=0-1,4-5", 200, STORED, None),
+        ] {
+            let request = PlaybackRequest { range: Some(range), ..get(CHUNK) };
+            let (_, a) = from_store(&request, &stored_chunk());
+            assert_eq!(a.status, status, "{range}");
+            assert_eq!(a.sent(), sent, "{range}");
+            assert_eq!(a.header("content-range"), content_range, "{range}");
+            assert_eq!(a.header("content-length"), Some(&*sent.len().to_string()), "{range}");
+            assert_eq!(a.header("accept-ranges"), Some("bytes"), "{range}");
+            assert_eq!(a.report.status, 200, "{range}: counted as the 200 it was cut from");
+            assert_eq!(a.clone().into_sent(), sent, "{range}: the owned bytes are the same");
+        }
+        // A range applies to a 200 only: a 404 stays a 404, whole.
+        let request = PlaybackRequest { range: Some("bytes=0-1"), ..get(CHUNK) };
+        let (_, a) = from_store(&request, &[]);
+        assert_eq!((a.status, a.header("content-range"), a.sent()), (404, None, &b"not found\n"[..]));
+        assert_eq!(a.header("accept-ranges"), None);
+    }
+
+    /// RFC 9110 §9.3.2: HEAD is GET without content; Content-Length is what GET would send.
+    #[test]
+    fn head_is_get_without_the_body() {
+        for range in [None, Some("bytes=2-5"), Some("bytes=20-")] {
+            let (_, got) = from_store(&PlaybackRequest { range, ..get(CHUNK) }, &stored_chunk());
+            let head = PlaybackRequest { method: Method::from_name("HEAD"), range, ..get(CHUNK) };
+            let (_, a) = from_store(&head, &stored_chunk());
+            assert_eq!((a.status, &a.headers), (got.status, &got.headers), "{range:?}");
+            assert!(a.sent().is_empty() && a.clone().into_sent().is_empty(), "{range:?}");
+        }
+        let (_, missing) = from_store(&PlaybackRequest { method: Method::Head, ..get(CHUNK) }, &[]);
+        assert_eq!((missing.status, missing.header("content-length")), (404, Some("10")));
+        assert!(missing.sent().is_empty());
+    }
+
+    #[test]
+    fn a_store_outage_is_503_with_retry_after_never_cached() {
+        let down = |_: &str| Fetched::Unavailable;
+        let peers = Peers { store: &down, live_edge: &nothing_live, origin: &no_origin, cache: None };
+        for path in ["/live/cam/index.m3u8", "/live/cam/170/7.m4s", CHUNK] {
+            let (asked, a) = drive(&get(path), Sources::default(), &peers);
+            assert_eq!(asked.len(), 1, "{path}: the first failed read answers");
+            assert_eq!(a.status, 503, "{path}");
+            // RFC 9110 §10.2.3: how long to wait; never cached (a store that comes back serves).
+            assert_eq!(a.header("retry-after"), Some("1"), "{path}");
+            assert_eq!(a.header("cache-control"), Some(CACHE_NONE), "{path}");
+            assert_eq!(a.sent(), STORE_UNAVAILABLE.as_bytes());
+            assert!(!a.report.cacheable);
+            assert_cors(&a);
+        }
+        // A rendition's manifest that cannot be read: the same 503.
+        let mut main = Manifest::new("cam", 1);
+        main.renditions.video = vec!["cam_v1".into()];
+        let json = main.to_json();
+        let store =
+            |key: &str| if key == manifest_key("cam") { Fetched::Found(json.clone()) } else { Fetched::Unavailable };
+        let peers = Peers { store: &store, live_edge: &nothing_live, origin: &no_origin, cache: None };
+        let (asked, a) = drive(&get("/live/cam/master.m3u8"), Sources::default(), &peers);
+        assert_eq!(asked, [Asked::Fetch(manifest_key("cam")), Asked::Fetch(manifest_key("cam_v1"))]);
+        assert_eq!((a.status, a.header("retry-after")), (503, Some("1")));
+    }
+
+    /// A manifest of `chunks` one-second chunks of session `s`.
+    fn manifest(key: &str, chunks: u64) -> Manifest {
+        let mut m = Manifest::new(key, 1);
+        m.media.codecs = "avc1.64001F".into();
+        for sequence in 1..=chunks {
+            let entry = ChunkEntry {
+                session: "s".into(),
+                sequence,
+                init: "s/init-1.mp4".into(),
+                start_ms: sequence * 1000,
+                duration_ms: 1000,
+                bytes: 1000,
+                wall_clock_ms: 0,
+                independent: true,
+            };
+            m.push_chunk(entry, 10);
+        }
+        m
+    }
+
+    #[test]
+    fn renditions_are_fetched_one_at_a_time_in_order() {
+        let mut main = manifest("cam", 2);
+        main.renditions.video = vec!["cam_v1".into(), "cam_v2".into()];
+        main.renditions.audio = vec!["cam_a1".into()];
+        let objects = vec![
+            (manifest_key("cam"), main.to_json()),
+            (manifest_key("cam_v1"), manifest("cam_v1", 2).to_json()),
+            (manifest_key("cam_a1"), manifest("cam_a1", 2).to_json()),
+        ];
+        let (asked, a) = from_store(&get("/live/cam/master.m3u8"), &objects);
+        let keys = ["cam", "cam_v1", "cam_v2", "cam_a1"].map(|k| Asked::Fetch(manifest_key(k)));
+        assert_eq!(asked, keys);
+        assert_eq!(a.status, 200);
+        let text = core::str::from_utf8(a.sent()).unwrap();
+        assert!(text.contains("../cam_v1/index.m3u8") && !text.contains("cam_v2"), "{text}");
+        assert_eq!(a.header("content-type"), Some("application/vnd.apple.mpegurl"));
+        assert_eq!(a.report.viewer_of, None, "a multivariant playlist is no viewer");
+    }
+
+    #[test]
+    fn a_media_playlist_served_is_a_viewer() {
+        let objects = vec![(manifest_key("cam"), manifest("cam", 3).to_json())];
+        let (_, a) = from_store(&get("/live/cam/index.m3u8"), &objects);
+        assert_eq!(a.status, 200);
+        assert!(a.sent().starts_with(b"#EXTM3U"));
+        assert_eq!(a.report.viewer_of.as_deref(), Some("cam"));
+        assert!(!a.report.cacheable, "a playlist changes");
+        let (_, missing) = from_store(&get("/live/cam/index.m3u8"), &[]);
+        assert_eq!(missing.report.viewer_of, None);
+    }
+
+    /// A real chunk file: one second of 30 fps H.264 of session `170`, sequence 0.
+    fn real_chunk() -> Vec<u8> {
+        let mut w = ChunkWriter::new(Chunker::new(1000));
+        let mut events = Vec::new();
+        let (avc, key, inter) = (avc_header(), frame(true, 0), frame(false, 0));
+        w.push(&video(0, &avc), &mut events);
+        for v in 0..30u32 {
+            w.push(&video(v * 100 / 3, if v == 0 { &key } else { &inter }), &mut events);
+        }
+        w.finish(&mut events);
+        let closed = events.into_iter().find_map(|e| match e {
+            Event::Closed(c) => Some(*c),
+            _ => None,
+        });
+        closed.expect("a chunk").into_file("170")
+    }
+
+    #[test]
+    fn segments_built_from_a_stored_chunk_are_reported() {
+        let objects = vec![(chunk_key("cam", "170", 0), real_chunk())];
+        for (path, built) in [
+            ("/live/cam/170/init-0.mp4", true),
+            ("/live/cam/170/0.m4s", true),
+            ("/live/cam/170/0.flv", false),
+            ("/live/cam/170/1.m4s", false),
+        ] {
+            let (_, a) = from_store(&get(path), &objects);
+            assert_eq!(a.report.segment_built, built, "{path}: {}", a.status);
+            if built {
+                assert_eq!((a.status, a.header("content-type")), (200, Some("video/mp4")), "{path}");
+                assert!(a.report.cacheable);
+            }
+        }
+    }
+
+    fn origin_answer(status: u16, cache_control: Option<&str>, body: &[u8]) -> OriginAnswer {
+        OriginAnswer { status, cache_control: cache_control.map(String::from), body: body.to_vec() }
+    }
+
+    #[test]
+    fn the_live_origin_is_asked_first_for_media_playlists() {
+        let origin_sources = Sources { live_origin: true, ..Sources::default() };
+        let request = PlaybackRequest::new(Method::Get, "/live/cam/index.m3u8", Some("_HLS_msn=3&_HLS_part=1"));
+        let store = store_of(&[]);
+        let answers = |path: &str| {
+            assert_eq!(path, "/live/cam/index.m3u8?_HLS_msn=3&_HLS_part=1", "the path and query as asked");
+            Some(origin_answer(200, Some("public, max-age=6"), b"#EXTM3U\n"))
+        };
+        let peers = Peers { store: &store, live_edge: &nothing_live, origin: &answers, cache: None };
+        let (asked, a) = drive(&request, origin_sources, &peers);
+        assert_eq!(asked, [Asked::Origin("/live/cam/index.m3u8?_HLS_msn=3&_HLS_part=1".into())], "no store read");
+        assert_eq!((a.status, a.sent()), (200, &b"#EXTM3U\n"[..]));
+        assert_eq!(a.header("cache-control"), Some("public, max-age=6"), "passed on");
+        assert_eq!(a.header("content-type"), Some("application/vnd.apple.mpegurl"));
+        assert_eq!(a.report.viewer_of.as_deref(), Some("cam"));
+        // Its errors are passed on too, in words, and every 503 says when to retry.
+        let busy = |_: &str| Some(origin_answer(503, None, b"too many waiting\n"));
+        let peers = Peers { store: &store, live_edge: &nothing_live, origin: &busy, cache: None };
+        let (_, a) = drive(&request, origin_sources, &peers);
+        assert_eq!((a.status, a.header("retry-after")), (503, Some("1")));
+        assert_eq!(a.header("content-type"), Some(TEXT_TYPE));
+        assert_eq!(a.header("cache-control"), Some(CACHE_NONE), "no Cache-Control from the origin: not cached");
+        // An origin that does not answer: the stored playlist.
+        let silent = |_: &str| None;
+        let objects = vec![(manifest_key("cam"), manifest("cam", 3).to_json())];
+        let store = store_of(&objects);
+        let peers = Peers { store: &store, live_edge: &nothing_live, origin: &silent, cache: None };
+        let (asked, a) = drive(&request, origin_sources, &peers);
+        assert_eq!(asked.last(), Some(&Asked::Fetch(manifest_key("cam"))));
+        assert_eq!((a.status, a.header("cache-control")), (200, Some("public, max-age=1")));
+    }
+
+    #[test]
+    fn the_live_origin_is_asked_for_chunks_the_store_does_not_have() {
+        let sources = Sources { live_origin: true, ..Sources::default() };
+        let part = |_: &str| Some(origin_answer(200, Some("public, max-age=31536000, immutable"), b"part"));
+        let store = store_of(&[]);
+        for path in ["/live/cam/170/9.m4s", "/live/cam/170/9.1.m4s", "/live/cam/170/init-9.mp4"] {
+            let peers = Peers { store: &store, live_edge: &nothing_live, origin: &part, cache: None };
+            let (asked, a) = drive(&get(path), sources, &peers);
+            assert_eq!(asked, [Asked::Fetch(chunk_key("cam", "170", 9)), Asked::Origin(path.into())], "{path}");
+            assert_eq!((a.status, a.sent(), a.header("content-type")), (200, &b"part"[..], Some("video/mp4")));
+            assert!(!a.report.segment_built, "{path}: passed on, not built here");
+            assert!(a.report.cacheable, "{path}: an immutable 200");
+        }
+        // Stored: built here, the origin never asked.
+        let objects = vec![(chunk_key("cam", "170", 0), real_chunk())];
+        let store = store_of(&objects);
+        let peers = Peers { store: &store, live_edge: &nothing_live, origin: &no_origin, cache: None };
+        let (_, a) = drive(&get("/live/cam/170/0.m4s"), sources, &peers);
+        assert_eq!(a.status, 200);
+        // Never for chunks as stored and multivariant playlists: the store has them or nobody.
+        let store = store_of(&[]);
+        let peers = Peers { store: &store, live_edge: &nothing_live, origin: &no_origin, cache: None };
+        for path in ["/live/cam/170/9.flv", "/live/cam/master.m3u8"] {
+            let (asked, a) = drive(&get(path), sources, &peers);
+            assert_eq!((asked.len(), a.status), (1, 404), "{path}");
+        }
+        // An origin that does not answer: the store's 404.
+        let silent = |_: &str| None;
+        let peers = Peers { store: &store, live_edge: &nothing_live, origin: &silent, cache: None };
+        let (_, a) = drive(&get("/live/cam/170/9.m4s"), sources, &peers);
+        assert_eq!((a.status, a.header("cache-control")), (404, Some(CACHE_NOT_FOUND)));
+    }
+
+    #[test]
+    fn without_a_live_origin_it_is_never_asked() {
+        let (asked, a) = from_store(&get("/live/cam/170/9.m4s"), &[]);
+        assert_eq!((asked, a.status), (vec![Asked::Fetch(chunk_key("cam", "170", 9))], 404));
+    }
+
+    #[test]
+    fn the_live_edge_of_this_process_is_asked_first_for_every_route() {
+        let sources = Sources { live_edge: true, live_origin: true, cache: true };
+        let live = |route: &Route| Some(Response::ok(route.content_type(), "no-cache", b"live".to_vec()));
+        let store = store_of(&[]);
+        for path in ["/live/cam/index.m3u8", "/live/cam/master.m3u8", "/live/cam/170/1.m4s", CHUNK] {
+            let peers = Peers { store: &store, live_edge: &live, origin: &no_origin, cache: None };
+            let (asked, a) = drive(&get(path), sources, &peers);
+            assert_eq!(asked, [Asked::LiveEdge(path.into())], "{path}");
+            assert_eq!((a.status, a.sent(), a.header("cache-control")), (200, &b"live"[..], Some("no-cache")));
+        }
+        // Where it has no answer, the rest of the flow.
+        let objects = stored_chunk();
+        let store = store_of(&objects);
+        let peers = Peers { store: &store, live_edge: &nothing_live, origin: &no_origin, cache: None };
+        let (asked, a) = drive(&get(CHUNK), sources, &peers);
+        assert_eq!(asked, [Asked::LiveEdge(CHUNK.into()), Asked::Cache, Asked::Fetch(chunk_key("cam", "170", 7))]);
+        assert_eq!(a.sent(), STORED);
+        // A refused query is refused before the live edge is asked.
+        let request = PlaybackRequest::new(Method::Get, "/live/cam/index.m3u8", Some("_HLS_msn=07"));
+        let (asked, a) = drive(&request, sources, &peers);
+        assert_eq!((asked, a.status), (vec![], 400));
+    }
+
+    #[test]
+    fn a_cache_of_immutable_answers_is_asked_before_the_store() {
+        let sources = Sources { cache: true, ..Sources::default() };
+        let store = store_of(&[]);
+        let peers = Peers { store: &store, live_edge: &nothing_live, origin: &no_origin, cache: Some(STORED.to_vec()) };
+        let request = PlaybackRequest { range: Some("bytes=-2"), ..get(CHUNK) };
+        let (asked, a) = drive(&request, sources, &peers);
+        assert_eq!(asked, [Asked::Cache]);
+        assert_eq!((a.status, a.sent(), a.header("content-range")), (206, &b"89"[..], Some("bytes 8-9/10")));
+        assert!(!a.report.cacheable, "it came from the cache");
+        // Playlists are never looked up.
+        let (asked, _) = drive(&get("/live/cam/index.m3u8"), sources, &peers);
+        assert_eq!(asked, [Asked::Fetch(manifest_key("cam"))]);
+        // A hit that goes out as it is: a GET without a range.
+        let mut driver = EdgeDriver::new(&get(CHUNK), sources);
+        assert_eq!(driver.next(), Step::Cache);
+        assert!(driver.cached_whole());
+        assert_eq!(driver.next(), Step::Done);
+        let a = driver.finish();
+        assert_eq!((a.status, a.header("content-length"), a.header("accept-ranges")), (200, None, Some("bytes")));
+        assert_eq!(a.header("content-type"), Some("video/x-flv"));
+        assert_cors(&a);
+        // HEAD and ranges need the bytes.
+        for request in [
+            PlaybackRequest { method: Method::Head, ..get(CHUNK) },
+            PlaybackRequest { range: Some("bytes=1-2"), ..get(CHUNK) },
+        ] {
+            let mut driver = EdgeDriver::new(&request, sources);
+            assert_eq!(driver.next(), Step::Cache);
+            assert!(!driver.cached_whole(), "{request:?}");
+            assert_eq!(driver.next(), Step::Cache);
+        }
+    }
+
+    #[test]
+    fn answers_given_out_of_turn_are_ignored() {
+        let mut driver = EdgeDriver::new(&get(CHUNK), Sources::default());
+        driver.live_edge_answered(Some(Response::error(500, "no".into())));
+        driver.origin_answered(Some(origin_answer(500, None, b"no")));
+        driver.cached(Some(b"no".to_vec()));
+        assert!(!driver.cached_whole());
+        assert_eq!(driver.next(), Step::Fetch { key: &chunk_key("cam", "170", 7) });
+        driver.fetched(Fetched::Found(STORED.to_vec()));
+        assert_eq!(driver.next(), Step::Done);
+        driver.fetched(Fetched::Unavailable);
+        assert_eq!(driver.finish().sent(), STORED);
+    }
+
+    /// The blocking-request parameters follow the rule of paths: one spelling of a number, and
+    /// anything else a 400 that says what was wrong.
+    #[test]
+    fn blocking_request_parameters_are_canonical_or_400() {
+        let parse = |q: &str| PlaylistQuery::parse(Some(q));
+        let query = |msn, part, skip| Ok(PlaylistQuery { msn, part, skip });
+        assert_eq!(parse("_HLS_msn=0"), query(Some(0), None, false));
+        assert_eq!(parse("_HLS_msn=7&_HLS_part=0"), query(Some(7), Some(0), false));
+        assert_eq!(
+            parse("_HLS_msn=18446744073709551615&_HLS_part=4294967295"),
+            query(Some(u64::MAX), Some(u32::MAX), false)
+        );
+        assert_eq!(parse("_HLS_skip=YES"), query(None, None, true));
+        assert_eq!(parse("_HLS_skip=v2&token=abc&&x"), query(None, None, true));
+        for number in
+            ["07", "00", "-1", "+7", "-0", "", " 7", "7e0", "0x7", "18446744073709551616", "000000000000000000007"]
+        {
+            let msn = parse(&format!("_HLS_msn={number}"));
+            assert_eq!(
+                msn,
+                Err("_HLS_msn is not a media sequence number (decimal, no sign, no leading zero)"),
+                "{number:?}"
+            );
+            let part = parse(&format!("_HLS_msn=7&_HLS_part={number}"));
+            assert_eq!(part, Err("_HLS_part is not a part index (decimal, no sign, no leading zero)"), "{number:?}");
+        }
+        assert!(parse("_HLS_msn=7&_HLS_part=4294967296").is_err(), "a part index is a u32");
+        assert!(parse("_HLS_msn").is_err(), "no value");
+        for skip in ["yes", "NO", "", "v3", "YES "] {
+            assert_eq!(parse(&format!("_HLS_skip={skip}")), Err("_HLS_skip is neither YES nor v2"), "{skip:?}");
+        }
+        assert_eq!(parse("_HLS_msn=7&_HLS_msn=7"), Err("_HLS_msn is given twice"));
+        assert_eq!(parse("_HLS_msn=7&_HLS_part=1&_HLS_part=1"), Err("_HLS_part is given twice"));
+        assert_eq!(parse("_HLS_skip=YES&_HLS_skip=v2"), Err("_HLS_skip is given twice"));
+        // Refused before anything is fetched, for the media playlist only (where they mean
+        // something).
+        let playlist = Route::parse("/live/cam/index.m3u8").unwrap();
+        let refused = refused_query(&playlist, Some("_HLS_msn=07")).expect("a 400");
+        assert_eq!((refused.status, &*refused.cache_control), (400, CACHE_NONE));
+        assert!(refused.body.starts_with(b"_HLS_msn is not a media sequence number"));
+        assert_eq!(refused_query(&playlist, Some("_HLS_msn=7&token=x")), None);
+        assert_eq!(refused_query(&playlist, None), None);
+        let segment = Route::parse("/live/cam/170/7.m4s").unwrap();
+        assert_eq!(refused_query(&segment, Some("_HLS_msn=07")), None);
+    }
+}

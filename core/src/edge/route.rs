@@ -1,0 +1,285 @@
+//! The URL grammar of playback: which paths are routes ([`Route::parse`]), the one path of each
+//! route ([`Route::path`]), the store object it is built from ([`Route::object_key`], named by
+//! [`crate::layout`]) and when a live origin is asked for it ([`LiveOrigin`]).
+
+use alloc::{format, string::String};
+
+use crate::hls::{self, parse_uri_number};
+use crate::layout::{chunk_key, manifest_key, valid_name};
+
+/// `Content-Type` of playlists (RFC 8216 §4).
+pub const PLAYLIST_TYPE: &str = "application/vnd.apple.mpegurl";
+/// `Content-Type` of init and media segments.
+pub const MP4_TYPE: &str = "video/mp4";
+/// `Content-Type` of chunks.
+pub const FLV_TYPE: &str = "video/x-flv";
+
+/// A playback request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Route {
+    /// The media playlist.
+    MediaPlaylist {
+        /// Stream key.
+        stream: String,
+    },
+    /// The multivariant playlist.
+    Multivariant {
+        /// Stream key.
+        stream: String,
+    },
+    /// A session's init segment, built from chunk `sequence`.
+    Init {
+        /// Stream key.
+        stream: String,
+        /// Session id.
+        session: String,
+        /// The chunk to build it from.
+        sequence: u64,
+    },
+    /// A media segment.
+    Segment {
+        /// Stream key.
+        stream: String,
+        /// Session id.
+        session: String,
+        /// Sequence number.
+        sequence: u64,
+    },
+    /// A part of a media segment (LL-HLS).
+    Part {
+        /// Stream key.
+        stream: String,
+        /// Session id.
+        session: String,
+        /// Sequence number of its segment.
+        sequence: u64,
+        /// Its index in the segment.
+        part: u32,
+    },
+    /// A chunk as stored: the FLV a segment is built from.
+    Chunk {
+        /// Stream key.
+        stream: String,
+        /// Session id.
+        session: String,
+        /// Sequence number.
+        sequence: u64,
+    },
+}
+
+/// When an edge asks the live origin for a route ([`Route::live_origin`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LiveOrigin {
+    /// Always, before the store: only the origin has the live edge's playlists (parts, blocking
+    /// reloads); the store's playlist is the fallback when the origin does not answer.
+    First,
+    /// When the store does not have the chunk: it is the open one, or one still being written.
+    WhenNotStored,
+    /// Never: the store has it or nobody does.
+    Never,
+}
+
+impl Route {
+    /// Parses a request path (`/live/...`, query string already removed). Numbers are
+    /// canonical decimal (no sign, no leading zero): any other spelling is not a route, so
+    /// `Route::parse(p)` is `Some(r)` only where `r.path() == p` ([`Route::path`]).
+    pub fn parse(path: &str) -> Option<Self> {
+        let rest = path.strip_prefix("/live/")?;
+        let mut parts = rest.split('/');
+        let stream = parts.next().filter(|s| valid_name(s))?.into();
+        let (a, b) = (parts.next()?, parts.next());
+        if parts.next().is_some() {
+            return None;
+        }
+        match (a, b) {
+            ("index.m3u8", None) => Some(Self::MediaPlaylist { stream }),
+            ("master.m3u8", None) => Some(Self::Multivariant { stream }),
+            (session, Some(file)) if valid_name(session) => {
+                let session = session.into();
+                if let Some(seq) = file.strip_prefix("init-").and_then(|f| f.strip_suffix(".mp4")) {
+                    Some(Self::Init { stream, session, sequence: parse_uri_number(seq)? })
+                } else if let Some(name) = file.strip_suffix(".m4s") {
+                    match name.split_once('.') {
+                        Some((seq, part)) => {
+                            let part = u32::try_from(parse_uri_number(part)?).ok()?;
+                            Some(Self::Part { stream, session, sequence: parse_uri_number(seq)?, part })
+                        }
+                        None => Some(Self::Segment { stream, session, sequence: parse_uri_number(name)? }),
+                    }
+                } else {
+                    let seq = file.strip_suffix(".flv")?;
+                    Some(Self::Chunk { stream, session, sequence: parse_uri_number(seq)? })
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// The one path of the route (what [`Route::parse`] accepts for it): playlists and the
+    /// URIs they list, under `/live/{stream}/`.
+    pub fn path(&self) -> String {
+        let stream = self.stream();
+        let file = match self {
+            Self::MediaPlaylist { .. } => "index.m3u8".into(),
+            Self::Multivariant { .. } => "master.m3u8".into(),
+            Self::Init { session, sequence, .. } => hls::init_uri(session, *sequence),
+            Self::Segment { session, sequence, .. } => hls::segment_uri(session, *sequence),
+            Self::Part { session, sequence, part, .. } => hls::part_uri(session, *sequence, *part),
+            Self::Chunk { session, sequence, .. } => format!("{session}/{sequence}.flv"),
+        };
+        format!("/live/{stream}/{file}")
+    }
+
+    /// The stream the request is for.
+    pub fn stream(&self) -> &str {
+        match self {
+            Self::MediaPlaylist { stream }
+            | Self::Multivariant { stream }
+            | Self::Init { stream, .. }
+            | Self::Segment { stream, .. }
+            | Self::Part { stream, .. }
+            | Self::Chunk { stream, .. } => stream,
+        }
+    }
+
+    /// The session and sequence number of the chunk the response is built from, for the
+    /// objects of a chunk (init, segment, part, chunk).
+    pub fn chunk(&self) -> Option<(&str, u64)> {
+        match self {
+            Self::MediaPlaylist { .. } | Self::Multivariant { .. } => None,
+            Self::Init { session, sequence, .. }
+            | Self::Segment { session, sequence, .. }
+            | Self::Part { session, sequence, .. }
+            | Self::Chunk { session, sequence, .. } => Some((session, *sequence)),
+        }
+    }
+
+    /// The one store object the response is built from.
+    pub fn object_key(&self) -> String {
+        match self.chunk() {
+            Some((session, sequence)) => chunk_key(self.stream(), session, sequence),
+            None => manifest_key(self.stream()),
+        }
+    }
+
+    /// When an edge with a live origin (the ingest node publishing the stream) asks it instead
+    /// of the store.
+    pub fn live_origin(&self) -> LiveOrigin {
+        match self {
+            Self::MediaPlaylist { .. } => LiveOrigin::First,
+            Self::Init { .. } | Self::Segment { .. } | Self::Part { .. } => LiveOrigin::WhenNotStored,
+            Self::Multivariant { .. } | Self::Chunk { .. } => LiveOrigin::Never,
+        }
+    }
+
+    /// Whether the response never changes (init, segments, chunks), so caches may keep it forever.
+    pub fn is_immutable(&self) -> bool {
+        matches!(self, Self::Init { .. } | Self::Segment { .. } | Self::Part { .. } | Self::Chunk { .. })
+    }
+
+    /// The `Content-Type` of a successful response.
+    pub fn content_type(&self) -> &'static str {
+        match self {
+            Self::MediaPlaylist { .. } | Self::Multivariant { .. } => PLAYLIST_TYPE,
+            Self::Init { .. } | Self::Segment { .. } | Self::Part { .. } => MP4_TYPE,
+            Self::Chunk { .. } => FLV_TYPE,
+        }
+    }
+
+    /// A short name of the route, for metrics.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::MediaPlaylist { .. } => "playlist",
+            Self::Multivariant { .. } => "multivariant",
+            Self::Init { .. } => "init",
+            Self::Segment { .. } => "segment",
+            Self::Part { .. } => "part",
+            Self::Chunk { .. } => "chunk",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes() {
+        assert_eq!(Route::parse("/live/cam-1/index.m3u8"), Some(Route::MediaPlaylist { stream: "cam-1".into() }));
+        assert_eq!(
+            Route::parse("/live/cam/170/init-12.mp4"),
+            Some(Route::Init { stream: "cam".into(), session: "170".into(), sequence: 12 })
+        );
+        assert_eq!(Route::parse("/live/cam/170/13.m4s").map(|r| r.object_key()), Some("live/cam/170/13.flv".into()));
+        assert_eq!(Route::parse("/live/cam/170/13.flv").map(|r| r.object_key()), Some("live/cam/170/13.flv".into()));
+        for bad in [
+            "/live/../index.m3u8",
+            "/live/a/b/c/d.m4s",
+            "/live/a/s/x.m4s",
+            "/live/a/s/-1.m4s",
+            "/live/a/s/1.mp4",
+            "/other",
+            "/live/a",
+        ] {
+            assert_eq!(Route::parse(bad), None, "{bad}");
+        }
+    }
+
+    /// One URL per object: every number of every route is canonical decimal, so a cache in
+    /// front never keeps two copies of one segment under two spellings.
+    #[test]
+    fn numbers_in_paths_are_canonical_decimal() {
+        for canonical in [
+            "/live/cam/170/0.m4s",
+            "/live/cam/170/7.m4s",
+            "/live/cam/170/10.m4s",
+            "/live/cam/170/7.0.m4s",
+            "/live/cam/170/7.10.m4s",
+            "/live/cam/170/0.0.m4s",
+            "/live/cam/170/init-0.mp4",
+            "/live/cam/170/init-1.mp4",
+            "/live/cam/170/0.flv",
+            "/live/cam/170/7.flv",
+            "/live/cam/170/18446744073709551615.m4s",
+            "/live/cam/170/18446744073709551615.4294967295.m4s",
+            "/live/cam/007/7.m4s", // a session id is a name, not a number
+            "/live/cam/index.m3u8",
+            "/live/cam/master.m3u8",
+        ] {
+            let route = Route::parse(canonical).unwrap_or_else(|| panic!("{canonical} is a route"));
+            assert_eq!(route.path(), canonical, "the path of the route is the one it was parsed from");
+        }
+        for (number, why) in [
+            ("07", "a leading zero"),
+            ("007", "leading zeros"),
+            ("00", "a leading zero"),
+            ("+7", "a plus sign"),
+            ("-7", "a minus sign"),
+            ("-0", "a minus sign"),
+            (" 7", "a space"),
+            ("7 ", "a space"),
+            ("", "no digits"),
+            ("0x7", "hexadecimal"),
+            ("7e0", "an exponent"),
+            ("\u{0667}", "a non-ASCII digit"),
+            ("18446744073709551616", "u64 overflow"),
+            ("99999999999999999999", "u64 overflow"),
+            ("000000000000000000007", "over-long"),
+            ("123456789012345678901", "over-long"),
+        ] {
+            for path in [
+                format!("/live/cam/170/{number}.m4s"),
+                format!("/live/cam/170/init-{number}.mp4"),
+                format!("/live/cam/170/{number}.flv"),
+                format!("/live/cam/170/{number}.0.m4s"),
+                format!("/live/cam/170/7.{number}.m4s"),
+            ] {
+                assert_eq!(Route::parse(&path), None, "{path}: {why} is not a number of a route");
+            }
+        }
+        // A part index is a u32.
+        assert_eq!(Route::parse("/live/cam/170/7.4294967296.m4s"), None);
+        assert_eq!(Route::parse("/live/cam/170/7.0.0.m4s"), None);
+    }
+}
