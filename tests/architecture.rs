@@ -12,12 +12,12 @@ use std::path::{Path, PathBuf};
 /// The core's layers, lowest first: a module may import its own layer and those below it.
 /// Each top-level module of `core/src` is in exactly one.
 const CORE_LAYERS: &[&[&str]] = &[
-    &["timeline", "hls"],
+    &["timeline", "date", "hls"],
     &["layout", "flv", "codec"],
     &["media"],
     &["error"],
     &["cmaf", "chunk", "manifest"],
-    &["segment"],
+    &["segment", "playlist"],
     &["package", "inspect", "edge"],
 ];
 
