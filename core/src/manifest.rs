@@ -1,5 +1,5 @@
 //! The stream manifest: the one small, mutable object per stream that says which chunks exist
-//! (DESIGN "storage layout"). It holds the live window only, so writing it is O(1) per chunk.
+//! (docs/storage.md, "Manifest"). It holds the live window only, so writing it is O(1) per chunk.
 
 use alloc::{string::String, vec, vec::Vec};
 
