@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use rapidrtmp_core::chunk::{ChunkWriter, Chunker, ClosedChunk, Event};
+use rapidrtmp_core::chunk::{ChunkEvent, ChunkWriter, Chunker, ClosedChunk};
 use rapidrtmp_core::flv::TagReader;
 use rapidrtmp_core::package::package_flv;
 use rapidrtmp_core::segment::{build_segment, Warnings};
@@ -48,7 +48,7 @@ fn chunks(flv: &[u8]) -> Vec<ClosedChunk> {
     events
         .into_iter()
         .filter_map(|e| match e {
-            Event::Closed(c) => Some(*c),
+            ChunkEvent::Closed(c) => Some(*c),
             _ => None,
         })
         .collect()

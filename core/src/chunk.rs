@@ -34,7 +34,7 @@ mod writer;
 
 pub use file::{headers_digest, read_chunk, write_chunk_head, ChunkFile, ChunkHeader, CHUNK_TAG, MAX_SESSION_ID_LEN};
 pub use parts::{PartInfo, MAX_PARTS};
-pub use writer::{ChunkWriter, ClosedChunk, Event, OpenPart, MAX_ANNOUNCED_WAIT_MS, MAX_HELD_BYTES};
+pub use writer::{ChunkEvent, ChunkWriter, ClosedChunk, OpenPart, MAX_ANNOUNCED_WAIT_MS, MAX_HELD_BYTES};
 
 use alloc::vec::Vec;
 

@@ -2,7 +2,6 @@
 
 use alloc::{string::String, vec::Vec};
 
-use crate::cmaf::{Track, TrackKind, AUDIO_TRACK_ID, VIDEO_TRACK_ID};
 use crate::codec::{
     looks_like_hevc_record, AacConfig, Ac3Config, Av1Config, AvcConfig, CodecError, HevcConfig, Mp3Config, OpusConfig,
     Vp9Config,
@@ -337,18 +336,6 @@ pub struct StreamConfig {
 }
 
 impl StreamConfig {
-    /// The CMAF tracks: video (id 1) first, then audio (id 2).
-    pub fn tracks(&self) -> Vec<Track> {
-        let mut t = Vec::with_capacity(2);
-        if let Some(v) = &self.video {
-            t.push(Track { id: VIDEO_TRACK_ID, kind: TrackKind::Video(v.clone()) });
-        }
-        if let Some(a) = &self.audio {
-            t.push(Track { id: AUDIO_TRACK_ID, kind: TrackKind::Audio(a.clone()) });
-        }
-        t
-    }
-
     /// The RFC 6381 `CODECS` list, e.g. `avc1.64001F,mp4a.40.2`.
     pub fn codecs(&self) -> String {
         let mut s = String::new();

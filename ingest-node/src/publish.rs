@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
-use rapidrtmp_core::chunk::{headers_digest, ChunkWriter, Chunker, ClosedChunk, Event, PartInfo};
+use rapidrtmp_core::chunk::{headers_digest, ChunkEvent, ChunkWriter, Chunker, ClosedChunk, PartInfo};
 use rapidrtmp_core::flv::{Tag, TagKind};
 use rapidrtmp_core::hls::init_uri;
 use rapidrtmp_core::layout::chunk_key;
@@ -45,7 +45,7 @@ pub struct Publisher {
     /// chunk's parts from it.
     writer: Arc<Mutex<ChunkWriter>>,
     /// Events of the last message, reused.
-    events: Vec<Event>,
+    events: Vec<ChunkEvent>,
     /// Wall-clock time the open chunk was opened at.
     opened_at_ms: u64,
     /// (chunker session index, session id, init segment URI) of the current session.
@@ -147,23 +147,23 @@ impl Publisher {
         let mut events_iter = events.drain(..).peekable();
         while let Some(event) = events_iter.next() {
             match event {
-                Event::Opened { sequence } => {
+                ChunkEvent::Opened { sequence } => {
                     let entry = self.opened(sequence);
                     if let (Some(edge), Some(entry)) = (&self.stream.edge, entry) {
                         edge.opened(entry);
                     }
                 }
-                Event::Part { sequence, part } => self.part(sequence, part),
-                Event::Closed(chunk) => {
+                ChunkEvent::Part { sequence, part } => self.part(sequence, part),
+                ChunkEvent::Closed(chunk) => {
                     // The next chunk opens at the same tag (at a segment boundary): the live edge
                     // gets both at once.
-                    let next = match events_iter.next_if(|e| matches!(e, Event::Opened { .. })) {
-                        Some(Event::Opened { sequence }) => Some(sequence),
+                    let next = match events_iter.next_if(|e| matches!(e, ChunkEvent::Opened { .. })) {
+                        Some(ChunkEvent::Opened { sequence }) => Some(sequence),
                         _ => None,
                     };
                     self.close(*chunk, next).await
                 }
-                Event::Skipped { reason, .. } => {
+                ChunkEvent::Skipped { reason, .. } => {
                     warn!(stream = %self.stream.key, "skipped a message: {reason}")
                 }
                 _ => {}

@@ -23,8 +23,7 @@ use alloc::{string::String, vec, vec::Vec};
 use super::parts::{PartInfo, MAX_PARTS};
 use super::ChunkInfo;
 use crate::flv::{Amf0Value, FlvHeader, Tag, TagKind, TagReader};
-use crate::media::{Media, StreamConfig};
-use crate::segment::chunk_config;
+use crate::media::{AudioConfig, Media, StreamConfig, VideoConfig};
 use crate::timeline::Millis;
 use crate::Error;
 
@@ -193,6 +192,29 @@ impl<'a> ChunkFile<'a> {
         let tags = self.tags.clone().skip_while(headers).skip(part.first_tag as usize).take(part.tags as usize);
         Some((part, tags))
     }
+}
+
+/// Reads the configuration a chunk file starts with (its sequence headers, and what its first
+/// keyframe tells that they do not: VP9's frame size).
+fn chunk_config(chunk: &[u8]) -> Result<StreamConfig, Error> {
+    let (_, reader) = TagReader::new(chunk)?;
+    let mut config = StreamConfig::default();
+    for tag in reader {
+        let tag = tag?;
+        match Media::from_tag(&tag) {
+            Ok(Media::VideoConfig { codec, record }) => config.video = Some(VideoConfig::parse(codec, record)?),
+            Ok(Media::AudioConfig { codec, record }) => config.audio = Some(AudioConfig::parse(codec, record)?),
+            Ok(Media::Video { data, .. }) => {
+                if let Some(v) = &mut config.video {
+                    v.learn_from_frame(data);
+                }
+                break;
+            }
+            Ok(Media::Audio(_)) if !config.video.as_ref().is_some_and(VideoConfig::wants_keyframe) => break,
+            _ => {}
+        }
+    }
+    Ok(config)
 }
 
 /// Reads a chunk file.

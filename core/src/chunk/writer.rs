@@ -104,7 +104,7 @@ impl OpenPart<'_> {
 /// What happened to a tag.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum Event {
+pub enum ChunkEvent {
     /// A chunk was opened (the caller may note the wall-clock time).
     Opened {
         /// Its sequence number.
@@ -146,7 +146,7 @@ struct Held {
     body: Vec<u8>,
 }
 
-/// Cuts tags into chunk files. Sans-IO: tags in ([`ChunkWriter::push`]), [`Event`]s out.
+/// Cuts tags into chunk files. Sans-IO: tags in ([`ChunkWriter::push`]), [`ChunkEvent`]s out.
 pub struct ChunkWriter {
     chunker: Chunker,
     open: Option<Open>,
@@ -182,7 +182,7 @@ impl ChunkWriter {
     }
 
     /// Also cuts each chunk into parts of at most `target_ms` ([`super::PartInfo`]): each part is
-    /// an [`Event::Part`] as soon as it is finished, and a closed chunk records its parts.
+    /// an [`ChunkEvent::Part`] as soon as it is finished, and a closed chunk records its parts.
     pub fn with_parts(mut self, target_ms: u64) -> Self {
         self.part_target_ms = Some(target_ms.max(1));
         self
@@ -235,7 +235,7 @@ impl ChunkWriter {
     }
 
     /// Takes the next tag; what happened is appended to `events`.
-    pub fn push(&mut self, tag: &Tag<'_>, events: &mut Vec<Event>) {
+    pub fn push(&mut self, tag: &Tag<'_>, events: &mut Vec<ChunkEvent>) {
         match tag.kind {
             TagKind::Video => self.seen.0 = true,
             TagKind::Audio => self.seen.1 = true,
@@ -255,7 +255,7 @@ impl ChunkWriter {
             // The first frame of a codec without sequence header is its header: the held tags go
             // out under it, then the frame.
             match self.chunker.configure_in_band(tag) {
-                Err(reason) => return events.push(Event::Skipped { offset: tag.offset, reason }),
+                Err(reason) => return events.push(ChunkEvent::Skipped { offset: tag.offset, reason }),
                 Ok(true) => {
                     self.release(events);
                     return self.apply(tag, events);
@@ -288,7 +288,7 @@ impl ChunkWriter {
     }
 
     /// Ends the stream: the open chunk is closed.
-    pub fn finish(&mut self, events: &mut Vec<Event>) {
+    pub fn finish(&mut self, events: &mut Vec<ChunkEvent>) {
         self.release(events);
         if let Some(info) = self.chunker.finish() {
             self.emit(info, events);
@@ -326,7 +326,7 @@ impl ChunkWriter {
         }
     }
 
-    fn release(&mut self, events: &mut Vec<Event>) {
+    fn release(&mut self, events: &mut Vec<ChunkEvent>) {
         let held = core::mem::take(&mut self.held);
         self.held_bytes = 0;
         for h in &held {
@@ -342,7 +342,7 @@ impl ChunkWriter {
         }
     }
 
-    fn apply(&mut self, tag: &Tag<'_>, events: &mut Vec<Event>) {
+    fn apply(&mut self, tag: &Tag<'_>, events: &mut Vec<ChunkEvent>) {
         let decision = self.chunker.push(tag);
         if let Some(info) = decision.close {
             self.emit(info, events);
@@ -362,7 +362,7 @@ impl ChunkWriter {
                         tags: self.buffer(),
                         parts: self.part_target_ms.map(|t| PartCutter::new(t, at, independent)),
                     });
-                    events.push(Event::Opened { sequence });
+                    events.push(ChunkEvent::Opened { sequence });
                 }
                 if let Some(open) = &mut self.open {
                     if open.config.video.as_ref().is_some_and(VideoConfig::wants_keyframe) {
@@ -375,22 +375,22 @@ impl ChunkWriter {
                     let cut =
                         open.parts.as_mut().and_then(|p| p.before_tag(at, self.chunker.part_point(), open.tags.len()));
                     if let Some(part) = cut {
-                        events.push(Event::Part { sequence: open.sequence, part });
+                        events.push(ChunkEvent::Part { sequence: open.sequence, part });
                     }
                     tag.write(&mut open.tags);
                 }
             }
-            Action::Skip(reason) => events.push(Event::Skipped { offset: tag.offset, reason }),
+            Action::Skip(reason) => events.push(ChunkEvent::Skipped { offset: tag.offset, reason }),
             _ => {}
         }
     }
 
-    fn emit(&mut self, info: ChunkInfo, events: &mut Vec<Event>) {
+    fn emit(&mut self, info: ChunkInfo, events: &mut Vec<ChunkEvent>) {
         let Some(open) = self.open.take() else { return };
         debug_assert_eq!(open.sequence, info.sequence, "the writer's chunk is the chunker's chunk");
         self.capacity_hint = (open.tags.len() + open.tags.len() / 8 + 512).max(MIN_CHUNK_CAPACITY);
         let parts = open.parts.map_or_else(Vec::new, |cutter| cutter.finish(info.end(), open.tags.len()));
-        events.push(Event::Closed(Box::new(ClosedChunk {
+        events.push(ChunkEvent::Closed(Box::new(ClosedChunk {
             info,
             config: open.config,
             video_header: open.video_header,
@@ -429,11 +429,11 @@ mod tests {
         Tag { kind: TagKind::Script, filtered: false, timestamp: 0, stream_id: 0, body, offset: 0 }
     }
 
-    fn closed(events: &[Event]) -> Vec<&ClosedChunk> {
+    fn closed(events: &[ChunkEvent]) -> Vec<&ClosedChunk> {
         events
             .iter()
             .filter_map(|e| match e {
-                Event::Closed(c) => Some(&**c),
+                ChunkEvent::Closed(c) => Some(&**c),
                 _ => None,
             })
             .collect()
@@ -515,7 +515,7 @@ mod tests {
             let mut released = None;
             for k in 0..400u32 {
                 w.push(&audio(k * 64 / 3, AAC_FRAME), &mut events);
-                if released.is_none() && events.iter().any(|e| matches!(e, Event::Opened { .. })) {
+                if released.is_none() && events.iter().any(|e| matches!(e, ChunkEvent::Opened { .. })) {
                     released = Some(k * 64 / 3);
                 }
             }
@@ -657,7 +657,7 @@ mod tests {
 
     /// 30 fps video with a keyframe every `gop` frames and AAC audio, interleaved by time, for
     /// `frames` video frames, through a writer cutting 2 s chunks into 333 ms parts.
-    fn parted(gop: u32, frames: u32) -> Vec<Event> {
+    fn parted(gop: u32, frames: u32) -> Vec<ChunkEvent> {
         parted_and_built(gop, frames).0
     }
 
@@ -665,15 +665,15 @@ mod tests {
     type BuiltPart = (u64, u32, Vec<u8>);
 
     /// [`parted`], and each part as built from the open chunk when its event came.
-    fn parted_and_built(gop: u32, frames: u32) -> (Vec<Event>, Vec<BuiltPart>) {
+    fn parted_and_built(gop: u32, frames: u32) -> (Vec<ChunkEvent>, Vec<BuiltPart>) {
         use crate::segment::build_part;
         let mut w = ChunkWriter::new(Chunker::new(2000)).with_parts(333);
         let (mut events, mut built) = (Vec::new(), Vec::new());
-        let mut push = |w: &mut ChunkWriter, tag: &Tag<'_>, events: &mut Vec<Event>| {
+        let mut push = |w: &mut ChunkWriter, tag: &Tag<'_>, events: &mut Vec<ChunkEvent>| {
             let from = events.len();
             w.push(tag, events);
             for e in &events[from..] {
-                let Event::Part { sequence, part } = e else { continue };
+                let ChunkEvent::Part { sequence, part } = e else { continue };
                 let open = w.open_part(*sequence, part.index).expect("a finished part of the open chunk");
                 let mut out = Vec::new();
                 build_part(&mut out, open.config, &open.chunk, &open.part, open.tags(), &mut Warnings::default())
