@@ -1,7 +1,7 @@
 //! The ingest node's work per RTMP message, without the network: each audio, video and script
 //! message of an FLV file (input: [`common::fixture`]) goes the way the node takes it
-//! (`ingest-node/src/publish/multitrack.rs` and `publish.rs`): read for the metrics and split
-//! into its tracks, pushed into a [`ChunkWriter`] cutting 2 s chunks into 333 ms parts (the
+//! (`ingest-node/src/publish/multitrack.rs` and `publish.rs`): read once ([`MediaTag`]), counted
+//! for the metrics and split into its tracks, pushed into a [`ChunkWriter`] cutting 2 s chunks into 333 ms parts (the
 //! node's defaults), and every closed chunk made into its chunk file.
 //!
 //! Instruction counts, deterministic on a busy machine:
@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use rapidrtmp_core::chunk::{ChunkEvent, ChunkWriter, Chunker};
 use rapidrtmp_core::flv::{split_tracks, Tag, TagReader, TrackPacket};
-use rapidrtmp_core::media::Media;
+use rapidrtmp_core::media::{Media, MediaTag};
 
 /// The node's default segment and part durations.
 const SEGMENT_MS: u64 = 2000;
@@ -62,8 +62,8 @@ fn publish(flv: &[u8], totals: &mut Totals) {
         totals.messages += 1;
         // The node's message: a kind, a timestamp and a body.
         let (kind, timestamp, body) = (tag.kind, tag.timestamp, tag.body);
-        let message = Tag { kind, filtered: false, timestamp, stream_id: 0, body, offset: 0 };
-        match Media::from_tag(&message) {
+        let message = MediaTag::read(Tag { kind, filtered: false, timestamp, stream_id: 0, body, offset: 0 });
+        match message.media {
             Ok(Media::Video { .. }) => totals.video_frames += 1,
             Ok(Media::Audio(_)) => totals.audio_frames += 1,
             _ => {}
@@ -71,14 +71,10 @@ fn publish(flv: &[u8], totals: &mut Totals) {
         match split_tracks(kind, body, &mut packets) {
             Ok(true) => {
                 for p in packets.iter().filter(|p| p.track == 0) {
-                    let tag = Tag { kind, filtered: false, timestamp, stream_id: 0, body: &p.body, offset: 0 };
-                    writer.push(&tag, &mut events);
+                    writer.push_read(&MediaTag::read(Tag { body: &p.body, ..message.tag }), &mut events);
                 }
             }
-            Ok(false) | Err(_) => {
-                let tag = Tag { kind, filtered: false, timestamp, stream_id: 0, body, offset: 0 };
-                writer.push(&tag, &mut events);
-            }
+            Ok(false) | Err(_) => writer.push_read(&message, &mut events),
         }
         closed(&mut events, &mut frame_rate, totals);
     }

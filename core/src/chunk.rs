@@ -39,7 +39,7 @@ pub use writer::{ChunkEvent, ChunkWriter, ClosedChunk, OpenPart, MAX_ANNOUNCED_W
 use alloc::vec::Vec;
 
 use crate::flv::Tag;
-use crate::media::{AudioConfig, Media, Skip, StreamConfig, VideoConfig};
+use crate::media::{AudioConfig, Media, MediaTag, Skip, StreamConfig, VideoConfig};
 use crate::timeline::{Millis, Unwrapper};
 
 /// A forward jump in one track longer than this starts a new session.
@@ -298,9 +298,15 @@ impl Chunker {
 
     /// Decides what to do with the next tag.
     pub fn push(&mut self, tag: &Tag<'_>) -> Decision {
-        let media = match Media::from_tag(tag) {
-            Ok(m) => m,
-            Err(skip) => return self.decide(None, Action::Skip(skip)),
+        self.push_read(&MediaTag::read(*tag))
+    }
+
+    /// Decides what to do with the next tag, read already.
+    pub fn push_read(&mut self, read: &MediaTag<'_>) -> Decision {
+        let tag = &read.tag;
+        let media = match &read.media {
+            Ok(m) => *m,
+            Err(skip) => return self.decide(None, Action::Skip(skip.clone())),
         };
         if matches!(media, Media::Ignored) {
             // Script data and the like: their timestamps (onMetaData's is often 0) are not on
@@ -354,7 +360,7 @@ impl Chunker {
                 self.append(close, at, independent, wire)
             }
             Media::Audio(_) => {
-                if let Err(skip) = self.configure_in_band(tag) {
+                if let Err(skip) = self.configure_in_band(read) {
                     return self.decide(None, Action::Skip(skip));
                 }
                 if self.latest.config.audio.is_none() {
@@ -493,16 +499,19 @@ impl Chunker {
         (closed, resume)
     }
 
-    /// Configures the audio track from `tag`, if it has no configuration yet and `tag` is a frame
-    /// of a codec that sends no sequence header but says its configuration in every frame (MP3,
-    /// AC-3, E-AC-3): the sequence header [`AudioConfig::in_band`] makes of it stands for one in
-    /// the chunk files; the frame is a frame all the same. Says whether it configured the track.
-    pub(crate) fn configure_in_band(&mut self, tag: &Tag<'_>) -> Result<bool, Skip> {
+    /// Configures the audio track from `read`, if it has no configuration yet and `read` is a
+    /// frame of a codec that sends no sequence header but says its configuration in every frame
+    /// (MP3, AC-3, E-AC-3: [`MediaTag::in_band`]): the sequence header [`AudioConfig::in_band`]
+    /// makes of it stands for one in the chunk files; the frame is a frame all the same. Says
+    /// whether it configured the track.
+    pub(crate) fn configure_in_band(&mut self, read: &MediaTag<'_>) -> Result<bool, Skip> {
         if self.latest.config.audio.is_some() {
             return Ok(false);
         }
-        let Some((parsed, header)) = AudioConfig::in_band(tag) else { return Ok(false) };
-        let header = Tag { body: &header, ..*tag };
+        let Some((parsed, header)) = read.in_band.and_then(|(codec, frame)| AudioConfig::in_band(codec, frame)) else {
+            return Ok(false);
+        };
+        let header = Tag { body: &header, ..read.tag };
         match self.configure(&header, false, |c| parsed.map(|a| c.audio = Some(a))).action {
             Action::Skip(skip) => Err(skip),
             _ => Ok(true),

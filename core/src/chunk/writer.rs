@@ -6,7 +6,7 @@ use alloc::{boxed::Box, string::String, vec::Vec};
 use super::parts::{PartCutter, PartInfo};
 use super::{headers_digest, write_chunk_head, Action, ChunkInfo, Chunker, MAX_CHUNK_BYTES};
 use crate::flv::{parse_metadata, Amf0Value, Tag, TagKind, TagReader};
-use crate::media::{Media, Skip, StreamConfig, VideoConfig};
+use crate::media::{Media, MediaTag, Skip, StreamConfig};
 
 /// Most bytes of tags held back at the start of a session while a track that may be coming
 /// waits for its sequence header.
@@ -34,6 +34,15 @@ pub struct ClosedChunk {
     pub tags: Vec<u8>,
     /// Its parts, if the writer cuts parts ([`ChunkWriter::with_parts`]).
     pub parts: Vec<PartInfo>,
+    /// Its video frames, counted as they were appended.
+    video_frames: VideoFrames,
+}
+
+/// A chunk's video frames, counted as they are appended: how many, and the first one's timestamp.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct VideoFrames {
+    count: u32,
+    first: Option<u32>,
 }
 
 impl ClosedChunk {
@@ -50,11 +59,9 @@ impl ClosedChunk {
         if let Some(fps) = video.fps() {
             return Some(fps);
         }
-        let mut frames = self.tags().flatten().filter(|t| matches!(Media::from_tag(t), Ok(Media::Video { .. })));
-        let first = frames.next()?;
-        let count = 1 + frames.count();
-        let span = self.info.end().0.saturating_sub(self.info.time_of(first.timestamp).0);
-        (count > 1 && span > 0).then(|| count as f64 * 1000.0 / span as f64)
+        let VideoFrames { count, first } = self.video_frames;
+        let span = self.info.end().0.saturating_sub(self.info.time_of(first?).0);
+        (count > 1 && span > 0).then(|| f64::from(count) * 1000.0 / span as f64)
     }
 
     /// The digest of its session's sequence headers ([`headers_digest`]).
@@ -136,6 +143,7 @@ struct Open {
     audio_header: Option<Vec<u8>>,
     tags: Vec<u8>,
     parts: Option<PartCutter>,
+    video_frames: VideoFrames,
 }
 
 /// A tag held back, with its place in the input.
@@ -236,6 +244,13 @@ impl ChunkWriter {
 
     /// Takes the next tag; what happened is appended to `events`.
     pub fn push(&mut self, tag: &Tag<'_>, events: &mut Vec<ChunkEvent>) {
+        self.push_read(&MediaTag::read(*tag), events);
+    }
+
+    /// Takes the next tag, read already ([`MediaTag::read`]); what happened is appended to
+    /// `events`.
+    pub fn push_read(&mut self, read: &MediaTag<'_>, events: &mut Vec<ChunkEvent>) {
+        let tag = &read.tag;
         match tag.kind {
             TagKind::Video => self.seen.0 = true,
             TagKind::Audio => self.seen.1 = true,
@@ -254,18 +269,17 @@ impl ChunkWriter {
         if !self.held.is_empty() || self.should_hold(tag) {
             // The first frame of a codec without sequence header is its header: the held tags go
             // out under it, then the frame.
-            match self.chunker.configure_in_band(tag) {
+            match self.chunker.configure_in_band(read) {
                 Err(reason) => return events.push(ChunkEvent::Skipped { offset: tag.offset, reason }),
                 Ok(true) => {
                     self.release(events);
-                    return self.apply(tag, events);
+                    return self.apply(read, events);
                 }
                 Ok(false) => {}
             }
-            let is_header = matches!(Media::from_tag(tag), Ok(Media::VideoConfig { .. } | Media::AudioConfig { .. }));
             let span = self.held.first().map_or(0, |h| i64::from(tag.timestamp.wrapping_sub(h.timestamp) as i32));
-            if is_header {
-                self.apply(tag, events);
+            if read.is_config() {
+                self.apply(read, events);
                 if self.chunker.has_headers() == (true, true) {
                     self.release(events);
                 }
@@ -284,7 +298,7 @@ impl ChunkWriter {
             }
             self.release(events);
         }
-        self.apply(tag, events);
+        self.apply(read, events);
     }
 
     /// Ends the stream: the open chunk is closed.
@@ -326,6 +340,8 @@ impl ChunkWriter {
         }
     }
 
+    /// Lets the held tags go, in order. (They are read again: a held tag's body is a copy, and
+    /// only a session's first tags are ever held.)
     fn release(&mut self, events: &mut Vec<ChunkEvent>) {
         let held = core::mem::take(&mut self.held);
         self.held_bytes = 0;
@@ -338,12 +354,13 @@ impl ChunkWriter {
                 body: &h.body,
                 offset: h.offset,
             };
-            self.apply(&tag, events);
+            self.apply(&MediaTag::read(tag), events);
         }
     }
 
-    fn apply(&mut self, tag: &Tag<'_>, events: &mut Vec<ChunkEvent>) {
-        let decision = self.chunker.push(tag);
+    fn apply(&mut self, read: &MediaTag<'_>, events: &mut Vec<ChunkEvent>) {
+        let tag = &read.tag;
+        let decision = self.chunker.push_read(read);
         if let Some(info) = decision.close {
             self.emit(info, events);
         }
@@ -361,13 +378,15 @@ impl ChunkWriter {
                         audio_header: a.map(<[u8]>::to_vec),
                         tags: self.buffer(),
                         parts: self.part_target_ms.map(|t| PartCutter::new(t, at, independent)),
+                        video_frames: VideoFrames::default(),
                     });
                     events.push(ChunkEvent::Opened { sequence });
                 }
                 if let Some(open) = &mut self.open {
-                    if open.config.video.as_ref().is_some_and(VideoConfig::wants_keyframe) {
-                        if let (Ok(Media::Video { data, .. }), Some(v)) = (Media::from_tag(tag), &mut open.config.video)
-                        {
+                    if let Ok(Media::Video { data, .. }) = read.media {
+                        open.video_frames.count = open.video_frames.count.saturating_add(1);
+                        open.video_frames.first.get_or_insert(tag.timestamp);
+                        if let Some(v) = open.config.video.as_mut().filter(|v| v.wants_keyframe()) {
                             v.learn_from_frame(data);
                             self.chunker.learn_from_frame(data);
                         }
@@ -397,6 +416,7 @@ impl ChunkWriter {
             audio_header: open.audio_header,
             tags: open.tags,
             parts,
+            video_frames: open.video_frames,
         })));
     }
 }
