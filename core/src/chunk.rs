@@ -88,6 +88,12 @@ impl ChunkInfo {
     }
 }
 
+/// `a − b`, signed (saturating: times on the timeline are far below 2^63 ms).
+fn signed_diff(a: Millis, b: Millis) -> i64 {
+    let d = i128::from(a.0) - i128::from(b.0);
+    i64::try_from(d).unwrap_or(if d < 0 { i64::MIN } else { i64::MAX })
+}
+
 /// What to do with a tag, after closing `close` if it is set.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
@@ -330,7 +336,7 @@ impl Chunker {
                 let keyframe = keyframe && video.is_sync(data);
                 let (mut close, at) = self.place(raw, true);
                 // Presentation time is kept where a decode time was clamped forward.
-                let composition = i64::from(composition_time) - (at.0 as i64 - (raw.0 as i64 + self.offset));
+                let composition = i64::from(composition_time) - (signed_diff(at, raw) - self.offset);
                 let carried_video = self.carried.as_ref().map(|h| h.config.video.is_some());
                 if close.is_none() && carried_video == Some(false) && !keyframe {
                     return self.decide(None, Action::Drop); // late video waits for its keyframe
@@ -473,7 +479,7 @@ impl Chunker {
     /// whose timeline continues where the last one ended.
     fn place(&mut self, raw: Millis, video: bool) -> (Option<ChunkInfo>, Millis) {
         if let Some(resume) = self.resume_at.take() {
-            self.offset = resume.0 as i64 - raw.0 as i64;
+            self.offset = signed_diff(resume, raw);
             return (None, resume);
         }
         let at = Millis(raw.0.saturating_add_signed(self.offset));
@@ -495,7 +501,7 @@ impl Chunker {
         let at = Millis(raw.0.saturating_add_signed(self.offset));
         let resume = self.media_end().unwrap_or(at);
         let closed = self.new_session();
-        self.offset = resume.0 as i64 - raw.0 as i64;
+        self.offset = signed_diff(resume, raw);
         (closed, resume)
     }
 

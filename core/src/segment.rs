@@ -159,9 +159,12 @@ pub fn build_segment<'a>(
             let next = decode.get(i + 1).copied().unwrap_or(info.end().0);
             let step = if next > at { next - at } else { last_step };
             last_step = step;
-            let shown = i64::from(cts) - (at - dts) as i64;
-            let composition = i32::try_from(shown * ticks_per_ms as i64)
-                .map_err(|_| Error::TooLarge { field: "composition offset", value: shown.unsigned_abs() })?;
+            let shown = i64::from(cts).saturating_sub(i64::try_from(at - dts).unwrap_or(i64::MAX));
+            let composition = i64::try_from(ticks_per_ms)
+                .ok()
+                .and_then(|t| shown.checked_mul(t))
+                .and_then(|c| i32::try_from(c).ok())
+                .ok_or(Error::TooLarge { field: "composition offset", value: shown.unsigned_abs() })?;
             samples.push(Sample {
                 duration: Error::fit_u32("video sample duration", step * ticks_per_ms)?,
                 composition_offset: composition,

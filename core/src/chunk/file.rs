@@ -86,7 +86,8 @@ pub fn write_chunk_head(
     Amf0Value::Object(props).write(&mut body);
     // Timestamp 0: players take metadata at any other time for a subtitle track.
     let script = Tag { kind: TagKind::Script, filtered: false, timestamp: 0, stream_id: 0, body: &body, offset: 0 };
-    let ts = info.start.0 as u32;
+    // Its low 32 bits: FLV timestamps wrap.
+    let ts = u32::try_from(info.start.0 & u64::from(u32::MAX)).unwrap_or_default();
     script.write(out);
     for (kind, h) in [(TagKind::Video, headers.0), (TagKind::Audio, headers.1)] {
         if let Some(body) = h {
@@ -129,8 +130,8 @@ fn read_parts(props: &[(String, Amf0Value)]) -> Result<Vec<PartInfo>, Error> {
         return Err(bad("more parts than a chunk may have"));
     }
     let figure = |v: &Amf0Value| match v {
-        Amf0Value::Number(n) if *n >= 0.0 && *n <= 9.007_199_254_740_991e15 && (*n as u64) as f64 == *n => {
-            Some(*n as u64)
+        Amf0Value::Number(n) if *n >= 0.0 && *n <= 9.007_199_254_740_991e15 && is_whole(*n) => {
+            toward_zero(*n).and_then(|v| u64::try_from(v).ok())
         }
         _ => None,
     };
@@ -174,9 +175,25 @@ pub struct ChunkFile<'a> {
     pub tags: TagReader<'a>,
 }
 
+/// Largest magnitude of the numbers a chunk file's head may hold: 2^53, up to which an f64 holds
+/// every whole number.
+const MAX_EXACT: f64 = 9.007_199_254_740_992e15;
+
+/// `n` rounded toward zero, if its magnitude is at most [`MAX_EXACT`] (else, or NaN, `None`).
+#[allow(clippy::cast_possible_truncation, reason = "the range is checked first: only a fraction goes")]
+fn toward_zero(n: f64) -> Option<i64> {
+    (n.abs() <= MAX_EXACT).then_some(n as i64)
+}
+
+/// Whether `n` is a whole number within [`MAX_EXACT`].
+#[allow(clippy::cast_precision_loss, reason = "within 2^53 the conversion back is exact")]
+fn is_whole(n: f64) -> bool {
+    toward_zero(n).is_some_and(|v| v as f64 == n)
+}
+
 fn number(props: &[(String, Amf0Value)], key: &str) -> Option<u64> {
     props.iter().find_map(|(k, v)| match v {
-        Amf0Value::Number(n) if k == key && *n >= 0.0 && *n <= 9.007_199_254_740_992e15 => Some(*n as u64),
+        Amf0Value::Number(n) if k == key && *n >= 0.0 => toward_zero(*n).and_then(|v| u64::try_from(v).ok()),
         _ => None,
     })
 }
@@ -253,9 +270,7 @@ pub fn read_chunk(bytes: &[u8]) -> Result<ChunkFile<'_>, Error> {
         offset_ms: props
             .iter()
             .find_map(|(k, v)| match v {
-                Amf0Value::Number(n) if k == "rapidrtmpOffset" && n.abs() <= 9.007_199_254_740_992e15 => {
-                    Some(*n as i64)
-                }
+                Amf0Value::Number(n) if k == "rapidrtmpOffset" => toward_zero(*n),
                 _ => None,
             })
             .unwrap_or(0),

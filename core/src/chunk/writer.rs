@@ -277,7 +277,11 @@ impl ChunkWriter {
                 }
                 Ok(false) => {}
             }
-            let span = self.held.first().map_or(0, |h| i64::from(tag.timestamp.wrapping_sub(h.timestamp) as i32));
+            // The signed 32-bit distance from the first held tag (timestamps wrap).
+            let span = self
+                .held
+                .first()
+                .map_or(0, |h| i64::from(i32::from_be_bytes(tag.timestamp.wrapping_sub(h.timestamp).to_be_bytes())));
             if read.is_config() {
                 self.apply(read, events);
                 if self.chunker.has_headers() == (true, true) {
@@ -285,7 +289,8 @@ impl ChunkWriter {
                 }
                 return;
             }
-            let over = span < 0 || span as u64 >= self.wait_ms() || self.held_bytes + tag.body.len() > MAX_HELD_BYTES;
+            let over = u64::try_from(span).map_or(true, |span| span >= self.wait_ms())
+                || self.held_bytes + tag.body.len() > MAX_HELD_BYTES;
             if !over {
                 self.held_bytes += tag.body.len();
                 self.held.push(Held {
