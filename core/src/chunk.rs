@@ -4,7 +4,7 @@
 //! [`ChunkWriter`] is the one place that turns tags into chunk files: the ingest node, the offline
 //! packager and the benches all use it. Its [`Chunker`] decides; the writer follows each decision
 //! (it never cuts on its own, so the chunk it holds and the chunk the chunker describes are the
-//! same chunk). Rules (DESIGN "timing rules"):
+//! same chunk). Rules (`docs/storage.md` says what they mean for sessions):
 //! - with video, a chunk starts at a keyframe and is cut at the first keyframe at or after the
 //!   target duration; without video, at the first audio frame at or after it;
 //! - rare keyframes: a chunk with no keyframe for [`KEYFRAME_WAIT_FACTOR`] × the target, or grown

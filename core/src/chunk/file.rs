@@ -1,4 +1,4 @@
-//! The chunk file: one immutable object per segment in the store (DESIGN "storage layout").
+//! The chunk file: one immutable object per segment in the store (`docs/storage.md`, "Chunk").
 //!
 //! A chunk is a complete FLV file that plays on its own (one cut between keyframes plays after
 //! the chunk before it):
