@@ -4,7 +4,7 @@
 //! [`ChunkWriter`] is the one place that turns tags into chunk files: the ingest node, the offline
 //! packager and the benches all use it. Its [`Chunker`] decides; the writer follows each decision
 //! (it never cuts on its own, so the chunk it holds and the chunk the chunker describes are the
-//! same chunk). Rules (DESIGN "timing rules"):
+//! same chunk). Rules (`docs/storage.md` says what they mean for sessions):
 //! - with video, a chunk starts at a keyframe and is cut at the first keyframe at or after the
 //!   target duration; without video, at the first audio frame at or after it;
 //! - rare keyframes: a chunk with no keyframe for [`KEYFRAME_WAIT_FACTOR`] × the target, or grown
@@ -34,12 +34,12 @@ mod writer;
 
 pub use file::{headers_digest, read_chunk, write_chunk_head, ChunkFile, ChunkHeader, CHUNK_TAG, MAX_SESSION_ID_LEN};
 pub use parts::{PartInfo, MAX_PARTS};
-pub use writer::{ChunkWriter, ClosedChunk, Event, OpenPart, MAX_ANNOUNCED_WAIT_MS, MAX_HELD_BYTES};
+pub use writer::{ChunkEvent, ChunkWriter, ClosedChunk, OpenPart, MAX_ANNOUNCED_WAIT_MS, MAX_HELD_BYTES};
 
 use alloc::vec::Vec;
 
 use crate::flv::Tag;
-use crate::media::{AudioConfig, Media, Skip, StreamConfig, VideoConfig};
+use crate::media::{AudioConfig, Media, MediaTag, Skip, StreamConfig, VideoConfig};
 use crate::timeline::{Millis, Unwrapper};
 
 /// A forward jump in one track longer than this starts a new session.
@@ -86,6 +86,12 @@ impl ChunkInfo {
         let raw_start = Millis(self.start.0.saturating_add_signed(-self.offset_ms));
         Millis(raw_start.unwrap_near(timestamp).0.saturating_add_signed(self.offset_ms))
     }
+}
+
+/// `a − b`, signed (saturating: times on the timeline are far below 2^63 ms).
+fn signed_diff(a: Millis, b: Millis) -> i64 {
+    let d = i128::from(a.0) - i128::from(b.0);
+    i64::try_from(d).unwrap_or(if d < 0 { i64::MIN } else { i64::MAX })
 }
 
 /// What to do with a tag, after closing `close` if it is set.
@@ -298,9 +304,15 @@ impl Chunker {
 
     /// Decides what to do with the next tag.
     pub fn push(&mut self, tag: &Tag<'_>) -> Decision {
-        let media = match Media::from_tag(tag) {
-            Ok(m) => m,
-            Err(skip) => return self.decide(None, Action::Skip(skip)),
+        self.push_read(&MediaTag::read(*tag))
+    }
+
+    /// Decides what to do with the next tag, read already.
+    pub fn push_read(&mut self, read: &MediaTag<'_>) -> Decision {
+        let tag = &read.tag;
+        let media = match &read.media {
+            Ok(m) => *m,
+            Err(skip) => return self.decide(None, Action::Skip(skip.clone())),
         };
         if matches!(media, Media::Ignored) {
             // Script data and the like: their timestamps (onMetaData's is often 0) are not on
@@ -324,7 +336,7 @@ impl Chunker {
                 let keyframe = keyframe && video.is_sync(data);
                 let (mut close, at) = self.place(raw, true);
                 // Presentation time is kept where a decode time was clamped forward.
-                let composition = i64::from(composition_time) - (at.0 as i64 - (raw.0 as i64 + self.offset));
+                let composition = i64::from(composition_time) - (signed_diff(at, raw) - self.offset);
                 let carried_video = self.carried.as_ref().map(|h| h.config.video.is_some());
                 if close.is_none() && carried_video == Some(false) && !keyframe {
                     return self.decide(None, Action::Drop); // late video waits for its keyframe
@@ -354,7 +366,7 @@ impl Chunker {
                 self.append(close, at, independent, wire)
             }
             Media::Audio(_) => {
-                if let Err(skip) = self.configure_in_band(tag) {
+                if let Err(skip) = self.configure_in_band(read) {
                     return self.decide(None, Action::Skip(skip));
                 }
                 if self.latest.config.audio.is_none() {
@@ -467,7 +479,7 @@ impl Chunker {
     /// whose timeline continues where the last one ended.
     fn place(&mut self, raw: Millis, video: bool) -> (Option<ChunkInfo>, Millis) {
         if let Some(resume) = self.resume_at.take() {
-            self.offset = resume.0 as i64 - raw.0 as i64;
+            self.offset = signed_diff(resume, raw);
             return (None, resume);
         }
         let at = Millis(raw.0.saturating_add_signed(self.offset));
@@ -489,20 +501,23 @@ impl Chunker {
         let at = Millis(raw.0.saturating_add_signed(self.offset));
         let resume = self.media_end().unwrap_or(at);
         let closed = self.new_session();
-        self.offset = resume.0 as i64 - raw.0 as i64;
+        self.offset = signed_diff(resume, raw);
         (closed, resume)
     }
 
-    /// Configures the audio track from `tag`, if it has no configuration yet and `tag` is a frame
-    /// of a codec that sends no sequence header but says its configuration in every frame (MP3,
-    /// AC-3, E-AC-3): the sequence header [`AudioConfig::in_band`] makes of it stands for one in
-    /// the chunk files; the frame is a frame all the same. Says whether it configured the track.
-    pub(crate) fn configure_in_band(&mut self, tag: &Tag<'_>) -> Result<bool, Skip> {
+    /// Configures the audio track from `read`, if it has no configuration yet and `read` is a
+    /// frame of a codec that sends no sequence header but says its configuration in every frame
+    /// (MP3, AC-3, E-AC-3: [`MediaTag::in_band`]): the sequence header [`AudioConfig::in_band`]
+    /// makes of it stands for one in the chunk files; the frame is a frame all the same. Says
+    /// whether it configured the track.
+    pub(crate) fn configure_in_band(&mut self, read: &MediaTag<'_>) -> Result<bool, Skip> {
         if self.latest.config.audio.is_some() {
             return Ok(false);
         }
-        let Some((parsed, header)) = AudioConfig::in_band(tag) else { return Ok(false) };
-        let header = Tag { body: &header, ..*tag };
+        let Some((parsed, header)) = read.in_band.and_then(|(codec, frame)| AudioConfig::in_band(codec, frame)) else {
+            return Ok(false);
+        };
+        let header = Tag { body: &header, ..read.tag };
         match self.configure(&header, false, |c| parsed.map(|a| c.audio = Some(a))).action {
             Action::Skip(skip) => Err(skip),
             _ => Ok(true),

@@ -1,8 +1,8 @@
-//! Media: FLV tags read as codec configurations and frames, and the configuration of a stream.
+//! Media: FLV tags read as codec configurations and frames, once each where they enter
+//! ([`MediaTag`]), and the configuration of a stream.
 
 use alloc::{string::String, vec::Vec};
 
-use crate::cmaf::{Track, TrackKind, AUDIO_TRACK_ID, VIDEO_TRACK_ID};
 use crate::codec::{
     looks_like_hevc_record, AacConfig, Ac3Config, Av1Config, AvcConfig, CodecError, HevcConfig, Mp3Config, OpusConfig,
     Vp9Config,
@@ -85,64 +85,104 @@ pub enum Skip {
 }
 
 impl<'a> Media<'a> {
-    /// Reads a tag.
+    /// Reads a tag ([`MediaTag::read`] keeps what else it tells).
     pub fn from_tag(tag: &Tag<'a>) -> Result<Self, Skip> {
-        if tag.filtered {
-            return Err(Skip::Encrypted);
+        MediaTag::read(*tag).media
+    }
+
+    /// What a parsed video tag body means.
+    fn video(p: &VideoPacket<'a>) -> Result<Self, Skip> {
+        // Only the default track of a multitrack publish is packaged (yet).
+        if p.header.frame_type == FrameType::Command || p.header.track != 0 {
+            return Ok(Self::Ignored);
         }
-        match tag.kind {
-            TagKind::Video => {
-                let p = VideoPacket::parse(tag.body)?;
-                // Only the default track of a multitrack publish is packaged (yet).
-                if p.header.frame_type == FrameType::Command || p.header.track != 0 {
-                    return Ok(Self::Ignored);
+        let codec = p.header.codec;
+        if !matches!(codec, VideoCodec::Avc | VideoCodec::Hevc | VideoCodec::Av1 | VideoCodec::Vp9) {
+            return Err(Skip::Codec { kind: "video", codec: codec.name() });
+        }
+        match p.header.packet_type {
+            // ffmpeg 8+ sends an empty SequenceStart before the real one: nothing yet.
+            Some(VideoPacketType::SequenceStart) if p.payload.is_empty() => Ok(Self::Ignored),
+            Some(VideoPacketType::SequenceStart) => Ok(Self::VideoConfig { codec, record: p.payload }),
+            Some(VideoPacketType::CodedFrames | VideoPacketType::CodedFramesX) => {
+                if p.payload.is_empty() {
+                    return Err(Skip::Empty("video"));
                 }
-                let codec = p.header.codec;
-                if !matches!(codec, VideoCodec::Avc | VideoCodec::Hevc | VideoCodec::Av1 | VideoCodec::Vp9) {
-                    return Err(Skip::Codec { kind: "video", codec: codec.name() });
-                }
-                match p.header.packet_type {
-                    // ffmpeg 8+ sends an empty SequenceStart before the real one: nothing yet.
-                    Some(VideoPacketType::SequenceStart) if p.payload.is_empty() => Ok(Self::Ignored),
-                    Some(VideoPacketType::SequenceStart) => Ok(Self::VideoConfig { codec, record: p.payload }),
-                    Some(VideoPacketType::CodedFrames | VideoPacketType::CodedFramesX) => {
-                        if p.payload.is_empty() {
-                            return Err(Skip::Empty("video"));
-                        }
-                        Ok(Self::Video {
-                            keyframe: p.header.frame_type == FrameType::Key,
-                            composition_time: p.header.composition_time,
-                            data: p.payload,
-                        })
-                    }
-                    _ => Ok(Self::Ignored),
-                }
-            }
-            TagKind::Audio => {
-                let p = AudioPacket::parse(tag.body)?;
-                if p.header.track != 0 {
-                    return Ok(Self::Ignored);
-                }
-                let codec = p.header.codec;
-                if !matches!(
-                    codec,
-                    AudioCodec::Aac | AudioCodec::Opus | AudioCodec::Mp3 | AudioCodec::Ac3 | AudioCodec::Eac3
-                ) {
-                    return Err(Skip::Codec { kind: "audio", codec: codec.name() });
-                }
-                match p.header.packet_type {
-                    // MP3, AC-3 and E-AC-3 carry their configuration in every frame: an Enhanced
-                    // RTMP SequenceStart of theirs is empty.
-                    Some(AudioPacketType::SequenceStart) if p.payload.is_empty() => Ok(Self::Ignored),
-                    Some(AudioPacketType::SequenceStart) => Ok(Self::AudioConfig { codec, record: p.payload }),
-                    // Legacy MP3 (SoundFormat 2) has no packet type: every tag is a frame.
-                    Some(AudioPacketType::CodedFrames) | None if p.payload.is_empty() => Err(Skip::Empty("audio")),
-                    Some(AudioPacketType::CodedFrames) | None => Ok(Self::Audio(p.payload)),
-                    _ => Ok(Self::Ignored),
-                }
+                Ok(Self::Video {
+                    keyframe: p.header.frame_type == FrameType::Key,
+                    composition_time: p.header.composition_time,
+                    data: p.payload,
+                })
             }
             _ => Ok(Self::Ignored),
         }
+    }
+
+    /// What a parsed audio tag body means.
+    fn audio(p: &AudioPacket<'a>) -> Result<Self, Skip> {
+        if p.header.track != 0 {
+            return Ok(Self::Ignored);
+        }
+        let codec = p.header.codec;
+        if !matches!(codec, AudioCodec::Aac | AudioCodec::Opus | AudioCodec::Mp3 | AudioCodec::Ac3 | AudioCodec::Eac3) {
+            return Err(Skip::Codec { kind: "audio", codec: codec.name() });
+        }
+        match p.header.packet_type {
+            // MP3, AC-3 and E-AC-3 carry their configuration in every frame: an Enhanced
+            // RTMP SequenceStart of theirs is empty.
+            Some(AudioPacketType::SequenceStart) if p.payload.is_empty() => Ok(Self::Ignored),
+            Some(AudioPacketType::SequenceStart) => Ok(Self::AudioConfig { codec, record: p.payload }),
+            // Legacy MP3 (SoundFormat 2) has no packet type: every tag is a frame.
+            Some(AudioPacketType::CodedFrames) | None if p.payload.is_empty() => Err(Skip::Empty("audio")),
+            Some(AudioPacketType::CodedFrames) | None => Ok(Self::Audio(p.payload)),
+            _ => Ok(Self::Ignored),
+        }
+    }
+}
+
+/// One FLV tag, read once: the tag as it came (its bytes go into a chunk unchanged) and what its
+/// header says for packaging. A message is read where it enters ([`MediaTag::read`]) and carried
+/// along, through the chunker and the chunk writer, so nothing after parses its header again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaTag<'a> {
+    /// The tag: kind, timestamp and body.
+    pub tag: Tag<'a>,
+    /// What it means for packaging (kind, codec, configuration or frame, keyframe, composition
+    /// time; the default track's packet of a multitrack tag), or why it cannot be packaged.
+    pub media: Result<Media<'a>, Skip>,
+    /// An audio frame of a codec that sends no sequence header but says its configuration in
+    /// every frame (MP3, AC-3, E-AC-3): its codec and the frame, which configure the track when
+    /// nothing else has ([`AudioConfig::in_band`]).
+    pub in_band: Option<(AudioCodec, &'a [u8])>,
+}
+
+impl<'a> MediaTag<'a> {
+    /// Reads `tag`'s header, once.
+    pub fn read(tag: Tag<'a>) -> Self {
+        let encrypted = |media: Result<Media<'a>, Skip>| if tag.filtered { Err(Skip::Encrypted) } else { media };
+        match tag.kind {
+            TagKind::Video => {
+                let media = encrypted(VideoPacket::parse(tag.body).map_err(Skip::from).and_then(|p| Media::video(&p)));
+                Self { tag, media, in_band: None }
+            }
+            TagKind::Audio => {
+                let packet = AudioPacket::parse(tag.body);
+                let in_band = packet.as_ref().ok().and_then(|p| {
+                    let frame = matches!(p.header.packet_type, Some(AudioPacketType::CodedFrames) | None)
+                        && !p.payload.is_empty();
+                    let in_band = matches!(p.header.codec, AudioCodec::Mp3 | AudioCodec::Ac3 | AudioCodec::Eac3);
+                    (frame && in_band).then_some((p.header.codec, p.payload))
+                });
+                let media = encrypted(packet.map_err(Skip::from).and_then(|p| Media::audio(&p)));
+                Self { tag, media, in_band }
+            }
+            _ => Self { tag, media: encrypted(Ok(Media::Ignored)), in_band: None },
+        }
+    }
+
+    /// Whether it is a sequence header (a codec configuration).
+    pub fn is_config(&self) -> bool {
+        matches!(self.media, Ok(Media::VideoConfig { .. } | Media::AudioConfig { .. }))
     }
 }
 
@@ -268,20 +308,14 @@ impl AudioConfig {
         })
     }
 
-    /// For a frame tag of a codec that sends no sequence header but says its configuration in
-    /// every frame (MP3, AC-3, E-AC-3), that configuration, and the sequence header standing for
-    /// it in chunk files: an Enhanced RTMP SequenceStart of the codec's FourCC with the frame as
-    /// its record. `None` for other codecs and for tags that are not frames.
-    pub fn in_band(tag: &Tag<'_>) -> Option<(Result<Self, Skip>, Vec<u8>)> {
-        if tag.kind != TagKind::Audio {
-            return None;
-        }
-        let p = AudioPacket::parse(tag.body).ok()?;
-        let frame = matches!(p.header.packet_type, Some(AudioPacketType::CodedFrames) | None) && !p.payload.is_empty();
-        let in_band = matches!(p.header.codec, AudioCodec::Mp3 | AudioCodec::Ac3 | AudioCodec::Eac3);
-        let fourcc = p.header.codec.fourcc().filter(|_| frame && in_band)?;
-        let header = [&[0x90][..], &fourcc, p.payload].concat();
-        Some((Self::parse(p.header.codec, p.payload), header))
+    /// For a `frame` of a `codec` that sends no sequence header but says its configuration in
+    /// every frame (MP3, AC-3, E-AC-3: [`MediaTag::in_band`]), that configuration, and the sequence
+    /// header standing for it in chunk files: an Enhanced RTMP SequenceStart of the codec's FourCC
+    /// with the frame as its record. `None` for a codec without a FourCC.
+    pub fn in_band(codec: AudioCodec, frame: &[u8]) -> Option<(Result<Self, Skip>, Vec<u8>)> {
+        let fourcc = codec.fourcc()?;
+        let header = [&[0x90][..], &fourcc, frame].concat();
+        Some((Self::parse(codec, frame), header))
     }
 
     /// The codec string (`mp4a.40.2`, `opus`, `mp4a.40.34`, `ac-3`, `ec-3`).
@@ -337,18 +371,6 @@ pub struct StreamConfig {
 }
 
 impl StreamConfig {
-    /// The CMAF tracks: video (id 1) first, then audio (id 2).
-    pub fn tracks(&self) -> Vec<Track> {
-        let mut t = Vec::with_capacity(2);
-        if let Some(v) = &self.video {
-            t.push(Track { id: VIDEO_TRACK_ID, kind: TrackKind::Video(v.clone()) });
-        }
-        if let Some(a) = &self.audio {
-            t.push(Track { id: AUDIO_TRACK_ID, kind: TrackKind::Audio(a.clone()) });
-        }
-        t
-    }
-
     /// The RFC 6381 `CODECS` list, e.g. `avc1.64001F,mp4a.40.2`.
     pub fn codecs(&self) -> String {
         let mut s = String::new();

@@ -4,7 +4,7 @@
 
 use alloc::{string::String, vec::Vec};
 
-use crate::chunk::{ChunkWriter, Chunker, ClosedChunk, Event};
+use crate::chunk::{ChunkEvent, ChunkWriter, Chunker, ClosedChunk};
 use crate::flv::{FlvError, TagReader};
 use crate::hls::{self, MediaPlaylist, PlaylistType, Variant};
 use crate::media::StreamConfig;
@@ -67,14 +67,14 @@ struct State<'s, E> {
 }
 
 impl<E> State<'_, E> {
-    fn on(&mut self, writer: &mut ChunkWriter, events: &mut Vec<Event>) -> Result<(), PackageError<E>> {
+    fn on(&mut self, writer: &mut ChunkWriter, events: &mut Vec<ChunkEvent>) -> Result<(), PackageError<E>> {
         for event in events.drain(..) {
             match event {
-                Event::Closed(chunk) => {
+                ChunkEvent::Closed(chunk) => {
                     self.emit(&chunk)?;
                     writer.recycle(chunk.tags);
                 }
-                Event::Skipped { offset, reason } => self.report.warnings.push(Warning { offset, reason }),
+                ChunkEvent::Skipped { offset, reason } => self.report.warnings.push(Warning { offset, reason }),
                 _ => {}
             }
         }

@@ -5,9 +5,9 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use crate::chunk::{ChunkInfo, PartInfo};
-use crate::cmaf::{self, Sample, TrackRun, AUDIO_TRACK_ID, VIDEO_TIMESCALE, VIDEO_TRACK_ID};
+use crate::cmaf::{self, Sample, Track, TrackKind, TrackRun, AUDIO_TRACK_ID, VIDEO_TIMESCALE, VIDEO_TRACK_ID};
 use crate::codec::{Av1Config, OPUS_PRE_ROLL_SAMPLES};
-use crate::flv::{FlvError, Tag, TagReader};
+use crate::flv::{FlvError, Tag};
 use crate::media::{AudioConfig, Media, Skip, StreamConfig, VideoConfig};
 use crate::timeline::Millis;
 use crate::Error;
@@ -67,31 +67,20 @@ pub fn build_init(config: &StreamConfig) -> Result<Vec<u8>, Error> {
         return Err(Error::NoMedia);
     }
     let mut out = Vec::with_capacity(1024);
-    cmaf::write_init(&mut out, &config.tracks())?;
+    cmaf::write_init(&mut out, &tracks(config))?;
     Ok(out)
 }
 
-/// Reads the configuration a chunk file starts with (its sequence headers, and what its first
-/// keyframe tells that they do not: VP9's frame size).
-pub fn chunk_config(chunk: &[u8]) -> Result<StreamConfig, Error> {
-    let (_, reader) = TagReader::new(chunk)?;
-    let mut config = StreamConfig::default();
-    for tag in reader {
-        let tag = tag?;
-        match Media::from_tag(&tag) {
-            Ok(Media::VideoConfig { codec, record }) => config.video = Some(VideoConfig::parse(codec, record)?),
-            Ok(Media::AudioConfig { codec, record }) => config.audio = Some(AudioConfig::parse(codec, record)?),
-            Ok(Media::Video { data, .. }) => {
-                if let Some(v) = &mut config.video {
-                    v.learn_from_frame(data);
-                }
-                break;
-            }
-            Ok(Media::Audio(_)) if !config.video.as_ref().is_some_and(VideoConfig::wants_keyframe) => break,
-            _ => {}
-        }
+/// The CMAF tracks of a session's configuration: video (id 1) first, then audio (id 2).
+fn tracks(config: &StreamConfig) -> Vec<Track> {
+    let mut t = Vec::with_capacity(2);
+    if let Some(v) = &config.video {
+        t.push(Track { id: VIDEO_TRACK_ID, kind: TrackKind::Video(v.clone()) });
     }
-    Ok(config)
+    if let Some(a) = &config.audio {
+        t.push(Track { id: AUDIO_TRACK_ID, kind: TrackKind::Audio(a.clone()) });
+    }
+    t
 }
 
 /// Builds the media segment of the chunk `info` from its tags and appends it to `out`.
@@ -170,9 +159,12 @@ pub fn build_segment<'a>(
             let next = decode.get(i + 1).copied().unwrap_or(info.end().0);
             let step = if next > at { next - at } else { last_step };
             last_step = step;
-            let shown = i64::from(cts) - (at - dts) as i64;
-            let composition = i32::try_from(shown * ticks_per_ms as i64)
-                .map_err(|_| Error::TooLarge { field: "composition offset", value: shown.unsigned_abs() })?;
+            let shown = i64::from(cts).saturating_sub(i64::try_from(at - dts).unwrap_or(i64::MAX));
+            let composition = i64::try_from(ticks_per_ms)
+                .ok()
+                .and_then(|t| shown.checked_mul(t))
+                .and_then(|c| i32::try_from(c).ok())
+                .ok_or(Error::TooLarge { field: "composition offset", value: shown.unsigned_abs() })?;
             samples.push(Sample {
                 duration: Error::fit_u32("video sample duration", step * ticks_per_ms)?,
                 composition_offset: composition,
@@ -252,7 +244,7 @@ pub fn build_part<'a>(
 mod tests {
     use super::*;
     use crate::chunk::tests::{avc_header, frame, video};
-    use crate::chunk::{ChunkWriter, Chunker, Event};
+    use crate::chunk::{ChunkEvent, ChunkWriter, Chunker};
 
     #[test]
     fn jitter_rule_video_decode_times_step_forward_and_presentation_times_hold() {
@@ -265,7 +257,7 @@ mod tests {
             w.push(&video(dts, &frame(key, 66)), &mut events);
         }
         w.finish(&mut events);
-        let Some(Event::Closed(chunk)) = events.into_iter().find(|e| matches!(e, Event::Closed(_))) else {
+        let Some(ChunkEvent::Closed(chunk)) = events.into_iter().find(|e| matches!(e, ChunkEvent::Closed(_))) else {
             panic!("one chunk")
         };
         assert_eq!(chunk.info.session, 0, "jitter is not a new session");

@@ -9,12 +9,12 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
-use rapidrtmp_core::chunk::{headers_digest, ChunkWriter, Chunker, ClosedChunk, Event, PartInfo};
-use rapidrtmp_core::flv::{Tag, TagKind};
+use rapidrtmp_core::chunk::{headers_digest, ChunkEvent, ChunkWriter, Chunker, ClosedChunk, PartInfo};
+use rapidrtmp_core::flv::TagKind;
 use rapidrtmp_core::hls::init_uri;
 use rapidrtmp_core::layout::chunk_key;
 use rapidrtmp_core::manifest::{ChunkEntry, MediaInfo, Renditions};
-use rapidrtmp_core::media::StreamConfig;
+use rapidrtmp_core::media::{MediaTag, StreamConfig};
 use rapidrtmp_core::timeline::Millis;
 use tracing::{error, info, warn};
 
@@ -45,7 +45,7 @@ pub struct Publisher {
     /// chunk's parts from it.
     writer: Arc<Mutex<ChunkWriter>>,
     /// Events of the last message, reused.
-    events: Vec<Event>,
+    events: Vec<ChunkEvent>,
     /// Wall-clock time the open chunk was opened at.
     opened_at_ms: u64,
     /// (chunker session index, session id, init segment URI) of the current session.
@@ -116,8 +116,10 @@ impl Publisher {
         self.writer.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Takes one audio, video or script data message (an FLV tag body) with its RTMP timestamp.
-    pub async fn media(&mut self, kind: TagKind, timestamp: u32, body: &[u8]) {
+    /// Takes one audio, video or script data message (an FLV tag body with its RTMP timestamp),
+    /// read already.
+    pub async fn media(&mut self, message: &MediaTag<'_>) {
+        let (kind, body) = (message.tag.kind, message.tag.body);
         self.stream.last_data_ms.store(now_ms(), Relaxed);
         if matches!(kind, TagKind::Audio | TagKind::Video) {
             self.stream.stats.lock().unwrap_or_else(|e| e.into_inner()).bytes_in += body.len() as u64;
@@ -126,8 +128,7 @@ impl Publisher {
             warn!(stream = %self.stream.key, "dropped a {}-byte message: larger than an FLV tag can hold", body.len());
             return;
         }
-        let tag = Tag { kind, filtered: false, timestamp, stream_id: 0, body, offset: 0 };
-        self.writer.lock().unwrap_or_else(|e| e.into_inner()).push(&tag, &mut self.events);
+        self.writer.lock().unwrap_or_else(|e| e.into_inner()).push_read(message, &mut self.events);
         self.on_events().await;
     }
 
@@ -147,23 +148,23 @@ impl Publisher {
         let mut events_iter = events.drain(..).peekable();
         while let Some(event) = events_iter.next() {
             match event {
-                Event::Opened { sequence } => {
+                ChunkEvent::Opened { sequence } => {
                     let entry = self.opened(sequence);
                     if let (Some(edge), Some(entry)) = (&self.stream.edge, entry) {
                         edge.opened(entry);
                     }
                 }
-                Event::Part { sequence, part } => self.part(sequence, part),
-                Event::Closed(chunk) => {
+                ChunkEvent::Part { sequence, part } => self.part(sequence, part),
+                ChunkEvent::Closed(chunk) => {
                     // The next chunk opens at the same tag (at a segment boundary): the live edge
                     // gets both at once.
-                    let next = match events_iter.next_if(|e| matches!(e, Event::Opened { .. })) {
-                        Some(Event::Opened { sequence }) => Some(sequence),
+                    let next = match events_iter.next_if(|e| matches!(e, ChunkEvent::Opened { .. })) {
+                        Some(ChunkEvent::Opened { sequence }) => Some(sequence),
                         _ => None,
                     };
                     self.close(*chunk, next).await
                 }
-                Event::Skipped { reason, .. } => {
+                ChunkEvent::Skipped { reason, .. } => {
                     warn!(stream = %self.stream.key, "skipped a message: {reason}")
                 }
                 _ => {}

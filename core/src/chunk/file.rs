@@ -1,4 +1,4 @@
-//! The chunk file: one immutable object per segment in the store (DESIGN "storage layout").
+//! The chunk file: one immutable object per segment in the store (`docs/storage.md`, "Chunk").
 //!
 //! A chunk is a complete FLV file that plays on its own (one cut between keyframes plays after
 //! the chunk before it):
@@ -23,8 +23,7 @@ use alloc::{string::String, vec, vec::Vec};
 use super::parts::{PartInfo, MAX_PARTS};
 use super::ChunkInfo;
 use crate::flv::{Amf0Value, FlvHeader, Tag, TagKind, TagReader};
-use crate::media::{Media, StreamConfig};
-use crate::segment::chunk_config;
+use crate::media::{AudioConfig, Media, StreamConfig, VideoConfig};
 use crate::timeline::Millis;
 use crate::Error;
 
@@ -87,7 +86,8 @@ pub fn write_chunk_head(
     Amf0Value::Object(props).write(&mut body);
     // Timestamp 0: players take metadata at any other time for a subtitle track.
     let script = Tag { kind: TagKind::Script, filtered: false, timestamp: 0, stream_id: 0, body: &body, offset: 0 };
-    let ts = info.start.0 as u32;
+    // Its low 32 bits: FLV timestamps wrap.
+    let ts = u32::try_from(info.start.0 & u64::from(u32::MAX)).unwrap_or_default();
     script.write(out);
     for (kind, h) in [(TagKind::Video, headers.0), (TagKind::Audio, headers.1)] {
         if let Some(body) = h {
@@ -130,8 +130,8 @@ fn read_parts(props: &[(String, Amf0Value)]) -> Result<Vec<PartInfo>, Error> {
         return Err(bad("more parts than a chunk may have"));
     }
     let figure = |v: &Amf0Value| match v {
-        Amf0Value::Number(n) if *n >= 0.0 && *n <= 9.007_199_254_740_991e15 && (*n as u64) as f64 == *n => {
-            Some(*n as u64)
+        Amf0Value::Number(n) if *n >= 0.0 && *n <= 9.007_199_254_740_991e15 && is_whole(*n) => {
+            toward_zero(*n).and_then(|v| u64::try_from(v).ok())
         }
         _ => None,
     };
@@ -175,9 +175,25 @@ pub struct ChunkFile<'a> {
     pub tags: TagReader<'a>,
 }
 
+/// Largest magnitude of the numbers a chunk file's head may hold: 2^53, up to which an f64 holds
+/// every whole number.
+const MAX_EXACT: f64 = 9.007_199_254_740_992e15;
+
+/// `n` rounded toward zero, if its magnitude is at most [`MAX_EXACT`] (else, or NaN, `None`).
+#[allow(clippy::cast_possible_truncation, reason = "the range is checked first: only a fraction goes")]
+fn toward_zero(n: f64) -> Option<i64> {
+    (n.abs() <= MAX_EXACT).then_some(n as i64)
+}
+
+/// Whether `n` is a whole number within [`MAX_EXACT`].
+#[allow(clippy::cast_precision_loss, reason = "within 2^53 the conversion back is exact")]
+fn is_whole(n: f64) -> bool {
+    toward_zero(n).is_some_and(|v| v as f64 == n)
+}
+
 fn number(props: &[(String, Amf0Value)], key: &str) -> Option<u64> {
     props.iter().find_map(|(k, v)| match v {
-        Amf0Value::Number(n) if k == key && *n >= 0.0 && *n <= 9.007_199_254_740_992e15 => Some(*n as u64),
+        Amf0Value::Number(n) if k == key && *n >= 0.0 => toward_zero(*n).and_then(|v| u64::try_from(v).ok()),
         _ => None,
     })
 }
@@ -193,6 +209,29 @@ impl<'a> ChunkFile<'a> {
         let tags = self.tags.clone().skip_while(headers).skip(part.first_tag as usize).take(part.tags as usize);
         Some((part, tags))
     }
+}
+
+/// Reads the configuration a chunk file starts with (its sequence headers, and what its first
+/// keyframe tells that they do not: VP9's frame size).
+fn chunk_config(chunk: &[u8]) -> Result<StreamConfig, Error> {
+    let (_, reader) = TagReader::new(chunk)?;
+    let mut config = StreamConfig::default();
+    for tag in reader {
+        let tag = tag?;
+        match Media::from_tag(&tag) {
+            Ok(Media::VideoConfig { codec, record }) => config.video = Some(VideoConfig::parse(codec, record)?),
+            Ok(Media::AudioConfig { codec, record }) => config.audio = Some(AudioConfig::parse(codec, record)?),
+            Ok(Media::Video { data, .. }) => {
+                if let Some(v) = &mut config.video {
+                    v.learn_from_frame(data);
+                }
+                break;
+            }
+            Ok(Media::Audio(_)) if !config.video.as_ref().is_some_and(VideoConfig::wants_keyframe) => break,
+            _ => {}
+        }
+    }
+    Ok(config)
 }
 
 /// Reads a chunk file.
@@ -231,9 +270,7 @@ pub fn read_chunk(bytes: &[u8]) -> Result<ChunkFile<'_>, Error> {
         offset_ms: props
             .iter()
             .find_map(|(k, v)| match v {
-                Amf0Value::Number(n) if k == "rapidrtmpOffset" && n.abs() <= 9.007_199_254_740_992e15 => {
-                    Some(*n as i64)
-                }
+                Amf0Value::Number(n) if k == "rapidrtmpOffset" => toward_zero(*n),
                 _ => None,
             })
             .unwrap_or(0),

@@ -6,7 +6,7 @@ use alloc::{boxed::Box, string::String, vec::Vec};
 use super::parts::{PartCutter, PartInfo};
 use super::{headers_digest, write_chunk_head, Action, ChunkInfo, Chunker, MAX_CHUNK_BYTES};
 use crate::flv::{parse_metadata, Amf0Value, Tag, TagKind, TagReader};
-use crate::media::{Media, Skip, StreamConfig, VideoConfig};
+use crate::media::{Media, MediaTag, Skip, StreamConfig};
 
 /// Most bytes of tags held back at the start of a session while a track that may be coming
 /// waits for its sequence header.
@@ -34,6 +34,15 @@ pub struct ClosedChunk {
     pub tags: Vec<u8>,
     /// Its parts, if the writer cuts parts ([`ChunkWriter::with_parts`]).
     pub parts: Vec<PartInfo>,
+    /// Its video frames, counted as they were appended.
+    video_frames: VideoFrames,
+}
+
+/// A chunk's video frames, counted as they are appended: how many, and the first one's timestamp.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct VideoFrames {
+    count: u32,
+    first: Option<u32>,
 }
 
 impl ClosedChunk {
@@ -50,11 +59,9 @@ impl ClosedChunk {
         if let Some(fps) = video.fps() {
             return Some(fps);
         }
-        let mut frames = self.tags().flatten().filter(|t| matches!(Media::from_tag(t), Ok(Media::Video { .. })));
-        let first = frames.next()?;
-        let count = 1 + frames.count();
-        let span = self.info.end().0.saturating_sub(self.info.time_of(first.timestamp).0);
-        (count > 1 && span > 0).then(|| count as f64 * 1000.0 / span as f64)
+        let VideoFrames { count, first } = self.video_frames;
+        let span = self.info.end().0.saturating_sub(self.info.time_of(first?).0);
+        (count > 1 && span > 0).then(|| f64::from(count) * 1000.0 / span as f64)
     }
 
     /// The digest of its session's sequence headers ([`headers_digest`]).
@@ -104,7 +111,7 @@ impl OpenPart<'_> {
 /// What happened to a tag.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum Event {
+pub enum ChunkEvent {
     /// A chunk was opened (the caller may note the wall-clock time).
     Opened {
         /// Its sequence number.
@@ -136,6 +143,7 @@ struct Open {
     audio_header: Option<Vec<u8>>,
     tags: Vec<u8>,
     parts: Option<PartCutter>,
+    video_frames: VideoFrames,
 }
 
 /// A tag held back, with its place in the input.
@@ -146,7 +154,7 @@ struct Held {
     body: Vec<u8>,
 }
 
-/// Cuts tags into chunk files. Sans-IO: tags in ([`ChunkWriter::push`]), [`Event`]s out.
+/// Cuts tags into chunk files. Sans-IO: tags in ([`ChunkWriter::push`]), [`ChunkEvent`]s out.
 pub struct ChunkWriter {
     chunker: Chunker,
     open: Option<Open>,
@@ -182,7 +190,7 @@ impl ChunkWriter {
     }
 
     /// Also cuts each chunk into parts of at most `target_ms` ([`super::PartInfo`]): each part is
-    /// an [`Event::Part`] as soon as it is finished, and a closed chunk records its parts.
+    /// an [`ChunkEvent::Part`] as soon as it is finished, and a closed chunk records its parts.
     pub fn with_parts(mut self, target_ms: u64) -> Self {
         self.part_target_ms = Some(target_ms.max(1));
         self
@@ -235,7 +243,14 @@ impl ChunkWriter {
     }
 
     /// Takes the next tag; what happened is appended to `events`.
-    pub fn push(&mut self, tag: &Tag<'_>, events: &mut Vec<Event>) {
+    pub fn push(&mut self, tag: &Tag<'_>, events: &mut Vec<ChunkEvent>) {
+        self.push_read(&MediaTag::read(*tag), events);
+    }
+
+    /// Takes the next tag, read already ([`MediaTag::read`]); what happened is appended to
+    /// `events`.
+    pub fn push_read(&mut self, read: &MediaTag<'_>, events: &mut Vec<ChunkEvent>) {
+        let tag = &read.tag;
         match tag.kind {
             TagKind::Video => self.seen.0 = true,
             TagKind::Audio => self.seen.1 = true,
@@ -254,24 +269,28 @@ impl ChunkWriter {
         if !self.held.is_empty() || self.should_hold(tag) {
             // The first frame of a codec without sequence header is its header: the held tags go
             // out under it, then the frame.
-            match self.chunker.configure_in_band(tag) {
-                Err(reason) => return events.push(Event::Skipped { offset: tag.offset, reason }),
+            match self.chunker.configure_in_band(read) {
+                Err(reason) => return events.push(ChunkEvent::Skipped { offset: tag.offset, reason }),
                 Ok(true) => {
                     self.release(events);
-                    return self.apply(tag, events);
+                    return self.apply(read, events);
                 }
                 Ok(false) => {}
             }
-            let is_header = matches!(Media::from_tag(tag), Ok(Media::VideoConfig { .. } | Media::AudioConfig { .. }));
-            let span = self.held.first().map_or(0, |h| i64::from(tag.timestamp.wrapping_sub(h.timestamp) as i32));
-            if is_header {
-                self.apply(tag, events);
+            // The signed 32-bit distance from the first held tag (timestamps wrap).
+            let span = self
+                .held
+                .first()
+                .map_or(0, |h| i64::from(i32::from_be_bytes(tag.timestamp.wrapping_sub(h.timestamp).to_be_bytes())));
+            if read.is_config() {
+                self.apply(read, events);
                 if self.chunker.has_headers() == (true, true) {
                     self.release(events);
                 }
                 return;
             }
-            let over = span < 0 || span as u64 >= self.wait_ms() || self.held_bytes + tag.body.len() > MAX_HELD_BYTES;
+            let over = u64::try_from(span).map_or(true, |span| span >= self.wait_ms())
+                || self.held_bytes + tag.body.len() > MAX_HELD_BYTES;
             if !over {
                 self.held_bytes += tag.body.len();
                 self.held.push(Held {
@@ -284,11 +303,11 @@ impl ChunkWriter {
             }
             self.release(events);
         }
-        self.apply(tag, events);
+        self.apply(read, events);
     }
 
     /// Ends the stream: the open chunk is closed.
-    pub fn finish(&mut self, events: &mut Vec<Event>) {
+    pub fn finish(&mut self, events: &mut Vec<ChunkEvent>) {
         self.release(events);
         if let Some(info) = self.chunker.finish() {
             self.emit(info, events);
@@ -326,7 +345,9 @@ impl ChunkWriter {
         }
     }
 
-    fn release(&mut self, events: &mut Vec<Event>) {
+    /// Lets the held tags go, in order. (They are read again: a held tag's body is a copy, and
+    /// only a session's first tags are ever held.)
+    fn release(&mut self, events: &mut Vec<ChunkEvent>) {
         let held = core::mem::take(&mut self.held);
         self.held_bytes = 0;
         for h in &held {
@@ -338,12 +359,13 @@ impl ChunkWriter {
                 body: &h.body,
                 offset: h.offset,
             };
-            self.apply(&tag, events);
+            self.apply(&MediaTag::read(tag), events);
         }
     }
 
-    fn apply(&mut self, tag: &Tag<'_>, events: &mut Vec<Event>) {
-        let decision = self.chunker.push(tag);
+    fn apply(&mut self, read: &MediaTag<'_>, events: &mut Vec<ChunkEvent>) {
+        let tag = &read.tag;
+        let decision = self.chunker.push_read(read);
         if let Some(info) = decision.close {
             self.emit(info, events);
         }
@@ -361,13 +383,15 @@ impl ChunkWriter {
                         audio_header: a.map(<[u8]>::to_vec),
                         tags: self.buffer(),
                         parts: self.part_target_ms.map(|t| PartCutter::new(t, at, independent)),
+                        video_frames: VideoFrames::default(),
                     });
-                    events.push(Event::Opened { sequence });
+                    events.push(ChunkEvent::Opened { sequence });
                 }
                 if let Some(open) = &mut self.open {
-                    if open.config.video.as_ref().is_some_and(VideoConfig::wants_keyframe) {
-                        if let (Ok(Media::Video { data, .. }), Some(v)) = (Media::from_tag(tag), &mut open.config.video)
-                        {
+                    if let Ok(Media::Video { data, .. }) = read.media {
+                        open.video_frames.count = open.video_frames.count.saturating_add(1);
+                        open.video_frames.first.get_or_insert(tag.timestamp);
+                        if let Some(v) = open.config.video.as_mut().filter(|v| v.wants_keyframe()) {
                             v.learn_from_frame(data);
                             self.chunker.learn_from_frame(data);
                         }
@@ -375,28 +399,29 @@ impl ChunkWriter {
                     let cut =
                         open.parts.as_mut().and_then(|p| p.before_tag(at, self.chunker.part_point(), open.tags.len()));
                     if let Some(part) = cut {
-                        events.push(Event::Part { sequence: open.sequence, part });
+                        events.push(ChunkEvent::Part { sequence: open.sequence, part });
                     }
                     tag.write(&mut open.tags);
                 }
             }
-            Action::Skip(reason) => events.push(Event::Skipped { offset: tag.offset, reason }),
+            Action::Skip(reason) => events.push(ChunkEvent::Skipped { offset: tag.offset, reason }),
             _ => {}
         }
     }
 
-    fn emit(&mut self, info: ChunkInfo, events: &mut Vec<Event>) {
+    fn emit(&mut self, info: ChunkInfo, events: &mut Vec<ChunkEvent>) {
         let Some(open) = self.open.take() else { return };
         debug_assert_eq!(open.sequence, info.sequence, "the writer's chunk is the chunker's chunk");
         self.capacity_hint = (open.tags.len() + open.tags.len() / 8 + 512).max(MIN_CHUNK_CAPACITY);
         let parts = open.parts.map_or_else(Vec::new, |cutter| cutter.finish(info.end(), open.tags.len()));
-        events.push(Event::Closed(Box::new(ClosedChunk {
+        events.push(ChunkEvent::Closed(Box::new(ClosedChunk {
             info,
             config: open.config,
             video_header: open.video_header,
             audio_header: open.audio_header,
             tags: open.tags,
             parts,
+            video_frames: open.video_frames,
         })));
     }
 }
@@ -429,11 +454,11 @@ mod tests {
         Tag { kind: TagKind::Script, filtered: false, timestamp: 0, stream_id: 0, body, offset: 0 }
     }
 
-    fn closed(events: &[Event]) -> Vec<&ClosedChunk> {
+    fn closed(events: &[ChunkEvent]) -> Vec<&ClosedChunk> {
         events
             .iter()
             .filter_map(|e| match e {
-                Event::Closed(c) => Some(&**c),
+                ChunkEvent::Closed(c) => Some(&**c),
                 _ => None,
             })
             .collect()
@@ -515,7 +540,7 @@ mod tests {
             let mut released = None;
             for k in 0..400u32 {
                 w.push(&audio(k * 64 / 3, AAC_FRAME), &mut events);
-                if released.is_none() && events.iter().any(|e| matches!(e, Event::Opened { .. })) {
+                if released.is_none() && events.iter().any(|e| matches!(e, ChunkEvent::Opened { .. })) {
                     released = Some(k * 64 / 3);
                 }
             }
@@ -657,7 +682,7 @@ mod tests {
 
     /// 30 fps video with a keyframe every `gop` frames and AAC audio, interleaved by time, for
     /// `frames` video frames, through a writer cutting 2 s chunks into 333 ms parts.
-    fn parted(gop: u32, frames: u32) -> Vec<Event> {
+    fn parted(gop: u32, frames: u32) -> Vec<ChunkEvent> {
         parted_and_built(gop, frames).0
     }
 
@@ -665,15 +690,15 @@ mod tests {
     type BuiltPart = (u64, u32, Vec<u8>);
 
     /// [`parted`], and each part as built from the open chunk when its event came.
-    fn parted_and_built(gop: u32, frames: u32) -> (Vec<Event>, Vec<BuiltPart>) {
+    fn parted_and_built(gop: u32, frames: u32) -> (Vec<ChunkEvent>, Vec<BuiltPart>) {
         use crate::segment::build_part;
         let mut w = ChunkWriter::new(Chunker::new(2000)).with_parts(333);
         let (mut events, mut built) = (Vec::new(), Vec::new());
-        let mut push = |w: &mut ChunkWriter, tag: &Tag<'_>, events: &mut Vec<Event>| {
+        let mut push = |w: &mut ChunkWriter, tag: &Tag<'_>, events: &mut Vec<ChunkEvent>| {
             let from = events.len();
             w.push(tag, events);
             for e in &events[from..] {
-                let Event::Part { sequence, part } = e else { continue };
+                let ChunkEvent::Part { sequence, part } = e else { continue };
                 let open = w.open_part(*sequence, part.index).expect("a finished part of the open chunk");
                 let mut out = Vec::new();
                 build_part(&mut out, open.config, &open.chunk, &open.part, open.tags(), &mut Warnings::default())

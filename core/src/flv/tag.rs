@@ -110,7 +110,7 @@ impl<'a> Tag<'a> {
     pub fn write(&self, out: &mut alloc::vec::Vec<u8>) {
         write_tag_header(out, self.kind, self.timestamp, self.body.len());
         out.extend_from_slice(self.body);
-        out.extend_from_slice(&((TAG_HEADER_LEN + self.body.len()) as u32).to_be_bytes());
+        out.extend_from_slice(&u32::try_from(TAG_HEADER_LEN + self.body.len()).unwrap_or(u32::MAX).to_be_bytes());
     }
 }
 
@@ -118,7 +118,7 @@ impl<'a> Tag<'a> {
 /// `size` must fit the 24-bit `DataSize` field; larger bodies are a caller bug.
 pub fn write_tag_header(out: &mut alloc::vec::Vec<u8>, kind: TagKind, timestamp: u32, size: usize) {
     debug_assert!(size <= 0xFF_FFFF, "FLV tag body of {size} bytes does not fit 24 bits");
-    let s = (size as u32).to_be_bytes();
+    let s = u32::try_from(size).unwrap_or(u32::MAX).to_be_bytes();
     let t = timestamp.to_be_bytes();
     out.extend_from_slice(&[kind.code() & 0x1F, s[1], s[2], s[3], t[1], t[2], t[3], t[0], 0, 0, 0]);
 }

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use rapidrtmp_core::flv::{split_tracks, Tag, TagKind, TrackPacket};
 use rapidrtmp_core::layout::valid_name;
 use rapidrtmp_core::manifest::{Renditions, MAX_RENDITIONS};
-use rapidrtmp_core::media::Media;
+use rapidrtmp_core::media::{Media, MediaTag};
 use tracing::{info, warn};
 
 use super::{Ending, Publisher};
@@ -62,33 +62,37 @@ impl Publish {
     }
 
     /// Takes one audio, video or script data message (an FLV tag body) with its RTMP timestamp.
+    /// Its header is read here, once ([`MediaTag`]), and the reading goes with it to the chunk
+    /// writer.
     pub async fn media(&mut self, kind: TagKind, timestamp: u32, body: &[u8]) {
         let m = &self.app.metrics;
         if matches!(kind, TagKind::Audio | TagKind::Video) {
             m.bytes_in.fetch_add(body.len() as u64, Relaxed);
         }
-        let media = Media::from_tag(&Tag { kind, filtered: false, timestamp, stream_id: 0, body, offset: 0 });
-        match media {
+        let message = MediaTag::read(Tag { kind, filtered: false, timestamp, stream_id: 0, body, offset: 0 });
+        match message.media {
             Ok(Media::Video { .. }) => m.video_frames_in.fetch_add(1, Relaxed),
             Ok(Media::Audio(_)) => m.audio_frames_in.fetch_add(1, Relaxed),
             _ => 0,
         };
         // What the message means is what its default track's packet means (a multitrack
         // message's track 0, when it has one).
-        let audio_header = matches!(media, Ok(Media::AudioConfig { .. }));
+        let audio_header = matches!(message.media, Ok(Media::AudioConfig { .. }));
         let mut packets = std::mem::take(&mut self.packets);
         match split_tracks(kind, body, &mut packets) {
             Ok(true) => {
                 for p in &packets {
+                    // Each track's packet is a message of its own, read as such.
+                    let track = MediaTag::read(Tag { body: &p.body, ..message.tag });
                     match p.track {
-                        0 => self.default_track(kind, timestamp, &p.body, audio_header).await,
-                        n => self.other_track((kind, n), timestamp, &p.body).await,
+                        0 => self.default_track(&track, audio_header).await,
+                        n => self.other_track((kind, n), &track).await,
                     }
                 }
             }
             // Not multitrack, or broken: the default track's publisher takes it (and says
             // what is wrong with it).
-            Ok(false) | Err(_) => self.default_track(kind, timestamp, body, audio_header).await,
+            Ok(false) | Err(_) => self.default_track(&message, audio_header).await,
         }
         self.packets = packets;
     }
@@ -96,23 +100,23 @@ impl Publish {
     /// A message of a default track: to the stream itself, and audio to every other video
     /// track's stream too. `audio_header`: it is the audio's sequence header, kept for the video
     /// tracks that start later.
-    async fn default_track(&mut self, kind: TagKind, timestamp: u32, body: &[u8], audio_header: bool) {
-        self.main.media(kind, timestamp, body).await;
-        if kind != TagKind::Audio {
+    async fn default_track(&mut self, message: &MediaTag<'_>, audio_header: bool) {
+        self.main.media(message).await;
+        if message.tag.kind != TagKind::Audio {
             return;
         }
         if audio_header {
-            self.audio_header = Some((timestamp, body.to_vec()));
+            self.audio_header = Some((message.tag.timestamp, message.tag.body.to_vec()));
         }
         for ((kind, _), publisher) in &mut self.others {
             if let (TagKind::Video, Some(p)) = (kind, publisher) {
-                p.media(TagKind::Audio, timestamp, body).await;
+                p.media(message).await;
             }
         }
     }
 
     /// A message of another track: to its stream, started at its first message.
-    async fn other_track(&mut self, track: TrackId, timestamp: u32, body: &[u8]) {
+    async fn other_track(&mut self, track: TrackId, message: &MediaTag<'_>) {
         if !self.others.contains_key(&track) {
             let publisher = self.start(track).await;
             self.others.insert(track, publisher);
@@ -124,7 +128,7 @@ impl Publish {
             self.main.set_renditions(renditions);
         }
         if let Some(Some(p)) = self.others.get_mut(&track) {
-            p.media(track.0, timestamp, body).await;
+            p.media(message).await;
         }
     }
 
@@ -159,7 +163,15 @@ impl Publish {
         self.app.metrics.active_streams.fetch_add(1, Relaxed);
         info!(stream = %main.key, "{what} track {n} is published as {key}");
         if let (TagKind::Video, Some((timestamp, header))) = (kind, &self.audio_header) {
-            publisher.media(TagKind::Audio, *timestamp, header).await;
+            let tag = Tag {
+                kind: TagKind::Audio,
+                filtered: false,
+                timestamp: *timestamp,
+                stream_id: 0,
+                body: header,
+                offset: 0,
+            };
+            publisher.media(&MediaTag::read(tag)).await;
         }
         Some(publisher)
     }

@@ -4,7 +4,7 @@
 //! The chunk is cut from an FLV file by the core's [`ChunkWriter`], the one the ingest node
 //! (`ingest-node/src/publish.rs`) uses, and written as the node writes it ([`ClosedChunk::into_file`]).
 
-use rapidrtmp_core::chunk::{ChunkInfo, ChunkWriter, Chunker, ClosedChunk, Event};
+use rapidrtmp_core::chunk::{ChunkEvent, ChunkInfo, ChunkWriter, Chunker, ClosedChunk};
 use rapidrtmp_core::edge::{respond, Route};
 use rapidrtmp_core::flv::{Tag, TagReader};
 
@@ -53,9 +53,9 @@ pub fn cut_first_chunk(flv: &[u8]) -> Result<Prepared, String> {
     first_closed(&mut events).map(prepared).ok_or_else(|| "no media to chunk".into())
 }
 
-fn first_closed(events: &mut Vec<Event>) -> Option<ClosedChunk> {
+fn first_closed(events: &mut Vec<ChunkEvent>) -> Option<ClosedChunk> {
     events.drain(..).find_map(|e| match e {
-        Event::Closed(c) => Some(*c),
+        ChunkEvent::Closed(c) => Some(*c),
         _ => None,
     })
 }
