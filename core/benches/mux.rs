@@ -34,7 +34,7 @@ fn bench(c: &mut Criterion) {
     let chunks = chunks(&flv);
     let chunk = &chunks[chunks.len() / 2];
     let media: u64 = chunk.tags().map(|t| t.expect("a tag").body.len() as u64).sum();
-    let mut out = Vec::with_capacity(media as usize + 65536);
+    let mut out = Vec::with_capacity(usize::try_from(media).expect("a chunk fits in memory") + 65536);
     let mut g = c.benchmark_group("mux");
     g.throughput(Throughput::Bytes(media));
     g.bench_function("chunk_to_segment", |b| {

@@ -627,7 +627,7 @@ pub(crate) mod tests {
     }
 
     fn aac_stamp(k: u32) -> u32 {
-        ((u64::from(k) * 1024 * 1000 + 24_000) / 48_000) as u32
+        u32::try_from((u64::from(k) * 1024 * 1000 + 24_000) / 48_000).unwrap()
     }
 
     #[test]
@@ -662,7 +662,7 @@ pub(crate) mod tests {
         // 9 s without frames: a stall, not a new session.
         assert_eq!(c.push(&video(9_000, &key)).action, Action::Append { at: Millis(9_000), opens: true });
         assert_eq!(c.session(), 0);
-        let d = c.push(&video(9_000 + MAX_GAP_MS as u32 + 1, &key));
+        let d = c.push(&video(9_000 + u32::try_from(MAX_GAP_MS).unwrap() + 1, &key));
         assert!(d.close.is_some());
         assert_eq!(c.session(), 1);
     }

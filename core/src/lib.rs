@@ -17,6 +17,9 @@
 //! A lower layer never imports a higher one.
 #![no_std]
 #![deny(unsafe_code)]
+// Numbers change type only through checked conversions: a value a peer sent is refused, never
+// wrapped or cut.
+#![deny(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_possible_wrap)]
 #![warn(missing_docs)]
 
 extern crate alloc;

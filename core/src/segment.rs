@@ -267,7 +267,7 @@ mod tests {
         let trun = out.windows(4).position(|w| w == b"trun").expect("trun") + 4;
         let field = |i: usize| u32::from_be_bytes(out[trun + i * 4..trun + i * 4 + 4].try_into().unwrap());
         assert_eq!(field(1), 4, "sample count");
-        let samples: Vec<(u32, i32)> = (0..4).map(|k| (field(3 + k * 4), field(3 + k * 4 + 3) as i32)).collect();
+        let samples: Vec<(u32, i32)> = (0..4).map(|k| (field(3 + k * 4), field(3 + k * 4 + 3).cast_signed())).collect();
         assert_eq!(samples[..3], [(33 * 90, 66 * 90), (90, 66 * 90), (66 * 90, 45 * 90)]);
     }
 }

@@ -80,7 +80,10 @@ pub fn check_playlist_contract(dir: &Path) -> Playlist {
             s.uri
         );
     }
-    assert_eq!(target, max_rounded, "TARGETDURATION is the largest rounded EXTINF (hls::MediaPlaylist::target_duration); {ctx}");
+    assert_eq!(
+        target, max_rounded,
+        "TARGETDURATION is the largest rounded EXTINF (hls::MediaPlaylist::target_duration); {ctx}"
+    );
     let mut expected: Vec<String> = vec!["index.m3u8".into(), "master.m3u8".into()];
     expected.extend(p.segment_maps());
     expected.extend(p.segments.iter().map(|s| s.uri.clone()));

@@ -563,7 +563,7 @@ pub fn http_answer(response: Response, method: Method, range: Option<&str>, repo
 mod tests {
     use super::*;
     use crate::chunk::tests::{avc_header, frame, video};
-    use crate::chunk::{ChunkWriter, Chunker, Event};
+    use crate::chunk::{ChunkEvent, ChunkWriter, Chunker};
     use crate::edge::{CACHE_NOT_FOUND, STORE_UNAVAILABLE};
     use crate::layout::{chunk_key, manifest_key};
     use crate::manifest::{ChunkEntry, Manifest};
@@ -883,7 +883,7 @@ mod tests {
         }
         w.finish(&mut events);
         let closed = events.into_iter().find_map(|e| match e {
-            Event::Closed(c) => Some(*c),
+            ChunkEvent::Closed(c) => Some(*c),
             _ => None,
         });
         closed.expect("a chunk").into_file("170")

@@ -129,11 +129,16 @@ fn advance_part_limit(part_target_ms: u64) -> u64 {
     }
 }
 
+/// How many parts `parts` holds: a chunk has at most [`crate::chunk::MAX_PARTS`], so the count fits a part index.
+fn part_count(parts: &[PartInfo]) -> u32 {
+    u32::try_from(parts.len()).unwrap_or(u32::MAX)
+}
+
 impl LiveEdge<'_> {
     /// The last part listed: (segment, index).
     fn last_part(&self) -> Option<(u64, u32)> {
         let c = self.chunks.iter().rev().find(|c| !c.parts.is_empty())?;
-        Some((c.entry.sequence, c.parts.len() as u32 - 1))
+        Some((c.entry.sequence, part_count(&c.parts) - 1))
     }
 
     /// The last complete segment, in the live edge or the manifest.
@@ -229,7 +234,7 @@ impl LiveEdge<'_> {
                 parts: parts(&open.entry, &open.parts),
                 open: true,
             });
-            hint = Some(hls::part_uri(&open.entry.session, open.entry.sequence, open.parts.len() as u32));
+            hint = Some(hls::part_uri(&open.entry.session, open.entry.sequence, part_count(&open.parts)));
         }
         p.independent_segments = p.independent_segments && open.is_none_or(|o| o.entry.independent);
         let skipped = if skip { skip_until(&mut p, end, target) } else { 0 };
