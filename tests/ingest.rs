@@ -343,6 +343,10 @@ fn admin_api_needs_the_key_lists_streams_and_stops_a_publish() {
     let token = node.token("cam", 600, false);
     let mut ffmpeg = publish(&node.rtmp_url("cam", Some(&token)), &["-stream_loop", "-1"], &[], &dir.join("ff.log"));
     node.wait_playlist("cam", "two segments", Duration::from_secs(10), |p| p.segments.len() >= 2);
+    // The playlist lists a segment once it is cut; the API counts it once it is stored.
+    wait_until("two stored segments", Duration::from_secs(10), || {
+        node.api("GET", "/api/v1/streams/cam", None).json()["segmentCount"].as_u64().is_some_and(|n| n >= 2)
+    });
     let codecs = format!("{},mp4a.40.2", clip.avc_codec);
     for (what, s) in
         [("list", listed_stream(&node, "cam")), ("status", node.api("GET", "/api/v1/streams/cam", None).json())]
