@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod admission;
 mod app;
 mod config;
 mod drain_cmd;
