@@ -8,18 +8,19 @@
 //! [`crate::metrics::PUBLISH_RESULTS`]) and every refusal is logged with its reason.
 
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 
 use rapidrtmp_core::layout::{used_token_key, valid_name};
 use tracing::{info, warn};
 
-use crate::app::{now_ms, App, LiveStream};
+use crate::clock::now_ms;
 use crate::publish::multitrack::is_rendition_key;
-use crate::publish::writer::StartError;
+use crate::publish::writer::{StartError, StreamWriters};
 use crate::publish::Publisher;
-use crate::tokens::{self, TokenError};
+use crate::streams::LiveStream;
+use crate::tokens::{self, TokenError, TokenSigner};
 
 /// How long a takeover waits for the old publisher's last chunk to be written.
 const TAKEOVER_WAIT: Duration = Duration::from_secs(15);
@@ -124,20 +125,32 @@ impl std::fmt::Display for Refusal {
 
 /// Decides who may publish, for every listener.
 pub struct Admission {
-    app: Arc<App>,
+    /// Checks publish tokens.
+    signer: TokenSigner,
+    /// The stream writers, and through them the store, the registry of live streams, the
+    /// settings, the metrics and the lifecycle.
+    writers: Arc<StreamWriters>,
+    /// Set while the node drains: no new publish is let in.
+    draining: Arc<AtomicBool>,
 }
 
 impl Admission {
-    /// Admission over the node's state.
-    pub fn new(app: Arc<App>) -> Self {
-        Self { app }
+    /// Admission with these handles.
+    pub fn new(signer: TokenSigner, writers: Arc<StreamWriters>, draining: Arc<AtomicBool>) -> Self {
+        Self { signer, writers, draining }
+    }
+
+    /// A publish is over: its stream leaves the registry (a publisher reconnecting during the
+    /// grace is welcome from now on).
+    pub fn leave(&self, stream: &LiveStream) {
+        self.writers.streams.release(stream);
     }
 
     /// Counts and logs a refusal (also those a listener decides itself, like
     /// [`Refusal::AlreadyPublishing`]); returns it.
     pub fn refused(&self, peer: SocketAddr, refusal: Refusal) -> Refusal {
         let result = refusal.result();
-        self.app.metrics.publish_attempt(result);
+        self.writers.metrics.publish_attempt(result);
         info!(%peer, result, "publish rejected: {refusal}");
         refusal
     }
@@ -153,8 +166,8 @@ impl Admission {
 
     async fn check(&self, request: PublishRequest<'_>) -> Result<Admitted, Refusal> {
         let PublishRequest { key, token, connection, peer } = request;
-        let app = &self.app;
-        if app.is_draining() {
+        let app = &self.writers;
+        if self.draining.load(Relaxed) {
             return Err(Refusal::Draining);
         }
         if !valid_name(key) {
@@ -164,9 +177,9 @@ impl Admission {
             return Err(Refusal::Reserved);
         }
         let now = now_ms();
-        let grant = app.signer.verify(key, token, now / 1000).map_err(Refusal::Token)?;
+        let grant = self.signer.verify(key, token, now / 1000).map_err(Refusal::Token)?;
         // A live key is busy unless its publisher went silent (OBS reconnecting).
-        let previous = app.live(key);
+        let previous = app.streams.live(key);
         if previous.as_ref().is_some_and(|prev| !prev.is_silent(now)) {
             return Err(Refusal::Busy);
         }
@@ -204,14 +217,14 @@ impl Admission {
                 return Err(Refusal::StillFinishing);
             }
         }
-        let stream = LiveStream::new(key.to_string(), now, connection, app.settings.part_duration);
-        if !app.claim(&stream) {
+        let stream = LiveStream::new(key.to_string(), now, (connection, peer), app.settings.part_duration);
+        if !app.streams.claim(&stream) {
             return Err(Refusal::Busy);
         }
         let publisher = match Publisher::start(app.clone(), stream.clone()).await {
             Ok(p) => p,
             Err(e) => {
-                app.release(&stream);
+                app.streams.release(&stream);
                 let _ = stream.done.send(true);
                 return Err(match e {
                     StartError::Busy(holder) => Refusal::BusyOn(holder),
@@ -224,12 +237,11 @@ impl Admission {
             }
         };
         app.metrics.publish_attempt("accepted");
-        app.metrics.active_streams.fetch_add(1, Relaxed);
-        info!(%peer, stream = %key, "publishing");
-        tokio::spawn(tokens::watch_revocation(app.clone(), stream.clone(), grant.generation));
+        let (store, streams, lease) = (app.store.clone(), app.streams.clone(), app.settings.owner_lease);
+        tokio::spawn(tokens::watch_revocation(store, streams, lease, stream.clone(), grant.generation));
         if let Some(group) = grant.group.filter(|g| valid_name(g) && !is_rendition_key(g)) {
-            let (app, key) = (app.clone(), key.to_string());
-            tokio::spawn(async move { crate::publish::group::join(&app, &group, &key).await });
+            let (store, key) = (app.store.clone(), key.to_string());
+            tokio::spawn(async move { crate::publish::group::join(&store, &group, &key).await });
         }
         Ok(Admitted { stream, publisher })
     }

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 mod admission;
 mod app;
+mod clock;
 mod config;
 mod drain_cmd;
 mod edge_cmd;
@@ -15,6 +16,7 @@ mod fd_limit;
 mod health_cmd;
 mod http;
 mod inspect_cmd;
+mod lifecycle;
 mod live_edge;
 mod local_http;
 mod metrics;
@@ -27,6 +29,7 @@ mod rtmp;
 mod serve;
 mod slots;
 mod store;
+mod streams;
 mod sweep;
 mod tokens;
 

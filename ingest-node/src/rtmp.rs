@@ -17,10 +17,11 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tracing::{debug, info, warn};
 
 use crate::admission::{Admission, Admitted, PublishRequest, Refusal};
-use crate::app::{App, LiveStream};
+use crate::app::App;
 use crate::publish::multitrack::Publish;
 use crate::publish::Ending;
 use crate::slots::{Listener, Slots};
+use crate::streams::LiveStream;
 
 /// The RTMP application publishers connect to.
 pub const APP_NAME: &str = "live";
@@ -40,7 +41,7 @@ pub async fn serve(app: Arc<App>, listener: TcpListener) {
     let s = &app.settings;
     let slots = Slots::new(s.max_connections, s.max_connections_per_ip, app.metrics.rtmp_connections.clone());
     let mut shutdown = app.shutdown.subscribe();
-    let admission = Arc::new(Admission::new(app.clone()));
+    let admission = Arc::new(Admission::new(app.signer.clone(), app.writers.clone(), app.draining.clone()));
     loop {
         let (socket, peer) = tokio::select! {
             r = listener.accept() => match r {
@@ -303,7 +304,7 @@ impl Connection {
         let asked = PublishRequest { key, token, connection: self.id, peer: self.peer };
         match self.admission.admit(asked).await {
             Ok(Admitted { stream, publisher }) => {
-                self.publishing = Some((stream, Publish::new(self.app.clone(), publisher)));
+                self.publishing = Some((stream, Publish::new(self.app.writers.clone(), publisher)));
                 self.session.accept_publish(request);
             }
             Err(refusal) => self.reject(request, &refusal),
@@ -312,9 +313,7 @@ impl Connection {
 
     async fn end_publish(&mut self, stream: Arc<LiveStream>, publish: Publish, ending: Ending) {
         // Out of the registry first: a publisher reconnecting during the grace is welcome.
-        self.app.release(&stream);
-        self.app.metrics.active_streams.fetch_sub(1, Relaxed);
-        info!(stream = %stream.key, ?ending, "publish ended");
+        self.admission.leave(&stream);
         publish.finish(ending).await;
     }
 }
