@@ -18,7 +18,7 @@ use tracing::{info, warn};
 use crate::clock::now_ms;
 use crate::publish::multitrack::is_rendition_key;
 use crate::publish::writer::{StartError, StreamWriters};
-use crate::publish::Publisher;
+use crate::publish::StreamPublisher;
 use crate::streams::LiveStream;
 use crate::tokens::{self, TokenError, TokenSigner};
 
@@ -43,7 +43,7 @@ pub struct Admitted {
     /// The stream, registered under its key.
     pub stream: Arc<LiveStream>,
     /// Its publisher, attached to the stream's writer.
-    pub publisher: Publisher,
+    pub publisher: StreamPublisher,
 }
 
 /// Why a publish was refused. Each listener answers it its own way (RTMP: a
@@ -221,7 +221,7 @@ impl Admission {
         if !app.streams.claim(&stream) {
             return Err(Refusal::Busy);
         }
-        let publisher = match Publisher::start(app.clone(), stream.clone()).await {
+        let publisher = match StreamPublisher::start(app.clone(), stream.clone()).await {
             Ok(p) => p,
             Err(e) => {
                 app.streams.release(&stream);

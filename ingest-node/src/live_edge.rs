@@ -3,7 +3,7 @@
 //! other edge can. A part of the open chunk is built when first asked for, once for all who ask
 //! ([`BUILT_PARTS_KEPT`]): its tags are copied out of the publisher's chunk writer (which holds
 //! the open chunk's only copy) and the part is built outside the writer's lock, so viewers never
-//! hold the publisher up. Updated by the stream's [`crate::publish::Publisher`] (and handed the
+//! hold the publisher up. Updated by the stream's [`crate::publish::StreamPublisher`] (and handed the
 //! manifest its writer last stored, so a playlist is one consistent view); whoever waits for it
 //! to change (a blocking playlist or part request, at most [`MAX_BLOCKING_WAITERS`]) is woken by
 //! a watch channel, never a poll.

@@ -1,5 +1,7 @@
-//! One publish: RTMP media → chunk files (cut and assembled by the core's [`ChunkWriter`]) →
-//! the stream's writer ([`writer`]), which puts them into the store.
+//! One stream's publisher ([`StreamPublisher`]): media messages → chunk files (cut and assembled
+//! by the core's [`ChunkWriter`]) → the stream's writer ([`writer`]), which puts them into the
+//! store. It emits the publish's lifecycle moments: publish started, session started, publish
+//! ended ([`crate::lifecycle`]).
 
 pub mod group;
 pub mod multitrack;
@@ -29,8 +31,8 @@ use writer::{ChunkJob, Job, StartError, StreamWriter, StreamWriters};
 /// when its connection's task fails), it tells its stream's writer, so the stream ends or goes
 /// on as it should.
 ///
-/// [`finish`]: Publisher::finish
-pub struct Publisher {
+/// [`finish`]: StreamPublisher::finish
+pub struct StreamPublisher {
     writers: Arc<StreamWriters>,
     stream: Arc<LiveStream>,
     /// Cuts the media into chunks; shared with the stream's live edge, which builds the open
@@ -67,7 +69,7 @@ fn media_info(config: &StreamConfig, frame_rate: Option<f64>) -> MediaInfo {
     }
 }
 
-impl Publisher {
+impl StreamPublisher {
     /// Starts publishing `stream`: attaches to its writer (which takes the stream's ownership
     /// first) and goes on from where the stream's last publish ended.
     /// Emits [`StreamEvent::PublishStarted`] once started.
@@ -306,7 +308,7 @@ impl Publisher {
     }
 }
 
-impl Drop for Publisher {
+impl Drop for StreamPublisher {
     fn drop(&mut self) {
         let media_end = self.writer().chunker().media_end();
         if let Some(end) = media_end {
@@ -384,7 +386,7 @@ mod tests {
         let peer: SocketAddr = "127.0.0.1:40000".parse().expect("address");
         let stream = LiveStream::new("cam".into(), now_ms(), (7, peer), None);
         assert!(writers.streams.claim(&stream));
-        let mut publisher = Publisher::start(writers.clone(), stream.clone()).await.expect("started");
+        let mut publisher = StreamPublisher::start(writers.clone(), stream.clone()).await.expect("started");
         let flv = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/golden/small.flv")).expect("clip");
         let (_, tags) = TagReader::new(&flv).expect("an FLV file");
         for tag in tags {
@@ -431,7 +433,8 @@ mod tests {
         let count = u64::try_from(stored.len()).expect("fits");
         assert_eq!(metrics.chunks_written.load(Relaxed), count);
         assert_eq!(metrics.active_streams.load(Relaxed), 0, "started and ended once");
-        drop(writers);
+        // The writer releases the stream's ownership after the stream ended, then stops.
+        assert!(writers.stopped_within(Duration::from_secs(10)).await, "the stream's writer stopped");
         std::fs::remove_dir_all(dir).expect("removed");
     }
 }

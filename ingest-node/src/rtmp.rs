@@ -1,5 +1,6 @@
-//! The RTMP listener: connection slots, deadlines, publish authorization and media intake. The
-//! protocol itself is the sans-IO session of `rapidrtmp-rtmp`; this file moves its bytes.
+//! The RTMP listener: connection slots, deadlines and media intake. The protocol itself is the
+//! sans-IO session of `rapidrtmp-rtmp`; this file moves its bytes. Who may publish is decided by
+//! [`crate::admission`]; this file answers its refusals as `NetStream.Publish.*` statuses.
 //!
 //! Publish URL: `rtmp://host/live/{streamKey}?token=T`; OBS style works too (server
 //! `rtmp://host/live`, stream key `{streamKey}?token=T`). Playback over RTMP is refused: it is HLS.
@@ -18,7 +19,7 @@ use tracing::{debug, info, warn};
 
 use crate::admission::{Admission, Admitted, PublishRequest, Refusal};
 use crate::app::App;
-use crate::publish::multitrack::Publish;
+use crate::publish::multitrack::MultitrackPublish;
 use crate::publish::Ending;
 use crate::slots::{Listener, Slots};
 use crate::streams::LiveStream;
@@ -36,8 +37,8 @@ const IDLE_CHECK: Duration = Duration::from_secs(5);
 /// Free space kept in a connection's read buffer before each read.
 const READ_BUFFER: usize = 64 << 10;
 
-/// Accepts RTMP connections until shutdown.
-pub async fn serve(app: Arc<App>, listener: TcpListener) {
+/// Accepts RTMP connections until shutdown, each within its slot and deadlines.
+pub async fn accept_rtmp(app: Arc<App>, listener: TcpListener) {
     let s = &app.settings;
     let slots = Slots::new(s.max_connections, s.max_connections_per_ip, app.metrics.rtmp_connections.clone());
     let mut shutdown = app.shutdown.subscribe();
@@ -140,7 +141,7 @@ struct Connection {
     peer: SocketAddr,
     id: u64,
     session: ServerSession,
-    publishing: Option<(Arc<LiveStream>, Publish)>,
+    publishing: Option<(Arc<LiveStream>, MultitrackPublish)>,
     close: bool,
     /// How the publish ends if the connection does: a dropped connection may come back.
     ending: Ending,
@@ -304,14 +305,14 @@ impl Connection {
         let asked = PublishRequest { key, token, connection: self.id, peer: self.peer };
         match self.admission.admit(asked).await {
             Ok(Admitted { stream, publisher }) => {
-                self.publishing = Some((stream, Publish::new(self.app.writers.clone(), publisher)));
+                self.publishing = Some((stream, MultitrackPublish::new(self.app.writers.clone(), publisher)));
                 self.session.accept_publish(request);
             }
             Err(refusal) => self.reject(request, &refusal),
         }
     }
 
-    async fn end_publish(&mut self, stream: Arc<LiveStream>, publish: Publish, ending: Ending) {
+    async fn end_publish(&mut self, stream: Arc<LiveStream>, publish: MultitrackPublish, ending: Ending) {
         // Out of the registry first: a publisher reconnecting during the grace is welcome.
         self.admission.leave(&stream);
         publish.finish(ending).await;

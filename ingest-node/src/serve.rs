@@ -106,11 +106,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         info!("web page at {}", crate::health_cmd::local_base(http_addr));
     }
     tokio::spawn(crate::lifecycle::log_events(app.lifecycle.subscribe()));
-    let rtmp_task = tokio::spawn(crate::rtmp::serve(app.clone(), rtmp));
+    let rtmp_task = tokio::spawn(crate::rtmp::accept_rtmp(app.clone(), rtmp));
     let per_ip = app.settings.max_http_connections_per_ip.unwrap_or_else(|| crate::config::http_per_ip_cap(max_http));
     info!(max_http_connections = max_http, per_ip, "HTTP connection caps");
     let slots = crate::slots::Slots::new(max_http, per_ip, app.metrics.http_connections.clone());
-    let http_task = tokio::spawn(crate::http::serve(app.clone(), http, tls, slots));
+    let http_task = tokio::spawn(crate::http::serve_node_http(app.clone(), http, tls, slots));
     tokio::spawn(crate::sweep::run(app.writers.clone()));
     let store = app.store.clone();
     tokio::spawn(async move { store.remove_leftovers().await });

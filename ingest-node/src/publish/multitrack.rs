@@ -20,7 +20,7 @@ use rapidrtmp_core::media::Media;
 use tracing::{info, warn};
 
 use super::writer::StreamWriters;
-use super::{Ending, Publisher};
+use super::{Ending, StreamPublisher};
 use crate::clock::now_ms;
 use crate::streams::LiveStream;
 
@@ -43,13 +43,13 @@ pub fn is_rendition_key(key: &str) -> bool {
 }
 
 /// The publishers of one connection's publish.
-pub struct Publish {
+pub struct MultitrackPublish {
     app: Arc<StreamWriters>,
     /// The stream itself: the default tracks.
-    main: Publisher,
+    main: StreamPublisher,
     /// The other tracks' publishers; `None` for a track whose stream could not start (its key
     /// is too long or busy, or there are too many): its packets are dropped.
-    others: BTreeMap<TrackId, Option<Publisher>>,
+    others: BTreeMap<TrackId, Option<StreamPublisher>>,
     /// The default audio track's last sequence header and its timestamp, for a video track that
     /// starts after it.
     audio_header: Option<(u32, Vec<u8>)>,
@@ -57,9 +57,9 @@ pub struct Publish {
     packets: Vec<TrackPacket>,
 }
 
-impl Publish {
+impl MultitrackPublish {
     /// A publish whose default tracks go to `main`.
-    pub fn new(app: Arc<StreamWriters>, main: Publisher) -> Self {
+    pub fn new(app: Arc<StreamWriters>, main: StreamPublisher) -> Self {
         Self { app, main, others: BTreeMap::new(), audio_header: None, packets: Vec::new() }
     }
 
@@ -131,7 +131,7 @@ impl Publish {
     }
 
     /// Starts the stream of another track, or says why it cannot.
-    async fn start(&mut self, (kind, n): TrackId) -> Option<Publisher> {
+    async fn start(&mut self, (kind, n): TrackId) -> Option<StreamPublisher> {
         let main = self.main.stream().clone();
         let what = if kind == TagKind::Video { "video" } else { "audio" };
         let key = rendition_key(&main.key, kind, n);
@@ -150,7 +150,7 @@ impl Publish {
             warn!(stream = %main.key, "{what} track {n} dropped: {key} is being published by another publisher");
             return None;
         }
-        let mut publisher = match Publisher::start(self.app.clone(), stream.clone()).await {
+        let mut publisher = match StreamPublisher::start(self.app.clone(), stream.clone()).await {
             Ok(p) => p,
             Err(e) => {
                 self.app.streams.release(&stream);

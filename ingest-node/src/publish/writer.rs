@@ -1,5 +1,7 @@
-//! The writer of one stream on this node: it holds the stream's owner lease and its manifest,
-//! and puts each closed chunk into the store, then the manifest, in order and with retries.
+//! The writers of the streams this node owns ([`StreamWriters`]: the running writers and the
+//! handles they share) and the writer of one stream: it holds the stream's owner lease and its
+//! manifest, and puts each closed chunk into the store, then the manifest, in order and with
+//! retries. It emits the moments "chunk stored" and "stream ended" ([`crate::lifecycle`]).
 //!
 //! A publisher that reconnects, or one that takes a silent one over, attaches to the same writer:
 //! ownership passes in-process, and numbering and timeline go on from what the previous publisher
