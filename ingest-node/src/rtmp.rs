@@ -20,6 +20,7 @@ use tracing::{debug, info, warn};
 use crate::admission::{Admission, Admitted, PublishRequest, Refusal};
 use crate::app::App;
 use crate::publish::multitrack::MultitrackPublish;
+use crate::publish::writer::StreamWriters;
 use crate::publish::Ending;
 use crate::slots::{Listener, Slots};
 use crate::streams::LiveStream;
@@ -62,11 +63,11 @@ pub async fn accept_rtmp(app: Arc<App>, listener: TcpListener) {
             }
         };
         let _ = socket.set_nodelay(true);
-        let (app, admission) = (app.clone(), admission.clone());
+        let (writers, admission) = (app.writers.clone(), admission.clone());
+        let id = app.connection_id();
         tokio::spawn(async move {
             let _slot = slot; // given back however this task ends
-            let id = app.connection_id();
-            let mut conn = Connection::new(app, admission, peer, id);
+            let mut conn = Connection::new(writers, admission, peer, id);
             let result = conn.run(socket).await;
             if let Some((stream, publish)) = conn.publishing.take() {
                 let ending = conn.ending;
@@ -135,8 +136,10 @@ fn session_config() -> Config {
     Config { video_fourccs: VIDEO_FOURCCS, audio_fourccs: AUDIO_FOURCCS, ..Config::default() }
 }
 
+/// One RTMP connection, with its handles: the stream writers (which its publish feeds, and whose
+/// shutdown signal ends it) and admission.
 struct Connection {
-    app: Arc<App>,
+    writers: Arc<StreamWriters>,
     admission: Arc<Admission>,
     peer: SocketAddr,
     id: u64,
@@ -151,12 +154,12 @@ struct Connection {
 }
 
 impl Connection {
-    fn new(app: Arc<App>, admission: Arc<Admission>, peer: SocketAddr, id: u64) -> Self {
+    fn new(writers: Arc<StreamWriters>, admission: Arc<Admission>, peer: SocketAddr, id: u64) -> Self {
         let mut seed = [0u8; 32];
         getrandom::fill(&mut seed).expect("the OS random source works");
         let session = ServerSession::new(session_config(), seed);
         Self {
-            app,
+            writers,
             admission,
             peer,
             id,
@@ -178,7 +181,7 @@ impl Connection {
         idle.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let (mut reads, mut quiet) = (0u64, Duration::ZERO);
         // The futures that outlive a read are made once, not on every read.
-        let mut shutdown_rx = self.app.shutdown.subscribe();
+        let mut shutdown_rx = self.writers.shutdown.clone();
         let shutdown = shutdown_rx.changed();
         tokio::pin!(shutdown);
         let mut stop: Option<(Arc<LiveStream>, StopSignal)> = None;
@@ -305,7 +308,7 @@ impl Connection {
         let asked = PublishRequest { key, token, connection: self.id, peer: self.peer };
         match self.admission.admit(asked).await {
             Ok(Admitted { stream, publisher }) => {
-                self.publishing = Some((stream, MultitrackPublish::new(self.app.writers.clone(), publisher)));
+                self.publishing = Some((stream, MultitrackPublish::new(self.writers.clone(), publisher)));
                 self.session.accept_publish(request);
             }
             Err(refusal) => self.reject(request, &refusal),
