@@ -1,32 +1,26 @@
-//! The node's shared state: settings, store, metrics, token signer and the streams being
-//! published.
+//! The node's composition: each part's handles made once, and what only the HTTP side uses
+//! (the admin key, recent viewers, drain and readiness flags).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use rapidrtmp_core::manifest::MediaInfo;
-use tokio::sync::{watch, Notify, Semaphore};
+use tokio::sync::watch;
 
+use crate::clock::now_ms;
 use crate::config::Settings;
+use crate::lifecycle::Lifecycle;
 use crate::metrics::Metrics;
-use crate::publish::writer::Writers;
+use crate::publish::writer::{StreamWriters, WriterHandles};
 use crate::store::Store;
+use crate::streams::{LiveStream, LiveStreams};
 use crate::tokens::TokenSigner;
 
-/// How long a publisher may send nothing before another may take its stream over.
-pub const TAKEOVER_SILENCE_MS: u64 = 5_000;
 /// Viewers counted as recent if they fetched a playlist within this time.
 pub const VIEWER_WINDOW_MS: u64 = 30_000;
 /// Most distinct viewers tracked per stream.
 const MAX_TRACKED_VIEWERS: usize = 10_000;
-
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
-}
 
 /// A name for this run of the node: the host name (when it is a valid name) and 8 random hex
 /// digits.
@@ -46,66 +40,10 @@ fn node_id() -> String {
     format!("{host}-{:08x}", u32::from_be_bytes(r))
 }
 
-/// What the API shows of a live stream.
-#[derive(Debug, Clone, Default)]
-pub struct StreamStats {
-    /// Codecs, size, frame rate of the current session.
-    pub media: MediaInfo,
-    /// Media bytes received.
-    pub bytes_in: u64,
-    /// Chunks (segments) written in this publish.
-    pub segments: u64,
-}
-
-/// A stream being published.
-pub struct LiveStream {
-    /// Stream key.
-    pub key: String,
-    /// When the publish started, ms since the epoch.
-    pub started_at_ms: u64,
-    /// Id of the connection publishing it.
-    pub connection: u64,
-    /// Last time media arrived, ms since the epoch.
-    pub last_data_ms: AtomicU64,
-    /// Tells the connection to stop publishing.
-    pub stop: Notify,
-    /// Set when a new publisher takes the stream over (the stream goes on, it does not end).
-    pub replaced: std::sync::atomic::AtomicBool,
-    /// Set to true once its publisher has handed its last chunk to the stream's writer.
-    pub done: watch::Sender<bool>,
-    /// Figures for the API.
-    pub stats: Mutex<StreamStats>,
-    /// Its live edge, with LL-HLS on.
-    pub edge: Option<crate::live_edge::LiveEdge>,
-}
-
-impl LiveStream {
-    /// A stream `connection` starts publishing at `now` (ms since the epoch); it has a live edge
-    /// if LL-HLS is on (`part_duration`).
-    pub fn new(key: String, now: u64, connection: u64, part_duration: Option<std::time::Duration>) -> Arc<Self> {
-        Arc::new(Self {
-            key,
-            started_at_ms: now,
-            connection,
-            last_data_ms: now.into(),
-            stop: Notify::default(),
-            replaced: AtomicBool::default(),
-            done: watch::channel(false).0,
-            stats: Mutex::default(),
-            edge: part_duration.map(|d| crate::live_edge::LiveEdge::new(d.as_millis() as u64)),
-        })
-    }
-
-    /// Whether the publisher has gone silent long enough to be replaced.
-    pub fn is_silent(&self, now: u64) -> bool {
-        now.saturating_sub(self.last_data_ms.load(Relaxed)) >= TAKEOVER_SILENCE_MS
-    }
-}
-
-/// Everything the listeners share.
+/// The node: the handles of its parts, and the HTTP side's own state.
 pub struct App {
     /// Settings.
-    pub settings: Settings,
+    pub settings: Arc<Settings>,
     /// Object store.
     pub store: Store,
     /// Metrics.
@@ -115,46 +53,54 @@ pub struct App {
     /// The admin API key.
     pub admin_key: String,
     /// Streams being published, by key.
-    pub streams: Mutex<HashMap<String, Arc<LiveStream>>>,
+    pub streams: Arc<LiveStreams>,
     /// Recent playlist viewers by stream.
     viewers: Mutex<HashMap<String, HashMap<IpAddr, u64>>>,
     /// Set when shutdown begins.
     pub shutdown: watch::Sender<bool>,
-    /// Stream writers still running (shutdown waits for them to flush).
-    pub writers: watch::Sender<usize>,
     /// The writers of the streams this node owns.
-    pub stream_writers: Writers,
-    /// Room for closed chunks waiting for the store, all streams together (bytes).
-    pub backlog: Arc<Semaphore>,
-    /// This node's name in the owner records of the streams it writes: host name and a random
-    /// part, new at every start.
-    pub node_id: String,
+    pub writers: Arc<StreamWriters>,
+    /// Where stream events are emitted.
+    pub lifecycle: Lifecycle,
     /// Listeners are up.
     pub listening: AtomicBool,
     /// Set by `POST /api/v1/drain` (Kubernetes' `preStop`): new publishes are refused, `/ready`
     /// fails, streams already live go on.
-    draining: AtomicBool,
+    pub draining: Arc<AtomicBool>,
     next_connection: AtomicU64,
 }
 
 impl App {
     /// The shared state.
     pub fn new(settings: Settings, store: Store, admin_key: String) -> Arc<Self> {
+        let settings = Arc::new(settings);
+        let metrics = Arc::<Metrics>::default();
+        let streams = Arc::<LiveStreams>::default();
+        let lifecycle = Lifecycle::new(metrics.clone());
+        let shutdown = watch::channel(false).0;
+        let writers = StreamWriters::new(WriterHandles {
+            store: store.clone(),
+            settings: settings.clone(),
+            metrics: metrics.clone(),
+            // Host name and a random part, new at every start.
+            node_id: node_id(),
+            streams: streams.clone(),
+            lifecycle: lifecycle.clone(),
+            shutdown: shutdown.subscribe(),
+        });
         Arc::new(Self {
             signer: TokenSigner::from_admin_key(&admin_key),
-            backlog: Arc::new(Semaphore::new(settings.node_backlog)),
             settings,
             store,
-            metrics: Arc::default(),
+            metrics,
             admin_key,
-            streams: Mutex::default(),
+            streams,
             viewers: Mutex::default(),
-            shutdown: watch::channel(false).0,
-            writers: watch::channel(0).0,
-            stream_writers: Writers::default(),
-            node_id: node_id(),
+            shutdown,
+            writers,
+            lifecycle,
             listening: AtomicBool::new(false),
-            draining: AtomicBool::new(false),
+            draining: Arc::new(AtomicBool::new(false)),
             next_connection: AtomicU64::new(1),
         })
     }
@@ -166,36 +112,7 @@ impl App {
 
     /// The live stream under `key`, if any.
     pub fn live(&self, key: &str) -> Option<Arc<LiveStream>> {
-        self.streams.lock().unwrap_or_else(|e| e.into_inner()).get(key).cloned()
-    }
-
-    /// Registers `stream` as being published, unless its key is published by a publisher that
-    /// is neither silent nor done. Returns whether it did.
-    pub fn claim(&self, stream: &Arc<LiveStream>) -> bool {
-        let mut streams = self.streams.lock().unwrap_or_else(|e| e.into_inner());
-        let busy = streams.get(&stream.key).is_some_and(|s| !s.is_silent(now_ms()) && !*s.done.borrow());
-        if !busy {
-            streams.insert(stream.key.clone(), stream.clone());
-        }
-        !busy
-    }
-
-    /// Takes `stream` out of the registry, if it is still the one registered under its key.
-    pub fn release(&self, stream: &LiveStream) {
-        let mut streams = self.streams.lock().unwrap_or_else(|e| e.into_inner());
-        if streams.get(&stream.key).is_some_and(|s| s.connection == stream.connection) {
-            streams.remove(&stream.key);
-        }
-    }
-
-    /// Tells the publisher of connection `connection` to stop: every stream it publishes (the
-    /// other tracks' streams of a multitrack publish share it) ends.
-    pub fn stop_connection(&self, connection: u64) {
-        let streams: Vec<Arc<LiveStream>> =
-            self.streams.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
-        for s in streams.iter().filter(|s| s.connection == connection) {
-            s.stop.notify_one();
-        }
+        self.streams.live(key)
     }
 
     /// Records a playlist request from `ip`.
@@ -241,6 +158,6 @@ impl App {
 
     /// Streams being published now.
     pub fn live_count(&self) -> usize {
-        self.streams.lock().unwrap_or_else(|e| e.into_inner()).len()
+        self.streams.count()
     }
 }

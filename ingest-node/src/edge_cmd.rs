@@ -123,7 +123,7 @@ pub async fn run(args: EdgeArgs) -> anyhow::Result<()> {
     info!(max_http_connections = max, per_ip, "HTTP connection caps");
     let slots = Slots::new(max, per_ip, node.metrics.http_connections.clone());
     let (stop, shutdown) = tokio::sync::watch::channel(false);
-    let server = tokio::spawn(server::serve(listener, None, router, slots, node.metrics.clone(), shutdown));
+    let server = tokio::spawn(server::accept_http(listener, None, router, slots, node.metrics.clone(), shutdown));
     crate::serve::shutdown_signal().await;
     stop.send_replace(true);
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, server).await;

@@ -38,10 +38,16 @@ pub fn tls_acceptor(app: &App) -> anyhow::Result<Option<tokio_rustls::TlsAccepto
     app.settings.tls.as_ref().map(|(cert, key)| tls::acceptor(cert, key)).transpose()
 }
 
-/// Serves HTTP (HTTP/1.1 and h2c), or HTTPS with `tls`, within `slots`, until shutdown.
-pub async fn serve(app: Arc<App>, listener: TcpListener, tls: Option<tokio_rustls::TlsAcceptor>, slots: Arc<Slots>) {
+/// Serves the node's routes over HTTP (HTTP/1.1 and h2c), or HTTPS with `tls`, within `slots`,
+/// until shutdown.
+pub async fn serve_node_http(
+    app: Arc<App>,
+    listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    slots: Arc<Slots>,
+) {
     let (shutdown, metrics) = (app.shutdown.subscribe(), app.metrics.clone());
-    server::serve(listener, tls, router(app.clone()), slots, metrics, shutdown).await;
+    server::accept_http(listener, tls, router(app.clone()), slots, metrics, shutdown).await;
 }
 
 /// All routes.

@@ -3,7 +3,7 @@
 //! other edge can. A part of the open chunk is built when first asked for, once for all who ask
 //! ([`BUILT_PARTS_KEPT`]): its tags are copied out of the publisher's chunk writer (which holds
 //! the open chunk's only copy) and the part is built outside the writer's lock, so viewers never
-//! hold the publisher up. Updated by the stream's [`crate::publish::Publisher`] (and handed the
+//! hold the publisher up. Updated by the stream's [`crate::publish::StreamPublisher`] (and handed the
 //! manifest its writer last stored, so a playlist is one consistent view); whoever waits for it
 //! to change (a blocking playlist or part request, at most [`MAX_BLOCKING_WAITERS`]) is woken by
 //! a watch channel, never a poll.
@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use rapidrtmp_core::chunk::{ChunkWriter, PartInfo};
-use rapidrtmp_core::edge::live::{LiveChunk, LiveEdge as Edge, PartState};
+use rapidrtmp_core::edge::live::{LiveChunk, LiveEdge, PartState};
 use rapidrtmp_core::edge::{self, CACHE_IMMUTABLE, MP4_TYPE};
 use rapidrtmp_core::flv::TagReader;
 use rapidrtmp_core::manifest::{ChunkEntry, Manifest};
@@ -97,7 +97,7 @@ impl State {
 }
 
 /// One stream's live edge.
-pub struct LiveEdge {
+pub struct NodeLiveEdge {
     part_target_ms: u64,
     state: Mutex<State>,
     changed: watch::Sender<u64>,
@@ -113,7 +113,7 @@ pub enum Held {
     Config(StreamConfig),
 }
 
-/// A request's place among those waiting on a live edge ([`LiveEdge::wait_slot`]), given back
+/// A request's place among those waiting on a live edge ([`NodeLiveEdge::wait_slot`]), given back
 /// when dropped.
 pub struct WaitSlot<'a>(&'a AtomicUsize);
 
@@ -132,7 +132,7 @@ struct PartSource {
     tags: Vec<u8>,
 }
 
-impl LiveEdge {
+impl NodeLiveEdge {
     /// An empty live edge cutting parts of `part_target_ms`.
     pub fn new(part_target_ms: u64) -> Self {
         Self {
@@ -233,10 +233,10 @@ impl LiveEdge {
 
     /// Runs `f` on the core's view of the live edge, with the manifest the stream's writer last
     /// stored (`stored`, read from the store, until there is one): one consistent view.
-    pub fn view<R>(&self, stored: Option<&Manifest>, f: impl FnOnce(&Edge<'_>, Option<&Manifest>) -> R) -> R {
+    pub fn view<R>(&self, stored: Option<&Manifest>, f: impl FnOnce(&LiveEdge<'_>, Option<&Manifest>) -> R) -> R {
         let s = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let manifest = s.manifest.as_deref().or(stored);
-        f(&Edge { part_target_ms: self.part_target_ms, chunks: &s.chunks }, manifest)
+        f(&LiveEdge { part_target_ms: self.part_target_ms, chunks: &s.chunks }, manifest)
     }
 
     /// Part `index` of segment `sequence` of `session`, if it is one of the open chunk's
@@ -252,8 +252,8 @@ impl LiveEdge {
     ) -> Result<edge::Response, PartState> {
         let (cell, writer) = {
             let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
-            let state =
-                Edge { part_target_ms: self.part_target_ms, chunks: &s.chunks }.part_state(session, sequence, index);
+            let state = LiveEdge { part_target_ms: self.part_target_ms, chunks: &s.chunks }
+                .part_state(session, sequence, index);
             if state != PartState::Open {
                 return Err(state);
             }

@@ -6,7 +6,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod admission;
 mod app;
+mod clock;
 mod config;
 mod drain_cmd;
 mod edge_cmd;
@@ -14,6 +16,7 @@ mod fd_limit;
 mod health_cmd;
 mod http;
 mod inspect_cmd;
+mod lifecycle;
 mod live_edge;
 mod local_http;
 mod metrics;
@@ -26,6 +29,7 @@ mod rtmp;
 mod serve;
 mod slots;
 mod store;
+mod streams;
 mod sweep;
 mod tokens;
 
@@ -98,8 +102,8 @@ fn main() -> ExitCode {
     return_large_frees_to_the_os();
     let cli = Cli::parse();
     let result = match cli.command {
-        None => serve(cli.serve),
-        Some(Command::Serve(args)) => serve(*args),
+        None => run_node(cli.serve),
+        Some(Command::Serve(args)) => run_node(*args),
         Some(Command::Edge(args)) => runtime().and_then(|rt| rt.block_on(edge_cmd::run(args))),
         Some(Command::Package { input, out, mp4, segment_duration }) => match (out, mp4) {
             (Some(out), _) => package_cmd::run(&input, &out, segment_duration),
@@ -123,6 +127,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
 }
 
-fn serve(args: config::ServeArgs) -> anyhow::Result<()> {
+/// `rapidrtmp serve`: runs the ingest node on its own runtime until SIGINT or SIGTERM.
+fn run_node(args: config::ServeArgs) -> anyhow::Result<()> {
     runtime()?.block_on(serve::run(args))
 }

@@ -11,7 +11,7 @@ use crate::refusals::{Cause, Refusals};
 /// Upper bounds (seconds) of the latency histograms' buckets.
 const BUCKETS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
 
-/// Every `result` a publish attempt is counted under (`ingest-node/src/rtmp.rs`): each is
+/// Every `result` a publish attempt is counted under (`ingest-node/src/admission.rs`): each is
 /// exported from the start, at 0, so rates and alerts work on a node that has seen none.
 pub const PUBLISH_RESULTS: [&str; 10] = [
     "accepted",

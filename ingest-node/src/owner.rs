@@ -20,7 +20,7 @@ use tracing::{info, warn};
 
 use rapidrtmp_core::layout::owner_key;
 
-use crate::app::now_ms;
+use crate::clock::now_ms;
 use crate::store::{Store, StoreError, Version};
 
 /// How many times a claim re-reads the record after losing a race for it.

@@ -1,5 +1,7 @@
-//! One publish: RTMP media → chunk files (cut and assembled by the core's [`ChunkWriter`]) →
-//! the stream's writer ([`writer`]), which puts them into the store.
+//! One stream's publisher ([`StreamPublisher`]): media messages → chunk files (cut and assembled
+//! by the core's [`ChunkWriter`]) → the stream's writer ([`writer`]), which puts them into the
+//! store. It emits the publish's lifecycle moments: publish started, session started, publish
+//! ended ([`crate::lifecycle`]).
 
 pub mod group;
 pub mod multitrack;
@@ -18,28 +20,20 @@ use rapidrtmp_core::media::{MediaTag, StreamConfig};
 use rapidrtmp_core::timeline::Millis;
 use tracing::{error, info, warn};
 
-use crate::app::{now_ms, App, LiveStream};
-use writer::{ChunkJob, Job, StartError, StreamWriter};
-
-/// How a publish ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ending {
-    /// The publisher unpublished, or the stream was stopped: the playlist ends now.
-    Now,
-    /// The publisher dropped off: the stream stays live for the reconnect grace, then ends unless
-    /// it was published again meanwhile (OBS reconnects this way).
-    AfterGrace,
-    /// Another publisher took the stream over: it goes on.
-    Replaced,
-}
+use crate::clock::now_ms;
+pub use crate::lifecycle::Ending;
+use crate::lifecycle::StreamEvent;
+use crate::metrics::Metrics;
+use crate::streams::LiveStream;
+use writer::{ChunkJob, Job, StartError, StreamWriter, StreamWriters};
 
 /// Turns one publisher's media into chunks. However it ends (dropped without [`finish`] too,
 /// when its connection's task fails), it tells its stream's writer, so the stream ends or goes
 /// on as it should.
 ///
-/// [`finish`]: Publisher::finish
-pub struct Publisher {
-    app: Arc<App>,
+/// [`finish`]: StreamPublisher::finish
+pub struct StreamPublisher {
+    writers: Arc<StreamWriters>,
     stream: Arc<LiveStream>,
     /// Cuts the media into chunks; shared with the stream's live edge, which builds the open
     /// chunk's parts from it.
@@ -75,13 +69,14 @@ fn media_info(config: &StreamConfig, frame_rate: Option<f64>) -> MediaInfo {
     }
 }
 
-impl Publisher {
+impl StreamPublisher {
     /// Starts publishing `stream`: attaches to its writer (which takes the stream's ownership
     /// first) and goes on from where the stream's last publish ended.
-    pub async fn start(app: Arc<App>, stream: Arc<LiveStream>) -> Result<Self, StartError> {
-        let store_writer = StreamWriter::attach(&app, &stream.key).await?;
+    /// Emits [`StreamEvent::PublishStarted`] once started.
+    pub async fn start(writers: Arc<StreamWriters>, stream: Arc<LiveStream>) -> Result<Self, StartError> {
+        let store_writer = StreamWriter::attach(&writers, &stream.key).await?;
         let resume = store_writer.resume.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let target = app.settings.segment_duration.as_millis() as u64;
+        let target = u64::try_from(writers.settings.segment_duration.as_millis()).unwrap_or(u64::MAX);
         // Media sequence numbers start at 1: hls.js does not block for a playlist at msn 0.
         let mut chunker = Chunker::new(target).with_first_sequence(resume.next_sequence.max(1));
         // A stream published again continues its timeline: decode times never go back.
@@ -96,11 +91,17 @@ impl Publisher {
         if let Some(edge) = &stream.edge {
             edge.attach(writer.clone());
         }
+        writers.lifecycle.emit(StreamEvent::PublishStarted {
+            stream: stream.key.clone(),
+            connection: stream.connection,
+            peer: stream.peer,
+            at_ms: now_ms(),
+        });
         Ok(Self {
             last_init: resume.last_init,
             last_session_id: resume.last_session_id,
             frame_rate: None,
-            app,
+            writers,
             stream,
             writer,
             events: Vec::new(),
@@ -195,6 +196,13 @@ impl Publisher {
         };
         self.last_init = Some((digest, init.clone()));
         self.session = Some((index, id.clone(), init.clone()));
+        let started = StreamEvent::SessionStarted {
+            stream: self.stream.key.clone(),
+            session: id.clone(),
+            first_sequence: sequence,
+            at_ms: now_ms(),
+        };
+        self.writers.lifecycle.emit(started);
         (id, init)
     }
 
@@ -269,14 +277,16 @@ impl Publisher {
         let last_init = self.last_init.clone();
         // Named after the closed chunk's session, so that a new one gets a new id.
         let next = next.and_then(|sequence| self.opened(sequence));
-        let lost = |app: &App| {
+        let lost = |metrics: &Metrics| {
             error!(stream = %self.stream.key, sequence = info.sequence, "the stream's writer has stopped; chunk lost");
-            app.metrics.chunks_lost.fetch_add(1, Relaxed);
+            metrics.chunks_lost.fetch_add(1, Relaxed);
         };
         if let Some(edge) = &self.stream.edge {
             edge.closed(entry.clone(), parts, bytes.clone(), next);
         }
-        let Some(reservation) = self.store_writer.reserve(&self.app, bytes.len()).await else { return lost(&self.app) };
+        let Some(reservation) = self.store_writer.reserve(&self.writers, bytes.len()).await else {
+            return lost(&self.writers.metrics);
+        };
         let job = Job::Chunk(Box::new(ChunkJob {
             key: chunk_key(&self.stream.key, &session_id, info.sequence),
             bytes,
@@ -287,7 +297,7 @@ impl Publisher {
             reservation,
         }));
         if !self.store_writer.send(job) {
-            lost(&self.app);
+            lost(&self.writers.metrics);
         }
     }
 
@@ -299,17 +309,133 @@ impl Publisher {
     }
 }
 
-impl Drop for Publisher {
+impl Drop for StreamPublisher {
     fn drop(&mut self) {
         let media_end = self.writer().chunker().media_end();
         if let Some(end) = media_end {
             self.store_writer.resume.lock().unwrap_or_else(|e| e.into_inner()).media_end_ms = Some(end.0);
         }
+        let lasted_ms = now_ms().saturating_sub(self.stream.started_at_ms);
+        self.writers.lifecycle.emit(StreamEvent::PublishEnded {
+            stream: self.stream.key.clone(),
+            connection: self.stream.connection,
+            ending: self.ending,
+            lasted_ms,
+        });
         self.store_writer.send(Job::End { media_end, ending: self.ending });
         self.store_writer.detach();
         if let Some(edge) = &self.stream.edge {
             edge.end();
         }
         let _ = self.stream.done.send(true);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+    use std::time::Duration;
+
+    use rapidrtmp_core::flv::TagReader;
+    use rapidrtmp_core::layout::manifest_key;
+    use rapidrtmp_core::manifest::Manifest;
+    use tokio::sync::{broadcast, watch};
+
+    use super::writer::{StreamWriters, WriterHandles};
+    use super::*;
+    use crate::config::ServeArgs;
+    use crate::lifecycle::Lifecycle;
+    use crate::store::{LocalStore, Store};
+    use crate::streams::LiveStream;
+
+    /// Waits for the next event, at most 10 s.
+    async fn next(events: &mut broadcast::Receiver<StreamEvent>) -> StreamEvent {
+        match tokio::time::timeout(Duration::from_secs(10), events.recv()).await {
+            Ok(Ok(event)) => event,
+            other => panic!("no next event: {other:?}"),
+        }
+    }
+
+    /// One publish of a real ffmpeg-made FLV file, through a real writer into a store folder:
+    /// its moments come out once each and in order (publish started, session started, the chunks
+    /// stored, the publish ended, the stream ended last), the chunks stored are those the
+    /// manifest lists, and the metrics counted them all.
+    #[tokio::test]
+    async fn one_publish_tells_its_moments_once_each_in_order() {
+        let dir = std::env::temp_dir().join(format!("rapidrtmp-lifecycle-{}", std::process::id()));
+        let args = ServeArgs {
+            data_dir: Some(dir.clone()),
+            segment_duration: Some(0.5),
+            part_duration: Some(0.0),
+            ..ServeArgs::default()
+        };
+        let settings = Arc::new(args.resolve().expect("settings"));
+        let store = Store::Local(LocalStore::new(&dir).expect("store folder"));
+        let metrics = Arc::<Metrics>::default();
+        let lifecycle = Lifecycle::new(metrics.clone());
+        let mut events = lifecycle.subscribe();
+        let shutdown = watch::channel(false);
+        let writers = StreamWriters::new(WriterHandles {
+            store: store.clone(),
+            settings,
+            metrics: metrics.clone(),
+            node_id: "test-node".into(),
+            streams: Arc::default(),
+            lifecycle,
+            shutdown: shutdown.1,
+        });
+        let peer: SocketAddr = "127.0.0.1:40000".parse().expect("address");
+        let stream = LiveStream::new("cam".into(), now_ms(), (7, peer), None);
+        assert!(writers.streams.claim(&stream));
+        let mut publisher = StreamPublisher::start(writers.clone(), stream.clone()).await.expect("started");
+        let flv = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/golden/small.flv")).expect("clip");
+        let (_, tags) = TagReader::new(&flv).expect("an FLV file");
+        for tag in tags {
+            let tag = tag.expect("a whole tag");
+            publisher.media(tag.kind, tag.timestamp, tag.body).await;
+        }
+        publisher.finish(Ending::Now).await;
+        writers.streams.release(&stream);
+
+        let started = next(&mut events).await;
+        assert!(
+            matches!(&started, StreamEvent::PublishStarted { stream, connection: 7, peer: p, .. } if stream == "cam" && *p == peer),
+            "{started:?}"
+        );
+        let session = match next(&mut events).await {
+            StreamEvent::SessionStarted { stream, session, first_sequence: 1, .. } if stream == "cam" => session,
+            other => panic!("expected the session to start: {other:?}"),
+        };
+        // The chunks are stored in order; the last ones may be stored after the publisher
+        // handed them over and left: then after it ended, and always before the stream ends.
+        let (mut stored, mut publish_ended) = (Vec::new(), 0);
+        loop {
+            match next(&mut events).await {
+                StreamEvent::ChunkStored { stream, session: s, sequence, bytes, .. } if stream == "cam" => {
+                    assert_eq!(s, session, "one session");
+                    assert!(bytes > 0);
+                    stored.push(sequence);
+                }
+                StreamEvent::PublishEnded { stream, connection: 7, ending: Ending::Now, .. } if stream == "cam" => {
+                    publish_ended += 1;
+                }
+                StreamEvent::StreamEnded { stream, .. } if stream == "cam" => break,
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!(publish_ended, 1, "the publish ended once, before the stream ended");
+        assert!(events.try_recv().is_err(), "nothing after the stream ended");
+
+        let (manifest, _) = store.get_versioned(&manifest_key("cam")).await.expect("read").expect("a manifest");
+        let manifest = Manifest::parse(&manifest).expect("a manifest");
+        let listed: Vec<u64> = manifest.chunks.iter().map(|c| c.sequence).collect();
+        assert!(stored.len() >= 2, "stored {stored:?}");
+        assert_eq!(stored, listed, "the chunks stored are the chunks the manifest lists, in order");
+        let count = u64::try_from(stored.len()).expect("fits");
+        assert_eq!(metrics.chunks_written.load(Relaxed), count);
+        assert_eq!(metrics.active_streams.load(Relaxed), 0, "started and ended once");
+        // The writer releases the stream's ownership after the stream ended, then stops.
+        assert!(writers.stopped_within(Duration::from_secs(10)).await, "the stream's writer stopped");
+        std::fs::remove_dir_all(dir).expect("removed");
     }
 }

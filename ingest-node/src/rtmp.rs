@@ -1,5 +1,6 @@
-//! The RTMP listener: connection slots, deadlines, publish authorization and media intake. The
-//! protocol itself is the sans-IO session of `rapidrtmp-rtmp`; this file moves its bytes.
+//! The RTMP listener: connection slots, deadlines and media intake. The protocol itself is the
+//! sans-IO session of `rapidrtmp-rtmp`; this file moves its bytes. Who may publish is decided by
+//! [`crate::admission`]; this file answers its refusals as `NetStream.Publish.*` statuses.
 //!
 //! Publish URL: `rtmp://host/live/{streamKey}?token=T`; OBS style works too (server
 //! `rtmp://host/live`, stream key `{streamKey}?token=T`). Playback over RTMP is refused: it is HLS.
@@ -10,19 +11,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use rapidrtmp_core::layout::{used_token_key, valid_name};
 use rapidrtmp_rtmp::{Config, Connect, Event, ServerSession, StreamRequest};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::{Instant, MissedTickBehavior};
 use tracing::{debug, info, warn};
 
-use crate::app::{now_ms, App, LiveStream};
-use crate::publish::multitrack::{is_rendition_key, Publish};
-use crate::publish::writer::StartError;
-use crate::publish::{Ending, Publisher};
+use crate::admission::{Admission, Admitted, PublishRequest, Refusal};
+use crate::app::App;
+use crate::publish::multitrack::MultitrackPublish;
+use crate::publish::writer::StreamWriters;
+use crate::publish::Ending;
 use crate::slots::{Listener, Slots};
-use crate::tokens::{self, TokenError};
+use crate::streams::LiveStream;
 
 /// The RTMP application publishers connect to.
 pub const APP_NAME: &str = "live";
@@ -36,14 +37,13 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 const IDLE_CHECK: Duration = Duration::from_secs(5);
 /// Free space kept in a connection's read buffer before each read.
 const READ_BUFFER: usize = 64 << 10;
-/// How long a takeover waits for the old publisher's last chunk to be written.
-const TAKEOVER_WAIT: Duration = Duration::from_secs(15);
 
-/// Accepts RTMP connections until shutdown.
-pub async fn serve(app: Arc<App>, listener: TcpListener) {
+/// Accepts RTMP connections until shutdown, each within its slot and deadlines.
+pub async fn accept_rtmp(app: Arc<App>, listener: TcpListener) {
     let s = &app.settings;
     let slots = Slots::new(s.max_connections, s.max_connections_per_ip, app.metrics.rtmp_connections.clone());
     let mut shutdown = app.shutdown.subscribe();
+    let admission = Arc::new(Admission::new(app.signer.clone(), app.writers.clone(), app.draining.clone()));
     loop {
         let (socket, peer) = tokio::select! {
             r = listener.accept() => match r {
@@ -63,11 +63,11 @@ pub async fn serve(app: Arc<App>, listener: TcpListener) {
             }
         };
         let _ = socket.set_nodelay(true);
-        let app = app.clone();
+        let (writers, admission) = (app.writers.clone(), admission.clone());
+        let id = app.connection_id();
         tokio::spawn(async move {
             let _slot = slot; // given back however this task ends
-            let id = app.connection_id();
-            let mut conn = Connection::new(app, peer, id);
+            let mut conn = Connection::new(writers, admission, peer, id);
             let result = conn.run(socket).await;
             if let Some((stream, publish)) = conn.publishing.take() {
                 let ending = conn.ending;
@@ -136,12 +136,15 @@ fn session_config() -> Config {
     Config { video_fourccs: VIDEO_FOURCCS, audio_fourccs: AUDIO_FOURCCS, ..Config::default() }
 }
 
+/// One RTMP connection, with its handles: the stream writers (which its publish feeds, and whose
+/// shutdown signal ends it) and admission.
 struct Connection {
-    app: Arc<App>,
+    writers: Arc<StreamWriters>,
+    admission: Arc<Admission>,
     peer: SocketAddr,
     id: u64,
     session: ServerSession,
-    publishing: Option<(Arc<LiveStream>, Publish)>,
+    publishing: Option<(Arc<LiveStream>, MultitrackPublish)>,
     close: bool,
     /// How the publish ends if the connection does: a dropped connection may come back.
     ending: Ending,
@@ -151,11 +154,21 @@ struct Connection {
 }
 
 impl Connection {
-    fn new(app: Arc<App>, peer: SocketAddr, id: u64) -> Self {
+    fn new(writers: Arc<StreamWriters>, admission: Arc<Admission>, peer: SocketAddr, id: u64) -> Self {
         let mut seed = [0u8; 32];
         getrandom::fill(&mut seed).expect("the OS random source works");
         let session = ServerSession::new(session_config(), seed);
-        Self { app, peer, id, session, publishing: None, close: false, ending: Ending::AfterGrace, linger_until: None }
+        Self {
+            writers,
+            admission,
+            peer,
+            id,
+            session,
+            publishing: None,
+            close: false,
+            ending: Ending::AfterGrace,
+            linger_until: None,
+        }
     }
 
     /// Reads, hands the bytes to the session, acts on its events and sends its replies, until
@@ -168,7 +181,7 @@ impl Connection {
         idle.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let (mut reads, mut quiet) = (0u64, Duration::ZERO);
         // The futures that outlive a read are made once, not on every read.
-        let mut shutdown_rx = self.app.shutdown.subscribe();
+        let mut shutdown_rx = self.writers.shutdown.clone();
         let shutdown = shutdown_rx.changed();
         tokio::pin!(shutdown);
         let mut stop: Option<(Arc<LiveStream>, StopSignal)> = None;
@@ -276,126 +289,35 @@ impl Connection {
         }
     }
 
-    fn reject(&mut self, request: &StreamRequest, code: &str, result: &'static str, why: &str) {
-        self.app.metrics.publish_attempt(result);
-        info!(peer = %self.peer, result, "publish rejected: {why}");
-        self.session.reject_stream(request, code, why);
+    /// Answers a refused publish the RTMP way: `NetStream.Publish.Unauthorized` when the
+    /// token was refused, `NetStream.Publish.BadName` otherwise, with the refusal's text.
+    fn reject(&mut self, request: &StreamRequest, refusal: &Refusal) {
+        const BAD_NAME: &str = "NetStream.Publish.BadName";
+        const UNAUTHORIZED: &str = "NetStream.Publish.Unauthorized";
+        let code = if refusal.is_unauthorized() { UNAUTHORIZED } else { BAD_NAME };
+        self.session.reject_stream(request, code, &refusal.to_string());
         self.close = true;
     }
 
     async fn publish_requested(&mut self, request: &StreamRequest) {
-        const BAD_NAME: &str = "NetStream.Publish.BadName";
-        const UNAUTHORIZED: &str = "NetStream.Publish.Unauthorized";
-        let (key, token) = split_key(&request.name);
         if self.publishing.is_some() {
-            return self.reject(request, BAD_NAME, "bad_name", "this connection is already publishing");
+            let refusal = self.admission.refused(self.peer, Refusal::AlreadyPublishing);
+            return self.reject(request, &refusal);
         }
-        if self.app.is_draining() {
-            return self.reject(request, BAD_NAME, "draining", "this node is draining; publish to another node");
-        }
-        if !valid_name(key) {
-            return self.reject(request, BAD_NAME, "bad_name", "stream keys are 1-64 of [A-Za-z0-9_-]");
-        }
-        if is_rendition_key(key) {
-            let why = "stream keys ending in _v or _a and a number are the tracks of a multitrack publish: publish the key before them";
-            return self.reject(request, BAD_NAME, "reserved", why);
-        }
-        let now = now_ms();
-        let grant = match self.app.signer.verify(key, token, now / 1000) {
-            Ok(g) => g,
-            Err(e) => {
-                let result = if e == TokenError::Expired { "expired" } else { "unauthorized" };
-                return self.reject(request, UNAUTHORIZED, result, &e.to_string());
+        let (key, token) = split_key(&request.name);
+        let asked = PublishRequest { key, token, connection: self.id, peer: self.peer };
+        match self.admission.admit(asked).await {
+            Ok(Admitted { stream, publisher }) => {
+                self.publishing = Some((stream, MultitrackPublish::new(self.writers.clone(), publisher)));
+                self.session.accept_publish(request);
             }
-        };
-        // A live key is busy unless its publisher went silent (OBS reconnecting).
-        let previous = self.app.live(key);
-        if previous.as_ref().is_some_and(|prev| !prev.is_silent(now)) {
-            return self.reject(request, BAD_NAME, "busy", "stream key is already being published");
+            Err(refusal) => self.reject(request, &refusal),
         }
-        // Revoked on any node: the store's generation for the key has moved past the token's.
-        match tokens::generation(&self.app.store, key).await {
-            Ok(current) if grant.generation < current => {
-                return self.reject(request, UNAUTHORIZED, "revoked", "publish token was revoked");
-            }
-            Ok(_) => {}
-            Err(e) => {
-                warn!("cannot read the token generation of {key}: {e}");
-                return self.reject(request, BAD_NAME, "store_error", "storage unavailable, try again");
-            }
-        }
-        if grant.single_use {
-            let marker = used_token_key(&grant.nonce);
-            if !valid_name(&grant.nonce) {
-                return self.reject(request, UNAUTHORIZED, "unauthorized", "invalid publish token");
-            }
-            match self.app.store.put_if_absent(&marker, bytes::Bytes::from(format!("{key}\n"))).await {
-                Ok(true) => {}
-                Ok(false) => return self.reject(request, UNAUTHORIZED, "reused", "publish token was already used"),
-                Err(e) => {
-                    warn!("cannot record a single-use token: {e}");
-                    return self.reject(request, BAD_NAME, "store_error", "storage unavailable, try again");
-                }
-            }
-        }
-        if let Some(prev) = previous {
-            info!(stream = key, "taking over from a silent publisher");
-            prev.replaced.store(true, Relaxed);
-            prev.stop.notify_one();
-            let mut done = prev.done.subscribe();
-            // Its last chunks go to the stream's writer before this publish goes on numbering.
-            let finished = tokio::time::timeout(TAKEOVER_WAIT, done.wait_for(|d| *d)).await.is_ok();
-            if !finished {
-                return self.reject(request, BAD_NAME, "busy", "the previous publisher is still finishing; try again");
-            }
-        }
-        let key = key.to_string();
-        let stream = LiveStream::new(key.clone(), now, self.id, self.app.settings.part_duration);
-        if !self.app.claim(&stream) {
-            return self.reject(request, BAD_NAME, "busy", "stream key is already being published");
-        }
-        let publisher = match Publisher::start(self.app.clone(), stream.clone()).await {
-            Ok(p) => p,
-            Err(e) => {
-                self.app.release(&stream);
-                let _ = stream.done.send(true);
-                return match e {
-                    StartError::Busy(holder) => self.reject(
-                        request,
-                        BAD_NAME,
-                        "busy",
-                        &format!("stream key is already being published on {holder}"),
-                    ),
-                    StartError::Group => self.reject(
-                        request,
-                        BAD_NAME,
-                        "bad_name",
-                        &format!("{key} is a stream group: publish its renditions with a token naming the group"),
-                    ),
-                    StartError::Store(e) => {
-                        warn!("cannot start publishing {key}: {e}");
-                        self.reject(request, BAD_NAME, "store_error", "storage unavailable, try again")
-                    }
-                };
-            }
-        };
-        self.app.metrics.publish_attempt("accepted");
-        self.app.metrics.active_streams.fetch_add(1, Relaxed);
-        info!(peer = %self.peer, stream = %key, "publishing");
-        tokio::spawn(tokens::watch_revocation(self.app.clone(), stream.clone(), grant.generation));
-        if let Some(group) = grant.group.filter(|g| valid_name(g) && !is_rendition_key(g)) {
-            let (app, key) = (self.app.clone(), key.clone());
-            tokio::spawn(async move { crate::publish::group::join(&app, &group, &key).await });
-        }
-        self.publishing = Some((stream, Publish::new(self.app.clone(), publisher)));
-        self.session.accept_publish(request);
     }
 
-    async fn end_publish(&mut self, stream: Arc<LiveStream>, publish: Publish, ending: Ending) {
+    async fn end_publish(&mut self, stream: Arc<LiveStream>, publish: MultitrackPublish, ending: Ending) {
         // Out of the registry first: a publisher reconnecting during the grace is welcome.
-        self.app.release(&stream);
-        self.app.metrics.active_streams.fetch_sub(1, Relaxed);
-        info!(stream = %stream.key, ?ending, "publish ended");
+        self.admission.leave(&stream);
         publish.finish(ending).await;
     }
 }

@@ -105,12 +105,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     } else {
         info!("web page at {}", crate::health_cmd::local_base(http_addr));
     }
-    let rtmp_task = tokio::spawn(crate::rtmp::serve(app.clone(), rtmp));
+    tokio::spawn(crate::lifecycle::log_events(app.lifecycle.subscribe()));
+    let rtmp_task = tokio::spawn(crate::rtmp::accept_rtmp(app.clone(), rtmp));
     let per_ip = app.settings.max_http_connections_per_ip.unwrap_or_else(|| crate::config::http_per_ip_cap(max_http));
     info!(max_http_connections = max_http, per_ip, "HTTP connection caps");
     let slots = crate::slots::Slots::new(max_http, per_ip, app.metrics.http_connections.clone());
-    let http_task = tokio::spawn(crate::http::serve(app.clone(), http, tls, slots));
-    tokio::spawn(crate::sweep::run(app.clone()));
+    let http_task = tokio::spawn(crate::http::serve_node_http(app.clone(), http, tls, slots));
+    tokio::spawn(crate::sweep::run(app.writers.clone()));
     let store = app.store.clone();
     tokio::spawn(async move { store.remove_leftovers().await });
     app.listening.store(true, Relaxed);
@@ -119,10 +120,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     info!("shutting down: closing listeners, flushing streams");
     app.shutdown.send_replace(true);
     let _ = rtmp_task.await;
-    let mut writers = app.writers.subscribe();
-    if tokio::time::timeout(SHUTDOWN_GRACE, writers.wait_for(|n| *n == 0)).await.is_err() {
+    if !app.writers.stopped_within(SHUTDOWN_GRACE).await {
         warn!("some streams did not finish flushing within {SHUTDOWN_GRACE:?}");
     }
+    app.lifecycle.flush().await;
     let _ = tokio::time::timeout(Duration::from_secs(5), http_task).await;
     info!("stopped");
     Ok(())

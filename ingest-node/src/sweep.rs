@@ -10,16 +10,18 @@ use rapidrtmp_core::layout::{self, manifest_key, owner_key, valid_name};
 use rapidrtmp_core::manifest::{Manifest, StreamState};
 use tracing::warn;
 
-use crate::app::{now_ms, App};
+use crate::clock::now_ms;
 use crate::owner::{self, Claim, OwnerRecord};
+use crate::publish::writer::StreamWriters;
 use crate::retention;
 use crate::store::StoreError;
 
-/// Sweeps until shutdown.
-pub async fn run(app: Arc<App>) {
+/// Sweeps until shutdown, with the stream writers' handles (store, node name, lease, shutdown),
+/// leaving the streams they write alone.
+pub async fn run(app: Arc<StreamWriters>) {
     let mut tick = tokio::time::interval(app.settings.owner_lease);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut shutdown = app.shutdown.subscribe();
+    let mut shutdown = app.shutdown.clone();
     loop {
         tokio::select! {
             _ = tick.tick() => {}
@@ -31,9 +33,9 @@ pub async fn run(app: Arc<App>) {
     }
 }
 
-async fn sweep(app: &App) -> Result<(), StoreError> {
+async fn sweep(app: &StreamWriters) -> Result<(), StoreError> {
     for stream in app.store.list(layout::STREAMS).await? {
-        let ours = app.stream_writers.lock().unwrap_or_else(|e| e.into_inner()).contains_key(&stream);
+        let ours = app.writes(&stream);
         if !valid_name(&stream) || ours {
             continue;
         }
@@ -67,7 +69,7 @@ async fn sweep(app: &App) -> Result<(), StoreError> {
 }
 
 /// Marks the stream of a dead node ended, so its playlist gets `EXT-X-ENDLIST`.
-async fn end_abandoned(app: &App, stream: &str, node: &str) -> Result<(), StoreError> {
+async fn end_abandoned(app: &StreamWriters, stream: &str, node: &str) -> Result<(), StoreError> {
     let key = manifest_key(stream);
     let Some((bytes, version)) = app.store.get_versioned(&key).await? else { return Ok(()) };
     let Ok(mut m) = Manifest::parse(&bytes) else { return Ok(()) };

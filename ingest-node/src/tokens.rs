@@ -24,8 +24,9 @@ use sha2::Sha256;
 use tokio::time::{Instant, MissedTickBehavior};
 use tracing::{info, warn};
 
-use crate::app::{now_ms, App, LiveStream};
+use crate::clock::now_ms;
 use crate::store::{Store, StoreError};
+use crate::streams::{LiveStream, LiveStreams};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -211,10 +212,17 @@ pub fn revocation_check_every(owner_lease: Duration) -> Duration {
 }
 
 /// Watches the token generation of `stream`, published with a token of `generation`, until
-/// the publish ends: once the key is revoked (on any node), its publisher is disconnected.
-/// A store that cannot be read leaves the publisher be (it is checked again next period).
-pub async fn watch_revocation(app: Arc<App>, stream: Arc<LiveStream>, generation: u64) {
-    let every = revocation_check_every(app.settings.owner_lease);
+/// the publish ends: once the key is revoked (on any node), its publisher is disconnected
+/// (through `streams`). Checked every [`revocation_check_every`] `owner_lease`. A store that
+/// cannot be read leaves the publisher be (it is checked again next period).
+pub async fn watch_revocation(
+    store: Store,
+    streams: Arc<LiveStreams>,
+    owner_lease: Duration,
+    stream: Arc<LiveStream>,
+    generation: u64,
+) {
+    let every = revocation_check_every(owner_lease);
     let mut tick = tokio::time::interval_at(Instant::now() + every, every);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut done = stream.done.subscribe();
@@ -223,10 +231,10 @@ pub async fn watch_revocation(app: Arc<App>, stream: Arc<LiveStream>, generation
             _ = done.wait_for(|d| *d) => return,
             _ = tick.tick() => {}
         }
-        match self::generation(&app.store, &stream.key).await {
+        match self::generation(&store, &stream.key).await {
             Ok(now) if now > generation => {
                 info!(stream = %stream.key, "the publish token was revoked: the publisher is disconnected");
-                return app.stop_connection(stream.connection);
+                return streams.stop_connection(stream.connection);
             }
             Ok(_) => {}
             Err(e) => warn!(stream = %stream.key, "cannot check whether the publish token was revoked: {e}"),

@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
-use crate::app::{now_ms, App};
+use crate::app::App;
+use crate::clock::now_ms;
 use crate::publish::multitrack::is_rendition_key;
 use crate::tokens::{self, random_id, Grant};
 
@@ -188,7 +189,7 @@ async fn stream_json(app: &App, key: &str) -> Option<serde_json::Value> {
 
 /// `GET /api/v1/streams`: live streams and those with a manifest in the store.
 pub async fn list_streams(State(app): State<Arc<App>>) -> Response {
-    let mut keys: Vec<String> = app.streams.lock().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect();
+    let mut keys: Vec<String> = app.streams.keys();
     match app.store.list(layout::STREAMS).await {
         Ok(names) => keys.extend(names.into_iter().filter(|n| valid_name(n))),
         Err(e) => {
@@ -232,7 +233,7 @@ pub struct StopRequest {
 /// it to hand its last chunk over; whether it was live here.
 async fn stop_live(app: &App, key: &str) -> bool {
     let Some(live) = app.live(key) else { return false };
-    app.stop_connection(live.connection);
+    app.streams.stop_connection(live.connection);
     let mut done = live.done.subscribe();
     let _ = tokio::time::timeout(std::time::Duration::from_secs(10), done.wait_for(|d| *d)).await;
     true

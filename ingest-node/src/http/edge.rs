@@ -22,12 +22,13 @@ use rapidrtmp_core::layout::manifest_key;
 use rapidrtmp_core::manifest::Manifest;
 use rapidrtmp_core::segment::build_init;
 
-use crate::app::{App, LiveStream};
+use crate::app::App;
 use crate::http::origin::Origin;
 use crate::live_edge::Held;
 use crate::metrics::Metrics;
 use crate::refusals::Cause;
 use crate::store::Store;
+use crate::streams::LiveStream;
 
 /// What an edge needs from the process it runs in: the ingest node, or `rapidrtmp edge`.
 pub trait EdgeHost: Send + Sync + 'static {
@@ -245,7 +246,7 @@ async fn live_answer(
 
 /// The answer from what the live edge holds for `route`'s chunk (a chunk file the store may not
 /// have yet; the open chunk's init segment), or `None`.
-fn held(live: &crate::live_edge::LiveEdge, route: &Route) -> Option<edge::Response> {
+fn held(live: &crate::live_edge::NodeLiveEdge, route: &Route) -> Option<edge::Response> {
     let (session, sequence) = route.chunk()?;
     match live.held(session, sequence)? {
         Held::Chunk(file) => Some(edge::respond(route, Some(&file), &[])),

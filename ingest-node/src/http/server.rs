@@ -86,7 +86,7 @@ struct Shared {
 
 /// Serves `router` on `listener` (over TLS with `tls`) within `slots`, until `shutdown` turns
 /// true; connections still open then finish their requests.
-pub async fn serve(
+pub async fn accept_http(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
     router: Router,

@@ -10,16 +10,17 @@ use rapidrtmp_core::layout::manifest_key;
 use rapidrtmp_core::manifest::{Manifest, MAX_RENDITIONS};
 use tracing::{info, warn};
 
-use crate::app::{now_ms, App};
+use crate::clock::now_ms;
+use crate::store::Store;
 
 /// How many times a join is tried again when another node changed the record meanwhile.
 const JOIN_ATTEMPTS: usize = 8;
 
 /// Adds `stream` to `group`'s record (creating it), unless it is listed already.
-pub async fn join(app: &App, group: &str, stream: &str) {
+pub async fn join(store: &Store, group: &str, stream: &str) {
     let key = manifest_key(group);
     for _ in 0..JOIN_ATTEMPTS {
-        let found = match app.store.get_versioned(&key).await {
+        let found = match store.get_versioned(&key).await {
             Ok(found) => found,
             Err(e) => return warn!(stream, group, "cannot join the stream group: {e}"),
         };
@@ -40,7 +41,7 @@ pub async fn join(app: &App, group: &str, stream: &str) {
         }
         members.push(stream.into());
         record.updated_at_ms = now_ms();
-        match app.store.put_if(&key, Bytes::from(record.to_json()), version.as_ref()).await {
+        match store.put_if(&key, Bytes::from(record.to_json()), version.as_ref()).await {
             Ok(Some(_)) => return info!(stream, group, "joined the stream group"),
             Ok(None) => continue,
             Err(e) => return warn!(stream, group, "cannot join the stream group: {e}"),

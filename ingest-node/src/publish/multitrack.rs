@@ -19,8 +19,10 @@ use rapidrtmp_core::manifest::{Renditions, MAX_RENDITIONS};
 use rapidrtmp_core::media::{Media, MediaTag};
 use tracing::{info, warn};
 
-use super::{Ending, Publisher};
-use crate::app::{now_ms, App, LiveStream};
+use super::writer::StreamWriters;
+use super::{Ending, StreamPublisher};
+use crate::clock::now_ms;
+use crate::streams::LiveStream;
 
 /// A track other than the default ones: video or audio, and its id.
 type TrackId = (TagKind, u8);
@@ -41,13 +43,13 @@ pub fn is_rendition_key(key: &str) -> bool {
 }
 
 /// The publishers of one connection's publish.
-pub struct Publish {
-    app: Arc<App>,
+pub struct MultitrackPublish {
+    app: Arc<StreamWriters>,
     /// The stream itself: the default tracks.
-    main: Publisher,
+    main: StreamPublisher,
     /// The other tracks' publishers; `None` for a track whose stream could not start (its key
     /// is too long or busy, or there are too many): its packets are dropped.
-    others: BTreeMap<TrackId, Option<Publisher>>,
+    others: BTreeMap<TrackId, Option<StreamPublisher>>,
     /// The default audio track's last sequence header and its timestamp, for a video track that
     /// starts after it.
     audio_header: Option<(u32, Vec<u8>)>,
@@ -55,9 +57,9 @@ pub struct Publish {
     packets: Vec<TrackPacket>,
 }
 
-impl Publish {
+impl MultitrackPublish {
     /// A publish whose default tracks go to `main`.
-    pub fn new(app: Arc<App>, main: Publisher) -> Self {
+    pub fn new(app: Arc<StreamWriters>, main: StreamPublisher) -> Self {
         Self { app, main, others: BTreeMap::new(), audio_header: None, packets: Vec::new() }
     }
 
@@ -133,7 +135,7 @@ impl Publish {
     }
 
     /// Starts the stream of another track, or says why it cannot.
-    async fn start(&mut self, (kind, n): TrackId) -> Option<Publisher> {
+    async fn start(&mut self, (kind, n): TrackId) -> Option<StreamPublisher> {
         let main = self.main.stream().clone();
         let what = if kind == TagKind::Video { "video" } else { "audio" };
         let key = rendition_key(&main.key, kind, n);
@@ -146,21 +148,21 @@ impl Publish {
             warn!(stream = %main.key, "{what} track {n} dropped: its stream key {key} would be longer than 64");
             return None;
         }
-        let stream = LiveStream::new(key.clone(), now_ms(), main.connection, self.app.settings.part_duration);
-        if !self.app.claim(&stream) {
+        let stream =
+            LiveStream::new(key.clone(), now_ms(), (main.connection, main.peer), self.app.settings.part_duration);
+        if !self.app.streams.claim(&stream) {
             warn!(stream = %main.key, "{what} track {n} dropped: {key} is being published by another publisher");
             return None;
         }
-        let mut publisher = match Publisher::start(self.app.clone(), stream.clone()).await {
+        let mut publisher = match StreamPublisher::start(self.app.clone(), stream.clone()).await {
             Ok(p) => p,
             Err(e) => {
-                self.app.release(&stream);
+                self.app.streams.release(&stream);
                 let _ = stream.done.send(true);
                 warn!(stream = %main.key, "{what} track {n} dropped: {key}: {e}");
                 return None;
             }
         };
-        self.app.metrics.active_streams.fetch_add(1, Relaxed);
         info!(stream = %main.key, "{what} track {n} is published as {key}");
         if let (TagKind::Video, Some((timestamp, header))) = (kind, &self.audio_header) {
             let tag = Tag {
@@ -180,8 +182,7 @@ impl Publish {
     /// its last chunk over; a takeover waits for the stream itself, so all are free by then.
     pub async fn finish(self, ending: Ending) {
         for publisher in self.others.into_values().flatten() {
-            self.app.release(publisher.stream());
-            self.app.metrics.active_streams.fetch_sub(1, Relaxed);
+            self.app.streams.release(publisher.stream());
             publisher.finish(ending).await;
         }
         self.main.finish(ending).await;

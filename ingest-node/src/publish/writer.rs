@@ -1,5 +1,7 @@
-//! The writer of one stream on this node: it holds the stream's owner lease and its manifest,
-//! and puts each closed chunk into the store, then the manifest, in order and with retries.
+//! The writers of the streams this node owns ([`StreamWriters`]: the running writers and the
+//! handles they share) and the writer of one stream: it holds the stream's owner lease and its
+//! manifest, and puts each closed chunk into the store, then the manifest, in order and with
+//! retries. It emits the moments "chunk stored" and "stream ended" ([`crate::lifecycle`]).
 //!
 //! A publisher that reconnects, or one that takes a silent one over, attaches to the same writer:
 //! ownership passes in-process, and numbering and timeline go on from what the previous publisher
@@ -28,10 +30,14 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tracing::{error, info, warn};
 
 use super::Ending;
-use crate::app::{now_ms, App};
+use crate::clock::now_ms;
+use crate::config::Settings;
+use crate::lifecycle::{Lifecycle, StreamEvent};
+use crate::metrics::Metrics;
 use crate::owner::{self, Claim, Hold, Keeper};
 use crate::retention::{self, Schedule};
-use crate::store::{StoreError, Version};
+use crate::store::{Store, StoreError, Version};
+use crate::streams::{LiveStream, LiveStreams};
 
 /// How long the writer keeps retrying a failing store (or waiting for its lease to be renewed)
 /// once shutdown has begun.
@@ -39,8 +45,89 @@ const SHUTDOWN_RETRY: Duration = Duration::from_secs(10);
 /// How long a new publish waits for the stream's previous writer to finish closing.
 const CLOSING_WAIT: Duration = Duration::from_secs(10);
 
-/// The writers of the streams this node owns, by stream key.
-pub type Writers = Mutex<HashMap<String, Arc<StreamWriter>>>;
+/// The writers of the streams this node owns, and what they share: the store, the settings they
+/// read, the metrics, this node's name, the registry of live streams (to reach a stream's live
+/// edge and stop its publisher), the lifecycle, the shutdown signal and the node's backlog.
+pub struct StreamWriters {
+    /// Object store.
+    pub store: Store,
+    /// Settings.
+    pub settings: Arc<Settings>,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// This node's name in the owner records of the streams it writes.
+    pub node_id: String,
+    /// The streams being published on this node.
+    pub streams: Arc<LiveStreams>,
+    /// Where stream events are emitted.
+    pub lifecycle: Lifecycle,
+    /// Turns true when shutdown begins.
+    pub shutdown: watch::Receiver<bool>,
+    /// Writers still running (shutdown waits for them to flush).
+    running: watch::Sender<usize>,
+    /// The running writers by stream key.
+    by_key: Mutex<HashMap<String, Arc<StreamWriter>>>,
+    /// Room for closed chunks waiting for the store, all streams together (bytes).
+    backlog: Arc<Semaphore>,
+}
+
+/// What [`StreamWriters::new`] is made of: the handles every stream writer uses.
+pub struct WriterHandles {
+    /// Object store.
+    pub store: Store,
+    /// Settings.
+    pub settings: Arc<Settings>,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// This node's name.
+    pub node_id: String,
+    /// The streams being published on this node.
+    pub streams: Arc<LiveStreams>,
+    /// Where stream events are emitted.
+    pub lifecycle: Lifecycle,
+    /// Turns true when shutdown begins.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+impl StreamWriters {
+    /// No writer yet.
+    pub fn new(h: WriterHandles) -> Arc<Self> {
+        Arc::new(Self {
+            backlog: Arc::new(Semaphore::new(h.settings.node_backlog)),
+            store: h.store,
+            settings: h.settings,
+            metrics: h.metrics,
+            node_id: h.node_id,
+            streams: h.streams,
+            lifecycle: h.lifecycle,
+            shutdown: h.shutdown,
+            running: watch::channel(0).0,
+            by_key: Mutex::default(),
+        })
+    }
+
+    /// Whether shutdown has begun.
+    pub fn shutting_down(&self) -> bool {
+        *self.shutdown.borrow()
+    }
+
+    /// The live stream under `key`, if any.
+    pub fn live(&self, key: &str) -> Option<Arc<LiveStream>> {
+        self.streams.live(key)
+    }
+
+    /// Whether this node runs the writer of `stream`.
+    pub fn writes(&self, stream: &str) -> bool {
+        self.by_key.lock().unwrap_or_else(|e| e.into_inner()).contains_key(stream)
+    }
+
+    /// Waits until every writer has stopped; `false` if some still run after `within`.
+    pub async fn stopped_within(&self, within: Duration) -> bool {
+        let mut running = self.running.subscribe();
+        let stopped = tokio::time::timeout(within, running.wait_for(|n| *n == 0)).await.is_ok();
+        stopped
+    }
+}
 
 /// Where the next publish of a stream goes on from.
 #[derive(Debug, Clone, Default)]
@@ -70,7 +157,7 @@ impl Resume {
 /// Room taken in the stream's and the node's backlog by one chunk until it is written (or given
 /// up); it also keeps the backlog gauges.
 pub struct Reservation {
-    app: Arc<App>,
+    metrics: Arc<Metrics>,
     bytes: u64,
     _stream: OwnedSemaphorePermit,
     _node: OwnedSemaphorePermit,
@@ -78,8 +165,8 @@ pub struct Reservation {
 
 impl Drop for Reservation {
     fn drop(&mut self) {
-        self.app.metrics.store_backlog.fetch_sub(1, Relaxed);
-        self.app.metrics.store_backlog_bytes.fetch_sub(self.bytes, Relaxed);
+        self.metrics.store_backlog.fetch_sub(1, Relaxed);
+        self.metrics.store_backlog_bytes.fetch_sub(self.bytes, Relaxed);
     }
 }
 
@@ -132,17 +219,17 @@ pub struct StreamWriter {
     pub resume: Mutex<Resume>,
     backlog: Arc<Semaphore>,
     attachments: Mutex<Attachments>,
-    /// Set once the writer has stopped and left [`App::stream_writers`].
+    /// Set once the writer has stopped and left [`StreamWriters`].
     done: watch::Sender<bool>,
 }
 
 impl StreamWriter {
     /// Attaches a new publisher of `stream`: to the writer this node runs for it, or to a new one
     /// once the stream's lease is taken.
-    pub async fn attach(app: &Arc<App>, stream: &str) -> Result<Arc<Self>, StartError> {
+    pub async fn attach(app: &Arc<StreamWriters>, stream: &str) -> Result<Arc<Self>, StartError> {
         let deadline = Instant::now() + CLOSING_WAIT;
         loop {
-            let existing = app.stream_writers.lock().unwrap_or_else(|e| e.into_inner()).get(stream).cloned();
+            let existing = app.by_key.lock().unwrap_or_else(|e| e.into_inner()).get(stream).cloned();
             let Some(w) = existing else { return Self::start(app, stream).await };
             if w.try_attach() {
                 return Ok(w);
@@ -155,7 +242,7 @@ impl StreamWriter {
         }
     }
 
-    async fn start(app: &Arc<App>, stream: &str) -> Result<Arc<Self>, StartError> {
+    async fn start(app: &Arc<StreamWriters>, stream: &str) -> Result<Arc<Self>, StartError> {
         let lease = match owner::claim(&app.store, stream, &app.node_id, app.settings.owner_lease).await? {
             Claim::Taken(lease) => lease,
             Claim::Held { node } => return Err(StartError::Busy(format!("node {node}"))),
@@ -208,8 +295,8 @@ impl StreamWriter {
             attachments: Mutex::new(Attachments { publishers: 1, closing: false }),
             done: watch::channel(false).0,
         });
-        app.stream_writers.lock().unwrap_or_else(|e| e.into_inner()).insert(stream.into(), w.clone());
-        app.writers.send_modify(|n| *n += 1);
+        app.by_key.lock().unwrap_or_else(|e| e.into_inner()).insert(stream.into(), w.clone());
+        app.running.send_modify(|n| *n += 1);
         let task = Task {
             app: app.clone(),
             w: w.clone(),
@@ -217,7 +304,7 @@ impl StreamWriter {
             version,
             hold: keeper.hold(),
             keeper,
-            schedule: Schedule::new(stream, app.settings.retention.unwrap_or_default().as_millis() as u64),
+            schedule: Schedule::new(stream, millis(app.settings.retention.unwrap_or_default())),
             next_due,
             wrote_any: false,
             grace: None,
@@ -237,13 +324,14 @@ impl StreamWriter {
     /// Waits for room for a `len`-byte chunk in the stream's backlog, then in the node's: a full
     /// backlog slows the publisher down, it never drops media.
     /// (`None` only if a semaphore were closed, which nothing does.)
-    pub async fn reserve(&self, app: &Arc<App>, len: usize) -> Option<Reservation> {
+    pub async fn reserve(&self, app: &StreamWriters, len: usize) -> Option<Reservation> {
         let permits = |total: usize| u32::try_from(len.clamp(1, total)).unwrap_or(u32::MAX);
         let stream = self.backlog.clone().acquire_many_owned(permits(app.settings.stream_backlog)).await.ok()?;
         let node = app.backlog.clone().acquire_many_owned(permits(app.settings.node_backlog)).await.ok()?;
         app.metrics.store_backlog.fetch_add(1, Relaxed);
-        app.metrics.store_backlog_bytes.fetch_add(len as u64, Relaxed);
-        Some(Reservation { app: app.clone(), bytes: len as u64, _stream: stream, _node: node })
+        let bytes = u64::try_from(len).unwrap_or(u64::MAX);
+        app.metrics.store_backlog_bytes.fetch_add(bytes, Relaxed);
+        Some(Reservation { metrics: app.metrics.clone(), bytes, _stream: stream, _node: node })
     }
 
     /// Hands a job over; `false` if the writer has stopped (it lost the stream).
@@ -278,7 +366,7 @@ enum Flow {
 }
 
 struct Task {
-    app: Arc<App>,
+    app: Arc<StreamWriters>,
     w: Arc<StreamWriter>,
     manifest: Manifest,
     /// The manifest's version as this writer last read or wrote it (`None`: none existed).
@@ -301,7 +389,7 @@ impl Task {
         let every = self.app.settings.owner_lease / 3;
         let mut retention = tokio::time::interval_at(Instant::now() + every, every);
         retention.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        let mut shutdown = self.app.shutdown.subscribe();
+        let mut shutdown = self.app.shutdown.clone();
         let flow = loop {
             let grace = self.grace;
             let flow = tokio::select! {
@@ -352,12 +440,12 @@ impl Task {
                 release(&self.app, &stream, self.keeper, self.next_due, "").await;
             }
         }
-        let mut writers = self.app.stream_writers.lock().unwrap_or_else(|e| e.into_inner());
+        let mut writers = self.app.by_key.lock().unwrap_or_else(|e| e.into_inner());
         if writers.get(&stream).is_some_and(|w| Arc::ptr_eq(w, &self.w)) {
             writers.remove(&stream);
         }
         drop(writers);
-        self.app.writers.send_modify(|n| *n -= 1);
+        self.app.running.send_modify(|n| *n -= 1);
         let _ = self.w.done.send(true);
     }
 
@@ -366,7 +454,7 @@ impl Task {
         let (app, stream) = (self.app.clone(), self.w.stream.clone());
         let started = std::time::Instant::now();
         let len = bytes.len() as u64;
-        let sequence = entry.sequence;
+        let (sequence, session, duration_ms) = (entry.sequence, entry.session.clone(), entry.duration_ms);
         let hold = self.hold.clone();
         match retrying(&app, &hold, || app.store.put(&key, bytes.clone())).await {
             Ok(()) => {}
@@ -400,15 +488,22 @@ impl Task {
             // Scheduled before the manifest stops listing them.
             let expired = self.expired(leaving, &sources_before);
             if !expired.is_empty() {
-                self.schedule_deletion(expired, now_ms() + keep.as_millis() as u64).await;
+                self.schedule_deletion(expired, now_ms().saturating_add(millis(keep))).await;
             }
         }
         let flow = self.put_manifest().await;
         if flow == Flow::Go {
             self.wrote_any = true;
-            app.metrics.chunks_written.fetch_add(1, Relaxed);
-            app.metrics.chunk_bytes_written.fetch_add(len, Relaxed);
-            app.metrics.chunk_write.observe(started.elapsed());
+            let write_time = started.elapsed();
+            let stored = StreamEvent::ChunkStored {
+                stream: stream.clone(),
+                session,
+                sequence,
+                bytes: len,
+                duration_ms,
+                write_time,
+            };
+            app.lifecycle.emit(stored);
             if let Some(live) = app.live(&stream) {
                 live.stats.lock().unwrap_or_else(|e| e.into_inner()).segments += 1;
                 if let Some(edge) = &live.edge {
@@ -554,12 +649,12 @@ impl Task {
                 error!(stream = %self.w.stream, "another node took this stream over before it could be marked ended");
             }
         }
-        info!(stream = %self.w.stream, "stream ended");
+        self.app.lifecycle.emit(StreamEvent::StreamEnded { stream: self.w.stream.clone(), at_ms: now_ms() });
     }
 }
 
 /// Stops renewing the lease and releases it (unless it was lost meanwhile).
-async fn release(app: &App, stream: &str, keeper: Keeper, next_due: Option<u64>, when: &str) {
+async fn release(app: &StreamWriters, stream: &str, keeper: Keeper, next_due: Option<u64>, when: &str) {
     if let Some(lease) = keeper.stop().await {
         if let Err(e) = lease.release(&app.store, next_due).await {
             warn!(stream, "cannot release the stream's ownership{when} (it expires by itself): {e}");
@@ -593,7 +688,7 @@ struct Backoff {
 
 impl Backoff {
     /// Counts the failure and waits; `Err` once it is time to give up.
-    async fn wait(&mut self, app: &App, e: StoreError) -> Result<(), StoreError> {
+    async fn wait(&mut self, app: &StreamWriters, e: StoreError) -> Result<(), StoreError> {
         app.metrics.store_errors.fetch_add(1, Relaxed);
         if app.shutting_down() && self.shutdown_since.get_or_insert_with(Instant::now).elapsed() > SHUTDOWN_RETRY {
             return Err(e);
@@ -622,7 +717,7 @@ enum Stop {
 
 /// Waits until the lease lets this node write: `Err(Lost)` once another node has taken the
 /// stream, `Err(Lapsed)` when shutdown has gone on for [`SHUTDOWN_RETRY`] without a renewal.
-async fn writable(app: &App, hold: &mut watch::Receiver<Hold>) -> Result<(), Stop> {
+async fn writable(app: &StreamWriters, hold: &mut watch::Receiver<Hold>) -> Result<(), Stop> {
     let mut shutdown_since = None;
     loop {
         match *hold.borrow_and_update() {
@@ -662,7 +757,7 @@ async fn lapse(hold: &mut watch::Receiver<Hold>) {
 /// Runs one store operation while the lease lets this node write: it starts once the lease is
 /// held, and is cut short (`Ok(None)`) if the lease would run out before it ends.
 async fn under_lease<T>(
-    app: &App,
+    app: &StreamWriters,
     hold: &watch::Receiver<Hold>,
     op: impl Future<Output = Result<T, StoreError>>,
 ) -> Result<Option<Result<T, StoreError>>, Stop> {
@@ -676,7 +771,7 @@ async fn under_lease<T>(
 
 /// Runs a store operation until it succeeds (see [`Backoff`]), under the lease (see
 /// [`under_lease`]).
-async fn retrying<T, F>(app: &App, hold: &watch::Receiver<Hold>, mut op: impl FnMut() -> F) -> Result<T, Stop>
+async fn retrying<T, F>(app: &StreamWriters, hold: &watch::Receiver<Hold>, mut op: impl FnMut() -> F) -> Result<T, Stop>
 where
     F: Future<Output = Result<T, StoreError>>,
 {
@@ -688,4 +783,9 @@ where
             None => warn!("a store write was cut short: the stream's ownership was not renewed in time"),
         }
     }
+}
+
+/// Whole milliseconds of `d` (`u64::MAX` past what 64 bits hold).
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
