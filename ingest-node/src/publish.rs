@@ -392,7 +392,7 @@ mod tests {
         let (_, tags) = TagReader::new(&flv).expect("an FLV file");
         for tag in tags {
             let tag = tag.expect("a whole tag");
-            publisher.media(tag.kind, tag.timestamp, tag.body).await;
+            publisher.media(&MediaTag::read(tag)).await;
         }
         publisher.finish(Ending::Now).await;
         writers.streams.release(&stream);
