@@ -31,7 +31,7 @@ pub mod route;
 pub mod sigv4;
 
 pub use driver::{
-    refused_query, Answer, EdgeDriver, Fetched, Method, OriginAnswer, PlaybackRequest, Report, Sources, Step,
+    refused_query, Answer, EdgeDriver, Fetched, Method, OriginAnswer, Outcome, PlaybackRequest, Sources, Step,
 };
 pub use range::{parse_range, RangeRequest};
 pub use response::{

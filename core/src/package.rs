@@ -18,7 +18,7 @@ pub const MULTIVARIANT_PLAYLIST: &str = "master.m3u8";
 
 /// What [`package_flv`] did.
 #[derive(Debug, Clone, Default)]
-pub struct Report {
+pub struct PackageReport {
     /// Media segments written.
     pub segments: u64,
     /// Sessions (each after a discontinuity) packaged.
@@ -54,7 +54,7 @@ struct State<'s, E> {
     playlist: MediaPlaylist,
     last_session: Option<u32>,
     out: Vec<u8>,
-    report: Report,
+    report: PackageReport,
     peak_bps: u64,
     total_bytes: u64,
     total_ms: u64,
@@ -132,7 +132,7 @@ pub fn package_flv<E>(
     input: &[u8],
     segment_duration_ms: u64,
     sink: &mut Sink<'_, E>,
-) -> Result<Report, PackageError<E>> {
+) -> Result<PackageReport, PackageError<E>> {
     let (_, reader) = TagReader::new(input).map_err(Error::from)?;
     let mut writer = ChunkWriter::new(Chunker::new(segment_duration_ms));
     let mut st = State {
@@ -141,7 +141,7 @@ pub fn package_flv<E>(
         playlist: MediaPlaylist { playlist_type: Some(PlaylistType::Vod), ended: true, ..Default::default() },
         last_session: None,
         out: Vec::new(),
-        report: Report::default(),
+        report: PackageReport::default(),
         peak_bps: 0,
         total_bytes: 0,
         total_ms: 0,
@@ -191,7 +191,7 @@ pub fn package_flv<E>(
 ///
 /// As [`package_flv`], and [`Error::ConfigChanged`] when the codec configuration changes partway
 /// (an MP4 file has one `moov`).
-pub fn package_fmp4(input: &[u8], segment_duration_ms: u64) -> Result<(Vec<u8>, Report), Error> {
+pub fn package_fmp4(input: &[u8], segment_duration_ms: u64) -> Result<(Vec<u8>, PackageReport), Error> {
     let mut out = Vec::with_capacity(input.len() + input.len() / 16);
     let mut inits = 0;
     let mut segments = 0;

@@ -19,7 +19,7 @@
 
 use rapidrtmp_core::edge::driver::http_answer;
 use rapidrtmp_core::edge::{
-    self, sigv4, Answer, EdgeDriver, Fetched, Method, OriginAnswer, PlaybackRequest, Report, Sources, Step,
+    self, sigv4, Answer, EdgeDriver, Fetched, Method, OriginAnswer, PlaybackRequest, Outcome, Sources, Step,
 };
 use worker::{event, Cache, Context, Env, Fetch, Headers, Request, RequestInit, Response, Result};
 
@@ -137,7 +137,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         Err(e) => {
             worker::console_error!("request failed: {e}");
             let failed = edge::Response::error(500, INTERNAL_ERROR.into());
-            worker_response(http_answer(failed, Method::Get, None, Report::default()), None)
+            worker_response(http_answer(failed, Method::Get, None, Outcome::default()), None)
         }
     }
 }
@@ -192,7 +192,7 @@ async fn answer(req: Request, env: &Env) -> Result<Response> {
         }
     }
     let answer = driver.finish();
-    if answer.report.cacheable {
+    if answer.outcome.cacheable {
         let headers = Headers::new();
         for name in ["content-type", "cache-control"] {
             headers.set(name, answer.header(name).unwrap_or_default())?;

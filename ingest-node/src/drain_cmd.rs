@@ -38,7 +38,7 @@ pub struct DrainArgs {
 }
 
 /// What the node answers: `{"draining", "liveStreams"}`.
-fn live_streams(r: &local_http::Response, url: &Url) -> anyhow::Result<u64> {
+fn live_streams(r: &local_http::Reply, url: &Url) -> anyhow::Result<u64> {
     if r.status != 200 {
         bail!("{url}: {} {}", r.status, String::from_utf8_lossy(&r.body).trim());
     }

@@ -116,7 +116,7 @@ pub async fn run(args: EdgeArgs) -> anyhow::Result<()> {
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
         .route("/live/{*path}", any(edge::playback::<EdgeNode>))
-        .fallback(crate::http::www::serve)
+        .fallback(crate::http::www::page)
         .with_state(node.clone());
     let max = args.max_http_connections.unwrap_or_else(|| crate::fd_limit::http_connection_cap(nofile, 0)).max(1);
     let per_ip = args.max_http_connections_per_ip.unwrap_or_else(|| crate::config::http_per_ip_cap(max));

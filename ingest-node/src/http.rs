@@ -67,7 +67,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/metrics", get(metrics))
         .merge(api)
         .route("/live/{*path}", any(edge::playback::<App>))
-        .fallback(www::serve)
+        .fallback(www::page)
         .with_state(app)
 }
 

@@ -81,7 +81,7 @@ impl std::fmt::Display for Url {
 
 /// A response: status and body.
 #[derive(Debug)]
-pub struct Response {
+pub struct Reply {
     /// The status code.
     pub status: u16,
     /// The body (de-chunked).
@@ -90,12 +90,12 @@ pub struct Response {
 
 /// Sends `method url` (with a bearer token when given) and reads the whole response, all
 /// within `timeout`.
-pub fn request(method: &str, url: &Url, bearer: Option<&str>, timeout: Duration) -> anyhow::Result<Response> {
+pub fn request(method: &str, url: &Url, bearer: Option<&str>, timeout: Duration) -> anyhow::Result<Reply> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(request_async(method, url, bearer, timeout))
 }
 
-async fn request_async(method: &str, url: &Url, bearer: Option<&str>, timeout: Duration) -> anyhow::Result<Response> {
+async fn request_async(method: &str, url: &Url, bearer: Option<&str>, timeout: Duration) -> anyhow::Result<Reply> {
     let deadline = Instant::now() + timeout;
     let method = Method::from_bytes(method.as_bytes()).with_context(|| format!("{method:?}: not an HTTP method"))?;
     let host = HeaderValue::from_str(&format!("{}:{}", url.host, url.port)).context("bad host")?;
@@ -154,7 +154,7 @@ async fn request_async(method: &str, url: &Url, bearer: Option<&str>, timeout: D
                 Err(_) => anyhow::anyhow!("{url}: the response is larger than {MAX_RESPONSE_BYTES} bytes"),
             }
         })?;
-        anyhow::Ok(Response { status, body: body.to_bytes().to_vec() })
+        anyhow::Ok(Reply { status, body: body.to_bytes().to_vec() })
     };
     tokio::time::timeout_at(deadline, exchange)
         .await
@@ -235,7 +235,7 @@ mod tests {
         (url, handle)
     }
 
-    fn ask(reply: &[u8]) -> anyhow::Result<Response> {
+    fn ask(reply: &[u8]) -> anyhow::Result<Reply> {
         let (url, peer) = peer(reply.to_vec(), Duration::ZERO);
         let r = request("GET", &url, None, Duration::from_secs(5));
         peer.join().unwrap();
@@ -270,7 +270,7 @@ mod tests {
 
     #[test]
     fn a_short_odd_or_oversized_answer_is_an_error_in_words() {
-        let text = |r: anyhow::Result<Response>| format!("{:#}", r.unwrap_err());
+        let text = |r: anyhow::Result<Reply>| format!("{:#}", r.unwrap_err());
         let e = text(ask(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok"));
         assert!(e.ends_with("the connection closed mid-response"), "{e}");
         let e = text(ask(b""));

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use anyhow::{anyhow, Context};
-use rapidrtmp_core::package::{package_flv, package_fmp4, PackageError, Report};
+use rapidrtmp_core::package::{package_flv, package_fmp4, PackageError, PackageReport};
 
 /// Parses `--segment-duration`: seconds, at least 0.1, at most one hour.
 pub fn parse_duration(s: &str) -> Result<f64, String> {
@@ -90,7 +90,7 @@ fn millis(seconds: f64) -> u64 {
 }
 
 /// Prints the tags left out and where the input was cut short.
-fn warn(input: &Path, report: &Report) {
+fn warn(input: &Path, report: &PackageReport) {
     for w in &report.warnings.list {
         eprintln!("warning: {}: {w}", input.display());
     }

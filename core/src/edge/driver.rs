@@ -172,7 +172,7 @@ pub struct OriginAnswer {
 
 /// What the adapter counts of an answer (the node's metrics and recent viewers).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Report {
+pub struct Outcome {
     /// The route's name ([`Route::name`], [`UNROUTED`] for a path that is none or a refused
     /// method); `None` for a CORS preflight, which is not counted.
     pub route: Option<&'static str>,
@@ -199,7 +199,7 @@ pub struct Answer {
     /// The bytes of [`Answer::body`] to send (a range of it; empty for `HEAD` and 416).
     pub send: Range<usize>,
     /// What the adapter counts.
-    pub report: Report,
+    pub outcome: Outcome,
 }
 
 impl Answer {
@@ -419,15 +419,15 @@ impl EdgeDriver {
             State::Preflight => {
                 // RFC 9110 §15.3.5: a 204 has no content, and no Content-Length.
                 let headers = CORS_HEADERS.iter().map(|&(n, v)| (n, Cow::Borrowed(v))).collect();
-                let report = Report { route: None, status: 204, ..Report::default() };
-                return Answer { status: 204, headers, body: Vec::new(), send: 0..0, report };
+                let outcome = Outcome { route: None, status: 204, ..Outcome::default() };
+                return Answer { status: 204, headers, body: Vec::new(), send: 0..0, outcome };
             }
             State::NotAllowed => {
                 let mut headers =
                     alloc::vec![("allow", Cow::Borrowed(ALLOWED_METHODS)), ("content-length", "0".into())];
                 headers.extend(CORS_HEADERS.iter().map(|&(n, v)| (n, Cow::Borrowed(v))));
-                let report = Report { route: Some(UNROUTED), status: 405, ..Report::default() };
-                return Answer { status: 405, headers, body: Vec::new(), send: 0..0, report };
+                let outcome = Outcome { route: Some(UNROUTED), status: 405, ..Outcome::default() };
+                return Answer { status: 405, headers, body: Vec::new(), send: 0..0, outcome };
             }
             State::CachedWhole => {
                 let content_type = route.map_or(TEXT_TYPE, Route::content_type);
@@ -437,8 +437,8 @@ impl EdgeDriver {
                     ("accept-ranges", Cow::Borrowed("bytes")),
                 ];
                 headers.extend(CORS_HEADERS.iter().map(|&(n, v)| (n, Cow::Borrowed(v))));
-                let report = Report { route: Some(name), status: 200, ..Report::default() };
-                return Answer { status: 200, headers, body: Vec::new(), send: 0..0, report };
+                let outcome = Outcome { route: Some(name), status: 200, ..Outcome::default() };
+                return Answer { status: 200, headers, body: Vec::new(), send: 0..0, outcome };
             }
             State::Answered(response) => response,
             // What is left to build is built from what was given: a step not taken is an
@@ -454,7 +454,7 @@ impl EdgeDriver {
                 None => Response::not_found(),
             },
         };
-        let report = Report {
+        let outcome = Outcome {
             route: Some(name),
             status: response.status,
             segment_built,
@@ -463,7 +463,7 @@ impl EdgeDriver {
                 .map(|r| r.stream().into()),
             cacheable: response.status == 200 && route.is_some_and(Route::is_immutable) && !self.from_cache,
         };
-        http_answer(response, self.method, self.range.as_deref(), report)
+        http_answer(response, self.method, self.range.as_deref(), outcome)
     }
 
     /// `state`, or the first state after it that applies to this request.
@@ -516,7 +516,7 @@ fn passed_on(route: &Route, answer: OriginAnswer) -> Response {
 /// The HTTP answer of `response` to a `method` request with `range`: a range of a 200 is a 206
 /// or a 416 (RFC 9110 §14), `HEAD` has no body and the `Content-Length` of the `GET` (§9.3.2),
 /// every 503 a `Retry-After`, every answer the CORS headers.
-pub fn http_answer(response: Response, method: Method, range: Option<&str>, report: Report) -> Answer {
+pub fn http_answer(response: Response, method: Method, range: Option<&str>, outcome: Outcome) -> Answer {
     let Response { status: built, content_type, cache_control, body } = response;
     let total = body.len();
     let mut status = built;
@@ -556,7 +556,7 @@ pub fn http_answer(response: Response, method: Method, range: Option<&str>, repo
     if method == Method::Head {
         send = 0..0;
     }
-    Answer { status, headers, body, send, report }
+    Answer { status, headers, body, send, outcome }
 }
 
 #[cfg(test)]
@@ -677,7 +677,7 @@ mod tests {
         // RFC 9110 §8.6: no Content-Length in a 204.
         assert_eq!(a.header("content-length"), None);
         assert!(a.sent().is_empty());
-        assert_eq!(a.report.route, None, "a preflight is not counted");
+        assert_eq!(a.outcome.route, None, "a preflight is not counted");
     }
 
     #[test]
@@ -691,7 +691,7 @@ mod tests {
             assert_eq!(a.header("content-length"), Some("0"));
             assert!(a.sent().is_empty());
             assert_cors(&a);
-            assert_eq!((a.report.route, a.report.status), (Some(UNROUTED), 405));
+            assert_eq!((a.outcome.route, a.outcome.status), (Some(UNROUTED), 405));
         }
     }
 
@@ -702,7 +702,7 @@ mod tests {
             assert_eq!(asked, [], "{path}");
             assert_eq!((a.status, a.header("cache-control")), (404, Some(CACHE_NOT_FOUND)), "{path}");
             assert_eq!(a.sent(), b"not found\n");
-            assert_eq!((a.report.route, a.report.status), (Some(UNROUTED), 404));
+            assert_eq!((a.outcome.route, a.outcome.status), (Some(UNROUTED), 404));
             assert_cors(&a);
         }
     }
@@ -719,7 +719,7 @@ mod tests {
         ] {
             let (asked, a) = from_store(&get(path), &[]);
             assert_eq!(asked, [Asked::Fetch(key)], "{path}");
-            assert_eq!((a.status, a.report.route), (404, Some(name)), "{path}: not stored");
+            assert_eq!((a.status, a.outcome.route), (404, Some(name)), "{path}: not stored");
             assert_cors(&a);
         }
     }
@@ -735,7 +735,7 @@ mod tests {
         assert_eq!(a.header("accept-ranges"), Some("bytes"), "RFC 9110 §14.3: ranges are supported");
         assert_eq!(a.header("content-range"), None);
         assert_cors(&a);
-        assert!(a.report.cacheable && !a.report.segment_built);
+        assert!(a.outcome.cacheable && !a.outcome.segment_built);
     }
 
     /// RFC 9110 §14.1.2 (byte ranges), §15.3.7 (206), §15.5.17 (416), §14.4 (Content-Range).
@@ -768,7 +768,7 @@ mod tests {
             assert_eq!(a.header("content-range"), content_range, "{range}");
             assert_eq!(a.header("content-length"), Some(&*sent.len().to_string()), "{range}");
             assert_eq!(a.header("accept-ranges"), Some("bytes"), "{range}");
-            assert_eq!(a.report.status, 200, "{range}: counted as the 200 it was cut from");
+            assert_eq!(a.outcome.status, 200, "{range}: counted as the 200 it was cut from");
             assert_eq!(a.clone().into_sent(), sent, "{range}: the owned bytes are the same");
         }
         // A range applies to a 200 only: a 404 stays a 404, whole.
@@ -805,7 +805,7 @@ mod tests {
             assert_eq!(a.header("retry-after"), Some("1"), "{path}");
             assert_eq!(a.header("cache-control"), Some(CACHE_NONE), "{path}");
             assert_eq!(a.sent(), STORE_UNAVAILABLE.as_bytes());
-            assert!(!a.report.cacheable);
+            assert!(!a.outcome.cacheable);
             assert_cors(&a);
         }
         // A rendition's manifest that cannot be read: the same 503.
@@ -857,7 +857,7 @@ mod tests {
         let text = core::str::from_utf8(a.sent()).unwrap();
         assert!(text.contains("../cam_v1/index.m3u8") && !text.contains("cam_v2"), "{text}");
         assert_eq!(a.header("content-type"), Some("application/vnd.apple.mpegurl"));
-        assert_eq!(a.report.viewer_of, None, "a multivariant playlist is no viewer");
+        assert_eq!(a.outcome.viewer_of, None, "a multivariant playlist is no viewer");
     }
 
     #[test]
@@ -866,10 +866,10 @@ mod tests {
         let (_, a) = from_store(&get("/live/cam/index.m3u8"), &objects);
         assert_eq!(a.status, 200);
         assert!(a.sent().starts_with(b"#EXTM3U"));
-        assert_eq!(a.report.viewer_of.as_deref(), Some("cam"));
-        assert!(!a.report.cacheable, "a playlist changes");
+        assert_eq!(a.outcome.viewer_of.as_deref(), Some("cam"));
+        assert!(!a.outcome.cacheable, "a playlist changes");
         let (_, missing) = from_store(&get("/live/cam/index.m3u8"), &[]);
-        assert_eq!(missing.report.viewer_of, None);
+        assert_eq!(missing.outcome.viewer_of, None);
     }
 
     /// A real chunk file: one second of 30 fps H.264 of session `170`, sequence 0.
@@ -899,10 +899,10 @@ mod tests {
             ("/live/cam/170/1.m4s", false),
         ] {
             let (_, a) = from_store(&get(path), &objects);
-            assert_eq!(a.report.segment_built, built, "{path}: {}", a.status);
+            assert_eq!(a.outcome.segment_built, built, "{path}: {}", a.status);
             if built {
                 assert_eq!((a.status, a.header("content-type")), (200, Some("video/mp4")), "{path}");
-                assert!(a.report.cacheable);
+                assert!(a.outcome.cacheable);
             }
         }
     }
@@ -926,7 +926,7 @@ mod tests {
         assert_eq!((a.status, a.sent()), (200, &b"#EXTM3U\n"[..]));
         assert_eq!(a.header("cache-control"), Some("public, max-age=6"), "passed on");
         assert_eq!(a.header("content-type"), Some("application/vnd.apple.mpegurl"));
-        assert_eq!(a.report.viewer_of.as_deref(), Some("cam"));
+        assert_eq!(a.outcome.viewer_of.as_deref(), Some("cam"));
         // Its errors are passed on too, in words, and every 503 says when to retry.
         let busy = |_: &str| Some(origin_answer(503, None, b"too many waiting\n"));
         let peers = Peers { store: &store, live_edge: &nothing_live, origin: &busy, cache: None };
@@ -954,8 +954,8 @@ mod tests {
             let (asked, a) = drive(&get(path), sources, &peers);
             assert_eq!(asked, [Asked::Fetch(chunk_key("cam", "170", 9)), Asked::Origin(path.into())], "{path}");
             assert_eq!((a.status, a.sent(), a.header("content-type")), (200, &b"part"[..], Some("video/mp4")));
-            assert!(!a.report.segment_built, "{path}: passed on, not built here");
-            assert!(a.report.cacheable, "{path}: an immutable 200");
+            assert!(!a.outcome.segment_built, "{path}: passed on, not built here");
+            assert!(a.outcome.cacheable, "{path}: an immutable 200");
         }
         // Stored: built here, the origin never asked.
         let objects = vec![(chunk_key("cam", "170", 0), real_chunk())];
@@ -1016,7 +1016,7 @@ mod tests {
         let (asked, a) = drive(&request, sources, &peers);
         assert_eq!(asked, [Asked::Cache]);
         assert_eq!((a.status, a.sent(), a.header("content-range")), (206, &b"89"[..], Some("bytes 8-9/10")));
-        assert!(!a.report.cacheable, "it came from the cache");
+        assert!(!a.outcome.cacheable, "it came from the cache");
         // Playlists are never looked up.
         let (asked, _) = drive(&get("/live/cam/index.m3u8"), sources, &peers);
         assert_eq!(asked, [Asked::Fetch(manifest_key("cam"))]);

@@ -20,7 +20,7 @@ pub const MAX_TRACKS: usize = 256;
 
 /// One track of a multitrack packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Track<'a> {
+pub(super) struct TrackBody<'a> {
     /// The packet type of every track of the packet.
     pub packet_type: u8,
     /// The track's FourCC.
@@ -68,7 +68,7 @@ pub(super) struct Tracks<'a> {
 }
 
 impl<'a> Tracks<'a> {
-    fn read(&mut self) -> Result<Track<'a>, FlvError> {
+    fn read(&mut self) -> Result<TrackBody<'a>, FlvError> {
         let short = FlvError::ShortBody(self.what);
         let fourcc = match self.shared {
             Some(f) => f,
@@ -85,12 +85,12 @@ impl<'a> Tracks<'a> {
             self.rest = &r[size..];
             body
         };
-        Ok(Track { packet_type: self.packet_type, fourcc, id, body })
+        Ok(TrackBody { packet_type: self.packet_type, fourcc, id, body })
     }
 }
 
 impl<'a> Iterator for Tracks<'a> {
-    type Item = Result<Track<'a>, FlvError>;
+    type Item = Result<TrackBody<'a>, FlvError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.rest.is_empty() || self.left == 0 {
@@ -106,7 +106,7 @@ impl<'a> Iterator for Tracks<'a> {
 }
 
 /// Track 0 of a multitrack packet if it has it, else its first track ([`tracks`]).
-pub(super) fn default_track<'a>(body: &'a [u8], multitrack: u8, what: &'static str) -> Result<Track<'a>, FlvError> {
+pub(super) fn default_track<'a>(body: &'a [u8], multitrack: u8, what: &'static str) -> Result<TrackBody<'a>, FlvError> {
     let mut first = None;
     for track in tracks(body, multitrack, what)? {
         let track = track?;

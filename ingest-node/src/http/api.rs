@@ -48,7 +48,7 @@ pub fn unauthorized(app: &App, headers: &HeaderMap) -> Option<Response> {
 /// `POST /api/v1/publish` body.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct PublishRequest {
+pub struct TokenRequest {
     stream_key: String,
     #[serde(default = "default_ttl")]
     ttl_seconds: u64,
@@ -90,7 +90,7 @@ fn request_host(headers: &HeaderMap) -> String {
 
 /// Issues a publish token.
 pub async fn publish(State(app): State<Arc<App>>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
-    let req: PublishRequest = match serde_json::from_slice(&body) {
+    let req: TokenRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid request body: {e}")),
     };

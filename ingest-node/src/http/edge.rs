@@ -124,14 +124,14 @@ pub async fn playback<H: EdgeHost>(
     // The response is built here, from what was fetched.
     let started = Instant::now();
     let answer = driver.finish();
-    let report = &answer.report;
-    if report.segment_built {
+    let outcome = &answer.outcome;
+    if outcome.segment_built {
         app.metrics().segment_build.observe(started.elapsed());
     }
-    if let Some(route) = report.route {
-        app.metrics().http_request(route, report.status);
+    if let Some(route) = outcome.route {
+        app.metrics().http_request(route, outcome.status);
     }
-    if let Some(stream) = &report.viewer_of {
+    if let Some(stream) = &outcome.viewer_of {
         app.saw_viewer(stream, peer.ip());
     }
     http_response(answer)

@@ -28,7 +28,7 @@ const NOT_BUILT: &str = "This rapidrtmp binary was built without its web page.\n
     Build the page with www/build.sh, then build rapidrtmp again.\n";
 
 /// Serves a file of the page (`/` is `index.html`); anything else is 404.
-pub async fn serve(method: Method, uri: Uri, headers: HeaderMap) -> Response {
+pub async fn page(method: Method, uri: Uri, headers: HeaderMap) -> Response {
     if method != Method::GET && method != Method::HEAD {
         return (StatusCode::METHOD_NOT_ALLOWED, [(header::ALLOW, "GET, HEAD")]).into_response();
     }

@@ -12,7 +12,7 @@
 pub mod zip;
 
 use js_sys::{Array, Object, Reflect, Uint8Array};
-use rapidrtmp_core::package::{package_flv, package_fmp4, PackageError, Report};
+use rapidrtmp_core::package::{package_flv, package_fmp4, PackageError, PackageReport};
 use wasm_bindgen::prelude::*;
 
 use crate::zip::ZipWriter;
@@ -85,7 +85,7 @@ fn segment_millis(seconds: f64) -> Result<u64, JsError> {
 }
 
 /// The report's warnings as lines, as `rapidrtmp package` prints them.
-fn warnings(report: &Report) -> Array {
+fn warnings(report: &PackageReport) -> Array {
     let lines = Array::new();
     for w in &report.warnings.list {
         lines.push(&w.to_string().into());
