@@ -166,7 +166,7 @@ impl Admission {
 
     async fn check(&self, request: PublishRequest<'_>) -> Result<Admitted, Refusal> {
         let PublishRequest { key, token, connection, peer } = request;
-        let app = &self.writers;
+        let writers = &self.writers;
         if self.draining.load(Relaxed) {
             return Err(Refusal::Draining);
         }
@@ -179,12 +179,12 @@ impl Admission {
         let now = now_ms();
         let grant = self.signer.verify(key, token, now / 1000).map_err(Refusal::Token)?;
         // A live key is busy unless its publisher went silent (OBS reconnecting).
-        let previous = app.streams.live(key);
+        let previous = writers.streams.live(key);
         if previous.as_ref().is_some_and(|prev| !prev.is_silent(now)) {
             return Err(Refusal::Busy);
         }
         // Revoked on any node: the store's generation for the key has moved past the token's.
-        match tokens::generation(&app.store, key).await {
+        match tokens::generation(&writers.store, key).await {
             Ok(current) if grant.generation < current => return Err(Refusal::Revoked),
             Ok(_) => {}
             Err(e) => {
@@ -197,7 +197,7 @@ impl Admission {
                 return Err(Refusal::Token(TokenError::Invalid));
             }
             let marker = used_token_key(&grant.nonce);
-            match app.store.put_if_absent(&marker, bytes::Bytes::from(format!("{key}\n"))).await {
+            match writers.store.put_if_absent(&marker, bytes::Bytes::from(format!("{key}\n"))).await {
                 Ok(true) => {}
                 Ok(false) => return Err(Refusal::Reused),
                 Err(e) => {
@@ -217,14 +217,14 @@ impl Admission {
                 return Err(Refusal::StillFinishing);
             }
         }
-        let stream = LiveStream::new(key.to_string(), now, (connection, peer), app.settings.part_duration);
-        if !app.streams.claim(&stream) {
+        let stream = LiveStream::new(key.to_string(), now, (connection, peer), writers.settings.part_duration);
+        if !writers.streams.claim(&stream) {
             return Err(Refusal::Busy);
         }
-        let publisher = match StreamPublisher::start(app.clone(), stream.clone()).await {
+        let publisher = match StreamPublisher::start(writers.clone(), stream.clone()).await {
             Ok(p) => p,
             Err(e) => {
-                app.streams.release(&stream);
+                writers.streams.release(&stream);
                 let _ = stream.done.send(true);
                 return Err(match e {
                     StartError::Busy(holder) => Refusal::BusyOn(holder),
@@ -236,11 +236,11 @@ impl Admission {
                 });
             }
         };
-        app.metrics.publish_attempt("accepted");
-        let (store, streams, lease) = (app.store.clone(), app.streams.clone(), app.settings.owner_lease);
+        writers.metrics.publish_attempt("accepted");
+        let (store, streams, lease) = (writers.store.clone(), writers.streams.clone(), writers.settings.owner_lease);
         tokio::spawn(tokens::watch_revocation(store, streams, lease, stream.clone(), grant.generation));
         if let Some(group) = grant.group.filter(|g| valid_name(g) && !is_rendition_key(g)) {
-            let (store, key) = (app.store.clone(), key.to_string());
+            let (store, key) = (writers.store.clone(), key.to_string());
             tokio::spawn(async move { crate::publish::group::join(&store, &group, &key).await });
         }
         Ok(Admitted { stream, publisher })

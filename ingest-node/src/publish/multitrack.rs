@@ -44,7 +44,7 @@ pub fn is_rendition_key(key: &str) -> bool {
 
 /// The publishers of one connection's publish.
 pub struct MultitrackPublish {
-    app: Arc<StreamWriters>,
+    writers: Arc<StreamWriters>,
     /// The stream itself: the default tracks.
     main: StreamPublisher,
     /// The other tracks' publishers; `None` for a track whose stream could not start (its key
@@ -59,15 +59,15 @@ pub struct MultitrackPublish {
 
 impl MultitrackPublish {
     /// A publish whose default tracks go to `main`.
-    pub fn new(app: Arc<StreamWriters>, main: StreamPublisher) -> Self {
-        Self { app, main, others: BTreeMap::new(), audio_header: None, packets: Vec::new() }
+    pub fn new(writers: Arc<StreamWriters>, main: StreamPublisher) -> Self {
+        Self { writers, main, others: BTreeMap::new(), audio_header: None, packets: Vec::new() }
     }
 
     /// Takes one audio, video or script data message (an FLV tag body) with its RTMP timestamp.
     /// Its header is read here, once ([`MediaTag`]), and the reading goes with it to the chunk
     /// writer.
     pub async fn media(&mut self, kind: TagKind, timestamp: u32, body: &[u8]) {
-        let m = &self.app.metrics;
+        let m = &self.writers.metrics;
         if matches!(kind, TagKind::Audio | TagKind::Video) {
             m.bytes_in.fetch_add(body.len() as u64, Relaxed);
         }
@@ -149,15 +149,15 @@ impl MultitrackPublish {
             return None;
         }
         let stream =
-            LiveStream::new(key.clone(), now_ms(), (main.connection, main.peer), self.app.settings.part_duration);
-        if !self.app.streams.claim(&stream) {
+            LiveStream::new(key.clone(), now_ms(), (main.connection, main.peer), self.writers.settings.part_duration);
+        if !self.writers.streams.claim(&stream) {
             warn!(stream = %main.key, "{what} track {n} dropped: {key} is being published by another publisher");
             return None;
         }
-        let mut publisher = match StreamPublisher::start(self.app.clone(), stream.clone()).await {
+        let mut publisher = match StreamPublisher::start(self.writers.clone(), stream.clone()).await {
             Ok(p) => p,
             Err(e) => {
-                self.app.streams.release(&stream);
+                self.writers.streams.release(&stream);
                 let _ = stream.done.send(true);
                 warn!(stream = %main.key, "{what} track {n} dropped: {key}: {e}");
                 return None;
@@ -182,7 +182,7 @@ impl MultitrackPublish {
     /// its last chunk over; a takeover waits for the stream itself, so all are free by then.
     pub async fn finish(self, ending: Ending) {
         for publisher in self.others.into_values().flatten() {
-            self.app.streams.release(publisher.stream());
+            self.writers.streams.release(publisher.stream());
             publisher.finish(ending).await;
         }
         self.main.finish(ending).await;

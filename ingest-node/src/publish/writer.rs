@@ -226,11 +226,11 @@ pub struct StreamWriter {
 impl StreamWriter {
     /// Attaches a new publisher of `stream`: to the writer this node runs for it, or to a new one
     /// once the stream's lease is taken.
-    pub async fn attach(app: &Arc<StreamWriters>, stream: &str) -> Result<Arc<Self>, StartError> {
+    pub async fn attach(writers: &Arc<StreamWriters>, stream: &str) -> Result<Arc<Self>, StartError> {
         let deadline = Instant::now() + CLOSING_WAIT;
         loop {
-            let existing = app.by_key.lock().unwrap_or_else(|e| e.into_inner()).get(stream).cloned();
-            let Some(w) = existing else { return Self::start(app, stream).await };
+            let existing = writers.by_key.lock().unwrap_or_else(|e| e.into_inner()).get(stream).cloned();
+            let Some(w) = existing else { return Self::start(writers, stream).await };
             if w.try_attach() {
                 return Ok(w);
             }
@@ -242,8 +242,8 @@ impl StreamWriter {
         }
     }
 
-    async fn start(app: &Arc<StreamWriters>, stream: &str) -> Result<Arc<Self>, StartError> {
-        let lease = match owner::claim(&app.store, stream, &app.node_id, app.settings.owner_lease).await? {
+    async fn start(writers: &Arc<StreamWriters>, stream: &str) -> Result<Arc<Self>, StartError> {
+        let lease = match owner::claim(&writers.store, stream, &writers.node_id, writers.settings.owner_lease).await? {
             Claim::Taken(lease) => lease,
             Claim::Held { node } => return Err(StartError::Busy(format!("node {node}"))),
         };
@@ -252,22 +252,22 @@ impl StreamWriter {
         }
         let previous_due = lease.previous.as_ref().and_then(|p| p.next_due_ms);
         let failed = {
-            let app = app.clone();
+            let writers = writers.clone();
             move || {
-                app.metrics.store_errors.fetch_add(1, Relaxed);
+                writers.metrics.store_errors.fetch_add(1, Relaxed);
             }
         };
         // Renewed from now on, however long the reads below take.
-        let keeper = Keeper::start(app.store.clone(), lease, previous_due, failed);
-        let found = app.store.get_versioned(&manifest_key(stream)).await;
+        let keeper = Keeper::start(writers.store.clone(), lease, previous_due, failed);
+        let found = writers.store.get_versioned(&manifest_key(stream)).await;
         let next_due = match &found {
-            Ok(_) => retention::delete_due(&app.store, stream, now_ms()).await,
+            Ok(_) => retention::delete_due(&writers.store, stream, now_ms()).await,
             Err(_) => Ok(None),
         };
         let (found, next_due) = match (found, next_due) {
             (Ok(found), Ok(next_due)) => (found, next_due),
             (Err(e), _) | (_, Err(e)) => {
-                release(app, stream, keeper, previous_due, " after a failed start").await;
+                release(writers, stream, keeper, previous_due, " after a failed start").await;
                 return Err(e.into());
             }
         };
@@ -283,7 +283,7 @@ impl StreamWriter {
             None => (Manifest::new(stream, now_ms()), None),
         };
         if manifest.group {
-            release(app, stream, keeper, None, " after a refused start").await;
+            release(writers, stream, keeper, None, " after a refused start").await;
             return Err(StartError::Group);
         }
         let (tx, rx) = mpsc::unbounded_channel();
@@ -291,20 +291,20 @@ impl StreamWriter {
             stream: stream.into(),
             tx,
             resume: Mutex::new(Resume::of(&manifest)),
-            backlog: Arc::new(Semaphore::new(app.settings.stream_backlog)),
+            backlog: Arc::new(Semaphore::new(writers.settings.stream_backlog)),
             attachments: Mutex::new(Attachments { publishers: 1, closing: false }),
             done: watch::channel(false).0,
         });
-        app.by_key.lock().unwrap_or_else(|e| e.into_inner()).insert(stream.into(), w.clone());
-        app.running.send_modify(|n| *n += 1);
+        writers.by_key.lock().unwrap_or_else(|e| e.into_inner()).insert(stream.into(), w.clone());
+        writers.running.send_modify(|n| *n += 1);
         let task = Task {
-            app: app.clone(),
+            writers: writers.clone(),
             w: w.clone(),
             manifest,
             version,
             hold: keeper.hold(),
             keeper,
-            schedule: Schedule::new(stream, millis(app.settings.retention.unwrap_or_default())),
+            schedule: Schedule::new(stream, millis(writers.settings.retention.unwrap_or_default())),
             next_due,
             wrote_any: false,
             grace: None,
@@ -324,14 +324,14 @@ impl StreamWriter {
     /// Waits for room for a `len`-byte chunk in the stream's backlog, then in the node's: a full
     /// backlog slows the publisher down, it never drops media.
     /// (`None` only if a semaphore were closed, which nothing does.)
-    pub async fn reserve(&self, app: &StreamWriters, len: usize) -> Option<Reservation> {
+    pub async fn reserve(&self, writers: &StreamWriters, len: usize) -> Option<Reservation> {
         let permits = |total: usize| u32::try_from(len.clamp(1, total)).unwrap_or(u32::MAX);
-        let stream = self.backlog.clone().acquire_many_owned(permits(app.settings.stream_backlog)).await.ok()?;
-        let node = app.backlog.clone().acquire_many_owned(permits(app.settings.node_backlog)).await.ok()?;
-        app.metrics.store_backlog.fetch_add(1, Relaxed);
+        let stream = self.backlog.clone().acquire_many_owned(permits(writers.settings.stream_backlog)).await.ok()?;
+        let node = writers.backlog.clone().acquire_many_owned(permits(writers.settings.node_backlog)).await.ok()?;
+        writers.metrics.store_backlog.fetch_add(1, Relaxed);
         let bytes = u64::try_from(len).unwrap_or(u64::MAX);
-        app.metrics.store_backlog_bytes.fetch_add(bytes, Relaxed);
-        Some(Reservation { metrics: app.metrics.clone(), bytes, _stream: stream, _node: node })
+        writers.metrics.store_backlog_bytes.fetch_add(bytes, Relaxed);
+        Some(Reservation { metrics: writers.metrics.clone(), bytes, _stream: stream, _node: node })
     }
 
     /// Hands a job over; `false` if the writer has stopped (it lost the stream).
@@ -366,7 +366,7 @@ enum Flow {
 }
 
 struct Task {
-    app: Arc<StreamWriters>,
+    writers: Arc<StreamWriters>,
     w: Arc<StreamWriter>,
     manifest: Manifest,
     /// The manifest's version as this writer last read or wrote it (`None`: none existed).
@@ -386,10 +386,10 @@ struct Task {
 impl Task {
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Job>) {
         // Due retention deletions are looked for every third of the lease.
-        let every = self.app.settings.owner_lease / 3;
+        let every = self.writers.settings.owner_lease / 3;
         let mut retention = tokio::time::interval_at(Instant::now() + every, every);
         retention.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        let mut shutdown = self.app.shutdown.clone();
+        let mut shutdown = self.writers.shutdown.clone();
         let flow = loop {
             let grace = self.grace;
             let flow = tokio::select! {
@@ -417,7 +417,7 @@ impl Task {
                     stream,
                     "another node took this stream over (this node's lease had expired): publishing here stops"
                 );
-                if let Some(live) = self.app.live(&stream) {
+                if let Some(live) = self.writers.live(&stream) {
                     live.stop.notify_one();
                 }
                 // Closed first: a chunk handed over from now on is counted lost by its publisher.
@@ -425,7 +425,7 @@ impl Task {
                 while let Ok(job) = rx.try_recv() {
                     if let Job::Chunk(job) = job {
                         error!(stream, sequence = job.entry.sequence, "chunk lost: the stream belongs to another node");
-                        self.app.metrics.chunks_lost.fetch_add(1, Relaxed);
+                        self.writers.metrics.chunks_lost.fetch_add(1, Relaxed);
                     }
                 }
             }
@@ -437,39 +437,39 @@ impl Task {
                     }
                 }
                 self.mark_ended().await;
-                release(&self.app, &stream, self.keeper, self.next_due, "").await;
+                release(&self.writers, &stream, self.keeper, self.next_due, "").await;
             }
         }
-        let mut writers = self.app.by_key.lock().unwrap_or_else(|e| e.into_inner());
-        if writers.get(&stream).is_some_and(|w| Arc::ptr_eq(w, &self.w)) {
-            writers.remove(&stream);
+        let mut running = self.writers.by_key.lock().unwrap_or_else(|e| e.into_inner());
+        if running.get(&stream).is_some_and(|w| Arc::ptr_eq(w, &self.w)) {
+            running.remove(&stream);
         }
-        drop(writers);
-        self.app.running.send_modify(|n| *n -= 1);
+        drop(running);
+        self.writers.running.send_modify(|n| *n -= 1);
         let _ = self.w.done.send(true);
     }
 
     async fn write_chunk(&mut self, job: ChunkJob) -> Flow {
         let ChunkJob { key, bytes, entry, media, last_init, renditions, reservation } = job;
-        let (app, stream) = (self.app.clone(), self.w.stream.clone());
+        let (writers, stream) = (self.writers.clone(), self.w.stream.clone());
         let started = std::time::Instant::now();
         let len = bytes.len() as u64;
         let (sequence, session, duration_ms) = (entry.sequence, entry.session.clone(), entry.duration_ms);
         let hold = self.hold.clone();
-        match retrying(&app, &hold, || app.store.put(&key, bytes.clone())).await {
+        match retrying(&writers, &hold, || writers.store.put(&key, bytes.clone())).await {
             Ok(()) => {}
             Err(Stop::Lost) => {
                 error!(stream, sequence, "chunk lost: the stream belongs to another node");
-                app.metrics.chunks_lost.fetch_add(1, Relaxed);
+                writers.metrics.chunks_lost.fetch_add(1, Relaxed);
                 return Flow::Lost;
             }
             Err(e) => {
                 error!(stream, sequence, "chunk lost at shutdown: {e}");
-                app.metrics.chunks_lost.fetch_add(1, Relaxed);
+                writers.metrics.chunks_lost.fetch_add(1, Relaxed);
                 return Flow::Go;
             }
         }
-        let window = app.settings.live_window;
+        let window = writers.settings.live_window;
         let leaving: Vec<String> = self
             .manifest
             .chunks
@@ -484,7 +484,7 @@ impl Task {
         self.manifest.last_init = last_init;
         self.manifest.renditions = renditions;
         self.manifest.state = StreamState::Live;
-        if let Some(keep) = app.settings.retention {
+        if let Some(keep) = writers.settings.retention {
             // Scheduled before the manifest stops listing them.
             let expired = self.expired(leaving, &sources_before);
             if !expired.is_empty() {
@@ -503,8 +503,8 @@ impl Task {
                 duration_ms,
                 write_time,
             };
-            app.lifecycle.emit(stored);
-            if let Some(live) = app.live(&stream) {
+            writers.lifecycle.emit(stored);
+            if let Some(live) = writers.live(&stream) {
                 live.stats.lock().unwrap_or_else(|e| e.into_inner()).segments += 1;
                 if let Some(edge) = &live.edge {
                     edge.stored(&self.manifest);
@@ -538,10 +538,10 @@ impl Task {
 
     /// Adds chunks to the retention schedule in the store (retrying), due at `at` ms.
     async fn schedule_deletion(&mut self, keys: Vec<String>, at: u64) {
-        let (app, hold) = (self.app.clone(), self.hold.clone());
+        let (writers, hold) = (self.writers.clone(), self.hold.clone());
         let mut backoff = Backoff::default();
         loop {
-            let result = match under_lease(&app, &hold, self.schedule.add(&app.store, keys.clone(), at)).await {
+            let result = match under_lease(&writers, &hold, self.schedule.add(&writers.store, keys.clone(), at)).await {
                 Ok(Some(result)) => result,
                 Ok(None) => continue,
                 Err(e) => {
@@ -555,7 +555,7 @@ impl Task {
                     return;
                 }
                 Err(e) => {
-                    if let Err(e) = backoff.wait(&app, e).await {
+                    if let Err(e) = backoff.wait(&writers, e).await {
                         warn!(stream = %self.w.stream, "retention: chunks that left the window stay: {e}");
                         return;
                     }
@@ -575,15 +575,16 @@ impl Task {
         self.manifest.updated_at_ms = now_ms();
         let json = Bytes::from(self.manifest.to_json());
         let key = manifest_key(&self.w.stream);
-        let (app, hold, version) = (self.app.clone(), self.hold.clone(), self.version.clone());
-        let written = match retrying(&app, &hold, || app.store.put_if(&key, json.clone(), version.as_ref())).await {
-            // Refused: another node wrote it, or a try of ours whose answer was lost (cut short,
-            // or retried by the store's client) landed after all: then it holds these bytes.
-            Ok(None) => retrying(&app, &hold, || app.store.get_versioned(&key))
-                .await
-                .map(|found| found.filter(|(bytes, _)| *bytes == json).map(|(_, v)| v)),
-            written => written,
-        };
+        let (writers, hold, version) = (self.writers.clone(), self.hold.clone(), self.version.clone());
+        let written =
+            match retrying(&writers, &hold, || writers.store.put_if(&key, json.clone(), version.as_ref())).await {
+                // Refused: another node wrote it, or a try of ours whose answer was lost (cut short,
+                // or retried by the store's client) landed after all: then it holds these bytes.
+                Ok(None) => retrying(&writers, &hold, || writers.store.get_versioned(&key))
+                    .await
+                    .map(|found| found.filter(|(bytes, _)| *bytes == json).map(|(_, v)| v)),
+                written => written,
+            };
         match written {
             Ok(Some(v)) => {
                 self.version = Some(v);
@@ -604,7 +605,7 @@ impl Task {
         if ending == Ending::Now {
             return if self.w.try_close(false) { Flow::Close } else { Flow::Go };
         }
-        self.grace = Some(Instant::now() + self.app.settings.reconnect_grace);
+        self.grace = Some(Instant::now() + self.writers.settings.reconnect_grace);
         if !self.wrote_any {
             return Flow::Go;
         }
@@ -624,15 +625,15 @@ impl Task {
 
     /// Makes the retention deletions that are due.
     async fn delete_due(&mut self) -> Flow {
-        let (app, hold) = (self.app.clone(), self.hold.clone());
+        let (writers, hold) = (self.writers.clone(), self.hold.clone());
         let now = now_ms();
         if self.next_due.is_none_or(|due| due > now) {
             return Flow::Go;
         }
-        match under_lease(&app, &hold, retention::delete_due(&app.store, &self.w.stream, now)).await {
+        match under_lease(&writers, &hold, retention::delete_due(&writers.store, &self.w.stream, now)).await {
             Ok(Some(Ok(next))) => self.set_next_due(next),
             Ok(Some(Err(e))) => {
-                app.metrics.store_errors.fetch_add(1, Relaxed);
+                writers.metrics.store_errors.fetch_add(1, Relaxed);
                 warn!(stream = %self.w.stream, "retention: deletions delayed: {e}");
             }
             Ok(None) | Err(Stop::Lapsed | Stop::Store(_)) => {}
@@ -649,14 +650,14 @@ impl Task {
                 error!(stream = %self.w.stream, "another node took this stream over before it could be marked ended");
             }
         }
-        self.app.lifecycle.emit(StreamEvent::StreamEnded { stream: self.w.stream.clone(), at_ms: now_ms() });
+        self.writers.lifecycle.emit(StreamEvent::StreamEnded { stream: self.w.stream.clone(), at_ms: now_ms() });
     }
 }
 
 /// Stops renewing the lease and releases it (unless it was lost meanwhile).
-async fn release(app: &StreamWriters, stream: &str, keeper: Keeper, next_due: Option<u64>, when: &str) {
+async fn release(writers: &StreamWriters, stream: &str, keeper: Keeper, next_due: Option<u64>, when: &str) {
     if let Some(lease) = keeper.stop().await {
-        if let Err(e) = lease.release(&app.store, next_due).await {
+        if let Err(e) = lease.release(&writers.store, next_due).await {
             warn!(stream, "cannot release the stream's ownership{when} (it expires by itself): {e}");
         }
     }
@@ -688,9 +689,9 @@ struct Backoff {
 
 impl Backoff {
     /// Counts the failure and waits; `Err` once it is time to give up.
-    async fn wait(&mut self, app: &StreamWriters, e: StoreError) -> Result<(), StoreError> {
-        app.metrics.store_errors.fetch_add(1, Relaxed);
-        if app.shutting_down() && self.shutdown_since.get_or_insert_with(Instant::now).elapsed() > SHUTDOWN_RETRY {
+    async fn wait(&mut self, writers: &StreamWriters, e: StoreError) -> Result<(), StoreError> {
+        writers.metrics.store_errors.fetch_add(1, Relaxed);
+        if writers.shutting_down() && self.shutdown_since.get_or_insert_with(Instant::now).elapsed() > SHUTDOWN_RETRY {
             return Err(e);
         }
         let delay = self.delay.map_or(Duration::from_millis(100), |d| (d * 2).min(Duration::from_secs(5)));
@@ -717,7 +718,7 @@ enum Stop {
 
 /// Waits until the lease lets this node write: `Err(Lost)` once another node has taken the
 /// stream, `Err(Lapsed)` when shutdown has gone on for [`SHUTDOWN_RETRY`] without a renewal.
-async fn writable(app: &StreamWriters, hold: &mut watch::Receiver<Hold>) -> Result<(), Stop> {
+async fn writable(writers: &StreamWriters, hold: &mut watch::Receiver<Hold>) -> Result<(), Stop> {
     let mut shutdown_since = None;
     loop {
         match *hold.borrow_and_update() {
@@ -725,7 +726,7 @@ async fn writable(app: &StreamWriters, hold: &mut watch::Receiver<Hold>) -> Resu
             Hold::Until(t) if t > Instant::now() => return Ok(()),
             Hold::Until(_) => {}
         }
-        if app.shutting_down() && shutdown_since.get_or_insert_with(Instant::now).elapsed() > SHUTDOWN_RETRY {
+        if writers.shutting_down() && shutdown_since.get_or_insert_with(Instant::now).elapsed() > SHUTDOWN_RETRY {
             return Err(Stop::Lapsed);
         }
         // (Woken each second to notice a shutdown.)
@@ -757,12 +758,12 @@ async fn lapse(hold: &mut watch::Receiver<Hold>) {
 /// Runs one store operation while the lease lets this node write: it starts once the lease is
 /// held, and is cut short (`Ok(None)`) if the lease would run out before it ends.
 async fn under_lease<T>(
-    app: &StreamWriters,
+    writers: &StreamWriters,
     hold: &watch::Receiver<Hold>,
     op: impl Future<Output = Result<T, StoreError>>,
 ) -> Result<Option<Result<T, StoreError>>, Stop> {
     let mut hold = hold.clone();
-    writable(app, &mut hold).await?;
+    writable(writers, &mut hold).await?;
     tokio::select! {
         result = op => Ok(Some(result)),
         _ = lapse(&mut hold) => Ok(None),
@@ -771,15 +772,19 @@ async fn under_lease<T>(
 
 /// Runs a store operation until it succeeds (see [`Backoff`]), under the lease (see
 /// [`under_lease`]).
-async fn retrying<T, F>(app: &StreamWriters, hold: &watch::Receiver<Hold>, mut op: impl FnMut() -> F) -> Result<T, Stop>
+async fn retrying<T, F>(
+    writers: &StreamWriters,
+    hold: &watch::Receiver<Hold>,
+    mut op: impl FnMut() -> F,
+) -> Result<T, Stop>
 where
     F: Future<Output = Result<T, StoreError>>,
 {
     let mut backoff = Backoff::default();
     loop {
-        match under_lease(app, hold, op()).await? {
+        match under_lease(writers, hold, op()).await? {
             Some(Ok(v)) => return Ok(v),
-            Some(Err(e)) => backoff.wait(app, e).await.map_err(Stop::Store)?,
+            Some(Err(e)) => backoff.wait(writers, e).await.map_err(Stop::Store)?,
             None => warn!("a store write was cut short: the stream's ownership was not renewed in time"),
         }
     }
