@@ -127,16 +127,7 @@ fn dos_date_time(unix_seconds: i64) -> (u16, u16) {
     const DEC_31_2107: i64 = 4_354_819_199;
     let t = unix_seconds.clamp(JAN_1_1980, DEC_31_2107);
     let (days, secs) = (t.div_euclid(86_400), t.rem_euclid(86_400));
-    // Days since 1970-01-01 → civil date (proleptic Gregorian; H. Hinnant's days_from_civil inverse).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (year, month, day) = rapidrtmp_core::date::civil_from_days(days);
     let time = ((secs / 3600) << 11) | ((secs / 60 % 60) << 5) | ((secs % 60) / 2);
     let date = ((year - 1980) << 9) | (month << 5) | day;
     (time as u16, date as u16)
