@@ -11,16 +11,21 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use bytes::Bytes;
 use rapidrtmp_core::chunk::{ChunkWriter, PartInfo};
-use rapidrtmp_core::edge::live::{LiveChunk, LiveEdge, PartState};
-use rapidrtmp_core::edge::{self, CACHE_IMMUTABLE, MP4_TYPE};
+use rapidrtmp_core::edge::live::{self, LiveChunk, LiveEdge, PartState, PlaylistQuery, Readiness};
+use rapidrtmp_core::edge::{self, Route, CACHE_IMMUTABLE, MP4_TYPE};
 use rapidrtmp_core::flv::TagReader;
+use rapidrtmp_core::layout::manifest_key;
 use rapidrtmp_core::manifest::{ChunkEntry, Manifest};
 use rapidrtmp_core::media::StreamConfig;
-use rapidrtmp_core::segment::{build_part, Warnings};
+use rapidrtmp_core::segment::{build_init, build_part, Warnings};
 use tokio::sync::{watch, OnceCell};
+
+use crate::metrics::Metrics;
+use crate::store::Store;
 
 /// Closed chunks kept once the store has them (their entries and part lists, a few hundred bytes
 /// each): enough for the parts of the last three target durations.
@@ -322,5 +327,114 @@ impl NodeLiveEdge {
         };
         let writer = writer.lock().unwrap_or_else(|e| e.into_inner());
         writer.open_config(sequence).cloned().map(Held::Config)
+    }
+
+    /// The answer of a stream's live edge, or `None` where the store has the answer. A blocking
+    /// request waits for the live edge to change (at most `wait`, then 503), unless
+    /// [`MAX_BLOCKING_WAITERS`] already wait (503 at once).
+    pub async fn answer(
+        &self,
+        store: &Store,
+        metrics: &Metrics,
+        route: &Route,
+        query: Option<&str>,
+        wait: Duration,
+    ) -> Option<edge::Response> {
+        let deadline = tokio::time::Instant::now() + wait;
+        // The stored window, until the live edge has the manifest its stream's writer last stored
+        // (then a playlist is the live edge's alone: one consistent view, no store read).
+        let read_manifest = || async {
+            if self.has_manifest() {
+                return None;
+            }
+            match store.get(&manifest_key(route.stream())).await {
+                Ok(Some(bytes)) => Manifest::parse(&bytes).ok(),
+                _ => None,
+            }
+        };
+        let query = match route {
+            Route::MediaPlaylist { .. } => match PlaylistQuery::parse(query) {
+                Ok(q) => Some(q),
+                Err(why) => return Some(edge::Response::error(400, why.into())),
+            },
+            _ => None,
+        };
+        let mut stored = match query {
+            Some(_) => read_manifest().await,
+            None => None,
+        };
+        let (mut slot, mut waited) = (None, false);
+        loop {
+            // Subscribed before looking, so no change between the look and the wait is missed.
+            let mut changed = self.subscribe();
+            if self.ended() {
+                return None;
+            }
+            match (route, &query) {
+                (Route::MediaPlaylist { .. }, Some(query)) => {
+                    // Read again only to answer after a wait: what is ready is the live edge's to say.
+                    if std::mem::take(&mut waited)
+                        && self.view(stored.as_ref(), |e, m| e.readiness(m, query)) != Readiness::Wait
+                    {
+                        stored = read_manifest().await.or(stored);
+                    }
+                    let answer = self.view(stored.as_ref(), |e, m| match e.readiness(m, query) {
+                        Readiness::Now => Some(e.respond(m, query)),
+                        Readiness::Reject(r) => Some(r),
+                        Readiness::Wait => None,
+                    });
+                    if answer.is_some() {
+                        return answer;
+                    }
+                }
+                (Route::Part { session, sequence, part, .. }, _) => {
+                    match self.open_part(session, *sequence, *part, &metrics.parts_built).await {
+                        Ok(part) => return Some(part),
+                        Err(PartState::Next) => {}
+                        Err(PartState::Future) => return Some(live::future_part()),
+                        Err(_) => {
+                            return self.held_part(route, (session, *sequence, *part), &metrics.parts_built).await
+                        }
+                    }
+                }
+                (Route::Init { .. } | Route::Segment { .. } | Route::Chunk { .. }, _) => {
+                    return self.held_answer(route)
+                }
+                _ => return None,
+            }
+            if slot.is_none() {
+                slot = self.wait_slot();
+                if slot.is_none() {
+                    metrics.blocking_refused.fetch_add(1, Relaxed);
+                    return Some(live::too_many_waiters());
+                }
+            }
+            if tokio::time::timeout_at(deadline, changed.changed()).await.is_err() {
+                // A request that does not block waited only for the next chunk to open: it gets
+                // what there is.
+                if let Some(query) = query.as_ref().filter(|q| !q.blocks()) {
+                    return Some(self.view(stored.as_ref(), |e, m| e.respond(m, query)));
+                }
+                return Some(live::timed_out());
+            }
+            waited = true;
+        }
+    }
+
+    /// The answer from what the live edge holds for `route`'s chunk (a chunk file the store may not
+    /// have yet; the open chunk's init segment), or `None`.
+    fn held_answer(&self, route: &Route) -> Option<edge::Response> {
+        let (session, sequence) = route.chunk()?;
+        match self.held(session, sequence)? {
+            Held::Chunk(file) => Some(edge::respond(route, Some(&file), &[])),
+            Held::Config(config) if matches!(route, Route::Init { .. }) => match build_init(&config) {
+                Ok(init) => Some(edge::Response::ok(MP4_TYPE, CACHE_IMMUTABLE, init)),
+                Err(e) => {
+                    tracing::warn!("live edge: the init segment of {session}/{sequence} could not be built: {e}");
+                    Some(edge::Response::error(500, "the init segment could not be built".into()))
+                }
+            },
+            Held::Config(_) => None,
+        }
     }
 }

@@ -2,11 +2,10 @@
 //! core's edge driver ([`EdgeDriver`]), which decides every answer exactly as the Cloudflare
 //! Worker's; this file fetches what it asks for (store objects, the live origin of
 //! `rapidrtmp edge --origin`) and writes the answer. On the ingest node, the streams it publishes
-//! also get their live edge (LL-HLS: parts of the open segment, blocking requests: [`live_answer`]),
-//! which the driver asks first.
+//! also get their live edge (LL-HLS: parts of the open segment, blocking requests:
+//! [`NodeLiveEdge::answer`](crate::live_edge::NodeLiveEdge::answer)), which the driver asks first.
 
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,17 +13,11 @@ use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use rapidrtmp_core::edge::live::{self, PartState, PlaylistQuery, Readiness};
-use rapidrtmp_core::edge::{
-    self, Answer, EdgeDriver, Fetched, OriginAnswer, PlaybackRequest, Route, Sources, Step, CACHE_IMMUTABLE, MP4_TYPE,
-};
-use rapidrtmp_core::layout::manifest_key;
-use rapidrtmp_core::manifest::Manifest;
-use rapidrtmp_core::segment::build_init;
+use rapidrtmp_core::edge::live;
+use rapidrtmp_core::edge::{self, Answer, EdgeDriver, Fetched, OriginAnswer, PlaybackRequest, Sources, Step};
 
 use crate::app::App;
 use crate::http::origin::Origin;
-use crate::live_edge::Held;
 use crate::metrics::Metrics;
 use crate::refusals::Cause;
 use crate::store::Store;
@@ -92,7 +85,10 @@ pub async fn playback<H: EdgeHost>(
         match driver.next() {
             Step::LiveEdge { route, query } => {
                 let answer = match app.live_stream(route.stream()) {
-                    Some((stream, wait)) => live_answer(&*app, &stream, wait, route, query).await,
+                    Some((stream, wait)) => match &stream.edge {
+                        Some(live) => live.answer(app.store(), app.metrics(), route, query, wait).await,
+                        None => None,
+                    },
                     None => None,
                 };
                 driver.live_edge_answered(answer);
@@ -151,113 +147,6 @@ async fn ask_origin(app: &impl EdgeHost, origin: &Origin, path_and_query: &str) 
             }
             None
         }
-    }
-}
-
-/// The answer of a stream's live edge, or `None` where the store has the answer. A blocking
-/// request waits for the live edge to change (at most `wait`, then 503), unless
-/// [`crate::live_edge::MAX_BLOCKING_WAITERS`] already wait (503 at once).
-async fn live_answer(
-    app: &impl EdgeHost,
-    stream: &LiveStream,
-    wait: Duration,
-    route: &Route,
-    query: Option<&str>,
-) -> Option<edge::Response> {
-    let live = stream.edge.as_ref()?;
-    let deadline = tokio::time::Instant::now() + wait;
-    // The stored window, until the live edge has the manifest its stream's writer last stored
-    // (then a playlist is the live edge's alone: one consistent view, no store read).
-    let read_manifest = || async {
-        if live.has_manifest() {
-            return None;
-        }
-        match app.store().get(&manifest_key(route.stream())).await {
-            Ok(Some(bytes)) => Manifest::parse(&bytes).ok(),
-            _ => None,
-        }
-    };
-    let query = match route {
-        Route::MediaPlaylist { .. } => match PlaylistQuery::parse(query) {
-            Ok(q) => Some(q),
-            Err(why) => return Some(edge::Response::error(400, why.into())),
-        },
-        _ => None,
-    };
-    let mut stored = match query {
-        Some(_) => read_manifest().await,
-        None => None,
-    };
-    let (mut slot, mut waited) = (None, false);
-    loop {
-        // Subscribed before looking, so no change between the look and the wait is missed.
-        let mut changed = live.subscribe();
-        if live.ended() {
-            return None;
-        }
-        match (route, &query) {
-            (Route::MediaPlaylist { .. }, Some(query)) => {
-                // Read again only to answer after a wait: what is ready is the live edge's to say.
-                if std::mem::take(&mut waited)
-                    && live.view(stored.as_ref(), |e, m| e.readiness(m, query)) != Readiness::Wait
-                {
-                    stored = read_manifest().await.or(stored);
-                }
-                let answer = live.view(stored.as_ref(), |e, m| match e.readiness(m, query) {
-                    Readiness::Now => Some(e.respond(m, query)),
-                    Readiness::Reject(r) => Some(r),
-                    Readiness::Wait => None,
-                });
-                if answer.is_some() {
-                    return answer;
-                }
-            }
-            (Route::Part { session, sequence, part, .. }, _) => {
-                match live.open_part(session, *sequence, *part, &app.metrics().parts_built).await {
-                    Ok(part) => return Some(part),
-                    Err(PartState::Next) => {}
-                    Err(PartState::Future) => return Some(live::future_part()),
-                    Err(_) => {
-                        return live.held_part(route, (session, *sequence, *part), &app.metrics().parts_built).await
-                    }
-                }
-            }
-            (Route::Init { .. } | Route::Segment { .. } | Route::Chunk { .. }, _) => return held(live, route),
-            _ => return None,
-        }
-        if slot.is_none() {
-            slot = live.wait_slot();
-            if slot.is_none() {
-                app.metrics().blocking_refused.fetch_add(1, Relaxed);
-                return Some(live::too_many_waiters());
-            }
-        }
-        if tokio::time::timeout_at(deadline, changed.changed()).await.is_err() {
-            // A request that does not block waited only for the next chunk to open: it gets
-            // what there is.
-            if let Some(query) = query.as_ref().filter(|q| !q.blocks()) {
-                return Some(live.view(stored.as_ref(), |e, m| e.respond(m, query)));
-            }
-            return Some(live::timed_out());
-        }
-        waited = true;
-    }
-}
-
-/// The answer from what the live edge holds for `route`'s chunk (a chunk file the store may not
-/// have yet; the open chunk's init segment), or `None`.
-fn held(live: &crate::live_edge::NodeLiveEdge, route: &Route) -> Option<edge::Response> {
-    let (session, sequence) = route.chunk()?;
-    match live.held(session, sequence)? {
-        Held::Chunk(file) => Some(edge::respond(route, Some(&file), &[])),
-        Held::Config(config) if matches!(route, Route::Init { .. }) => match build_init(&config) {
-            Ok(init) => Some(edge::Response::ok(MP4_TYPE, CACHE_IMMUTABLE, init)),
-            Err(e) => {
-                tracing::warn!("live edge: the init segment of {session}/{sequence} could not be built: {e}");
-                Some(edge::Response::error(500, "the init segment could not be built".into()))
-            }
-        },
-        Held::Config(_) => None,
     }
 }
 
