@@ -52,6 +52,8 @@ pub struct App {
     pub signer: TokenSigner,
     /// The admin API key.
     pub admin_key: String,
+    /// The edge's cache of built answers, and its builds in flight.
+    pub edge_cache: crate::http::cache::EdgeCache,
     /// Streams being published, by key.
     pub streams: Arc<LiveStreams>,
     /// Recent playlist viewers by stream.
@@ -89,6 +91,7 @@ impl App {
             shutdown: shutdown.subscribe(),
         });
         Arc::new(Self {
+            edge_cache: crate::http::cache::EdgeCache::new(settings.cache_bytes),
             signer: TokenSigner::from_admin_key(&admin_key),
             settings,
             store,

@@ -99,6 +99,11 @@ pub struct ServeArgs {
     /// Log format: `text` or `json` [default: text].
     #[arg(long, env = "RAPIDRTMP_LOG_FORMAT")]
     pub log_format: Option<String>,
+    /// Size of the edge's cache of built answers, in MiB (segments, parts, init segments;
+    /// playlists for their `max-age`); `0` keeps nothing (concurrent requests still share one
+    /// build) [default: 64].
+    #[arg(long, env = "RAPIDRTMP_CACHE_MB")]
+    pub cache_mb: Option<u64>,
 }
 
 /// The config file: the same settings, all optional.
@@ -128,6 +133,16 @@ struct FileSettings {
     max_http_connections: Option<usize>,
     max_http_connections_per_ip: Option<usize>,
     log_format: Option<String>,
+    cache_mb: Option<u64>,
+}
+
+/// The bytes of `--cache-mb {mb}` (0 to [`MAX_CACHE_MB`](crate::http::cache::MAX_CACHE_MB)).
+pub fn cache_bytes(mb: u64) -> anyhow::Result<usize> {
+    let max = crate::http::cache::MAX_CACHE_MB;
+    match usize::try_from(mb).ok().and_then(|mb| mb.checked_mul(1 << 20)) {
+        Some(bytes) if mb <= max => Ok(bytes),
+        _ => bail!("--cache-mb {mb}: expected 0 (off) to {max} MiB"),
+    }
 }
 
 /// Where stream objects go.
@@ -186,6 +201,8 @@ pub struct Settings {
     pub max_http_connections_per_ip: Option<usize>,
     /// JSON logs.
     pub json_logs: bool,
+    /// Bytes of the edge's cache of built answers (0: none kept).
+    pub cache_bytes: usize,
 }
 
 impl ServeArgs {
@@ -273,6 +290,7 @@ impl ServeArgs {
                 .or(file.max_http_connections_per_ip)
                 .map(|n| n.max(1)),
             json_logs,
+            cache_bytes: cache_bytes(self.cache_mb.or(file.cache_mb).unwrap_or(crate::http::cache::DEFAULT_CACHE_MB))?,
         })
     }
 }

@@ -16,6 +16,7 @@ use tokio::net::TcpListener;
 use tracing::info;
 
 use crate::config::StoreSetting;
+use crate::http::cache::EdgeCache;
 use crate::http::edge::{self, EdgeHost};
 use crate::http::origin::Origin;
 use crate::http::server;
@@ -57,6 +58,10 @@ pub struct EdgeArgs {
     /// of `--max-http-connections`, at most 1024].
     #[arg(long, env = "RAPIDRTMP_MAX_HTTP_CONNECTIONS_PER_IP")]
     pub max_http_connections_per_ip: Option<usize>,
+    /// Size of the cache of built answers, in MiB (segments, parts, init segments; playlists
+    /// for their `max-age`); `0` keeps nothing (concurrent requests still share one build).
+    #[arg(long, env = "RAPIDRTMP_CACHE_MB", default_value_t = crate::http::cache::DEFAULT_CACHE_MB)]
+    pub cache_mb: u64,
 }
 
 /// How long shutdown lets open requests finish.
@@ -66,6 +71,7 @@ struct EdgeNode {
     store: Store,
     metrics: Arc<Metrics>,
     origin: Option<Origin>,
+    cache: EdgeCache,
 }
 
 impl EdgeHost for EdgeNode {
@@ -75,6 +81,10 @@ impl EdgeHost for EdgeNode {
 
     fn metrics(&self) -> &Metrics {
         &self.metrics
+    }
+
+    fn cache(&self) -> &EdgeCache {
+        &self.cache
     }
 
     fn origin(&self) -> Option<&Origin> {
@@ -105,12 +115,14 @@ pub async fn run(args: EdgeArgs) -> anyhow::Result<()> {
         StoreSetting::Folder(args.store.clone().into())
     };
     let origin = args.origin.as_deref().map(Origin::new).transpose()?;
+    let cache_bytes = crate::config::cache_bytes(args.cache_mb)?;
     let store = crate::store::open(&setting, args.s3_endpoint, args.s3_region, args.s3_path_style).await?;
     let listener =
         TcpListener::bind(args.http_addr).await.with_context(|| format!("cannot listen on {}", args.http_addr))?;
     let live = origin.as_ref().map_or("none (standard HLS)", |o| o.describe()).to_string();
     info!(http = %listener.local_addr()?, store = %store.describe(), origin = %live, "RapidRTMP edge listening");
-    let node = Arc::new(EdgeNode { store, metrics: Arc::default(), origin });
+    let node = Arc::new(EdgeNode { store, metrics: Arc::default(), origin, cache: EdgeCache::new(cache_bytes) });
+    info!(cache_mib = node.cache.capacity() >> 20, "cache of built answers");
     let router = Router::new()
         .route("/health", get(|| async { "ok\n" }))
         .route("/ready", get(ready))

@@ -2,6 +2,7 @@
 //! listener.
 
 mod api;
+pub mod cache;
 pub mod edge;
 mod openapi;
 pub mod origin;

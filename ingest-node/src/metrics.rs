@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::http::cache::Lookup;
 use crate::refusals::{Cause, Refusals};
 
 /// Upper bounds (seconds) of the latency histograms' buckets.
@@ -107,6 +108,11 @@ pub struct Metrics {
     pub parts_built: AtomicU64,
     /// Blocking LL-HLS requests refused: as many as a stream lets wait were waiting.
     pub blocking_refused: AtomicU64,
+    /// Playback requests by how the edge cache found their answer, in the order of
+    /// [`Lookup::ALL`].
+    edge_cache_requests: [AtomicU64; 3],
+    /// Bytes the edge cache holds.
+    pub edge_cache_bytes: AtomicU64,
 }
 
 impl Metrics {
@@ -114,6 +120,13 @@ impl Metrics {
     pub fn publish_attempt(&self, result: &'static str) {
         debug_assert!(PUBLISH_RESULTS.contains(&result), "publish result {result:?} is not in PUBLISH_RESULTS");
         *self.publish_attempts.lock().unwrap_or_else(|e| e.into_inner()).entry(result).or_default() += 1;
+    }
+
+    /// Counts a playback request by how the edge cache found its answer.
+    pub fn edge_cache_requests(&self, lookup: Lookup) {
+        if let Some(n) = Lookup::ALL.iter().position(|l| *l == lookup).and_then(|i| self.edge_cache_requests.get(i)) {
+            n.fetch_add(1, Relaxed);
+        }
     }
 
     /// Counts an HTTP request.
@@ -164,6 +177,12 @@ impl Metrics {
             self.blocking_refused.load(Relaxed),
         );
         single(
+            "rapidrtmp_edge_cache_bytes",
+            "gauge",
+            "Bytes of built answers the edge cache holds.",
+            self.edge_cache_bytes.load(Relaxed),
+        );
+        single(
             "rapidrtmp_chunks_lost_total",
             "counter",
             "Chunks given up: the store kept failing at shutdown, or another node took the stream over.",
@@ -204,6 +223,20 @@ impl Metrics {
         }
         let _ = writeln!(
             out,
+            "# HELP rapidrtmp_edge_cache_requests_total Playback requests by how the edge found their answer: \
+             kept (hit), built for them (miss), or built for another request they waited for (shared).\n\
+             # TYPE rapidrtmp_edge_cache_requests_total counter"
+        );
+        for (lookup, n) in Lookup::ALL.iter().zip(&self.edge_cache_requests) {
+            let _ = writeln!(
+                out,
+                "rapidrtmp_edge_cache_requests_total{{result=\"{}\"}} {}",
+                lookup.label(),
+                n.load(Relaxed)
+            );
+        }
+        let _ = writeln!(
+            out,
             "# HELP rapidrtmp_refused_total Connections, requests and accepts turned away, by cause.\n\
              # TYPE rapidrtmp_refused_total counter"
         );
@@ -239,5 +272,12 @@ mod tests {
         for result in PUBLISH_RESULTS {
             assert!(text.contains(&format!("rapidrtmp_publish_attempts_total{{result=\"{result}\"}} 0\n")), "{result}");
         }
+        for result in ["hit", "miss", "shared"] {
+            assert!(
+                text.contains(&format!("rapidrtmp_edge_cache_requests_total{{result=\"{result}\"}} 0\n")),
+                "{result}"
+            );
+        }
+        assert!(text.contains("\nrapidrtmp_edge_cache_bytes 0\n"));
     }
 }

@@ -26,6 +26,14 @@
 //! 2. [`Step::LiveEdge`]: the LL-HLS live edge of a stream this process publishes, asked first.
 //! 3. [`Step::LiveOrigin`] for the routes the live origin has first ([`LiveOrigin::First`]).
 //! 4. [`Step::Cache`] for immutable routes, where the adapter keeps a cache.
+//!
+//! An adapter that keeps built answers itself and shares each build among concurrent requests
+//! of the same key ([`EdgeDriver::with_cache_first`]: the node and `rapidrtmp edge`) is asked
+//! [`Step::Cache`] first, before step 2, for every route that has a [`EdgeDriver::cache_key`];
+//! it answers with [`EdgeDriver::cached_answer`] (a kept answer, with its own `Cache-Control`
+//! and its `Age`, or one built for the key by another driver that took the steps above), and
+//! what it may keep, and for how long, is [`shared_max_age_s`] of the answer's
+//! `Cache-Control`.
 //! 5. [`Step::Fetch`] of the route's object, then of its renditions' manifests, one at a time.
 //! 6. [`Step::LiveOrigin`] when the store lacks the object ([`LiveOrigin::WhenNotStored`]).
 //! 7. The response built from the objects ([`respond`]); a store that does not answer is a 503.
@@ -131,7 +139,9 @@ pub enum Step<'d> {
         path_and_query: &'d str,
     },
     /// Look the request up in the adapter's cache of immutable answers: answer with
-    /// [`EdgeDriver::cached`] (or [`EdgeDriver::cached_whole`]).
+    /// [`EdgeDriver::cached`] (or [`EdgeDriver::cached_whole`]); with
+    /// [`EdgeDriver::with_cache_first`], of every answer by [`EdgeDriver::cache_key`], also with
+    /// [`EdgeDriver::cached_answer`].
     Cache,
     /// Fetch the store object `key`: answer with [`EdgeDriver::fetched`].
     Fetch {
@@ -226,6 +236,8 @@ impl Answer {
 /// Where the driver is.
 #[derive(Debug)]
 enum State {
+    /// Ask the adapter's cache of every answer, first ([`EdgeDriver::with_cache_first`]).
+    CacheFirst,
     /// Ask the live edge.
     LiveEdge,
     /// Ask the live origin before the store.
@@ -265,11 +277,28 @@ pub struct EdgeDriver {
     rendition_keys: Vec<String>,
     renditions: Vec<Option<Vec<u8>>>,
     from_cache: bool,
+    /// The adapter's cache is asked first, for every route with a cache key.
+    cache_first: bool,
+    /// Seconds a cached answer was kept (its `Age` header).
+    age_s: Option<u64>,
 }
 
 impl EdgeDriver {
     /// The driver of `request` at an adapter with `sources`.
     pub fn new(request: &PlaybackRequest<'_>, sources: Sources) -> Self {
+        Self::driver(request, sources, false)
+    }
+
+    /// The driver of `request` at an adapter with `sources` that keeps built answers of every
+    /// route for as long as their `Cache-Control` allows, and shares one build among concurrent
+    /// requests of the same [`EdgeDriver::cache_key`]: it asks [`Step::Cache`] first, before the
+    /// live edge, the live origin and the store (the later [`Step::Cache`] of
+    /// [`Sources::cache`] is then not asked again).
+    pub fn with_cache_first(request: &PlaybackRequest<'_>, sources: Sources) -> Self {
+        Self::driver(request, sources, true)
+    }
+
+    fn driver(request: &PlaybackRequest<'_>, sources: Sources, cache_first: bool) -> Self {
         let path_and_query = match request.query {
             Some(q) => alloc::format!("{}?{q}", request.path),
             None => request.path.to_string(),
@@ -287,6 +316,8 @@ impl EdgeDriver {
             rendition_keys: Vec::new(),
             renditions: Vec::new(),
             from_cache: false,
+            cache_first,
+            age_s: None,
         };
         driver.state = match request.method {
             Method::Options => State::Preflight,
@@ -299,7 +330,7 @@ impl EdgeDriver {
                     driver.route = Some(route);
                     match refused {
                         Some(refused) => State::Answered(refused),
-                        None => driver.after(State::LiveEdge),
+                        None => driver.after(State::CacheFirst),
                     }
                 }
             },
@@ -312,9 +343,22 @@ impl EdgeDriver {
         self.route.as_ref()
     }
 
+    /// The key of this request's answer in a cache of answers: the path for immutable routes
+    /// (whatever the query, the object is the same), the path and query for playlists (LL-HLS
+    /// `_HLS_msn`, `_HLS_part` and `_HLS_skip` ask for different answers); `None` for a request
+    /// that is no route.
+    pub fn cache_key(&self) -> Option<&str> {
+        let route = self.route.as_ref()?;
+        Some(match route.is_immutable() {
+            true => self.path_and_query.split_once('?').map_or(&*self.path_and_query, |(path, _)| path),
+            false => &self.path_and_query,
+        })
+    }
+
     /// What the driver needs next.
     pub fn next(&self) -> Step<'_> {
         match (&self.state, &self.route) {
+            (State::CacheFirst, _) => Step::Cache,
             (State::LiveEdge, Some(route)) => Step::LiveEdge { route, query: self.query.as_deref() },
             (State::OriginFirst | State::OriginNotStored, _) => {
                 Step::LiveOrigin { path_and_query: &self.path_and_query }
@@ -356,17 +400,37 @@ impl EdgeDriver {
 
     /// The adapter's cache's answer to [`Step::Cache`]: the whole body of the cached 200, or
     /// `None` on a miss.
+    ///
+    /// With [`EdgeDriver::with_cache_first`], a hit is of an immutable route only (a playlist's
+    /// kept answer has its own `Cache-Control`: [`EdgeDriver::cached_answer`]), and a miss goes
+    /// on to the live edge.
     pub fn cached(&mut self, hit: Option<Vec<u8>>) {
-        if !matches!(self.state, State::Cache) {
-            return;
-        }
+        let miss = match self.state {
+            State::Cache => State::Object,
+            State::CacheFirst => State::LiveEdge,
+            _ => return,
+        };
         self.state = match (hit, &self.route) {
-            (Some(body), Some(route)) => {
+            (Some(body), Some(route)) if route.is_immutable() => {
                 self.from_cache = true;
                 State::Answered(Response::ok(route.content_type(), CACHE_IMMUTABLE, body))
             }
-            _ => self.after(State::Object),
+            _ => self.after(miss),
         };
+    }
+
+    /// The adapter's answer to [`Step::Cache`] from its cache of whole answers: `response`, as
+    /// it was built (status, `Content-Type`, `Cache-Control`, body) for a request of the same
+    /// [`EdgeDriver::cache_key`], kept for `age_s` seconds (the answer's `Age`, RFC 9111 §5.1,
+    /// so that a cache after this one keeps it no longer than its `max-age` allows), or `None`
+    /// when it was built for another request waiting with this one (no `Age`). Ranges and
+    /// `HEAD` are answered from it as from a built one.
+    pub fn cached_answer(&mut self, response: Response, age_s: Option<u64>) {
+        if matches!(self.state, State::Cache | State::CacheFirst) && self.route.is_some() {
+            self.from_cache = true;
+            self.age_s = age_s;
+            self.state = State::Answered(response);
+        }
     }
 
     /// On a cache hit, whether the cached body can go out as it is (a `GET` without `Range`):
@@ -374,7 +438,10 @@ impl EdgeDriver {
     /// body (its length with it), never copying it. `false` when the driver needs the bytes
     /// ([`EdgeDriver::cached`]).
     pub fn cached_whole(&mut self) -> bool {
-        let whole = matches!(self.state, State::Cache) && self.method == Method::Get && self.range.is_none();
+        let whole = matches!(self.state, State::Cache | State::CacheFirst)
+            && self.route.as_ref().is_some_and(Route::is_immutable)
+            && self.method == Method::Get
+            && self.range.is_none();
         if whole {
             self.from_cache = true;
             self.state = State::CachedWhole;
@@ -412,6 +479,25 @@ impl EdgeDriver {
     /// The complete answer, once [`EdgeDriver::next`] says [`Step::Done`] (before, the answer
     /// is built from what was given so far).
     pub fn finish(self) -> Answer {
+        let (method, age_s) = (self.method, self.age_s);
+        let range = self.range.clone();
+        match self.finish_response() {
+            Ok((response, outcome)) => {
+                let mut answer = http_answer(response, method, range.as_deref(), outcome);
+                if let Some(age) = age_s {
+                    answer.headers.push(("age", age.to_string().into()));
+                }
+                answer
+            }
+            Err(answer) => answer,
+        }
+    }
+
+    /// The response, before HTTP (what a cache of answers keeps: status, `Content-Type`,
+    /// `Cache-Control`, the whole body), once [`EdgeDriver::next`] says [`Step::Done`]; the
+    /// HTTP answer itself where there is no response to keep (a CORS preflight, a 405, a cached
+    /// body that goes out as it is).
+    pub fn finish_response(self) -> Result<(Response, Outcome), Answer> {
         let route = self.route.as_ref();
         let name = route.map_or(UNROUTED, Route::name);
         let mut segment_built = false;
@@ -420,14 +506,14 @@ impl EdgeDriver {
                 // RFC 9110 §15.3.5: a 204 has no content, and no Content-Length.
                 let headers = CORS_HEADERS.iter().map(|&(n, v)| (n, Cow::Borrowed(v))).collect();
                 let outcome = Outcome { route: None, status: 204, ..Outcome::default() };
-                return Answer { status: 204, headers, body: Vec::new(), send: 0..0, outcome };
+                return Err(Answer { status: 204, headers, body: Vec::new(), send: 0..0, outcome });
             }
             State::NotAllowed => {
                 let mut headers =
                     alloc::vec![("allow", Cow::Borrowed(ALLOWED_METHODS)), ("content-length", "0".into())];
                 headers.extend(CORS_HEADERS.iter().map(|&(n, v)| (n, Cow::Borrowed(v))));
                 let outcome = Outcome { route: Some(UNROUTED), status: 405, ..Outcome::default() };
-                return Answer { status: 405, headers, body: Vec::new(), send: 0..0, outcome };
+                return Err(Answer { status: 405, headers, body: Vec::new(), send: 0..0, outcome });
             }
             State::CachedWhole => {
                 let content_type = route.map_or(TEXT_TYPE, Route::content_type);
@@ -438,7 +524,7 @@ impl EdgeDriver {
                 ];
                 headers.extend(CORS_HEADERS.iter().map(|&(n, v)| (n, Cow::Borrowed(v))));
                 let outcome = Outcome { route: Some(name), status: 200, ..Outcome::default() };
-                return Answer { status: 200, headers, body: Vec::new(), send: 0..0, outcome };
+                return Err(Answer { status: 200, headers, body: Vec::new(), send: 0..0, outcome });
             }
             State::Answered(response) => response,
             // What is left to build is built from what was given: a step not taken is an
@@ -463,7 +549,7 @@ impl EdgeDriver {
                 .map(|r| r.stream().into()),
             cacheable: response.status == 200 && route.is_some_and(Route::is_immutable) && !self.from_cache,
         };
-        http_answer(response, self.method, self.range.as_deref(), outcome)
+        Ok((response, outcome))
     }
 
     /// `state`, or the first state after it that applies to this request.
@@ -472,11 +558,12 @@ impl EdgeDriver {
         let mut state = state;
         loop {
             state = match state {
+                State::CacheFirst if !self.cache_first => State::LiveEdge,
                 State::LiveEdge if !self.sources.live_edge => State::OriginFirst,
                 State::OriginFirst if !(self.sources.live_origin && route.live_origin() == LiveOrigin::First) => {
                     State::Cache
                 }
-                State::Cache if !(self.sources.cache && route.is_immutable()) => State::Object,
+                State::Cache if self.cache_first || !(self.sources.cache && route.is_immutable()) => State::Object,
                 State::Rendition(n) if n >= self.rendition_keys.len() => State::OriginNotStored,
                 State::OriginNotStored
                     if !(self.object.is_none()
@@ -489,6 +576,29 @@ impl EdgeDriver {
             };
         }
     }
+}
+
+/// How long a shared cache may keep an answer whose `Cache-Control` is `cache_control`
+/// (RFC 9111 §5.2.2), in seconds: its `s-maxage`, else its `max-age`; `None` (never kept) for
+/// `no-store`, `no-cache`, `private`, no lifetime or a lifetime of 0. The status is the
+/// caller's to judge (a cache of built answers keeps 200s only).
+pub fn shared_max_age_s(cache_control: &str) -> Option<u64> {
+    let (mut max_age, mut s_maxage) = (None, None);
+    for directive in cache_control.split(',').map(str::trim) {
+        let (name, value) = directive.split_once('=').map_or((directive, None), |(n, v)| (n.trim(), Some(v.trim())));
+        let seconds = || value.map(|v| v.trim_matches('"')).and_then(|v| v.parse::<u64>().ok());
+        if name.eq_ignore_ascii_case("no-store")
+            || name.eq_ignore_ascii_case("no-cache")
+            || name.eq_ignore_ascii_case("private")
+        {
+            return None;
+        } else if name.eq_ignore_ascii_case("max-age") {
+            max_age = seconds();
+        } else if name.eq_ignore_ascii_case("s-maxage") {
+            s_maxage = seconds();
+        }
+    }
+    s_maxage.or(max_age).filter(|&s| s > 0)
 }
 
 /// The answer to a request whose query string `route` refuses, before anything is fetched: a
@@ -1038,6 +1148,121 @@ mod tests {
             assert_eq!(driver.next(), Step::Cache);
             assert!(!driver.cached_whole(), "{request:?}");
             assert_eq!(driver.next(), Step::Cache);
+        }
+    }
+
+    #[test]
+    fn a_cache_first_adapter_is_asked_before_the_live_edge_for_every_route() {
+        let sources = Sources { live_edge: true, live_origin: true, cache: true };
+        let keys = [
+            ("/live/cam/index.m3u8", Some("_HLS_msn=3&_HLS_part=1"), "/live/cam/index.m3u8?_HLS_msn=3&_HLS_part=1"),
+            ("/live/cam/index.m3u8", None, "/live/cam/index.m3u8"),
+            ("/live/cam/master.m3u8", Some("token=a"), "/live/cam/master.m3u8?token=a"),
+            ("/live/cam/170/7.m4s", Some("token=a"), "/live/cam/170/7.m4s"),
+            ("/live/cam/170/7.1.m4s", None, "/live/cam/170/7.1.m4s"),
+            ("/live/cam/170/init-7.mp4", None, "/live/cam/170/init-7.mp4"),
+            (CHUNK, Some("x"), CHUNK),
+        ];
+        for (path, query, key) in keys {
+            let driver = EdgeDriver::with_cache_first(&PlaybackRequest::new(Method::Get, path, query), sources);
+            assert_eq!((driver.next(), driver.cache_key()), (Step::Cache, Some(key)), "{path}?{query:?}");
+        }
+        // A miss goes on as without the cache, which is not asked a second time.
+        let objects = stored_chunk();
+        let store = store_of(&objects);
+        let mut driver = EdgeDriver::with_cache_first(&get(CHUNK), sources);
+        driver.cached(None);
+        assert_eq!(driver.next(), Step::LiveEdge { route: &Route::parse(CHUNK).unwrap(), query: None });
+        driver.live_edge_answered(None);
+        assert_eq!(driver.next(), Step::Fetch { key: &chunk_key("cam", "170", 7) });
+        driver.fetched(store(&chunk_key("cam", "170", 7)));
+        assert_eq!(driver.next(), Step::Done);
+        let (response, outcome) = driver.finish_response().expect("a response");
+        assert_eq!((response.status, &*response.cache_control, &response.body[..]), (200, CACHE_IMMUTABLE, STORED));
+        assert!(outcome.cacheable);
+        // Refused and unrouted requests, preflights and other methods are answered at once.
+        for request in [
+            PlaybackRequest::new(Method::Get, "/live/cam/index.m3u8", Some("_HLS_msn=07")),
+            get("/live/cam/170/07.m4s"),
+            PlaybackRequest::new(Method::Options, CHUNK, None),
+            PlaybackRequest::new(Method::Other, CHUNK, None),
+        ] {
+            assert_eq!(EdgeDriver::with_cache_first(&request, sources).next(), Step::Done, "{request:?}");
+        }
+        // Without it, the flow is as it was: the live edge first.
+        let driver = EdgeDriver::new(&get(CHUNK), sources);
+        assert!(matches!(driver.next(), Step::LiveEdge { .. }));
+    }
+
+    #[test]
+    fn a_kept_answer_keeps_its_cache_control_and_says_its_age() {
+        let sources = Sources::default();
+        let kept = || Response::ok(crate::edge::PLAYLIST_TYPE, "public, max-age=1", b"#EXTM3U\n".to_vec());
+        let mut driver = EdgeDriver::with_cache_first(&get("/live/cam/index.m3u8"), sources);
+        assert!(!driver.cached_whole(), "a playlist's headers are its own");
+        driver.cached_answer(kept(), Some(1));
+        assert_eq!(driver.next(), Step::Done);
+        let a = driver.finish();
+        assert_eq!((a.status, a.sent()), (200, &b"#EXTM3U\n"[..]));
+        assert_eq!(a.header("cache-control"), Some("public, max-age=1"));
+        assert_eq!(a.header("age"), Some("1"), "RFC 9111 §5.1");
+        assert_eq!(a.header("content-type"), Some("application/vnd.apple.mpegurl"));
+        assert_eq!(a.outcome.viewer_of.as_deref(), Some("cam"), "a viewer, kept answer or not");
+        assert!(!a.outcome.cacheable && !a.outcome.segment_built);
+        assert_cors(&a);
+        // Shared with a request waiting for the same build: no Age.
+        let mut driver = EdgeDriver::with_cache_first(&get("/live/cam/index.m3u8"), sources);
+        driver.cached_answer(kept(), None);
+        assert_eq!(driver.finish().header("age"), None);
+        // HEAD and ranges of a kept answer, as of a built one.
+        let head = PlaybackRequest { method: Method::Head, ..get("/live/cam/index.m3u8") };
+        let mut driver = EdgeDriver::with_cache_first(&head, sources);
+        driver.cached_answer(kept(), Some(0));
+        let a = driver.finish();
+        assert_eq!((a.status, a.sent(), a.header("content-length")), (200, &b""[..], Some("8")));
+        let range = PlaybackRequest { range: Some("bytes=1-3"), ..get(CHUNK) };
+        let mut driver = EdgeDriver::with_cache_first(&range, sources);
+        assert!(!driver.cached_whole());
+        driver.cached_answer(Response::ok(crate::edge::FLV_TYPE, CACHE_IMMUTABLE, STORED.to_vec()), Some(5));
+        let a = driver.finish();
+        assert_eq!((a.status, a.sent(), a.header("content-range")), (206, &b"123"[..], Some("bytes 1-3/10")));
+        // An error shared by the build of another request is passed on as it is.
+        let mut driver = EdgeDriver::with_cache_first(&get(CHUNK), sources);
+        driver.cached_answer(Response::store_unavailable(), None);
+        let a = driver.finish();
+        assert_eq!((a.status, a.header("retry-after"), a.header("cache-control")), (503, Some("1"), Some(CACHE_NONE)));
+        // An immutable hit of a GET without a range goes out as it is.
+        let mut driver = EdgeDriver::with_cache_first(&get(CHUNK), sources);
+        assert!(driver.cached_whole());
+        let a = driver.finish();
+        assert_eq!(
+            (a.status, a.header("cache-control"), a.header("content-type")),
+            (200, Some(CACHE_IMMUTABLE), Some("video/x-flv"))
+        );
+        // Given out of turn: ignored.
+        let mut driver = EdgeDriver::new(&get(CHUNK), sources);
+        driver.cached_answer(kept(), Some(1));
+        assert_eq!(driver.next(), Step::Fetch { key: &chunk_key("cam", "170", 7) });
+    }
+
+    #[test]
+    fn a_shared_cache_keeps_what_cache_control_allows() {
+        assert_eq!(shared_max_age_s(CACHE_IMMUTABLE), Some(31_536_000));
+        assert_eq!(shared_max_age_s("public, max-age=1"), Some(1));
+        assert_eq!(shared_max_age_s("public, max-age=300"), Some(300));
+        assert_eq!(shared_max_age_s("max-age=60, s-maxage=5"), Some(5), "s-maxage is for shared caches");
+        assert_eq!(shared_max_age_s("Max-Age=\"7\""), Some(7));
+        for never in [
+            CACHE_NONE,
+            "no-cache",
+            "public, max-age=6, no-store",
+            "private, max-age=9",
+            "public",
+            "max-age=0",
+            "max-age=x",
+            "",
+        ] {
+            assert_eq!(shared_max_age_s(never), None, "{never:?}");
         }
     }
 

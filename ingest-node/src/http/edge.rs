@@ -4,8 +4,13 @@
 //! `rapidrtmp edge --origin`) and writes the answer. On the ingest node, the streams it publishes
 //! also get their live edge (LL-HLS: parts of the open segment, blocking requests:
 //! [`NodeLiveEdge::answer`](crate::live_edge::NodeLiveEdge::answer)), which the driver asks first.
+//!
+//! Before all of it, the edge's cache ([`EdgeCache`]): a kept answer that is still fresh, else
+//! one build for every request of the same key at once (single flight), whose answer each
+//! request then takes its own range or `HEAD` of.
 
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,7 +22,8 @@ use rapidrtmp_core::edge::live;
 use rapidrtmp_core::edge::{self, Answer, EdgeDriver, Fetched, OriginAnswer, PlaybackRequest, Sources, Step};
 
 use crate::app::App;
-use crate::http::origin::Origin;
+use crate::http::cache::{EdgeCache, Lookup, MAX_BUILD_WAIT};
+use crate::http::origin::{Origin, ORIGIN_TIMEOUT};
 use crate::metrics::Metrics;
 use crate::refusals::Cause;
 use crate::store::Store;
@@ -29,6 +35,8 @@ pub trait EdgeHost: Send + Sync + 'static {
     fn store(&self) -> &Store;
     /// Where requests are counted.
     fn metrics(&self) -> &Metrics;
+    /// The cache of built answers, and the builds in flight.
+    fn cache(&self) -> &EdgeCache;
     /// Records a playlist request (for the API's recent viewers).
     fn saw_viewer(&self, _stream: &str, _ip: std::net::IpAddr) {}
     /// A stream this process publishes with LL-HLS on, and how long its blocking requests wait.
@@ -48,6 +56,10 @@ impl EdgeHost for App {
 
     fn metrics(&self) -> &Metrics {
         &self.metrics
+    }
+
+    fn cache(&self) -> &EdgeCache {
+        &self.edge_cache
     }
 
     fn saw_viewer(&self, stream: &str, ip: std::net::IpAddr) {
@@ -80,7 +92,83 @@ pub async fn playback<H: EdgeHost>(
         origin: header(header::ORIGIN),
     };
     let sources = Sources { live_edge: true, live_origin: app.origin().is_some(), cache: false };
-    let mut driver = EdgeDriver::new(&request, sources);
+    let mut driver = EdgeDriver::with_cache_first(&request, sources);
+    let whole = match driver.next() {
+        Step::Cache => from_cache(&*app, &mut driver, sources).await,
+        _ => None,
+    };
+    drive(&*app, &mut driver).await;
+    let answer = driver.finish();
+    let outcome = &answer.outcome;
+    if let Some(route) = outcome.route {
+        app.metrics().http_request(route, outcome.status);
+    }
+    if let Some(stream) = &outcome.viewer_of {
+        app.saw_viewer(stream, peer.ip());
+    }
+    let mut response = http_response(answer);
+    if let Some(body) = whole {
+        // A kept body that goes out as it is, without a copy: its length is the body's.
+        *response.body_mut() = Body::from(body);
+    }
+    response
+}
+
+/// Answers `driver`'s [`Step::Cache`]: the answer kept under its key while it is fresh, else
+/// the answer of the one build of that key in flight, started here if none is (a driver of a
+/// `GET` of the key, with `sources`: the live edge, the live origin, the store). A request that
+/// waits longer than [`build_wait`] gets the 503 of a timed out request. Returns the body
+/// when the answer goes out as it is (an immutable 200 to a `GET` without a range).
+async fn from_cache<H: EdgeHost>(app: &H, driver: &mut EdgeDriver, sources: Sources) -> Option<Bytes> {
+    let Some(key) = driver.cache_key().map(str::to_string) else {
+        driver.cached(None);
+        return None;
+    };
+    let (path, query) = key.split_once('?').map_or((key.as_str(), None), |(p, q)| (p, Some(q)));
+    let build = || async {
+        let mut built = EdgeDriver::new(&PlaybackRequest::new(edge::Method::Get, path, query), sources);
+        drive(app, &mut built).await;
+        let started = Instant::now();
+        match built.finish_response() {
+            Ok((response, outcome)) => {
+                if outcome.segment_built {
+                    app.metrics().segment_build.observe(started.elapsed());
+                }
+                response
+            }
+            // Only a preflight, a 405 or a cached body have no response: not a GET without a cache.
+            Err(answer) => edge::Response::error(500, format!("no response to build ({})", answer.status)),
+        }
+    };
+    let wait = build_wait(app, driver.route());
+    let (lookup, built) = app.cache().answer(&key, wait, build).await;
+    let metrics = app.metrics();
+    metrics.edge_cache_requests(lookup);
+    metrics.edge_cache_bytes.store(u64::try_from(app.cache().bytes()).unwrap_or(u64::MAX), Relaxed);
+    let Some(built) = built else {
+        driver.cached_answer(live::timed_out(), None);
+        return None;
+    };
+    if built.status == 200 && built.cache_control == edge::CACHE_IMMUTABLE && driver.cached_whole() {
+        return Some(built.body.clone());
+    }
+    let age = (lookup == Lookup::Hit).then(|| built.age_s(Instant::now()));
+    driver.cached_answer(built.response(), age);
+    None
+}
+
+/// How long a request waits for the build of its answer: [`MAX_BUILD_WAIT`], plus what the
+/// build may wait by design (a blocking request at this node's live edge of the stream, or
+/// at the live origin).
+fn build_wait<H: EdgeHost>(app: &H, route: Option<&edge::Route>) -> Duration {
+    let live = route.and_then(|r| app.live_stream(r.stream())).map_or(Duration::ZERO, |(_, wait)| wait);
+    let origin = if app.origin().is_some() { ORIGIN_TIMEOUT } else { Duration::ZERO };
+    MAX_BUILD_WAIT + live + origin
+}
+
+/// Takes `driver`'s steps until it is done: asks this process's live edge, the live origin
+/// and the store what it needs.
+async fn drive<H: EdgeHost>(app: &H, driver: &mut EdgeDriver) {
     loop {
         match driver.next() {
             Step::LiveEdge { route, query } => {
@@ -95,7 +183,7 @@ pub async fn playback<H: EdgeHost>(
             }
             Step::LiveOrigin { path_and_query } => {
                 let answer = match app.origin() {
-                    Some(origin) => ask_origin(&*app, origin, path_and_query).await,
+                    Some(origin) => ask_origin(app, origin, path_and_query).await,
                     None => None,
                 };
                 driver.origin_answered(answer);
@@ -117,20 +205,6 @@ pub async fn playback<H: EdgeHost>(
             Step::Done => break,
         }
     }
-    // The response is built here, from what was fetched.
-    let started = Instant::now();
-    let answer = driver.finish();
-    let outcome = &answer.outcome;
-    if outcome.segment_built {
-        app.metrics().segment_build.observe(started.elapsed());
-    }
-    if let Some(route) = outcome.route {
-        app.metrics().http_request(route, outcome.status);
-    }
-    if let Some(stream) = &outcome.viewer_of {
-        app.saw_viewer(stream, peer.ip());
-    }
-    http_response(answer)
 }
 
 /// The live origin's answer to `path_and_query`, or `None` (logged) when it does not answer.

@@ -17,7 +17,7 @@ use crate::store::MAX_OBJECT_LEN;
 
 /// How long an origin request may take: longer than any blocking request is held (three target
 /// durations of the longest segments).
-const ORIGIN_TIMEOUT: Duration = Duration::from_secs(200);
+pub(crate) const ORIGIN_TIMEOUT: Duration = Duration::from_secs(200);
 
 /// An ingest node's HTTP server, as the origin of the live edge.
 pub struct Origin {
