@@ -274,9 +274,16 @@ fn counter(node: &Node, name: &str) -> f64 {
     node.metrics().value(name, &[]).unwrap_or(0.0)
 }
 
-/// `n` HTTP/1.1 GETs of `path` sent at once over connections opened beforehand (tokio, one
-/// task each): every response's status, headers and body.
-fn get_at_once(addr: std::net::SocketAddr, path: &str, n: usize) -> Vec<support::http::Response> {
+/// The node's count of playback requests whose answer its edge cache found as `result` (`hit`,
+/// `miss`, `shared`).
+fn cache_requests(node: &Node, result: &str) -> f64 {
+    node.metrics().value("rapidrtmp_edge_cache_requests_total", &[("result", result)]).unwrap_or(0.0)
+}
+
+/// HTTP/1.1 GETs of `paths`, one each, sent at once over connections opened beforehand (tokio,
+/// one task each): every response's status, headers and body.
+fn get_at_once(addr: std::net::SocketAddr, paths: Vec<String>) -> Vec<support::http::Response> {
+    let n = paths.len();
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     rt.block_on(async {
@@ -284,11 +291,11 @@ fn get_at_once(addr: std::net::SocketAddr, path: &str, n: usize) -> Vec<support:
         for _ in 0..n {
             sockets.push(tokio::net::TcpStream::connect(addr).await.expect("connect"));
         }
-        let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
         let tasks: Vec<_> = sockets
             .into_iter()
-            .map(|mut s| {
-                let request = request.clone();
+            .zip(paths)
+            .map(|(mut s, path)| {
+                let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
                 tokio::spawn(async move {
                     s.write_all(request.as_bytes()).await.expect("send");
                     let mut raw = Vec::new();
@@ -318,7 +325,7 @@ fn get_at_once(addr: std::net::SocketAddr, path: &str, n: usize) -> Vec<support:
 }
 
 #[test]
-fn a_thousand_blocking_waiters_get_one_built_part_and_the_publisher_loses_no_frame() {
+fn a_thousand_blocking_viewers_share_one_wait_and_one_built_part_and_the_publisher_loses_no_frame() {
     let _turn = beside_others();
     const WAITERS: usize = 1000;
     /// `MAX_BLOCKING_WAITERS` of the node.
@@ -334,17 +341,51 @@ fn a_thousand_blocking_waiters_get_one_built_part_and_the_publisher_loses_no_fra
     let mut ffmpeg = publish(&node.rtmp_url("cam", Some(&token)), &[], &[], &dir.join("ff.log"));
     node.wait_playlist("cam", "a part", FIRST_SEGMENT_WITHIN, |p| p.text.contains("#EXT-X-PART:"));
 
-    // Right after a part is finished (a blocking reload returns then), 1,000 requests for the
-    // next one. The publisher is paused meanwhile (SIGSTOP), so the part cannot be finished
-    // before they have all arrived, however slow the machine: all of them wait, or are refused.
+    // Right after a part is finished (a blocking reload returns then), 1,000 viewers ask for the
+    // next one, straight at the node. The publisher is paused meanwhile (SIGSTOP), so the part
+    // cannot be finished before they have all connected, however slow the machine. The same
+    // URL: one request waits at the live edge, the others wait for its answer (or, come late,
+    // find it kept), and every viewer gets the part.
     let (_, seq, part) = preload_hint(&playlist(&node, "cam", "").text());
     let blocked = playlist(&node, "cam", &format!("?_HLS_msn={seq}&_HLS_part={part}"));
     ffmpeg.signal("STOP");
     let (session, seq, part) = preload_hint(&blocked.text());
     let (built, refused) =
         (counter(&node, "rapidrtmp_ll_parts_built_total"), counter(&node, "rapidrtmp_ll_blocking_refused_total"));
+    let lookups = |node: &Node| ["hit", "miss", "shared"].map(|r| cache_requests(node, r));
+    let before = lookups(&node);
     let (addr, path) = (node.http, format!("/live/cam/{session}/{seq}.{part}.m4s"));
-    let waiters = std::thread::spawn(move || get_at_once(addr, &path, WAITERS));
+    let waiters = std::thread::spawn(move || get_at_once(addr, vec![path; WAITERS]));
+    wait_until("the viewers to connect", Duration::from_secs(4), || {
+        counter(&node, "rapidrtmp_http_connections") >= WAITERS as f64
+    });
+    ffmpeg.signal("CONT");
+    let answers = waiters.join().expect("the waiters' thread");
+    assert!(
+        answers.iter().all(|a| a.status == 200),
+        "every viewer gets the part: {:?}",
+        answers.iter().find(|a| a.status != 200)
+    );
+    assert!(
+        answers.iter().all(|a| a.body == answers[0].body && a.body.windows(4).any(|w| w == b"moof")),
+        "one part for all"
+    );
+    assert_eq!(counter(&node, "rapidrtmp_ll_parts_built_total") - built, 1.0, "the part is built once");
+    assert_eq!(counter(&node, "rapidrtmp_ll_blocking_refused_total") - refused, 0.0, "one wait at the live edge");
+    let [hits, misses, shared] = lookups(&node);
+    assert_eq!(misses - before[1], 1.0, "one request asked the live edge");
+    assert_eq!((hits - before[0]) + (shared - before[2]), (WAITERS - 1) as f64, "the others shared its answer");
+
+    // Different URLs wait each on their own: as many as a stream lets wait (the cap), the
+    // others get a 503 at once.
+    let (_, seq, part) = preload_hint(&playlist(&node, "cam", "").text());
+    let blocked = playlist(&node, "cam", &format!("?_HLS_msn={seq}&_HLS_part={part}"));
+    ffmpeg.signal("STOP");
+    let (_, seq, part) = preload_hint(&blocked.text());
+    let refused = counter(&node, "rapidrtmp_ll_blocking_refused_total");
+    let paths = (0..WAITERS).map(|v| format!("/live/cam/index.m3u8?_HLS_msn={seq}&_HLS_part={part}&viewer={v}"));
+    let paths: Vec<String> = paths.collect();
+    let waiters = std::thread::spawn(move || get_at_once(addr, paths));
     wait_until("the waiters beyond the cap are refused", Duration::from_secs(4), || {
         counter(&node, "rapidrtmp_ll_blocking_refused_total") - refused >= (WAITERS - CAP) as f64
     });
@@ -352,13 +393,13 @@ fn a_thousand_blocking_waiters_get_one_built_part_and_the_publisher_loses_no_fra
     let answers = waiters.join().expect("the waiters' thread");
     let ok: Vec<_> = answers.iter().filter(|a| a.status == 200).collect();
     let busy: Vec<_> = answers.iter().filter(|a| a.status == 503).collect();
-    assert_eq!(ok.len() + busy.len(), WAITERS, "every waiter gets the part or a 503");
-    assert_eq!((ok.len(), busy.len()), (CAP, WAITERS - CAP), "parts and refusals: the cap is {CAP}");
-    assert!(ok.iter().all(|a| a.body == ok[0].body && a.body.windows(4).any(|w| w == b"moof")), "one part for all");
+    assert_eq!(ok.len() + busy.len(), WAITERS, "every waiter gets the playlist or a 503");
+    assert_eq!((ok.len(), busy.len()), (CAP, WAITERS - CAP), "playlists and refusals: the cap is {CAP}");
+    let listed = format!("{seq}.{part}.m4s");
+    assert!(ok.iter().all(|a| String::from_utf8_lossy(&a.body).contains(&listed)), "each lists the part it waited for");
     for b in &busy {
         assert_eq!((b.header("retry-after"), b.header("cache-control")), (Some("1"), Some("no-store")));
     }
-    assert_eq!(counter(&node, "rapidrtmp_ll_parts_built_total") - built, 1.0, "the part is built once");
     assert_eq!(counter(&node, "rapidrtmp_ll_blocking_refused_total") - refused, busy.len() as f64);
 
     // Nothing held the publisher up: the stored stream has every frame of the clip.

@@ -329,13 +329,18 @@ impl Edge {
     /// Starts `rapidrtmp edge --store {store}` (with `--origin {origin}` if given) and waits
     /// for `/ready`; its log goes to `log`.
     pub fn start(store: &Path, origin: Option<&str>, log: PathBuf) -> Edge {
+        Edge::start_with(store, origin, &[], log)
+    }
+
+    /// [`Edge::start`] with more flags (`args`).
+    pub fn start_with(store: &Path, origin: Option<&str>, args: &[&str], log: PathBuf) -> Edge {
         let addr: SocketAddr = ([127, 0, 0, 1], free_ports(1)[0]).into();
         let mut cmd = Command::new(node_bin());
-        cmd.args(["edge", "--store"]).arg(store).args(["--http-addr", &addr.to_string()]);
+        cmd.args(["edge", "--store"]).arg(store).args(["--http-addr", &addr.to_string()]).args(args);
         if let Some(origin) = origin {
             cmd.args(["--origin", origin]);
         }
-        cmd.env_remove("RAPIDRTMP_ORIGIN");
+        cmd.env_remove("RAPIDRTMP_ORIGIN").env_remove("RAPIDRTMP_CACHE_MB");
         let proc = Background::spawn("rapidrtmp edge", &mut cmd, log);
         super::checks::wait_until("rapidrtmp edge ready", START_TIMEOUT, || {
             http::request(addr, "GET", "/ready", &[], &[]).is_ok_and(|r| r.status == 200)
@@ -346,5 +351,12 @@ impl Edge {
     /// GETs `path`.
     pub fn get(&self, path: &str) -> Response {
         http::request(self.addr, "GET", path, &[], &[]).unwrap_or_else(|e| panic!("GET {path} from the edge: {e}"))
+    }
+
+    /// `GET /metrics`, parsed strictly.
+    pub fn metrics(&self) -> Exposition {
+        let r = self.get("/metrics");
+        assert_eq!(r.status, 200, "/metrics: {}", r.text());
+        prom::parse(&r.text()).unwrap_or_else(|e| panic!("/metrics is not valid Prometheus text: {e}\n{}", r.text()))
     }
 }
