@@ -306,6 +306,18 @@ mod tests {
         assert_eq!(s.http_addr.to_string(), "0.0.0.0:8080");
         assert_eq!(s.store, StoreSetting::Folder("./data".into()));
         assert_eq!((s.segment_duration, s.live_window, s.retention), (Duration::from_secs(2), 10, None));
+        assert_eq!(s.cache_bytes, 64 << 20);
+    }
+
+    #[test]
+    fn the_cache_size_is_mib_from_0_to_its_limit() {
+        let resolve = |mb| ServeArgs { cache_mb: Some(mb), ..Default::default() }.resolve().map(|s| s.cache_bytes);
+        assert_eq!(resolve(0).unwrap(), 0, "off");
+        assert_eq!(resolve(256).unwrap(), 256 << 20);
+        assert_eq!(resolve(65_536).unwrap(), 65_536 << 20);
+        let err = resolve(65_537).unwrap_err();
+        assert_eq!(format!("{err:#}"), "--cache-mb 65537: expected 0 (off) to 65536 MiB");
+        assert!(resolve(u64::MAX).is_err());
     }
 
     #[test]
