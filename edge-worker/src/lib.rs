@@ -19,7 +19,7 @@
 
 use rapidrtmp_core::edge::driver::http_answer;
 use rapidrtmp_core::edge::{
-    self, sigv4, Answer, EdgeDriver, Fetched, Method, OriginAnswer, PlaybackRequest, Outcome, Sources, Step,
+    self, sigv4, Answer, EdgeDriver, Fetched, Method, OriginAnswer, Outcome, PlaybackRequest, Sources, Step,
 };
 use worker::{event, Cache, Context, Env, Fetch, Headers, Request, RequestInit, Response, Result};
 
