@@ -52,3 +52,23 @@ cleanup_work() { # stops the PIDs in STARTED and removes $WORK
     for pid in "${STARTED[@]}"; do wait "$pid" 2>/dev/null || true; done
     rm -rf "$WORK"
 }
+
+stop_pid() { # PID: SIGTERM, then SIGKILL after 25 s
+    local pid=$1 i
+    kill "$pid" 2>/dev/null || return 0
+    for ((i = 0; i < 250; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -9 "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+
+wait_http() { # URL [seconds]: until URL answers 2xx; non-zero if it never did
+    local i
+    for ((i = 0; i < ${2:-10} * 10; i++)); do
+        curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    return 1
+}

@@ -15,6 +15,9 @@
 //! arrives: it polls one stream's playlist (an `http://` URL or a file, e.g. nginx-rtmp's
 //! `hls_path/KEY.m3u8`) every `--poll-interval-ms` and compares the time each new segment
 //! appears with the send time of the last keyframe before it.
+//!
+//! `rapidrtmp-load viewers --url http://…/index.m3u8 --viewers N` is the other side: N
+//! Low-Latency HLS viewers of one live stream (see the `viewers` module).
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::Write as _;
@@ -24,20 +27,49 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use rapidrtmp_load::client::{Config, Event, Session};
 use rapidrtmp_load::media::Media;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+mod http;
+mod viewers;
+
+use http::{parse_http_url, HttpConn, Response};
 
 /// Time allowed for TCP connect, handshake, `connect` and `publish`.
 const SETUP_TIMEOUT: Duration = Duration::from_secs(15);
 /// A tag sent later than this behind its schedule counts as late.
 const LATE_MS: f64 = 100.0;
 
-/// Publishes N RTMP streams from one FLV file in real time.
+/// Publishes N RTMP streams from one FLV file in real time, or (`viewers`) plays one live
+/// LL-HLS stream as N viewers.
 #[derive(Parser, Debug)]
-#[command(name = "rapidrtmp-load", version, about)]
+#[command(
+    name = "rapidrtmp-load",
+    version,
+    about,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    mode: Option<Mode>,
+    #[command(flatten)]
+    publish: Args,
+}
+
+/// What to load other than publishing.
+#[derive(Subcommand, Debug)]
+enum Mode {
+    /// N Low-Latency HLS viewers of one live media playlist: blocking playlist reloads, the
+    /// hinted part, every listed part; reports parts listed against delivered, errors and latency.
+    Viewers(viewers::ViewersArgs),
+}
+
+/// Flags of publishing (no subcommand).
+#[derive(clap::Args, Debug)]
 struct Args {
     /// RTMP URL of the application to publish to.
     #[arg(long, default_value = "rtmp://127.0.0.1:1935/live")]
@@ -46,8 +78,8 @@ struct Args {
     #[arg(long, default_value_t = 1)]
     streams: usize,
     /// The FLV file to publish (H.264/AAC or anything else the server takes), looped.
-    #[arg(long)]
-    file: PathBuf,
+    #[arg(long, required = true)]
+    file: Option<PathBuf>,
     /// Seconds each stream publishes.
     #[arg(long, default_value_t = 30.0)]
     duration: f64,
@@ -116,11 +148,15 @@ struct StreamReport {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
-    let runtime = if args.threads <= 1 {
+    let cli = Cli::parse();
+    let threads = match &cli.mode {
+        Some(Mode::Viewers(v)) => v.threads,
+        None => cli.publish.threads,
+    };
+    let runtime = if threads <= 1 {
         tokio::runtime::Builder::new_current_thread().enable_all().build()
     } else {
-        tokio::runtime::Builder::new_multi_thread().worker_threads(args.threads).enable_all().build()
+        tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build()
     };
     let runtime = match runtime {
         Ok(r) => r,
@@ -129,7 +165,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(args)) {
+    let result = match cli.mode {
+        Some(Mode::Viewers(v)) => runtime.block_on(viewers::run(v)),
+        None => runtime.block_on(run(cli.publish)),
+    };
+    match result {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(2),
         Err(e) => {
@@ -156,8 +196,9 @@ async fn run(args: Args) -> Result<bool, String> {
         return Err("--duration must be positive and --ramp not negative".into());
     }
     let (host_port, app) = parse_rtmp_url(&args.url)?;
-    let data = std::fs::read(&args.file).map_err(|e| format!("cannot read {}: {e}", args.file.display()))?;
-    let media = Media::from_flv(Bytes::from(data)).map_err(|e| format!("{}: {e}", args.file.display()))?;
+    let file = args.file.as_ref().ok_or("--file is required")?;
+    let data = std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    let media = Media::from_flv(Bytes::from(data)).map_err(|e| format!("{}: {e}", file.display()))?;
     let keys: Vec<String> = (0..args.streams).map(|i| format!("{}-{i}", args.key_prefix)).collect();
 
     // Publish names: plain keys, or KEY?token=T from the API.
@@ -187,7 +228,7 @@ async fn run(args: Args) -> Result<bool, String> {
     eprintln!(
         "publishing {} streams of {} ({} tags, {:.1} s a pass) to {} for {:.0} s",
         args.streams,
-        args.file.display(),
+        file.display(),
         shared.media.tags.len(),
         f64::from(shared.media.period) / 1000.0,
         args.url,
@@ -298,20 +339,6 @@ fn parse_rtmp_url(url: &str) -> Result<(String, String), String> {
         format!("{authority}:1935")
     };
     Ok((host_port, app))
-}
-
-/// `http://host[:port][/path]` → (`host:port`, `/path`).
-fn parse_http_url(url: &str) -> Result<(String, String), String> {
-    let rest = url.strip_prefix("http://").ok_or_else(|| format!("{url}: expected http://host[:port]/…"))?;
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
-    if authority.is_empty() {
-        return Err(format!("{url}: no host"));
-    }
-    let host_port = if authority.contains(':') { authority.to_string() } else { format!("{authority}:80") };
-    Ok((host_port, path.to_string()))
 }
 
 fn stream_start(shared: &Shared, i: usize) -> Instant {
@@ -478,7 +505,8 @@ async fn fetch_token(api: &(String, String), admin: &str, key: &str) -> Result<S
         body.len()
     );
     let mut conn = HttpConn::new(host_port.clone());
-    let (status, body) = conn.exchange(request.as_bytes()).await.map_err(|e| format!("token for {key}: {e}"))?;
+    let Response { status, body, .. } =
+        conn.exchange(request.as_bytes()).await.map_err(|e| format!("token for {key}: {e}"))?;
     if status != 200 && status != 201 {
         return Err(format!("token for {key}: HTTP {status}: {}", String::from_utf8_lossy(&body).trim()));
     }
@@ -490,101 +518,6 @@ async fn fetch_token(api: &(String, String), admin: &str, key: &str) -> Result<S
         .ok_or_else(|| format!("token for {key}: no \"token\" in the response"))
 }
 
-/// A minimal HTTP/1.1 client connection (keep-alive, Content-Length or close-delimited bodies).
-struct HttpConn {
-    host_port: String,
-    stream: Option<TcpStream>,
-    buf: Vec<u8>,
-}
-
-impl HttpConn {
-    fn new(host_port: String) -> Self {
-        Self { host_port, stream: None, buf: Vec::new() }
-    }
-
-    /// Sends `request` and reads one response: (status, body). Reconnects once if a kept-alive
-    /// connection turns out closed.
-    async fn exchange(&mut self, request: &[u8]) -> std::io::Result<(u16, Vec<u8>)> {
-        let reused = self.stream.is_some();
-        match self.try_exchange(request).await {
-            Ok(r) => Ok(r),
-            Err(_) if reused => {
-                self.stream = None;
-                self.try_exchange(request).await
-            }
-            Err(e) => {
-                self.stream = None;
-                Err(e)
-            }
-        }
-    }
-
-    async fn try_exchange(&mut self, request: &[u8]) -> std::io::Result<(u16, Vec<u8>)> {
-        use std::io::{Error, ErrorKind};
-        if self.stream.is_none() {
-            let s = TcpStream::connect(&self.host_port).await?;
-            let _ = s.set_nodelay(true);
-            self.stream = Some(s);
-            self.buf.clear();
-        }
-        let Some(stream) = self.stream.as_mut() else { unreachable!() };
-        stream.write_all(request).await?;
-        let mut chunk = [0u8; 8192];
-        // Headers.
-        let head_end = loop {
-            if let Some(i) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                break i + 4;
-            }
-            let n = stream.read(&mut chunk).await?;
-            if n == 0 {
-                return Err(Error::new(ErrorKind::UnexpectedEof, "connection closed before the response headers"));
-            }
-            self.buf.extend_from_slice(&chunk[..n]);
-        };
-        let head = String::from_utf8_lossy(&self.buf[..head_end]).to_string();
-        let status = head
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse::<u16>().ok())
-            .ok_or_else(|| Error::new(ErrorKind::InvalidData, "bad HTTP status line"))?;
-        let header = |name: &str| {
-            head.lines().skip(1).find_map(|l| {
-                let (k, v) = l.split_once(':')?;
-                k.trim().eq_ignore_ascii_case(name).then(|| v.trim().to_ascii_lowercase())
-            })
-        };
-        let close = header("connection").is_some_and(|v| v == "close");
-        if header("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
-            return Err(Error::new(ErrorKind::InvalidData, "chunked responses are not supported"));
-        }
-        let body = match header("content-length").and_then(|v| v.parse::<usize>().ok()) {
-            Some(len) => {
-                while self.buf.len() < head_end + len {
-                    let n = stream.read(&mut chunk).await?;
-                    if n == 0 {
-                        return Err(Error::new(ErrorKind::UnexpectedEof, "connection closed inside the body"));
-                    }
-                    self.buf.extend_from_slice(&chunk[..n]);
-                }
-                let body = self.buf[head_end..head_end + len].to_vec();
-                self.buf.drain(..head_end + len);
-                body
-            }
-            None => {
-                stream.read_to_end(&mut self.buf).await?;
-                let body = self.buf[head_end..].to_vec();
-                self.buf.clear();
-                self.stream = None;
-                return Ok((status, body));
-            }
-        };
-        if close {
-            self.stream = None;
-        }
-        Ok((status, body))
-    }
-}
-
 /// Polls a playlist until `stop`; returns (elapsed ms, URI) of each segment, when first seen.
 async fn poll_playlist(target: String, interval: Duration, t0: Instant, stop: Instant) -> Vec<(f64, String)> {
     let http = target.starts_with("http://");
@@ -592,9 +525,7 @@ async fn poll_playlist(target: String, interval: Duration, t0: Instant, stop: In
         Ok((host_port, path)) if http => (Some(HttpConn::new(host_port)), path),
         _ => (None, target.clone()),
     };
-    let request = conn.as_ref().map(|c| {
-        format!("GET {path} HTTP/1.1\r\nHost: {}\r\nUser-Agent: rapidrtmp-load\r\n\r\n", c.host_port).into_bytes()
-    });
+    let request = conn.as_ref().map(|c| c.get_request(&path));
     let mut seen: HashSet<String> = HashSet::new();
     let mut appearances = Vec::new();
     let mut tick = tokio::time::interval(interval);
@@ -603,7 +534,7 @@ async fn poll_playlist(target: String, interval: Duration, t0: Instant, stop: In
         tick.tick().await;
         let text = match (&mut conn, &request) {
             (Some(c), Some(req)) => match c.exchange(req).await {
-                Ok((200, body)) => String::from_utf8_lossy(&body).into_owned(),
+                Ok(Response { status: 200, body, .. }) => String::from_utf8_lossy(&body).into_owned(),
                 _ => continue,
             },
             _ => match std::fs::read_to_string(&path) {
