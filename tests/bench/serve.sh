@@ -335,7 +335,8 @@ field() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$2"; }
         v=$(grep '^viewers ' "$WORK/out")
         echo
         echo "$VIEWERS LL-HLS viewers of one live stream straight at the node (no CDN), $VIEWER_SECONDS s each, node on core $SERVER_CORE,"
-        echo "viewers and publisher on core $LOAD_CORE; LL-HLS defaults (0.333 s parts); HTTP caps 2 × viewers + 64 (per IP too)"
+        echo "viewers and publisher on core $LOAD_CORE; LL-HLS defaults (0.333 s parts); HTTP caps 2 × viewers + 64 (per IP too);"
+        echo "cache of built objects: $([[ -n $HAS_CACHE ]] && echo "the node's default size" || echo 'none in this binary')"
         printf '%-28s %s\n' "viewers started" "$(field started "$v")/$(field viewers "$v")"
         printf '%-28s %s\n' "parts listed / delivered" "$(field listed "$v") / $(field delivered "$v") (per viewer $(field min_listed "$v")..$(field max_listed "$v") listed)"
         printf '%-28s %s\n' "missed parts" "$(field missed "$v") ($(field missing_viewers "$v") viewers)"
