@@ -10,8 +10,9 @@
 #    edge, never beside it) serves. `wrk -t1 -c16` on core 1 loads each for WRK_SECONDS: the
 #    ten segment URLs in turn (a wrk Lua script), then the media playlist alone. Reported:
 #    req/s, Gbit/s (headers and bodies) and the server's CPU, and the ratio rapidrtmp/nginx, in
-#    two modes of the edge: cold (`--cache-mb 0`: every request built) and hot (`--cache-mb
-#    256`). A binary whose `edge` has no `--cache-mb` runs the cold mode alone (it has no cache),
+#    two modes of the edge: cold (`--cache-mb 0`: nothing kept, every answer built; requests for
+#    the same object at the same moment still share one build) and hot (`--cache-mb 256`), with
+#    the edge's cache metrics after each. A binary whose `edge` has no `--cache-mb` runs the cold mode alone (it has no cache),
 #    and the output says so. Bytes are checked: each of the edge's answers (before and after the
 #    load) and each of nginx's equals the static file (cmp), and wrk must count no non-2xx
 #    answer and no socket error.
@@ -220,6 +221,7 @@ LUA
         r=$(wrk_run "$base" "$WORK/playlist-paths" "edge-$mode-playlist" "$edge_pid")
         out "rapidrtmp $mode playlist $r"
         check_bytes "$base" "rapidrtmp edge ($mode, after the load)"
+        curl -fsS "$base/metrics" 2>/dev/null | grep -i '^rapidrtmp_[a-z_]*cache' | sed "s/^/$mode: /" >>"$WORK/edge-cache-metrics" || true
         stop_pid "$edge_pid"
     done
 
@@ -318,7 +320,11 @@ field() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$2"; }
         read -r _ seg_bytes playlist_bytes < <(grep '^sizes ' "$WORK/out")
         echo "ended stream: 720p30 H.264 2.5 Mbit/s + AAC, $VOD_SEGMENTS segments of ~2 s ($(calc '%.2f' "$seg_bytes / $VOD_SEGMENTS / 1e6") MB each), media playlist $playlist_bytes bytes"
         echo "server on core $SERVER_CORE (one at a time), wrk -t1 -c$CONNECTIONS on core $LOAD_CORE, ${WRK_SECONDS} s per row; bytes checked (cmp), no non-2xx"
-        [[ -n $HAS_CACHE ]] || echo "this rapidrtmp has no --cache-mb (no cache of built objects): cold mode only"
+        if [[ -n $HAS_CACHE ]]; then
+            echo "cold: --cache-mb 0 (every answer built; simultaneous requests for one object share a build); hot: --cache-mb $CACHE_MB"
+        else
+            echo "this rapidrtmp has no --cache-mb (no cache of built objects): cold mode only"
+        fi
         echo "CPU%: the server's, of one core; per core: req/s / (CPU% / 100), the ratio when wrk, not the server, is the limit"
         printf '%-6s %-15s %20s %5s %20s %5s %7s %9s\n' mode object "rapidrtmp req/s" "CPU%" "nginx static req/s" "CPU%" ratio "per core"
         for mode in $MODES; do
@@ -330,6 +336,7 @@ field() { sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" <<<"$2"; }
                     "$(calc '%.2f×' "($ours_rps / ($ours_cpu + 0.001)) / ($ng_rps / ($ng_cpu + 0.001))")"
             done
         done
+        [[ -s $WORK/edge-cache-metrics ]] && { echo "rapidrtmp edge cache metrics after each mode:"; sed 's/^/  /' "$WORK/edge-cache-metrics"; }
     fi
     if [[ " $STEPS " == *" viewers "* ]]; then
         v=$(grep '^viewers ' "$WORK/out")
