@@ -71,17 +71,6 @@ LOAD=${LOAD_BIN:-$CARGO_TARGET_DIR/release/rapidrtmp-load}
 # --- helpers -----------------------------------------------------------------------------------
 start_work bench # $WORK, and STARTED: the PIDs this script started, stopped on exit
 
-stop_pid() { # PID: SIGTERM, then SIGKILL after 25 s
-    local pid=$1 i
-    kill "$pid" 2>/dev/null || return 0
-    for ((i = 0; i < 250; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -9 "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
-
 machine_busy() { # busy and total jiffies of all CPUs
     awk '/^cpu / { t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t }' /proc/stat
 }
