@@ -9,7 +9,8 @@
 //!   over by one of those waiting. Errors are shared too, never kept.
 //! - **Cache**: a 200 is kept for as long as its `Cache-Control` allows a shared cache to
 //!   ([`shared_max_age_s`]: init segments, segments, parts and chunks for a year, that is until
-//!   evicted; a live playlist for its second; never a `no-store` or `no-cache` answer), in at
+//!   evicted; a playlist for its `max-age`, at most [`MAX_MUTABLE_KEEP`]; never a `no-store` or
+//!   `no-cache` answer), in at
 //!   most the configured bytes, the least recently used evicted first. An answer larger than
 //!   [`MAX_OBJECT_SHARE`]th of the cache is not kept. A cache of 0 bytes keeps nothing: single
 //!   flight alone.
@@ -39,6 +40,12 @@ pub const MAX_CACHE_MB: u64 = 65_536;
 /// An answer is kept only if it is at most this fraction (1/N) of the cache: one large object
 /// never pushes out everything else.
 pub const MAX_OBJECT_SHARE: usize = 8;
+
+/// Longest an answer that may change (a playlist: not `immutable`) is kept, whatever its own
+/// `max-age` says to a CDN: an ended stream's playlist says 300 s, but its key may be published
+/// again any moment, and this edge shows the new publish within a second, as it did before it
+/// kept answers.
+pub const MAX_MUTABLE_KEEP: Duration = Duration::from_secs(1);
 /// Bytes an entry costs beyond its body and key (its headers, its places in the maps).
 const ENTRY_OVERHEAD: usize = 256;
 /// How long a request waits for the build of its answer (its own or another request's),
@@ -207,6 +214,8 @@ impl EdgeCache {
             Some(s) if built.status == 200 => Duration::from_secs(s),
             _ => return false,
         };
+        let lifetime =
+            if built.cache_control.contains("immutable") { lifetime } else { lifetime.min(MAX_MUTABLE_KEEP) };
         // A lifetime past what the clock can hold is as good as forever.
         let until = built.at.checked_add(lifetime).unwrap_or(now + Duration::from_secs(u32::MAX.into()));
         if size > self.capacity / MAX_OBJECT_SHARE || until <= now {
@@ -347,13 +356,18 @@ mod tests {
         assert_eq!(fresh.age_s(at(999)), 0);
         assert!(cache.get("/live/cam/index.m3u8", at(1000)).is_none(), "stale at max-age");
         assert!(cache.get("/live/cam/index.m3u8", at(999)).is_none(), "and let go");
-        let blocking = cache.get("/live/cam/index.m3u8?_HLS_msn=3", at(5500)).expect("another key, its own age");
-        assert_eq!(blocking.age_s(at(5500)), 5);
-        assert!(cache.get("/live/cam/index.m3u8?_HLS_msn=3", at(6000)).is_none());
+        let blocking = cache.get("/live/cam/index.m3u8?_HLS_msn=3", at(999)).expect("another key, its own age");
+        assert_eq!(blocking.age_s(at(999)), 0);
+        assert!(cache.get("/live/cam/index.m3u8?_HLS_msn=3", at(1000)).is_none(), "a playlist: a second at most");
         assert_eq!(cache.bytes(), 0, "both let go");
+        // An ended stream's playlist (300 s for a CDN) is kept a second too: the key may be
+        // published again.
+        assert!(cache.keep("/live/old/index.m3u8", playlist("public, max-age=300", t0), t0));
+        assert!(cache.get("/live/old/index.m3u8", at(999)).is_some());
+        assert!(cache.get("/live/old/index.m3u8", at(1000)).is_none(), "at most MAX_MUTABLE_KEEP");
         // Built a while ago: kept only for what is left of its lifetime.
-        assert!(cache.keep("/late", playlist("public, max-age=2", t0), at(1500)));
-        assert!(cache.get("/late", at(1999)).is_some() && cache.get("/late", at(2000)).is_none());
+        assert!(cache.keep("/late", playlist("public, max-age=2", t0), at(500)));
+        assert!(cache.get("/late", at(999)).is_some() && cache.get("/late", at(1000)).is_none());
         assert!(!cache.keep("/stale", playlist("public, max-age=1", t0), at(1000)), "already stale");
         // Never what a shared cache may not keep, nor an error.
         assert!(!cache.keep("/a", built(CACHE_NONE, 10, t0), t0));
