@@ -115,6 +115,18 @@ impl Store {
 
     /// Reads an object and its version; `Ok(None)` if there is none.
     pub async fn get_versioned(&self, key: &str) -> Result<Option<(Bytes, Version)>, StoreError> {
+        Ok(self.read(key).await?.map(|(data, version)| (Bytes::from(data), version)))
+    }
+
+    /// Reads an object into a buffer of its own, for a reader that consumes it (the edge
+    /// driver); `Ok(None)` if there is none. The buffer is the one the object was read into,
+    /// once, sized from its length (a file's, S3's `Content-Length`): never a copy.
+    pub async fn get_owned(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.read(key).await?.map(|(data, _)| data))
+    }
+
+    /// Reads an object and its version, in the buffer the backend read it into.
+    async fn read(&self, key: &str) -> Result<Option<(Vec<u8>, Version)>, StoreError> {
         check(key)?;
         match self {
             Self::Local(s) => s.get(key).await,

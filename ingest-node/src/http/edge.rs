@@ -190,9 +190,9 @@ async fn drive<H: EdgeHost>(app: &H, driver: &mut EdgeDriver) {
             }
             Step::Cache => driver.cached(None),
             Step::Fetch { key } => {
-                let fetched = match app.store().get(key).await {
-                    // Without a copy where the store read the object into a buffer of its own.
-                    Ok(object) => Fetched::from(object.map(Vec::from)),
+                let fetched = match app.store().get_owned(key).await {
+                    // The buffer the store read the object into, handed over: never a copy.
+                    Ok(object) => Fetched::from(object),
                     Err(e) => {
                         if let Some(count) = app.metrics().refusals.note(Cause::EdgeStore) {
                             tracing::warn!(count, "edge: store read failed: {e}");

@@ -193,8 +193,10 @@ fn remove_leftovers(dir: &Path, depth: usize) -> std::io::Result<usize> {
     Ok(removed)
 }
 
-/// Reads the file at `path` (`None` if there is none) and the version of what was read.
-fn read_versioned(path: &Path) -> std::io::Result<Option<(Bytes, Version)>> {
+/// Reads the file at `path` (`None` if there is none) and the version of what was read: once,
+/// into a buffer sized from the file's length (objects are renamed into place, never written in
+/// place, so the open file keeps that length).
+fn read_versioned(path: &Path) -> std::io::Result<Option<(Vec<u8>, Version)>> {
     let mut file = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
@@ -209,7 +211,7 @@ fn read_versioned(path: &Path) -> std::io::Result<Option<(Bytes, Version)>> {
     if data.len() as u64 > MAX_OBJECT_LEN {
         return Err(std::io::Error::new(ErrorKind::FileTooLarge, "too large"));
     }
-    Ok(Some((Bytes::from(data), version(&meta))))
+    Ok(Some((data, version(&meta))))
 }
 
 impl LocalStore {
@@ -283,7 +285,7 @@ impl LocalStore {
         blocking("conditional write", key, move || write_and_place(&root, &path, &data, swap)).await
     }
 
-    pub(super) async fn get(&self, key: &str) -> Result<Option<(Bytes, Version)>, StoreError> {
+    pub(super) async fn get(&self, key: &str) -> Result<Option<(Vec<u8>, Version)>, StoreError> {
         let path = self.root.join(key);
         match tokio::task::spawn_blocking(move || read_versioned(&path)).await {
             Ok(Ok(found)) => Ok(found),
@@ -329,6 +331,22 @@ impl LocalStore {
 mod tests {
     use super::*;
 
+    /// An object is read once, into a buffer of exactly its length (no regrowth, no slack), and
+    /// the store hands that buffer over as it is.
+    #[tokio::test]
+    async fn an_object_is_read_into_a_buffer_of_its_length() {
+        let dir = std::env::temp_dir().join(format!("rapidrtmp-local-len-{}", std::process::id()));
+        let s = super::super::Store::Local(LocalStore::new(&dir).unwrap());
+        for len in [0, 1, 8191, 8192, (3 << 20) + 5] {
+            let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            s.put("live/cam/1/0.flv", Bytes::from(data.clone())).await.unwrap();
+            let read = s.get_owned("live/cam/1/0.flv").await.unwrap().unwrap();
+            assert_eq!((read.len(), read.capacity()), (len, len), "{len} bytes");
+            assert!(read == data, "{len} bytes");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[tokio::test]
     async fn put_get_create_if_absent_list() {
         let dir = std::env::temp_dir().join(format!("rapidrtmp-local-{}", std::process::id()));
@@ -348,7 +366,7 @@ mod tests {
         assert_ne!(v1, v2);
         assert!(s.put_if("a/b/c.flv", Bytes::from_static(b"three"), Some(&v1)).await.unwrap().is_none());
         assert!(s.put_if("a/none", Bytes::from_static(b"x"), Some(&v1)).await.unwrap().is_none());
-        assert_eq!(s.get("a/b/c.flv").await.unwrap().unwrap(), (Bytes::from_static(b"two"), v2));
+        assert_eq!(s.get("a/b/c.flv").await.unwrap().unwrap(), (b"two".to_vec(), v2));
         // Nothing but the objects is left in the folder, and no temporary file.
         assert_eq!(
             std::fs::read_dir(dir.join("a"))

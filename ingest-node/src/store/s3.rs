@@ -15,7 +15,7 @@ use aws_sdk_s3::config::{Credentials, Region, RequestChecksumCalculation};
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
 use super::{valid_key, StoreError, Version, MAX_OBJECT_LEN};
 
@@ -290,7 +290,7 @@ impl S3Store {
 
     /// Reads the object; `Ok(None)` on NoSuchKey (or a 404 without an S3 error code; NoSuchBucket
     /// and the other errors are errors). Objects over [`MAX_OBJECT_LEN`] are refused.
-    pub(super) async fn get(&self, key: &str) -> Result<Option<(Bytes, Version)>, StoreError> {
+    pub(super) async fn get(&self, key: &str) -> Result<Option<(Vec<u8>, Version)>, StoreError> {
         let result = self.client.get_object().bucket(&self.bucket).key(self.object_key(key)).send().await;
         let mut output = match result {
             Ok(output) => output,
@@ -308,8 +308,9 @@ impl S3Store {
         if len.is_some_and(|n| n > self.max_len) {
             return Err(StoreError::TooLarge(key.into()));
         }
-        // Bounded even when the length is not announced (or is wrong).
-        let mut data = BytesMut::with_capacity(len.unwrap_or(0).min(16 << 20) as usize);
+        // The body's pieces assembled once, into a buffer of the announced length (bounded even
+        // when the length is not announced, or is wrong).
+        let mut data = Vec::with_capacity(len.unwrap_or(0).min(16 << 20) as usize);
         while let Some(chunk) = output.body.next().await {
             let chunk = chunk.map_err(|e| s3_error("get", key, e))?;
             if (data.len() + chunk.len()) as u64 > self.max_len {
@@ -317,7 +318,7 @@ impl S3Store {
             }
             data.extend_from_slice(&chunk);
         }
-        Ok(Some((data.freeze(), version)))
+        Ok(Some((data, version)))
     }
 
     pub(super) async fn delete(&self, key: &str) -> Result<(), StoreError> {
