@@ -13,6 +13,10 @@
 //! parts of chunks the store does not have yet (the open segment); its answers are passed on
 //! unchanged. Without it, standard HLS from the store.
 //!
+//! Bytes cross the boundary of the WASM memory once each way: an object is read into it once
+//! ([`read_body`], R2's own `bytes`), and an answer's body leaves it once ([`body_of`]): a cached
+//! segment and the answer that builds it share that copy, and a range leaves as only its bytes.
+//!
 //! An error answer says what failed in words (the driver's, and `INTERNAL_ERROR`); what
 //! the store, the runtime or the SDK said goes to the Worker's log (`console.error`), never to
 //! the client.
@@ -21,7 +25,9 @@ use rapidrtmp_core::edge::driver::http_answer;
 use rapidrtmp_core::edge::{
     self, sigv4, Answer, EdgeDriver, Fetched, Method, OriginAnswer, Outcome, PlaybackRequest, Sources, Step,
 };
-use worker::{event, Cache, Context, Env, Fetch, Headers, Request, RequestInit, Response, Result};
+use worker::js_sys::Uint8Array;
+use worker::wasm_bindgen_futures::JsFuture;
+use worker::{event, web_sys, Cache, Context, Env, Fetch, Headers, Request, RequestInit, Response, Result};
 
 /// Largest object read from the origin.
 const MAX_OBJECT_LEN: usize = 256 << 20;
@@ -44,6 +50,21 @@ async fn read_r2(env: &Env, key: &str) -> std::result::Result<Option<Vec<u8>>, O
     }
     let body = object.body().ok_or_else(|| OriginError(format!("R2 object {key} has no body")))?;
     body.bytes().await.map(Some).map_err(|e| OriginError(format!("R2 read {key}: {e}")))
+}
+
+/// The body of a fetched response, read once into a WASM buffer of its length (the worker crate's
+/// `Response::bytes` copies each piece of the stream twice, into a growing buffer).
+async fn read_body(resp: Response) -> Result<Vec<u8>> {
+    let resp = web_sys::Response::from(resp);
+    let buffer = JsFuture::from(resp.array_buffer()?).await?;
+    Ok(Uint8Array::new(&buffer).to_vec())
+}
+
+/// A response whose body is `bytes`: their one copy out of the WASM memory.
+fn body_of(bytes: &[u8]) -> Result<Response> {
+    let array = Uint8Array::from(bytes);
+    let resp = web_sys::Response::new_with_opt_buffer_source_and_init(Some(&array), &web_sys::ResponseInit::new())?;
+    Ok(Response::from(resp))
 }
 
 fn var(env: &Env, name: &str) -> Option<String> {
@@ -73,7 +94,7 @@ async fn read_origin(env: &Env, key: &str) -> std::result::Result<Option<Vec<u8>
     let mut init = RequestInit::new();
     init.with_method(worker::Method::Get).with_headers(headers);
     let request = Request::new_with_init(url.as_str(), &init).map_err(|e| OriginError(format!("{e}")))?;
-    let mut resp = Fetch::Request(request).send().await.map_err(|e| OriginError(format!("origin: {e}")))?;
+    let resp = Fetch::Request(request).send().await.map_err(|e| OriginError(format!("origin: {e}")))?;
     match resp.status_code() {
         200 => {}
         404 => return Ok(None),
@@ -83,7 +104,7 @@ async fn read_origin(env: &Env, key: &str) -> std::result::Result<Option<Vec<u8>
     if len.is_some_and(|l| l > MAX_OBJECT_LEN) {
         return Err(OriginError(format!("{key} is larger than {MAX_OBJECT_LEN} bytes")));
     }
-    let body = resp.bytes().await.map_err(|e| OriginError(format!("origin read {key}: {e}")))?;
+    let body = read_body(resp).await.map_err(|e| OriginError(format!("origin read {key}: {e}")))?;
     if body.len() > MAX_OBJECT_LEN {
         return Err(OriginError(format!("{key} is larger than {MAX_OBJECT_LEN} bytes")));
     }
@@ -94,7 +115,7 @@ async fn read_origin(env: &Env, key: &str) -> std::result::Result<Option<Vec<u8>
 /// cannot be reached.
 async fn read_live(base: &str, path_and_query: &str) -> Option<OriginAnswer> {
     let url = format!("{}{path_and_query}", base.trim_end_matches('/'));
-    let mut resp = match Fetch::Url(worker::Url::parse(&url).ok()?).send().await {
+    let resp = match Fetch::Url(worker::Url::parse(&url).ok()?).send().await {
         Ok(r) => r,
         Err(e) => {
             worker::console_warn!("live origin {url}: {e}");
@@ -103,7 +124,7 @@ async fn read_live(base: &str, path_and_query: &str) -> Option<OriginAnswer> {
     };
     let status = resp.status_code();
     let cache_control = resp.headers().get("cache-control").ok().flatten();
-    let body = resp.bytes().await.ok().filter(|b| b.len() <= MAX_OBJECT_LEN)?;
+    let body = read_body(resp).await.ok().filter(|b| b.len() <= MAX_OBJECT_LEN)?;
     Some(OriginAnswer { status, cache_control, body })
 }
 
@@ -115,7 +136,9 @@ async fn read_object(env: &Env, key: &str) -> std::result::Result<Option<Vec<u8>
     }
 }
 
-/// Writes the driver's answer; `cached`, a Workers Cache hit that goes out as it is, is its body.
+/// Writes the driver's answer; `cached`, a Workers Cache hit (or the entry just cached) that goes
+/// out as it is, is its body. Otherwise the bytes to send leave the WASM memory once, a range
+/// as only its bytes.
 fn worker_response(answer: Answer, cached: Option<Response>) -> Result<Response> {
     let headers = Headers::new();
     for (name, value) in &answer.headers {
@@ -125,7 +148,7 @@ fn worker_response(answer: Answer, cached: Option<Response>) -> Result<Response>
     let resp = match cached {
         Some(hit) => hit,
         None if answer.send.is_empty() => Response::empty()?,
-        None => Response::from_bytes(answer.into_sent())?,
+        None => body_of(answer.sent())?,
     };
     Ok(resp.with_status(status).with_headers(headers))
 }
@@ -174,7 +197,7 @@ async fn answer(req: Request, env: &Env) -> Result<Response> {
             Step::Cache => match cache.get(cache_key.as_str(), true).await {
                 // The cached body streams straight through, never copied into WASM memory.
                 Ok(Some(cached)) if driver.cached_whole() => hit = Some(cached),
-                Ok(Some(mut cached)) => driver.cached(Some(cached.bytes().await?)),
+                Ok(Some(cached)) => driver.cached(Some(read_body(cached).await?)),
                 Ok(None) => driver.cached(None),
                 Err(e) => {
                     worker::console_warn!("cache get failed: {e}");
@@ -197,7 +220,11 @@ async fn answer(req: Request, env: &Env) -> Result<Response> {
         for name in ["content-type", "cache-control"] {
             headers.set(name, answer.header(name).unwrap_or_default())?;
         }
-        let entry = Response::from_bytes(answer.body.clone())?.with_headers(headers);
+        let mut entry = body_of(&answer.body)?.with_headers(headers);
+        // A GET of the whole body is answered with the entry's own copy (a tee of its stream).
+        if answer.send == (0..answer.body.len()) {
+            hit = Some(entry.cloned()?);
+        }
         if let Err(e) = cache.put(cache_key.as_str(), entry).await {
             worker::console_warn!("cache put failed: {e}");
         }
