@@ -35,9 +35,18 @@ mod tokens;
 
 /// The allocator: a server's, which keeps freed memory for the next request instead of
 /// returning it to the kernel, so the multi-megabyte buffers of every chunk and segment do not
-/// cost a page fault per 4 KiB each time (docs/operations.md, "Memory").
+/// cost a page fault per 4 KiB each time (docs/operations.md, "Sizing").
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// The allocator's options, read before `main`: freed pages unused for a second go back to the
+/// kernel (`dirty_decay_ms`, 10 s by default), so a node's memory stays at what its streams' open
+/// segments hold (docs/operations.md, "Sizing") while a busy edge reuses its buffers.
+// jemalloc reads this by name (`malloc_conf`, see jemalloc(3) "TUNING"); exporting a symbol is
+// what `unsafe_code` forbids, and this one is a pointer to a constant NUL-terminated string.
+#[allow(unsafe_code)]
+#[export_name = "_rjem_malloc_conf"]
+static ALLOCATOR_OPTIONS: Option<&u8> = Some(&b"dirty_decay_ms:1000\0"[0]);
 
 /// RapidRTMP: live RTMP in, HLS with CMAF segments out. With no subcommand, runs `serve`.
 #[derive(Parser)]
