@@ -127,7 +127,9 @@ async fn from_cache<H: EdgeHost>(app: &H, driver: &mut EdgeDriver, sources: Sour
     let (path, query) = key.split_once('?').map_or((key.as_str(), None), |(p, q)| (p, Some(q)));
     let build = || async {
         let mut built = EdgeDriver::new(&PlaybackRequest::new(edge::Method::Get, path, query), sources);
-        drive(app, &mut built).await;
+        // Boxed: the build runs inside the cache's single flight, and its state machine nested in
+        // that one's is deeper than the compiler lays out.
+        Box::pin(drive(app, &mut built)).await;
         let started = Instant::now();
         match built.finish_response() {
             Ok((response, outcome)) => {
