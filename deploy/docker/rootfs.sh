@@ -21,7 +21,7 @@ uid=65532
 [ -f "$bin" ] || { echo "$0: no binary at $bin" >&2; exit 1; }
 [ -s "$certs" ] || { echo "$0: no CA bundle at $certs" >&2; exit 1; }
 # A dynamically linked binary has a program interpreter (ld.so), which scratch lacks.
-if LC_ALL=C readelf -l "$bin" | grep -q 'INTERP'; then
+if LC_ALL=C readelf -l "$bin" | grep 'INTERP' >/dev/null; then
     echo "$0: $bin is dynamically linked; build it for x86_64-unknown-linux-musl" >&2
     exit 1
 fi

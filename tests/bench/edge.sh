@@ -55,7 +55,7 @@ if [[ ! -x $WASM_OPT ]]; then
     mkdir -p "$TOOLS"
     npm install --prefix "$TOOLS" --no-fund --no-audit binaryen@132 >&2
 fi
-rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown \
+rustup target list --installed 2>/dev/null | grep -x wasm32-unknown-unknown >/dev/null \
     || rustup target add wasm32-unknown-unknown
 
 # --- fixture (made once) -----------------------------------------------------------------------

@@ -88,7 +88,7 @@ fi
 RAPIDRTMP=${RAPIDRTMP_BIN:-$CARGO_TARGET_DIR/release/rapidrtmp}
 LOAD=${LOAD_BIN:-$CARGO_TARGET_DIR/release/rapidrtmp-load}
 
-if "$RAPIDRTMP" edge --help | grep -q -- --cache-mb; then
+if "$RAPIDRTMP" edge --help | grep -- --cache-mb >/dev/null; then
     HAS_CACHE=1
     MODES=${MODES:-"cold hot"}
 else
@@ -274,10 +274,10 @@ viewers_step() {
     publish cam $((VIEWER_SECONDS + 30)) "$LOAD_CORE"
     local url=$NODE/live/cam-0/index.m3u8 i
     for ((i = 0; i < 100; i++)); do
-        curl -fsS "$url" 2>/dev/null | grep -q '^#EXT-X-PART:' && break
+        curl -fsS "$url" 2>/dev/null | grep '^#EXT-X-PART:' >/dev/null && break
         sleep 0.1
     done
-    curl -fsS "$url" | grep -q '^#EXT-X-PART:' || die "the live playlist lists no part: $(curl -sS "$url")"
+    curl -fsS "$url" | grep '^#EXT-X-PART:' >/dev/null || die "the live playlist lists no part: $(curl -sS "$url")"
     sleep 2
 
     log "$VIEWERS viewers for $VIEWER_SECONDS s"

