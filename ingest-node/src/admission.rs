@@ -36,6 +36,8 @@ pub struct PublishRequest<'a> {
     pub connection: u64,
     /// Who asks (for the logs).
     pub peer: SocketAddr,
+    /// The listener it came in on (`rtmp`, `rtmps`), for the logs and the metrics.
+    pub listener: &'static str,
 }
 
 /// A publish let in: its stream is registered as live and its publisher started.
@@ -165,7 +167,7 @@ impl Admission {
     }
 
     async fn check(&self, request: PublishRequest<'_>) -> Result<Admitted, Refusal> {
-        let PublishRequest { key, token, connection, peer } = request;
+        let PublishRequest { key, token, connection, peer, listener } = request;
         let writers = &self.writers;
         if self.draining.load(Relaxed) {
             return Err(Refusal::Draining);
@@ -217,7 +219,8 @@ impl Admission {
                 return Err(Refusal::StillFinishing);
             }
         }
-        let stream = LiveStream::new(key.to_string(), now, (connection, peer), writers.settings.part_duration);
+        let stream =
+            LiveStream::new(key.to_string(), now, (connection, peer, listener), writers.settings.part_duration);
         if !writers.streams.claim(&stream) {
             return Err(Refusal::Busy);
         }
@@ -237,6 +240,7 @@ impl Admission {
             }
         };
         writers.metrics.publish_attempt("accepted");
+        writers.metrics.publish_started(listener);
         let (store, streams, lease) = (writers.store.clone(), writers.streams.clone(), writers.settings.owner_lease);
         tokio::spawn(tokens::watch_revocation(store, streams, lease, stream.clone(), grant.generation));
         if let Some(group) = grant.group.filter(|g| valid_name(g) && !is_rendition_key(g)) {

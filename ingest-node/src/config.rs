@@ -27,11 +27,16 @@ pub struct ServeArgs {
     /// RTMP listen address [default: 0.0.0.0:1935].
     #[arg(long, env = "RAPIDRTMP_RTMP_ADDR")]
     pub rtmp_addr: Option<SocketAddr>,
+    /// RTMPS listen address (RTMP over TLS, e.g. `0.0.0.0:1936`), with the certificate of
+    /// `--tls-cert` and `--tls-key` [default: none, no RTMPS].
+    #[arg(long, env = "RAPIDRTMP_RTMPS_ADDR")]
+    pub rtmps_addr: Option<SocketAddr>,
     /// HTTP listen address (API, metrics, HLS, web page) [default: 0.0.0.0:8080]. HTTP/1.1 and
     /// HTTP/2 (h2c); HTTPS (h2 or HTTP/1.1 by ALPN) with `--tls-cert` and `--tls-key`.
     #[arg(long, env = "RAPIDRTMP_HTTP_ADDR")]
     pub http_addr: Option<SocketAddr>,
-    /// TLS certificate chain (PEM) for HTTPS on the HTTP address; needs `--tls-key`.
+    /// TLS certificate chain (PEM) for HTTPS on the HTTP address and for RTMPS; needs
+    /// `--tls-key`. Reloaded when the file changes (a renewal in place).
     #[arg(long, env = "RAPIDRTMP_TLS_CERT")]
     pub tls_cert: Option<PathBuf>,
     /// TLS private key (PEM) for `--tls-cert`.
@@ -82,10 +87,10 @@ pub struct ServeArgs {
     /// MiB of closed chunks all streams together may have waiting for the store [default: 512].
     #[arg(long, env = "RAPIDRTMP_NODE_BACKLOG_MB")]
     pub node_backlog_mb: Option<u64>,
-    /// Most simultaneous RTMP connections [default: 1000].
+    /// Most simultaneous RTMP connections, RTMPS ones included [default: 1000].
     #[arg(long, env = "RAPIDRTMP_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
-    /// Most simultaneous RTMP connections from one IP address [default: 100].
+    /// Most simultaneous RTMP and RTMPS connections from one IP address [default: 100].
     #[arg(long, env = "RAPIDRTMP_MAX_CONNECTIONS_PER_IP")]
     pub max_connections_per_ip: Option<usize>,
     /// Most simultaneous HTTP connections [default: what the open-file limit leaves after the
@@ -111,6 +116,7 @@ pub struct ServeArgs {
 #[serde(deny_unknown_fields)]
 struct FileSettings {
     rtmp_addr: Option<SocketAddr>,
+    rtmps_addr: Option<SocketAddr>,
     http_addr: Option<SocketAddr>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
@@ -159,9 +165,11 @@ pub enum StoreSetting {
 pub struct Settings {
     /// RTMP listen address.
     pub rtmp_addr: SocketAddr,
+    /// RTMPS listen address, if RTMPS is on (then [`Settings::tls`] is set).
+    pub rtmps_addr: Option<SocketAddr>,
     /// HTTP listen address.
     pub http_addr: SocketAddr,
-    /// TLS certificate chain and key files (PEM): HTTPS instead of HTTP.
+    /// TLS certificate chain and key files (PEM): HTTPS instead of HTTP, and RTMPS.
     pub tls: Option<(PathBuf, PathBuf)>,
     /// Data folder.
     pub data_dir: PathBuf,
@@ -241,6 +249,10 @@ impl ServeArgs {
             (None, None) => None,
             _ => bail!("--tls-cert and --tls-key go together"),
         };
+        let rtmps_addr = self.rtmps_addr.or(file.rtmps_addr);
+        if let (Some(addr), None) = (rtmps_addr, &tls) {
+            bail!("--rtmps-addr {addr}: RTMPS needs a certificate, --tls-cert and --tls-key");
+        }
         let log_format = self.log_format.or(file.log_format).unwrap_or_else(|| "text".into());
         let json_logs = match log_format.as_str() {
             "text" => false,
@@ -266,6 +278,7 @@ impl ServeArgs {
         }
         Ok(Settings {
             rtmp_addr: self.rtmp_addr.or(file.rtmp_addr).unwrap_or(([0, 0, 0, 0], 1935).into()),
+            rtmps_addr,
             http_addr: self.http_addr.or(file.http_addr).unwrap_or(([0, 0, 0, 0], 8080).into()),
             tls,
             data_dir,
@@ -307,6 +320,25 @@ mod tests {
         assert_eq!(s.store, StoreSetting::Folder("./data".into()));
         assert_eq!((s.segment_duration, s.live_window, s.retention), (Duration::from_secs(2), 10, None));
         assert_eq!(s.cache_bytes, 64 << 20);
+        assert_eq!((s.rtmps_addr, s.tls), (None, None));
+    }
+
+    #[test]
+    fn rtmps_needs_a_certificate() {
+        let addr = Some("127.0.0.1:1936".parse().unwrap());
+        let err = ServeArgs { rtmps_addr: addr, ..Default::default() }.resolve().unwrap_err();
+        assert_eq!(
+            format!("{err:#}"),
+            "--rtmps-addr 127.0.0.1:1936: RTMPS needs a certificate, --tls-cert and --tls-key"
+        );
+        let (cert, key) = (Some(PathBuf::from("c.pem")), Some(PathBuf::from("k.pem")));
+        let s = ServeArgs { rtmps_addr: addr, tls_cert: cert, tls_key: key, ..Default::default() }.resolve().unwrap();
+        assert_eq!(s.rtmps_addr, addr);
+        let path = std::env::temp_dir().join(format!("rapidrtmp-rtmps-{}.toml", std::process::id()));
+        std::fs::write(&path, "rtmps_addr = \"0.0.0.0:1936\"\ntls_cert = \"c.pem\"\ntls_key = \"k.pem\"\n").unwrap();
+        let s = ServeArgs { config: Some(path.clone()), ..Default::default() }.resolve().unwrap();
+        std::fs::remove_file(path).unwrap();
+        assert_eq!(s.rtmps_addr, Some("0.0.0.0:1936".parse().unwrap()));
     }
 
     #[test]

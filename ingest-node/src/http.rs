@@ -7,7 +7,6 @@ pub mod edge;
 mod openapi;
 pub mod origin;
 pub mod server;
-mod tls;
 pub mod www;
 
 use std::net::SocketAddr;
@@ -33,11 +32,6 @@ use crate::slots::Slots;
 pub const MAX_API_BODY: usize = 16 << 10;
 /// A request body must have arrived this soon after its head.
 pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Checks the TLS settings before the node starts: a bad certificate is an error at start.
-pub fn tls_acceptor(app: &App) -> anyhow::Result<Option<tokio_rustls::TlsAcceptor>> {
-    app.settings.tls.as_ref().map(|(cert, key)| tls::acceptor(cert, key)).transpose()
-}
 
 /// Serves the node's routes over HTTP (HTTP/1.1 and h2c), or HTTPS with `tls`, within `slots`,
 /// until shutdown.

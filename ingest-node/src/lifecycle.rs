@@ -45,6 +45,8 @@ pub enum StreamEvent {
         connection: u64,
         /// Who publishes.
         peer: SocketAddr,
+        /// The listener it came in on (`rtmp`, `rtmps`).
+        listener: &'static str,
         /// When, ms since the Unix epoch.
         at_ms: u64,
     },
@@ -150,7 +152,7 @@ fn count(metrics: &Metrics, event: &StreamEvent) {
 /// The log line of a moment.
 fn log(event: &StreamEvent) {
     match event {
-        StreamEvent::PublishStarted { stream, peer, .. } => info!(%peer, %stream, "publishing"),
+        StreamEvent::PublishStarted { stream, peer, listener, .. } => info!(%peer, %stream, listener, "publishing"),
         StreamEvent::SessionStarted { stream, session, first_sequence, .. } => {
             debug!(%stream, %session, first_sequence, "session started")
         }

@@ -31,6 +31,7 @@ mod slots;
 mod store;
 mod streams;
 mod sweep;
+mod tls;
 mod tokens;
 
 /// The allocator: a server's, which keeps freed memory for the next request instead of

@@ -27,6 +27,11 @@ pub const PUBLISH_RESULTS: [&str; 10] = [
     "store_error",
 ];
 
+/// Every `listener` a publish let in is counted under in `rapidrtmp_publishes_total`
+/// (`crate::slots::Listener::label` of the RTMP and RTMPS listeners), each exported from the
+/// start, at 0.
+pub const PUBLISH_LISTENERS: [&str; 2] = ["rtmp", "rtmps"];
+
 /// The `route` names of HTTP requests (`rapidrtmp_core::edge::Route::name`, and `live` for a
 /// path no route matches).
 pub const HTTP_ROUTES: [&str; 7] = ["playlist", "multivariant", "init", "segment", "part", "chunk", "live"];
@@ -80,6 +85,8 @@ pub struct Metrics {
     pub refusals: Refusals,
     /// Publish attempts by result.
     publish_attempts: Mutex<BTreeMap<&'static str, u64>>,
+    /// Publishes let in, by listener, in the order of [`PUBLISH_LISTENERS`].
+    publishes: [AtomicU64; PUBLISH_LISTENERS.len()],
     /// Video frames received.
     pub video_frames_in: AtomicU64,
     /// Audio frames received.
@@ -120,6 +127,14 @@ impl Metrics {
     pub fn publish_attempt(&self, result: &'static str) {
         debug_assert!(PUBLISH_RESULTS.contains(&result), "publish result {result:?} is not in PUBLISH_RESULTS");
         *self.publish_attempts.lock().unwrap_or_else(|e| e.into_inner()).entry(result).or_default() += 1;
+    }
+
+    /// Counts a publish let in on `listener` (one of [`PUBLISH_LISTENERS`]).
+    pub fn publish_started(&self, listener: &'static str) {
+        debug_assert!(PUBLISH_LISTENERS.contains(&listener), "listener {listener:?} is not in PUBLISH_LISTENERS");
+        if let Some(n) = PUBLISH_LISTENERS.iter().position(|l| *l == listener).and_then(|i| self.publishes.get(i)) {
+            n.fetch_add(1, Relaxed);
+        }
     }
 
     /// Counts a playback request by how the edge cache found its answer.
@@ -209,6 +224,14 @@ impl Metrics {
         }
         let _ = writeln!(
             out,
+            "# HELP rapidrtmp_publishes_total Publishes let in, by the listener they came in on (rtmp, rtmps).\n\
+             # TYPE rapidrtmp_publishes_total counter"
+        );
+        for (listener, n) in PUBLISH_LISTENERS.iter().zip(&self.publishes) {
+            let _ = writeln!(out, "rapidrtmp_publishes_total{{listener=\"{listener}\"}} {}", n.load(Relaxed));
+        }
+        let _ = writeln!(
+            out,
             "# HELP rapidrtmp_http_requests_total HTTP requests by route and status.\n\
              # TYPE rapidrtmp_http_requests_total counter"
         );
@@ -271,6 +294,9 @@ mod tests {
         }
         for result in PUBLISH_RESULTS {
             assert!(text.contains(&format!("rapidrtmp_publish_attempts_total{{result=\"{result}\"}} 0\n")), "{result}");
+        }
+        for listener in PUBLISH_LISTENERS {
+            assert!(text.contains(&format!("rapidrtmp_publishes_total{{listener=\"{listener}\"}} 0\n")), "{listener}");
         }
         for result in ["hit", "miss", "shared"] {
             assert!(

@@ -95,6 +95,7 @@ impl StreamPublisher {
             stream: stream.key.clone(),
             connection: stream.connection,
             peer: stream.peer,
+            listener: stream.listener,
             at_ms: now_ms(),
         });
         Ok(Self {
@@ -385,7 +386,7 @@ mod tests {
             shutdown: shutdown.1,
         });
         let peer: SocketAddr = "127.0.0.1:40000".parse().expect("address");
-        let stream = LiveStream::new("cam".into(), now_ms(), (7, peer), None);
+        let stream = LiveStream::new("cam".into(), now_ms(), (7, peer, "rtmp"), None);
         assert!(writers.streams.claim(&stream));
         let mut publisher = StreamPublisher::start(writers.clone(), stream.clone()).await.expect("started");
         let flv = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/golden/small.flv")).expect("clip");

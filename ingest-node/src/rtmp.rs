@@ -1,9 +1,12 @@
-//! The RTMP listener: connection slots, deadlines and media intake. The protocol itself is the
-//! sans-IO session of `rapidrtmp-rtmp`; this file moves its bytes. Who may publish is decided by
-//! [`crate::admission`]; this file answers its refusals as `NetStream.Publish.*` statuses.
+//! The RTMP and RTMPS listeners: connection slots, deadlines and media intake. The protocol
+//! itself is the sans-IO session of `rapidrtmp-rtmp`; this file moves its bytes, over TCP or, for
+//! RTMPS, over TLS ([`crate::tls`]) whose handshake is part of the setup deadline. Both listeners
+//! share their slots and admission. Who may publish is decided by [`crate::admission`]; this file
+//! answers its refusals as `NetStream.Publish.*` statuses.
 //!
-//! Publish URL: `rtmp://host/live/{streamKey}?token=T`; OBS style works too (server
-//! `rtmp://host/live`, stream key `{streamKey}?token=T`). Playback over RTMP is refused: it is HLS.
+//! Publish URL: `rtmp://host/live/{streamKey}?token=T` (`rtmps://host:1936/…` over TLS); OBS
+//! style works too (server `rtmp://host/live`, stream key `{streamKey}?token=T`). Playback over
+//! RTMP is refused: it is HLS.
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
@@ -12,9 +15,10 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use rapidrtmp_rtmp::{Config, Connect, Event, ServerSession, StreamRequest};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
 use tokio::time::{Instant, MissedTickBehavior};
+use tokio_rustls::TlsAcceptor;
 use tracing::{debug, info, warn};
 
 use crate::admission::{Admission, Admitted, PublishRequest, Refusal};
@@ -22,12 +26,14 @@ use crate::app::App;
 use crate::publish::multitrack::MultitrackPublish;
 use crate::publish::writer::StreamWriters;
 use crate::publish::Ending;
+use crate::refusals::Cause;
 use crate::slots::{Listener, Slots};
 use crate::streams::LiveStream;
 
 /// The RTMP application publishers connect to.
 pub const APP_NAME: &str = "live";
-/// Time from accept to an accepted `publish` (handshake, `connect`, `createStream`, `publish`).
+/// Time from accept to an accepted `publish` (the TLS handshake of RTMPS, the RTMP handshake,
+/// `connect`, `createStream`, `publish`).
 const SETUP_TIMEOUT: Duration = Duration::from_secs(10);
 /// After a publish ends (`FCUnpublish`, `deleteStream`), the client closes the connection: it
 /// may still send its closing commands and read the answers. The node closes it after this long.
@@ -38,18 +44,35 @@ const IDLE_CHECK: Duration = Duration::from_secs(5);
 /// Free space kept in a connection's read buffer before each read.
 const READ_BUFFER: usize = 64 << 10;
 
-/// Accepts RTMP connections until shutdown, each within its slot and deadlines.
-pub async fn accept_rtmp(app: Arc<App>, listener: TcpListener) {
-    let s = &app.settings;
-    let slots = Slots::new(s.max_connections, s.max_connections_per_ip, app.metrics.rtmp_connections.clone());
+/// What the RTMP and RTMPS listeners share: one set of connection slots (`--max-connections`,
+/// `--max-connections-per-ip` count both) and admission.
+pub struct Ingest {
+    slots: Arc<Slots>,
+    admission: Arc<Admission>,
+}
+
+impl Ingest {
+    /// The slots and admission of the node's settings.
+    pub fn new(app: &App) -> Arc<Self> {
+        let s = &app.settings;
+        let slots = Slots::new(s.max_connections, s.max_connections_per_ip, app.metrics.rtmp_connections.clone());
+        let admission = Arc::new(Admission::new(app.signer.clone(), app.writers.clone(), app.draining.clone()));
+        Arc::new(Self { slots, admission })
+    }
+}
+
+/// Accepts RTMP connections (RTMPS with `tls`) until shutdown, each within its slot and
+/// deadlines.
+pub async fn accept_rtmp(app: Arc<App>, ingest: Arc<Ingest>, listener: TcpListener, tls: Option<TlsAcceptor>) {
+    let kind = if tls.is_some() { Listener::Rtmps } else { Listener::Rtmp };
+    let (slots, admission) = (&ingest.slots, &ingest.admission);
     let mut shutdown = app.shutdown.subscribe();
-    let admission = Arc::new(Admission::new(app.signer.clone(), app.writers.clone(), app.draining.clone()));
     loop {
         let (socket, peer) = tokio::select! {
             r = listener.accept() => match r {
                 Ok(c) => c,
                 Err(e) => {
-                    Listener::Rtmp.accept_failed(&app.metrics, &e).await;
+                    kind.accept_failed(&app.metrics, &e).await;
                     continue;
                 }
             },
@@ -58,17 +81,26 @@ pub async fn accept_rtmp(app: Arc<App>, listener: TcpListener) {
         let slot = match slots.take(peer.ip()) {
             Ok(slot) => slot,
             Err(refused) => {
-                Listener::Rtmp.refused(&app.metrics, peer, refused);
+                kind.refused(&app.metrics, peer, refused);
                 continue;
             }
         };
         let _ = socket.set_nodelay(true);
-        let (writers, admission) = (app.writers.clone(), admission.clone());
+        let (writers, admission, metrics, tls) =
+            (app.writers.clone(), admission.clone(), app.metrics.clone(), tls.clone());
         let id = app.connection_id();
         tokio::spawn(async move {
             let _slot = slot; // given back however this task ends
-            let mut conn = Connection::new(writers, admission, peer, id);
-            let result = conn.run(socket).await;
+            let setup_until = Instant::now() + SETUP_TIMEOUT;
+            let mut conn = Connection::new(writers, admission, peer, id, kind.label());
+            let result = match tls {
+                None => conn.run(socket, setup_until).await,
+                Some(tls) => match tokio::time::timeout_at(setup_until, tls.accept(socket)).await {
+                    Ok(Ok(socket)) => conn.run(socket, setup_until).await,
+                    Ok(Err(e)) => Err(Closed::Tls(e.to_string())),
+                    Err(_) => Err(Closed::Tls("no TLS handshake within 10 s of connecting".into())),
+                },
+            };
             if let Some((stream, publish)) = conn.publishing.take() {
                 let ending = conn.ending;
                 conn.end_publish(stream, publish, ending).await;
@@ -81,6 +113,11 @@ pub async fn accept_rtmp(app: Arc<App>, listener: TcpListener) {
                 }
                 Err(Closed::Peer(e)) => info!(%peer, "RTMP connection closed: {e}"),
                 Err(Closed::Timeout(why)) => info!(%peer, "RTMP connection closed: {why}"),
+                Err(Closed::Tls(why)) => {
+                    if let Some(count) = metrics.refusals.note(Cause::TlsHandshake) {
+                        info!(%peer, count, "RTMPS connection closed: TLS handshake failed: {why}");
+                    }
+                }
             }
         });
     }
@@ -109,6 +146,8 @@ enum Closed {
     Peer(rapidrtmp_rtmp::Error),
     /// A deadline passed.
     Timeout(&'static str),
+    /// The TLS handshake of an RTMPS connection failed or did not finish in time.
+    Tls(String),
 }
 
 impl From<std::io::Error> for Closed {
@@ -121,6 +160,12 @@ impl From<rapidrtmp_rtmp::Error> for Closed {
     fn from(e: rapidrtmp_rtmp::Error) -> Self {
         Self::Peer(e)
     }
+}
+
+/// Writes `out` and flushes it (TLS keeps what it could not write yet until flushed).
+async fn send<S: AsyncWrite + Unpin>(socket: &mut S, out: &[u8]) -> std::io::Result<()> {
+    socket.write_all(out).await?;
+    socket.flush().await
 }
 
 /// Splits `key?token=T&…` into the key and the token.
@@ -143,6 +188,8 @@ struct Connection {
     admission: Arc<Admission>,
     peer: SocketAddr,
     id: u64,
+    /// The listener it came in on (`rtmp`, `rtmps`).
+    listener: &'static str,
     session: ServerSession,
     publishing: Option<(Arc<LiveStream>, MultitrackPublish)>,
     close: bool,
@@ -154,7 +201,13 @@ struct Connection {
 }
 
 impl Connection {
-    fn new(writers: Arc<StreamWriters>, admission: Arc<Admission>, peer: SocketAddr, id: u64) -> Self {
+    fn new(
+        writers: Arc<StreamWriters>,
+        admission: Arc<Admission>,
+        peer: SocketAddr,
+        id: u64,
+        listener: &'static str,
+    ) -> Self {
         let mut seed = [0u8; 32];
         getrandom::fill(&mut seed).expect("the OS random source works");
         let session = ServerSession::new(session_config(), seed);
@@ -163,6 +216,7 @@ impl Connection {
             admission,
             peer,
             id,
+            listener,
             session,
             publishing: None,
             close: false,
@@ -172,10 +226,14 @@ impl Connection {
     }
 
     /// Reads, hands the bytes to the session, acts on its events and sends its replies, until
-    /// the peer leaves, a deadline passes or the publish is stopped.
-    async fn run(&mut self, mut socket: TcpStream) -> Result<(), Closed> {
+    /// the peer leaves, a deadline passes or the publish is stopped. `socket` is a TCP stream
+    /// or, for RTMPS, a TLS one; a publish must be accepted by `setup_until`.
+    async fn run<S>(&mut self, mut socket: S, setup_until: Instant) -> Result<(), Closed>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
         let mut buf = BytesMut::with_capacity(READ_BUFFER);
-        let setup = tokio::time::sleep(SETUP_TIMEOUT);
+        let setup = tokio::time::sleep_until(setup_until);
         tokio::pin!(setup);
         let mut idle = tokio::time::interval_at(Instant::now() + IDLE_CHECK, IDLE_CHECK);
         idle.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -192,12 +250,12 @@ impl Connection {
             while let Some(event) = self.session.poll(&mut buf)? {
                 // Replies first (`NetStream.Unpublish.Success` before the last chunk is stored).
                 if let Some(out) = self.session.take_output() {
-                    socket.write_all(&out).await?;
+                    send(&mut socket, &out).await?;
                 }
                 self.handle(event).await;
             }
             if let Some(out) = self.session.take_output() {
-                socket.write_all(&out).await?;
+                send(&mut socket, &out).await?;
             }
             if self.close {
                 return Ok(());
@@ -305,7 +363,7 @@ impl Connection {
             return self.reject(request, &refusal);
         }
         let (key, token) = split_key(&request.name);
-        let asked = PublishRequest { key, token, connection: self.id, peer: self.peer };
+        let asked = PublishRequest { key, token, connection: self.id, peer: self.peer, listener: self.listener };
         match self.admission.admit(asked).await {
             Ok(Admitted { stream, publisher }) => {
                 self.publishing = Some((stream, MultitrackPublish::new(self.writers.clone(), publisher)));

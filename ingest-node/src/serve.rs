@@ -1,4 +1,4 @@
-//! `rapidrtmp serve`: the ingest node (RTMP in, chunks to the store, HTTP API and edge).
+//! `rapidrtmp serve`: the ingest node (RTMP and RTMPS in, chunks to the store, HTTP API and edge).
 
 use std::io::Write;
 use std::path::Path;
@@ -85,6 +85,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let rtmp = TcpListener::bind(settings.rtmp_addr)
         .await
         .with_context(|| format!("cannot listen on {} (RTMP)", settings.rtmp_addr))?;
+    let rtmps = match settings.rtmps_addr {
+        Some(addr) => Some(TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr} (RTMPS)"))?),
+        None => None,
+    };
     let http = TcpListener::bind(settings.http_addr)
         .await
         .with_context(|| format!("cannot listen on {} (HTTP)", settings.http_addr))?;
@@ -97,20 +101,37 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             http_addr.port()
         );
     }
+    let rtmps_addr = rtmps.as_ref().map(TcpListener::local_addr).transpose()?;
+    // One certificate for HTTPS and RTMPS, reloaded when its files change; a bad one stops the start.
+    let certificates =
+        settings.tls.as_ref().map(|(cert, key)| crate::tls::Certificates::load(cert, key)).transpose()?;
+    let https = certificates.as_ref().map(|c| c.acceptor(crate::tls::HTTPS_ALPN)).transpose()?;
+    let rtmps = match (rtmps, &certificates) {
+        (Some(listener), Some(c)) => Some((listener, c.acceptor(crate::tls::RTMPS_ALPN)?)),
+        _ => None,
+    };
     let app = App::new(settings, store, key);
-    let tls = crate::http::tls_acceptor(&app)?;
-    info!(rtmp = %rtmp_addr, http = %http_addr, store = %app.store.describe(), "RapidRTMP listening");
+    match rtmps_addr {
+        Some(rtmps) => {
+            info!(rtmp = %rtmp_addr, %rtmps, http = %http_addr, store = %app.store.describe(), "RapidRTMP listening")
+        }
+        None => info!(rtmp = %rtmp_addr, http = %http_addr, store = %app.store.describe(), "RapidRTMP listening"),
+    }
     if crate::http::www::ASSETS.is_empty() {
         tracing::warn!("this binary has no web page: build it with www/build.sh, then build rapidrtmp again");
     } else {
         info!("web page at {}", crate::health_cmd::local_base(http_addr));
     }
     tokio::spawn(crate::lifecycle::log_events(app.lifecycle.subscribe()));
-    let rtmp_task = tokio::spawn(crate::rtmp::accept_rtmp(app.clone(), rtmp));
+    let ingest = crate::rtmp::Ingest::new(&app);
+    let rtmp_task = tokio::spawn(crate::rtmp::accept_rtmp(app.clone(), ingest.clone(), rtmp, None));
+    let rtmps_task = rtmps.map(|(listener, tls)| {
+        tokio::spawn(crate::rtmp::accept_rtmp(app.clone(), ingest.clone(), listener, Some(tls)))
+    });
     let per_ip = app.settings.max_http_connections_per_ip.unwrap_or_else(|| crate::config::http_per_ip_cap(max_http));
     info!(max_http_connections = max_http, per_ip, "HTTP connection caps");
     let slots = crate::slots::Slots::new(max_http, per_ip, app.metrics.http_connections.clone());
-    let http_task = tokio::spawn(crate::http::serve_node_http(app.clone(), http, tls, slots));
+    let http_task = tokio::spawn(crate::http::serve_node_http(app.clone(), http, https, slots));
     tokio::spawn(crate::sweep::run(app.writers.clone()));
     let store = app.store.clone();
     tokio::spawn(async move { store.remove_leftovers().await });
@@ -120,6 +141,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     info!("shutting down: closing listeners, flushing streams");
     app.shutdown.send_replace(true);
     let _ = rtmp_task.await;
+    if let Some(task) = rtmps_task {
+        let _ = task.await;
+    }
     if !app.writers.stopped_within(SHUTDOWN_GRACE).await {
         warn!("some streams did not finish flushing within {SHUTDOWN_GRACE:?}");
     }

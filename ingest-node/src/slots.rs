@@ -23,6 +23,8 @@ pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 pub enum Listener {
     /// RTMP ingest.
     Rtmp,
+    /// RTMPS ingest: RTMP over TLS, within the RTMP listener's slots.
+    Rtmps,
     /// HTTP: API, metrics, edge, page.
     Http,
 }
@@ -31,7 +33,17 @@ impl Listener {
     fn name(self) -> &'static str {
         match self {
             Self::Rtmp => "RTMP",
+            Self::Rtmps => "RTMPS",
             Self::Http => "HTTP",
+        }
+    }
+
+    /// Its `listener` label in the metrics and the logs.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Rtmp => "rtmp",
+            Self::Rtmps => "rtmps",
+            Self::Http => "http",
         }
     }
 
@@ -39,7 +51,7 @@ impl Listener {
     /// [`ACCEPT_BACKOFF`].
     pub async fn accept_failed(self, metrics: &Metrics, e: &std::io::Error) {
         let cause = match self {
-            Self::Rtmp => Cause::RtmpAccept,
+            Self::Rtmp | Self::Rtmps => Cause::RtmpAccept,
             Self::Http => Cause::HttpAccept,
         };
         if let Some(count) = metrics.refusals.note(cause) {
@@ -51,8 +63,8 @@ impl Listener {
     /// A connection turned away by the slots: counted and logged at most once a second.
     pub fn refused(self, metrics: &Metrics, peer: SocketAddr, refused: Refused) {
         let (cause, flag, n) = match (self, refused) {
-            (Self::Rtmp, Refused::Node(n)) => (Cause::RtmpNodeLimit, "--max-connections", n),
-            (Self::Rtmp, Refused::Address(n)) => (Cause::RtmpAddressLimit, "--max-connections-per-ip", n),
+            (Self::Rtmp | Self::Rtmps, Refused::Node(n)) => (Cause::RtmpNodeLimit, "--max-connections", n),
+            (Self::Rtmp | Self::Rtmps, Refused::Address(n)) => (Cause::RtmpAddressLimit, "--max-connections-per-ip", n),
             (Self::Http, Refused::Node(n)) => (Cause::HttpNodeLimit, "--max-http-connections", n),
             (Self::Http, Refused::Address(n)) => (Cause::HttpAddressLimit, "--max-http-connections-per-ip", n),
         };

@@ -38,6 +38,8 @@ pub struct LiveStream {
     pub connection: u64,
     /// Who publishes it.
     pub peer: SocketAddr,
+    /// The listener its publisher came in on (`rtmp`, `rtmps`).
+    pub listener: &'static str,
     /// Last time media arrived, ms since the epoch.
     pub last_data_ms: AtomicU64,
     /// Tells the connection to stop publishing.
@@ -53,12 +55,12 @@ pub struct LiveStream {
 }
 
 impl LiveStream {
-    /// A stream `connection` (from `peer`) starts publishing at `now` (ms since the epoch); it
+    /// A stream `connection` (from `peer`, on `listener`) starts publishing at `now` (ms since the epoch); it
     /// has a live edge if LL-HLS is on (`part_duration`).
     pub fn new(
         key: String,
         now: u64,
-        (connection, peer): (u64, SocketAddr),
+        (connection, peer, listener): (u64, SocketAddr, &'static str),
         part_duration: Option<Duration>,
     ) -> Arc<Self> {
         Arc::new(Self {
@@ -66,6 +68,7 @@ impl LiveStream {
             started_at_ms: now,
             connection,
             peer,
+            listener,
             last_data_ms: now.into(),
             stop: Notify::default(),
             replaced: AtomicBool::default(),

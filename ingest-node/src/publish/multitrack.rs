@@ -148,8 +148,12 @@ impl MultitrackPublish {
             warn!(stream = %main.key, "{what} track {n} dropped: its stream key {key} would be longer than 64");
             return None;
         }
-        let stream =
-            LiveStream::new(key.clone(), now_ms(), (main.connection, main.peer), self.writers.settings.part_duration);
+        let stream = LiveStream::new(
+            key.clone(),
+            now_ms(),
+            (main.connection, main.peer, main.listener),
+            self.writers.settings.part_duration,
+        );
         if !self.writers.streams.claim(&stream) {
             warn!(stream = %main.key, "{what} track {n} dropped: {key} is being published by another publisher");
             return None;
