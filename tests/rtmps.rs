@@ -9,7 +9,9 @@
 //! certificate replaced on disk is served to the next connection (RTMPS and HTTPS alike) while a
 //! publish that started before it goes on to its last frame; a connection that never completes
 //! the TLS handshake is closed at the 10 s setup deadline; plain RTMP on the RTMPS port is
-//! refused at once. Needs ffmpeg, ffprobe and openssl (`tests/run` installs them).
+//! refused at once; RTMP and RTMPS connections share the per-address slots; `--rtmps-addr`
+//! without a usable certificate stops the start with the reason. Needs ffmpeg, ffprobe, openssl
+//! and curl (`tests/run` installs them).
 
 mod support;
 
@@ -130,8 +132,9 @@ struct TlsNode {
 }
 
 impl TlsNode {
-    /// Starts a node on free ports serving `cert` and `key`, and waits for `/ready`.
-    fn start(data: &Path, cert: &Path, key: &Path) -> TlsNode {
+    /// Starts a node on free ports serving `cert` and `key`, with flags `more`, and waits for
+    /// `/ready`.
+    fn start(data: &Path, cert: &Path, key: &Path, more: &[&str]) -> TlsNode {
         let [rtmp, rtmps, http] = free_ports(3)[..] else { unreachable!() };
         let addr = |port: u16| SocketAddr::from(([127, 0, 0, 1], port));
         let admin_key = new_admin_key();
@@ -144,7 +147,8 @@ impl TlsNode {
             .arg("--tls-cert")
             .arg(cert)
             .arg("--tls-key")
-            .arg(key);
+            .arg(key)
+            .args(more);
         for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("RAPIDRTMP_")) {
             cmd.env_remove(k);
         }
@@ -251,7 +255,7 @@ impl TlsNode {
 
 /// A node serving `cert` and `key` on its HTTPS and RTMPS addresses.
 fn start(dir: &TempDir, cert: &Path, key: &Path) -> TlsNode {
-    TlsNode::start(&dir.join("data"), cert, key)
+    TlsNode::start(&dir.join("data"), cert, key, &[])
 }
 
 /// ffmpeg's output options that check the node's certificate against the test CA.
@@ -411,4 +415,61 @@ fn a_client_that_never_completes_the_handshake_is_cut_at_the_setup_deadline_and_
     let status = ffmpeg.wait_timeout(PUBLISH_TIMEOUT).expect("the RTMPS publish did not finish");
     assert!(status.success(), "ffmpeg publishing over RTMPS failed ({status}):\n{}", ffmpeg.log());
     node.assert_plays_like_the_clip("after");
+}
+
+#[test]
+fn rtmp_and_rtmps_share_the_connection_slots_of_an_address() {
+    let dir = TempDir::new("rtmps-slots");
+    let pki = Pki::new(dir.path());
+    let (cert, key) = pki.server("node", "DNS:localhost,IP:127.0.0.1", 4);
+    let node = TlsNode::start(&dir.join("data"), &cert, &key, &["--max-connections-per-ip", "1"]);
+    let rtmp_port = {
+        let log = node.log();
+        let at = log.find("rtmp=127.0.0.1:").expect("the listening line names the RTMP address") + "rtmp=".len();
+        log[at..].split_whitespace().next().unwrap().parse::<SocketAddr>().unwrap()
+    };
+
+    // One plain RTMP connection holds the address's only slot: an RTMPS one is turned away.
+    let held = TcpStream::connect(rtmp_port).unwrap();
+    wait_until("the RTMP connection counted", Duration::from_secs(5), || {
+        node.metrics().get("rapidrtmp_rtmp_connections", &[]) == 1.0
+    });
+    let turned_away = TcpStream::connect(node.rtmps).unwrap();
+    let took = closed_after(turned_away, Instant::now(), SETUP_DEADLINE);
+    assert!(took.is_some_and(|t| t < REFUSED_AT_ONCE), "an RTMPS connection over the cap closed after {took:?}");
+    assert_eq!(node.refused("rtmp_connection_limit_per_ip"), 1.0, "{}", node.metrics().text);
+
+    // The slot back, RTMPS is served again.
+    drop(held);
+    wait_until("the RTMP connection gone", Duration::from_secs(5), || {
+        node.metrics().get("rapidrtmp_rtmp_connections", &[]) == 0.0
+    });
+    assert_eq!(served_serial(node.rtmps), file_serial(&cert));
+}
+
+#[test]
+fn rtmps_without_a_usable_certificate_stops_the_start_with_the_reason() {
+    let dir = TempDir::new("rtmps-start");
+    let pki = Pki::new(dir.path());
+    let (cert, _) = pki.server("a", "DNS:localhost", 5);
+    let (_, other_key) = pki.server("b", "DNS:localhost", 6);
+    let serve = |more: &[&str]| {
+        let mut cmd = Command::new(node_bin());
+        cmd.args(["serve", "--rtmp-addr", "127.0.0.1:0", "--rtmps-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"])
+            .arg("--data-dir")
+            .arg(dir.join("data"))
+            .args(more);
+        for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("RAPIDRTMP_")) {
+            cmd.env_remove(k);
+        }
+        let out = run(&mut cmd, Duration::from_secs(20));
+        assert!(!out.success(), "the node started with {more:?}:\n{}", out.describe());
+        out.stderr
+    };
+    let none = serve(&[]);
+    assert!(none.contains("RTMPS needs a certificate, --tls-cert and --tls-key"), "{none}");
+    let (cert, other_key) = (cert.to_str().unwrap(), other_key.to_str().unwrap());
+    let mismatch = serve(&["--tls-cert", cert, "--tls-key", other_key]);
+    assert!(mismatch.contains("does the key match"), "{mismatch}");
+    assert!(!dir.join("data").join("admin.key").exists(), "an admin key was made before the certificate was checked");
 }

@@ -80,6 +80,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             settings.max_connections
         );
     }
+    // One certificate for HTTPS and RTMPS, reloaded when its files change; a bad one stops the
+    // start before anything is made.
+    let certificates =
+        settings.tls.as_ref().map(|(cert, key)| crate::tls::Certificates::load(cert, key)).transpose()?;
     let store = open_store(&settings).await?;
     let (key, generated) = admin_key(&settings)?;
     let rtmp = TcpListener::bind(settings.rtmp_addr)
@@ -102,9 +106,6 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         );
     }
     let rtmps_addr = rtmps.as_ref().map(TcpListener::local_addr).transpose()?;
-    // One certificate for HTTPS and RTMPS, reloaded when its files change; a bad one stops the start.
-    let certificates =
-        settings.tls.as_ref().map(|(cert, key)| crate::tls::Certificates::load(cert, key)).transpose()?;
     let https = certificates.as_ref().map(|c| c.acceptor(crate::tls::HTTPS_ALPN)).transpose()?;
     let rtmps = match (rtmps, &certificates) {
         (Some(listener), Some(c)) => Some((listener, c.acceptor(crate::tls::RTMPS_ALPN)?)),
