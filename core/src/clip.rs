@@ -1,0 +1,602 @@
+//! Clips: a time window of a stream's stored chunks as one ordinary MP4 file (not fragmented:
+//! `ftyp`, `moov` with complete sample tables, then `mdat`), frame-accurate without re-encoding.
+//!
+//! The samples are the segments' ([`crate::segment`] times them, once, for both); the sample
+//! entries are the init segment's. Each track starts at a sample decoding can start from (video:
+//! the keyframe at or before the window's start; audio: the frame holding it, after the frames
+//! its decoder must run first: [`pre_roll_frames`]), and its edit list (ISO/IEC 14496-12
+//! §8.6.6) presents exactly the window: from its start, for its length, in every track alike.
+//! `docs/clips.md` tells the whole story.
+//!
+//! **Time axis.** Window times are milliseconds on the stream timeline of the chunk files: the
+//! axis of a chunk's `rapidrtmpStart` ([`crate::chunk::ChunkInfo::start`]), which the manifest's `start_ms`
+//! of each chunk also records, and on which every tag's time is its unwrapped timestamp plus
+//! the chunk's offset ([`crate::chunk::ChunkInfo::time_of`]).
+//!
+//! **Memory.** [`build_clip`] reads the chunks and returns the file as a head (`ftyp`, `moov`
+//! and the `mdat` header) plus a list of byte ranges of the input ([`Piece`]): the size is known
+//! before a byte of `mdat` is written, an adapter streams the body straight from the chunks, and
+//! a `Range` request is a slice of it ([`Clip::write_range`]).
+
+use alloc::vec::Vec;
+use core::ops::Range;
+
+use crate::chunk::{read_chunk, ChunkFile, MAX_GAP_MS};
+use crate::cmaf::{
+    write_movie, Edit, MovieChunk, MovieSample, MovieTrack, Track, TrackKind, AUDIO_TRACK_ID, VIDEO_TIMESCALE,
+    VIDEO_TRACK_ID,
+};
+use crate::codec::OPUS_PRE_ROLL_SAMPLES;
+use crate::media::AudioConfig;
+use crate::segment::{chunk_runs, Warnings};
+use crate::timeline::Millis;
+use crate::Error;
+
+/// The longest clip when the caller sets no other limit: 10 minutes, in milliseconds.
+pub const DEFAULT_MAX_CLIP: u64 = 10 * 60 * 1000;
+
+/// Why a clip cannot be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClipError {
+    /// The window ends at or before its start.
+    #[error("the clip window is empty: it ends at {end_ms} ms, not after its start at {start_ms} ms")]
+    EmptyWindow {
+        /// The window's start.
+        start_ms: u64,
+        /// The window's end.
+        end_ms: u64,
+    },
+    /// The window is longer than the caller's limit.
+    #[error("the clip would last {duration_ms} ms; clips are limited to {max_ms} ms")]
+    TooLong {
+        /// The window's length.
+        duration_ms: u64,
+        /// The limit.
+        max_ms: u64,
+    },
+    /// The chunks given do not hold the whole window.
+    #[error("the clip window {start_ms}..{end_ms} ms is not in the stored media, which holds {from_ms}..{to_ms} ms")]
+    NotCovered {
+        /// The window's start.
+        start_ms: u64,
+        /// The window's end.
+        end_ms: u64,
+        /// Where the chunks given start (0 with no chunks).
+        from_ms: u64,
+        /// Where they end.
+        to_ms: u64,
+    },
+    /// Media is missing for longer than [`MAX_GAP_MS`] inside the window.
+    #[error("the stored media has a gap from {from_ms} ms to {to_ms} ms inside the clip window")]
+    Gap {
+        /// Where the media before the gap ends.
+        from_ms: u64,
+        /// Where the media after it starts.
+        to_ms: u64,
+    },
+    /// The codec configuration changes inside the window: one MP4 file holds one.
+    #[error(
+        "the codec configuration changes at {at_ms} ms, inside the clip window; one MP4 file holds one \
+         configuration: end the clip before it or start it after"
+    )]
+    ConfigChanged {
+        /// The start of the first chunk with the new configuration.
+        at_ms: u64,
+    },
+    /// The chunks are not given in time order.
+    #[error("chunk {index} starts at {start_ms} ms, before the chunk before it ends ({previous_end_ms} ms)")]
+    OutOfOrder {
+        /// Its position in the input.
+        index: usize,
+        /// Its start.
+        start_ms: u64,
+        /// Where the chunk before it ends.
+        previous_end_ms: u64,
+    },
+    /// A chunk cannot be read.
+    #[error("chunk {index}: {source}")]
+    Chunk {
+        /// Its position in the input.
+        index: usize,
+        /// What is wrong with it.
+        source: Error,
+    },
+    /// The window holds no frame of any track.
+    #[error("the clip window holds no frames")]
+    NoFrames,
+    /// The clip cannot be written (a count or size does not fit its field).
+    #[error(transparent)]
+    Write(#[from] Error),
+    /// [`Clip::write_range`] was given other chunks than the clip was built from.
+    #[error("the chunks given do not match the clip: piece {piece} is not in them")]
+    InputChanged {
+        /// The piece that is not.
+        piece: usize,
+    },
+}
+
+impl ClipError {
+    /// The HTTP status that answers it: 400 for a window that cannot be a clip, 404 for media
+    /// not (or no longer) stored, 422 for a configuration change, 500 for a chunk that cannot
+    /// be read or a clip that cannot be written.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::EmptyWindow { .. } | Self::TooLong { .. } => 400,
+            Self::NotCovered { .. } | Self::Gap { .. } | Self::NoFrames => 404,
+            Self::ConfigChanged { .. } => 422,
+            Self::OutOfOrder { .. } | Self::Chunk { .. } | Self::Write(_) | Self::InputChanged { .. } => 500,
+        }
+    }
+}
+
+/// Where bytes of a clip's `mdat` come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// Bytes of input chunk `chunk`.
+    Input {
+        /// Its position in the input.
+        chunk: usize,
+        /// The bytes.
+        range: Range<usize>,
+    },
+    /// Bytes of [`Clip::extra`]: samples rewritten for MP4 (AV1's temporal units).
+    Extra(Range<usize>),
+}
+
+impl Source {
+    fn len(&self) -> usize {
+        match self {
+            Self::Input { range, .. } | Self::Extra(range) => range.len(),
+        }
+    }
+}
+
+/// A run of a clip's bytes, in file order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Piece {
+    /// Its offset in the file.
+    pub at: u64,
+    /// Where its bytes are.
+    pub source: Source,
+}
+
+/// A clip: the head of the file, and where every byte after it comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Clip {
+    /// `ftyp`, `moov` and the header of `mdat`: the file's first bytes.
+    pub head: Vec<u8>,
+    /// The rest of the file (the samples in `mdat`), in order.
+    pub body: Vec<Piece>,
+    /// Sample bytes that are not in the input as they are.
+    pub extra: Vec<u8>,
+    /// The whole file's size.
+    pub len: u64,
+    /// How long it plays, in milliseconds: the window's length.
+    pub duration_ms: u64,
+}
+
+impl Clip {
+    /// Appends the bytes `range` of the file (clamped to its size) to `out`, from the chunks
+    /// it was built from.
+    ///
+    /// # Errors
+    ///
+    /// [`ClipError::InputChanged`] when `chunks` do not hold the clip's pieces.
+    pub fn write_range(&self, chunks: &[&[u8]], range: Range<u64>, out: &mut Vec<u8>) -> Result<(), ClipError> {
+        let end = range.end.min(self.len);
+        let mut at = range.start.min(end);
+        let head_len = self.head.len() as u64;
+        if at < head_len {
+            let to = end.min(head_len);
+            out.extend_from_slice(&self.head[offset(at)..offset(to)]);
+            at = to;
+        }
+        let first = self.body.partition_point(|p| p.at + p.source.len() as u64 <= at);
+        for (index, piece) in self.body.iter().enumerate().skip(first) {
+            if at >= end {
+                break;
+            }
+            let bytes = match &piece.source {
+                Source::Input { chunk, range } => chunks.get(*chunk).and_then(|c| c.get(range.clone())),
+                Source::Extra(range) => self.extra.get(range.clone()),
+            }
+            .ok_or(ClipError::InputChanged { piece: index })?;
+            let from = offset(at - piece.at);
+            let to = offset(end.min(piece.at + bytes.len() as u64) - piece.at);
+            out.extend_from_slice(&bytes[from..to]);
+            at = piece.at + to as u64;
+        }
+        Ok(())
+    }
+
+    /// The whole file, in one buffer of its size.
+    ///
+    /// # Errors
+    ///
+    /// As [`Clip::write_range`].
+    pub fn to_vec(&self, chunks: &[&[u8]]) -> Result<Vec<u8>, ClipError> {
+        let mut out = Vec::with_capacity(offset(self.len));
+        self.write_range(chunks, 0..self.len, &mut out)?;
+        Ok(out)
+    }
+}
+
+/// A file offset within a buffer in memory, where it always fits (a buffer's length is a usize).
+fn offset(v: u64) -> usize {
+    usize::try_from(v).unwrap_or(usize::MAX)
+}
+
+/// Audio frames decoded before the first one presented, so that it decodes right: AAC and MP3
+/// need the frame before (overlapped transform; MP3's bit reservoir), Opus 80 ms (Opus in
+/// ISOBMFF §4.5), AC-3 none (its frames stand alone).
+pub fn pre_roll_frames(config: &AudioConfig, frame_samples: u32) -> usize {
+    match config {
+        AudioConfig::Aac(_) | AudioConfig::Mp3(_) => 1,
+        AudioConfig::Opus(_) => usize::try_from(OPUS_PRE_ROLL_SAMPLES.div_ceil(frame_samples.max(1))).unwrap_or(1),
+        AudioConfig::Ac3(_) => 0,
+    }
+}
+
+/// One sample on its track's timeline, and where its bytes are.
+#[derive(Debug, Clone)]
+struct Timed {
+    /// Its input chunk.
+    chunk: usize,
+    /// Decode time, in the track's timescale.
+    decode: u64,
+    /// Its duration as its segment has it (used for the track's last sample).
+    duration: u64,
+    composition_offset: i32,
+    sync: bool,
+    source: Source,
+}
+
+impl Timed {
+    /// Presentation time, in the track's timescale.
+    fn shown(&self) -> i128 {
+        i128::from(self.decode) + i128::from(self.composition_offset)
+    }
+}
+
+/// The samples of one track across the chunks.
+struct TrackSamples {
+    timescale: u32,
+    samples: Vec<Timed>,
+}
+
+/// What one track of the clip presents.
+struct Chosen {
+    /// The samples written: `samples[range]`.
+    range: Range<usize>,
+    edit: Edit,
+}
+
+/// `ms` in `timescale` units (exact for multiples of 1000).
+fn ticks(ms: u64, timescale: u32) -> u64 {
+    Millis(ms).to_timescale(timescale)
+}
+
+/// `t` in `timescale` units as milliseconds, rounded to the nearest.
+fn millis(t: u64, timescale: u32) -> u64 {
+    let scale = u128::from(timescale.max(1));
+    u64::try_from((u128::from(t) * 1000 + scale / 2) / scale).unwrap_or(u64::MAX)
+}
+
+/// Where `inner` starts in `outer`, if it lies within it.
+fn offset_in(outer: &[u8], inner: &[u8]) -> Option<Range<usize>> {
+    let start = inner.as_ptr().addr().checked_sub(outer.as_ptr().addr())?;
+    let end = start.checked_add(inner.len())?;
+    (end <= outer.len()).then_some(start..end)
+}
+
+/// Builds the clip of `start_ms..end_ms` (see the module's time axis) from `chunks`, the
+/// stored chunk files that cover the window, consecutive and in order (chunks outside the
+/// window are allowed and cost a header read each). `max_ms` is the longest clip allowed
+/// ([`DEFAULT_MAX_CLIP`] unless configured).
+///
+/// # Errors
+///
+/// See [`ClipError`]: its [`ClipError::status`] says how to answer each.
+pub fn build_clip(chunks: &[&[u8]], start_ms: u64, end_ms: u64, max_ms: u64) -> Result<Clip, ClipError> {
+    if end_ms <= start_ms {
+        return Err(ClipError::EmptyWindow { start_ms, end_ms });
+    }
+    let duration_ms = end_ms - start_ms;
+    if duration_ms > max_ms {
+        return Err(ClipError::TooLong { duration_ms, max_ms });
+    }
+    // The chunks' heads: in order, and covering the window.
+    let mut files = Vec::with_capacity(chunks.len());
+    for (index, bytes) in chunks.iter().enumerate() {
+        let file = read_chunk(bytes).map_err(|source| ClipError::Chunk { index, source })?;
+        if let Some(previous) = files.last().map(|f: &ChunkFile<'_>| f.header.info) {
+            let info = file.header.info;
+            if info.start < previous.end() {
+                return Err(ClipError::OutOfOrder { index, start_ms: info.start.0, previous_end_ms: previous.end().0 });
+            }
+            if info.start.0 - previous.end().0 > MAX_GAP_MS && info.start.0 > start_ms && previous.end().0 < end_ms {
+                return Err(ClipError::Gap { from_ms: previous.end().0, to_ms: info.start.0 });
+            }
+        }
+        files.push(file);
+    }
+    let from_ms = files.first().map_or(0, |f| f.header.info.start.0);
+    let to_ms = files.last().map_or(0, |f| f.header.info.end().0);
+    if files.is_empty() || start_ms < from_ms || end_ms > to_ms {
+        return Err(ClipError::NotCovered { start_ms, end_ms, from_ms, to_ms });
+    }
+    // The chunks that matter: from the last independent one starting at or before the window
+    // (and the one before it, of the same configuration, for audio pre-roll) to the last one
+    // starting before its end.
+    let key = files.iter().rposition(|f| f.header.info.independent && f.header.info.start.0 <= start_ms).unwrap_or(0);
+    let first = match key.checked_sub(1) {
+        Some(before) if files[before].config == files[key].config => before,
+        _ => key,
+    };
+    let last = files.iter().rposition(|f| f.header.info.start.0 < end_ms).unwrap_or(first).max(first);
+
+    // Every sample of those chunks, timed as their segments have them.
+    let mut extra = Vec::new();
+    let mut video = TrackSamples { timescale: VIDEO_TIMESCALE, samples: Vec::new() };
+    let mut audio = TrackSamples { timescale: 0, samples: Vec::new() };
+    for (index, file) in files.iter().enumerate().take(last + 1).skip(first) {
+        let info = file.header.info;
+        let mut scratch = Vec::new();
+        let (runs, _) = chunk_runs(&file.config, &info, file.tags.clone(), &mut Warnings::default(), &mut scratch)
+            .map_err(|source| ClipError::Chunk { index, source })?;
+        for run in &runs {
+            let track = if run.track_id == VIDEO_TRACK_ID { &mut video } else { &mut audio };
+            if run.track_id == AUDIO_TRACK_ID {
+                track.timescale = file.config.audio.as_ref().map_or(0, AudioConfig::timescale);
+            }
+            let mut decode = run.base_decode_time;
+            for s in &run.samples {
+                let source = match offset_in(chunks[index], s.data) {
+                    Some(range) => Source::Input { chunk: index, range },
+                    None => {
+                        let at = extra.len();
+                        extra.extend_from_slice(s.data);
+                        Source::Extra(at..extra.len())
+                    }
+                };
+                track.samples.push(Timed {
+                    chunk: index,
+                    decode,
+                    duration: s.duration.into(),
+                    composition_offset: s.composition_offset,
+                    sync: s.flags == crate::cmaf::SAMPLE_FLAGS_SYNC,
+                    source,
+                });
+                decode += u64::from(s.duration);
+            }
+        }
+    }
+
+    let video_choice = choose_video(&video, start_ms, end_ms)?;
+    let audio_choice = match files[key].config.audio.as_ref() {
+        Some(config) if !audio.samples.is_empty() => {
+            let anchor = files[key].header.info.audio_anchor;
+            choose_audio(&audio, config, anchor, start_ms, end_ms)?
+        }
+        _ => None,
+    };
+
+    // One configuration for every sample written: a change is where the later one begins.
+    let used = |t: &TrackSamples, c: &Option<Chosen>| -> Vec<usize> {
+        c.as_ref().map_or(Vec::new(), |c| t.samples[c.range.clone()].iter().map(|s| s.chunk).collect())
+    };
+    let mut used_chunks: Vec<usize> = used(&video, &video_choice);
+    used_chunks.extend(used(&audio, &audio_choice));
+    used_chunks.sort_unstable();
+    used_chunks.dedup();
+    if let Some(pair) = used_chunks.windows(2).find(|w| files[w[0]].config != files[w[1]].config) {
+        return Err(ClipError::ConfigChanged { at_ms: files[pair[1]].header.info.start.0 });
+    }
+    let base = &files[used_chunks.first().copied().unwrap_or(key)].config;
+
+    let mut tracks: Vec<(Track, &TrackSamples, Chosen)> = Vec::with_capacity(2);
+    if let (Some(v), Some(c)) = (&base.video, video_choice) {
+        tracks.push((Track { id: VIDEO_TRACK_ID, kind: TrackKind::Video(v.clone()) }, &video, c));
+    }
+    if let (Some(a), Some(c)) = (&base.audio, audio_choice) {
+        tracks.push((Track { id: AUDIO_TRACK_ID, kind: TrackKind::Audio(a.clone()) }, &audio, c));
+    }
+    if tracks.is_empty() {
+        return Err(ClipError::NoFrames);
+    }
+    let mut clip = lay_out(&tracks, &files, first..last + 1)?;
+    clip.extra = extra;
+    clip.duration_ms = duration_ms;
+    Ok(clip)
+}
+
+/// The video samples of the window: from the last keyframe shown at or before its start to the
+/// last frame shown before its end (with every frame decoded before it), and the edit that
+/// shows the window.
+fn choose_video(track: &TrackSamples, start_ms: u64, end_ms: u64) -> Result<Option<Chosen>, ClipError> {
+    let samples = &track.samples;
+    let (start, end) = (i128::from(ticks(start_ms, track.timescale)), i128::from(ticks(end_ms, track.timescale)));
+    let Some(first) = samples.iter().rposition(|s| s.sync && s.shown() <= start).or_else(|| {
+        // No keyframe before the start (media begins a moment after it): the first keyframe,
+        // after an empty edit.
+        samples.iter().position(|s| s.sync && s.shown() < end)
+    }) else {
+        return Ok(None);
+    };
+    let Some(last) = samples.iter().rposition(|s| s.shown() < end).filter(|&l| l >= first) else {
+        return Ok(None);
+    };
+    let zero = samples[first].decode;
+    let shown_first = samples[first].shown();
+    let (delay, from) = if shown_first > start { (shown_first - start, shown_first) } else { (0, start) };
+    let delay_ms = millis(u64::try_from(delay).unwrap_or(0), track.timescale);
+    let media_time = u64::try_from((from - i128::from(zero)).max(0)).unwrap_or(0);
+    let edit = Edit {
+        delay: Error::fit_u32("edit delay", delay_ms)?,
+        media_time,
+        duration: Error::fit_u32("edit duration", (end_ms - start_ms).saturating_sub(delay_ms))?,
+    };
+    Ok(Some(Chosen { range: first..last + 1, edit }))
+}
+
+/// The audio frames of the window: from the frame holding its start (after its decoder's
+/// [`pre_roll_frames`]) to the last frame starting before its end, and the edit that presents
+/// the window, to the sample. Opus at a session's first packet also skips its pre-skip.
+fn choose_audio(
+    track: &TrackSamples,
+    config: &AudioConfig,
+    anchor: Option<Millis>,
+    start_ms: u64,
+    end_ms: u64,
+) -> Result<Option<Chosen>, ClipError> {
+    let samples = &track.samples;
+    let rate = track.timescale;
+    let (start, end) = (ticks(start_ms, rate), ticks(end_ms, rate));
+    let Some(holding) = samples.iter().position(|s| s.decode + s.duration > start) else { return Ok(None) };
+    let Some(last) = samples.iter().rposition(|s| s.decode < end).filter(|&l| l >= holding) else {
+        return Ok(None);
+    };
+    let frame = u32::try_from(samples[holding].duration).unwrap_or(u32::MAX);
+    let first = holding.saturating_sub(pre_roll_frames(config, frame));
+    let zero = samples[first].decode;
+    let (delay_ms, mut media_time) = if zero > start { (millis(zero - start, rate), 0) } else { (0, start - zero) };
+    if let (AudioConfig::Opus(opus), Some(anchor)) = (config, anchor) {
+        if zero == anchor.to_timescale(rate) {
+            media_time = media_time.max(opus.pre_skip.into());
+        }
+    }
+    // The track lasts to the window's end, or to its last frame's if audio stops before.
+    let last_end = samples[last].decode + samples[last].duration;
+    let presented_end = millis(last_end.min(end), rate).min(end_ms);
+    let presented = presented_end.saturating_sub(start_ms.saturating_add(delay_ms));
+    let edit = Edit {
+        delay: Error::fit_u32("edit delay", delay_ms)?,
+        media_time,
+        duration: Error::fit_u32("edit duration", presented)?,
+    };
+    Ok(Some(Chosen { range: first..last + 1, edit }))
+}
+
+/// Lays the chosen samples out in `mdat`, grouped by input chunk (its video, then its audio:
+/// a movie chunk each), and writes the head.
+fn lay_out(
+    tracks: &[(Track, &TrackSamples, Chosen)],
+    files: &[ChunkFile<'_>],
+    used: Range<usize>,
+) -> Result<Clip, ClipError> {
+    // Sample tables: a sample lasts until the next one of its track decodes (chosen or not),
+    // the track's last as its segment says.
+    let mut tables: Vec<Vec<MovieSample>> = Vec::with_capacity(tracks.len());
+    for (_, track, chosen) in tracks {
+        let samples = &track.samples;
+        let mut out = Vec::with_capacity(chosen.range.len());
+        for i in chosen.range.clone() {
+            let s = &samples[i];
+            let duration = match samples.get(i + 1) {
+                Some(next) => next.decode.checked_sub(s.decode).ok_or(ClipError::OutOfOrder {
+                    index: next.chunk,
+                    start_ms: files[next.chunk].header.info.start.0,
+                    previous_end_ms: files[s.chunk].header.info.end().0,
+                })?,
+                None => s.duration,
+            };
+            out.push(MovieSample {
+                duration: Error::fit_u32("sample duration", duration)?,
+                composition_offset: s.composition_offset,
+                size: Error::fit_u32("sample size", s.source.len() as u64)?,
+                sync: s.sync,
+            });
+        }
+        tables.push(out);
+    }
+    // mdat order and the pieces, offsets counted from mdat's payload.
+    let mut body: Vec<Piece> = Vec::new();
+    let mut groups: Vec<Vec<(u64, u32)>> = vec_of(tracks.len());
+    let mut data_len = 0u64;
+    let mut cursors: Vec<usize> = tracks.iter().map(|(_, _, c)| c.range.start).collect();
+    for chunk in used {
+        for (t, (_, track, chosen)) in tracks.iter().enumerate() {
+            let begin = cursors[t];
+            while cursors[t] < chosen.range.end && track.samples[cursors[t]].chunk == chunk {
+                let source = &track.samples[cursors[t]].source;
+                push_piece(&mut body, data_len, source.clone());
+                data_len += source.len() as u64;
+                cursors[t] += 1;
+            }
+            if cursors[t] > begin {
+                let start =
+                    data_len - track.samples[begin..cursors[t]].iter().map(|s| s.source.len() as u64).sum::<u64>();
+                groups[t].push((start, Error::fit_u32("samples per chunk", (cursors[t] - begin) as u64)?));
+            }
+        }
+    }
+    let mdat_header: u64 = if data_len + 8 > u64::from(u32::MAX) { 16 } else { 8 };
+    // The head's size depends on whether chunk offsets need 64 bits, which depends on the
+    // head's size: written until it holds still (twice, three times at most).
+    let mut head = Vec::new();
+    let mut base = 0u64;
+    for _ in 0..3 {
+        head.clear();
+        let chunk_lists: Vec<Vec<MovieChunk>> = groups
+            .iter()
+            .map(|g| g.iter().map(|&(at, samples)| MovieChunk { offset: base + mdat_header + at, samples }).collect())
+            .collect();
+        let movie: Vec<MovieTrack<'_>> = tracks
+            .iter()
+            .zip(&tables)
+            .zip(&chunk_lists)
+            .map(|(((track, _, chosen), samples), chunks)| MovieTrack {
+                track: track.clone(),
+                edit: chosen.edit,
+                samples,
+                chunks,
+            })
+            .collect();
+        write_movie(&mut head, &movie)?;
+        if head.len() as u64 == base {
+            break;
+        }
+        base = head.len() as u64;
+    }
+    if mdat_header == 16 {
+        head.extend_from_slice(&1u32.to_be_bytes());
+        head.extend_from_slice(b"mdat");
+        head.extend_from_slice(&(data_len + 16).to_be_bytes());
+    } else {
+        head.extend_from_slice(&Error::fit_u32("mdat size", data_len + 8)?.to_be_bytes());
+        head.extend_from_slice(b"mdat");
+    }
+    let head_len = head.len() as u64;
+    for piece in &mut body {
+        piece.at += head_len;
+    }
+    Ok(Clip { len: head_len + data_len, head, body, extra: Vec::new(), duration_ms: 0 })
+}
+
+fn vec_of<T>(n: usize) -> Vec<Vec<T>> {
+    (0..n).map(|_| Vec::new()).collect()
+}
+
+/// Appends `source` at `at`, joined to the piece before when it continues it.
+fn push_piece(body: &mut Vec<Piece>, at: u64, source: Source) {
+    if let Some(last) = body.last_mut() {
+        let joined = match (&mut last.source, &source) {
+            (Source::Input { chunk: a, range: r }, Source::Input { chunk: b, range: s })
+                if a == b && r.end == s.start =>
+            {
+                r.end = s.end;
+                true
+            }
+            (Source::Extra(r), Source::Extra(s)) if r.end == s.start => {
+                r.end = s.end;
+                true
+            }
+            _ => false,
+        };
+        if joined {
+            return;
+        }
+    }
+    body.push(Piece { at, source });
+}

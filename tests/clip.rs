@@ -1,0 +1,358 @@
+//! Clips (docs/clips.md): stored chunks, made by the real chunk writer from an ffmpeg-encoded
+//! source, cut into an ordinary MP4 by the core's clip builder and checked by real peers.
+//!
+//! - every box decodes under mp4-atom's strict mode, `moov` before `mdat`, each track's sample
+//!   tables agree with one another and tile `mdat`;
+//! - frame accuracy: a clip from `t` to `t + 8.5 s`, `t` between keyframes, decodes in ffmpeg
+//!   (edit lists honoured) to the source's frames from the one shown at `t` (within one frame),
+//!   every frame after it equal to the source's, 8.5 s of them within one frame (ffprobe's
+//!   duration and the decoded frame count); its audio starts at 0 and lasts 8.5 s, within one
+//!   AAC frame;
+//! - any byte range of the clip equals the same slice of the whole;
+//! - bad input (truncated chunks, chunks out of order, windows outside the media, reordered
+//!   tags, too long a clip) is a clear error, never a panic.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use mp4_atom::Any;
+use rapidrtmp_core::chunk::{ChunkEvent, ChunkWriter, Chunker};
+use rapidrtmp_core::clip::{build_clip, Clip, ClipError, DEFAULT_MAX_CLIP};
+use rapidrtmp_core::flv::TagReader;
+use support::fixtures;
+use support::media;
+use support::mp4::decode_all;
+use support::proc::{run_with_timeout, TempDir};
+
+/// Source frame rate.
+const FPS: u64 = 30;
+/// AAC's frame, in samples, and the source's sampling rate.
+const AAC_FRAME: u64 = 1024;
+const RATE: u64 = 48_000;
+/// The clip length the issue names.
+const CLIP_MS: u64 = 8_500;
+
+/// A 30 s source: testsrc2 at 30 fps, H.264 High with B-frames and a keyframe every 2 s, AAC
+/// 48 kHz stereo (a sine).
+fn source() -> PathBuf {
+    let args: Vec<String> = [
+        "-nostdin",
+        "-v",
+        "error",
+        "-y",
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=320x240:rate=30:duration=30",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:sample_rate=48000:duration=30",
+        "-map",
+        "0:v",
+        "-map",
+        "1:a",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-profile:v",
+        "high",
+        "-bf",
+        "2",
+        "-g",
+        "60",
+        "-keyint_min",
+        "60",
+        "-sc_threshold",
+        "0",
+        "-pix_fmt",
+        "yuv420p",
+        "-threads",
+        "1",
+        "-c:a",
+        "aac",
+        "-b:a",
+        "96k",
+        "-ar",
+        "48000",
+        "-ac",
+        "2",
+        "-f",
+        "flv",
+    ]
+    .map(String::from)
+    .to_vec();
+    fixtures::encoded("clip-source-30s", &args)
+}
+
+/// The source's chunk files, as the ingest node stores them (2 s target).
+fn chunks(flv: &[u8]) -> Vec<Vec<u8>> {
+    let (_, reader) = TagReader::new(flv).expect("an FLV file");
+    let mut writer = ChunkWriter::new(Chunker::new(2000));
+    let mut events = Vec::new();
+    let mut files = Vec::new();
+    let mut take = |events: &mut Vec<ChunkEvent>| {
+        for e in events.drain(..) {
+            if let ChunkEvent::Closed(chunk) = e {
+                files.push(chunk.into_file("s1"));
+            }
+        }
+    };
+    for tag in reader {
+        writer.push(&tag.expect("a tag"), &mut events);
+        take(&mut events);
+    }
+    writer.finish(&mut events);
+    take(&mut events);
+    files
+}
+
+fn slices(chunks: &[Vec<u8>]) -> Vec<&[u8]> {
+    chunks.iter().map(Vec::as_slice).collect()
+}
+
+/// The clip's bytes, written to `dir/name`.
+fn write_clip(dir: &Path, name: &str, chunks: &[&[u8]], clip: &Clip) -> (PathBuf, Vec<u8>) {
+    let bytes = clip.to_vec(chunks).expect("the clip's bytes");
+    assert_eq!(bytes.len() as u64, clip.len, "the size known before writing is the size written");
+    let path = dir.join(name);
+    std::fs::write(&path, &bytes).expect("write the clip");
+    (path, bytes)
+}
+
+/// mp4-atom (strict) reads every box: `ftyp`, `moov`, `mdat`, in that order; each track's
+/// tables agree (sample counts of stts, stsz, stsc) and its chunks lie inside `mdat`. Returns the
+/// edit lists: (track handler, [(segment_duration, media_time)]).
+fn check_boxes(bytes: &[u8]) -> Vec<(String, Vec<(u64, i64)>)> {
+    let boxes = decode_all(bytes).unwrap_or_else(|e| panic!("mp4-atom (strict): {e}"));
+    let kinds: Vec<String> = boxes.iter().map(|b| b.kind()).collect();
+    assert_eq!(kinds, ["ftyp", "moov", "mdat"], "an ordinary MP4, moov before mdat");
+    let Any::Moov(moov) = &boxes[1].atom else { unreachable!() };
+    let mdat = (boxes[2].offset as u64 + 8, (boxes[2].offset + boxes[2].size) as u64);
+    assert!(moov.mvex.is_none(), "not fragmented");
+    let mut edits = Vec::new();
+    for trak in &moov.trak {
+        let stbl = &trak.mdia.minf.stbl;
+        let stts: u64 = stbl.stts.entries.iter().map(|e| u64::from(e.sample_count)).sum();
+        let sizes: Vec<u64> = match &stbl.stsz.samples {
+            mp4_atom::StszSamples::Identical { count, size } => vec![u64::from(*size); *count as usize],
+            mp4_atom::StszSamples::Different { sizes } => sizes.iter().map(|s| u64::from(*s)).collect(),
+        };
+        assert_eq!(stts, sizes.len() as u64, "stts and stsz count the same samples");
+        let offsets: Vec<u64> = match (&stbl.stco, &stbl.co64) {
+            (Some(stco), None) => stco.entries.iter().map(|o| u64::from(*o)).collect(),
+            (None, Some(co64)) => co64.entries.clone(),
+            other => panic!("one of stco and co64: {other:?}"),
+        };
+        // Each chunk's samples, by stsc, lie inside mdat.
+        let mut sample = 0usize;
+        for (i, &offset) in offsets.iter().enumerate() {
+            let chunk = i as u32 + 1;
+            let entry = stbl.stsc.entries.iter().rev().find(|e| e.first_chunk <= chunk).expect("an stsc entry");
+            let n = entry.samples_per_chunk as usize;
+            let len: u64 = sizes[sample..sample + n].iter().sum();
+            assert!(
+                offset >= mdat.0 && offset + len <= mdat.1,
+                "chunk {chunk} at {offset}+{len} outside mdat {mdat:?}"
+            );
+            sample += n;
+        }
+        assert_eq!(sample, sizes.len(), "stsc places every sample");
+        let elst = trak.edts.as_ref().and_then(|e| e.elst.as_ref()).expect("every track has an edit list");
+        let entries =
+            elst.entries.iter().map(|e| (e.segment_duration, e.media_time.map_or(-1, |t| t as i64))).collect();
+        edits.push((trak.mdia.hdlr.handler.to_string(), entries));
+    }
+    edits
+}
+
+/// The source's video presentation times in milliseconds, in presentation order (the order of
+/// its decoded frames): the FLV's tag times, the chunks' timeline (one session from 0).
+/// ffprobe's packet times, since ffmpeg shifts decoded frames' times by the stream's start.
+fn presentation_times(path: &Path) -> Vec<i64> {
+    let mut cmd = Command::new("ffprobe");
+    cmd.args(["-v", "error", "-select_streams", "v", "-show_entries", "packet=pts", "-of", "csv=p=0"]).arg(path);
+    let run = run_with_timeout(&mut cmd, Duration::from_secs(60)).ok();
+    let mut pts: Vec<i64> = run.stdout_text().lines().map(|l| l.trim().parse().expect("a pts")).collect();
+    pts.sort_unstable();
+    pts
+}
+
+/// Index of the frame shown at `ms`: the last shown at or before it.
+fn frame_at(pts: &[i64], ms: u64) -> usize {
+    pts.iter().rposition(|&p| p <= ms as i64).expect("a frame at or before")
+}
+
+#[test]
+fn clip_between_keyframes_starts_and_ends_on_the_frame() {
+    let dir = TempDir::new("clip");
+    let source = source();
+    let flv = std::fs::read(&source).expect("read the source");
+    let stored = chunks(&flv);
+    assert!(stored.len() >= 14, "2 s chunks of a 30 s source: {}", stored.len());
+    let inputs = slices(&stored);
+    let reference = media::video_frames(&source);
+    assert_eq!(reference.frames.len() as u64, 30 * FPS);
+    let shown = presentation_times(&source);
+    assert_eq!(shown.len(), reference.frames.len());
+
+    // t between keyframes (6 s and 8 s), not on a frame boundary; and t on a keyframe.
+    for (name, start) in [("mid-gop.mp4", 7_310u64), ("on-keyframe.mp4", 12_000)] {
+        let end = start + CLIP_MS;
+        let clip = build_clip(&inputs, start, end, DEFAULT_MAX_CLIP).expect("a clip");
+        assert_eq!(clip.duration_ms, CLIP_MS);
+        let (path, bytes) = write_clip(dir.path(), name, &inputs, &clip);
+
+        let edits = check_boxes(&bytes);
+        for (handler, entries) in &edits {
+            assert_eq!(entries.len(), 1, "{name} {handler}: one edit, no delay: {entries:?}");
+            assert_eq!(entries[0].0, CLIP_MS, "{name} {handler}: the edit lasts the window");
+        }
+
+        let (streams, duration) = media::probe(&path);
+        let kinds: Vec<&str> = streams.iter().map(|s| s.codec_type.as_str()).collect();
+        assert_eq!(kinds, ["video", "audio"], "{name}");
+        let duration = duration.expect("ffprobe reads a duration");
+        assert!((duration - 8.5).abs() <= 1.0 / FPS as f64, "{name}: ffprobe duration {duration} s, 8.5 s expected");
+        let printed = media::decode_messages(&path, &[]);
+        assert!(printed.is_empty(), "{name}: decoding printed:\n{printed}");
+
+        // Video: the frame shown at t first (or the one after it: within one frame), then every
+        // frame of the source in order, 8.5 s of them within one frame.
+        let decoded = media::video_frames(&path);
+        let at = frame_at(&shown, start);
+        let from = (at - 1..=at + 1)
+            .find(|&i| reference.frames[i].hash == decoded.frames[0].hash)
+            .unwrap_or_else(|| panic!("{name}: the first frame is not the source's frame at {start} ms, within one"));
+        let first = from as i64 - at as i64;
+        let expected: Vec<&str> = reference.hashes()[from..from + decoded.frames.len()].to_vec();
+        assert_eq!(decoded.hashes(), expected, "{name}: the frames after the first are the source's");
+        let frames = decoded.frames.len() as i64;
+        let want = (CLIP_MS * FPS / 1000) as i64;
+        assert!((frames - want).abs() <= 1, "{name}: {frames} frames decoded, {want} ± 1 expected");
+        eprintln!("{name}: first frame {first} from the one at t, {frames} frames, ffprobe {duration} s");
+
+        // Audio: from 0, 8.5 s of samples, within one AAC frame.
+        let audio = media::audio_frames(&path);
+        let (num, den) = audio.time_base;
+        let first_pts = audio.frames[0].pts as f64 * num as f64 / den as f64;
+        assert!(first_pts.abs() <= AAC_FRAME as f64 / RATE as f64, "{name}: audio starts at {first_pts} s");
+        let samples = audio.total_size() / 4;
+        let want = CLIP_MS * RATE / 1000;
+        assert!(samples.abs_diff(want) <= AAC_FRAME, "{name}: {samples} audio samples, {want} ± {AAC_FRAME} expected");
+        eprintln!("{name}: audio from {first_pts} s, {samples} samples ({want} wanted)");
+    }
+}
+
+#[test]
+fn any_range_of_a_clip_is_the_same_slice_of_the_whole() {
+    let flv = std::fs::read(source()).expect("read the source");
+    let stored = chunks(&flv);
+    let inputs = slices(&stored);
+    let clip = build_clip(&inputs, 3_210, 9_990, DEFAULT_MAX_CLIP).expect("a clip");
+    let whole = clip.to_vec(&inputs).expect("the clip");
+    let len = whole.len() as u64;
+    let head = clip.head.len() as u64;
+    let mut ranges = vec![0..1, 0..head, head - 1..head + 1, head..head + 4096, len - 10..len, 0..len, len..len];
+    // Ranges across piece boundaries, in steps that fall anywhere.
+    let mut at = 0;
+    while at < len {
+        ranges.push(at..(at + 7_919).min(len));
+        at += 7_919;
+    }
+    for r in ranges {
+        let mut out = Vec::new();
+        clip.write_range(&inputs, r.clone(), &mut out).expect("a range");
+        assert!(out == whole[r.start as usize..r.end as usize], "range {r:?} differs from the same slice");
+    }
+    // A range past the end is cut at the end.
+    let mut out = Vec::new();
+    clip.write_range(&inputs, len - 3..len + 100, &mut out).expect("a range");
+    assert_eq!(out, whole[len as usize - 3..]);
+}
+
+#[test]
+fn bad_input_is_a_clear_error_never_a_panic() {
+    let flv = std::fs::read(source()).expect("read the source");
+    let stored = chunks(&flv);
+    let inputs = slices(&stored);
+    let end = stored.len() as u64 * 2_000;
+
+    let err = |chunks: &[&[u8]], start: u64, end: u64| -> ClipError {
+        build_clip(chunks, start, end, DEFAULT_MAX_CLIP).expect_err("an error")
+    };
+    // Windows.
+    assert!(matches!(err(&inputs, 5_000, 5_000), ClipError::EmptyWindow { .. }));
+    assert!(matches!(err(&inputs, 6_000, 5_000), ClipError::EmptyWindow { .. }));
+    let long = build_clip(&inputs, 0, 20_000, 10_000).expect_err("too long");
+    assert_eq!(long.status(), 400);
+    assert!(long.to_string().contains("10000 ms"), "the limit is in the message: {long}");
+    let outside = err(&inputs, end + 1_000, end + 2_000);
+    assert!(matches!(outside, ClipError::NotCovered { .. }) && outside.status() == 404, "{outside}");
+    assert!(matches!(err(&inputs[3..], 1_000, 9_000), ClipError::NotCovered { .. }));
+    assert!(matches!(err(&[], 1_000, 2_000), ClipError::NotCovered { .. }));
+
+    // Chunks out of order.
+    let mut swapped = inputs.clone();
+    swapped.swap(2, 3);
+    let e = err(&swapped, 1_000, 9_000);
+    assert!(matches!(e, ClipError::OutOfOrder { index: 3, .. }), "{e}");
+
+    // Truncated chunks: every cut of one chunk is an error naming it or a clip (a cut between
+    // tags that drops the frames after the window), never a panic.
+    let target = &stored[2];
+    for cut in (0..target.len()).step_by(97).chain([target.len() - 1, target.len() - 5]) {
+        let mut list = inputs.clone();
+        list[2] = &target[..cut];
+        match build_clip(&list, 4_500, 5_500, DEFAULT_MAX_CLIP) {
+            Ok(clip) => {
+                let bytes = clip.to_vec(&list).expect("bytes");
+                decode_all(&bytes).unwrap_or_else(|e| panic!("cut at {cut}: {e}"));
+            }
+            Err(e) => assert!(!e.to_string().is_empty() && e.status() >= 400, "cut at {cut}: {e}"),
+        }
+    }
+    let mut list = inputs.clone();
+    list[2] = &target[..target.len() / 2];
+    let e = err(&list, 4_500, 5_500);
+    assert!(matches!(e, ClipError::Chunk { index: 2, .. }), "{e}");
+
+    // Tags out of order inside a chunk: the segments' smoothing keeps decode times moving
+    // forward, and the clip is still a well-formed file.
+    let mut reordered = flv.clone();
+    reverse_some_tags(&mut reordered);
+    let stored = chunks(&reordered);
+    let inputs = slices(&stored);
+    for (start, end) in [(1_000, 9_500), (7_310, 15_810)] {
+        match build_clip(&inputs, start, end, DEFAULT_MAX_CLIP) {
+            Ok(clip) => {
+                let bytes = clip.to_vec(&inputs).expect("bytes");
+                check_boxes(&bytes);
+            }
+            Err(e) => assert!(e.status() >= 400, "{e}"),
+        }
+    }
+    // Garbage instead of a chunk.
+    let garbage = fixtures::random_bytes(4096, 7);
+    let mut list = slices(&stored);
+    list[1] = &garbage;
+    assert!(matches!(err(&list, 1_000, 3_000), ClipError::Chunk { index: 1, .. }));
+}
+
+/// Swaps the timestamps of pairs of video tags through the file (B-frame order undone).
+fn reverse_some_tags(flv: &mut Vec<u8>) {
+    let mut file = support::flv::parse(flv);
+    let video: Vec<usize> = (0..file.tags.len()).filter(|&i| file.tags[i].kind == support::flv::VIDEO).collect();
+    for pair in video.chunks(2).step_by(5) {
+        if let [a, b] = pair {
+            let t = file.tags[*a].timestamp;
+            file.tags[*a].timestamp = file.tags[*b].timestamp;
+            file.tags[*b].timestamp = t;
+        }
+    }
+    *flv = support::flv::write(&file);
+}
