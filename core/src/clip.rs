@@ -84,7 +84,7 @@ pub enum ClipError {
         /// The start of the first chunk with the new configuration.
         at_ms: u64,
     },
-    /// The chunks are not given in time order.
+    /// The chunks are not given in time order, or their samples step back in time.
     #[error("chunk {index} starts at {start_ms} ms, before the chunk before it ends ({previous_end_ms} ms)")]
     OutOfOrder {
         /// Its position in the input.
@@ -312,10 +312,14 @@ pub fn build_clip(chunks: &[&[u8]], start_ms: u64, end_ms: u64, max_ms: u64) -> 
         let file = read_chunk(bytes).map_err(|source| ClipError::Chunk { index, source })?;
         if let Some(previous) = files.last().map(|f: &ChunkFile<'_>| f.header.info) {
             let info = file.header.info;
-            if info.start < previous.end() {
+            // A new session may start a moment before the last one's final frames end (a
+            // configuration change cuts where its header came): only a start that steps back
+            // is out of order.
+            if info.start <= previous.start {
                 return Err(ClipError::OutOfOrder { index, start_ms: info.start.0, previous_end_ms: previous.end().0 });
             }
-            if info.start.0 - previous.end().0 > MAX_GAP_MS && info.start.0 > start_ms && previous.end().0 < end_ms {
+            let gap = info.start.0.saturating_sub(previous.end().0);
+            if gap > MAX_GAP_MS && info.start.0 > start_ms && previous.end().0 < end_ms {
                 return Err(ClipError::Gap { from_ms: previous.end().0, to_ms: info.start.0 });
             }
         }
@@ -599,4 +603,165 @@ fn push_piece(body: &mut Vec<Piece>, at: u64, source: Source) {
         }
     }
     body.push(Piece { at, source });
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+
+    use super::*;
+    use crate::chunk::tests::{audio, avc_header, frame, video, AAC_FRAME, AAC_HEADER};
+    use crate::chunk::{ChunkEvent, ChunkWriter, Chunker};
+    use alloc::string::ToString;
+    use mp4_atom::{Any, Decode, FourCC, StszSamples};
+
+    /// 44.1 kHz stereo AAC LC: another configuration than [`AAC_HEADER`]'s 48 kHz.
+    const AAC_44K_HEADER: &[u8] = &[0xAF, 0x00, 0x12, 0x10];
+
+    /// Chunk files of 30 fps video (a keyframe each second) and 48 kHz AAC, 1 s chunks, up to
+    /// `until_ms`; the AAC configuration changes to 44.1 kHz at `change_at` if given.
+    fn stream(until_ms: u32, change_at: Option<u32>) -> Vec<Vec<u8>> {
+        let mut w = ChunkWriter::new(Chunker::new(1000));
+        let mut events = Vec::new();
+        let header = avc_header();
+        let (key, inter) = (frame(true, 0), frame(false, 0));
+        w.push(&video(0, &header), &mut events);
+        w.push(&audio(0, AAC_HEADER), &mut events);
+        let (mut v, mut a, mut rate) = (0u32, 0u64, 48_000u64);
+        let mut anchor = (0u32, 0u64);
+        loop {
+            let vt = v * 100 / 3;
+            let at = anchor.0 + u32::try_from(((a - anchor.1) * 1024 * 1000 + rate / 2) / rate).unwrap();
+            if vt >= until_ms && at >= until_ms {
+                break;
+            }
+            if vt <= at {
+                w.push(&video(vt, if v % 30 == 0 { &key } else { &inter }), &mut events);
+                v += 1;
+            } else {
+                if change_at.is_some_and(|c| at >= c) && rate == 48_000 {
+                    w.push(&audio(at, AAC_44K_HEADER), &mut events);
+                    (rate, anchor) = (44_100, (at, a));
+                }
+                w.push(&audio(at, AAC_FRAME), &mut events);
+                a += 1;
+            }
+        }
+        w.finish(&mut events);
+        events
+            .into_iter()
+            .filter_map(|e| match e {
+                ChunkEvent::Closed(c) => Some(c.into_file("s")),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn slices(chunks: &[Vec<u8>]) -> Vec<&[u8]> {
+        chunks.iter().map(Vec::as_slice).collect()
+    }
+
+    /// Every top-level box, decoded by mp4-atom (strict).
+    fn boxes(mut bytes: &[u8]) -> Vec<Any> {
+        let mut out = Vec::new();
+        while !bytes.is_empty() {
+            out.push(Any::decode(&mut bytes).expect("mp4-atom (strict) decodes every box"));
+        }
+        out
+    }
+
+    #[test]
+    fn a_clip_is_ftyp_moov_mdat_with_tables_and_edits_that_present_the_window() {
+        let chunks = stream(6000, None);
+        let inputs = slices(&chunks);
+        let clip = build_clip(&inputs, 1500, 3700, DEFAULT_MAX_CLIP).expect("a clip");
+        let bytes = clip.to_vec(&inputs).expect("bytes");
+        assert_eq!(bytes.len() as u64, clip.len);
+        let boxes = boxes(&bytes);
+        let [Any::Ftyp(ftyp), Any::Moov(moov), Any::Mdat(mdat)] = &boxes[..] else { panic!("ftyp moov mdat") };
+        assert_eq!(ftyp.major_brand, FourCC::new(b"isom"));
+        assert!(moov.mvex.is_none(), "not fragmented");
+        assert_eq!((moov.mvhd.timescale, moov.mvhd.duration), (1000, 2200));
+        assert_eq!(mdat.data.len() as u64, clip.len - clip.head.len() as u64);
+
+        let [v, a] = &moov.trak[..] else { panic!("two tracks") };
+        // Video: from the keyframe at 1000 ms to the last frame shown before 3700 ms (frame
+        // 110, at 3666 ms); presented from 1500 ms for 2200 ms.
+        assert_eq!(v.tkhd.duration, 2200);
+        let elst = v.edts.as_ref().and_then(|e| e.elst.as_ref()).expect("elst");
+        assert_eq!(elst.entries.len(), 1);
+        assert_eq!((elst.entries[0].segment_duration, elst.entries[0].media_time), (2200, Some(500 * 90)));
+        let stbl = &v.mdia.minf.stbl;
+        let StszSamples::Identical { count, .. } = stbl.stsz.samples else { panic!("equal frames") };
+        assert_eq!(count, 81);
+        assert_eq!(stbl.stss.as_ref().expect("stss").entries, [1, 31, 61]);
+        let decode_end: u64 =
+            stbl.stts.entries.iter().map(|e| u64::from(e.sample_count) * u64::from(e.sample_delta)).sum();
+        assert_eq!(v.mdia.mdhd.duration, decode_end);
+        assert!(stbl.ctts.is_none(), "no composition offsets");
+
+        // Audio: one frame of pre-roll before the frame holding 1500 ms; presented to the sample.
+        let elst = a.edts.as_ref().and_then(|e| e.elst.as_ref()).expect("elst");
+        let media_time = elst.entries[0].media_time.expect("not empty");
+        assert!((1024..2048).contains(&media_time), "one AAC frame of pre-roll and part of one: {media_time}");
+        assert_eq!(elst.entries[0].segment_duration, 2200);
+        let stbl = &a.mdia.minf.stbl;
+        assert!(stbl.stss.is_none(), "every audio frame is sync");
+        let frames: u64 = stbl.stts.entries.iter().map(|e| u64::from(e.sample_count)).sum();
+        // From the frame before the one holding 1500 ms to the last starting before 3700 ms.
+        assert_eq!(frames, 3700 * 48 / 1024 - (1500 * 48 / 1024 - 1) + 1);
+        // Both tracks' chunks point into mdat, in file order.
+        let offsets = |t: &mp4_atom::Trak| t.mdia.minf.stbl.stco.as_ref().expect("stco").entries.clone();
+        let mut all: Vec<u32> = offsets(v).into_iter().chain(offsets(a)).collect();
+        all.sort_unstable();
+        assert_eq!(u64::from(all[0]), clip.head.len() as u64, "the first chunk starts mdat's payload");
+        assert!(all.iter().all(|&o| u64::from(o) < clip.len));
+    }
+
+    #[test]
+    fn the_same_window_gives_the_same_bytes_and_ranges_are_slices() {
+        let chunks = stream(5000, None);
+        let inputs = slices(&chunks);
+        let a = build_clip(&inputs, 700, 4100, DEFAULT_MAX_CLIP).expect("a clip");
+        let b = build_clip(&inputs, 700, 4100, DEFAULT_MAX_CLIP).expect("a clip");
+        assert_eq!(a, b);
+        let whole = a.to_vec(&inputs).expect("bytes");
+        for start in (0..whole.len()).step_by(37) {
+            let end = (start + 101).min(whole.len());
+            let mut out = Vec::new();
+            a.write_range(&inputs, start as u64..end as u64, &mut out).expect("range");
+            assert_eq!(out, whole[start..end]);
+        }
+        // Other chunks than the clip's are refused, not read out of bounds.
+        let short: Vec<&[u8]> = inputs.iter().map(|c| &c[..10]).collect();
+        assert!(matches!(a.to_vec(&short), Err(ClipError::InputChanged { .. })));
+    }
+
+    #[test]
+    fn a_configuration_change_inside_the_window_is_refused_naming_its_time() {
+        let chunks = stream(6000, Some(3000));
+        let inputs = slices(&chunks);
+        let changed = build_clip(&inputs, 2500, 4500, DEFAULT_MAX_CLIP).expect_err("a change inside");
+        let ClipError::ConfigChanged { at_ms } = changed else { panic!("{changed:?}") };
+        assert!((3000..=4000).contains(&at_ms), "at the new session's first chunk: {at_ms}");
+        assert_eq!(changed.status(), 422);
+        assert!(changed.to_string().contains(&std::format!("{at_ms} ms")), "{changed}");
+        // Windows on either side of it are clips.
+        build_clip(&inputs, 500, 2500, DEFAULT_MAX_CLIP).expect("before the change");
+        build_clip(&inputs, at_ms + 100, 5500, DEFAULT_MAX_CLIP).expect("after the change");
+    }
+
+    #[test]
+    fn windows_that_cannot_be_clips_are_told_apart() {
+        let chunks = stream(4000, None);
+        let inputs = slices(&chunks);
+        let status = |start, end, max| build_clip(&inputs, start, end, max).expect_err("refused").status();
+        assert_eq!(status(1000, 1000, DEFAULT_MAX_CLIP), 400, "empty");
+        assert_eq!(status(0, 3000, 2000), 400, "longer than the limit");
+        assert_eq!(status(3500, 9000, DEFAULT_MAX_CLIP), 404, "past the media");
+        assert_eq!(build_clip(&[], 0, 1000, DEFAULT_MAX_CLIP).expect_err("none").status(), 404);
+        assert_eq!(DEFAULT_MAX_CLIP, 600_000);
+        let long = build_clip(&inputs, 0, 700_000, DEFAULT_MAX_CLIP).expect_err("too long");
+        assert_eq!(long.to_string(), "the clip would last 700000 ms; clips are limited to 600000 ms");
+    }
 }
