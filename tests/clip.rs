@@ -356,3 +356,85 @@ fn reverse_some_tags(flv: &mut Vec<u8>) {
     }
     *flv = support::flv::write(&file);
 }
+
+/// Samples decoded of the first video and audio stream of `path` by ffmpeg 9 (video frames;
+/// audio per channel), and what it printed at `-v warning`.
+fn decode_counts(path: &Path) -> (usize, u64, String) {
+    let mut cmd = media::ffmpeg9();
+    cmd.args(["-v", "warning", "-i"]).arg(path).args(["-map", "0:v:0", "-f", "framemd5", "-"]);
+    let video = run_with_timeout(&mut cmd, Duration::from_secs(120)).ok();
+    let frames = video.stdout_text().lines().filter(|l| !l.starts_with('#')).count();
+    let mut cmd = media::ffmpeg9();
+    cmd.args(["-v", "warning", "-i"]).arg(path);
+    cmd.args(["-map", "0:a:0", "-c:a", "pcm_s16le", "-ac", "1", "-f", "framemd5", "-"]);
+    let audio = run_with_timeout(&mut cmd, Duration::from_secs(120)).ok();
+    let bytes: u64 = audio
+        .stdout_text()
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| l.split(',').nth(4).and_then(|s| s.trim().parse::<u64>().ok()).expect("a size"))
+        .sum();
+    (frames, bytes / 2, format!("{}{}", video.stderr, audio.stderr))
+}
+
+/// A codec pair: name, the ffmpeg that encodes it, video and audio encoder options, and the
+/// audio frame in samples.
+type Case = (&'static str, fn() -> Command, &'static [&'static str], &'static [&'static str], u64);
+
+/// Every codec the packager writes makes clips too: HEVC, AV1 and VP9 with Opus, H.264 with
+/// AC-3 (Enhanced RTMP, from ffmpeg 9) and with MP3 (legacy FLV, Debian's ffmpeg). Each clip of
+/// 2.5 s from between keyframes reads under mp4-atom (strict), decodes in ffmpeg 9 without a
+/// word to 2.5 s of frames (within one) and of audio (within one audio frame).
+#[test]
+fn every_packaged_codec_makes_clips() {
+    let dir = TempDir::new("clip-codecs");
+    const X264: &[&str] = &["-c:v", "libx264", "-preset", "ultrafast"];
+    let cases: [Case; 5] = [
+        (
+            "hevc-opus",
+            media::ffmpeg9,
+            &["-c:v", "libx265", "-x265-params", "log-level=error"],
+            &["-c:a", "libopus"],
+            960,
+        ),
+        (
+            "av1-opus",
+            media::ffmpeg9,
+            &["-c:v", "libsvtav1", "-preset", "12", "-svtav1-params", "lp=1"],
+            &["-c:a", "libopus"],
+            960,
+        ),
+        (
+            "vp9-opus",
+            media::ffmpeg9,
+            &["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8"],
+            &["-c:a", "libopus"],
+            960,
+        ),
+        ("h264-ac3", media::ffmpeg9, X264, &["-c:a", "ac3"], 1536),
+        ("h264-mp3", media::ffmpeg, X264, &["-c:a", "libmp3lame"], 1152),
+    ];
+    let (start, end) = (1_300u64, 3_800u64);
+    for (name, ffmpeg, video, audio, audio_frame) in cases {
+        let source = dir.join(&format!("{name}.flv"));
+        let mut cmd = ffmpeg();
+        cmd.args(["-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30", "-f", "lavfi", "-i"]);
+        cmd.args(["sine=frequency=440:sample_rate=48000", "-t", "5", "-map", "0:v", "-map", "1:a"]);
+        cmd.args(video).args(audio).args(["-g", "30", "-pix_fmt", "yuv420p", "-f", "flv"]).arg(&source);
+        run_with_timeout(&mut cmd, Duration::from_secs(180)).ok();
+        let stored = chunks(&std::fs::read(&source).expect("the source"));
+        let inputs = slices(&stored);
+        let clip = build_clip(&inputs, start, end, DEFAULT_MAX_CLIP).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let (path, bytes) = write_clip(dir.path(), &format!("{name}.mp4"), &inputs, &clip);
+        for (handler, entries) in check_boxes(&bytes) {
+            assert_eq!(entries.last().map(|e| e.0), Some(end - start), "{name} {handler}: {entries:?}");
+        }
+        let (frames, samples, printed) = decode_counts(&path);
+        assert!(printed.is_empty(), "{name}: ffmpeg 9 printed:\n{printed}");
+        let want = ((end - start) * FPS / 1000) as usize;
+        assert!(frames.abs_diff(want) <= 1, "{name}: {frames} frames, {want} ± 1 expected");
+        let want = (end - start) * RATE / 1000;
+        assert!(samples.abs_diff(want) <= audio_frame, "{name}: {samples} audio samples, {want} ± {audio_frame}");
+        eprintln!("{name}: {frames} frames, {samples} audio samples ({want} wanted), {} bytes", bytes.len());
+    }
+}

@@ -657,6 +657,62 @@ mod tests {
             .collect()
     }
 
+    /// Chunk files of 30 fps video from 0 and 48 kHz AAC from `audio_from` ms, 1 s chunks, to 3 s.
+    fn late_audio(audio_from: u32) -> Vec<Vec<u8>> {
+        let mut w = ChunkWriter::new(Chunker::new(1000));
+        let mut events = Vec::new();
+        let header = avc_header();
+        let (key, inter) = (frame(true, 0), frame(false, 0));
+        w.push(&video(0, &header), &mut events);
+        w.push(&audio(0, AAC_HEADER), &mut events);
+        let (mut v, mut a) = (0u32, 0u32);
+        loop {
+            let vt = v * 100 / 3;
+            let at = audio_from + (a * 1024 * 1000 + 24_000) / 48_000;
+            if vt >= 3000 && at >= 3000 {
+                break;
+            }
+            if vt <= at {
+                w.push(&video(vt, if v % 30 == 0 { &key } else { &inter }), &mut events);
+                v += 1;
+            } else {
+                w.push(&audio(at, AAC_FRAME), &mut events);
+                a += 1;
+            }
+        }
+        w.finish(&mut events);
+        events
+            .into_iter()
+            .filter_map(|e| match e {
+                ChunkEvent::Closed(c) => Some(c.into_file("s")),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_track_that_begins_after_the_window_starts_waits_in_an_empty_edit() {
+        let chunks = late_audio(200);
+        let inputs = slices(&chunks);
+        let clip = build_clip(&inputs, 0, 1500, DEFAULT_MAX_CLIP).expect("a clip");
+        let bytes = clip.to_vec(&inputs).expect("bytes");
+        let boxes = boxes(&bytes);
+        let Any::Moov(moov) = &boxes[1] else { panic!("moov") };
+        let edits = |t: &mp4_atom::Trak| {
+            t.edts
+                .as_ref()
+                .and_then(|e| e.elst.as_ref())
+                .expect("elst")
+                .entries
+                .iter()
+                .map(|e| (e.segment_duration, e.media_time))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(edits(&moov.trak[0]), [(1500, Some(0))], "video from its first frame");
+        assert_eq!(edits(&moov.trak[1]), [(200, None), (1300, Some(0))], "audio after 200 ms of nothing");
+        assert_eq!((moov.trak[0].tkhd.duration, moov.trak[1].tkhd.duration, moov.mvhd.duration), (1500, 1500, 1500));
+    }
+
     fn slices(chunks: &[Vec<u8>]) -> Vec<&[u8]> {
         chunks.iter().map(Vec::as_slice).collect()
     }
