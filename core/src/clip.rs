@@ -339,6 +339,11 @@ pub fn build_clip(chunks: &[&[u8]], start_ms: u64, end_ms: u64, max_ms: u64) -> 
         _ => key,
     };
     let last = files.iter().rposition(|f| f.header.info.start.0 < end_ms).unwrap_or(first).max(first);
+    // One configuration for every sample written: a chunk after the start's with another one
+    // starts before the end, so the change is inside the window.
+    if let Some(changed) = files[key..=last].iter().find(|f| f.config != files[key].config) {
+        return Err(ClipError::ConfigChanged { at_ms: changed.header.info.start.0 });
+    }
 
     // Every sample of those chunks, timed as their segments have them.
     let mut extra = Vec::new();
@@ -386,19 +391,7 @@ pub fn build_clip(chunks: &[&[u8]], start_ms: u64, end_ms: u64, max_ms: u64) -> 
         _ => None,
     };
 
-    // One configuration for every sample written: a change is where the later one begins.
-    let used = |t: &TrackSamples, c: &Option<Chosen>| -> Vec<usize> {
-        c.as_ref().map_or(Vec::new(), |c| t.samples[c.range.clone()].iter().map(|s| s.chunk).collect())
-    };
-    let mut used_chunks: Vec<usize> = used(&video, &video_choice);
-    used_chunks.extend(used(&audio, &audio_choice));
-    used_chunks.sort_unstable();
-    used_chunks.dedup();
-    if let Some(pair) = used_chunks.windows(2).find(|w| files[w[0]].config != files[w[1]].config) {
-        return Err(ClipError::ConfigChanged { at_ms: files[pair[1]].header.info.start.0 });
-    }
-    let base = &files[used_chunks.first().copied().unwrap_or(key)].config;
-
+    let base = &files[key].config;
     let mut tracks: Vec<(Track, &TrackSamples, Chosen)> = Vec::with_capacity(2);
     if let (Some(v), Some(c)) = (&base.video, video_choice) {
         tracks.push((Track { id: VIDEO_TRACK_ID, kind: TrackKind::Video(v.clone()) }, &video, c));
@@ -521,7 +514,7 @@ fn lay_out(
     let mut cursors: Vec<usize> = tracks.iter().map(|(_, _, c)| c.range.start).collect();
     for chunk in used {
         for (t, (_, track, chosen)) in tracks.iter().enumerate() {
-            let begin = cursors[t];
+            let (begin, group_start) = (cursors[t], data_len);
             while cursors[t] < chosen.range.end && track.samples[cursors[t]].chunk == chunk {
                 let source = &track.samples[cursors[t]].source;
                 push_piece(&mut body, data_len, source.clone());
@@ -529,19 +522,18 @@ fn lay_out(
                 cursors[t] += 1;
             }
             if cursors[t] > begin {
-                let start =
-                    data_len - track.samples[begin..cursors[t]].iter().map(|s| s.source.len() as u64).sum::<u64>();
-                groups[t].push((start, Error::fit_u32("samples per chunk", (cursors[t] - begin) as u64)?));
+                groups[t].push((group_start, Error::fit_u32("samples per chunk", (cursors[t] - begin) as u64)?));
             }
         }
     }
     let mdat_header: u64 = if data_len + 8 > u64::from(u32::MAX) { 16 } else { 8 };
     // The head's size depends on whether chunk offsets need 64 bits, which depends on the
-    // head's size: written until it holds still (twice, three times at most).
+    // head's size: written until it holds still (twice, or three times when the offsets move
+    // past 4 GiB and `stco` becomes `co64`).
     let mut head = Vec::new();
     let mut base = 0u64;
+    let mut settled = false;
     for _ in 0..3 {
-        head.clear();
         let chunk_lists: Vec<Vec<MovieChunk>> = groups
             .iter()
             .map(|g| g.iter().map(|&(at, samples)| MovieChunk { offset: base + mdat_header + at, samples }).collect())
@@ -557,11 +549,16 @@ fn lay_out(
                 chunks,
             })
             .collect();
+        head.clear();
         write_movie(&mut head, &movie)?;
-        if head.len() as u64 == base {
+        settled = head.len() as u64 == base;
+        if settled {
             break;
         }
         base = head.len() as u64;
+    }
+    if !settled {
+        return Err(Error::TooLarge { field: "moov size (offsets do not settle)", value: head.len() as u64 }.into());
     }
     if mdat_header == 16 {
         head.extend_from_slice(&1u32.to_be_bytes());
