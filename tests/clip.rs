@@ -6,8 +6,10 @@
 //! - frame accuracy: a clip from `t` to `t + 8.5 s`, `t` between keyframes, decodes in ffmpeg
 //!   (edit lists honoured) to the source's frames from the one shown at `t` (within one frame),
 //!   every frame after it equal to the source's, 8.5 s of them within one frame (ffprobe's
-//!   duration and the decoded frame count); its audio starts at 0 and lasts 8.5 s, within one
-//!   AAC frame;
+//!   duration and the decoded frame count); its audio starts at 0, lasts 8.5 s and is the
+//!   source's audio from `t`, each within one AAC frame;
+//! - every codec the packager writes (HEVC, AV1, VP9, Opus, AC-3, MP3) makes clips that ffmpeg 9
+//!   decodes to the window's frames and samples;
 //! - any byte range of the clip equals the same slice of the whole;
 //! - bad input (truncated chunks, chunks out of order, windows outside the media, reordered
 //!   tags, too long a clip) is a clear error, never a panic.
@@ -36,7 +38,8 @@ const RATE: u64 = 48_000;
 const CLIP_MS: u64 = 8_500;
 
 /// A 30 s source: testsrc2 at 30 fps, H.264 High with B-frames and a keyframe every 2 s, AAC
-/// 48 kHz stereo (a sine).
+/// 48 kHz stereo of white noise (seeded: the same each time), which matches itself at one
+/// shift only, so where a clip's audio comes from in it can be found.
 fn source() -> PathBuf {
     let args: Vec<String> = [
         "-nostdin",
@@ -50,7 +53,7 @@ fn source() -> PathBuf {
         "-f",
         "lavfi",
         "-i",
-        "sine=frequency=440:sample_rate=48000:duration=30",
+        "anoisesrc=color=white:sample_rate=48000:amplitude=0.3:seed=7:duration=30",
         "-map",
         "0:v",
         "-map",
@@ -198,6 +201,8 @@ fn clip_between_keyframes_starts_and_ends_on_the_frame() {
     let reference = media::video_frames(&source);
     assert_eq!(reference.frames.len() as u64, 30 * FPS);
     let shown = presentation_times(&source);
+    let source_pcm = pcm(&source);
+    let first_audio_ms = first_audio_ms(&source);
     assert_eq!(shown.len(), reference.frames.len());
 
     // t between keyframes (6 s and 8 s), not on a frame boundary; and t on a keyframe.
@@ -245,7 +250,47 @@ fn clip_between_keyframes_starts_and_ends_on_the_frame() {
         let want = CLIP_MS * RATE / 1000;
         assert!(samples.abs_diff(want) <= AAC_FRAME, "{name}: {samples} audio samples, {want} ± {AAC_FRAME} expected");
         eprintln!("{name}: audio from {first_pts} s, {samples} samples ({want} wanted)");
+
+        // The audio is the source's from t: the clip's samples, decoded, are found in the
+        // source's decode at t's sample, within one AAC frame (the source's decode starts at
+        // its first AAC frame's time).
+        let clip_pcm = pcm(&path);
+        let at = ((start - first_audio_ms) * RATE / 1000) as usize;
+        let lag = best_lag(&source_pcm, &clip_pcm, at, 2 * AAC_FRAME as usize);
+        assert!(lag.unsigned_abs() < AAC_FRAME, "{name}: the clip's audio is the source's {lag} samples from t");
+        eprintln!("{name}: audio is the source's at t {lag:+} samples");
     }
+}
+
+/// The time of the first audio tag of the FLV file `path` (ffmpeg shifts AAC's first frame
+/// past its priming), in milliseconds.
+fn first_audio_ms(path: &Path) -> u64 {
+    let mut cmd = Command::new("ffprobe");
+    cmd.args(["-v", "error", "-select_streams", "a", "-show_entries", "packet=pts", "-of", "csv=p=0"]).arg(path);
+    let run = run_with_timeout(&mut cmd, Duration::from_secs(60)).ok();
+    run.stdout_text().lines().next().and_then(|l| l.trim().parse().ok()).expect("an audio packet")
+}
+
+/// Mono 16-bit PCM of the first audio stream of `path`, decoded by ffmpeg.
+fn pcm(path: &Path) -> Vec<i16> {
+    let mut cmd = media::ffmpeg();
+    cmd.args(["-v", "error", "-i"]).arg(path).args(["-map", "0:a:0", "-ac", "1", "-f", "s16le", "-"]);
+    let run = run_with_timeout(&mut cmd, Duration::from_secs(60)).ok();
+    run.stdout.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect()
+}
+
+/// The shift, within `±range` samples of `at`, at which `clip` (from its second AAC frame on)
+/// best matches `source`: least summed difference over 0.1 s. White noise matches itself at one
+/// shift only.
+fn best_lag(source: &[i16], clip: &[i16], at: usize, range: usize) -> i64 {
+    let window = 4_800;
+    let skip = AAC_FRAME as usize;
+    let cost = |lag: i64| -> u64 {
+        let from = (at as i64 + lag) as usize + skip;
+        source[from..from + window].iter().zip(&clip[skip..skip + window]).map(|(a, b)| a.abs_diff(*b) as u64).sum()
+    };
+    let range = range as i64;
+    (-range..=range).min_by_key(|&lag| (cost(lag), lag.unsigned_abs())).expect("a lag")
 }
 
 #[test]
