@@ -483,3 +483,38 @@ fn every_packaged_codec_makes_clips() {
         eprintln!("{name}: {frames} frames, {samples} audio samples ({want} wanted), {} bytes", bytes.len());
     }
 }
+
+/// A stream with one track makes clips of that track: audio only (AAC 44.1 kHz) and video only
+/// (H.264 with B-frames), each 2.9 s from between keyframes, decoded to as many samples and
+/// frames, within one.
+#[test]
+fn audio_only_and_video_only_streams_make_clips() {
+    let dir = TempDir::new("clip-one-track");
+    let (start, end) = (1_300u64, 4_200u64);
+    for fixture in [fixtures::Fixture::AudioOnly, fixtures::Fixture::VideoOnly] {
+        let name = fixture.name();
+        let stored = chunks(&fixture.bytes());
+        let inputs = slices(&stored);
+        let clip = build_clip(&inputs, start, end, DEFAULT_MAX_CLIP).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let (path, bytes) = write_clip(dir.path(), &format!("{name}.mp4"), &inputs, &clip);
+        let edits = check_boxes(&bytes);
+        assert_eq!(edits.len(), 1, "{name}: one track");
+        assert_eq!(edits[0].1, [(end - start, edits[0].1[0].1)], "{name}: one edit of the window");
+        let printed = media::decode_messages(&path, &[]);
+        assert!(printed.is_empty(), "{name}: decoding printed:\n{printed}");
+        let (_, duration) = media::probe(&path);
+        let duration = duration.expect("a duration");
+        if let Some(video) = fixture.video() {
+            let frames = media::video_frames(&path).frames.len() as u64;
+            let want = (end - start) * u64::from(video.fps) / 1000;
+            assert!(frames.abs_diff(want) <= 1, "{name}: {frames} frames, {want} ± 1");
+            assert!((duration - 2.9).abs() <= 1.0 / f64::from(video.fps), "{name}: {duration} s");
+        }
+        if let Some(audio) = fixture.audio() {
+            let samples = media::audio_samples(&path, audio.channels);
+            let want = (end - start) * u64::from(audio.sample_rate) / 1000;
+            assert!(samples.abs_diff(want) <= AAC_FRAME, "{name}: {samples} samples, {want} ± {AAC_FRAME}");
+            assert!((duration - 2.9).abs() <= AAC_FRAME as f64 / f64::from(audio.sample_rate), "{name}: {duration} s");
+        }
+    }
+}
