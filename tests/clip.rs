@@ -9,7 +9,7 @@
 //!   duration and the decoded frame count); its audio starts at 0, lasts 8.5 s and is the
 //!   source's audio from `t`, each within one AAC frame;
 //! - every codec the packager writes (HEVC, AV1, VP9, Opus, AC-3, MP3) makes clips that ffmpeg 9
-//!   decodes to the window's frames and samples;
+//!   decodes to the window's frames and samples, and so do audio-only and video-only streams;
 //! - any byte range of the clip equals the same slice of the whole;
 //! - bad input (truncated chunks, chunks out of order, windows outside the media, reordered
 //!   tags, too long a clip) is a clear error, never a panic.

@@ -9,9 +9,9 @@
 //! `docs/clips.md` tells the whole story.
 //!
 //! **Time axis.** Window times are milliseconds on the stream timeline of the chunk files: the
-//! axis of a chunk's `rapidrtmpStart` ([`crate::chunk::ChunkInfo::start`]), which the manifest's `start_ms`
-//! of each chunk also records, and on which every tag's time is its unwrapped timestamp plus
-//! the chunk's offset ([`crate::chunk::ChunkInfo::time_of`]).
+//! axis of a chunk's `rapidrtmpStart` ([`crate::chunk::ChunkInfo::start`]), which the
+//! manifest's `start_ms` of each chunk also records, and on which every tag's time is its
+//! unwrapped timestamp plus the chunk's offset ([`crate::chunk::ChunkInfo::time_of`]).
 //!
 //! **Memory.** [`build_clip`] reads the chunks and returns the file as a head (`ftyp`, `moov`
 //! and the `mdat` header) plus a list of byte ranges of the input ([`Piece`]): the size is known
