@@ -18,7 +18,7 @@
 //! before a byte of `mdat` is written, an adapter streams the body straight from the chunks, and
 //! a `Range` request is a slice of it ([`Clip::write_range`]).
 
-use alloc::vec::Vec;
+use alloc::{string::String, vec::Vec};
 use core::ops::Range;
 
 use crate::chunk::{read_chunk, ChunkFile, MAX_GAP_MS};
@@ -108,6 +108,11 @@ pub enum ClipError {
     /// The clip cannot be written (a count or size does not fit its field).
     #[error(transparent)]
     Write(#[from] Error),
+    /// The `filename` asked for cannot name a download.
+    #[error(
+        "the file name {0:?} cannot name a clip: it needs 1 to {MAX_FILENAME_LEN} characters and no control characters"
+    )]
+    BadFilename(String),
     /// [`Clip::write_range`] was given other chunks than the clip was built from.
     #[error("the chunks given do not match the clip: piece {piece} is not in them")]
     InputChanged {
@@ -122,12 +127,48 @@ impl ClipError {
     /// be read or a clip that cannot be written.
     pub fn status(&self) -> u16 {
         match self {
-            Self::EmptyWindow { .. } | Self::TooLong { .. } => 400,
+            Self::EmptyWindow { .. } | Self::TooLong { .. } | Self::BadFilename(_) => 400,
             Self::NotCovered { .. } | Self::Gap { .. } | Self::NoFrames => 404,
             Self::ConfigChanged { .. } => 422,
             Self::OutOfOrder { .. } | Self::Chunk { .. } | Self::Write(_) | Self::InputChanged { .. } => 500,
         }
     }
+}
+
+/// Longest `filename` a clip download may be given, in characters.
+pub const MAX_FILENAME_LEN: usize = 128;
+
+/// The `Content-Disposition` value (RFC 6266 §4) that makes a clip a download named `name` (the
+/// `filename` of the clip URL, percent-decoded): `.mp4` is added unless it ends so; a folder
+/// part (up to the last `/` or `\`) is dropped; `filename` carries an ASCII form (other
+/// characters, `"` and `\` as `_`), `filename*` the name itself in UTF-8 (RFC 8187).
+///
+/// # Errors
+///
+/// [`ClipError::BadFilename`] for a name that is empty (after its folder part), longer than
+/// [`MAX_FILENAME_LEN`] or holds a control character.
+pub fn attachment(name: &str) -> Result<String, ClipError> {
+    use core::fmt::Write;
+    let base = name.rsplit(['/', '\\']).next().unwrap_or_default();
+    let chars = base.chars().count();
+    if chars == 0 || chars > MAX_FILENAME_LEN || base.chars().any(char::is_control) {
+        return Err(ClipError::BadFilename(name.into()));
+    }
+    let ext = if base.to_ascii_lowercase().ends_with(".mp4") { "" } else { ".mp4" };
+    let mut out = String::from("attachment; filename=\"");
+    for c in base.chars() {
+        out.push(if c.is_ascii() && c != '"' && c != '\\' { c } else { '_' });
+    }
+    out.push_str(ext);
+    out.push_str("\"; filename*=UTF-8''");
+    for b in base.bytes().chain(ext.bytes()) {
+        if b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    Ok(out)
 }
 
 /// Where bytes of a clip's `mdat` come from.
@@ -802,6 +843,19 @@ mod tests {
         // Windows on either side of it are clips.
         build_clip(&inputs, 500, 2500, DEFAULT_MAX_CLIP).expect("before the change");
         build_clip(&inputs, at_ms + 100, 5500, DEFAULT_MAX_CLIP).expect("after the change");
+    }
+
+    #[test]
+    fn a_download_name_is_safe_in_a_header_and_keeps_its_unicode() {
+        assert_eq!(attachment("goal").unwrap(), "attachment; filename=\"goal.mp4\"; filename*=UTF-8''goal.mp4");
+        assert_eq!(
+            attachment("../x/But \"final\" ü.MP4").unwrap(),
+            "attachment; filename=\"But _final_ _.MP4\"; filename*=UTF-8''But%20%22final%22%20%C3%BC.MP4"
+        );
+        for bad in ["", "dir/", "a\r\nSet-Cookie: x", &"n".repeat(MAX_FILENAME_LEN + 1)] {
+            let e = attachment(bad).expect_err("refused");
+            assert_eq!(e.status(), 400, "{bad:?}");
+        }
     }
 
     #[test]
