@@ -23,14 +23,17 @@ use core::ops::Range;
 
 use crate::chunk::{read_chunk, ChunkFile, MAX_GAP_MS};
 use crate::cmaf::{
-    write_movie, Edit, MovieChunk, MovieSample, MovieTrack, Track, TrackKind, AUDIO_TRACK_ID, VIDEO_TIMESCALE,
-    VIDEO_TRACK_ID,
+    write_movie, Edit, MovieChunk, MovieSample, MovieTrack, Track, TrackKind, AUDIO_TRACK_ID, MOVIE_TIMESCALE,
+    VIDEO_TIMESCALE, VIDEO_TRACK_ID,
 };
 use crate::codec::OPUS_PRE_ROLL_SAMPLES;
 use crate::media::AudioConfig;
 use crate::segment::{chunk_runs, Warnings};
 use crate::timeline::Millis;
 use crate::Error;
+
+// Edit lists and track durations are the window's milliseconds as they are.
+const _: () = assert!(MOVIE_TIMESCALE == 1000);
 
 /// The longest clip when the caller sets no other limit: 10 minutes, in milliseconds.
 pub const DEFAULT_MAX_CLIP: u64 = 10 * 60 * 1000;

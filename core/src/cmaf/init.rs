@@ -64,8 +64,8 @@ pub fn write_init(out: &mut Vec<u8>, tracks: &[Track]) -> Result<(), Error> {
 }
 
 /// Appends `ftyp` and `moov` of a non-fragmented movie of `tracks` to `out`, with the sample
-/// entries of [`write_init`]; the caller appends the `mdat`
-/// that the tracks' [`MovieChunk`] offsets point into.
+/// entries of [`write_init`]; the caller appends the `mdat` that the tracks' chunk offsets
+/// ([`super::MovieChunk`]) point into.
 ///
 /// # Errors
 ///
