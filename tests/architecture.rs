@@ -17,7 +17,7 @@ const CORE_LAYERS: &[&[&str]] = &[
     &["media"],
     &["error"],
     &["cmaf", "chunk", "manifest"],
-    &["segment", "playlist"],
+    &["segment", "playlist", "clip"],
     &["package", "inspect", "edge"],
 ];
 

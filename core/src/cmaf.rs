@@ -1,4 +1,5 @@
-//! CMAF fMP4 writer: init segments and media segments, with one video track (H.264 `avc1`,
+//! CMAF fMP4 writer: init segments and media segments (and, for clips, non-fragmented movies:
+//! [`write_movie`]), with one video track (H.264 `avc1`,
 //! H.265 `hvc1`, AV1 `av01` or VP9 `vp09`) and/or one audio track (AAC or MP3 `mp4a`, Opus,
 //! AC-3 `ac-3` or E-AC-3 `ec-3`): every codec the project packages.
 //!
@@ -12,15 +13,20 @@
 
 mod fragment;
 mod init;
+mod movie;
 #[cfg(test)]
 mod tests;
 mod write;
 
 pub use fragment::{write_segment, Sample, TrackRun, SAMPLE_FLAGS_NON_SYNC, SAMPLE_FLAGS_SYNC};
-pub use init::{write_init, Track, TrackKind};
+pub use init::{write_init, write_movie, Track, TrackKind};
+pub use movie::{Edit, MovieChunk, MovieSample, MovieTrack};
 
 /// Timescale of video tracks: 90 kHz, so RTMP milliseconds convert exactly.
 pub const VIDEO_TIMESCALE: u32 = 90_000;
+/// Timescale of the movie (`mvhd`), in which edit lists and track durations are given:
+/// milliseconds, the unit of RTMP timestamps.
+pub const MOVIE_TIMESCALE: u32 = 1000;
 /// Track id of the video track.
 pub const VIDEO_TRACK_ID: u32 = 1;
 /// Track id of the audio track.

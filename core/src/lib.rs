@@ -10,6 +10,7 @@
 //! | codec configuration | [`codec`] | ISO/IEC 14496-15 §5.3.3 (avcC); ITU-T H.264 §7.3.2.1 (SPS); ISO/IEC 14496-3 §1.6.2 (AudioSpecificConfig); RFC 6381 |
 //! | timing and cuts | [`timeline`], [`chunk`] | RTMP timestamps (Adobe RTMP spec §5.3.1.1); where chunks are cut and sessions begin: docs/storage.md |
 //! | container out | [`cmaf`] | ISO/IEC 14496-12 (ISOBMFF); ISO/IEC 23000-19 (CMAF) |
+//! | clips | [`clip`] | ISO/IEC 14496-12 §8.6 (sample tables, edit lists) |
 //! | playlists | [`playlist`] (what they list), [`hls`] (how they are written) | RFC 8216 / draft-pantos-hls-rfc8216bis |
 //! | storage keys | [`layout`] | the store layout (`docs/storage.md`) |
 //! | HTTP edge | [`edge`] | RFC 9110 (ranges, methods); the request flow every edge runs |
@@ -27,6 +28,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod chunk;
+pub mod clip;
 pub mod cmaf;
 pub mod codec;
 pub mod date;

@@ -96,8 +96,30 @@ pub fn build_segment<'a>(
     tags: impl IntoIterator<Item = Result<Tag<'a>, FlvError>>,
     warnings: &mut Warnings,
 ) -> Result<SegmentSummary, Error> {
-    let mut video: Vec<(u64, i32, bool, &'a [u8])> = Vec::new();
-    let mut audio: Vec<(u64, &'a [u8])> = Vec::new();
+    let mut scratch = Vec::new();
+    let (runs, summary) = chunk_runs(config, info, tags, warnings, &mut scratch)?;
+    if runs.is_empty() {
+        return Err(Error::NoMedia);
+    }
+    // mfhd counts from 1 (ISO/IEC 14496-12 §8.8.5.3).
+    let sequence = Error::fit_u32("mfhd sequence_number", info.sequence.saturating_add(1))?;
+    cmaf::write_segment(out, sequence, &runs)?;
+    Ok(summary)
+}
+
+/// The samples of the chunk `info`, timed as its media segment has them (video, then audio; a
+/// track without frames is left out): the one place where the timing rules of
+/// [`build_segment`] are applied, for segments and clips ([`crate::clip`]) alike. Samples borrow
+/// the tags' bytes, or `scratch` where a codec's samples are rewritten (AV1).
+pub(crate) fn chunk_runs<'t: 's, 's>(
+    config: &StreamConfig,
+    info: &ChunkInfo,
+    tags: impl IntoIterator<Item = Result<Tag<'t>, FlvError>>,
+    warnings: &mut Warnings,
+    scratch: &'s mut Vec<u8>,
+) -> Result<(Vec<TrackRun<'s>>, SegmentSummary), Error> {
+    let mut video: Vec<(u64, i32, bool, &'t [u8])> = Vec::new();
+    let mut audio: Vec<(u64, &'t [u8])> = Vec::new();
     for tag in tags {
         let tag = tag?;
         let media = match Media::from_tag(&tag) {
@@ -123,17 +145,17 @@ pub fn build_segment<'a>(
     }
     // AV1 samples are temporal units without temporal delimiters, each OBU with its size
     // (AV1-ISOBMFF §2.4): rewritten into one buffer that the samples then borrow.
-    let mut rewritten = Vec::new();
     let mut ends = Vec::new();
     if let Some(VideoConfig::Av1(_)) = &config.video {
         ends.reserve(video.len());
         for &(_, _, _, data) in &video {
-            if Av1Config::write_sample(data, &mut rewritten).is_err() {
-                rewritten.extend_from_slice(data); // kept as sent: a decoder will say what is wrong
+            if Av1Config::write_sample(data, scratch).is_err() {
+                scratch.extend_from_slice(data); // kept as sent: a decoder will say what is wrong
             }
-            ends.push(rewritten.len());
+            ends.push(scratch.len());
         }
     }
+    let rewritten: &'s [u8] = scratch;
     let mut runs = Vec::with_capacity(2);
     let mut summary = SegmentSummary::default();
     if let (false, Some(_)) = (video.is_empty(), &config.video) {
@@ -216,13 +238,7 @@ pub fn build_segment<'a>(
         };
         runs.push(TrackRun { track_id: AUDIO_TRACK_ID, base_decode_time: times[0], samples, roll_distance });
     }
-    if runs.is_empty() {
-        return Err(Error::NoMedia);
-    }
-    // mfhd counts from 1 (ISO/IEC 14496-12 §8.8.5.3).
-    let sequence = Error::fit_u32("mfhd sequence_number", info.sequence.saturating_add(1))?;
-    cmaf::write_segment(out, sequence, &runs)?;
-    Ok(summary)
+    Ok((runs, summary))
 }
 
 /// Builds part `part` of the chunk `chunk` from the part's tags and appends it to `out`: a media

@@ -2,8 +2,9 @@
 
 use alloc::vec::Vec;
 
+use super::movie::{write_edit, write_sample_tables, MovieTrack};
 use super::write::{file_type, u16, u32, unity_matrix, zeros, BoxStart};
-use super::VIDEO_TIMESCALE;
+use super::{MOVIE_TIMESCALE, VIDEO_TIMESCALE};
 use crate::codec::{Ac3Config, Ac3Kind, OpusConfig};
 use crate::media::{AudioConfig, VideoConfig};
 use crate::Error;
@@ -45,9 +46,9 @@ impl Track {
 pub fn write_init(out: &mut Vec<u8>, tracks: &[Track]) -> Result<(), Error> {
     file_type(out, b"ftyp", b"iso6", &[b"iso6", b"cmfc", b"mp41"])?;
     let moov = BoxStart::new(out, b"moov");
-    write_mvhd(out, tracks.iter().map(|t| t.id).max().unwrap_or(0).saturating_add(1))?;
+    write_mvhd(out, tracks.iter().map(|t| t.id).max().unwrap_or(0).saturating_add(1), 0)?;
     for t in tracks {
-        write_trak(out, t)?;
+        write_trak(out, t, None)?;
     }
     let mvex = BoxStart::new(out, b"mvex");
     for t in tracks {
@@ -62,12 +63,31 @@ pub fn write_init(out: &mut Vec<u8>, tracks: &[Track]) -> Result<(), Error> {
     moov.end(out)
 }
 
-/// `mvhd` (§8.2.2), version 0, duration unknown (fragmented).
-fn write_mvhd(out: &mut Vec<u8>, next_track_id: u32) -> Result<(), Error> {
+/// Appends `ftyp` and `moov` of a non-fragmented movie of `tracks` to `out`, with the sample
+/// entries of [`write_init`]; the caller appends the `mdat` that the tracks' chunk offsets
+/// ([`super::MovieChunk`]) point into.
+///
+/// # Errors
+///
+/// [`Error::TooLarge`] when a count, size or duration does not fit its field.
+pub fn write_movie(out: &mut Vec<u8>, tracks: &[MovieTrack<'_>]) -> Result<(), Error> {
+    file_type(out, b"ftyp", b"isom", &[b"isom", b"iso2", b"mp41"])?;
+    let moov = BoxStart::new(out, b"moov");
+    let next_id = tracks.iter().map(|t| t.track.id).max().unwrap_or(0).saturating_add(1);
+    write_mvhd(out, next_id, tracks.iter().map(|t| t.edit.total()).max().unwrap_or(0))?;
+    for t in tracks {
+        write_trak(out, &t.track, Some(t))?;
+    }
+    moov.end(out)
+}
+
+/// `mvhd` (§8.2.2), version 0, timescale [`MOVIE_TIMESCALE`]; `duration` 0 is unknown
+/// (fragmented).
+fn write_mvhd(out: &mut Vec<u8>, next_track_id: u32, duration: u32) -> Result<(), Error> {
     let b = BoxStart::full(out, b"mvhd", 0, 0);
     zeros(out, 8); // creation_time, modification_time
-    u32(out, 1000); // timescale
-    u32(out, 0); // duration
+    u32(out, MOVIE_TIMESCALE);
+    u32(out, duration);
     u32(out, 0x0001_0000); // rate 1.0
     u16(out, 0x0100); // volume 1.0
     zeros(out, 10);
@@ -77,13 +97,17 @@ fn write_mvhd(out: &mut Vec<u8>, next_track_id: u32) -> Result<(), Error> {
     b.end(out)
 }
 
-fn write_trak(out: &mut Vec<u8>, t: &Track) -> Result<(), Error> {
+/// A `trak`: of an init segment (empty sample tables) when `movie` is `None`, else of a
+/// non-fragmented movie, with `movie`'s edit and sample tables.
+fn write_trak(out: &mut Vec<u8>, t: &Track, movie: Option<&MovieTrack<'_>>) -> Result<(), Error> {
     let trak = BoxStart::new(out, b"trak");
     // tkhd (§8.3.2): enabled | in movie | in preview.
     let tkhd = BoxStart::full(out, b"tkhd", 0, 0x7);
     zeros(out, 8);
     u32(out, t.id);
-    zeros(out, 4 + 4 + 8); // reserved, duration, reserved
+    zeros(out, 4); // reserved
+    u32(out, movie.map_or(0, |m| m.edit.total())); // duration, in the movie timescale
+    zeros(out, 8); // reserved
     u16(out, 0); // layer
     u16(out, 0); // alternate_group
     u16(out, if matches!(t.kind, TrackKind::Audio(_)) { 0x0100 } else { 0 });
@@ -96,15 +120,17 @@ fn write_trak(out: &mut Vec<u8>, t: &Track) -> Result<(), Error> {
     u32(out, w << 16);
     u32(out, h << 16);
     tkhd.end(out)?;
-    if let TrackKind::Audio(AudioConfig::Opus(opus)) = &t.kind {
-        write_pre_skip_edit(out, opus)?;
+    match (movie, &t.kind) {
+        (Some(m), _) => write_edit(out, &m.edit)?,
+        (None, TrackKind::Audio(AudioConfig::Opus(opus))) => write_pre_skip_edit(out, opus)?,
+        (None, _) => {}
     }
 
     let mdia = BoxStart::new(out, b"mdia");
     let mdhd = BoxStart::full(out, b"mdhd", 0, 0); // §8.4.2
     zeros(out, 8);
     u32(out, t.timescale());
-    u32(out, 0);
+    u32(out, movie.map_or(Ok(0), MovieTrack::media_duration)?);
     u16(out, 0x55C4); // ISO-639-2/T "und"
     u16(out, 0);
     mdhd.end(out)?;
@@ -151,14 +177,19 @@ fn write_trak(out: &mut Vec<u8>, t: &Track) -> Result<(), Error> {
         TrackKind::Audio(AudioConfig::Ac3(a)) => write_ac3(out, a)?,
     }
     stsd.end(out)?;
-    for empty in [b"stts", b"stsc", b"stco"] {
-        let b = BoxStart::full(out, empty, 0, 0);
-        u32(out, 0);
-        b.end(out)?;
+    match movie {
+        Some(m) => write_sample_tables(out, m)?,
+        None => {
+            for empty in [b"stts", b"stsc", b"stco"] {
+                let b = BoxStart::full(out, empty, 0, 0);
+                u32(out, 0);
+                b.end(out)?;
+            }
+            let stsz = BoxStart::full(out, b"stsz", 0, 0);
+            zeros(out, 8); // sample_size, sample_count
+            stsz.end(out)?;
+        }
     }
-    let stsz = BoxStart::full(out, b"stsz", 0, 0);
-    zeros(out, 8); // sample_size, sample_count
-    stsz.end(out)?;
     stbl.end(out)?;
     minf.end(out)?;
     mdia.end(out)?;

@@ -305,3 +305,67 @@ fn opus_fragments_carry_their_roll_group() {
     assert_eq!(traf.sbgp[0].grouping_type, FourCC::new(b"roll"));
     assert_eq!(traf.sgpd[0].grouping_type, FourCC::new(b"roll"));
 }
+
+#[test]
+fn a_movie_has_full_sample_tables_edit_lists_and_64_bit_offsets_past_4_gib() {
+    let tracks = tracks();
+    let video = [
+        MovieSample { duration: 3000, composition_offset: 6000, size: 100, sync: true },
+        MovieSample { duration: 3000, composition_offset: -3000, size: 40, sync: false },
+        MovieSample { duration: 3000, composition_offset: -3000, size: 40, sync: false },
+        MovieSample { duration: 3000, composition_offset: 0, size: 50, sync: true },
+    ];
+    let audio = [MovieSample { duration: 1024, composition_offset: 0, size: 7, sync: true }; 5];
+    let video_chunks = [MovieChunk { offset: 1000, samples: 2 }, MovieChunk { offset: (5 << 30) + 10, samples: 2 }];
+    let audio_chunks = [MovieChunk { offset: 2000, samples: 3 }, MovieChunk { offset: 3000, samples: 2 }];
+    let movie = [
+        MovieTrack {
+            track: tracks[0].clone(),
+            edit: Edit { delay: 0, media_time: 4500, duration: 120 },
+            samples: &video,
+            chunks: &video_chunks,
+        },
+        MovieTrack {
+            track: tracks[1].clone(),
+            edit: Edit { delay: 20, media_time: 1500, duration: 100 },
+            samples: &audio,
+            chunks: &audio_chunks,
+        },
+    ];
+    let mut out = Vec::new();
+    write_movie(&mut out, &movie).expect("a movie");
+    let boxes = decode_all(&out);
+    let [Any::Ftyp(ftyp), Any::Moov(moov)] = &boxes[..] else { panic!("ftyp + moov, not {boxes:?}") };
+    assert_eq!(ftyp.major_brand, FourCC::new(b"isom"));
+    assert!(moov.mvex.is_none());
+    assert_eq!(moov.mvhd.duration, 120);
+    let [v, a] = &moov.trak[..] else { panic!("two tracks") };
+
+    assert_eq!((v.tkhd.duration, v.mdia.mdhd.duration, v.mdia.mdhd.timescale), (120, 12000, VIDEO_TIMESCALE));
+    let elst = v.edts.as_ref().and_then(|e| e.elst.as_ref()).expect("elst");
+    let entries: Vec<_> = elst.entries.iter().map(|e| (e.segment_duration, e.media_time)).collect();
+    assert_eq!(entries, [(120, Some(4500))]);
+    let stbl = &v.mdia.minf.stbl;
+    let stts: Vec<_> = stbl.stts.entries.iter().map(|e| (e.sample_count, e.sample_delta)).collect();
+    assert_eq!(stts, [(4, 3000)]);
+    let ctts: Vec<_> =
+        stbl.ctts.as_ref().expect("ctts").entries.iter().map(|e| (e.sample_count, e.sample_offset)).collect();
+    assert_eq!(ctts, [(1, 6000), (2, -3000), (1, 0)]);
+    assert_eq!(stbl.stss.as_ref().expect("stss").entries, [1, 4]);
+    let stsc: Vec<_> = stbl.stsc.entries.iter().map(|e| (e.first_chunk, e.samples_per_chunk)).collect();
+    assert_eq!(stsc, [(1, 2)]);
+    assert!(matches!(&stbl.stsz.samples, StszSamples::Different { sizes } if sizes == &[100, 40, 40, 50]));
+    assert!(stbl.stco.is_none());
+    assert_eq!(stbl.co64.as_ref().expect("co64").entries, [1000, (5 << 30) + 10]);
+
+    assert_eq!(a.tkhd.duration, 120, "delay and media");
+    let elst = a.edts.as_ref().and_then(|e| e.elst.as_ref()).expect("elst");
+    let entries: Vec<_> = elst.entries.iter().map(|e| (e.segment_duration, e.media_time)).collect();
+    assert_eq!(entries, [(20, None), (100, Some(1500))], "an empty edit, then the media");
+    let stbl = &a.mdia.minf.stbl;
+    assert!(stbl.ctts.is_none() && stbl.stss.is_none(), "no offsets, every sample sync");
+    assert!(matches!(stbl.stsz.samples, StszSamples::Identical { count: 5, size: 7 }));
+    let stsc: Vec<_> = stbl.stsc.entries.iter().map(|e| (e.first_chunk, e.samples_per_chunk)).collect();
+    assert_eq!(stsc, [(1, 3), (2, 2)]);
+    assert_eq!(stbl.stco.as_ref().expect("stco").entries, [2000, 3000]);
+}
