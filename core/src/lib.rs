@@ -11,6 +11,7 @@
 //! | timing and cuts | [`timeline`], [`chunk`] | RTMP timestamps (Adobe RTMP spec §5.3.1.1); where chunks are cut and sessions begin: docs/storage.md |
 //! | container out | [`cmaf`] | ISO/IEC 14496-12 (ISOBMFF); ISO/IEC 23000-19 (CMAF) |
 //! | playlists | [`playlist`] (what they list), [`hls`] (how they are written) | RFC 8216 / draft-pantos-hls-rfc8216bis |
+//! | the archive's index | [`archive`] | time buckets and session records (`docs/storage.md`) |
 //! | storage keys | [`layout`] | the store layout (`docs/storage.md`) |
 //! | HTTP edge | [`edge`] | RFC 9110 (ranges, methods); the request flow every edge runs |
 //!
@@ -26,6 +27,7 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod archive;
 pub mod chunk;
 pub mod cmaf;
 pub mod codec;
