@@ -41,6 +41,7 @@
 use alloc::{borrow::Cow, string::String, string::ToString, vec::Vec};
 use core::ops::Range;
 
+use super::archive;
 use super::live::PlaylistQuery;
 use super::range::{parse_range, RangeRequest};
 use super::response::{rendition_keys, respond, Response, CACHE_IMMUTABLE, CACHE_NONE, RETRY_AFTER_S, TEXT_TYPE};
@@ -101,12 +102,15 @@ pub struct PlaybackRequest<'a> {
     /// The `Origin` header. Any origin may play ([`CORS_HEADERS`]), so the answer does not
     /// depend on it.
     pub origin: Option<&'a str>,
+    /// The adapter's clock, milliseconds since the Unix epoch: the archive's playlists
+    /// (windows, recordings) are answered as of then. `None`: they are refused (500).
+    pub now_ms: Option<u64>,
 }
 
 impl<'a> PlaybackRequest<'a> {
     /// A request of `method` for `path` and `query`, with none of the headers.
     pub fn new(method: Method, path: &'a str, query: Option<&'a str>) -> Self {
-        Self { method, path, query, range: None, if_none_match: None, origin: None }
+        Self { method, path, query, range: None, if_none_match: None, origin: None, now_ms: None }
     }
 }
 
@@ -281,6 +285,8 @@ pub struct EdgeDriver {
     cache_first: bool,
     /// Seconds a cached answer was kept (its `Age` header).
     age_s: Option<u64>,
+    /// The adapter's clock ([`PlaybackRequest::now_ms`]).
+    now_ms: u64,
 }
 
 impl EdgeDriver {
@@ -318,22 +324,30 @@ impl EdgeDriver {
             from_cache: false,
             cache_first,
             age_s: None,
+            now_ms: request.now_ms.unwrap_or(0),
         };
         driver.state = match request.method {
             Method::Options => State::Preflight,
             Method::Other => State::NotAllowed,
-            Method::Get | Method::Head => match Route::parse(request.path) {
-                None => State::Answered(Response::not_found()),
-                Some(route) => {
-                    let refused = refused_query(&route, request.query);
-                    driver.object_key = route.object_key();
-                    driver.route = Some(route);
-                    match refused {
-                        Some(refused) => State::Answered(refused),
-                        None => driver.after(State::CacheFirst),
+            Method::Get | Method::Head => {
+                match Route::parse(request.path).map(|r| r.with_window(request.query, driver.now_ms)) {
+                    None => State::Answered(Response::not_found()),
+                    Some(Err(why)) => State::Answered(Response::error(400, why)),
+                    Some(Ok(route)) if route.is_archive() && request.now_ms.is_none() => {
+                        driver.route = Some(route);
+                        State::Answered(Response::error(500, "this edge gave the archive no clock".into()))
+                    }
+                    Some(Ok(route)) => {
+                        let refused = refused_query(&route, request.query);
+                        driver.object_key = route.object_key();
+                        driver.route = Some(route);
+                        match refused {
+                            Some(refused) => State::Answered(refused),
+                            None => driver.after(State::CacheFirst),
+                        }
                     }
                 }
-            },
+            }
         };
         driver
     }
@@ -465,15 +479,31 @@ impl EdgeDriver {
             (State::Object, Some(route)) => {
                 self.rendition_keys = rendition_keys(route, object.as_deref());
                 self.object = object;
-                self.state = self.after(State::Rendition(0));
+                self.state = match self.archive_keys() {
+                    Ok(()) => self.after(State::Rendition(0)),
+                    Err(answer) => State::Answered(answer),
+                };
             }
             (State::Rendition(n), _) => {
                 let n = n.saturating_add(1);
                 self.renditions.push(object);
-                self.state = self.after(State::Rendition(n));
+                self.state = match self.archive_keys() {
+                    Ok(()) => self.after(State::Rendition(n)),
+                    Err(answer) => State::Answered(answer),
+                };
             }
             _ => {}
         }
+    }
+
+    /// For an archive playlist, adds the further objects it needs now that one more is
+    /// fetched ([`archive::more_keys`]), or gives its answer when that is known already.
+    fn archive_keys(&mut self) -> Result<(), Response> {
+        let Some(route) = self.route.as_ref().filter(|r| r.is_archive()) else { return Ok(()) };
+        let more: Vec<Option<&[u8]>> = self.renditions.iter().map(|o| o.as_deref()).collect();
+        let keys = archive::more_keys(route, self.object.as_deref(), &more, self.now_ms)?;
+        self.rendition_keys.extend(keys);
+        Ok(())
     }
 
     /// The complete answer, once [`EdgeDriver::next`] says [`Step::Done`] (before, the answer
@@ -532,7 +562,10 @@ impl EdgeDriver {
             _ => match route {
                 Some(route) => {
                     let renditions: Vec<Option<&[u8]>> = self.renditions.iter().map(|o| o.as_deref()).collect();
-                    let response = respond(route, self.object.as_deref(), &renditions);
+                    let response = match route.is_archive() {
+                        true => archive::respond(route, self.object.as_deref(), &renditions, self.now_ms),
+                        false => respond(route, self.object.as_deref(), &renditions),
+                    };
                     segment_built = response.status == 200
                         && matches!(route, Route::Init { .. } | Route::Segment { .. } | Route::Part { .. });
                     response
