@@ -330,7 +330,9 @@ impl EdgeDriver {
             Method::Options => State::Preflight,
             Method::Other => State::NotAllowed,
             Method::Get | Method::Head => {
-                match Route::parse(request.path).map(|r| r.with_window(request.query, driver.now_ms)) {
+                match Route::parse(request.path)
+                    .map(|r| r.with_window(request.query, request.now_ms.unwrap_or(u64::MAX)))
+                {
                     None => State::Answered(Response::not_found()),
                     Some(Err(why)) => State::Answered(Response::error(400, why)),
                     Some(Ok(route)) if route.is_archive() && request.now_ms.is_none() => {
@@ -781,6 +783,64 @@ mod tests {
         let store = store_of(objects);
         let peers = Peers { store: &store, live_edge: &nothing_live, origin: &no_origin, cache: None };
         drive(request, Sources::default(), &peers)
+    }
+
+    /// A window reads the manifest, then the bucket it overlaps, then the next part of a full
+    /// part, and nothing more; without the adapter's clock it is refused; a bad time is a 400
+    /// before any read.
+    #[test]
+    fn a_window_reads_its_buckets_and_the_next_part_of_a_full_one() {
+        use crate::archive::{Bucket, BUCKET_MS, MAX_BUCKET_ENTRIES};
+        use crate::layout::bucket_key;
+        let t0 = 1_796_570_400_000;
+        let mut m = Manifest::new("cam", t0);
+        m.state = crate::manifest::StreamState::Ended;
+        let entry = |sequence: u64| ChunkEntry {
+            session: "s".into(),
+            sequence,
+            init: "s/init-0.mp4".into(),
+            start_ms: 0,
+            duration_ms: 100,
+            bytes: 1,
+            wall_clock_ms: t0 + sequence * 100,
+            independent: true,
+        };
+        let mut full = Bucket::new(t0, 0, None);
+        for i in 0..MAX_BUCKET_ENTRIES as u64 {
+            full.push(entry(i));
+        }
+        let mut next = Bucket::new(t0, 1, None);
+        next.push(entry(MAX_BUCKET_ENTRIES as u64));
+        m.push_chunk(entry(MAX_BUCKET_ENTRIES as u64), 3);
+        let objects = vec![
+            (manifest_key("cam"), m.to_json()),
+            (bucket_key("cam", t0, 0), full.to_json()),
+            (bucket_key("cam", t0, 1), next.to_json()),
+        ];
+        let query = format!("start={}&end={}", t0 / 1000 + 1, t0 / 1000 + 2);
+        let request = PlaybackRequest {
+            now_ms: Some(t0 + BUCKET_MS),
+            ..PlaybackRequest::new(Method::Get, "/live/cam/index.m3u8", Some(&query))
+        };
+        let (asked, answer) = from_store(&request, &objects);
+        let fetched = |keys: &[String]| keys.iter().map(|k| Asked::Fetch(k.clone())).collect::<Vec<_>>();
+        assert_eq!(asked, fetched(&[manifest_key("cam"), bucket_key("cam", t0, 0), bucket_key("cam", t0, 1)]));
+        assert_eq!(answer.status, 200, "{}", String::from_utf8_lossy(&answer.body));
+        assert_eq!(answer.outcome.route, Some("window"));
+        let text = String::from_utf8_lossy(&answer.body);
+        assert_eq!(text.matches("#EXTINF:").count(), 10, "chunks 10 to 19: {text}");
+        assert!(text.contains("#EXT-X-PLAYLIST-TYPE:VOD") && text.ends_with("#EXT-X-ENDLIST\n"), "{text}");
+
+        let no_clock = PlaybackRequest::new(Method::Get, "/live/cam/index.m3u8", Some(&query));
+        let (asked, answer) = from_store(&no_clock, &objects);
+        assert_eq!((asked.len(), answer.status), (0, 500));
+        let bad = PlaybackRequest {
+            now_ms: Some(t0),
+            ..PlaybackRequest::new(Method::Get, "/live/cam/index.m3u8", Some("start=x"))
+        };
+        let (asked, answer) = from_store(&bad, &objects);
+        assert_eq!((asked.len(), answer.status), (0, 400));
+        assert!(String::from_utf8_lossy(&answer.body).contains("start=\"x\""));
     }
 
     const CHUNK: &str = "/live/cam/170/7.flv";
