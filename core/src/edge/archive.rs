@@ -11,7 +11,7 @@ use alloc::{format, string::String, vec::Vec};
 
 use super::response::Response;
 use super::route::Route;
-use crate::archive::{self, Bucket, SessionRecord, MAX_WINDOW_MS};
+use crate::archive::{self, Bucket, SessionRecord, MAX_BUCKET_PARTS, MAX_WINDOW_MS};
 use crate::date::iso8601;
 use crate::hls::PlaylistType;
 use crate::layout::{bucket_key, manifest_key};
@@ -107,13 +107,21 @@ fn bucket_keys(stream: &str, plan: &Plan) -> Vec<String> {
     archive::buckets_overlapping(plan.from_ms..plan.to_ms).map(|start| bucket_key(stream, start, 0)).collect()
 }
 
+/// Most buckets one window overlaps: a window of [`MAX_WINDOW_MS`] off the buckets' edges.
+pub const MAX_WINDOW_BUCKETS: usize = 145;
+
+/// Most store reads of one archive playlist: its object, the manifest, and every part of every
+/// bucket of the longest window (a store whose parts are all full cannot make it read more).
+pub const MAX_ARCHIVE_READS: usize = 2 + MAX_WINDOW_BUCKETS * MAX_BUCKET_PARTS as usize;
+
 /// The further store objects `route` needs once `object` (its own, [`Route::object_key`]) and
-/// `more` (the further ones fetched so far, in order, the last one just fetched) are known; or
-/// the answer, when it is known already (a 404, a refused window).
+/// `more` (the further ones fetched so far, in order, the last one just fetched, from
+/// `last_key`) are known; or the answer, when it is known already (a 404, a refused window).
 pub fn more_keys(
     route: &Route,
     object: Option<&[u8]>,
     more: &[Option<&[u8]>],
+    last_key: Option<&str>,
     now_ms: u64,
 ) -> Result<Vec<String>, Response> {
     let stream = route.stream();
@@ -126,8 +134,11 @@ pub fn more_keys(
             Ok(plan(route, object, more, now_ms)?.map(|p| bucket_keys(stream, &p)).unwrap_or_default())
         }
         (Route::Window { .. } | Route::Recording { .. }, _) => {
-            // A full part: the slice goes on in the next one.
-            let next = more.last().copied().flatten().and_then(|b| Bucket::parse(b).ok()).filter(|b| b.full);
+            // A full part: the slice goes on in the next one, if the part is the one asked for.
+            let full = more.last().copied().flatten().and_then(|b| Bucket::parse(b).ok()).filter(|b| b.full);
+            let next = full.filter(|b| {
+                last_key == Some(bucket_key(stream, b.start_ms, b.part).as_str()) && b.part + 1 < MAX_BUCKET_PARTS
+            });
             Ok(next.map(|b| alloc::vec![bucket_key(stream, b.start_ms, b.part + 1)]).unwrap_or_default())
         }
         _ => Ok(Vec::new()),
@@ -235,7 +246,7 @@ mod tests {
         let mut read = alloc::vec![route.object_key()];
         let object = get(&route.object_key());
         let mut more: Vec<Option<&[u8]>> = Vec::new();
-        let mut keys = match more_keys(route, object, &more, now) {
+        let mut keys = match more_keys(route, object, &more, None, now) {
             Ok(k) => k,
             Err(r) => return (r, read),
         };
@@ -243,7 +254,7 @@ mod tests {
         while i < keys.len() {
             read.push(keys[i].clone());
             more.push(get(&keys[i]));
-            match more_keys(route, object, &more, now) {
+            match more_keys(route, object, &more, Some(&keys[i]), now) {
                 Ok(k) => keys.extend(k),
                 Err(r) => return (r, read),
             }
@@ -309,6 +320,30 @@ mod tests {
         assert_eq!(r.status, 400, "{}", text(&r));
         let (r, _) = serve(&Route::Window { stream: "nope".into(), start_ms: T0, end_ms: None }, &objects, T0 + 1000);
         assert_eq!(r.status, 404);
+    }
+
+    #[test]
+    fn a_store_of_full_parts_is_read_a_bounded_number_of_times() {
+        let (_, mut objects) = archive(false);
+        // Every part of the first bucket says it is full.
+        for part in 0..MAX_BUCKET_PARTS + 5 {
+            let mut b = Bucket::new(T0, part, None);
+            b.push(entry("1", 0, T0));
+            b.full = true;
+            objects.retain(|(k, _)| *k != bucket_key("cam", T0, part));
+            objects.push((bucket_key("cam", T0, part), b.to_json()));
+        }
+        // And one more, stored under another part's key: it names no next part.
+        let mut stray = Bucket::new(T0 + BUCKET_MS, 7, None);
+        stray.full = true;
+        objects.push((bucket_key("cam", T0 + BUCKET_MS, 0), stray.to_json()));
+        let route = Route::Window { stream: "cam".into(), start_ms: T0, end_ms: Some(T0 + 2 * BUCKET_MS) };
+        let (r, read) = serve(&route, &objects, T0 + 3 * BUCKET_MS);
+        assert_eq!(r.status, 200, "{}", text(&r));
+        assert_eq!(read.len(), 1 + MAX_BUCKET_PARTS as usize + 1, "{read:?}");
+        assert!(read.len() <= MAX_ARCHIVE_READS);
+        let longest = archive::buckets_overlapping(T0 + 1..T0 + 1 + MAX_WINDOW_MS).count();
+        assert_eq!(longest, MAX_WINDOW_BUCKETS);
     }
 
     #[test]

@@ -503,7 +503,8 @@ impl EdgeDriver {
     fn archive_keys(&mut self) -> Result<(), Response> {
         let Some(route) = self.route.as_ref().filter(|r| r.is_archive()) else { return Ok(()) };
         let more: Vec<Option<&[u8]>> = self.renditions.iter().map(|o| o.as_deref()).collect();
-        let keys = archive::more_keys(route, self.object.as_deref(), &more, self.now_ms)?;
+        let last_key = more.len().checked_sub(1).and_then(|n| self.rendition_keys.get(n)).map(String::as_str);
+        let keys = archive::more_keys(route, self.object.as_deref(), &more, last_key, self.now_ms)?;
         self.rendition_keys.extend(keys);
         Ok(())
     }
