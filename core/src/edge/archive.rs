@@ -59,7 +59,9 @@ fn plan(route: &Route, object: Option<&[u8]>, more: &[Option<&[u8]>], now_ms: u6
                 return Err(Response::error(404, format!("stream {stream} is not in the store")));
             };
             let live = m.state == StreamState::Live;
-            let from_ms = (*start_ms).max(m.created_at_ms.min(now_ms));
+            // Nothing is held from before the stream's first publish, nor from before its retention.
+            let oldest = m.created_at_ms.max(m.retention_ms.map_or(0, |r| now_ms.saturating_sub(r)));
+            let from_ms = (*start_ms).max(oldest.min(now_ms));
             // Nothing starts after now: the buckets after it are not read.
             let to_ms = end_ms.unwrap_or(u64::MAX).min(now_ms.saturating_add(1));
             if to_ms.saturating_sub(from_ms) > MAX_WINDOW_MS {
@@ -320,6 +322,21 @@ mod tests {
         assert_eq!(r.status, 400, "{}", text(&r));
         let (r, _) = serve(&Route::Window { stream: "nope".into(), start_ms: T0, end_ms: None }, &objects, T0 + 1000);
         assert_eq!(r.status, 404);
+    }
+
+    #[test]
+    fn a_window_reaches_back_no_further_than_the_retention() {
+        let (mut m, mut objects) = archive(true);
+        m.created_at_ms = T0 - 3 * MAX_WINDOW_MS;
+        m.retention_ms = Some(3_600_000);
+        objects[0].1 = m.to_json();
+        let route = Route::Window { stream: "cam".into(), start_ms: m.created_at_ms, end_ms: None };
+        let (r, read) = serve(&route, &objects, T0 + 200_000);
+        assert_eq!(r.status, 200, "{}", text(&r));
+        assert_eq!(read.len(), 1 + 7, "an hour back, in seven buckets: {read:?}");
+        m.retention_ms = None;
+        objects[0].1 = m.to_json();
+        assert_eq!(serve(&route, &objects, T0 + 200_000).0.status, 400, "three days with no end");
     }
 
     #[test]

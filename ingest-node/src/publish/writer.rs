@@ -287,6 +287,9 @@ impl StreamWriter {
             release(writers, stream, keeper, None, " after a refused start").await;
             return Err(StartError::Group);
         }
+        let mut manifest = manifest;
+        // What the archive's windows reach back to.
+        manifest.retention_ms = writers.settings.retention.map(millis);
         let (tx, rx) = mpsc::unbounded_channel();
         let w = Arc::new(Self {
             stream: stream.into(),
