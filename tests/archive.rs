@@ -5,7 +5,7 @@
 //! served, frame by frame; the store reads of a window are counted on `/metrics`
 //! (`rapidrtmp_edge_store_reads_total`).
 //!
-//! Needs ffmpeg and ffprobe (`tests/run` installs them).
+//! Needs ffmpeg and ffprobe, s3s-fs, Chromium and www/node_modules (`tests/run` installs them).
 
 mod support;
 
@@ -354,6 +354,42 @@ fn retention_removes_the_archive_and_windows_list_only_what_is_stored() {
     wait_until("the first session's record deleted", Duration::from_secs(60), || {
         !data.join(format!("live/cam/sessions/{a}.json")).exists()
     });
+}
+
+/// The same archive through an S3 store (s3s-fs, SigV4): the writer's index objects land under
+/// the bucket's prefix, the recordings are listed from it, and a window across the reconnect
+/// plays every frame of both sessions.
+#[test]
+fn the_archive_works_through_an_s3_store() {
+    let clip = clip();
+    let dir = TempDir::new("archive-s3");
+    let s3 = support::s3s::S3sFs::start(&dir.join("s3"), &["archive"]);
+    let (args, env) = s3.node_store("archive", "pfx");
+    let mut opts = NodeOptions::standard();
+    opts.args.extend(args);
+    opts.env = env;
+    opts.set("--live-window", "3");
+    let node = Node::start(&dir.join("data"), &opts);
+    let url = node.rtmp_url("cam", Some(&node.token("cam", 600, false)));
+    for run in ["first", "second"] {
+        let (status, messages, _) = publish_and_wait(&url, &[], &dir.join(&format!("{run}.log")), PUBLISH_TIMEOUT);
+        assert!(status.success(), "{run} publish ({status}):\n{messages}");
+        node.wait_playlist("cam", "#EXT-X-ENDLIST", Duration::from_secs(10), |p| p.ended);
+    }
+    let stream = s3.root.join("archive/pfx/live/cam");
+    let sessions = std::fs::read_dir(stream.join("sessions")).map(|d| d.count()).unwrap_or(0);
+    let buckets = std::fs::read_dir(stream.join("archive")).map(|d| d.count()).unwrap_or(0);
+    assert!(sessions == 2 && buckets >= 1, "{sessions} session records, {buckets} buckets in the bucket");
+    let recs = recordings(&node, "cam", 1);
+    assert_eq!(recs.len(), 2, "{recs:?}");
+    let first: u64 = recs[0]["id"].as_str().unwrap().parse().unwrap();
+    let path = format!("/live/cam/index.m3u8?start={}", unix(first - 1000));
+    let w = playlist(&node, &path);
+    assert_eq!((w.discontinuities, w.playlist_type.as_deref()), (1, Some("VOD")), "{}", w.text);
+    let whole = media::frame_hashes(&format!("http://{}{path}", node.http), &[]);
+    assert!(whole.stderr.is_empty(), "{}", whole.stderr);
+    let twice: Vec<String> = clip.hashes.video.iter().chain(&clip.hashes.video).cloned().collect();
+    assert!(whole.hashes.video == twice, "the window's video frames are the clip's, twice");
 }
 
 #[test]
