@@ -16,7 +16,7 @@ const CORE_LAYERS: &[&[&str]] = &[
     &["layout", "flv", "codec"],
     &["media"],
     &["error"],
-    &["cmaf", "chunk", "manifest"],
+    &["cmaf", "chunk", "manifest", "archive"],
     &["segment", "playlist", "clip"],
     &["package", "inspect", "edge"],
 ];

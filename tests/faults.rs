@@ -324,7 +324,18 @@ fn retention_outlives_a_crash_and_the_stream() {
     wait_until("only the window's chunks are left after the stream ended", Duration::from_secs(30), || {
         node.playlist("cam").is_some_and(|p| listed(&p) == chunks())
     });
-    assert!(tree(&stream_dir.join("expiring")).is_empty(), "deletions left pending: {:?}", tree(&stream_dir));
+    // (The archive's buckets go retention after the end of their ten minutes: those may wait.)
+    let pending: Vec<String> = tree(&stream_dir.join("expiring"))
+        .into_keys()
+        .flat_map(|name| {
+            let text = std::fs::read(stream_dir.join("expiring").join(&name)).unwrap_or_default();
+            let listed: serde_json::Value = serde_json::from_slice(&text).unwrap_or_default();
+            let keys = listed["keys"].as_array().cloned().unwrap_or_default();
+            keys.into_iter().filter_map(|k| k.as_str().map(String::from)).collect::<Vec<_>>()
+        })
+        .filter(|k| !k.contains("/archive/"))
+        .collect();
+    assert!(pending.is_empty(), "deletions left pending: {pending:?}");
     assert_decodes_cleanly(&node.playlist_url("cam"), &[]);
 }
 

@@ -386,3 +386,58 @@ fn worker_serves_av1_opus_and_a_multitrack_ladder_byte_identical_to_the_node() {
     let decode = run(ffmpeg9().args(["-v", "warning", "-i", &url, "-f", "null", "-"]), Duration::from_secs(60));
     assert!(decode.success() && decode.stderr.trim().is_empty(), "ffmpeg 9 decodes the Worker's\n{}", decode.stderr);
 }
+
+/// The archive through the Worker: two sessions' recordings, a window across the reconnect,
+/// a window from a start on, and the refusals, each byte for byte and header for header as the
+/// node and `rapidrtmp edge` answer them; ffmpeg decodes the Worker's window.
+#[test]
+fn worker_serves_archive_windows_and_recordings_byte_identical_to_the_node() {
+    let dir = TempDir::new("worker-archive");
+    let data = dir.join("data");
+    let mut opts = NodeOptions::standard();
+    opts.set("--live-window", "3");
+    let node = Node::start(&data, &opts);
+    let first = publish_clip(&node, &dir);
+    let token = node.token("cam", 600, false);
+    let (status, messages, _) =
+        publish_and_wait(&node.rtmp_url("cam", Some(&token)), &[], &dir.join("second.log"), PUBLISH_TIMEOUT);
+    assert!(status.success(), "second publish ({status}):\n{messages}");
+    node.wait_playlist("cam", "the second session ended", Duration::from_secs(10), |p| p.ended);
+    let recs = node.api("GET", "/api/v1/streams/cam/recordings", None).json();
+    let ids: Vec<u64> = recs["recordings"]
+        .as_array()
+        .expect("recordings")
+        .iter()
+        .map(|r| r["id"].as_str().and_then(|id| id.parse().ok()).expect("a numeric session id"))
+        .collect();
+    assert_eq!(ids.len(), 2, "{recs}");
+    let unix = |t: u64| format!("{}.{:03}", t / 1000, t % 1000);
+    let paths = [
+        (format!("/live/cam/{}/index.m3u8", ids[0]), 200),
+        (format!("/live/cam/{}/index.m3u8", ids[1]), 200),
+        (format!("/live/cam/index.m3u8?start={}&end={}", unix(ids[0] + 3000), unix(ids[1] + 3000)), 200),
+        (format!("/live/cam/index.m3u8?start={}", unix(ids[0] - 1000)), 200),
+        (format!("/live/cam/index.m3u8?start={}&end={}", unix(ids[0] - 9000), unix(ids[0] - 5000)), 404),
+        ("/live/cam/index.m3u8?start=yesterday".to_string(), 400),
+        ("/live/cam/9/index.m3u8".to_string(), 404),
+    ];
+
+    let r2 = seed_local_r2(&dir, &data, first.segments.len());
+    let worker = Worker::start(dir.path(), &r2);
+    let edge = Edge::start(&data, None, dir.join("edge.log"));
+    for (path, status) in &paths {
+        let ours = node.get(path);
+        assert_eq!(ours.status, *status, "{path}: {}", ours.text());
+        for (name, theirs) in [("the worker", worker.get(path, &[])), ("rapidrtmp edge", edge.get(path))] {
+            assert_eq!(theirs.status, ours.status, "{path} from {name}: {}", theirs.text());
+            assert!(theirs.body == ours.body, "{path} from {name}:\n{}\nthe node's:\n{}", theirs.text(), ours.text());
+            for h in ["content-type", "cache-control"] {
+                assert_eq!(ours.header(h), theirs.header(h), "{path} from {name}: header {h}");
+            }
+        }
+    }
+    let window = Playlist::parse(&worker.get(&paths[2].0, &[]).text());
+    assert_eq!((window.discontinuities, window.playlist_type.as_deref()), (1, Some("VOD")), "{}", window.text);
+    assert_decodes_cleanly(&worker.url(&paths[2].0), &[]);
+    assert_frames_equal(&worker.url(&paths[0].0), &[], &clip().hashes);
+}

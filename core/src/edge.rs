@@ -11,18 +11,22 @@
 //! | [`route`] | the URL grammar: which paths are routes, the store object of each |
 //! | [`response`] | the response built from the fetched objects; `Cache-Control` and content types |
 //! | [`driver`] | the request flow, and the HTTP answer: ranges, `HEAD`, CORS, `Retry-After` |
+//! | [`archive`] | the archive's playlists: time windows and recordings, from the index objects |
 //! | [`live`] | the LL-HLS live edge (parts of the open segment, blocking playlist requests) |
 //! | [`sigv4`] | AWS SigV4 signing of store reads (the Worker's S3-compatible origin) |
 //!
 //! | URL (under `/live/{stream}/`) | object | response |
 //! |---|---|---|
 //! | `index.m3u8` | `live/{stream}/manifest.json` | media playlist of the live window (1 s cache; 5 min once ended) |
+//! | `index.m3u8?start={t}[&end={t}]` | the manifest, then the archive buckets the window overlaps ([`archive`]) | media playlist of the window: `EVENT` while it grows, `VOD` with `EXT-X-ENDLIST` once over |
+//! | `{session}/index.m3u8` | `live/{stream}/sessions/{session}.json`, the manifest, the buckets the session overlaps | media playlist of the session's recording (`EVENT` while live, then `VOD`) |
 //! | `master.m3u8` | the manifest (or a stream group's record), and those of its renditions ([`rendition_keys`]) | multivariant playlist |
 //! | `{session}/init-{seq}.mp4` | chunk `live/{stream}/{session}/{seq}.flv` | init segment |
 //! | `{session}/{seq}.m4s` | the same chunk | media segment |
 //! | `{session}/{seq}.{part}.m4s` | the same chunk | part `part` of the segment (LL-HLS; the ingest node serves those of the open segment, [`live`]) |
 //! | `{session}/{seq}.flv` | the same chunk | the chunk itself, as stored (for inspection) |
 
+pub mod archive;
 pub mod driver;
 pub mod live;
 mod range;

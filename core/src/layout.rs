@@ -7,6 +7,8 @@
 //! |---|---|
 //! | `live/{stream}/manifest.json` | [`manifest_key`]: the stream's manifest (or a stream group's record) |
 //! | `live/{stream}/{session}/{sequence}.flv` | [`chunk_key`]: a chunk |
+//! | `live/{stream}/archive/{start_s}.json`, `…/{start_s}-{part}.json` | [`bucket_key`]: the chunks of ten minutes ([`crate::archive::Bucket`]) |
+//! | `live/{stream}/sessions/{session}.json` | [`session_key`]: a publishing session's record ([`crate::archive::SessionRecord`]) |
 //! | `live/{stream}/owner.json` | [`owner_key`]: which node writes the stream |
 //! | `live/{stream}/expiring/{due}.json` | [`expiring_key`]: chunks to delete at `due` |
 //! | `tokens/used/{nonce}` | [`used_token_key`]: a spent single-use publish token |
@@ -49,6 +51,44 @@ pub fn chunk_key(stream: &str, session: &str, sequence: u64) -> String {
 pub fn init_source_key(stream: &str, init_uri: &str) -> Option<String> {
     let (session, sequence) = hls::parse_init_uri(init_uri)?;
     valid_name(session).then(|| chunk_key(stream, session, sequence))
+}
+
+/// The folder of a stream's archive buckets.
+pub fn archive_prefix(stream: &str) -> String {
+    format!("{STREAMS}{stream}/archive/")
+}
+
+/// The key of part `part` of the archive bucket of `stream` starting at `start_ms`
+/// (milliseconds since the Unix epoch, a multiple of [`crate::archive::BUCKET_MS`]): named by
+/// its start in seconds, so an edge computes the keys of a window without listing.
+pub fn bucket_key(stream: &str, start_ms: u64, part: u32) -> String {
+    let start_s = start_ms / 1000;
+    match part {
+        0 => format!("{STREAMS}{stream}/archive/{start_s}.json"),
+        part => format!("{STREAMS}{stream}/archive/{start_s}-{part}.json"),
+    }
+}
+
+/// The folder of a stream's session records: listing it gives the sessions the store holds.
+pub fn sessions_prefix(stream: &str) -> String {
+    format!("{STREAMS}{stream}/sessions/")
+}
+
+/// The key of the record of publishing session `session` of `stream`.
+pub fn session_key(stream: &str, session: &str) -> String {
+    format!("{STREAMS}{stream}/sessions/{session}.json")
+}
+
+/// Whether `key` is an object of `stream` that retention deletes: a chunk, an archive bucket
+/// or a session record.
+pub fn expires_with_retention(stream: &str, key: &str) -> bool {
+    let Some(rest) = key.strip_prefix(&stream_prefix(stream)) else { return false };
+    let object =
+        |folder: &str| rest.strip_prefix(folder).is_some_and(|name| !name.contains('/') && name.ends_with(".json"));
+    let chunk = rest
+        .split_once('/')
+        .is_some_and(|(session, file)| valid_name(session) && !file.contains('/') && file.ends_with(".flv"));
+    chunk || object("archive/") || object("sessions/")
 }
 
 /// The key of a stream's owner record.
@@ -95,7 +135,23 @@ mod tests {
         assert!(expiring_key("cam", 5).starts_with(&expiring_prefix("cam")));
         assert!(chunk_key("cam", "1", 0).starts_with(&stream_prefix("cam")));
         assert_eq!(used_token_key("n1"), "tokens/used/n1");
+        assert_eq!(bucket_key("cam", 1_796_570_400_000, 0), "live/cam/archive/1796570400.json");
+        assert_eq!(bucket_key("cam", 1_796_570_400_000, 2), "live/cam/archive/1796570400-2.json");
+        assert!(bucket_key("cam", 0, 0).starts_with(&archive_prefix("cam")));
+        assert_eq!(session_key("cam", "17"), "live/cam/sessions/17.json");
+        assert!(session_key("cam", "17").starts_with(&sessions_prefix("cam")));
         assert_eq!(token_generation_key("cam"), "tokens/generation/cam.json");
+    }
+
+    #[test]
+    fn retention_deletes_chunks_and_the_archive_only() {
+        for key in [chunk_key("cam", "17", 3), bucket_key("cam", 600_000, 1), session_key("cam", "17")] {
+            assert!(expires_with_retention("cam", &key), "{key}");
+            assert!(!expires_with_retention("other", &key), "{key}");
+        }
+        for key in [manifest_key("cam"), owner_key("cam"), expiring_key("cam", 5), "live/cam/a/b/c.flv".into()] {
+            assert!(!expires_with_retention("cam", &key), "{key}");
+        }
     }
 
     #[test]

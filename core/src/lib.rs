@@ -12,6 +12,7 @@
 //! | container out | [`cmaf`] | ISO/IEC 14496-12 (ISOBMFF); ISO/IEC 23000-19 (CMAF) |
 //! | clips | [`clip`] | ISO/IEC 14496-12 §8.6 (sample tables, edit lists) |
 //! | playlists | [`playlist`] (what they list), [`hls`] (how they are written) | RFC 8216 / draft-pantos-hls-rfc8216bis |
+//! | the archive's index | [`archive`] | time buckets and session records (`docs/storage.md`) |
 //! | storage keys | [`layout`] | the store layout (`docs/storage.md`) |
 //! | HTTP edge | [`edge`] | RFC 9110 (ranges, methods); the request flow every edge runs |
 //!
@@ -27,6 +28,7 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod archive;
 pub mod chunk;
 pub mod clip;
 pub mod cmaf;

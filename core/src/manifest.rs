@@ -139,6 +139,10 @@ pub struct Manifest {
     /// its multivariant playlist lists the streams that joined it (`renditions.video`).
     #[serde(default, skip_serializing_if = "is_false")]
     pub group: bool,
+    /// How long its writer keeps chunks after they leave the window (`--retention`),
+    /// milliseconds; absent: kept. An archive window reaches back no further.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention_ms: Option<u64>,
     /// The live window, oldest first.
     pub chunks: Vec<ChunkEntry>,
 }
@@ -178,6 +182,7 @@ impl Manifest {
             last_init: None,
             renditions: Renditions::default(),
             group: false,
+            retention_ms: None,
             chunks: Vec::new(),
         }
     }
@@ -212,6 +217,7 @@ impl Manifest {
             ("discontinuitySequence", self.discontinuity_sequence),
             ("nextSequence", self.next_sequence),
             ("mediaEndMs", self.media_end_ms.unwrap_or(0)),
+            ("retentionMs", self.retention_ms.unwrap_or(0)),
         ];
         for c in &self.chunks {
             figures.extend([

@@ -67,6 +67,26 @@ pub(crate) fn manifest_playlist(entries: &[&ChunkEntry], discontinuity_sequence:
     p
 }
 
+/// The media playlist of an archive window or recording: `entries` (in order) with a
+/// discontinuity where the session changes, `EXT-X-PROGRAM-DATE-TIME` on every segment, and its
+/// type (`VOD` with `EXT-X-ENDLIST`, or `EVENT`); every URI after `uri_prefix` (`../` for a
+/// playlist one folder down, so that its URIs resolve to the live playlist's own URLs).
+pub fn archive_playlist(entries: &[ChunkEntry], kind: hls::PlaylistType, uri_prefix: &str) -> String {
+    let refs: Vec<&ChunkEntry> = entries.iter().collect();
+    let mut p = manifest_playlist(&refs, 0, kind == hls::PlaylistType::Vod);
+    p.playlist_type = Some(kind);
+    for (segment, c) in p.segments.iter_mut().zip(entries) {
+        segment.program_date_time_ms = Some(c.wall_clock_ms);
+        if !uri_prefix.is_empty() {
+            segment.uri.insert_str(0, uri_prefix);
+            if let Some(map) = &mut segment.map {
+                map.insert_str(0, uri_prefix);
+            }
+        }
+    }
+    p.render()
+}
+
 /// The window's peak and average segment bit rates, bits per second.
 fn bit_rates(m: &Manifest) -> (u64, u64) {
     let rate = |bytes: u64, ms: u64| bytes.saturating_mul(8000).checked_div(ms).unwrap_or(0);

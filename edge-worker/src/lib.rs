@@ -178,6 +178,7 @@ async fn answer(req: Request, env: &Env) -> Result<Response> {
         range: range.as_deref(),
         if_none_match: if_none_match.as_deref(),
         origin: origin.as_deref(),
+        now_ms: Some(worker::Date::now().as_millis()),
     };
     let live = var(env, "ORIGIN_LIVE_URL");
     let mut driver = EdgeDriver::new(&request, Sources { live_edge: false, live_origin: live.is_some(), cache: true });

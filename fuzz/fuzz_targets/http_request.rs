@@ -10,6 +10,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use rapidrtmp_core::edge::archive::MAX_ARCHIVE_READS;
 use rapidrtmp_core::edge::live::PlaylistQuery;
 use rapidrtmp_core::edge::{
     parse_range, respond, EdgeDriver, Fetched, Method, OriginAnswer, PlaybackRequest, RangeRequest, Response, Route,
@@ -66,11 +67,13 @@ fuzz_target!(|data: &[u8]| {
     let method = ["GET", "HEAD", "OPTIONS", "POST"][usize::from(data.first().copied().unwrap_or(0) % 4)];
     let bits = data.get(1).copied().unwrap_or(0);
     let sources = Sources { live_edge: bits & 1 != 0, live_origin: bits & 2 != 0, cache: bits & 4 != 0 };
-    let request = PlaybackRequest { range, ..PlaybackRequest::new(Method::from_name(method), path, query) };
+    // A fixed clock: archive windows (`?start=…&end=…`) are judged as of 2026-12-06.
+    let now_ms = Some(1_796_570_400_000);
+    let request = PlaybackRequest { range, now_ms, ..PlaybackRequest::new(Method::from_name(method), path, query) };
     let mut driver = EdgeDriver::new(&request, sources);
     let object = rest.as_bytes().to_vec();
     for round in 0.. {
-        assert!(round < 100, "the driver finishes");
+        assert!(round < 100 + MAX_ARCHIVE_READS, "the driver finishes");
         match driver.next() {
             Step::LiveEdge { .. } => {
                 let answer = (bits & 8 != 0).then(|| Response::ok("video/mp4", "no-cache", object.clone()));

@@ -52,6 +52,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/publish", post(api::publish))
         .route("/api/v1/streams", get(api::list_streams))
         .route("/api/v1/streams/{key}", get(api::stream_status))
+        .route("/api/v1/streams/{key}/recordings", get(api::recordings))
         .route("/api/v1/streams/{key}/stop", post(api::stop_stream))
         .route("/api/v1/streams/{key}/revoke", post(api::revoke_stream))
         .route("/api/v1/drain", post(api::drain).get(api::drain_status))

@@ -34,7 +34,8 @@ pub const PUBLISH_LISTENERS: [&str; 2] = ["rtmp", "rtmps"];
 
 /// The `route` names of HTTP requests (`rapidrtmp_core::edge::Route::name`, and `live` for a
 /// path no route matches).
-pub const HTTP_ROUTES: [&str; 7] = ["playlist", "multivariant", "init", "segment", "part", "chunk", "live"];
+pub const HTTP_ROUTES: [&str; 9] =
+    ["playlist", "window", "recording", "multivariant", "init", "segment", "part", "chunk", "live"];
 
 /// The statuses every route is exported with from the start, at 0: served and not found.
 pub const HTTP_STATUSES: [u16; 2] = [200, 404];
@@ -120,6 +121,8 @@ pub struct Metrics {
     edge_cache_requests: [AtomicU64; 3],
     /// Bytes the edge cache holds.
     pub edge_cache_bytes: AtomicU64,
+    /// Store objects the edge read (found or not) to answer playback requests.
+    pub edge_store_reads: AtomicU64,
 }
 
 impl Metrics {
@@ -196,6 +199,12 @@ impl Metrics {
             "gauge",
             "Bytes of built answers the edge cache holds.",
             self.edge_cache_bytes.load(Relaxed),
+        );
+        single(
+            "rapidrtmp_edge_store_reads_total",
+            "counter",
+            "Store objects the edge read to answer playback requests (found or not).",
+            self.edge_store_reads.load(Relaxed),
         );
         single(
             "rapidrtmp_chunks_lost_total",
@@ -280,9 +289,20 @@ mod tests {
 
     #[test]
     fn every_route_name_is_exported_from_the_start() {
-        let paths = ["index.m3u8", "master.m3u8", "1/init-0.mp4", "1/2.m4s", "1/2.0.m4s", "1/2.flv"];
+        let paths = [
+            "index.m3u8",
+            "index.m3u8?start=1",
+            "1/index.m3u8",
+            "master.m3u8",
+            "1/init-0.mp4",
+            "1/2.m4s",
+            "1/2.0.m4s",
+            "1/2.flv",
+        ];
         for path in paths {
+            let (path, query) = path.split_once('?').map_or((path, None), |(p, q)| (p, Some(q)));
             let route = Route::parse(&format!("/live/cam/{path}")).unwrap_or_else(|| panic!("{path} is a route"));
+            let route = route.with_window(query, 10_000).unwrap_or_else(|e| panic!("{path}: {e}"));
             assert!(HTTP_ROUTES.contains(&route.name()), "{path}: {}", route.name());
         }
         let text = Metrics::default().render();

@@ -1,11 +1,12 @@
 //! Retention kept in the store, so that it survives restarts and outlives the stream: chunks
-//! that left the live window are listed in `live/{stream}/expiring/{due}.json` (`due` in
+//! that left the live window, and the archive's buckets and session records
+//! ([`rapidrtmp_core::archive`]) once what they list is older than the retention, are listed in `live/{stream}/expiring/{due}.json` (`due` in
 //! milliseconds since the Unix epoch), one object per slot of a tenth of the retention (1 to 60
 //! seconds), and deleted once it is due: by the stream's writer, or by the sweep once no node
 //! writes the stream.
 
 use bytes::Bytes;
-use rapidrtmp_core::layout::{expiring_due, expiring_key, expiring_prefix, stream_prefix};
+use rapidrtmp_core::layout::{expires_with_retention, expiring_due, expiring_key, expiring_prefix};
 use serde::{Deserialize, Serialize};
 use tracing::warn;
 
@@ -59,7 +60,6 @@ impl Schedule {
 /// Deletes what is due at `now` for `stream`; returns when the next deletion is due. A bucket
 /// is removed only once all its keys are gone; one that cannot be read is left for a person.
 pub async fn delete_due(store: &Store, stream: &str, now: u64) -> Result<Option<u64>, StoreError> {
-    let own = stream_prefix(stream);
     let mut next = None;
     for name in store.list(&expiring_prefix(stream)).await? {
         let Some(due) = expiring_due(&name) else { continue };
@@ -74,8 +74,8 @@ pub async fn delete_due(store: &Store, stream: &str, now: u64) -> Result<Option<
             continue;
         };
         for k in &bucket.keys {
-            // Only this stream's chunks, whatever the object says.
-            if k.starts_with(&own) && k.ends_with(".flv") {
+            // Only this stream's chunks and archive, whatever the object says.
+            if expires_with_retention(stream, k) {
                 store.delete(k).await?;
             }
         }
@@ -93,14 +93,22 @@ mod tests {
     async fn scheduled_chunks_are_deleted_once_due_and_only_they() {
         let dir = std::env::temp_dir().join(format!("rapidrtmp-retention-{}", std::process::id()));
         let store = Store::Local(LocalStore::new(&dir).unwrap());
-        for k in ["live/a/1/0.flv", "live/a/1/1.flv", "live/a/1/2.flv", "live/b/1/0.flv"] {
+        for k in [
+            "live/a/1/0.flv",
+            "live/a/1/1.flv",
+            "live/a/1/2.flv",
+            "live/b/1/0.flv",
+            "live/a/archive/0.json",
+            "live/a/manifest.json",
+        ] {
             store.put(k, Bytes::from_static(b"x")).await.unwrap();
         }
         // One hour kept: deletions grouped by the minute.
         const MINUTE_MS: u64 = 60_000;
         let t = 100 * MINUTE_MS + 5;
         let mut s = Schedule::new("a", 3_600_000);
-        assert_eq!(s.add(&store, vec!["live/a/1/0.flv".into()], t).await.unwrap(), 101 * MINUTE_MS);
+        let first = vec!["live/a/1/0.flv".into(), "live/a/archive/0.json".into(), "live/a/manifest.json".into()];
+        assert_eq!(s.add(&store, first, t).await.unwrap(), 101 * MINUTE_MS);
         // Another writer's schedule for the same minute keeps the first one's entries.
         let mut s2 = Schedule::new("a", 3_600_000);
         s2.add(&store, vec!["live/a/1/1.flv".into(), "live/b/1/0.flv".into()], t + 1).await.unwrap();
@@ -108,9 +116,13 @@ mod tests {
         assert_eq!(delete_due(&store, "a", t).await.unwrap(), Some(101 * MINUTE_MS));
         assert_eq!(delete_due(&store, "a", 101 * MINUTE_MS - 1).await.unwrap(), Some(101 * MINUTE_MS));
         assert_eq!(delete_due(&store, "a", 101 * MINUTE_MS).await.unwrap(), Some(102 * MINUTE_MS));
-        let left: Vec<bool> =
-            exist(&store, &["live/a/1/0.flv", "live/a/1/1.flv", "live/a/1/2.flv", "live/b/1/0.flv"]).await;
-        assert_eq!(left, [false, false, true, true], "another stream's chunk is never deleted");
+        let left: Vec<bool> = exist(
+            &store,
+            &["live/a/1/0.flv", "live/a/1/1.flv", "live/a/1/2.flv", "live/b/1/0.flv", "live/a/archive/0.json"],
+        )
+        .await;
+        assert_eq!(left, [false, false, true, true, false], "another stream's chunk is never deleted");
+        assert_eq!(exist(&store, &["live/a/manifest.json"]).await, [true], "only chunks and the archive go");
         assert_eq!(delete_due(&store, "a", 102 * MINUTE_MS).await.unwrap(), None);
         assert!(store.list("live/a/expiring/").await.unwrap().is_empty());
         // Two seconds kept: one-second slots.

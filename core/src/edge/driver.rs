@@ -41,6 +41,7 @@
 use alloc::{borrow::Cow, string::String, string::ToString, vec::Vec};
 use core::ops::Range;
 
+use super::archive;
 use super::live::PlaylistQuery;
 use super::range::{parse_range, RangeRequest};
 use super::response::{rendition_keys, respond, Response, CACHE_IMMUTABLE, CACHE_NONE, RETRY_AFTER_S, TEXT_TYPE};
@@ -101,12 +102,15 @@ pub struct PlaybackRequest<'a> {
     /// The `Origin` header. Any origin may play ([`CORS_HEADERS`]), so the answer does not
     /// depend on it.
     pub origin: Option<&'a str>,
+    /// The adapter's clock, milliseconds since the Unix epoch: the archive's playlists
+    /// (windows, recordings) are answered as of then. `None`: they are refused (500).
+    pub now_ms: Option<u64>,
 }
 
 impl<'a> PlaybackRequest<'a> {
     /// A request of `method` for `path` and `query`, with none of the headers.
     pub fn new(method: Method, path: &'a str, query: Option<&'a str>) -> Self {
-        Self { method, path, query, range: None, if_none_match: None, origin: None }
+        Self { method, path, query, range: None, if_none_match: None, origin: None, now_ms: None }
     }
 }
 
@@ -281,6 +285,8 @@ pub struct EdgeDriver {
     cache_first: bool,
     /// Seconds a cached answer was kept (its `Age` header).
     age_s: Option<u64>,
+    /// The adapter's clock ([`PlaybackRequest::now_ms`]).
+    now_ms: u64,
 }
 
 impl EdgeDriver {
@@ -318,22 +324,32 @@ impl EdgeDriver {
             from_cache: false,
             cache_first,
             age_s: None,
+            now_ms: request.now_ms.unwrap_or(0),
         };
         driver.state = match request.method {
             Method::Options => State::Preflight,
             Method::Other => State::NotAllowed,
-            Method::Get | Method::Head => match Route::parse(request.path) {
-                None => State::Answered(Response::not_found()),
-                Some(route) => {
-                    let refused = refused_query(&route, request.query);
-                    driver.object_key = route.object_key();
-                    driver.route = Some(route);
-                    match refused {
-                        Some(refused) => State::Answered(refused),
-                        None => driver.after(State::CacheFirst),
+            Method::Get | Method::Head => {
+                match Route::parse(request.path)
+                    .map(|r| r.with_window(request.query, request.now_ms.unwrap_or(u64::MAX)))
+                {
+                    None => State::Answered(Response::not_found()),
+                    Some(Err(why)) => State::Answered(Response::error(400, why)),
+                    Some(Ok(route)) if route.is_archive() && request.now_ms.is_none() => {
+                        driver.route = Some(route);
+                        State::Answered(Response::error(500, "this edge gave the archive no clock".into()))
+                    }
+                    Some(Ok(route)) => {
+                        let refused = refused_query(&route, request.query);
+                        driver.object_key = route.object_key();
+                        driver.route = Some(route);
+                        match refused {
+                            Some(refused) => State::Answered(refused),
+                            None => driver.after(State::CacheFirst),
+                        }
                     }
                 }
-            },
+            }
         };
         driver
     }
@@ -465,15 +481,32 @@ impl EdgeDriver {
             (State::Object, Some(route)) => {
                 self.rendition_keys = rendition_keys(route, object.as_deref());
                 self.object = object;
-                self.state = self.after(State::Rendition(0));
+                self.state = match self.archive_keys() {
+                    Ok(()) => self.after(State::Rendition(0)),
+                    Err(answer) => State::Answered(answer),
+                };
             }
             (State::Rendition(n), _) => {
                 let n = n.saturating_add(1);
                 self.renditions.push(object);
-                self.state = self.after(State::Rendition(n));
+                self.state = match self.archive_keys() {
+                    Ok(()) => self.after(State::Rendition(n)),
+                    Err(answer) => State::Answered(answer),
+                };
             }
             _ => {}
         }
+    }
+
+    /// For an archive playlist, adds the further objects it needs now that one more is
+    /// fetched ([`archive::more_keys`]), or gives its answer when that is known already.
+    fn archive_keys(&mut self) -> Result<(), Response> {
+        let Some(route) = self.route.as_ref().filter(|r| r.is_archive()) else { return Ok(()) };
+        let more: Vec<Option<&[u8]>> = self.renditions.iter().map(|o| o.as_deref()).collect();
+        let last_key = more.len().checked_sub(1).and_then(|n| self.rendition_keys.get(n)).map(String::as_str);
+        let keys = archive::more_keys(route, self.object.as_deref(), &more, last_key, self.now_ms)?;
+        self.rendition_keys.extend(keys);
+        Ok(())
     }
 
     /// The complete answer, once [`EdgeDriver::next`] says [`Step::Done`] (before, the answer
@@ -532,7 +565,10 @@ impl EdgeDriver {
             _ => match route {
                 Some(route) => {
                     let renditions: Vec<Option<&[u8]>> = self.renditions.iter().map(|o| o.as_deref()).collect();
-                    let response = respond(route, self.object.as_deref(), &renditions);
+                    let response = match route.is_archive() {
+                        true => archive::respond(route, self.object.as_deref(), &renditions, self.now_ms),
+                        false => respond(route, self.object.as_deref(), &renditions),
+                    };
                     segment_built = response.status == 200
                         && matches!(route, Route::Init { .. } | Route::Segment { .. } | Route::Part { .. });
                     response
@@ -748,6 +784,64 @@ mod tests {
         let store = store_of(objects);
         let peers = Peers { store: &store, live_edge: &nothing_live, origin: &no_origin, cache: None };
         drive(request, Sources::default(), &peers)
+    }
+
+    /// A window reads the manifest, then the bucket it overlaps, then the next part of a full
+    /// part, and nothing more; without the adapter's clock it is refused; a bad time is a 400
+    /// before any read.
+    #[test]
+    fn a_window_reads_its_buckets_and_the_next_part_of_a_full_one() {
+        use crate::archive::{Bucket, BUCKET_MS, MAX_BUCKET_ENTRIES};
+        use crate::layout::bucket_key;
+        let t0 = 1_796_570_400_000;
+        let mut m = Manifest::new("cam", t0);
+        m.state = crate::manifest::StreamState::Ended;
+        let entry = |sequence: u64| ChunkEntry {
+            session: "s".into(),
+            sequence,
+            init: "s/init-0.mp4".into(),
+            start_ms: 0,
+            duration_ms: 100,
+            bytes: 1,
+            wall_clock_ms: t0 + sequence * 100,
+            independent: true,
+        };
+        let mut full = Bucket::new(t0, 0, None);
+        for i in 0..MAX_BUCKET_ENTRIES as u64 {
+            full.push(entry(i));
+        }
+        let mut next = Bucket::new(t0, 1, None);
+        next.push(entry(MAX_BUCKET_ENTRIES as u64));
+        m.push_chunk(entry(MAX_BUCKET_ENTRIES as u64), 3);
+        let objects = vec![
+            (manifest_key("cam"), m.to_json()),
+            (bucket_key("cam", t0, 0), full.to_json()),
+            (bucket_key("cam", t0, 1), next.to_json()),
+        ];
+        let query = format!("start={}&end={}", t0 / 1000 + 1, t0 / 1000 + 2);
+        let request = PlaybackRequest {
+            now_ms: Some(t0 + BUCKET_MS),
+            ..PlaybackRequest::new(Method::Get, "/live/cam/index.m3u8", Some(&query))
+        };
+        let (asked, answer) = from_store(&request, &objects);
+        let fetched = |keys: &[String]| keys.iter().map(|k| Asked::Fetch(k.clone())).collect::<Vec<_>>();
+        assert_eq!(asked, fetched(&[manifest_key("cam"), bucket_key("cam", t0, 0), bucket_key("cam", t0, 1)]));
+        assert_eq!(answer.status, 200, "{}", String::from_utf8_lossy(&answer.body));
+        assert_eq!(answer.outcome.route, Some("window"));
+        let text = String::from_utf8_lossy(&answer.body);
+        assert_eq!(text.matches("#EXTINF:").count(), 10, "chunks 10 to 19: {text}");
+        assert!(text.contains("#EXT-X-PLAYLIST-TYPE:VOD") && text.ends_with("#EXT-X-ENDLIST\n"), "{text}");
+
+        let no_clock = PlaybackRequest::new(Method::Get, "/live/cam/index.m3u8", Some(&query));
+        let (asked, answer) = from_store(&no_clock, &objects);
+        assert_eq!((asked.len(), answer.status), (0, 500));
+        let bad = PlaybackRequest {
+            now_ms: Some(t0),
+            ..PlaybackRequest::new(Method::Get, "/live/cam/index.m3u8", Some("start=x"))
+        };
+        let (asked, answer) = from_store(&bad, &objects);
+        assert_eq!((asked.len(), answer.status), (0, 400));
+        assert!(String::from_utf8_lossy(&answer.body).contains("start=\"x\""));
     }
 
     const CHUNK: &str = "/live/cam/170/7.flv";

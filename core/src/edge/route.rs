@@ -5,7 +5,7 @@
 use alloc::{format, string::String};
 
 use crate::hls::{self, parse_uri_number};
-use crate::layout::{chunk_key, manifest_key, valid_name};
+use crate::layout::{chunk_key, manifest_key, session_key, valid_name};
 
 /// `Content-Type` of playlists (RFC 8216 §4).
 pub const PLAYLIST_TYPE: &str = "application/vnd.apple.mpegurl";
@@ -22,6 +22,23 @@ pub enum Route {
     MediaPlaylist {
         /// Stream key.
         stream: String,
+    },
+    /// The media playlist of a time window of the stream's archive (`index.m3u8?start=…&end=…`,
+    /// made of a media playlist's route by [`Route::with_window`]).
+    Window {
+        /// Stream key.
+        stream: String,
+        /// `start`, milliseconds since the Unix epoch.
+        start_ms: u64,
+        /// `end`, if given.
+        end_ms: Option<u64>,
+    },
+    /// The media playlist of one publishing session's recording (`{session}/index.m3u8`).
+    Recording {
+        /// Stream key.
+        stream: String,
+        /// Session id.
+        session: String,
     },
     /// The multivariant playlist.
     Multivariant {
@@ -95,6 +112,9 @@ impl Route {
         match (a, b) {
             ("index.m3u8", None) => Some(Self::MediaPlaylist { stream }),
             ("master.m3u8", None) => Some(Self::Multivariant { stream }),
+            (session, Some("index.m3u8")) if valid_name(session) => {
+                Some(Self::Recording { stream, session: session.into() })
+            }
             (session, Some(file)) if valid_name(session) => {
                 let session = session.into();
                 if let Some(seq) = file.strip_prefix("init-").and_then(|f| f.strip_suffix(".mp4")) {
@@ -116,12 +136,26 @@ impl Route {
         }
     }
 
+    /// The route of a media playlist's request with `query`: a [`Route::Window`] when it asks
+    /// for a time window (`start`, `end`: [`crate::archive::WindowQuery`], judged at `now_ms`),
+    /// else the route itself; `Err` with what is wrong with the window.
+    pub fn with_window(self, query: Option<&str>, now_ms: u64) -> Result<Self, String> {
+        match self {
+            Self::MediaPlaylist { stream } => match crate::archive::WindowQuery::parse(query, now_ms)? {
+                Some(w) => Ok(Self::Window { stream, start_ms: w.start_ms, end_ms: w.end_ms }),
+                None => Ok(Self::MediaPlaylist { stream }),
+            },
+            route => Ok(route),
+        }
+    }
+
     /// The one path of the route (what [`Route::parse`] accepts for it): playlists and the
     /// URIs they list, under `/live/{stream}/`.
     pub fn path(&self) -> String {
         let stream = self.stream();
         let file = match self {
-            Self::MediaPlaylist { .. } => "index.m3u8".into(),
+            Self::MediaPlaylist { .. } | Self::Window { .. } => "index.m3u8".into(),
+            Self::Recording { session, .. } => format!("{session}/index.m3u8"),
             Self::Multivariant { .. } => "master.m3u8".into(),
             Self::Init { session, sequence, .. } => hls::init_uri(session, *sequence),
             Self::Segment { session, sequence, .. } => hls::segment_uri(session, *sequence),
@@ -135,6 +169,8 @@ impl Route {
     pub fn stream(&self) -> &str {
         match self {
             Self::MediaPlaylist { stream }
+            | Self::Window { stream, .. }
+            | Self::Recording { stream, .. }
             | Self::Multivariant { stream }
             | Self::Init { stream, .. }
             | Self::Segment { stream, .. }
@@ -147,7 +183,9 @@ impl Route {
     /// objects of a chunk (init, segment, part, chunk).
     pub fn chunk(&self) -> Option<(&str, u64)> {
         match self {
-            Self::MediaPlaylist { .. } | Self::Multivariant { .. } => None,
+            Self::MediaPlaylist { .. } | Self::Window { .. } | Self::Recording { .. } | Self::Multivariant { .. } => {
+                None
+            }
             Self::Init { session, sequence, .. }
             | Self::Segment { session, sequence, .. }
             | Self::Part { session, sequence, .. }
@@ -155,12 +193,19 @@ impl Route {
         }
     }
 
-    /// The one store object the response is built from.
+    /// The one store object the response is built from (the first one, for the archive's
+    /// playlists: [`super::archive::more_keys`] names the others).
     pub fn object_key(&self) -> String {
-        match self.chunk() {
-            Some((session, sequence)) => chunk_key(self.stream(), session, sequence),
-            None => manifest_key(self.stream()),
+        match (self, self.chunk()) {
+            (_, Some((session, sequence))) => chunk_key(self.stream(), session, sequence),
+            (Self::Recording { stream, session }, None) => session_key(stream, session),
+            _ => manifest_key(self.stream()),
         }
+    }
+
+    /// Whether it is a playlist of the archive, built at a time the adapter passes in.
+    pub fn is_archive(&self) -> bool {
+        matches!(self, Self::Window { .. } | Self::Recording { .. })
     }
 
     /// When an edge with a live origin (the ingest node publishing the stream) asks it instead
@@ -169,7 +214,9 @@ impl Route {
         match self {
             Self::MediaPlaylist { .. } => LiveOrigin::First,
             Self::Init { .. } | Self::Segment { .. } | Self::Part { .. } => LiveOrigin::WhenNotStored,
-            Self::Multivariant { .. } | Self::Chunk { .. } => LiveOrigin::Never,
+            Self::Multivariant { .. } | Self::Chunk { .. } | Self::Window { .. } | Self::Recording { .. } => {
+                LiveOrigin::Never
+            }
         }
     }
 
@@ -181,7 +228,9 @@ impl Route {
     /// The `Content-Type` of a successful response.
     pub fn content_type(&self) -> &'static str {
         match self {
-            Self::MediaPlaylist { .. } | Self::Multivariant { .. } => PLAYLIST_TYPE,
+            Self::MediaPlaylist { .. } | Self::Multivariant { .. } | Self::Window { .. } | Self::Recording { .. } => {
+                PLAYLIST_TYPE
+            }
             Self::Init { .. } | Self::Segment { .. } | Self::Part { .. } => MP4_TYPE,
             Self::Chunk { .. } => FLV_TYPE,
         }
@@ -191,6 +240,8 @@ impl Route {
     pub fn name(&self) -> &'static str {
         match self {
             Self::MediaPlaylist { .. } => "playlist",
+            Self::Window { .. } => "window",
+            Self::Recording { .. } => "recording",
             Self::Multivariant { .. } => "multivariant",
             Self::Init { .. } => "init",
             Self::Segment { .. } => "segment",
@@ -213,6 +264,13 @@ mod tests {
         );
         assert_eq!(Route::parse("/live/cam/170/13.m4s").map(|r| r.object_key()), Some("live/cam/170/13.flv".into()));
         assert_eq!(Route::parse("/live/cam/170/13.flv").map(|r| r.object_key()), Some("live/cam/170/13.flv".into()));
+        assert_eq!(
+            Route::parse("/live/cam/170/index.m3u8").map(|r| r.object_key()),
+            Some("live/cam/sessions/170.json".into())
+        );
+        let window = Route::parse("/live/cam/index.m3u8").unwrap().with_window(Some("start=100&end=200.5"), 300_000);
+        assert_eq!(window, Ok(Route::Window { stream: "cam".into(), start_ms: 100_000, end_ms: Some(200_500) }));
+        assert_eq!(window.unwrap().object_key(), "live/cam/manifest.json");
         for bad in [
             "/live/../index.m3u8",
             "/live/a/b/c/d.m4s",
@@ -246,6 +304,7 @@ mod tests {
             "/live/cam/007/7.m4s", // a session id is a name, not a number
             "/live/cam/index.m3u8",
             "/live/cam/master.m3u8",
+            "/live/cam/170/index.m3u8",
         ] {
             let route = Route::parse(canonical).unwrap_or_else(|| panic!("{canonical} is a route"));
             assert_eq!(route.path(), canonical, "the path of the route is the one it was parsed from");

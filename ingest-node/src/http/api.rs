@@ -1,13 +1,15 @@
-//! The admin API under `/api/v1`: publish tokens, streams, stop, revoke. Every call needs
+//! The admin API under `/api/v1`: publish tokens, streams, recordings, stop, revoke. Every call needs
 //! `Authorization: Bearer <admin key>`, checked by the router before a handler runs.
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use rapidrtmp_core::layout::{self, manifest_key, valid_name};
+use rapidrtmp_core::archive::SessionRecord;
+use rapidrtmp_core::date::iso8601;
+use rapidrtmp_core::layout::{self, manifest_key, session_key, sessions_prefix, valid_name};
 use rapidrtmp_core::manifest::{Manifest, StreamState};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -220,6 +222,117 @@ pub async fn stream_status(State(app): State<Arc<App>>, Path(key): Path<String>)
     }
 }
 
+/// Most recordings one page of `GET /api/v1/streams/{key}/recordings` lists (`?limit=`).
+pub const MAX_RECORDINGS_PAGE: usize = 100;
+/// Recordings a page lists without `?limit=`.
+const DEFAULT_RECORDINGS_PAGE: usize = 20;
+
+/// The page `?limit=&cursor=` asks for; `Err` with what is wrong.
+fn recordings_page(query: Option<&str>) -> Result<(usize, Option<String>), String> {
+    let (mut limit, mut cursor) = (None, None);
+    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        match name {
+            "limit" if limit.is_none() => {
+                let n = value.parse::<usize>().ok().filter(|n| (1..=MAX_RECORDINGS_PAGE).contains(n));
+                limit = Some(n.ok_or(format!("limit must be 1 to {MAX_RECORDINGS_PAGE}"))?);
+            }
+            "cursor" if cursor.is_none() => {
+                if !valid_name(value) {
+                    return Err("cursor must be the nextCursor of a page".into());
+                }
+                cursor = Some(value.to_string());
+            }
+            "limit" | "cursor" => return Err(format!("{name} is given twice")),
+            _ => return Err(format!("unknown parameter {name:?}: limit and cursor only")),
+        }
+    }
+    Ok((limit.unwrap_or(DEFAULT_RECORDINGS_PAGE), cursor))
+}
+
+/// Orders session ids: numbers (milliseconds since the epoch) by value, before any other name.
+fn session_order(id: &str) -> (u64, &str) {
+    (id.parse().unwrap_or(u64::MAX), id)
+}
+
+/// `GET /api/v1/streams/{key}/recordings?limit=&cursor=`: the publishing sessions of the stream
+/// the store still holds, oldest first, each with its playlist URL; `nextCursor` asks for the
+/// next page.
+pub async fn recordings(State(app): State<Arc<App>>, Path(key): Path<String>, RawQuery(query): RawQuery) -> Response {
+    if !valid_name(&key) {
+        return error(StatusCode::BAD_REQUEST, "stream keys are 1-64 of [A-Za-z0-9_-]");
+    }
+    let (limit, cursor) = match recordings_page(query.as_deref()) {
+        Ok(page) => page,
+        Err(why) => return error(StatusCode::BAD_REQUEST, why),
+    };
+    let unavailable = |e: crate::store::StoreError| {
+        tracing::warn!(stream = %key, "recordings: the store did not answer: {e}");
+        error(StatusCode::SERVICE_UNAVAILABLE, "the store did not answer; try again")
+    };
+    let names = match app.store.list(&sessions_prefix(&key)).await {
+        Ok(names) => names,
+        Err(e) => return unavailable(e),
+    };
+    let manifest = match app.store.get(&manifest_key(&key)).await {
+        Ok(found) => found.and_then(|b| Manifest::parse(&b).ok()),
+        Err(e) => return unavailable(e),
+    };
+    let mut ids: Vec<&str> = names.iter().filter_map(|n| n.strip_suffix(".json")).filter(|n| valid_name(n)).collect();
+    if ids.is_empty() && manifest.is_none() {
+        return error(StatusCode::NOT_FOUND, format!("stream {key} has no recordings in the store"));
+    }
+    ids.sort_by_key(|id| session_order(id));
+    if let Some(cursor) = &cursor {
+        ids.retain(|id| session_order(id) > session_order(cursor));
+    }
+    let now = now_ms();
+    let mut recordings = Vec::with_capacity(limit.min(ids.len()));
+    let mut next_cursor = None;
+    for id in ids {
+        if recordings.len() == limit {
+            break;
+        }
+        next_cursor = Some(id.to_string());
+        let record = match app.store.get(&session_key(&key, id)).await {
+            Ok(Some(bytes)) => match SessionRecord::parse(&bytes) {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::warn!(stream = %key, session = id, "recordings: record left out: {e}");
+                    continue;
+                }
+            },
+            Ok(None) => continue,
+            Err(e) => return unavailable(e),
+        };
+        // Gone with the retention, or going: its chunks are no longer listed.
+        if record.retention_ms.is_some_and(|r| record.end_ms.saturating_add(r) <= now) {
+            continue;
+        }
+        let live = manifest.as_ref().is_some_and(|m| m.state == StreamState::Live && m.session == record.session);
+        let start = record.held_from_ms(now);
+        recordings.push(json!({
+            "id": record.session,
+            "start": iso8601(start),
+            "end": iso8601(record.end_ms),
+            "durationMs": record.end_ms.saturating_sub(start),
+            "bytes": record.bytes,
+            "chunks": record.chunks,
+            "live": live,
+            "playlistUrl": format!("/live/{key}/{}/index.m3u8", record.session),
+        }));
+    }
+    let more = recordings.len() == limit
+        && next_cursor.as_deref().is_some_and(|c| {
+            names
+                .iter()
+                .filter_map(|n| n.strip_suffix(".json"))
+                .any(|id| valid_name(id) && session_order(id) > session_order(c))
+        });
+    let next_cursor = next_cursor.filter(|_| more);
+    Json(json!({ "streamKey": key, "recordings": recordings, "nextCursor": next_cursor })).into_response()
+}
+
 /// `POST /api/v1/streams/{key}/stop` body (optional).
 #[derive(Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -304,4 +417,28 @@ pub async fn drain(State(app): State<Arc<App>>) -> Response {
 /// `GET /api/v1/drain`: whether the node is draining, and how many streams are still live.
 pub async fn drain_status(State(app): State<Arc<App>>) -> Response {
     drain_json(&app)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recordings_pages_say_what_is_wrong() {
+        assert_eq!(recordings_page(None), Ok((DEFAULT_RECORDINGS_PAGE, None)));
+        assert_eq!(recordings_page(Some("limit=5&cursor=17")), Ok((5, Some("17".into()))));
+        for (bad, says) in [
+            ("limit=0", "limit must be"),
+            ("limit=101", "limit must be"),
+            ("limit=x", "limit must be"),
+            ("limit=1&limit=2", "twice"),
+            ("cursor=../x", "cursor"),
+            ("page=2", "unknown parameter"),
+        ] {
+            assert!(recordings_page(Some(bad)).unwrap_err().contains(says), "{bad}");
+        }
+        let mut ids = ["20", "3", "100"];
+        ids.sort_by_key(|id| session_order(id));
+        assert_eq!(ids, ["3", "20", "100"]);
+    }
 }

@@ -22,6 +22,7 @@ use rapidrtmp_core::edge::live;
 use rapidrtmp_core::edge::{self, Answer, EdgeDriver, Fetched, OriginAnswer, PlaybackRequest, Sources, Step};
 
 use crate::app::App;
+use crate::clock::now_ms;
 use crate::http::cache::{EdgeCache, Lookup, MAX_BUILD_WAIT};
 use crate::http::origin::{Origin, ORIGIN_TIMEOUT};
 use crate::metrics::Metrics;
@@ -90,6 +91,7 @@ pub async fn playback<H: EdgeHost>(
         range: header(header::RANGE),
         if_none_match: header(header::IF_NONE_MATCH),
         origin: header(header::ORIGIN),
+        now_ms: Some(now_ms()),
     };
     let sources = Sources { live_edge: true, live_origin: app.origin().is_some(), cache: false };
     let mut driver = EdgeDriver::with_cache_first(&request, sources);
@@ -126,7 +128,9 @@ async fn from_cache<H: EdgeHost>(app: &H, driver: &mut EdgeDriver, sources: Sour
     };
     let (path, query) = key.split_once('?').map_or((key.as_str(), None), |(p, q)| (p, Some(q)));
     let build = || async {
-        let mut built = EdgeDriver::new(&PlaybackRequest::new(edge::Method::Get, path, query), sources);
+        let request =
+            PlaybackRequest { now_ms: Some(now_ms()), ..PlaybackRequest::new(edge::Method::Get, path, query) };
+        let mut built = EdgeDriver::new(&request, sources);
         // Boxed: the build runs inside the cache's single flight, and its state machine nested in
         // that one's is deeper than the compiler lays out.
         Box::pin(drive(app, &mut built)).await;
@@ -192,6 +196,7 @@ async fn drive<H: EdgeHost>(app: &H, driver: &mut EdgeDriver) {
             }
             Step::Cache => driver.cached(None),
             Step::Fetch { key } => {
+                app.metrics().edge_store_reads.fetch_add(1, Relaxed);
                 let fetched = match app.store().get_owned(key).await {
                     // The buffer the store read the object into, handed over: never a copy.
                     Ok(object) => Fetched::from(object),

@@ -16,6 +16,34 @@ pub async fn document() -> Response {
         json!({ "description": "the store did not answer", "content": { "application/json": { "schema": error } } });
     let key_param = json!({ "name": "key", "in": "path", "required": true,
         "schema": { "type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$" } });
+    let recordings = json!({ "get": {
+                "summary": "The stream's publishing sessions the store still holds, oldest first, paged",
+                "parameters": [key_param,
+                    { "name": "limit", "in": "query", "required": false,
+                      "schema": { "type": "integer", "minimum": 1, "maximum": 100, "default": 20 } },
+                    { "name": "cursor", "in": "query", "required": false, "description": "nextCursor of the page before",
+                      "schema": { "type": "string" } }],
+                "responses": {
+                    "200": { "description": "a page of recordings", "content": { "application/json": { "schema": {
+                        "type": "object", "required": ["streamKey", "recordings", "nextCursor"], "properties": {
+                            "streamKey": { "type": "string" },
+                            "nextCursor": { "type": ["string", "null"], "description": "null on the last page" },
+                            "recordings": { "type": "array", "items": { "type": "object",
+                                "required": ["id", "start", "end", "durationMs", "bytes", "chunks", "live", "playlistUrl"],
+                                "properties": {
+                                    "id": { "type": "string", "description": "the session id" },
+                                    "start": { "type": "string", "format": "date-time", "description": "wall-clock start of what the store holds of it" },
+                                    "end": { "type": "string", "format": "date-time", "description": "wall-clock end of its last chunk stored" },
+                                    "durationMs": { "type": "integer" },
+                                    "bytes": { "type": "integer" },
+                                    "chunks": { "type": "integer" },
+                                    "live": { "type": "boolean", "description": "still being recorded" },
+                                    "playlistUrl": { "type": "string", "description": "its HLS playlist: EVENT while live, then VOD" } } } } } } } } },
+                    "400": { "description": "invalid key, limit or cursor", "content": { "application/json": { "schema": error } } },
+                    "401": auth_error,
+                    "404": { "description": "the store has nothing of the stream", "content": { "application/json": { "schema": error } } },
+                    "503": store_error
+                } } });
     Json(json!({
         "openapi": "3.1.0",
         "info": { "title": "RapidRTMP admin API", "version": env!("CARGO_PKG_VERSION") },
@@ -80,6 +108,7 @@ pub async fn document() -> Response {
                     "401": auth_error,
                     "404": { "description": "no such stream", "content": { "application/json": { "schema": error } } }
                 } } },
+            "/api/v1/streams/{key}/recordings": recordings,
             "/api/v1/streams/{key}/stop": { "post": {
                 "summary": "Disconnect the publisher and end the stream",
                 "parameters": [key_param],

@@ -22,7 +22,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use rapidrtmp_core::layout::{chunk_key, init_source_key, manifest_key};
+use rapidrtmp_core::archive::{self, Bucket, SessionRecord, BUCKET_MS, MAX_BUCKET_PARTS};
+use rapidrtmp_core::layout::{bucket_key, chunk_key, init_source_key, manifest_key, session_key};
 use rapidrtmp_core::manifest::{ChunkEntry, Manifest, MediaInfo, Renditions, StreamState};
 use rapidrtmp_core::timeline::Millis;
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
@@ -286,6 +287,9 @@ impl StreamWriter {
             release(writers, stream, keeper, None, " after a refused start").await;
             return Err(StartError::Group);
         }
+        let mut manifest = manifest;
+        // What the archive's windows reach back to.
+        manifest.retention_ms = writers.settings.retention.map(millis);
         let (tx, rx) = mpsc::unbounded_channel();
         let w = Arc::new(Self {
             stream: stream.into(),
@@ -305,6 +309,8 @@ impl StreamWriter {
             hold: keeper.hold(),
             keeper,
             schedule: Schedule::new(stream, millis(writers.settings.retention.unwrap_or_default())),
+            bucket: None,
+            session: None,
             next_due,
             wrote_any: false,
             grace: None,
@@ -376,6 +382,10 @@ struct Task {
     /// Until when the lease lets this node write.
     hold: watch::Receiver<Hold>,
     schedule: Schedule,
+    /// The archive bucket part this writer fills (the latest), as written.
+    bucket: Option<Bucket>,
+    /// The record of the session being written, as written.
+    session: Option<SessionRecord>,
     /// When the next retention deletion is due.
     next_due: Option<u64>,
     wrote_any: bool,
@@ -469,6 +479,12 @@ impl Task {
                 return Flow::Go;
             }
         }
+        // The archive's index names the chunk once it is stored, before the manifest does.
+        match self.index(&entry, len).await {
+            Ok(()) => {}
+            Err(Stop::Lost) => return Flow::Lost,
+            Err(e) => error!(stream, sequence, "chunk left out of the archive's index at shutdown: {e}"),
+        }
         let window = writers.settings.live_window;
         let leaving: Vec<String> = self
             .manifest
@@ -513,6 +529,108 @@ impl Task {
         }
         drop(reservation);
         flow
+    }
+
+    /// Lists a stored chunk in the archive: in each bucket its span overlaps (never back in one
+    /// sealed already), then in its session's record. Each write is retried like the chunk's.
+    async fn index(&mut self, entry: &ChunkEntry, bytes: u64) -> Result<(), Stop> {
+        let (writers, hold) = (self.writers.clone(), self.hold.clone());
+        let stream = self.w.stream.clone();
+        let retention = writers.settings.retention.map(millis);
+        for start in archive::buckets_of(entry) {
+            let open = self.bucket.as_ref().map(|b| b.start_ms);
+            let start = start.max(open.unwrap_or(0));
+            if open != Some(start) {
+                self.bucket = Some(self.open_bucket(start, retention).await?);
+            }
+            let Some(mut bucket) = self.bucket.take() else { continue };
+            if bucket.chunks.last().is_some_and(|c| c.sequence == entry.sequence && c.session == entry.session) {
+                self.bucket = Some(bucket);
+                continue;
+            }
+            if bucket.full {
+                if bucket.part + 1 >= MAX_BUCKET_PARTS {
+                    warn!(
+                        stream,
+                        sequence = entry.sequence,
+                        "archive: bucket {start} has all its parts; chunk not indexed"
+                    );
+                    self.bucket = Some(bucket);
+                    continue;
+                }
+                bucket = Bucket::new(start, bucket.part + 1, retention);
+                self.schedule_bucket(&bucket).await;
+            }
+            bucket.push(entry.clone());
+            let (key, json) = (bucket_key(&stream, start, bucket.part), Bytes::from(bucket.to_json()));
+            self.bucket = Some(bucket);
+            retrying(&writers, &hold, || writers.store.put(&key, json.clone())).await?;
+        }
+        let record = match self.session.take() {
+            Some(mut r) if r.session == entry.session => {
+                r.add(entry, bytes);
+                r
+            }
+            ended => {
+                if let Some(ended) = ended {
+                    self.schedule_session(&ended).await;
+                }
+                SessionRecord::new(entry, bytes, retention)
+            }
+        };
+        let (key, json) = (session_key(&stream, &record.session), Bytes::from(record.to_json()));
+        self.session = Some(record);
+        retrying(&writers, &hold, || writers.store.put(&key, json.clone())).await
+    }
+
+    /// The latest part of the bucket starting at `start`, as the store has it (an earlier writer
+    /// of the stream may have begun it), or a new one.
+    async fn open_bucket(&mut self, start: u64, retention: Option<u64>) -> Result<Bucket, Stop> {
+        let (writers, hold) = (self.writers.clone(), self.hold.clone());
+        let mut latest = None;
+        for part in 0..MAX_BUCKET_PARTS {
+            let key = bucket_key(&self.w.stream, start, part);
+            let found = retrying(&writers, &hold, || writers.store.get(&key)).await?;
+            let Some(bucket) = found.and_then(|b| Bucket::parse(&b).ok()) else { break };
+            let full = bucket.full;
+            latest = Some(bucket);
+            if !full {
+                break;
+            }
+        }
+        Ok(match latest {
+            Some(mut b) => {
+                // Entries kept a shorter time than ours are listed only as long as they are kept.
+                b.retention_ms = match (b.retention_ms, retention) {
+                    (Some(a), Some(r)) => Some(a.min(r)),
+                    (a, r) => a.or(r),
+                };
+                b
+            }
+            None => {
+                let b = Bucket::new(start, 0, retention);
+                self.schedule_bucket(&b).await;
+                b
+            }
+        })
+    }
+
+    /// Schedules a new bucket part's deletion (with `--retention`): once the chunks it lists
+    /// are no longer listed (their end older than the retention), past the end of its slice.
+    async fn schedule_bucket(&mut self, bucket: &Bucket) {
+        if let Some(keep) = self.writers.settings.retention {
+            let key = bucket_key(&self.w.stream, bucket.start_ms, bucket.part);
+            self.schedule_deletion(vec![key], (bucket.start_ms + BUCKET_MS).saturating_add(millis(keep))).await;
+        }
+    }
+
+    /// Schedules an ended session's record's deletion (with `--retention`): once its last chunk
+    /// is no longer listed.
+    async fn schedule_session(&mut self, record: &SessionRecord) {
+        if let Some(keep) = self.writers.settings.retention {
+            let key = session_key(&self.w.stream, &record.session);
+            self.schedule_deletion(vec![key], record.end_ms.saturating_add(millis(keep))).await;
+        }
     }
 
     /// The chunks that init segments still in use are built from: those the window's entries
@@ -643,6 +761,9 @@ impl Task {
     }
 
     async fn mark_ended(&mut self) {
+        if let Some(ended) = self.session.take() {
+            self.schedule_session(&ended).await;
+        }
         let live = self.manifest.state == StreamState::Live && !self.manifest.chunks.is_empty();
         if self.wrote_any || live {
             self.manifest.state = StreamState::Ended;
