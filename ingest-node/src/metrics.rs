@@ -113,6 +113,8 @@ pub struct Metrics {
     edge_cache_requests: [AtomicU64; 3],
     /// Bytes the edge cache holds.
     pub edge_cache_bytes: AtomicU64,
+    /// Restreaming (`rapidrtmp_restream_*`).
+    pub restream: crate::restream::RestreamMetrics,
 }
 
 impl Metrics {
@@ -246,6 +248,7 @@ impl Metrics {
         }
         self.chunk_write.render(&mut out, "rapidrtmp_chunk_write_seconds", "Time to write a chunk and its manifest.");
         self.segment_build.render(&mut out, "rapidrtmp_segment_build_seconds", "Time to build a segment at the edge.");
+        self.restream.render(&mut out);
         out
     }
 }
