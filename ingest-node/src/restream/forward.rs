@@ -33,8 +33,6 @@ pub const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 pub const MIN_BACKOFF: Duration = Duration::from_secs(1);
 /// The longest wait between tries.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
-/// An output live this long before failing starts its backoff again from [`MIN_BACKOFF`].
-const STABLE_AFTER: Duration = Duration::from_secs(30);
 /// Free space kept in the read buffer before each read.
 const READ_BUFFER: usize = 16 << 10;
 /// Chunk size of what outputs send.
@@ -89,7 +87,8 @@ pub async fn run(output: Arc<Output>, tap: Arc<StreamTap>, handles: Arc<Handles>
             });
         }
         let Some(error) = error else { return };
-        if live_since.is_some_and(|t: Instant| t.elapsed() >= STABLE_AFTER) {
+        // A destination that was live is tried again soon; one that keeps failing, less and less.
+        if live_since.is_some() {
             backoff = MIN_BACKOFF;
         }
         if live_since.is_none() {
@@ -136,22 +135,21 @@ async fn attempt(
     let deadline = Instant::now() + SETUP_TIMEOUT;
     let mut answer = ConnectAnswer::default();
     // Setup: until `NetStream.Publish.Start`.
-    loop {
+    'setup: loop {
+        loop {
+            match session.poll(&mut buf) {
+                Ok(Some(ClientEvent::Connected(a))) => answer = a,
+                Ok(Some(ClientEvent::Publishing)) => break 'setup,
+                Ok(Some(ClientEvent::Refused { code, description })) => {
+                    return Ended::Failed(format!("the destination refused: {code}: {description}"))
+                }
+                Ok(Some(_)) => {}
+                Ok(None) => break,
+                Err(e) => return Ended::Failed(format!("the destination broke RTMP: {e}")),
+            }
+        }
         if let Err(e) = write(&mut io, &mut session, output, deadline).await {
             return Ended::Failed(e);
-        }
-        match session.poll(&mut buf) {
-            Ok(Some(ClientEvent::Connected(a))) => {
-                answer = a;
-                continue;
-            }
-            Ok(Some(ClientEvent::Publishing)) => break,
-            Ok(Some(ClientEvent::Refused { code, description })) => {
-                return Ended::Failed(format!("the destination refused: {code}: {description}"))
-            }
-            Ok(Some(_)) => continue,
-            Ok(None) => {}
-            Err(e) => return Ended::Failed(format!("the destination broke RTMP: {e}")),
         }
         buf.reserve(session.wanted().saturating_sub(buf.len()).max(READ_BUFFER));
         tokio::select! {

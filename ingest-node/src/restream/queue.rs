@@ -3,15 +3,17 @@
 //! and never slows the ingest (a push never waits).
 //!
 //! Until the output is live at its destination, the queue holds the tags from the last keyframe
-//! on (a new keyframe replaces them), so the output starts at a keyframe the moment it is
-//! published, without waiting for the next one. Headers are not queued then: the output sends
-//! the stream's last ones first. Once live, every tag is queued; one that would take the queue
+//! on (a new keyframe replaces them, but not the audio that came before the first keyframe or
+//! at a keyframe's own instant), so the output starts at a keyframe the moment it is published, without waiting
+//! for the next one. Headers are not queued then: the output sends the stream's last ones
+//! first. Once live, every tag is queued; one that would take the queue
 //! past its bound empties it, and the tags that follow are dropped until the next keyframe
 //! (counted: [`Dropped`]).
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
+use rapidrtmp_core::flv::TagKind;
 use tokio::sync::Notify;
 
 use super::tags::{OutTag, Role};
@@ -45,7 +47,17 @@ struct Inner {
     tags: VecDeque<OutTag>,
     bytes: usize,
     mode: Mode,
+    /// Waiting: a tag to start at is queued.
+    start: bool,
     dropped: Dropped,
+}
+
+impl Inner {
+    fn clear(&mut self) {
+        self.tags.clear();
+        self.bytes = 0;
+        self.start = false;
+    }
 }
 
 /// One output's queue.
@@ -58,7 +70,8 @@ pub struct OutputQueue {
 
 impl Default for OutputQueue {
     fn default() -> Self {
-        let inner = Inner { tags: VecDeque::new(), bytes: 0, mode: Mode::Waiting, dropped: Dropped::default() };
+        let inner =
+            Inner { tags: VecDeque::new(), bytes: 0, mode: Mode::Waiting, start: false, dropped: Dropped::default() };
         Self { inner: Mutex::new(inner), ready: Notify::new() }
     }
 }
@@ -76,14 +89,18 @@ impl OutputQueue {
         match q.mode {
             Mode::Waiting => {
                 if starts {
-                    q.tags.clear();
-                    q.bytes = 0;
-                } else if q.tags.is_empty() || tag.role == Role::Header {
+                    // The audio that came before the first keyframe stays (a stream's first audio
+                    // often comes a frame ahead of its first picture); before a later keyframe,
+                    // only the audio of its own instant or after.
+                    let first = !q.start;
+                    q.tags.retain(|t| t.kind == TagKind::Audio && (first || t.timestamp >= tag.timestamp));
+                    q.bytes = q.tags.iter().map(OutTag::cost).sum();
+                    q.start = true;
+                } else if tag.role == Role::Header || (!q.start && tag.kind != TagKind::Audio) {
                     return Dropped::default();
                 }
                 if q.bytes + tag.cost() > MAX_QUEUE_BYTES {
-                    q.tags.clear();
-                    q.bytes = 0;
+                    q.clear();
                     return Dropped::default();
                 }
             }
@@ -99,8 +116,7 @@ impl OutputQueue {
             let (tags, bytes) = (q.tags.len() as u64, q.tags.iter().map(|t| t.payload.len() as u64).sum::<u64>());
             q.dropped.tags += tags;
             q.dropped.bytes += bytes;
-            q.tags.clear();
-            q.bytes = 0;
+            q.clear();
             if !starts {
                 q.mode = Mode::Skipping;
                 if tag.role != Role::Header {
@@ -119,7 +135,7 @@ impl OutputQueue {
 
     /// Whether the output can start: a keyframe is waiting.
     pub fn startable(&self) -> bool {
-        !self.lock().tags.is_empty()
+        self.lock().start
     }
 
     /// The output is live: from now on every tag is queued. Returns `first()` (taken while no
@@ -145,8 +161,7 @@ impl OutputQueue {
     pub fn reset(&self) {
         let mut q = self.lock();
         q.mode = Mode::Waiting;
-        q.tags.clear();
-        q.bytes = 0;
+        q.clear();
     }
 
     /// What was dropped so far.
@@ -168,7 +183,6 @@ fn diff(now: Dropped, before: Dropped) -> Dropped {
 #[cfg(test)]
 mod tests {
     use bytes::Bytes;
-    use rapidrtmp_core::flv::TagKind;
 
     use super::super::tags::classify;
     use super::*;
@@ -185,6 +199,34 @@ mod tests {
     }
     fn header() -> OutTag {
         classify(TagKind::Video, 0, Bytes::from_static(&[0x17, 0, 0, 0, 0, 1]))
+    }
+
+    fn audio(timestamp: u32) -> OutTag {
+        classify(TagKind::Audio, timestamp, Bytes::from_static(&[0xAF, 1, 0x21]))
+    }
+
+    #[test]
+    fn a_waiting_queue_keeps_the_audio_of_its_keyframes_instant() {
+        let q = OutputQueue::default();
+        q.push(&audio(0), false);
+        q.push(&inter(10), false);
+        assert!(!q.startable());
+        let mut k = key(100);
+        k.timestamp = 0;
+        q.push(&k, true);
+        q.push(&audio(21), false);
+        let got: Vec<(TagKind, u32)> = q.go_live(Vec::new).iter().map(|t| (t.kind, t.timestamp)).collect();
+        assert_eq!(got, [(TagKind::Audio, 0), (TagKind::Video, 0), (TagKind::Audio, 21)], "the first audio stays");
+        let q = OutputQueue::default();
+        q.push(&audio(0), false);
+        let mut k = key(100);
+        k.timestamp = 21;
+        q.push(&k, true);
+        q.push(&audio(30), false);
+        k.timestamp = 40;
+        q.push(&k, true);
+        let got: Vec<(TagKind, u32)> = q.go_live(Vec::new).iter().map(|t| (t.kind, t.timestamp)).collect();
+        assert_eq!(got, [(TagKind::Video, 40)], "audio older than a later keyframe goes");
     }
 
     #[test]
