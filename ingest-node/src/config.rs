@@ -106,7 +106,7 @@ pub struct ServeArgs {
     pub cache_mb: Option<u64>,
     /// Restreaming: outputs of every stream, and the CAs trusted for `rtmps://` outputs.
     #[command(flatten)]
-    pub restream: crate::restream::RestreamArgs,
+    pub restream: crate::restream::settings::RestreamArgs,
 }
 
 /// The config file: the same settings, all optional.
@@ -207,7 +207,7 @@ pub struct Settings {
     /// Bytes of the edge's cache of built answers (0: none kept).
     pub cache_bytes: usize,
     /// Restreaming.
-    pub restream: crate::restream::RestreamSettings,
+    pub restream: crate::restream::settings::RestreamSettings,
 }
 
 impl ServeArgs {

@@ -12,22 +12,25 @@
 pub mod forward;
 pub mod outputs;
 pub mod queue;
+pub mod settings;
 pub mod tags;
 pub mod url;
 
+pub use settings::{RestreamSettings, MAX_OUTPUTS};
+
+/// How often a live stream's outputs are read again from the store (changes made through
+/// another node's API; this node's own changes apply at once).
+pub const OUTPUTS_REFRESH: Duration = Duration::from_secs(5);
+/// Codecs an output's status lists as not forwarded.
+const MAX_NOT_FORWARDED: usize = 8;
+
 use std::collections::HashMap;
-use std::fmt::Write as _;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use anyhow::Context;
 use bytes::Bytes;
-use clap::Args;
 use rapidrtmp_core::flv::TagKind;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::CertificateDer;
 use serde::Serialize;
 use tokio::sync::{watch, Notify};
 use tracing::warn;
@@ -38,75 +41,6 @@ use crate::store::Store;
 use queue::OutputQueue;
 use tags::{Headers, Role};
 use url::OutputUrl;
-
-/// Most outputs a stream may have (stored ones; `--restream-url` ones come on top).
-pub const MAX_OUTPUTS: usize = 16;
-/// How often a live stream's outputs are read again from the store (changes made through
-/// another node's API; this node's own changes apply at once).
-pub const OUTPUTS_REFRESH: Duration = Duration::from_secs(5);
-/// Codecs an output's status lists as not forwarded.
-const MAX_NOT_FORWARDED: usize = 8;
-
-/// Restreaming flags of `rapidrtmp serve`.
-#[derive(Args, Debug, Default, Clone)]
-pub struct RestreamArgs {
-    /// An output of every stream published on this node: `rtmp://host/app/key` or
-    /// `rtmps://host/app/key` (repeatable; beside the stream's own outputs).
-    #[arg(long = "restream-url", value_name = "URL")]
-    pub restream_url: Vec<String>,
-    /// A PEM file of CA certificates trusted for `rtmps://` outputs, beside the system's.
-    #[arg(long, env = "RAPIDRTMP_RESTREAM_CA", value_name = "FILE")]
-    pub restream_ca: Option<PathBuf>,
-}
-
-/// Resolved restreaming settings.
-#[derive(Debug, Clone)]
-pub struct RestreamSettings {
-    /// The outputs every stream gets (`--restream-url`).
-    pub defaults: Vec<OutputUrl>,
-    /// TLS for `rtmps://` outputs: the system's roots and `--restream-ca`.
-    pub tls: Arc<rustls::ClientConfig>,
-}
-
-impl RestreamArgs {
-    /// Checks the URLs and loads the trusted certificates.
-    pub fn resolve(self) -> anyhow::Result<RestreamSettings> {
-        let defaults = self
-            .restream_url
-            .iter()
-            .map(|u| OutputUrl::parse(u).map_err(|e| anyhow::anyhow!("--restream-url: {e}")))
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        if defaults.len() > MAX_OUTPUTS {
-            anyhow::bail!("--restream-url: at most {MAX_OUTPUTS}");
-        }
-        let mut roots = rustls::RootCertStore::empty();
-        for cert in rustls_native_certs::load_native_certs().certs {
-            let _ = roots.add(cert);
-        }
-        if let Some(ca) = &self.restream_ca {
-            let certs = CertificateDer::pem_file_iter(ca)
-                .and_then(|c| c.collect::<Result<Vec<_>, _>>())
-                .with_context(|| format!("--restream-ca {}: not PEM certificates", ca.display()))?;
-            for cert in certs {
-                roots
-                    .add(cert)
-                    .with_context(|| format!("--restream-ca {}: a certificate rustls refuses", ca.display()))?;
-            }
-        }
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        Ok(RestreamSettings { defaults, tls: Arc::new(tls) })
-    }
-}
-
-impl Default for RestreamSettings {
-    fn default() -> Self {
-        RestreamArgs::default().resolve().expect("no URLs and no CA file always resolve")
-    }
-}
 
 /// An output's state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -123,58 +57,18 @@ pub enum State {
 }
 
 impl State {
-    /// Every state, in the order of [`RestreamMetrics`]'s gauge.
-    pub const ALL: [State; 4] = [State::Connecting, State::Live, State::Retrying, State::Disabled];
-
     /// The metric label and API word.
     pub fn label(self) -> &'static str {
-        match self {
-            State::Connecting => "connecting",
-            State::Live => "live",
-            State::Retrying => "retrying",
-            State::Disabled => "disabled",
-        }
+        crate::metrics::RESTREAM_STATES[self.index()]
     }
 
+    /// Its place in [`crate::metrics::RESTREAM_STATES`].
     fn index(self) -> usize {
-        State::ALL.iter().position(|s| *s == self).unwrap_or(0)
-    }
-}
-
-/// The restreaming metrics (`rapidrtmp_restream_*`).
-#[derive(Default)]
-pub struct RestreamMetrics {
-    /// Outputs of the streams live on this node, by [`State`].
-    outputs: [AtomicU64; 4],
-    /// Bytes sent to destinations.
-    pub bytes_sent: AtomicU64,
-    /// Tags dropped by outputs whose destination did not keep up.
-    pub tags_dropped: AtomicU64,
-    /// Body bytes of those tags.
-    pub bytes_dropped: AtomicU64,
-}
-
-impl RestreamMetrics {
-    /// Appends the metrics in the Prometheus text format.
-    pub fn render(&self, out: &mut String) {
-        let _ = writeln!(
-            out,
-            "# HELP rapidrtmp_restream_outputs Outputs of the streams published on this node, by state.\n\
-             # TYPE rapidrtmp_restream_outputs gauge"
-        );
-        for (state, n) in State::ALL.iter().zip(&self.outputs) {
-            let _ = writeln!(out, "rapidrtmp_restream_outputs{{state=\"{}\"}} {}", state.label(), n.load(Relaxed));
-        }
-        for (name, help, v) in [
-            ("rapidrtmp_restream_bytes_sent_total", "Bytes sent to restream destinations.", &self.bytes_sent),
-            (
-                "rapidrtmp_restream_dropped_tags_total",
-                "Tags dropped by outputs whose destination did not keep up (to the next keyframe).",
-                &self.tags_dropped,
-            ),
-            ("rapidrtmp_restream_dropped_bytes_total", "Body bytes of the dropped tags.", &self.bytes_dropped),
-        ] {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", v.load(Relaxed));
+        match self {
+            State::Connecting => 0,
+            State::Live => 1,
+            State::Retrying => 2,
+            State::Disabled => 3,
         }
     }
 }
