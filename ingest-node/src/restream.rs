@@ -200,6 +200,11 @@ pub struct StreamTap {
     outputs: Mutex<Vec<Arc<Output>>>,
     /// Whether any output runs (the tap copies nothing otherwise).
     running: AtomicBool,
+    /// Until the outputs are first read from the store (a few ms into the publish), the tags
+    /// wait here, so an output starts with the publish's first keyframe and the audio before it.
+    early: Mutex<Option<OutputQueue>>,
+    /// Whether `early` is still there.
+    early_open: AtomicBool,
     /// An API change on this node: reconcile now.
     changed: Notify,
     ended: watch::Sender<bool>,
@@ -278,6 +283,8 @@ impl Restreamer {
             headers: Mutex::default(),
             outputs: Mutex::default(),
             running: AtomicBool::new(false),
+            early: Mutex::new(Some(OutputQueue::default())),
+            early_open: AtomicBool::new(true),
             changed: Notify::new(),
             ended: watch::channel(false).0,
         });
@@ -335,6 +342,9 @@ impl Restreamer {
                 }
                 Err(e) if !failing => {
                     failing = true;
+                    // No outputs known: the publish's tags are not held for them.
+                    *tap.early.lock().unwrap_or_else(|e| e.into_inner()) = None;
+                    tap.early_open.store(false, Relaxed);
                     warn!(stream = %tap.key, "restream: outputs not read again, the running ones go on: {e}");
                 }
                 Err(_) => {}
@@ -354,6 +364,9 @@ impl Restreamer {
 
     /// Starts, stops and replaces outputs so the running set is `desired`.
     fn reconcile(&self, tap: &Arc<StreamTap>, desired: Vec<(String, OutputUrl, bool)>) {
+        // The first time: the outputs start from what the publish sent while they were read.
+        let mut early = tap.early.lock().unwrap_or_else(|e| e.into_inner());
+        let seed = early.take().map(|q| q.snapshot());
         let mut outputs = tap.outputs();
         outputs.retain(|o| {
             let keep = desired.iter().any(|(id, url, enabled)| {
@@ -369,12 +382,17 @@ impl Restreamer {
                 continue;
             }
             let output = Arc::new(Output::new(id, url, enabled, self.metrics.clone()));
+            if let (true, Some((tags, start))) = (enabled, &seed) {
+                output.queue.seed(tags, *start);
+            }
             if enabled {
                 tokio::spawn(forward::run(output.clone(), tap.clone(), self.handles.clone()));
             }
             outputs.push(output);
         }
         tap.running.store(outputs.iter().any(|o| o.lock().state != State::Disabled), Relaxed);
+        tap.early_open.store(false, Relaxed);
+        drop(early);
     }
 }
 
@@ -412,8 +430,8 @@ impl Tap {
     /// One of the publisher's tags, as it came; never waits.
     pub fn tag(&self, kind: TagKind, timestamp: u32, body: &[u8]) {
         let reading = tags::read(kind, body);
-        let running = self.tap.running.load(Relaxed);
-        if !running && reading.role != Role::Header {
+        let early = self.tap.early_open.load(Relaxed);
+        if !early && !self.tap.running.load(Relaxed) && reading.role != Role::Header {
             return; // a frame with no output to go to: not copied
         }
         let tag = tags::OutTag::new(kind, timestamp, Bytes::copy_from_slice(body), reading);
@@ -422,11 +440,17 @@ impl Tap {
             h.record(&tag);
             h.has_video()
         };
-        if !running {
-            return;
-        }
         let starts =
             tag.role == Role::Keyframe || (!has_video && tag.kind == TagKind::Audio && tag.role == Role::Frame);
+        if early {
+            if let Some(q) = self.tap.early.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+                q.push(&tag, starts);
+                return;
+            }
+        }
+        if !self.tap.running.load(Relaxed) {
+            return;
+        }
         for o in self.tap.outputs().iter() {
             let dropped = o.queue.push(&tag, starts);
             if dropped.tags > 0 {

@@ -164,6 +164,22 @@ impl OutputQueue {
         q.clear();
     }
 
+    /// What a waiting queue holds, and whether it can start: to seed another queue with.
+    pub fn snapshot(&self) -> (Vec<OutTag>, bool) {
+        let q = self.lock();
+        (q.tags.iter().cloned().collect(), q.start)
+    }
+
+    /// Fills a new, waiting queue with what another held ([`Self::snapshot`]).
+    pub fn seed(&self, tags: &[OutTag], start: bool) {
+        let mut q = self.lock();
+        q.tags = tags.iter().cloned().collect();
+        q.bytes = q.tags.iter().map(OutTag::cost).sum();
+        q.start = start;
+        drop(q);
+        self.ready.notify_one();
+    }
+
     /// What was dropped so far.
     pub fn dropped(&self) -> Dropped {
         self.lock().dropped
