@@ -1,7 +1,8 @@
 //! Restreaming end to end, with real destinations: ffmpeg publishes to a node whose stream has
 //! outputs, and what reached each destination is decoded by ffmpeg. The destinations are
 //! nginx-rtmp recording what it receives (Debian's `libnginx-mod-rtmp`, `record all`) and a
-//! second node; the faults are real too: a destination down at start, one killed mid-stream and
+//! second node, and nginx-rtmp over RTMPS (TLS ended by nginx's `stream` module, its
+//! certificate signed by a test CA the node is given with `--restream-ca`); the faults are real too: a destination down at start, one killed mid-stream and
 //! started again, one that accepts TCP and never reads, one that takes the publish and then
 //! stops reading.
 
@@ -351,6 +352,49 @@ fn an_hevc_publish_to_nginx_rtmp_says_what_was_not_forwarded() {
     cmd.args(["-v", "error", "-show_entries", "stream=codec_type", "-of", "csv=p=0"]).arg(&recording);
     assert_eq!(run(&mut cmd, Duration::from_secs(60)).ok().stdout_text().trim(), "audio");
     assert!(node.log().contains("does not take h265 video"), "{}", node.log());
+}
+
+#[test]
+fn an_rtmps_output_reaches_nginx_rtmp_behind_tls_and_checks_its_certificate() {
+    let dir = TempDir::new("restream-rtmps");
+    // A test CA, and the destination's certificate for 127.0.0.1 signed by it.
+    let (ca, cert, key) = (dir.join("ca.pem"), dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(dir.join("leaf.ext"), "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n")
+        .unwrap();
+    let d = dir.path();
+    for args in [
+        "req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=restream-test-ca -keyout ca.key -out ca.pem",
+        "req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout key.pem -out leaf.csr",
+        "x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile leaf.ext -out cert.pem",
+    ] {
+        run(std::process::Command::new("openssl").current_dir(d).args(args.split(' ')), Duration::from_secs(60)).ok();
+    }
+    let nginx = NginxRtmp::start_tls(&dir.join("nginx"), &cert, &key);
+    let mut opts = NodeOptions::standard();
+    opts.args.extend(["--restream-ca".to_string(), ca.to_string_lossy().into_owned()]);
+    let node = Node::start(&dir.join("node"), &opts);
+    // A node that does not trust the certificate refuses the destination.
+    let untrusting = Node::start(&dir.join("untrusting"), &NodeOptions::standard());
+    let key_name = "cam";
+    let id = add_output(&node, key_name, &nginx.tls_url("secure"));
+    let refused = add_output(&untrusting, key_name, &nginx.tls_url("not-this-one"));
+
+    let url = untrusting.rtmp_url(key_name, Some(&untrusting.token(key_name, 3600, false)));
+    let _untrusted_publish = publish(&url, &[], &[], &dir.join("ffmpeg-untrusting.log"));
+    let mut publisher =
+        publish(&node.rtmp_url(key_name, Some(&node.token(key_name, 3600, false))), &[], &[], &dir.join("ffmpeg.log"));
+    wait_output(&node, key_name, &id, "live", Duration::from_secs(15), |o| o["state"] == "live");
+    let o =
+        wait_output(&untrusting, key_name, &refused, "retrying", Duration::from_secs(15), |o| o["state"] == "retrying");
+    assert!(o["lastError"].as_str().unwrap_or("").contains("certificate"), "{o}");
+    assert!(publisher.wait_timeout(PUBLISH_TIMEOUT).expect("ffmpeg ends").success(), "{}", publisher.log());
+
+    let clip = clip();
+    wait_until("nginx-rtmp's recording", SETTLE, || !nginx.recordings().is_empty());
+    let recording = nginx.recordings().pop().unwrap();
+    assert!(recording.to_string_lossy().contains("secure"), "{}", recording.display());
+    wait_frames(&recording, clip.video_frames as usize, clip.audio_frames as usize, || nginx.log());
+    assert_eq!(frame_hashes(&recording, &[]).hashes, clip.hashes, "the RTMPS recording decodes to the clip's frames");
 }
 
 #[test]
