@@ -20,7 +20,7 @@ pub use settings::{RestreamSettings, MAX_OUTPUTS};
 
 /// How often a live stream's outputs are read again from the store (changes made through
 /// another node's API; this node's own changes apply at once).
-pub const OUTPUTS_REFRESH: Duration = Duration::from_secs(5);
+pub const OUTPUTS_REFRESH: Duration = Duration::from_secs(10);
 /// Codecs an output's status lists as not forwarded.
 const MAX_NOT_FORWARDED: usize = 8;
 

@@ -37,6 +37,9 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
 const READ_BUFFER: usize = 16 << 10;
 /// Chunk size of what outputs send.
 const CHUNK_SIZE: u32 = 4096;
+/// Our acknowledgement window for what a destination sends, until it announces one (the
+/// common 2.5 MB; a destination sends little).
+const WINDOW_ACK_SIZE: u32 = 2_500_000;
 /// Enhanced RTMP v2 `capsEx` bit: the peer takes multitrack messages (`CapsExMask.Multitrack`).
 const CAPS_EX_MULTITRACK: u32 = 0x02;
 /// `flashVer` of our `connect`.
@@ -128,7 +131,7 @@ async fn attempt(
         flash_ver: FLASH_VER.into(),
         fourccs: tap.fourccs(),
         chunk_size: CHUNK_SIZE,
-        window_ack_size: 2_500_000,
+        window_ack_size: WINDOW_ACK_SIZE,
     };
     let mut session = ClientSession::new(config, seed);
     let mut buf = BytesMut::with_capacity(READ_BUFFER);
