@@ -312,6 +312,9 @@ fn destinations_that_never_read_are_cut_loose_while_the_ingest_and_another_outpu
     assert_eq!(frame_counts(&node.playlist_url(key)), (video, audio), "the ingest kept every frame");
     let m = node.metrics();
     assert!(m.get("rapidrtmp_restream_dropped_tags_total", &[]) > 0.0);
+    // The write it never read was cut after 10 s (WRITE_STALL_TIMEOUT), and the output went down.
+    wait_until("the stalled output to be cut loose", SETTLE, || node.log().contains("cut loose"));
+    assert!(node.log().contains(&format!("output down stream=cam output={to_stalled}")), "{}", node.log());
     drop(stalled);
 }
 

@@ -18,12 +18,6 @@ pub mod url;
 
 pub use settings::{RestreamSettings, MAX_OUTPUTS};
 
-/// How often a live stream's outputs are read again from the store (changes made through
-/// another node's API; this node's own changes apply at once).
-pub const OUTPUTS_REFRESH: Duration = Duration::from_secs(10);
-/// Codecs an output's status lists as not forwarded.
-const MAX_NOT_FORWARDED: usize = 8;
-
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -41,6 +35,12 @@ use crate::store::Store;
 use queue::OutputQueue;
 use tags::{Headers, Role};
 use url::OutputUrl;
+
+/// How often a live stream's outputs are read again from the store (changes made through
+/// another node's API; this node's own changes apply at once).
+pub const OUTPUTS_REFRESH: Duration = Duration::from_secs(10);
+/// Codecs an output's status lists as not forwarded.
+const MAX_NOT_FORWARDED: usize = 8;
 
 /// An output's state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
