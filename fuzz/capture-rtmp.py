@@ -8,6 +8,8 @@ Usage:
       2-byte piece-size prefix (default 0c2a), cut to --limit bytes if given.
   fuzz/capture-rtmp.py hand-made DIR
       Writes the small hand-made seeds into DIR.
+  fuzz/capture-rtmp.py client-hand-made DIR
+      Writes the hand-made seeds of the `rtmp_client` target (what a server answers) into DIR.
 """
 
 import socket
@@ -133,6 +135,36 @@ def hand_made(folder):
         print(f"{folder}/{name}: {len(data)} bytes")
 
 
+def client_hand_made(folder):
+    """What a server answers a publishing client: S0+S1+S2, then the answers in order."""
+    handshake = b"\x03" + bytes(1536) + bytes(1536)
+    info = lambda level, code, text: {"level": level, "code": code, "description": text}
+    enhanced = {"fmsVer": "FMS/3,5,7,7009", "capabilities": 31, "fourCcList": ["avc1", "hvc1"],
+                "videoFourCcInfoMap": {"hvc1": 4}, "audioFourCcInfoMap": {"Opus": 4}, "capsEx": 0}
+    answers = [
+        chunks(2, 0, 0, 5, 0, struct.pack(">I", 2500000), 128),  # window acknowledgement size
+        chunks(2, 0, 0, 6, 0, struct.pack(">IB", 2500000, 2), 128),  # set peer bandwidth
+        chunks(2, 0, 0, 1, 0, struct.pack(">I", 60), 128),  # set chunk size 60
+        chunks(3, 0, 0, 20, 0, amf0("_result", 1, enhanced, info("status", "NetConnection.Connect.Success", "ok")), 60),
+        chunks(3, 0, 0, 20, 0, amf0("onBWDone", 0, None), 60),
+        chunks(3, 0, 0, 20, 0, amf0("_result", 4, None, 1), 60),
+        chunks(2, 0, 0, 4, 0, struct.pack(">HI", 0, 1), 60),  # stream begin
+        chunks(2, 0, 0, 4, 0, struct.pack(">HI", 6, 1234), 60),  # ping request
+        chunks(5, 0, 0, 20, 1, amf0("onStatus", 0, None, info("status", "NetStream.Publish.Start", "live")), 60),
+        chunks(2, 0, 0, 3, 0, struct.pack(">I", 4096), 60),  # acknowledgement
+    ]
+    refused = chunks(5, 0, 0, 20, 1, amf0("onStatus", 0, None, info("error", "NetStream.Publish.BadName", "taken")), 128)
+    seeds = {
+        "publish.bin": b"\x0c\x2a" + handshake + b"".join(answers),
+        "publish-bytewise.bin": b"\x00\x00" + handshake + b"".join(answers),
+        "bad-name.bin": b"\x0f\x00" + handshake + b"".join(answers[:6]) + refused,
+    }
+    for name, data in seeds.items():
+        with open(f"{folder}/{name}", "wb") as f:
+            f.write(data)
+        print(f"{folder}/{name}: {len(data)} bytes")
+
+
 def main(argv):
     if len(argv) >= 4 and argv[0] == "capture":
         opts = dict(zip(argv[4::2], argv[5::2]))
@@ -141,6 +173,8 @@ def main(argv):
         capture(int(argv[1]), int(argv[2]), argv[3], limit, prefix)
     elif len(argv) == 2 and argv[0] == "hand-made":
         hand_made(argv[1])
+    elif len(argv) == 2 and argv[0] == "client-hand-made":
+        client_hand_made(argv[1])
     else:
         sys.exit(__doc__)
 

@@ -333,6 +333,8 @@ fn admin_api_needs_the_key_lists_streams_and_stops_a_publish() {
         "/api/v1/streams/{key}",
         "/api/v1/streams/{key}/stop",
         "/api/v1/streams/{key}/revoke",
+        "/api/v1/streams/{key}/outputs",
+        "/api/v1/streams/{key}/outputs/{id}",
         "/api/v1/drain",
     ] {
         assert!(doc["paths"][path].is_object(), "openapi.json lacks {path}");

@@ -6,6 +6,8 @@
 //! ffprobe, ffmpeg):
 //!
 //! - playback advanced at least 5 s, at the clip's size, with no hls.js ERROR event at all;
+//! - the stream's outputs are listed beside the player, one to a destination that is down as
+//!   `retrying` with its error, its stream key masked;
 //! - the box tree shows `ftyp`/`moov`/`trak` (init) and `moof`/`mdat` (segment), and the sample
 //!   counts it shows equal ffprobe's packet counts of the same segment;
 //! - the packager's files decode cleanly in ffmpeg, frame for frame like the clip.
@@ -37,7 +39,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::{json, Value};
 use support::checks::{assert_decodes_cleanly, assert_frames_equal};
 use support::cli::rapidrtmp_ok;
 use support::media::{clip, publish};
@@ -89,6 +91,12 @@ fn web_page_plays_inspects_and_packages() {
     let wasm_gz = std::fs::read(dist.join("pkg/rapidrtmp_www_bg.wasm.gz")).unwrap();
     assert!(wasm_gz.len() <= WASM_BUDGET, "the WASM is {} bytes gzipped, over {WASM_BUDGET}", wasm_gz.len());
 
+    // An output to a destination that is down: the page shows it retrying, its key masked.
+    let down = support::proc::free_ports(1)[0];
+    let output = json!({ "url": format!("rtmp://127.0.0.1:{down}/live2/page-secret") });
+    let r = node.api("POST", &format!("/api/v1/streams/{STREAM}/outputs"), Some(&output));
+    assert_eq!(r.status, 201, "{}", r.text());
+
     let token = node.token(STREAM, 3600, false);
     let mut publisher =
         publish(&node.rtmp_url(STREAM, Some(&token)), &["-stream_loop", "-1"], &[], &dir.join("ffmpeg.log"));
@@ -123,6 +131,12 @@ fn web_page_plays_inspects_and_packages() {
 
     check_page_health(&result, &base);
     check_playback(&result["playback"]);
+    let outputs = result["outputs"].to_string();
+    assert!(
+        outputs.contains("retrying") && outputs.contains(&format!("rtmp://127.0.0.1:{down}/live2/****")),
+        "{outputs}"
+    );
+    assert!(outputs.contains("cannot connect") && !outputs.contains("page-secret"), "{outputs}");
     let inspected: BTreeMap<&str, &Value> =
         result["inspected"].as_array().unwrap().iter().map(|i| (i["label"].as_str().unwrap(), i)).collect();
     check_inspector(&node, &dir, &inspected);

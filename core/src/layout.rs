@@ -11,6 +11,7 @@
 //! | `live/{stream}/sessions/{session}.json` | [`session_key`]: a publishing session's record ([`crate::archive::SessionRecord`]) |
 //! | `live/{stream}/owner.json` | [`owner_key`]: which node writes the stream |
 //! | `live/{stream}/expiring/{due}.json` | [`expiring_key`]: chunks to delete at `due` |
+//! | `live/{stream}/outputs.json` | [`outputs_key`]: where the stream is restreamed to |
 //! | `tokens/used/{nonce}` | [`used_token_key`]: a spent single-use publish token |
 //! | `tokens/generation/{stream}.json` | [`token_generation_key`]: the stream key's token generation |
 
@@ -96,6 +97,12 @@ pub fn owner_key(stream: &str) -> String {
     format!("{STREAMS}{stream}/owner.json")
 }
 
+/// The key of a stream's outputs: the RTMP(S) destinations any node publishing the stream
+/// forwards it to.
+pub fn outputs_key(stream: &str) -> String {
+    format!("{STREAMS}{stream}/outputs.json")
+}
+
 /// The folder of a stream's scheduled deletions.
 pub fn expiring_prefix(stream: &str) -> String {
     format!("{STREAMS}{stream}/expiring/")
@@ -131,6 +138,7 @@ mod tests {
         assert_eq!(manifest_key("cam"), "live/cam/manifest.json");
         assert_eq!(chunk_key("cam", "17", 3), "live/cam/17/3.flv");
         assert_eq!(owner_key("cam"), "live/cam/owner.json");
+        assert_eq!(outputs_key("cam"), "live/cam/outputs.json");
         assert_eq!(expiring_key("cam", 5), "live/cam/expiring/5.json");
         assert!(expiring_key("cam", 5).starts_with(&expiring_prefix("cam")));
         assert!(chunk_key("cam", "1", 0).starts_with(&stream_prefix("cam")));

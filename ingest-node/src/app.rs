@@ -13,6 +13,7 @@ use crate::config::Settings;
 use crate::lifecycle::Lifecycle;
 use crate::metrics::Metrics;
 use crate::publish::writer::{StreamWriters, WriterHandles};
+use crate::restream::Restreamer;
 use crate::store::Store;
 use crate::streams::{LiveStream, LiveStreams};
 use crate::tokens::TokenSigner;
@@ -80,6 +81,7 @@ impl App {
         let streams = Arc::<LiveStreams>::default();
         let lifecycle = Lifecycle::new(metrics.clone());
         let shutdown = watch::channel(false).0;
+        let restream = Restreamer::new(&settings.restream, store.clone(), lifecycle.clone(), metrics.clone());
         let writers = StreamWriters::new(WriterHandles {
             store: store.clone(),
             settings: settings.clone(),
@@ -89,6 +91,7 @@ impl App {
             streams: streams.clone(),
             lifecycle: lifecycle.clone(),
             shutdown: shutdown.subscribe(),
+            restream,
         });
         Arc::new(Self {
             edge_cache: crate::http::cache::EdgeCache::new(settings.cache_bytes),

@@ -109,6 +109,9 @@ pub struct ServeArgs {
     /// build) [default: 64].
     #[arg(long, env = "RAPIDRTMP_CACHE_MB")]
     pub cache_mb: Option<u64>,
+    /// Restreaming: outputs of every stream, and the CAs trusted for `rtmps://` outputs.
+    #[command(flatten)]
+    pub restream: crate::restream::settings::RestreamArgs,
 }
 
 /// The config file: the same settings, all optional.
@@ -211,6 +214,8 @@ pub struct Settings {
     pub json_logs: bool,
     /// Bytes of the edge's cache of built answers (0: none kept).
     pub cache_bytes: usize,
+    /// Restreaming.
+    pub restream: crate::restream::settings::RestreamSettings,
 }
 
 impl ServeArgs {
@@ -304,6 +309,7 @@ impl ServeArgs {
                 .map(|n| n.max(1)),
             json_logs,
             cache_bytes: cache_bytes(self.cache_mb.or(file.cache_mb).unwrap_or(crate::http::cache::DEFAULT_CACHE_MB))?,
+            restream: self.restream.resolve()?,
         })
     }
 }

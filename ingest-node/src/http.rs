@@ -19,7 +19,7 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get, post};
+use axum::routing::{any, get, patch, post};
 use axum::Router;
 use tokio::net::TcpListener;
 use tracing::warn;
@@ -55,6 +55,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/streams/{key}/recordings", get(api::recordings))
         .route("/api/v1/streams/{key}/stop", post(api::stop_stream))
         .route("/api/v1/streams/{key}/revoke", post(api::revoke_stream))
+        .route("/api/v1/streams/{key}/outputs", get(api::list_outputs).post(api::add_output))
+        .route("/api/v1/streams/{key}/outputs/{id}", patch(api::patch_output).delete(api::delete_output))
         .route("/api/v1/drain", post(api::drain).get(api::drain_status))
         .layer(middleware::from_fn_with_state(app.clone(), api_guard));
     Router::new()

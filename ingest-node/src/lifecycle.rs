@@ -1,5 +1,5 @@
 //! A stream's lifecycle, told from one place: each moment (a publish starts, a session starts, a
-//! chunk is stored, a publish ends, the stream ends) is emitted once, where it happens, as a
+//! chunk is stored, a publish ends, the stream ends, an output goes up or down) is emitted once, where it happens, as a
 //! [`StreamEvent`]. The metrics count it as it is emitted (a few atomic additions, so a gauge
 //! never misses one); everyone else listens on a broadcast channel of [`EVENT_BUFFER`] events:
 //! the log now ([`log_events`]), webhooks next. A slow listener never slows the ingest: it falls
@@ -95,6 +95,26 @@ pub enum StreamEvent {
         /// When, ms since the Unix epoch.
         at_ms: u64,
     },
+    /// An output of the stream is publishing at its destination ([`crate::restream`]).
+    OutputUp {
+        /// Stream key.
+        stream: String,
+        /// The output's id.
+        output: String,
+        /// Host, port and app of the destination (never its stream key).
+        destination: String,
+    },
+    /// An output that was up is not any more.
+    OutputDown {
+        /// Stream key.
+        stream: String,
+        /// The output's id.
+        output: String,
+        /// Host, port and app of the destination.
+        destination: String,
+        /// Why, when it failed (`None`: stopped, or the publish ended).
+        error: Option<String>,
+    },
 }
 
 /// Where the moments of every stream are emitted.
@@ -145,7 +165,10 @@ fn count(metrics: &Metrics, event: &StreamEvent) {
             metrics.chunk_bytes_written.fetch_add(*bytes, Relaxed);
             metrics.chunk_write.observe(*write_time);
         }
-        StreamEvent::SessionStarted { .. } | StreamEvent::StreamEnded { .. } => {}
+        StreamEvent::SessionStarted { .. }
+        | StreamEvent::StreamEnded { .. }
+        | StreamEvent::OutputUp { .. }
+        | StreamEvent::OutputDown { .. } => {}
     }
 }
 
@@ -159,6 +182,13 @@ fn log(event: &StreamEvent) {
         StreamEvent::ChunkStored { stream, sequence, bytes, .. } => debug!(%stream, sequence, bytes, "chunk stored"),
         StreamEvent::PublishEnded { stream, ending, .. } => info!(%stream, ?ending, "publish ended"),
         StreamEvent::StreamEnded { stream, .. } => info!(%stream, "stream ended"),
+        StreamEvent::OutputUp { stream, output, destination } => info!(%stream, %output, %destination, "output up"),
+        StreamEvent::OutputDown { stream, output, destination, error: None } => {
+            info!(%stream, %output, %destination, "output down")
+        }
+        StreamEvent::OutputDown { stream, output, destination, error: Some(error) } => {
+            warn!(%stream, %output, %destination, %error, "output down")
+        }
     }
 }
 

@@ -24,6 +24,7 @@ mod owner;
 mod package_cmd;
 mod publish;
 mod refusals;
+mod restream;
 mod retention;
 mod rtmp;
 mod serve;

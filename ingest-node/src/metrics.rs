@@ -123,6 +123,50 @@ pub struct Metrics {
     pub edge_cache_bytes: AtomicU64,
     /// Store objects the edge read (found or not) to answer playback requests.
     pub edge_store_reads: AtomicU64,
+    /// Restreaming (`rapidrtmp_restream_*`).
+    pub restream: RestreamMetrics,
+}
+
+/// The states of restream outputs, as the `state` label of `rapidrtmp_restream_outputs` and
+/// the API name them (`crate::restream::State`).
+pub const RESTREAM_STATES: [&str; 4] = ["connecting", "live", "retrying", "disabled"];
+
+/// The restreaming metrics (`rapidrtmp_restream_*`).
+#[derive(Default)]
+pub struct RestreamMetrics {
+    /// Outputs of the streams live on this node, by state, in the order of [`RESTREAM_STATES`].
+    pub outputs: [AtomicU64; 4],
+    /// Bytes sent to destinations.
+    pub bytes_sent: AtomicU64,
+    /// Tags dropped by outputs whose destination did not keep up.
+    pub tags_dropped: AtomicU64,
+    /// Body bytes of those tags.
+    pub bytes_dropped: AtomicU64,
+}
+
+impl RestreamMetrics {
+    /// Appends the metrics in the Prometheus text format.
+    fn render(&self, out: &mut String) {
+        let _ = writeln!(
+            out,
+            "# HELP rapidrtmp_restream_outputs Outputs of the streams published on this node, by state.\n\
+             # TYPE rapidrtmp_restream_outputs gauge"
+        );
+        for (state, n) in RESTREAM_STATES.iter().zip(&self.outputs) {
+            let _ = writeln!(out, "rapidrtmp_restream_outputs{{state=\"{state}\"}} {}", n.load(Relaxed));
+        }
+        for (name, help, v) in [
+            ("rapidrtmp_restream_bytes_sent_total", "Bytes sent to restream destinations.", &self.bytes_sent),
+            (
+                "rapidrtmp_restream_dropped_tags_total",
+                "Tags dropped by outputs whose destination did not keep up (to the next keyframe).",
+                &self.tags_dropped,
+            ),
+            ("rapidrtmp_restream_dropped_bytes_total", "Body bytes of the dropped tags.", &self.bytes_dropped),
+        ] {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", v.load(Relaxed));
+        }
+    }
 }
 
 impl Metrics {
@@ -278,6 +322,7 @@ impl Metrics {
         }
         self.chunk_write.render(&mut out, "rapidrtmp_chunk_write_seconds", "Time to write a chunk and its manifest.");
         self.segment_build.render(&mut out, "rapidrtmp_segment_build_seconds", "Time to build a segment at the edge.");
+        self.restream.render(&mut out);
         out
     }
 }

@@ -376,6 +376,8 @@ mod tests {
         let lifecycle = Lifecycle::new(metrics.clone());
         let mut events = lifecycle.subscribe();
         let shutdown = watch::channel(false);
+        let restream =
+            crate::restream::Restreamer::new(&settings.restream, store.clone(), lifecycle.clone(), metrics.clone());
         let writers = StreamWriters::new(WriterHandles {
             store: store.clone(),
             settings,
@@ -384,6 +386,7 @@ mod tests {
             streams: Arc::default(),
             lifecycle,
             shutdown: shutdown.1,
+            restream,
         });
         let peer: SocketAddr = "127.0.0.1:40000".parse().expect("address");
         let stream = LiveStream::new("cam".into(), now_ms(), (7, peer, "rtmp"), None);

@@ -1,4 +1,5 @@
-//! The server side of the RTMP handshake (RTMP 1.0 §5.2): C0+C1 in, S0+S1+S2 out, C2 in.
+//! The RTMP handshake (RTMP 1.0 §5.2). The server side: C0+C1 in, S0+S1+S2 out, C2 in. The
+//! client side ([`ClientHandshake`]): C0+C1 out, S0+S1+S2 in, C2 out.
 //!
 //! Two forms are answered. The simple one of the spec: S1 is random, S2 echoes C1. The digest
 //! form that Flash Player 9+ and most encoders use (not in the published spec; the scheme that
@@ -94,6 +95,96 @@ impl Handshake {
         }
         Ok(())
     }
+}
+
+/// The client handshake state machine: C0+C1 are written at once, in digest form (as FFmpeg
+/// and Flash Player write them: servers that check the digest take them, the others echo).
+#[derive(Debug)]
+pub(crate) struct ClientHandshake {
+    done: bool,
+}
+
+/// The Flash Player version C1 announces in digest form (as FFmpeg does).
+const CLIENT_VERSION: [u8; 4] = [9, 0, 124, 2];
+
+impl ClientHandshake {
+    /// Writes C0 and C1 to `out`.
+    pub(crate) fn start(out: &mut BytesMut, random: &mut Random) -> Self {
+        let start = out.len();
+        out.resize(start + 1 + HANDSHAKE_LEN, 0);
+        out[start] = RTMP_VERSION;
+        let c1 = &mut out[start + 1..];
+        random.fill(&mut c1[8..]);
+        c1[4..8].copy_from_slice(&CLIENT_VERSION);
+        let at = digest_offset(c1, Scheme::First);
+        let own = hmac(&player_key()[..PLAYER_NAME.len()], &[&c1[..at], &c1[at + DIGEST_LEN..]]);
+        c1[at..at + DIGEST_LEN].copy_from_slice(&own);
+        Self { done: false }
+    }
+
+    pub(crate) fn done(&self) -> bool {
+        self.done
+    }
+
+    /// Bytes the next step needs in the input.
+    pub(crate) fn wanted(&self) -> usize {
+        if self.done {
+            0
+        } else {
+            1 + 2 * HANDSHAKE_LEN
+        }
+    }
+
+    /// Reads S0+S1+S2 once they are all in `input` and writes C2: S1 signed back when it
+    /// carries a server digest, S1 echoed otherwise. S2 is read and not checked, as servers
+    /// fill it in either form. A wrong version byte is refused as soon as it arrives.
+    pub(crate) fn advance(
+        &mut self,
+        input: &mut BytesMut,
+        out: &mut BytesMut,
+        random: &mut Random,
+    ) -> Result<(), Error> {
+        if self.done {
+            return Ok(());
+        }
+        match input.first() {
+            None => return Ok(()),
+            Some(&RTMP_VERSION) => {}
+            Some(&v) => return Err(Error::Version(v)),
+        }
+        if input.len() < 1 + 2 * HANDSHAKE_LEN {
+            return Ok(());
+        }
+        input.advance(1);
+        let s1 = input.split_to(HANDSHAKE_LEN);
+        input.advance(HANDSHAKE_LEN);
+        let start = out.len();
+        out.resize(start + HANDSHAKE_LEN, 0);
+        let c2 = &mut out[start..];
+        match server_digest(&s1) {
+            Some(digest) => {
+                random.fill(&mut c2[..HANDSHAKE_LEN - DIGEST_LEN]);
+                let key = hmac(&player_key(), &[&digest]);
+                let sig = hmac(&key, &[&c2[..HANDSHAKE_LEN - DIGEST_LEN]]);
+                c2[HANDSHAKE_LEN - DIGEST_LEN..].copy_from_slice(&sig);
+            }
+            None => c2.copy_from_slice(&s1),
+        }
+        self.done = true;
+        Ok(())
+    }
+}
+
+/// S1's digest, when S1 carries a valid one (either scheme).
+fn server_digest(s1: &[u8]) -> Option<[u8; DIGEST_LEN]> {
+    let key = server_key();
+    [Scheme::First, Scheme::Second].into_iter().find_map(|scheme| {
+        let at = digest_offset(s1, scheme);
+        let expected = hmac(&key[..SERVER_NAME.len()], &[&s1[..at], &s1[at + DIGEST_LEN..]]);
+        let mut digest = [0; DIGEST_LEN];
+        digest.copy_from_slice(&s1[at..at + DIGEST_LEN]);
+        (digest == expected).then_some(digest)
+    })
 }
 
 /// Writes S1 and S2 for `c1`.
@@ -252,6 +343,44 @@ mod tests {
             let key = hmac(&server_key(), &[&client]);
             assert_eq!(&s2[HANDSHAKE_LEN - 32..], &hmac(&key, &[&s2[..HANDSHAKE_LEN - 32]]));
         }
+    }
+
+    #[test]
+    fn the_client_handshake_passes_the_servers_digest_checks_both_ways() {
+        let mut random = Random::new([4; 32]);
+        let mut c0c1 = BytesMut::new();
+        let mut client = ClientHandshake::start(&mut c0c1, &mut random);
+        assert_eq!(c0c1.len(), 1 + HANDSHAKE_LEN);
+        assert!(client_digest(&c0c1[1..]).is_some(), "C1 is in digest form");
+        let mut s = run(&c0c1[1..]);
+        let mut c2 = BytesMut::new();
+        client.advance(&mut BytesMut::from(&s[..100]), &mut c2, &mut random).unwrap();
+        assert!(!client.done() && c2.is_empty(), "a short S0+S1+S2 waits");
+        s.extend_from_slice(b"next");
+        client.advance(&mut s, &mut c2, &mut random).unwrap();
+        assert!(client.done());
+        assert_eq!(&s[..], b"next", "bytes after S2 are left for the chunk layer");
+        // The server's check of a digest C2 (as FFmpeg's server side does it).
+        let s1 = &run(&c0c1[1..])[1..1 + HANDSHAKE_LEN];
+        let digest = server_digest(s1).unwrap();
+        let key = hmac(&player_key(), &[&digest]);
+        assert_eq!(&c2[HANDSHAKE_LEN - 32..], &hmac(&key, &[&c2[..HANDSHAKE_LEN - 32]]));
+    }
+
+    #[test]
+    fn the_client_echoes_a_simple_s1_and_refuses_a_wrong_version() {
+        let mut random = Random::new([4; 32]);
+        let mut client = ClientHandshake::start(&mut BytesMut::new(), &mut random);
+        let mut s = BytesMut::new();
+        s.put_u8(3);
+        s.extend_from_slice(&[9; HANDSHAKE_LEN]);
+        s.extend_from_slice(&[0; HANDSHAKE_LEN]);
+        let mut c2 = BytesMut::new();
+        client.advance(&mut s, &mut c2, &mut random).unwrap();
+        assert_eq!(&c2[..], &[9; HANDSHAKE_LEN][..]);
+        let mut client = ClientHandshake::start(&mut BytesMut::new(), &mut random);
+        let err = client.advance(&mut BytesMut::from(&b"HTTP/1.1 400"[..]), &mut c2, &mut random).unwrap_err();
+        assert_eq!(err, Error::Version(b'H'));
     }
 
     #[test]

@@ -32,6 +32,15 @@ pub const MAX_CHUNK_SIZE: u32 = 0x7FFF_FFFF;
 /// (pings, commands) without reading the answers is cut off.
 pub const MAX_OUTPUT_BYTES: usize = 1 << 20;
 
+/// FourCCs kept from each list of a destination's `connect` answer (`fourCcList`,
+/// `videoFourCcInfoMap`, `audioFourCcInfoMap`; Enhanced RTMP v2): a server names a handful, and
+/// the ones past this are ignored (a codec not kept is a codec not forwarded).
+pub const MAX_ANSWER_FOURCCS: usize = 32;
+
+/// Bytes kept of the `code` and `description` of a destination's `_error` or `onStatus`
+/// (cut at a character boundary), so a refusal can be logged and shown as it came.
+pub const MAX_STATUS_TEXT: usize = 512;
+
 /// Deepest AMF0 nesting accepted in commands and data messages (the core's AMF0 reader).
 pub const MAX_AMF_DEPTH: usize = rapidrtmp_core::flv::MAX_AMF0_DEPTH;
 

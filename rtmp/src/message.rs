@@ -137,3 +137,39 @@ pub(crate) fn user_control_body(event: u16, data: u32) -> Bytes {
 pub(crate) fn read_u32(body: &[u8]) -> Option<u32> {
     Some(u32::from_be_bytes(body.get(..4)?.try_into().ok()?))
 }
+
+/// The acknowledgement window of the way in (§5.3.3, §5.4.3, §5.4.4): counts received bytes
+/// and says when the peer is owed an Acknowledgement.
+#[derive(Debug)]
+pub(crate) struct AckWindow {
+    received: u64,
+    acknowledged: u64,
+    /// The window the peer announced with Window Acknowledgement Size, if it did.
+    peer: Option<u32>,
+    /// The window until the peer announces one.
+    default: u32,
+}
+
+impl AckWindow {
+    pub(crate) fn new(default: u32) -> Self {
+        Self { received: 0, acknowledged: 0, peer: None, default }
+    }
+
+    /// Applies the peer's Window Acknowledgement Size.
+    pub(crate) fn set_peer_window(&mut self, window: u32) {
+        self.peer = Some(window);
+    }
+
+    /// Counts `n` received bytes; returns the sequence number to acknowledge when a window of
+    /// them is complete: the byte count so far, wrapping at 2^32 (its low 32 bits).
+    pub(crate) fn count(&mut self, n: usize) -> Option<u32> {
+        self.received += n as u64;
+        let window = u64::from(self.peer.unwrap_or(self.default).max(1));
+        if self.received - self.acknowledged < window {
+            return None;
+        }
+        self.acknowledged = self.received;
+        let [.., b4, b5, b6, b7] = self.received.to_be_bytes();
+        Some(u32::from_be_bytes([b4, b5, b6, b7]))
+    }
+}

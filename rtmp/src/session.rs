@@ -18,13 +18,13 @@ use crate::chunk::ChunkDecoder;
 use crate::command::{self, info, property, string_property, Command};
 use crate::handshake::{Handshake, Random};
 use crate::limits::{Limit, MAX_OUTPUT_BYTES};
-use crate::message::{self, user_control, Message, MessageType};
+use crate::message::{self, user_control, AckWindow, Message, MessageType};
 use crate::Error;
 
 /// Chunk stream of the protocol control and user control messages we send (§5.4).
-const CONTROL_CHUNK_STREAM: u32 = 2;
+pub(crate) const CONTROL_CHUNK_STREAM: u32 = 2;
 /// Chunk stream of the commands we send.
-const COMMAND_CHUNK_STREAM: u32 = 3;
+pub(crate) const COMMAND_CHUNK_STREAM: u32 = 3;
 /// The `onStatus` code of a publish that ended (`FCUnpublish`, `closeStream`, `deleteStream`).
 const UNPUBLISH_SUCCESS: &str = "NetStream.Unpublish.Success";
 
@@ -99,7 +99,7 @@ impl Connect {
 
     /// Reads the command object of `connect`; a capability that is a number but not a whole
     /// `u32` is refused.
-    fn from_command(c: &Command) -> Result<Self, Error> {
+    pub(crate) fn from_command(c: &Command) -> Result<Self, Error> {
         let o = &c.object;
         let number = |key| match property(o, key) {
             Some(Amf0Value::Number(n)) => Some(*n),
@@ -207,15 +207,14 @@ pub struct ServerSession {
     next_stream_id: u32,
     /// The accepted `publish` while it lasts: its `onStatus` replies name it.
     published: Option<StreamRequest>,
-    received: u64,
-    acknowledged: u64,
-    peer_window: Option<u32>,
+    window: AckWindow,
 }
 
 impl ServerSession {
     /// A session waiting for C0; `seed` makes the handshake's random bytes.
     pub fn new(config: Config, seed: [u8; 32]) -> Self {
         Self {
+            window: AckWindow::new(config.window_ack_size),
             config,
             handshake: Handshake::new(),
             random: Random::new(seed),
@@ -227,9 +226,6 @@ impl ServerSession {
             connect_transaction: 0.0,
             next_stream_id: 1,
             published: None,
-            received: 0,
-            acknowledged: 0,
-            peer_window: None,
         }
     }
 
@@ -374,13 +370,8 @@ impl ServerSession {
 
     /// Counts received bytes and acknowledges each window of them (§5.4.3).
     fn count(&mut self, n: usize) {
-        self.received += n as u64;
-        let window = u64::from(self.peer_window.unwrap_or(self.config.window_ack_size).max(1));
-        if self.received - self.acknowledged >= window {
-            self.acknowledged = self.received;
-            // The sequence number is the byte count so far, wrapping at 2^32: its low 32 bits.
-            let [.., b4, b5, b6, b7] = self.received.to_be_bytes();
-            self.control(MessageType::Acknowledgement, &message::u32_body(u32::from_be_bytes([b4, b5, b6, b7])));
+        if let Some(sequence) = self.window.count(n) {
+            self.control(MessageType::Acknowledgement, &message::u32_body(sequence));
         }
     }
 
@@ -397,7 +388,7 @@ impl ServerSession {
             }
             MessageType::WindowAckSize => {
                 if let Some(w) = message::read_u32(&m.payload) {
-                    self.peer_window = Some(w);
+                    self.window.set_peer_window(w);
                 }
             }
             MessageType::UserControl => {
@@ -549,14 +540,14 @@ impl ServerSession {
 /// An AMF0 number the peer sent where RTMP means a `u32` (a message stream id, capability
 /// bits), named by `what`: refused unless it is whole and within `0 ..= 2^32 - 1`, so a -1, a
 /// 1.5, a NaN or a 2^40 is never taken as some other value.
-fn u32_number(n: f64, what: impl FnOnce() -> String) -> Result<u32, Error> {
+pub(crate) fn u32_number(n: f64, what: impl FnOnce() -> String) -> Result<u32, Error> {
     Amf0Value::whole_number(n)
         .and_then(|v| u32::try_from(v).ok())
         .ok_or_else(|| Error::protocol(format!("{} is {n}, not a whole number from 0 to 4294967295", what())))
 }
 
 /// An AMF3 command or data message body is AMF0 after a format byte of 0 (§7.1.1, §7.1.2).
-fn amf3_body(payload: &[u8]) -> &[u8] {
+pub(crate) fn amf3_body(payload: &[u8]) -> &[u8] {
     match payload.first() {
         Some(0) => &payload[1..],
         _ => payload,

@@ -9,6 +9,7 @@
 //! drops.
 //!
 //! - [`cdn`]: nginx as a caching reverse proxy (the CDN stand-in);
+//! - [`nginx_rtmp`]: nginx-rtmp recording what is published to it (a restream destination);
 //! - [`proc`]: commands with a timeout, background processes, temp dirs, free ports, file lists;
 //! - [`cli`]: running `rapidrtmp package` and checking its docs/cli.md error/warning contract;
 //! - [`fixtures`]: the one fixture cache (`target/tmp/rapidrtmp-fixtures`, keyed by the ffmpeg
@@ -37,6 +38,7 @@ pub mod hls;
 pub mod http;
 pub mod media;
 pub mod mp4;
+pub mod nginx_rtmp;
 pub mod node;
 pub mod player;
 pub mod proc;

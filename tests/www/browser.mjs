@@ -55,6 +55,9 @@ try {
       timeline: document.querySelectorAll('#timeline [data-sn]').length,
     };
   }, start);
+  // The stream's outputs, listed beside the player: one to a destination that is down.
+  await page.waitForFunction(() => document.querySelector('#outputs .badge.retrying'), null, { timeout: 20000 });
+  result.outputs = await page.$$eval('#outputs li', (lis) => lis.map((li) => li.textContent));
   await page.screenshot({ path: join(OUT, 'player.png') });
 
   // --- Inspector: init, segment and chunk picked from the live playlist ------------------------

@@ -19,11 +19,14 @@ const KEY_ITEM = `rapidrtmp.adminKey ${API}`;
 const UNSCOPED_KEY_ITEM = 'rapidrtmp.adminKey';
 /** How many loaded segments the bit rate figure averages over. */
 const BITRATE_SEGMENTS = 5;
+/** How often the outputs of the stream playing are listed again, ms. */
+const OUTPUTS_REFRESH_MS = 2000;
 
 const video = $('video');
 let hls = null;
 let source = null;
 let statsTimer = 0;
+let outputsTimer = 0;
 let loaded = []; // { bytes, duration } of the last segments loaded
 const segments = new Map(); // sn → { sn, url, initUrl, duration, cc, buffered }
 let playingSn = null;
@@ -143,10 +146,57 @@ function streamItem(s) {
     `${s.recentViewers ?? 0} watching`,
   ].filter(Boolean);
   return h('li', {},
-    h('button', { type: 'button', dataset: { stream: s.streamKey }, onclick: () => play(url, s.streamKey) },
+    h('button', { type: 'button', dataset: { stream: s.streamKey }, onclick: () => playStream(url, s.streamKey) },
       h('span', { class: `badge ${s.state}` }, s.state),
       h('strong', {}, s.streamKey)),
     h('span', { class: 'muted' }, meta.join(' · ')));
+}
+
+/** Plays a stream listed by the API, and shows its outputs (restream destinations). */
+function playStream(url, key) {
+  play(url, key);
+  $('outputs-panel').hidden = false;
+  $('outputs-stream').textContent = key;
+  listOutputs(key);
+  outputsTimer = setInterval(() => listOutputs(key), OUTPUTS_REFRESH_MS);
+}
+
+/** Lists the outputs of `key`, with their state, errors and figures. */
+async function listOutputs(key) {
+  const list = $('outputs');
+  const admin = sessionStorage.getItem(KEY_ITEM);
+  if (!apiConfirmed || !admin) return;
+  let body;
+  try {
+    const path = `/api/v1/streams/${encodeURIComponent(key)}/outputs`;
+    const r = await fetch(new URL(path, API), { headers: { Authorization: `Bearer ${admin}` } });
+    body = await r.json().catch(() => ({}));
+    if (!r.ok) throw new Error(body.error ?? `${r.status} ${r.statusText}`);
+  } catch (e) {
+    fill(list, h('li', { class: 'error' }, `Could not list the outputs: ${e.message}`));
+    return;
+  }
+  const outputs = body.outputs ?? [];
+  if (!outputs.length) {
+    fill(list, h('li', { class: 'empty' }, 'No outputs: POST /api/v1/streams/{key}/outputs adds one.'));
+    return;
+  }
+  fill(list, outputs.map(outputItem));
+}
+
+function outputItem(o) {
+  const meta = [
+    o.fromFlag ? '--restream-url' : null,
+    o.bytesSent != null ? `${fmt.bytes(o.bytesSent)} sent` : null,
+    o.tagsDropped ? `${fmt.count(o.tagsDropped)} tags dropped` : null,
+  ].filter(Boolean);
+  const notes = [o.state === 'retrying' ? o.lastError : null, ...(o.notForwarded ?? [])].filter(Boolean);
+  return h('li', { dataset: { output: o.id } },
+    h('span', {},
+      h('span', { class: `badge ${o.state}` }, o.state), ' ',
+      h('code', {}, o.url)),
+    h('span', { class: 'muted' }, meta.join(' · ')),
+    ...notes.map((n) => h('span', { class: 'outputs-error' }, n)));
 }
 
 // --- Playback -----------------------------------------------------------------------------------
@@ -195,6 +245,8 @@ async function play(url, label) {
 
 function stop() {
   clearInterval(statsTimer);
+  clearInterval(outputsTimer);
+  $('outputs-panel').hidden = true;
   hls?.destroy();
   hls = null;
   source = null;

@@ -1,4 +1,4 @@
-//! The admin API under `/api/v1`: publish tokens, streams, recordings, stop, revoke. Every call needs
+//! The admin API under `/api/v1`: publish tokens, streams, recordings, stop, revoke, outputs. Every call needs
 //! `Authorization: Bearer <admin key>`, checked by the router before a handler runs.
 
 use std::sync::Arc;
@@ -18,6 +18,7 @@ use subtle::ConstantTimeEq;
 use crate::app::App;
 use crate::clock::now_ms;
 use crate::publish::multitrack::is_rendition_key;
+use crate::restream::{self, outputs::OutputRecord, url::OutputUrl};
 use crate::tokens::{self, random_id, Grant};
 
 /// Longest token lifetime granted: one year.
@@ -417,6 +418,159 @@ pub async fn drain(State(app): State<Arc<App>>) -> Response {
 /// `GET /api/v1/drain`: whether the node is draining, and how many streams are still live.
 pub async fn drain_status(State(app): State<Arc<App>>) -> Response {
     drain_json(&app)
+}
+
+/// Why a stream key gets no outputs: `None` when it may have them.
+fn output_key_refused(key: &str) -> Option<Response> {
+    if !valid_name(key) {
+        return Some(error(StatusCode::BAD_REQUEST, "stream keys are 1-64 of [A-Za-z0-9_-]"));
+    }
+    is_rendition_key(key).then(|| error(StatusCode::BAD_REQUEST, format!("{RESERVED}: set outputs on that key")))
+}
+
+/// `POST /api/v1/streams/{key}/outputs` body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputRequest {
+    /// `rtmp://host/app/key` or `rtmps://…`.
+    url: String,
+}
+
+/// `PATCH /api/v1/streams/{key}/outputs/{id}` body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputPatch {
+    /// Whether the output forwards.
+    enabled: bool,
+}
+
+/// A new output id: 16 hex digits.
+fn output_id() -> String {
+    let mut b = [0u8; 8];
+    getrandom::fill(&mut b).expect("the OS random source works");
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// The answer to a failed change of a stream's outputs.
+fn outputs_failed(key: &str, e: restream::outputs::UpdateError<(StatusCode, String)>) -> Response {
+    match e {
+        restream::outputs::UpdateError::Refused((status, why)) => error(status, why),
+        restream::outputs::UpdateError::Store(e) => {
+            tracing::warn!(stream = key, "restream outputs: {e}");
+            error(StatusCode::SERVICE_UNAVAILABLE, "the store did not take the change; try again")
+        }
+    }
+}
+
+/// `GET /api/v1/streams/{key}/outputs`: the stream's outputs, stream keys masked, with their
+/// status while the stream is published on this node.
+pub async fn list_outputs(State(app): State<Arc<App>>, Path(key): Path<String>) -> Response {
+    if let Some(r) = output_key_refused(&key) {
+        return r;
+    }
+    match app.writers.restream.list(&key).await {
+        Ok(outputs) => Json(json!({ "streamKey": key, "outputs": outputs })).into_response(),
+        Err(e) => {
+            tracing::warn!(stream = %key, "restream outputs: {e}");
+            error(StatusCode::SERVICE_UNAVAILABLE, "the store did not answer; try again")
+        }
+    }
+}
+
+/// `POST /api/v1/streams/{key}/outputs` with `{"url": "rtmp://host/app/key"}`: adds an output
+/// (at most [`restream::MAX_OUTPUTS`]); it forwards at once if the stream is live here, and on
+/// any node that publishes the stream.
+pub async fn add_output(State(app): State<Arc<App>>, Path(key): Path<String>, body: axum::body::Bytes) -> Response {
+    if let Some(r) = output_key_refused(&key) {
+        return r;
+    }
+    let req: OutputRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid request body: {e}")),
+    };
+    let url = match OutputUrl::parse(&req.url) {
+        Ok(u) => u,
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("url: {e}")),
+    };
+    let record = OutputRecord { id: output_id(), url: req.url, enabled: true, created_at: now_ms() };
+    let added = restream::outputs::update(&app.store, &key, |file| {
+        if file.outputs.len() >= restream::MAX_OUTPUTS {
+            let why = format!("a stream has at most {} outputs", restream::MAX_OUTPUTS);
+            return Err((StatusCode::CONFLICT, why));
+        }
+        if file.outputs.iter().any(|o| o.url == record.url) {
+            return Err((StatusCode::CONFLICT, "the stream already has an output to this URL".into()));
+        }
+        file.outputs.push(record.clone());
+        Ok(())
+    })
+    .await;
+    if let Err(e) = added {
+        return outputs_failed(&key, e);
+    }
+    app.writers.restream.changed(&key);
+    tracing::info!(stream = %key, output = %record.id, destination = %url.destination(), "output added");
+    (StatusCode::CREATED, Json(restream::view(&record.id, &url, true, false, None))).into_response()
+}
+
+/// Refuses changes to a `--restream-url` output.
+fn flag_output(id: &str) -> Option<Response> {
+    id.starts_with("flag-").then(|| {
+        error(StatusCode::BAD_REQUEST, "this output is set by --restream-url on the node; change the flag instead")
+    })
+}
+
+/// `PATCH /api/v1/streams/{key}/outputs/{id}` with `{"enabled": false}` (or `true`).
+pub async fn patch_output(
+    State(app): State<Arc<App>>,
+    Path((key, id)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> Response {
+    if let Some(r) = output_key_refused(&key).or_else(|| flag_output(&id)) {
+        return r;
+    }
+    let req: OutputPatch = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid request body: {e}")),
+    };
+    let changed = restream::outputs::update(&app.store, &key, |file| {
+        let Some(o) = file.outputs.iter_mut().find(|o| o.id == id) else {
+            return Err((StatusCode::NOT_FOUND, "no such output".into()));
+        };
+        o.enabled = req.enabled;
+        Ok(o.clone())
+    })
+    .await;
+    let record = match changed {
+        Ok(r) => r,
+        Err(e) => return outputs_failed(&key, e),
+    };
+    app.writers.restream.changed(&key);
+    let Ok(url) = record.parsed() else { return error(StatusCode::CONFLICT, "the stored output's URL is not usable") };
+    tracing::info!(stream = %key, output = %id, destination = %url.destination(), enabled = req.enabled, "output changed");
+    Json(restream::view(&record.id, &url, record.enabled, false, None)).into_response()
+}
+
+/// `DELETE /api/v1/streams/{key}/outputs/{id}`: the output stops at once and is removed.
+pub async fn delete_output(State(app): State<Arc<App>>, Path((key, id)): Path<(String, String)>) -> Response {
+    if let Some(r) = output_key_refused(&key).or_else(|| flag_output(&id)) {
+        return r;
+    }
+    let removed = restream::outputs::update(&app.store, &key, |file| {
+        let before = file.outputs.len();
+        file.outputs.retain(|o| o.id != id);
+        if file.outputs.len() == before {
+            return Err((StatusCode::NOT_FOUND, "no such output".into()));
+        }
+        Ok(())
+    })
+    .await;
+    if let Err(e) = removed {
+        return outputs_failed(&key, e);
+    }
+    app.writers.restream.changed(&key);
+    tracing::info!(stream = %key, output = %id, "output removed");
+    StatusCode::NO_CONTENT.into_response()
 }
 
 #[cfg(test)]

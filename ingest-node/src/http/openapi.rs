@@ -44,6 +44,7 @@ pub async fn document() -> Response {
                     "404": { "description": "the store has nothing of the stream", "content": { "application/json": { "schema": error } } },
                     "503": store_error
                 } } });
+    let (outputs, output) = outputs_paths(&error, &auth_error, &store_error, &key_param);
     Json(json!({
         "openapi": "3.1.0",
         "info": { "title": "RapidRTMP admin API", "version": env!("CARGO_PKG_VERSION") },
@@ -64,7 +65,8 @@ pub async fn document() -> Response {
                     "segmentCount": { "type": "integer" },
                     "recentViewers": { "type": "integer" },
                     "playbackUrl": { "type": "string" }
-                } }
+                } },
+                "Output": output_schema()
             }
         },
         "security": [{ "admin": [] }],
@@ -137,6 +139,8 @@ pub async fn document() -> Response {
                     "401": auth_error,
                     "503": store_error
                 } } },
+            "/api/v1/streams/{key}/outputs": outputs,
+            "/api/v1/streams/{key}/outputs/{id}": output,
             "/api/v1/drain": {
                 "post": {
                     "summary": "Stop taking new publishes (live streams go on) and fail /ready; only a restart ends it",
@@ -147,4 +151,62 @@ pub async fn document() -> Response {
         }
     }))
     .into_response()
+}
+
+/// An output as the outputs API answers it (docs/api.md).
+fn output_schema() -> serde_json::Value {
+    json!({ "type": "object", "required": ["id", "url", "destination", "enabled", "fromFlag", "state"], "properties": {
+        "id": { "type": "string" },
+        "url": { "type": "string", "description": "the destination URL with its stream key masked" },
+        "destination": { "type": "string", "description": "scheme, host, port and app" },
+        "enabled": { "type": "boolean" },
+        "fromFlag": { "type": "boolean", "description": "set by --restream-url on this node" },
+        "state": { "type": "string", "enum": ["idle", "connecting", "live", "retrying", "disabled"] },
+        "lastError": { "type": ["string", "null"] },
+        "bytesSent": { "type": "integer" },
+        "tagsDropped": { "type": "integer" },
+        "bytesDropped": { "type": "integer" },
+        "notForwarded": { "type": "array", "items": { "type": "string" } }
+    } })
+}
+
+/// The paths of the outputs API: `…/outputs` and `…/outputs/{id}`.
+fn outputs_paths(
+    error: &serde_json::Value,
+    auth_error: &serde_json::Value,
+    store_error: &serde_json::Value,
+    key_param: &serde_json::Value,
+) -> (serde_json::Value, serde_json::Value) {
+    let output = json!({ "description": "the output", "content": { "application/json": { "schema": {
+        "$ref": "#/components/schemas/Output" } } } });
+    let bad =
+        json!({ "description": "invalid body, URL or key", "content": { "application/json": { "schema": error } } });
+    let missing = json!({ "description": "no such output", "content": { "application/json": { "schema": error } } });
+    let id_param = json!({ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } });
+    let list = json!({ "description": "the outputs", "content": { "application/json": { "schema": {
+        "type": "object", "properties": { "streamKey": { "type": "string" }, "outputs": { "type": "array",
+            "items": { "$ref": "#/components/schemas/Output" } } } } } } });
+    let outputs = json!({
+        "get": { "summary": "The stream's outputs (restream destinations), stream keys masked, with their status",
+            "parameters": [key_param], "responses": { "200": list, "400": bad, "401": auth_error, "503": store_error } },
+        "post": { "summary": "Add an output: the stream is forwarded to an RTMP(S) URL, at most 16",
+            "parameters": [key_param],
+            "requestBody": { "required": true, "content": { "application/json": { "schema": {
+                "type": "object", "required": ["url"], "additionalProperties": false, "properties": {
+                    "url": { "type": "string", "description": "rtmp://host[:port]/app/key or rtmps://…" } } } } } },
+            "responses": { "201": output, "400": bad, "401": auth_error,
+                "409": { "description": "16 outputs already, or one to the same URL", "content": { "application/json": { "schema": error } } },
+                "503": store_error } }
+    });
+    let one = json!({
+        "patch": { "summary": "Enable or disable an output", "parameters": [key_param, id_param],
+            "requestBody": { "required": true, "content": { "application/json": { "schema": {
+                "type": "object", "required": ["enabled"], "additionalProperties": false,
+                "properties": { "enabled": { "type": "boolean" } } } } } },
+            "responses": { "200": output, "400": bad, "401": auth_error, "404": missing, "503": store_error } },
+        "delete": { "summary": "Remove an output (it stops at once)", "parameters": [key_param, id_param],
+            "responses": { "204": { "description": "removed" }, "400": bad, "401": auth_error, "404": missing,
+                "503": store_error } }
+    });
+    (outputs, one)
 }

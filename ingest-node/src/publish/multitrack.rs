@@ -55,18 +55,22 @@ pub struct MultitrackPublish {
     audio_header: Option<(u32, Vec<u8>)>,
     /// The packets of the last multitrack message, reused.
     packets: Vec<TrackPacket>,
+    /// The stream's outputs: every message goes to them as it came.
+    restream: crate::restream::Tap,
 }
 
 impl MultitrackPublish {
     /// A publish whose default tracks go to `main`.
     pub fn new(writers: Arc<StreamWriters>, main: StreamPublisher) -> Self {
-        Self { writers, main, others: BTreeMap::new(), audio_header: None, packets: Vec::new() }
+        let restream = writers.restream.attach(&main.stream().key);
+        Self { writers, main, others: BTreeMap::new(), audio_header: None, packets: Vec::new(), restream }
     }
 
     /// Takes one audio, video or script data message (an FLV tag body) with its RTMP timestamp.
     /// Its header is read here, once ([`MediaTag`]), and the reading goes with it to the chunk
     /// writer.
     pub async fn media(&mut self, kind: TagKind, timestamp: u32, body: &[u8]) {
+        self.restream.tag(kind, timestamp, body);
         let m = &self.writers.metrics;
         if matches!(kind, TagKind::Audio | TagKind::Video) {
             m.bytes_in.fetch_add(body.len() as u64, Relaxed);

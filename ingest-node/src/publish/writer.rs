@@ -64,6 +64,8 @@ pub struct StreamWriters {
     pub lifecycle: Lifecycle,
     /// Turns true when shutdown begins.
     pub shutdown: watch::Receiver<bool>,
+    /// Restreaming: each publish's tap to its stream's outputs.
+    pub restream: Arc<crate::restream::Restreamer>,
     /// Writers still running (shutdown waits for them to flush).
     running: watch::Sender<usize>,
     /// The running writers by stream key.
@@ -88,6 +90,8 @@ pub struct WriterHandles {
     pub lifecycle: Lifecycle,
     /// Turns true when shutdown begins.
     pub shutdown: watch::Receiver<bool>,
+    /// Restreaming.
+    pub restream: Arc<crate::restream::Restreamer>,
 }
 
 impl StreamWriters {
@@ -102,6 +106,7 @@ impl StreamWriters {
             streams: h.streams,
             lifecycle: h.lifecycle,
             shutdown: h.shutdown,
+            restream: h.restream,
             running: watch::channel(0).0,
             by_key: Mutex::default(),
         })
