@@ -1286,6 +1286,95 @@ mod tests {
         closed.expect("a chunk").into_file("170")
     }
 
+    /// A clip reads the manifest, the bucket of its window and the chunks from the one before
+    /// its keyframe's to its end; it answers ranges and `HEAD` from those chunks, names a
+    /// download, is kept in no cache, and a clip longer than the limit is refused before a read.
+    #[test]
+    fn a_clip_reads_its_chunks_and_answers_ranges_head_and_downloads() {
+        use crate::archive::Bucket;
+        use crate::layout::bucket_key;
+        let t0 = 1_796_570_400_000;
+        let mut w = ChunkWriter::new(Chunker::new(1000));
+        let mut events = Vec::new();
+        let (avc, key, inter) = (avc_header(), frame(true, 0), frame(false, 0));
+        w.push(&video(0, &avc), &mut events);
+        for v in 0..120u32 {
+            w.push(&video(v * 100 / 3, if v % 30 == 0 { &key } else { &inter }), &mut events);
+        }
+        w.finish(&mut events);
+        let chunks: Vec<Vec<u8>> = events
+            .into_iter()
+            .filter_map(|e| match e {
+                ChunkEvent::Closed(c) => Some(c.into_file("s")),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(chunks.len(), 4);
+        let mut m = Manifest::new("cam", t0);
+        m.state = crate::manifest::StreamState::Ended;
+        let mut bucket = Bucket::new(t0, 0, None);
+        for i in 0..4u64 {
+            let entry = ChunkEntry {
+                session: "s".into(),
+                sequence: i,
+                init: "s/init-0.mp4".into(),
+                start_ms: i * 1000,
+                duration_ms: 1000,
+                bytes: 1,
+                wall_clock_ms: t0 + 15_000 + i * 1000,
+                independent: true,
+            };
+            bucket.push(entry.clone());
+            m.push_chunk(entry, 10);
+        }
+        let mut objects = vec![(manifest_key("cam"), m.to_json()), (bucket_key("cam", t0, 0), bucket.to_json())];
+        objects.extend(chunks.iter().enumerate().map(|(i, c)| (chunk_key("cam", "s", i as u64), c.clone())));
+        let query = format!("start={}.5&end={}.5&filename=goal", t0 / 1000 + 16, t0 / 1000 + 17);
+        let clip = |method, range| PlaybackRequest {
+            now_ms: Some(t0 + 60_000),
+            range,
+            ..PlaybackRequest::new(method, "/live/cam/clip.mp4", Some(&query))
+        };
+        let (asked, whole) = from_store(&clip(Method::Get, None), &objects);
+        let keys = [manifest_key("cam"), bucket_key("cam", t0, 0), chunk_key("cam", "s", 0), chunk_key("cam", "s", 1)];
+        let mut want: Vec<Asked> = keys.iter().map(|k| Asked::Fetch(k.clone())).collect();
+        want.push(Asked::Fetch(chunk_key("cam", "s", 2)));
+        assert_eq!(asked, want, "the chunk before the keyframe's (audio pre-roll) to the window's end");
+        assert_eq!(whole.status, 200, "{}", String::from_utf8_lossy(&whole.body));
+        assert_eq!(whole.header("content-type"), Some("video/mp4"));
+        assert_eq!(whole.header("cache-control"), Some(CACHE_IMMUTABLE));
+        assert_eq!(
+            whole.header("content-disposition"),
+            Some("attachment; filename=\"goal.mp4\"; filename*=UTF-8''goal.mp4")
+        );
+        assert_eq!(whole.header("content-length"), Some(&*whole.sent().len().to_string()));
+        assert_eq!(whole.outcome.route, Some("clip"));
+        assert!(!whole.outcome.cacheable);
+        let len = whole.sent().len();
+        let past = format!("bytes={len}-");
+        for (range, status, slice) in
+            [("bytes=10-99", 206, 10..100), ("bytes=-7", 206, len - 7..len), (&*past, 416, 0..0)]
+        {
+            let (_, a) = from_store(&clip(Method::Get, Some(range)), &objects);
+            assert_eq!(a.status, status, "{range}");
+            assert_eq!(a.sent(), &whole.sent()[slice], "{range}");
+            assert_eq!(a.body.len(), a.sent().len(), "{range}: only the bytes sent are written");
+        }
+        let (_, head) = from_store(&clip(Method::Head, None), &objects);
+        assert_eq!((head.status, &head.headers), (200, &whole.headers));
+        assert!(head.sent().is_empty() && head.body.is_empty(), "HEAD writes no clip");
+        assert_eq!(EdgeDriver::new(&clip(Method::Get, None), Sources::default()).cache_key(), None);
+
+        let short = PlaybackRequest { max_clip_ms: 500, ..clip(Method::Get, None) };
+        let (asked, a) = from_store(&short, &objects);
+        assert_eq!((asked.len(), a.status), (0, 400));
+        assert!(String::from_utf8_lossy(a.sent()).contains("limited to 0.5 s"), "{:?}", a.sent());
+        let gone: Vec<_> = objects.iter().filter(|(k, _)| *k != chunk_key("cam", "s", 2)).cloned().collect();
+        let (_, a) = from_store(&clip(Method::Get, None), &gone);
+        assert_eq!(a.status, 404);
+        assert!(String::from_utf8_lossy(a.sent()).contains("chunk 2 of session s"), "{:?}", a.sent());
+    }
+
     #[test]
     fn segments_built_from_a_stored_chunk_are_reported() {
         let objects = vec![(chunk_key("cam", "170", 0), real_chunk())];

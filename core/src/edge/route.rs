@@ -386,6 +386,37 @@ mod tests {
         }
     }
 
+    #[test]
+    fn clip_queries() {
+        let now = 1_796_570_500_000;
+        let clip = |q: &str| Route::parse("/live/cam/clip.mp4").unwrap().with_window(Some(q), now);
+        assert_eq!(
+            clip("start=2026-12-06T15:20:00.5Z&end=1796570410&filename=a%20b+c"),
+            Ok(Route::Clip {
+                stream: "cam".into(),
+                start_ms: 1_796_570_400_500,
+                end_ms: 1_796_570_410_000,
+                filename: Some("a b c".into())
+            })
+        );
+        assert_eq!(Route::parse("/live/cam/clip.mp4").map(|r| r.path()), Some("/live/cam/clip.mp4".into()));
+        for (query, says) in [
+            ("", "needs start and end"),
+            ("start=1796570400", "needs start and end"),
+            ("start=1796570400&end=1796570400", "not after start"),
+            ("start=1796570400&end=1796570600", "in the future"),
+            ("start=x&end=1796570400", "start=\"x\""),
+            ("start=1&start=2&end=3", "twice"),
+            ("start=1&end=3&filename=%FF", "percent-encoded UTF-8"),
+            ("start=1&end=3&filename=%4", "percent-encoded UTF-8"),
+            ("start=1&end=3&filename=a%0Db", "cannot name a clip"),
+            ("start=1&end=3&filename=a&filename=b", "twice"),
+        ] {
+            let why = clip(query).expect_err(query);
+            assert!(why.contains(says), "{query}: {why}");
+        }
+    }
+
     /// One URL per object: every number of every route is canonical decimal, so a cache in
     /// front never keeps two copies of one segment under two spellings.
     #[test]
