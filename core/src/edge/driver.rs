@@ -37,6 +37,10 @@
 //! 5. [`Step::Fetch`] of the route's object, then of its renditions' manifests, one at a time.
 //! 6. [`Step::LiveOrigin`] when the store lacks the object ([`LiveOrigin::WhenNotStored`]).
 //! 7. The response built from the objects ([`respond`]); a store that does not answer is a 503.
+//!
+//! A clip ([`Route::Clip`]) fetches the manifest, the archive's buckets of its window, then its
+//! chunks ([`archive::clip_chunks`]), and its answer writes only the bytes it sends
+//! ([`crate::clip::Clip::write_range`]); it has no [`EdgeDriver::cache_key`].
 
 use alloc::{borrow::Cow, string::String, string::ToString, vec::Vec};
 use core::ops::Range;
@@ -222,7 +226,8 @@ pub struct Answer {
     pub status: u16,
     /// Every header, lowercase names, in the order they are written.
     pub headers: Vec<(&'static str, Cow<'static, str>)>,
-    /// The whole response body, before a range is taken from it.
+    /// The whole response body, before a range is taken from it; of a clip, only the bytes
+    /// sent (a clip is written from its chunks a range at a time, never whole for a range).
     pub body: Vec<u8>,
     /// The bytes of [`Answer::body`] to send (a range of it; empty for `HEAD` and 416).
     pub send: Range<usize>,
