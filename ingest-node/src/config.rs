@@ -105,14 +105,14 @@ pub struct ServeArgs {
     /// Log format: `text` or `json` [default: text].
     #[arg(long, env = "RAPIDRTMP_LOG_FORMAT")]
     pub log_format: Option<String>,
+    /// Longest clip (`/live/{stream}/clip.mp4`), in seconds (1 to 86400) [default: 600].
+    #[arg(long, env = "RAPIDRTMP_MAX_CLIP")]
+    pub max_clip: Option<u64>,
     /// Size of the edge's cache of built answers, in MiB (segments, parts, init segments;
     /// playlists for their `max-age`); `0` keeps nothing (concurrent requests still share one
     /// build) [default: 64].
     #[arg(long, env = "RAPIDRTMP_CACHE_MB")]
     pub cache_mb: Option<u64>,
-    /// Longest clip (`/live/{stream}/clip.mp4`), in seconds (1 to 86400) [default: 600].
-    #[arg(long, env = "RAPIDRTMP_MAX_CLIP")]
-    pub max_clip: Option<u64>,
 }
 
 /// The config file: the same settings, all optional.
@@ -226,10 +226,10 @@ pub struct Settings {
     pub max_http_connections_per_ip: Option<usize>,
     /// JSON logs.
     pub json_logs: bool,
-    /// Bytes of the edge's cache of built answers (0: none kept).
-    pub cache_bytes: usize,
     /// Longest clip, milliseconds.
     pub max_clip_ms: u64,
+    /// Bytes of the edge's cache of built answers (0: none kept).
+    pub cache_bytes: usize,
 }
 
 impl ServeArgs {
@@ -322,8 +322,8 @@ impl ServeArgs {
                 .or(file.max_http_connections_per_ip)
                 .map(|n| n.max(1)),
             json_logs,
-            cache_bytes: cache_bytes(self.cache_mb.or(file.cache_mb).unwrap_or(crate::http::cache::DEFAULT_CACHE_MB))?,
             max_clip_ms: max_clip_ms(self.max_clip.or(file.max_clip).unwrap_or(DEFAULT_MAX_CLIP / 1000))?,
+            cache_bytes: cache_bytes(self.cache_mb.or(file.cache_mb).unwrap_or(crate::http::cache::DEFAULT_CACHE_MB))?,
         })
     }
 }
