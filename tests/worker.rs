@@ -397,6 +397,8 @@ fn worker_serves_archive_windows_and_recordings_byte_identical_to_the_node() {
     let data = dir.join("data");
     let mut opts = NodeOptions::standard();
     opts.set("--live-window", "3");
+    // Every edge's longest clip, configured alike: a longer one is a 400 on each.
+    opts.set("--max-clip", "30");
     let node = Node::start(&data, &opts);
     let first = publish_clip(&node, &dir);
     let token = node.token("cam", 600, false);
@@ -424,13 +426,13 @@ fn worker_serves_archive_windows_and_recordings_byte_identical_to_the_node() {
         (format!("/live/cam/clip.mp4?start={}&end={}&filename=cam", unix(ids[0] + 1500), unix(ids[0] + 4000)), 200),
         (format!("/live/cam/clip.mp4?start={}&end={}", unix(ids[0] + 3000), unix(ids[1] + 2000)), 200),
         (format!("/live/cam/clip.mp4?start={}&end={}", unix(ids[0] + 3000), unix(ids[0] + 2000)), 400),
-        (format!("/live/cam/clip.mp4?start={}&end={}", unix(ids[0] - 700_000), unix(ids[0])), 400),
+        (format!("/live/cam/clip.mp4?start={}&end={}", unix(ids[0] - 31_000), unix(ids[0])), 400),
         (format!("/live/cam/clip.mp4?start={}&end={}", unix(ids[0] - 9000), unix(ids[0] - 5000)), 404),
     ];
 
     let r2 = seed_local_r2(&dir, &data, first.segments.len());
-    let worker = Worker::start(dir.path(), &r2);
-    let edge = Edge::start(&data, None, dir.join("edge.log"));
+    let worker = Worker::start(dir.path(), &format!("{r2}[vars]\nMAX_CLIP_SECONDS = \"30\"\n"));
+    let edge = Edge::start_with(&data, None, &["--max-clip", "30"], dir.join("edge.log"));
     for (path, status) in &paths {
         let ours = node.get(path);
         assert_eq!(ours.status, *status, "{path}: {}", ours.text());
@@ -442,6 +444,7 @@ fn worker_serves_archive_windows_and_recordings_byte_identical_to_the_node() {
             }
         }
     }
+    assert!(node.get(&paths[10].0).text().contains("limited to 30 s"), "the configured limit");
     let clip_path = &paths[7].0;
     let ranged = [("Range", "bytes=100-20000")];
     let ours = http::request(node.http, "GET", clip_path, &ranged, &[]).expect("a range of the node's clip");
