@@ -201,6 +201,10 @@ pub fn respond(route: &Route, object: Option<&[u8]>, more: &[Option<&[u8]>], now
 /// further apart than this has its clips start at the first one found).
 pub const CLIP_LEAD_MS: u64 = 10_000;
 
+/// Most chunks one clip reads: a day of 2-second chunks fits (`--max-clip` is a day at most);
+/// a window cut into more, smaller chunks (a publisher that reconnects very often) is refused.
+pub const MAX_CLIP_CHUNKS: usize = 65_536;
+
 /// The chunks of a clip's window, found in the archive's buckets, and the window on their own
 /// timeline ([`crate::clip`]'s time axis).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -262,6 +266,15 @@ pub fn clip_chunks(
         entries.drain(..first);
     }
     let window = format!("{} to {}", iso8601(*start_ms), iso8601(*end_ms));
+    if entries.len() > MAX_CLIP_CHUNKS {
+        return Err(Response::error(
+            400,
+            format!(
+                "the clip from {window} holds {} chunks of stream {stream}; a clip reads at most {MAX_CLIP_CHUNKS}: ask a shorter one",
+                entries.len()
+            ),
+        ));
+    }
     // The last chunk inside the window itself (not only in the lead before it).
     let inside = |c: &&ChunkEntry| c.wall_clock_ms < *end_ms && archive::end_ms(c) > *start_ms;
     let (Some(first), Some(last)) = (entries.first(), entries.iter().rfind(inside)) else {
