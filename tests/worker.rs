@@ -455,5 +455,7 @@ fn worker_serves_archive_windows_and_recordings_byte_identical_to_the_node() {
     let window = Playlist::parse(&worker.get(&paths[2].0, &[]).text());
     assert_eq!((window.discontinuities, window.playlist_type.as_deref()), (1, Some("VOD")), "{}", window.text);
     assert_decodes_cleanly(&worker.url(&paths[2].0), &[]);
+    // A clip across the reconnect (the same encoder settings: one configuration) is one file.
+    assert_decodes_cleanly(&worker.url(&paths[8].0), &[]);
     assert_frames_equal(&worker.url(&paths[0].0), &[], &clip().hashes);
 }
