@@ -388,14 +388,17 @@ fn worker_serves_av1_opus_and_a_multitrack_ladder_byte_identical_to_the_node() {
 }
 
 /// The archive through the Worker: two sessions' recordings, a window across the reconnect,
-/// a window from a start on, and the refusals, each byte for byte and header for header as the
-/// node and `rapidrtmp edge` answer them; ffmpeg decodes the Worker's window.
+/// a window from a start on, clips (one a download, one across the reconnect, a range of one),
+/// and the refusals, each byte for byte and header for header as the node and `rapidrtmp edge`
+/// answer them; ffmpeg decodes the Worker's window.
 #[test]
 fn worker_serves_archive_windows_and_recordings_byte_identical_to_the_node() {
     let dir = TempDir::new("worker-archive");
     let data = dir.join("data");
     let mut opts = NodeOptions::standard();
     opts.set("--live-window", "3");
+    // Every edge's longest clip, configured alike: a longer one is a 400 on each.
+    opts.set("--max-clip", "30");
     let node = Node::start(&data, &opts);
     let first = publish_clip(&node, &dir);
     let token = node.token("cam", 600, false);
@@ -420,24 +423,39 @@ fn worker_serves_archive_windows_and_recordings_byte_identical_to_the_node() {
         (format!("/live/cam/index.m3u8?start={}&end={}", unix(ids[0] - 9000), unix(ids[0] - 5000)), 404),
         ("/live/cam/index.m3u8?start=yesterday".to_string(), 400),
         ("/live/cam/9/index.m3u8".to_string(), 404),
+        (format!("/live/cam/clip.mp4?start={}&end={}&filename=cam", unix(ids[0] + 1500), unix(ids[0] + 4000)), 200),
+        (format!("/live/cam/clip.mp4?start={}&end={}", unix(ids[0] + 3000), unix(ids[1] + 2000)), 200),
+        (format!("/live/cam/clip.mp4?start={}&end={}", unix(ids[0] + 3000), unix(ids[0] + 2000)), 400),
+        (format!("/live/cam/clip.mp4?start={}&end={}", unix(ids[0] - 31_000), unix(ids[0])), 400),
+        (format!("/live/cam/clip.mp4?start={}&end={}", unix(ids[0] - 9000), unix(ids[0] - 5000)), 404),
     ];
 
     let r2 = seed_local_r2(&dir, &data, first.segments.len());
-    let worker = Worker::start(dir.path(), &r2);
-    let edge = Edge::start(&data, None, dir.join("edge.log"));
+    let worker = Worker::start(dir.path(), &format!("{r2}[vars]\nMAX_CLIP_SECONDS = \"30\"\n"));
+    let edge = Edge::start_with(&data, None, &["--max-clip", "30"], dir.join("edge.log"));
     for (path, status) in &paths {
         let ours = node.get(path);
         assert_eq!(ours.status, *status, "{path}: {}", ours.text());
         for (name, theirs) in [("the worker", worker.get(path, &[])), ("rapidrtmp edge", edge.get(path))] {
             assert_eq!(theirs.status, ours.status, "{path} from {name}: {}", theirs.text());
             assert!(theirs.body == ours.body, "{path} from {name}:\n{}\nthe node's:\n{}", theirs.text(), ours.text());
-            for h in ["content-type", "cache-control"] {
+            for h in ["content-type", "cache-control", "content-disposition", "content-length"] {
                 assert_eq!(ours.header(h), theirs.header(h), "{path} from {name}: header {h}");
             }
         }
     }
+    assert!(node.get(&paths[10].0).text().contains("limited to 30 s"), "the configured limit");
+    let clip_path = &paths[7].0;
+    let ranged = [("Range", "bytes=100-20000")];
+    let ours = http::request(node.http, "GET", clip_path, &ranged, &[]).expect("a range of the node's clip");
+    let theirs = worker.get(clip_path, &ranged);
+    assert_eq!((ours.status, theirs.status), (206, 206), "{}", theirs.text());
+    assert!(theirs.body == ours.body, "the Worker's range of the clip differs from the node's");
+    assert_eq!(theirs.header("content-range"), ours.header("content-range"));
     let window = Playlist::parse(&worker.get(&paths[2].0, &[]).text());
     assert_eq!((window.discontinuities, window.playlist_type.as_deref()), (1, Some("VOD")), "{}", window.text);
     assert_decodes_cleanly(&worker.url(&paths[2].0), &[]);
+    // A clip across the reconnect (the same encoder settings: one configuration) is one file.
+    assert_decodes_cleanly(&worker.url(&paths[8].0), &[]);
     assert_frames_equal(&worker.url(&paths[0].0), &[], &clip().hashes);
 }

@@ -297,7 +297,7 @@ impl WindowQuery {
 
 /// `value` with `%3A`/`%3a` (a colon, as browsers may write it in a query) and `%2B`/`%2b` (a
 /// plus) decoded; any other escape is left as it is (and then refused as malformed).
-fn percent_decoded_colons(value: &str) -> String {
+pub(crate) fn percent_decoded_colons(value: &str) -> String {
     value.replace("%3A", ":").replace("%3a", ":").replace("%2B", "+").replace("%2b", "+")
 }
 

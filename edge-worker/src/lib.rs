@@ -17,10 +17,13 @@
 //! ([`read_body`], R2's own `bytes`), and an answer's body leaves it once ([`body_of`]): a cached
 //! segment and the answer that builds it share that copy, and a range leaves as only its bytes.
 //!
+//! `MAX_CLIP_SECONDS` is the longest clip (`/live/{stream}/clip.mp4`) it makes [default: 600].
+//!
 //! An error answer says what failed in words (the driver's, and `INTERNAL_ERROR`); what
 //! the store, the runtime or the SDK said goes to the Worker's log (`console.error`), never to
 //! the client.
 
+use rapidrtmp_core::clip::DEFAULT_MAX_CLIP;
 use rapidrtmp_core::edge::driver::http_answer;
 use rapidrtmp_core::edge::{
     self, sigv4, Answer, EdgeDriver, Fetched, Method, OriginAnswer, Outcome, PlaybackRequest, Sources, Step,
@@ -66,6 +69,22 @@ fn body_of(bytes: &[u8]) -> Result<Response> {
     let resp = web_sys::Response::new_with_opt_buffer_source_and_init(Some(&array), &web_sys::ResponseInit::new())?;
     Ok(Response::from(resp))
 }
+
+/// The longest clip, milliseconds: `MAX_CLIP_SECONDS` (1 to [`MAX_CLIP_LIMIT_S`]), else
+/// [`DEFAULT_MAX_CLIP`]; a value out of range is logged and the default taken.
+fn max_clip_ms(env: &Env) -> u64 {
+    let Some(value) = var(env, "MAX_CLIP_SECONDS") else { return DEFAULT_MAX_CLIP };
+    match value.trim().parse::<u64>() {
+        Ok(s @ 1..=MAX_CLIP_LIMIT_S) => s * 1000,
+        _ => {
+            worker::console_error!("MAX_CLIP_SECONDS={value:?}: expected 1 to {MAX_CLIP_LIMIT_S} seconds");
+            DEFAULT_MAX_CLIP
+        }
+    }
+}
+
+/// The largest `MAX_CLIP_SECONDS` taken: a day, as `rapidrtmp edge --max-clip`.
+const MAX_CLIP_LIMIT_S: u64 = 86_400;
 
 fn var(env: &Env, name: &str) -> Option<String> {
     env.var(name).ok().map(|v| v.to_string()).or_else(|| env.secret(name).ok().map(|v| v.to_string()))
@@ -179,6 +198,7 @@ async fn answer(req: Request, env: &Env) -> Result<Response> {
         if_none_match: if_none_match.as_deref(),
         origin: origin.as_deref(),
         now_ms: Some(worker::Date::now().as_millis()),
+        max_clip_ms: max_clip_ms(env),
     };
     let live = var(env, "ORIGIN_LIVE_URL");
     let mut driver = EdgeDriver::new(&request, Sources { live_edge: false, live_origin: live.is_some(), cache: true });

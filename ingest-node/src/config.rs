@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::Args;
+use rapidrtmp_core::clip::DEFAULT_MAX_CLIP;
 use serde::Deserialize;
 
 /// Most HTTP connections from one address unless set: a quarter of the node's cap, so that no
@@ -104,6 +105,9 @@ pub struct ServeArgs {
     /// Log format: `text` or `json` [default: text].
     #[arg(long, env = "RAPIDRTMP_LOG_FORMAT")]
     pub log_format: Option<String>,
+    /// Longest clip (`/live/{stream}/clip.mp4`), in seconds (1 to 86400) [default: 600].
+    #[arg(long, env = "RAPIDRTMP_MAX_CLIP")]
+    pub max_clip: Option<u64>,
     /// Size of the edge's cache of built answers, in MiB (segments, parts, init segments;
     /// playlists for their `max-age`); `0` keeps nothing (concurrent requests still share one
     /// build) [default: 64].
@@ -143,6 +147,19 @@ struct FileSettings {
     max_http_connections_per_ip: Option<usize>,
     log_format: Option<String>,
     cache_mb: Option<u64>,
+    max_clip: Option<u64>,
+}
+
+/// The longest `--max-clip` taken, seconds: a day (a clip's chunks are held in memory while
+/// it is written).
+pub const MAX_CLIP_LIMIT_S: u64 = 86_400;
+
+/// `--max-clip {seconds}` (1 to [`MAX_CLIP_LIMIT_S`]) in milliseconds.
+pub fn max_clip_ms(seconds: u64) -> anyhow::Result<u64> {
+    match seconds {
+        1..=MAX_CLIP_LIMIT_S => Ok(seconds * 1000),
+        _ => bail!("--max-clip {seconds}: expected 1 to {MAX_CLIP_LIMIT_S} seconds"),
+    }
 }
 
 /// The bytes of `--cache-mb {mb}` (0 to [`MAX_CACHE_MB`](crate::http::cache::MAX_CACHE_MB)).
@@ -212,6 +229,8 @@ pub struct Settings {
     pub max_http_connections_per_ip: Option<usize>,
     /// JSON logs.
     pub json_logs: bool,
+    /// Longest clip, milliseconds.
+    pub max_clip_ms: u64,
     /// Bytes of the edge's cache of built answers (0: none kept).
     pub cache_bytes: usize,
     /// Restreaming.
@@ -308,6 +327,7 @@ impl ServeArgs {
                 .or(file.max_http_connections_per_ip)
                 .map(|n| n.max(1)),
             json_logs,
+            max_clip_ms: max_clip_ms(self.max_clip.or(file.max_clip).unwrap_or(DEFAULT_MAX_CLIP / 1000))?,
             cache_bytes: cache_bytes(self.cache_mb.or(file.cache_mb).unwrap_or(crate::http::cache::DEFAULT_CACHE_MB))?,
             restream: self.restream.resolve()?,
         })
@@ -349,6 +369,10 @@ mod tests {
 
     #[test]
     fn the_cache_size_is_mib_from_0_to_its_limit() {
+        let clip = |s| ServeArgs { max_clip: s, ..Default::default() }.resolve().map(|s| s.max_clip_ms);
+        assert_eq!(clip(None).unwrap(), 600_000);
+        assert_eq!(clip(Some(5)).unwrap(), 5_000);
+        assert_eq!(format!("{:#}", clip(Some(0)).unwrap_err()), "--max-clip 0: expected 1 to 86400 seconds");
         let resolve = |mb| ServeArgs { cache_mb: Some(mb), ..Default::default() }.resolve().map(|s| s.cache_bytes);
         assert_eq!(resolve(0).unwrap(), 0, "off");
         assert_eq!(resolve(256).unwrap(), 256 << 20);

@@ -62,6 +62,9 @@ pub struct EdgeArgs {
     /// for their `max-age`); `0` keeps nothing (concurrent requests still share one build).
     #[arg(long, env = "RAPIDRTMP_CACHE_MB", default_value_t = crate::http::cache::DEFAULT_CACHE_MB)]
     pub cache_mb: u64,
+    /// Longest clip (`/live/{stream}/clip.mp4`), in seconds (1 to 86400).
+    #[arg(long, env = "RAPIDRTMP_MAX_CLIP", default_value_t = rapidrtmp_core::clip::DEFAULT_MAX_CLIP / 1000)]
+    pub max_clip: u64,
 }
 
 /// How long shutdown lets open requests finish.
@@ -72,6 +75,7 @@ struct EdgeNode {
     metrics: Arc<Metrics>,
     origin: Option<Origin>,
     cache: EdgeCache,
+    max_clip_ms: u64,
 }
 
 impl EdgeHost for EdgeNode {
@@ -89,6 +93,10 @@ impl EdgeHost for EdgeNode {
 
     fn origin(&self) -> Option<&Origin> {
         self.origin.as_ref()
+    }
+
+    fn max_clip_ms(&self) -> u64 {
+        self.max_clip_ms
     }
 }
 
@@ -116,12 +124,14 @@ pub async fn run(args: EdgeArgs) -> anyhow::Result<()> {
     };
     let origin = args.origin.as_deref().map(Origin::new).transpose()?;
     let cache_bytes = crate::config::cache_bytes(args.cache_mb)?;
+    let max_clip_ms = crate::config::max_clip_ms(args.max_clip)?;
     let store = crate::store::open(&setting, args.s3_endpoint, args.s3_region, args.s3_path_style).await?;
     let listener =
         TcpListener::bind(args.http_addr).await.with_context(|| format!("cannot listen on {}", args.http_addr))?;
     let live = origin.as_ref().map_or("none (standard HLS)", |o| o.describe()).to_string();
     info!(http = %listener.local_addr()?, store = %store.describe(), origin = %live, "RapidRTMP edge listening");
-    let node = Arc::new(EdgeNode { store, metrics: Arc::default(), origin, cache: EdgeCache::new(cache_bytes) });
+    let node =
+        Arc::new(EdgeNode { store, metrics: Arc::default(), origin, cache: EdgeCache::new(cache_bytes), max_clip_ms });
     info!(cache_mib = node.cache.capacity() >> 20, "cache of built answers");
     let router = Router::new()
         .route("/health", get(|| async { "ok\n" }))

@@ -78,6 +78,13 @@ fn plan(route: &Route, object: Option<&[u8]>, more: &[Option<&[u8]>], now_ms: u6
             let kind = if !live || over { PlaylistType::Vod } else { PlaylistType::Event };
             Ok(Some(Plan { from_ms, to_ms: to_ms.max(from_ms), session: None, kind }))
         }
+        Route::Clip { stream, start_ms, end_ms, .. } => {
+            if manifest_of(route, object)?.is_none() {
+                return Err(Response::error(404, format!("stream {stream} is not in the store")));
+            }
+            let from_ms = start_ms.saturating_sub(CLIP_LEAD_MS);
+            Ok(Some(Plan { from_ms, to_ms: *end_ms, session: None, kind: PlaylistType::Vod }))
+        }
         Route::Recording { stream, session } => {
             let Some(record) = object else {
                 return Err(Response::error(404, format!("stream {stream} has no session {session} in the store")));
@@ -132,10 +139,10 @@ pub fn more_keys(
             plan(route, object, more, now_ms)?;
             Ok(alloc::vec![manifest_key(stream)])
         }
-        (Route::Recording { .. }, 1) | (Route::Window { .. }, 0) => {
+        (Route::Recording { .. }, 1) | (Route::Window { .. } | Route::Clip { .. }, 0) => {
             Ok(plan(route, object, more, now_ms)?.map(|p| bucket_keys(stream, &p)).unwrap_or_default())
         }
-        (Route::Window { .. } | Route::Recording { .. }, _) => {
+        (Route::Window { .. } | Route::Recording { .. } | Route::Clip { .. }, _) => {
             // A full part: the slice goes on in the next one, if the part is the one asked for.
             let full = more.last().copied().flatten().and_then(|b| Bucket::parse(b).ok()).filter(|b| b.full);
             let next = full.filter(|b| {
@@ -187,6 +194,115 @@ pub fn respond(route: &Route, object: Option<&[u8]>, more: &[Option<&[u8]>], now
         PlaylistType::Event => CACHE_PLAYLIST.into(),
     };
     Response { status: 200, content_type: route.content_type(), cache_control: cache, body }
+}
+
+/// How far before a clip's start its chunks are looked for, milliseconds: back to the
+/// keyframe the clip starts from, and the audio frame before it (a stream whose keyframes are
+/// further apart than this has its clips start at the first one found).
+pub const CLIP_LEAD_MS: u64 = 10_000;
+
+/// Most chunks one clip reads: a day of 2-second chunks fits (`--max-clip` is a day at most);
+/// a window cut into more, smaller chunks (a publisher that reconnects very often) is refused.
+pub const MAX_CLIP_CHUNKS: usize = 65_536;
+
+/// The chunks of a clip's window, found in the archive's buckets, and the window on their own
+/// timeline ([`crate::clip`]'s time axis).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClipChunks {
+    /// The chunks whose span overlaps the window, in sequence order: fetch each
+    /// ([`ClipChunks::keys`]) and give them to [`crate::clip::build_clip`] in this order.
+    pub entries: Vec<ChunkEntry>,
+    /// The window's start on the chunks' timeline, milliseconds.
+    pub start_ms: u64,
+    /// Its end on the chunks' timeline, milliseconds.
+    pub end_ms: u64,
+}
+
+impl ClipChunks {
+    /// The store keys of [`ClipChunks::entries`].
+    pub fn keys(&self, stream: &str) -> Vec<String> {
+        self.entries.iter().map(|c| crate::layout::chunk_key(stream, &c.session, c.sequence)).collect()
+    }
+
+    /// The wall-clock time of `timeline_ms`, a time on the chunks' timeline (for messages): as
+    /// the program date time of the chunk holding it (the first chunk's for a time before it)
+    /// plus the time into it.
+    pub fn wall_clock_of(&self, timeline_ms: u64) -> u64 {
+        let chunk = self.entries.iter().rev().find(|c| c.start_ms <= timeline_ms).or(self.entries.first());
+        chunk.map_or(timeline_ms, |c| c.wall_clock_ms.saturating_add(timeline_ms.saturating_sub(c.start_ms)))
+    }
+}
+
+/// The chunks of clip route `route` ([`Route::Clip`]) from its object (the manifest) and the
+/// bucket parts read for it ([`more_keys`], in order), at `now_ms`: the chunks held whose span
+/// overlaps the window, and the window mapped onto their timeline as their program date times
+/// place them (a wall-clock time inside a chunk is its start on the timeline plus the time
+/// into it). A time between two chunks (a reconnect: no media) maps to the next chunk's start
+/// for `start`, to the last one's end for `end`. `Err` is the answer: a 404 when the window is
+/// not wholly in the store.
+pub fn clip_chunks(
+    route: &Route,
+    object: Option<&[u8]>,
+    more: &[Option<&[u8]>],
+    now_ms: u64,
+) -> Result<ClipChunks, Response> {
+    let Route::Clip { stream, start_ms, end_ms, .. } = route else {
+        return Err(Response::error(500, "not a clip".into()));
+    };
+    plan(route, object, more, now_ms)?;
+    let mut buckets = Vec::new();
+    for bytes in more.iter().flatten() {
+        match Bucket::parse(bytes) {
+            Ok(b) => buckets.push(b),
+            Err(e) => return Err(Response::error(500, format!("archive of {stream}: {e}"))),
+        }
+    }
+    let mut entries = archive::window_entries(&buckets, start_ms.saturating_sub(CLIP_LEAD_MS)..*end_ms, now_ms);
+    // From the chunk before the last independent one that starts at or before the window (the
+    // keyframe the clip starts from; the chunk before it, for the audio decoder's pre-roll).
+    let key = entries.iter().rposition(|c| c.independent && c.wall_clock_ms <= *start_ms);
+    let holding = entries.iter().position(|c| archive::end_ms(c) > *start_ms);
+    if let Some(first) = key.or(holding).map(|k| k.saturating_sub(1)) {
+        entries.drain(..first);
+    }
+    let window = format!("{} to {}", iso8601(*start_ms), iso8601(*end_ms));
+    if entries.len() > MAX_CLIP_CHUNKS {
+        return Err(Response::error(
+            400,
+            format!(
+                "the clip from {window} holds {} chunks of stream {stream}; a clip reads at most {MAX_CLIP_CHUNKS}: ask a shorter one",
+                entries.len()
+            ),
+        ));
+    }
+    // The last chunk inside the window itself (not only in the lead before it).
+    let inside = |c: &&ChunkEntry| c.wall_clock_ms < *end_ms && archive::end_ms(c) > *start_ms;
+    let (Some(first), Some(last)) = (entries.first(), entries.iter().rfind(inside)) else {
+        return Err(Response::error(404, format!("the store holds nothing of stream {stream} from {window}")));
+    };
+    if first.wall_clock_ms > *start_ms || archive::end_ms(last) < *end_ms {
+        let first = entries.iter().find(|c| archive::end_ms(c) > *start_ms).unwrap_or(first);
+        return Err(Response::error(
+            404,
+            format!(
+                "the clip from {window} is not all in the store: it holds stream {stream} from {} to {} of it",
+                iso8601(first.wall_clock_ms.max(*start_ms)),
+                iso8601(archive::end_ms(last).min(*end_ms))
+            ),
+        ));
+    }
+    let timeline = |wall: u64, end: bool| -> u64 {
+        let at = entries.iter().rposition(|c| c.wall_clock_ms <= wall).unwrap_or(0);
+        let c = &entries[at];
+        let into = wall.saturating_sub(c.wall_clock_ms);
+        match (into < c.duration_ms || (end && into == c.duration_ms), entries.get(at + 1)) {
+            (true, _) => c.start_ms.saturating_add(into),
+            (false, Some(next)) if !end => next.start_ms,
+            (false, _) => c.start_ms.saturating_add(c.duration_ms),
+        }
+    };
+    let (start, end) = (timeline(*start_ms, false), timeline(*end_ms, true));
+    Ok(ClipChunks { start_ms: start, end_ms: end.max(start), entries })
 }
 
 #[cfg(test)]

@@ -37,15 +37,21 @@
 //! 5. [`Step::Fetch`] of the route's object, then of its renditions' manifests, one at a time.
 //! 6. [`Step::LiveOrigin`] when the store lacks the object ([`LiveOrigin::WhenNotStored`]).
 //! 7. The response built from the objects ([`respond`]); a store that does not answer is a 503.
+//!
+//! A clip ([`Route::Clip`]) fetches the manifest, the archive's buckets of its window, then its
+//! chunks ([`archive::clip_chunks`]), and its answer writes only the bytes it sends
+//! ([`crate::clip::Clip::write_range`]); it has no [`EdgeDriver::cache_key`].
 
 use alloc::{borrow::Cow, string::String, string::ToString, vec::Vec};
 use core::ops::Range;
 
-use super::archive;
+use super::archive::{self, ClipChunks};
 use super::live::PlaylistQuery;
 use super::range::{parse_range, RangeRequest};
 use super::response::{rendition_keys, respond, Response, CACHE_IMMUTABLE, CACHE_NONE, RETRY_AFTER_S, TEXT_TYPE};
-use super::route::{LiveOrigin, Route};
+use super::route::{LiveOrigin, Route, MP4_TYPE as MP4_TYPE_CLIP};
+use crate::clip::{attachment, build_clip, ClipError, DEFAULT_MAX_CLIP};
+use crate::date::iso8601;
 
 /// The `route` name of requests that are no route (for metrics).
 pub const UNROUTED: &str = "live";
@@ -103,14 +109,26 @@ pub struct PlaybackRequest<'a> {
     /// depend on it.
     pub origin: Option<&'a str>,
     /// The adapter's clock, milliseconds since the Unix epoch: the archive's playlists
-    /// (windows, recordings) are answered as of then. `None`: they are refused (500).
+    /// (windows, recordings) and clips are answered as of then. `None`: they are refused (500).
     pub now_ms: Option<u64>,
+    /// The longest clip this edge makes, milliseconds (`--max-clip`, the Worker's
+    /// `MAX_CLIP_SECONDS`; [`DEFAULT_MAX_CLIP`] unless configured).
+    pub max_clip_ms: u64,
 }
 
 impl<'a> PlaybackRequest<'a> {
     /// A request of `method` for `path` and `query`, with none of the headers.
     pub fn new(method: Method, path: &'a str, query: Option<&'a str>) -> Self {
-        Self { method, path, query, range: None, if_none_match: None, origin: None, now_ms: None }
+        Self {
+            method,
+            path,
+            query,
+            range: None,
+            if_none_match: None,
+            origin: None,
+            now_ms: None,
+            max_clip_ms: DEFAULT_MAX_CLIP,
+        }
     }
 }
 
@@ -208,7 +226,8 @@ pub struct Answer {
     pub status: u16,
     /// Every header, lowercase names, in the order they are written.
     pub headers: Vec<(&'static str, Cow<'static, str>)>,
-    /// The whole response body, before a range is taken from it.
+    /// The whole response body, before a range is taken from it; of a clip, only the bytes
+    /// sent (a clip is written from its chunks a range at a time, never whole for a range).
     pub body: Vec<u8>,
     /// The bytes of [`Answer::body`] to send (a range of it; empty for `HEAD` and 416).
     pub send: Range<usize>,
@@ -287,6 +306,12 @@ pub struct EdgeDriver {
     age_s: Option<u64>,
     /// The adapter's clock ([`PlaybackRequest::now_ms`]).
     now_ms: u64,
+    /// The longest clip ([`PlaybackRequest::max_clip_ms`]).
+    max_clip_ms: u64,
+    /// A clip's chunks, once its buckets are read; they are fetched into
+    /// `renditions[clip_from..]`.
+    clip: Option<ClipChunks>,
+    clip_from: usize,
 }
 
 impl EdgeDriver {
@@ -325,6 +350,9 @@ impl EdgeDriver {
             cache_first,
             age_s: None,
             now_ms: request.now_ms.unwrap_or(0),
+            max_clip_ms: request.max_clip_ms,
+            clip: None,
+            clip_from: 0,
         };
         driver.state = match request.method {
             Method::Options => State::Preflight,
@@ -340,7 +368,8 @@ impl EdgeDriver {
                         State::Answered(Response::error(500, "this edge gave the archive no clock".into()))
                     }
                     Some(Ok(route)) => {
-                        let refused = refused_query(&route, request.query);
+                        let refused =
+                            refused_query(&route, request.query).or_else(|| too_long(&route, request.max_clip_ms));
                         driver.object_key = route.object_key();
                         driver.route = Some(route);
                         match refused {
@@ -363,8 +392,9 @@ impl EdgeDriver {
     /// (whatever the query, the object is the same), the path and query for playlists (LL-HLS
     /// `_HLS_msn`, `_HLS_part` and `_HLS_skip` ask for different answers); `None` for a request
     /// that is no route.
+    /// A clip has none: it is large, and each is asked for rarely.
     pub fn cache_key(&self) -> Option<&str> {
-        let route = self.route.as_ref()?;
+        let route = self.route.as_ref().filter(|r| !matches!(r, Route::Clip { .. }))?;
         Some(match route.is_immutable() {
             true => self.path_and_query.split_once('?').map_or(&*self.path_and_query, |(path, _)| path),
             false => &self.path_and_query,
@@ -500,12 +530,21 @@ impl EdgeDriver {
 
     /// For an archive playlist, adds the further objects it needs now that one more is
     /// fetched ([`archive::more_keys`]), or gives its answer when that is known already.
+    /// For a clip, once every bucket part is read, adds its chunks.
     fn archive_keys(&mut self) -> Result<(), Response> {
-        let Some(route) = self.route.as_ref().filter(|r| r.is_archive()) else { return Ok(()) };
+        let Some(route) = self.route.as_ref().filter(|r| r.is_archive() && self.clip.is_none()) else {
+            return Ok(());
+        };
         let more: Vec<Option<&[u8]>> = self.renditions.iter().map(|o| o.as_deref()).collect();
         let last_key = more.len().checked_sub(1).and_then(|n| self.rendition_keys.get(n)).map(String::as_str);
         let keys = archive::more_keys(route, self.object.as_deref(), &more, last_key, self.now_ms)?;
         self.rendition_keys.extend(keys);
+        if matches!(route, Route::Clip { .. }) && more.len() == self.rendition_keys.len() {
+            let chunks = archive::clip_chunks(route, self.object.as_deref(), &more, self.now_ms)?;
+            self.rendition_keys.extend(chunks.keys(route.stream()));
+            self.clip_from = more.len();
+            self.clip = Some(chunks);
+        }
         Ok(())
     }
 
@@ -514,6 +553,9 @@ impl EdgeDriver {
     pub fn finish(self) -> Answer {
         let (method, age_s) = (self.method, self.age_s);
         let range = self.range.clone();
+        if let (Some(chunks), State::Build | State::Rendition(_) | State::OriginNotStored) = (&self.clip, &self.state) {
+            return self.clip_answer(chunks, range.as_deref());
+        }
         match self.finish_response() {
             Ok((response, outcome)) => {
                 let mut answer = http_answer(response, method, range.as_deref(), outcome);
@@ -565,9 +607,19 @@ impl EdgeDriver {
             _ => match route {
                 Some(route) => {
                     let renditions: Vec<Option<&[u8]>> = self.renditions.iter().map(|o| o.as_deref()).collect();
-                    let response = match route.is_archive() {
-                        true => archive::respond(route, self.object.as_deref(), &renditions, self.now_ms),
-                        false => respond(route, self.object.as_deref(), &renditions),
+                    let response = match (route, &self.clip) {
+                        (Route::Clip { .. }, Some(chunks)) => match self.build_clip(chunks) {
+                            Ok((clip, inputs)) => match clip.to_vec(&inputs) {
+                                Ok(body) => Response::ok(route.content_type(), CACHE_IMMUTABLE, body),
+                                Err(e) => clip_refused(route, chunks, &e),
+                            },
+                            Err(refused) => refused,
+                        },
+                        (Route::Clip { .. }, None) => Response::not_found(),
+                        _ if route.is_archive() => {
+                            archive::respond(route, self.object.as_deref(), &renditions, self.now_ms)
+                        }
+                        _ => respond(route, self.object.as_deref(), &renditions),
                     };
                     segment_built = response.status == 200
                         && matches!(route, Route::Init { .. } | Route::Segment { .. } | Route::Part { .. });
@@ -586,6 +638,68 @@ impl EdgeDriver {
             cacheable: response.status == 200 && route.is_some_and(Route::is_immutable) && !self.from_cache,
         };
         Ok((response, outcome))
+    }
+
+    /// The clip of the fetched chunks, and the chunks; `Err` is the answer.
+    fn build_clip<'s>(&'s self, chunks: &ClipChunks) -> Result<(crate::clip::Clip, Vec<&'s [u8]>), Response> {
+        let route = self.route.as_ref().ok_or_else(Response::not_found)?;
+        let mut inputs = Vec::with_capacity(chunks.entries.len());
+        for (i, c) in chunks.entries.iter().enumerate() {
+            match self.renditions.get(self.clip_from + i).and_then(Option::as_deref) {
+                Some(bytes) => inputs.push(bytes),
+                None => {
+                    return Err(Response::error(
+                        404,
+                        alloc::format!(
+                            "chunk {} of session {} (from {}) is no longer in the store",
+                            c.sequence,
+                            c.session,
+                            iso8601(c.wall_clock_ms)
+                        ),
+                    ))
+                }
+            }
+        }
+        match build_clip(&inputs, chunks.start_ms, chunks.end_ms, self.max_clip_ms) {
+            Ok(clip) => Ok((clip, inputs)),
+            Err(e) => Err(clip_refused(route, chunks, &e)),
+        }
+    }
+
+    /// The HTTP answer of a clip: only the bytes sent are written ([`crate::clip::Clip::write_range`]),
+    /// once, straight from the chunks (a `HEAD` writes none).
+    fn clip_answer(&self, chunks: &ClipChunks, range: Option<&str>) -> Answer {
+        let outcome = |status| Outcome { route: Some("clip"), status, ..Outcome::default() };
+        let (clip, inputs) = match self.build_clip(chunks) {
+            Ok(built) => built,
+            Err(refused) => {
+                let status = refused.status;
+                return http_answer(refused, self.method, range, outcome(status));
+            }
+        };
+        let head = answer_head(200, MP4_TYPE_CLIP, Cow::Borrowed(CACHE_IMMUTABLE), clip.len, range);
+        let mut body = Vec::new();
+        if self.method != Method::Head && head.send.start < head.send.end {
+            let len = usize::try_from(head.send.end - head.send.start).unwrap_or(0);
+            if body.try_reserve_exact(len).is_err() {
+                let failed = Response::error(503, alloc::format!("no memory for a clip of {len} bytes"));
+                return http_answer(failed, self.method, None, outcome(503));
+            }
+            if let Err(e) = clip.write_range(&inputs, head.send.clone(), &mut body) {
+                let route = self.route.as_ref();
+                let failed = route.map_or_else(Response::not_found, |r| clip_refused(r, chunks, &e));
+                let status = failed.status;
+                return http_answer(failed, self.method, None, outcome(status));
+            }
+        }
+        let mut headers = head.headers;
+        if let Some(Route::Clip { filename: Some(name), .. }) = &self.route {
+            if let (Ok(value), 200 | 206) = (attachment(name), head.status) {
+                headers.insert(2, ("content-disposition", value.into()));
+            }
+        }
+        let send = 0..body.len();
+        Answer { status: head.status, headers, body, send, outcome: outcome(200) }
     }
 
     /// `state`, or the first state after it that applies to this request.
@@ -648,6 +762,67 @@ pub fn refused_query(route: &Route, query: Option<&str>) -> Option<Response> {
     }
 }
 
+/// The 400 of a clip longer than `max_clip_ms`, before anything is read.
+fn too_long(route: &Route, max_clip_ms: u64) -> Option<Response> {
+    let Route::Clip { start_ms, end_ms, .. } = route else { return None };
+    let length = end_ms.saturating_sub(*start_ms);
+    (length > max_clip_ms).then(|| {
+        Response::error(
+            400,
+            alloc::format!(
+                "the clip from {} to {} lasts {}; clips on this edge are limited to {}",
+                iso8601(*start_ms),
+                iso8601(*end_ms),
+                seconds(length),
+                seconds(max_clip_ms)
+            ),
+        )
+    })
+}
+
+/// `ms` as seconds (`8.5 s`).
+fn seconds(ms: u64) -> String {
+    let (s, frac) = (ms / 1000, ms % 1000);
+    match frac {
+        0 => alloc::format!("{s} s"),
+        _ => alloc::format!("{s}.{} s", alloc::format!("{frac:03}").trim_end_matches('0')),
+    }
+}
+
+/// The answer to a clip the builder refused, its times on the wall clock.
+fn clip_refused(route: &Route, chunks: &ClipChunks, e: &ClipError) -> Response {
+    let window = match route {
+        Route::Clip { start_ms, end_ms, .. } => alloc::format!("from {} to {}", iso8601(*start_ms), iso8601(*end_ms)),
+        _ => String::new(),
+    };
+    let wall = |ms: u64| iso8601(chunks.wall_clock_of(ms));
+    let message = match e {
+        ClipError::ConfigChanged { at_ms } => alloc::format!(
+            "the codec configuration changes at {}, inside the clip {window}; one MP4 file holds one \
+             configuration: end the clip before it or start it after",
+            wall(*at_ms)
+        ),
+        ClipError::Gap { from_ms, to_ms } => alloc::format!(
+            "the stored media has a gap from {} to {}, inside the clip {window}",
+            wall(*from_ms),
+            wall(*to_ms)
+        ),
+        ClipError::TooLong { max_ms, .. } => {
+            alloc::format!("the clip {window} is longer than {}, the limit of clips on this edge", seconds(*max_ms))
+        }
+        ClipError::EmptyWindow { .. } | ClipError::NotCovered { .. } | ClipError::NoFrames => {
+            alloc::format!("the store holds no media of stream {} {window}", route.stream())
+        }
+        e => alloc::format!("the clip {window} of stream {}: {e}", route.stream()),
+    };
+    // An empty window here is one that lies between two sessions: no media.
+    let status = match e {
+        ClipError::EmptyWindow { .. } => 404,
+        e => e.status(),
+    };
+    Response::error(status, message)
+}
+
 /// The live origin's answer as a response of `route`: its status, `Cache-Control` and body.
 fn passed_on(route: &Route, answer: OriginAnswer) -> Response {
     let content_type = if answer.status == 200 { route.content_type() } else { TEXT_TYPE };
@@ -665,19 +840,45 @@ fn passed_on(route: &Route, answer: OriginAnswer) -> Response {
 pub fn http_answer(response: Response, method: Method, range: Option<&str>, outcome: Outcome) -> Answer {
     let Response { status: built, content_type, cache_control, body } = response;
     let total = body.len();
+    let head = answer_head(built, content_type, cache_control, u64::try_from(total).unwrap_or(u64::MAX), range);
+    // Both are at most the body's length, a usize.
+    let at = |n: u64| usize::try_from(n).map_or(total, |n| n.min(total));
+    let mut send = at(head.send.start)..at(head.send.end);
+    if method == Method::Head {
+        send = 0..0;
+    }
+    Answer { status: head.status, headers: head.headers, body, send, outcome }
+}
+
+/// The status, headers and bytes to send of an answer before its body is known.
+struct AnswerHead {
+    status: u16,
+    headers: Vec<(&'static str, Cow<'static, str>)>,
+    /// The bytes of the whole body the answer sends (for `HEAD`, those `GET` would).
+    send: Range<u64>,
+}
+
+/// The head of the answer to a request with `range` of a response of status `built` and a body
+/// of `total` bytes: a range of a 200 is a 206 or a 416 (RFC 9110 §14), the `Content-Length` is
+/// what a `GET` sends (a `HEAD`'s too, §9.3.2), every 503 has a `Retry-After`, every answer the
+/// CORS headers.
+fn answer_head(
+    built: u16,
+    content_type: &'static str,
+    cache_control: Cow<'static, str>,
+    total: u64,
+    range: Option<&str>,
+) -> AnswerHead {
     let mut status = built;
     let mut send = 0..total;
     let mut content_range = None;
     if built == 200 {
-        let len = u64::try_from(total).unwrap_or(u64::MAX);
-        match parse_range(range, len) {
+        match parse_range(range, total) {
             RangeRequest::Whole => {}
             RangeRequest::Part { start, end } => {
                 status = 206;
                 content_range = Some(alloc::format!("bytes {start}-{end}/{total}"));
-                // Both are below the body's length, a usize.
-                let start = usize::try_from(start).unwrap_or(total);
-                let end = usize::try_from(end).map_or(total, |e| e.saturating_add(1).min(total));
+                let end = end.saturating_add(1).min(total);
                 send = start.min(end)..end;
             }
             RangeRequest::Unsatisfiable => {
@@ -688,7 +889,7 @@ pub fn http_answer(response: Response, method: Method, range: Option<&str>, outc
         }
     }
     let mut headers = alloc::vec![("content-type", Cow::Borrowed(content_type)), ("cache-control", cache_control)];
-    headers.push(("content-length", send.len().to_string().into()));
+    headers.push(("content-length", (send.end - send.start).to_string().into()));
     if built == 200 {
         headers.push(("accept-ranges", Cow::Borrowed("bytes")));
     }
@@ -699,10 +900,7 @@ pub fn http_answer(response: Response, method: Method, range: Option<&str>, outc
         headers.push(("retry-after", RETRY_AFTER_S.to_string().into()));
     }
     headers.extend(CORS_HEADERS.iter().map(|&(n, v)| (n, Cow::Borrowed(v))));
-    if method == Method::Head {
-        send = 0..0;
-    }
-    Answer { status, headers, body, send, outcome }
+    AnswerHead { status, headers, send }
 }
 
 #[cfg(test)]
@@ -1091,6 +1289,95 @@ mod tests {
             _ => None,
         });
         closed.expect("a chunk").into_file("170")
+    }
+
+    /// A clip reads the manifest, the bucket of its window and the chunks from the one before
+    /// its keyframe's to its end; it answers ranges and `HEAD` from those chunks, names a
+    /// download, is kept in no cache, and a clip longer than the limit is refused before a read.
+    #[test]
+    fn a_clip_reads_its_chunks_and_answers_ranges_head_and_downloads() {
+        use crate::archive::Bucket;
+        use crate::layout::bucket_key;
+        let t0 = 1_796_570_400_000;
+        let mut w = ChunkWriter::new(Chunker::new(1000));
+        let mut events = Vec::new();
+        let (avc, key, inter) = (avc_header(), frame(true, 0), frame(false, 0));
+        w.push(&video(0, &avc), &mut events);
+        for v in 0..120u32 {
+            w.push(&video(v * 100 / 3, if v % 30 == 0 { &key } else { &inter }), &mut events);
+        }
+        w.finish(&mut events);
+        let chunks: Vec<Vec<u8>> = events
+            .into_iter()
+            .filter_map(|e| match e {
+                ChunkEvent::Closed(c) => Some(c.into_file("s")),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(chunks.len(), 4);
+        let mut m = Manifest::new("cam", t0);
+        m.state = crate::manifest::StreamState::Ended;
+        let mut bucket = Bucket::new(t0, 0, None);
+        for i in 0..4u64 {
+            let entry = ChunkEntry {
+                session: "s".into(),
+                sequence: i,
+                init: "s/init-0.mp4".into(),
+                start_ms: i * 1000,
+                duration_ms: 1000,
+                bytes: 1,
+                wall_clock_ms: t0 + 15_000 + i * 1000,
+                independent: true,
+            };
+            bucket.push(entry.clone());
+            m.push_chunk(entry, 10);
+        }
+        let mut objects = vec![(manifest_key("cam"), m.to_json()), (bucket_key("cam", t0, 0), bucket.to_json())];
+        objects.extend(chunks.iter().enumerate().map(|(i, c)| (chunk_key("cam", "s", i as u64), c.clone())));
+        let query = format!("start={}.5&end={}.5&filename=goal", t0 / 1000 + 16, t0 / 1000 + 17);
+        let clip = |method, range| PlaybackRequest {
+            now_ms: Some(t0 + 60_000),
+            range,
+            ..PlaybackRequest::new(method, "/live/cam/clip.mp4", Some(&query))
+        };
+        let (asked, whole) = from_store(&clip(Method::Get, None), &objects);
+        let keys = [manifest_key("cam"), bucket_key("cam", t0, 0), chunk_key("cam", "s", 0), chunk_key("cam", "s", 1)];
+        let mut want: Vec<Asked> = keys.iter().map(|k| Asked::Fetch(k.clone())).collect();
+        want.push(Asked::Fetch(chunk_key("cam", "s", 2)));
+        assert_eq!(asked, want, "the chunk before the keyframe's (audio pre-roll) to the window's end");
+        assert_eq!(whole.status, 200, "{}", String::from_utf8_lossy(&whole.body));
+        assert_eq!(whole.header("content-type"), Some("video/mp4"));
+        assert_eq!(whole.header("cache-control"), Some(CACHE_IMMUTABLE));
+        assert_eq!(
+            whole.header("content-disposition"),
+            Some("attachment; filename=\"goal.mp4\"; filename*=UTF-8''goal.mp4")
+        );
+        assert_eq!(whole.header("content-length"), Some(&*whole.sent().len().to_string()));
+        assert_eq!(whole.outcome.route, Some("clip"));
+        assert!(!whole.outcome.cacheable);
+        let len = whole.sent().len();
+        let past = format!("bytes={len}-");
+        for (range, status, slice) in
+            [("bytes=10-99", 206, 10..100), ("bytes=-7", 206, len - 7..len), (&*past, 416, 0..0)]
+        {
+            let (_, a) = from_store(&clip(Method::Get, Some(range)), &objects);
+            assert_eq!(a.status, status, "{range}");
+            assert_eq!(a.sent(), &whole.sent()[slice], "{range}");
+            assert_eq!(a.body.len(), a.sent().len(), "{range}: only the bytes sent are written");
+        }
+        let (_, head) = from_store(&clip(Method::Head, None), &objects);
+        assert_eq!((head.status, &head.headers), (200, &whole.headers));
+        assert!(head.sent().is_empty() && head.body.is_empty(), "HEAD writes no clip");
+        assert_eq!(EdgeDriver::new(&clip(Method::Get, None), Sources::default()).cache_key(), None);
+
+        let short = PlaybackRequest { max_clip_ms: 500, ..clip(Method::Get, None) };
+        let (asked, a) = from_store(&short, &objects);
+        assert_eq!((asked.len(), a.status), (0, 400));
+        assert!(String::from_utf8_lossy(a.sent()).contains("limited to 0.5 s"), "{:?}", a.sent());
+        let gone: Vec<_> = objects.iter().filter(|(k, _)| *k != chunk_key("cam", "s", 2)).cloned().collect();
+        let (_, a) = from_store(&clip(Method::Get, None), &gone);
+        assert_eq!(a.status, 404);
+        assert!(String::from_utf8_lossy(a.sent()).contains("chunk 2 of session s"), "{:?}", a.sent());
     }
 
     #[test]

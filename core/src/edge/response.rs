@@ -112,8 +112,8 @@ pub fn respond(route: &Route, object: Option<&[u8]>, renditions: &[Option<&[u8]>
         },
         Route::Chunk { .. } => Response::ok(route.content_type(), CACHE_IMMUTABLE, object.to_vec()),
         // Built at a time the driver passes in: [`super::archive::respond`].
-        Route::Window { .. } | Route::Recording { .. } => {
-            Response::error(500, "an archive playlist is built by the edge driver".into())
+        Route::Window { .. } | Route::Recording { .. } | Route::Clip { .. } => {
+            Response::error(500, "an archive playlist or clip is built by the edge driver".into())
         }
         Route::Init { session, sequence, .. }
         | Route::Segment { session, sequence, .. }

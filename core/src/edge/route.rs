@@ -2,8 +2,9 @@
 //! route ([`Route::path`]), the store object it is built from ([`Route::object_key`], named by
 //! [`crate::layout`]) and when a live origin is asked for it ([`LiveOrigin`]).
 
-use alloc::{format, string::String};
+use alloc::{format, string::String, string::ToString};
 
+use crate::date::{iso8601, parse_time};
 use crate::hls::{self, parse_uri_number};
 use crate::layout::{chunk_key, manifest_key, session_key, valid_name};
 
@@ -39,6 +40,19 @@ pub enum Route {
         stream: String,
         /// Session id.
         session: String,
+    },
+    /// A clip of the stream's archive as one MP4 file (`clip.mp4?start=…&end=…[&filename=…]`,
+    /// made of the path's route by [`Route::with_window`]: the path alone has no window yet).
+    Clip {
+        /// Stream key.
+        stream: String,
+        /// `start`, milliseconds since the Unix epoch.
+        start_ms: u64,
+        /// `end`, milliseconds since the Unix epoch.
+        end_ms: u64,
+        /// `filename`, percent-decoded and valid for [`crate::clip::attachment`]: the clip is a
+        /// download of that name.
+        filename: Option<String>,
     },
     /// The multivariant playlist.
     Multivariant {
@@ -85,6 +99,80 @@ pub enum Route {
     },
 }
 
+/// The file name of a stream's clips: `/live/{stream}/clip.mp4?start=…&end=…`.
+pub const CLIP_FILE: &str = "clip.mp4";
+
+/// The query of a clip (`start={t}&end={t}[&filename={name}]`), judged at a time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClipQuery {
+    /// `start`, milliseconds since the Unix epoch.
+    pub start_ms: u64,
+    /// `end`, milliseconds since the Unix epoch.
+    pub end_ms: u64,
+    /// `filename`, percent-decoded, valid for [`crate::clip::attachment`].
+    pub filename: Option<String>,
+}
+
+impl ClipQuery {
+    /// The clip a query asks for at `now_ms`: `start` and `end` as [`parse_time`] reads them
+    /// (both needed, `end` after `start` and not after `now_ms`: a clip is of the past), and an
+    /// optional `filename` (percent-encoded UTF-8, `+` a space); `Err` with what is wrong.
+    /// Its length against the edge's limit is the edge driver's to judge.
+    pub fn parse(query: Option<&str>, now_ms: u64) -> Result<Self, String> {
+        let (mut start, mut end, mut filename) = (None, None, None);
+        for pair in query.unwrap_or("").split('&') {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            if key == "filename" {
+                if filename.is_some() {
+                    return Err("filename is given twice".into());
+                }
+                let name =
+                    percent_decoded(value).ok_or_else(|| format!("filename={value:?} is not percent-encoded UTF-8"))?;
+                crate::clip::attachment(&name).map_err(|e| e.to_string())?;
+                filename = Some(name);
+                continue;
+            }
+            let slot = match key {
+                "start" => &mut start,
+                "end" => &mut end,
+                _ => continue,
+            };
+            if slot.is_some() {
+                return Err(format!("{key} is given twice"));
+            }
+            let value = crate::archive::percent_decoded_colons(value);
+            *slot = Some(parse_time(&value).map_err(|e| format!("{key}={value:?} {e}"))?);
+        }
+        let (Some(start_ms), Some(end_ms)) = (start, end) else {
+            return Err("a clip needs start and end (clip.mp4?start={t}&end={t})".into());
+        };
+        if end_ms <= start_ms {
+            return Err(format!("end {} is not after start {}", iso8601(end_ms), iso8601(start_ms)));
+        }
+        if end_ms > now_ms {
+            return Err(format!("end {} is in the future: a clip is of what is recorded", iso8601(end_ms)));
+        }
+        Ok(Self { start_ms, end_ms, filename })
+    }
+}
+
+/// `value` percent-decoded (`%XX`, and `+` as a space, as forms write it), if that is UTF-8.
+fn percent_decoded(value: &str) -> Option<String> {
+    let mut out = alloc::vec::Vec::with_capacity(value.len());
+    let mut bytes = value.bytes();
+    while let Some(b) = bytes.next() {
+        out.push(match b {
+            b'+' => b' ',
+            b'%' => {
+                let hex = |c: Option<u8>| char::from(c?).to_digit(16);
+                u8::try_from(hex(bytes.next())? * 16 + hex(bytes.next())?).ok()?
+            }
+            b => b,
+        });
+    }
+    String::from_utf8(out).ok()
+}
+
 /// When an edge asks the live origin for a route ([`Route::live_origin`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LiveOrigin {
@@ -112,6 +200,7 @@ impl Route {
         match (a, b) {
             ("index.m3u8", None) => Some(Self::MediaPlaylist { stream }),
             ("master.m3u8", None) => Some(Self::Multivariant { stream }),
+            (CLIP_FILE, None) => Some(Self::Clip { stream, start_ms: 0, end_ms: 0, filename: None }),
             (session, Some("index.m3u8")) if valid_name(session) => {
                 Some(Self::Recording { stream, session: session.into() })
             }
@@ -138,13 +227,18 @@ impl Route {
 
     /// The route of a media playlist's request with `query`: a [`Route::Window`] when it asks
     /// for a time window (`start`, `end`: [`crate::archive::WindowQuery`], judged at `now_ms`),
-    /// else the route itself; `Err` with what is wrong with the window.
+    /// else the route itself; a [`Route::Clip`] with its window and file name ([`ClipQuery`]);
+    /// `Err` with what is wrong with the window.
     pub fn with_window(self, query: Option<&str>, now_ms: u64) -> Result<Self, String> {
         match self {
             Self::MediaPlaylist { stream } => match crate::archive::WindowQuery::parse(query, now_ms)? {
                 Some(w) => Ok(Self::Window { stream, start_ms: w.start_ms, end_ms: w.end_ms }),
                 None => Ok(Self::MediaPlaylist { stream }),
             },
+            Self::Clip { stream, .. } => {
+                let q = ClipQuery::parse(query, now_ms)?;
+                Ok(Self::Clip { stream, start_ms: q.start_ms, end_ms: q.end_ms, filename: q.filename })
+            }
             route => Ok(route),
         }
     }
@@ -157,6 +251,7 @@ impl Route {
             Self::MediaPlaylist { .. } | Self::Window { .. } => "index.m3u8".into(),
             Self::Recording { session, .. } => format!("{session}/index.m3u8"),
             Self::Multivariant { .. } => "master.m3u8".into(),
+            Self::Clip { .. } => CLIP_FILE.into(),
             Self::Init { session, sequence, .. } => hls::init_uri(session, *sequence),
             Self::Segment { session, sequence, .. } => hls::segment_uri(session, *sequence),
             Self::Part { session, sequence, part, .. } => hls::part_uri(session, *sequence, *part),
@@ -172,6 +267,7 @@ impl Route {
             | Self::Window { stream, .. }
             | Self::Recording { stream, .. }
             | Self::Multivariant { stream }
+            | Self::Clip { stream, .. }
             | Self::Init { stream, .. }
             | Self::Segment { stream, .. }
             | Self::Part { stream, .. }
@@ -183,9 +279,11 @@ impl Route {
     /// objects of a chunk (init, segment, part, chunk).
     pub fn chunk(&self) -> Option<(&str, u64)> {
         match self {
-            Self::MediaPlaylist { .. } | Self::Window { .. } | Self::Recording { .. } | Self::Multivariant { .. } => {
-                None
-            }
+            Self::MediaPlaylist { .. }
+            | Self::Window { .. }
+            | Self::Recording { .. }
+            | Self::Multivariant { .. }
+            | Self::Clip { .. } => None,
             Self::Init { session, sequence, .. }
             | Self::Segment { session, sequence, .. }
             | Self::Part { session, sequence, .. }
@@ -203,9 +301,10 @@ impl Route {
         }
     }
 
-    /// Whether it is a playlist of the archive, built at a time the adapter passes in.
+    /// Whether it is built from the archive at a time the adapter passes in: its playlists and
+    /// clips.
     pub fn is_archive(&self) -> bool {
-        matches!(self, Self::Window { .. } | Self::Recording { .. })
+        matches!(self, Self::Window { .. } | Self::Recording { .. } | Self::Clip { .. })
     }
 
     /// When an edge with a live origin (the ingest node publishing the stream) asks it instead
@@ -214,9 +313,11 @@ impl Route {
         match self {
             Self::MediaPlaylist { .. } => LiveOrigin::First,
             Self::Init { .. } | Self::Segment { .. } | Self::Part { .. } => LiveOrigin::WhenNotStored,
-            Self::Multivariant { .. } | Self::Chunk { .. } | Self::Window { .. } | Self::Recording { .. } => {
-                LiveOrigin::Never
-            }
+            Self::Multivariant { .. }
+            | Self::Chunk { .. }
+            | Self::Window { .. }
+            | Self::Recording { .. }
+            | Self::Clip { .. } => LiveOrigin::Never,
         }
     }
 
@@ -231,7 +332,7 @@ impl Route {
             Self::MediaPlaylist { .. } | Self::Multivariant { .. } | Self::Window { .. } | Self::Recording { .. } => {
                 PLAYLIST_TYPE
             }
-            Self::Init { .. } | Self::Segment { .. } | Self::Part { .. } => MP4_TYPE,
+            Self::Init { .. } | Self::Segment { .. } | Self::Part { .. } | Self::Clip { .. } => MP4_TYPE,
             Self::Chunk { .. } => FLV_TYPE,
         }
     }
@@ -243,6 +344,7 @@ impl Route {
             Self::Window { .. } => "window",
             Self::Recording { .. } => "recording",
             Self::Multivariant { .. } => "multivariant",
+            Self::Clip { .. } => "clip",
             Self::Init { .. } => "init",
             Self::Segment { .. } => "segment",
             Self::Part { .. } => "part",
@@ -281,6 +383,37 @@ mod tests {
             "/live/a",
         ] {
             assert_eq!(Route::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn clip_queries() {
+        let now = 1_796_570_500_000;
+        let clip = |q: &str| Route::parse("/live/cam/clip.mp4").unwrap().with_window(Some(q), now);
+        assert_eq!(
+            clip("start=2026-12-06T15:20:00.5Z&end=1796570410&filename=a%20b+c"),
+            Ok(Route::Clip {
+                stream: "cam".into(),
+                start_ms: 1_796_570_400_500,
+                end_ms: 1_796_570_410_000,
+                filename: Some("a b c".into())
+            })
+        );
+        assert_eq!(Route::parse("/live/cam/clip.mp4").map(|r| r.path()), Some("/live/cam/clip.mp4".into()));
+        for (query, says) in [
+            ("", "needs start and end"),
+            ("start=1796570400", "needs start and end"),
+            ("start=1796570400&end=1796570400", "not after start"),
+            ("start=1796570400&end=1796570600", "in the future"),
+            ("start=x&end=1796570400", "start=\"x\""),
+            ("start=1&start=2&end=3", "twice"),
+            ("start=1&end=3&filename=%FF", "percent-encoded UTF-8"),
+            ("start=1&end=3&filename=%4", "percent-encoded UTF-8"),
+            ("start=1&end=3&filename=a%0Db", "cannot name a clip"),
+            ("start=1&end=3&filename=a&filename=b", "twice"),
+        ] {
+            let why = clip(query).expect_err(query);
+            assert!(why.contains(says), "{query}: {why}");
         }
     }
 

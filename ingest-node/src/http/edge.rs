@@ -48,6 +48,10 @@ pub trait EdgeHost: Send + Sync + 'static {
     fn origin(&self) -> Option<&Origin> {
         None
     }
+    /// The longest clip, milliseconds (`--max-clip`).
+    fn max_clip_ms(&self) -> u64 {
+        rapidrtmp_core::clip::DEFAULT_MAX_CLIP
+    }
 }
 
 impl EdgeHost for App {
@@ -65,6 +69,10 @@ impl EdgeHost for App {
 
     fn saw_viewer(&self, stream: &str, ip: std::net::IpAddr) {
         App::saw_viewer(self, stream, ip);
+    }
+
+    fn max_clip_ms(&self) -> u64 {
+        self.settings.max_clip_ms
     }
 
     fn live_stream(&self, stream: &str) -> Option<(Arc<LiveStream>, Duration)> {
@@ -92,6 +100,7 @@ pub async fn playback<H: EdgeHost>(
         if_none_match: header(header::IF_NONE_MATCH),
         origin: header(header::ORIGIN),
         now_ms: Some(now_ms()),
+        max_clip_ms: app.max_clip_ms(),
     };
     let sources = Sources { live_edge: true, live_origin: app.origin().is_some(), cache: false };
     let mut driver = EdgeDriver::with_cache_first(&request, sources);
@@ -128,8 +137,11 @@ async fn from_cache<H: EdgeHost>(app: &H, driver: &mut EdgeDriver, sources: Sour
     };
     let (path, query) = key.split_once('?').map_or((key.as_str(), None), |(p, q)| (p, Some(q)));
     let build = || async {
-        let request =
-            PlaybackRequest { now_ms: Some(now_ms()), ..PlaybackRequest::new(edge::Method::Get, path, query) };
+        let request = PlaybackRequest {
+            now_ms: Some(now_ms()),
+            max_clip_ms: app.max_clip_ms(),
+            ..PlaybackRequest::new(edge::Method::Get, path, query)
+        };
         let mut built = EdgeDriver::new(&request, sources);
         // Boxed: the build runs inside the cache's single flight, and its state machine nested in
         // that one's is deeper than the compiler lays out.
