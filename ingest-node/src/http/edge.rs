@@ -20,10 +20,11 @@ use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode,
 use axum::response::{IntoResponse, Response};
 use rapidrtmp_core::edge::live;
 use rapidrtmp_core::edge::{self, Answer, EdgeDriver, Fetched, OriginAnswer, PlaybackRequest, Sources, Step};
+use tokio::sync::OwnedSemaphorePermit;
 
 use crate::app::App;
 use crate::clock::now_ms;
-use crate::http::cache::{EdgeCache, Lookup, MAX_BUILD_WAIT};
+use crate::http::cache::{EdgeCache, Lookup, MAX_BUILD_WAIT, MAX_CLIP_BUILDS};
 use crate::http::origin::{Origin, ORIGIN_TIMEOUT};
 use crate::metrics::Metrics;
 use crate::refusals::Cause;
@@ -104,7 +105,16 @@ pub async fn playback<H: EdgeHost>(
     };
     let sources = Sources { live_edge: true, live_origin: app.origin().is_some(), cache: false };
     let mut driver = EdgeDriver::with_cache_first(&request, sources);
+    let mut clip_build = None;
     let whole = match driver.next() {
+        Step::Cache if matches!(driver.route(), Some(edge::Route::Clip { .. })) => {
+            clip_build = app.cache().clip_build();
+            match clip_build {
+                Some(_) => driver.cached(None),
+                None => driver.cached_answer(clips_busy(), None),
+            }
+            None
+        }
         Step::Cache => from_cache(&*app, &mut driver, sources).await,
         _ => None,
     };
@@ -117,12 +127,30 @@ pub async fn playback<H: EdgeHost>(
     if let Some(stream) = &outcome.viewer_of {
         app.saw_viewer(stream, peer.ip());
     }
-    let mut response = http_response(answer);
+    let mut response = http_response(answer, clip_build);
     if let Some(body) = whole {
         // A kept body that goes out as it is, without a copy: its length is the body's.
         *response.body_mut() = Body::from(body);
     }
     response
+}
+
+/// A clip's answer, holding its place among the [`MAX_CLIP_BUILDS`] as long as it is in memory.
+struct ClipBytes {
+    body: Vec<u8>,
+    _build: OwnedSemaphorePermit,
+}
+
+impl AsRef<[u8]> for ClipBytes {
+    fn as_ref(&self) -> &[u8] {
+        &self.body
+    }
+}
+
+/// The 503 of a clip asked for while [`MAX_CLIP_BUILDS`] are being built (the driver adds
+/// `Retry-After`).
+fn clips_busy() -> edge::Response {
+    edge::Response::error(503, format!("{MAX_CLIP_BUILDS} clips are being built; try again in a moment"))
 }
 
 /// Answers `driver`'s [`Step::Cache`]: the answer kept under its key while it is fresh, else
@@ -244,10 +272,15 @@ async fn ask_origin(app: &impl EdgeHost, origin: &Origin, path_and_query: &str) 
 }
 
 /// Writes the driver's answer: its status, headers and the bytes it sends (a range of the
-/// body, taken without a copy).
-fn http_response(answer: Answer) -> Response {
+/// body, taken without a copy); a clip's bytes hold its `clip_build` place until they are gone.
+fn http_response(answer: Answer, clip_build: Option<OwnedSemaphorePermit>) -> Response {
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let body = Body::from(Bytes::from(answer.body).slice(answer.send));
+    let body = match clip_build {
+        // The clip's place among the MAX_CLIP_BUILDS is given back when its bytes are.
+        Some(build) => Bytes::from_owner(ClipBytes { body: answer.body, _build: build }),
+        None => Bytes::from(answer.body),
+    };
+    let body = Body::from(body.slice(answer.send));
     let mut response = (status, body).into_response();
     let h = response.headers_mut();
     for (name, value) in answer.headers {
