@@ -20,7 +20,7 @@ let stream = null; // the stream key listed
 let playing = null; // the recording played: { id, start, end, … } as the API gives it
 let fragments = []; // [{ start, duration, date }] of the playlist played: media time → wall clock
 
-/** What the tests read: hls.js errors of the recording played. */
+/** What the tests read: hls.js errors of the recording played, with the playback time of each. */
 window.rapidrtmp.recordings = { errors: [] };
 
 export function initRecordings() {
@@ -142,7 +142,7 @@ async function play(rec) {
   hls = new Hls({ backBufferLength: 30 });
   const player = hls;
   hls.on(Hls.Events.ERROR, (_, data) => {
-    window.rapidrtmp.recordings.errors.push({ type: data.type, details: data.details, fatal: Boolean(data.fatal) });
+    window.rapidrtmp.recordings.errors.push({ type: data.type, details: data.details, fatal: Boolean(data.fatal), at: video.currentTime });
     if (!data.fatal || player !== hls) return;
     const status = data.response?.code ? ` (${data.response.code}${data.response.text ? `: ${data.response.text}` : ''})` : '';
     error(`The recording did not play: ${data.details}${status}`);
