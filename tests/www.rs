@@ -26,6 +26,10 @@
 //! And, opened with `?api=` naming another origin, the page sends that origin nothing before the
 //! user confirms it, and never the key entered for its own origin (`tests/www/api_origin.mjs`).
 //!
+//! And its Recordings view lists a stream's two sessions, plays one and links the clip of a range
+//! chosen on it, at the recording's program dates (`tests/www/recordings.mjs`; its screenshot in
+//! `tests/artefacts/www-recordings/`).
+//!
 //! Screenshots of each view are kept in `tests/artefacts/www/`. Needs `www/build.sh` run before
 //! the node is built (tests/run does both), Chromium (`/usr/bin/chromium` or `$CHROMIUM`) and
 //! Node.js.
