@@ -1,12 +1,12 @@
-// The page: four views (player, recordings, inspector, packager), one shown at a time, chosen by
-// the URL's hash (`#player`, `#recordings`, `#inspector`, `#packager`; `#player?src=URL` plays a
+// The page: four views (player, inspector, recordings, packager), one shown at a time, chosen by
+// the URL's hash (`#player`, `#inspector`, `#recordings`, `#packager`; `#player?src=URL` plays a
 // playlist at once, `#recordings?stream=KEY` lists a stream's recordings).
 import { initInspector, showInspector } from './inspector.js';
 import { initPackager } from './packager.js';
 import { initPlayer } from './player.js';
 import { initRecordings, showRecordings } from './recordings.js';
 
-const VIEWS = { player: null, recordings: showRecordings, inspector: showInspector, packager: null };
+const VIEWS = { player: null, inspector: showInspector, recordings: showRecordings, packager: null };
 
 function route() {
   const name = location.hash.slice(1).split('?')[0];
