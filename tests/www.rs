@@ -28,6 +28,10 @@
 //! And, opened with `?api=` naming another origin, the page sends that origin nothing before the
 //! user confirms it, and never the key entered for its own origin (`tests/www/api_origin.mjs`).
 //!
+//! And its Recordings view lists a stream's two sessions, plays one and links the clip of a range
+//! chosen on it, at the recording's program dates (`tests/www/recordings.mjs`; its screenshot in
+//! `tests/artefacts/www-recordings/`).
+//!
 //! Screenshots of each view are kept in `tests/artefacts/www/`. Needs `www/build.sh` run before
 //! the node is built (tests/run does both), Chromium (`/usr/bin/chromium` or `$CHROMIUM`) and
 //! Node.js.
@@ -42,12 +46,14 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use support::checks::{assert_decodes_cleanly, assert_frames_equal};
 use support::cli::rapidrtmp_ok;
-use support::media::{clip, publish};
+use support::media::{clip, publish, publish_and_wait};
 use support::node::{new_admin_key, Node, NodeOptions};
 use support::player::{browser, run_script};
 use support::proc::{run, TempDir};
 
 const BROWSER_TIMEOUT: Duration = Duration::from_secs(240);
+/// How long publishing the 6-second clip in real time may take on a busy machine.
+const PUBLISH_TIMEOUT: Duration = Duration::from_secs(40);
 const STREAM: &str = "webpage";
 /// The budget of the page's WASM, gzipped.
 const WASM_BUDGET: usize = 250 * 1024;
@@ -415,4 +421,137 @@ fn rare_keyframes_rule_hls_js_plays_an_intra_refresh_stream_across_its_cuts() {
     assert_eq!(report["pageErrors"].as_array().map(Vec::len), Some(0), "{report}");
     let frames = report["totalVideoFrames"].as_i64().unwrap_or(0);
     assert!((frames - 600).abs() <= 3, "{frames} frames decoded of 600: {report}");
+}
+
+/// The Recordings view (`tests/www/recordings.mjs`): a stream published in two sessions by
+/// ffmpeg is listed with both, oldest first, each with the duration the API gives (the 6-second
+/// clip's, within half a second); the first plays in hls.js (2 s of playback at the clip's size,
+/// with no ERROR event but those of a healthy start: `unexpected_hls_errors`); a range set from the playhead (1 s to 4.5 s) and then moved one step
+/// (0.1 s) from the keyboard points the download link at
+/// `/live/{key}/clip.mp4?start=…&end=…&filename=…`, its times being the recording's
+/// `EXT-X-PROGRAM-DATE-TIME` at those points (to the millisecond), as the view shows them. A
+/// stream the store does not hold shows the API's 404 message.
+#[test]
+fn recordings_view_lists_two_sessions_plays_one_and_links_a_clip_of_a_range() {
+    let clip = clip();
+    let dir = TempDir::new("www-recordings");
+    let node = Node::start(&dir.join("data"), &NodeOptions::standard());
+    let stream = "recorded";
+    let token = node.token(stream, 600, false);
+    let url = node.rtmp_url(stream, Some(&token));
+    for n in 1..=2 {
+        let (status, messages, _) =
+            publish_and_wait(&url, &[], &dir.join(&format!("publish-{n}.log")), PUBLISH_TIMEOUT);
+        assert!(status.success(), "publish {n} ({status}):\n{messages}");
+        node.wait_playlist(stream, "#EXT-X-ENDLIST", Duration::from_secs(10), |p| p.ended);
+    }
+    let listed = node.api("GET", &format!("/api/v1/streams/{stream}/recordings"), None).json();
+    let recs = listed["recordings"].as_array().cloned().unwrap_or_default();
+    assert_eq!(recs.len(), 2, "{listed:#}");
+    let missing = node.api("GET", "/api/v1/streams/nosuchstream/recordings", None);
+    assert_eq!(missing.status, 404, "{}", missing.text());
+    let refusal = missing.json()["error"].as_str().unwrap().to_string();
+
+    let out = repo().join("tests/artefacts/www-recordings");
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(&out).unwrap();
+    let base = format!("http://{}", node.http);
+    let r = run_script(
+        "recordings.mjs",
+        &[("BASE", &base), ("ADMIN_KEY", &node.admin_key), ("STREAM", stream), ("OUT", out.to_str().unwrap())],
+    );
+    assert!(r["failure"].is_null(), "the browser run failed: {r:#}");
+    assert_eq!(r["pageErrors"], Value::Array(vec![]), "uncaught errors in the page: {r:#}");
+    assert_eq!(r["consoleErrors"], Value::Array(vec![]), "errors on the console: {r:#}");
+    let shown = r["missing"].as_str().unwrap_or("");
+    assert!(
+        shown.contains(&refusal) && shown.contains("nosuchstream"),
+        "the API's 404 {refusal:?}, shown as {shown:?}"
+    );
+    assert_eq!((r["error"].as_str(), r["hash"].as_str()), (Some(""), Some("#recordings?stream=recorded")), "{r:#}");
+
+    // Both sessions, oldest first, with the API's durations: the clip's length.
+    let rows = r["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{r:#}");
+    let clip_ms = clip.video_frames as f64 * 1000.0 / 30.0;
+    for (row, rec) in rows.iter().zip(&recs) {
+        assert_eq!(row["id"], rec["id"], "{r:#}");
+        let ms = rec["durationMs"].as_u64().unwrap();
+        assert_eq!(row["durationMs"].as_u64(), Some(ms), "{row}");
+        assert!((ms as f64 - clip_ms).abs() <= 500.0, "a session of the {clip_ms} ms clip lasts {ms} ms: {rec}");
+        assert_eq!(row["cells"][2].as_str(), Some(format!("{:.1} s", ms as f64 / 1000.0).as_str()), "{row}");
+        let start =
+            rapidrtmp_core::date::iso8601(rapidrtmp_core::date::parse_time(rec["start"].as_str().unwrap()).unwrap());
+        let shown_start = row["cells"][0].as_str().unwrap().replace(' ', "T").replace("TUTC", "Z");
+        assert_eq!(shown_start, start, "{row}");
+    }
+
+    let p = &r["playback"];
+    let advanced = p["currentTime"].as_f64().unwrap() - p["start"].as_f64().unwrap();
+    assert!(advanced >= 2.0, "playback advanced {advanced} s: {p:#}");
+    assert_eq!((p["videoWidth"].as_u64(), p["videoHeight"].as_u64()), (Some(640), Some(360)), "{p:#}");
+    // Played from 0: hls.js may skip the gap before the first picture at the start.
+    let errors = p["errors"].as_array().cloned().unwrap_or_default();
+    let unexpected = support::checks::unexpected_hls_errors(&errors, Some(0.0));
+    assert_eq!(unexpected, Vec::<Value>::new(), "hls.js raised ERROR events: {p:#}");
+
+    // The link's times: the recording's program date at each end of the range.
+    let recording = node.get(recs[0]["playlistUrl"].as_str().unwrap());
+    assert_eq!(recording.status, 200, "{}", recording.text());
+    let dated = dated_segments(&recording.text());
+    let wall = |t: f64| -> f64 {
+        let (start, date) = dated.iter().rev().find(|(start, _)| *start <= t + 1e-6).copied().unwrap_or(dated[0]);
+        date + (t - start) * 1000.0
+    };
+    for (step, (from, to), filename) in
+        [("fromPlayhead", (1.0, 4.5), None), ("afterKey", (1.0, 4.4), Some("my clip.mp4"))]
+    {
+        let seen = &r[step];
+        assert_eq!((seen["start"].as_f64(), seen["end"].as_f64()), (Some(from), Some(to)), "{step}: {seen:#}");
+        assert!(seen["href"].as_str().unwrap().starts_with(&format!("{base}/")), "{step}: {seen:#}");
+        assert_eq!(seen["path"].as_str(), Some(format!("/live/{stream}/clip.mp4").as_str()), "{step}: {seen:#}");
+        // The query as the browser's URL parser reads the link.
+        let query: BTreeMap<String, String> = serde_json::from_value(seen["query"].clone()).unwrap();
+        assert_eq!(query.len(), 3, "start, end and filename: {step}: {seen:#}");
+        for (name, t) in [("start", from), ("end", to)] {
+            let linked: f64 = query[name].parse::<f64>().unwrap() * 1000.0;
+            assert!(
+                (linked - wall(t)).abs() <= 1.0,
+                "{step}: {name} {linked} ms for {t} s, not {} ms: {seen:#}",
+                wall(t)
+            );
+        }
+        let length = format!("{:.1} s", to - from);
+        assert_eq!(seen["length"].as_str(), Some(length.as_str()), "{step}: {seen:#}");
+        let start_at = seen["startAt"].as_str().unwrap().replace(' ', "T").replace("TUTC", "Z");
+        assert_eq!(start_at, rapidrtmp_core::date::iso8601(wall(from).round() as u64), "{step}: {seen:#}");
+        if let Some(name) = filename {
+            assert_eq!(query["filename"], name, "{step}: {seen:#}");
+            assert_eq!(seen["download"].as_str(), Some(name), "{step}: {seen:#}");
+        } else {
+            assert!(query["filename"].starts_with("recorded-") && query["filename"].ends_with(".mp4"), "{seen:#}");
+        }
+    }
+    let png = std::fs::read(out.join("recordings.png")).unwrap();
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "no real screenshot of the view");
+}
+
+/// `(start in the playlist, EXT-X-PROGRAM-DATE-TIME in ms)` of each segment of a media playlist,
+/// its start being the sum of the `EXTINF` before it (as hls.js places it).
+fn dated_segments(text: &str) -> Vec<(f64, f64)> {
+    let mut out = Vec::new();
+    let (mut start, mut date, mut duration) = (0.0, None, None);
+    for line in text.lines() {
+        if let Some(d) = line.strip_prefix("#EXT-X-PROGRAM-DATE-TIME:") {
+            date = Some(rapidrtmp_core::date::parse_time(d).unwrap() as f64);
+        } else if let Some(d) = line.strip_prefix("#EXTINF:") {
+            duration = Some(d.trim_end_matches(',').split(',').next().unwrap().parse::<f64>().unwrap());
+        } else if !line.starts_with('#') && !line.is_empty() {
+            let d = duration.take().expect("an EXTINF before each URI");
+            out.push((start, date.take().expect("a program date on each segment")));
+            start += d;
+        }
+    }
+    assert!(!out.is_empty(), "no segments:\n{text}");
+    out
 }

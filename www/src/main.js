@@ -1,10 +1,12 @@
-// The page: three views (player, inspector, packager), one shown at a time, chosen by the URL's
-// hash (`#player`, `#inspector`, `#packager`; `#player?src=URL` plays a playlist at once).
+// The page: four views (player, inspector, recordings, packager), one shown at a time, chosen by
+// the URL's hash (`#player`, `#inspector`, `#recordings`, `#packager`; `#player?src=URL` plays a
+// playlist at once, `#recordings?stream=KEY` lists a stream's recordings).
 import { initInspector, showInspector } from './inspector.js';
 import { initPackager } from './packager.js';
 import { initPlayer } from './player.js';
+import { initRecordings, showRecordings } from './recordings.js';
 
-const VIEWS = { player: null, inspector: showInspector, packager: null };
+const VIEWS = { player: null, inspector: showInspector, recordings: showRecordings, packager: null };
 
 function route() {
   const name = location.hash.slice(1).split('?')[0];
@@ -20,6 +22,7 @@ function route() {
 for (const type of ['dragover', 'drop']) window.addEventListener(type, (e) => e.preventDefault());
 
 initPlayer();
+initRecordings();
 initInspector();
 initPackager();
 window.addEventListener('hashchange', route);

@@ -70,6 +70,15 @@ export function onSegments(fn) {
   listeners.add(fn);
 }
 
+/**
+ * The admin API's origin and the key entered for it (`{ origin, key }`), or null while there is
+ * no key or another origin (`?api=`) is not confirmed yet.
+ */
+export function adminApi() {
+  const key = $('admin-key').value.trim();
+  return apiConfirmed && key ? { origin: API, key } : null;
+}
+
 /** Opens a segment of the stream in the inspector. */
 function inspectSegment(url) {
   window.dispatchEvent(new CustomEvent('rapidrtmp:inspect', { detail: { url } }));

@@ -18,6 +18,9 @@
 //!
 //! `rapidrtmp-load viewers --url http://…/index.m3u8 --viewers N` is the other side: N
 //! Low-Latency HLS viewers of one live stream (see the `viewers` module).
+//!
+//! `rapidrtmp-load archive --store DIR --hours 25` writes the index of a long synthetic archive
+//! into a folder store, as the node's writer would have (see the `archive` module).
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::Write as _;
@@ -33,6 +36,7 @@ use rapidrtmp_load::media::Media;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+mod archive;
 mod http;
 mod viewers;
 
@@ -66,6 +70,9 @@ enum Mode {
     /// N Low-Latency HLS viewers of one live media playlist: blocking playlist reloads, the
     /// hinted part, every listed part; reports parts listed against delivered, errors and latency.
     Viewers(viewers::ViewersArgs),
+    /// Writes the index (bucket parts, session record, manifest) of a long synthetic archive of
+    /// one ended stream into a folder store, as the ingest node's writer leaves it.
+    Archive(archive::ArchiveArgs),
 }
 
 /// Flags of publishing (no subcommand).
@@ -151,6 +158,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let threads = match &cli.mode {
         Some(Mode::Viewers(v)) => v.threads,
+        Some(Mode::Archive(_)) => 1,
         None => cli.publish.threads,
     };
     let runtime = if threads <= 1 {
@@ -167,6 +175,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.mode {
         Some(Mode::Viewers(v)) => runtime.block_on(viewers::run(v)),
+        Some(Mode::Archive(a)) => archive::run(a),
         None => runtime.block_on(run(cli.publish)),
     };
     match result {
