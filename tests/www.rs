@@ -531,6 +531,21 @@ fn recordings_view_lists_two_sessions_plays_one_and_links_a_clip_of_a_range() {
         } else {
             assert!(query["filename"].starts_with("recorded-") && query["filename"].ends_with(".mp4"), "{seen:#}");
         }
+        // What the link downloads: an MP4 of the range, to a frame, named as the link says.
+        let href = seen["href"].as_str().unwrap();
+        let clip = node.get(&href[base.len()..]);
+        assert_eq!(clip.status, 200, "{step}: {href}: {}", clip.text());
+        let disposition = clip.header("content-disposition").unwrap_or_default();
+        assert!(disposition.starts_with("attachment") && disposition.contains(".mp4"), "{step}: {disposition}");
+        let file = dir.join(&format!("{step}.mp4"));
+        std::fs::write(&file, &clip.body).unwrap();
+        let (_, seconds) = support::media::probe(&file);
+        let seconds = seconds.unwrap_or_default();
+        assert!(
+            (seconds - (to - from)).abs() <= 1.0 / 30.0 + 1e-3,
+            "{step}: the clip lasts {seconds} s, not {} s",
+            to - from
+        );
     }
     let png = std::fs::read(out.join("recordings.png")).unwrap();
     assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "no real screenshot of the view");
