@@ -9,6 +9,8 @@ use anyhow::{bail, Context};
 use clap::Args;
 use serde::Deserialize;
 
+use crate::publish_hook::{Fallback, HookSettings, PublishAuth, DEFAULT_HOOK_TIMEOUT, MAX_HOOK_TIMEOUT};
+
 /// Most HTTP connections from one address unless set: a quarter of the node's cap, so that no
 /// one client can take them all, and at most this.
 pub const DEFAULT_MAX_HTTP_CONNECTIONS_PER_IP: usize = 1024;
@@ -109,6 +111,23 @@ pub struct ServeArgs {
     /// build) [default: 64].
     #[arg(long, env = "RAPIDRTMP_CACHE_MB")]
     pub cache_mb: Option<u64>,
+    /// The publish authorization hook: an `http://` URL the node POSTs
+    /// `{streamKey, clientAddr, query}` to before it lets a publish in (the query string carries
+    /// the publish token); a 2xx answer allows, any other refuses with its body as the reason
+    /// [default: none].
+    #[arg(long, env = "RAPIDRTMP_PUBLISH_AUTH_URL")]
+    pub publish_auth_url: Option<String>,
+    /// Which checks a publish goes through: `token` (the publish token, then the hook when one
+    /// is set) or `only-hook` (the hook alone, no token asked for) [default: token].
+    #[arg(long, env = "RAPIDRTMP_PUBLISH_AUTH")]
+    pub publish_auth: Option<String>,
+    /// Seconds the publish authorization hook has to answer [default: 3].
+    #[arg(long, env = "RAPIDRTMP_PUBLISH_AUTH_TIMEOUT")]
+    pub publish_auth_timeout: Option<f64>,
+    /// What a publish gets when the hook cannot be reached or does not answer in time: `refuse`
+    /// or `allow` [default: refuse].
+    #[arg(long, env = "RAPIDRTMP_PUBLISH_AUTH_FALLBACK")]
+    pub publish_auth_fallback: Option<String>,
     /// Restreaming: outputs of every stream, and the CAs trusted for `rtmps://` outputs.
     #[command(flatten)]
     pub restream: crate::restream::settings::RestreamArgs,
@@ -143,6 +162,10 @@ struct FileSettings {
     max_http_connections_per_ip: Option<usize>,
     log_format: Option<String>,
     cache_mb: Option<u64>,
+    publish_auth_url: Option<String>,
+    publish_auth: Option<String>,
+    publish_auth_timeout: Option<f64>,
+    publish_auth_fallback: Option<String>,
 }
 
 /// The bytes of `--cache-mb {mb}` (0 to [`MAX_CACHE_MB`](crate::http::cache::MAX_CACHE_MB)).
@@ -214,6 +237,10 @@ pub struct Settings {
     pub json_logs: bool,
     /// Bytes of the edge's cache of built answers (0: none kept).
     pub cache_bytes: usize,
+    /// Which checks a publish goes through.
+    pub publish_auth: PublishAuth,
+    /// The publish authorization hook, if one is set.
+    pub publish_hook: Option<HookSettings>,
     /// Restreaming.
     pub restream: crate::restream::settings::RestreamSettings,
 }
@@ -228,6 +255,7 @@ impl ServeArgs {
             }
             None => FileSettings::default(),
         };
+        let (publish_auth, publish_hook) = publish_auth(&self, &file)?;
         let data_dir = self.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from("./data"));
         let store = match self.store.or(file.store) {
             Some(s) if s.starts_with("s3://") => StoreSetting::S3(s),
@@ -309,9 +337,40 @@ impl ServeArgs {
                 .map(|n| n.max(1)),
             json_logs,
             cache_bytes: cache_bytes(self.cache_mb.or(file.cache_mb).unwrap_or(crate::http::cache::DEFAULT_CACHE_MB))?,
+            publish_auth,
+            publish_hook,
             restream: self.restream.resolve()?,
         })
     }
+}
+
+/// The publish checks and hook of the flags, else of the file.
+fn publish_auth(args: &ServeArgs, file: &FileSettings) -> anyhow::Result<(PublishAuth, Option<HookSettings>)> {
+    let pick = |flag: &Option<String>, key: &Option<String>| flag.clone().or_else(|| key.clone());
+    let auth = match pick(&args.publish_auth, &file.publish_auth).as_deref() {
+        None | Some("token") => PublishAuth::Token,
+        Some("only-hook") => PublishAuth::OnlyHook,
+        Some(other) => bail!("--publish-auth {other}: expected token or only-hook"),
+    };
+    let fallback = match pick(&args.publish_auth_fallback, &file.publish_auth_fallback).as_deref() {
+        None | Some("refuse") => Fallback::Refuse,
+        Some("allow") => Fallback::Allow,
+        Some(other) => bail!("--publish-auth-fallback {other}: expected refuse or allow"),
+    };
+    let timeout = match args.publish_auth_timeout.or(file.publish_auth_timeout) {
+        None => DEFAULT_HOOK_TIMEOUT,
+        Some(s) if (0.1..=MAX_HOOK_TIMEOUT.as_secs_f64()).contains(&s) => Duration::from_secs_f64(s),
+        Some(s) => bail!("--publish-auth-timeout {s}: expected 0.1 to {} seconds", MAX_HOOK_TIMEOUT.as_secs()),
+    };
+    let hook = match pick(&args.publish_auth_url, &file.publish_auth_url).filter(|u| !u.is_empty()) {
+        Some(url) => {
+            let url = crate::local_http::Url::parse(&url).context("--publish-auth-url")?;
+            Some(HookSettings { url, timeout, fallback })
+        }
+        None if auth == PublishAuth::OnlyHook => bail!("--publish-auth only-hook needs --publish-auth-url"),
+        None => None,
+    };
+    Ok((auth, hook))
 }
 
 #[cfg(test)]
@@ -356,6 +415,35 @@ mod tests {
         let err = resolve(65_537).unwrap_err();
         assert_eq!(format!("{err:#}"), "--cache-mb 65537: expected 0 (off) to 65536 MiB");
         assert!(resolve(u64::MAX).is_err());
+    }
+
+    #[test]
+    fn the_publish_hook_is_off_unless_a_url_is_set_and_only_hook_needs_one() {
+        let s = ServeArgs::default().resolve().unwrap();
+        assert_eq!(s.publish_auth, PublishAuth::Token);
+        assert!(s.publish_hook.is_none());
+        let url = Some("http://127.0.0.1:9/auth".to_string());
+        let args = ServeArgs { publish_auth_url: url.clone(), ..Default::default() };
+        let hook = args.resolve().unwrap().publish_hook.unwrap();
+        assert_eq!((hook.timeout, hook.fallback), (DEFAULT_HOOK_TIMEOUT, Fallback::Refuse));
+        let only = Some("only-hook".to_string());
+        let err = ServeArgs { publish_auth: only.clone(), ..Default::default() }.resolve().unwrap_err();
+        assert_eq!(format!("{err:#}"), "--publish-auth only-hook needs --publish-auth-url");
+        let args = ServeArgs {
+            publish_auth: only,
+            publish_auth_url: url.clone(),
+            publish_auth_timeout: Some(0.5),
+            publish_auth_fallback: Some("allow".into()),
+            ..Default::default()
+        };
+        let s = args.resolve().unwrap();
+        let hook = s.publish_hook.unwrap();
+        assert_eq!(s.publish_auth, PublishAuth::OnlyHook);
+        assert_eq!((hook.timeout, hook.fallback), (Duration::from_millis(500), Fallback::Allow));
+        let err = ServeArgs { publish_auth_timeout: Some(31.0), ..Default::default() }.resolve().unwrap_err();
+        assert_eq!(format!("{err:#}"), "--publish-auth-timeout 31: expected 0.1 to 30 seconds");
+        let err = ServeArgs { publish_auth_url: Some("https://h/".into()), ..Default::default() }.resolve();
+        assert!(format!("{:#}", err.unwrap_err()).starts_with("--publish-auth-url: "));
     }
 
     #[test]

@@ -23,6 +23,7 @@ mod metrics;
 mod owner;
 mod package_cmd;
 mod publish;
+mod publish_hook;
 mod refusals;
 mod restream;
 mod retention;

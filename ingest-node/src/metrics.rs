@@ -14,7 +14,7 @@ const BUCKETS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1
 
 /// Every `result` a publish attempt is counted under (`ingest-node/src/admission.rs`): each is
 /// exported from the start, at 0, so rates and alerts work on a node that has seen none.
-pub const PUBLISH_RESULTS: [&str; 10] = [
+pub const PUBLISH_RESULTS: [&str; 12] = [
     "accepted",
     "unauthorized",
     "expired",
@@ -25,6 +25,8 @@ pub const PUBLISH_RESULTS: [&str; 10] = [
     "bad_name",
     "draining",
     "store_error",
+    "hook_denied",
+    "hook_unavailable",
 ];
 
 /// Every `listener` a publish let in is counted under in `rapidrtmp_publishes_total`
