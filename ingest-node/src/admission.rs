@@ -17,6 +17,7 @@ use rapidrtmp_core::layout::{used_token_key, valid_name};
 use tracing::{info, warn};
 
 use crate::clock::now_ms;
+use crate::lifecycle::StreamEvent;
 use crate::publish::multitrack::is_rendition_key;
 use crate::publish::writer::{StartError, StreamWriters};
 use crate::publish::StreamPublisher;
@@ -174,7 +175,20 @@ impl Admission {
     pub async fn admit(&self, request: PublishRequest<'_>) -> Result<Admitted, Refusal> {
         match self.check(request).await {
             Ok(admitted) => Ok(admitted),
-            Err(refusal) => Err(self.refused(request.peer, refusal)),
+            Err(refusal) => {
+                let refusal = self.refused(request.peer, refusal);
+                if valid_name(request.key) {
+                    self.writers.lifecycle.emit(StreamEvent::PublishRefused {
+                        stream: request.key.to_string(),
+                        peer: request.peer,
+                        listener: request.listener,
+                        result: refusal.result(),
+                        reason: refusal.to_string(),
+                        at_ms: now_ms(),
+                    });
+                }
+                Err(refusal)
+            }
         }
     }
 

@@ -128,6 +128,18 @@ pub struct ServeArgs {
     /// or `allow` [default: refuse].
     #[arg(long, env = "RAPIDRTMP_PUBLISH_AUTH_FALLBACK")]
     pub publish_auth_fallback: Option<String>,
+    /// A webhook endpoint: an `http://` URL every stream event of this node is POSTed to,
+    /// signed per Standard Webhooks with `--webhook-secret` [default: none; more endpoints
+    /// through the API].
+    #[arg(long, env = "RAPIDRTMP_WEBHOOK_URL")]
+    pub webhook_url: Option<String>,
+    /// The signing secret of `--webhook-url`: `whsec_` and the base64 of 24 to 64 bytes.
+    #[arg(long, env = "RAPIDRTMP_WEBHOOK_SECRET", hide_env_values = true)]
+    pub webhook_secret: Option<String>,
+    /// Seconds before a failed webhook delivery is tried again the first time; it doubles with
+    /// each failure, up to an hour [default: 5].
+    #[arg(long, env = "RAPIDRTMP_WEBHOOK_RETRY_MIN")]
+    pub webhook_retry_min: Option<f64>,
     /// Restreaming: outputs of every stream, and the CAs trusted for `rtmps://` outputs.
     #[command(flatten)]
     pub restream: crate::restream::settings::RestreamArgs,
@@ -166,6 +178,9 @@ struct FileSettings {
     publish_auth: Option<String>,
     publish_auth_timeout: Option<f64>,
     publish_auth_fallback: Option<String>,
+    webhook_url: Option<String>,
+    webhook_secret: Option<String>,
+    webhook_retry_min: Option<f64>,
 }
 
 /// The bytes of `--cache-mb {mb}` (0 to [`MAX_CACHE_MB`](crate::http::cache::MAX_CACHE_MB)).
@@ -241,6 +256,8 @@ pub struct Settings {
     pub publish_auth: PublishAuth,
     /// The publish authorization hook, if one is set.
     pub publish_hook: Option<HookSettings>,
+    /// Webhooks.
+    pub webhooks: crate::webhooks::WebhookSettings,
     /// Restreaming.
     pub restream: crate::restream::settings::RestreamSettings,
 }
@@ -256,6 +273,7 @@ impl ServeArgs {
             None => FileSettings::default(),
         };
         let (publish_auth, publish_hook) = publish_auth(&self, &file)?;
+        let webhooks = webhooks(&self, &file)?;
         let data_dir = self.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from("./data"));
         let store = match self.store.or(file.store) {
             Some(s) if s.starts_with("s3://") => StoreSetting::S3(s),
@@ -339,9 +357,32 @@ impl ServeArgs {
             cache_bytes: cache_bytes(self.cache_mb.or(file.cache_mb).unwrap_or(crate::http::cache::DEFAULT_CACHE_MB))?,
             publish_auth,
             publish_hook,
+            webhooks,
             restream: self.restream.resolve()?,
         })
     }
+}
+
+/// The webhook settings of the flags, else of the file.
+fn webhooks(args: &ServeArgs, file: &FileSettings) -> anyhow::Result<crate::webhooks::WebhookSettings> {
+    use crate::webhooks::{sign::Secret, WebhookSettings, DEFAULT_RETRY_MIN, MAX_RETRY_DELAY};
+    let url = args.webhook_url.clone().or_else(|| file.webhook_url.clone()).filter(|u| !u.is_empty());
+    let secret = args.webhook_secret.clone().or_else(|| file.webhook_secret.clone()).filter(|s| !s.is_empty());
+    let flag_endpoint = match (url, secret) {
+        (Some(url), Some(secret)) => {
+            let url = crate::local_http::Url::parse(&url).context("--webhook-url")?;
+            let secret = Secret::parse(&secret).map_err(|e| anyhow::anyhow!("--webhook-secret: {e}"))?;
+            Some((url, secret))
+        }
+        (None, None) => None,
+        _ => bail!("--webhook-url and --webhook-secret go together"),
+    };
+    let retry_min = match args.webhook_retry_min.or(file.webhook_retry_min) {
+        None => DEFAULT_RETRY_MIN,
+        Some(s) if (0.05..=MAX_RETRY_DELAY.as_secs_f64()).contains(&s) => Duration::from_secs_f64(s),
+        Some(s) => bail!("--webhook-retry-min {s}: expected 0.05 to {} seconds", MAX_RETRY_DELAY.as_secs()),
+    };
+    Ok(WebhookSettings { flag_endpoint, retry_min })
 }
 
 /// The publish checks and hook of the flags, else of the file.

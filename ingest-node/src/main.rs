@@ -35,6 +35,7 @@ mod streams;
 mod sweep;
 mod tls;
 mod tokens;
+mod webhooks;
 
 /// The allocator: a server's, which keeps freed memory for the next request instead of
 /// returning it to the kernel, so the multi-megabyte buffers of every chunk and segment do not
