@@ -219,6 +219,11 @@ fn a_node_killed_with_deliveries_pending_delivers_them_after_its_restart_none_tw
 fn an_endpoint_added_through_the_api_whose_receiver_answers_410_is_disabled() {
     let dir = TempDir::new("webhooks-gone");
     let node = Node::start(&dir.join("data"), &NodeOptions::standard());
+    assert_eq!(node.request("GET", "/api/v1/webhooks", None, None).status, 401, "the admin key is needed");
+    let doc = node.api("GET", "/api/v1/openapi.json", None).json();
+    for path in ["/api/v1/webhooks", "/api/v1/webhooks/{id}"] {
+        assert!(doc["paths"][path].is_object(), "openapi.json lacks {path}");
+    }
     let r = node.api("POST", "/api/v1/webhooks", Some(&json!({ "url": "ftp://x/" })));
     assert_eq!(r.status, 400, "{}", r.text());
     let mut receiver = Receiver::new(&dir.join("receiver"), "");
