@@ -2,8 +2,8 @@
 //! (tests/webhooks/receiver.py) that verifies every delivery with the `standardwebhooks`
 //! package from PyPI and deduplicates by id. Every event arrives once, signed, in sequence order
 //! per stream; a receiver that was down gets everything once it is up; a node killed with
-//! deliveries pending delivers them after its restart, none twice; a receiver answering 410 is
-//! disabled.
+//! deliveries pending delivers them after its restart, none twice, and so does another node on
+//! the same bucket (s3s-fs); a receiver answering 410 is disabled.
 
 mod support;
 
@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 use support::media::{assert_publish_refused, publish_and_wait};
 use support::node::{Node, NodeOptions};
 use support::proc::{free_ports, Background, TempDir};
+use support::s3s::S3sFs;
 
 /// The receiver's script.
 const RECEIVER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/webhooks/receiver.py");
@@ -260,4 +261,58 @@ fn an_endpoint_added_through_the_api_whose_receiver_answers_410_is_disabled() {
 
     assert_eq!(node.api("DELETE", &format!("/api/v1/webhooks/{id}"), None).status, 204);
     assert_eq!(node.api("DELETE", &format!("/api/v1/webhooks/{id}"), None).status, 404);
+}
+
+/// Deliveries (all events) a node made with `result`.
+fn deliveries(node: &Node, result: &str) -> f64 {
+    let metrics = node.metrics();
+    ONE_PUBLISH
+        .iter()
+        .map(|e| metrics.get("rapidrtmp_webhook_deliveries_total", &[("event", e), ("result", result)]))
+        .sum()
+}
+
+#[test]
+fn two_nodes_on_one_bucket_send_each_delivery_once_and_one_delivers_what_the_other_left() {
+    let dir = TempDir::new("webhooks-two-nodes");
+    let s3 = S3sFs::start(&dir.join("s3"), &["media"]);
+    let (args, env) = s3.node_store("media", "pfx");
+    let mut opts = NodeOptions::standard();
+    opts.args.extend(args);
+    opts.set("--webhook-retry-min", "0.2");
+    opts.env = env;
+    let mut a = Node::start(&dir.join("a"), &opts);
+    let b = Node::start(&dir.join("b"), &opts);
+    let mut receiver = Receiver::new(&dir.join("receiver"), "");
+    let r = a.api("POST", "/api/v1/webhooks", Some(&json!({ "url": receiver.url() })));
+    assert_eq!(r.status, 201, "{}", r.text());
+    receiver.secret = r.json()["secret"].as_str().expect("secret").to_string();
+    let listed = b.api("GET", "/api/v1/webhooks", None).json();
+    assert_eq!(listed["webhooks"].as_array().map(Vec::len), Some(1), "B shares the endpoint: {listed}");
+
+    // Both nodes list and claim the same deliveries: each is sent once.
+    receiver.start();
+    publish(&a, "one", &dir);
+    let events = receiver.wait_events(4, Duration::from_secs(30));
+    assert_eq!(kinds(&events, "one"), ONE_PUBLISH);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(receiver.lines("events.jsonl.requests").len(), 4, "one request per event, from either node");
+
+    // A dies with deliveries pending; B delivers them.
+    receiver.stop();
+    publish(&a, "two", &dir);
+    let start = Instant::now();
+    while b.metrics().get("rapidrtmp_webhooks_pending", &[]) != 4.0 {
+        assert!(start.elapsed() < Duration::from_secs(20), "B sees A's pending: {}", b.metrics().text);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    a.kill();
+    let delivered_by_b = deliveries(&b, "delivered");
+    receiver.start();
+    let events = receiver.wait_events(8, Duration::from_secs(45));
+    assert_once_and_in_order(&receiver, &events);
+    assert_eq!(kinds(&events, "two"), ONE_PUBLISH);
+    assert!(events.iter().all(|e| e["node"] == events[0]["node"]), "every event was A's");
+    assert_eq!(deliveries(&b, "delivered") - delivered_by_b, 4.0, "B delivered A's four: {}", b.metrics().text);
+    assert!(receiver.lines("events.jsonl.duplicates").is_empty());
 }

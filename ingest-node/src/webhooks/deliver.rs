@@ -110,8 +110,16 @@ async fn attempt(hooks: &Webhooks, key: &str, endpoint_id: &str) {
     if pending.due_ms > now || (pending.claim_until_ms > now && !pending.claimed_by.is_empty()) {
         return;
     }
-    let Ok(target) = endpoint(hooks, endpoint_id).await else { return };
     let kind = event_label(&pending.kind);
+    let Ok(target) = endpoint(hooks, endpoint_id).await else {
+        // Another node's `--webhook-url`: that node delivers it, or, once no node has for
+        // MAX_DELIVERY_AGE (the flag changed), nobody will.
+        if now.saturating_sub(pending.created_ms) >= millis(MAX_DELIVERY_AGE) {
+            hooks.metrics.webhooks.delivery(kind, "expired");
+            let _ = store.delete(key).await;
+        }
+        return;
+    };
     let Some(target) = target else {
         // Removed, or disabled: nothing will take it.
         hooks.metrics.webhooks.delivery(kind, "disabled");
