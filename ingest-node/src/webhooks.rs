@@ -156,9 +156,21 @@ impl Webhooks {
                 all.push(Endpoint { id: endpoints::flag_id(url), url: url.clone(), secret: secret.clone() });
             }
         }
-        match endpoints::list(&self.store).await {
-            Ok(stored) => all.extend(stored.iter().filter_map(|r| r.usable())),
-            Err(e) => warn!("cannot list the webhook endpoints: {e}"),
+        let mut tries = 0;
+        loop {
+            match endpoints::list(&self.store).await {
+                Ok(stored) => break all.extend(stored.iter().filter_map(|r| r.usable())),
+                Err(e) if tries + 1 < WRITE_TRIES => {
+                    tries += 1;
+                    warn!("cannot list the webhook endpoints (try {tries}): {e}");
+                    tokio::time::sleep(Duration::from_millis(200 << tries)).await;
+                }
+                Err(e) => {
+                    warn!("an event is lost to the stored webhook endpoints: the store cannot list them: {e}");
+                    self.metrics.webhooks.lost.fetch_add(1, Relaxed);
+                    break;
+                }
+            }
         }
         all
     }
