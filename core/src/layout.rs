@@ -14,6 +14,8 @@
 //! | `live/{stream}/outputs.json` | [`outputs_key`]: where the stream is restreamed to |
 //! | `tokens/used/{nonce}` | [`used_token_key`]: a spent single-use publish token |
 //! | `tokens/generation/{stream}.json` | [`token_generation_key`]: the stream key's token generation |
+//! | `webhooks/endpoints/{id}.json` | [`webhook_endpoint_key`]: a webhook endpoint added through the API |
+//! | `webhooks/pending/{endpoint}.{stream}.{sequence}.{id}.json` | [`pending_webhook_key`]: a webhook delivery not yet made |
 
 use alloc::{format, string::String};
 
@@ -129,9 +131,57 @@ pub fn token_generation_key(stream: &str) -> String {
     format!("tokens/generation/{stream}.json")
 }
 
+/// The folder of the webhook endpoints added through the API.
+pub const WEBHOOK_ENDPOINTS: &str = "webhooks/endpoints/";
+
+/// The key of webhook endpoint `id`.
+pub fn webhook_endpoint_key(id: &str) -> String {
+    format!("{WEBHOOK_ENDPOINTS}{id}.json")
+}
+
+/// The folder of pending webhook deliveries: one listing gives all of them.
+pub const PENDING_WEBHOOKS: &str = "webhooks/pending/";
+
+/// The key of the pending delivery of event `id` (the `sequence`-th of `stream`) to endpoint
+/// `endpoint`: the sequence is zero-padded to 20 digits, so names sort in a stream's order.
+pub fn pending_webhook_key(endpoint: &str, stream: &str, sequence: u64, id: &str) -> String {
+    format!("{PENDING_WEBHOOKS}{endpoint}.{stream}.{sequence:020}.{id}.json")
+}
+
+/// The endpoint, stream, sequence and event id of a name listed under [`PENDING_WEBHOOKS`]
+/// (each name part valid, the sequence digits); `None` for anything else.
+pub fn pending_webhook_parts(name: &str) -> Option<(&str, &str, u64, &str)> {
+    let mut parts = name.strip_suffix(".json")?.split('.');
+    let (endpoint, stream, sequence, id) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let ok = parts.next().is_none()
+        && [endpoint, stream, id].iter().all(|p| valid_name(p))
+        && sequence.len() == 20
+        && sequence.bytes().all(|b| b.is_ascii_digit());
+    ok.then_some(())?;
+    Some((endpoint, stream, sequence.parse().ok()?, id))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pending_webhook_names_round_trip_and_sort_in_sequence_order() {
+        let key = pending_webhook_key("wh_1", "cam", 42, "msg_ab");
+        assert_eq!(key, "webhooks/pending/wh_1.cam.00000000000000000042.msg_ab.json");
+        let name = key.strip_prefix(PENDING_WEBHOOKS).unwrap();
+        assert_eq!(pending_webhook_parts(name), Some(("wh_1", "cam", 42, "msg_ab")));
+        assert!(pending_webhook_key("e", "s", 9, "i") < pending_webhook_key("e", "s", 10, "i"));
+        for bad in [
+            "e.s.1.i.json",
+            "e.s.00000000000000000001.i",
+            "e.s.0000000000000000000x.i.json",
+            "e..00000000000000000001.i.json",
+        ] {
+            assert_eq!(pending_webhook_parts(bad), None, "{bad}");
+        }
+        assert_eq!(webhook_endpoint_key("wh_1"), "webhooks/endpoints/wh_1.json");
+    }
 
     #[test]
     fn keys_are_the_documented_ones() {

@@ -1,6 +1,7 @@
 //! Publish admission: who may publish which stream key, decided once for every ingest protocol.
-//! A request (stream key, token, connection) goes through token → scope → single-use →
-//! ownership claim or takeover → group → start; the answer is a started publisher or a typed
+//! A request (stream key, token, connection) goes through token → the publish authorization
+//! hook ([`crate::publish_hook`], when one is set; with `--publish-auth only-hook` instead of the
+//! token) → scope → single-use → ownership claim or takeover → group → start; the answer is a started publisher or a typed
 //! [`Refusal`], which each listener (RTMP today, RTMPS or SRT next) turns into its own wire
 //! answer. Admission knows nothing of the wire.
 //!
@@ -16,9 +17,11 @@ use rapidrtmp_core::layout::{used_token_key, valid_name};
 use tracing::{info, warn};
 
 use crate::clock::now_ms;
+use crate::lifecycle::StreamEvent;
 use crate::publish::multitrack::is_rendition_key;
 use crate::publish::writer::{StartError, StreamWriters};
 use crate::publish::StreamPublisher;
+use crate::publish_hook::{self, PublishAuth, Verdict};
 use crate::streams::LiveStream;
 use crate::tokens::{self, TokenError, TokenSigner};
 
@@ -38,6 +41,8 @@ pub struct PublishRequest<'a> {
     pub peer: SocketAddr,
     /// The listener it came in on (`rtmp`, `rtmps`), for the logs and the metrics.
     pub listener: &'static str,
+    /// The publish URL's query string (after `?`, the token included), for the hook.
+    pub query: &'a str,
 }
 
 /// A publish let in: its stream is registered as live and its publisher started.
@@ -77,6 +82,10 @@ pub enum Refusal {
     BusyOn(String),
     /// The key names a stream group, not a stream.
     Group(String),
+    /// The publish authorization hook refused, for this reason.
+    HookDenied(String),
+    /// The publish authorization hook could not be reached or did not answer in time.
+    HookUnavailable,
 }
 
 impl Refusal {
@@ -92,13 +101,15 @@ impl Refusal {
             Self::Revoked => "revoked",
             Self::Reused => "reused",
             Self::StoreUnavailable => "store_error",
+            Self::HookDenied(_) => "hook_denied",
+            Self::HookUnavailable => "hook_unavailable",
         }
     }
 
     /// Whether the publisher's credentials were refused (the token), rather than the key or
     /// the moment.
     pub fn is_unauthorized(&self) -> bool {
-        matches!(self, Self::Token(_) | Self::Revoked | Self::Reused)
+        matches!(self, Self::Token(_) | Self::Revoked | Self::Reused | Self::HookDenied(_))
     }
 }
 
@@ -121,6 +132,8 @@ impl std::fmt::Display for Refusal {
             Self::Group(key) => {
                 write!(f, "{key} is a stream group: publish its renditions with a token naming the group")
             }
+            Self::HookDenied(reason) => f.write_str(reason),
+            Self::HookUnavailable => f.write_str("publish authorization is unavailable, try again"),
         }
     }
 }
@@ -162,31 +175,28 @@ impl Admission {
     pub async fn admit(&self, request: PublishRequest<'_>) -> Result<Admitted, Refusal> {
         match self.check(request).await {
             Ok(admitted) => Ok(admitted),
-            Err(refusal) => Err(self.refused(request.peer, refusal)),
+            Err(refusal) => {
+                let refusal = self.refused(request.peer, refusal);
+                if valid_name(request.key) {
+                    self.writers.lifecycle.emit(StreamEvent::PublishRefused {
+                        stream: request.key.to_string(),
+                        peer: request.peer,
+                        listener: request.listener,
+                        result: refusal.result(),
+                        reason: refusal.to_string(),
+                        at_ms: now_ms(),
+                    });
+                }
+                Err(refusal)
+            }
         }
     }
 
-    async fn check(&self, request: PublishRequest<'_>) -> Result<Admitted, Refusal> {
-        let PublishRequest { key, token, connection, peer, listener } = request;
-        let writers = &self.writers;
-        if self.draining.load(Relaxed) {
-            return Err(Refusal::Draining);
-        }
-        if !valid_name(key) {
-            return Err(Refusal::BadName);
-        }
-        if is_rendition_key(key) {
-            return Err(Refusal::Reserved);
-        }
-        let now = now_ms();
-        let grant = self.signer.verify(key, token, now / 1000).map_err(Refusal::Token)?;
-        // A live key is busy unless its publisher went silent (OBS reconnecting).
-        let previous = writers.streams.live(key);
-        if previous.as_ref().is_some_and(|prev| !prev.is_silent(now)) {
-            return Err(Refusal::Busy);
-        }
+    /// A token's revocation and single use, checked in the store.
+    async fn check_grant(&self, key: &str, grant: &tokens::Grant) -> Result<(), Refusal> {
+        let store = &self.writers.store;
         // Revoked on any node: the store's generation for the key has moved past the token's.
-        match tokens::generation(&writers.store, key).await {
+        match tokens::generation(store, key).await {
             Ok(current) if grant.generation < current => return Err(Refusal::Revoked),
             Ok(_) => {}
             Err(e) => {
@@ -199,7 +209,7 @@ impl Admission {
                 return Err(Refusal::Token(TokenError::Invalid));
             }
             let marker = used_token_key(&grant.nonce);
-            match writers.store.put_if_absent(&marker, bytes::Bytes::from(format!("{key}\n"))).await {
+            match store.put_if_absent(&marker, bytes::Bytes::from(format!("{key}\n"))).await {
                 Ok(true) => {}
                 Ok(false) => return Err(Refusal::Reused),
                 Err(e) => {
@@ -207,6 +217,42 @@ impl Admission {
                     return Err(Refusal::StoreUnavailable);
                 }
             }
+        }
+        Ok(())
+    }
+
+    async fn check(&self, request: PublishRequest<'_>) -> Result<Admitted, Refusal> {
+        let PublishRequest { key, token, connection, peer, listener, query } = request;
+        let writers = &self.writers;
+        if self.draining.load(Relaxed) {
+            return Err(Refusal::Draining);
+        }
+        if !valid_name(key) {
+            return Err(Refusal::BadName);
+        }
+        if is_rendition_key(key) {
+            return Err(Refusal::Reserved);
+        }
+        let now = now_ms();
+        let settings = &writers.settings;
+        let grant = match settings.publish_auth {
+            PublishAuth::Token => Some(self.signer.verify(key, token, now / 1000).map_err(Refusal::Token)?),
+            PublishAuth::OnlyHook => None,
+        };
+        if let Some(hook) = &settings.publish_hook {
+            match publish_hook::ask(hook, key, peer, query).await {
+                Verdict::Allow => {}
+                Verdict::Deny(reason) => return Err(Refusal::HookDenied(reason)),
+                Verdict::Unavailable => return Err(Refusal::HookUnavailable),
+            }
+        }
+        // A live key is busy unless its publisher went silent (OBS reconnecting).
+        let previous = writers.streams.live(key);
+        if previous.as_ref().is_some_and(|prev| !prev.is_silent(now)) {
+            return Err(Refusal::Busy);
+        }
+        if let Some(grant) = &grant {
+            self.check_grant(key, grant).await?;
         }
         if let Some(prev) = previous {
             info!(stream = key, "taking over from a silent publisher");
@@ -242,6 +288,10 @@ impl Admission {
         writers.metrics.publish_attempt("accepted");
         writers.metrics.publish_started(listener);
         let (store, streams, lease) = (writers.store.clone(), writers.streams.clone(), writers.settings.owner_lease);
+        // With the hook alone there is no token: nothing to revoke, no group to join.
+        let Some(grant) = grant else {
+            return Ok(Admitted { stream, publisher });
+        };
         tokio::spawn(tokens::watch_revocation(store, streams, lease, stream.clone(), grant.generation));
         if let Some(group) = grant.group.filter(|g| valid_name(g) && !is_rendition_key(g)) {
             let (store, key) = (writers.store.clone(), key.to_string());
@@ -272,6 +322,8 @@ mod tests {
             Refusal::StillFinishing,
             Refusal::BusyOn("node n1".into()),
             Refusal::Group("show".into()),
+            Refusal::HookDenied("banned".into()),
+            Refusal::HookUnavailable,
         ];
         for refusal in all {
             assert!(crate::metrics::PUBLISH_RESULTS.contains(&refusal.result()), "{refusal:?}");

@@ -10,6 +10,8 @@ use clap::Args;
 use rapidrtmp_core::clip::DEFAULT_MAX_CLIP;
 use serde::Deserialize;
 
+use crate::publish_hook::{Fallback, HookSettings, PublishAuth, DEFAULT_HOOK_TIMEOUT, MAX_HOOK_TIMEOUT};
+
 /// Most HTTP connections from one address unless set: a quarter of the node's cap, so that no
 /// one client can take them all, and at most this.
 pub const DEFAULT_MAX_HTTP_CONNECTIONS_PER_IP: usize = 1024;
@@ -113,6 +115,35 @@ pub struct ServeArgs {
     /// build) [default: 64].
     #[arg(long, env = "RAPIDRTMP_CACHE_MB")]
     pub cache_mb: Option<u64>,
+    /// The publish authorization hook: an `http://` URL the node POSTs
+    /// `{streamKey, clientAddr, query}` to before it lets a publish in (the query string carries
+    /// the publish token); a 2xx answer allows, any other refuses with its body as the reason
+    /// [default: none].
+    #[arg(long, env = "RAPIDRTMP_PUBLISH_AUTH_URL")]
+    pub publish_auth_url: Option<String>,
+    /// Which checks a publish goes through: `token` (the publish token, then the hook when one
+    /// is set) or `only-hook` (the hook alone, no token asked for) [default: token].
+    #[arg(long, env = "RAPIDRTMP_PUBLISH_AUTH")]
+    pub publish_auth: Option<String>,
+    /// Seconds the publish authorization hook has to answer [default: 3].
+    #[arg(long, env = "RAPIDRTMP_PUBLISH_AUTH_TIMEOUT")]
+    pub publish_auth_timeout: Option<f64>,
+    /// What a publish gets when the hook cannot be reached or does not answer in time: `refuse`
+    /// or `allow` [default: refuse].
+    #[arg(long, env = "RAPIDRTMP_PUBLISH_AUTH_FALLBACK")]
+    pub publish_auth_fallback: Option<String>,
+    /// A webhook endpoint: an `http://` URL every stream event of this node is POSTed to,
+    /// signed per Standard Webhooks with `--webhook-secret` [default: none; more endpoints
+    /// through the API].
+    #[arg(long, env = "RAPIDRTMP_WEBHOOK_URL")]
+    pub webhook_url: Option<String>,
+    /// The signing secret of `--webhook-url`: `whsec_` and the base64 of 24 to 64 bytes.
+    #[arg(long, env = "RAPIDRTMP_WEBHOOK_SECRET", hide_env_values = true)]
+    pub webhook_secret: Option<String>,
+    /// Seconds before a failed webhook delivery is tried again the first time; it doubles with
+    /// each failure, up to an hour [default: 5].
+    #[arg(long, env = "RAPIDRTMP_WEBHOOK_RETRY_MIN")]
+    pub webhook_retry_min: Option<f64>,
     /// Restreaming: outputs of every stream, and the CAs trusted for `rtmps://` outputs.
     #[command(flatten)]
     pub restream: crate::restream::settings::RestreamArgs,
@@ -148,6 +179,13 @@ struct FileSettings {
     log_format: Option<String>,
     cache_mb: Option<u64>,
     max_clip: Option<u64>,
+    publish_auth_url: Option<String>,
+    publish_auth: Option<String>,
+    publish_auth_timeout: Option<f64>,
+    publish_auth_fallback: Option<String>,
+    webhook_url: Option<String>,
+    webhook_secret: Option<String>,
+    webhook_retry_min: Option<f64>,
 }
 
 /// The longest `--max-clip` taken, seconds: a day (a clip's chunks are held in memory while
@@ -233,6 +271,12 @@ pub struct Settings {
     pub max_clip_ms: u64,
     /// Bytes of the edge's cache of built answers (0: none kept).
     pub cache_bytes: usize,
+    /// Which checks a publish goes through.
+    pub publish_auth: PublishAuth,
+    /// The publish authorization hook, if one is set.
+    pub publish_hook: Option<HookSettings>,
+    /// Webhooks.
+    pub webhooks: crate::webhooks::WebhookSettings,
     /// Restreaming.
     pub restream: crate::restream::settings::RestreamSettings,
 }
@@ -247,6 +291,8 @@ impl ServeArgs {
             }
             None => FileSettings::default(),
         };
+        let (publish_auth, publish_hook) = publish_auth(&self, &file)?;
+        let webhooks = webhooks(&self, &file)?;
         let data_dir = self.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from("./data"));
         let store = match self.store.or(file.store) {
             Some(s) if s.starts_with("s3://") => StoreSetting::S3(s),
@@ -329,9 +375,63 @@ impl ServeArgs {
             json_logs,
             max_clip_ms: max_clip_ms(self.max_clip.or(file.max_clip).unwrap_or(DEFAULT_MAX_CLIP / 1000))?,
             cache_bytes: cache_bytes(self.cache_mb.or(file.cache_mb).unwrap_or(crate::http::cache::DEFAULT_CACHE_MB))?,
+            publish_auth,
+            publish_hook,
+            webhooks,
             restream: self.restream.resolve()?,
         })
     }
+}
+
+/// The webhook settings of the flags, else of the file.
+fn webhooks(args: &ServeArgs, file: &FileSettings) -> anyhow::Result<crate::webhooks::WebhookSettings> {
+    use crate::webhooks::{sign::Secret, WebhookSettings, DEFAULT_RETRY_MIN, MAX_RETRY_DELAY};
+    let url = args.webhook_url.clone().or_else(|| file.webhook_url.clone()).filter(|u| !u.is_empty());
+    let secret = args.webhook_secret.clone().or_else(|| file.webhook_secret.clone()).filter(|s| !s.is_empty());
+    let flag_endpoint = match (url, secret) {
+        (Some(url), Some(secret)) => {
+            let url = crate::local_http::Url::parse(&url).context("--webhook-url")?;
+            let secret = Secret::parse(&secret).map_err(|e| anyhow::anyhow!("--webhook-secret: {e}"))?;
+            Some((url, secret))
+        }
+        (None, None) => None,
+        _ => bail!("--webhook-url and --webhook-secret go together"),
+    };
+    let retry_min = match args.webhook_retry_min.or(file.webhook_retry_min) {
+        None => DEFAULT_RETRY_MIN,
+        Some(s) if (0.05..=MAX_RETRY_DELAY.as_secs_f64()).contains(&s) => Duration::from_secs_f64(s),
+        Some(s) => bail!("--webhook-retry-min {s}: expected 0.05 to {} seconds", MAX_RETRY_DELAY.as_secs()),
+    };
+    Ok(WebhookSettings { flag_endpoint, retry_min })
+}
+
+/// The publish checks and hook of the flags, else of the file.
+fn publish_auth(args: &ServeArgs, file: &FileSettings) -> anyhow::Result<(PublishAuth, Option<HookSettings>)> {
+    let pick = |flag: &Option<String>, key: &Option<String>| flag.clone().or_else(|| key.clone());
+    let auth = match pick(&args.publish_auth, &file.publish_auth).as_deref() {
+        None | Some("token") => PublishAuth::Token,
+        Some("only-hook") => PublishAuth::OnlyHook,
+        Some(other) => bail!("--publish-auth {other}: expected token or only-hook"),
+    };
+    let fallback = match pick(&args.publish_auth_fallback, &file.publish_auth_fallback).as_deref() {
+        None | Some("refuse") => Fallback::Refuse,
+        Some("allow") => Fallback::Allow,
+        Some(other) => bail!("--publish-auth-fallback {other}: expected refuse or allow"),
+    };
+    let timeout = match args.publish_auth_timeout.or(file.publish_auth_timeout) {
+        None => DEFAULT_HOOK_TIMEOUT,
+        Some(s) if (0.1..=MAX_HOOK_TIMEOUT.as_secs_f64()).contains(&s) => Duration::from_secs_f64(s),
+        Some(s) => bail!("--publish-auth-timeout {s}: expected 0.1 to {} seconds", MAX_HOOK_TIMEOUT.as_secs()),
+    };
+    let hook = match pick(&args.publish_auth_url, &file.publish_auth_url).filter(|u| !u.is_empty()) {
+        Some(url) => {
+            let url = crate::local_http::Url::parse(&url).context("--publish-auth-url")?;
+            Some(HookSettings { url, timeout, fallback })
+        }
+        None if auth == PublishAuth::OnlyHook => bail!("--publish-auth only-hook needs --publish-auth-url"),
+        None => None,
+    };
+    Ok((auth, hook))
 }
 
 #[cfg(test)]
@@ -380,6 +480,35 @@ mod tests {
         let err = resolve(65_537).unwrap_err();
         assert_eq!(format!("{err:#}"), "--cache-mb 65537: expected 0 (off) to 65536 MiB");
         assert!(resolve(u64::MAX).is_err());
+    }
+
+    #[test]
+    fn the_publish_hook_is_off_unless_a_url_is_set_and_only_hook_needs_one() {
+        let s = ServeArgs::default().resolve().unwrap();
+        assert_eq!(s.publish_auth, PublishAuth::Token);
+        assert!(s.publish_hook.is_none());
+        let url = Some("http://127.0.0.1:9/auth".to_string());
+        let args = ServeArgs { publish_auth_url: url.clone(), ..Default::default() };
+        let hook = args.resolve().unwrap().publish_hook.unwrap();
+        assert_eq!((hook.timeout, hook.fallback), (DEFAULT_HOOK_TIMEOUT, Fallback::Refuse));
+        let only = Some("only-hook".to_string());
+        let err = ServeArgs { publish_auth: only.clone(), ..Default::default() }.resolve().unwrap_err();
+        assert_eq!(format!("{err:#}"), "--publish-auth only-hook needs --publish-auth-url");
+        let args = ServeArgs {
+            publish_auth: only,
+            publish_auth_url: url.clone(),
+            publish_auth_timeout: Some(0.5),
+            publish_auth_fallback: Some("allow".into()),
+            ..Default::default()
+        };
+        let s = args.resolve().unwrap();
+        let hook = s.publish_hook.unwrap();
+        assert_eq!(s.publish_auth, PublishAuth::OnlyHook);
+        assert_eq!((hook.timeout, hook.fallback), (Duration::from_millis(500), Fallback::Allow));
+        let err = ServeArgs { publish_auth_timeout: Some(31.0), ..Default::default() }.resolve().unwrap_err();
+        assert_eq!(format!("{err:#}"), "--publish-auth-timeout 31: expected 0.1 to 30 seconds");
+        let err = ServeArgs { publish_auth_url: Some("https://h/".into()), ..Default::default() }.resolve();
+        assert!(format!("{:#}", err.unwrap_err()).starts_with("--publish-auth-url: "));
     }
 
     #[test]

@@ -19,7 +19,7 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get, patch, post};
+use axum::routing::{any, delete, get, patch, post};
 use axum::Router;
 use tokio::net::TcpListener;
 use tracing::warn;
@@ -58,6 +58,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/streams/{key}/outputs", get(api::list_outputs).post(api::add_output))
         .route("/api/v1/streams/{key}/outputs/{id}", patch(api::patch_output).delete(api::delete_output))
         .route("/api/v1/drain", post(api::drain).get(api::drain_status))
+        .route("/api/v1/webhooks", get(api::list_webhooks).post(api::add_webhook))
+        .route("/api/v1/webhooks/{id}", delete(api::delete_webhook))
         .layer(middleware::from_fn_with_state(app.clone(), api_guard));
     Router::new()
         .route("/health", get(|| async { "ok\n" }))

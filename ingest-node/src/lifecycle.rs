@@ -2,7 +2,7 @@
 //! chunk is stored, a publish ends, the stream ends, an output goes up or down) is emitted once, where it happens, as a
 //! [`StreamEvent`]. The metrics count it as it is emitted (a few atomic additions, so a gauge
 //! never misses one); everyone else listens on a broadcast channel of [`EVENT_BUFFER`] events:
-//! the log now ([`log_events`]), webhooks next. A slow listener never slows the ingest: it falls
+//! the log ([`log_events`]) and the webhooks ([`crate::webhooks`]). A slow listener never slows the ingest: it falls
 //! behind, is told how many events it missed, and says so.
 
 use std::net::SocketAddr;
@@ -95,6 +95,21 @@ pub enum StreamEvent {
         /// When, ms since the Unix epoch.
         at_ms: u64,
     },
+    /// A publish of the stream was refused ([`crate::admission`]).
+    PublishRefused {
+        /// Stream key asked for.
+        stream: String,
+        /// Who asked.
+        peer: SocketAddr,
+        /// The listener it came in on.
+        listener: &'static str,
+        /// The `result` it is counted under.
+        result: &'static str,
+        /// Why, as the encoder was told.
+        reason: String,
+        /// When, ms since the Unix epoch.
+        at_ms: u64,
+    },
     /// An output of the stream is publishing at its destination ([`crate::restream`]).
     OutputUp {
         /// Stream key.
@@ -167,6 +182,7 @@ fn count(metrics: &Metrics, event: &StreamEvent) {
         }
         StreamEvent::SessionStarted { .. }
         | StreamEvent::StreamEnded { .. }
+        | StreamEvent::PublishRefused { .. }
         | StreamEvent::OutputUp { .. }
         | StreamEvent::OutputDown { .. } => {}
     }
@@ -182,6 +198,8 @@ fn log(event: &StreamEvent) {
         StreamEvent::ChunkStored { stream, sequence, bytes, .. } => debug!(%stream, sequence, bytes, "chunk stored"),
         StreamEvent::PublishEnded { stream, ending, .. } => info!(%stream, ?ending, "publish ended"),
         StreamEvent::StreamEnded { stream, .. } => info!(%stream, "stream ended"),
+        // Admission logs it, with its reason.
+        StreamEvent::PublishRefused { .. } => {}
         StreamEvent::OutputUp { stream, output, destination } => info!(%stream, %output, %destination, "output up"),
         StreamEvent::OutputDown { stream, output, destination, error: None } => {
             info!(%stream, %output, %destination, "output down")

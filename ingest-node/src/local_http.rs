@@ -1,16 +1,17 @@
-//! The HTTP client of `rapidrtmp health` and `rapidrtmp drain`, which ask the node's own
-//! endpoints: the container image is `scratch`, with no curl, so the binary checks and drains
-//! itself. hyper's HTTP/1.1 client connection, one request per connection, on a small runtime of
-//! its own; plain `http://` only, bounded in time (one deadline for resolving, connecting,
-//! sending and reading) and in size.
+//! The node's one HTTP client: `rapidrtmp health` and `rapidrtmp drain` ask the node's own
+//! endpoints with it (the container image is `scratch`, with no curl, so the binary checks and
+//! drains itself; [`request`], on a small runtime of its own), and the node asks the publish
+//! authorization hook and delivers webhooks with it ([`send`], on the node's runtime). hyper's
+//! HTTP/1.1 client connection, one request per connection; plain `http://` only, bounded in time
+//! (one deadline for resolving, connecting, sending and reading) and in size.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty, Limited};
-use hyper::http::{header, HeaderValue, Method, Request, Uri};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::http::{header, HeaderName, HeaderValue, Method, Request, Uri};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
@@ -33,7 +34,7 @@ impl Url {
     /// Parses a plain-HTTP URL; anything else is an error that says why.
     pub fn parse(url: &str) -> anyhow::Result<Self> {
         if !url.starts_with("http://") {
-            bail!("{url:?}: expected an http:// URL (this client speaks plain HTTP to the node itself)");
+            bail!("{url:?}: expected an http:// URL (this client speaks plain HTTP)");
         }
         let uri: Uri = url.parse().with_context(|| format!("{url:?}: expected http://host[:port]/path"))?;
         let Some(authority) = uri.authority() else {
@@ -88,14 +89,27 @@ pub struct Reply {
     pub body: Vec<u8>,
 }
 
-/// Sends `method url` (with a bearer token when given) and reads the whole response, all
-/// within `timeout`.
+/// Sends `method url` with no body (with a bearer token when given) and reads the whole
+/// response, all within `timeout`, on a runtime of its own (for the commands that have none).
 pub fn request(method: &str, url: &Url, bearer: Option<&str>, timeout: Duration) -> anyhow::Result<Reply> {
+    let mut headers = Vec::new();
+    if let Some(token) = bearer {
+        let value = HeaderValue::from_str(&format!("Bearer {token}")).context("the token is not a header value")?;
+        headers.push((header::AUTHORIZATION, value));
+    }
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    runtime.block_on(request_async(method, url, bearer, timeout))
+    runtime.block_on(send(method, url, &headers, Bytes::new(), timeout))
 }
 
-async fn request_async(method: &str, url: &Url, bearer: Option<&str>, timeout: Duration) -> anyhow::Result<Reply> {
+/// Sends `method url` with these extra headers and this body (its `Content-Type` among the
+/// headers) and reads the whole response, all within `timeout`.
+pub async fn send(
+    method: &str,
+    url: &Url,
+    headers: &[(HeaderName, HeaderValue)],
+    body: Bytes,
+    timeout: Duration,
+) -> anyhow::Result<Reply> {
     let deadline = Instant::now() + timeout;
     let method = Method::from_bytes(method.as_bytes()).with_context(|| format!("{method:?}: not an HTTP method"))?;
     let host = HeaderValue::from_str(&format!("{}:{}", url.host, url.port)).context("bad host")?;
@@ -105,12 +119,11 @@ async fn request_async(method: &str, url: &Url, bearer: Option<&str>, timeout: D
         .header(header::HOST, host)
         .header(header::USER_AGENT, concat!("rapidrtmp/", env!("CARGO_PKG_VERSION")))
         .header(header::CONNECTION, "close")
-        .header(header::CONTENT_LENGTH, "0");
-    if let Some(token) = bearer {
-        let value = HeaderValue::from_str(&format!("Bearer {token}")).context("the token is not a header value")?;
-        request = request.header(header::AUTHORIZATION, value);
+        .header(header::CONTENT_LENGTH, body.len());
+    for (name, value) in headers {
+        request = request.header(name, value);
     }
-    let request = request.body(Empty::<Bytes>::new()).with_context(|| format!("{url}: bad request"))?;
+    let request = request.body(Full::new(body)).with_context(|| format!("{url}: bad request"))?;
 
     let addrs = tokio::time::timeout_at(deadline, url.socket_addrs())
         .await

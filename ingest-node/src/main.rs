@@ -23,6 +23,7 @@ mod metrics;
 mod owner;
 mod package_cmd;
 mod publish;
+mod publish_hook;
 mod refusals;
 mod restream;
 mod retention;
@@ -34,6 +35,7 @@ mod streams;
 mod sweep;
 mod tls;
 mod tokens;
+mod webhooks;
 
 /// The allocator: a server's, which keeps freed memory for the next request instead of
 /// returning it to the kernel, so the multi-megabyte buffers of every chunk and segment do not

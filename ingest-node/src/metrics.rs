@@ -14,7 +14,7 @@ const BUCKETS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1
 
 /// Every `result` a publish attempt is counted under (`ingest-node/src/admission.rs`): each is
 /// exported from the start, at 0, so rates and alerts work on a node that has seen none.
-pub const PUBLISH_RESULTS: [&str; 10] = [
+pub const PUBLISH_RESULTS: [&str; 12] = [
     "accepted",
     "unauthorized",
     "expired",
@@ -25,6 +25,8 @@ pub const PUBLISH_RESULTS: [&str; 10] = [
     "bad_name",
     "draining",
     "store_error",
+    "hook_denied",
+    "hook_unavailable",
 ];
 
 /// Every `listener` a publish let in is counted under in `rapidrtmp_publishes_total`
@@ -125,6 +127,65 @@ pub struct Metrics {
     pub edge_store_reads: AtomicU64,
     /// Restreaming (`rapidrtmp_restream_*`).
     pub restream: RestreamMetrics,
+    /// Webhooks (`rapidrtmp_webhook_*`).
+    pub webhooks: WebhookMetrics,
+}
+
+/// The webhook metrics (`rapidrtmp_webhook_*`, `crate::webhooks`).
+#[derive(Default)]
+pub struct WebhookMetrics {
+    /// Delivery attempts by event type and result.
+    deliveries: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
+    /// Pending deliveries in the store, at the last listing.
+    pub pending: AtomicU64,
+    /// Age of the oldest of them, ms.
+    pub oldest_pending_ms: AtomicU64,
+    /// Events that could not be made pending (the store refused them, or the listener fell
+    /// behind).
+    pub lost: AtomicU64,
+}
+
+impl WebhookMetrics {
+    /// Counts an attempt's result.
+    pub fn delivery(&self, event: &'static str, result: &'static str) {
+        *self.deliveries.lock().unwrap_or_else(|e| e.into_inner()).entry((event, result)).or_default() += 1;
+    }
+
+    /// Appends the metrics in the Prometheus text format.
+    fn render(&self, out: &mut String) {
+        let _ = writeln!(
+            out,
+            "# HELP rapidrtmp_webhook_deliveries_total Webhook delivery attempts by event type and result.\n\
+             # TYPE rapidrtmp_webhook_deliveries_total counter"
+        );
+        let mut all = self.deliveries.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        for event in crate::webhooks::EVENT_TYPES {
+            for result in crate::webhooks::deliver::RESULTS {
+                all.entry((event, result)).or_default();
+            }
+        }
+        for ((event, result), n) in &all {
+            let _ = writeln!(out, "rapidrtmp_webhook_deliveries_total{{event=\"{event}\",result=\"{result}\"}} {n}");
+        }
+        let _ = writeln!(
+            out,
+            "# HELP rapidrtmp_webhooks_pending Pending webhook deliveries in the store (all nodes').\n\
+             # TYPE rapidrtmp_webhooks_pending gauge\nrapidrtmp_webhooks_pending {}",
+            self.pending.load(Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP rapidrtmp_webhook_oldest_pending_seconds Age of the oldest pending webhook delivery.\n\
+             # TYPE rapidrtmp_webhook_oldest_pending_seconds gauge\nrapidrtmp_webhook_oldest_pending_seconds {}",
+            self.oldest_pending_ms.load(Relaxed) as f64 / 1000.0
+        );
+        let _ = writeln!(
+            out,
+            "# HELP rapidrtmp_webhook_events_lost_total Webhook events never made pending (store refused, listener behind).\n\
+             # TYPE rapidrtmp_webhook_events_lost_total counter\nrapidrtmp_webhook_events_lost_total {}",
+            self.lost.load(Relaxed)
+        );
+    }
 }
 
 /// The states of restream outputs, as the `state` label of `rapidrtmp_restream_outputs` and
@@ -323,6 +384,7 @@ impl Metrics {
         self.chunk_write.render(&mut out, "rapidrtmp_chunk_write_seconds", "Time to write a chunk and its manifest.");
         self.segment_build.render(&mut out, "rapidrtmp_segment_build_seconds", "Time to build a segment at the edge.");
         self.restream.render(&mut out);
+        self.webhooks.render(&mut out);
         out
     }
 }

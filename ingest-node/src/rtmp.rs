@@ -363,7 +363,9 @@ impl Connection {
             return self.reject(request, &refusal);
         }
         let (key, token) = split_key(&request.name);
-        let asked = PublishRequest { key, token, connection: self.id, peer: self.peer, listener: self.listener };
+        let query = request.name.split_once('?').map_or("", |(_, q)| q);
+        let (connection, peer, listener) = (self.id, self.peer, self.listener);
+        let asked = PublishRequest { key, token, connection, peer, listener, query };
         match self.admission.admit(asked).await {
             Ok(Admitted { stream, publisher }) => {
                 self.publishing = Some((stream, MultitrackPublish::new(self.writers.clone(), publisher)));

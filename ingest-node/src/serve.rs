@@ -124,6 +124,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         info!("web page at {}", crate::health_cmd::local_base(http_addr));
     }
     tokio::spawn(crate::lifecycle::log_events(app.lifecycle.subscribe()));
+    let (store, node, hooks) = (app.store.clone(), app.writers.node_id.clone(), app.settings.webhooks.clone());
+    crate::webhooks::Webhooks::start(store, node, hooks, app.metrics.clone(), app.lifecycle.subscribe());
     let ingest = crate::rtmp::Ingest::new(&app);
     let rtmp_task = tokio::spawn(crate::rtmp::accept_rtmp(app.clone(), ingest.clone(), rtmp, None));
     let rtmps_task = rtmps.map(|(listener, tls)| {

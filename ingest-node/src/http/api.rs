@@ -1,4 +1,4 @@
-//! The admin API under `/api/v1`: publish tokens, streams, recordings, stop, revoke, outputs. Every call needs
+//! The admin API under `/api/v1`: publish tokens, streams, recordings, stop, revoke, outputs, webhooks. Every call needs
 //! `Authorization: Bearer <admin key>`, checked by the router before a handler runs.
 
 use std::sync::Arc;
@@ -570,6 +570,90 @@ pub async fn delete_output(State(app): State<Arc<App>>, Path((key, id)): Path<(S
     }
     app.writers.restream.changed(&key);
     tracing::info!(stream = %key, output = %id, "output removed");
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// `POST /api/v1/webhooks` body.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WebhookRequest {
+    url: String,
+}
+
+/// A webhook endpoint as the API lists it: never its secret.
+fn webhook_json(record: &crate::webhooks::endpoints::EndpointRecord) -> serde_json::Value {
+    json!({
+        "id": record.id,
+        "url": record.url,
+        "createdAt": iso8601(record.created_at_ms),
+        "disabled": record.disabled,
+    })
+}
+
+fn webhooks_failed(e: crate::store::StoreError) -> Response {
+    tracing::warn!("cannot read or write the webhook endpoints: {e}");
+    error(StatusCode::SERVICE_UNAVAILABLE, "storage unavailable, try again")
+}
+
+/// Adds a webhook endpoint with a new secret, answered once.
+pub async fn add_webhook(State(app): State<Arc<App>>, body: axum::body::Bytes) -> Response {
+    use crate::webhooks::endpoints::{self, EndpointRecord, MAX_ENDPOINTS};
+    let req: WebhookRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid request body: {e}")),
+    };
+    if let Err(e) = crate::local_http::Url::parse(&req.url) {
+        return error(StatusCode::BAD_REQUEST, format!("url: {e:#}"));
+    }
+    match endpoints::list(&app.store).await {
+        Ok(all) if all.len() >= MAX_ENDPOINTS => {
+            return error(StatusCode::CONFLICT, format!("at most {MAX_ENDPOINTS} webhook endpoints"));
+        }
+        Ok(_) => {}
+        Err(e) => return webhooks_failed(e),
+    }
+    let (_, secret) = crate::webhooks::sign::Secret::generate();
+    let id = format!("wh_{}", crate::webhooks::random_hex(8));
+    let record = EndpointRecord { id, url: req.url, secret, created_at_ms: now_ms(), disabled: None };
+    if let Err(e) = endpoints::put(&app.store, &record).await {
+        return webhooks_failed(e);
+    }
+    tracing::info!(webhook = %record.id, "webhook endpoint added");
+    let mut answer = webhook_json(&record);
+    answer["secret"] = json!(record.secret);
+    (StatusCode::CREATED, Json(answer)).into_response()
+}
+
+/// Lists the webhook endpoints: this node's `--webhook-url` one and the stored ones.
+pub async fn list_webhooks(State(app): State<Arc<App>>) -> Response {
+    let stored = match crate::webhooks::endpoints::list(&app.store).await {
+        Ok(all) => all,
+        Err(e) => return webhooks_failed(e),
+    };
+    let mut all = Vec::new();
+    if let Some((url, _)) = &app.settings.webhooks.flag_endpoint {
+        let id = crate::webhooks::endpoints::flag_id(url);
+        all.push(json!({ "id": id, "url": url.to_string(), "source": "flag" }));
+    }
+    all.extend(stored.iter().map(webhook_json));
+    Json(json!({ "webhooks": all })).into_response()
+}
+
+/// Removes a stored webhook endpoint (its pending deliveries are dropped).
+pub async fn delete_webhook(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
+    use crate::webhooks::endpoints;
+    if id.starts_with("flag-") {
+        return error(StatusCode::CONFLICT, "this endpoint is set by --webhook-url: change the node's flags");
+    }
+    match endpoints::get(&app.store, &id).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return error(StatusCode::NOT_FOUND, "no such webhook endpoint"),
+        Err(e) => return webhooks_failed(e),
+    }
+    if let Err(e) = endpoints::remove(&app.store, &id).await {
+        return webhooks_failed(e);
+    }
+    tracing::info!(webhook = %id, "webhook endpoint removed");
     StatusCode::NO_CONTENT.into_response()
 }
 

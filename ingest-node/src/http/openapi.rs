@@ -141,6 +141,30 @@ pub async fn document() -> Response {
                 } } },
             "/api/v1/streams/{key}/outputs": outputs,
             "/api/v1/streams/{key}/outputs/{id}": output,
+            "/api/v1/webhooks": {
+                "post": {
+                    "summary": "Add a webhook endpoint: stream events POSTed, signed per Standard Webhooks; its secret is answered once",
+                    "requestBody": { "required": true, "content": { "application/json": { "schema": {
+                        "type": "object", "required": ["url"], "additionalProperties": false,
+                        "properties": { "url": { "type": "string", "description": "http://host[:port]/path" } } } } } },
+                    "responses": {
+                        "201": { "description": "added: id, url, createdAt, disabled, secret (whsec_…, this once)" },
+                        "400": { "description": "not an http:// URL", "content": { "application/json": { "schema": error } } },
+                        "401": auth_error,
+                        "409": { "description": "16 endpoints already", "content": { "application/json": { "schema": error } } },
+                        "503": store_error } },
+                "get": {
+                    "summary": "The webhook endpoints (the node's --webhook-url one first), never their secrets",
+                    "responses": { "200": { "description": "{\"webhooks\": [{id, url, createdAt, disabled}]}" }, "401": auth_error, "503": store_error } } },
+            "/api/v1/webhooks/{id}": { "delete": {
+                "summary": "Remove a webhook endpoint; its pending deliveries are dropped",
+                "parameters": [{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }],
+                "responses": {
+                    "204": { "description": "removed" },
+                    "401": auth_error,
+                    "404": { "description": "no such endpoint", "content": { "application/json": { "schema": error } } },
+                    "409": { "description": "the --webhook-url endpoint", "content": { "application/json": { "schema": error } } },
+                    "503": store_error } } },
             "/api/v1/drain": {
                 "post": {
                     "summary": "Stop taking new publishes (live streams go on) and fail /ready; only a restart ends it",
