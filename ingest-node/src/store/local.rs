@@ -123,6 +123,33 @@ fn version(m: &Metadata) -> Version {
     Version(format!("{:x}-{:x}.{:09}-{:x}", m.ino(), m.mtime(), m.mtime_nsec(), m.len()))
 }
 
+/// The lock file of a replace-if-unchanged of the object at `path`: `.lock-{name}` beside it.
+fn lock_path(path: &Path) -> PathBuf {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("object");
+    path.with_file_name(format!(".lock-{name}"))
+}
+
+/// Removes the object at `path` (gone already is fine) and, if a conditional write made one,
+/// its lock file: under that lock, so that no replace-if-unchanged is between its compare and
+/// its rename; one waiting on the lock then finds the object gone and fails as it should.
+/// Without this, every object ever written conditionally would leave an empty lock file.
+fn remove_with_lock(path: &Path) -> std::io::Result<()> {
+    let gone = |r: std::io::Result<()>| match r {
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+        r => r,
+    };
+    let lock_path = lock_path(path);
+    match OpenOptions::new().write(true).open(&lock_path) {
+        Ok(lock) => {
+            lock.lock()?;
+            gone(std::fs::remove_file(path))?;
+            gone(std::fs::remove_file(&lock_path))
+        }
+        Err(e) if e.kind() == ErrorKind::NotFound => gone(std::fs::remove_file(path)),
+        Err(e) => Err(e),
+    }
+}
+
 /// Runs a file system operation on a blocking thread (std::fs writes the shared bytes as they
 /// are; tokio::fs would copy them first).
 async fn blocking<T: Send + 'static>(
@@ -261,12 +288,7 @@ impl LocalStore {
                     Err(e) => Err(e),
                 };
             };
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("object");
-            let lock = OpenOptions::new()
-                .create(true)
-                .truncate(false)
-                .write(true)
-                .open(path.with_file_name(format!(".lock-{name}")))?;
+            let lock = OpenOptions::new().create(true).truncate(false).write(true).open(lock_path(&path))?;
             lock.lock()?;
             let current = match std::fs::metadata(&path) {
                 Ok(m) => Some(version(&m)),
@@ -274,6 +296,10 @@ impl LocalStore {
                 Err(e) => return Err(e),
             };
             if current.as_ref() != Some(&expected) {
+                if current.is_none() {
+                    // The object is gone (deleted): its lock file goes too, as a delete's does.
+                    std::fs::remove_file(lock_path(&path))?;
+                }
                 return Ok(None);
             }
             // A rename keeps the inode, the modification time and the length: the version.
@@ -296,11 +322,8 @@ impl LocalStore {
     }
 
     pub(super) async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        match tokio::fs::remove_file(self.root.join(key)).await {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(io("delete", key)(e)),
-        }
+        let path = self.root.join(key);
+        blocking("delete", key, move || remove_with_lock(&path)).await
     }
 
     pub(super) async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
@@ -437,6 +460,27 @@ mod tests {
             won += usize::from(t.await.unwrap());
         }
         assert_eq!(won, 1);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// A deleted object takes its lock file with it: objects written with replace-if-unchanged
+    /// and deleted (pending webhook deliveries, owner records) leave nothing behind; a
+    /// replace-if-unchanged of the deleted object then fails, a create-if-absent succeeds.
+    #[tokio::test]
+    async fn a_delete_removes_the_lock_file_too() {
+        let dir = std::env::temp_dir().join(format!("rapidrtmp-local-delete-{}", std::process::id()));
+        let s = LocalStore::new(&dir).unwrap();
+        for n in 0..3 {
+            let key = format!("p/{n}");
+            let v = s.put_if(&key, Bytes::from_static(b"1"), None).await.unwrap().unwrap();
+            let v = s.put_if(&key, Bytes::from_static(b"2"), Some(&v)).await.unwrap().unwrap();
+            assert!(dir.join(format!("p/.lock-{n}")).exists(), "a replace-if-unchanged makes its lock file");
+            s.delete(&key).await.unwrap();
+            assert!(s.put_if(&key, Bytes::from_static(b"3"), Some(&v)).await.unwrap().is_none());
+        }
+        s.delete("p/never-written").await.unwrap();
+        assert_eq!(std::fs::read_dir(dir.join("p")).unwrap().count(), 0, "nothing is left in the folder");
+        assert!(s.put_if("p/0", Bytes::from_static(b"4"), None).await.unwrap().is_some());
         std::fs::remove_dir_all(dir).unwrap();
     }
 }
