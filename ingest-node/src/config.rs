@@ -276,7 +276,7 @@ pub struct Settings {
     /// The publish authorization hook, if one is set.
     pub publish_hook: Option<HookSettings>,
     /// Webhooks.
-    pub webhooks: crate::webhooks::WebhookSettings,
+    pub webhooks: crate::webhooks::settings::WebhookSettings,
     /// Restreaming.
     pub restream: crate::restream::settings::RestreamSettings,
 }
@@ -384,8 +384,9 @@ impl ServeArgs {
 }
 
 /// The webhook settings of the flags, else of the file.
-fn webhooks(args: &ServeArgs, file: &FileSettings) -> anyhow::Result<crate::webhooks::WebhookSettings> {
-    use crate::webhooks::{sign::Secret, WebhookSettings, DEFAULT_RETRY_MIN, MAX_RETRY_DELAY};
+fn webhooks(args: &ServeArgs, file: &FileSettings) -> anyhow::Result<crate::webhooks::settings::WebhookSettings> {
+    use crate::webhooks::settings::{WebhookSettings, DEFAULT_RETRY_MIN, MAX_RETRY_DELAY};
+    use crate::webhooks::sign::Secret;
     let url = args.webhook_url.clone().or_else(|| file.webhook_url.clone()).filter(|u| !u.is_empty());
     let secret = args.webhook_secret.clone().or_else(|| file.webhook_secret.clone()).filter(|s| !s.is_empty());
     let flag_endpoint = match (url, secret) {

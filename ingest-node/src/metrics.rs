@@ -131,6 +131,14 @@ pub struct Metrics {
     pub webhooks: WebhookMetrics,
 }
 
+/// The webhook event types, as the `event` label of `rapidrtmp_webhook_deliveries_total`.
+pub const WEBHOOK_EVENTS: [&str; 5] =
+    ["stream.started", "stream.ended", "session.started", "recording.ready", "publish.refused"];
+
+/// How a webhook delivery attempt ended, as the `result` label of
+/// `rapidrtmp_webhook_deliveries_total`.
+pub const WEBHOOK_RESULTS: [&str; 4] = ["delivered", "failed", "expired", "disabled"];
+
 /// The webhook metrics (`rapidrtmp_webhook_*`, `crate::webhooks`).
 #[derive(Default)]
 pub struct WebhookMetrics {
@@ -159,8 +167,8 @@ impl WebhookMetrics {
              # TYPE rapidrtmp_webhook_deliveries_total counter"
         );
         let mut all = self.deliveries.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        for event in crate::webhooks::EVENT_TYPES {
-            for result in crate::webhooks::deliver::RESULTS {
+        for event in WEBHOOK_EVENTS {
+            for result in WEBHOOK_RESULTS {
                 all.entry((event, result)).or_default();
             }
         }

@@ -13,7 +13,7 @@
 //! - **Delivered by one node** ([`deliver`]): a node claims a pending delivery with a
 //!   conditional write (a lease of [`CLAIM_LEASE`]), sends it within [`REQUEST_TIMEOUT`], and
 //!   deletes it once a 2xx came back, or reschedules it with exponential backoff and jitter
-//!   from `--webhook-retry-min` up to [`MAX_RETRY_DELAY`], for up to [`MAX_DELIVERY_AGE`]. A
+//!   from `--webhook-retry-min` up to [`MAX_RETRY_DELAY`](settings::MAX_RETRY_DELAY), for up to [`MAX_DELIVERY_AGE`]. A
 //!   receiver answering 410 is disabled.
 //! - **In order per stream**: an endpoint gets a stream's events in sequence order: a stream's
 //!   next event waits while the one before it is being retried (for that endpoint only).
@@ -23,6 +23,7 @@
 
 pub mod deliver;
 pub mod endpoints;
+pub mod settings;
 pub mod sign;
 
 use std::collections::HashMap;
@@ -45,12 +46,9 @@ use crate::local_http::Url;
 use crate::metrics::Metrics;
 use crate::store::Store;
 use endpoints::Endpoint;
+use settings::WebhookSettings;
 use sign::Secret;
 
-/// First retry delay unless set (`--webhook-retry-min`); it doubles with every failed attempt.
-pub const DEFAULT_RETRY_MIN: Duration = Duration::from_secs(5);
-/// Longest wait between two attempts.
-pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(3600);
 /// How long a delivery is retried before it is given up.
 pub const MAX_DELIVERY_AGE: Duration = Duration::from_secs(24 * 3600);
 /// Time one attempt has, connecting and reading the answer included.
@@ -67,25 +65,6 @@ const WRITE_TRIES: u32 = 5;
 /// Most streams whose live state and session this node remembers (a stream that ends is
 /// forgotten; past this, everything is).
 const MAX_TRACKED_STREAMS: usize = 100_000;
-
-/// The event types, as the `event` label of `rapidrtmp_webhook_deliveries_total`.
-pub const EVENT_TYPES: [&str; 5] =
-    ["stream.started", "stream.ended", "session.started", "recording.ready", "publish.refused"];
-
-/// Resolved webhook settings.
-#[derive(Debug, Clone)]
-pub struct WebhookSettings {
-    /// The `--webhook-url` endpoint and its `--webhook-secret`.
-    pub flag_endpoint: Option<(Url, Secret)>,
-    /// The first retry delay.
-    pub retry_min: Duration,
-}
-
-impl Default for WebhookSettings {
-    fn default() -> Self {
-        Self { flag_endpoint: None, retry_min: DEFAULT_RETRY_MIN }
-    }
-}
 
 /// A pending delivery, as stored.
 #[derive(Debug, Clone, Serialize, Deserialize)]

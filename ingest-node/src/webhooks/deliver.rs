@@ -14,12 +14,11 @@ use tokio::sync::Semaphore;
 use tracing::{info, warn};
 
 use super::endpoints::{self, Endpoint};
-use super::{Pending, Webhooks, CLAIM_LEASE, MAX_DELIVERY_AGE, MAX_IN_FLIGHT, MAX_RETRY_DELAY, POLL, REQUEST_TIMEOUT};
+use super::settings::MAX_RETRY_DELAY;
+use super::{Pending, Webhooks, CLAIM_LEASE, MAX_DELIVERY_AGE, MAX_IN_FLIGHT, POLL, REQUEST_TIMEOUT};
 use crate::clock::now_ms;
 use crate::local_http;
-
-/// How an attempt ended, as the `result` label of `rapidrtmp_webhook_deliveries_total`.
-pub const RESULTS: [&str; 4] = ["delivered", "failed", "expired", "disabled"];
+use crate::metrics::{WEBHOOK_EVENTS, WEBHOOK_RESULTS};
 
 /// Lists and attempts pending deliveries until the process ends.
 pub async fn run(hooks: Arc<Webhooks>) {
@@ -227,7 +226,7 @@ fn headers(id: &str, timestamp: u64, signature: &str) -> Vec<(HeaderName, Header
 
 /// The exported label of an event type (a stored one from a later release counts as `other`).
 fn event_label(kind: &str) -> &'static str {
-    super::EVENT_TYPES.iter().find(|k| **k == kind).copied().unwrap_or("other")
+    WEBHOOK_EVENTS.iter().find(|k| **k == kind).copied().unwrap_or("other")
 }
 
 fn encode(pending: &Pending) -> Bytes {
