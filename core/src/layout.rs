@@ -14,6 +14,7 @@
 //! | `live/{stream}/outputs.json` | [`outputs_key`]: where the stream is restreamed to |
 //! | `tokens/used/{nonce}` | [`used_token_key`]: a spent single-use publish token |
 //! | `tokens/generation/{stream}.json` | [`token_generation_key`]: the stream key's token generation |
+//! | `keys/playback.json` | [`PLAYBACK_POLICY`]: who may play what: each stream's playback setting, the playback public keys, the child URI secret ([`crate::edge::auth`]) |
 
 use alloc::{format, string::String};
 
@@ -128,6 +129,16 @@ pub fn used_token_key(nonce: &str) -> String {
 pub fn token_generation_key(stream: &str) -> String {
     format!("tokens/generation/{stream}.json")
 }
+
+/// The playback policy object: the playback setting of every stream (`public` or `signed`),
+/// the public keys playback tokens are verified with, and the child URI signature secret
+/// ([`crate::edge::auth::PolicyObject`]). Every edge reads it, and keeps it for at most
+/// [`PLAYBACK_POLICY_MAX_AGE_S`].
+pub const PLAYBACK_POLICY: &str = "keys/playback.json";
+
+/// How long an edge keeps the playback policy object before reading it again, in seconds: a
+/// removed key or a stream made signed holds on every edge within this time.
+pub const PLAYBACK_POLICY_MAX_AGE_S: u64 = 30;
 
 #[cfg(test)]
 mod tests {
