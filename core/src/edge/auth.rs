@@ -51,6 +51,9 @@ pub const BUCKET_RANGE_S: (u64, u64) = (1, 3600);
 /// How long after its bucket has passed a child URI is still accepted, in buckets: a player
 /// that loaded the playlist at the end of a bucket still fetches what it lists.
 pub const GRACE_BUCKETS: u64 = 1;
+/// How far ahead of an edge's clock a child URI signature's bucket may begin, in seconds: the
+/// clocks of the edge that signed and the one that checks differ a little.
+pub const MAX_CLOCK_SKEW_S: u64 = 5;
 /// The query parameter of a viewer's token.
 pub const TOKEN_PARAM: &str = "token";
 /// The query parameter of a child URI signature.
@@ -312,9 +315,13 @@ impl PlaybackPolicy {
 
     /// The child URI signature of `stream` for the bucket of `now_s`; `None` without a secret.
     pub fn sign_uri(&self, stream: &str, now_s: u64) -> Option<ChildSignature> {
-        let secret = self.uri_secret.as_ref()?;
-        let bucket = now_s / self.bucket_s;
-        Some(ChildSignature { bucket, mac: uri_mac(secret, stream, bucket) })
+        Some(self.uri_signer(now_s)?.sign(stream))
+    }
+
+    /// What signs the child URIs of a playlist answered at `now_s`; `None` without a secret.
+    pub fn uri_signer(&self, now_s: u64) -> Option<UriSigner> {
+        let secret = self.uri_secret?;
+        Some(UriSigner { secret, bucket: now_s / self.bucket_s, bucket_s: self.bucket_s })
     }
 
     /// Checks the child URI signature `sig` (the query value) of `stream` at `now_s`.
@@ -329,7 +336,7 @@ impl PlaybackPolicy {
             .checked_add(1 + GRACE_BUCKETS)
             .and_then(|b| b.checked_mul(self.bucket_s))
             .ok_or(Refusal::BadUriSignature)?;
-        if now_s < begins || now_s >= ends {
+        if now_s.saturating_add(MAX_CLOCK_SKEW_S) < begins || now_s >= ends {
             return Err(Refusal::UriSignatureExpired);
         }
         Ok(())
@@ -362,6 +369,93 @@ impl PlaybackPolicy {
             return Ok(Some(Grant { claims: None }));
         }
         Err(Refusal::Missing)
+    }
+}
+
+/// Signs the child URIs of the playlists answered during one bucket ([`PlaybackPolicy::uri_signer`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UriSigner {
+    secret: [u8; URI_SECRET_LEN],
+    bucket: u64,
+    bucket_s: u64,
+}
+
+impl UriSigner {
+    /// The signature of the child URIs of `stream`.
+    pub fn sign(&self, stream: &str) -> ChildSignature {
+        ChildSignature { bucket: self.bucket, mac: uri_mac(&self.secret, stream, self.bucket) }
+    }
+
+    /// The bucket's length, seconds: a signed playlist is kept by caches no longer than this,
+    /// so the URIs it lists hold for as long as it is served ([`GRACE_BUCKETS`]).
+    pub fn bucket_s(&self) -> u64 {
+        self.bucket_s
+    }
+
+    /// `playlist` (the body of the playlist at `path`) with every child URI signed: the URI
+    /// lines (variant playlists, segments) and every `URI="…"` attribute (`EXT-X-MAP`, parts,
+    /// preload hints, rendition reports, `EXT-X-MEDIA`). Each carries the signature of the
+    /// stream it resolves to (a group's variants are other streams); a URI that resolves to no
+    /// stream (another host, outside `/live/`) is left as it is.
+    pub fn sign_playlist(&self, playlist: &str, path: &str) -> String {
+        let mut out = String::with_capacity(playlist.len() + playlist.len() / 4);
+        for line in playlist.split_inclusive('\n') {
+            let (text, end) = line.strip_suffix('\n').map_or((line, ""), |t| (t, "\n"));
+            if text.starts_with('#') {
+                let mut rest = text;
+                while let Some(at) = rest.find("URI=\"") {
+                    let (head, tail) = rest.split_at(at + 5);
+                    out.push_str(head);
+                    let Some(close) = tail.find('"') else {
+                        rest = tail;
+                        break;
+                    };
+                    out.push_str(&self.sign_uri(&tail[..close], path));
+                    rest = &tail[close..];
+                }
+                out.push_str(rest);
+            } else if text.trim().is_empty() {
+                out.push_str(text);
+            } else {
+                out.push_str(&self.sign_uri(text, path));
+            }
+            out.push_str(end);
+        }
+        out
+    }
+
+    fn sign_uri(&self, uri: &str, path: &str) -> String {
+        let (target, query) = uri.split_once('?').map_or((uri, None), |(t, q)| (t, Some(q)));
+        match uri_stream(path, target) {
+            Some(stream) => format!("{target}?{}", child_query(query, &self.sign(stream))),
+            None => uri.into(),
+        }
+    }
+}
+
+/// The stream a URI of the playlist at `path` (`/live/{stream}/…`) points into: the URI
+/// resolved against the path (RFC 3986 §5.2, paths only), then its first segment under
+/// `/live/`; `None` for an absolute URI or one that leaves `/live/`.
+fn uri_stream<'a>(path: &'a str, uri: &'a str) -> Option<&'a str> {
+    if uri.contains(':') || uri.starts_with("//") {
+        return None;
+    }
+    let mut segments: Vec<&str> = match uri.strip_prefix('/') {
+        Some(_) => Vec::new(),
+        None => path.rsplit_once('/').map_or("", |(dir, _)| dir).split('/').filter(|s| !s.is_empty()).collect(),
+    };
+    for segment in uri.split('/') {
+        match segment {
+            "" | "." => {}
+            ".." => {
+                segments.pop()?;
+            }
+            s => segments.push(s),
+        }
+    }
+    match segments.as_slice() {
+        ["live", stream, _, ..] => Some(stream),
+        _ => None,
     }
 }
 
@@ -469,7 +563,7 @@ pub struct Claims {
 
 impl Claims {
     /// Whether the token covers the times `start_ms..end_ms` (milliseconds since the Unix epoch).
-    pub fn covers(&self, start_ms: u64, end_ms: u64) -> bool {
+    pub fn covers(&self, (start_ms, end_ms): (u64, u64)) -> bool {
         let after_start = self.start.is_none_or(|s| start_ms >= s.saturating_mul(1000));
         let before_end = self.end.is_none_or(|e| end_ms <= e.saturating_mul(1000));
         after_start && before_end
@@ -558,7 +652,7 @@ pub fn verify_jwt(token: &str, keys: &[(String, PublicKey)], now_s: u64) -> Resu
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use alloc::string::ToString;
     use alloc::vec;
@@ -572,7 +666,8 @@ mod tests {
         ed25519_dalek::SigningKey::from_bytes(&[9; 32])
     }
 
-    fn policy() -> PlaybackPolicy {
+    /// A policy where `cam` is signed, with an ES256 key `es`, an Ed25519 key `ed`, buckets of 10 s.
+    pub(crate) fn policy() -> PlaybackPolicy {
         let es = es_key();
         let point = es.verifying_key().to_encoded_point(false);
         let ed = ed_key();
@@ -597,7 +692,8 @@ mod tests {
         format!("{signed}.{}", URL_SAFE_NO_PAD.encode(sig))
     }
 
-    fn es256(kid: &str, claims: &str) -> String {
+    /// A token of `claims` signed with the test P-256 key, under key id `kid`.
+    pub(crate) fn es256(kid: &str, claims: &str) -> String {
         use p256::ecdsa::signature::Signer;
         jwt(&format!(r#"{{"alg":"ES256","typ":"JWT","kid":"{kid}"}}"#), claims, |m| {
             let s: p256::ecdsa::Signature = es_key().sign(m);
@@ -610,7 +706,8 @@ mod tests {
         jwt(&format!(r#"{{"alg":"EdDSA","kid":"{kid}"}}"#), claims, |m| ed_key().sign(m).to_bytes().to_vec())
     }
 
-    const NOW: u64 = 1_800_000_000;
+    /// The time the tests' tokens are judged at, seconds since the Unix epoch.
+    pub(crate) const NOW: u64 = 1_800_000_000;
 
     fn check(token: &str) -> Result<Claims, Refusal> {
         policy().verify_token(token, "cam", None, NOW)
@@ -636,8 +733,8 @@ mod tests {
         for token in [es, ed] {
             let claims = check(token).unwrap();
             assert_eq!(claims.start, Some(1_799_990_000));
-            assert!(claims.covers(1_799_990_000_000, NOW * 1000));
-            assert!(!claims.covers(1_799_989_999_000, NOW * 1000));
+            assert!(claims.covers((1_799_990_000_000, NOW * 1000)));
+            assert!(!claims.covers((1_799_989_999_000, NOW * 1000)));
         }
     }
 
@@ -690,7 +787,8 @@ mod tests {
         assert!(p.verify_uri(&text, "cam", NOW).is_ok());
         assert!(p.verify_uri(&text, "cam", NOW + 19).is_ok());
         assert_eq!(p.verify_uri(&text, "cam", NOW + 20), Err(Refusal::UriSignatureExpired));
-        assert_eq!(p.verify_uri(&text, "cam", NOW - 1), Err(Refusal::UriSignatureExpired));
+        assert!(p.verify_uri(&text, "cam", NOW - MAX_CLOCK_SKEW_S).is_ok());
+        assert_eq!(p.verify_uri(&text, "cam", NOW - MAX_CLOCK_SKEW_S - 1), Err(Refusal::UriSignatureExpired));
         assert_eq!(p.verify_uri(&text, "other", NOW), Err(Refusal::BadUriSignature));
         let forged = format!("{}.{}", sig.bucket + 1, text.split_once('.').unwrap().1);
         assert_eq!(p.verify_uri(&forged, "cam", NOW + 10), Err(Refusal::BadUriSignature));
@@ -713,6 +811,34 @@ mod tests {
         assert_eq!(child, format!("_HLS_msn=3&sig={sig}"));
         assert!(p.authorize("cam", None, Some(&child), false, NOW).unwrap().unwrap().claims.is_none());
         assert_eq!(AuthQuery::parse(Some("sig=a&sig=b")), Err(Refusal::Malformed));
+    }
+
+    #[test]
+    fn every_child_uri_of_a_playlist_is_signed_for_its_stream() {
+        let p = policy();
+        let signer = p.uri_signer(NOW).unwrap();
+        let (cam, other) = (signer.sign("cam"), signer.sign("other"));
+        let media = "#EXTM3U\n#EXT-X-MAP:URI=\"17/init-3.mp4\"\n#EXTINF:2.000,\n17/3.m4s\n\
+            #EXT-X-PART:DURATION=0.5,URI=\"17/4.0.m4s\"\n#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"17/4.1.m4s\"\n\
+            #EXT-X-RENDITION-REPORT:URI=\"../other/index.m3u8\",LAST-MSN=4\n";
+        let signed = signer.sign_playlist(media, "/live/cam/index.m3u8");
+        assert_eq!(
+            signed,
+            format!(
+                "#EXTM3U\n#EXT-X-MAP:URI=\"17/init-3.mp4?sig={cam}\"\n#EXTINF:2.000,\n17/3.m4s?sig={cam}\n\
+                #EXT-X-PART:DURATION=0.5,URI=\"17/4.0.m4s?sig={cam}\"\n#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"17/4.1.m4s?sig={cam}\"\n\
+                #EXT-X-RENDITION-REPORT:URI=\"../other/index.m3u8?sig={other}\",LAST-MSN=4\n"
+            )
+        );
+        assert_eq!(signer.sign_playlist(&signed, "/live/cam/index.m3u8"), signed, "signing twice changes nothing");
+        let recording = signer.sign_playlist("../17/3.m4s\n", "/live/cam/17/index.m3u8");
+        assert_eq!(recording, format!("../17/3.m4s?sig={cam}\n"));
+        let master =
+            signer.sign_playlist("#EXT-X-STREAM-INF:BANDWIDTH=1\n../other/index.m3u8?x=1\n", "/live/g/master.m3u8");
+        assert_eq!(master, format!("#EXT-X-STREAM-INF:BANDWIDTH=1\n../other/index.m3u8?x=1&sig={other}\n"));
+        for uri in ["https://cdn/x.m4s", "../../x.m4s", "/other/x"] {
+            assert_eq!(signer.sign_playlist(uri, "/live/cam/index.m3u8"), uri);
+        }
     }
 
     #[test]
