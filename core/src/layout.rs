@@ -14,6 +14,7 @@
 //! | `live/{stream}/outputs.json` | [`outputs_key`]: where the stream is restreamed to |
 //! | `tokens/used/{nonce}` | [`used_token_key`]: a spent single-use publish token |
 //! | `tokens/generation/{stream}.json` | [`token_generation_key`]: the stream key's token generation |
+//! | `keys/node-playback.json` | [`NODE_PLAYBACK_KEY`]: the private key the node mints playback tokens with |
 //! | `keys/playback.json` | [`PLAYBACK_POLICY`]: who may play what: each stream's playback setting, the playback public keys, the child URI secret ([`crate::edge::auth`]) |
 
 use alloc::{format, string::String};
@@ -135,6 +136,11 @@ pub fn token_generation_key(stream: &str) -> String {
 /// ([`crate::edge::auth::PolicyObject`]). Every edge reads it, and keeps it for at most
 /// [`PLAYBACK_POLICY_MAX_AGE_S`].
 pub const PLAYBACK_POLICY: &str = "keys/playback.json";
+
+/// The node's own playback signing key (a private JWK, Ed25519), with which the API mints
+/// playback tokens (`POST /api/v1/streams/{key}/playback-token`); its public half is in
+/// [`PLAYBACK_POLICY`]. Edges never read it.
+pub const NODE_PLAYBACK_KEY: &str = "keys/node-playback.json";
 
 /// How long an edge keeps the playback policy object before reading it again, in seconds: a
 /// removed key or a stream made signed holds on every edge within this time.

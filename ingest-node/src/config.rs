@@ -109,6 +109,11 @@ pub struct ServeArgs {
     /// build) [default: 64].
     #[arg(long, env = "RAPIDRTMP_CACHE_MB")]
     pub cache_mb: Option<u64>,
+    /// Playback of every stream without a setting of its own: `public` or `signed` (a token
+    /// needed). Written to the store's playback policy at start, so every edge applies it
+    /// [default: the store's, public when unset].
+    #[arg(long, env = "RAPIDRTMP_PLAYBACK", value_parser = ["public", "signed"])]
+    pub playback: Option<String>,
     /// Restreaming: outputs of every stream, and the CAs trusted for `rtmps://` outputs.
     #[command(flatten)]
     pub restream: crate::restream::settings::RestreamArgs,
@@ -214,6 +219,8 @@ pub struct Settings {
     pub json_logs: bool,
     /// Bytes of the edge's cache of built answers (0: none kept).
     pub cache_bytes: usize,
+    /// `--playback`: the store's default playback, set at start.
+    pub playback: Option<rapidrtmp_core::edge::auth::Playback>,
     /// Restreaming.
     pub restream: crate::restream::settings::RestreamSettings,
 }
@@ -310,6 +317,12 @@ impl ServeArgs {
             json_logs,
             cache_bytes: cache_bytes(self.cache_mb.or(file.cache_mb).unwrap_or(crate::http::cache::DEFAULT_CACHE_MB))?,
             restream: self.restream.resolve()?,
+            playback: match self.playback.as_deref() {
+                None => None,
+                Some("signed") => Some(rapidrtmp_core::edge::auth::Playback::Signed),
+                Some("public") => Some(rapidrtmp_core::edge::auth::Playback::Public),
+                Some(other) => anyhow::bail!("--playback {other}: public or signed"),
+            },
         })
     }
 }

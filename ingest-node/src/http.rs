@@ -57,6 +57,10 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/streams/{key}/revoke", post(api::revoke_stream))
         .route("/api/v1/streams/{key}/outputs", get(api::list_outputs).post(api::add_output))
         .route("/api/v1/streams/{key}/outputs/{id}", patch(api::patch_output).delete(api::delete_output))
+        .route("/api/v1/signing-keys", get(api::list_signing_keys).post(api::add_signing_key))
+        .route("/api/v1/signing-keys/{kid}", axum::routing::delete(api::delete_signing_key))
+        .route("/api/v1/streams/{key}/playback", axum::routing::put(api::set_playback))
+        .route("/api/v1/streams/{key}/playback-token", post(api::playback_token))
         .route("/api/v1/drain", post(api::drain).get(api::drain_status))
         .layer(middleware::from_fn_with_state(app.clone(), api_guard));
     Router::new()

@@ -85,6 +85,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let certificates =
         settings.tls.as_ref().map(|(cert, key)| crate::tls::Certificates::load(cert, key)).transpose()?;
     let store = open_store(&settings).await?;
+    if let Some(playback) = settings.playback {
+        crate::playback::set_default(&store, playback)
+            .await
+            .with_context(|| format!("cannot write --playback to {}", rapidrtmp_core::layout::PLAYBACK_POLICY))?;
+    }
     let (key, generated) = admin_key(&settings)?;
     let rtmp = TcpListener::bind(settings.rtmp_addr)
         .await

@@ -192,7 +192,7 @@ pub enum Playback {
 }
 
 /// The store's playback policy object ([`crate::layout::PLAYBACK_POLICY`]), as written.
-#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PolicyObject {
     /// The setting of streams not in [`PolicyObject::streams`].
@@ -214,6 +214,19 @@ pub struct PolicyObject {
 
 fn default_bucket() -> u64 {
     DEFAULT_BUCKET_S
+}
+
+impl Default for PolicyObject {
+    /// Every stream public, no keys, no secret, buckets of [`DEFAULT_BUCKET_S`].
+    fn default() -> Self {
+        Self {
+            default: Playback::Public,
+            streams: alloc::collections::BTreeMap::new(),
+            keys: Vec::new(),
+            uri_secret: String::new(),
+            uri_bucket_s: DEFAULT_BUCKET_S,
+        }
+    }
 }
 
 /// What an edge needs to check playback: parsed once from the store's policy object and kept

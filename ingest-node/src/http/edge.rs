@@ -95,6 +95,19 @@ pub async fn playback<H: EdgeHost>(
     };
     let sources = Sources { live_edge: true, live_origin: app.origin().is_some(), cache: false };
     let mut driver = EdgeDriver::with_cache_first(&request, sources);
+    // Who may play what: the store's playback policy, kept for a short while.
+    match app.cache().playback.get(app.store()).await {
+        Some(policy) => driver = driver.with_playback(&policy),
+        None => {
+            let failed = edge::driver::http_answer(
+                edge::Response::store_unavailable(),
+                request.method,
+                None,
+                Default::default(),
+            );
+            return http_response(failed);
+        }
+    }
     let whole = match driver.next() {
         Step::Cache => from_cache(&*app, &mut driver, sources).await,
         _ => None,
