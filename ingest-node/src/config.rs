@@ -114,6 +114,11 @@ pub struct ServeArgs {
     /// [default: the store's, public when unset].
     #[arg(long, env = "RAPIDRTMP_PLAYBACK", value_parser = ["public", "signed"])]
     pub playback: Option<String>,
+    /// Length of the time bucket of child URI signatures, in seconds (1 to 3600): a signed
+    /// playlist's child URIs hold for one to two of them. Written to the store's playback
+    /// policy at start [default: the store's, 60 when unset].
+    #[arg(long, env = "RAPIDRTMP_PLAYBACK_URI_BUCKET")]
+    pub playback_uri_bucket: Option<u64>,
     /// Restreaming: outputs of every stream, and the CAs trusted for `rtmps://` outputs.
     #[command(flatten)]
     pub restream: crate::restream::settings::RestreamArgs,
@@ -221,6 +226,8 @@ pub struct Settings {
     pub cache_bytes: usize,
     /// `--playback`: the store's default playback, set at start.
     pub playback: Option<rapidrtmp_core::edge::auth::Playback>,
+    /// `--playback-uri-bucket`, seconds, set in the store's policy at start.
+    pub playback_uri_bucket: Option<u64>,
     /// Restreaming.
     pub restream: crate::restream::settings::RestreamSettings,
 }
@@ -323,6 +330,7 @@ impl ServeArgs {
                 Some("public") => Some(rapidrtmp_core::edge::auth::Playback::Public),
                 Some(other) => anyhow::bail!("--playback {other}: public or signed"),
             },
+            playback_uri_bucket: self.playback_uri_bucket,
         })
     }
 }

@@ -194,10 +194,12 @@ pub async fn set_playback(store: &Store, stream: &str, playback: Playback) -> Re
     .await
 }
 
-/// Sets the playback of every stream without one of its own (`--playback`).
-pub async fn set_default(store: &Store, playback: Playback) -> Result<(), EditError> {
+/// Sets the playback of every stream without one of its own (`--playback`) and the child URI
+/// signatures' bucket (`--playback-uri-bucket`), where given.
+pub async fn set_defaults(store: &Store, playback: Option<Playback>, bucket_s: Option<u64>) -> Result<(), EditError> {
     edit_policy(store, |policy| {
-        policy.default = playback;
+        policy.default = playback.unwrap_or(policy.default);
+        policy.uri_bucket_s = bucket_s.unwrap_or(policy.uri_bucket_s);
         Ok(())
     })
     .await

@@ -1,0 +1,250 @@
+//! Signed playback with real peers: playback tokens signed by PyJWT with `cryptography` (an
+//! independent JWT implementation) against keys the node's API made; ffmpeg plays a signed
+//! stream through the child URIs its playlists sign; every bad token gets its status; a child
+//! URI copied after its bucket has passed is refused.
+//!
+//! Needs ffmpeg, ffmpeg 9 (imageio-ffmpeg) and python3 with `pyjwt` and `cryptography`
+//! (tests/run installs them).
+
+mod support;
+
+use std::process::Command;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::{json, Value};
+use support::media::{clip, frame_counts, publish_and_wait};
+use support::node::{Node, NodeOptions};
+use support::proc::{run, TempDir};
+
+/// Length of the child URI signatures' bucket the node runs with, seconds: a child URI holds
+/// for one to two of them.
+const BUCKET_S: u64 = 4;
+
+/// Signs the token table with PyJWT: argv is the two private JWKs (ES256, EdDSA), the stream
+/// and now; prints one `name token` line per row.
+const SIGN: &str = r#"
+import base64, hashlib, hmac, json, sys
+import jwt
+from cryptography.hazmat.primitives import serialization
+from jwt.algorithms import ECAlgorithm, OKPAlgorithm
+es_jwk, ed_jwk, stream, now = json.loads(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+es, ed = ECAlgorithm.from_jwk(json.dumps(es_jwk)), OKPAlgorithm.from_jwk(json.dumps(ed_jwk))
+def b64(b): return base64.urlsafe_b64encode(b).rstrip(b'=').decode()
+def es256(claims, kid=es_jwk['kid']): return jwt.encode(claims, es, algorithm='ES256', headers={'kid': kid})
+ok = {'sub': stream, 'exp': now + 600}
+rows = {
+  'valid_es256': es256(ok),
+  'valid_eddsa': jwt.encode(ok, ed, algorithm='EdDSA', headers={'kid': ed_jwk['kid']}),
+  'expired': es256({'sub': stream, 'exp': now - 10}),
+  'not_yet_valid': es256({'sub': stream, 'exp': now + 600, 'nbf': now + 300}),
+  'wrong_sub': es256({'sub': 'other', 'exp': now + 600}),
+  'wrong_kid': es256(ok, kid='no-such-key'),
+}
+h, p, s = rows['valid_es256'].split('.')
+sig = bytearray(base64.urlsafe_b64decode(s + '=='))
+sig[5] ^= 1
+rows['tampered'] = h + '.' + p + '.' + b64(bytes(sig))
+claims = b64(json.dumps(ok).encode())
+rows['alg_none'] = b64(json.dumps({'alg': 'none', 'kid': es_jwk['kid']}).encode()) + '.' + claims + '.'
+# HS256 keyed with the public key (its PEM), the classic algorithm confusion.
+pem = es.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+signed = b64(json.dumps({'alg': 'HS256', 'typ': 'JWT', 'kid': es_jwk['kid']}).encode()) + '.' + claims
+rows['hs256_public_key'] = signed + '.' + b64(hmac.new(pem, signed.encode(), hashlib.sha256).digest())
+for name, token in rows.items(): print(name, token)
+"#;
+
+/// Seconds since the Unix epoch.
+fn now_s() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+}
+
+/// The token table, signed by PyJWT: (row, token).
+fn pyjwt_tokens(es: &Value, ed: &Value, stream: &str) -> Vec<(String, String)> {
+    let out = run(
+        Command::new("python3").args(["-c", SIGN, &es.to_string(), &ed.to_string(), stream, &now_s().to_string()]),
+        Duration::from_secs(60),
+    );
+    assert!(out.success(), "PyJWT signs the tokens (pip install pyjwt cryptography): {}", out.describe());
+    out.stdout_text()
+        .lines()
+        .map(|l| l.split_once(' ').map(|(n, t)| (n.to_string(), t.to_string())).expect("name token"))
+        .collect()
+}
+
+/// The child URIs of a playlist: its URI lines and `URI="…"` attributes.
+fn child_uris(playlist: &str) -> Vec<String> {
+    let mut uris = Vec::new();
+    for line in playlist.lines() {
+        if let Some(tag) = line.strip_prefix('#') {
+            let mut rest = tag;
+            while let Some(at) = rest.find("URI=\"") {
+                let tail = &rest[at + 5..];
+                let end = tail.find('"').expect("closing quote");
+                uris.push(tail[..end].to_string());
+                rest = &tail[end..];
+            }
+        } else if !line.trim().is_empty() {
+            uris.push(line.to_string());
+        }
+    }
+    uris
+}
+
+/// A signed stream: tokens made by PyJWT with the keys the API made play (200), each bad one
+/// gets exactly its status and reason, never cached; ffmpeg decodes every frame through the
+/// signed child URIs; two viewers with two tokens get the same child URIs; a child URI
+/// without its signature is 401, and one copied after its bucket (and grace) has passed is
+/// 403; a removed key's tokens are refused.
+#[test]
+fn a_signed_stream_plays_with_valid_tokens_only_through_signed_child_uris() {
+    let dir = TempDir::new("signed");
+    let mut opts = NodeOptions::standard();
+    opts.set("--playback", "signed");
+    opts.set("--playback-uri-bucket", &BUCKET_S.to_string());
+    let node = Node::start(&dir.join("data"), &opts);
+
+    let made = |body: Value| {
+        let r = node.api("POST", "/api/v1/signing-keys", Some(&body));
+        assert_eq!(r.status, 201, "POST /api/v1/signing-keys {body}: {}", r.text());
+        let j = r.json();
+        assert_eq!(j["kid"], j["privateJwk"]["kid"], "{j}");
+        j["privateJwk"].clone()
+    };
+    let es = made(json!({}));
+    let ed = made(json!({ "alg": "EdDSA" }));
+    assert_eq!((es["kty"].as_str(), ed["crv"].as_str()), (Some("EC"), Some("Ed25519")));
+    let listed = node.api("GET", "/api/v1/signing-keys", None).json();
+    let keys = listed["keys"].as_array().expect("keys");
+    assert_eq!(keys.len(), 2, "{listed}");
+    assert!(keys.iter().all(|k| k.get("d").is_none()), "no private key is listed: {listed}");
+
+    // The stream is published to its end: its playlist then lists every segment.
+    let publish_token = node.token("cam", 600, false);
+    let (status, messages, _) = publish_and_wait(
+        &node.rtmp_url("cam", Some(&publish_token)),
+        &[],
+        &dir.join("publish.log"),
+        Duration::from_secs(60),
+    );
+    assert!(status.success(), "ffmpeg publishes: {messages}");
+
+    let table = pyjwt_tokens(&es, &ed, "cam");
+    let token = |name: &str| table.iter().find(|(n, _)| n == name).map(|(_, t)| t.clone()).unwrap();
+    let playlist = |query: &str| node.get(&format!("/live/cam/index.m3u8{query}"));
+    // The playlist of an ended stream: wait for the end (reconnect grace) with a valid token.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !playlist(&format!("?token={}", token("valid_es256"))).text().contains("#EXT-X-ENDLIST") {
+        assert!(
+            Instant::now() < deadline,
+            "the stream never ended: {}",
+            playlist(&format!("?token={}", token("valid_es256"))).text()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    let none = playlist("");
+    assert_eq!(none.status, 401, "no token: {}", none.text());
+    assert_eq!(none.header("cache-control"), Some("no-store"));
+    let expected = [
+        ("valid_es256", 200, ""),
+        ("valid_eddsa", 200, ""),
+        ("expired", 403, "playback token expired"),
+        ("not_yet_valid", 403, "playback token not yet valid"),
+        ("wrong_sub", 403, "playback token is for another stream"),
+        ("wrong_kid", 403, "playback token signed with an unknown key"),
+        ("tampered", 403, "playback token signature invalid"),
+        ("alg_none", 403, "playback token algorithm not accepted (ES256 or EdDSA only)"),
+        ("hs256_public_key", 403, "playback token algorithm not accepted (ES256 or EdDSA only)"),
+    ];
+    assert_eq!(table.len(), expected.len(), "{table:?}");
+    for (name, status, reason) in expected {
+        let r = playlist(&format!("?token={}", token(name)));
+        assert_eq!(r.status, status, "{name}: {}", r.text());
+        assert_eq!(r.header("access-control-allow-origin"), Some("*"), "{name}");
+        if status != 200 {
+            assert_eq!(r.text().trim(), reason, "{name}");
+            assert_eq!(r.header("cache-control"), Some("no-store"), "{name}: a refusal is never cached");
+        }
+    }
+
+    // Two viewers, two tokens, one bucket: the same child URIs, each signed.
+    let (a, b) = loop {
+        let at = now_s() / BUCKET_S;
+        let a = playlist(&format!("?token={}", token("valid_es256"))).text();
+        let b = playlist(&format!("?token={}", token("valid_eddsa"))).text();
+        if now_s() / BUCKET_S == at {
+            break (a, b);
+        }
+    };
+    assert_eq!(a, b, "two viewers' playlists are one");
+    let uris = child_uris(&a);
+    assert!(uris.len() > 3, "{a}");
+    assert!(uris.iter().all(|u| u.contains("?sig=")), "every child URI is signed:\n{a}");
+
+    // ffmpeg follows the signed child URIs and decodes every frame.
+    let url = format!("{}?token={}", node.playlist_url("cam"), token("valid_eddsa"));
+    let (video, audio) = frame_counts(&url);
+    assert_eq!(video as u64, clip().video_frames, "every video frame through {url}");
+    assert_eq!(audio as u64, clip().audio_frames, "every audio frame");
+
+    // A segment's URI: fine now, 401 without its signature, 403 once its bucket has passed.
+    let fresh = playlist(&format!("?token={}", token("valid_es256"))).text();
+    let segment = child_uris(&fresh).into_iter().find(|u| u.contains(".m4s?")).expect("a segment");
+    let copied = format!("/live/cam/{segment}");
+    let issued = now_s();
+    assert_eq!(node.get(&copied).status, 200, "{copied}");
+    let bare = node.get(&format!("/live/cam/{}", segment.split('?').next().unwrap()));
+    assert_eq!(bare.status, 401, "a segment without its signature: {}", bare.text());
+    let expires = (issued / BUCKET_S + 2) * BUCKET_S;
+    std::thread::sleep(Duration::from_secs(expires + 1 - now_s()));
+    let late = node.get(&copied);
+    assert_eq!(late.status, 403, "{copied} after its bucket: {}", late.text());
+    assert_eq!(late.header("cache-control"), Some("no-store"));
+
+    // A removed key's tokens are refused; the other key's still play.
+    let kid = es["kid"].as_str().unwrap();
+    assert_eq!(node.api("DELETE", &format!("/api/v1/signing-keys/{kid}"), None).status, 204);
+    assert_eq!(node.api("DELETE", &format!("/api/v1/signing-keys/{kid}"), None).status, 404);
+    assert_eq!(playlist(&format!("?token={}", token("valid_es256"))).status, 403);
+    assert_eq!(playlist(&format!("?token={}", token("valid_eddsa"))).status, 200);
+}
+
+/// The node's own tokens: `POST /api/v1/streams/{key}/playback-token` answers a token and a
+/// playback URL that ffprobe opens; a stream made signed through the API refuses a viewer
+/// without one, and made public again plays without.
+#[test]
+fn the_node_mints_playback_tokens_and_sets_a_streams_playback() {
+    let dir = TempDir::new("signed-mint");
+    let node = Node::start(&dir.join("data"), &NodeOptions::standard());
+    let publish_token = node.token("show", 600, false);
+    let (status, messages, _) = publish_and_wait(
+        &node.rtmp_url("show", Some(&publish_token)),
+        &[],
+        &dir.join("publish.log"),
+        Duration::from_secs(60),
+    );
+    assert!(status.success(), "ffmpeg publishes: {messages}");
+    assert_eq!(node.get("/live/show/index.m3u8").status, 200, "public by default");
+
+    let set = |playback: &str| {
+        let r = node.api("PUT", "/api/v1/streams/show/playback", Some(&json!({ "playback": playback })));
+        assert_eq!(r.status, 200, "{}", r.text());
+    };
+    set("signed");
+    assert_eq!(node.get("/live/show/index.m3u8").status, 401);
+    let r = node.api("POST", "/api/v1/streams/show/playback-token", Some(&json!({ "ttlSeconds": 120 })));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let j = r.json();
+    let url = j["playbackUrl"].as_str().expect("playbackUrl");
+    assert!(url.ends_with(&format!("/live/show/index.m3u8?token={}", j["token"].as_str().unwrap())), "{j}");
+    let local = url.replacen("localhost", "127.0.0.1", 1);
+    let (video, _) = frame_counts(&local);
+    assert_eq!(video as u64, clip().video_frames, "every video frame through {local}");
+    let other = node.api("POST", "/api/v1/streams/other/playback-token", None).json();
+    let r = node.get(&format!("/live/show/index.m3u8?token={}", other["token"].as_str().unwrap()));
+    assert_eq!((r.status, r.text().trim()), (403, "playback token is for another stream"));
+    set("public");
+    assert_eq!(node.get("/live/show/index.m3u8").status, 200);
+    let bad = node.api("PUT", "/api/v1/streams/show/playback", Some(&json!({ "playback": "private" })));
+    assert_eq!(bad.status, 400);
+}
