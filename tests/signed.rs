@@ -216,6 +216,16 @@ fn a_signed_stream_plays_with_valid_tokens_only_through_signed_child_uris() {
 fn the_node_mints_playback_tokens_and_sets_a_streams_playback() {
     let dir = TempDir::new("signed-mint");
     let node = Node::start(&dir.join("data"), &NodeOptions::standard());
+    for (method, path) in [
+        ("POST", "/api/v1/signing-keys"),
+        ("GET", "/api/v1/signing-keys"),
+        ("DELETE", "/api/v1/signing-keys/k"),
+        ("PUT", "/api/v1/streams/show/playback"),
+        ("POST", "/api/v1/streams/show/playback-token"),
+    ] {
+        assert_eq!(node.request(method, path, None, None).status, 401, "{method} {path} without the admin key");
+    }
+    assert!(!dir.join("data").join("keys").exists(), "unauthorized calls wrote nothing");
     let publish_token = node.token("show", 600, false);
     let (status, messages, _) = publish_and_wait(
         &node.rtmp_url("show", Some(&publish_token)),
@@ -247,4 +257,18 @@ fn the_node_mints_playback_tokens_and_sets_a_streams_playback() {
     assert_eq!(node.get("/live/show/index.m3u8").status, 200);
     let bad = node.api("PUT", "/api/v1/streams/show/playback", Some(&json!({ "playback": "private" })));
     assert_eq!(bad.status, 400);
+
+    // The publish token request sets it too.
+    let r = node.api("POST", "/api/v1/publish", Some(&json!({ "streamKey": "vip", "playback": "signed" })));
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(node.get("/live/vip/index.m3u8").status, 401);
+    let paths = node.api("GET", "/api/v1/openapi.json", None).json()["paths"].clone();
+    for path in [
+        "/api/v1/signing-keys",
+        "/api/v1/signing-keys/{kid}",
+        "/api/v1/streams/{key}/playback",
+        "/api/v1/streams/{key}/playback-token",
+    ] {
+        assert!(paths.get(path).is_some(), "{path} is in the OpenAPI document");
+    }
 }
