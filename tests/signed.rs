@@ -191,3 +191,78 @@ fn the_node_mints_playback_tokens_and_sets_a_streams_playback() {
         assert!(paths.get(path).is_some(), "{path} is in the OpenAPI document");
     }
 }
+
+/// Viewers through the CDN stand-in.
+const VIEWERS: usize = 50;
+
+/// Fifty viewers with fifty tokens, through nginx caching as a CDN: each gets the same child
+/// URIs, so after the first viewer every segment and init segment is a CDN hit: the origin
+/// answers no more segment requests and builds no more segments than for one viewer.
+#[test]
+fn fifty_viewers_with_fifty_tokens_cost_the_origin_what_one_does() {
+    let dir = TempDir::new("signed-cdn");
+    let mut opts = NodeOptions::standard();
+    opts.set("--playback", "signed");
+    opts.set("--playback-uri-bucket", "3600");
+    let node = Node::start(&dir.join("data"), &opts);
+    let publish_token = node.token("cam", 600, false);
+    let (status, messages, _) = publish_and_wait(
+        &node.rtmp_url("cam", Some(&publish_token)),
+        &[],
+        &dir.join("publish.log"),
+        Duration::from_secs(60),
+    );
+    assert!(status.success(), "ffmpeg publishes: {messages}");
+    // Fifty different tokens (the node's, each with its own lifetime).
+    let tokens: Vec<String> = (0..VIEWERS)
+        .map(|i| {
+            let r = node.api("POST", "/api/v1/streams/cam/playback-token", Some(&json!({ "ttlSeconds": 600 + i })));
+            r.json()["token"].as_str().expect("token").to_string()
+        })
+        .collect();
+    let distinct: std::collections::HashSet<&String> = tokens.iter().collect();
+    assert_eq!(distinct.len(), VIEWERS);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !node.get(&format!("/live/cam/index.m3u8?token={}", tokens[0])).text().contains("#EXT-X-ENDLIST") {
+        assert!(Instant::now() < deadline, "the stream never ended");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    let cdn = support::cdn::Cdn::start(&dir.join("cdn"), &node.http.to_string());
+    let origin = || {
+        let m = node.metrics();
+        let requests =
+            |route| m.value("rapidrtmp_http_requests_total", &[("route", route), ("status", "200")]).unwrap_or(0.0);
+        (requests("segment") + requests("init"), m.get("rapidrtmp_segment_build_seconds_count", &[]))
+    };
+    let watch = |token: &str| {
+        let playlist = cdn.get(&format!("/live/cam/index.m3u8?token={token}"));
+        assert_eq!(playlist.status, 200, "{}", playlist.text());
+        let uris = child_uris(&playlist.text());
+        for uri in &uris {
+            let r = cdn.get(&format!("/live/cam/{uri}"));
+            assert_eq!(r.status, 200, "{uri}: {}", r.text());
+        }
+        uris
+    };
+    let before = origin();
+    let first = watch(&tokens[0]);
+    let one = origin();
+    assert!(
+        one.0 - before.0 >= first.len() as f64 - 1.0,
+        "the first viewer's segments reach the origin: {before:?} {one:?}"
+    );
+    for token in &tokens[1..] {
+        assert_eq!(watch(token), first, "every viewer gets the same child URIs");
+    }
+    let fifty = origin();
+    assert_eq!(
+        fifty, one,
+        "{VIEWERS} viewers: origin segment requests and builds as for one ({before:?} → {one:?} → {fifty:?})"
+    );
+    eprintln!(
+        "origin segment+init requests, segment builds: one viewer {:?}, {VIEWERS} viewers {:?}",
+        (one.0 - before.0, one.1 - before.1),
+        (fifty.0 - before.0, fifty.1 - before.1)
+    );
+}
