@@ -72,6 +72,7 @@ struct EdgeNode {
     metrics: Arc<Metrics>,
     origin: Option<Origin>,
     cache: EdgeCache,
+    playback: crate::playback::PolicyCache,
 }
 
 impl EdgeHost for EdgeNode {
@@ -85,6 +86,10 @@ impl EdgeHost for EdgeNode {
 
     fn cache(&self) -> &EdgeCache {
         &self.cache
+    }
+
+    fn playback(&self) -> &crate::playback::PolicyCache {
+        &self.playback
     }
 
     fn origin(&self) -> Option<&Origin> {
@@ -121,7 +126,13 @@ pub async fn run(args: EdgeArgs) -> anyhow::Result<()> {
         TcpListener::bind(args.http_addr).await.with_context(|| format!("cannot listen on {}", args.http_addr))?;
     let live = origin.as_ref().map_or("none (standard HLS)", |o| o.describe()).to_string();
     info!(http = %listener.local_addr()?, store = %store.describe(), origin = %live, "RapidRTMP edge listening");
-    let node = Arc::new(EdgeNode { store, metrics: Arc::default(), origin, cache: EdgeCache::new(cache_bytes) });
+    let node = Arc::new(EdgeNode {
+        store,
+        metrics: Arc::default(),
+        origin,
+        cache: EdgeCache::new(cache_bytes),
+        playback: Default::default(),
+    });
     info!(cache_mib = node.cache.capacity() >> 20, "cache of built answers");
     let router = Router::new()
         .route("/health", get(|| async { "ok\n" }))

@@ -121,7 +121,7 @@ pub async fn publish(State(app): State<Arc<App>>, headers: HeaderMap, body: axum
         if let Err(e) = crate::playback::set_playback(&app.store, &req.stream_key, playback).await {
             return policy_error(e);
         }
-        app.edge_cache.playback.forget();
+        app.playback.forget();
     }
     let generation = match tokens::generation(&app.store, &req.stream_key).await {
         Ok(g) => g,
@@ -645,7 +645,7 @@ pub async fn add_signing_key(State(app): State<Arc<App>>, body: axum::body::Byte
     let alg = req.alg.unwrap_or(crate::playback::Algorithm::ES256);
     match crate::playback::add_key(&app.store, alg).await {
         Ok(private) => {
-            app.edge_cache.playback.forget();
+            app.playback.forget();
             let kid = private["kid"].clone();
             (StatusCode::CREATED, Json(json!({ "kid": kid, "privateJwk": private }))).into_response()
         }
@@ -675,7 +675,7 @@ pub async fn list_signing_keys(State(app): State<Arc<App>>) -> Response {
 pub async fn delete_signing_key(State(app): State<Arc<App>>, Path(kid): Path<String>) -> Response {
     match crate::playback::remove_key(&app.store, &kid).await {
         Ok(true) => {
-            app.edge_cache.playback.forget();
+            app.playback.forget();
             StatusCode::NO_CONTENT.into_response()
         }
         Ok(false) => error(StatusCode::NOT_FOUND, format!("no signing key {kid}")),
@@ -706,7 +706,7 @@ pub async fn set_playback(State(app): State<Arc<App>>, Path(key): Path<String>, 
     };
     match crate::playback::set_playback(&app.store, &key, req.playback).await {
         Ok(()) => {
-            app.edge_cache.playback.forget();
+            app.playback.forget();
             Json(json!({ "streamKey": key, "playback": req.playback })).into_response()
         }
         Err(e) => policy_error(e),
@@ -743,7 +743,7 @@ pub async fn playback_token(
     }
     match crate::playback::mint(&app.store, &key, now_ms() / 1000, req.ttl_seconds).await {
         Ok(token) => {
-            app.edge_cache.playback.forget();
+            app.playback.forget();
             let host = request_host(&headers);
             let port = app.settings.http_addr.port();
             let playback_url = format!("http://{host}:{port}/live/{key}/index.m3u8?token={token}");

@@ -164,14 +164,12 @@ pub struct EdgeCache {
     capacity: usize,
     kept: Mutex<Lru>,
     flights: Mutex<HashMap<String, Weak<Flight>>>,
-    /// The store's playback policy, kept for every request ([`crate::playback::PolicyCache`]).
-    pub playback: crate::playback::PolicyCache,
 }
 
 impl EdgeCache {
     /// A cache of at most `capacity` bytes (0: nothing is kept, builds are still shared).
     pub fn new(capacity: usize) -> Self {
-        Self { capacity, kept: Mutex::default(), flights: Mutex::default(), playback: Default::default() }
+        Self { capacity, kept: Mutex::default(), flights: Mutex::default() }
     }
 
     /// Its size in bytes.

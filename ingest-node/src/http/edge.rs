@@ -38,6 +38,8 @@ pub trait EdgeHost: Send + Sync + 'static {
     fn metrics(&self) -> &Metrics;
     /// The cache of built answers, and the builds in flight.
     fn cache(&self) -> &EdgeCache;
+    /// The store's playback policy, kept for a short while.
+    fn playback(&self) -> &crate::playback::PolicyCache;
     /// Records a playlist request (for the API's recent viewers).
     fn saw_viewer(&self, _stream: &str, _ip: std::net::IpAddr) {}
     /// A stream this process publishes with LL-HLS on, and how long its blocking requests wait.
@@ -61,6 +63,10 @@ impl EdgeHost for App {
 
     fn cache(&self) -> &EdgeCache {
         &self.edge_cache
+    }
+
+    fn playback(&self) -> &crate::playback::PolicyCache {
+        &self.playback
     }
 
     fn saw_viewer(&self, stream: &str, ip: std::net::IpAddr) {
@@ -96,7 +102,7 @@ pub async fn playback<H: EdgeHost>(
     let sources = Sources { live_edge: true, live_origin: app.origin().is_some(), cache: false };
     let mut driver = EdgeDriver::with_cache_first(&request, sources);
     // Who may play what: the store's playback policy, kept for a short while.
-    match app.cache().playback.get(app.store()).await {
+    match app.playback().get(app.store()).await {
         Some(policy) => driver = driver.with_playback(&policy),
         None => {
             let failed = edge::driver::http_answer(
