@@ -266,3 +266,57 @@ fn fifty_viewers_with_fifty_tokens_cost_the_origin_what_one_does() {
         (fifty.0 - before.0, fifty.1 - before.1)
     );
 }
+
+/// Revocation at a stateless edge: `rapidrtmp edge` on the node's store plays a token of a key,
+/// then refuses it within [`PLAYBACK_POLICY_MAX_AGE_S`] of the key's removal through the node's
+/// API (and the node at once); a stream made signed on the node is signed at the edge within
+/// the same time.
+#[test]
+fn a_removed_key_and_a_stream_made_signed_hold_at_every_edge_within_the_policys_age() {
+    use rapidrtmp_core::layout::PLAYBACK_POLICY_MAX_AGE_S;
+    let dir = TempDir::new("signed-revoke");
+    let data = dir.join("data");
+    let node = Node::start(&data, &NodeOptions::standard());
+    let publish_token = node.token("cam", 600, false);
+    let (status, messages, _) = publish_and_wait(
+        &node.rtmp_url("cam", Some(&publish_token)),
+        &[],
+        &dir.join("publish.log"),
+        Duration::from_secs(60),
+    );
+    assert!(status.success(), "ffmpeg publishes: {messages}");
+    let es = node.api("POST", "/api/v1/signing-keys", Some(&json!({}))).json()["privateJwk"].clone();
+    let ed = node.api("POST", "/api/v1/signing-keys", Some(&json!({ "alg": "EdDSA" }))).json()["privateJwk"].clone();
+    let table = pyjwt_tokens(&es, &ed, "cam");
+    let valid = format!("/live/cam/index.m3u8?token={}", table[0].1);
+    let edge = support::node::Edge::start(&data, None, dir.join("edge.log"));
+    let bound = Duration::from_secs(PLAYBACK_POLICY_MAX_AGE_S + 2);
+
+    // Public: the edge plays without a token; made signed, it refuses within the bound.
+    assert_eq!(edge.get("/live/cam/index.m3u8").status, 200);
+    assert_eq!(node.api("PUT", "/api/v1/streams/cam/playback", Some(&json!({ "playback": "signed" }))).status, 200);
+    assert_eq!(node.get("/live/cam/index.m3u8").status, 401, "at once on the node");
+    let changed = Instant::now();
+    while edge.get("/live/cam/index.m3u8").status != 401 {
+        assert!(changed.elapsed() < bound, "the edge still plays the stream unsigned after {:?}", changed.elapsed());
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let made_signed = changed.elapsed();
+    assert_eq!(edge.get(&valid).status, 200);
+
+    let kid = es["kid"].as_str().unwrap();
+    assert_eq!(node.api("DELETE", &format!("/api/v1/signing-keys/{kid}"), None).status, 204);
+    assert_eq!(node.get(&valid).status, 403, "at once on the node");
+    let removed = Instant::now();
+    while edge.get(&valid).status != 403 {
+        assert!(
+            removed.elapsed() < bound,
+            "the edge still accepts a removed key's token after {:?}",
+            removed.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let r = edge.get(&valid);
+    assert_eq!(r.text().trim(), "playback token signed with an unknown key");
+    eprintln!("at the edge: made signed after {made_signed:?}, key removed after {:?}", removed.elapsed());
+}
