@@ -320,3 +320,58 @@ fn a_removed_key_and_a_stream_made_signed_hold_at_every_edge_within_the_policys_
     assert_eq!(r.text().trim(), "playback token signed with an unknown key");
     eprintln!("at the edge: made signed after {made_signed:?}, key removed after {:?}", removed.elapsed());
 }
+
+/// A signed LL-HLS stream while it is live: the playlist's parts, preload hint and init carry
+/// the signature; a blocking reload under the signature alone is held and answered with signed
+/// URIs; the hinted part opens with its signature and is refused without it.
+#[test]
+fn a_signed_live_stream_serves_parts_and_blocking_reloads_under_the_signature() {
+    let dir = TempDir::new("signed-ll");
+    let mut opts = NodeOptions::standard();
+    opts.set("--playback", "signed");
+    let node = Node::start(&dir.join("data"), &opts);
+    let publish_token = node.token("cam", 600, false);
+    let _ffmpeg = support::media::publish(
+        &node.rtmp_url("cam", Some(&publish_token)),
+        &["-stream_loop", "-1"],
+        &[],
+        &dir.join("ff.log"),
+    );
+    let token =
+        node.api("POST", "/api/v1/streams/cam/playback-token", None).json()["token"].as_str().unwrap().to_string();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let live = loop {
+        let r = node.get(&format!("/live/cam/index.m3u8?token={token}"));
+        if r.status == 200 && r.text().contains("#EXT-X-PRELOAD-HINT") {
+            break r.text();
+        }
+        assert!(Instant::now() < deadline, "no live LL playlist: {} {}", r.status, r.text());
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let uris = child_uris(&live);
+    assert!(
+        uris.iter().any(|u| u.contains(".m4s?sig=") && u.matches('.').count() >= 3),
+        "parts listed, signed:\n{live}"
+    );
+    assert!(uris.iter().all(|u| u.contains("?sig=")), "every child URI is signed:\n{live}");
+    let hint = live.lines().find(|l| l.starts_with("#EXT-X-PRELOAD-HINT")).unwrap();
+    let hinted = child_uris(hint).remove(0);
+    let (file, sig) = hinted.split_once('?').unwrap();
+    let (session, name) = file.split_once('/').unwrap();
+    let (seq, part) = name.trim_end_matches(".m4s").split_once('.').unwrap();
+
+    let blocked = node.get(&format!("/live/cam/index.m3u8?_HLS_msn={seq}&_HLS_part={part}&{sig}"));
+    assert_eq!(blocked.status, 200, "{}", blocked.text());
+    let body = blocked.text();
+    assert!(
+        body.contains(&format!("{hinted}\""))
+            || body.contains(&format!("{session}/{}.0.m4s?{sig}", seq.parse::<u64>().unwrap() + 1)),
+        "the hinted part listed, signed:\n{body}"
+    );
+    let part = node.get(&format!("/live/cam/{hinted}"));
+    assert_eq!(part.status, 200, "{hinted}: {}", part.text());
+    assert_eq!(&part.body[4..8], b"styp");
+    assert_eq!(node.get(&format!("/live/cam/{file}")).status, 401, "{file} without its signature");
+    let unsigned_reload = node.get(&format!("/live/cam/index.m3u8?_HLS_msn={seq}&_HLS_part={part}", part = 0));
+    assert_eq!(unsigned_reload.status, 401);
+}
