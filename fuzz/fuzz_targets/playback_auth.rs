@@ -12,13 +12,15 @@ use rapidrtmp_core::edge::auth::{child_query, verify_jwt, AuthQuery, PlaybackPol
 /// A fixed time: the fuzzer's tokens are judged at it.
 const NOW_S: u64 = 1_800_000_000;
 /// The policy used when the input's does not parse or has no child URI secret: `cam` signed.
-const FIXED_POLICY: &str = r#"{"streams":{"cam":"signed"},"uriSecret":"AwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwM","uriBucketS":10}"#;
+const FIXED_POLICY: &str =
+    r#"{"streams":{"cam":"signed"},"uriSecret":"AwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwM","uriBucketS":10}"#;
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
     let (query, policy) = text.split_once('\n').unwrap_or((&text, ""));
     let fixed = PlaybackPolicy::parse(FIXED_POLICY.as_bytes()).expect("the fixed policy parses");
-    let policy = PlaybackPolicy::parse(policy.as_bytes()).ok().filter(|p| p.uri_signer(NOW_S).is_some()).unwrap_or(fixed);
+    let policy =
+        PlaybackPolicy::parse(policy.as_bytes()).ok().filter(|p| p.uri_signer(NOW_S).is_some()).unwrap_or(fixed);
     if let Ok(params) = AuthQuery::parse(Some(query)) {
         if let Some(token) = params.token {
             let _ = verify_jwt(token, &[], NOW_S);
