@@ -459,3 +459,80 @@ fn worker_serves_archive_windows_and_recordings_byte_identical_to_the_node() {
     assert_decodes_cleanly(&worker.url(&paths[8].0), &[]);
     assert_frames_equal(&worker.url(&paths[0].0), &[], &clip().hashes);
 }
+
+/// Signed playback at the Worker: with the node's playback policy (`keys/playback.json`) in R2,
+/// the Worker answers the playlist of each token of the PyJWT table exactly as the node does
+/// (status, body, `Cache-Control`), a child URI signed by the node plays through the Worker, and
+/// a segment without its signature is refused alike.
+#[test]
+fn worker_answers_signed_playback_byte_identical_to_the_node() {
+    use support::jwt::{child_uris, now_s, pyjwt_tokens, TOKEN_TABLE};
+    // Long buckets: the node's and the Worker's answers of one row fall in the same one.
+    const BUCKET_S: u64 = 3600;
+    let dir = TempDir::new("worker-signed");
+    let data = dir.join("data");
+    let mut opts = NodeOptions::standard();
+    opts.set("--playback", "signed");
+    opts.set("--playback-uri-bucket", &BUCKET_S.to_string());
+    let node = Node::start(&data, &opts);
+    let key =
+        |body: serde_json::Value| node.api("POST", "/api/v1/signing-keys", Some(&body)).json()["privateJwk"].clone();
+    let (es, ed) = (key(serde_json::json!({})), key(serde_json::json!({ "alg": "EdDSA" })));
+    let token = node.token("cam", 600, false);
+    let (status, messages, _) =
+        publish_and_wait(&node.rtmp_url("cam", Some(&token)), &[], &dir.join("ffmpeg.log"), PUBLISH_TIMEOUT);
+    assert!(status.success(), "publish failed ({status}):\n{messages}");
+
+    let r2 = seed_local_r2(&dir, &data, 3);
+    let policy = rapidrtmp_core::layout::PLAYBACK_POLICY;
+    run(
+        wrangler()
+            .args(["r2", "object", "put", &format!("{BUCKET}/{policy}"), "--local", "--persist-to"])
+            .arg(dir.join("state"))
+            .arg("--file")
+            .arg(data.join(policy))
+            .arg("-c")
+            .arg(dir.join("wrangler.toml"))
+            .current_dir(dir.path()),
+        Duration::from_secs(60),
+    )
+    .ok();
+    let worker = Worker::start(dir.path(), &r2);
+
+    let table = pyjwt_tokens(&es, &ed, "cam");
+    assert_eq!(table.len(), TOKEN_TABLE.len());
+    let bucket = now_s() / BUCKET_S;
+    for ((name, token), &(row, status, _)) in table.iter().zip(TOKEN_TABLE) {
+        assert_eq!(name, row);
+        let path = format!("/live/cam/index.m3u8?token={token}");
+        let (ours, theirs) = (node.get(&path), worker.get(&path, &[]));
+        assert_eq!(
+            (ours.status, theirs.status),
+            (status, status),
+            "{name}: node {}, worker {}",
+            ours.text(),
+            theirs.text()
+        );
+        assert!(ours.body == theirs.body, "{name}: the worker's body differs:\n{}\n{}", ours.text(), theirs.text());
+        for h in ["content-type", "cache-control", "access-control-allow-origin"] {
+            assert_eq!(ours.header(h), theirs.header(h), "{name}: header {h}");
+        }
+    }
+    assert_eq!(now_s() / BUCKET_S, bucket, "the table was answered within one bucket");
+    let bare = (node.get("/live/cam/index.m3u8"), worker.get("/live/cam/index.m3u8", &[]));
+    assert_eq!((bare.0.status, bare.1.status), (401, 401));
+    assert!(bare.0.body == bare.1.body);
+
+    // The node's signed child URIs open at the Worker; without the signature, 401 at both.
+    let signed = node.get(&format!("/live/cam/index.m3u8?token={}", table[0].1)).text();
+    for uri in child_uris(&signed) {
+        let path = format!("/live/cam/{uri}");
+        let (ours, theirs) = (node.get(&path), worker.get(&path, &[]));
+        assert_eq!((ours.status, theirs.status), (200, 200), "{path}");
+        assert!(ours.body == theirs.body, "{path}: the worker's bytes differ");
+        let bare = format!("/live/cam/{}", uri.split('?').next().unwrap());
+        assert_eq!((node.get(&bare).status, worker.get(&bare, &[]).status), (401, 401), "{bare}");
+    }
+    let url = worker.url(&format!("/live/cam/index.m3u8?token={}", table[1].1));
+    assert_frames_equal(&url, &[], &clip().hashes);
+}

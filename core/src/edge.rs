@@ -13,6 +13,7 @@
 //! | [`driver`] | the request flow, and the HTTP answer: ranges, `HEAD`, CORS, `Retry-After` |
 //! | [`archive`] | the archive's playlists: time windows and recordings, from the index objects |
 //! | [`live`] | the LL-HLS live edge (parts of the open segment, blocking playlist requests) |
+//! | [`auth`] | signed playback: playback tokens (JWT, ES256/Ed25519) and child URI signatures |
 //! | [`sigv4`] | AWS SigV4 signing of store reads (the Worker's S3-compatible origin) |
 //!
 //! | URL (under `/live/{stream}/`) | object | response |
@@ -27,6 +28,7 @@
 //! | `{session}/{seq}.flv` | the same chunk | the chunk itself, as stored (for inspection) |
 
 pub mod archive;
+pub mod auth;
 pub mod driver;
 pub mod live;
 mod range;

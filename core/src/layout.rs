@@ -16,6 +16,8 @@
 //! | `tokens/generation/{stream}.json` | [`token_generation_key`]: the stream key's token generation |
 //! | `webhooks/endpoints/{id}.json` | [`webhook_endpoint_key`]: a webhook endpoint added through the API |
 //! | `webhooks/pending/{endpoint}.{stream}.{sequence}.{id}.json` | [`pending_webhook_key`]: a webhook delivery not yet made |
+//! | `keys/node-playback.json` | [`NODE_PLAYBACK_KEY`]: the private key the node mints playback tokens with |
+//! | `keys/playback.json` | [`PLAYBACK_POLICY`]: who may play what: each stream's playback setting, the playback public keys, the child URI secret ([`crate::edge::auth`]) |
 
 use alloc::{format, string::String};
 
@@ -160,6 +162,21 @@ pub fn pending_webhook_parts(name: &str) -> Option<(&str, &str, u64, &str)> {
     ok.then_some(())?;
     Some((endpoint, stream, sequence.parse().ok()?, id))
 }
+
+/// The playback policy object: the playback setting of every stream (`public` or `signed`),
+/// the public keys playback tokens are verified with, and the child URI signature secret
+/// ([`crate::edge::auth::PolicyObject`]). Every edge reads it, and keeps it for at most
+/// [`PLAYBACK_POLICY_MAX_AGE_S`].
+pub const PLAYBACK_POLICY: &str = "keys/playback.json";
+
+/// The node's own playback signing key (a private JWK, Ed25519), with which the API mints
+/// playback tokens (`POST /api/v1/streams/{key}/playback-token`); its public half is in
+/// [`PLAYBACK_POLICY`]. Edges never read it.
+pub const NODE_PLAYBACK_KEY: &str = "keys/node-playback.json";
+
+/// How long an edge keeps the playback policy object before reading it again, in seconds: a
+/// removed key or a stream made signed holds on every edge within this time.
+pub const PLAYBACK_POLICY_MAX_AGE_S: u64 = 30;
 
 #[cfg(test)]
 mod tests {

@@ -19,6 +19,11 @@
 //!
 //! `MAX_CLIP_SECONDS` is the longest clip (`/live/{stream}/clip.mp4`) it makes [default: 600].
 //!
+//! Who may play what is the store's playback policy (`keys/playback.json`), read at most every
+//! [`PLAYBACK_POLICY_MAX_AGE_S`] per isolate and handed to the driver
+//! ([`EdgeDriver::with_playback`]): signed streams are checked here as on the node, with no
+//! store read per request.
+//!
 //! An error answer says what failed in words (the driver's, and `INTERNAL_ERROR`); what
 //! the store, the runtime or the SDK said goes to the Worker's log (`console.error`), never to
 //! the client.
@@ -28,6 +33,11 @@ use rapidrtmp_core::edge::driver::http_answer;
 use rapidrtmp_core::edge::{
     self, sigv4, Answer, EdgeDriver, Fetched, Method, OriginAnswer, Outcome, PlaybackRequest, Sources, Step,
 };
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use rapidrtmp_core::edge::auth::PlaybackPolicy;
+use rapidrtmp_core::layout::{PLAYBACK_POLICY, PLAYBACK_POLICY_MAX_AGE_S};
 use worker::js_sys::Uint8Array;
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::{event, web_sys, Cache, Context, Env, Fetch, Headers, Request, RequestInit, Response, Result};
@@ -155,6 +165,40 @@ async fn read_object(env: &Env, key: &str) -> std::result::Result<Option<Vec<u8>
     }
 }
 
+thread_local! {
+    /// The playback policy this isolate read last, and when (ms since the Unix epoch).
+    static POLICY: RefCell<Option<(u64, Rc<PlaybackPolicy>)>> = const { RefCell::new(None) };
+}
+
+/// The store's playback policy, read again when older than [`PLAYBACK_POLICY_MAX_AGE_S`]; the
+/// last one read while the store does not answer (or holds one that does not parse); `None`
+/// when none was ever read and the store does not answer.
+async fn playback_policy(env: &Env, now_ms: u64) -> Option<Rc<PlaybackPolicy>> {
+    let max_age_ms = PLAYBACK_POLICY_MAX_AGE_S * 1000;
+    let kept = POLICY.with(|p| p.borrow().clone());
+    if let Some((at, policy)) = &kept {
+        if now_ms.saturating_sub(*at) < max_age_ms {
+            return Some(policy.clone());
+        }
+    }
+    let read = match read_object(env, PLAYBACK_POLICY).await {
+        Ok(None) => Ok(PlaybackPolicy::public()),
+        Ok(Some(bytes)) => PlaybackPolicy::parse(&bytes).map_err(|e| e.to_string()),
+        Err(OriginError(detail)) => Err(detail),
+    };
+    match read {
+        Ok(policy) => {
+            let policy = Rc::new(policy);
+            POLICY.with(|p| *p.borrow_mut() = Some((now_ms, policy.clone())));
+            Some(policy)
+        }
+        Err(detail) => {
+            worker::console_error!("playback policy {PLAYBACK_POLICY} not read: {detail}; keeping the last one read");
+            kept.map(|(_, policy)| policy)
+        }
+    }
+}
+
 /// Writes the driver's answer; `cached`, a Workers Cache hit (or the entry just cached) that goes
 /// out as it is, is its body. Otherwise the bytes to send leave the WASM memory once, a range
 /// as only its bytes.
@@ -202,6 +246,13 @@ async fn answer(req: Request, env: &Env) -> Result<Response> {
     };
     let live = var(env, "ORIGIN_LIVE_URL");
     let mut driver = EdgeDriver::new(&request, Sources { live_edge: false, live_origin: live.is_some(), cache: true });
+    match playback_policy(env, request.now_ms.unwrap_or_default()).await {
+        Some(policy) => driver = driver.with_playback(&policy),
+        None => {
+            let failed = http_answer(edge::Response::store_unavailable(), request.method, None, Outcome::default());
+            return worker_response(failed, None);
+        }
+    }
     let cache = Cache::default();
     let cache_key = format!("{}://{}{}", url.scheme(), url.host_str().unwrap_or_default(), url.path());
     let mut hit = None;

@@ -144,6 +144,16 @@ pub struct ServeArgs {
     /// each failure, up to an hour [default: 5].
     #[arg(long, env = "RAPIDRTMP_WEBHOOK_RETRY_MIN")]
     pub webhook_retry_min: Option<f64>,
+    /// Playback of every stream without a setting of its own: `public` or `signed` (a token
+    /// needed). Written to the store's playback policy at start, so every edge applies it
+    /// [default: the store's, public when unset].
+    #[arg(long, env = "RAPIDRTMP_PLAYBACK", value_parser = ["public", "signed"])]
+    pub playback: Option<String>,
+    /// Length of the time bucket of child URI signatures, in seconds (1 to 3600): a signed
+    /// playlist's child URIs hold for one to two of them. Written to the store's playback
+    /// policy at start [default: the store's, 60 when unset].
+    #[arg(long, env = "RAPIDRTMP_PLAYBACK_URI_BUCKET")]
+    pub playback_uri_bucket: Option<u64>,
     /// Restreaming: outputs of every stream, and the CAs trusted for `rtmps://` outputs.
     #[command(flatten)]
     pub restream: crate::restream::settings::RestreamArgs,
@@ -277,6 +287,10 @@ pub struct Settings {
     pub publish_hook: Option<HookSettings>,
     /// Webhooks.
     pub webhooks: crate::webhooks::settings::WebhookSettings,
+    /// `--playback`: the store's default playback, set at start.
+    pub playback: Option<rapidrtmp_core::edge::auth::Playback>,
+    /// `--playback-uri-bucket`, seconds, set in the store's policy at start.
+    pub playback_uri_bucket: Option<u64>,
     /// Restreaming.
     pub restream: crate::restream::settings::RestreamSettings,
 }
@@ -379,6 +393,13 @@ impl ServeArgs {
             publish_hook,
             webhooks,
             restream: self.restream.resolve()?,
+            playback: match self.playback.as_deref() {
+                None => None,
+                Some("signed") => Some(rapidrtmp_core::edge::auth::Playback::Signed),
+                Some("public") => Some(rapidrtmp_core::edge::auth::Playback::Public),
+                Some(other) => anyhow::bail!("--playback {other}: public or signed"),
+            },
+            playback_uri_bucket: self.playback_uri_bucket,
         })
     }
 }

@@ -76,6 +76,7 @@ struct EdgeNode {
     origin: Option<Origin>,
     cache: EdgeCache,
     max_clip_ms: u64,
+    playback: crate::playback::PolicyCache,
 }
 
 impl EdgeHost for EdgeNode {
@@ -89,6 +90,10 @@ impl EdgeHost for EdgeNode {
 
     fn cache(&self) -> &EdgeCache {
         &self.cache
+    }
+
+    fn playback(&self) -> &crate::playback::PolicyCache {
+        &self.playback
     }
 
     fn origin(&self) -> Option<&Origin> {
@@ -130,8 +135,14 @@ pub async fn run(args: EdgeArgs) -> anyhow::Result<()> {
         TcpListener::bind(args.http_addr).await.with_context(|| format!("cannot listen on {}", args.http_addr))?;
     let live = origin.as_ref().map_or("none (standard HLS)", |o| o.describe()).to_string();
     info!(http = %listener.local_addr()?, store = %store.describe(), origin = %live, "RapidRTMP edge listening");
-    let node =
-        Arc::new(EdgeNode { store, metrics: Arc::default(), origin, cache: EdgeCache::new(cache_bytes), max_clip_ms });
+    let node = Arc::new(EdgeNode {
+        store,
+        metrics: Arc::default(),
+        origin,
+        cache: EdgeCache::new(cache_bytes),
+        max_clip_ms,
+        playback: Default::default(),
+    });
     info!(cache_mib = node.cache.capacity() >> 20, "cache of built answers");
     let router = Router::new()
         .route("/health", get(|| async { "ok\n" }))

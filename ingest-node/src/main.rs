@@ -22,6 +22,7 @@ mod local_http;
 mod metrics;
 mod owner;
 mod package_cmd;
+mod playback;
 mod publish;
 mod publish_hook;
 mod refusals;

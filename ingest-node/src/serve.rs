@@ -85,6 +85,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let certificates =
         settings.tls.as_ref().map(|(cert, key)| crate::tls::Certificates::load(cert, key)).transpose()?;
     let store = open_store(&settings).await?;
+    if settings.playback.is_some() || settings.playback_uri_bucket.is_some() {
+        crate::playback::set_defaults(&store, settings.playback, settings.playback_uri_bucket)
+            .await
+            .with_context(|| format!("cannot write --playback to {}", rapidrtmp_core::layout::PLAYBACK_POLICY))?;
+    }
     let (key, generated) = admin_key(&settings)?;
     let rtmp = TcpListener::bind(settings.rtmp_addr)
         .await

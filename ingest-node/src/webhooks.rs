@@ -42,12 +42,10 @@ use tracing::warn;
 
 use crate::clock::now_ms;
 use crate::lifecycle::StreamEvent;
-use crate::local_http::Url;
 use crate::metrics::Metrics;
 use crate::store::Store;
 use endpoints::Endpoint;
 use settings::WebhookSettings;
-use sign::Secret;
 
 /// How long a delivery is retried before it is given up.
 pub const MAX_DELIVERY_AGE: Duration = Duration::from_secs(24 * 3600);

@@ -23,6 +23,7 @@
 //!   node tests' clip and publishing it;
 //! - [`checks`]: checks of a package output directory, and of what a node serves and stores;
 //! - [`http`]: a minimal HTTP/1.1 client (std only);
+//! - [`jwt`]: playback tokens signed by PyJWT, and what an edge answers each with;
 //! - [`prom`]: a strict parser of the Prometheus text format;
 //! - [`node`]: a `rapidrtmp serve` child process and its API;
 //! - [`s3s`]: an s3s-fs child process standing in for S3;
@@ -36,6 +37,7 @@ pub mod fixtures;
 pub mod flv;
 pub mod hls;
 pub mod http;
+pub mod jwt;
 pub mod media;
 pub mod mp4;
 pub mod nginx_rtmp;

@@ -46,6 +46,7 @@ use alloc::{borrow::Cow, string::String, string::ToString, vec::Vec};
 use core::ops::Range;
 
 use super::archive::{self, ClipChunks};
+use super::auth::{child_query, PlaybackPolicy, UriSigner};
 use super::live::PlaylistQuery;
 use super::range::{parse_range, RangeRequest};
 use super::response::{rendition_keys, respond, Response, CACHE_IMMUTABLE, CACHE_NONE, RETRY_AFTER_S, TEXT_TYPE};
@@ -312,6 +313,8 @@ pub struct EdgeDriver {
     /// `renditions[clip_from..]`.
     clip: Option<ClipChunks>,
     clip_from: usize,
+    /// A signed stream's playlist: what signs its child URIs ([`EdgeDriver::with_playback`]).
+    signer: Option<UriSigner>,
 }
 
 impl EdgeDriver {
@@ -353,6 +356,7 @@ impl EdgeDriver {
             max_clip_ms: request.max_clip_ms,
             clip: None,
             clip_from: 0,
+            signer: None,
         };
         driver.state = match request.method {
             Method::Options => State::Preflight,
@@ -381,6 +385,42 @@ impl EdgeDriver {
             }
         };
         driver
+    }
+
+    /// Checks the request against the store's playback `policy` ([`crate::layout::PLAYBACK_POLICY`]),
+    /// before anything is asked: a public stream goes on as before; a signed stream's request
+    /// needs a valid token (`?token=`, on playlists) or child URI signature (`?sig=`, anywhere),
+    /// else it is refused (401 without either, 403 otherwise; never cached). A granted
+    /// playlist's child URIs are signed in the answer ([`UriSigner::sign_playlist`]), and the
+    /// request goes on (to the cache, the live origin) under the signature of the current
+    /// bucket in place of the viewer's token, so every viewer's request is the same one.
+    pub fn with_playback(mut self, policy: &PlaybackPolicy) -> Self {
+        let Some(route) = &self.route else { return self };
+        if matches!(self.state, State::Answered(_) | State::Preflight | State::NotAllowed) {
+            return self;
+        }
+        let now_s = self.now_ms / 1000;
+        let refused = match policy.authorize(route.stream(), None, self.query.as_deref(), route.is_playlist(), now_s) {
+            Ok(None) => return self,
+            Ok(Some(grant)) => match grant.claims {
+                Some(claims) if !claims.covers(route.times_ms(self.now_ms)) => {
+                    Some(super::auth::Refusal::OutsideWindow)
+                }
+                _ => None,
+            },
+            Err(refusal) => Some(refusal),
+        };
+        if let Some(refusal) = refused {
+            self.state = State::Answered(Response::error(refusal.status(), refusal.message().into()));
+            return self;
+        }
+        if let Some(signer) = policy.uri_signer(now_s).filter(|_| route.is_playlist()) {
+            let path = self.path_and_query.split_once('?').map_or(&*self.path_and_query, |(p, _)| p);
+            self.path_and_query =
+                alloc::format!("{path}?{}", child_query(self.query.as_deref(), &signer.sign(route.stream())));
+            self.signer = Some(signer);
+        }
+        self
     }
 
     /// The route of the request, once parsed (`None` for a path that is no route).
@@ -556,8 +596,13 @@ impl EdgeDriver {
         if let (Some(chunks), State::Build | State::Rendition(_) | State::OriginNotStored) = (&self.clip, &self.state) {
             return self.clip_answer(chunks, range.as_deref());
         }
+        let signer = self.signer.clone();
+        let path = self.path_and_query.split_once('?').map_or(&*self.path_and_query, |(p, _)| p).to_string();
         match self.finish_response() {
-            Ok((response, outcome)) => {
+            Ok((mut response, outcome)) => {
+                if let (Some(signer), 200) = (&signer, response.status) {
+                    sign_children(signer, &path, &mut response);
+                }
                 let mut answer = http_answer(response, method, range.as_deref(), outcome);
                 if let Some(age) = age_s {
                     answer.headers.push(("age", age.to_string().into()));
@@ -725,6 +770,17 @@ impl EdgeDriver {
                 state => return state,
             };
         }
+    }
+}
+
+/// Signs the child URIs of a signed stream's playlist `response` (of the playlist at `path`),
+/// and keeps caches from holding it longer than its signatures' bucket.
+fn sign_children(signer: &UriSigner, path: &str, response: &mut Response) {
+    let Ok(body) = core::str::from_utf8(&response.body) else { return };
+    response.body = signer.sign_playlist(body, path).into_bytes();
+    let bucket_s = signer.bucket_s();
+    if shared_max_age_s(&response.cache_control).is_some_and(|s| s > bucket_s) {
+        response.cache_control = Cow::Owned(alloc::format!("public, max-age={bucket_s}"));
     }
 }
 
@@ -936,7 +992,11 @@ mod tests {
     }
 
     fn drive(request: &PlaybackRequest<'_>, sources: Sources, peers: &Peers<'_>) -> (Vec<Asked>, Answer) {
-        let mut driver = EdgeDriver::new(request, sources);
+        run(EdgeDriver::new(request, sources), peers)
+    }
+
+    /// Takes `driver`'s steps with `peers` until it answers.
+    fn run(mut driver: EdgeDriver, peers: &Peers<'_>) -> (Vec<Asked>, Answer) {
         let mut asked = Vec::new();
         for _ in 0..100 {
             match driver.next() {
@@ -1272,6 +1332,70 @@ mod tests {
         assert!(!a.outcome.cacheable, "a playlist changes");
         let (_, missing) = from_store(&get("/live/cam/index.m3u8"), &[]);
         assert_eq!(missing.outcome.viewer_of, None);
+    }
+
+    /// A signed stream: a playlist needs a valid token (401 without, 403 with a bad one, never
+    /// cached, nothing fetched), and its answer's child URIs carry the bucket's signature,
+    /// which alone lets a segment through; the request goes on to the origin under the
+    /// signature, not the viewer's token. A public stream is untouched.
+    #[test]
+    fn a_signed_stream_needs_a_token_then_its_child_uri_signature() {
+        use crate::edge::auth::tests::{es256, policy, NOW};
+        let policy = policy();
+        let objects = vec![
+            (manifest_key("cam"), manifest("cam", 3).to_json()),
+            (manifest_key("pub"), manifest("pub", 1).to_json()),
+        ];
+        let store = store_of(&objects);
+        let peers = Peers { store: &store, live_edge: &nothing_live, origin: &|_| None, cache: None };
+        let at = |path, query| PlaybackRequest {
+            now_ms: Some(NOW * 1000),
+            ..PlaybackRequest::new(Method::Get, path, query)
+        };
+        let signed = |request: &PlaybackRequest<'_>| {
+            run(EdgeDriver::new(request, Sources::default()).with_playback(&policy), &peers)
+        };
+
+        let (asked, a) = signed(&at("/live/cam/index.m3u8", None));
+        assert_eq!((a.status, asked), (401, vec![]));
+        assert_eq!(a.header("cache-control"), Some(CACHE_NONE));
+        let expired = format!("token={}", es256("es", r#"{"sub":"cam","exp":1800000000}"#));
+        let (_, a) = signed(&at("/live/cam/index.m3u8", Some(&expired)));
+        assert_eq!((a.status, a.sent()), (403, &b"playback token expired\n"[..]));
+        assert_eq!(a.header("cache-control"), Some(CACHE_NONE));
+        let other = format!("token={}", es256("es", r#"{"sub":"pub","exp":1800000060}"#));
+        assert_eq!(signed(&at("/live/cam/index.m3u8", Some(&other))).1.status, 403);
+
+        let valid = format!("token={}", es256("es", r#"{"sub":"cam","exp":1800000060}"#));
+        let sig = policy.sign_uri("cam", NOW).unwrap();
+        let request = at("/live/cam/index.m3u8", Some(&valid));
+        let driver =
+            EdgeDriver::new(&request, Sources { live_origin: true, ..Sources::default() }).with_playback(&policy);
+        assert_eq!(driver.next(), Step::LiveOrigin { path_and_query: &format!("/live/cam/index.m3u8?sig={sig}") });
+        let (_, a) = signed(&request);
+        assert_eq!(a.status, 200);
+        let text = core::str::from_utf8(a.sent()).unwrap();
+        assert!(text.contains(&format!("\ns/1.m4s?sig={sig}\n")), "{text}");
+        assert!(text.contains(&format!("URI=\"s/init-1.mp4?sig={sig}\"")), "{text}");
+        assert!(shared_max_age_s(a.header("cache-control").unwrap()).unwrap() <= policy.bucket_s());
+
+        let (asked, a) = signed(&at("/live/cam/s/1.m4s", None));
+        assert_eq!((a.status, asked), (401, vec![]));
+        let (_, a) = signed(&at("/live/cam/s/1.m4s", Some(&valid)));
+        assert_eq!(a.status, 401, "a token opens playlists only");
+        let with_sig = format!("sig={sig}");
+        let (asked, _) = signed(&at("/live/cam/s/1.m4s", Some(&with_sig)));
+        assert_eq!(asked, vec![Asked::Fetch(chunk_key("cam", "s", 1))]);
+        let late = PlaybackRequest {
+            now_ms: Some((NOW + 2 * policy.bucket_s()) * 1000),
+            ..at("/live/cam/s/1.m4s", Some(&with_sig))
+        };
+        let (asked, a) = signed(&late);
+        assert_eq!((a.status, asked), (403, vec![]));
+
+        let (_, a) = signed(&at("/live/pub/index.m3u8", None));
+        assert_eq!(a.status, 200);
+        assert!(!core::str::from_utf8(a.sent()).unwrap().contains("sig="));
     }
 
     /// A real chunk file: one second of 30 fps H.264 of session `170`, sequence 0.

@@ -307,6 +307,25 @@ impl Route {
         matches!(self, Self::Window { .. } | Self::Recording { .. } | Self::Clip { .. })
     }
 
+    /// Whether the answer is a playlist (media, multivariant, the archive's).
+    pub fn is_playlist(&self) -> bool {
+        matches!(
+            self,
+            Self::MediaPlaylist { .. } | Self::Multivariant { .. } | Self::Window { .. } | Self::Recording { .. }
+        )
+    }
+
+    /// The times the request watches, milliseconds since the Unix epoch, as of `now_ms`: a
+    /// window's own (to `now_ms` while open), everything up to now for a recording, `now_ms`
+    /// for the live edge and its objects.
+    pub fn times_ms(&self, now_ms: u64) -> (u64, u64) {
+        match self {
+            Self::Window { start_ms, end_ms, .. } => (*start_ms, end_ms.unwrap_or(now_ms)),
+            Self::Recording { .. } => (0, now_ms),
+            _ => (now_ms, now_ms),
+        }
+    }
+
     /// When an edge with a live origin (the ingest node publishing the stream) asks it instead
     /// of the store.
     pub fn live_origin(&self) -> LiveOrigin {

@@ -60,6 +60,9 @@ pub struct TokenRequest {
     /// The stream group the stream joins.
     #[serde(default)]
     group: Option<String>,
+    /// The stream's playback (`public` or `signed`), set in the store's playback policy.
+    #[serde(default)]
+    playback: Option<rapidrtmp_core::edge::auth::Playback>,
 }
 
 fn default_ttl() -> u64 {
@@ -113,6 +116,12 @@ pub async fn publish(State(app): State<Arc<App>>, headers: HeaderMap, body: axum
         if is_rendition_key(group) {
             return error(StatusCode::BAD_REQUEST, format!("group: {RESERVED}"));
         }
+    }
+    if let Some(playback) = req.playback {
+        if let Err(e) = crate::playback::set_playback(&app.store, &req.stream_key, playback).await {
+            return policy_error(e);
+        }
+        app.playback.forget();
     }
     let generation = match tokens::generation(&app.store, &req.stream_key).await {
         Ok(g) => g,
@@ -678,5 +687,152 @@ mod tests {
         let mut ids = ["20", "3", "100"];
         ids.sort_by_key(|id| session_order(id));
         assert_eq!(ids, ["3", "20", "100"]);
+    }
+}
+
+/// The answer to a failed edit of the playback policy.
+fn policy_error(e: crate::playback::EditError) -> Response {
+    use crate::playback::EditError;
+    match e {
+        EditError::Refused(why) => error(StatusCode::BAD_REQUEST, why),
+        EditError::Contended => error(StatusCode::CONFLICT, e.to_string()),
+        EditError::Store(e) => {
+            tracing::warn!("playback policy not written: {e}");
+            error(StatusCode::SERVICE_UNAVAILABLE, "the store did not answer")
+        }
+    }
+}
+
+/// `POST /api/v1/signing-keys` body.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct SigningKeyRequest {
+    #[serde(default)]
+    alg: Option<crate::playback::Algorithm>,
+}
+
+/// Makes a playback signing key (`ES256` unless `{"alg":"EdDSA"}`): answers its private JWK,
+/// once; only the public one is kept, in the store's playback policy.
+pub async fn add_signing_key(State(app): State<Arc<App>>, body: axum::body::Bytes) -> Response {
+    let req: SigningKeyRequest = match body.is_empty() {
+        true => SigningKeyRequest::default(),
+        false => match serde_json::from_slice(&body) {
+            Ok(r) => r,
+            Err(e) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    format!("invalid request body ({{\"alg\":\"ES256\"|\"EdDSA\"}}): {e}"),
+                )
+            }
+        },
+    };
+    let alg = req.alg.unwrap_or(crate::playback::Algorithm::ES256);
+    match crate::playback::add_key(&app.store, alg).await {
+        Ok(private) => {
+            app.playback.forget();
+            let kid = private["kid"].clone();
+            (StatusCode::CREATED, Json(json!({ "kid": kid, "privateJwk": private }))).into_response()
+        }
+        Err(e) => policy_error(e),
+    }
+}
+
+/// Lists the playback signing keys (public JWKs).
+pub async fn list_signing_keys(State(app): State<Arc<App>>) -> Response {
+    match app.store.get(layout::PLAYBACK_POLICY).await {
+        Ok(None) => Json(json!({ "keys": [] })).into_response(),
+        Ok(Some(bytes)) => match serde_json::from_slice::<rapidrtmp_core::edge::auth::PolicyObject>(&bytes) {
+            Ok(policy) => Json(json!({ "keys": policy.keys })).into_response(),
+            Err(e) => {
+                error(StatusCode::INTERNAL_SERVER_ERROR, format!("{} does not parse: {e}", layout::PLAYBACK_POLICY))
+            }
+        },
+        Err(e) => {
+            tracing::warn!("playback policy not read: {e}");
+            error(StatusCode::SERVICE_UNAVAILABLE, "the store did not answer")
+        }
+    }
+}
+
+/// Removes a playback signing key: every token it signed is refused on every edge within
+/// [`layout::PLAYBACK_POLICY_MAX_AGE_S`].
+pub async fn delete_signing_key(State(app): State<Arc<App>>, Path(kid): Path<String>) -> Response {
+    match crate::playback::remove_key(&app.store, &kid).await {
+        Ok(true) => {
+            app.playback.forget();
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Ok(false) => error(StatusCode::NOT_FOUND, format!("no signing key {kid}")),
+        Err(e) => policy_error(e),
+    }
+}
+
+/// `PUT /api/v1/streams/{key}/playback` body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlaybackSetting {
+    playback: rapidrtmp_core::edge::auth::Playback,
+}
+
+/// Sets a stream's (or group's) playback: `public` or `signed`.
+pub async fn set_playback(State(app): State<Arc<App>>, Path(key): Path<String>, body: axum::body::Bytes) -> Response {
+    if !valid_name(&key) {
+        return error(StatusCode::BAD_REQUEST, "stream key must be 1-64 of [A-Za-z0-9_-]");
+    }
+    let req: PlaybackSetting = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("invalid request body ({{\"playback\":\"public\"|\"signed\"}}): {e}"),
+            )
+        }
+    };
+    match crate::playback::set_playback(&app.store, &key, req.playback).await {
+        Ok(()) => {
+            app.playback.forget();
+            Json(json!({ "streamKey": key, "playback": req.playback })).into_response()
+        }
+        Err(e) => policy_error(e),
+    }
+}
+
+/// `POST /api/v1/streams/{key}/playback-token` body.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct PlaybackTokenRequest {
+    #[serde(default = "default_ttl")]
+    ttl_seconds: u64,
+}
+
+/// Mints a playback token for a stream (or group) with the node's own signing key.
+pub async fn playback_token(
+    State(app): State<Arc<App>>,
+    Path(key): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if !valid_name(&key) {
+        return error(StatusCode::BAD_REQUEST, "stream key must be 1-64 of [A-Za-z0-9_-]");
+    }
+    let req: PlaybackTokenRequest = match body.is_empty() {
+        true => PlaybackTokenRequest { ttl_seconds: default_ttl() },
+        false => match serde_json::from_slice(&body) {
+            Ok(r) => r,
+            Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid request body: {e}")),
+        },
+    };
+    if req.ttl_seconds == 0 || req.ttl_seconds > MAX_TTL_SECONDS {
+        return error(StatusCode::BAD_REQUEST, "ttlSeconds must be 1 to 31536000");
+    }
+    match crate::playback::mint(&app.store, &key, now_ms() / 1000, req.ttl_seconds).await {
+        Ok(token) => {
+            app.playback.forget();
+            let host = request_host(&headers);
+            let port = app.settings.http_addr.port();
+            let playback_url = format!("http://{host}:{port}/live/{key}/index.m3u8?token={token}");
+            Json(json!({ "token": token, "playbackUrl": playback_url, "expiresIn": req.ttl_seconds })).into_response()
+        }
+        Err(e) => policy_error(e),
     }
 }

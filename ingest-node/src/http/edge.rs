@@ -39,6 +39,8 @@ pub trait EdgeHost: Send + Sync + 'static {
     fn metrics(&self) -> &Metrics;
     /// The cache of built answers, and the builds in flight.
     fn cache(&self) -> &EdgeCache;
+    /// The store's playback policy, kept for a short while.
+    fn playback(&self) -> &crate::playback::PolicyCache;
     /// Records a playlist request (for the API's recent viewers).
     fn saw_viewer(&self, _stream: &str, _ip: std::net::IpAddr) {}
     /// A stream this process publishes with LL-HLS on, and how long its blocking requests wait.
@@ -66,6 +68,10 @@ impl EdgeHost for App {
 
     fn cache(&self) -> &EdgeCache {
         &self.edge_cache
+    }
+
+    fn playback(&self) -> &crate::playback::PolicyCache {
+        &self.playback
     }
 
     fn saw_viewer(&self, stream: &str, ip: std::net::IpAddr) {
@@ -105,6 +111,19 @@ pub async fn playback<H: EdgeHost>(
     };
     let sources = Sources { live_edge: true, live_origin: app.origin().is_some(), cache: false };
     let mut driver = EdgeDriver::with_cache_first(&request, sources);
+    // Who may play what: the store's playback policy, kept for a short while.
+    match app.playback().get(app.store()).await {
+        Some(policy) => driver = driver.with_playback(&policy),
+        None => {
+            let failed = edge::driver::http_answer(
+                edge::Response::store_unavailable(),
+                request.method,
+                None,
+                Default::default(),
+            );
+            return http_response(failed, None);
+        }
+    }
     let mut clip_build = None;
     let whole = match driver.next() {
         Step::Cache if matches!(driver.route(), Some(edge::Route::Clip { .. })) => {

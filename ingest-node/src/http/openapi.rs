@@ -81,7 +81,9 @@ pub async fn document() -> Response {
                         "ttlSeconds": { "type": "integer", "minimum": 1, "maximum": 31_536_000, "default": 3600 },
                         "singleUse": { "type": "boolean", "default": false },
                         "group": { "type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$",
-                            "description": "a stream group to join: the stream becomes a variant of /live/{group}/master.m3u8" }
+                            "description": "a stream group to join: the stream becomes a variant of /live/{group}/master.m3u8" },
+                        "playback": { "type": "string", "enum": ["public", "signed"],
+                            "description": "the stream's playback: signed needs a playback token (docs/operations.md, Private streams)" }
                     } } } } },
                 "responses": {
                     "201": { "description": "token issued", "content": { "application/json": { "schema": {
@@ -140,6 +142,57 @@ pub async fn document() -> Response {
                     "503": store_error
                 } } },
             "/api/v1/streams/{key}/outputs": outputs,
+            "/api/v1/signing-keys": {
+                "post": {
+                    "summary": "Make a playback signing key pair; its private JWK is answered once, only the public one is stored",
+                    "requestBody": { "required": false, "content": { "application/json": { "schema": {
+                        "type": "object", "additionalProperties": false, "properties": {
+                            "alg": { "type": "string", "enum": ["ES256", "EdDSA"], "default": "ES256" } } } } } },
+                    "responses": {
+                        "201": { "description": "made", "content": { "application/json": { "schema": {
+                            "type": "object", "required": ["kid", "privateJwk"], "properties": {
+                                "kid": { "type": "string" }, "privateJwk": { "type": "object" } } } } } },
+                        "400": { "description": "invalid body, or 32 keys already", "content": { "application/json": { "schema": error } } },
+                        "401": auth_error, "409": { "description": "the policy kept changing", "content": { "application/json": { "schema": error } } },
+                        "503": store_error } },
+                "get": {
+                    "summary": "The playback signing keys (public JWKs)",
+                    "responses": {
+                        "200": { "description": "keys", "content": { "application/json": { "schema": {
+                            "type": "object", "properties": { "keys": { "type": "array", "items": { "type": "object" } } } } } } },
+                        "401": auth_error, "503": store_error } } },
+            "/api/v1/signing-keys/{kid}": { "delete": {
+                "summary": "Remove a signing key: its tokens are refused on every edge within 30 s",
+                "parameters": [{ "name": "kid", "in": "path", "required": true, "schema": { "type": "string" } }],
+                "responses": {
+                    "204": { "description": "removed" },
+                    "401": auth_error,
+                    "404": { "description": "no such key", "content": { "application/json": { "schema": error } } },
+                    "503": store_error } } },
+            "/api/v1/streams/{key}/playback": { "put": {
+                "summary": "Set a stream's (or group's) playback: public or signed",
+                "parameters": [key_param],
+                "requestBody": { "required": true, "content": { "application/json": { "schema": {
+                    "type": "object", "required": ["playback"], "additionalProperties": false, "properties": {
+                        "playback": { "type": "string", "enum": ["public", "signed"] } } } } } },
+                "responses": {
+                    "200": { "description": "set", "content": { "application/json": { "schema": {
+                        "type": "object", "properties": { "streamKey": { "type": "string" }, "playback": { "type": "string" } } } } } },
+                    "400": { "description": "invalid key or body", "content": { "application/json": { "schema": error } } },
+                    "401": auth_error, "503": store_error } } },
+            "/api/v1/streams/{key}/playback-token": { "post": {
+                "summary": "Mint a playback token for a stream (or group), signed with the node's own key",
+                "parameters": [key_param],
+                "requestBody": { "required": false, "content": { "application/json": { "schema": {
+                    "type": "object", "additionalProperties": false, "properties": {
+                        "ttlSeconds": { "type": "integer", "minimum": 1, "maximum": 31_536_000, "default": 3600 } } } } } },
+                "responses": {
+                    "200": { "description": "minted", "content": { "application/json": { "schema": {
+                        "type": "object", "required": ["token", "playbackUrl"], "properties": {
+                            "token": { "type": "string" }, "playbackUrl": { "type": "string" },
+                            "expiresIn": { "type": "integer" } } } } } },
+                    "400": { "description": "invalid key or ttlSeconds", "content": { "application/json": { "schema": error } } },
+                    "401": auth_error, "503": store_error } } },
             "/api/v1/streams/{key}/outputs/{id}": output,
             "/api/v1/webhooks": {
                 "post": {

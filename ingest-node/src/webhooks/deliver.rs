@@ -18,7 +18,7 @@ use super::settings::MAX_RETRY_DELAY;
 use super::{Pending, Webhooks, CLAIM_LEASE, MAX_DELIVERY_AGE, MAX_IN_FLIGHT, POLL, REQUEST_TIMEOUT};
 use crate::clock::now_ms;
 use crate::local_http;
-use crate::metrics::{WEBHOOK_EVENTS, WEBHOOK_RESULTS};
+use crate::metrics::WEBHOOK_EVENTS;
 
 /// Lists and attempts pending deliveries until the process ends.
 pub async fn run(hooks: Arc<Webhooks>) {
