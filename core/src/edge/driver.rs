@@ -400,7 +400,7 @@ impl EdgeDriver {
             return self;
         }
         let now_s = self.now_ms / 1000;
-        let refused = match policy.authorize(route.stream(), None, self.query.as_deref(), route.is_playlist(), now_s) {
+        let refused = match policy.authorize(route.stream(), None, self.query.as_deref(), route.takes_token(), now_s) {
             Ok(None) => return self,
             Ok(Some(grant)) => match grant.claims {
                 Some(claims) if !claims.covers(route.times_ms(self.now_ms)) => {
@@ -1392,6 +1392,18 @@ mod tests {
         };
         let (asked, a) = signed(&late);
         assert_eq!((a.status, asked), (403, vec![]));
+
+        // A clip takes the viewer's token, within the token's own archive window.
+        let clip = "start=1799999980&end=1799999988";
+        let (asked, a) = signed(&at("/live/cam/clip.mp4", Some(clip)));
+        assert_eq!((a.status, asked), (401, vec![]));
+        let with_token = format!("{clip}&{valid}");
+        let (asked, _) = signed(&at("/live/cam/clip.mp4", Some(&with_token)));
+        assert_eq!(asked.first(), Some(&Asked::Fetch(manifest_key("cam"))), "a token opens a clip");
+        let narrow = format!("token={}", es256("es", r#"{"sub":"cam","exp":1800000060,"start":1799999984}"#));
+        let outside = format!("{clip}&{narrow}");
+        let (asked, a) = signed(&at("/live/cam/clip.mp4", Some(&outside)));
+        assert_eq!((a.status, asked), (403, vec![]), "a clip outside the token's window");
 
         let (_, a) = signed(&at("/live/pub/index.m3u8", None));
         assert_eq!(a.status, 200);

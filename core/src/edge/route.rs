@@ -315,12 +315,20 @@ impl Route {
         )
     }
 
+    /// Whether a viewer's playback token opens this route of a signed stream: the routes a
+    /// viewer enters by, playlists and clips; the rest (segments, parts, init segments) take the
+    /// child URI signature of the playlist that lists them.
+    pub fn takes_token(&self) -> bool {
+        self.is_playlist() || matches!(self, Self::Clip { .. })
+    }
+
     /// The times the request watches, milliseconds since the Unix epoch, as of `now_ms`: a
-    /// window's own (to `now_ms` while open), everything up to now for a recording, `now_ms`
-    /// for the live edge and its objects.
+    /// window's or a clip's own (a window to `now_ms` while open), everything up to now for a
+    /// recording, `now_ms` for the live edge and its objects.
     pub fn times_ms(&self, now_ms: u64) -> (u64, u64) {
         match self {
             Self::Window { start_ms, end_ms, .. } => (*start_ms, end_ms.unwrap_or(now_ms)),
+            Self::Clip { start_ms, end_ms, .. } => (*start_ms, *end_ms),
             Self::Recording { .. } => (0, now_ms),
             _ => (now_ms, now_ms),
         }
