@@ -375,3 +375,59 @@ fn a_signed_live_stream_serves_parts_and_blocking_reloads_under_the_signature() 
     let unsigned_reload = node.get(&format!("/live/cam/index.m3u8?_HLS_msn={seq}&_HLS_part={part}", part = 0));
     assert_eq!(unsigned_reload.status, 401);
 }
+
+/// hls.js in Chromium plays a signed live stream through the CDN stand-in (nginx caching in
+/// front of the node), entering by the multivariant playlist with one viewer's token (as
+/// docs/operations.md advises): every request it makes after that playlist (media playlist
+/// reloads, blocking reloads, parts, segments, init) goes out under the child URI signature,
+/// shared by every viewer, and is answered; the CDN saw no 401 or 403, and no error reached
+/// hls.js.
+#[test]
+fn hls_js_plays_a_signed_stream_through_a_cdn_with_one_token() {
+    const SECONDS: u64 = 20;
+    let dir = TempDir::new("signed-hlsjs");
+    let mut opts = NodeOptions::standard();
+    opts.set("--playback", "signed");
+    let node = Node::start(&dir.join("data"), &opts);
+    let publish_token = node.token("cam", 600, false);
+    let _ffmpeg = support::media::publish_live_source(
+        &node.rtmp_url("cam", Some(&publish_token)),
+        u32::try_from(SECONDS).unwrap() + 30,
+        &dir.join("ff.log"),
+    );
+    let token =
+        node.api("POST", "/api/v1/streams/cam/playback-token", None).json()["token"].as_str().unwrap().to_string();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while node.get(&format!("/live/cam/index.m3u8?token={token}")).text().matches("#EXTINF").count() < 2 {
+        assert!(Instant::now() < deadline, "no live playlist with two segments");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let cdn = support::cdn::Cdn::start(&dir.join("cdn"), &node.http.to_string());
+    let url = cdn.url(&format!("/live/cam/master.m3u8?token={token}"));
+    let r = support::player::run_script("hls_live.mjs", &[("URL", &url), ("SECONDS", &SECONDS.to_string())]);
+    assert_eq!(r["errors"], json!([]), "hls.js errors: {r}");
+    assert_eq!(r["pageErrors"], json!([]), "{r}");
+    let played = r["currentTime"].as_f64().unwrap_or(0.0) - r["startPosition"].as_f64().unwrap_or(f64::MAX);
+    assert!(played >= SECONDS as f64 - 2.0, "played {played:.1} s: {r}");
+
+    // What the CDN asked and answered: nginx's combined log, `"GET /path HTTP/1.1" status …`.
+    let log = std::fs::read_to_string(dir.join("cdn/logs/access.log")).unwrap();
+    let requests: Vec<(&str, &str)> = log
+        .lines()
+        .filter_map(|line| {
+            let (_, rest) = line.split_once("\"GET ")?;
+            let (path, rest) = rest.split_once(' ')?;
+            Some((path, rest.split_once("\" ")?.1.split(' ').next()?))
+        })
+        .collect();
+    let refused: Vec<_> = requests.iter().filter(|(_, status)| !status.starts_with('2')).collect();
+    assert_eq!(refused, Vec::<&(&str, &str)>::new(), "requests the CDN did not answer with a 2xx");
+    let media = requests.iter().filter(|(path, _)| path.contains(".m4s") || path.contains(".mp4")).count();
+    assert!(media >= 10, "hls.js loaded {media} segments and parts through the CDN:\n{log}");
+    let with_token = requests.iter().filter(|(path, _)| path.contains("token=")).count();
+    assert!(
+        requests.iter().all(|(path, _)| path.contains("token=") || path.contains("sig=")),
+        "every request carries the token or the child URI signature:\n{log}"
+    );
+    assert_eq!(with_token, 1, "only the entry playlist carries the viewer's token:\n{log}");
+}
