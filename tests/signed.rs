@@ -165,7 +165,7 @@ fn the_node_mints_playback_tokens_and_sets_a_streams_playback() {
     assert_eq!(r.status, 200, "{}", r.text());
     let j = r.json();
     let url = j["playbackUrl"].as_str().expect("playbackUrl");
-    assert!(url.ends_with(&format!("/live/show/index.m3u8?token={}", j["token"].as_str().unwrap())), "{j}");
+    assert!(url.ends_with(&format!("/live/show/master.m3u8?token={}", j["token"].as_str().unwrap())), "{j}");
     let local = url.replacen("localhost", "127.0.0.1", 1);
     let (video, _) = frame_counts(&local);
     assert_eq!(video as u64, clip().video_frames, "every video frame through {local}");

@@ -830,7 +830,9 @@ pub async fn playback_token(
             app.playback.forget();
             let host = request_host(&headers);
             let port = app.settings.http_addr.port();
-            let playback_url = format!("http://{host}:{port}/live/{key}/index.m3u8?token={token}");
+            // The multivariant playlist: the media playlists a player then reloads are the
+            // signed ones every viewer shares, so a CDN collapses their blocking reloads.
+            let playback_url = format!("http://{host}:{port}/live/{key}/master.m3u8?token={token}");
             Json(json!({ "token": token, "playbackUrl": playback_url, "expiresIn": req.ttl_seconds })).into_response()
         }
         Err(e) => policy_error(e),
