@@ -23,9 +23,10 @@ use rapidrtmp_core::flv::{Amf0Value, TagKind};
 use crate::chunk::encoder::ChunkEncoder;
 use crate::chunk::ChunkDecoder;
 use crate::command::{self, string_property, Command};
+use crate::control;
 use crate::handshake::{ClientHandshake, Random};
 use crate::limits::{Limit, MAX_ANSWER_FOURCCS, MAX_OUTPUT_BYTES, MAX_STATUS_TEXT};
-use crate::message::{self, user_control, AckWindow, Message, MessageType};
+use crate::message::{self, AckWindow, Message, MessageType};
 use crate::session::{amf3_body, u32_number, Connect, COMMAND_CHUNK_STREAM, CONTROL_CHUNK_STREAM};
 use crate::Error;
 
@@ -315,25 +316,9 @@ impl ClientSession {
 
     fn handle(&mut self, m: Message) -> Result<(), Error> {
         match m.kind {
-            MessageType::SetChunkSize => {
-                let size = message::read_u32(&m.payload).ok_or_else(|| Error::protocol("a short Set Chunk Size"))?;
-                self.chunks.set_chunk_size(size)?;
-            }
-            MessageType::Abort => {
-                if let Some(cs) = message::read_u32(&m.payload) {
-                    self.chunks.abort(cs);
-                }
-            }
-            MessageType::WindowAckSize => {
-                if let Some(w) = message::read_u32(&m.payload) {
-                    self.window.set_peer_window(w);
-                }
-            }
-            MessageType::UserControl => {
-                let p = &m.payload[..];
-                if p.len() >= 6 && u16::from_be_bytes([p[0], p[1]]) == user_control::PING_REQUEST {
-                    let t = u32::from_be_bytes([p[2], p[3], p[4], p[5]]);
-                    self.control(MessageType::UserControl, &message::user_control_body(user_control::PING_RESPONSE, t));
+            MessageType::SetChunkSize | MessageType::Abort | MessageType::WindowAckSize | MessageType::UserControl => {
+                if let Some(pong) = control::apply(&m, &mut self.chunks, &mut self.window)? {
+                    self.control(MessageType::UserControl, &pong);
                 }
             }
             MessageType::CommandAmf0 => self.on_command(&m.payload)?,

@@ -24,6 +24,7 @@ extern crate alloc;
 pub mod chunk;
 pub mod client;
 mod command;
+mod control;
 mod error;
 pub mod handshake;
 pub mod limits;

@@ -16,6 +16,7 @@ use rapidrtmp_core::flv::{Amf0Value, TagKind};
 use crate::chunk::encoder::ChunkEncoder;
 use crate::chunk::ChunkDecoder;
 use crate::command::{self, info, property, string_property, Command};
+use crate::control;
 use crate::handshake::{Handshake, Random};
 use crate::limits::{Limit, MAX_OUTPUT_BYTES};
 use crate::message::{self, user_control, AckWindow, Message, MessageType};
@@ -377,25 +378,9 @@ impl ServerSession {
 
     fn handle(&mut self, m: Message) -> Result<(), Error> {
         match m.kind {
-            MessageType::SetChunkSize => {
-                let size = message::read_u32(&m.payload).ok_or_else(|| Error::protocol("a short Set Chunk Size"))?;
-                self.chunks.set_chunk_size(size)?;
-            }
-            MessageType::Abort => {
-                if let Some(cs) = message::read_u32(&m.payload) {
-                    self.chunks.abort(cs);
-                }
-            }
-            MessageType::WindowAckSize => {
-                if let Some(w) = message::read_u32(&m.payload) {
-                    self.window.set_peer_window(w);
-                }
-            }
-            MessageType::UserControl => {
-                let p = &m.payload[..];
-                if p.len() >= 6 && u16::from_be_bytes([p[0], p[1]]) == user_control::PING_REQUEST {
-                    let t = u32::from_be_bytes([p[2], p[3], p[4], p[5]]);
-                    self.control(MessageType::UserControl, &message::user_control_body(user_control::PING_RESPONSE, t));
+            MessageType::SetChunkSize | MessageType::Abort | MessageType::WindowAckSize | MessageType::UserControl => {
+                if let Some(pong) = control::apply(&m, &mut self.chunks, &mut self.window)? {
+                    self.control(MessageType::UserControl, &pong);
                 }
             }
             MessageType::CommandAmf0 => self.on_command(&m, &m.payload)?,

@@ -2,6 +2,7 @@ use alloc::vec::Vec;
 
 use super::*;
 use crate::handshake::HANDSHAKE_LEN;
+use crate::message::user_control;
 use crate::session::{Config, Event, ServerSession, StreamRequest};
 
 fn config(fourccs: &[&str]) -> ClientConfig {
