@@ -52,11 +52,6 @@ die() { log "error: $*"; exit 1; }
 . "$ROOT/tests/bench/lib.sh"
 
 # --- tools -------------------------------------------------------------------------------------
-APT_UPDATED=
-apt_install() {
-    [[ -n $APT_UPDATED ]] || { apt-get update -qq >&2; APT_UPDATED=1; }
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >&2
-}
 command -v curl >/dev/null || { log "installing curl"; apt_install curl ca-certificates; }
 command -v taskset >/dev/null || { log "installing util-linux (taskset)"; apt_install util-linux; }
 if [[ " $STEPS " == *" clips "* ]]; then

@@ -44,11 +44,6 @@ die() { log "error: $*"; exit 1; }
 (( DURATION > WARMUP + 2 )) || die "DURATION ($DURATION) must exceed WARMUP ($WARMUP) + 2"
 
 # --- tools -------------------------------------------------------------------------------------
-APT_UPDATED=
-apt_install() {
-    [[ -n $APT_UPDATED ]] || { apt-get update -qq >&2; APT_UPDATED=1; }
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >&2
-}
 command -v ffmpeg >/dev/null || { log "installing ffmpeg"; apt_install ffmpeg; }
 command -v curl >/dev/null || { log "installing curl"; apt_install curl ca-certificates; }
 if [[ " $SERVERS " == *" nginx "* ]] && { ! command -v nginx >/dev/null || [[ ! -f $NGINX_RTMP_SO ]]; }; then

@@ -1,7 +1,13 @@
-# Shared by the benchmarks that publish the ingest fixture (ingest.sh, soak.sh): source it after
+# Shared by the benchmarks (the ingest fixture, ports, CPU and memory readings, apt): source it after
 # setting BENCH_DIR and defining log().
 
 FIXTURE=$BENCH_DIR/ingest-720p30.flv
+
+APT_UPDATED=
+apt_install() { # PACKAGE…: installs Debian packages, updating the index once per run
+    [[ -n $APT_UPDATED ]] || { apt-get update -qq >&2; APT_UPDATED=1; }
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >&2
+}
 
 make_fixture() { # the 720p30 H.264 2.5 Mbit/s (keyframe every 2 s) + AAC, 10 s FLV, made once
     mkdir -p "$BENCH_DIR"

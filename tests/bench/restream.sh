@@ -34,10 +34,6 @@ die() { log "error: $*"; exit 1; }
 (( OUTPUTS >= 1 && OUTPUTS <= 16 )) || die "OUTPUTS ($OUTPUTS) must be 1 to 16 (a stream's limit)"
 
 # --- tools, fixture, binaries ------------------------------------------------------------------
-apt_install() {
-    apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >&2
-}
 command -v ffmpeg >/dev/null || { log "installing ffmpeg"; apt_install ffmpeg; }
 command -v curl >/dev/null || { log "installing curl"; apt_install curl ca-certificates; }
 if ! command -v nginx >/dev/null || [[ ! -f $NGINX_RTMP_SO ]]; then

@@ -63,11 +63,6 @@ die() { log "error: $*"; exit 1; }
 (( VIEWER_SECONDS >= 5 )) || die "VIEWER_SECONDS ($VIEWER_SECONDS) must be at least 5"
 
 # --- tools -------------------------------------------------------------------------------------
-APT_UPDATED=
-apt_install() {
-    [[ -n $APT_UPDATED ]] || { apt-get update -qq >&2; APT_UPDATED=1; }
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >&2
-}
 command -v ffmpeg >/dev/null || { log "installing ffmpeg"; apt_install ffmpeg; }
 command -v curl >/dev/null || { log "installing curl"; apt_install curl ca-certificates; }
 command -v nginx >/dev/null || { log "installing nginx"; apt_install nginx; }
