@@ -11,7 +11,7 @@ use mp4_atom::Codec;
 
 use super::fixtures::{AudioSpec, VideoSpec};
 use super::hls::{self, Playlist};
-use super::media::{self, clip, Hashes};
+use super::media::{self, clip, Clip, Hashes};
 use super::mp4::{self, Init, MediaSegment};
 use super::node::Node;
 use super::proc::{fnv1a, list_files, run};
@@ -445,13 +445,18 @@ pub fn assert_hashes_equal(what: &str, got: &Hashes, expected: &Hashes) {
 /// The published stream, ended, plays like the clip: a well-formed playlist ending with
 /// `#EXT-X-ENDLIST`, ffprobe's stream details, a clean full decode and frame-exact output.
 pub fn assert_plays_like_the_clip(node: &Node, key: &str) -> Playlist {
+    assert_plays_like(node, key, clip())
+}
+
+/// [`assert_plays_like_the_clip`] with another clip.
+pub fn assert_plays_like(node: &Node, key: &str, clip: &Clip) -> Playlist {
     let playlist = node.wait_playlist(key, "#EXT-X-ENDLIST", Duration::from_secs(15), |p| p.ended);
     playlist.assert_well_formed();
     assert_eq!(playlist.discontinuities, 0, "one publish, one session:\n{}", playlist.text);
     let url = node.playlist_url(key);
     assert_probe_matches_clip(&url);
     assert_decodes_cleanly(&url, &[]);
-    assert_frames_equal(&url, &[], &clip().hashes);
+    assert_frames_equal(&url, &[], &clip.hashes);
     playlist
 }
 

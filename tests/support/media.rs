@@ -27,10 +27,8 @@ pub const FPS: u64 = 30;
 const TEST_PATTERN: [&str; 8] =
     ["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"];
 
-/// The clip's length and encoding (after [`TEST_PATTERN`]).
+/// The clip's encoding (after [`TEST_PATTERN`] and its length).
 const CLIP_ARGS: &[&str] = &[
-    "-t",
-    "6",
     "-map",
     "0:v",
     "-map",
@@ -119,20 +117,29 @@ fn run_ok(cmd: &mut Command) -> Run {
     run(cmd, FFMPEG_TIMEOUT).ok()
 }
 
-/// The clip, made on first use.
+/// The clip (6 s), made on first use.
 pub fn clip() -> &'static Clip {
     static CLIP: OnceLock<Clip> = OnceLock::new();
-    CLIP.get_or_init(make_clip)
+    CLIP.get_or_init(|| make_clip("clip", 6))
 }
 
-fn make_clip() -> Clip {
+/// The clip made 18 s long, for a test that needs the stream live that long without the jump
+/// back of a looped clip (made on first use).
+pub fn long_clip() -> &'static Clip {
+    static CLIP: OnceLock<Clip> = OnceLock::new();
+    CLIP.get_or_init(|| make_clip("clip-18s", 18))
+}
+
+fn make_clip(name: &str, seconds: u32) -> Clip {
+    let length = ["-t".to_string(), seconds.to_string()];
     let args: Vec<String> = ["-hide_banner", "-nostdin", "-v", "error", "-y"]
         .iter()
         .chain(&TEST_PATTERN)
-        .chain(CLIP_ARGS)
         .map(|a| a.to_string())
+        .chain(length)
+        .chain(CLIP_ARGS.iter().map(|a| a.to_string()))
         .collect();
-    let path = fixtures::encoded("clip", &args);
+    let path = fixtures::encoded(name, &args);
     let probe = run_ok(
         Command::new("ffprobe")
             .args(["-v", "error", "-count_packets", "-show_entries"])
@@ -336,7 +343,11 @@ pub fn frame_hashes(input: &(impl AsRef<OsStr> + ?Sized), pre_input: &[&str]) ->
 /// Starts publishing the clip to `url` in real time (`ffmpeg -re … -c copy -f flv url`);
 /// `pre_input` goes before `-i` (e.g. `-stream_loop -1`), `post_input` after it (e.g. `-t 2`).
 pub fn publish(url: &str, pre_input: &[&str], post_input: &[&str], log: &Path) -> Background {
-    let clip = clip();
+    publish_clip(clip(), url, pre_input, post_input, log)
+}
+
+/// [`publish`] with another clip.
+pub fn publish_clip(clip: &Clip, url: &str, pre_input: &[&str], post_input: &[&str], log: &Path) -> Background {
     let mut cmd = ffmpeg();
     cmd.args(["-v", "error", "-re"])
         .args(pre_input)
