@@ -17,7 +17,7 @@ use rapidrtmp_core::date::iso8601;
 use serde_json::Value;
 use support::checks::{assert_decodes_cleanly, assert_frames_equal, wait_until, LOCAL_PLAYLIST};
 use support::hls::Playlist;
-use support::media::{self, clip, ffmpeg, publish, publish_and_wait, Hashes};
+use support::media::{self, clip, ffmpeg, publish, publish_and_wait, publish_held, Hashes};
 use support::node::{Node, NodeOptions};
 use support::proc::{run, TempDir};
 
@@ -97,8 +97,9 @@ fn three_sessions_play_as_recordings_and_a_window_across_both_reconnects_plays_e
     let (status, messages, _) = publish_and_wait(&url, &[], &dir.join("first.log"), PUBLISH_TIMEOUT);
     assert!(status.success(), "first publish ({status}):\n{messages}");
     node.wait_playlist("cam", "#EXT-X-ENDLIST", Duration::from_secs(10), |p| p.ended);
-    // While the second publish runs, the DVR and its recording grow.
-    let mut second = publish(&url, &[], &[], &dir.join("second.log"));
+    // While the second publish runs (its input held open: live however slow the checks), the DVR
+    // and its recording grow.
+    let second = publish_held(&url, &dir.join("second.log"));
     wait_until("a live second recording", Duration::from_secs(15), || {
         let recs = recordings(&node, "cam", 10);
         recs.len() == 2 && recs[1]["live"] == true && recs[1]["chunks"].as_u64() >= Some(2)
@@ -115,6 +116,7 @@ fn three_sessions_play_as_recordings_and_a_window_across_both_reconnects_plays_e
     let growing = playlist(&node, live[1]["playlistUrl"].as_str().unwrap());
     assert_eq!(growing.playlist_type.as_deref(), Some("EVENT"), "{}", growing.text);
     assert!(!growing.ended, "{}", growing.text);
+    let mut second = second.release();
     let status = second.wait_timeout(PUBLISH_TIMEOUT).expect("the second publish ends");
     assert!(status.success(), "second publish ({status}):\n{}", second.log());
     node.wait_playlist("cam", "the second session ended", Duration::from_secs(10), |p| p.ended);

@@ -219,8 +219,9 @@ fn a_30_s_store_outage_loses_no_chunk_and_keeps_the_publisher_on() {
     let mut s3 = S3sFs::start(&dir.join("s3"), &[BUCKET]);
     let node = Node::start(&dir.join("data"), &options(Some(&s3)));
     let url = node.rtmp_url("cam", Some(&node.token("cam", 600, false)));
-    // 6 plays of the clip: 36 s in real time.
-    let mut publisher = publish(&url, &["-stream_loop", "5"], &[], &dir.join("ffmpeg.log"));
+    // 9 plays of the clip: 54 s in real time, live through the 30 s outage however long the first
+    // segment takes.
+    let mut publisher = publish(&url, &["-stream_loop", "8"], &[], &dir.join("ffmpeg.log"));
     node.wait_playlist("cam", "a segment", Duration::from_secs(10), |p| !p.segments.is_empty());
 
     s3.stop();

@@ -22,7 +22,7 @@ use support::player::{errors, play};
 use support::proc::{run, TempDir};
 
 /// The first segment is listed this soon after the publish starts (1-second segments).
-const FIRST_SEGMENT_WITHIN: Duration = Duration::from_secs(5);
+const FIRST_SEGMENT_WITHIN: Duration = Duration::from_secs(15);
 
 /// The latency test measures a player against the wall clock: it runs alone, the other tests of
 /// this file side by side (a machine busy with them makes Chromium drop behind now and then,
@@ -69,7 +69,7 @@ fn ll_playlist_blocking_reload_and_parts_of_the_open_segment() {
     let next_segment_part = format!("\"{session}/{}.0.m4s\"", seq + 1);
     let body = blocked.text();
     assert!(body.contains(&uri) || body.contains(&next_segment_part), "{uri} listed after the wait:\n{body}");
-    assert!(waited < Duration::from_millis(1500), "answered as soon as the part existed, not {waited:?}");
+    assert!(waited < Duration::from_millis(3000), "answered as soon as the part existed, not {waited:?}");
     assert_eq!(blocked.header("cache-control"), Some("public, max-age=6"), "6 target durations");
 
     // A blocking part request for the next hint is held until the part is complete.
@@ -359,7 +359,7 @@ fn a_thousand_blocking_viewers_share_one_wait_and_one_built_part_and_the_publish
     let before = lookups(&node);
     let (addr, path) = (node.http, format!("/live/cam/{session}/{seq}.{part}.m4s"));
     let waiters = std::thread::spawn(move || get_at_once(addr, vec![path; WAITERS]));
-    wait_until("the viewers to connect", Duration::from_secs(4), || {
+    wait_until("the viewers to connect", Duration::from_secs(15), || {
         counter(&node, "rapidrtmp_http_connections") >= WAITERS as f64
     });
     ffmpeg.signal("CONT");
@@ -389,7 +389,7 @@ fn a_thousand_blocking_viewers_share_one_wait_and_one_built_part_and_the_publish
     let paths = (0..WAITERS).map(|v| format!("/live/cam/index.m3u8?_HLS_msn={seq}&_HLS_part={part}&viewer={v}"));
     let paths: Vec<String> = paths.collect();
     let waiters = std::thread::spawn(move || get_at_once(addr, paths));
-    wait_until("the waiters beyond the cap are refused", Duration::from_secs(4), || {
+    wait_until("the waiters beyond the cap are refused", Duration::from_secs(15), || {
         counter(&node, "rapidrtmp_ll_blocking_refused_total") - refused >= (WAITERS - CAP) as f64
     });
     ffmpeg.signal("CONT");

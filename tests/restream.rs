@@ -324,7 +324,7 @@ fn an_hevc_publish_to_nginx_rtmp_says_what_was_not_forwarded() {
     let source = dir.join("hevc.flv");
     let mut cmd = ffmpeg9();
     cmd.args(["-v", "error", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30", "-f", "lavfi"])
-        .args(["-i", "sine=frequency=440:sample_rate=48000", "-t", "4", "-map", "0:v", "-map", "1:a"])
+        .args(["-i", "sine=frequency=440:sample_rate=48000", "-t", "10", "-map", "0:v", "-map", "1:a"])
         .args(["-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "log-level=error", "-g", "30"])
         .args(["-pix_fmt", "yuv420p", "-c:a", "aac", "-f", "flv"])
         .arg(&source);

@@ -392,7 +392,7 @@ fn hls_js_plays_a_signed_stream_through_a_cdn_with_one_token() {
     let publish_token = node.token("cam", 600, false);
     let _ffmpeg = support::media::publish_live_source(
         &node.rtmp_url("cam", Some(&publish_token)),
-        u32::try_from(SECONDS).unwrap() + 30,
+        u32::try_from(SECONDS).unwrap() + 120,
         &dir.join("ff.log"),
     );
     let token =

@@ -149,7 +149,7 @@ fn a_revoked_key_refuses_its_old_tokens_on_every_node_and_disconnects_its_publis
     publisher.wait_timeout(bound + Duration::from_secs(5)).expect("the publisher on A is disconnected");
     let took = revoked_at.elapsed();
     eprintln!("publisher on A disconnected {took:?} after the revocation on B (bound {bound:?} and a store read)");
-    assert!(took <= bound + Duration::from_secs(2), "disconnected after {took:?}; the bound is {bound:?}");
+    assert!(took <= bound + Duration::from_secs(3), "disconnected after {took:?}; the bound is {bound:?}");
     a.wait_playlist("cam", "#EXT-X-ENDLIST", Duration::from_secs(10), |p| p.ended);
     let records = tree(&s3.root.join("media/pfx/tokens/generation"));
     assert_eq!(records.keys().collect::<Vec<_>>(), ["cam.json"], "the generation is in the bucket");
