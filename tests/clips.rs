@@ -45,25 +45,30 @@ const PUBLISH_TIMEOUT: Duration = Duration::from_secs(60);
 /// A `seconds`-long source at `size`: testsrc2 at 30 fps, H.264 High with B-frames and a
 /// keyframe every 2 s, AAC 48 kHz stereo white noise.
 fn source(seconds: u32, size: &str) -> PathBuf {
+    encoded_source(&format!("clips-source-{seconds}s-{size}"), seconds, size, &[])
+}
+
+/// [`source`] made heavy: the picture under moving noise, at about 4 Mbit/s (1 MB a 2 s chunk).
+fn heavy_source(seconds: u32) -> PathBuf {
+    let name = format!("clips-heavy-{seconds}s");
+    encoded_source(
+        &name,
+        seconds,
+        "640x360",
+        &["-vf", "noise=alls=40:allf=t", "-b:v", "4M", "-maxrate", "4M", "-bufsize", "2M"],
+    )
+}
+
+fn encoded_source(name: &str, seconds: u32, size: &str, video_args: &[&str]) -> PathBuf {
     let video = format!("testsrc2=size={size}:rate=30:duration={seconds}");
     let audio = format!("anoisesrc=color=white:sample_rate=48000:amplitude=0.3:seed=7:duration={seconds}");
     let args: Vec<String> = [
-        "-nostdin",
-        "-v",
-        "error",
-        "-y",
-        "-f",
-        "lavfi",
-        "-i",
-        &video,
-        "-f",
-        "lavfi",
-        "-i",
-        &audio,
-        "-map",
-        "0:v",
-        "-map",
-        "1:a",
+        "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", &video, "-f", "lavfi", "-i", &audio, "-map", "0:v",
+        "-map", "1:a",
+    ]
+    .into_iter()
+    .chain(video_args.iter().copied())
+    .chain([
         "-c:v",
         "libx264",
         "-preset",
@@ -92,10 +97,10 @@ fn source(seconds: u32, size: &str) -> PathBuf {
         "2",
         "-f",
         "flv",
-    ]
+    ])
     .map(String::from)
-    .to_vec();
-    fixtures::encoded(&format!("clips-source-{seconds}s-{size}"), &args)
+    .collect();
+    fixtures::encoded(name, &args)
 }
 
 /// Publishes `path` to `url` in real time (`-re`, stream copy) and waits for ffmpeg to end.
@@ -351,4 +356,149 @@ fn clips_of_a_published_stream_are_frame_accurate_ranged_and_refused_clearly() {
     let r = get(&node, &format!("/live/nobody/clip.mp4?start={s}&end={}", unix(end)), &[]);
     assert_eq!(r.status, 404, "{}", r.text());
     assert!(r.text().contains("not in the store"), "{}", r.text());
+}
+
+/// Clips are let in by the memory their chunks need: on `rapidrtmp edge --clip-memory-mb 3`, a
+/// clip whose chunks are more is a 400 that says so, before a chunk is read, and a shorter one
+/// is served; on a node with 10 MiB for clips, a clip whose chunks do not fit beside those of a
+/// clip still being sent (to a viewer that reads slowly) is a 503 with `Retry-After`, and is
+/// served once that one is sent, which the viewer then gets whole.
+#[test]
+fn clips_are_let_in_by_the_memory_their_chunks_need() {
+    let dir = TempDir::new("clips-memory");
+    let data = dir.join("data");
+    let mut opts = NodeOptions::standard();
+    opts.set("--segment-duration", "2");
+    opts.set("--clip-memory-mb", "10");
+    let node = Node::start(&data, &opts);
+    let url = node.rtmp_url("cam", Some(&node.token("cam", 600, false)));
+    publish(&url, &heavy_source(24));
+    node.wait_playlist("cam", "#EXT-X-ENDLIST", Duration::from_secs(15), |p| p.ended);
+    let (session, text) = recording(&node, "cam", 0);
+    let segments = dated_segments(&text);
+    let chunk_bytes: Vec<u64> = std::fs::read_dir(data.join(format!("live/cam/{session}")))
+        .expect("the session's chunks")
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "flv"))
+        .map(|e| e.metadata().map_or(0, |m| m.len()))
+        .collect();
+    assert_eq!(chunk_bytes.len(), segments.len(), "a chunk per segment:\n{text}");
+    let mib = |b: u64| b as f64 / f64::from(1 << 20);
+    let largest = chunk_bytes.iter().copied().max().unwrap_or(0);
+    assert!((600_000..1_300_000).contains(&largest), "chunks of about 1 MB (4 Mbit/s, 2 s) expected: {chunk_bytes:?}");
+    let clip_path = |from: u64, to: u64| {
+        let (start, end) = (wall_clock(&segments, from), wall_clock(&segments, to));
+        format!("/live/cam/clip.mp4?start={}&end={}", unix(start), unix(end))
+    };
+
+    // The edge's 3 MiB hold the chunks of 1.5 s (two or three), not those of 10 s.
+    let edge = Edge::start_with(&data, None, &["--clip-memory-mb", "3"], dir.join("edge.log"));
+    let reads = |edge: &Edge| edge.metrics().value("rapidrtmp_edge_store_reads_total", &[]).unwrap_or(0.0);
+    let before = reads(&edge);
+    let large = http::request(edge.addr, "GET", &clip_path(4_500, 14_500), &[], &[]).expect("GET");
+    assert_eq!(large.status, 400, "{}", large.text());
+    assert!(large.text().contains("clips on this edge hold at most 3.0 MiB"), "{}", large.text());
+    assert!(large.text().contains("MiB of stored media"), "{}", large.text());
+    let read = reads(&edge) - before;
+    assert!(read <= 3.0, "the manifest and the window's bucket (or two), no chunk: {read} reads");
+    let small = http::request(edge.addr, "GET", &clip_path(4_500, 6_000), &[], &[]).expect("GET");
+    assert_eq!(small.status, 200, "{}", small.text());
+
+    // On the node, a 10 s clip (6 or 7 chunks: over 5 MiB) sent to a viewer that reads slowly
+    // holds them: another such clip does not fit beside it.
+    let first = clip_path(2_500, 12_500);
+    let second = clip_path(11_500, 21_500);
+    let mut slow = SlowViewer::get(&node, &first);
+    let busy = get(&node, &second, &[]);
+    assert_eq!(busy.status, 503, "{}", busy.text());
+    assert!(busy.text().contains("the clips being sent hold"), "{}", busy.text());
+    assert!(busy.text().contains("of this edge's 10 MiB for clips"), "{}", busy.text());
+    assert_eq!(busy.header("retry-after"), Some("1"));
+    let body = slow.read_rest();
+    let whole = get(&node, &first, &[]);
+    assert_eq!(whole.status, 200, "{}", whole.text());
+    assert!(body == whole.body, "the slow viewer got the clip whole: {} of {} bytes", body.len(), whole.body.len());
+    let served = get(&node, &second, &[]);
+    assert_eq!(served.status, 200, "once the first is sent: {}", served.text());
+    eprintln!(
+        "chunks {:.2}..{:.2} MiB; the slow viewer's clip {:.1} MiB",
+        mib(chunk_bytes.iter().copied().min().unwrap_or(0)),
+        mib(largest),
+        mib(whole.body.len() as u64)
+    );
+}
+
+/// A viewer that asks for a clip and reads only the head of the answer for now: its socket was
+/// made with a receive buffer of 16 KiB (so its TCP window is small), and the node can send
+/// little of the clip until it reads on.
+struct SlowViewer {
+    stream: std::net::TcpStream,
+    read: Vec<u8>,
+}
+
+impl SlowViewer {
+    fn get(node: &Node, path: &str) -> SlowViewer {
+        use std::io::{Read, Write};
+        use std::os::fd::{AsRawFd, FromRawFd};
+        // SAFETY: a new socket, owned by the TcpStream from here on.
+        let stream = unsafe {
+            let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+            assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+            std::net::TcpStream::from_raw_fd(fd)
+        };
+        set_receive_buffer(&stream, 16 << 10);
+        let std::net::SocketAddr::V4(at) = node.http else { panic!("the node listens on IPv4") };
+        let addr = libc::sockaddr_in {
+            sin_family: libc::AF_INET as libc::sa_family_t,
+            sin_port: at.port().to_be(),
+            sin_addr: libc::in_addr { s_addr: u32::from(*at.ip()).to_be() },
+            sin_zero: [0; 8],
+        };
+        // SAFETY: a valid socket and address of the given size.
+        let connected = unsafe {
+            libc::connect(
+                stream.as_raw_fd(),
+                std::ptr::addr_of!(addr).cast(),
+                std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(connected, 0, "connect: {}", std::io::Error::last_os_error());
+        let mut viewer = SlowViewer { stream, read: Vec::new() };
+        let request = format!("GET {path} HTTP/1.1\r\nHost: node\r\nConnection: close\r\n\r\n");
+        viewer.stream.write_all(request.as_bytes()).expect("send the request");
+        let mut buf = [0u8; 1024];
+        while !viewer.read.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = viewer.stream.read(&mut buf).expect("read the head");
+            assert!(n > 0, "the node closed before its answer's head");
+            viewer.read.extend_from_slice(&buf[..n]);
+        }
+        assert!(viewer.read.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&viewer.read));
+        viewer
+    }
+
+    /// Reads the rest of the answer; its body.
+    fn read_rest(&mut self) -> Vec<u8> {
+        use std::io::Read;
+        set_receive_buffer(&self.stream, 4 << 20);
+        self.stream.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+        self.stream.read_to_end(&mut self.read).expect("read the rest");
+        let head = self.read.windows(4).position(|w| w == b"\r\n\r\n").expect("a head") + 4;
+        self.read[head..].to_vec()
+    }
+}
+
+/// Sets the socket's receive buffer (`SO_RCVBUF`).
+fn set_receive_buffer(stream: &std::net::TcpStream, bytes: libc::c_int) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: a valid socket and an int option of the right size.
+    let set = unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            std::ptr::addr_of!(bytes).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(set, 0, "SO_RCVBUF: {}", std::io::Error::last_os_error());
 }

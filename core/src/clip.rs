@@ -37,6 +37,9 @@ const _: () = assert!(MOVIE_TIMESCALE == 1000);
 
 /// The longest clip when the caller sets no other limit: 10 minutes, in milliseconds.
 pub const DEFAULT_MAX_CLIP: u64 = 10 * 60 * 1000;
+/// The most bytes of stored chunks a clip may hold in memory when the caller sets no other
+/// limit: 256 MiB, a 10-minute clip of a 3.4 Mbit/s stream.
+pub const DEFAULT_MAX_CLIP_BYTES: u64 = 256 << 20;
 
 /// Why a clip cannot be made.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -227,7 +230,12 @@ impl Clip {
     /// # Errors
     ///
     /// [`ClipError::InputChanged`] when `chunks` do not hold the clip's pieces.
-    pub fn write_range(&self, chunks: &[&[u8]], range: Range<u64>, out: &mut Vec<u8>) -> Result<(), ClipError> {
+    pub fn write_range<C: AsRef<[u8]>>(
+        &self,
+        chunks: &[C],
+        range: Range<u64>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), ClipError> {
         let end = range.end.min(self.len);
         let mut at = range.start.min(end);
         let head_len = self.head.len() as u64;
@@ -242,7 +250,7 @@ impl Clip {
                 break;
             }
             let bytes = match &piece.source {
-                Source::Input { chunk, range } => chunks.get(*chunk).and_then(|c| c.get(range.clone())),
+                Source::Input { chunk, range } => chunks.get(*chunk).and_then(|c| c.as_ref().get(range.clone())),
                 Source::Extra(range) => self.extra.get(range.clone()),
             }
             .ok_or(ClipError::InputChanged { piece: index })?;
@@ -259,10 +267,61 @@ impl Clip {
     /// # Errors
     ///
     /// As [`Clip::write_range`].
-    pub fn to_vec(&self, chunks: &[&[u8]]) -> Result<Vec<u8>, ClipError> {
+    pub fn to_vec<C: AsRef<[u8]>>(&self, chunks: &[C]) -> Result<Vec<u8>, ClipError> {
         let mut out = Vec::with_capacity(offset(self.len));
         self.write_range(chunks, 0..self.len, &mut out)?;
         Ok(out)
+    }
+}
+
+/// The bytes of a clip to send (a range of it, or all), written a block at a time from the
+/// chunks it holds: the file is never in memory whole beside its chunks.
+#[derive(Debug)]
+pub struct ClipBody {
+    clip: Clip,
+    chunks: Vec<Vec<u8>>,
+    /// The next byte to write.
+    at: u64,
+    /// The end of the bytes to send.
+    end: u64,
+}
+
+impl ClipBody {
+    /// The bytes `range` (within the file) of `clip`, built from `chunks`.
+    pub fn new(clip: Clip, chunks: Vec<Vec<u8>>, range: Range<u64>) -> Self {
+        let end = range.end.min(clip.len);
+        Self { at: range.start.min(end), end, clip, chunks }
+    }
+
+    /// The bytes left to write.
+    pub fn remaining(&self) -> u64 {
+        self.end - self.at
+    }
+
+    /// The next bytes to send, at most `max`; `None` once all are written.
+    ///
+    /// # Errors
+    ///
+    /// As [`Clip::write_range`].
+    pub fn next_block(&mut self, max: usize) -> Option<Result<Vec<u8>, ClipError>> {
+        if self.at >= self.end {
+            return None;
+        }
+        let to = self.end.min(self.at.saturating_add(max.max(1) as u64));
+        let mut block = Vec::with_capacity(offset(to - self.at));
+        let written = self.clip.write_range(&self.chunks, self.at..to, &mut block);
+        // After an error, nothing more: the bytes sent so far are all there is.
+        self.at = if written.is_ok() { to } else { self.end };
+        Some(written.map(|()| block))
+    }
+
+    /// Appends everything left to `out` (which the caller sizes: [`ClipBody::remaining`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Clip::write_range`].
+    pub fn write_all(self, out: &mut Vec<u8>) -> Result<(), ClipError> {
+        self.clip.write_range(&self.chunks, self.at..self.end, out)
     }
 }
 

@@ -96,6 +96,25 @@ fn max_clip_ms(env: &Env) -> u64 {
 /// The largest `MAX_CLIP_SECONDS` taken: a day, as `rapidrtmp edge --max-clip`.
 const MAX_CLIP_LIMIT_S: u64 = 86_400;
 
+/// The most bytes of stored chunks a clip holds: `MAX_CLIP_MB` (1 to [`MAX_CLIP_MB_LIMIT`]), else
+/// [`DEFAULT_CLIP_MB`]; a value out of range is logged and the default taken.
+fn max_clip_bytes(env: &Env) -> u64 {
+    let Some(value) = var(env, "MAX_CLIP_MB") else { return DEFAULT_CLIP_MB << 20 };
+    match value.trim().parse::<u64>() {
+        Ok(mb @ 1..=MAX_CLIP_MB_LIMIT) => mb << 20,
+        _ => {
+            worker::console_error!("MAX_CLIP_MB={value:?}: expected 1 to {MAX_CLIP_MB_LIMIT} MiB");
+            DEFAULT_CLIP_MB << 20
+        }
+    }
+}
+
+/// `MAX_CLIP_MB` when unset: an isolate has 128 MB, and a clip is there three times (its
+/// chunks, the file, the file's copy out of WASM memory).
+const DEFAULT_CLIP_MB: u64 = 32;
+/// The largest `MAX_CLIP_MB` taken: three times it still fits in an isolate's 128 MB.
+const MAX_CLIP_MB_LIMIT: u64 = 40;
+
 fn var(env: &Env, name: &str) -> Option<String> {
     env.var(name).ok().map(|v| v.to_string()).or_else(|| env.secret(name).ok().map(|v| v.to_string()))
 }
@@ -243,6 +262,7 @@ async fn answer(req: Request, env: &Env) -> Result<Response> {
         origin: origin.as_deref(),
         now_ms: Some(worker::Date::now().as_millis()),
         max_clip_ms: max_clip_ms(env),
+        max_clip_bytes: max_clip_bytes(env),
     };
     let live = var(env, "ORIGIN_LIVE_URL");
     let mut driver = EdgeDriver::new(&request, Sources { live_edge: false, live_origin: live.is_some(), cache: true });

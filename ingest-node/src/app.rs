@@ -55,6 +55,8 @@ pub struct App {
     pub admin_key: String,
     /// The edge's cache of built answers, and its builds in flight.
     pub edge_cache: crate::http::cache::EdgeCache,
+    /// The edge's clips being built and sent.
+    pub clips: crate::http::clips::Clips,
     /// The store's playback policy, as the edge applies it.
     pub playback: crate::playback::PolicyCache,
     /// Streams being published, by key.
@@ -97,6 +99,7 @@ impl App {
         });
         Arc::new(Self {
             edge_cache: crate::http::cache::EdgeCache::new(settings.cache_bytes),
+            clips: crate::http::clips::Clips::new(settings.clip_memory_bytes),
             playback: crate::playback::PolicyCache::default(),
             signer: TokenSigner::from_admin_key(&admin_key),
             settings,

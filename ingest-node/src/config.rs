@@ -115,6 +115,11 @@ pub struct ServeArgs {
     /// build) [default: 64].
     #[arg(long, env = "RAPIDRTMP_CACHE_MB")]
     pub cache_mb: Option<u64>,
+    /// Memory the clips being built and sent may hold between them, in MiB (1 to 65536): their
+    /// stored chunks. A clip larger than it is refused (400); one that does not fit beside the
+    /// clips being sent gets a 503 with `Retry-After` [default: 256].
+    #[arg(long, env = "RAPIDRTMP_CLIP_MEMORY_MB")]
+    pub clip_memory_mb: Option<u64>,
     /// The publish authorization hook: an `http://` URL the node POSTs
     /// `{streamKey, clientAddr, query}` to before it lets a publish in (the query string carries
     /// the publish token); a 2xx answer allows, any other refuses with its body as the reason
@@ -188,6 +193,7 @@ struct FileSettings {
     max_http_connections_per_ip: Option<usize>,
     log_format: Option<String>,
     cache_mb: Option<u64>,
+    clip_memory_mb: Option<u64>,
     max_clip: Option<u64>,
     publish_auth_url: Option<String>,
     publish_auth: Option<String>,
@@ -216,6 +222,16 @@ pub fn cache_bytes(mb: u64) -> anyhow::Result<usize> {
     match usize::try_from(mb).ok().and_then(|mb| mb.checked_mul(1 << 20)) {
         Some(bytes) if mb <= max => Ok(bytes),
         _ => bail!("--cache-mb {mb}: expected 0 (off) to {max} MiB"),
+    }
+}
+
+/// The bytes of `--clip-memory-mb {mb}` (1 to
+/// [`MAX_CLIP_MEMORY_MB`](crate::http::clips::MAX_CLIP_MEMORY_MB)).
+pub fn clip_memory_bytes(mb: u64) -> anyhow::Result<u64> {
+    let max = crate::http::clips::MAX_CLIP_MEMORY_MB;
+    match mb {
+        1.. if mb <= max => Ok(mb << 20),
+        _ => bail!("--clip-memory-mb {mb}: expected 1 to {max} MiB"),
     }
 }
 
@@ -281,6 +297,8 @@ pub struct Settings {
     pub max_clip_ms: u64,
     /// Bytes of the edge's cache of built answers (0: none kept).
     pub cache_bytes: usize,
+    /// Bytes of stored chunks the clips being built and sent may hold between them.
+    pub clip_memory_bytes: u64,
     /// Which checks a publish goes through.
     pub publish_auth: PublishAuth,
     /// The publish authorization hook, if one is set.
@@ -389,6 +407,9 @@ impl ServeArgs {
             json_logs,
             max_clip_ms: max_clip_ms(self.max_clip.or(file.max_clip).unwrap_or(DEFAULT_MAX_CLIP / 1000))?,
             cache_bytes: cache_bytes(self.cache_mb.or(file.cache_mb).unwrap_or(crate::http::cache::DEFAULT_CACHE_MB))?,
+            clip_memory_bytes: clip_memory_bytes(
+                self.clip_memory_mb.or(file.clip_memory_mb).unwrap_or(crate::http::clips::DEFAULT_CLIP_MEMORY_MB),
+            )?,
             publish_auth,
             publish_hook,
             webhooks,
@@ -502,6 +523,17 @@ mod tests {
         let err = resolve(65_537).unwrap_err();
         assert_eq!(format!("{err:#}"), "--cache-mb 65537: expected 0 (off) to 65536 MiB");
         assert!(resolve(u64::MAX).is_err());
+    }
+
+    #[test]
+    fn the_clip_memory_is_mib_from_1_to_its_limit() {
+        let resolve =
+            |mb| ServeArgs { clip_memory_mb: mb, ..Default::default() }.resolve().map(|s| s.clip_memory_bytes);
+        assert_eq!(resolve(None).unwrap(), 256 << 20);
+        assert_eq!(resolve(Some(1)).unwrap(), 1 << 20);
+        assert_eq!(resolve(Some(65_536)).unwrap(), 65_536 << 20);
+        assert_eq!(format!("{:#}", resolve(Some(0)).unwrap_err()), "--clip-memory-mb 0: expected 1 to 65536 MiB");
+        assert!(resolve(Some(65_537)).is_err() && resolve(Some(u64::MAX)).is_err());
     }
 
     #[test]

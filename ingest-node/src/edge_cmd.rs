@@ -17,6 +17,7 @@ use tracing::info;
 
 use crate::config::StoreSetting;
 use crate::http::cache::EdgeCache;
+use crate::http::clips::Clips;
 use crate::http::edge::{self, EdgeHost};
 use crate::http::origin::Origin;
 use crate::http::server;
@@ -62,6 +63,11 @@ pub struct EdgeArgs {
     /// for their `max-age`); `0` keeps nothing (concurrent requests still share one build).
     #[arg(long, env = "RAPIDRTMP_CACHE_MB", default_value_t = crate::http::cache::DEFAULT_CACHE_MB)]
     pub cache_mb: u64,
+    /// Memory the clips being built and sent may hold between them, in MiB (1 to 65536): their
+    /// stored chunks. A clip larger than it is refused (400); one that does not fit beside the
+    /// clips being sent gets a 503 with `Retry-After`.
+    #[arg(long, env = "RAPIDRTMP_CLIP_MEMORY_MB", default_value_t = crate::http::clips::DEFAULT_CLIP_MEMORY_MB)]
+    pub clip_memory_mb: u64,
     /// Longest clip (`/live/{stream}/clip.mp4`), in seconds (1 to 86400).
     #[arg(long, env = "RAPIDRTMP_MAX_CLIP", default_value_t = rapidrtmp_core::clip::DEFAULT_MAX_CLIP / 1000)]
     pub max_clip: u64,
@@ -75,6 +81,7 @@ struct EdgeNode {
     metrics: Arc<Metrics>,
     origin: Option<Origin>,
     cache: EdgeCache,
+    clips: Clips,
     max_clip_ms: u64,
     playback: crate::playback::PolicyCache,
 }
@@ -90,6 +97,10 @@ impl EdgeHost for EdgeNode {
 
     fn cache(&self) -> &EdgeCache {
         &self.cache
+    }
+
+    fn clips(&self) -> &Clips {
+        &self.clips
     }
 
     fn playback(&self) -> &crate::playback::PolicyCache {
@@ -130,6 +141,7 @@ pub async fn run(args: EdgeArgs) -> anyhow::Result<()> {
     let origin = args.origin.as_deref().map(Origin::new).transpose()?;
     let cache_bytes = crate::config::cache_bytes(args.cache_mb)?;
     let max_clip_ms = crate::config::max_clip_ms(args.max_clip)?;
+    let clips = Clips::new(crate::config::clip_memory_bytes(args.clip_memory_mb)?);
     let store = crate::store::open(&setting, args.s3_endpoint, args.s3_region, args.s3_path_style).await?;
     let listener =
         TcpListener::bind(args.http_addr).await.with_context(|| format!("cannot listen on {}", args.http_addr))?;
@@ -140,6 +152,7 @@ pub async fn run(args: EdgeArgs) -> anyhow::Result<()> {
         metrics: Arc::default(),
         origin,
         cache: EdgeCache::new(cache_bytes),
+        clips,
         max_clip_ms,
         playback: Default::default(),
     });

@@ -3,6 +3,7 @@
 
 mod api;
 pub mod cache;
+pub mod clips;
 pub mod edge;
 mod openapi;
 pub mod origin;

@@ -51,7 +51,7 @@ use super::live::PlaylistQuery;
 use super::range::{parse_range, RangeRequest};
 use super::response::{rendition_keys, respond, Response, CACHE_IMMUTABLE, CACHE_NONE, RETRY_AFTER_S, TEXT_TYPE};
 use super::route::{LiveOrigin, Route, MP4_TYPE as MP4_TYPE_CLIP};
-use crate::clip::{attachment, build_clip, ClipError, DEFAULT_MAX_CLIP};
+use crate::clip::{attachment, build_clip, ClipBody, ClipError, DEFAULT_MAX_CLIP, DEFAULT_MAX_CLIP_BYTES};
 use crate::date::iso8601;
 
 /// The `route` name of requests that are no route (for metrics).
@@ -115,6 +115,10 @@ pub struct PlaybackRequest<'a> {
     /// The longest clip this edge makes, milliseconds (`--max-clip`, the Worker's
     /// `MAX_CLIP_SECONDS`; [`DEFAULT_MAX_CLIP`] unless configured).
     pub max_clip_ms: u64,
+    /// The most bytes of stored chunks a clip may hold (`--clip-memory-mb`, the Worker's
+    /// `MAX_CLIP_MB`; [`DEFAULT_MAX_CLIP_BYTES`] unless configured): a clip whose chunks are
+    /// larger is refused (400) before one is read.
+    pub max_clip_bytes: u64,
 }
 
 impl<'a> PlaybackRequest<'a> {
@@ -129,6 +133,7 @@ impl<'a> PlaybackRequest<'a> {
             origin: None,
             now_ms: None,
             max_clip_ms: DEFAULT_MAX_CLIP,
+            max_clip_bytes: DEFAULT_MAX_CLIP_BYTES,
         }
     }
 }
@@ -309,6 +314,8 @@ pub struct EdgeDriver {
     now_ms: u64,
     /// The longest clip ([`PlaybackRequest::max_clip_ms`]).
     max_clip_ms: u64,
+    /// The largest clip ([`PlaybackRequest::max_clip_bytes`]).
+    max_clip_bytes: u64,
     /// A clip's chunks, once its buckets are read; they are fetched into
     /// `renditions[clip_from..]`.
     clip: Option<ClipChunks>,
@@ -354,6 +361,7 @@ impl EdgeDriver {
             age_s: None,
             now_ms: request.now_ms.unwrap_or(0),
             max_clip_ms: request.max_clip_ms,
+            max_clip_bytes: request.max_clip_bytes,
             clip: None,
             clip_from: 0,
             signer: None,
@@ -535,6 +543,21 @@ impl EdgeDriver {
         whole
     }
 
+    /// The bytes of stored chunks the clip asked for holds, once its chunks are known (before
+    /// the first is fetched): what an adapter counts against the memory its clips may hold at
+    /// once. `None` for any other request, and for a clip before then.
+    pub fn clip_bytes(&self) -> Option<u64> {
+        self.clip.as_ref().map(|chunks| chunks.entries.iter().map(|c| c.bytes).sum())
+    }
+
+    /// The adapter's own answer in place of what is left to do (a limit of its own, such as
+    /// the memory its clips may hold at once); it is the answer [`EdgeDriver::finish`] gives.
+    pub fn refuse(&mut self, response: Response) {
+        if !matches!(self.state, State::Preflight | State::NotAllowed | State::CachedWhole) {
+            self.state = State::Answered(response);
+        }
+    }
+
     /// The store's answer to [`Step::Fetch`].
     pub fn fetched(&mut self, fetched: Fetched) {
         let object = match fetched {
@@ -581,6 +604,9 @@ impl EdgeDriver {
         self.rendition_keys.extend(keys);
         if matches!(route, Route::Clip { .. }) && more.len() == self.rendition_keys.len() {
             let chunks = archive::clip_chunks(route, self.object.as_deref(), &more, self.now_ms)?;
+            if let Some(refused) = too_large(route, &chunks, self.max_clip_bytes) {
+                return Err(refused);
+            }
             self.rendition_keys.extend(chunks.keys(route.stream()));
             self.clip_from = more.len();
             self.clip = Some(chunks);
@@ -591,10 +617,37 @@ impl EdgeDriver {
     /// The complete answer, once [`EdgeDriver::next`] says [`Step::Done`] (before, the answer
     /// is built from what was given so far).
     pub fn finish(self) -> Answer {
+        let method = self.method;
+        let (mut answer, clip) = self.finish_streamed();
+        let Some(clip) = clip else { return answer };
+        let len = usize::try_from(clip.remaining()).unwrap_or(usize::MAX);
+        let mut body = Vec::new();
+        let written = match body.try_reserve_exact(len) {
+            Ok(()) => clip.write_all(&mut body).map_err(|e| Response::error(500, alloc::format!("{e}"))),
+            Err(_) => Err(Response::error(503, alloc::format!("no memory for a clip of {len} bytes"))),
+        };
+        match written {
+            Ok(()) => {
+                answer.send = 0..body.len();
+                answer.body = body;
+                answer
+            }
+            Err(failed) => {
+                let outcome = Outcome { route: Some("clip"), status: failed.status, ..Outcome::default() };
+                http_answer(failed, method, None, outcome)
+            }
+        }
+    }
+
+    /// [`EdgeDriver::finish`], with a clip's bytes left to write: for a clip's `GET` (its 200 or
+    /// 206), the [`Answer`] has every header but no body, and the [`ClipBody`] writes the bytes
+    /// a block at a time as they are sent, so that the file is never in memory whole beside
+    /// its chunks.
+    pub fn finish_streamed(self) -> (Answer, Option<ClipBody>) {
         let (method, age_s) = (self.method, self.age_s);
         let range = self.range.clone();
-        if let (Some(chunks), State::Build | State::Rendition(_) | State::OriginNotStored) = (&self.clip, &self.state) {
-            return self.clip_answer(chunks, range.as_deref());
+        if let (Some(_), State::Build | State::Rendition(_) | State::OriginNotStored) = (&self.clip, &self.state) {
+            return self.clip_answer(range.as_deref());
         }
         let signer = self.signer.clone();
         let path = self.path_and_query.split_once('?').map_or(&*self.path_and_query, |(p, _)| p).to_string();
@@ -607,9 +660,9 @@ impl EdgeDriver {
                 if let Some(age) = age_s {
                     answer.headers.push(("age", age.to_string().into()));
                 }
-                answer
+                (answer, None)
             }
-            Err(answer) => answer,
+            Err(answer) => (answer, None),
         }
     }
 
@@ -711,40 +764,32 @@ impl EdgeDriver {
         }
     }
 
-    /// The HTTP answer of a clip: only the bytes sent are written ([`crate::clip::Clip::write_range`]),
-    /// once, straight from the chunks (a `HEAD` writes none).
-    fn clip_answer(&self, chunks: &ClipChunks, range: Option<&str>) -> Answer {
+    /// The HTTP answer of a clip, and the bytes it sends: only those are written
+    /// ([`crate::clip::Clip::write_range`]), from the chunks, as they are sent (a `HEAD` none).
+    fn clip_answer(mut self, range: Option<&str>) -> (Answer, Option<ClipBody>) {
         let outcome = |status| Outcome { route: Some("clip"), status, ..Outcome::default() };
-        let (clip, inputs) = match self.build_clip(chunks) {
-            Ok(built) => built,
-            Err(refused) => {
+        let built = self.clip.as_ref().map(|chunks| self.build_clip(chunks).map(|(clip, _)| clip));
+        let clip = match built {
+            Some(Ok(clip)) => clip,
+            Some(Err(refused)) => {
                 let status = refused.status;
-                return http_answer(refused, self.method, range, outcome(status));
+                return (http_answer(refused, self.method, range, outcome(status)), None);
             }
+            None => return (http_answer(Response::not_found(), self.method, range, outcome(404)), None),
         };
         let head = answer_head(200, MP4_TYPE_CLIP, Cow::Borrowed(CACHE_IMMUTABLE), clip.len, range);
-        let mut body = Vec::new();
-        if self.method != Method::Head && head.send.start < head.send.end {
-            let len = usize::try_from(head.send.end - head.send.start).unwrap_or(0);
-            if body.try_reserve_exact(len).is_err() {
-                let failed = Response::error(503, alloc::format!("no memory for a clip of {len} bytes"));
-                return http_answer(failed, self.method, None, outcome(503));
-            }
-            if let Err(e) = clip.write_range(&inputs, head.send.clone(), &mut body) {
-                let route = self.route.as_ref();
-                let failed = route.map_or_else(Response::not_found, |r| clip_refused(r, chunks, &e));
-                let status = failed.status;
-                return http_answer(failed, self.method, None, outcome(status));
-            }
-        }
         let mut headers = head.headers;
         if let Some(Route::Clip { filename: Some(name), .. }) = &self.route {
             if let (Ok(value), 200 | 206) = (attachment(name), head.status) {
                 headers.insert(2, ("content-disposition", value.into()));
             }
         }
-        let send = 0..body.len();
-        Answer { status: head.status, headers, body, send, outcome: outcome(200) }
+        let body = (self.method != Method::Head && head.send.start < head.send.end).then(|| {
+            // Every chunk is there: the clip was built from them.
+            let chunks = self.renditions.drain(self.clip_from..).map(Option::unwrap_or_default).collect();
+            ClipBody::new(clip, chunks, head.send)
+        });
+        (Answer { status: head.status, headers, body: Vec::new(), send: 0..0, outcome: outcome(200) }, body)
     }
 
     /// `state`, or the first state after it that applies to this request.
@@ -834,6 +879,31 @@ fn too_long(route: &Route, max_clip_ms: u64) -> Option<Response> {
             ),
         )
     })
+}
+
+/// The refusal of a clip whose chunks hold more than `max_bytes`.
+fn too_large(route: &Route, chunks: &ClipChunks, max_bytes: u64) -> Option<Response> {
+    let Route::Clip { start_ms, end_ms, .. } = route else { return None };
+    let bytes: u64 = chunks.entries.iter().map(|c| c.bytes).sum();
+    (bytes > max_bytes).then(|| {
+        Response::error(
+            400,
+            alloc::format!(
+                "the clip from {} to {} needs {} of stored media; clips on this edge hold at most {}: ask for a \
+                 shorter one",
+                iso8601(*start_ms),
+                iso8601(*end_ms),
+                mebibytes(bytes),
+                mebibytes(max_bytes)
+            ),
+        )
+    })
+}
+
+/// `bytes` in MiB, to a tenth (`12.5 MiB`).
+fn mebibytes(bytes: u64) -> String {
+    let tenths = bytes.saturating_mul(10).div_ceil(1 << 20);
+    alloc::format!("{}.{} MiB", tenths / 10, tenths % 10)
 }
 
 /// `ms` as seconds (`8.5 s`).
@@ -997,6 +1067,12 @@ mod tests {
 
     /// Takes `driver`'s steps with `peers` until it answers.
     fn run(mut driver: EdgeDriver, peers: &Peers<'_>) -> (Vec<Asked>, Answer) {
+        let asked = steps(&mut driver, peers);
+        (asked, driver.finish())
+    }
+
+    /// Takes `driver`'s steps with `peers` until it is done; what it asked.
+    fn steps(driver: &mut EdgeDriver, peers: &Peers<'_>) -> Vec<Asked> {
         let mut asked = Vec::new();
         for _ in 0..100 {
             match driver.next() {
@@ -1019,7 +1095,7 @@ mod tests {
                     let fetched = (peers.store)(key);
                     driver.fetched(fetched);
                 }
-                Step::Done => return (asked, driver.finish()),
+                Step::Done => return asked,
             }
         }
         panic!("the driver never finished: {asked:?}");
@@ -1427,14 +1503,12 @@ mod tests {
         closed.expect("a chunk").into_file("170")
     }
 
-    /// A clip reads the manifest, the bucket of its window and the chunks from the one before
-    /// its keyframe's to its end; it answers ranges and `HEAD` from those chunks, names a
-    /// download, is kept in no cache, and a clip longer than the limit is refused before a read.
-    #[test]
-    fn a_clip_reads_its_chunks_and_answers_ranges_head_and_downloads() {
+    /// The store of an ended stream `cam` whose session `s` started at `t0`: four chunks of 1 s
+    /// (4 s of 30 fps H.264, a keyframe a second) from 15 s after `t0`, in its manifest and
+    /// its archive's bucket (whose entries say each chunk is 1 byte).
+    fn clip_objects(t0: u64) -> Vec<(String, Vec<u8>)> {
         use crate::archive::Bucket;
         use crate::layout::bucket_key;
-        let t0 = 1_796_570_400_000;
         let mut w = ChunkWriter::new(Chunker::new(1000));
         let mut events = Vec::new();
         let (avc, key, inter) = (avc_header(), frame(true, 0), frame(false, 0));
@@ -1470,6 +1544,17 @@ mod tests {
         }
         let mut objects = vec![(manifest_key("cam"), m.to_json()), (bucket_key("cam", t0, 0), bucket.to_json())];
         objects.extend(chunks.iter().enumerate().map(|(i, c)| (chunk_key("cam", "s", i as u64), c.clone())));
+        objects
+    }
+
+    /// A clip reads the manifest, the bucket of its window and the chunks from the one before
+    /// its keyframe's to its end; it answers ranges and `HEAD` from those chunks, names a
+    /// download, is kept in no cache, and a clip longer than the limit is refused before a read.
+    #[test]
+    fn a_clip_reads_its_chunks_and_answers_ranges_head_and_downloads() {
+        use crate::layout::bucket_key;
+        let t0 = 1_796_570_400_000;
+        let objects = clip_objects(t0);
         let query = format!("start={}.5&end={}.5&filename=goal", t0 / 1000 + 16, t0 / 1000 + 17);
         let clip = |method, range| PlaybackRequest {
             now_ms: Some(t0 + 60_000),
@@ -1510,10 +1595,60 @@ mod tests {
         let (asked, a) = from_store(&short, &objects);
         assert_eq!((asked.len(), a.status), (0, 400));
         assert!(String::from_utf8_lossy(a.sent()).contains("limited to 0.5 s"), "{:?}", a.sent());
+        // Each chunk's index entry says 1 byte: 3 are more than 2, and no chunk is read.
+        let large = PlaybackRequest { max_clip_bytes: 2, ..clip(Method::Get, None) };
+        let (asked, a) = from_store(&large, &objects);
+        assert_eq!((a.status, asked.len()), (400, 2), "the manifest and the bucket only: {asked:?}");
+        let says = String::from_utf8_lossy(a.sent());
+        assert!(says.contains("needs 0.1 MiB of stored media") && says.contains("at most 0.1 MiB"), "{says}");
         let gone: Vec<_> = objects.iter().filter(|(k, _)| *k != chunk_key("cam", "s", 2)).cloned().collect();
         let (_, a) = from_store(&clip(Method::Get, None), &gone);
         assert_eq!(a.status, 404);
         assert!(String::from_utf8_lossy(a.sent()).contains("chunk 2 of session s"), "{:?}", a.sent());
+    }
+
+    /// A streamed clip's bytes, a block at a time, are the bytes of its answer, whole or a
+    /// range; its answer has every header and no body; a `HEAD`, a 416 and a refusal have no
+    /// clip body.
+    #[test]
+    fn a_streamed_clip_writes_the_bytes_of_its_answer_a_block_at_a_time() {
+        let t0 = 1_796_570_400_000;
+        let objects = clip_objects(t0);
+        let query = format!("start={}.5&end={}.5", t0 / 1000 + 16, t0 / 1000 + 17);
+        let store = store_of(&objects);
+        let peers = Peers { store: &store, live_edge: &nothing_live, origin: &no_origin, cache: None };
+        let streamed = |method, range| {
+            let request = PlaybackRequest {
+                now_ms: Some(t0 + 60_000),
+                range,
+                ..PlaybackRequest::new(method, "/live/cam/clip.mp4", Some(&query))
+            };
+            let (_, whole) = from_store(&request, &objects);
+            let mut driver = EdgeDriver::new(&request, Sources::default());
+            steps(&mut driver, &peers);
+            assert_eq!(driver.clip_bytes(), Some(3), "the index's sizes of the chunks read");
+            let (answer, body) = driver.finish_streamed();
+            assert_eq!((answer.status, &answer.headers), (whole.status, &whole.headers));
+            assert!(answer.body.is_empty() && answer.sent().is_empty());
+            (whole, body)
+        };
+        for range in [None, Some("bytes=10-99"), Some("bytes=-7"), Some("bytes=3-")] {
+            let (whole, body) = streamed(Method::Get, range);
+            let mut body = body.expect("a clip body");
+            assert_eq!(body.remaining(), whole.sent().len() as u64, "{range:?}");
+            let mut sent = Vec::new();
+            while let Some(block) = body.next_block(7) {
+                let block = block.expect("a block");
+                assert!(!block.is_empty() && block.len() <= 7);
+                sent.extend(block);
+            }
+            assert_eq!(sent, whole.sent(), "{range:?}");
+            assert_eq!(body.remaining(), 0);
+        }
+        assert!(streamed(Method::Head, None).1.is_none(), "HEAD");
+        let (whole, _) = streamed(Method::Get, None);
+        let past = format!("bytes={}-", whole.sent().len());
+        assert!(streamed(Method::Get, Some(&past)).1.is_none(), "416");
     }
 
     #[test]

@@ -14,9 +14,8 @@
 //!   most the configured bytes, the least recently used evicted first. An answer larger than
 //!   [`MAX_OBJECT_SHARE`]th of the cache is not kept. A cache of 0 bytes keeps nothing: single
 //!   flight alone.
-//! - **Clips** are neither kept nor shared (each is its own window), and each holds its chunks
-//!   and then its file in memory until it is sent: at most [`MAX_CLIP_BUILDS`] at a time
-//!   ([`EdgeCache::clip_build`]); a clip asked for beyond them gets a 503 with `Retry-After`.
+//! - **Clips** are neither kept nor shared (each is its own window): they are let in by
+//!   [`Clips`](crate::http::clips::Clips).
 //!
 //! The clock is passed in ([`EdgeCache::get`], [`EdgeCache::keep`]) so that expiry is tested
 //! without sleeping.
@@ -55,9 +54,6 @@ const ENTRY_OVERHEAD: usize = 256;
 /// beyond what the build may wait by design (a blocking LL-HLS request, the live origin): then
 /// it gets a 503 with `Retry-After`.
 pub const MAX_BUILD_WAIT: Duration = Duration::from_secs(10);
-/// Clips built or being sent at once: a 10-minute clip of a 2.7 Mbit/s stream holds about 400 MB while it is
-/// built (docs/clips.md), so a few requests must not take the process's memory.
-pub const MAX_CLIP_BUILDS: usize = 2;
 /// Builds in flight counted before the ones every request has left (timed out or gone) are
 /// swept from the table.
 const FLIGHTS_SWEPT_AT: usize = 1024;
@@ -170,20 +166,12 @@ pub struct EdgeCache {
     capacity: usize,
     kept: Mutex<Lru>,
     flights: Mutex<HashMap<String, Weak<Flight>>>,
-    clip_builds: Arc<tokio::sync::Semaphore>,
 }
 
 impl EdgeCache {
     /// A cache of at most `capacity` bytes (0: nothing is kept, builds are still shared).
     pub fn new(capacity: usize) -> Self {
-        let clip_builds = Arc::new(tokio::sync::Semaphore::new(MAX_CLIP_BUILDS));
-        Self { capacity, kept: Mutex::default(), flights: Mutex::default(), clip_builds }
-    }
-
-    /// Leave to build a clip, held until its answer is sent or dropped; `None` when
-    /// [`MAX_CLIP_BUILDS`] are being built or sent.
-    pub fn clip_build(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
-        self.clip_builds.clone().try_acquire_owned().ok()
+        Self { capacity, kept: Mutex::default(), flights: Mutex::default() }
     }
 
     /// Its size in bytes.
@@ -321,15 +309,6 @@ mod tests {
     /// Bytes an entry of `key` with a body of `len` costs.
     fn cost(key: &str, len: usize) -> usize {
         key.len() + len + ENTRY_OVERHEAD
-    }
-
-    #[test]
-    fn at_most_max_clip_builds_clips_are_built_at_once() {
-        let cache = EdgeCache::new(0);
-        let builds: Vec<_> = (0..MAX_CLIP_BUILDS).map(|_| cache.clip_build().expect("a free build")).collect();
-        assert!(cache.clip_build().is_none(), "one clip more than MAX_CLIP_BUILDS is refused");
-        drop(builds);
-        assert!(cache.clip_build().is_some(), "a finished build frees its place");
     }
 
     #[test]

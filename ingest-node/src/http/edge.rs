@@ -7,24 +7,29 @@
 //!
 //! Before all of it, the edge's cache ([`EdgeCache`]): a kept answer that is still fresh, else
 //! one build for every request of the same key at once (single flight), whose answer each
-//! request then takes its own range or `HEAD` of.
+//! request then takes its own range or `HEAD` of. A clip instead takes a place among the clips
+//! being built and sent ([`Clips`]), and its bytes are written as they are sent.
 
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use hyper::body::{Frame, SizeHint};
+use rapidrtmp_core::clip::ClipBody;
 use rapidrtmp_core::edge::live;
 use rapidrtmp_core::edge::{self, Answer, EdgeDriver, Fetched, OriginAnswer, PlaybackRequest, Sources, Step};
-use tokio::sync::OwnedSemaphorePermit;
 
 use crate::app::App;
 use crate::clock::now_ms;
-use crate::http::cache::{EdgeCache, Lookup, MAX_BUILD_WAIT, MAX_CLIP_BUILDS};
+use crate::http::cache::{EdgeCache, Lookup, MAX_BUILD_WAIT};
+use crate::http::clips::{ClipPlace, Clips, MAX_CLIP_BUILDS};
 use crate::http::origin::{Origin, ORIGIN_TIMEOUT};
 use crate::metrics::Metrics;
 use crate::refusals::Cause;
@@ -39,6 +44,8 @@ pub trait EdgeHost: Send + Sync + 'static {
     fn metrics(&self) -> &Metrics;
     /// The cache of built answers, and the builds in flight.
     fn cache(&self) -> &EdgeCache;
+    /// The clips being built and sent.
+    fn clips(&self) -> &Clips;
     /// The store's playback policy, kept for a short while.
     fn playback(&self) -> &crate::playback::PolicyCache;
     /// Records a playlist request (for the API's recent viewers).
@@ -68,6 +75,10 @@ impl EdgeHost for App {
 
     fn cache(&self) -> &EdgeCache {
         &self.edge_cache
+    }
+
+    fn clips(&self) -> &Clips {
+        &self.clips
     }
 
     fn playback(&self) -> &crate::playback::PolicyCache {
@@ -108,6 +119,7 @@ pub async fn playback<H: EdgeHost>(
         origin: header(header::ORIGIN),
         now_ms: Some(now_ms()),
         max_clip_ms: app.max_clip_ms(),
+        max_clip_bytes: app.clips().memory_bytes(),
     };
     let sources = Sources { live_edge: true, live_origin: app.origin().is_some(), cache: false };
     let mut driver = EdgeDriver::with_cache_first(&request, sources);
@@ -121,14 +133,14 @@ pub async fn playback<H: EdgeHost>(
                 None,
                 Default::default(),
             );
-            return http_response(failed, None);
+            return http_response(failed);
         }
     }
-    let mut clip_build = None;
+    let mut clip = None;
     let whole = match driver.next() {
         Step::Cache if matches!(driver.route(), Some(edge::Route::Clip { .. })) => {
-            clip_build = app.cache().clip_build();
-            match clip_build {
+            clip = app.clips().start();
+            match clip {
                 Some(_) => driver.cached(None),
                 None => driver.cached_answer(clips_busy(), None),
             }
@@ -137,8 +149,8 @@ pub async fn playback<H: EdgeHost>(
         Step::Cache => from_cache(&*app, &mut driver, sources).await,
         _ => None,
     };
-    drive(&*app, &mut driver).await;
-    let answer = driver.finish();
+    drive(&*app, &mut driver, clip.as_mut()).await;
+    let (answer, clip_body) = driver.finish_streamed();
     let outcome = &answer.outcome;
     if let Some(route) = outcome.route {
         app.metrics().http_request(route, outcome.status);
@@ -146,7 +158,12 @@ pub async fn playback<H: EdgeHost>(
     if let Some(stream) = &outcome.viewer_of {
         app.saw_viewer(stream, peer.ip());
     }
-    let mut response = http_response(answer, clip_build);
+    let mut response = http_response(answer);
+    if let (Some(body), Some(place)) = (clip_body, clip) {
+        // Written as it is sent; the clip's place and memory are given back when it is sent, or
+        // its connection is gone.
+        *response.body_mut() = Body::new(ClipStream { body, _place: place });
+    }
     if let Some(body) = whole {
         // A kept body that goes out as it is, without a copy: its length is the body's.
         *response.body_mut() = Body::from(body);
@@ -154,15 +171,31 @@ pub async fn playback<H: EdgeHost>(
     response
 }
 
-/// A clip's answer, holding its place among the [`MAX_CLIP_BUILDS`] as long as it is in memory.
-struct ClipBytes {
-    body: Vec<u8>,
-    _build: OwnedSemaphorePermit,
+/// The bytes of a clip written in blocks of this size as the connection takes them.
+const CLIP_BLOCK: usize = 256 << 10;
+
+/// A clip's bytes as a response body, written a block at a time as they are sent, holding the
+/// clip's place (and its chunks' memory) until then.
+struct ClipStream {
+    body: ClipBody,
+    _place: ClipPlace,
 }
 
-impl AsRef<[u8]> for ClipBytes {
-    fn as_ref(&self) -> &[u8] {
-        &self.body
+impl hyper::body::Body for ClipStream {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let block = self.body.next_block(CLIP_BLOCK);
+        Poll::Ready(block.map(|b| b.map(|bytes| Frame::data(Bytes::from(bytes))).map_err(std::io::Error::other)))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.remaining() == 0
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.body.remaining())
     }
 }
 
@@ -170,6 +203,22 @@ impl AsRef<[u8]> for ClipBytes {
 /// `Retry-After`).
 fn clips_busy() -> edge::Response {
     edge::Response::error(503, format!("{MAX_CLIP_BUILDS} clips are being built; try again in a moment"))
+}
+
+/// The 503 of a clip whose chunks do not fit beside those of the clips being sent (the driver
+/// adds `Retry-After`).
+fn clip_memory_busy(clips: &Clips, bytes: u64) -> edge::Response {
+    let mib = |b: u64| b.div_ceil(1 << 20);
+    edge::Response::error(
+        503,
+        format!(
+            "this clip needs {} MiB and the clips being sent hold {} of this edge's {} MiB for clips; try again in \
+             a moment",
+            mib(bytes),
+            mib(clips.memory_held()),
+            mib(clips.memory_bytes())
+        ),
+    )
 }
 
 /// Answers `driver`'s [`Step::Cache`]: the answer kept under its key while it is fresh, else
@@ -192,7 +241,7 @@ async fn from_cache<H: EdgeHost>(app: &H, driver: &mut EdgeDriver, sources: Sour
         let mut built = EdgeDriver::new(&request, sources);
         // Boxed: the build runs inside the cache's single flight, and its state machine nested in
         // that one's is deeper than the compiler lays out.
-        Box::pin(drive(app, &mut built)).await;
+        Box::pin(drive(app, &mut built, None)).await;
         let started = Instant::now();
         match built.finish_response() {
             Ok((response, outcome)) => {
@@ -232,9 +281,15 @@ fn build_wait<H: EdgeHost>(app: &H, route: Option<&edge::Route>) -> Duration {
 }
 
 /// Takes `driver`'s steps until it is done: asks this process's live edge, the live origin
-/// and the store what it needs.
-async fn drive<H: EdgeHost>(app: &H, driver: &mut EdgeDriver) {
+/// and the store what it needs. A clip's chunks are read once its `clip` place holds their
+/// memory.
+async fn drive<H: EdgeHost>(app: &H, driver: &mut EdgeDriver, mut clip: Option<&mut ClipPlace>) {
     loop {
+        if let (Some(place), Some(bytes)) = (clip.as_deref_mut(), driver.clip_bytes()) {
+            if !place.hold(bytes) {
+                driver.refuse(clip_memory_busy(app.clips(), bytes));
+            }
+        }
         match driver.next() {
             Step::LiveEdge { route, query } => {
                 let answer = match app.live_stream(route.stream()) {
@@ -291,15 +346,10 @@ async fn ask_origin(app: &impl EdgeHost, origin: &Origin, path_and_query: &str) 
 }
 
 /// Writes the driver's answer: its status, headers and the bytes it sends (a range of the
-/// body, taken without a copy); a clip's bytes hold its `clip_build` place until they are gone.
-fn http_response(answer: Answer, clip_build: Option<OwnedSemaphorePermit>) -> Response {
+/// body, taken without a copy).
+fn http_response(answer: Answer) -> Response {
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let body = match clip_build {
-        // The clip's place among the MAX_CLIP_BUILDS is given back when its bytes are.
-        Some(build) => Bytes::from_owner(ClipBytes { body: answer.body, _build: build }),
-        None => Bytes::from(answer.body),
-    };
-    let body = Body::from(body.slice(answer.send));
+    let body = Body::from(Bytes::from(answer.body).slice(answer.send));
     let mut response = (status, body).into_response();
     let h = response.headers_mut();
     for (name, value) in answer.headers {
