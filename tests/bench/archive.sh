@@ -18,13 +18,16 @@
 #    fresh node and once from a fresh `rapidrtmp edge` over the same bucket (a fresh process
 #    each, pinned to SERVER_CORE, so that its peak memory is the clip's): time to first byte
 #    and total (curl), bytes, the MP4's duration (ffprobe), and the server's peak memory
-#    (VmHWM from /proc/PID/status, read before it is stopped).
+#    (VmHWM from /proc/PID/status, read before it is stopped). With BASELINE_BIN (another
+#    `rapidrtmp` binary, e.g. an earlier commit's), each clip is fetched from its node and edge
+#    too, from the same recording, and reported as "baseline".
 #
 # Usage: tests/bench/archive.sh
 # Environment: STEPS ("windows clips": which parts run), HOURS (25: the archive of step 1; at
 # least 24.5 for the 24-hour window), REPEATS (5), CLIPS ("60 600": clip lengths, seconds),
 # SERVER_CORE (0), BENCH_DIR (~/.cache/rapidrtmp/bench: the fixture, results), CARGO_TARGET_DIR
-# (~/.cache/rapidrtmp/target), RAPIDRTMP_BIN and LOAD_BIN (prebuilt binaries: skip the build).
+# (~/.cache/rapidrtmp/target), RAPIDRTMP_BIN and LOAD_BIN (prebuilt binaries: skip the build),
+# BASELINE_BIN (none: a binary to compare the clips with).
 # Step 2 publishes in real time: with the default CLIPS it takes over 10 minutes. The machine
 # should be otherwise idle. Results: printed, and appended to $BENCH_DIR/archive-results.txt.
 set -euo pipefail
@@ -75,12 +78,12 @@ metric() { # BASE NAME: the value of an unlabelled metric on BASE/metrics
 peak_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 
 start_server() { # KIND NAME [flags…]: `rapidrtmp serve` or `rapidrtmp edge` on SERVER_CORE;
-    # sets SERVER (its base URL) and SERVER_PID
+    # sets SERVER (its base URL) and SERVER_PID. The binary is $RAPIDRTMP, or $SERVER_BIN if set.
     local kind=$1 name=$2 http
     shift 2
     http=$(free_port)
     SERVER=http://127.0.0.1:$http
-    RAPIDRTMP_LOG=warn taskset -c "$SERVER_CORE" "$RAPIDRTMP" "$kind" --http-addr "127.0.0.1:$http" "$@" \
+    RAPIDRTMP_LOG=warn taskset -c "$SERVER_CORE" "${SERVER_BIN:-$RAPIDRTMP}" "$kind" --http-addr "127.0.0.1:$http" "$@" \
         >"$WORK/$name.log" 2>&1 &
     SERVER_PID=$!
     STARTED+=("$SERVER_PID")
@@ -178,27 +181,35 @@ clips_step() {
     sleep 3
     stop_pid "$node_pid"
 
-    local clip kind r duration peak
+    local clip kind bin binaries=("$RAPIDRTMP")
+    [[ -n ${BASELINE_BIN:-} ]] && binaries+=("$BASELINE_BIN")
     for clip in $CLIPS; do
-        for kind in serve edge; do
-            if [[ $kind == serve ]]; then
-                start_server serve "clip-$clip-node" "${s3[@]}" --data-dir "$WORK/node-$clip" \
-                    --rtmp-addr "127.0.0.1:$(free_port)" --admin-key "$admin"
-            else
-                start_server edge "clip-$clip-edge" "${s3[@]}"
-            fi
-            r=$(curl -sS -o "$WORK/clip.mp4" -w '%{http_code} %{time_starttransfer} %{time_total} %{size_download}' \
-                "$SERVER/live/clip-0/clip.mp4?start=$t0&end=$(( t0 + clip ))") || die "GET the $clip s clip failed"
-            peak=$(peak_kb "$SERVER_PID")
-            stop_pid "$SERVER_PID"
-            [[ ${r%% *} == 200 ]] || die "the $clip s clip from $kind: status ${r%% *}: $(head -c 300 "$WORK/clip.mp4")"
-            duration=$(ffprobe -v error -show_entries format=duration -of csv=p=0 "$WORK/clip.mp4")
-            out "$(awk -v r="$r" -v k="$kind" -v c="$clip" -v d="$duration" -v p="$peak" 'BEGIN {
-                split(r, f, " ")
-                printf "clip %4d s from %-5s: first byte %7.1f ms, total %8.1f ms, %6.1f MB, MP4 of %.3f s, peak memory %6.1f MB\n",
-                    c, (k == "serve" ? "node" : "edge"), f[2] * 1000, f[3] * 1000, f[4] / 1e6, d, p / 1024 }')"
+        for bin in "${binaries[@]}"; do
+            for kind in serve edge; do
+                SERVER_BIN=$bin fetch_clip "$clip" "$kind" "$([[ $bin == "$RAPIDRTMP" ]] || echo ' (baseline)')"
+            done
         done
     done
+}
+
+fetch_clip() { # SECONDS KIND LABEL: the clip of SECONDS from a fresh `rapidrtmp KIND`, reported
+    local clip=$1 kind=$2 label=$3 r duration peak
+    if [[ $kind == serve ]]; then
+        start_server serve "clip-$clip-node" "${s3[@]}" --data-dir "$WORK/node-$clip-$RANDOM" \
+            --rtmp-addr "127.0.0.1:$(free_port)" --admin-key "$admin"
+    else
+        start_server edge "clip-$clip-edge" "${s3[@]}"
+    fi
+    r=$(curl -sS -o "$WORK/clip.mp4" -w '%{http_code} %{time_starttransfer} %{time_total} %{size_download}' \
+        "$SERVER/live/clip-0/clip.mp4?start=$t0&end=$(( t0 + clip ))") || die "GET the $clip s clip failed"
+    peak=$(peak_kb "$SERVER_PID")
+    stop_pid "$SERVER_PID"
+    [[ ${r%% *} == 200 ]] || die "the $clip s clip from $kind: status ${r%% *}: $(head -c 300 "$WORK/clip.mp4")"
+    duration=$(ffprobe -v error -show_entries format=duration -of csv=p=0 "$WORK/clip.mp4")
+    out "$(awk -v r="$r" -v k="$kind" -v c="$clip" -v d="$duration" -v p="$peak" -v b="$label" 'BEGIN {
+        split(r, f, " ")
+        printf "clip %4d s from %-5s%s: first byte %7.1f ms, total %8.1f ms, %6.1f MB, MP4 of %.3f s, peak memory %6.1f MB\n",
+            c, (k == "serve" ? "node" : "edge"), b, f[2] * 1000, f[3] * 1000, f[4] / 1e6, d, p / 1024 }')"
 }
 
 for step in $STEPS; do
