@@ -201,6 +201,12 @@ pub fn respond(route: &Route, object: Option<&[u8]>, more: &[Option<&[u8]>], now
 /// further apart than this has its clips start at the first one found).
 pub const CLIP_LEAD_MS: u64 = 10_000;
 
+/// How far the wall clock may run on between two chunks of one session whose media runs on
+/// without a break, milliseconds: a clip's window that ends in such a gap ends with the first
+/// chunk's media (the program date times of a stream drift from its media time by a few
+/// milliseconds a chunk).
+pub const CLOCK_GAP_MS: u64 = 1_000;
+
 /// Most chunks one clip reads: a day of 2-second chunks fits (`--max-clip` is a day at most);
 /// a window cut into more, smaller chunks (a publisher that reconnects very often) is refused.
 pub const MAX_CLIP_CHUNKS: usize = 65_536;
@@ -257,7 +263,10 @@ pub fn clip_chunks(
             Err(e) => return Err(Response::error(500, format!("archive of {stream}: {e}"))),
         }
     }
-    let mut entries = archive::window_entries(&buckets, start_ms.saturating_sub(CLIP_LEAD_MS)..*end_ms, now_ms);
+    // Up to CLOCK_GAP_MS past the window: the chunk that continues the last one, if the window
+    // ends between them on the wall clock.
+    let lookup = start_ms.saturating_sub(CLIP_LEAD_MS)..end_ms.saturating_add(CLOCK_GAP_MS);
+    let mut entries = archive::window_entries(&buckets, lookup, now_ms);
     // From the chunk before the last independent one that starts at or before the window (the
     // keyframe the clip starts from; the chunk before it, for the audio decoder's pre-roll).
     let key = entries.iter().rposition(|c| c.independent && c.wall_clock_ms <= *start_ms);
@@ -280,7 +289,14 @@ pub fn clip_chunks(
     let (Some(first), Some(last)) = (entries.first(), entries.iter().rfind(inside)) else {
         return Err(Response::error(404, format!("the store holds nothing of stream {stream} from {window}")));
     };
-    if first.wall_clock_ms > *start_ms || archive::end_ms(last) < *end_ms {
+    // The wall clock runs on a little between two chunks of one session whose media runs on
+    // without a break: a window that ends in that gap ends with the first chunk's media.
+    let continued = entries.iter().find(|c| c.wall_clock_ms >= *end_ms).is_some_and(|next| {
+        next.session == last.session
+            && next.sequence == last.sequence.saturating_add(1)
+            && next.start_ms == last.start_ms.saturating_add(last.duration_ms)
+    });
+    if first.wall_clock_ms > *start_ms || (archive::end_ms(last) < *end_ms && !continued) {
         let first = entries.iter().find(|c| archive::end_ms(c) > *start_ms).unwrap_or(first);
         return Err(Response::error(
             404,
@@ -291,6 +307,8 @@ pub fn clip_chunks(
             ),
         ));
     }
+    let last = last.sequence;
+    entries.retain(|c| c.sequence <= last);
     let timeline = |wall: u64, end: bool| -> u64 {
         let at = entries.iter().rposition(|c| c.wall_clock_ms <= wall).unwrap_or(0);
         let c = &entries[at];
@@ -323,6 +341,43 @@ mod tests {
             bytes: 100,
             wall_clock_ms: wall,
             independent: true,
+        }
+    }
+
+    /// A clip's window that ends where the wall clock ran on between two chunks of one session
+    /// (their media runs on) ends with the first chunk, whose media it covers; one that ends
+    /// after the last chunk, or in the gap before a chunk of another session, is not all in the
+    /// store.
+    #[test]
+    fn a_clip_ending_between_two_chunks_of_one_session_ends_with_the_first() {
+        let mut m = Manifest::new("cam", T0);
+        m.state = StreamState::Ended;
+        let mut bucket = Bucket::new(archive::bucket_start(T0), 0, None);
+        // Media 0–2 s then 2–4 s, the second chunk dated 7 ms late; then another session.
+        let chunks = [
+            ChunkEntry { start_ms: 0, ..entry("s", 1, T0 + 1_000) },
+            ChunkEntry { start_ms: 2_000, ..entry("s", 2, T0 + 3_007) },
+            ChunkEntry { start_ms: 4_000, ..entry("t", 3, T0 + 7_000) },
+        ];
+        for c in &chunks {
+            bucket.push(c.clone());
+            m.push_chunk(c.clone(), 10);
+        }
+        let (manifest, bucket) = (m.to_json(), bucket.to_json());
+        let clip = |start_ms, end_ms| {
+            let route = Route::Clip { stream: "cam".into(), start_ms, end_ms, filename: None };
+            clip_chunks(&route, Some(&manifest), &[Some(&bucket)], T0 + 60_000)
+        };
+        for end in [T0 + 3_000, T0 + 3_004, T0 + 3_007] {
+            let c = clip(T0 + 1_500, end).unwrap_or_else(|e| panic!("{end}: {e:?}"));
+            let sequences: Vec<u64> = c.entries.iter().map(|e| e.sequence).collect();
+            assert_eq!((sequences, c.start_ms, c.end_ms), (alloc::vec![1], 500, 2_000), "ends at {}", end - T0);
+        }
+        let c = clip(T0 + 1_500, T0 + 3_500).expect("into the second chunk");
+        assert_eq!((c.entries.len(), c.end_ms), (2, 2_493));
+        for end in [T0 + 5_500, T0 + 6_000] {
+            let refused = clip(T0 + 3_500, end).expect_err("past the session's media");
+            assert_eq!(refused.status, 404, "ends at {}", end - T0);
         }
     }
 
