@@ -543,6 +543,17 @@ impl EdgeDriver {
         whole
     }
 
+    /// The store keys the driver will ask for after the one [`EdgeDriver::next`] asks for now,
+    /// in order, as far as they are known (a clip's chunks, once its buckets are read): an
+    /// adapter may start reading them at once and answer each [`Step::Fetch`] from what it
+    /// read. The list only grows at its end; the driver may stop before asking for them all.
+    pub fn upcoming_keys(&self) -> &[String] {
+        match self.state {
+            State::Rendition(n) => self.rendition_keys.get(n.saturating_add(1)..).unwrap_or_default(),
+            _ => &[],
+        }
+    }
+
     /// The bytes of stored chunks the clip asked for holds, once its chunks are known (before
     /// the first is fetched): what an adapter counts against the memory its clips may hold at
     /// once. `None` for any other request, and for a clip before then.
@@ -1612,6 +1623,7 @@ mod tests {
     /// clip body.
     #[test]
     fn a_streamed_clip_writes_the_bytes_of_its_answer_a_block_at_a_time() {
+        use crate::layout::bucket_key;
         let t0 = 1_796_570_400_000;
         let objects = clip_objects(t0);
         let query = format!("start={}.5&end={}.5", t0 / 1000 + 16, t0 / 1000 + 17);
@@ -1625,6 +1637,15 @@ mod tests {
             };
             let (_, whole) = from_store(&request, &objects);
             let mut driver = EdgeDriver::new(&request, Sources::default());
+            // Once the bucket is read, the chunks still to read are known, in the order asked.
+            for key in [manifest_key("cam"), bucket_key("cam", t0, 0)] {
+                assert_eq!(driver.next(), Step::Fetch { key: &key });
+                assert!(driver.upcoming_keys().is_empty(), "{key}: {:?}", driver.upcoming_keys());
+                driver.fetched(store(&key));
+            }
+            let chunks: Vec<String> = (0..3).map(|i| chunk_key("cam", "s", i)).collect();
+            assert_eq!(driver.next(), Step::Fetch { key: &chunks[0] });
+            assert_eq!(driver.upcoming_keys(), &chunks[1..]);
             steps(&mut driver, &peers);
             assert_eq!(driver.clip_bytes(), Some(3), "the index's sizes of the chunks read");
             let (answer, body) = driver.finish_streamed();

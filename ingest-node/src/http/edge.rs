@@ -10,6 +10,7 @@
 //! request then takes its own range or `HEAD` of. A clip instead takes a place among the clips
 //! being built and sent ([`Clips`]), and its bytes are written as they are sent.
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::Ordering::Relaxed;
@@ -280,10 +281,75 @@ fn build_wait<H: EdgeHost>(app: &H, route: Option<&edge::Route>) -> Duration {
     MAX_BUILD_WAIT + live + origin
 }
 
+/// Store reads in flight ahead of the one the edge driver asks for, when it knows what it asks
+/// for next (a clip's chunks): a 10-minute clip's 300 chunks are read 8 at a time, not one after
+/// another.
+const READ_AHEAD: usize = 8;
+
+/// Reads of the objects the driver asks for next ([`EdgeDriver::upcoming_keys`]), started
+/// ahead, in its order; those left when the request is done or gone are aborted.
+#[derive(Default)]
+struct ReadsAhead(VecDeque<(String, StoreRead)>);
+
+/// A store read running in a task of its own.
+type StoreRead = tokio::task::JoinHandle<Result<Option<Vec<u8>>, crate::store::StoreError>>;
+
+impl ReadsAhead {
+    /// Reads `key`: the read started ahead for it, else now. Then starts reads of the keys
+    /// after it (`upcoming`), up to [`READ_AHEAD`] in flight.
+    async fn read<H: EdgeHost>(&mut self, app: &H, key: &str, upcoming: &[String]) -> Fetched {
+        let ahead = match self.0.front() {
+            Some((k, _)) if k == key => self.0.pop_front().map(|(_, read)| read),
+            _ => {
+                self.abort();
+                None
+            }
+        };
+        let more = READ_AHEAD.saturating_sub(self.0.len());
+        for next in upcoming.iter().skip(self.0.len()).take(more) {
+            let (store, next_key) = (app.store().clone(), next.clone());
+            app.metrics().edge_store_reads.fetch_add(1, Relaxed);
+            self.0.push_back((next.clone(), tokio::spawn(async move { store.get_owned(&next_key).await })));
+        }
+        let read = match ahead {
+            Some(read) => read.await.unwrap_or_else(|e| {
+                Err(crate::store::StoreError::Io { op: "read", key: key.to_string(), source: std::io::Error::other(e) })
+            }),
+            None => {
+                app.metrics().edge_store_reads.fetch_add(1, Relaxed);
+                app.store().get_owned(key).await
+            }
+        };
+        match read {
+            // The buffer the store read the object into, handed over: never a copy.
+            Ok(object) => Fetched::from(object),
+            Err(e) => {
+                if let Some(count) = app.metrics().refusals.note(Cause::EdgeStore) {
+                    tracing::warn!(count, "edge: store read failed: {e}");
+                }
+                Fetched::Unavailable
+            }
+        }
+    }
+
+    fn abort(&mut self) {
+        for (_, read) in self.0.drain(..) {
+            read.abort();
+        }
+    }
+}
+
+impl Drop for ReadsAhead {
+    fn drop(&mut self) {
+        self.abort();
+    }
+}
+
 /// Takes `driver`'s steps until it is done: asks this process's live edge, the live origin
-/// and the store what it needs. A clip's chunks are read once its `clip` place holds their
-/// memory.
+/// and the store what it needs, reading ahead what it will ask for next. A clip's chunks are
+/// read once its `clip` place holds their memory.
 async fn drive<H: EdgeHost>(app: &H, driver: &mut EdgeDriver, mut clip: Option<&mut ClipPlace>) {
+    let mut ahead = ReadsAhead::default();
     loop {
         if let (Some(place), Some(bytes)) = (clip.as_deref_mut(), driver.clip_bytes()) {
             if !place.hold(bytes) {
@@ -310,17 +376,8 @@ async fn drive<H: EdgeHost>(app: &H, driver: &mut EdgeDriver, mut clip: Option<&
             }
             Step::Cache => driver.cached(None),
             Step::Fetch { key } => {
-                app.metrics().edge_store_reads.fetch_add(1, Relaxed);
-                let fetched = match app.store().get_owned(key).await {
-                    // The buffer the store read the object into, handed over: never a copy.
-                    Ok(object) => Fetched::from(object),
-                    Err(e) => {
-                        if let Some(count) = app.metrics().refusals.note(Cause::EdgeStore) {
-                            tracing::warn!(count, "edge: store read failed: {e}");
-                        }
-                        Fetched::Unavailable
-                    }
-                };
+                let key = key.to_string();
+                let fetched = ahead.read(app, &key, driver.upcoming_keys()).await;
                 driver.fetched(fetched);
             }
             Step::Done => break,
