@@ -412,7 +412,7 @@ fn clips_are_let_in_by_the_memory_their_chunks_need() {
     let busy = get(&node, &second, &[]);
     assert_eq!(busy.status, 503, "{}", busy.text());
     assert!(busy.text().contains("the clips being sent hold"), "{}", busy.text());
-    assert!(busy.text().contains("of this edge's 10 MiB for clips"), "{}", busy.text());
+    assert!(busy.text().contains("of this edge's 10.0 MiB for clips"), "{}", busy.text());
     assert_eq!(busy.header("retry-after"), Some("1"));
     let body = slow.read_rest();
     let whole = get(&node, &first, &[]);

@@ -112,8 +112,9 @@ fn max_clip_bytes(env: &Env) -> u64 {
 /// `MAX_CLIP_MB` when unset: an isolate has 128 MB, and a clip is there three times (its
 /// chunks, the file, the file's copy out of WASM memory).
 const DEFAULT_CLIP_MB: u64 = 32;
-/// The largest `MAX_CLIP_MB` taken: three times it still fits in an isolate's 128 MB.
-const MAX_CLIP_MB_LIMIT: u64 = 40;
+/// The largest `MAX_CLIP_MB` taken: three times it leaves an isolate's 128 MB room for the
+/// rest.
+const MAX_CLIP_MB_LIMIT: u64 = 32;
 
 fn var(env: &Env, name: &str) -> Option<String> {
     env.var(name).ok().map(|v| v.to_string()).or_else(|| env.secret(name).ok().map(|v| v.to_string()))

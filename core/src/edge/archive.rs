@@ -225,6 +225,11 @@ pub struct ClipChunks {
 }
 
 impl ClipChunks {
+    /// The bytes of the chunks, as the archive's index gives them.
+    pub fn bytes(&self) -> u64 {
+        self.entries.iter().fold(0, |sum, c| sum.saturating_add(c.bytes))
+    }
+
     /// The store keys of [`ClipChunks::entries`].
     pub fn keys(&self, stream: &str) -> Vec<String> {
         self.entries.iter().map(|c| crate::layout::chunk_key(stream, &c.session, c.sequence)).collect()
@@ -295,6 +300,7 @@ pub fn clip_chunks(
         next.session == last.session
             && next.sequence == last.sequence.saturating_add(1)
             && next.start_ms == last.start_ms.saturating_add(last.duration_ms)
+            && next.wall_clock_ms <= archive::end_ms(last).saturating_add(CLOCK_GAP_MS)
     });
     if first.wall_clock_ms > *start_ms || (archive::end_ms(last) < *end_ms && !continued) {
         let first = entries.iter().find(|c| archive::end_ms(c) > *start_ms).unwrap_or(first);
@@ -354,10 +360,12 @@ mod tests {
         m.state = StreamState::Ended;
         let mut bucket = Bucket::new(archive::bucket_start(T0), 0, None);
         // Media 0–2 s then 2–4 s, the second chunk dated 7 ms late; then another session.
+        // Then the same session stalls: its next chunk is dated 2 s late.
         let chunks = [
             ChunkEntry { start_ms: 0, ..entry("s", 1, T0 + 1_000) },
             ChunkEntry { start_ms: 2_000, ..entry("s", 2, T0 + 3_007) },
             ChunkEntry { start_ms: 4_000, ..entry("t", 3, T0 + 7_000) },
+            ChunkEntry { start_ms: 6_000, ..entry("t", 4, T0 + 11_000) },
         ];
         for c in &chunks {
             bucket.push(c.clone());
@@ -375,8 +383,9 @@ mod tests {
         }
         let c = clip(T0 + 1_500, T0 + 3_500).expect("into the second chunk");
         assert_eq!((c.entries.len(), c.end_ms), (2, 2_493));
-        for end in [T0 + 5_500, T0 + 6_000] {
-            let refused = clip(T0 + 3_500, end).expect_err("past the session's media");
+        // Before another session's chunk, or more than CLOCK_GAP_MS before a stalled one's.
+        for end in [T0 + 5_500, T0 + 6_000, T0 + 6_100, T0 + 9_500, T0 + 10_500] {
+            let refused = clip(T0 + 3_500, end).expect_err("past the media");
             assert_eq!(refused.status, 404, "ends at {}", end - T0);
         }
     }

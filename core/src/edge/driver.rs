@@ -558,7 +558,7 @@ impl EdgeDriver {
     /// the first is fetched): what an adapter counts against the memory its clips may hold at
     /// once. `None` for any other request, and for a clip before then.
     pub fn clip_bytes(&self) -> Option<u64> {
-        self.clip.as_ref().map(|chunks| chunks.entries.iter().map(|c| c.bytes).sum())
+        self.clip.as_ref().map(ClipChunks::bytes)
     }
 
     /// The adapter's own answer in place of what is left to do (a limit of its own, such as
@@ -621,6 +621,8 @@ impl EdgeDriver {
             self.rendition_keys.extend(chunks.keys(route.stream()));
             self.clip_from = more.len();
             self.clip = Some(chunks);
+            // The buckets are read: only the chunks are needed now.
+            self.renditions.iter_mut().for_each(|bucket| *bucket = None);
         }
         Ok(())
     }
@@ -895,7 +897,7 @@ fn too_long(route: &Route, max_clip_ms: u64) -> Option<Response> {
 /// The refusal of a clip whose chunks hold more than `max_bytes`.
 fn too_large(route: &Route, chunks: &ClipChunks, max_bytes: u64) -> Option<Response> {
     let Route::Clip { start_ms, end_ms, .. } = route else { return None };
-    let bytes: u64 = chunks.entries.iter().map(|c| c.bytes).sum();
+    let bytes = chunks.bytes();
     (bytes > max_bytes).then(|| {
         Response::error(
             400,
@@ -911,8 +913,8 @@ fn too_large(route: &Route, chunks: &ClipChunks, max_bytes: u64) -> Option<Respo
     })
 }
 
-/// `bytes` in MiB, to a tenth (`12.5 MiB`).
-fn mebibytes(bytes: u64) -> String {
+/// `bytes` in MiB, to a tenth (`12.5 MiB`), rounded up.
+pub fn mebibytes(bytes: u64) -> String {
     let tenths = bytes.saturating_mul(10).div_ceil(1 << 20);
     alloc::format!("{}.{} MiB", tenths / 10, tenths % 10)
 }

@@ -65,6 +65,11 @@ pub struct ClipPlace {
 }
 
 impl ClipPlace {
+    /// Whether it holds memory for its chunks.
+    pub fn holding(&self) -> bool {
+        self.memory.is_some()
+    }
+
     /// Holds `bytes` of the clip memory for the clip's chunks (once; later calls hold nothing
     /// more); `false` when the clips being sent hold too much of it for these.
     pub fn hold(&mut self, bytes: u64) -> bool {

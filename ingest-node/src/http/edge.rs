@@ -160,10 +160,10 @@ pub async fn playback<H: EdgeHost>(
         app.saw_viewer(stream, peer.ip());
     }
     let mut response = http_response(answer);
-    if let (Some(body), Some(place)) = (clip_body, clip) {
+    if let Some(body) = clip_body {
         // Written as it is sent; the clip's place and memory are given back when it is sent, or
         // its connection is gone.
-        *response.body_mut() = Body::new(ClipStream { body, _place: place });
+        *response.body_mut() = Body::new(ClipStream { body, _place: clip });
     }
     if let Some(body) = whole {
         // A kept body that goes out as it is, without a copy: its length is the body's.
@@ -179,7 +179,7 @@ const CLIP_BLOCK: usize = 256 << 10;
 /// clip's place (and its chunks' memory) until then.
 struct ClipStream {
     body: ClipBody,
-    _place: ClipPlace,
+    _place: Option<ClipPlace>,
 }
 
 impl hyper::body::Body for ClipStream {
@@ -209,12 +209,11 @@ fn clips_busy() -> edge::Response {
 /// The 503 of a clip whose chunks do not fit beside those of the clips being sent (the driver
 /// adds `Retry-After`).
 fn clip_memory_busy(clips: &Clips, bytes: u64) -> edge::Response {
-    let mib = |b: u64| b.div_ceil(1 << 20);
+    let mib = edge::driver::mebibytes;
     edge::Response::error(
         503,
         format!(
-            "this clip needs {} MiB and the clips being sent hold {} of this edge's {} MiB for clips; try again in \
-             a moment",
+            "this clip needs {} and the clips being sent hold {} of this edge's {} for clips; try again in a moment",
             mib(bytes),
             mib(clips.memory_held()),
             mib(clips.memory_bytes())
@@ -298,24 +297,28 @@ impl ReadsAhead {
     /// Reads `key`: the read started ahead for it, else now. Then starts reads of the keys
     /// after it (`upcoming`), up to [`READ_AHEAD`] in flight.
     async fn read<H: EdgeHost>(&mut self, app: &H, key: &str, upcoming: &[String]) -> Fetched {
-        let ahead = match self.0.front() {
-            Some((k, _)) if k == key => self.0.pop_front().map(|(_, read)| read),
-            _ => {
-                self.abort();
-                None
-            }
-        };
-        let more = READ_AHEAD.saturating_sub(self.0.len());
-        for next in upcoming.iter().skip(self.0.len()).take(more) {
+        let started = matches!(self.0.front(), Some((k, _)) if k == key);
+        if !started {
+            self.abort();
+        }
+        // The keys after this one, behind the read of this one if it was started ahead.
+        let queued = self.0.len().saturating_sub(usize::from(started));
+        for next in upcoming.iter().skip(queued).take(READ_AHEAD.saturating_sub(queued)) {
             let (store, next_key) = (app.store().clone(), next.clone());
             app.metrics().edge_store_reads.fetch_add(1, Relaxed);
             self.0.push_back((next.clone(), tokio::spawn(async move { store.get_owned(&next_key).await })));
         }
-        let read = match ahead {
-            Some(read) => read.await.unwrap_or_else(|e| {
-                Err(crate::store::StoreError::Io { op: "read", key: key.to_string(), source: std::io::Error::other(e) })
-            }),
-            None => {
+        let read = match self.0.front_mut() {
+            // Awaited where it is queued: a request dropped meanwhile aborts it with the others.
+            Some((_, read)) if started => {
+                let read = read.await.unwrap_or_else(|e| {
+                    let source = std::io::Error::other(e);
+                    Err(crate::store::StoreError::Io { op: "read", key: key.to_string(), source })
+                });
+                self.0.pop_front();
+                read
+            }
+            _ => {
                 app.metrics().edge_store_reads.fetch_add(1, Relaxed);
                 app.store().get_owned(key).await
             }
@@ -351,7 +354,8 @@ impl Drop for ReadsAhead {
 async fn drive<H: EdgeHost>(app: &H, driver: &mut EdgeDriver, mut clip: Option<&mut ClipPlace>) {
     let mut ahead = ReadsAhead::default();
     loop {
-        if let (Some(place), Some(bytes)) = (clip.as_deref_mut(), driver.clip_bytes()) {
+        let holding = clip.as_deref().is_none_or(ClipPlace::holding);
+        if let (false, Some(place), Some(bytes)) = (holding, clip.as_deref_mut(), driver.clip_bytes()) {
             if !place.hold(bytes) {
                 driver.refuse(clip_memory_busy(app.clips(), bytes));
             }
