@@ -482,8 +482,11 @@ fn following_the_hints_across_segment_boundaries_every_playlist_has_a_hint_and_e
 /// hls.js and shaka-player play this long in the tests below.
 const PLAY_FOR: Duration = Duration::from_secs(60);
 /// The most hls.js may estimate it is behind the live edge after [`PLAY_FOR`] (seconds): its
-/// target, PART-HOLD-BACK (0.666 s), plus what starting took.
-const MAX_HLS_JS_LATENCY_S: f64 = 1.3;
+/// target, PART-HOLD-BACK (0.666 s, two parts), plus what starting took, at most two more
+/// parts (0.666 s), and 70 ms of jitter. hls.js starts on a part boundary: one part further
+/// back when its first part comes late (a loaded machine), and with its defaults it never
+/// plays faster to catch up, so it ends three or four parts behind (1.0 or 1.33 s).
+const MAX_HLS_JS_LATENCY_S: f64 = 1.4;
 
 #[test]
 fn hls_js_with_its_defaults_plays_audio_and_video_through_a_cdn_for_a_minute_with_no_error_near_the_edge() {
