@@ -258,20 +258,7 @@ impl WindowQuery {
     /// playlist); `Err` with what is wrong for a malformed or reversed window, one that starts
     /// after `now_ms`, or one longer than [`MAX_WINDOW_MS`].
     pub fn parse(query: Option<&str>, now_ms: u64) -> Result<Option<Self>, String> {
-        let (mut start, mut end) = (None, None);
-        for pair in query.unwrap_or("").split('&') {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let slot = match key {
-                "start" => &mut start,
-                "end" => &mut end,
-                _ => continue,
-            };
-            if slot.is_some() {
-                return Err(format!("{key} is given twice"));
-            }
-            let value = percent_decoded_colons(value);
-            *slot = Some(parse_time(&value).map_err(|e: TimeError| format!("{key}={value:?} {e}"))?);
-        }
+        let (start, end) = query_times(query)?;
         let start_ms = match (start, end) {
             (None, None) => return Ok(None),
             (None, Some(_)) => return Err("end without start".into()),
@@ -293,6 +280,26 @@ impl WindowQuery {
         }
         Ok(Some(Self { start_ms, end_ms: end }))
     }
+}
+
+/// The `start` and `end` of a query (an archive window's, a clip's), as [`parse_time`] reads
+/// them, each if given; `Err` with what is wrong for a malformed one or one given twice.
+pub(crate) fn query_times(query: Option<&str>) -> Result<(Option<u64>, Option<u64>), String> {
+    let (mut start, mut end) = (None, None);
+    for pair in query.unwrap_or("").split('&') {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let slot = match key {
+            "start" => &mut start,
+            "end" => &mut end,
+            _ => continue,
+        };
+        if slot.is_some() {
+            return Err(format!("{key} is given twice"));
+        }
+        let value = percent_decoded_colons(value);
+        *slot = Some(parse_time(&value).map_err(|e: TimeError| format!("{key}={value:?} {e}"))?);
+    }
+    Ok((start, end))
 }
 
 /// `value` with `%3A`/`%3a` (a colon, as browsers may write it in a query) and `%2B`/`%2b` (a

@@ -4,7 +4,7 @@
 
 use alloc::{format, string::String, string::ToString};
 
-use crate::date::{iso8601, parse_time};
+use crate::date::iso8601;
 use crate::hls::{self, parse_uri_number};
 use crate::layout::{chunk_key, manifest_key, session_key, valid_name};
 
@@ -114,35 +114,26 @@ pub struct ClipQuery {
 }
 
 impl ClipQuery {
-    /// The clip a query asks for at `now_ms`: `start` and `end` as [`parse_time`] reads them
+    /// The clip a query asks for at `now_ms`: `start` and `end` as [`crate::date::parse_time`] reads them
     /// (both needed, `end` after `start` and not after `now_ms`: a clip is of the past), and an
     /// optional `filename` (percent-encoded UTF-8, `+` a space); `Err` with what is wrong.
     /// Its length against the edge's limit is the edge driver's to judge.
     pub fn parse(query: Option<&str>, now_ms: u64) -> Result<Self, String> {
-        let (mut start, mut end, mut filename) = (None, None, None);
+        let mut filename = None;
         for pair in query.unwrap_or("").split('&') {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            if key == "filename" {
-                if filename.is_some() {
-                    return Err("filename is given twice".into());
-                }
-                let name =
-                    percent_decoded(value).ok_or_else(|| format!("filename={value:?} is not percent-encoded UTF-8"))?;
-                crate::clip::attachment(&name).map_err(|e| e.to_string())?;
-                filename = Some(name);
+            if key != "filename" {
                 continue;
             }
-            let slot = match key {
-                "start" => &mut start,
-                "end" => &mut end,
-                _ => continue,
-            };
-            if slot.is_some() {
-                return Err(format!("{key} is given twice"));
+            if filename.is_some() {
+                return Err("filename is given twice".into());
             }
-            let value = crate::archive::percent_decoded_colons(value);
-            *slot = Some(parse_time(&value).map_err(|e| format!("{key}={value:?} {e}"))?);
+            let name =
+                percent_decoded(value).ok_or_else(|| format!("filename={value:?} is not percent-encoded UTF-8"))?;
+            crate::clip::attachment(&name).map_err(|e| e.to_string())?;
+            filename = Some(name);
         }
+        let (start, end) = crate::archive::query_times(query)?;
         let (Some(start_ms), Some(end_ms)) = (start, end) else {
             return Err("a clip needs start and end (clip.mp4?start={t}&end={t})".into());
         };
