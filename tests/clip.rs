@@ -37,59 +37,10 @@ const RATE: u64 = 48_000;
 /// The clip length the issue names.
 const CLIP_MS: u64 = 8_500;
 
-/// A 30 s source: testsrc2 at 30 fps, H.264 High with B-frames and a keyframe every 2 s, AAC
-/// 48 kHz stereo of white noise (seeded: the same each time), which matches itself at one
-/// shift only, so where a clip's audio comes from in it can be found.
+/// A 30 s source at 320x240 ([`fixtures::noise_source`]): its white noise matches itself at
+/// one shift only, so where a clip's audio comes from in it can be found.
 fn source() -> PathBuf {
-    let args: Vec<String> = [
-        "-nostdin",
-        "-v",
-        "error",
-        "-y",
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc2=size=320x240:rate=30:duration=30",
-        "-f",
-        "lavfi",
-        "-i",
-        "anoisesrc=color=white:sample_rate=48000:amplitude=0.3:seed=7:duration=30",
-        "-map",
-        "0:v",
-        "-map",
-        "1:a",
-        "-c:v",
-        "libx264",
-        "-preset",
-        "veryfast",
-        "-profile:v",
-        "high",
-        "-bf",
-        "2",
-        "-g",
-        "60",
-        "-keyint_min",
-        "60",
-        "-sc_threshold",
-        "0",
-        "-pix_fmt",
-        "yuv420p",
-        "-threads",
-        "1",
-        "-c:a",
-        "aac",
-        "-b:a",
-        "96k",
-        "-ar",
-        "48000",
-        "-ac",
-        "2",
-        "-f",
-        "flv",
-    ]
-    .map(String::from)
-    .to_vec();
-    fixtures::encoded("clip-source-30s", &args)
+    fixtures::noise_source("clip-source-30s", 30, "320x240", &[])
 }
 
 /// The source's chunk files, as the ingest node stores them (2 s target).

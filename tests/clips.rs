@@ -45,62 +45,18 @@ const PUBLISH_TIMEOUT: Duration = Duration::from_secs(60);
 /// A `seconds`-long source at `size`: testsrc2 at 30 fps, H.264 High with B-frames and a
 /// keyframe every 2 s, AAC 48 kHz stereo white noise.
 fn source(seconds: u32, size: &str) -> PathBuf {
-    encoded_source(&format!("clips-source-{seconds}s-{size}"), seconds, size, &[])
+    fixtures::noise_source(&format!("clips-source-{seconds}s-{size}"), seconds, size, &[])
 }
 
 /// [`source`] made heavy: the picture under moving noise, at about 4 Mbit/s (1 MB a 2 s chunk).
 fn heavy_source(seconds: u32) -> PathBuf {
     let name = format!("clips-heavy-{seconds}s");
-    encoded_source(
+    fixtures::noise_source(
         &name,
         seconds,
         "640x360",
         &["-vf", "noise=alls=40:allf=t", "-b:v", "4M", "-maxrate", "4M", "-bufsize", "2M"],
     )
-}
-
-fn encoded_source(name: &str, seconds: u32, size: &str, video_args: &[&str]) -> PathBuf {
-    let video = format!("testsrc2=size={size}:rate=30:duration={seconds}");
-    let audio = format!("anoisesrc=color=white:sample_rate=48000:amplitude=0.3:seed=7:duration={seconds}");
-    let args: Vec<String> = [
-        "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", &video, "-f", "lavfi", "-i", &audio, "-map", "0:v",
-        "-map", "1:a",
-    ]
-    .into_iter()
-    .chain(video_args.iter().copied())
-    .chain([
-        "-c:v",
-        "libx264",
-        "-preset",
-        "veryfast",
-        "-profile:v",
-        "high",
-        "-bf",
-        "2",
-        "-g",
-        "60",
-        "-keyint_min",
-        "60",
-        "-sc_threshold",
-        "0",
-        "-pix_fmt",
-        "yuv420p",
-        "-threads",
-        "1",
-        "-c:a",
-        "aac",
-        "-b:a",
-        "96k",
-        "-ar",
-        "48000",
-        "-ac",
-        "2",
-        "-f",
-        "flv",
-    ])
-    .map(String::from)
-    .collect();
-    fixtures::encoded(name, &args)
 }
 
 /// Publishes `path` to `url` in real time (`-re`, stream copy) and waits for ffmpeg to end.

@@ -280,6 +280,54 @@ pub fn encoded(name: &str, args: &[String]) -> PathBuf {
     })
 }
 
+/// A `seconds`-long source at `size`, made on first use and kept as `name`: testsrc2 at 30 fps
+/// (`video_args`, e.g. a filter or a bit rate, go before the encoder's), H.264 High with
+/// B-frames and a keyframe every 2 s, AAC 48 kHz stereo of white noise (seeded: the same each
+/// time, and matching itself at one shift only, so where a clip's audio comes from can be found).
+pub fn noise_source(name: &str, seconds: u32, size: &str, video_args: &[&str]) -> PathBuf {
+    let video = format!("testsrc2=size={size}:rate=30:duration={seconds}");
+    let audio = format!("anoisesrc=color=white:sample_rate=48000:amplitude=0.3:seed=7:duration={seconds}");
+    let args: Vec<String> = [
+        "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", &video, "-f", "lavfi", "-i", &audio, "-map", "0:v",
+        "-map", "1:a",
+    ]
+    .into_iter()
+    .chain(video_args.iter().copied())
+    .chain([
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-profile:v",
+        "high",
+        "-bf",
+        "2",
+        "-g",
+        "60",
+        "-keyint_min",
+        "60",
+        "-sc_threshold",
+        "0",
+        "-pix_fmt",
+        "yuv420p",
+        "-threads",
+        "1",
+        "-c:a",
+        "aac",
+        "-b:a",
+        "96k",
+        "-ar",
+        "48000",
+        "-ac",
+        "2",
+        "-f",
+        "flv",
+    ])
+    .map(String::from)
+    .collect();
+    encoded(name, &args)
+}
+
 /// Adds `offset` ms (wrapping at 2^32) to the timestamp of every tag.
 pub fn shift_timestamps(bytes: &[u8], offset: u32) -> Vec<u8> {
     let mut file = flv::parse(bytes);
