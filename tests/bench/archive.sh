@@ -62,12 +62,7 @@ if [[ " $STEPS " == *" clips "* ]]; then
     command -v s3s-fs >/dev/null || { log "installing s3s-fs (once, ~8 min)"; "$ROOT/tests/s3s.sh" >&2; }
 fi
 
-if [[ -z ${RAPIDRTMP_BIN:-} || -z ${LOAD_BIN:-} ]]; then
-    log "building rapidrtmp and rapidrtmp-load (release)"
-    (cd "$ROOT" && cargo build --release -q -p rapidrtmp -p rapidrtmp-load)
-fi
-RAPIDRTMP=${RAPIDRTMP_BIN:-$CARGO_TARGET_DIR/release/rapidrtmp}
-LOAD=${LOAD_BIN:-$CARGO_TARGET_DIR/release/rapidrtmp-load}
+release_binaries # RAPIDRTMP and LOAD
 
 start_work archive # $WORK, and STARTED: the PIDs this script started, stopped on exit
 : >"$WORK/out"

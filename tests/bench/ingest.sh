@@ -56,12 +56,7 @@ fi
 make_fixture
 
 # --- binaries ----------------------------------------------------------------------------------
-if [[ -z ${RAPIDRTMP_BIN:-} || -z ${LOAD_BIN:-} ]]; then
-    log "building rapidrtmp and rapidrtmp-load (release)"
-    (cd "$ROOT" && cargo build --release -q -p rapidrtmp -p rapidrtmp-load)
-fi
-RAPIDRTMP=${RAPIDRTMP_BIN:-$CARGO_TARGET_DIR/release/rapidrtmp}
-LOAD=${LOAD_BIN:-$CARGO_TARGET_DIR/release/rapidrtmp-load}
+release_binaries # RAPIDRTMP and LOAD
 
 # --- helpers -----------------------------------------------------------------------------------
 start_work bench # $WORK, and STARTED: the PIDs this script started, stopped on exit

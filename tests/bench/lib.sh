@@ -21,6 +21,15 @@ make_fixture() { # the 720p30 H.264 2.5 Mbit/s (keyframe every 2 s) + AAC, 10 s 
     mv "$FIXTURE.tmp" "$FIXTURE"
 }
 
+release_binaries() { # sets RAPIDRTMP and LOAD: $RAPIDRTMP_BIN and $LOAD_BIN, else release builds
+    if [[ -z ${RAPIDRTMP_BIN:-} || -z ${LOAD_BIN:-} ]]; then
+        log "building rapidrtmp and rapidrtmp-load (release)"
+        (cd "$ROOT" && cargo build --release -q -p rapidrtmp -p rapidrtmp-load)
+    fi
+    RAPIDRTMP=${RAPIDRTMP_BIN:-$CARGO_TARGET_DIR/release/rapidrtmp}
+    LOAD=${LOAD_BIN:-$CARGO_TARGET_DIR/release/rapidrtmp-load}
+}
+
 free_port() { # a TCP port nothing uses now
     local p
     while :; do

@@ -41,12 +41,7 @@ if ! command -v nginx >/dev/null || [[ ! -f $NGINX_RTMP_SO ]]; then
     apt_install nginx libnginx-mod-rtmp
 fi
 make_fixture
-if [[ -z ${RAPIDRTMP_BIN:-} || -z ${LOAD_BIN:-} ]]; then
-    log "building rapidrtmp and rapidrtmp-load (release)"
-    (cd "$ROOT" && cargo build --release -q -p rapidrtmp -p rapidrtmp-load)
-fi
-RAPIDRTMP=${RAPIDRTMP_BIN:-$CARGO_TARGET_DIR/release/rapidrtmp}
-LOAD=${LOAD_BIN:-$CARGO_TARGET_DIR/release/rapidrtmp-load}
+release_binaries # RAPIDRTMP and LOAD
 
 start_work restream
 

@@ -76,12 +76,7 @@ ulimit -Sn "$(ulimit -Hn)" 2>/dev/null || true
 
 # --- fixture (made once) and binaries ----------------------------------------------------------
 make_fixture
-if [[ -z ${RAPIDRTMP_BIN:-} || -z ${LOAD_BIN:-} ]]; then
-    log "building rapidrtmp and rapidrtmp-load (release)"
-    (cd "$ROOT" && cargo build --release -q -p rapidrtmp -p rapidrtmp-load)
-fi
-RAPIDRTMP=${RAPIDRTMP_BIN:-$CARGO_TARGET_DIR/release/rapidrtmp}
-LOAD=${LOAD_BIN:-$CARGO_TARGET_DIR/release/rapidrtmp-load}
+release_binaries # RAPIDRTMP and LOAD
 
 if "$RAPIDRTMP" edge --help | grep -- --cache-mb >/dev/null; then
     HAS_CACHE=1
