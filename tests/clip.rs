@@ -124,18 +124,6 @@ fn check_boxes(bytes: &[u8]) -> Vec<(String, Vec<(u64, i64)>)> {
     edits
 }
 
-/// The source's video presentation times in milliseconds, in presentation order (the order of
-/// its decoded frames): the FLV's tag times, the chunks' timeline (one session from 0).
-/// ffprobe's packet times, since ffmpeg shifts decoded frames' times by the stream's start.
-fn presentation_times(path: &Path) -> Vec<i64> {
-    let mut cmd = Command::new("ffprobe");
-    cmd.args(["-v", "error", "-select_streams", "v", "-show_entries", "packet=pts", "-of", "csv=p=0"]).arg(path);
-    let run = run_with_timeout(&mut cmd, Duration::from_secs(60)).ok();
-    let mut pts: Vec<i64> = run.stdout_text().lines().map(|l| l.trim().parse().expect("a pts")).collect();
-    pts.sort_unstable();
-    pts
-}
-
 /// Index of the frame shown at `ms`: the last shown at or before it.
 fn frame_at(pts: &[i64], ms: u64) -> usize {
     pts.iter().rposition(|&p| p <= ms as i64).expect("a frame at or before")
@@ -151,7 +139,7 @@ fn clip_between_keyframes_starts_and_ends_on_the_frame() {
     let inputs = slices(&stored);
     let reference = media::video_frames(&source);
     assert_eq!(reference.frames.len() as u64, 30 * FPS);
-    let shown = presentation_times(&source);
+    let shown = media::presentation_times(&source);
     let source_pcm = pcm(&source);
     let first_audio_ms = first_audio_ms(&source);
     assert_eq!(shown.len(), reference.frames.len());

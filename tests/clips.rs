@@ -19,7 +19,6 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use rapidrtmp_core::date::{iso8601, parse_time};
@@ -28,7 +27,7 @@ use support::http::{self, Response};
 use support::media;
 use support::mp4::decode_all;
 use support::node::{Edge, Node, NodeOptions};
-use support::proc::{run, run_with_timeout, TempDir};
+use support::proc::{run, TempDir};
 
 /// Source frame rate.
 const FPS: u64 = 30;
@@ -64,17 +63,6 @@ fn publish(url: &str, path: &Path) {
     let mut cmd = media::ffmpeg();
     cmd.args(["-v", "error", "-re", "-i"]).arg(path).args(["-c", "copy", "-f", "flv", url]);
     run(&mut cmd, PUBLISH_TIMEOUT).ok();
-}
-
-/// The source's video presentation times in milliseconds, in presentation order (the FLV's tag
-/// times: the chunks' timeline of a stream's first session).
-fn presentation_times(path: &Path) -> Vec<i64> {
-    let mut cmd = Command::new("ffprobe");
-    cmd.args(["-v", "error", "-select_streams", "v", "-show_entries", "packet=pts", "-of", "csv=p=0"]).arg(path);
-    let run = run_with_timeout(&mut cmd, Duration::from_secs(60)).ok();
-    let mut pts: Vec<i64> = run.stdout_text().lines().map(|l| l.trim().parse().expect("a pts")).collect();
-    pts.sort_unstable();
-    pts
 }
 
 /// The segments of a recording's playlist: (program date time, EXTINF), milliseconds.
@@ -168,7 +156,7 @@ fn clips_of_a_published_stream_are_frame_accurate_ranged_and_refused_clearly() {
 
     // Video: the source's frame shown at t first (within one frame), then the source's frames.
     let reference = media::video_frames(&first);
-    let shown = presentation_times(&first);
+    let shown = media::presentation_times(&first);
     assert_eq!(shown.len(), reference.frames.len());
     let decoded = media::video_frames(&file);
     let at = shown.iter().rposition(|&p| p <= t as i64).expect("a frame at or before t");

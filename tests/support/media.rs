@@ -304,6 +304,18 @@ fn framemd5(input: &(impl AsRef<OsStr> + ?Sized), pre_input: &[&str], args: &[&s
     (parse_framemd5(&run.stdout_text()), run.stderr)
 }
 
+/// The video presentation times of an FLV file in milliseconds, in presentation order (the
+/// order of its decoded frames): its tag times, ffprobe's packet times (ffmpeg shifts decoded
+/// frames' times by the stream's start). For a source, the chunks' timeline of its first session.
+pub fn presentation_times(path: &Path) -> Vec<i64> {
+    let mut cmd = Command::new("ffprobe");
+    cmd.args(["-v", "error", "-select_streams", "v", "-show_entries", "packet=pts", "-of", "csv=p=0"]).arg(path);
+    let out = run(&mut cmd, Duration::from_secs(60)).ok();
+    let mut pts: Vec<i64> = out.stdout_text().lines().map(|l| l.trim().parse().expect("a pts")).collect();
+    pts.sort_unstable();
+    pts
+}
+
 /// Decoded video frames of the first video stream, timestamps in the demuxer's time base.
 pub fn video_frames(input: &(impl AsRef<OsStr> + ?Sized)) -> FrameLog {
     let (logs, _) = framemd5(input, &[], &["-map", "0:v:0", "-enc_time_base", "-1"]);
